@@ -1,0 +1,52 @@
+/* Small helpers shared by the daemon, the library, the CLI and the tests. */
+#ifndef TLSKEY_COMMON_UTIL_H
+#define TLSKEY_COMMON_UTIL_H
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define TK_UNUSED __attribute__((unused))
+
+/* Close an fd if it is valid, preserving errno; returns -1 for "fd = tk_close(fd)". */
+static inline int tk_close(int fd)
+{
+	if (fd >= 0) {
+		int saved = errno;
+		(void)close(fd);
+		errno = saved;
+	}
+	return -1;
+}
+
+static inline void tk_closep(int *fd)
+{
+	if (fd && *fd >= 0)
+		*fd = tk_close(*fd);
+}
+
+static inline void tk_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+#define _cleanup_close_ __attribute__((cleanup(tk_closep)))
+#define _cleanup_free_ __attribute__((cleanup(tk_freep)))
+
+/* Wipe memory in a way the compiler may not elide (secrets: PINs, keys). */
+void tk_wipe(void *p, size_t len);
+
+/* Free a NUL-terminated secret after wiping it.  Accepts NULL. */
+void tk_secret_free(char *s);
+
+/* Validate a local identity name ("example.com" or "user@example.com"):
+ * 1..255 bytes, DNS-style labels, at most one '@' with a non-empty local part.
+ * Returns 0 or -EINVAL. */
+int tk_name_validate(const char *name, size_t len);
+
+/* Monotonic clock in milliseconds. */
+unsigned long long tk_now_ms(void);
+
+#endif

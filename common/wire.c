@@ -1,0 +1,273 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "common/wire.h"
+
+enum item_kind { KIND_U8, KIND_U32, KIND_STR };
+
+#define T(t) (1u << (t))
+
+/* One row per tag: how it is encoded, where it lives in struct tk_msg, in
+ * which message types it may appear and in which it must appear. */
+static const struct item_def {
+	enum item_kind kind;
+	size_t offset;
+	size_t max; /* strings: max length without NUL */
+	uint32_t allowed;
+	uint32_t required;
+} items[TK_TAG_MAX] = {
+	[TK_TAG_ROLE] = { KIND_U8, offsetof(struct tk_msg, role), 0, T(TK_MSG_START), T(TK_MSG_START) },
+	[TK_TAG_PROTO] = { KIND_U8, offsetof(struct tk_msg, proto), 0, T(TK_MSG_START), T(TK_MSG_START) },
+	[TK_TAG_FLAGS] = { KIND_U32, offsetof(struct tk_msg, flags), 0, T(TK_MSG_START), T(TK_MSG_START) },
+	[TK_TAG_MYNAME] = { KIND_STR, offsetof(struct tk_msg, myname), TK_NAME_MAX, T(TK_MSG_START),
+			    T(TK_MSG_START) },
+	[TK_TAG_SNINAME] = { KIND_STR, offsetof(struct tk_msg, sniname), TK_NAME_MAX,
+			     T(TK_MSG_START) | T(TK_MSG_SNI_QUERY), T(TK_MSG_SNI_QUERY) },
+	[TK_TAG_PEERNAME_MAX] = { KIND_U32, offsetof(struct tk_msg, peername_max), 0, T(TK_MSG_START), 0 },
+	[TK_TAG_CHECKSNI] = { KIND_U8, offsetof(struct tk_msg, checksni), 0, T(TK_MSG_START), 0 },
+	[TK_TAG_TIMEOUT_MS] = { KIND_U32, offsetof(struct tk_msg, timeout_ms), 0, T(TK_MSG_START), 0 },
+	[TK_TAG_ACCEPT] = { KIND_U8, offsetof(struct tk_msg, accept), 0, T(TK_MSG_SNI_ANSWER),
+			    T(TK_MSG_SNI_ANSWER) },
+	[TK_TAG_ERRNO] = { KIND_U32, offsetof(struct tk_msg, err), 0, T(TK_MSG_RESULT), T(TK_MSG_RESULT) },
+	[TK_TAG_PEERNAME] = { KIND_STR, offsetof(struct tk_msg, peername), TK_ID_MAX, T(TK_MSG_RESULT), 0 },
+	[TK_TAG_MESSAGE] = { KIND_STR, offsetof(struct tk_msg, message), TK_MESSAGE_MAX, T(TK_MSG_RESULT),
+			     0 },
+};
+
+int tk_msg_set_str(struct tk_msg *m, enum tk_tag tag, const char *s)
+{
+	size_t n;
+
+	if (tag <= 0 || tag >= TK_TAG_MAX || items[tag].kind != KIND_STR || !s)
+		return -EINVAL;
+	n = strlen(s);
+	if (n > items[tag].max)
+		return -ENAMETOOLONG;
+	memcpy((char *)m + items[tag].offset, s, n + 1);
+	m->present |= T(tag);
+	return 0;
+}
+
+int tk_msg_encode(const struct tk_msg *m, uint8_t *buf, size_t cap, size_t *ret_len)
+{
+	struct tk_wbuf w;
+	int r;
+
+	if (!m || m->type == 0 || m->type >= TK_MSG_TYPE_MAX)
+		return -EINVAL;
+	tk_wbuf_init(&w, buf, cap);
+	tk_wbuf_put_u16(&w, TK_WIRE_MAGIC);
+	tk_wbuf_put_u8(&w, TK_WIRE_VERSION);
+	tk_wbuf_put_u8(&w, m->type);
+	tk_wbuf_put_u32(&w, 0); /* body length, patched below */
+	for (unsigned tag = 1; tag < TK_TAG_MAX; tag++) {
+		const struct item_def *d = &items[tag];
+		const char *p = (const char *)m + d->offset;
+
+		if (!(m->present & T(tag)))
+			continue;
+		if (!(d->allowed & T(m->type)))
+			return -EINVAL;
+		tk_wbuf_put_u16(&w, (uint16_t)tag);
+		switch (d->kind) {
+		case KIND_U8:
+			tk_wbuf_put_u16(&w, 1);
+			tk_wbuf_put_u8(&w, *(const uint8_t *)p);
+			break;
+		case KIND_U32:
+			tk_wbuf_put_u16(&w, 4);
+			tk_wbuf_put_u32(&w, *(const uint32_t *)p);
+			break;
+		case KIND_STR: {
+			size_t n = strnlen(p, d->max + 1);
+			if (n > d->max)
+				return -EINVAL;
+			tk_wbuf_put_u16(&w, (uint16_t)n);
+			tk_wbuf_put_bytes(&w, p, n);
+			break;
+		}
+		}
+	}
+	r = tk_wbuf_error(&w);
+	if (r < 0)
+		return r;
+	tk_wbuf_patch_u32(&w, 4, (uint32_t)(w.len - TK_WIRE_HDR_LEN));
+	*ret_len = w.len;
+	return 0;
+}
+
+int tk_msg_decode(const uint8_t *buf, size_t len, struct tk_msg *ret)
+{
+	struct tk_rbuf r;
+	struct tk_msg m;
+	uint16_t magic;
+	uint8_t version, type;
+	uint32_t body;
+
+	if (len < TK_WIRE_HDR_LEN || len > TK_WIRE_MAX_MSG)
+		return -EBADMSG;
+	memset(&m, 0, sizeof(m));
+	tk_rbuf_init(&r, buf, len);
+	(void)tk_rbuf_get_u16(&r, &magic);
+	(void)tk_rbuf_get_u8(&r, &version);
+	(void)tk_rbuf_get_u8(&r, &type);
+	(void)tk_rbuf_get_u32(&r, &body);
+	if (magic != TK_WIRE_MAGIC || version != TK_WIRE_VERSION)
+		return -EPROTO;
+	if (type == 0 || type >= TK_MSG_TYPE_MAX || body != len - TK_WIRE_HDR_LEN)
+		return -EBADMSG;
+	m.type = type;
+
+	while (tk_rbuf_remaining(&r) > 0) {
+		uint16_t tag, ilen;
+		const struct item_def *d;
+		char *p;
+
+		if (tk_rbuf_get_u16(&r, &tag) < 0 || tk_rbuf_get_u16(&r, &ilen) < 0)
+			return -EBADMSG;
+		if (tag == 0 || tag >= TK_TAG_MAX)
+			return -EBADMSG;
+		d = &items[tag];
+		if (!(d->allowed & T(type)) || (m.present & T(tag)))
+			return -EBADMSG;
+		p = (char *)&m + d->offset;
+		switch (d->kind) {
+		case KIND_U8:
+			if (ilen != 1 || tk_rbuf_get_u8(&r, (uint8_t *)p) < 0)
+				return -EBADMSG;
+			break;
+		case KIND_U32:
+			if (ilen != 4 || tk_rbuf_get_u32(&r, (uint32_t *)p) < 0)
+				return -EBADMSG;
+			break;
+		case KIND_STR: {
+			const uint8_t *s;
+			if (ilen > d->max || tk_rbuf_get_bytes(&r, ilen, &s) < 0)
+				return -EBADMSG;
+			if (memchr(s, '\0', ilen))
+				return -EBADMSG;
+			memcpy(p, s, ilen);
+			p[ilen] = '\0';
+			break;
+		}
+		}
+		m.present |= T(tag);
+	}
+	for (unsigned tag = 1; tag < TK_TAG_MAX; tag++)
+		if ((items[tag].required & T(type)) && !(m.present & T(tag)))
+			return -EBADMSG;
+	*ret = m;
+	return 0;
+}
+
+int tk_msg_send(int sock, const struct tk_msg *m, int passfd)
+{
+	uint8_t buf[TK_WIRE_MAX_MSG];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov;
+	struct msghdr mh;
+	size_t len;
+	ssize_t n;
+	int r;
+
+	r = tk_msg_encode(m, buf, sizeof(buf), &len);
+	if (r < 0)
+		return r;
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (passfd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&control, 0, sizeof(control));
+		mh.msg_control = control.buf;
+		mh.msg_controllen = sizeof(control.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+	}
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len)
+		return -EMSGSIZE;
+	return 0;
+}
+
+int tk_msg_recv(int sock, struct tk_msg *ret, int *ret_fd)
+{
+	uint8_t buf[TK_WIRE_MAX_MSG + 1];
+	union {
+		struct cmsghdr align;
+		/* Room for a few fds so that a client sending several is
+		 * detected and every one of them gets closed. */
+		char buf[CMSG_SPACE(8 * sizeof(int))];
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh;
+	struct cmsghdr *c;
+	int fd = -1, nfds = 0, r;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = control.buf;
+	mh.msg_controllen = sizeof(control.buf);
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		int *fds;
+		size_t k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		fds = (int *)CMSG_DATA(c);
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int one;
+			memcpy(&one, &fds[i], sizeof(int));
+			if (nfds++ == 0)
+				fd = one;
+			else
+				(void)tk_close(one);
+		}
+	}
+	if (n == 0 && nfds == 0)
+		return -ECONNRESET;
+	if (nfds > 1 || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
+		r = -EBADMSG;
+		goto fail;
+	}
+	r = tk_msg_decode(buf, (size_t)n, ret);
+	if (r < 0)
+		goto fail;
+	if (ret_fd)
+		*ret_fd = fd;
+	else if (fd >= 0)
+		(void)tk_close(fd), fd = -1;
+	return 0;
+fail:
+	(void)tk_close(fd);
+	return r;
+}

@@ -1,0 +1,89 @@
+/* Wire protocol between libtlskey and tlskeyd (see doc/protocol.md).
+ *
+ * Every message is one SOCK_SEQPACKET record: an 8-byte header followed by
+ * TLV items.  All integers are big-endian.  The same table-driven codec is
+ * used by both ends, so there is exactly one parser for untrusted bytes. */
+#ifndef TLSKEY_COMMON_WIRE_H
+#define TLSKEY_COMMON_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TK_WIRE_MAGIC 0x544bu /* "TK" */
+#define TK_WIRE_VERSION 1u
+#define TK_WIRE_HDR_LEN 8u
+#define TK_WIRE_MAX_MSG 4096u
+#define TK_NAME_MAX 255u /* local names (myname, sniname) */
+#define TK_ID_MAX 320u   /* authenticated identities (user@domain) */
+#define TK_MESSAGE_MAX 512u
+
+enum tk_msg_type {
+	TK_MSG_START = 1,      /* lib -> daemon, carries the fd */
+	TK_MSG_SNI_QUERY = 2,  /* daemon -> lib: may this SNI be served? */
+	TK_MSG_SNI_ANSWER = 3, /* lib -> daemon */
+	TK_MSG_RESULT = 4,     /* daemon -> lib, carries the protected fd on success */
+	TK_MSG_TYPE_MAX
+};
+
+enum tk_tag {
+	TK_TAG_ROLE = 1,         /* u8: TK_ROLE_* */
+	TK_TAG_PROTO = 2,        /* u8: IPPROTO_TCP / IPPROTO_UDP */
+	TK_TAG_FLAGS = 3,        /* u32: TLSKEY_FLAG_* */
+	TK_TAG_MYNAME = 4,       /* string */
+	TK_TAG_SNINAME = 5,      /* string */
+	TK_TAG_PEERNAME_MAX = 6, /* u32: size of the caller's peername buffer incl. NUL */
+	TK_TAG_CHECKSNI = 7,     /* u8: 1 if the caller wants SNI queries */
+	TK_TAG_TIMEOUT_MS = 8,   /* u32: handshake timer, 0 = daemon default */
+	TK_TAG_ACCEPT = 9,       /* u8: SNI answer */
+	TK_TAG_ERRNO = 10,       /* u32: 0 or a positive errno value */
+	TK_TAG_PEERNAME = 11,    /* string: authenticated peer identity */
+	TK_TAG_MESSAGE = 12,     /* string: human readable error */
+	TK_TAG_MAX
+};
+
+enum tk_role { TK_ROLE_CLIENT = 1, TK_ROLE_SERVER = 2 };
+
+/* A decoded message.  Strings are NUL-terminated and never contain NUL.
+ * `present` has bit (1 << tag) set for every item seen. */
+struct tk_msg {
+	uint8_t type;
+	uint32_t present;
+	uint8_t role;
+	uint8_t proto;
+	uint8_t checksni;
+	uint8_t accept;
+	uint32_t flags;
+	uint32_t peername_max;
+	uint32_t timeout_ms;
+	uint32_t err;
+	char myname[TK_NAME_MAX + 1];
+	char sniname[TK_NAME_MAX + 1];
+	char peername[TK_ID_MAX + 1];
+	char message[TK_MESSAGE_MAX + 1];
+};
+
+#define TK_HAS(m, tag) (((m)->present >> (tag)) & 1u)
+
+/* Encode m (items whose bit is set in m->present) into buf.
+ * Returns 0 and the length in *ret_len, or -EINVAL / -EMSGSIZE. */
+int tk_msg_encode(const struct tk_msg *m, uint8_t *buf, size_t cap, size_t *ret_len);
+
+/* Decode one message.  Checks magic, version, length, that each item is
+ * allowed in this message type, has the right size and appears once, and
+ * that required items are present.  Returns 0, -EPROTO (bad magic or
+ * version) or -EBADMSG (anything else malformed). */
+int tk_msg_decode(const uint8_t *buf, size_t len, struct tk_msg *ret);
+
+/* Set a string item; returns -ENAMETOOLONG if it does not fit. */
+int tk_msg_set_str(struct tk_msg *m, enum tk_tag tag, const char *s);
+
+/* Send one message with an optional fd (passfd < 0: none).
+ * Returns 0 or a negative errno. */
+int tk_msg_send(int sock, const struct tk_msg *m, int passfd);
+
+/* Receive and decode one message.  At most one fd is accepted; it is
+ * returned in *ret_fd (or -1).  Extra fds are closed and yield -EBADMSG.
+ * Returns 0, -ECONNRESET on orderly EOF, or a negative errno. */
+int tk_msg_recv(int sock, struct tk_msg *ret, int *ret_fd);
+
+#endif

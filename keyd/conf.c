@@ -1,0 +1,361 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "keyd/conf.h"
+#include "pkcs11/p11.h"
+
+#define CONF_MAX_SIZE (1024 * 1024)
+#define CONF_MAX_LINE 4096
+
+struct parser {
+	const char *name;
+	unsigned line;
+	char *err;
+	size_t errlen;
+	struct keyd_conf *conf;
+	struct keyd_identity *cur; /* current [identity] section or NULL */
+};
+
+static int perr(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int perr(struct parser *p, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->err && p->errlen)
+		(void)snprintf(p->err, p->errlen, "%s:%u: %s", p->name, p->line, msg);
+	return -EINVAL;
+}
+
+static int set_str(struct parser *p, char **dst, const char *key, const char *val)
+{
+	if (*dst)
+		return perr(p, "duplicate setting '%s'", key);
+	*dst = strdup(val);
+	return *dst ? 0 : -ENOMEM;
+}
+
+static int set_uint(struct parser *p, unsigned *dst, const char *key, const char *val, unsigned min,
+		    unsigned max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || end == val || *end || !isdigit((unsigned char)val[0]) || v < min || v > max)
+		return perr(p, "'%s' must be an integer from %u to %u, got '%s'", key, min, max, val);
+	*dst = (unsigned)v;
+	return 0;
+}
+
+static int set_path(struct parser *p, char **dst, const char *key, const char *val)
+{
+	if (val[0] != '/')
+		return perr(p, "'%s' must be an absolute path, got '%s'", key, val);
+	return set_str(p, dst, key, val);
+}
+
+static int global_setting(struct parser *p, const char *key, const char *val)
+{
+	struct keyd_conf *c = p->conf;
+
+	if (!strcmp(key, "socket"))
+		return set_path(p, &c->socket_path, key, val);
+	if (!strcmp(key, "acl"))
+		return set_path(p, &c->acl_path, key, val);
+	if (!strcmp(key, "pkcs11-module"))
+		return set_path(p, &c->module_path, key, val);
+	if (!strcmp(key, "ca-file"))
+		return strcmp(val, "system") ? set_path(p, &c->ca_file, key, val)
+					     : set_str(p, &c->ca_file, key, val);
+	if (!strcmp(key, "priority"))
+		return set_str(p, &c->priority, key, val);
+	if (!strcmp(key, "workers"))
+		return set_uint(p, &c->workers, key, val, 1, KEYD_CONF_MAX_WORKERS);
+	if (!strcmp(key, "max-handshakes"))
+		return set_uint(p, &c->max_handshakes, key, val, 1, 65536);
+	if (!strcmp(key, "max-pending"))
+		return set_uint(p, &c->max_pending, key, val, 1, 65536);
+	if (!strcmp(key, "handshake-timeout"))
+		return set_uint(p, &c->handshake_timeout_ms, key, val, 1, 3600 * 1000);
+	if (!strcmp(key, "request-timeout"))
+		return set_uint(p, &c->request_timeout_ms, key, val, 1, 3600 * 1000);
+	return perr(p, "unknown setting '%s'", key);
+}
+
+static int identity_setting(struct parser *p, const char *key, const char *val)
+{
+	struct keyd_identity *id = p->cur;
+
+	if (!strcmp(key, "key")) {
+		char *uri = NULL, *pin_source = NULL;
+		int r;
+
+		if (strncmp(val, "pkcs11:", 7))
+			return perr(p, "'key' must be a PKCS#11 URI (pkcs11:...)");
+		if (id->key_uri)
+			return perr(p, "duplicate setting 'key'");
+		r = p11_uri_strip_pin(val, &uri, &pin_source);
+		if (r < 0)
+			return perr(p, "malformed PKCS#11 URI in 'key'");
+		id->key_uri = uri;
+		if (pin_source) {
+			if (id->pin_file) {
+				free(pin_source);
+				return perr(p, "both pin-source in the URI and 'pin-file' given");
+			}
+			id->pin_file = pin_source;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "cert")) {
+		if (strncmp(val, "pkcs11:", 7) && val[0] != '/')
+			return perr(p, "'cert' must be an absolute path or a PKCS#11 URI");
+		return set_str(p, &id->cert_src, key, val);
+	}
+	if (!strcmp(key, "pin-file")) {
+		if (id->pin_file)
+			return perr(p, "duplicate PIN source");
+		return set_path(p, &id->pin_file, key, val);
+	}
+	return perr(p, "unknown identity setting '%s'", key);
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int finish_identity(struct parser *p)
+{
+	struct keyd_identity *id = p->cur;
+	unsigned saved = p->line;
+	int r = 0;
+
+	if (!id)
+		return 0;
+	p->line = id->line;
+	if (!id->key_uri)
+		r = perr(p, "identity '%s' has no 'key'", id->name);
+	else if (!id->cert_src)
+		r = perr(p, "identity '%s' has no 'cert'", id->name);
+	p->line = saved;
+	return r;
+}
+
+static int start_identity(struct parser *p, char *hdr)
+{
+	struct keyd_conf *c = p->conf;
+	struct keyd_identity *ids;
+	char *name;
+	size_t n;
+
+	if (strncmp(hdr, "identity", 8) || !isspace((unsigned char)hdr[8]))
+		return perr(p, "unknown section '[%s]'", hdr);
+	name = trim(hdr + 8);
+	n = strlen(name);
+	if (tk_name_validate(name, n) < 0)
+		return perr(p, "invalid identity name '%s'", name);
+	if (keyd_conf_identity(c, name))
+		return perr(p, "duplicate identity '%s'", name);
+	if (c->n_ids >= KEYD_CONF_MAX_IDENTITIES)
+		return perr(p, "too many identities (limit %d)", KEYD_CONF_MAX_IDENTITIES);
+	ids = realloc(c->ids, (c->n_ids + 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	c->ids = ids;
+	p->cur = &ids[c->n_ids];
+	memset(p->cur, 0, sizeof(*p->cur));
+	p->cur->line = p->line;
+	p->cur->name = strdup(name);
+	c->n_ids++;
+	return p->cur->name ? 0 : -ENOMEM;
+}
+
+static int parse_line(struct parser *p, char *line)
+{
+	char *s = trim(line), *eq, *key, *val;
+	int r;
+
+	if (*s == '\0' || *s == '#')
+		return 0;
+	if (*s == '[') {
+		char *end = strchr(s, ']');
+		if (!end || trim(end + 1)[0] != '\0')
+			return perr(p, "malformed section header");
+		*end = '\0';
+		r = finish_identity(p);
+		if (r < 0)
+			return r;
+		return start_identity(p, trim(s + 1));
+	}
+	eq = strchr(s, '=');
+	if (!eq)
+		return perr(p, "expected 'key = value'");
+	*eq = '\0';
+	key = trim(s);
+	val = trim(eq + 1);
+	if (!*key || !*val)
+		return perr(p, "empty key or value");
+	return p->cur ? identity_setting(p, key, val) : global_setting(p, key, val);
+}
+
+static void conf_defaults(struct keyd_conf *c)
+{
+	if (!c->workers) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		/* Signing on a token blocks a worker; a few more workers than
+		 * CPUs keeps the CPUs busy while one waits for the HSM. */
+		c->workers = (unsigned)(n > 0 ? (n * 2 > 16 ? 16 : n * 2) : 2);
+	}
+	if (!c->max_handshakes)
+		c->max_handshakes = 256;
+	if (!c->max_pending)
+		c->max_pending = 1024;
+	if (!c->handshake_timeout_ms)
+		c->handshake_timeout_ms = 30000;
+	if (!c->request_timeout_ms)
+		c->request_timeout_ms = 5000;
+}
+
+int keyd_conf_parse(const char *name, const char *buf, size_t len, struct keyd_conf **ret_conf,
+		    char *err, size_t errlen)
+{
+	struct parser p = { .name = name, .err = err, .errlen = errlen };
+	char line[CONF_MAX_LINE + 1];
+	size_t pos = 0;
+	int r = 0;
+
+	if (len > CONF_MAX_SIZE)
+		return perr(&p, "file too large");
+	p.conf = calloc(1, sizeof(*p.conf));
+	if (!p.conf)
+		return -ENOMEM;
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+
+		p.line++;
+		if (n > CONF_MAX_LINE) {
+			r = perr(&p, "line longer than %d bytes", CONF_MAX_LINE);
+			goto out;
+		}
+		if (memchr(buf + pos, '\0', n)) {
+			r = perr(&p, "NUL byte in line");
+			goto out;
+		}
+		memcpy(line, buf + pos, n);
+		line[n] = '\0';
+		pos += n + (nl ? 1 : 0);
+		r = parse_line(&p, line);
+		if (r < 0)
+			goto out;
+	}
+	r = finish_identity(&p);
+	if (r < 0)
+		goto out;
+	conf_defaults(p.conf);
+	*ret_conf = p.conf;
+	p.conf = NULL;
+out:
+	keyd_conf_free(p.conf);
+	return r;
+}
+
+int keyd_conf_load(const char *path, struct keyd_conf **ret_conf, char *err, size_t errlen)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	struct keyd_conf *conf = NULL;
+	struct stat st;
+	size_t len = 0;
+	int r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = -errno;
+		(void)snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CONF_MAX_SIZE) {
+		(void)snprintf(err, errlen, "%s: not a regular file of at most 1 MiB", path);
+		return -EINVAL;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			(void)snprintf(err, errlen, "%s: %s", path, strerror(-r));
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	r = keyd_conf_parse(path, buf, len, &conf, err, errlen);
+	if (r < 0)
+		return r;
+	conf->path = strdup(path);
+	if (!conf->path) {
+		keyd_conf_free(conf);
+		return -ENOMEM;
+	}
+	*ret_conf = conf;
+	return 0;
+}
+
+const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->n_ids; i++)
+		if (!strcasecmp(conf->ids[i].name, name))
+			return &conf->ids[i];
+	return NULL;
+}
+
+void keyd_conf_free(struct keyd_conf *conf)
+{
+	if (!conf)
+		return;
+	for (size_t i = 0; i < conf->n_ids; i++) {
+		free(conf->ids[i].name);
+		free(conf->ids[i].key_uri);
+		free(conf->ids[i].cert_src);
+		free(conf->ids[i].pin_file);
+	}
+	free(conf->ids);
+	free(conf->path);
+	free(conf->socket_path);
+	free(conf->acl_path);
+	free(conf->module_path);
+	free(conf->ca_file);
+	free(conf->priority);
+	free(conf);
+}

@@ -1,0 +1,47 @@
+/* tlskeyd configuration file (see doc/config.md and etc/tlskeyd.conf). */
+#ifndef TLSKEY_KEYD_CONF_H
+#define TLSKEY_KEYD_CONF_H
+
+#include <stddef.h>
+
+#define KEYD_CONF_MAX_IDENTITIES 4096
+#define KEYD_CONF_MAX_WORKERS 256
+
+struct keyd_identity {
+	char *name;     /* myname: "example.test" or "alice@example.test" */
+	char *key_uri;  /* PKCS#11 URI of the private key, without pin attributes */
+	char *cert_src; /* PEM file or PKCS#11 URI of the certificate */
+	char *pin_file; /* may be NULL */
+	unsigned line;  /* where the section starts, for messages */
+};
+
+struct keyd_conf {
+	char *path;
+	char *socket_path;
+	char *acl_path;
+	char *module_path;   /* NULL: modules registered with p11-kit */
+	char *ca_file;       /* NULL or "system": system trust store */
+	char *priority;      /* GnuTLS priority string */
+	unsigned workers;
+	unsigned max_handshakes;
+	unsigned max_pending;
+	unsigned handshake_timeout_ms;
+	unsigned request_timeout_ms;
+	struct keyd_identity *ids;
+	size_t n_ids;
+};
+
+/* Parse a configuration from a buffer; `name` is used in messages.
+ * On error returns -EINVAL and writes "name:line: message" to err. */
+int keyd_conf_parse(const char *name, const char *buf, size_t len, struct keyd_conf **ret_conf,
+		    char *err, size_t errlen);
+
+/* Read and parse a configuration file (at most 1 MiB). */
+int keyd_conf_load(const char *path, struct keyd_conf **ret_conf, char *err, size_t errlen);
+
+/* Find the identity for a name (exact, case-insensitive domain); NULL if none. */
+const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, const char *name);
+
+void keyd_conf_free(struct keyd_conf *conf);
+
+#endif

@@ -1,0 +1,244 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <systemd/sd-login.h>
+
+#include "common/util.h"
+#include "keyd/control.h"
+#include "keyd/log.h"
+#include "tlskey/starttls.h"
+
+void control_reply_error(int ctlfd, int err, const char *message)
+{
+	struct tk_msg m = { .type = TK_MSG_RESULT };
+
+	m.err = (uint32_t)err;
+	m.present = 1u << TK_TAG_ERRNO;
+	(void)tk_msg_set_str(&m, TK_TAG_MESSAGE, message);
+	(void)tk_msg_send(ctlfd, &m, -1);
+}
+
+/* Supplementary groups from /proc; only trusted if the process there still
+ * has the uid the kernel gave us for the socket. */
+static void read_groups(struct caller *c)
+{
+	char path[64], line[4096];
+	FILE *f;
+	int uid_ok = 0;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)c->cred.pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Uid:", 4)) {
+			unsigned long real = strtoul(line + 4, NULL, 10);
+			uid_ok = real == c->cred.uid;
+		} else if (!strncmp(line, "Groups:", 7) && uid_ok) {
+			char *p = line + 7, *end;
+			while (c->n_groups < TK_ARRAY_SIZE(c->groups)) {
+				unsigned long g = strtoul(p, &end, 10);
+				if (end == p)
+					break;
+				c->groups[c->n_groups++] = (gid_t)g;
+				p = end;
+			}
+		}
+	}
+	(void)fclose(f);
+}
+
+int control_caller_identify(int ctlfd, struct caller *ret)
+{
+	struct caller c;
+	socklen_t len = sizeof(c.cred);
+	char path[64], *unit = NULL;
+	ssize_t n;
+
+	memset(&c, 0, sizeof(c));
+	if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERCRED, &c.cred, &len) < 0)
+		return -errno;
+	read_groups(&c);
+	if (sd_pid_get_unit(c.cred.pid, &unit) >= 0 && unit) {
+		(void)snprintf(c.unit, sizeof(c.unit), "%s", unit);
+		free(unit);
+	}
+	(void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)c.cred.pid);
+	n = readlink(path, c.exe, sizeof(c.exe) - 1);
+	c.exe[n > 0 ? n : 0] = '\0';
+	*ret = c;
+	return 0;
+}
+
+/* Is fd a connected socket of the kind `proto` needs? */
+static int check_fd(int fd, int proto, char *why, size_t len)
+{
+	struct stat st;
+	struct sockaddr_storage sa;
+	socklen_t sl = sizeof(sa);
+	int type = 0, protocol = 0;
+	socklen_t il = sizeof(int);
+
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		(void)snprintf(why, len, "passed descriptor is not a socket");
+		return -ENOTSOCK;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0 || type != SOCK_STREAM) {
+		(void)snprintf(why, len, "passed socket is not a stream socket (TLS needs TCP)");
+		return -EPROTOTYPE;
+	}
+	il = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &il) < 0 || protocol != proto) {
+		(void)snprintf(why, len, "passed socket is not a TCP socket");
+		return -EPROTONOSUPPORT;
+	}
+	if (getpeername(fd, (struct sockaddr *)&sa, &sl) < 0) {
+		(void)snprintf(why, len, "passed socket is not connected");
+		return -ENOTCONN;
+	}
+	return 0;
+}
+
+static int check_request(const struct tk_msg *m, char *why, size_t len)
+{
+	const uint32_t server_only = TLSKEY_FLAG_NO_REQUIRE_PEER_CERT | TLSKEY_FLAG_NO_REQUEST_PEER_CERT;
+	const uint32_t client_only = TLSKEY_FLAG_NO_LOCAL_CERT;
+
+	if (m->type != TK_MSG_START) {
+		(void)snprintf(why, len, "expected a start request");
+		return -EBADMSG;
+	}
+	if (m->role != TK_ROLE_CLIENT && m->role != TK_ROLE_SERVER) {
+		(void)snprintf(why, len, "unknown role %u", m->role);
+		return -EINVAL;
+	}
+	if (m->proto == IPPROTO_UDP) {
+		(void)snprintf(why, len, "DTLS is not supported yet");
+		return -ENOTSUP;
+	}
+	if (m->proto != IPPROTO_TCP) {
+		(void)snprintf(why, len, "unsupported protocol %u", m->proto);
+		return -EPROTONOSUPPORT;
+	}
+	if (m->flags & ~(uint32_t)TLSKEY_FLAGS_ALL) {
+		(void)snprintf(why, len, "unknown flags 0x%x", m->flags & ~(uint32_t)TLSKEY_FLAGS_ALL);
+		return -EINVAL;
+	}
+	if ((m->role == TK_ROLE_CLIENT && (m->flags & server_only)) ||
+	    (m->role == TK_ROLE_SERVER && (m->flags & client_only))) {
+		(void)snprintf(why, len, "flags 0x%x do not apply to this role", m->flags);
+		return -EINVAL;
+	}
+	if (tk_name_validate(m->myname, strlen(m->myname)) < 0) {
+		(void)snprintf(why, len, "invalid local identity name");
+		return -EINVAL;
+	}
+	if (TK_HAS(m, TK_TAG_SNINAME) &&
+	    (m->role != TK_ROLE_CLIENT || tk_name_validate(m->sniname, strlen(m->sniname)) < 0)) {
+		(void)snprintf(why, len, "invalid server name indication");
+		return -EINVAL;
+	}
+	if (m->checksni && m->role != TK_ROLE_SERVER) {
+		(void)snprintf(why, len, "SNI checking applies to the server role only");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct acl *acl_current(struct keyd *k)
+{
+	struct acl *a;
+
+	pthread_mutex_lock(&k->acl_lock);
+	a = acl_ref(k->acl);
+	pthread_mutex_unlock(&k->acl_lock);
+	return a;
+}
+
+int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *ret_req,
+		  int *ret_netfd)
+{
+	struct keyd_request q;
+	struct acl_subject subj;
+	struct acl_request areq;
+	const char *role;
+	char why[TK_MESSAGE_MAX] = "";
+	int netfd = -1, r;
+
+	memset(&q, 0, sizeof(q));
+	r = tk_msg_recv(ctlfd, &q.msg, &netfd);
+	if (r == -EAGAIN)
+		return r;
+	if (r < 0) {
+		keyd_log(LOG_WARNING, "uid=%u pid=%d: malformed request: %s", (unsigned)who->cred.uid,
+			 (int)who->cred.pid, strerror(-r));
+		if (r != -ECONNRESET)
+			control_reply_error(ctlfd, -r, "malformed request");
+		return r;
+	}
+	r = check_request(&q.msg, why, sizeof(why));
+	if (r == 0 && netfd < 0) {
+		(void)snprintf(why, sizeof(why), "no file descriptor attached");
+		r = -EBADF;
+	}
+	if (r == 0)
+		r = check_fd(netfd, q.msg.proto, why, sizeof(why));
+	if (r < 0)
+		goto refuse;
+
+	role = q.msg.role == TK_ROLE_SERVER ? "server" : "client";
+	q.cred = who->cred;
+	q.acl = acl_current(k);
+	subj = (struct acl_subject){ .uid = who->cred.uid,
+				     .gid = who->cred.gid,
+				     .groups = who->groups,
+				     .n_groups = who->n_groups,
+				     .unit = who->unit[0] ? who->unit : NULL,
+				     .exe = who->exe[0] ? who->exe : NULL };
+	areq = (struct acl_request){ .subject = &subj,
+				     .myname = q.msg.myname,
+				     .role = q.msg.role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
+				     .flags = q.msg.flags };
+	if (!q.acl || acl_check(q.acl, &areq, &q.decision) < 0 || !q.decision.allowed) {
+		keyd_log(LOG_WARNING, "access denied: uid=%u gid=%u pid=%d unit=%s myname=%s role=%s flags=0x%x (%s)",
+			 (unsigned)who->cred.uid, (unsigned)who->cred.gid, (int)who->cred.pid,
+			 who->unit[0] ? who->unit : "-", q.msg.myname, role, q.msg.flags,
+			 q.acl ? q.decision.where : "no ACL loaded");
+		(void)snprintf(why, sizeof(why), "access to %s as %s denied by tlskeyd policy",
+			       q.msg.myname, role);
+		r = -EACCES;
+		goto refuse;
+	}
+	q.id = keyd_conf_identity(k->conf, q.msg.myname);
+	if (!q.id) {
+		(void)snprintf(why, sizeof(why), "no key configured for %s", q.msg.myname);
+		r = -ENOKEY;
+		goto refuse;
+	}
+	q.id_index = (size_t)(q.id - k->conf->ids);
+	q.t_start_ms = tk_now_ms();
+	*ret_req = q;
+	*ret_netfd = netfd;
+	return 0;
+
+refuse:
+	if (r != -EACCES)
+		keyd_log(LOG_WARNING, "uid=%u pid=%d myname=%s: request refused: %s",
+			 (unsigned)who->cred.uid, (int)who->cred.pid, q.msg.myname, why);
+	control_reply_error(ctlfd, -r, why);
+	acl_unref(q.acl);
+	if (netfd >= 0) {
+		/* The contract: a refused socket is shut down. */
+		(void)shutdown(netfd, SHUT_RDWR);
+		(void)tk_close(netfd);
+	}
+	return r;
+}

@@ -1,0 +1,30 @@
+/* Admission of requests on the daemon's UNIX socket. */
+#ifndef TLSKEY_KEYD_CONTROL_H
+#define TLSKEY_KEYD_CONTROL_H
+
+#include "keyd/keyd.h"
+
+/* What we know about the process at the other end of a control socket. */
+struct caller {
+	struct ucred cred;
+	gid_t groups[64];
+	size_t n_groups;
+	char unit[256];
+	char exe[512];
+};
+
+/* Fill in the caller's credentials and attributes from its socket. */
+int control_caller_identify(int ctlfd, struct caller *ret);
+
+/* Read one START request from ctlfd and decide on it: wire format, the
+ * passed descriptor, the ACL (before any key is touched), the identity.
+ * On success fills *ret_req (holding an ACL reference) and *ret_netfd.
+ * On failure the caller has been sent an error result and a negative
+ * errno is returned; -EAGAIN means nothing complete arrived yet. */
+int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *ret_req,
+		  int *ret_netfd);
+
+/* Send a failure result with errno `err` and a message (best effort). */
+void control_reply_error(int ctlfd, int err, const char *message);
+
+#endif

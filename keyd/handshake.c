@@ -1,0 +1,458 @@
+/* The TLS handshake engine: one non-blocking GnuTLS handshake per conn,
+ * driven by the worker's epoll loop.  Private-key operations go to the
+ * worker's own token session (see pkcs11/). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <gnutls/x509.h>
+
+#include "common/util.h"
+#include "keyd/identity.h"
+#include "keyd/keyd.h"
+#include "keyd/log.h"
+#include "pkcs11/p11.h"
+#include "tlskey/starttls.h"
+
+/* A key whose import failed is not retried for this long, so that a
+ * missing token or wrong PIN does not turn every request into a login
+ * attempt (tokens lock after a few wrong PINs). */
+#define KEY_RETRY_MS 2000
+
+static const char *role_name(const struct conn *c)
+{
+	return c->req.msg.role == TK_ROLE_SERVER ? "server" : "client";
+}
+
+static void send_result(struct conn *c, int err, const char *message, int passfd)
+{
+	struct tk_msg m = { .type = TK_MSG_RESULT };
+	int r;
+
+	if (c->ctl.fd < 0)
+		return;
+	m.err = (uint32_t)err;
+	m.present = 1u << TK_TAG_ERRNO;
+	if (message && *message)
+		(void)tk_msg_set_str(&m, TK_TAG_MESSAGE, message);
+	if (!err)
+		(void)tk_msg_set_str(&m, TK_TAG_PEERNAME, c->peer);
+	r = tk_msg_send(c->ctl.fd, &m, passfd);
+	if (r < 0)
+		keyd_log(LOG_INFO, "pid=%d: could not deliver result: %s", (int)c->req.cred.pid,
+			 strerror(-r));
+}
+
+void handshake_fail(struct conn *c, int err, const char *fmt, ...)
+{
+	char msg[TK_MESSAGE_MAX + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	keyd_log(LOG_WARNING, "handshake failed: uid=%u pid=%d myname=%s role=%s: %s",
+		 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname, role_name(c), msg);
+	send_result(c, err, msg, -1);
+	if (c->net.fd >= 0)
+		(void)shutdown(c->net.fd, SHUT_RDWR);
+	conn_free(c);
+}
+
+/* Map a fatal GnuTLS handshake error to an errno and a sentence. */
+static int explain(struct conn *c, int r, char *buf, size_t len)
+{
+	switch (r) {
+	case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
+	case GNUTLS_E_CERTIFICATE_ERROR: {
+		gnutls_datum_t out = { NULL, 0 };
+		unsigned status = gnutls_session_get_verify_cert_status(c->tls);
+
+		if (status && gnutls_certificate_verification_status_print(
+				      status, GNUTLS_CRT_X509, &out, 0) == 0) {
+			(void)snprintf(buf, len, "peer certificate rejected: %s", (char *)out.data);
+			gnutls_free(out.data);
+		} else {
+			(void)snprintf(buf, len, "peer certificate rejected: %s", gnutls_strerror(r));
+		}
+		return EKEYREJECTED;
+	}
+	case GNUTLS_E_NO_CERTIFICATE_FOUND:
+		(void)snprintf(buf, len, "peer sent no certificate");
+		return EKEYREJECTED;
+	case GNUTLS_E_FATAL_ALERT_RECEIVED:
+		(void)snprintf(buf, len, "peer sent fatal alert: %s",
+			       gnutls_alert_get_name(gnutls_alert_get(c->tls)));
+		return ECONNABORTED;
+	case GNUTLS_E_PREMATURE_TERMINATION:
+	case GNUTLS_E_PULL_ERROR:
+	case GNUTLS_E_PUSH_ERROR:
+		(void)snprintf(buf, len, "connection closed by peer during handshake");
+		return ECONNRESET;
+	case GNUTLS_E_UNRECOGNIZED_NAME:
+		(void)snprintf(buf, len, "server name refused");
+		return EHOSTUNREACH;
+	case GNUTLS_E_PK_SIGN_FAILED:
+	case GNUTLS_E_PKCS11_ERROR:
+	case GNUTLS_E_PKCS11_DEVICE_ERROR:
+	case GNUTLS_E_PKCS11_TOKEN_ERROR:
+	case GNUTLS_E_PKCS11_SESSION_ERROR:
+	case GNUTLS_E_PKCS11_PIN_ERROR:
+	case GNUTLS_E_PKCS11_KEY_ERROR:
+		(void)snprintf(buf, len, "token operation failed for key %s: %s", c->req.id->key_uri,
+			       gnutls_strerror(r));
+		return EIO;
+	default:
+		(void)snprintf(buf, len, "TLS handshake failed: %s", gnutls_strerror(r));
+		return EPROTO;
+	}
+}
+
+/* Import this worker's key object for the request's identity, once. */
+static int ensure_key(struct conn *c)
+{
+	struct worker_key *wk = &c->w->keys[c->req.id_index];
+	char err[512] = "";
+	unsigned long long now = tk_now_ms();
+	int r;
+
+	if (wk->key)
+		return 0;
+	if (wk->retry_after_ms > now) {
+		handshake_fail(c, EIO, "key %s for %s is unavailable (recent failure, retry shortly)",
+			       c->req.id->key_uri, c->req.id->name);
+		return -EIO;
+	}
+	r = p11_key_import(c->req.id->key_uri, &wk->key, err, sizeof(err));
+	if (r < 0) {
+		wk->key = NULL;
+		wk->retry_after_ms = now + KEY_RETRY_MS;
+		handshake_fail(c, -r, "cannot use key for %s: %s", c->req.id->name, err);
+		return r;
+	}
+	return 0;
+}
+
+static int cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs,
+		   const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+		   unsigned int *pcert_length, gnutls_privkey_t *privkey)
+{
+	struct conn *c = gnutls_session_get_ptr(s);
+	struct keyd *k = c->w->k;
+	size_t i = c->req.id_index;
+
+	(void)req_ca_rdn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
+	if ((c->req.msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT) || !c->w->keys[i].key) {
+		*pcert_length = 0;
+		*pcert = NULL;
+		*privkey = NULL;
+		return 0;
+	}
+	*pcert = k->chains[i];
+	*pcert_length = k->chain_lens[i];
+	*privkey = c->w->keys[i].key;
+	return 0;
+}
+
+static int post_client_hello(gnutls_session_t s)
+{
+	struct conn *c = gnutls_session_get_ptr(s);
+	struct tk_msg q = { .type = TK_MSG_SNI_QUERY };
+	char name[TK_NAME_MAX + 1] = "";
+	size_t len = sizeof(name) - 1;
+	unsigned type;
+	int r;
+
+	if (!c->req.msg.checksni)
+		return 0;
+	switch (c->sni) {
+	case SNI_ACCEPTED:
+		return 0;
+	case SNI_REFUSED:
+		return GNUTLS_E_UNRECOGNIZED_NAME;
+	case SNI_ASKED:
+		return GNUTLS_E_INTERRUPTED;
+	case SNI_NONE:
+		break;
+	}
+	if (gnutls_server_name_get(s, name, &len, &type, 0) < 0 || type != GNUTLS_NAME_DNS ||
+	    memchr(name, '\0', len))
+		name[0] = '\0';
+	else
+		name[len] = '\0';
+	/* Let the application decide; the handshake waits for the answer. */
+	q.present = 1u << TK_TAG_SNINAME;
+	(void)tk_msg_set_str(&q, TK_TAG_SNINAME, name);
+	r = tk_msg_send(c->ctl.fd, &q, -1);
+	if (r < 0)
+		return GNUTLS_E_INTERNAL_ERROR;
+	c->sni = SNI_ASKED;
+	return GNUTLS_E_INTERRUPTED;
+}
+
+int keyd_worker_creds_init(struct worker *w)
+{
+	const struct keyd_conf *conf = w->k->conf;
+	int r;
+
+	r = gnutls_certificate_allocate_credentials(&w->cred);
+	if (r < 0)
+		return -ENOMEM;
+	if (!conf->ca_file || !strcmp(conf->ca_file, "system"))
+		r = gnutls_certificate_set_x509_system_trust(w->cred);
+	else
+		r = gnutls_certificate_set_x509_trust_file(w->cred, conf->ca_file, GNUTLS_X509_FMT_PEM);
+	if (r <= 0) {
+		keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s",
+			 conf->ca_file ? conf->ca_file : "system store",
+			 r < 0 ? gnutls_strerror(r) : "file holds no certificate");
+		return -EINVAL;
+	}
+	gnutls_certificate_set_retrieve_function2(w->cred, cert_cb);
+	return 0;
+}
+
+static void set_net_interest(struct conn *c)
+{
+	uint32_t mask = gnutls_record_get_direction(c->tls) ? EPOLLOUT : EPOLLIN;
+	int r = worker_ev_update(c->w, c, &c->net, mask);
+
+	if (r < 0)
+		handshake_fail(c, -r, "epoll: %s", strerror(-r));
+}
+
+int handshake_begin(struct conn *c)
+{
+	const struct keyd_request *q = &c->req;
+	struct keyd *k = c->w->k;
+	unsigned flags, timeout;
+	int r, fl;
+
+	if (!(q->msg.role == TK_ROLE_CLIENT && (q->msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT))) {
+		r = ensure_key(c);
+		if (r < 0)
+			return r;
+	}
+	fl = fcntl(c->net.fd, F_GETFL);
+	if (fl < 0 || fcntl(c->net.fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		handshake_fail(c, errno, "cannot make socket non-blocking: %s", strerror(errno));
+		return -EIO;
+	}
+	flags = (q->msg.role == TK_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
+		GNUTLS_NO_SIGNAL;
+	if (q->msg.role == TK_ROLE_CLIENT)
+		flags |= GNUTLS_NO_TICKETS;
+	r = gnutls_init(&c->tls, flags);
+	if (r < 0) {
+		c->tls = NULL;
+		handshake_fail(c, ENOMEM, "gnutls_init: %s", gnutls_strerror(r));
+		return -ENOMEM;
+	}
+	gnutls_session_set_ptr(c->tls, c);
+	r = gnutls_priority_set(c->tls, k->prio);
+	if (r == 0)
+		r = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->w->cred);
+	if (r < 0) {
+		handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
+		return -ENOMEM;
+	}
+	gnutls_transport_set_int(c->tls, c->net.fd);
+	if (q->msg.role == TK_ROLE_CLIENT) {
+		const char *sni = TK_HAS(&q->msg, TK_TAG_SNINAME) ? q->msg.sniname : NULL;
+
+		if (sni)
+			(void)gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, sni, strlen(sni));
+		gnutls_session_set_verify_cert(c->tls, sni, 0);
+	} else {
+		gnutls_certificate_request_t want = GNUTLS_CERT_REQUIRE;
+
+		if (q->msg.flags & TLSKEY_FLAG_NO_REQUEST_PEER_CERT)
+			want = GNUTLS_CERT_IGNORE;
+		else if (q->msg.flags & TLSKEY_FLAG_NO_REQUIRE_PEER_CERT)
+			want = GNUTLS_CERT_REQUEST;
+		gnutls_certificate_server_set_request(c->tls, want);
+		gnutls_session_set_verify_cert(c->tls, NULL, 0);
+		gnutls_handshake_set_post_client_hello_function(c->tls, post_client_hello);
+	}
+	timeout = q->msg.timeout_ms ? q->msg.timeout_ms : k->conf->handshake_timeout_ms;
+	c->deadline_ms = tk_now_ms() + timeout;
+	/* Watch the caller: if it goes away, the handshake is pointless. */
+	r = worker_ev_update(c->w, c, &c->ctl, EPOLLIN | EPOLLRDHUP);
+	if (r < 0) {
+		handshake_fail(c, -r, "epoll: %s", strerror(-r));
+		return r;
+	}
+	handshake_step(c);
+	return 0;
+}
+
+static int finish(struct conn *c)
+{
+	const struct keyd_request *q = &c->req;
+	const gnutls_datum_t *certs;
+	unsigned n = 0;
+	int sv[2], r;
+	char why[256] = "";
+
+	certs = gnutls_certificate_get_peers(c->tls, &n);
+	c->peer[0] = '\0';
+	if (certs && n > 0) {
+		gnutls_x509_crt_t crt;
+
+		if (gnutls_x509_crt_init(&crt) < 0) {
+			handshake_fail(c, ENOMEM, "out of memory");
+			return -ENOMEM;
+		}
+		r = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
+		if (r == 0 && q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
+			/* The hostname was verified against this name. */
+			(void)snprintf(c->peer, sizeof(c->peer), "%s", q->msg.sniname);
+		} else if (r == 0) {
+			r = keyd_identity_from_cert(crt, c->peer, sizeof(c->peer));
+		}
+		gnutls_x509_crt_deinit(crt);
+		if (r < 0) {
+			handshake_fail(c, EKEYREJECTED, "peer certificate names no usable identity");
+			return -EKEYREJECTED;
+		}
+	} else if (!(q->msg.role == TK_ROLE_SERVER &&
+		     (q->msg.flags & (TLSKEY_FLAG_NO_REQUIRE_PEER_CERT | TLSKEY_FLAG_NO_REQUEST_PEER_CERT)))) {
+		handshake_fail(c, EKEYREJECTED, "peer sent no certificate");
+		return -EKEYREJECTED;
+	}
+
+	if (c->peer[0]) {
+		int user = keyd_identity_is_user(c->peer);
+
+		if (user && (q->msg.flags & TLSKEY_FLAG_NO_REMOTE_USER_ID)) {
+			handshake_fail(c, EACCES, "peer %s is a user identity, refused by flags", c->peer);
+			return -EACCES;
+		}
+		if (!user && (q->msg.flags & TLSKEY_FLAG_NO_REMOTE_DOMAIN_ID)) {
+			handshake_fail(c, EACCES, "peer %s is a domain identity, refused by flags", c->peer);
+			return -EACCES;
+		}
+		if (!(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION) &&
+		    acl_check_peer(q->acl, &q->decision, c->peer, why, sizeof(why)) < 0) {
+			handshake_fail(c, EACCES, "peer %s not authorized for %s: %s", c->peer,
+				       q->msg.myname, why);
+			return -EACCES;
+		}
+	}
+	if (strlen(c->peer) + 1 > q->msg.peername_max) {
+		handshake_fail(c, ERANGE, "peer identity %s does not fit in %u bytes", c->peer,
+			       q->msg.peername_max);
+		return -ERANGE;
+	}
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		handshake_fail(c, errno, "socketpair: %s", strerror(errno));
+		return -EIO;
+	}
+	r = fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	if (r < 0) {
+		(void)tk_close(sv[0]);
+		(void)tk_close(sv[1]);
+		handshake_fail(c, errno, "fcntl: %s", strerror(errno));
+		return -EIO;
+	}
+	c->app.fd = sv[0]; /* the daemon's end, owned by c */
+	send_result(c, 0, NULL, sv[1]);
+	(void)tk_close(sv[1]); /* the caller has its own copy now (or is gone) */
+
+	keyd_log(LOG_INFO,
+		 "established: uid=%u pid=%d myname=%s role=%s key=%s peer=%s %s %s in %llu ms",
+		 (unsigned)q->cred.uid, (int)q->cred.pid, q->msg.myname, role_name(c),
+		 q->id->key_uri, c->peer[0] ? c->peer : "(none)",
+		 gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)),
+		 gnutls_cipher_get_name(gnutls_cipher_get(c->tls)), tk_now_ms() - q->t_start_ms);
+
+	/* The handshake slot is free: the caller and the relay take over. */
+	(void)worker_ev_update(c->w, c, &c->ctl, 0);
+	c->ctl.fd = tk_close(c->ctl.fd);
+	c->state = CONN_RELAY;
+	c->w->n_handshakes--;
+	(void)atomic_fetch_sub(&c->w->k->handshakes, 1);
+	(void)eventfd_write(c->w->k->donefd, 1);
+	return relay_begin(c);
+}
+
+void handshake_step(struct conn *c)
+{
+	char msg[TK_MESSAGE_MAX];
+	int r, err;
+
+	for (int i = 0; i < 16; i++) {
+		r = gnutls_handshake(c->tls);
+		if (r == 0) {
+			(void)finish(c);
+			return;
+		}
+		if (r == GNUTLS_E_AGAIN) {
+			set_net_interest(c);
+			return;
+		}
+		if (r == GNUTLS_E_INTERRUPTED && c->sni == SNI_ASKED) {
+			/* Waiting for the application's SNI verdict. */
+			(void)worker_ev_update(c->w, c, &c->net, 0);
+			return;
+		}
+		if (!gnutls_error_is_fatal(r))
+			continue;
+		break;
+	}
+	err = explain(c, r, msg, sizeof(msg));
+	/* Tell the peer why, as far as the socket lets us right now. */
+	if (r != GNUTLS_E_FATAL_ALERT_RECEIVED && err != ECONNRESET)
+		(void)gnutls_alert_send_appropriate(c->tls, r);
+	handshake_fail(c, err, "%s", msg);
+}
+
+void handshake_ctl_event(struct conn *c, uint32_t events)
+{
+	struct tk_msg m;
+	int fd = -1, r;
+
+	r = (events & EPOLLIN) ? tk_msg_recv(c->ctl.fd, &m, &fd) : -ECONNRESET;
+	if (r == -EAGAIN)
+		return;
+	if (r < 0 || fd >= 0 || m.type != TK_MSG_SNI_ANSWER || c->sni != SNI_ASKED) {
+		(void)tk_close(fd);
+		keyd_log(LOG_INFO, "uid=%u pid=%d myname=%s: caller went away or misbehaved during handshake",
+			 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname);
+		if (c->tls)
+			(void)gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_USER_CANCELED);
+		(void)worker_ev_update(c->w, c, &c->ctl, 0);
+		c->ctl.fd = tk_close(c->ctl.fd);
+		handshake_fail(c, ECONNABORTED, "caller closed its request");
+		return;
+	}
+	if (!m.accept) {
+		c->sni = SNI_REFUSED;
+		(void)gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_UNRECOGNIZED_NAME);
+		handshake_fail(c, EHOSTUNREACH, "server name refused by the application");
+		return;
+	}
+	c->sni = SNI_ACCEPTED;
+	handshake_step(c);
+}
+
+void handshake_timeout(struct conn *c)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	/* Reset rather than close politely: the peer missed its chance. */
+	if (c->net.fd >= 0)
+		(void)setsockopt(c->net.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	keyd_log(LOG_WARNING, "handshake timer expired: uid=%u pid=%d myname=%s role=%s",
+		 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname, role_name(c));
+	send_result(c, ETIMEDOUT, "handshake timer expired", -1);
+	conn_free(c);
+}

@@ -1,0 +1,128 @@
+/* tlskeyd internals shared between the accept loop, the workers, the
+ * handshake engine and the relay. */
+#ifndef TLSKEY_KEYD_KEYD_H
+#define TLSKEY_KEYD_KEYD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+
+#include "common/wire.h"
+#include "keyd/conf.h"
+#include "policy/acl.h"
+
+struct keyd;
+struct worker;
+
+/* What an epoll event refers to: one of a conn's descriptors. */
+enum ev_kind { EV_NET = 1, EV_APP, EV_CTL };
+struct ev {
+	uint8_t kind;
+	uint32_t mask; /* events currently registered, 0 = not registered */
+	int fd;
+};
+
+enum conn_state { CONN_HANDSHAKE = 1, CONN_RELAY };
+enum sni_state { SNI_NONE = 0, SNI_ASKED, SNI_ACCEPTED, SNI_REFUSED };
+
+/* A request admitted by the accept loop and handed to a worker.  Every
+ * field is immutable after admission. */
+struct keyd_request {
+	struct tk_msg msg;
+	struct ucred cred;
+	const struct keyd_identity *id;
+	size_t id_index;
+	struct acl *acl; /* reference held for the life of the request */
+	struct acl_decision decision; /* why it was admitted; refers into acl */
+	unsigned long long t_start_ms;
+};
+
+/* One TLS connection, owned by exactly one worker thread. */
+struct conn {
+	struct conn *next, *prev; /* worker's list */
+	struct worker *w;
+	enum conn_state state;
+	struct keyd_request req;
+	struct ev net, app, ctl;
+	gnutls_session_t tls;
+	unsigned long long deadline_ms;
+	enum sni_state sni;
+	int dead; /* freed at the end of the current event batch */
+	char peer[TK_ID_MAX + 1];
+
+	/* Relay state. */
+	unsigned app_eof : 1;     /* app shut down its write side */
+	unsigned net_eof : 1;     /* peer sent close_notify */
+	unsigned bye_pending : 1; /* close_notify not fully sent yet */
+	unsigned bye_done : 1;
+	unsigned send_pending : 1; /* gnutls_record_send returned EAGAIN */
+	uint8_t *to_app;          /* decrypted bytes the app has not taken */
+	size_t to_app_len, to_app_off;
+};
+
+struct worker_key {
+	gnutls_privkey_t key; /* this worker's own token session */
+	unsigned long long retry_after_ms;
+};
+
+struct worker {
+	struct keyd *k;
+	unsigned index;
+	pthread_t thread;
+	int epfd;
+	int wakefd; /* eventfd: new jobs or stop */
+	pthread_mutex_t lock;
+	struct conn *inbox; /* admitted requests, protected by lock */
+	int stop;           /* protected by lock */
+	struct conn *conns; /* owned connections */
+	struct conn *grave; /* dead, freed after the current batch */
+	size_t n_conns, n_handshakes;
+	gnutls_certificate_credentials_t cred;
+	struct worker_key *keys; /* one per configured identity */
+	uint8_t *scratch;
+};
+
+struct keyd {
+	struct keyd_conf *conf;
+	gnutls_priority_t prio;
+	gnutls_pcert_st **chains; /* per identity */
+	unsigned *chain_lens;
+	pthread_mutex_t acl_lock;
+	struct acl *acl;
+	struct worker *workers;
+	unsigned n_workers;
+	atomic_uint handshakes; /* running handshakes, all workers */
+	int donefd;             /* eventfd: a handshake finished */
+};
+
+#define KEYD_SCRATCH_SIZE (16 * 1024 + 256)
+
+/* worker.c */
+int worker_start(struct keyd *k, struct worker *w, unsigned index);
+void worker_stop(struct worker *w);
+/* Hand an admitted request and its descriptors to a worker.  Takes
+ * ownership of netfd, ctlfd and req->acl in all cases. */
+int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd);
+int worker_ev_update(struct worker *w, struct conn *c, struct ev *ev, uint32_t mask);
+void conn_free(struct conn *c);
+
+/* handshake.c */
+int handshake_begin(struct conn *c);
+void handshake_step(struct conn *c);
+void handshake_ctl_event(struct conn *c, uint32_t events);
+void handshake_timeout(struct conn *c);
+/* Send a failure result to the caller and free the connection. */
+void handshake_fail(struct conn *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* relay.c */
+int relay_begin(struct conn *c);
+void relay_event(struct conn *c, struct ev *ev, uint32_t events);
+
+/* handshake.c: credential callbacks need the per-worker key. */
+int keyd_worker_creds_init(struct worker *w);
+
+#endif

@@ -1,0 +1,548 @@
+/* tlskeyd: the accept loop.  Admits requests (credentials, wire format,
+ * ACL) on the main thread and hands admitted ones to worker threads, at
+ * most max-handshakes at a time; the rest wait in a bounded FIFO. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "common/util.h"
+#include "keyd/control.h"
+#include "keyd/keyd.h"
+#include "keyd/log.h"
+#include "pkcs11/p11.h"
+
+#define DEFAULT_CONF SYSCONFDIR "/tlskeyd/tlskeyd.conf"
+#define DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
+
+enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE };
+
+/* A control connection that has not sent its request yet. */
+struct client {
+	struct client *prev, *next;
+	int fd;
+	unsigned long long deadline_ms;
+	struct caller who;
+};
+
+/* An admitted request waiting for a handshake slot. */
+struct pending {
+	struct pending *next;
+	struct keyd_request req;
+	int netfd, ctlfd;
+};
+
+struct loop {
+	struct keyd *k;
+	int epfd, listen_fd, sig_fd;
+	int own_socket; /* we bound it, so we unlink it */
+	const char *socket_path;
+	struct client *clients;
+	size_t n_clients;
+	struct pending *head, *tail;
+	size_t n_pending;
+	unsigned next_worker;
+	int stop;
+};
+
+static int tags[4] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE };
+
+static void client_drop(struct loop *l, struct client *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->n_clients--;
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	(void)tk_close(c->fd);
+	free(c);
+}
+
+static void dispatch_pending(struct loop *l)
+{
+	struct keyd *k = l->k;
+
+	while (l->head && atomic_load(&k->handshakes) < k->conf->max_handshakes) {
+		struct pending *p = l->head;
+		struct worker *w = &k->workers[l->next_worker++ % k->n_workers];
+
+		l->head = p->next;
+		if (!l->head)
+			l->tail = NULL;
+		l->n_pending--;
+		/* netfd, ctlfd and the ACL reference now belong to the worker. */
+		(void)worker_submit(w, &p->req, p->netfd, p->ctlfd);
+		free(p);
+	}
+}
+
+static void client_readable(struct loop *l, struct client *c)
+{
+	struct keyd_request req;
+	struct pending *p;
+	int netfd = -1, ctlfd = c->fd, r;
+
+	r = control_admit(l->k, ctlfd, &c->who, &req, &netfd);
+	if (r == -EAGAIN)
+		return;
+	if (r < 0) {
+		client_drop(l, c);
+		return;
+	}
+	if (l->n_pending >= l->k->conf->max_pending || !(p = calloc(1, sizeof(*p)))) {
+		keyd_log(LOG_WARNING, "uid=%u pid=%d: too many pending handshakes (%zu), refusing",
+			 (unsigned)c->who.cred.uid, (int)c->who.cred.pid, l->n_pending);
+		control_reply_error(ctlfd, EAGAIN, "tlskeyd is overloaded, try again later");
+		acl_unref(req.acl);
+		(void)shutdown(netfd, SHUT_RDWR);
+		(void)tk_close(netfd);
+		client_drop(l, c);
+		return;
+	}
+	/* The control socket moves with the request: detach it from us. */
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, ctlfd, NULL);
+	c->fd = -1;
+	client_drop(l, c);
+	p->req = req;
+	p->netfd = netfd;
+	p->ctlfd = ctlfd;
+	if (l->tail)
+		l->tail->next = p;
+	else
+		l->head = p;
+	l->tail = p;
+	l->n_pending++;
+	dispatch_pending(l);
+}
+
+static void accept_clients(struct loop *l)
+{
+	for (int i = 0; i < 64; i++) {
+		struct epoll_event e = { .events = EPOLLIN };
+		struct client *c;
+		int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				keyd_log(LOG_ERR, "cannot accept more clients: %s", strerror(errno));
+			return;
+		}
+		if (l->n_clients >= l->k->conf->max_pending) {
+			control_reply_error(fd, EAGAIN, "tlskeyd has too many waiting clients");
+			(void)tk_close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c || control_caller_identify(fd, &c->who) < 0) {
+			free(c);
+			(void)tk_close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->deadline_ms = tk_now_ms() + l->k->conf->request_timeout_ms;
+		e.data.ptr = c;
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+			free(c);
+			(void)tk_close(fd);
+			continue;
+		}
+		c->next = l->clients;
+		if (c->next)
+			c->next->prev = c;
+		l->clients = c;
+		l->n_clients++;
+	}
+}
+
+static void expire_clients(struct loop *l)
+{
+	unsigned long long now = tk_now_ms();
+	struct client *c, *next;
+
+	for (c = l->clients; c; c = next) {
+		next = c->next;
+		if (c->deadline_ms <= now) {
+			keyd_log(LOG_INFO, "uid=%u pid=%d: no request within %u ms, closing",
+				 (unsigned)c->who.cred.uid, (int)c->who.cred.pid,
+				 l->k->conf->request_timeout_ms);
+			control_reply_error(c->fd, ETIMEDOUT, "no request received in time");
+			client_drop(l, c);
+		}
+	}
+}
+
+static void reload_acl(struct keyd *k)
+{
+	struct acl *fresh = NULL, *old;
+	char err[512] = "";
+	int r;
+
+	if (!k->conf->acl_path) {
+		keyd_log(LOG_WARNING, "reload: no 'acl' file configured, everything stays denied");
+		return;
+	}
+	r = acl_load_file(k->conf->acl_path, &fresh, err, sizeof(err));
+	if (r < 0) {
+		keyd_log(LOG_ERR, "reload: keeping the previous ACL: %s", err);
+		return;
+	}
+	pthread_mutex_lock(&k->acl_lock);
+	old = k->acl;
+	k->acl = fresh;
+	pthread_mutex_unlock(&k->acl_lock);
+	/* Requests in flight hold their own references. */
+	acl_unref(old);
+	keyd_log(LOG_NOTICE, "ACL loaded from %s (%zu rules)", k->conf->acl_path, acl_rule_count(fresh));
+}
+
+static void handle_signal(struct loop *l)
+{
+	struct signalfd_siginfo si;
+
+	while (read(l->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			(void)sd_notify(0, "RELOADING=1");
+			reload_acl(l->k);
+			(void)sd_notify(0, "READY=1");
+		} else {
+			keyd_log(LOG_NOTICE, "signal %u: shutting down", si.ssi_signo);
+			l->stop = 1;
+		}
+	}
+}
+
+static int next_timeout(const struct loop *l)
+{
+	unsigned long long now = tk_now_ms(), best = 0;
+
+	for (const struct client *c = l->clients; c; c = c->next)
+		if (!best || c->deadline_ms < best)
+			best = c->deadline_ms;
+	if (!best)
+		return -1;
+	return best <= now ? 0 : (int)(best - now);
+}
+
+static int run(struct loop *l)
+{
+	struct epoll_event evs[64];
+
+	(void)sd_notify(0, "READY=1\nSTATUS=accepting requests");
+	while (!l->stop) {
+		int n = epoll_wait(l->epfd, evs, 64, next_timeout(l));
+
+		if (n < 0 && errno != EINTR) {
+			keyd_log(LOG_CRIT, "epoll_wait: %s", strerror(errno));
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+
+			if (p == &tags[TAG_LISTEN]) {
+				accept_clients(l);
+			} else if (p == &tags[TAG_SIGNAL]) {
+				handle_signal(l);
+			} else if (p == &tags[TAG_DONE]) {
+				eventfd_t v;
+				(void)eventfd_read(l->k->donefd, &v);
+			} else {
+				/* A client is only ever dropped by its own event,
+				 * so later events in this batch stay valid. */
+				client_readable(l, p);
+			}
+		}
+		expire_clients(l);
+		dispatch_pending(l);
+	}
+	(void)sd_notify(0, "STOPPING=1");
+	return 0;
+}
+
+static int open_listener(struct loop *l, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int n = sd_listen_fds(1), fd;
+
+	if (n > 1) {
+		keyd_log(LOG_ERR, "expected one socket from systemd, got %d", n);
+		return -EINVAL;
+	}
+	if (n == 1) {
+		fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+			keyd_log(LOG_ERR, "the socket passed by systemd is not a listening SOCK_SEQPACKET UNIX socket");
+			return -EINVAL;
+		}
+		l->listen_fd = fd;
+		keyd_log(LOG_INFO, "using the socket passed by systemd");
+		return 0;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		keyd_log(LOG_ERR, "socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* Remove a stale socket from a previous run, but nothing else. */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    /* Anyone may connect: the ACL, checked per request, is the gate. */
+	    chmod(path, 0666) < 0 || listen(fd, SOMAXCONN) < 0) {
+		int r = -errno;
+		keyd_log(LOG_ERR, "cannot listen on %s: %s", path, strerror(-r));
+		(void)tk_close(fd);
+		return r;
+	}
+	l->listen_fd = fd;
+	l->own_socket = 1;
+	keyd_log(LOG_INFO, "listening on %s", path);
+	return 0;
+}
+
+static void harden_process(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	/* Keys stay on the token, but PINs and session secrets pass through
+	 * our memory: no core dumps, no ptrace by same-uid processes. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			keyd_log(LOG_WARNING, "cannot raise the open file limit: %s", strerror(errno));
+	}
+	umask(077);
+}
+
+static int load_identities(struct keyd *k)
+{
+	struct keyd_conf *c = k->conf;
+	char err[512];
+	int r;
+
+	k->chains = calloc(c->n_ids ? c->n_ids : 1, sizeof(*k->chains));
+	k->chain_lens = calloc(c->n_ids ? c->n_ids : 1, sizeof(*k->chain_lens));
+	if (!k->chains || !k->chain_lens)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_ids; i++) {
+		struct keyd_identity *id = &c->ids[i];
+		struct p11_key_status st;
+
+		if (id->pin_file) {
+			r = p11_pin_add(id->key_uri, id->pin_file, err, sizeof(err));
+			if (r < 0) {
+				keyd_log(LOG_ERR, "identity %s: %s", id->name, err);
+				return r;
+			}
+		}
+		r = p11_chain_load(id->cert_src, &k->chains[i], &k->chain_lens[i], err, sizeof(err));
+		if (r < 0) {
+			keyd_log(LOG_ERR, "identity %s: certificate: %s", id->name, err);
+			return r;
+		}
+		/* A missing token is not fatal at startup: it may come back. */
+		r = p11_key_probe(id->key_uri, &st, err, sizeof(err));
+		if (r < 0)
+			keyd_log(LOG_WARNING, "identity %s: key not usable now: %s", id->name, err);
+		else if (st.extractable || !st.sensitive)
+			keyd_log(LOG_WARNING, "identity %s: key %s is extractable or not sensitive",
+				 id->name, id->key_uri);
+	}
+	return 0;
+}
+
+static void keyd_free(struct keyd *k)
+{
+	if (k->chains) {
+		for (size_t i = 0; i < k->conf->n_ids; i++) {
+			for (unsigned j = 0; j < k->chain_lens[i]; j++)
+				gnutls_pcert_deinit(&k->chains[i][j]);
+			free(k->chains[i]);
+		}
+	}
+	free(k->chains);
+	free(k->chain_lens);
+	if (k->prio)
+		gnutls_priority_deinit(k->prio);
+	acl_unref(k->acl);
+	(void)tk_close(k->donefd);
+	pthread_mutex_destroy(&k->acl_lock);
+	keyd_conf_free(k->conf);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: tlskeyd [-c CONFIG] [-s SOCKET] [-t] [-d]\n"
+		   "  -c, --config FILE   configuration file (default " DEFAULT_CONF ")\n"
+		   "  -s, --socket PATH   listen here instead of the configured socket\n"
+		   "  -t, --test-config   check the configuration and exit\n"
+		   "  -d, --debug         log debug messages\n"
+		   "  -h, --help          show this help\n"
+		   "  -V, --version       show the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "socket", required_argument, NULL, 's' },
+		{ "test-config", no_argument, NULL, 't' },  { "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *conf_path = DEFAULT_CONF, *socket_override = NULL;
+	struct keyd k;
+	struct loop l;
+	struct epoll_event e;
+	sigset_t mask;
+	char err[512] = "";
+	int opt, test_only = 0, r, started = 0;
+
+	while ((opt = getopt_long(argc, argv, "c:s:tdhV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': conf_path = optarg; break;
+		case 's': socket_override = optarg; break;
+		case 't': test_only = 1; break;
+		case 'd': keyd_log_set_level(LOG_DEBUG); break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("tlskeyd %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	memset(&k, 0, sizeof(k));
+	memset(&l, 0, sizeof(l));
+	k.donefd = -1;
+	l.epfd = l.listen_fd = l.sig_fd = -1;
+	l.k = &k;
+	pthread_mutex_init(&k.acl_lock, NULL);
+	harden_process();
+
+	r = keyd_conf_load(conf_path, &k.conf, err, sizeof(err));
+	if (r < 0) {
+		keyd_log(LOG_ERR, "configuration: %s", err);
+		return 1;
+	}
+	if (k.conf->acl_path) {
+		r = acl_load_file(k.conf->acl_path, &k.acl, err, sizeof(err));
+		if (r < 0) {
+			keyd_log(LOG_ERR, "ACL: %s", err);
+			goto out;
+		}
+	} else {
+		keyd_log(LOG_WARNING, "no 'acl' file configured: every request will be denied");
+	}
+	r = gnutls_priority_init2(&k.prio, k.conf->priority ? k.conf->priority : "NORMAL", NULL, 0);
+	if (r < 0) {
+		keyd_log(LOG_ERR, "priority '%s': %s", k.conf->priority, gnutls_strerror(r));
+		r = -EINVAL;
+		goto out;
+	}
+	r = p11_init(k.conf->module_path, err, sizeof(err));
+	if (r < 0) {
+		keyd_log(LOG_ERR, "PKCS#11: %s", err);
+		goto out;
+	}
+	r = load_identities(&k);
+	if (r < 0)
+		goto out;
+	if (test_only) {
+		printf("%s: configuration OK (%zu identities)\n", conf_path, k.conf->n_ids);
+		goto out;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	/* Block before threads start so that they inherit the mask. */
+	(void)pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	(void)signal(SIGPIPE, SIG_IGN);
+	l.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	l.epfd = epoll_create1(EPOLL_CLOEXEC);
+	k.donefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l.sig_fd < 0 || l.epfd < 0 || k.donefd < 0) {
+		r = -errno;
+		keyd_log(LOG_ERR, "setup: %s", strerror(errno));
+		goto out;
+	}
+	r = open_listener(&l, socket_override ? socket_override
+			      : (k.conf->socket_path ? k.conf->socket_path : DEFAULT_SOCKET));
+	if (r < 0)
+		goto out;
+	l.socket_path = socket_override ? socket_override : k.conf->socket_path;
+	e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &tags[TAG_LISTEN] };
+	(void)epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.listen_fd, &e);
+	e.data.ptr = &tags[TAG_SIGNAL];
+	(void)epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.sig_fd, &e);
+	e.data.ptr = &tags[TAG_DONE];
+	(void)epoll_ctl(l.epfd, EPOLL_CTL_ADD, k.donefd, &e);
+
+	k.n_workers = k.conf->workers;
+	k.workers = calloc(k.n_workers, sizeof(*k.workers));
+	if (!k.workers) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (; started < (int)k.n_workers; started++) {
+		r = worker_start(&k, &k.workers[started], (unsigned)started);
+		if (r < 0) {
+			keyd_log(LOG_ERR, "cannot start worker %d: %s", started, strerror(-r));
+			goto out;
+		}
+	}
+	keyd_log(LOG_NOTICE, "ready: %zu identities, %u workers, up to %u concurrent handshakes",
+		 k.conf->n_ids, k.n_workers, k.conf->max_handshakes);
+	r = run(&l);
+
+out:
+	while (l.clients)
+		client_drop(&l, l.clients);
+	while (l.head) {
+		struct pending *p = l.head;
+		l.head = p->next;
+		control_reply_error(p->ctlfd, ESHUTDOWN, "tlskeyd is shutting down");
+		(void)tk_close(p->ctlfd);
+		(void)tk_close(p->netfd);
+		acl_unref(p->req.acl);
+		free(p);
+	}
+	for (int i = 0; i < started; i++)
+		worker_stop(&k.workers[i]);
+	free(k.workers);
+	if (l.own_socket && l.socket_path)
+		(void)unlink(l.socket_path);
+	else if (l.own_socket)
+		(void)unlink(DEFAULT_SOCKET);
+	(void)tk_close(l.listen_fd);
+	(void)tk_close(l.sig_fd);
+	(void)tk_close(l.epfd);
+	keyd_free(&k);
+	p11_done();
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,237 @@
+/* The relay: plaintext on the application's protected descriptor <-> TLS
+ * records on the network socket.  Event-driven with backpressure: we only
+ * read from one side while the other side can take what we read.  Half
+ * close travels both ways: EOF from the application becomes close_notify
+ * plus a TCP FIN; close_notify from the peer becomes EOF for the app. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "keyd/keyd.h"
+#include "keyd/log.h"
+
+/* How many records one event may move before yielding to other conns. */
+#define RELAY_BUDGET 16
+#define RECORD_MAX (16 * 1024)
+
+static void relay_abort(struct conn *c, const char *why)
+{
+	keyd_log(LOG_INFO, "relay closed: uid=%u pid=%d myname=%s peer=%s: %s",
+		 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname,
+		 c->peer[0] ? c->peer : "(none)", why);
+	if (c->net.fd >= 0)
+		(void)shutdown(c->net.fd, SHUT_RDWR);
+	if (c->app.fd >= 0)
+		(void)shutdown(c->app.fd, SHUT_RDWR);
+	conn_free(c);
+}
+
+/* Write out decrypted bytes the app has not taken yet.  Returns 1 when all
+ * were written, 0 if the app is not ready, -1 on error (conn freed). */
+static int flush_to_app(struct conn *c)
+{
+	while (c->to_app_off < c->to_app_len) {
+		ssize_t n = send(c->app.fd, c->to_app + c->to_app_off, c->to_app_len - c->to_app_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0) {
+			relay_abort(c, "application closed its descriptor");
+			return -1;
+		}
+		c->to_app_off += (size_t)n;
+	}
+	free(c->to_app);
+	c->to_app = NULL;
+	c->to_app_len = c->to_app_off = 0;
+	return 1;
+}
+
+/* Move TLS -> app.  Returns 0, or -1 if the conn was freed. */
+static int pump_net_to_app(struct conn *c)
+{
+	uint8_t *buf = c->w->scratch;
+
+	for (int i = 0; i < RELAY_BUDGET && !c->net_eof && !c->to_app; i++) {
+		ssize_t n = gnutls_record_recv(c->tls, buf, RECORD_MAX);
+		ssize_t w;
+
+		if (n == GNUTLS_E_AGAIN)
+			return 0;
+		if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_REHANDSHAKE ||
+		    n == GNUTLS_E_REAUTH_REQUEST || (n < 0 && !gnutls_error_is_fatal((int)n))) {
+			/* Renegotiation is refused simply by not answering it:
+			 * a warning alert is all a peer gets. */
+			if (n == GNUTLS_E_REHANDSHAKE)
+				(void)gnutls_alert_send(c->tls, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+			continue;
+		}
+		if (n < 0) {
+			char why[160];
+			(void)snprintf(why, sizeof(why), "TLS receive: %s", gnutls_strerror((int)n));
+			relay_abort(c, why);
+			return -1;
+		}
+		if (n == 0) {
+			c->net_eof = 1;
+			break;
+		}
+		do
+			w = send(c->app.fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (w < 0 && errno == EINTR);
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			relay_abort(c, "application closed its descriptor");
+			return -1;
+		}
+		if (w < 0)
+			w = 0;
+		if (w < n) {
+			/* Backpressure: park the rest, stop reading TLS. */
+			c->to_app = malloc((size_t)(n - w));
+			if (!c->to_app) {
+				relay_abort(c, "out of memory");
+				return -1;
+			}
+			memcpy(c->to_app, buf + w, (size_t)(n - w));
+			c->to_app_len = (size_t)(n - w);
+			c->to_app_off = 0;
+		}
+	}
+	tk_wipe(buf, RECORD_MAX);
+	if (c->net_eof && !c->to_app)
+		(void)shutdown(c->app.fd, SHUT_WR);
+	return 0;
+}
+
+static int send_bye(struct conn *c)
+{
+	int r = gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+
+	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+		c->bye_pending = 1;
+		return 0;
+	}
+	c->bye_pending = 0;
+	c->bye_done = 1;
+	/* close_notify is out; a FIN tells TCP-level peers too. */
+	(void)shutdown(c->net.fd, SHUT_WR);
+	return 0;
+}
+
+/* Move app -> TLS.  Returns 0, or -1 if the conn was freed. */
+static int pump_app_to_net(struct conn *c)
+{
+	uint8_t *buf = c->w->scratch;
+
+	if (c->send_pending) {
+		ssize_t r = gnutls_record_send(c->tls, NULL, 0);
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+			return 0;
+		if (r < 0) {
+			relay_abort(c, "TLS send failed");
+			return -1;
+		}
+		c->send_pending = 0;
+	}
+	if (c->bye_pending)
+		return send_bye(c);
+	for (int i = 0; i < RELAY_BUDGET && !c->app_eof; i++) {
+		ssize_t n = recv(c->app.fd, buf, RECORD_MAX, MSG_DONTWAIT);
+		ssize_t r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			relay_abort(c, "application descriptor error");
+			return -1;
+		}
+		if (n == 0) {
+			c->app_eof = 1;
+			return send_bye(c);
+		}
+		r = gnutls_record_send(c->tls, buf, (size_t)n);
+		tk_wipe(buf, (size_t)n);
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+			/* GnuTLS keeps the encrypted record; resume later. */
+			c->send_pending = 1;
+			return 0;
+		}
+		if (r < 0) {
+			relay_abort(c, "TLS send failed: peer gone");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Recompute what we wait for; free the conn when both directions are done. */
+static void relay_rearm(struct conn *c)
+{
+	uint32_t net = 0, app = 0;
+	int r;
+
+	if (c->net_eof && !c->to_app && c->app_eof && c->bye_done && !c->send_pending) {
+		conn_free(c);
+		return;
+	}
+	if (!c->net_eof && !c->to_app)
+		net |= EPOLLIN;
+	if (c->send_pending || c->bye_pending)
+		net |= EPOLLOUT;
+	if (c->to_app)
+		app |= EPOLLOUT;
+	if (!c->app_eof && !c->send_pending && !c->bye_pending)
+		app |= EPOLLIN;
+	r = worker_ev_update(c->w, c, &c->net, net);
+	if (r == 0)
+		r = worker_ev_update(c->w, c, &c->app, app);
+	if (r < 0)
+		relay_abort(c, "epoll failed");
+}
+
+void relay_event(struct conn *c, struct ev *ev, uint32_t events)
+{
+	if (ev->kind == EV_APP && (events & EPOLLOUT) && c->to_app) {
+		int r = flush_to_app(c);
+		if (r < 0)
+			return;
+		if (r == 1 && c->net_eof)
+			(void)shutdown(c->app.fd, SHUT_WR);
+	}
+	if (ev->kind == EV_NET && (events & EPOLLOUT)) {
+		if (pump_app_to_net(c) < 0)
+			return;
+	}
+	if (ev->kind == EV_APP && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		if (pump_app_to_net(c) < 0)
+			return;
+	}
+	/* Decrypted data can be buffered inside GnuTLS without the socket
+	 * being readable, so the TLS side is pumped whenever it may move. */
+	if (!c->to_app && !c->net_eof &&
+	    (ev->kind == EV_NET || gnutls_record_check_pending(c->tls) > 0)) {
+		if (pump_net_to_app(c) < 0)
+			return;
+	}
+	relay_rearm(c);
+}
+
+int relay_begin(struct conn *c)
+{
+	/* Data may have arrived with the last handshake flight. */
+	if (gnutls_record_check_pending(c->tls) > 0 && pump_net_to_app(c) < 0)
+		return -EIO;
+	relay_rearm(c);
+	return 0;
+}

@@ -1,0 +1,290 @@
+/* Worker threads: each runs one epoll loop that drives many handshakes and
+ * relays without blocking on any single peer.  A worker only blocks while
+ * its own token session signs, so workers sign concurrently. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "keyd/keyd.h"
+#include "keyd/log.h"
+#include "policy/acl.h"
+
+#define MAX_EVENTS 64
+
+static struct ev wake_ev = { .kind = 0 };
+
+int worker_ev_update(struct worker *w, struct conn *c, struct ev *ev, uint32_t mask)
+{
+	struct epoll_event e = { .events = mask, .data.ptr = ev };
+	int op;
+
+	(void)c;
+	if (ev->fd < 0 || ev->mask == mask)
+		return 0;
+	if (mask == 0)
+		op = EPOLL_CTL_DEL;
+	else
+		op = ev->mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(w->epfd, op, ev->fd, &e) < 0)
+		return -errno;
+	ev->mask = mask;
+	return 0;
+}
+
+static struct conn *conn_of(struct ev *ev)
+{
+	switch (ev->kind) {
+	case EV_NET:
+		return (struct conn *)((char *)ev - offsetof(struct conn, net));
+	case EV_APP:
+		return (struct conn *)((char *)ev - offsetof(struct conn, app));
+	case EV_CTL:
+		return (struct conn *)((char *)ev - offsetof(struct conn, ctl));
+	default:
+		return NULL;
+	}
+}
+
+static void ev_close(struct worker *w, struct ev *ev)
+{
+	if (ev->fd < 0)
+		return;
+	/* Remove explicitly: another process may still hold a duplicate of
+	 * this socket, which would keep the epoll registration alive. */
+	if (ev->mask)
+		(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
+	ev->mask = 0;
+	ev->fd = tk_close(ev->fd);
+}
+
+void conn_free(struct conn *c)
+{
+	struct worker *w;
+
+	if (!c)
+		return;
+	w = c->w;
+	if (c->state == CONN_HANDSHAKE) {
+		w->n_handshakes--;
+		(void)atomic_fetch_sub(&w->k->handshakes, 1);
+		/* Let the accept loop dispatch a queued request. */
+		(void)eventfd_write(w->k->donefd, 1);
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->n_conns--;
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	ev_close(w, &c->net);
+	ev_close(w, &c->app);
+	ev_close(w, &c->ctl);
+	if (c->to_app) {
+		tk_wipe(c->to_app, c->to_app_len);
+		free(c->to_app);
+	}
+	acl_unref(c->req.acl);
+	c->req.acl = NULL;
+	/* Events for c may still sit in the current epoll batch: keep the
+	 * memory until the batch is done (see worker_main). */
+	c->dead = 1;
+	c->next = w->grave;
+	w->grave = c;
+}
+
+static void bury(struct worker *w)
+{
+	while (w->grave) {
+		struct conn *c = w->grave;
+		w->grave = c->next;
+		free(c);
+	}
+}
+
+int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		(void)tk_close(netfd);
+		(void)tk_close(ctlfd);
+		acl_unref(req->acl);
+		return -ENOMEM;
+	}
+	c->req = *req; /* acl reference now owned by c */
+	c->net = (struct ev){ .kind = EV_NET, .fd = netfd };
+	c->app = (struct ev){ .kind = EV_APP, .fd = -1 };
+	c->ctl = (struct ev){ .kind = EV_CTL, .fd = ctlfd };
+	c->w = w;
+	c->state = CONN_HANDSHAKE;
+	(void)atomic_fetch_add(&w->k->handshakes, 1);
+	pthread_mutex_lock(&w->lock);
+	c->next = w->inbox;
+	w->inbox = c;
+	pthread_mutex_unlock(&w->lock);
+	(void)eventfd_write(w->wakefd, 1);
+	return 0;
+}
+
+static void adopt_inbox(struct worker *w)
+{
+	struct conn *list, *c;
+
+	pthread_mutex_lock(&w->lock);
+	list = w->inbox;
+	w->inbox = NULL;
+	pthread_mutex_unlock(&w->lock);
+	while ((c = list)) {
+		list = c->next;
+		c->prev = NULL;
+		c->next = w->conns;
+		if (w->conns)
+			w->conns->prev = c;
+		w->conns = c;
+		w->n_conns++;
+		w->n_handshakes++;
+		/* handshake_begin frees c itself on failure. */
+		(void)handshake_begin(c);
+	}
+}
+
+static int next_timeout(struct worker *w)
+{
+	unsigned long long now = tk_now_ms(), best = 0;
+
+	for (struct conn *c = w->conns; c; c = c->next)
+		if (c->state == CONN_HANDSHAKE && (!best || c->deadline_ms < best))
+			best = c->deadline_ms;
+	if (!best)
+		return -1;
+	return best <= now ? 0 : (int)(best - now > 60000 ? 60000 : best - now);
+}
+
+static void expire(struct worker *w)
+{
+	unsigned long long now = tk_now_ms();
+	struct conn *c = w->conns, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (c->state == CONN_HANDSHAKE && c->deadline_ms <= now)
+			handshake_timeout(c);
+	}
+}
+
+static void dispatch(struct ev *ev, uint32_t events)
+{
+	struct conn *c = conn_of(ev);
+
+	if (!c || c->dead)
+		return;
+	if (c->state == CONN_HANDSHAKE) {
+		if (ev->kind == EV_CTL)
+			handshake_ctl_event(c, events);
+		else
+			handshake_step(c);
+	} else {
+		relay_event(c, ev, events);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event evs[MAX_EVENTS];
+
+	for (;;) {
+		int n, stop;
+
+		n = epoll_wait(w->epfd, evs, MAX_EVENTS, next_timeout(w));
+		if (n < 0 && errno != EINTR) {
+			keyd_log(LOG_CRIT, "worker %u: epoll_wait: %s", w->index, strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct ev *ev = evs[i].data.ptr;
+
+			if (ev == &wake_ev) {
+				eventfd_t v;
+				(void)eventfd_read(w->wakefd, &v);
+				continue;
+			}
+			dispatch(ev, evs[i].events);
+		}
+		expire(w);
+		adopt_inbox(w);
+		bury(w);
+		pthread_mutex_lock(&w->lock);
+		stop = w->stop;
+		pthread_mutex_unlock(&w->lock);
+		if (stop)
+			break;
+	}
+	while (w->conns)
+		conn_free(w->conns);
+	bury(w);
+	return NULL;
+}
+
+int worker_start(struct keyd *k, struct worker *w, unsigned index)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &wake_ev };
+	int r;
+
+	memset(w, 0, sizeof(*w));
+	w->k = k;
+	w->index = index;
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->scratch = malloc(KEYD_SCRATCH_SIZE);
+	w->keys = calloc(k->conf->n_ids ? k->conf->n_ids : 1, sizeof(*w->keys));
+	if (w->epfd < 0 || w->wakefd < 0 || !w->scratch || !w->keys)
+		return -ENOMEM;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &e) < 0)
+		return -errno;
+	pthread_mutex_init(&w->lock, NULL);
+	r = keyd_worker_creds_init(w);
+	if (r < 0)
+		return r;
+	r = pthread_create(&w->thread, NULL, worker_main, w);
+	return -r;
+}
+
+void worker_stop(struct worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stop = 1;
+	pthread_mutex_unlock(&w->lock);
+	(void)eventfd_write(w->wakefd, 1);
+	(void)pthread_join(w->thread, NULL);
+	while (w->inbox) {
+		struct conn *c = w->inbox;
+		w->inbox = c->next;
+		c->prev = c->next = NULL;
+		c->next = w->conns;
+		w->conns = c;
+		w->n_conns++;
+		w->n_handshakes++;
+		conn_free(c);
+	}
+	bury(w);
+	gnutls_certificate_free_credentials(w->cred);
+	for (size_t i = 0; i < w->k->conf->n_ids; i++)
+		if (w->keys[i].key)
+			gnutls_privkey_deinit(w->keys[i].key);
+	free(w->keys);
+	free(w->scratch);
+	(void)tk_close(w->epfd);
+	(void)tk_close(w->wakefd);
+	pthread_mutex_destroy(&w->lock);
+}

@@ -1,0 +1,245 @@
+/* libtlskey: hand a socket to tlskeyd and get a protected descriptor back.
+ * This is the untrusted caller side: it validates what it can early for
+ * clear errors, but the daemon re-checks everything. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "common/wire.h"
+#include "tlskey/starttls.h"
+
+#define TLSKEYD_DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
+/* A TLS 1.3 HelloRetryRequest can make GnuTLS look at the SNI twice; more
+ * queries than this means a confused or hostile daemon. */
+#define MAX_SNI_QUERIES 4
+
+static __thread char last_error[TK_MESSAGE_MAX + 1];
+
+static void set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void set_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+}
+
+const char *tlskey_last_error(void)
+{
+	return last_error;
+}
+
+static int daemon_connect(int *ret_sock)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = secure_getenv("TLSKEYD_SOCKET");
+	int s;
+
+	if (!path || !*path)
+		path = TLSKEYD_DEFAULT_SOCKET;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		set_error("daemon socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		int r = -errno;
+		set_error("socket: %s", strerror(-r));
+		return r;
+	}
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = -errno;
+		set_error("cannot reach tlskeyd at %s: %s", path, strerror(-r));
+		(void)tk_close(s);
+		return r;
+	}
+	*ret_sock = s;
+	return 0;
+}
+
+static int check_args(int fd, int proto, const char *myname, int flags, int role)
+{
+	const int server_only = TLSKEY_FLAG_NO_REQUIRE_PEER_CERT | TLSKEY_FLAG_NO_REQUEST_PEER_CERT;
+	const int client_only = TLSKEY_FLAG_NO_LOCAL_CERT;
+
+	if (fd < 0) {
+		set_error("invalid file descriptor %d", fd);
+		return -EBADF;
+	}
+	if (proto == IPPROTO_UDP) {
+		set_error("DTLS (IPPROTO_UDP) is not supported yet");
+		return -ENOTSUP;
+	}
+	if (proto != IPPROTO_TCP) {
+		set_error("unsupported protocol %d (use IPPROTO_TCP)", proto);
+		return -EPROTONOSUPPORT;
+	}
+	if (!myname || tk_name_validate(myname, strlen(myname)) < 0) {
+		set_error("invalid local identity name");
+		return -EINVAL;
+	}
+	if (flags & ~TLSKEY_FLAGS_ALL) {
+		set_error("unknown flag bits 0x%x", (unsigned)(flags & ~TLSKEY_FLAGS_ALL));
+		return -EINVAL;
+	}
+	if (role == TK_ROLE_CLIENT && (flags & server_only)) {
+		set_error("flags 0x%x are for the server role only", (unsigned)(flags & server_only));
+		return -EINVAL;
+	}
+	if (role == TK_ROLE_SERVER && (flags & client_only)) {
+		set_error("flags 0x%x are for the client role only", (unsigned)(flags & client_only));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Run the request/answer exchange on an established daemon connection.
+ * Returns the protected fd or a negative errno; last_error is set. */
+static int exchange(int sock, int *fd, const struct tk_msg *start, int (*checksni)(char *),
+		    char *peername, size_t peername_len)
+{
+	struct tk_msg m;
+	int newfd = -1, r, queries = 0;
+
+	r = tk_msg_send(sock, start, *fd);
+	if (r < 0) {
+		set_error("sending request to tlskeyd: %s", strerror(-r));
+		return r;
+	}
+	/* The daemon holds its own reference now; ours is no longer needed. */
+	*fd = tk_close(*fd);
+
+	for (;;) {
+		r = tk_msg_recv(sock, &m, &newfd);
+		if (r == -ECONNRESET) {
+			set_error("tlskeyd closed the connection");
+			return r;
+		}
+		if (r < 0) {
+			set_error("bad answer from tlskeyd: %s", strerror(-r));
+			return r;
+		}
+		if (m.type == TK_MSG_SNI_QUERY && newfd < 0 && checksni && ++queries <= MAX_SNI_QUERIES) {
+			struct tk_msg a = { .type = TK_MSG_SNI_ANSWER };
+			char name[TK_NAME_MAX + 1];
+
+			/* The callback may scribble on its argument. */
+			memcpy(name, m.sniname, sizeof(name));
+			a.accept = checksni(name) ? 1 : 0;
+			a.present = 1u << TK_TAG_ACCEPT;
+			r = tk_msg_send(sock, &a, -1);
+			if (r < 0) {
+				set_error("answering SNI query: %s", strerror(-r));
+				return r;
+			}
+			continue;
+		}
+		if (m.type != TK_MSG_RESULT) {
+			(void)tk_close(newfd);
+			set_error("unexpected message type %u from tlskeyd", m.type);
+			return -EBADMSG;
+		}
+		break;
+	}
+
+	if (m.err != 0) {
+		(void)tk_close(newfd);
+		set_error("%s", TK_HAS(&m, TK_TAG_MESSAGE) ? m.message : strerror((int)m.err));
+		return m.err < 4096 ? -(int)m.err : -EPROTO;
+	}
+	if (newfd < 0) {
+		set_error("tlskeyd reported success without a descriptor");
+		return -EBADMSG;
+	}
+	if (peername) {
+		size_t n = strlen(m.peername);
+
+		if (n + 1 > peername_len) {
+			/* The daemon checks this too; never truncate. */
+			(void)tk_close(newfd);
+			set_error("peer identity needs %zu bytes, buffer has %zu", n + 1, peername_len);
+			return -ERANGE;
+		}
+		memcpy(peername, m.peername, n + 1);
+	}
+	last_error[0] = '\0';
+	return newfd;
+}
+
+static int starttls_common(int fd, int proto, const char *myname, int flags, int role,
+			   const char *sniname, int (*checksni)(char *), char *peername,
+			   size_t peername_len)
+{
+	struct tk_msg start = { .type = TK_MSG_START };
+	int sock = -1, r;
+
+	last_error[0] = '\0';
+	r = check_args(fd, proto, myname, flags, role);
+	if (r < 0)
+		goto out;
+	if (sniname && tk_name_validate(sniname, strlen(sniname)) < 0) {
+		set_error("invalid server name indication");
+		r = -EINVAL;
+		goto out;
+	}
+	start.role = (uint8_t)role;
+	start.proto = (uint8_t)proto;
+	start.flags = (uint32_t)flags;
+	start.checksni = checksni ? 1 : 0;
+	start.peername_max = peername ? (peername_len > UINT32_MAX ? UINT32_MAX : (uint32_t)peername_len)
+				      : UINT32_MAX;
+	start.present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS) |
+			(1u << TK_TAG_CHECKSNI) | (1u << TK_TAG_PEERNAME_MAX);
+	r = tk_msg_set_str(&start, TK_TAG_MYNAME, myname);
+	if (r == 0 && sniname && role == TK_ROLE_CLIENT)
+		r = tk_msg_set_str(&start, TK_TAG_SNINAME, sniname);
+	if (r < 0) {
+		set_error("name too long");
+		r = -EINVAL;
+		goto out;
+	}
+
+	r = daemon_connect(&sock);
+	if (r < 0)
+		goto out;
+	r = exchange(sock, &fd, &start, checksni, peername, peername_len);
+out:
+	(void)tk_close(sock);
+	if (fd >= 0) {
+		/* Failure before the daemon took over: honour the contract that
+		 * the caller's socket is shut down and closed. */
+		(void)shutdown(fd, SHUT_RDWR);
+		(void)tk_close(fd);
+	}
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+int starttls_client(int fd, int proto, char *myname, int flags, char *sniname, char *peername,
+		    size_t peername_len)
+{
+	return starttls_common(fd, proto, myname, flags, TK_ROLE_CLIENT, sniname, NULL, peername,
+			       peername_len);
+}
+
+int starttls_server(int fd, int proto, char *myname, int flags, int checksni(char *), char *peername,
+		    size_t peername_len)
+{
+	return starttls_common(fd, proto, myname, flags, TK_ROLE_SERVER, NULL, checksni, peername,
+			       peername_len);
+}

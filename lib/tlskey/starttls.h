@@ -1,0 +1,96 @@
+/* <tlskey/starttls.h>: start TLS on a socket through the tlskeyd daemon.
+ *
+ * The application never sees a private key.  It hands a connected socket to
+ * tlskeyd, which checks the caller against its access control list, runs
+ * the TLS handshake with a key held on a PKCS#11 token and returns a
+ * "protected descriptor": a local socket carrying the plaintext of the
+ * connection.  Reading, writing and shutdown() on it behave like a TCP
+ * socket; close() ends the TLS connection with a close_notify.
+ *
+ * All functions are thread-safe.  The daemon socket is
+ * /run/tlskeyd/tlskeyd.sock unless the environment variable TLSKEYD_SOCKET
+ * names another path. */
+#ifndef TLSKEY_STARTTLS_H
+#define TLSKEY_STARTTLS_H
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TLSKEY_EXPORT __attribute__((visibility("default")))
+
+/* Validation flags (the eight options of the TLS Pool API). */
+/* Server only: accept a client that sends no certificate. */
+#define TLSKEY_FLAG_NO_REQUIRE_PEER_CERT 0x0001
+/* Server only: do not ask the client for a certificate at all. */
+#define TLSKEY_FLAG_NO_REQUEST_PEER_CERT 0x0002
+/* Client only: do not present a local certificate. */
+#define TLSKEY_FLAG_NO_LOCAL_CERT 0x0004
+/* Refuse peers whose authenticated identity is a user (user@domain). */
+#define TLSKEY_FLAG_NO_REMOTE_USER_ID 0x0008
+/* Refuse peers whose authenticated identity is a domain. */
+#define TLSKEY_FLAG_NO_REMOTE_DOMAIN_ID 0x0010
+/* Do not use cached validation or authorization results. */
+#define TLSKEY_FLAG_NO_CACHE_READ 0x0020
+/* Do not store validation or authorization results in caches. */
+#define TLSKEY_FLAG_NO_CACHE_WRITE 0x0040
+/* Skip authorization of the remote peer (authentication still happens);
+ * the ACL must grant this flag to the caller. */
+#define TLSKEY_FLAG_SKIP_AUTHORIZATION 0x0080
+
+#define TLSKEY_FLAGS_ALL 0x00ff
+
+/* Start TLS in the client role on `fd`, a connected socket.
+ *
+ * proto:     IPPROTO_TCP for TLS.  IPPROTO_UDP (DTLS) is not supported yet
+ *            and fails with ENOTSUP; any other value fails with
+ *            EPROTONOSUPPORT.
+ * myname:    local identity whose key and certificate are used
+ *            ("example.com" or "alice@example.com"); must not be NULL.
+ * flags:     TLSKEY_FLAG_*; unknown bits or server-only bits -> EINVAL.
+ * sniname:   server name sent as SNI and checked against the server's
+ *            certificate; NULL sends no SNI (the certificate's identity is
+ *            then reported but not matched).
+ * peername:  if not NULL, receives the server's authenticated identity,
+ *            NUL-terminated.  If it does not fit in peername_len bytes the
+ *            call fails with ERANGE (the name is never truncated).
+ *
+ * Returns a new file descriptor (O_CLOEXEC) owned by the caller, or -1 with
+ * errno set.  In every case `fd` is consumed: the caller must not use or
+ * close it afterwards (on failure it has been shut down and closed).
+ * Notable errno values: EACCES (refused by the daemon's ACL or the peer
+ * failed authorization), ENOKEY (no key configured for myname),
+ * ECONNREFUSED/ENOENT (daemon not reachable), ECONNRESET / EPROTO /
+ * EBADMSG (handshake failed or peer not trusted), ETIMEDOUT (handshake
+ * timer), ENOTSOCK / EBADF (fd is not a connected socket of this proto).
+ * tlskey_last_error() gives the daemon's explanation. */
+TLSKEY_EXPORT int starttls_client(int fd, int proto, char *myname, int flags, char *sniname,
+				  char *peername, size_t peername_len);
+
+/* Start TLS in the server role on `fd`.
+ *
+ * checksni: called in this process, during the handshake, with the server
+ *           name the remote client sent (never NULL; an empty string when it
+ *           sent none).  Return non-zero to accept, zero to refuse: the
+ *           handshake then fails with an unrecognized_name alert and the
+ *           call with EHOSTUNREACH.  A NULL checksni accepts any name.
+ * Other parameters, return value and errno as for starttls_client();
+ * client-only flags -> EINVAL. */
+TLSKEY_EXPORT int starttls_server(int fd, int proto, char *myname, int flags, int checksni(char *),
+				  char *peername, size_t peername_len);
+
+/* The daemon's (or library's) explanation of the last failure of
+ * starttls_client()/starttls_server() in the calling thread, or "" if none.
+ * The string is owned by the library and valid until the next call in the
+ * same thread. */
+TLSKEY_EXPORT const char *tlskey_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

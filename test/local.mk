@@ -1,0 +1,4 @@
+# Tests: Check unit tests and integration tests (SoftHSM, real daemon, real peers).
+EXTRA_DIST += test/lsan.supp
+include $(srcdir)/test/unit/local.mk
+include $(srcdir)/test/softhsm/local.mk

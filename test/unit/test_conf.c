@@ -1,0 +1,123 @@
+/* Unit tests for the daemon configuration parser (keyd/conf.c). */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+
+#include "keyd/conf.h"
+
+static const char good[] =
+	"# comment\n"
+	"socket = /run/t/tlskeyd.sock\n"
+	"acl = /etc/tlskeyd/acl.conf\n"
+	"pkcs11-module = /usr/lib/softhsm/libsofthsm2.so\n"
+	"ca-file = system\n"
+	"workers = 3\n"
+	"handshake-timeout = 1500\n"
+	"\n"
+	"[identity server.example.test]\n"
+	"key = pkcs11:token=t;object=server-ec;type=private\n"
+	"cert = /etc/tlskeyd/server.pem\n"
+	"pin-file = /etc/tlskeyd/pin\n"
+	"[ identity alice@example.test ]\n"
+	"  key = pkcs11:token=t;object=alice;type=private;pin-source=/etc/tlskeyd/alice.pin\n"
+	"cert = pkcs11:token=t;object=alice;type=cert\n";
+
+START_TEST(parse_good)
+{
+	struct keyd_conf *c = NULL;
+	const struct keyd_identity *id;
+	char err[256] = "";
+
+	ck_assert_int_eq(keyd_conf_parse("t.conf", good, strlen(good), &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c->socket_path, "/run/t/tlskeyd.sock");
+	ck_assert_str_eq(c->ca_file, "system");
+	ck_assert_uint_eq(c->workers, 3);
+	ck_assert_uint_eq(c->handshake_timeout_ms, 1500);
+	ck_assert_uint_eq(c->max_handshakes, 256); /* default */
+	ck_assert_uint_eq(c->n_ids, 2);
+	id = keyd_conf_identity(c, "SERVER.example.test");
+	ck_assert_ptr_nonnull(id);
+	ck_assert_str_eq(id->pin_file, "/etc/tlskeyd/pin");
+	id = keyd_conf_identity(c, "alice@example.test");
+	ck_assert_ptr_nonnull(id);
+	/* The PIN source moved out of the URI. */
+	ck_assert_ptr_null(strstr(id->key_uri, "pin-source"));
+	ck_assert_str_eq(id->pin_file, "/etc/tlskeyd/alice.pin");
+	ck_assert_ptr_null(keyd_conf_identity(c, "bob@example.test"));
+	keyd_conf_free(c);
+}
+END_TEST
+
+static void expect_error(const char *text, const char *where)
+{
+	struct keyd_conf *c = NULL;
+	char err[256] = "";
+
+	ck_assert_int_eq(keyd_conf_parse("t.conf", text, strlen(text), &c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, where) != NULL, "error '%s' should mention '%s'", err, where);
+}
+
+START_TEST(parse_errors)
+{
+	expect_error("bogus = 1\n", "t.conf:1: unknown setting 'bogus'");
+	expect_error("\n\nworkers = 0\n", "t.conf:3:");
+	expect_error("workers = 12x\n", "t.conf:1:");
+	expect_error("workers = -1\n", "t.conf:1:");
+	expect_error("socket = relative/path\n", "absolute path");
+	expect_error("socket = /a\nsocket = /b\n", "t.conf:2: duplicate");
+	expect_error("no equals sign\n", "expected 'key = value'");
+	expect_error("[identity bad..name]\n", "invalid identity name");
+	expect_error("[identity a.test]\ncert = /x\n", "t.conf:1: identity 'a.test' has no 'key'");
+	expect_error("[identity a.test]\nkey = pkcs11:object=k\n", "has no 'cert'");
+	expect_error("[identity a.test]\nkey = /not/a/uri\n", "PKCS#11 URI");
+	expect_error("[identity a.test]\nkey=pkcs11:object=k\ncert=/c\n[identity A.test]\n", "t.conf:4: duplicate identity");
+	expect_error("[section]\n", "unknown section");
+	expect_error("[identity a.test\n", "malformed section");
+	expect_error("[identity a.test]\nkey = pkcs11:object=k;pin-source=/p\npin-file = /q\ncert = /c\n",
+		     "duplicate PIN source");
+	expect_error("[identity a.test]\nfoo = bar\n", "unknown identity setting");
+	expect_error("acl =\n", "empty key or value");
+}
+END_TEST
+
+START_TEST(parse_limits)
+{
+	char big[5000];
+	char nul[] = "workers = 2\0\n";
+	struct keyd_conf *c = NULL;
+	char err[256];
+
+	memset(big, 'a', sizeof(big));
+	big[sizeof(big) - 1] = '\0';
+	expect_error(big, "longer than");
+	ck_assert_int_eq(keyd_conf_parse("t", nul, sizeof(nul) - 1, &c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "NUL"));
+	/* Empty file: valid, no identities. */
+	ck_assert_int_eq(keyd_conf_parse("t", "", 0, &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c->n_ids, 0);
+	keyd_conf_free(c);
+	ck_assert_int_eq(keyd_conf_load("/nonexistent/tlskeyd.conf", &c, err, sizeof(err)), -ENOENT);
+	ck_assert_int_eq(keyd_conf_load("/", &c, err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("/keyd/conf");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, parse_good);
+	tcase_add_test(tc, parse_errors);
+	tcase_add_test(tc, parse_limits);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,217 @@
+/* Unit tests for the wire codec (common/wire.c). */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "common/wire.h"
+
+static struct tk_msg start_msg(void)
+{
+	struct tk_msg m = { .type = TK_MSG_START, .role = TK_ROLE_SERVER, .proto = IPPROTO_TCP,
+			    .flags = 0x81, .peername_max = 64, .checksni = 1 };
+	m.present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS) |
+		    (1u << TK_TAG_PEERNAME_MAX) | (1u << TK_TAG_CHECKSNI);
+	ck_assert_int_eq(tk_msg_set_str(&m, TK_TAG_MYNAME, "server.example.test"), 0);
+	return m;
+}
+
+START_TEST(roundtrip)
+{
+	struct tk_msg m = start_msg(), d;
+	uint8_t buf[TK_WIRE_MAX_MSG];
+	size_t len;
+
+	ck_assert_int_eq(tk_msg_encode(&m, buf, sizeof(buf), &len), 0);
+	ck_assert_int_eq(tk_msg_decode(buf, len, &d), 0);
+	ck_assert_uint_eq(d.type, TK_MSG_START);
+	ck_assert_uint_eq(d.role, TK_ROLE_SERVER);
+	ck_assert_uint_eq(d.flags, 0x81);
+	ck_assert_uint_eq(d.peername_max, 64);
+	ck_assert_str_eq(d.myname, "server.example.test");
+	ck_assert(!TK_HAS(&d, TK_TAG_SNINAME));
+}
+END_TEST
+
+START_TEST(bad_header)
+{
+	struct tk_msg m = start_msg(), d;
+	uint8_t buf[TK_WIRE_MAX_MSG];
+	size_t len;
+
+	ck_assert_int_eq(tk_msg_encode(&m, buf, sizeof(buf), &len), 0);
+	buf[0] ^= 0xff; /* magic */
+	ck_assert_int_eq(tk_msg_decode(buf, len, &d), -EPROTO);
+	buf[0] ^= 0xff;
+	buf[2] = 2; /* version */
+	ck_assert_int_eq(tk_msg_decode(buf, len, &d), -EPROTO);
+	buf[2] = TK_WIRE_VERSION;
+	buf[3] = 0; /* type */
+	ck_assert_int_eq(tk_msg_decode(buf, len, &d), -EBADMSG);
+	buf[3] = TK_MSG_START;
+	buf[7] ^= 1; /* body length */
+	ck_assert_int_eq(tk_msg_decode(buf, len, &d), -EBADMSG);
+	buf[7] ^= 1;
+	ck_assert_int_eq(tk_msg_decode(buf, len - 1, &d), -EBADMSG); /* truncated */
+	ck_assert_int_eq(tk_msg_decode(buf, 3, &d), -EBADMSG);
+	ck_assert_int_eq(tk_msg_decode(buf, len, &d), 0);
+}
+END_TEST
+
+static size_t put_item(uint8_t *b, uint16_t tag, const void *v, uint16_t n)
+{
+	b[0] = (uint8_t)(tag >> 8);
+	b[1] = (uint8_t)tag;
+	b[2] = (uint8_t)(n >> 8);
+	b[3] = (uint8_t)n;
+	memcpy(b + 4, v, n);
+	return 4u + n;
+}
+
+static size_t hdr(uint8_t *b, uint8_t type, size_t body)
+{
+	b[0] = 0x54, b[1] = 0x4b, b[2] = TK_WIRE_VERSION, b[3] = type;
+	b[4] = (uint8_t)(body >> 24), b[5] = (uint8_t)(body >> 16);
+	b[6] = (uint8_t)(body >> 8), b[7] = (uint8_t)body;
+	return 8;
+}
+
+START_TEST(bad_items)
+{
+	uint8_t b[TK_WIRE_MAX_MSG + 16];
+	struct tk_msg d;
+	size_t n;
+	uint8_t one = 1;
+	uint32_t four = 0;
+
+	/* An answer without its required item. */
+	n = hdr(b, TK_MSG_SNI_ANSWER, 0);
+	ck_assert_int_eq(tk_msg_decode(b, n, &d), -EBADMSG);
+	/* The right item: accepted. */
+	n = put_item(b + 8, TK_TAG_ACCEPT, &one, 1);
+	hdr(b, TK_MSG_SNI_ANSWER, n);
+	ck_assert_int_eq(tk_msg_decode(b, 8 + n, &d), 0);
+	ck_assert_uint_eq(d.accept, 1);
+	/* Same item twice. */
+	n += put_item(b + 8 + n, TK_TAG_ACCEPT, &one, 1);
+	hdr(b, TK_MSG_SNI_ANSWER, n);
+	ck_assert_int_eq(tk_msg_decode(b, 8 + n, &d), -EBADMSG);
+	/* Wrong size for a u8. */
+	n = put_item(b + 8, TK_TAG_ACCEPT, &four, 4);
+	hdr(b, TK_MSG_SNI_ANSWER, n);
+	ck_assert_int_eq(tk_msg_decode(b, 8 + n, &d), -EBADMSG);
+	/* An item not allowed in this type. */
+	n = put_item(b + 8, TK_TAG_ACCEPT, &one, 1);
+	n += put_item(b + 8 + n, TK_TAG_ERRNO, &four, 4);
+	hdr(b, TK_MSG_SNI_ANSWER, n);
+	ck_assert_int_eq(tk_msg_decode(b, 8 + n, &d), -EBADMSG);
+	/* Unknown tag. */
+	n = put_item(b + 8, TK_TAG_ACCEPT, &one, 1);
+	n += put_item(b + 8 + n, 999, &one, 1);
+	hdr(b, TK_MSG_SNI_ANSWER, n);
+	ck_assert_int_eq(tk_msg_decode(b, 8 + n, &d), -EBADMSG);
+	/* Item length running past the end. */
+	n = put_item(b + 8, TK_TAG_ACCEPT, &one, 1);
+	b[8 + 3] = 200;
+	hdr(b, TK_MSG_SNI_ANSWER, n);
+	ck_assert_int_eq(tk_msg_decode(b, 8 + n, &d), -EBADMSG);
+	/* Oversized message. */
+	memset(b, 0, sizeof(b));
+	hdr(b, TK_MSG_SNI_ANSWER, TK_WIRE_MAX_MSG + 1 - 8);
+	ck_assert_int_eq(tk_msg_decode(b, TK_WIRE_MAX_MSG + 1, &d), -EBADMSG);
+}
+END_TEST
+
+START_TEST(bad_strings)
+{
+	uint8_t b[TK_WIRE_MAX_MSG];
+	char name[TK_NAME_MAX + 2];
+	struct tk_msg d, m = { .type = TK_MSG_SNI_QUERY };
+	size_t n;
+
+	/* NUL inside a string. */
+	n = put_item(b + 8, TK_TAG_SNINAME, "a\0b", 3);
+	hdr(b, TK_MSG_SNI_QUERY, n);
+	ck_assert_int_eq(tk_msg_decode(b, 8 + n, &d), -EBADMSG);
+	/* Longer than the bound. */
+	memset(name, 'a', sizeof(name));
+	n = put_item(b + 8, TK_TAG_SNINAME, name, TK_NAME_MAX + 1);
+	hdr(b, TK_MSG_SNI_QUERY, n);
+	ck_assert_int_eq(tk_msg_decode(b, 8 + n, &d), -EBADMSG);
+	/* Exactly at the bound. */
+	n = put_item(b + 8, TK_TAG_SNINAME, name, TK_NAME_MAX);
+	hdr(b, TK_MSG_SNI_QUERY, n);
+	ck_assert_int_eq(tk_msg_decode(b, 8 + n, &d), 0);
+	ck_assert_uint_eq(strlen(d.sniname), TK_NAME_MAX);
+	/* The encoder refuses what the decoder would refuse. */
+	name[TK_NAME_MAX + 1] = '\0';
+	ck_assert_int_eq(tk_msg_set_str(&m, TK_TAG_SNINAME, name), -ENAMETOOLONG);
+	ck_assert_int_eq(tk_msg_set_str(&m, TK_TAG_ROLE, "x"), -EINVAL);
+}
+END_TEST
+
+START_TEST(fd_passing)
+{
+	struct tk_msg m = start_msg(), d;
+	int sv[2], p[2], fd = -1;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(tk_msg_send(sv[0], &m, p[0]), 0);
+	ck_assert_int_eq(tk_msg_recv(sv[1], &d, &fd), 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_str_eq(d.myname, "server.example.test");
+	close(fd);
+	/* Orderly EOF. */
+	close(sv[0]);
+	ck_assert_int_eq(tk_msg_recv(sv[1], &d, &fd), -ECONNRESET);
+	close(sv[1]);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
+START_TEST(names)
+{
+	ck_assert_int_eq(tk_name_validate("example.test", 12), 0);
+	ck_assert_int_eq(tk_name_validate("alice@example.test", 18), 0);
+	ck_assert_int_eq(tk_name_validate("a-b.c_d.test", 12), 0);
+	ck_assert_int_eq(tk_name_validate("", 0), -EINVAL);
+	ck_assert_int_eq(tk_name_validate("@example.test", 13), -EINVAL);
+	ck_assert_int_eq(tk_name_validate("alice@", 6), -EINVAL);
+	ck_assert_int_eq(tk_name_validate("a@b@c", 5), -EINVAL);
+	ck_assert_int_eq(tk_name_validate("example..test", 13), -EINVAL);
+	ck_assert_int_eq(tk_name_validate(".example", 8), -EINVAL);
+	ck_assert_int_eq(tk_name_validate("example.", 8), -EINVAL);
+	ck_assert_int_eq(tk_name_validate("exa mple", 8), -EINVAL);
+	ck_assert_int_eq(tk_name_validate("al ice@x.test", 13), -EINVAL);
+	ck_assert_int_eq(tk_name_validate("a\0b", 3), -EINVAL);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("wire");
+	TCase *tc = tcase_create("/common/wire");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, roundtrip);
+	tcase_add_test(tc, bad_header);
+	tcase_add_test(tc, bad_items);
+	tcase_add_test(tc, bad_strings);
+	tcase_add_test(tc, fd_passing);
+	tcase_add_test(tc, names);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,1 @@
+# tools: build fragment (see top Makefile.am)
