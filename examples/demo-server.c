@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* demo-server: a plaintext TCP server that gets TLS from tlskeyd.
  * Usage: demo-server PORT MYNAME
  * Accepts one connection on 127.0.0.1:PORT, starts TLS in the server role
