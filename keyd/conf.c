@@ -94,6 +94,8 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return set_uint(p, &c->max_pending, key, val, 1, 65536);
 	if (!strcmp(key, "handshake-timeout"))
 		return set_uint(p, &c->handshake_timeout_ms, key, val, 1, 3600 * 1000);
+	if (!strcmp(key, "idle-exit"))
+		return set_uint(p, &c->idle_exit_s, key, val, 0, 7 * 24 * 3600);
 	if (!strcmp(key, "request-timeout"))
 		return set_uint(p, &c->request_timeout_ms, key, val, 1, 3600 * 1000);
 	return perr(p, "unknown setting '%s'", key);

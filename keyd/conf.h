@@ -27,6 +27,7 @@ struct keyd_conf {
 	unsigned max_pending;
 	unsigned handshake_timeout_ms;
 	unsigned request_timeout_ms;
+	unsigned idle_exit_s; /* 0: never; only when socket-activated */
 	struct keyd_identity *ids;
 	size_t n_ids;
 };

@@ -208,10 +208,15 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
 				     .role = q.msg.role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
 				     .flags = q.msg.flags };
 	if (!q.acl || acl_check(q.acl, &areq, &q.decision) < 0 || !q.decision.allowed) {
-		keyd_log(LOG_WARNING, "access denied: uid=%u gid=%u pid=%d unit=%s myname=%s role=%s flags=0x%x (%s)",
-			 (unsigned)who->cred.uid, (unsigned)who->cred.gid, (int)who->cred.pid,
-			 who->unit[0] ? who->unit : "-", q.msg.myname, role, q.msg.flags,
-			 q.acl ? q.decision.where : "no ACL loaded");
+		char detail[128];
+		struct keyd_audit a = { .event = "acl-denied", .cred = &who->cred, .unit = who->unit,
+					.myname = q.msg.myname, .role = role, .err = EACCES,
+					.rule = q.acl ? q.decision.where : "no ACL loaded",
+					.sign_us = -1, .handshake_ms = -1, .detail = detail };
+
+		(void)snprintf(detail, sizeof(detail), "flags=0x%x%s", q.msg.flags,
+			       q.decision.denied_flags ? " (privileged flags not granted)" : "");
+		keyd_audit(&a);
 		(void)snprintf(why, sizeof(why), "access to %s as %s denied by tlskeyd policy",
 			       q.msg.myname, role);
 		r = -EACCES;
@@ -224,15 +229,19 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
 		goto refuse;
 	}
 	q.id_index = (size_t)(q.id - k->conf->ids);
+	(void)snprintf(q.unit, sizeof(q.unit), "%s", who->unit);
 	q.t_start_ms = tk_now_ms();
 	*ret_req = q;
 	*ret_netfd = netfd;
 	return 0;
 
 refuse:
-	if (r != -EACCES)
-		keyd_log(LOG_WARNING, "uid=%u pid=%d myname=%s: request refused: %s",
-			 (unsigned)who->cred.uid, (int)who->cred.pid, q.msg.myname, why);
+	if (r != -EACCES) {
+		struct keyd_audit a = { .event = "refused", .cred = &who->cred, .unit = who->unit,
+					.myname = q.msg.myname[0] ? q.msg.myname : NULL,
+					.err = -r, .sign_us = -1, .handshake_ms = -1, .detail = why };
+		keyd_audit(&a);
+	}
 	control_reply_error(ctlfd, -r, why);
 	acl_unref(q.acl);
 	if (netfd >= 0) {

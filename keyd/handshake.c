@@ -50,6 +50,27 @@ static void send_result(struct conn *c, int err, const char *message, int passfd
 			 strerror(-r));
 }
 
+static void audit(const struct conn *c, const char *event, int err, const char *detail)
+{
+	const struct keyd_request *q = &c->req;
+	struct keyd_audit a = {
+		.event = event,
+		.cred = &q->cred,
+		.unit = q->unit,
+		.myname = q->msg.myname,
+		.role = role_name(c),
+		.key_uri = q->id ? q->id->key_uri : NULL,
+		.peer = c->peer[0] ? c->peer : NULL,
+		.err = err,
+		.rule = q->decision.where,
+		.sign_us = c->sign_us,
+		.handshake_ms = (long)(tk_now_ms() - q->t_start_ms),
+		.detail = detail,
+	};
+
+	keyd_audit(&a);
+}
+
 void handshake_fail(struct conn *c, int err, const char *fmt, ...)
 {
 	char msg[TK_MESSAGE_MAX + 1];
@@ -58,8 +79,7 @@ void handshake_fail(struct conn *c, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	keyd_log(LOG_WARNING, "handshake failed: uid=%u pid=%d myname=%s role=%s: %s",
-		 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname, role_name(c), msg);
+	audit(c, "handshake-failed", err, msg);
 	send_result(c, err, msg, -1);
 	if (c->net.fd >= 0)
 		(void)shutdown(c->net.fd, SHUT_RDWR);
@@ -123,16 +143,30 @@ static int ensure_key(struct conn *c)
 	unsigned long long now = tk_now_ms();
 	int r;
 
-	if (wk->key)
+	if (wk->key && !wk->failed)
 		return 0;
+	if (wk->key) {
+		/* The token failed a signature: start over with a new session. */
+		keyd_log(LOG_NOTICE, "worker %u: re-opening key %s after a token failure", c->w->index,
+			 c->req.id->key_uri);
+		signer_drop(wk);
+	}
 	if (wk->retry_after_ms > now) {
 		handshake_fail(c, EIO, "key %s for %s is unavailable (recent failure, retry shortly)",
 			       c->req.id->key_uri, c->req.id->name);
 		return -EIO;
 	}
-	r = p11_key_import(c->req.id->key_uri, &wk->key, err, sizeof(err));
+	r = p11_key_import(c->req.id->key_uri, &wk->token_key, err, sizeof(err));
+	if (r == 0) {
+		r = signer_wrap(wk, c->w->k->chains[c->req.id_index][0].pubkey);
+		if (r < 0) {
+			signer_drop(wk);
+			(void)snprintf(err, sizeof(err), "private key does not match certificate %s",
+				       c->req.id->cert_src);
+		}
+	}
 	if (r < 0) {
-		wk->key = NULL;
+		wk->token_key = NULL;
 		wk->retry_after_ms = now + KEY_RETRY_MS;
 		handshake_fail(c, -r, "cannot use key for %s: %s", c->req.id->name, err);
 		return r;
@@ -367,12 +401,10 @@ static int finish(struct conn *c)
 	send_result(c, 0, NULL, sv[1]);
 	(void)tk_close(sv[1]); /* the caller has its own copy now (or is gone) */
 
-	keyd_log(LOG_INFO,
-		 "established: uid=%u pid=%d myname=%s role=%s key=%s peer=%s %s %s in %llu ms",
-		 (unsigned)q->cred.uid, (int)q->cred.pid, q->msg.myname, role_name(c),
-		 q->id->key_uri, c->peer[0] ? c->peer : "(none)",
-		 gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)),
-		 gnutls_cipher_get_name(gnutls_cipher_get(c->tls)), tk_now_ms() - q->t_start_ms);
+	(void)snprintf(why, sizeof(why), "%s %s",
+		       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)),
+		       gnutls_cipher_get_name(gnutls_cipher_get(c->tls)));
+	audit(c, "established", 0, why);
 
 	/* The handshake slot is free: the caller and the relay take over. */
 	(void)worker_ev_update(c->w, c, &c->ctl, 0);
@@ -387,10 +419,16 @@ static int finish(struct conn *c)
 void handshake_step(struct conn *c)
 {
 	char msg[TK_MESSAGE_MAX];
+	struct worker_key *wk = &c->w->keys[c->req.id_index];
 	int r, err;
 
 	for (int i = 0; i < 16; i++) {
+		unsigned long long signs = wk->signs;
+		long long spent = wk->sign_us;
+
 		r = gnutls_handshake(c->tls);
+		if (wk->signs != signs)
+			c->sign_us = (c->sign_us < 0 ? 0 : c->sign_us) + (wk->sign_us - spent);
 		if (r == 0) {
 			(void)finish(c);
 			return;
@@ -451,8 +489,7 @@ void handshake_timeout(struct conn *c)
 	/* Reset rather than close politely: the peer missed its chance. */
 	if (c->net.fd >= 0)
 		(void)setsockopt(c->net.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	keyd_log(LOG_WARNING, "handshake timer expired: uid=%u pid=%d myname=%s role=%s",
-		 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname, role_name(c));
+	audit(c, "handshake-failed", ETIMEDOUT, "handshake timer expired");
 	send_result(c, ETIMEDOUT, "handshake timer expired", -1);
 	conn_free(c);
 }

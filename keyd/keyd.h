@@ -39,6 +39,7 @@ struct keyd_request {
 	struct acl *acl; /* reference held for the life of the request */
 	struct acl_decision decision; /* why it was admitted; refers into acl */
 	unsigned long long t_start_ms;
+	char unit[256]; /* caller's systemd unit, "" if unknown */
 };
 
 /* One TLS connection, owned by exactly one worker thread. */
@@ -53,6 +54,7 @@ struct conn {
 	enum sni_state sni;
 	int dead; /* freed at the end of the current event batch */
 	char peer[TK_ID_MAX + 1];
+	long long sign_us; /* token time spent on this handshake, -1 none */
 
 	/* Relay state. */
 	unsigned app_eof : 1;     /* app shut down its write side */
@@ -65,8 +67,14 @@ struct conn {
 };
 
 struct worker_key {
-	gnutls_privkey_t key; /* this worker's own token session */
+	gnutls_privkey_t token_key; /* this worker's own token session */
+	gnutls_privkey_t key;       /* signer.c wrapper around token_key */
 	unsigned long long retry_after_ms;
+	unsigned long long signs;   /* signatures made, for accounting */
+	long long sign_us;          /* total time the token took */
+	int failed;                 /* a signature failed: re-import */
+	int pk;                     /* public key algorithm and size, from the certificate */
+	unsigned bits;
 };
 
 struct worker {
@@ -96,6 +104,7 @@ struct keyd {
 	struct worker *workers;
 	unsigned n_workers;
 	atomic_uint handshakes; /* running handshakes, all workers */
+	atomic_uint sessions;   /* handshakes + relays, all workers */
 	int donefd;             /* eventfd: a handshake finished */
 };
 
@@ -121,6 +130,10 @@ void handshake_fail(struct conn *c, int err, const char *fmt, ...) __attribute__
 /* relay.c */
 int relay_begin(struct conn *c);
 void relay_event(struct conn *c, struct ev *ev, uint32_t events);
+
+/* signer.c: wrap wk->token_key into wk->key; drop both. */
+int signer_wrap(struct worker_key *wk, gnutls_pubkey_t pub);
+void signer_drop(struct worker_key *wk);
 
 /* handshake.c: credential callbacks need the per-worker key. */
 int keyd_worker_creds_init(struct worker *w);

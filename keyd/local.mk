@@ -11,6 +11,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/keyd.h \
 	keyd/log.c keyd/log.h \
 	keyd/relay.c \
+	keyd/signer.c \
 	keyd/worker.c
 libtlskey_keyd_la_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(SYSTEMD_CFLAGS) -pthread
 libtlskey_keyd_la_LIBADD = libtlskey-policy.la libtlskey-pkcs11.la libtlskey-common.la \

@@ -1,10 +1,33 @@
-/* Daemon logging: stderr for now, one line per event, never secrets. */
+/* Daemon logging.  Under systemd (stderr connected to the journal) records
+ * go to journald with structured fields; otherwise one line per record on
+ * stderr.  Never log secrets. */
 #ifndef TLSKEY_KEYD_LOG_H
 #define TLSKEY_KEYD_LOG_H
 
+#include <sys/socket.h>
 #include <syslog.h>
 
+/* Detect journald on stderr (JOURNAL_STREAM) and set the verbosity. */
+void keyd_log_init(int max_prio);
 void keyd_log_set_level(int max_prio);
 void keyd_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One audit record per key use or refusal. */
+struct keyd_audit {
+	const char *event;   /* "established", "handshake-failed", "acl-denied", "refused", ... */
+	const struct ucred *cred;
+	const char *unit;    /* caller's systemd unit or NULL */
+	const char *myname;
+	const char *role;    /* "client" / "server" */
+	const char *key_uri; /* NULL if no key was involved */
+	const char *peer;    /* authenticated peer identity or NULL */
+	int err;             /* 0 or a positive errno */
+	const char *rule;    /* ACL rule that decided ("file:line") or NULL */
+	long sign_us;        /* time the token took to sign, -1 if no signature */
+	long handshake_ms;   /* -1 if not applicable */
+	const char *detail;  /* human readable reason or NULL */
+};
+
+void keyd_audit(const struct keyd_audit *a);
 
 #endif

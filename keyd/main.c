@@ -57,6 +57,8 @@ struct loop {
 	size_t n_pending;
 	unsigned next_worker;
 	int stop;
+	int activated; /* socket passed by systemd */
+	unsigned long long watchdog_ms, next_watchdog_ms, next_tick_ms, idle_since_ms;
 };
 
 static int tags[4] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE };
@@ -240,13 +242,52 @@ static int next_timeout(const struct loop *l)
 	return best <= now ? 0 : (int)(best - now);
 }
 
+static void report_status(struct loop *l)
+{
+	(void)sd_notifyf(0, "STATUS=%u sessions, %u handshakes, %zu waiting",
+			 atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->n_pending);
+}
+
+/* Housekeeping once a second at most: watchdog, status, idle exit. */
+static void tick(struct loop *l, unsigned long long now)
+{
+	struct keyd *k = l->k;
+
+	if (now < l->next_tick_ms)
+		return;
+	l->next_tick_ms = now + 1000;
+	if (l->watchdog_ms && now >= l->next_watchdog_ms) {
+		(void)sd_notify(0, "WATCHDOG=1");
+		l->next_watchdog_ms = now + l->watchdog_ms / 2;
+	}
+	report_status(l);
+	if (atomic_load(&k->sessions) || l->n_clients || l->n_pending)
+		l->idle_since_ms = now;
+	else if (k->conf->idle_exit_s && l->activated &&
+		 now - l->idle_since_ms >= (unsigned long long)k->conf->idle_exit_s * 1000) {
+		keyd_log(LOG_NOTICE, "idle for %u s with no sessions: exiting (the socket stays with systemd)",
+			 k->conf->idle_exit_s);
+		l->stop = 1;
+	}
+}
+
 static int run(struct loop *l)
 {
 	struct epoll_event evs[64];
+	uint64_t wd_usec = 0;
 
+	if (sd_watchdog_enabled(0, &wd_usec) > 0)
+		l->watchdog_ms = wd_usec / 1000;
+	l->idle_since_ms = tk_now_ms();
 	(void)sd_notify(0, "READY=1\nSTATUS=accepting requests");
 	while (!l->stop) {
-		int n = epoll_wait(l->epfd, evs, 64, next_timeout(l));
+		int timeout = next_timeout(l);
+		int n;
+
+		/* Wake up at least once a second for tick(). */
+		if (timeout < 0 || timeout > 1000)
+			timeout = 1000;
+		n = epoll_wait(l->epfd, evs, 64, timeout);
 
 		if (n < 0 && errno != EINTR) {
 			keyd_log(LOG_CRIT, "epoll_wait: %s", strerror(errno));
@@ -270,6 +311,7 @@ static int run(struct loop *l)
 		}
 		expire_clients(l);
 		dispatch_pending(l);
+		tick(l, tk_now_ms());
 	}
 	(void)sd_notify(0, "STOPPING=1");
 	return 0;
@@ -292,6 +334,7 @@ static int open_listener(struct loop *l, const char *path)
 			return -EINVAL;
 		}
 		l->listen_fd = fd;
+		l->activated = 1;
 		keyd_log(LOG_INFO, "using the socket passed by systemd");
 		return 0;
 	}
@@ -417,14 +460,14 @@ int main(int argc, char **argv)
 	struct epoll_event e;
 	sigset_t mask;
 	char err[512] = "";
-	int opt, test_only = 0, r, started = 0;
+	int opt, test_only = 0, r, started = 0, debug = 0;
 
 	while ((opt = getopt_long(argc, argv, "c:s:tdhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf_path = optarg; break;
 		case 's': socket_override = optarg; break;
 		case 't': test_only = 1; break;
-		case 'd': keyd_log_set_level(LOG_DEBUG); break;
+		case 'd': debug = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tlskeyd %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -435,6 +478,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	keyd_log_init(debug ? LOG_DEBUG : LOG_INFO);
 	memset(&k, 0, sizeof(k));
 	memset(&l, 0, sizeof(l));
 	k.donefd = -1;

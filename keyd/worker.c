@@ -84,6 +84,7 @@ void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	w->n_conns--;
+	(void)atomic_fetch_sub(&w->k->sessions, 1);
 	if (c->tls)
 		gnutls_deinit(c->tls);
 	ev_close(w, &c->net);
@@ -127,7 +128,9 @@ int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, i
 	c->ctl = (struct ev){ .kind = EV_CTL, .fd = ctlfd };
 	c->w = w;
 	c->state = CONN_HANDSHAKE;
+	c->sign_us = -1;
 	(void)atomic_fetch_add(&w->k->handshakes, 1);
+	(void)atomic_fetch_add(&w->k->sessions, 1);
 	pthread_mutex_lock(&w->lock);
 	c->next = w->inbox;
 	w->inbox = c;
@@ -280,8 +283,7 @@ void worker_stop(struct worker *w)
 	bury(w);
 	gnutls_certificate_free_credentials(w->cred);
 	for (size_t i = 0; i < w->k->conf->n_ids; i++)
-		if (w->keys[i].key)
-			gnutls_privkey_deinit(w->keys[i].key);
+		signer_drop(&w->keys[i]);
 	free(w->keys);
 	free(w->scratch);
 	(void)tk_close(w->epfd);

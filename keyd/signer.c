@@ -1,0 +1,122 @@
+/* A thin private key that forwards every signature to the worker's token
+ * key and measures it: the audit log reports how long the token took, and
+ * a failing token is noticed so that the key object is re-imported (new
+ * session, new login) instead of failing forever. */
+#include "config.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "keyd/keyd.h"
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static void account(struct worker_key *wk, long long t0, int r)
+{
+	wk->signs++;
+	wk->sign_us += now_us() - t0;
+	if (r < 0)
+		wk->failed = 1;
+}
+
+static int sign_data(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, void *userdata,
+		     unsigned flags, const gnutls_datum_t *data, gnutls_datum_t *sig)
+{
+	struct worker_key *wk = userdata;
+	long long t0 = now_us();
+	int r;
+
+	(void)key;
+	r = gnutls_privkey_sign_data2(wk->token_key, algo, flags, data, sig);
+	account(wk, t0, r);
+	return r;
+}
+
+static int sign_hash(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, void *userdata,
+		     unsigned flags, const gnutls_datum_t *hash, gnutls_datum_t *sig)
+{
+	struct worker_key *wk = userdata;
+	long long t0 = now_us();
+	int r;
+
+	(void)key;
+	r = gnutls_privkey_sign_hash2(wk->token_key, algo, flags, hash, sig);
+	account(wk, t0, r);
+	return r;
+}
+
+/* TLS 1.3 ECDSA schemes name their curve; the key must be on it. */
+static unsigned curve_bits(gnutls_sign_algorithm_t algo)
+{
+	switch (algo) {
+	case GNUTLS_SIGN_ECDSA_SECP256R1_SHA256: return 256;
+	case GNUTLS_SIGN_ECDSA_SECP384R1_SHA384: return 384;
+	case GNUTLS_SIGN_ECDSA_SECP521R1_SHA512: return 521;
+	default: return 0;
+	}
+}
+
+static int info(gnutls_privkey_t key, unsigned flags, void *userdata)
+{
+	struct worker_key *wk = userdata;
+	unsigned bits = wk->bits;
+	int pk = wk->pk;
+
+	(void)key;
+	if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO)
+		return pk;
+	if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO_BITS)
+		return (int)bits;
+	if (flags & GNUTLS_PRIVKEY_INFO_HAVE_SIGN_ALGO) {
+		gnutls_sign_algorithm_t algo = GNUTLS_FLAGS_TO_SIGN_ALGO(flags);
+		int spk = (int)gnutls_sign_get_pk_algorithm(algo);
+		unsigned cb = curve_bits(algo);
+
+		if (spk == pk)
+			return !cb || cb == bits;
+		/* An RSA key on a token signs RSA-PSS too (CKM_RSA_PKCS_PSS). */
+		return pk == GNUTLS_PK_RSA && spk == GNUTLS_PK_RSA_PSS;
+	}
+	return GNUTLS_E_UNKNOWN_PK_ALGORITHM;
+}
+
+int signer_wrap(struct worker_key *wk, gnutls_pubkey_t pub)
+{
+	gnutls_privkey_t p;
+	int r;
+
+	/* Tokens do not always tell the size of an EC key; the certificate's
+	 * public key does, and TLS 1.3 needs it to pick the signature scheme. */
+	r = gnutls_pubkey_get_pk_algorithm(pub, &wk->bits);
+	if (r < 0 || r != gnutls_privkey_get_pk_algorithm(wk->token_key, NULL))
+		return -EKEYREJECTED;
+	wk->pk = r;
+
+	if (gnutls_privkey_init(&p) < 0)
+		return -ENOMEM;
+	r = gnutls_privkey_import_ext4(p, wk, sign_data, sign_hash, NULL, NULL, info, 0);
+	if (r < 0) {
+		gnutls_privkey_deinit(p);
+		return -EINVAL;
+	}
+	wk->key = p;
+	wk->failed = 0;
+	return 0;
+}
+
+void signer_drop(struct worker_key *wk)
+{
+	if (wk->key)
+		gnutls_privkey_deinit(wk->key);
+	if (wk->token_key)
+		gnutls_privkey_deinit(wk->token_key);
+	wk->key = NULL;
+	wk->token_key = NULL;
+	wk->failed = 0;
+}
