@@ -10,7 +10,7 @@
 #include "common/util.h"
 #include "common/wire.h"
 
-enum item_kind { KIND_U8, KIND_U32, KIND_STR };
+enum item_kind { KIND_U8, KIND_U32, KIND_STR, KIND_BLOB };
 
 #define T(t) (1u << (t))
 
@@ -35,10 +35,28 @@ static const struct item_def {
 	[TK_TAG_TIMEOUT_MS] = { KIND_U32, offsetof(struct tk_msg, timeout_ms), 0, T(TK_MSG_START), 0 },
 	[TK_TAG_ACCEPT] = { KIND_U8, offsetof(struct tk_msg, accept), 0, T(TK_MSG_SNI_ANSWER),
 			    T(TK_MSG_SNI_ANSWER) },
-	[TK_TAG_ERRNO] = { KIND_U32, offsetof(struct tk_msg, err), 0, T(TK_MSG_RESULT), T(TK_MSG_RESULT) },
-	[TK_TAG_PEERNAME] = { KIND_STR, offsetof(struct tk_msg, peername), TK_ID_MAX, T(TK_MSG_RESULT), 0 },
-	[TK_TAG_MESSAGE] = { KIND_STR, offsetof(struct tk_msg, message), TK_MESSAGE_MAX, T(TK_MSG_RESULT),
-			     0 },
+	[TK_TAG_ERRNO] = { KIND_U32, offsetof(struct tk_msg, err), 0,
+			   T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT),
+			   T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT) },
+	[TK_TAG_PEERNAME] = { KIND_STR, offsetof(struct tk_msg, peername), TK_ID_MAX,
+			      T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
+	[TK_TAG_MESSAGE] = { KIND_STR, offsetof(struct tk_msg, message), TK_MESSAGE_MAX,
+			     T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
+	[TK_TAG_ALLOW_HS_TIMEOUT] = { KIND_U8, offsetof(struct tk_msg, allow_hs_timeout), 0,
+				      T(TK_MSG_START), 0 },
+	[TK_TAG_STATE] = { KIND_U8, offsetof(struct tk_msg, state), 0,
+			   T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
+	[TK_TAG_VERSION] = { KIND_STR, offsetof(struct tk_msg, version), TK_SHORT_MAX,
+			     T(TK_MSG_QUERY_RESULT), 0 },
+	[TK_TAG_CIPHER] = { KIND_STR, offsetof(struct tk_msg, cipher), TK_SHORT_MAX,
+			    T(TK_MSG_QUERY_RESULT), 0 },
+	[TK_TAG_LOCALNAME] = { KIND_STR, offsetof(struct tk_msg, localname), TK_NAME_MAX,
+			       T(TK_MSG_QUERY_RESULT), 0 },
+	[TK_TAG_MAPPED_USER] = { KIND_STR, offsetof(struct tk_msg, mapped_user), TK_SHORT_MAX,
+				 T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
+	[TK_TAG_HS_MS] = { KIND_U32, offsetof(struct tk_msg, hs_ms), 0, T(TK_MSG_QUERY_RESULT), 0 },
+	[TK_TAG_PEER_CERT] = { KIND_BLOB, offsetof(struct tk_msg, peer_cert), TK_CERT_MAX,
+			       T(TK_MSG_QUERY_RESULT), 0 },
 };
 
 int tk_msg_set_str(struct tk_msg *m, enum tk_tag tag, const char *s)
@@ -52,6 +70,16 @@ int tk_msg_set_str(struct tk_msg *m, enum tk_tag tag, const char *s)
 		return -ENAMETOOLONG;
 	memcpy((char *)m + items[tag].offset, s, n + 1);
 	m->present |= T(tag);
+	return 0;
+}
+
+int tk_msg_set_cert(struct tk_msg *m, const uint8_t *der, size_t len)
+{
+	if (len > TK_CERT_MAX)
+		return -EMSGSIZE;
+	memcpy(m->peer_cert, der, len);
+	m->peer_cert_len = (uint16_t)len;
+	m->present |= T(TK_TAG_PEER_CERT);
 	return 0;
 }
 
@@ -93,6 +121,12 @@ int tk_msg_encode(const struct tk_msg *m, uint8_t *buf, size_t cap, size_t *ret_
 			tk_wbuf_put_bytes(&w, p, n);
 			break;
 		}
+		case KIND_BLOB:
+			if (m->peer_cert_len > d->max)
+				return -EINVAL;
+			tk_wbuf_put_u16(&w, m->peer_cert_len);
+			tk_wbuf_put_bytes(&w, p, m->peer_cert_len);
+			break;
 		}
 	}
 	r = tk_wbuf_error(&w);
@@ -155,6 +189,15 @@ int tk_msg_decode(const uint8_t *buf, size_t len, struct tk_msg *ret)
 				return -EBADMSG;
 			memcpy(p, s, ilen);
 			p[ilen] = '\0';
+			break;
+		}
+		case KIND_BLOB: {
+			/* The only blob is the peer certificate. */
+			const uint8_t *s;
+			if (ilen > d->max || tk_rbuf_get_bytes(&r, ilen, &s) < 0)
+				return -EBADMSG;
+			memcpy(p, s, ilen);
+			m.peer_cert_len = ilen;
 			break;
 		}
 		}

@@ -12,16 +12,20 @@
 #define TK_WIRE_MAGIC 0x544bu /* "TK" */
 #define TK_WIRE_VERSION 1u
 #define TK_WIRE_HDR_LEN 8u
-#define TK_WIRE_MAX_MSG 4096u
+#define TK_WIRE_MAX_MSG 12288u
 #define TK_NAME_MAX 255u /* local names (myname, sniname) */
 #define TK_ID_MAX 320u   /* authenticated identities (user@domain) */
 #define TK_MESSAGE_MAX 512u
+#define TK_CERT_MAX 8192u /* DER certificate in a query answer */
+#define TK_SHORT_MAX 63u  /* version and cipher suite names, user names */
 
 enum tk_msg_type {
 	TK_MSG_START = 1,      /* lib -> daemon, carries the fd */
 	TK_MSG_SNI_QUERY = 2,  /* daemon -> lib: may this SNI be served? */
 	TK_MSG_SNI_ANSWER = 3, /* lib -> daemon */
 	TK_MSG_RESULT = 4,     /* daemon -> lib, carries the protected fd on success */
+	TK_MSG_QUERY = 5,      /* lib -> daemon, carries a protected fd */
+	TK_MSG_QUERY_RESULT = 6, /* daemon -> lib */
 	TK_MSG_TYPE_MAX
 };
 
@@ -38,10 +42,19 @@ enum tk_tag {
 	TK_TAG_ERRNO = 10,       /* u32: 0 or a positive errno value */
 	TK_TAG_PEERNAME = 11,    /* string: authenticated peer identity */
 	TK_TAG_MESSAGE = 12,     /* string: human readable error */
+	TK_TAG_ALLOW_HS_TIMEOUT = 13, /* u8: fall back to cleartext if the peer stays silent */
+	TK_TAG_STATE = 14,       /* u8: TK_STATE_* */
+	TK_TAG_VERSION = 15,     /* string: "TLS1.3" */
+	TK_TAG_CIPHER = 16,      /* string: cipher suite name */
+	TK_TAG_LOCALNAME = 17,   /* string: local identity used */
+	TK_TAG_MAPPED_USER = 18, /* string: local account the peer maps to */
+	TK_TAG_HS_MS = 19,       /* u32: handshake duration */
+	TK_TAG_PEER_CERT = 20,   /* bytes: peer certificate, DER */
 	TK_TAG_MAX
 };
 
 enum tk_role { TK_ROLE_CLIENT = 1, TK_ROLE_SERVER = 2 };
+enum tk_state { TK_STATE_SECURE = 1, TK_STATE_CLEARTEXT = 2, TK_STATE_FAILED = 3 };
 
 /* A decoded message.  Strings are NUL-terminated and never contain NUL.
  * `present` has bit (1 << tag) set for every item seen. */
@@ -52,7 +65,10 @@ struct tk_msg {
 	uint8_t proto;
 	uint8_t checksni;
 	uint8_t accept;
+	uint8_t allow_hs_timeout;
+	uint8_t state;
 	uint32_t flags;
+	uint32_t hs_ms;
 	uint32_t peername_max;
 	uint32_t timeout_ms;
 	uint32_t err;
@@ -60,6 +76,12 @@ struct tk_msg {
 	char sniname[TK_NAME_MAX + 1];
 	char peername[TK_ID_MAX + 1];
 	char message[TK_MESSAGE_MAX + 1];
+	char version[TK_SHORT_MAX + 1];
+	char cipher[TK_SHORT_MAX + 1];
+	char localname[TK_NAME_MAX + 1];
+	char mapped_user[TK_SHORT_MAX + 1];
+	uint16_t peer_cert_len;
+	uint8_t peer_cert[TK_CERT_MAX];
 };
 
 #define TK_HAS(m, tag) (((m)->present >> (tag)) & 1u)
@@ -76,6 +98,9 @@ int tk_msg_decode(const uint8_t *buf, size_t len, struct tk_msg *ret);
 
 /* Set a string item; returns -ENAMETOOLONG if it does not fit. */
 int tk_msg_set_str(struct tk_msg *m, enum tk_tag tag, const char *s);
+
+/* Set the peer certificate item; -EMSGSIZE if longer than TK_CERT_MAX. */
+int tk_msg_set_cert(struct tk_msg *m, const uint8_t *der, size_t len);
 
 /* Send one message with an optional fd (passfd < 0: none).
  * Returns 0 or a negative errno. */

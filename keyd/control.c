@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <systemd/sd-login.h>
 
@@ -56,16 +57,60 @@ static void read_groups(struct caller *c)
 	(void)fclose(f);
 }
 
+/* Field 22 of /proc/PID/stat: when the process started, in clock ticks. */
+static unsigned long long start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	ssize_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)tk_close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The command name may contain anything; fields resume after the last ')'. */
+	p = strrchr(buf, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		t = strtoull(p + 1, NULL, 10);
+	return t;
+}
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+/* Is the process behind pidfd still running?  (Its PID cannot have been
+ * reused while it runs, so what we read from /proc was about it.) */
+static int pidfd_alive(int pidfd)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}
+
 int control_caller_identify(int ctlfd, struct caller *ret)
 {
 	struct caller c;
 	socklen_t len = sizeof(c.cred);
 	char path[64], *unit = NULL;
+	unsigned long long t0 = 0;
+	int pidfd = -1, alive;
 	ssize_t n;
 
 	memset(&c, 0, sizeof(c));
 	if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERCRED, &c.cred, &len) < 0)
 		return -errno;
+	len = sizeof(pidfd);
+	if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+		pidfd = -1; /* older kernel: fall back to the start time */
+	if (pidfd < 0)
+		t0 = start_time(c.cred.pid);
 	read_groups(&c);
 	if (sd_pid_get_unit(c.cred.pid, &unit) >= 0 && unit) {
 		(void)snprintf(c.unit, sizeof(c.unit), "%s", unit);
@@ -74,6 +119,12 @@ int control_caller_identify(int ctlfd, struct caller *ret)
 	(void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)c.cred.pid);
 	n = readlink(path, c.exe, sizeof(c.exe) - 1);
 	c.exe[n > 0 ? n : 0] = '\0';
+	/* The caller may have exited and its PID been reused while we read
+	 * /proc: then groups, unit and exe describe someone else. */
+	alive = pidfd >= 0 ? pidfd_alive(pidfd) : (t0 != 0 && start_time(c.cred.pid) == t0);
+	(void)tk_close(pidfd);
+	if (!alive)
+		return -ESRCH;
 	*ret = c;
 	return 0;
 }
@@ -112,10 +163,6 @@ static int check_request(const struct tk_msg *m, char *why, size_t len)
 	const uint32_t server_only = TLSKEY_FLAG_NO_REQUIRE_PEER_CERT | TLSKEY_FLAG_NO_REQUEST_PEER_CERT;
 	const uint32_t client_only = TLSKEY_FLAG_NO_LOCAL_CERT;
 
-	if (m->type != TK_MSG_START) {
-		(void)snprintf(why, len, "expected a start request");
-		return -EBADMSG;
-	}
 	if (m->role != TK_ROLE_CLIENT && m->role != TK_ROLE_SERVER) {
 		(void)snprintf(why, len, "unknown role %u", m->role);
 		return -EINVAL;
@@ -146,6 +193,14 @@ static int check_request(const struct tk_msg *m, char *why, size_t len)
 		(void)snprintf(why, len, "invalid server name indication");
 		return -EINVAL;
 	}
+	if (m->timeout_ms > 3600u * 1000u) {
+		(void)snprintf(why, len, "handshake timer over one hour");
+		return -EINVAL;
+	}
+	if (m->allow_hs_timeout && (m->role != TK_ROLE_SERVER || m->timeout_ms == 0)) {
+		(void)snprintf(why, len, "allow-handshake-timeout needs the server role and a timer");
+		return -EINVAL;
+	}
 	if (m->checksni && m->role != TK_ROLE_SERVER) {
 		(void)snprintf(why, len, "SNI checking applies to the server role only");
 		return -EINVAL;
@@ -163,27 +218,86 @@ static struct acl *acl_current(struct keyd *k)
 	return a;
 }
 
+/* tlskey_query(): the passed descriptor is the credential. */
+static int handle_query(int ctlfd, int fd)
+{
+	struct tk_msg *m = calloc(1, sizeof(*m));
+	int r;
+
+	if (!m) {
+		(void)tk_close(fd);
+		return -ENOMEM;
+	}
+	m->type = TK_MSG_QUERY_RESULT;
+	m->present = 1u << TK_TAG_ERRNO;
+	r = fd < 0 ? -EBADF : registry_query(fd, m);
+	if (r < 0) {
+		m->err = (uint32_t)-r;
+		(void)tk_msg_set_str(m, TK_TAG_MESSAGE,
+				     r == -ENOENT ? "no tlskeyd session behind this descriptor"
+						  : "not a tlskeyd protected descriptor");
+	}
+	(void)tk_msg_send(ctlfd, m, -1);
+	free(m);
+	(void)tk_close(fd);
+	return 1;
+}
+
+static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *q,
+		       int netfd, int *ret_netfd);
+
 int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *ret_req,
 		  int *ret_netfd)
 {
-	struct keyd_request q;
-	struct acl_subject subj;
-	struct acl_request areq;
-	const char *role;
-	char why[TK_MESSAGE_MAX] = "";
+	struct keyd_request *q;
 	int netfd = -1, r;
 
-	memset(&q, 0, sizeof(q));
-	r = tk_msg_recv(ctlfd, &q.msg, &netfd);
+	/* A request struct is large (it can carry a certificate): heap. */
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	r = tk_msg_recv(ctlfd, &q->msg, &netfd);
 	if (r == -EAGAIN)
-		return r;
+		goto out;
 	if (r < 0) {
 		keyd_log(LOG_WARNING, "uid=%u pid=%d: malformed request: %s", (unsigned)who->cred.uid,
 			 (int)who->cred.pid, strerror(-r));
 		if (r != -ECONNRESET)
 			control_reply_error(ctlfd, -r, "malformed request");
-		return r;
+		goto out;
 	}
+	/* Dispatch by request type; anyone may send either: START is then
+	 * judged by the ACL, QUERY by possession of the descriptor. */
+	switch (q->msg.type) {
+	case TK_MSG_START:
+		r = admit_start(k, ctlfd, who, q, netfd, ret_netfd);
+		if (r == 0)
+			*ret_req = *q;
+		break;
+	case TK_MSG_QUERY:
+		r = handle_query(ctlfd, netfd);
+		break;
+	default:
+		(void)tk_close(netfd);
+		control_reply_error(ctlfd, EBADMSG, "unexpected message type");
+		r = -EBADMSG;
+		break;
+	}
+out:
+	free(q);
+	return r;
+}
+
+static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *qp,
+		       int netfd, int *ret_netfd)
+{
+	struct keyd_request q = *qp;
+	struct acl_subject subj;
+	struct acl_request areq;
+	const char *role;
+	char why[TK_MESSAGE_MAX] = "";
+	int r;
+
 	r = check_request(&q.msg, why, sizeof(why));
 	if (r == 0 && netfd < 0) {
 		(void)snprintf(why, sizeof(why), "no file descriptor attached");
@@ -231,7 +345,7 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
 	q.id_index = (size_t)(q.id - k->conf->ids);
 	(void)snprintf(q.unit, sizeof(q.unit), "%s", who->unit);
 	q.t_start_ms = tk_now_ms();
-	*ret_req = q;
+	*qp = q;
 	*ret_netfd = netfd;
 	return 0;
 

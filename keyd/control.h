@@ -20,7 +20,9 @@ int control_caller_identify(int ctlfd, struct caller *ret);
  * passed descriptor, the ACL (before any key is touched), the identity.
  * On success fills *ret_req (holding an ACL reference) and *ret_netfd.
  * On failure the caller has been sent an error result and a negative
- * errno is returned; -EAGAIN means nothing complete arrived yet. */
+ * errno is returned; -EAGAIN means nothing complete arrived yet.  Returns
+ * 1 when the message was another request that has been answered (a
+ * session query): the connection is done. */
 int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *ret_req,
 		  int *ret_netfd);
 

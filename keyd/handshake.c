@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <gnutls/x509.h>
 
@@ -33,18 +34,28 @@ static const char *role_name(const struct conn *c)
 
 static void send_result(struct conn *c, int err, const char *message, int passfd)
 {
-	struct tk_msg m = { .type = TK_MSG_RESULT };
+	struct tk_msg *m;
 	int r;
 
 	if (c->ctl.fd < 0)
 		return;
-	m.err = (uint32_t)err;
-	m.present = 1u << TK_TAG_ERRNO;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return;
+	m->type = TK_MSG_RESULT;
+	m->err = (uint32_t)err;
+	m->present = 1u << TK_TAG_ERRNO;
 	if (message && *message)
-		(void)tk_msg_set_str(&m, TK_TAG_MESSAGE, message);
-	if (!err)
-		(void)tk_msg_set_str(&m, TK_TAG_PEERNAME, c->peer);
-	r = tk_msg_send(c->ctl.fd, &m, passfd);
+		(void)tk_msg_set_str(m, TK_TAG_MESSAGE, message);
+	if (!err) {
+		m->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
+		m->present |= 1u << TK_TAG_STATE;
+		(void)tk_msg_set_str(m, TK_TAG_PEERNAME, c->peer);
+		if (c->mapped_user[0])
+			(void)tk_msg_set_str(m, TK_TAG_MAPPED_USER, c->mapped_user);
+	}
+	r = tk_msg_send(c->ctl.fd, m, passfd);
+	free(m);
 	if (r < 0)
 		keyd_log(LOG_INFO, "pid=%d: could not deliver result: %s", (int)c->req.cred.pid,
 			 strerror(-r));
@@ -323,7 +334,98 @@ int handshake_begin(struct conn *c)
 		handshake_fail(c, -r, "epoll: %s", strerror(-r));
 		return r;
 	}
+	if (q->msg.role == TK_ROLE_SERVER && q->msg.allow_hs_timeout) {
+		/* Wait for the peer's first byte before committing to TLS. */
+		c->waiting_hello = 1;
+		r = worker_ev_update(c->w, c, &c->net, EPOLLIN);
+		if (r < 0) {
+			handshake_fail(c, -r, "epoll: %s", strerror(-r));
+			return r;
+		}
+		return 0;
+	}
 	handshake_step(c);
+	return 0;
+}
+
+/* Publish what tlskey_query() will report about this session. */
+static struct session_info *describe(struct conn *c)
+{
+	const gnutls_datum_t *certs = NULL;
+	struct session_info *i;
+	unsigned n = 0;
+
+	if (c->tls)
+		certs = gnutls_certificate_get_peers(c->tls, &n);
+	i = registry_info_new(n ? certs[0].data : NULL, n ? certs[0].size : 0);
+	if (!i)
+		return NULL;
+	i->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
+	i->hs_ms = (uint32_t)(tk_now_ms() - c->req.t_start_ms);
+	if (c->tls) {
+		(void)snprintf(i->version, sizeof(i->version), "%s",
+			       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)));
+		(void)snprintf(i->cipher, sizeof(i->cipher), "%s",
+			       gnutls_ciphersuite_get(c->tls) ? gnutls_ciphersuite_get(c->tls) : "");
+	}
+	(void)snprintf(i->peer, sizeof(i->peer), "%s", c->peer);
+	(void)snprintf(i->local, sizeof(i->local), "%s", c->req.msg.myname);
+	(void)snprintf(i->mapped_user, sizeof(i->mapped_user), "%s", c->mapped_user);
+	return i;
+}
+
+/* Hand the caller its protected descriptor and move on to relaying. */
+static int deliver(struct conn *c, const char *event, const char *detail)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		handshake_fail(c, errno, "socketpair: %s", strerror(errno));
+		return -EIO;
+	}
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		(void)tk_close(sv[0]);
+		(void)tk_close(sv[1]);
+		handshake_fail(c, errno, "fcntl: %s", strerror(errno));
+		return -EIO;
+	}
+	c->app.fd = sv[0]; /* the daemon's end, owned by c */
+	c->info = describe(c);
+	if (c->info && registry_add(c->info, sv[1]) < 0) {
+		free(c->info);
+		c->info = NULL;
+	}
+	send_result(c, 0, NULL, sv[1]);
+	(void)tk_close(sv[1]); /* the caller has its own copy now (or is gone) */
+	audit(c, event, 0, detail);
+
+	/* The handshake slot is free: the caller and the relay take over. */
+	(void)worker_ev_update(c->w, c, &c->ctl, 0);
+	c->ctl.fd = tk_close(c->ctl.fd);
+	c->state = CONN_RELAY;
+	c->w->n_handshakes--;
+	(void)atomic_fetch_sub(&c->w->k->handshakes, 1);
+	(void)eventfd_write(c->w->k->donefd, 1);
+	return relay_begin(c);
+}
+
+/* map-user rules: the peer must correspond to an existing local account. */
+static int map_user(struct conn *c, char *why, size_t len)
+{
+	char user[TK_SHORT_MAX + 1], buf[4096];
+	struct passwd pw, *res = NULL;
+	int r;
+
+	r = acl_map_user(c->req.acl, c->peer, user, sizeof(user));
+	if (r < 0) {
+		(void)snprintf(why, len, "peer %s maps to no local user", c->peer);
+		return -EACCES;
+	}
+	if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) != 0 || !res) {
+		(void)snprintf(why, len, "peer %s maps to %s, which is not a local account", c->peer, user);
+		return -EACCES;
+	}
+	(void)snprintf(c->mapped_user, sizeof(c->mapped_user), "%s", user);
 	return 0;
 }
 
@@ -332,7 +434,7 @@ static int finish(struct conn *c)
 	const struct keyd_request *q = &c->req;
 	const gnutls_datum_t *certs;
 	unsigned n = 0;
-	int sv[2], r;
+	int r;
 	char why[256] = "";
 
 	certs = gnutls_certificate_get_peers(c->tls, &n);
@@ -380,40 +482,20 @@ static int finish(struct conn *c)
 			return -EACCES;
 		}
 	}
+	if (q->decision.map_user && map_user(c, why, sizeof(why)) < 0) {
+		handshake_fail(c, EACCES, "%s", why);
+		return -EACCES;
+	}
 	if (strlen(c->peer) + 1 > q->msg.peername_max) {
 		handshake_fail(c, ERANGE, "peer identity %s does not fit in %u bytes", c->peer,
 			       q->msg.peername_max);
 		return -ERANGE;
 	}
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		handshake_fail(c, errno, "socketpair: %s", strerror(errno));
-		return -EIO;
-	}
-	r = fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	if (r < 0) {
-		(void)tk_close(sv[0]);
-		(void)tk_close(sv[1]);
-		handshake_fail(c, errno, "fcntl: %s", strerror(errno));
-		return -EIO;
-	}
-	c->app.fd = sv[0]; /* the daemon's end, owned by c */
-	send_result(c, 0, NULL, sv[1]);
-	(void)tk_close(sv[1]); /* the caller has its own copy now (or is gone) */
-
 	(void)snprintf(why, sizeof(why), "%s %s",
 		       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)),
 		       gnutls_cipher_get_name(gnutls_cipher_get(c->tls)));
-	audit(c, "established", 0, why);
-
-	/* The handshake slot is free: the caller and the relay take over. */
-	(void)worker_ev_update(c->w, c, &c->ctl, 0);
-	c->ctl.fd = tk_close(c->ctl.fd);
-	c->state = CONN_RELAY;
-	c->w->n_handshakes--;
-	(void)atomic_fetch_sub(&c->w->k->handshakes, 1);
-	(void)eventfd_write(c->w->k->donefd, 1);
-	return relay_begin(c);
+	return deliver(c, "established", why);
 }
 
 void handshake_step(struct conn *c)
@@ -422,6 +504,7 @@ void handshake_step(struct conn *c)
 	struct worker_key *wk = &c->w->keys[c->req.id_index];
 	int r, err;
 
+	c->waiting_hello = 0; /* the peer spoke: TLS it is */
 	for (int i = 0; i < 16; i++) {
 		unsigned long long signs = wk->signs;
 		long long spent = wk->sign_us;
@@ -485,6 +568,16 @@ void handshake_ctl_event(struct conn *c, uint32_t events)
 void handshake_timeout(struct conn *c)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (c->waiting_hello) {
+		/* The peer never started a handshake: keep the connection in
+		 * cleartext, as the caller asked (allow-handshake-timeout). */
+		c->waiting_hello = 0;
+		gnutls_deinit(c->tls);
+		c->tls = NULL;
+		(void)deliver(c, "cleartext", "no handshake from the peer before the timer");
+		return;
+	}
 
 	/* Reset rather than close politely: the peer missed its chance. */
 	if (c->net.fd >= 0)

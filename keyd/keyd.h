@@ -14,6 +14,7 @@
 #include "common/wire.h"
 #include "keyd/conf.h"
 #include "policy/acl.h"
+#include "keyd/registry.h"
 
 struct keyd;
 struct worker;
@@ -55,6 +56,10 @@ struct conn {
 	int dead; /* freed at the end of the current event batch */
 	char peer[TK_ID_MAX + 1];
 	long long sign_us; /* token time spent on this handshake, -1 none */
+	int waiting_hello;  /* allow-handshake-timeout: no byte from the peer yet */
+	int failed;         /* ended by a TLS or network error */
+	char mapped_user[TK_SHORT_MAX + 1];
+	struct session_info *info; /* published for tlskey_query() */
 
 	/* Relay state. */
 	unsigned app_eof : 1;     /* app shut down its write side */
@@ -64,6 +69,8 @@ struct conn {
 	unsigned send_pending : 1; /* gnutls_record_send returned EAGAIN */
 	uint8_t *to_app;          /* decrypted bytes the app has not taken */
 	size_t to_app_len, to_app_off;
+	uint8_t *to_net;          /* cleartext mode: bytes the peer has not taken */
+	size_t to_net_len, to_net_off;
 };
 
 struct worker_key {

@@ -104,7 +104,7 @@ static void client_readable(struct loop *l, struct client *c)
 	r = control_admit(l->k, ctlfd, &c->who, &req, &netfd);
 	if (r == -EAGAIN)
 		return;
-	if (r < 0) {
+	if (r != 0) {
 		client_drop(l, c);
 		return;
 	}

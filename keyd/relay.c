@@ -23,6 +23,7 @@
 
 static void relay_abort(struct conn *c, const char *why)
 {
+	c->failed = 1;
 	keyd_log(LOG_INFO, "relay closed: uid=%u pid=%d myname=%s peer=%s: %s",
 		 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname,
 		 c->peer[0] ? c->peer : "(none)", why);
@@ -31,6 +32,37 @@ static void relay_abort(struct conn *c, const char *why)
 	if (c->app.fd >= 0)
 		(void)shutdown(c->app.fd, SHUT_RDWR);
 	conn_free(c);
+}
+
+/* The network side: TLS records, or raw bytes for a connection that
+ * stayed in cleartext (allow-handshake-timeout).  Returns like
+ * gnutls_record_recv/send: >= 0 bytes, GNUTLS_E_AGAIN, or another error. */
+static ssize_t net_recv(struct conn *c, uint8_t *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls)
+		return gnutls_record_recv(c->tls, buf, len);
+	do
+		n = recv(c->net.fd, buf, len, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? GNUTLS_E_AGAIN : GNUTLS_E_PULL_ERROR;
+	return n;
+}
+
+static ssize_t net_send(struct conn *c, const uint8_t *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls)
+		return gnutls_record_send(c->tls, buf, len);
+	do
+		n = send(c->net.fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? GNUTLS_E_AGAIN : GNUTLS_E_PUSH_ERROR;
+	return n;
 }
 
 /* Write out decrypted bytes the app has not taken yet.  Returns 1 when all
@@ -62,7 +94,7 @@ static int pump_net_to_app(struct conn *c)
 	uint8_t *buf = c->w->scratch;
 
 	for (int i = 0; i < RELAY_BUDGET && !c->net_eof && !c->to_app; i++) {
-		ssize_t n = gnutls_record_recv(c->tls, buf, RECORD_MAX);
+		ssize_t n = net_recv(c, buf, RECORD_MAX);
 		ssize_t w;
 
 		if (n == GNUTLS_E_AGAIN)
@@ -114,7 +146,7 @@ static int pump_net_to_app(struct conn *c)
 
 static int send_bye(struct conn *c)
 {
-	int r = gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+	int r = c->tls ? gnutls_bye(c->tls, GNUTLS_SHUT_WR) : 0;
 
 	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 		c->bye_pending = 1;
@@ -127,11 +159,66 @@ static int send_bye(struct conn *c)
 	return 0;
 }
 
+/* Cleartext mode has no GnuTLS to hold an unsent remainder: keep it in
+ * to_net.  Returns 0 or -1 (conn freed). */
+static int flush_raw(struct conn *c)
+{
+	while (c->to_net_off < c->to_net_len) {
+		ssize_t n = net_send(c, c->to_net + c->to_net_off, c->to_net_len - c->to_net_off);
+		if (n == GNUTLS_E_AGAIN)
+			return 0;
+		if (n < 0) {
+			relay_abort(c, "send failed: peer gone");
+			return -1;
+		}
+		c->to_net_off += (size_t)n;
+	}
+	free(c->to_net);
+	c->to_net = NULL;
+	c->to_net_len = c->to_net_off = 0;
+	c->send_pending = 0;
+	return 0;
+}
+
+static int raw_send_all(struct conn *c, const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = net_send(c, buf + off, len - off);
+		if (n == GNUTLS_E_AGAIN)
+			break;
+		if (n < 0) {
+			relay_abort(c, "send failed: peer gone");
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (off < len) {
+		c->to_net = malloc(len - off);
+		if (!c->to_net) {
+			relay_abort(c, "out of memory");
+			return -1;
+		}
+		memcpy(c->to_net, buf + off, len - off);
+		c->to_net_len = len - off;
+		c->to_net_off = 0;
+		c->send_pending = 1;
+	}
+	return 0;
+}
+
 /* Move app -> TLS.  Returns 0, or -1 if the conn was freed. */
 static int pump_app_to_net(struct conn *c)
 {
 	uint8_t *buf = c->w->scratch;
 
+	if (c->send_pending && !c->tls) {
+		if (flush_raw(c) < 0)
+			return -1;
+		if (c->send_pending)
+			return 0;
+	}
 	if (c->send_pending) {
 		ssize_t r = gnutls_record_send(c->tls, NULL, 0);
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
@@ -160,7 +247,15 @@ static int pump_app_to_net(struct conn *c)
 			c->app_eof = 1;
 			return send_bye(c);
 		}
-		r = gnutls_record_send(c->tls, buf, (size_t)n);
+		if (!c->tls) {
+			r = raw_send_all(c, buf, (size_t)n);
+			if (r < 0)
+				return -1;
+			if (c->send_pending)
+				return 0;
+			continue;
+		}
+		r = net_send(c, buf, (size_t)n);
 		tk_wipe(buf, (size_t)n);
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 			/* GnuTLS keeps the encrypted record; resume later. */
@@ -220,7 +315,7 @@ void relay_event(struct conn *c, struct ev *ev, uint32_t events)
 	/* Decrypted data can be buffered inside GnuTLS without the socket
 	 * being readable, so the TLS side is pumped whenever it may move. */
 	if (!c->to_app && !c->net_eof &&
-	    (ev->kind == EV_NET || gnutls_record_check_pending(c->tls) > 0)) {
+	    (ev->kind == EV_NET || (c->tls && gnutls_record_check_pending(c->tls) > 0))) {
 		if (pump_net_to_app(c) < 0)
 			return;
 	}
@@ -230,7 +325,7 @@ void relay_event(struct conn *c, struct ev *ev, uint32_t events)
 int relay_begin(struct conn *c)
 {
 	/* Data may have arrived with the last handshake flight. */
-	if (gnutls_record_check_pending(c->tls) > 0 && pump_net_to_app(c) < 0)
+	if (c->tls && gnutls_record_check_pending(c->tls) > 0 && pump_net_to_app(c) < 0)
 		return -EIO;
 	relay_rearm(c);
 	return 0;

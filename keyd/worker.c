@@ -94,8 +94,17 @@ void conn_free(struct conn *c)
 		tk_wipe(c->to_app, c->to_app_len);
 		free(c->to_app);
 	}
+	if (c->to_net) {
+		tk_wipe(c->to_net, c->to_net_len);
+		free(c->to_net);
+	}
 	acl_unref(c->req.acl);
 	c->req.acl = NULL;
+	if (c->failed)
+		registry_fail(c->info);
+	else
+		registry_remove(c->info);
+	c->info = NULL;
 	/* Events for c may still sit in the current epoll batch: keep the
 	 * memory until the batch is done (see worker_main). */
 	c->dead = 1;

@@ -105,31 +105,23 @@ static int check_args(int fd, int proto, const char *myname, int flags, int role
 	return 0;
 }
 
-/* Run the request/answer exchange on an established daemon connection.
- * Returns the protected fd or a negative errno; last_error is set. */
-static int exchange(int sock, int *fd, const struct tk_msg *start, int (*checksni)(char *),
-		    char *peername, size_t peername_len)
+/* Wait for the daemon's verdict on an already sent request, answering SNI
+ * queries.  Consumes sock.  Returns the protected fd or a negative errno;
+ * last_error is set. */
+static int await_result(int sock, int (*checksni)(char *), char *peername, size_t peername_len)
 {
 	struct tk_msg m;
 	int newfd = -1, r, queries = 0;
-
-	r = tk_msg_send(sock, start, *fd);
-	if (r < 0) {
-		set_error("sending request to tlskeyd: %s", strerror(-r));
-		return r;
-	}
-	/* The daemon holds its own reference now; ours is no longer needed. */
-	*fd = tk_close(*fd);
 
 	for (;;) {
 		r = tk_msg_recv(sock, &m, &newfd);
 		if (r == -ECONNRESET) {
 			set_error("tlskeyd closed the connection");
-			return r;
+			goto out;
 		}
 		if (r < 0) {
 			set_error("bad answer from tlskeyd: %s", strerror(-r));
-			return r;
+			goto out;
 		}
 		if (m.type == TK_MSG_SNI_QUERY && newfd < 0 && checksni && ++queries <= MAX_SNI_QUERIES) {
 			struct tk_msg a = { .type = TK_MSG_SNI_ANSWER };
@@ -142,69 +134,95 @@ static int exchange(int sock, int *fd, const struct tk_msg *start, int (*checksn
 			r = tk_msg_send(sock, &a, -1);
 			if (r < 0) {
 				set_error("answering SNI query: %s", strerror(-r));
-				return r;
+				goto out;
 			}
 			continue;
 		}
 		if (m.type != TK_MSG_RESULT) {
-			(void)tk_close(newfd);
+			newfd = tk_close(newfd);
 			set_error("unexpected message type %u from tlskeyd", m.type);
-			return -EBADMSG;
+			r = -EBADMSG;
+			goto out;
 		}
 		break;
 	}
 
 	if (m.err != 0) {
-		(void)tk_close(newfd);
+		newfd = tk_close(newfd);
 		set_error("%s", TK_HAS(&m, TK_TAG_MESSAGE) ? m.message : strerror((int)m.err));
-		return m.err < 4096 ? -(int)m.err : -EPROTO;
+		r = m.err < 4096 ? -(int)m.err : -EPROTO;
+		goto out;
 	}
 	if (newfd < 0) {
 		set_error("tlskeyd reported success without a descriptor");
-		return -EBADMSG;
+		r = -EBADMSG;
+		goto out;
 	}
 	if (peername) {
 		size_t n = strlen(m.peername);
 
 		if (n + 1 > peername_len) {
 			/* The daemon checks this too; never truncate. */
-			(void)tk_close(newfd);
+			newfd = tk_close(newfd);
 			set_error("peer identity needs %zu bytes, buffer has %zu", n + 1, peername_len);
-			return -ERANGE;
+			r = -ERANGE;
+			goto out;
 		}
 		memcpy(peername, m.peername, n + 1);
 	}
 	last_error[0] = '\0';
-	return newfd;
+	r = newfd;
+out:
+	(void)tk_close(sock);
+	return r;
 }
 
 static int starttls_common(int fd, int proto, const char *myname, int flags, int role,
-			   const char *sniname, int (*checksni)(char *), char *peername,
-			   size_t peername_len)
+			   const struct tlskey_options *opt, char *peername, size_t peername_len)
 {
 	struct tk_msg start = { .type = TK_MSG_START };
+	struct tlskey_options o;
 	int sock = -1, r;
 
 	last_error[0] = '\0';
+	memset(&o, 0, sizeof(o));
+	if (opt)
+		memcpy(&o, opt, opt->size < sizeof(o) ? opt->size : sizeof(o));
 	r = check_args(fd, proto, myname, flags, role);
 	if (r < 0)
 		goto out;
-	if (sniname && tk_name_validate(sniname, strlen(sniname)) < 0) {
+	r = -EINVAL;
+	if (role == TK_ROLE_CLIENT && o.sniname && tk_name_validate(o.sniname, strlen(o.sniname)) < 0) {
 		set_error("invalid server name indication");
-		r = -EINVAL;
+		goto out;
+	}
+	if ((role == TK_ROLE_CLIENT && o.checksni) || (role == TK_ROLE_SERVER && o.sniname)) {
+		set_error("sniname is for the client role, checksni for the server role");
+		goto out;
+	}
+	if (o.allow_handshake_timeout && (role != TK_ROLE_SERVER || o.handshake_timeout_ms == 0)) {
+		set_error("allow_handshake_timeout needs the server role and a handshake timer");
+		goto out;
+	}
+	if (o.nonblocking && o.checksni) {
+		set_error("checksni cannot be used with a non-blocking start");
 		goto out;
 	}
 	start.role = (uint8_t)role;
 	start.proto = (uint8_t)proto;
 	start.flags = (uint32_t)flags;
-	start.checksni = checksni ? 1 : 0;
-	start.peername_max = peername ? (peername_len > UINT32_MAX ? UINT32_MAX : (uint32_t)peername_len)
-				      : UINT32_MAX;
+	start.checksni = o.checksni ? 1 : 0;
+	start.timeout_ms = o.handshake_timeout_ms;
+	start.allow_hs_timeout = o.allow_handshake_timeout ? 1 : 0;
+	start.peername_max = (peername && !o.nonblocking)
+				     ? (peername_len > UINT32_MAX ? UINT32_MAX : (uint32_t)peername_len)
+				     : UINT32_MAX;
 	start.present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS) |
-			(1u << TK_TAG_CHECKSNI) | (1u << TK_TAG_PEERNAME_MAX);
+			(1u << TK_TAG_CHECKSNI) | (1u << TK_TAG_PEERNAME_MAX) |
+			(1u << TK_TAG_TIMEOUT_MS) | (1u << TK_TAG_ALLOW_HS_TIMEOUT);
 	r = tk_msg_set_str(&start, TK_TAG_MYNAME, myname);
-	if (r == 0 && sniname && role == TK_ROLE_CLIENT)
-		r = tk_msg_set_str(&start, TK_TAG_SNINAME, sniname);
+	if (r == 0 && o.sniname)
+		r = tk_msg_set_str(&start, TK_TAG_SNINAME, o.sniname);
 	if (r < 0) {
 		set_error("name too long");
 		r = -EINVAL;
@@ -214,7 +232,21 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 	r = daemon_connect(&sock);
 	if (r < 0)
 		goto out;
-	r = exchange(sock, &fd, &start, checksni, peername, peername_len);
+	r = tk_msg_send(sock, &start, fd);
+	if (r < 0) {
+		set_error("sending request to tlskeyd: %s", strerror(-r));
+		goto out;
+	}
+	/* The daemon holds its own reference now; ours is no longer needed. */
+	fd = tk_close(fd);
+	if (o.nonblocking) {
+		/* The caller polls the control socket; it is the pending descriptor. */
+		r = sock;
+		sock = -1;
+		goto out;
+	}
+	r = await_result(sock, o.checksni, peername, peername_len);
+	sock = -1;
 out:
 	(void)tk_close(sock);
 	if (fd >= 0) {
@@ -233,13 +265,106 @@ out:
 int starttls_client(int fd, int proto, char *myname, int flags, char *sniname, char *peername,
 		    size_t peername_len)
 {
-	return starttls_common(fd, proto, myname, flags, TK_ROLE_CLIENT, sniname, NULL, peername,
-			       peername_len);
+	struct tlskey_options o = { .size = sizeof(o), .sniname = sniname };
+
+	return starttls_common(fd, proto, myname, flags, TK_ROLE_CLIENT, &o, peername, peername_len);
 }
 
 int starttls_server(int fd, int proto, char *myname, int flags, int checksni(char *), char *peername,
 		    size_t peername_len)
 {
-	return starttls_common(fd, proto, myname, flags, TK_ROLE_SERVER, NULL, checksni, peername,
-			       peername_len);
+	struct tlskey_options o = { .size = sizeof(o), .checksni = checksni };
+
+	return starttls_common(fd, proto, myname, flags, TK_ROLE_SERVER, &o, peername, peername_len);
+}
+
+int tlskey_starttls(int fd, int proto, int role, char *myname, int flags,
+		    const struct tlskey_options *opt, char *peername, size_t peername_len)
+{
+	if (role != TLSKEY_ROLE_CLIENT && role != TLSKEY_ROLE_SERVER) {
+		set_error("unknown role %d", role);
+		if (fd >= 0) {
+			(void)shutdown(fd, SHUT_RDWR);
+			(void)tk_close(fd);
+		}
+		errno = EINVAL;
+		return -1;
+	}
+	return starttls_common(fd, proto, myname, flags, role, opt, peername, peername_len);
+}
+
+int tlskey_finish(int pending, char *peername, size_t peername_len)
+{
+	int r;
+
+	last_error[0] = '\0';
+	if (pending < 0) {
+		set_error("invalid pending descriptor");
+		errno = EBADF;
+		return -1;
+	}
+	r = await_result(pending, NULL, peername, peername_len);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+int tlskey_query(int fd, struct tlskey_info *ret)
+{
+	struct tk_msg q = { .type = TK_MSG_QUERY };
+	struct tk_msg *m = NULL;
+	int sock = -1, extra = -1, r;
+
+	last_error[0] = '\0';
+	if (!ret) {
+		r = -EINVAL;
+		goto out;
+	}
+	r = daemon_connect(&sock);
+	if (r < 0)
+		goto out;
+	r = tk_msg_send(sock, &q, fd);
+	if (r < 0) {
+		set_error("sending query to tlskeyd: %s", strerror(-r));
+		goto out;
+	}
+	m = malloc(sizeof(*m));
+	if (!m) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = tk_msg_recv(sock, m, &extra);
+	if (r == 0 && (m->type != TK_MSG_QUERY_RESULT || extra >= 0))
+		r = -EBADMSG;
+	if (r < 0) {
+		set_error("bad answer from tlskeyd: %s", strerror(-r));
+		goto out;
+	}
+	if (m->err) {
+		set_error("%s", TK_HAS(m, TK_TAG_MESSAGE) ? m->message : strerror((int)m->err));
+		r = m->err < 4096 ? -(int)m->err : -EPROTO;
+		goto out;
+	}
+	memset(ret, 0, sizeof(*ret));
+	ret->state = m->state;
+	(void)snprintf(ret->version, sizeof(ret->version), "%s", m->version);
+	(void)snprintf(ret->cipher_suite, sizeof(ret->cipher_suite), "%s", m->cipher);
+	(void)snprintf(ret->peer, sizeof(ret->peer), "%s", m->peername);
+	(void)snprintf(ret->local, sizeof(ret->local), "%s", m->localname);
+	(void)snprintf(ret->mapped_user, sizeof(ret->mapped_user), "%s", m->mapped_user);
+	ret->handshake_ms = m->hs_ms;
+	ret->peer_cert_len = m->peer_cert_len;
+	memcpy(ret->peer_cert, m->peer_cert, m->peer_cert_len);
+	r = 0;
+out:
+	(void)tk_close(extra);
+	(void)tk_close(sock);
+	free(m);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
 }

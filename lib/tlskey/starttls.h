@@ -83,6 +83,78 @@ TLSKEY_EXPORT int starttls_client(int fd, int proto, char *myname, int flags, ch
 TLSKEY_EXPORT int starttls_server(int fd, int proto, char *myname, int flags, int checksni(char *),
 				  char *peername, size_t peername_len);
 
+/* ---- Extended API: AT-TLS style session control ---------------------- */
+
+#define TLSKEY_ROLE_CLIENT 1
+#define TLSKEY_ROLE_SERVER 2
+
+/* Options for tlskey_starttls().  Zero-initialise, set `size` to
+ * sizeof(struct tlskey_options), then set what you need; fields added in
+ * later versions go at the end. */
+struct tlskey_options {
+	size_t size;
+	/* Handshake timer in milliseconds; 0 uses the daemon's
+	 * handshake-timeout.  On expiry the connection is reset and the call
+	 * fails with ETIMEDOUT. */
+	unsigned int handshake_timeout_ms;
+	/* Server role with a non-zero timer only (EINVAL otherwise): if the
+	 * remote client sends nothing before the timer fires, do not fail but
+	 * return a descriptor carrying the connection in cleartext (state
+	 * TLSKEY_STATE_CLEARTEXT, see tlskey_query()).  For servers that speak
+	 * first to clients that negotiate security in cleartext. */
+	int allow_handshake_timeout;
+	/* Return at once with a pending descriptor; see tlskey_finish(). */
+	int nonblocking;
+	/* Client role: server name to send and check (as sniname above). */
+	char *sniname;
+	/* Server role, blocking start only (EINVAL with nonblocking). */
+	int (*checksni)(char *);
+};
+
+/* Start TLS in either role, with options.  Roles are independent of who
+ * called connect() and who called accept().  `opt` may be NULL.
+ *
+ * Blocking (the default): as starttls_client()/starttls_server(), plus
+ * ETIMEDOUT when the handshake timer expires.
+ *
+ * Non-blocking (opt->nonblocking): returns a *pending descriptor* at once.
+ * It becomes readable (poll/epoll POLLIN) when the handshake has ended;
+ * then call tlskey_finish() on it.  `fd` is consumed as usual; peername and
+ * peername_len are ignored here and given to tlskey_finish(). */
+TLSKEY_EXPORT int tlskey_starttls(int fd, int proto, int role, char *myname, int flags,
+				  const struct tlskey_options *opt, char *peername,
+				  size_t peername_len);
+
+/* Complete a non-blocking start: consumes `pending` and returns the
+ * protected descriptor (or -1 with errno, as the blocking call would).  If
+ * the handshake has not ended yet, it waits for it. */
+TLSKEY_EXPORT int tlskey_finish(int pending, char *peername, size_t peername_len);
+
+enum tlskey_state {
+	TLSKEY_STATE_SECURE = 1,    /* TLS is up */
+	TLSKEY_STATE_CLEARTEXT = 2, /* allow_handshake_timeout fired: plaintext */
+	TLSKEY_STATE_FAILED = 3     /* the connection has failed */
+};
+
+/* What tlskey_query() reports about a protected descriptor. */
+struct tlskey_info {
+	int state;                  /* enum tlskey_state */
+	char version[64];           /* "TLS1.3", "" in cleartext */
+	char cipher_suite[64];      /* e.g. "TLS_AES_128_GCM_SHA256" */
+	char peer[321];             /* peer's authenticated identity, "" if none */
+	char local[256];            /* local identity (myname) used */
+	char mapped_user[64];       /* local account the peer maps to (ACL map-user), or "" */
+	unsigned int handshake_ms;  /* handshake duration */
+	size_t peer_cert_len;       /* 0 if the peer sent no certificate */
+	unsigned char peer_cert[8192]; /* peer's certificate, DER */
+};
+
+/* Query the session behind a protected descriptor.  The descriptor itself
+ * is the credential: only a process holding it can ask.  Returns 0 and
+ * fills *ret, or -1 with errno: EBADF/ENOTSOCK (not a descriptor from
+ * tlskeyd), ENOENT (the session is gone), or a transport error. */
+TLSKEY_EXPORT int tlskey_query(int fd, struct tlskey_info *ret);
+
 /* The daemon's (or library's) explanation of the last failure of
  * starttls_client()/starttls_server() in the calling thread, or "" if none.
  * The string is owned by the library and valid until the next call in the

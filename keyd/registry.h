@@ -1,0 +1,45 @@
+/* Sessions by protected descriptor, for tlskey_query().  A session is found
+ * by the inode of the application's end of its socket pair: only a process
+ * holding that descriptor can pass it to us, so holding it is the
+ * credential.  Thread-safe: workers publish, the accept loop answers. */
+#ifndef TLSKEY_KEYD_REGISTRY_H
+#define TLSKEY_KEYD_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/wire.h"
+
+struct session_info {
+	struct session_info *prev, *next;
+	dev_t dev;
+	ino_t ino;
+	uint8_t state; /* TK_STATE_* */
+	uint32_t hs_ms;
+	char version[TK_SHORT_MAX + 1];
+	char cipher[TK_SHORT_MAX + 1];
+	char peer[TK_ID_MAX + 1];
+	char local[TK_NAME_MAX + 1];
+	char mapped_user[TK_SHORT_MAX + 1];
+	size_t cert_len;
+	uint8_t cert[]; /* peer certificate, DER */
+};
+
+/* Allocate an entry with room for a certificate of cert_len bytes. */
+struct session_info *registry_info_new(const uint8_t *cert, size_t cert_len);
+
+/* Publish info under the identity of fd (the application's end). */
+int registry_add(struct session_info *info, int fd);
+
+/* The session ended: drop and free it.  NULL is fine. */
+void registry_remove(struct session_info *info);
+
+/* The session failed: keep answering queries with state FAILED for a while
+ * (the oldest failed entries are dropped beyond a fixed number). */
+void registry_fail(struct session_info *info);
+
+/* Fill a QUERY_RESULT for the session behind fd.  -ENOENT if unknown. */
+int registry_query(int fd, struct tk_msg *ret);
+
+#endif

@@ -1,0 +1,698 @@
+/* The ACL file parser (format: doc/acl.md).
+ *
+ * The whole source is parsed before anything is returned: one bad line
+ * rejects the file, so a half-understood policy is never applied.  Every
+ * size is bounded before it is used (file, line, entry count, list length)
+ * and every error is reported as "name:line: message" so the operator can
+ * fix all of them in one go (up to ACL_ERRORS_MAX). */
+#include "config.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "common/util.h"
+#include "policy/acl_internal.h"
+
+#define ACL_TOKENS_MAX 16u
+#define ACL_ERRORS_MAX 20u
+/* getpwnam_r/getgrnam_r buffers grow up to this before we give up. */
+#define ACL_NSS_BUF_MAX (1024u * 1024u)
+
+struct parser {
+	struct acl *acl;
+	unsigned line;
+	char *err;
+	size_t errlen;
+	size_t err_used;
+	unsigned n_errors;
+	int first_error; /* negative errno of the first error, 0 if none */
+	size_t rules_cap;
+	size_t maps_cap;
+};
+
+static void parser_error(struct parser *p, int error, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Record one error.  The first error's code becomes the return value; the
+ * messages are appended to the caller's buffer, newline separated, for as
+ * long as they fit. */
+static void parser_error(struct parser *p, int error, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (p->first_error == 0)
+		p->first_error = error;
+	p->n_errors++;
+	if (!p->err || p->errlen == 0 || p->err_used + 1 >= p->errlen)
+		return;
+	if (p->err_used > 0)
+		p->err[p->err_used++] = '\n';
+	n = snprintf(p->err + p->err_used, p->errlen - p->err_used, "%s:%u: ", p->acl->name,
+		     p->line);
+	if (n < 0 || (size_t)n >= p->errlen - p->err_used) {
+		p->err_used = p->errlen - 1;
+		return;
+	}
+	p->err_used += (size_t)n;
+	va_start(ap, fmt);
+	n = vsnprintf(p->err + p->err_used, p->errlen - p->err_used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= p->errlen - p->err_used)
+		p->err_used = p->errlen - 1;
+	else
+		p->err_used += (size_t)n;
+}
+
+/* Strict decimal id: digits only, no sign, and never (uid_t)-1, which the
+ * kernel uses for "no id". */
+static int parse_id(const char *s, uint32_t *ret)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!s[0])
+		return -EINVAL;
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v >= UINT32_MAX)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+/* Resolve a user (is_group = 0) or group name through NSS.  Returns 0,
+ * -ENOENT if there is no such name, or another negative errno if the
+ * lookup itself failed (NSS backend down: not the same as "no such user"). */
+static int resolve_name(const char *name, int is_group, uint32_t *ret_id)
+{
+	char *buf = NULL;
+	size_t size = 4096;
+	int r;
+
+	for (;;) {
+		struct passwd pw, *pwres = NULL;
+		struct group gr, *grres = NULL;
+
+		buf = malloc(size);
+		if (!buf)
+			return -ENOMEM;
+		if (is_group)
+			r = getgrnam_r(name, &gr, buf, size, &grres);
+		else
+			r = getpwnam_r(name, &pw, buf, size, &pwres);
+		if (r == ERANGE && size < ACL_NSS_BUF_MAX) {
+			free(buf);
+			buf = NULL;
+			size *= 2;
+			continue;
+		}
+		if (r != 0) {
+			r = -r;
+		} else if (is_group ? !grres : !pwres) {
+			r = -ENOENT;
+		} else {
+			*ret_id = is_group ? (uint32_t)grres->gr_gid : (uint32_t)pwres->pw_uid;
+			r = 0;
+		}
+		break;
+	}
+	free(buf);
+	return r;
+}
+
+/* A systemd unit name or a glob of one.  Only '*' and '?' are offered as
+ * wildcards: '[' classes would be another little language to get wrong.  An
+ * exact name must carry a type suffix, or it could never match. */
+static const char *unit_validate(const char *s)
+{
+	size_t len = strlen(s);
+	int glob = 0;
+
+	if (len == 0 || len > 255)
+		return "unit name must be 1 to 255 bytes";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '*' || c == '?') {
+			glob = 1;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == ':' || c == '-' || c == '_' || c == '.' || c == '\\' || c == '@'))
+			return "invalid character in unit name (allowed: letters, digits, "
+			       "\":-_.\\@\" and the wildcards '*' '?')";
+	}
+	if (!glob) {
+		const char *dot = strrchr(s, '.');
+
+		if (!dot || dot == s || dot[1] == '\0')
+			return "unit name needs a type suffix such as \".service\"";
+	}
+	return NULL;
+}
+
+/* The daemon compares against the kernel's /proc/PID/exe, which is always
+ * absolute and canonical, so any other spelling could never match. */
+static const char *exe_validate(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (s[0] != '/')
+		return "executable path must be absolute";
+	if (len < 2 || s[len - 1] == '/')
+		return "executable path must name a file, not a directory";
+	if (strstr(s, "//") || strstr(s, "/./") || strstr(s, "/../") ||
+	    (len >= 2 && !strcmp(s + len - 2, "/.")) || (len >= 3 && !strcmp(s + len - 3, "/..")))
+		return "executable path must be canonical (no \"//\", \".\" or \"..\" components)";
+	return NULL;
+}
+
+static int parse_subject(struct parser *p, const char *tok, struct acl_rule *rule)
+{
+	const char *colon, *val;
+	size_t klen;
+	uint32_t id = 0;
+	int r = 0, is_group, numeric_only;
+
+	rule->subject_text = strdup(tok);
+	if (!rule->subject_text)
+		return -ENOMEM;
+	if (!strcmp(tok, "any")) {
+		rule->subject_kind = ACL_SUBJECT_ANY;
+		return 0;
+	}
+	colon = strchr(tok, ':');
+	if (!colon)
+		goto unknown;
+	klen = (size_t)(colon - tok);
+	val = rule->subject_text + klen + 1;
+	if (!*val) {
+		parser_error(p, -EINVAL, "empty value in subject '%s'", tok);
+		return -EINVAL;
+	}
+
+	if ((klen == 4 && !memcmp(tok, "user", 4)) || (klen == 3 && !memcmp(tok, "uid", 3)) ||
+	    (klen == 5 && !memcmp(tok, "group", 5)) || (klen == 3 && !memcmp(tok, "gid", 3))) {
+		is_group = tok[0] == 'g';
+		numeric_only = klen == 3; /* uid:, gid: */
+		if (numeric_only || all_digits(val)) {
+			/* user:/group: take a name or a number. */
+			if (parse_id(val, &id) < 0) {
+				parser_error(p, -EINVAL, "invalid numeric %s id '%s'",
+					     is_group ? "group" : "user", val);
+				return -EINVAL;
+			}
+		} else {
+			if (strlen(val) > 255) {
+				parser_error(p, -EINVAL, "%s name longer than 255 bytes",
+					     is_group ? "group" : "user");
+				return -EINVAL;
+			}
+			r = resolve_name(val, is_group, &id);
+			if (r == -ENOENT) {
+				/* Never let a rule silently match nobody. */
+				parser_error(p, -EINVAL,
+					     "unknown %s '%s' (create it first, then reload the ACL)",
+					     is_group ? "group" : "user", val);
+				return -EINVAL;
+			}
+			if (r < 0) {
+				parser_error(p, r, "cannot look up %s '%s': %s",
+					     is_group ? "group" : "user", val, strerror(-r));
+				return r;
+			}
+			rule->name_resolved = 1;
+		}
+		rule->subject_kind = is_group ? ACL_SUBJECT_GID : ACL_SUBJECT_UID;
+		if (is_group)
+			rule->gid = (gid_t)id;
+		else
+			rule->uid = (uid_t)id;
+		return 0;
+	}
+	if (klen == 4 && !memcmp(tok, "unit", 4)) {
+		const char *why = unit_validate(val);
+
+		if (why) {
+			parser_error(p, -EINVAL, "%s: '%s'", why, val);
+			return -EINVAL;
+		}
+		rule->subject_kind = ACL_SUBJECT_UNIT;
+		rule->str = rule->subject_text + klen + 1;
+		return 0;
+	}
+	if (klen == 3 && !memcmp(tok, "exe", 3)) {
+		const char *why = exe_validate(val);
+
+		if (why) {
+			parser_error(p, -EINVAL, "%s: '%s'", why, val);
+			return -EINVAL;
+		}
+		rule->subject_kind = ACL_SUBJECT_EXE;
+		rule->str = rule->subject_text + klen + 1;
+		return 0;
+	}
+
+unknown:
+	parser_error(p, -EINVAL,
+		     "unknown subject '%s' (expected user:, uid:, group:, gid:, unit:, exe: or any)",
+		     tok);
+	return -EINVAL;
+}
+
+/* Split s at commas into items, calling fn for each; empty items are errors. */
+static int split_list(struct parser *p, const char *what, char *s,
+		      int (*fn)(struct parser *, const char *, void *), void *userdata)
+{
+	char *item = s;
+
+	for (;;) {
+		char *comma = strchr(item, ',');
+		int r;
+
+		if (comma)
+			*comma = '\0';
+		if (!*item) {
+			parser_error(p, -EINVAL, "empty item in %s list", what);
+			return -EINVAL;
+		}
+		r = fn(p, item, userdata);
+		if (r < 0)
+			return r;
+		if (!comma)
+			return 0;
+		item = comma + 1;
+	}
+}
+
+static int role_item(struct parser *p, const char *item, void *userdata)
+{
+	unsigned *roles = userdata, bit;
+
+	if (!strcmp(item, "client"))
+		bit = ACL_ROLE_CLIENT;
+	else if (!strcmp(item, "server"))
+		bit = ACL_ROLE_SERVER;
+	else {
+		parser_error(p, -EINVAL,
+			     "unknown role '%s' (expected client, server, client,server, both or any)",
+			     item);
+		return -EINVAL;
+	}
+	if (*roles & bit) {
+		parser_error(p, -EINVAL, "duplicate role '%s'", item);
+		return -EINVAL;
+	}
+	*roles |= bit;
+	return 0;
+}
+
+static int parse_roles(struct parser *p, char *tok, unsigned *ret_roles)
+{
+	unsigned roles = 0;
+	int r;
+
+	if (!strcmp(tok, "both") || !strcmp(tok, "any")) {
+		*ret_roles = ACL_ROLE_CLIENT | ACL_ROLE_SERVER;
+		return 0;
+	}
+	r = split_list(p, "role", tok, role_item, &roles);
+	if (r < 0)
+		return r;
+	*ret_roles = roles;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	uint32_t bit;
+} flag_names[] = {
+	{ "skip-authorization", ACL_FLAG_SKIP_AUTHORIZATION },
+	{ "no-cache-read", ACL_FLAG_NO_CACHE_READ },
+	{ "no-cache-write", ACL_FLAG_NO_CACHE_WRITE },
+};
+
+static int flag_item(struct parser *p, const char *item, void *userdata)
+{
+	uint32_t *flags = userdata;
+
+	for (size_t i = 0; i < TK_ARRAY_SIZE(flag_names); i++) {
+		if (strcmp(item, flag_names[i].name) != 0)
+			continue;
+		if (*flags & flag_names[i].bit) {
+			parser_error(p, -EINVAL, "duplicate flag '%s'", item);
+			return -EINVAL;
+		}
+		*flags |= flag_names[i].bit;
+		return 0;
+	}
+	parser_error(p, -EINVAL,
+		     "unknown flag '%s' (expected skip-authorization, no-cache-read, no-cache-write)",
+		     item);
+	return -EINVAL;
+}
+
+static int peer_item(struct parser *p, const char *item, void *userdata)
+{
+	struct acl_rule *rule = userdata;
+	const char *reason = NULL;
+	int r;
+
+	/* The array was sized by counting commas, so n_peers stays in bounds. */
+	r = acl_pattern_parse(item, strlen(item), &rule->peers[rule->n_peers], &reason);
+	if (r == -EINVAL) {
+		parser_error(p, r, "invalid peer pattern '%s': %s", item, reason);
+		return r;
+	}
+	if (r < 0)
+		return r;
+	rule->n_peers++;
+	return 0;
+}
+
+static int parse_option(struct parser *p, char *tok, struct acl_rule *rule, unsigned *seen)
+{
+	enum { SEEN_FLAGS = 1, SEEN_PEERS = 2, SEEN_MAP_USER = 4 };
+	size_t n;
+	char *eq;
+
+	if (!strcmp(tok, "map-user")) {
+		if (*seen & SEEN_MAP_USER)
+			goto duplicate;
+		*seen |= SEEN_MAP_USER;
+		rule->map_user = 1;
+		return 0;
+	}
+	eq = strchr(tok, '=');
+	if (eq) {
+		*eq = '\0';
+		if (!strcmp(tok, "flags")) {
+			if (*seen & SEEN_FLAGS)
+				goto duplicate;
+			*seen |= SEEN_FLAGS;
+			return split_list(p, "flags", eq + 1, flag_item, &rule->flags);
+		}
+		if (!strcmp(tok, "peers")) {
+			if (*seen & SEEN_PEERS)
+				goto duplicate;
+			*seen |= SEEN_PEERS;
+			/* Size the array by the list, not by ACL_PEERS_MAX: 65536 rules
+			 * must not each cost the maximum. */
+			n = 1;
+			for (const char *c = eq + 1; *c; c++)
+				n += *c == ',';
+			if (n > ACL_PEERS_MAX) {
+				parser_error(p, -EINVAL, "more than %u patterns in peers=",
+					     ACL_PEERS_MAX);
+				return -EINVAL;
+			}
+			rule->peers = calloc(n, sizeof(*rule->peers));
+			if (!rule->peers)
+				return -ENOMEM;
+			return split_list(p, "peers", eq + 1, peer_item, rule);
+		}
+	}
+	parser_error(p, -EINVAL, "unknown option '%s' (expected flags=, peers= or map-user)", tok);
+	return -EINVAL;
+
+duplicate:
+	parser_error(p, -EINVAL, "duplicate option '%s'", tok);
+	return -EINVAL;
+}
+
+/* Make room for one more entry of size sz in array (n used, *cap
+ * allocated).  Returns the (possibly moved) array, or NULL with array
+ * untouched when out of memory. */
+static void *grow(void *array, size_t n, size_t *cap, size_t sz)
+{
+	void *a;
+	size_t ncap;
+
+	if (n < *cap)
+		return array;
+	ncap = *cap ? *cap * 2 : 16;
+	if (ncap > ACL_ENTRIES_MAX)
+		ncap = ACL_ENTRIES_MAX;
+	a = realloc(array, ncap * sz);
+	if (!a)
+		return NULL;
+	*cap = ncap;
+	return a;
+}
+
+static int parse_rule(struct parser *p, char **tok, size_t n, enum acl_action action)
+{
+	struct acl_rule rule = { 0 }, *rules;
+	const char *reason = NULL;
+	unsigned seen = 0;
+	int r;
+
+	if (n < 4) {
+		parser_error(p, -EINVAL, "expected: %s SUBJECT MYNAME ROLES%s", tok[0],
+			     action == ACL_ACTION_ALLOW ? " [OPTIONS...]" : "");
+		return -EINVAL;
+	}
+	if (action == ACL_ACTION_DENY && n > 4) {
+		parser_error(p, -EINVAL, "deny rules take no options: '%s'", tok[4]);
+		return -EINVAL;
+	}
+	rule.action = action;
+	rule.line = p->line;
+
+	r = parse_subject(p, tok[1], &rule);
+	if (r < 0)
+		goto out;
+	r = acl_pattern_parse(tok[2], strlen(tok[2]), &rule.myname, &reason);
+	if (r == -EINVAL)
+		parser_error(p, r, "invalid myname pattern '%s': %s", tok[2], reason);
+	if (r < 0)
+		goto out;
+	r = parse_roles(p, tok[3], &rule.roles);
+	if (r < 0)
+		goto out;
+	for (size_t i = 4; i < n; i++) {
+		r = parse_option(p, tok[i], &rule, &seen);
+		if (r < 0)
+			goto out;
+	}
+
+	rules = grow(p->acl->rules, p->acl->n_rules, &p->rules_cap, sizeof(rule));
+	if (!rules) {
+		r = -ENOMEM;
+		goto out;
+	}
+	p->acl->rules = rules;
+	p->acl->rules[p->acl->n_rules++] = rule; /* rule's allocations now owned by the acl */
+	return 0;
+
+out:
+	acl_rule_done(&rule);
+	return r;
+}
+
+static int parse_map(struct parser *p, char **tok, size_t n)
+{
+	struct acl_map map = { 0 }, *maps;
+	const char *reason = NULL;
+	uint32_t uid;
+	int r;
+
+	if (n != 3) {
+		parser_error(p, -EINVAL, "expected: map PATTERN USER|%%u|-");
+		return -EINVAL;
+	}
+	map.line = p->line;
+	r = acl_pattern_parse(tok[1], strlen(tok[1]), &map.pattern, &reason);
+	if (r == -EINVAL)
+		parser_error(p, r, "invalid map pattern '%s': %s", tok[1], reason);
+	if (r < 0)
+		return r;
+
+	if (!strcmp(tok[2], "%u")) {
+		if (!acl_pattern_is_user_only(&map.pattern)) {
+			parser_error(p, -EINVAL,
+				     "'%%u' needs a user pattern (LOCAL@DOMAIN, @DOMAIN, *@DOMAIN, "
+				     "@*.DOMAIN or *@*.DOMAIN), not '%s'",
+				     tok[1]);
+			r = -EINVAL;
+			goto out;
+		}
+	} else if (strcmp(tok[2], "-") != 0) {
+		if (!acl_user_name_valid(tok[2], strlen(tok[2]))) {
+			parser_error(p, -EINVAL, "invalid local user name '%s'", tok[2]);
+			r = -EINVAL;
+			goto out;
+		}
+		r = resolve_name(tok[2], 0, &uid);
+		if (r == -ENOENT) {
+			parser_error(p, -EINVAL,
+				     "unknown user '%s' (create it first, then reload the ACL)",
+				     tok[2]);
+			r = -EINVAL;
+			goto out;
+		}
+		if (r < 0) {
+			parser_error(p, r, "cannot look up user '%s': %s", tok[2], strerror(-r));
+			goto out;
+		}
+	}
+	map.target = strdup(tok[2]);
+	if (!map.target) {
+		r = -ENOMEM;
+		goto out;
+	}
+	maps = grow(p->acl->maps, p->acl->n_maps, &p->maps_cap, sizeof(map));
+	if (!maps) {
+		r = -ENOMEM;
+		goto out;
+	}
+	p->acl->maps = maps;
+	p->acl->maps[p->acl->n_maps++] = map; /* map's allocations now owned by the acl */
+	return 0;
+
+out:
+	acl_pattern_done(&map.pattern);
+	free(map.target);
+	return r;
+}
+
+/* Parse one line (len bytes, no newline).  Returns 0 or a negative errno
+ * that must stop the parse (-ENOMEM, -E2BIG); ordinary errors are recorded
+ * in p and return 0 so the next lines still get checked. */
+static int parse_line(struct parser *p, const char *s, size_t len)
+{
+	char line[ACL_LINE_MAX + 1];
+	char *tok[ACL_TOKENS_MAX];
+	size_t n = 0;
+	char *c;
+	int r;
+
+	if (len > ACL_LINE_MAX) {
+		parser_error(p, -EINVAL, "line longer than %u bytes", ACL_LINE_MAX);
+		return 0;
+	}
+	if (len > 0 && s[len - 1] == '\r')
+		len--; /* tolerate CRLF files */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			parser_error(p, -EINVAL, "control character 0x%02x in line", ch);
+			return 0;
+		}
+	}
+	memcpy(line, s, len);
+	line[len] = '\0';
+
+	for (c = line;;) {
+		while (*c == ' ' || *c == '\t')
+			c++;
+		if (!*c || *c == '#')
+			break;
+		if (n == ACL_TOKENS_MAX) {
+			parser_error(p, -EINVAL, "more than %u fields in line", ACL_TOKENS_MAX);
+			return 0;
+		}
+		tok[n++] = c;
+		while (*c && *c != ' ' && *c != '\t')
+			c++;
+		if (*c)
+			*c++ = '\0';
+	}
+	if (n == 0)
+		return 0;
+
+	if (p->acl->n_rules + p->acl->n_maps >= ACL_ENTRIES_MAX) {
+		parser_error(p, -E2BIG, "more than %u entries", ACL_ENTRIES_MAX);
+		return -E2BIG;
+	}
+	if (!strcmp(tok[0], "allow"))
+		r = parse_rule(p, tok, n, ACL_ACTION_ALLOW);
+	else if (!strcmp(tok[0], "deny"))
+		r = parse_rule(p, tok, n, ACL_ACTION_DENY);
+	else if (!strcmp(tok[0], "map"))
+		r = parse_map(p, tok, n);
+	else {
+		parser_error(p, -EINVAL, "unknown keyword '%s' (expected allow, deny or map)", tok[0]);
+		r = 0;
+	}
+	if (r == -ENOMEM)
+		return r;
+	return 0;
+}
+
+int acl_load_buffer(const char *name, const char *buf, size_t len, struct acl **ret_acl, char *err,
+		    size_t errlen)
+{
+	struct parser p = { 0 };
+	size_t pos = 0;
+	int r = 0;
+
+	if (err && errlen > 0)
+		err[0] = '\0';
+	if (!name || (!buf && len > 0) || !ret_acl || (!err && errlen > 0)) {
+		acl_error_set(err, errlen, "acl_load_buffer: invalid arguments");
+		return -EINVAL;
+	}
+	if (len > ACL_FILE_MAX) {
+		acl_error_set(err, errlen, "%s: larger than %u bytes", name, ACL_FILE_MAX);
+		return -EFBIG;
+	}
+	p.acl = acl_new(name);
+	if (!p.acl) {
+		acl_error_set(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	p.err = err;
+	p.errlen = errlen;
+
+	while (pos < len && p.n_errors < ACL_ERRORS_MAX) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t llen = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+
+		p.line++;
+		r = parse_line(&p, buf + pos, llen);
+		if (r < 0)
+			break;
+		pos += llen + (nl ? 1 : 0);
+	}
+
+	/* A map-user rule with no map line could never admit a peer. */
+	if (r == 0 && p.acl->n_maps == 0)
+		for (size_t i = 0; i < p.acl->n_rules && p.n_errors < ACL_ERRORS_MAX; i++)
+			if (p.acl->rules[i].map_user) {
+				p.line = p.acl->rules[i].line;
+				parser_error(&p, -EINVAL, "map-user, but the ACL has no map lines");
+			}
+
+	if (r == -ENOMEM) {
+		acl_error_set(err, errlen, "%s:%u: out of memory", p.acl->name, p.line);
+		goto out;
+	}
+	if (p.first_error < 0) {
+		r = p.first_error;
+		goto out;
+	}
+	*ret_acl = p.acl;
+	p.acl = NULL; /* reference now owned by the caller */
+	r = 0;
+out:
+	acl_unref(p.acl);
+	return r;
+}

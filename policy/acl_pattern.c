@@ -1,0 +1,195 @@
+/* Identity patterns: the small language shared by myname patterns, peers=
+ * lists and map lines (doc/acl.md, "Identity patterns").  Wildcards are
+ * only allowed in a few fixed shapes so that a pattern's meaning is obvious
+ * from reading it: no globbing inside labels, no "*" that silently crosses
+ * the user/domain boundary except the lone "*".  Also the check for the
+ * local user names that map lines may produce. */
+#include "config.h"
+
+#include <string.h>
+
+#include "common/util.h"
+#include "policy/acl_internal.h"
+
+static int ascii_lower(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
+}
+
+/* Domain names compare case-insensitively, ASCII only (no locale). */
+static int domain_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen != blen)
+		return 0;
+	for (size_t i = 0; i < alen; i++)
+		if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+/* 1 if dom is strictly below base: at least one whole label in front of
+ * ".base".  The dot check is what keeps "evil-example.test" out of
+ * "*.example.test". */
+static int domain_below(const char *dom, const char *base)
+{
+	size_t dl = strlen(dom), bl = strlen(base);
+
+	if (dl < bl + 2)
+		return 0;
+	return dom[dl - bl - 1] == '.' && domain_equal(dom + dl - bl, bl, base, bl);
+}
+
+/* A bare domain: a valid identity without '@'. */
+static int domain_validate(const char *s, size_t len)
+{
+	if (memchr(s, '@', len))
+		return -EINVAL;
+	return tk_name_validate(s, len);
+}
+
+int acl_pattern_parse(const char *s, size_t len, struct acl_pattern *ret_pattern,
+		      const char **ret_reason)
+{
+	struct acl_pattern p = { 0 };
+	size_t prefix = 0;
+	const char *reason = NULL;
+
+	if (!s || !ret_pattern || !ret_reason)
+		return -EINVAL;
+	if (len == 0) {
+		*ret_reason = "empty identity pattern";
+		return -EINVAL;
+	}
+	if (len > 255) {
+		*ret_reason = "identity pattern longer than 255 bytes";
+		return -EINVAL;
+	}
+	if (memchr(s, '\0', len)) {
+		*ret_reason = "NUL byte in identity pattern";
+		return -EINVAL;
+	}
+
+	if (len == 1 && s[0] == '*') {
+		p.kind = ACL_PATTERN_ANY;
+	} else if (len > 4 && !memcmp(s, "*@*.", 4)) {
+		p.kind = ACL_PATTERN_USERS_BELOW;
+		prefix = 4;
+	} else if (len > 3 && !memcmp(s, "@*.", 3)) {
+		p.kind = ACL_PATTERN_USERS_BELOW;
+		prefix = 3;
+	} else if (len > 2 && !memcmp(s, "*@", 2)) {
+		p.kind = ACL_PATTERN_USERS_AT;
+		prefix = 2;
+	} else if (len > 1 && s[0] == '@') {
+		p.kind = ACL_PATTERN_USERS_AT;
+		prefix = 1;
+	} else if (len > 2 && !memcmp(s, "*.", 2)) {
+		p.kind = ACL_PATTERN_SUBDOMAINS;
+		prefix = 2;
+	} else {
+		p.kind = ACL_PATTERN_EXACT;
+	}
+
+	if (p.kind == ACL_PATTERN_EXACT) {
+		const char *at;
+
+		if (memchr(s, '*', len)) {
+			reason = "'*' is only allowed as '*', '*.DOMAIN', '@DOMAIN', '*@DOMAIN', "
+				 "'@*.DOMAIN' or '*@*.DOMAIN'";
+			goto fail;
+		}
+		if (tk_name_validate(s, len) < 0) {
+			reason = "not a valid domain or user@domain";
+			goto fail;
+		}
+		at = memchr(s, '@', len);
+		p.local_len = at ? (size_t)(at - s) : 0;
+		prefix = at ? p.local_len + 1 : 0;
+	} else if (p.kind != ACL_PATTERN_ANY) {
+		if (memchr(s + prefix, '*', len - prefix)) {
+			reason = "'*' is only allowed as the first label";
+			goto fail;
+		}
+		if (domain_validate(s + prefix, len - prefix) < 0) {
+			reason = "not a valid domain after the wildcard";
+			goto fail;
+		}
+	}
+
+	p.text = strndup(s, len);
+	if (!p.text)
+		return -ENOMEM;
+	p.domain = p.text + prefix;
+	*ret_pattern = p;
+	return 0;
+
+fail:
+	*ret_reason = reason;
+	return -EINVAL;
+}
+
+void acl_pattern_done(struct acl_pattern *p)
+{
+	if (!p)
+		return;
+	free(p->text);
+	p->text = NULL;
+	p->domain = NULL;
+}
+
+int acl_pattern_match(const struct acl_pattern *p, const char *id)
+{
+	const char *at = strchr(id, '@');
+	const char *dom = at ? at + 1 : id;
+
+	switch (p->kind) {
+	case ACL_PATTERN_ANY:
+		return 1;
+	case ACL_PATTERN_EXACT:
+		if (p->local_len > 0) {
+			/* User names are case-sensitive, their domain is not. */
+			if (!at || (size_t)(at - id) != p->local_len ||
+			    memcmp(id, p->text, p->local_len) != 0)
+				return 0;
+		} else if (at) {
+			return 0;
+		}
+		return domain_equal(dom, strlen(dom), p->domain, strlen(p->domain));
+	case ACL_PATTERN_SUBDOMAINS:
+		return !at && domain_below(dom, p->domain);
+	case ACL_PATTERN_USERS_AT:
+		return at && domain_equal(dom, strlen(dom), p->domain, strlen(p->domain));
+	case ACL_PATTERN_USERS_BELOW:
+		return at && domain_below(dom, p->domain);
+	}
+	return 0;
+}
+
+int acl_pattern_is_user_only(const struct acl_pattern *p)
+{
+	return p->kind == ACL_PATTERN_USERS_AT || p->kind == ACL_PATTERN_USERS_BELOW ||
+	       (p->kind == ACL_PATTERN_EXACT && p->local_len > 0);
+}
+
+/* Local user names a map line may produce: the portable set, which also
+ * keeps "%u" from turning a certificate's local part into a path, an option
+ * or a numeric uid. */
+int acl_user_name_valid(const char *s, size_t len)
+{
+	int digits_only = 1;
+
+	if (len == 0 || len > 32)
+		return 0;
+	if (s[0] == '-' || s[0] == '.')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+		if (c < '0' || c > '9')
+			digits_only = 0;
+	}
+	return !digits_only;
+}
