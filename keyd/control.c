@@ -246,6 +246,24 @@ static int handle_query(int ctlfd, int fd)
 static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *q,
 		       int netfd, int *ret_netfd);
 
+/* tlskeyctl reload: only root and the daemon's own user may ask. */
+static int handle_reload(struct keyd *k, int ctlfd, const struct caller *who, int fd)
+{
+	char why[TK_MESSAGE_MAX] = "";
+	int r;
+
+	(void)tk_close(fd);
+	if (who->cred.uid != 0 && who->cred.uid != geteuid()) {
+		keyd_log(LOG_WARNING, "uid=%u pid=%d: reload refused (not an administrator)",
+			 (unsigned)who->cred.uid, (int)who->cred.pid);
+		control_reply_error(ctlfd, EPERM, "only root may reload tlskeyd");
+		return 1;
+	}
+	r = keyd_reload_acl(k, why, sizeof(why));
+	control_reply_error(ctlfd, r < 0 ? -r : 0, why);
+	return 1;
+}
+
 int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *ret_req,
 		  int *ret_netfd)
 {
@@ -276,6 +294,9 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
 		break;
 	case TK_MSG_QUERY:
 		r = handle_query(ctlfd, netfd);
+		break;
+	case TK_MSG_RELOAD:
+		r = handle_reload(k, ctlfd, who, netfd);
 		break;
 	default:
 		(void)tk_close(netfd);

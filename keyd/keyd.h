@@ -138,6 +138,10 @@ void handshake_fail(struct conn *c, int err, const char *fmt, ...) __attribute__
 int relay_begin(struct conn *c);
 void relay_event(struct conn *c, struct ev *ev, uint32_t events);
 
+/* main.c: parse the ACL file again and swap it in if valid.  Writes the
+ * outcome to msg.  Returns 0 or a negative errno (old rules kept). */
+int keyd_reload_acl(struct keyd *k, char *msg, size_t len);
+
 /* signer.c: wrap wk->token_key into wk->key; drop both. */
 int signer_wrap(struct worker_key *wk, gnutls_pubkey_t pub);
 void signer_drop(struct worker_key *wk);

@@ -190,28 +190,36 @@ static void expire_clients(struct loop *l)
 	}
 }
 
-static void reload_acl(struct keyd *k)
+int keyd_reload_acl(struct keyd *k, char *msg, size_t len)
 {
 	struct acl *fresh = NULL, *old;
-	char err[512] = "";
+	char err[1024] = "";
 	int r;
 
 	if (!k->conf->acl_path) {
-		keyd_log(LOG_WARNING, "reload: no 'acl' file configured, everything stays denied");
-		return;
+		(void)snprintf(msg, len, "no 'acl' file configured, everything stays denied");
+		keyd_log(LOG_WARNING, "reload: %s", msg);
+		return -ENOENT;
 	}
+	(void)sd_notify(0, "RELOADING=1");
 	r = acl_load_file(k->conf->acl_path, &fresh, err, sizeof(err));
 	if (r < 0) {
-		keyd_log(LOG_ERR, "reload: keeping the previous ACL: %s", err);
-		return;
+		(void)snprintf(msg, len, "keeping the previous ACL: %s", err);
+		keyd_log(LOG_ERR, "reload: %s", msg);
+		(void)sd_notify(0, "READY=1");
+		return r;
 	}
 	pthread_mutex_lock(&k->acl_lock);
 	old = k->acl;
 	k->acl = fresh;
 	pthread_mutex_unlock(&k->acl_lock);
-	/* Requests in flight hold their own references. */
+	/* Requests in flight and sessions hold their own references. */
 	acl_unref(old);
-	keyd_log(LOG_NOTICE, "ACL loaded from %s (%zu rules)", k->conf->acl_path, acl_rule_count(fresh));
+	(void)snprintf(msg, len, "ACL loaded from %s (%zu rules)", k->conf->acl_path,
+		       acl_rule_count(fresh));
+	keyd_log(LOG_NOTICE, "%s", msg);
+	(void)sd_notify(0, "READY=1");
+	return 0;
 }
 
 static void handle_signal(struct loop *l)
@@ -220,9 +228,8 @@ static void handle_signal(struct loop *l)
 
 	while (read(l->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			(void)sd_notify(0, "RELOADING=1");
-			reload_acl(l->k);
-			(void)sd_notify(0, "READY=1");
+			char msg[1024];
+			(void)keyd_reload_acl(l->k, msg, sizeof(msg));
 		} else {
 			keyd_log(LOG_NOTICE, "signal %u: shutting down", si.ssi_signo);
 			l->stop = 1;
