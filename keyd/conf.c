@@ -26,6 +26,8 @@ struct parser {
 	size_t errlen;
 	struct keyd_conf *conf;
 	struct keyd_identity *cur; /* current [identity] section or NULL */
+	struct keyd_peer *peer;    /* current [peer] section or NULL */
+	int size_set, ttl_set;
 };
 
 static int perr(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -94,6 +96,14 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return set_uint(p, &c->max_pending, key, val, 1, 65536);
 	if (!strcmp(key, "handshake-timeout"))
 		return set_uint(p, &c->handshake_timeout_ms, key, val, 1, 3600 * 1000);
+	if (!strcmp(key, "cache-size")) {
+		p->size_set = 1;
+		return set_uint(p, &c->cache_size, key, val, 0, 1u << 20);
+	}
+	if (!strcmp(key, "cache-ttl")) {
+		p->ttl_set = 1;
+		return set_uint(p, &c->cache_ttl_s, key, val, 0, 24 * 3600);
+	}
 	if (!strcmp(key, "idle-exit"))
 		return set_uint(p, &c->idle_exit_s, key, val, 0, 7 * 24 * 3600);
 	if (!strcmp(key, "request-timeout"))
@@ -139,6 +149,98 @@ static int identity_setting(struct parser *p, const char *key, const char *val)
 	return perr(p, "unknown identity setting '%s'", key);
 }
 
+static int hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = tolower(ch);
+	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+static int b64val(int ch)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *q = ch ? strchr(tab, ch) : NULL;
+	return q ? (int)(q - tab) : -1;
+}
+
+/* Decode exactly 32 bytes: 64 hex digits, or 44 base64 characters. */
+static int decode_sha256(const char *v, unsigned char out[32])
+{
+	size_t n = strlen(v);
+
+	if (n == 64) {
+		for (size_t i = 0; i < 32; i++) {
+			int hi = hexval((unsigned char)v[2 * i]), lo = hexval((unsigned char)v[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				return -EINVAL;
+			out[i] = (unsigned char)(hi << 4 | lo);
+		}
+		return 0;
+	}
+	if (n == 44 && v[43] == '=' && v[42] != '=') {
+		unsigned char buf[33];
+		size_t o = 0;
+		for (size_t i = 0; i < 44; i += 4) {
+			int a = b64val(v[i]), b = b64val(v[i + 1]), c = b64val(v[i + 2]);
+			int d = i + 3 == 43 ? 0 : b64val(v[i + 3]);
+			if (a < 0 || b < 0 || c < 0 || d < 0)
+				return -EINVAL;
+			buf[o++] = (unsigned char)(a << 2 | b >> 4);
+			buf[o++] = (unsigned char)((b & 15) << 4 | c >> 2);
+			if (o < 33)
+				buf[o++] = (unsigned char)((c & 3) << 6 | d);
+		}
+		memcpy(out, buf, 32);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int peer_setting(struct parser *p, const char *key, const char *val)
+{
+	struct keyd_peer *pe = p->peer;
+	enum keyd_pin_kind kind;
+
+	if (!strcmp(key, "pin-sha256"))
+		kind = KEYD_PIN_SPKI;
+	else if (!strcmp(key, "cert-sha256"))
+		kind = KEYD_PIN_CERT;
+	else
+		return perr(p, "unknown peer setting '%s'", key);
+	if (pe->n_pins >= KEYD_PEER_MAX_PINS)
+		return perr(p, "too many pins for '%s' (limit %d)", pe->name, KEYD_PEER_MAX_PINS);
+	if (decode_sha256(val, pe->pins[pe->n_pins].sha256) < 0)
+		return perr(p, "'%s' must be a SHA-256 digest (64 hex digits or 44 base64 characters)",
+			    key);
+	pe->pins[pe->n_pins++].kind = kind;
+	return 0;
+}
+
+static int start_peer(struct parser *p, char *name)
+{
+	struct keyd_conf *c = p->conf;
+	struct keyd_peer *peers;
+
+	if (tk_name_validate(name, strlen(name)) < 0)
+		return perr(p, "invalid peer name '%s'", name);
+	if (keyd_conf_peer(c, name))
+		return perr(p, "duplicate peer '%s'", name);
+	if (c->n_peers >= KEYD_CONF_MAX_IDENTITIES)
+		return perr(p, "too many peers");
+	peers = realloc(c->peers, (c->n_peers + 1) * sizeof(*peers));
+	if (!peers)
+		return -ENOMEM;
+	c->peers = peers;
+	p->peer = &peers[c->n_peers];
+	memset(p->peer, 0, sizeof(*p->peer));
+	p->peer->line = p->line;
+	p->peer->name = strdup(name);
+	c->n_peers++;
+	p->cur = NULL;
+	return p->peer->name ? 0 : -ENOMEM;
+}
+
 static char *trim(char *s)
 {
 	char *e;
@@ -175,8 +277,11 @@ static int start_identity(struct parser *p, char *hdr)
 	char *name;
 	size_t n;
 
+	if (!strncmp(hdr, "peer", 4) && isspace((unsigned char)hdr[4]))
+		return start_peer(p, trim(hdr + 4));
 	if (strncmp(hdr, "identity", 8) || !isspace((unsigned char)hdr[8]))
 		return perr(p, "unknown section '[%s]'", hdr);
+	p->peer = NULL;
 	name = trim(hdr + 8);
 	n = strlen(name);
 	if (tk_name_validate(name, n) < 0)
@@ -222,6 +327,8 @@ static int parse_line(struct parser *p, char *line)
 	val = trim(eq + 1);
 	if (!*key || !*val)
 		return perr(p, "empty key or value");
+	if (p->peer)
+		return peer_setting(p, key, val);
 	return p->cur ? identity_setting(p, key, val) : global_setting(p, key, val);
 }
 
@@ -241,6 +348,14 @@ static void conf_defaults(struct keyd_conf *c)
 		c->handshake_timeout_ms = 30000;
 	if (!c->request_timeout_ms)
 		c->request_timeout_ms = 5000;
+}
+
+static void cache_defaults(struct parser *p)
+{
+	if (!p->size_set)
+		p->conf->cache_size = 4096;
+	if (!p->ttl_set)
+		p->conf->cache_ttl_s = 300;
 }
 
 int keyd_conf_parse(const char *name, const char *buf, size_t len, struct keyd_conf **ret_conf,
@@ -280,6 +395,7 @@ int keyd_conf_parse(const char *name, const char *buf, size_t len, struct keyd_c
 	if (r < 0)
 		goto out;
 	conf_defaults(p.conf);
+	cache_defaults(&p);
 	*ret_conf = p.conf;
 	p.conf = NULL;
 out:
@@ -342,10 +458,21 @@ const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, con
 	return NULL;
 }
 
+const struct keyd_peer *keyd_conf_peer(const struct keyd_conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->n_peers; i++)
+		if (!strcasecmp(conf->peers[i].name, name))
+			return &conf->peers[i];
+	return NULL;
+}
+
 void keyd_conf_free(struct keyd_conf *conf)
 {
 	if (!conf)
 		return;
+	for (size_t i = 0; i < conf->n_peers; i++)
+		free(conf->peers[i].name);
+	free(conf->peers);
 	for (size_t i = 0; i < conf->n_ids; i++) {
 		free(conf->ids[i].name);
 		free(conf->ids[i].key_uri);

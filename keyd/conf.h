@@ -15,6 +15,21 @@ struct keyd_identity {
 	unsigned line;  /* where the section starts, for messages */
 };
 
+#define KEYD_PEER_MAX_PINS 8
+
+enum keyd_pin_kind { KEYD_PIN_SPKI = 1, KEYD_PIN_CERT };
+
+/* A remote identity pinned by hash, for peers without a CA. */
+struct keyd_peer {
+	char *name;
+	struct {
+		enum keyd_pin_kind kind;
+		unsigned char sha256[32];
+	} pins[KEYD_PEER_MAX_PINS];
+	size_t n_pins;
+	unsigned line;
+};
+
 struct keyd_conf {
 	char *path;
 	char *socket_path;
@@ -28,8 +43,12 @@ struct keyd_conf {
 	unsigned handshake_timeout_ms;
 	unsigned request_timeout_ms;
 	unsigned idle_exit_s; /* 0: never; only when socket-activated */
+	unsigned cache_size;  /* validation cache slots, 0: off */
+	unsigned cache_ttl_s; /* 0: off */
 	struct keyd_identity *ids;
 	size_t n_ids;
+	struct keyd_peer *peers;
+	size_t n_peers;
 };
 
 /* Parse a configuration from a buffer; `name` is used in messages.
@@ -42,6 +61,9 @@ int keyd_conf_load(const char *path, struct keyd_conf **ret_conf, char *err, siz
 
 /* Find the identity for a name (exact, case-insensitive domain); NULL if none. */
 const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, const char *name);
+
+/* Find the pins for a remote identity; NULL if none. */
+const struct keyd_peer *keyd_conf_peer(const struct keyd_conf *conf, const char *name);
 
 void keyd_conf_free(struct keyd_conf *conf);
 

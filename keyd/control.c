@@ -208,12 +208,13 @@ static int check_request(const struct tk_msg *m, char *why, size_t len)
 	return 0;
 }
 
-static struct acl *acl_current(struct keyd *k)
+static struct acl *acl_current(struct keyd *k, unsigned *ret_gen)
 {
 	struct acl *a;
 
 	pthread_mutex_lock(&k->acl_lock);
 	a = acl_ref(k->acl);
+	*ret_gen = k->acl_gen;
 	pthread_mutex_unlock(&k->acl_lock);
 	return a;
 }
@@ -331,7 +332,7 @@ static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, stru
 
 	role = q.msg.role == TK_ROLE_SERVER ? "server" : "client";
 	q.cred = who->cred;
-	q.acl = acl_current(k);
+	q.acl = acl_current(k, &q.acl_gen);
 	subj = (struct acl_subject){ .uid = who->cred.uid,
 				     .gid = who->cred.gid,
 				     .groups = who->groups,

@@ -12,7 +12,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <pwd.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
 #include "common/util.h"
@@ -104,7 +106,7 @@ static int explain(struct conn *c, int r, char *buf, size_t len)
 	case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
 	case GNUTLS_E_CERTIFICATE_ERROR: {
 		gnutls_datum_t out = { NULL, 0 };
-		unsigned status = gnutls_session_get_verify_cert_status(c->tls);
+		unsigned status = c->verify_status;
 
 		if (status && gnutls_certificate_verification_status_print(
 				      status, GNUTLS_CRT_X509, &out, 0) == 0) {
@@ -242,6 +244,116 @@ static int post_client_hello(gnutls_session_t s)
 	return GNUTLS_E_INTERRUPTED;
 }
 
+/* Everything a validation + authorization result depends on. */
+static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, uint8_t out[32])
+{
+	const struct keyd_request *q = &c->req;
+	gnutls_hash_hd_t h;
+	uint8_t hdr[16];
+	uint32_t kinds = q->msg.flags & (TLSKEY_FLAG_NO_REMOTE_USER_ID | TLSKEY_FLAG_NO_REMOTE_DOMAIN_ID);
+
+	memset(out, 0, 32);
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return;
+	(void)gnutls_hash(h, "tlskeyd-vcache-1", 16);
+	hdr[0] = q->msg.role;
+	memcpy(hdr + 1, &kinds, 4);
+	memcpy(hdr + 5, &q->acl_gen, sizeof(unsigned));
+	(void)gnutls_hash(h, hdr, 5 + sizeof(unsigned));
+	(void)gnutls_hash(h, &q->acl, sizeof(q->acl));
+	(void)gnutls_hash(h, q->msg.myname, strlen(q->msg.myname) + 1);
+	(void)gnutls_hash(h, q->msg.sniname, strlen(q->msg.sniname) + 1);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t len = certs[i].size;
+		(void)gnutls_hash(h, &len, sizeof(len));
+		(void)gnutls_hash(h, certs[i].data, certs[i].size);
+	}
+	gnutls_hash_deinit(h, out);
+}
+
+/* A configured pin may stand in for the CA, never for the validity dates. */
+static int pin_accepts(struct conn *c, const gnutls_datum_t *leaf, unsigned status)
+{
+	const unsigned fatal = GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED | GNUTLS_CERT_REVOKED |
+			       GNUTLS_CERT_PURPOSE_MISMATCH;
+	const struct keyd_conf *conf = c->w->k->conf;
+	const struct keyd_peer *pe;
+	gnutls_x509_crt_t crt;
+	unsigned char spki[32], whole[32];
+	size_t len = sizeof(spki);
+	char id[TK_ID_MAX + 1];
+	int ok = 0;
+
+	if (!conf->n_peers || (status & fatal) || gnutls_x509_crt_init(&crt) < 0)
+		return 0;
+	if (gnutls_x509_crt_import(crt, leaf, GNUTLS_X509_FMT_DER) < 0 ||
+	    gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, spki, &len) < 0 || len != 32 ||
+	    gnutls_hash_fast(GNUTLS_DIG_SHA256, leaf->data, leaf->size, whole) < 0)
+		goto out;
+	/* The pinned name must be the one the connection is about. */
+	if (c->req.msg.role == TK_ROLE_CLIENT && TK_HAS(&c->req.msg, TK_TAG_SNINAME))
+		(void)snprintf(id, sizeof(id), "%s", c->req.msg.sniname);
+	else if (keyd_identity_from_cert(crt, id, sizeof(id)) < 0)
+		goto out;
+	pe = keyd_conf_peer(conf, id);
+	for (size_t i = 0; pe && i < pe->n_pins && !ok; i++)
+		ok = !memcmp(pe->pins[i].sha256, pe->pins[i].kind == KEYD_PIN_SPKI ? spki : whole, 32);
+	if (ok && c->req.msg.role == TK_ROLE_CLIENT && TK_HAS(&c->req.msg, TK_TAG_SNINAME) &&
+	    !gnutls_x509_crt_check_hostname(crt, id) && keyd_identity_from_cert(crt, id, sizeof(id)) == 0 &&
+	    strcasecmp(id, c->req.msg.sniname))
+		ok = 0;
+out:
+	gnutls_x509_crt_deinit(crt);
+	return ok;
+}
+
+static int verify_cb(gnutls_session_t s)
+{
+	struct conn *c = gnutls_session_get_ptr(s);
+	const struct keyd_request *q = &c->req;
+	gnutls_typed_vdata_st data[2];
+	struct vcache_value v;
+	const gnutls_datum_t *certs;
+	unsigned n = 0, nd = 0, status = 0;
+	int r;
+
+	certs = gnutls_certificate_get_peers(s, &n);
+	if (!certs || n == 0)
+		return 0; /* finish() applies the certificate-request flags */
+	cache_key(c, certs, n, c->cache_key);
+	if (!(q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) &&
+	    vcache_get(c->w->k->vcache, c->cache_key, &v) == 0) {
+		c->cache_hit = 1;
+		(void)snprintf(c->peer, sizeof(c->peer), "%s", v.peer);
+		(void)snprintf(c->mapped_user, sizeof(c->mapped_user), "%s", v.mapped_user);
+		keyd_log(LOG_INFO, "validation cache hit: myname=%s peer=%s", q->msg.myname, v.peer);
+		return 0;
+	}
+	if (!(q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ))
+		keyd_log(LOG_INFO, "validation cache miss: myname=%s", q->msg.myname);
+	if (q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
+		data[nd].type = GNUTLS_DT_DNS_HOSTNAME;
+		data[nd].data = (unsigned char *)q->msg.sniname;
+		data[nd++].size = 0;
+	}
+	data[nd].type = GNUTLS_DT_KEY_PURPOSE_OID;
+	data[nd].data = (unsigned char *)(q->msg.role == TK_ROLE_CLIENT ? GNUTLS_KP_TLS_WWW_SERVER
+									 : GNUTLS_KP_TLS_WWW_CLIENT);
+	data[nd++].size = 0;
+	r = gnutls_certificate_verify_peers(s, data, nd, &status);
+	if (r < 0)
+		status = GNUTLS_CERT_INVALID;
+	if (status && pin_accepts(c, &certs[0], status)) {
+		c->pinned = 1;
+		return 0;
+	}
+	if (status) {
+		c->verify_status = status;
+		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+	}
+	return 0;
+}
+
 int keyd_worker_creds_init(struct worker *w)
 {
 	const struct keyd_conf *conf = w->k->conf;
@@ -261,6 +373,7 @@ int keyd_worker_creds_init(struct worker *w)
 		return -EINVAL;
 	}
 	gnutls_certificate_set_retrieve_function2(w->cred, cert_cb);
+	gnutls_certificate_set_verify_function(w->cred, verify_cb);
 	return 0;
 }
 
@@ -314,7 +427,6 @@ int handshake_begin(struct conn *c)
 
 		if (sni)
 			(void)gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, sni, strlen(sni));
-		gnutls_session_set_verify_cert(c->tls, sni, 0);
 	} else {
 		gnutls_certificate_request_t want = GNUTLS_CERT_REQUIRE;
 
@@ -323,7 +435,6 @@ int handshake_begin(struct conn *c)
 		else if (q->msg.flags & TLSKEY_FLAG_NO_REQUIRE_PEER_CERT)
 			want = GNUTLS_CERT_REQUEST;
 		gnutls_certificate_server_set_request(c->tls, want);
-		gnutls_session_set_verify_cert(c->tls, NULL, 0);
 		gnutls_handshake_set_post_client_hello_function(c->tls, post_client_hello);
 	}
 	timeout = q->msg.timeout_ms ? q->msg.timeout_ms : k->conf->handshake_timeout_ms;
@@ -435,9 +546,11 @@ static int finish(struct conn *c)
 	const gnutls_datum_t *certs;
 	unsigned n = 0;
 	int r;
-	char why[256] = "";
+	char why[TK_MESSAGE_MAX] = "";
 
 	certs = gnutls_certificate_get_peers(c->tls, &n);
+	if (c->cache_hit && certs && n > 0)
+		goto checked;
 	c->peer[0] = '\0';
 	if (certs && n > 0) {
 		gnutls_x509_crt_t crt;
@@ -486,6 +599,15 @@ static int finish(struct conn *c)
 		handshake_fail(c, EACCES, "%s", why);
 		return -EACCES;
 	}
+	if (c->peer[0] && !(q->msg.flags & TLSKEY_FLAG_NO_CACHE_WRITE) &&
+	    !(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION)) {
+		struct vcache_value v;
+
+		(void)snprintf(v.peer, sizeof(v.peer), "%s", c->peer);
+		(void)snprintf(v.mapped_user, sizeof(v.mapped_user), "%s", c->mapped_user);
+		vcache_put(c->w->k->vcache, c->cache_key, &v);
+	}
+checked:
 	if (strlen(c->peer) + 1 > q->msg.peername_max) {
 		handshake_fail(c, ERANGE, "peer identity %s does not fit in %u bytes", c->peer,
 			       q->msg.peername_max);

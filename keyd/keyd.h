@@ -15,6 +15,7 @@
 #include "keyd/conf.h"
 #include "policy/acl.h"
 #include "keyd/registry.h"
+#include "keyd/vcache.h"
 
 struct keyd;
 struct worker;
@@ -41,6 +42,7 @@ struct keyd_request {
 	struct acl_decision decision; /* why it was admitted; refers into acl */
 	unsigned long long t_start_ms;
 	char unit[256]; /* caller's systemd unit, "" if unknown */
+	unsigned acl_gen; /* generation of acl, for cache keys */
 };
 
 /* One TLS connection, owned by exactly one worker thread. */
@@ -60,6 +62,10 @@ struct conn {
 	int failed;         /* ended by a TLS or network error */
 	char mapped_user[TK_SHORT_MAX + 1];
 	struct session_info *info; /* published for tlskey_query() */
+	unsigned verify_status;    /* gnutls_certificate_status_t of a failed validation */
+	int cache_hit;             /* peer, mapped_user came from the validation cache */
+	int pinned;                /* peer accepted by a configured pin, not a CA */
+	uint8_t cache_key[32];
 
 	/* Relay state. */
 	unsigned app_eof : 1;     /* app shut down its write side */
@@ -108,6 +114,8 @@ struct keyd {
 	unsigned *chain_lens;
 	pthread_mutex_t acl_lock;
 	struct acl *acl;
+	unsigned acl_gen; /* bumped by every reload, under acl_lock */
+	struct vcache *vcache;
 	struct worker *workers;
 	unsigned n_workers;
 	atomic_uint handshakes; /* running handshakes, all workers */

@@ -13,6 +13,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/registry.c keyd/registry.h \
 	keyd/relay.c \
 	keyd/signer.c \
+	keyd/vcache.c keyd/vcache.h \
 	keyd/worker.c
 libtlskey_keyd_la_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(SYSTEMD_CFLAGS) -pthread
 libtlskey_keyd_la_LIBADD = libtlskey-policy.la libtlskey-pkcs11.la libtlskey-common.la \

@@ -212,6 +212,7 @@ int keyd_reload_acl(struct keyd *k, char *msg, size_t len)
 	pthread_mutex_lock(&k->acl_lock);
 	old = k->acl;
 	k->acl = fresh;
+	k->acl_gen++;
 	pthread_mutex_unlock(&k->acl_lock);
 	/* Requests in flight and sessions hold their own references. */
 	acl_unref(old);
@@ -437,6 +438,7 @@ static void keyd_free(struct keyd *k)
 	if (k->prio)
 		gnutls_priority_deinit(k->prio);
 	acl_unref(k->acl);
+	vcache_free(k->vcache);
 	(void)tk_close(k->donefd);
 	pthread_mutex_destroy(&k->acl_lock);
 	keyd_conf_free(k->conf);
@@ -514,6 +516,9 @@ int main(int argc, char **argv)
 		r = -EINVAL;
 		goto out;
 	}
+	r = vcache_new(k.conf->cache_size, k.conf->cache_ttl_s, &k.vcache);
+	if (r < 0)
+		goto out;
 	r = p11_init(k.conf->module_path, err, sizeof(err));
 	if (r < 0) {
 		keyd_log(LOG_ERR, "PKCS#11: %s", err);
