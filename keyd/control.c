@@ -142,13 +142,16 @@ static int check_fd(int fd, int proto, char *why, size_t len)
 		(void)snprintf(why, len, "passed descriptor is not a socket");
 		return -ENOTSOCK;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0 || type != SOCK_STREAM) {
-		(void)snprintf(why, len, "passed socket is not a stream socket (TLS needs TCP)");
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0 ||
+	    type != (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM)) {
+		(void)snprintf(why, len, "passed socket is not a %s socket",
+			       proto == IPPROTO_UDP ? "datagram (DTLS needs UDP)" : "stream (TLS needs TCP)");
 		return -EPROTOTYPE;
 	}
 	il = sizeof(int);
 	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &il) < 0 || protocol != proto) {
-		(void)snprintf(why, len, "passed socket is not a TCP socket");
+		(void)snprintf(why, len, "passed socket is not a %s socket",
+			       proto == IPPROTO_UDP ? "UDP" : "TCP");
 		return -EPROTONOSUPPORT;
 	}
 	if (getpeername(fd, (struct sockaddr *)&sa, &sl) < 0) {
@@ -167,11 +170,7 @@ static int check_request(const struct tk_msg *m, char *why, size_t len)
 		(void)snprintf(why, len, "unknown role %u", m->role);
 		return -EINVAL;
 	}
-	if (m->proto == IPPROTO_UDP) {
-		(void)snprintf(why, len, "DTLS is not supported yet");
-		return -ENOTSUP;
-	}
-	if (m->proto != IPPROTO_TCP) {
+	if (m->proto != IPPROTO_TCP && m->proto != IPPROTO_UDP) {
 		(void)snprintf(why, len, "unsupported protocol %u", m->proto);
 		return -EPROTONOSUPPORT;
 	}

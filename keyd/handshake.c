@@ -15,12 +15,14 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <gnutls/crypto.h>
+#include <gnutls/dtls.h>
 #include <gnutls/x509.h>
 
 #include "common/util.h"
 #include "keyd/identity.h"
 #include "keyd/keyd.h"
 #include "keyd/log.h"
+#include <netinet/in.h>
 #include "pkcs11/p11.h"
 #include "tlskey/starttls.h"
 
@@ -403,8 +405,9 @@ int handshake_begin(struct conn *c)
 		handshake_fail(c, errno, "cannot make socket non-blocking: %s", strerror(errno));
 		return -EIO;
 	}
+	c->dtls = q->msg.proto == IPPROTO_UDP;
 	flags = (q->msg.role == TK_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
-		GNUTLS_NO_SIGNAL;
+		GNUTLS_NO_SIGNAL | (c->dtls ? GNUTLS_DATAGRAM : 0);
 	if (q->msg.role == TK_ROLE_CLIENT)
 		flags |= GNUTLS_NO_TICKETS;
 	r = gnutls_init(&c->tls, flags);
@@ -439,6 +442,11 @@ int handshake_begin(struct conn *c)
 	}
 	timeout = q->msg.timeout_ms ? q->msg.timeout_ms : k->conf->handshake_timeout_ms;
 	c->deadline_ms = tk_now_ms() + timeout;
+	if (c->dtls) {
+		/* Our own timer ends the handshake; GnuTLS only paces resends. */
+		gnutls_dtls_set_timeouts(c->tls, 1000, timeout + 1000);
+		gnutls_dtls_set_mtu(c->tls, KEYD_DTLS_MTU);
+	}
 	/* Watch the caller: if it goes away, the handshake is pointless. */
 	r = worker_ev_update(c->w, c, &c->ctl, EPOLLIN | EPOLLRDHUP);
 	if (r < 0) {
@@ -490,7 +498,8 @@ static int deliver(struct conn *c, const char *event, const char *detail)
 {
 	int sv[2];
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	/* Datagrams keep their boundaries on the application side too. */
+	if (socketpair(AF_UNIX, (c->dtls ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0, sv) < 0) {
 		handshake_fail(c, errno, "socketpair: %s", strerror(errno));
 		return -EIO;
 	}
@@ -514,6 +523,7 @@ static int deliver(struct conn *c, const char *event, const char *detail)
 	(void)worker_ev_update(c->w, c, &c->ctl, 0);
 	c->ctl.fd = tk_close(c->ctl.fd);
 	c->state = CONN_RELAY;
+	c->retransmit_ms = 0;
 	c->w->n_handshakes--;
 	(void)atomic_fetch_sub(&c->w->k->handshakes, 1);
 	(void)eventfd_write(c->w->k->donefd, 1);
@@ -639,6 +649,8 @@ void handshake_step(struct conn *c)
 			return;
 		}
 		if (r == GNUTLS_E_AGAIN) {
+			if (c->dtls)
+				c->retransmit_ms = tk_now_ms() + gnutls_dtls_get_timeout(c->tls);
 			set_net_interest(c);
 			return;
 		}

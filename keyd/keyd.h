@@ -54,6 +54,8 @@ struct conn {
 	struct ev net, app, ctl;
 	gnutls_session_t tls;
 	unsigned long long deadline_ms;
+	unsigned long long retransmit_ms; /* DTLS: resend the flight at this time, 0 none */
+	int dtls;
 	enum sni_state sni;
 	int dead; /* freed at the end of the current event batch */
 	char peer[TK_ID_MAX + 1];
@@ -124,6 +126,8 @@ struct keyd {
 };
 
 #define KEYD_SCRATCH_SIZE (16 * 1024 + 256)
+/* Path MTU assumed for DTLS: safe for IPv6 minimum links plus tunnels. */
+#define KEYD_DTLS_MTU 1280
 
 /* worker.c */
 int worker_start(struct keyd *k, struct worker *w, unsigned index);

@@ -257,6 +257,11 @@ static int pump_app_to_net(struct conn *c)
 		}
 		r = net_send(c, buf, (size_t)n);
 		tk_wipe(buf, (size_t)n);
+		if (c->dtls && r == GNUTLS_E_LARGE_PACKET) {
+			/* Datagram semantics: too big for the path, dropped. */
+			keyd_log(LOG_DEBUG, "DTLS: dropped a %zd byte datagram (MTU)", n);
+			continue;
+		}
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 			/* GnuTLS keeps the encrypted record; resume later. */
 			c->send_pending = 1;
@@ -276,7 +281,9 @@ static void relay_rearm(struct conn *c)
 	uint32_t net = 0, app = 0;
 	int r;
 
-	if (c->net_eof && !c->to_app && c->app_eof && c->bye_done && !c->send_pending) {
+	/* DTLS has no transport EOF to wait for: once the app is done and our
+	 * close_notify is out, the session is over. */
+	if ((c->net_eof || c->dtls) && !c->to_app && c->app_eof && c->bye_done && !c->send_pending) {
 		conn_free(c);
 		return;
 	}

@@ -174,9 +174,14 @@ static int next_timeout(struct worker *w)
 {
 	unsigned long long now = tk_now_ms(), best = 0;
 
-	for (struct conn *c = w->conns; c; c = c->next)
-		if (c->state == CONN_HANDSHAKE && (!best || c->deadline_ms < best))
+	for (struct conn *c = w->conns; c; c = c->next) {
+		if (c->state != CONN_HANDSHAKE)
+			continue;
+		if (!best || c->deadline_ms < best)
 			best = c->deadline_ms;
+		if (c->retransmit_ms && c->retransmit_ms < best)
+			best = c->retransmit_ms;
+	}
 	if (!best)
 		return -1;
 	return best <= now ? 0 : (int)(best - now > 60000 ? 60000 : best - now);
@@ -189,8 +194,15 @@ static void expire(struct worker *w)
 
 	for (; c; c = next) {
 		next = c->next;
-		if (c->state == CONN_HANDSHAKE && c->deadline_ms <= now)
+		if (c->state != CONN_HANDSHAKE)
+			continue;
+		if (c->deadline_ms <= now) {
 			handshake_timeout(c);
+		} else if (c->retransmit_ms && c->retransmit_ms <= now) {
+			/* DTLS: GnuTLS resends its last flight when called. */
+			c->retransmit_ms = 0;
+			handshake_step(c);
+		}
 	}
 }
 

@@ -78,12 +78,8 @@ static int check_args(int fd, int proto, const char *myname, int flags, int role
 		set_error("invalid file descriptor %d", fd);
 		return -EBADF;
 	}
-	if (proto == IPPROTO_UDP) {
-		set_error("DTLS (IPPROTO_UDP) is not supported yet");
-		return -ENOTSUP;
-	}
-	if (proto != IPPROTO_TCP) {
-		set_error("unsupported protocol %d (use IPPROTO_TCP)", proto);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
+		set_error("unsupported protocol %d (use IPPROTO_TCP or IPPROTO_UDP)", proto);
 		return -EPROTONOSUPPORT;
 	}
 	if (!myname || tk_name_validate(myname, strlen(myname)) < 0) {

@@ -46,9 +46,12 @@ extern "C" {
 
 /* Start TLS in the client role on `fd`, a connected socket.
  *
- * proto:     IPPROTO_TCP for TLS.  IPPROTO_UDP (DTLS) is not supported yet
- *            and fails with ENOTSUP; any other value fails with
- *            EPROTONOSUPPORT.
+ * proto:     IPPROTO_TCP for TLS on a connected TCP socket; IPPROTO_UDP
+ *            for DTLS 1.2 on a connected UDP socket, in which case the
+ *            protected descriptor is a SOCK_SEQPACKET socket that keeps
+ *            datagram boundaries (one read = one datagram; a datagram too
+ *            large for the path MTU is dropped).  Any other value fails
+ *            with EPROTONOSUPPORT.
  * myname:    local identity whose key and certificate are used
  *            ("example.com" or "alice@example.com"); must not be NULL.
  * flags:     TLSKEY_FLAG_*; unknown bits or server-only bits -> EINVAL.
