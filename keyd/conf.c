@@ -86,6 +86,8 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 	if (!strcmp(key, "ca-file"))
 		return strcmp(val, "system") ? set_path(p, &c->ca_file, key, val)
 					     : set_str(p, &c->ca_file, key, val);
+	if (!strcmp(key, "ca-dir"))
+		return set_path(p, &c->ca_dir, key, val);
 	if (!strcmp(key, "priority"))
 		return set_str(p, &c->priority, key, val);
 	if (!strcmp(key, "workers"))
@@ -485,6 +487,7 @@ void keyd_conf_free(struct keyd_conf *conf)
 	free(conf->acl_path);
 	free(conf->module_path);
 	free(conf->ca_file);
+	free(conf->ca_dir);
 	free(conf->priority);
 	free(conf);
 }

@@ -36,6 +36,7 @@ struct keyd_conf {
 	char *acl_path;
 	char *module_path;   /* NULL: modules registered with p11-kit */
 	char *ca_file;       /* NULL or "system": system trust store */
+	char *ca_dir;        /* directory of PEM trust anchors, or NULL */
 	char *priority;      /* GnuTLS priority string */
 	unsigned workers;
 	unsigned max_handshakes;

@@ -364,15 +364,30 @@ int keyd_worker_creds_init(struct worker *w)
 	r = gnutls_certificate_allocate_credentials(&w->cred);
 	if (r < 0)
 		return -ENOMEM;
-	if (!conf->ca_file || !strcmp(conf->ca_file, "system"))
+	/* Trust anchors: a file, a directory, both, or the system store when
+	 * neither is configured (or ca-file is "system").  Pins alone are
+	 * fine too: then there may be no anchor at all. */
+	if ((!conf->ca_file && !conf->ca_dir) || (conf->ca_file && !strcmp(conf->ca_file, "system"))) {
 		r = gnutls_certificate_set_x509_system_trust(w->cred);
-	else
+		if (r < 0) {
+			keyd_log(LOG_ERR, "system trust store: %s", gnutls_strerror(r));
+			return -EINVAL;
+		}
+	} else if (conf->ca_file) {
 		r = gnutls_certificate_set_x509_trust_file(w->cred, conf->ca_file, GNUTLS_X509_FMT_PEM);
-	if (r <= 0) {
-		keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s",
-			 conf->ca_file ? conf->ca_file : "system store",
-			 r < 0 ? gnutls_strerror(r) : "file holds no certificate");
-		return -EINVAL;
+		if (r <= 0) {
+			keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s", conf->ca_file,
+				 r < 0 ? gnutls_strerror(r) : "file holds no certificate");
+			return -EINVAL;
+		}
+	}
+	if (conf->ca_dir) {
+		r = gnutls_certificate_set_x509_trust_dir(w->cred, conf->ca_dir, GNUTLS_X509_FMT_PEM);
+		if (r < 0 || (r == 0 && !conf->ca_file && !conf->n_peers)) {
+			keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s", conf->ca_dir,
+				 r < 0 ? gnutls_strerror(r) : "directory holds no certificate");
+			return -EINVAL;
+		}
 	}
 	gnutls_certificate_set_retrieve_function2(w->cred, cert_cb);
 	gnutls_certificate_set_verify_function(w->cred, verify_cb);
