@@ -243,8 +243,8 @@ static int handle_query(int ctlfd, int fd)
 	return 1;
 }
 
-static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *q,
-		       int netfd, int *ret_netfd);
+static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, const struct tk_msg *m,
+		       int netfd, struct keyd_request *ret_req, int *ret_netfd);
 
 /* tlskeyctl reload: only root and the daemon's own user may ask. */
 static int handle_reload(struct keyd *k, int ctlfd, const struct caller *who, int fd)
@@ -267,14 +267,14 @@ static int handle_reload(struct keyd *k, int ctlfd, const struct caller *who, in
 int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *ret_req,
 		  int *ret_netfd)
 {
-	struct keyd_request *q;
+	struct tk_msg *m;
 	int netfd = -1, r;
 
-	/* A request struct is large (it can carry a certificate): heap. */
-	q = calloc(1, sizeof(*q));
-	if (!q)
+	/* A decoded message is large (it can carry a certificate): heap. */
+	m = calloc(1, sizeof(*m));
+	if (!m)
 		return -ENOMEM;
-	r = tk_msg_recv(ctlfd, &q->msg, &netfd);
+	r = tk_msg_recv(ctlfd, m, &netfd);
 	if (r == -EAGAIN)
 		goto out;
 	if (r < 0) {
@@ -284,13 +284,11 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
 			control_reply_error(ctlfd, -r, "malformed request");
 		goto out;
 	}
-	/* Dispatch by request type; anyone may send either: START is then
-	 * judged by the ACL, QUERY by possession of the descriptor. */
-	switch (q->msg.type) {
+	/* Dispatch by request type: START is judged by the ACL, QUERY by
+	 * possession of the descriptor, RELOAD by the caller's uid. */
+	switch (m->type) {
 	case TK_MSG_START:
-		r = admit_start(k, ctlfd, who, q, netfd, ret_netfd);
-		if (r == 0)
-			*ret_req = *q;
+		r = admit_start(k, ctlfd, who, m, netfd, ret_req, ret_netfd);
 		break;
 	case TK_MSG_QUERY:
 		r = handle_query(ctlfd, netfd);
@@ -305,21 +303,32 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
 		break;
 	}
 out:
-	free(q);
+	free(m);
 	return r;
 }
 
-static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *qp,
-		       int netfd, int *ret_netfd)
+static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, const struct tk_msg *m,
+		       int netfd, struct keyd_request *ret_req, int *ret_netfd)
 {
-	struct keyd_request q = *qp;
+	struct keyd_request q;
 	struct acl_subject subj;
 	struct acl_request areq;
 	const char *role;
 	char why[TK_MESSAGE_MAX] = "";
 	int r;
 
-	r = check_request(&q.msg, why, sizeof(why));
+	memset(&q, 0, sizeof(q));
+	q.msg = (struct keyd_start){ .present = m->present,
+				     .role = m->role,
+				     .proto = m->proto,
+				     .checksni = m->checksni,
+				     .allow_hs_timeout = m->allow_hs_timeout,
+				     .flags = m->flags,
+				     .peername_max = TK_HAS(m, TK_TAG_PEERNAME_MAX) ? m->peername_max : UINT32_MAX,
+				     .timeout_ms = m->timeout_ms };
+	memcpy(q.msg.myname, m->myname, sizeof(q.msg.myname));
+	memcpy(q.msg.sniname, m->sniname, sizeof(q.msg.sniname));
+	r = check_request(m, why, sizeof(why));
 	if (r == 0 && netfd < 0) {
 		(void)snprintf(why, sizeof(why), "no file descriptor attached");
 		r = -EBADF;
@@ -366,7 +375,7 @@ static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, stru
 	q.id_index = (size_t)(q.id - k->conf->ids);
 	(void)snprintf(q.unit, sizeof(q.unit), "%s", who->unit);
 	q.t_start_ms = tk_now_ms();
-	*qp = q;
+	*ret_req = q;
 	*ret_netfd = netfd;
 	return 0;
 

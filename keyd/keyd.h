@@ -31,10 +31,20 @@ struct ev {
 enum conn_state { CONN_HANDSHAKE = 1, CONN_RELAY };
 enum sni_state { SNI_NONE = 0, SNI_ASKED, SNI_ACCEPTED, SNI_REFUSED };
 
+/* The fields of a START request kept for the life of a session (a full
+ * struct tk_msg is ~10 KiB: too much per idle session). */
+struct keyd_start {
+	uint32_t present; /* as in struct tk_msg, for TK_HAS() */
+	uint8_t role, proto, checksni, allow_hs_timeout;
+	uint32_t flags, peername_max, timeout_ms;
+	char myname[TK_NAME_MAX + 1];
+	char sniname[TK_NAME_MAX + 1];
+};
+
 /* A request admitted by the accept loop and handed to a worker.  Every
  * field is immutable after admission. */
 struct keyd_request {
-	struct tk_msg msg;
+	struct keyd_start msg;
 	struct ucred cred;
 	const struct keyd_identity *id;
 	size_t id_index;

@@ -137,8 +137,8 @@ static int pump_net_to_app(struct conn *c)
 			c->to_app_len = (size_t)(n - w);
 			c->to_app_off = 0;
 		}
+		tk_wipe(buf, (size_t)n);
 	}
-	tk_wipe(buf, RECORD_MAX);
 	if (c->net_eof && !c->to_app)
 		(void)shutdown(c->app.fd, SHUT_WR);
 	return 0;
