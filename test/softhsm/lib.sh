@@ -1,0 +1,370 @@
+# Shared helpers for the SoftHSM integration tests; sourced by each test.
+#
+# A test does:
+#   . "${top_srcdir:-.}/test/softhsm/lib.sh"
+#   tk_need gnutls-cli            # exit 77 (skip) if a tool is missing
+#   tk_setup                      # temp dir, fixture, daemon; cleanup on exit
+#   ... tk_app client ... / tk_start_gnutls_serv ... / tk_check ...
+#   tk_pass
+#
+# Every wait here is bounded.  Only loopback addresses are used.  Processes
+# started here are remembered by pid and killed by pid on exit.
+set -euo pipefail
+
+if [ -z "${top_srcdir:-}" ]; then
+	top_srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+fi
+top_builddir=${top_builddir:-$top_srcdir}
+TK_NAME=$(basename "$0" .sh)
+TK_APP=${TK_APP:-$top_builddir/test/softhsm/tk-app}
+TLSKEYD=${TLSKEYD:-$top_builddir/tlskeyd}
+TK_PIDS=()
+TK_DAEMON_PID=
+TK_TMP=
+
+tk_log() { echo "[$TK_NAME] $*" >&2; }
+
+tk_skip() {
+	echo "SKIP: $TK_NAME: $*" >&2
+	exit 77
+}
+
+tk_need() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || tk_skip "$t not found"
+	done
+}
+
+# tk_fail MSG: print MSG and the tails of the interesting logs, then exit 1.
+tk_fail() {
+	echo "FAIL: $TK_NAME: $*" >&2
+	exit 1
+}
+
+tk_dump_logs() {
+	local f
+	[ -n "$TK_TMP" ] && [ -d "$TK_TMP" ] || return 0
+	for f in "$TK_TMP"/tlskeyd*.log "$TK_TMP"/last-*.err; do
+		[ -s "$f" ] || continue
+		echo "----- tail of $f -----" >&2
+		tail -n 25 "$f" >&2
+	done
+}
+
+tk_cleanup() {
+	local rc=$? pid
+	trap - EXIT
+	set +e
+	for pid in "${TK_PIDS[@]}" $TK_DAEMON_PID; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${TK_PIDS[@]}" $TK_DAEMON_PID; do
+		tk_wait_pid "$pid" 5 >/dev/null 2>&1 || kill -9 "$pid" 2>/dev/null
+	done
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+		tk_dump_logs
+	fi
+	if [ -n "$TK_TMP" ] && [ -d "$TK_TMP" ]; then
+		if [ "${TK_KEEP:-0}" = 1 ]; then
+			echo "kept $TK_TMP" >&2
+		else
+			rm -rf -- "$TK_TMP"
+		fi
+	fi
+	exit "$rc"
+}
+
+# tk_wait_pid PID SECONDS: wait (bounded) for a child; returns its status,
+# or 124 after killing it on timeout.
+tk_wait_pid() {
+	local pid=$1 limit=$(($2 * 10)) i=0 rc=0
+	while kill -0 "$pid" 2>/dev/null; do
+		i=$((i + 1))
+		if [ "$i" -gt "$limit" ]; then
+			kill "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+			return 124
+		fi
+		sleep 0.1
+	done
+	wait "$pid" 2>/dev/null || rc=$?
+	return "$rc"
+}
+
+# tk_bg CMD...: start CMD in the background; its pid is in TK_BG_PID.
+# "<&0" keeps the caller's stdin: without it bash gives background
+# commands /dev/null.
+tk_bg() {
+	"$@" <&0 &
+	TK_BG_PID=$!
+	TK_PIDS+=("$TK_BG_PID")
+}
+
+tk_setup() {
+	# Missing binaries are a build problem, not a reason to skip.
+	[ -x "$TLSKEYD" ] || tk_fail "daemon $TLSKEYD not built"
+	[ -x "$TK_APP" ] || tk_fail "$TK_APP not built"
+	tk_need p11tool certtool
+	TK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tlskeyd-$TK_NAME.XXXXXX")
+	trap tk_cleanup EXIT
+	trap 'exit 130' INT TERM
+	bash "$top_srcdir/test/softhsm/fixture.sh" "$TK_TMP/fx" || tk_fail "fixture.sh failed"
+	# shellcheck source=/dev/null
+	. "$TK_TMP/fx/env"
+	TK_FX=$TK_DIR
+	export TLSKEYD_SOCKET=$TK_FX/tlskeyd.sock
+	if [ "${1:-}" != --no-daemon ]; then
+		tk_daemon_start "$TK_FX/tlskeyd.conf"
+	fi
+}
+
+# tk_daemon_start [CONF]: start tlskeyd and wait (bounded) for its socket.
+# The daemon's stderr goes to $TK_TMP/tlskeyd.log.
+tk_daemon_start() {
+	local conf=${1:-$TK_FX/tlskeyd.conf} i
+	tk_daemon_stop
+	rm -f "$TLSKEYD_SOCKET"
+	echo "=== tlskeyd -c $conf ($(date +%T))" >>"$TK_TMP/tlskeyd.log"
+	"$TLSKEYD" -d -c "$conf" </dev/null >>"$TK_TMP/tlskeyd.log" 2>&1 &
+	TK_DAEMON_PID=$!
+	for i in $(seq 100); do
+		[ -S "$TLSKEYD_SOCKET" ] && return 0
+		kill -0 "$TK_DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$TK_DAEMON_PID" 2>/dev/null; then
+		tk_fail "tlskeyd did not create $TLSKEYD_SOCKET within 10s"
+	fi
+	local rc=0
+	wait "$TK_DAEMON_PID" || rc=$?
+	TK_DAEMON_PID=
+	return "$rc"
+}
+
+tk_daemon_stop() {
+	[ -n "$TK_DAEMON_PID" ] || return 0
+	kill "$TK_DAEMON_PID" 2>/dev/null || true
+	tk_wait_pid "$TK_DAEMON_PID" 10 || true
+	TK_DAEMON_PID=
+}
+
+tk_daemon_alive() {
+	if [ -z "$TK_DAEMON_PID" ] || ! kill -0 "$TK_DAEMON_PID" 2>/dev/null; then
+		tk_fail "tlskeyd is not running any more"
+	fi
+}
+
+# tk_app NAME ARGS...: run tk-app in the foreground (bounded), stdin from
+# $TK_TMP/NAME.in if it exists, stdout to NAME.out, stderr to NAME.err.
+# Returns tk-app's exit status.
+tk_app() {
+	local name=$1 in rc=0
+	shift
+	in=$TK_TMP/$name.in
+	[ -e "$in" ] || in=/dev/null
+	timeout 60 "$TK_APP" "$@" <"$in" >"$TK_TMP/$name.out" 2>"$TK_TMP/$name.err" || rc=$?
+	cp "$TK_TMP/$name.err" "$TK_TMP/last-app.err"
+	return "$rc"
+}
+
+# tk_app_server NAME ARGS...: start "tk-app server" on 127.0.0.1 (or the
+# --listen given in ARGS) in the background; waits for its port, sets
+# TK_PORT and TK_SERVER_PID.  I/O files as for tk_app.
+tk_app_server() {
+	local name=$1
+	shift
+	tk_app_listen "$name" server "$@"
+}
+
+# tk_app_listen NAME MODE ARGS...: the same for any listening tk-app mode
+# (server, sink).
+tk_app_listen() {
+	local name=$1 mode=$2 in pf i listen=127.0.0.1:0
+	shift 2
+	in=$TK_TMP/$name.in
+	[ -e "$in" ] || in=/dev/null
+	pf=$TK_TMP/$name.port
+	rm -f "$pf"
+	case " $* " in *" --listen "*) listen= ;; esac
+	tk_bg timeout 60 "$TK_APP" "$mode" ${listen:+--listen "$listen"} --port-file "$pf" "$@" \
+		<"$in" >"$TK_TMP/$name.out" 2>"$TK_TMP/$name.err"
+	TK_SERVER_PID=$TK_BG_PID
+	for i in $(seq 100); do
+		if [ -s "$pf" ]; then
+			TK_PORT=$(cat "$pf")
+			return 0
+		fi
+		kill -0 "$TK_SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$TK_TMP/$name.err" >&2
+	tk_fail "tk-app $mode $name did not start"
+}
+
+# tk_free_port: print a TCP port that nothing listens on right now.  A
+# race with other processes remains; the tk_start_* helpers retry.
+tk_free_port() {
+	local p i
+	for i in $(seq 50); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# tk_wait_listen PORT PID: wait until PORT accepts connections on loopback,
+# or PID died.  Bounded to 10s.
+tk_wait_listen() {
+	local port=$1 pid=$2 i
+	for i in $(seq 100); do
+		if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# tk_start_peer NAME CMD...: start a remote peer server; the literal word
+# PORT in CMD is replaced by a free port.  Retries if the port was taken.
+# Sets TK_PORT and TK_PEER_PID; output in NAME.out / NAME.err.
+tk_start_peer() {
+	local name=$1 port a args
+	shift
+	for _ in 1 2 3 4 5; do
+		port=$(tk_free_port) || tk_fail "no free port"
+		args=()
+		for a in "$@"; do
+			args+=("${a//PORT/$port}")
+		done
+		tk_bg "${args[@]}" <"${TK_PEER_STDIN:-/dev/null}" >"$TK_TMP/$name.out" 2>"$TK_TMP/$name.err"
+		TK_PEER_PID=$TK_BG_PID
+		if tk_wait_listen "$port" "$TK_PEER_PID"; then
+			TK_PORT=$port
+			return 0
+		fi
+		kill "$TK_PEER_PID" 2>/dev/null || true
+		tk_wait_pid "$TK_PEER_PID" 5 || true
+	done
+	cat "$TK_TMP/$name.err" >&2
+	tk_fail "peer $name did not start"
+}
+
+# gnutls-serv with the trusted peer certificate, requiring client certs,
+# echoing what it receives.  Extra ARGS are appended.
+tk_start_gnutls_serv() {
+	local name=$1
+	shift
+	tk_start_peer "$name" gnutls-serv --port PORT --echo \
+		--x509cafile "$TK_FX/ca.pem" \
+		--require-client-cert --verify-client-cert "$@"
+}
+
+# openssl s_server for one connection, reversing each line it receives
+# (-rev), requiring and verifying a client certificate.
+tk_start_openssl_serv() {
+	local name=$1
+	shift
+	tk_start_peer "$name" openssl s_server -accept 127.0.0.1:PORT -naccept 1 -rev \
+		-CAfile "$TK_FX/ca.pem" -Verify 2 -verify_return_error "$@"
+}
+
+# tk_fifo_client NAME INFILE WANT CMD...: run a remote TLS client (gnutls-cli,
+# openssl s_client) whose stdin stays open until WANT bytes arrived on its
+# stdout, then close stdin.  These clients quit at stdin EOF without
+# waiting for the server, so an early EOF would race with the answer.
+# Output in NAME.out / NAME.err; returns CMD's exit status.
+tk_fifo_client() {
+	local name=$1 infile=$2 want=$3 fifo pid i rc=0
+	shift 3
+	fifo=$TK_TMP/$name.fifo
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	: >"$TK_TMP/$name.out"
+	# Opening a FIFO read-write never blocks, and with that writer in place
+	# the client's read-only open does not block either.  The client must
+	# not inherit fd 7, or it would never see EOF.
+	exec 7<>"$fifo"
+	tk_bg timeout 60 "$@" <"$fifo" >"$TK_TMP/$name.out" 2>"$TK_TMP/$name.err" 7>&-
+	pid=$TK_BG_PID
+	cat "$infile" >&7 || true
+	for i in $(seq 200); do
+		[ "$(wc -c <"$TK_TMP/$name.out")" -ge "$want" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	exec 7>&-
+	tk_wait_pid "$pid" 20 || rc=$?
+	cp "$TK_TMP/$name.err" "$TK_TMP/last-peer.err"
+	return "$rc"
+}
+
+# tk_expect_line FILE LINE: FILE has LINE as a whole line.
+tk_expect_line() {
+	grep -qxF -- "$2" "$1" || {
+		echo "--- $1:" >&2
+		cat "$1" >&2
+		tk_fail "expected line '$2' in $(basename "$1")"
+	}
+}
+
+# tk_expect_grep FILE ERE: FILE matches ERE.
+tk_expect_grep() {
+	grep -qE -- "$2" "$1" || {
+		echo "--- $1:" >&2
+		cat "$1" >&2
+		tk_fail "expected /$2/ in $(basename "$1")"
+	}
+}
+
+# tk_same FILE1 FILE2: identical contents.
+tk_same() {
+	cmp -s -- "$1" "$2" || {
+		echo "--- $1 ($(wc -c <"$1") bytes) vs $2 ($(wc -c <"$2") bytes)" >&2
+		tk_fail "$(basename "$1") and $(basename "$2") differ"
+	}
+}
+
+# tk_legit_check [TAG]: one complete local handshake, app server
+# (server.example.test) <-> app client (alice@example.test), both through
+# the daemon, data both ways.  Used after negative cases to prove the
+# daemon is alive and still serving.
+tk_legit_check() {
+	local tag=legit${1:+-$1} rc=0
+	tk_daemon_alive
+	printf 'ping from client %s\n' "$tag" >"$TK_TMP/$tag-c.in"
+	printf 'pong from server %s\n' "$tag" >"$TK_TMP/$tag-s.in"
+	tk_app_server "$tag-s" --myname server.example.test
+	tk_app "$tag-c" client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
+		--sni server.example.test || rc=$?
+	tk_wait_pid "$TK_SERVER_PID" 20 || rc=$((rc ? rc : $?))
+	if [ "$rc" -ne 0 ]; then
+		cat "$TK_TMP/$tag-s.err" "$TK_TMP/$tag-c.err" >&2
+		tk_fail "legitimate handshake ($tag) failed"
+	fi
+	tk_expect_line "$TK_TMP/$tag-c.err" "PEER=server.example.test"
+	tk_expect_line "$TK_TMP/$tag-s.err" "PEER=alice@example.test"
+	tk_same "$TK_TMP/$tag-c.in" "$TK_TMP/$tag-s.out"
+	tk_same "$TK_TMP/$tag-s.in" "$TK_TMP/$tag-c.out"
+	tk_daemon_alive
+}
+
+# tk_pass: stop the daemon, which must exit with status 0 (under the
+# sanitizers a leak or error report makes it non-zero), and pass.
+tk_pass() {
+	local rc=0
+	if [ -n "$TK_DAEMON_PID" ]; then
+		tk_daemon_alive
+		kill "$TK_DAEMON_PID" 2>/dev/null || true
+		tk_wait_pid "$TK_DAEMON_PID" 10 || rc=$?
+		TK_DAEMON_PID=
+		[ "$rc" = 0 ] || tk_fail "tlskeyd exited with status $rc on SIGTERM"
+	fi
+	tk_log "PASS"
+	exit 0
+}

@@ -1,0 +1,19 @@
+# test/softhsm: integration tests (SoftHSM token, real daemon, real peers).
+# See doc/testing.md.
+check_PROGRAMS += test/softhsm/tk-app
+test_softhsm_tk_app_SOURCES = test/softhsm/tk-app.c
+test_softhsm_tk_app_LDADD = libtlskey.la libtlskey-common.la
+
+SOFTHSM_TESTS = \
+	test/softhsm/fixture-check.sh \
+	test/softhsm/server-gnutls.sh \
+	test/softhsm/server-openssl.sh \
+	test/softhsm/client-gnutls.sh \
+	test/softhsm/client-openssl.sh \
+	test/softhsm/bulk.sh \
+	test/softhsm/negative.sh
+
+TESTS += $(SOFTHSM_TESTS)
+EXTRA_DIST += $(SOFTHSM_TESTS) \
+	test/softhsm/fixture.sh \
+	test/softhsm/lib.sh

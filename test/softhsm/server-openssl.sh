@@ -1,0 +1,35 @@
+#!/bin/bash
+# The application is the TLS server (through tlskeyd); openssl s_client is
+# the remote client with a client certificate.  TLS 1.3 and 1.2, ECDSA and
+# RSA server keys.  The app echoes; checks the peer identity and the data.
+. "${top_srcdir:-.}/test/softhsm/lib.sh"
+tk_need openssl
+tk_setup
+
+seq 1 2000 | sed 's/^/line from openssl /' >"$TK_TMP/data"
+want=$(wc -c <"$TK_TMP/data")
+
+n=0
+for myname in server.example.test rsa.example.test; do
+	for ver in tls1_3 tls1_2; do
+		n=$((n + 1))
+		case=$n-$myname-$ver
+		tk_log "case $case"
+		tk_app_server "s$n" --myname "$myname" --echo --sni-allow "$myname"
+		rc=0
+		# -quiet implies -ign_eof: -no_ign_eof makes s_client end at stdin EOF.
+		tk_fifo_client "c$n" "$TK_TMP/data" "$want" openssl s_client -quiet -no_ign_eof \
+			-"$ver" -connect "127.0.0.1:$TK_PORT" -servername "$myname" \
+			-verify_hostname "$myname" -CAfile "$TK_FX/ca.pem" -verify_return_error \
+			-cert "$TK_FX/peer-user.pem" -key "$TK_FX/peer-user.key" || rc=$?
+		[ "$rc" = 0 ] || tk_fail "$case: s_client exit $rc"
+		rc=0
+		tk_wait_pid "$TK_SERVER_PID" 20 || rc=$?
+		[ "$rc" = 0 ] || { cat "$TK_TMP/s$n.err" >&2; tk_fail "$case: tk-app server exit $rc"; }
+		tk_expect_line "$TK_TMP/s$n.err" "PEER=bob@example.test"
+		tk_expect_line "$TK_TMP/s$n.err" "SNI=$myname"
+		tk_same "$TK_TMP/data" "$TK_TMP/c$n.out"
+	done
+done
+tk_daemon_alive
+tk_pass
