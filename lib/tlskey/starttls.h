@@ -65,11 +65,24 @@ extern "C" {
  * Returns a new file descriptor (O_CLOEXEC) owned by the caller, or -1 with
  * errno set.  In every case `fd` is consumed: the caller must not use or
  * close it afterwards (on failure it has been shut down and closed).
- * Notable errno values: EACCES (refused by the daemon's ACL or the peer
- * failed authorization), ENOKEY (no key configured for myname),
- * ECONNREFUSED/ENOENT (daemon not reachable), ECONNRESET / EPROTO /
- * EBADMSG (handshake failed or peer not trusted), ETIMEDOUT (handshake
- * timer), ENOTSOCK / EBADF (fd is not a connected socket of this proto).
+ * Notable errno values:
+ *   EACCES        refused by the daemon's ACL, or the peer is not authorized
+ *                 (peers=, identity-kind flags, map-user)
+ *   ENOKEY        no key configured for myname
+ *   EKEYREJECTED  the peer's certificate failed validation (untrusted,
+ *                 expired, wrong name, wrong key purpose) or it sent none
+ *   EIO, ENODEV   the token failed, or is missing
+ *   ECONNABORTED  the peer sent a fatal alert
+ *   ECONNRESET    the connection closed during the handshake
+ *   EHOSTUNREACH  the server name was refused (checksni)
+ *   EPROTO        any other TLS handshake failure
+ *   ETIMEDOUT     the handshake timer expired
+ *   ERANGE        the peer identity does not fit in peername_len
+ *   EINVAL        bad arguments or flags for this role
+ *   EBADF, ENOTSOCK, EPROTOTYPE, EPROTONOSUPPORT, ENOTCONN
+ *                 fd is not a connected socket of the kind proto needs
+ *   ENOENT, ECONNREFUSED  the daemon is not reachable
+ *   EAGAIN        the daemon is overloaded
  * tlskey_last_error() gives the daemon's explanation. */
 TLSKEY_EXPORT int starttls_client(int fd, int proto, char *myname, int flags, char *sniname,
 				  char *peername, size_t peername_len);
