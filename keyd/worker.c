@@ -254,6 +254,11 @@ static void *worker_main(void *arg)
 		if (stop)
 			break;
 	}
+	/* Shutting down: tell every peer we are closing (best effort, the
+	 * sockets are non-blocking) rather than just dropping connections. */
+	for (struct conn *c = w->conns; c; c = c->next)
+		if (c->state == CONN_RELAY && c->tls && !c->bye_done)
+			(void)gnutls_bye(c->tls, GNUTLS_SHUT_WR);
 	while (w->conns)
 		conn_free(w->conns);
 	bury(w);
