@@ -161,10 +161,21 @@ static int ensure_key(struct conn *c)
 	if (wk->key && !wk->failed)
 		return 0;
 	if (wk->key) {
-		/* The token failed a signature: start over with a new session. */
-		keyd_log(LOG_NOTICE, "worker %u: re-opening key %s after a token failure", c->w->index,
-			 c->req.id->key_uri);
+		struct p11_key_status st;
+
+		/* The token failed a signature: start over with a new session.
+		 * GnuTLS does not say which CKR_ code it got; a probe does.  A
+		 * second failure soon after the first backs off like a failed
+		 * import, so a broken token does not cost a login per request. */
+		if (p11_key_probe(c->req.id->key_uri, &st, err, sizeof(err)) == 0)
+			(void)snprintf(err, sizeof(err), "the token answers again");
+		keyd_log(LOG_WARNING, "worker %u: key %s failed a signature (%s); re-opening it",
+			 c->w->index, c->req.id->key_uri, err);
 		signer_drop(wk);
+		if (wk->dropped_ms && now - wk->dropped_ms < KEY_RETRY_MS)
+			wk->retry_after_ms = now + KEY_RETRY_MS;
+		wk->dropped_ms = now;
+		err[0] = '\0';
 	}
 	if (wk->retry_after_ms > now) {
 		handshake_fail(c, EIO, "key %s for %s is unavailable (recent failure, retry shortly)",

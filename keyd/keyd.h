@@ -95,6 +95,7 @@ struct worker_key {
 	gnutls_privkey_t token_key; /* this worker's own token session */
 	gnutls_privkey_t key;       /* signer.c wrapper around token_key */
 	unsigned long long retry_after_ms;
+	unsigned long long dropped_ms; /* last time a failed key was dropped */
 	unsigned long long signs;   /* signatures made, for accounting */
 	long long sign_us;          /* total time the token took */
 	int failed;                 /* a signature failed: re-import */

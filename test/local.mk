@@ -2,3 +2,4 @@
 EXTRA_DIST += test/lsan.supp
 include $(srcdir)/test/unit/local.mk
 include $(srcdir)/test/softhsm/local.mk
+include $(srcdir)/test/fault/local.mk

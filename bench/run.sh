@@ -1,0 +1,327 @@
+#!/bin/bash
+# bench/run.sh: tlskeyd benchmarks against peers measured in the same run
+# (see doc/performance.md).  Not part of "make check".
+#
+#   make bench && bench/run.sh                  # from the build directory
+#   BENCH_QUICK=1 bench/run.sh                  # ~1 minute smoke run
+#   BENCH_BULK_MIB=1024 bench/run.sh            # 1 GiB each way
+#
+# Knobs (defaults full / quick): BENCH_HS_N handshakes per client process
+# (2000 / 300), BENCH_SLOW_N (1200 / 300), BENCH_LAT_N (1000 / 200),
+# BENCH_BULK_MIB (256 / 64), BENCH_IDLE_N idle sessions (10000 / 1000),
+# BENCH_ONLY="hs lat slow bulk mem" to run a subset.
+# Needs softhsm2, gnutls-bin, stunnel4; root (or a high hard fd limit) for
+# the idle-session test.  Uses 127.0.0.1 only; every wait is bounded.
+set -euo pipefail
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_builddir=${top_builddir:-$PWD}
+B=$top_builddir/bench
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then d_hs=300 d_slow=300 d_lat=200 d_bulk=64 d_idle=1000
+else d_hs=2000 d_slow=1200 d_lat=1000 d_bulk=256 d_idle=10000; fi
+HS_N=${BENCH_HS_N:-$d_hs}
+SLOW_N=${BENCH_SLOW_N:-$d_slow}
+LAT_N=${BENCH_LAT_N:-$d_lat}
+BULK_MIB=${BENCH_BULK_MIB:-$d_bulk}
+IDLE_N=${BENCH_IDLE_N:-$d_idle}
+ONLY=${BENCH_ONLY:-hs lat slow bulk mem}
+AES128="NORMAL:-CIPHER-ALL:+AES-128-GCM"
+STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
+
+for t in "$top_builddir/tlskeyd" "$B/hs-client" "$B/hs-server" "$B/tk-bench-app"; do
+	[ -x "$t" ] || { echo "bench: $t not built (make bench)" >&2; exit 1; }
+done
+FAULT_LIB=$top_builddir/test/fault/.libs/libfaultp11.so
+
+# Our own directory, without "tlskeyd" in any path or process name: other
+# suites on a shared machine clean up with "pkill tlskeyd".
+TMP=$(mktemp -d /tmp/tkbench.XXXXXX)
+PIDS=()
+DAEMON=
+cleanup() {
+	set +e
+	for p in "${PIDS[@]}" $DAEMON; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null; done
+	sleep 0.3
+	for p in "${PIDS[@]}" $DAEMON; do kill -9 -- "-$p" 2>/dev/null || kill -9 "$p" 2>/dev/null; done
+	[ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A hard limit high enough for 2 x IDLE_N sockets in one process.
+want=$((IDLE_N * 2 + 1000))
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$want" ]; then
+	ulimit -Hn "$want" 2>/dev/null || true
+fi
+ulimit -Sn "$(ulimit -Hn)"
+if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$want" ]; then
+	IDLE_N=$((($(ulimit -Sn) - 1000) / 2))
+	echo "bench: fd limit $(ulimit -Sn): idle sessions reduced to $IDLE_N" >&2
+fi
+
+log() { echo "bench: $*" >&2; }
+# result KEY VALUE: one raw number, also kept for the summary.
+declare -A R
+result() { R[$1]=$2; printf 'RESULT %-28s %s\n' "$1" "$2"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+bg() { # bg NAME CMD...: background in its own process group, logs in TMP
+	local name=$1
+	shift
+	setsid "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
+	PIDS+=("$!")
+	BG=$!
+}
+stop() { # stop PID: kill a bg process group
+	kill -- "-$1" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -9 -- "-$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+wait_file() { for _ in $(seq 150); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "bench: $1 missing" >&2; exit 1; }
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
+	exit 1
+}
+rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
+
+# --- fixture: token, keys, certificates -----------------------------------
+log "fixture in $TMP"
+bash "$top_srcdir/test/softhsm/fixture.sh" "$TMP/fx" >/dev/null
+# shellcheck source=/dev/null
+. "$TMP/fx/env"
+FX=$TMP/fx
+cp "$top_builddir/tlskeyd" "$TMP/kd"
+export TLSKEYD_SOCKET=$FX/tlskeyd.sock
+# File keys of the same types for stunnel (it cannot use the token easily).
+for kt in ec rsa; do
+	if [ $kt = ec ]; then ka=(--key-type=ecdsa --curve=secp256r1); else ka=(--key-type=rsa --bits=2048); fi
+	certtool --generate-privkey "${ka[@]}" --no-text --outfile "$TMP/file-$kt.key" 2>/dev/null
+	printf 'cn = server.example.test\ndns_name = server.example.test\ntls_www_server\nsigning_key\nencryption_key\nexpiration_days = 30\n' >"$TMP/file.tmpl"
+	certtool --generate-certificate --load-privkey "$TMP/file-$kt.key" --load-ca-certificate "$FX/ca.pem" \
+		--load-ca-privkey "$FX/ca.key" --template "$TMP/file.tmpl" --no-text \
+		--outfile "$TMP/file-$kt.pem" 2>/dev/null
+done
+
+# daemon EXTRA-LINES: (re)start tlskeyd with the fixture's configuration
+# and EXTRA "key = value" lines in place of the fixture's own.
+daemon() {
+	[ -n "$DAEMON" ] && stop "$DAEMON"
+	awk -v extra="$1" '
+		BEGIN { n = split(extra, e, "\n"); for (i = 1; i <= n; i++) {
+			k = e[i]; sub(/[ \t]*=.*/, "", k); if (k != "") over[k] = e[i] } }
+		/^\[/ && !done { for (k in over) print over[k]; done = 1 }
+		{ k = $0; sub(/[ \t]*=.*/, "", k) }
+		(k in over) { next }
+		{ print }' "$FX/tlskeyd.conf" >"$TMP/kd.conf"
+	rm -f "$TLSKEYD_SOCKET"
+	setsid bash -c 'cd "$1" && exec ./kd -c kd.conf' _ "$TMP" </dev/null >>"$TMP/kd.log" 2>&1 &
+	DAEMON=$!
+	for _ in $(seq 100); do [ -S "$TLSKEYD_SOCKET" ] && return 0; sleep 0.1; done
+	tail "$TMP/kd.log" >&2
+	exit 1
+}
+
+# app NAME MODE ARGS...: tk-bench-app; sets APP_PORT
+app() {
+	local name=$1
+	shift
+	rm -f "$TMP/$name.port"
+	bg "$name" "$B/tk-bench-app" "$@" --port-file "$TMP/$name.port"
+	APP_PID=$BG
+	wait_file "$TMP/$name.port"
+	APP_PORT=$(cat "$TMP/$name.port")
+}
+inproc() { # inproc NAME MODE KEYLABEL ARGS...: hs-server on the token key
+	local name=$1 mode=$2 key=$3
+	shift 3
+	rm -f "$TMP/$name.port"
+	bg "$name" "$B/hs-server" "$mode" --port-file "$TMP/$name.port" --module "$TK_MODULE" \
+		--pin-file "$FX/pin" --cert "$FX/$key-chain.pem" \
+		--key "$TK_TOKEN_URI;object=$key;type=private" "$@"
+	SRV_PID=$BG
+	wait_file "$TMP/$name.port"
+	SRV_PORT=$(cat "$TMP/$name.port")
+}
+stunnel_start() { # stunnel_start NAME KT BACKEND-PORT [EXTRA]: sets ST_PORT
+	local name=$1 kt=$2 backend=$3
+	ST_PORT=$(free_port)
+	cat >"$TMP/$name.conf" <<EOF
+foreground = yes
+pid =
+debug = err
+output = $TMP/$name.log
+[bench]
+accept = 127.0.0.1:$ST_PORT
+connect = 127.0.0.1:$backend
+cert = $TMP/file-$kt.pem
+key = $TMP/file-$kt.key
+${4:-}
+EOF
+	bg "$name" "$STUNNEL" "$TMP/$name.conf"
+	ST_PID=$BG
+	for _ in $(seq 100); do ss -Hltn "sport = :$ST_PORT" | grep -q . && return 0; sleep 0.1; done
+	cat "$TMP/$name.log" >&2
+	exit 1
+}
+
+# clients NAME PORT N PROCS CONC [ARGS]: PROCS hs-client processes at once;
+# sets RATE (total handshakes/s), P50, P99 (of the first process).
+clients() {
+	local name=$1 port=$2 n=$3 procs=$4 conc=$5 i pids=()
+	shift 5
+	for i in $(seq "$procs"); do
+		timeout 600 "$B/hs-client" hs "127.0.0.1:$port" "$n" --conc "$conc" "$@" \
+			>"$TMP/$name-$i.out" 2>"$TMP/$name-$i.err" &
+		pids+=("$!")
+	done
+	for i in "${pids[@]}"; do wait "$i" || { cat "$TMP/$name"-*.err >&2; log "$name: client failed"; }; done
+	RATE=$(cat "$TMP/$name"-*.out | awk '/^HS/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		n += v["n"]; if (v["secs"] > s) s = v["secs"] } END { printf "%.0f", n / s }')
+	P50=$(awk '/^HS/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "p50_us") print kv[2] } }' "$TMP/$name-1.out")
+	P99=$(awk '/^HS/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "p99_us") print kv[2] } }' "$TMP/$name-1.out")
+}
+
+log "machine: $(nproc) CPUs, $(awk '/MemTotal/ { print int($2 / 1024) " MiB" }' /proc/meminfo), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+log "gnutls $(gnutls-cli --version 2>/dev/null | head -n 1 | awk '{ print $NF }'), ${STUNNEL:-no stunnel}"
+
+# --- 1. full TLS 1.3 handshakes/s, 2 client processes ---------------------
+if [[ " $ONLY " = *" hs "* ]]; then
+	for kt in ec rsa; do
+		if [ $kt = ec ]; then my=server.example.test key=server-ec; else my=rsa.example.test key=server-rsa; fi
+		daemon "workers = 4"
+		app "app-hs-$kt" hs --threads 8 --myname "$my"
+		clients "hs-kd-$kt" "$APP_PORT" "$HS_N" 2 1
+		result "hs_per_s.$kt.tlskeyd" "$RATE"
+		stop "$APP_PID"
+		inproc "srv-hs-$kt" hs "$key" --workers 4
+		clients "hs-in-$kt" "$SRV_PORT" "$HS_N" 2 1
+		result "hs_per_s.$kt.inprocess" "$RATE"
+		stop "$SRV_PID"
+		if [ -n "$STUNNEL" ]; then
+			app "be-hs-$kt" hs --plain --threads 8
+			stunnel_start "st-hs-$kt" "$kt" "$APP_PORT"
+			clients "hs-st-$kt" "$ST_PORT" "$HS_N" 2 1
+			result "hs_per_s.$kt.stunnel_filekey" "$RATE"
+			stop "$ST_PID"
+			stop "$APP_PID"
+		fi
+		result "ratio.hs.$kt.tlskeyd_vs_inprocess" \
+			"$(ratio "${R[hs_per_s.$kt.tlskeyd]}" "${R[hs_per_s.$kt.inprocess]}")"
+	done
+fi
+
+# --- 2. added latency of one handshake (sequential, one client) -----------
+if [[ " $ONLY " = *" lat "* ]]; then
+	daemon "workers = 4"
+	app app-lat hs --threads 4
+	clients lat-kd "$APP_PORT" "$LAT_N" 1 1
+	result lat_us.ec.tlskeyd.p50 "$P50"
+	result lat_us.ec.tlskeyd.p99 "$P99"
+	stop "$APP_PID"
+	inproc srv-lat hs server-ec --workers 4
+	clients lat-in "$SRV_PORT" "$LAT_N" 1 1
+	result lat_us.ec.inprocess.p50 "$P50"
+	result lat_us.ec.inprocess.p99 "$P99"
+	stop "$SRV_PID"
+	result lat_us.ec.added.p50 $((R[lat_us.ec.tlskeyd.p50] - R[lat_us.ec.inprocess.p50]))
+	result lat_us.ec.added.p99 $((R[lat_us.ec.tlskeyd.p99] - R[lat_us.ec.inprocess.p99]))
+fi
+
+# --- 3. slow HSM: 5 ms per signature, workers = 8 vs 1 ---------------------
+if [[ " $ONLY " = *" slow "* ]] && [ -e "$FAULT_LIB" ]; then
+	export FAULTP11_MODULE=$TK_MODULE FAULTP11_CONTROL=$TMP/faultp11.ctl
+	echo "delay_ms=5" >"$FAULTP11_CONTROL"
+	for w in 1 8; do
+		daemon "workers = $w
+pkcs11-module = $FAULT_LIB"
+		app "app-slow-$w" hs --threads 32
+		clients "slow-$w" "$APP_PORT" "$((SLOW_N / 2))" 2 8
+		result "hs_per_s.ec.slowhsm.workers$w" "$RATE"
+		stop "$APP_PID"
+	done
+	unset FAULTP11_MODULE FAULTP11_CONTROL
+	result ratio.slowhsm.workers8_vs_1 "$(ratio "${R[hs_per_s.ec.slowhsm.workers8]}" "${R[hs_per_s.ec.slowhsm.workers1]}")"
+fi
+
+# --- 4. bulk relay throughput, AES-128-GCM, BULK_MIB each way --------------
+bulk_run() { # bulk_run NAME PORT [ARGS]: sets UP DOWN (MB/s)
+	local name=$1 port=$2
+	shift 2
+	timeout 600 "$B/hs-client" bulk "127.0.0.1:$port" "$BYTES" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" ||
+		{ cat "$TMP/$name.err" >&2; log "$name failed"; }
+	UP=$(sed -n 's/.*up_MBps=\([0-9.]*\).*/\1/p' "$TMP/$name.out")
+	DOWN=$(sed -n 's/.*down_MBps=\([0-9.]*\).*/\1/p' "$TMP/$name.out")
+	UP=${UP:-0} DOWN=${DOWN:-0}
+}
+if [[ " $ONLY " = *" bulk "* ]]; then
+	BYTES=$((BULK_MIB * 1024 * 1024))
+	daemon "priority = $AES128"
+	app app-bulk bulk --threads 2 --bytes "$BYTES"
+	bulk_run bulk-kd "$APP_PORT" --prio "$AES128"
+	result bulk_MBps.tlskeyd.up "$UP"; result bulk_MBps.tlskeyd.down "$DOWN"
+	stop "$APP_PID"
+	inproc srv-bulk bulk server-ec --workers 1 --bytes "$BYTES" --prio "$AES128"
+	bulk_run bulk-in "$SRV_PORT" --prio "$AES128"
+	result bulk_MBps.inprocess.up "$UP"; result bulk_MBps.inprocess.down "$DOWN"
+	stop "$SRV_PID"
+	app be-bulk bulk --plain --threads 2 --bytes "$BYTES"
+	bulk_run bulk-tcp "$APP_PORT" --plain
+	result bulk_MBps.plain_tcp.up "$UP"; result bulk_MBps.plain_tcp.down "$DOWN"
+	if [ -n "$STUNNEL" ]; then
+		stunnel_start st-bulk ec "$APP_PORT" "ciphersuites = TLS_AES_128_GCM_SHA256"
+		bulk_run bulk-st "$ST_PORT" --prio "$AES128"
+		result bulk_MBps.stunnel.up "$UP"; result bulk_MBps.stunnel.down "$DOWN"
+		stop "$ST_PID"
+		result ratio.bulk.tlskeyd_vs_stunnel.up "$(ratio "${R[bulk_MBps.tlskeyd.up]}" "${R[bulk_MBps.stunnel.up]}")"
+	fi
+	stop "$APP_PID"
+fi
+
+# --- 5. memory per idle session --------------------------------------------
+hold() { # hold NAME PORT SERVER-PID: IDLE_N idle sessions; sets PER (bytes/session)
+	local name=$1 port=$2 spid=$3 before after i
+	sleep 1
+	before=$(rss_kb "$spid")
+	# The client holds its sessions until its stdin (a FIFO we keep open) ends.
+	mkfifo "$TMP/$name.fifo"
+	exec 9<>"$TMP/$name.fifo"
+	"$B/hs-client" hold "127.0.0.1:$port" "$IDLE_N" <"$TMP/$name.fifo" >"$TMP/$name.out" 2>"$TMP/$name.err" 9>&- &
+	local cpid=$!
+	for i in $(seq 1200); do grep -q '^HELD' "$TMP/$name.out" && break; kill -0 "$cpid" 2>/dev/null || break; sleep 0.5; done
+	sleep 2
+	after=$(rss_kb "$spid")
+	log "$name: $(cat "$TMP/$name.out") RSS $before -> $after kB"
+	HELD=$(sed -n 's/^HELD n=//p' "$TMP/$name.out")
+	HELD=${HELD:-0}
+	PER=$(((after - before) * 1024 / (HELD > 0 ? HELD : 1)))
+	exec 9>&-
+	wait "$cpid" 2>/dev/null || true
+}
+if [[ " $ONLY " = *" mem "* ]]; then
+	daemon "workers = 4
+max-pending = 4096"
+	kd=$DAEMON
+	app app-hold hold --threads 8
+	hold mem-kd "$APP_PORT" "$kd"
+	result "mem_idle.sessions" "${HELD:-0}"
+	result mem_bytes_per_session.tlskeyd "$PER"
+	stop "$APP_PID"
+	if [ -n "$STUNNEL" ]; then
+		app be-hold hold --plain --threads 2
+		stunnel_start st-hold ec "$APP_PORT"
+		hold mem-st "$ST_PORT" "$ST_PID"
+		result mem_idle.sessions.stunnel "$HELD"
+		result mem_bytes_per_session.stunnel "$PER"
+		stop "$ST_PID"
+		stop "$APP_PID"
+	fi
+fi
+
+[ -n "$DAEMON" ] && stop "$DAEMON" && DAEMON=
+log "done; raw outputs in $TMP (BENCH_KEEP=1 keeps them)"
