@@ -120,6 +120,7 @@ static int explain(struct conn *c, int r, char *buf, size_t len)
 		return EKEYREJECTED;
 	}
 	case GNUTLS_E_NO_CERTIFICATE_FOUND:
+	case GNUTLS_E_CERTIFICATE_REQUIRED:
 		(void)snprintf(buf, len, "peer sent no certificate");
 		return EKEYREJECTED;
 	case GNUTLS_E_FATAL_ALERT_RECEIVED:
@@ -275,6 +276,9 @@ static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, u
 	(void)gnutls_hash(h, hdr, 5 + sizeof(unsigned));
 	(void)gnutls_hash(h, &q->acl, sizeof(q->acl));
 	(void)gnutls_hash(h, q->msg.myname, strlen(q->msg.myname) + 1);
+	/* The rule that admitted the request decides peers= and map-user. */
+	(void)gnutls_hash(h, q->decision.where, strlen(q->decision.where) + 1);
+	(void)gnutls_hash(h, &q->decision.map_user, sizeof(q->decision.map_user));
 	(void)gnutls_hash(h, q->msg.sniname, strlen(q->msg.sniname) + 1);
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t len = certs[i].size;
@@ -342,8 +346,8 @@ static int verify_cb(gnutls_session_t s)
 		keyd_log(LOG_INFO, "validation cache hit: myname=%s peer=%s", q->msg.myname, v.peer);
 		return 0;
 	}
-	if (!(q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ))
-		keyd_log(LOG_INFO, "validation cache miss: myname=%s", q->msg.myname);
+	keyd_log(LOG_INFO, "validation cache miss: myname=%s%s", q->msg.myname,
+		 (q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) ? " (no-cache-read)" : "");
 	if (q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
 		data[nd].type = GNUTLS_DT_DNS_HOSTNAME;
 		data[nd].data = (unsigned char *)q->msg.sniname;

@@ -10,6 +10,8 @@
 #   DIR/ca.{pem,key}   test CA (file key); DIR/<token key>.pem and -chain.pem
 #   DIR/peer-server.{pem,key} DIR/peer-user.{pem,key} DIR/expired-server.{pem,key}
 #   DIR/rogue-ca.{pem,key} DIR/rogue-server.{pem,key} DIR/rogue-user.{pem,key}
+#   DIR/peer-server2.{pem,key} (another key and certificate for peer.example.test)
+#   DIR/expired-user.{pem,key} (eve@example.test, issued by the CA, expired in 2020)
 #   DIR/tlskeyd.conf DIR/acl.conf
 #
 # Re-running on a finished DIR is a no-op.  PINs are passed to the one-shot
@@ -225,18 +227,30 @@ signing_key
 tls_www_server
 activation_date = \"2020-01-01 00:00:00 UTC\"
 expiration_date = \"2020-12-31 23:59:59 UTC\"" ca
+peer peer-server2 "cn = peer.example.test
+dns_name = peer.example.test
+signing_key
+$SERVER_USAGE" ca
+peer expired-user "cn = eve@example.test
+email = eve@example.test
+tls_www_client
+signing_key
+activation_date = \"2020-01-01 00:00:00 UTC\"
+expiration_date = \"2020-12-31 23:59:59 UTC\"" ca
 
 # Every certificate must verify against its CA (except the expired one).
-for c in server-ec server-rsa alice-ec carol-rsa peer-server peer-user; do
+for c in server-ec server-rsa alice-ec carol-rsa peer-server peer-user peer-server2; do
 	run certtool --verify --load-ca-certificate "$DIR/ca.pem" --infile "$DIR/$c.pem"
 done
 for c in rogue-server rogue-user; do
 	run certtool --verify --load-ca-certificate "$DIR/rogue-ca.pem" --infile "$DIR/$c.pem"
 done
-if certtool --verify --load-ca-certificate "$DIR/ca.pem" \
-	--infile "$DIR/expired-server.pem" </dev/null >>"$LOG" 2>&1; then
-	die "expired-server.pem unexpectedly verifies"
-fi
+for c in expired-server expired-user; do
+	if certtool --verify --load-ca-certificate "$DIR/ca.pem" \
+		--infile "$DIR/$c.pem" </dev/null >>"$LOG" 2>&1; then
+		die "$c.pem unexpectedly verifies"
+	fi
+done
 
 # --- daemon configuration --------------------------------------------------
 identity() { # MYNAME KEYLABEL

@@ -11,9 +11,15 @@ SOFTHSM_TESTS = \
 	test/softhsm/client-gnutls.sh \
 	test/softhsm/client-openssl.sh \
 	test/softhsm/bulk.sh \
-	test/softhsm/negative.sh
+	test/softhsm/negative.sh \
+	test/softhsm/flags.sh \
+	test/softhsm/validation.sh \
+	test/softhsm/cache.sh \
+	test/softhsm/session-control.sh \
+	test/softhsm/dtls.sh
 
 TESTS += $(SOFTHSM_TESTS)
 EXTRA_DIST += $(SOFTHSM_TESTS) \
 	test/softhsm/fixture.sh \
-	test/softhsm/lib.sh
+	test/softhsm/lib.sh \
+	test/softhsm/lib-ext.sh

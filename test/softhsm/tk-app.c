@@ -8,12 +8,43 @@
  *                 [--sni-allow NAME | --sni-deny] [--accept-count N] [--echo]
  *   tk-app client --connect ADDR:PORT --myname N [--sni NAME] [common]
  *   tk-app badfd  --kind pipe|unconnected|udp|closed --myname N [--role R] [common]
+ *   tk-app query  --kind plain|pipe|closed [--expect-errno E]
+ *                 (tlskey_query() on a descriptor that tlskeyd never made)
  *   tk-app hostile SOCKET MODE       (MODE: see hostile_modes[])
  *   tk-app sink   --listen ADDR:PORT [--port-file F] [--timeout SEC]
  *                 (a silent TCP peer: accepts one connection, never writes)
+ *   tk-app sink   --connect ADDR:PORT [--reply TEXT] [--timeout SEC]
+ *                 (a silent TCP client; with --reply it answers TEXT in
+ *                 cleartext once it received a whole line, then half-closes)
+ *   tk-app splice --connect ADDR:PORT --to ADDR:PORT
+ *                 (connects to both and relays bytes between them, so that
+ *                 a --role-swap server meets a real TLS server)
+ *   A sink copies what it receives to stdout and ends with "SINK end=eof",
+ *   "SINK end=reset" or "SINK end=error:<ERRNO>" and "SINK ms=<duration>".
  *
  * common: [--flags HEX] [--proto N] [--peername-len N] [--expect-errno E[,E...]|any]
  *         [--timeout SEC]
+ * extended API (any of these makes tk-app call tlskey_starttls()):
+ *   --role-swap         the accepting side (server) runs the TLS client role
+ *                       (with --sni), the connecting side (client) the TLS
+ *                       server role (with --sni-allow/--sni-deny)
+ *   --hs-timeout MS     handshake timer
+ *   --allow-hs-timeout  cleartext fallback; prints "STATE=cleartext|secure"
+ *                       (from tlskey_query() on the result)
+ *   --nonblocking       start non-blocking; prints "PENDING=ready|notready"
+ *                       (an immediate poll), polls the pending descriptor for
+ *                       POLLIN (bounded by --timeout), prints "NONBLOCK=ok"
+ *                       and "NONBLOCK-MS=<wait>", then calls tlskey_finish()
+ *   --query             after the handshake print "QUERY state=.. version=..
+ *                       cipher=.. peer=.. local=.. mapped=.. hs_ms=.. certlen=.."
+ *   --cert-out FILE     with --query: write the peer certificate (DER) to FILE
+ *   --udp               DTLS: a UDP socket (client: connect(); server: bind,
+ *                       learn the peer with recvfrom(MSG_PEEK), connect());
+ *                       stdin lines go out as one datagram each (newline
+ *                       included); every datagram received is written to
+ *                       stdout and logged as "DGRAM len=N" on stderr
+ *   --dgrams N          with --udp: stop after receiving N datagrams (the
+ *                       client's default is the number of lines it sent)
  *
  * ADDR is numeric: 127.0.0.1 or [::1].  PORT 0 picks a free port; the
  * actual one is written to --port-file (atomically, by rename).
@@ -42,7 +73,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <tlskey/starttls.h>
@@ -130,6 +163,18 @@ struct opts {
 	const char *kind;
 	const char *role;
 	unsigned timeout;
+	/* extended API */
+	int role_swap;
+	unsigned hs_timeout;
+	int allow_hs_timeout;
+	int nonblocking;
+	int query;
+	const char *cert_out;
+	int udp;
+	int proto_set;
+	unsigned dgrams;
+	const char *reply;
+	const char *to;
 };
 
 static const char *sni_allow_name;
@@ -183,8 +228,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->sni_deny = 1;
 		else if (ARG("--flags"))
 			o->flags = (int)parse_num(v, 16, INT_MAX, "--flags");
-		else if (ARG("--proto"))
+		else if (ARG("--proto")) {
 			o->proto = (int)parse_num(v, 10, INT_MAX, "--proto");
+			o->proto_set = 1;
+		}
 		else if (ARG("--peername-len"))
 			o->peername_len = parse_num(v, 10, 1u << 20, "--peername-len");
 		else if (ARG("--expect-errno"))
@@ -199,10 +246,32 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->role = v;
 		else if (ARG("--timeout"))
 			o->timeout = (unsigned)parse_num(v, 10, 3600, "--timeout");
+		else if (strcmp(a, "--role-swap") == 0)
+			o->role_swap = 1;
+		else if (ARG("--hs-timeout"))
+			o->hs_timeout = (unsigned)parse_num(v, 10, UINT_MAX, "--hs-timeout");
+		else if (strcmp(a, "--allow-hs-timeout") == 0)
+			o->allow_hs_timeout = 1;
+		else if (strcmp(a, "--nonblocking") == 0)
+			o->nonblocking = 1;
+		else if (strcmp(a, "--query") == 0)
+			o->query = 1;
+		else if (ARG("--cert-out"))
+			o->cert_out = v;
+		else if (strcmp(a, "--udp") == 0)
+			o->udp = 1;
+		else if (ARG("--dgrams"))
+			o->dgrams = (unsigned)parse_num(v, 10, 100000, "--dgrams");
+		else if (ARG("--reply"))
+			o->reply = v;
+		else if (ARG("--to"))
+			o->to = v;
 		else
 			usage("unknown argument %s", a);
 #undef ARG
 	}
+	if (o->udp && !o->proto_set)
+		o->proto = IPPROTO_UDP;
 	if (o->expect && strcmp(o->expect, "any") != 0) {
 		char tmp[256], *save = NULL;
 
@@ -251,6 +320,139 @@ static int report_starttls(const struct opts *o, int pfd, int e, const char *pee
 		return EXIT_EXPECT;
 	}
 	return -1;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Does any option need the extended API? */
+static int use_ext(const struct opts *o)
+{
+	return o->role_swap || o->hs_timeout || o->allow_hs_timeout || o->nonblocking || o->query ||
+	       o->cert_out || o->udp;
+}
+
+/* Start TLS on fd (always consumed) in `role`.  Returns the protected
+ * descriptor, or -1 with the errno in *ret_errno. */
+static int start_tls(const struct opts *o, int fd, int role, int (*cb)(char *), char *peer,
+		     size_t peer_len, int *ret_errno)
+{
+	struct tlskey_options to;
+	struct pollfd p;
+	long long t0;
+	int pfd, pending, r;
+
+	if (!use_ext(o)) {
+		if (role == TLSKEY_ROLE_SERVER)
+			pfd = starttls_server(fd, o->proto, o->myname, o->flags, cb, peer, peer_len);
+		else
+			pfd = starttls_client(fd, o->proto, o->myname, o->flags, o->sni, peer, peer_len);
+		*ret_errno = errno;
+		return pfd;
+	}
+	/* Pass what was asked for, whatever the role: the library is the
+	 * one to refuse nonsense (tests rely on its EINVAL). */
+	memset(&to, 0, sizeof(to));
+	to.size = sizeof(to);
+	to.handshake_timeout_ms = o->hs_timeout;
+	to.allow_handshake_timeout = o->allow_hs_timeout;
+	to.nonblocking = o->nonblocking;
+	to.sniname = o->sni;
+	to.checksni = cb;
+	if (!o->nonblocking) {
+		pfd = tlskey_starttls(fd, o->proto, role, o->myname, o->flags, &to, peer, peer_len);
+		*ret_errno = errno;
+		return pfd;
+	}
+	pending = tlskey_starttls(fd, o->proto, role, o->myname, o->flags, &to, NULL, 0);
+	if (pending < 0) {
+		*ret_errno = errno;
+		return -1;
+	}
+	t0 = now_ms();
+	p = (struct pollfd){ .fd = pending, .events = POLLIN };
+	r = poll(&p, 1, 0);
+	(void)fprintf(stderr, "PENDING=%s\n", r > 0 ? "ready" : "notready");
+	/* Bounded below the alarm, so that a hang is reported as such. */
+	do {
+		p.revents = 0;
+		r = poll(&p, 1, (int)(o->timeout > 3 ? o->timeout - 2 : 1) * 1000);
+	} while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		(void)fprintf(stderr, "NONBLOCK=timeout (pending descriptor never became readable)\n");
+		(void)close(pending);
+		exit(EXIT_STARTTLS);
+	}
+	(void)fprintf(stderr, "NONBLOCK=ok\nNONBLOCK-MS=%lld\n", now_ms() - t0);
+	pfd = tlskey_finish(pending, peer, peer_len);
+	*ret_errno = errno;
+	return pfd;
+}
+
+static const char *state_name(int st)
+{
+	switch (st) {
+	case TLSKEY_STATE_SECURE:
+		return "secure";
+	case TLSKEY_STATE_CLEARTEXT:
+		return "cleartext";
+	case TLSKEY_STATE_FAILED:
+		return "failed";
+	default:
+		return "unknown";
+	}
+}
+
+static void print_query(const struct tlskey_info *i)
+{
+	(void)fprintf(stderr,
+		      "QUERY state=%s version=%s cipher=%s peer=%s local=%s mapped=%s hs_ms=%u "
+		      "certlen=%zu\n",
+		      state_name(i->state), i->version, i->cipher_suite, i->peer, i->local,
+		      i->mapped_user, i->handshake_ms, i->peer_cert_len);
+}
+
+/* After a successful start: --allow-hs-timeout, --query, --cert-out.
+ * Returns 0, or an exit status (pfd is then closed). */
+static int after_start(const struct opts *o, int pfd)
+{
+	struct tlskey_info *info;
+	int rc = 0;
+
+	if (!o->allow_hs_timeout && !o->query && !o->cert_out)
+		return 0;
+	info = calloc(1, sizeof(*info));
+	if (!info)
+		fail("calloc");
+	if (tlskey_query(pfd, info) < 0) {
+		int e = errno;
+
+		(void)fprintf(stderr, "QUERY-ERROR errno=%s %s: %s\n", errno_name(e), strerror(e),
+			      tlskey_last_error());
+		rc = EXIT_STARTTLS;
+		goto out;
+	}
+	if (o->allow_hs_timeout)
+		(void)fprintf(stderr, "STATE=%s\n", state_name(info->state));
+	if (o->query)
+		print_query(info);
+	if (o->cert_out) {
+		FILE *f = fopen(o->cert_out, "we");
+
+		if (!f || fwrite(info->peer_cert, 1, info->peer_cert_len, f) != info->peer_cert_len ||
+		    fclose(f) != 0)
+			fail(o->cert_out);
+	}
+out:
+	free(info);
+	if (rc)
+		(void)close(pfd);
+	return rc;
 }
 
 static int set_nonblock(int fd)
@@ -368,6 +570,90 @@ static int relay(int pfd, int echo, int use_stdin)
 	return rc;
 }
 
+/* DTLS relay: every stdin line (newline included) is one datagram on the
+ * SOCK_SEQPACKET protected descriptor; every datagram received goes to
+ * stdout (or back, with echo) and is logged as "DGRAM len=N".  Ends when
+ * `want` datagrams arrived (0: as many as were sent, once stdin is done),
+ * or at EOF.  Takes ownership of pfd. */
+static int relay_dgram(int pfd, int echo, int use_stdin, unsigned want)
+{
+	static char in[64 * 1024], buf[64 * 1024];
+	size_t inlen = 0;
+	unsigned sent = 0, got = 0;
+	int in_eof = !use_stdin, rc = 0;
+
+	for (;;) {
+		struct pollfd p[2];
+		int np = 0, i_pfd;
+		ssize_t n;
+
+		if (in_eof && (want ? got >= want : (!echo && got >= sent)))
+			break;
+		p[np++] = (struct pollfd){ .fd = pfd, .events = POLLIN };
+		i_pfd = 0;
+		if (!in_eof)
+			p[np++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+		if (poll(p, (nfds_t)np, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fail("poll");
+		}
+		if (np > 1 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+			char *nl;
+
+			n = read(STDIN_FILENO, in + inlen, sizeof(in) - inlen);
+			if (n < 0 && errno != EINTR)
+				fail("read stdin");
+			if (n == 0)
+				in_eof = 1;
+			if (n > 0)
+				inlen += (size_t)n;
+			while ((nl = memchr(in, '\n', inlen)) || (in_eof && inlen) || inlen == sizeof(in)) {
+				size_t len = nl ? (size_t)(nl - in) + 1 : inlen;
+
+				if (send(pfd, in, len, MSG_NOSIGNAL) < 0) {
+					(void)fprintf(stderr, "RELAY-ERROR send: %s (%s)\n", strerror(errno),
+						      errno_name(errno));
+					rc = EXIT_RELAY;
+					goto out;
+				}
+				sent++;
+				memmove(in, in + len, inlen - len);
+				inlen -= len;
+			}
+		}
+		if (p[i_pfd].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = recv(pfd, buf, sizeof(buf), 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				(void)fprintf(stderr, "RELAY-ERROR receive: %s (%s)\n", strerror(errno),
+					      errno_name(errno));
+				rc = EXIT_RELAY;
+				break;
+			}
+			if (n == 0) {
+				(void)fprintf(stderr, "DGRAM-EOF\n");
+				break;
+			}
+			got++;
+			(void)fprintf(stderr, "DGRAM len=%zd\n", n);
+			if (echo ? send(pfd, buf, (size_t)n, MSG_NOSIGNAL) != n
+				 : write(STDOUT_FILENO, buf, (size_t)n) != n) {
+				(void)fprintf(stderr, "RELAY-ERROR %s: %s\n", echo ? "echo" : "stdout",
+					      strerror(errno));
+				rc = EXIT_RELAY;
+				break;
+			}
+		}
+	}
+out:
+	(void)fprintf(stderr, "DGRAMS sent=%u received=%u\n", sent, got);
+	if (close(pfd) < 0 && rc == 0)
+		rc = EXIT_RELAY;
+	return rc;
+}
+
 /* Parse "127.0.0.1:PORT" or "[::1]:PORT". */
 static struct addrinfo *parse_addr(const char *spec, int passive)
 {
@@ -421,18 +707,82 @@ static void write_port_file(const char *path, int lsock)
 		fail(path);
 }
 
+static int (*sni_callback(const struct opts *o))(char *)
+{
+	if (!o->sni_allow && !o->sni_deny)
+		return NULL;
+	sni_allow_name = o->sni_allow;
+	return check_sni;
+}
+
+/* After the handshake: report, query, relay.  Consumes pfd. */
+static int serve(const struct opts *o, int pfd, int e, const char *peer, int use_stdin)
+{
+	int rc = report_starttls(o, pfd, e, peer);
+
+	if (rc >= 0)
+		return rc;
+	rc = after_start(o, pfd);
+	if (rc)
+		return rc;
+	if (o->udp)
+		return relay_dgram(pfd, o->echo, use_stdin && !o->echo, o->dgrams);
+	return relay(pfd, o->echo, use_stdin);
+}
+
+/* DTLS server: a UDP socket has no accept(), so learn the first client's
+ * address from its first datagram (left queued for the daemon), and
+ * connect() to it. */
+static int run_udp_server(const struct opts *o, int role, int (*cb)(char *))
+{
+	struct addrinfo *ai;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct pollfd p;
+	char *peer = o->peername_len ? calloc(1, o->peername_len) : NULL;
+	char byte;
+	int s, pfd, e, r;
+
+	if (o->peername_len && !peer)
+		fail("calloc");
+	ai = parse_addr(o->listen, 1);
+	s = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		fail("socket");
+	if (bind(s, ai->ai_addr, ai->ai_addrlen) < 0)
+		fail("bind");
+	freeaddrinfo(ai);
+	if (o->port_file)
+		write_port_file(o->port_file, s);
+	p = (struct pollfd){ .fd = s, .events = POLLIN };
+	do
+		r = poll(&p, 1, (int)(o->timeout > 3 ? o->timeout - 2 : 1) * 1000);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		(void)fprintf(stderr, "tk-app: no datagram arrived\n");
+		return EXIT_USAGE;
+	}
+	if (recvfrom(s, &byte, 1, MSG_PEEK, (struct sockaddr *)&ss, &sl) < 0)
+		fail("recvfrom");
+	if (connect(s, (struct sockaddr *)&ss, sl) < 0)
+		fail("connect");
+	pfd = start_tls(o, s, role, cb, peer, o->peername_len, &e);
+	r = serve(o, pfd, e, peer, 1);
+	free(peer);
+	return r;
+}
+
 static int run_server(const struct opts *o)
 {
 	struct addrinfo *ai;
 	int lsock, one = 1, worst = 0;
-	int (*cb)(char *) = NULL;
+	int (*cb)(char *) = sni_callback(o);
+	int role = o->role_swap ? TLSKEY_ROLE_CLIENT : TLSKEY_ROLE_SERVER;
 
 	if (!o->listen || !o->myname)
 		usage("server needs --listen and --myname");
-	if (o->sni_allow || o->sni_deny) {
-		sni_allow_name = o->sni_allow;
-		cb = check_sni;
-	}
+	if (o->udp)
+		return run_udp_server(o, role, cb);
 	ai = parse_addr(o->listen, 1);
 	lsock = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lsock < 0)
@@ -448,19 +798,17 @@ static int run_server(const struct opts *o)
 
 	for (unsigned n = 0; n < o->accept_count; n++) {
 		char *peer = o->peername_len ? calloc(1, o->peername_len) : NULL;
-		int fd, pfd, rc;
+		int fd, pfd, rc, e;
 
 		if (o->peername_len && !peer)
 			fail("calloc");
 		fd = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			fail("accept");
-		/* fd is consumed by starttls_server() in every case. */
-		pfd = starttls_server(fd, o->proto, o->myname, o->flags, cb, peer, o->peername_len);
-		rc = report_starttls(o, pfd, errno, peer);
+		/* fd is consumed by the start call in every case. */
+		pfd = start_tls(o, fd, role, cb, peer, o->peername_len, &e);
+		rc = serve(o, pfd, e, peer, n == 0);
 		free(peer);
-		if (rc < 0)
-			rc = relay(pfd, o->echo, n == 0);
 		if (rc > worst)
 			worst = rc;
 	}
@@ -472,25 +820,66 @@ static int run_client(const struct opts *o)
 {
 	struct addrinfo *ai;
 	char *peer = o->peername_len ? calloc(1, o->peername_len) : NULL;
-	int fd, pfd, rc;
+	int fd, pfd, rc, e;
+	int role = o->role_swap ? TLSKEY_ROLE_SERVER : TLSKEY_ROLE_CLIENT;
 
 	if (!o->connect || !o->myname)
 		usage("client needs --connect and --myname");
 	if (o->peername_len && !peer)
 		fail("calloc");
 	ai = parse_addr(o->connect, 0);
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(ai->ai_family, (o->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		fail("socket");
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
 		fail("connect");
 	freeaddrinfo(ai);
-	pfd = starttls_client(fd, o->proto, o->myname, o->flags, o->sni, peer, o->peername_len);
-	rc = report_starttls(o, pfd, errno, peer);
+	pfd = start_tls(o, fd, role, sni_callback(o), peer, o->peername_len, &e);
+	rc = serve(o, pfd, e, peer, 1);
 	free(peer);
-	if (rc >= 0)
-		return rc;
-	return relay(pfd, 0, 1);
+	return rc;
+}
+
+/* tlskey_query() on a descriptor tlskeyd never handed out. */
+static int run_query(const struct opts *o)
+{
+	struct tlskey_info *info = calloc(1, sizeof(*info));
+	const char *kind = o->kind ? o->kind : "plain";
+	int fds[2] = { -1, -1 }, fd, rc, e;
+
+	if (!info)
+		fail("calloc");
+	if (strcmp(kind, "plain") == 0) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+			fail("socketpair");
+		fd = fds[0];
+	} else if (strcmp(kind, "tcp") == 0) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	} else if (strcmp(kind, "pipe") == 0) {
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			fail("pipe");
+		fd = fds[0];
+	} else if (strcmp(kind, "closed") == 0) {
+		fd = 1000; /* not open */
+	} else {
+		usage("unknown --kind %s", kind);
+	}
+	if (fd < 0)
+		fail("socket");
+	if (tlskey_query(fd, info) < 0) {
+		e = errno;
+		rc = report_starttls(o, -1, e, NULL);
+	} else {
+		print_query(info);
+		rc = o->expect ? (fprintf(stderr, "UNEXPECTED success (wanted %s)\n", o->expect), EXIT_EXPECT)
+			       : 0;
+	}
+	if (fd != 1000)
+		(void)close(fd);
+	if (fds[1] >= 0)
+		(void)close(fds[1]);
+	free(info);
+	return rc;
 }
 
 /* Hand the library a descriptor that is not a connected TCP socket. */
@@ -537,33 +926,141 @@ static int run_badfd(const struct opts *o)
 	}
 }
 
-/* A remote peer that accepts and then says nothing: handshake timers. */
+/* A remote peer that says nothing: handshake timers, cleartext fallback.
+ * It listens (--listen) or connects (--connect); with --reply it answers
+ * in cleartext once a whole line arrived. */
 static int run_sink(const struct opts *o)
 {
 	struct addrinfo *ai;
 	char buf[4096];
-	int lsock, fd, one = 1;
+	const char *end = "eof";
+	int lsock = -1, fd, one = 1, replied = 0;
+	long long t0;
+	ssize_t n;
 
-	if (!o->listen)
-		usage("sink needs --listen");
-	ai = parse_addr(o->listen, 1);
-	lsock = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lsock < 0)
-		fail("socket");
-	(void)setsockopt(lsock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lsock, ai->ai_addr, ai->ai_addrlen) < 0 || listen(lsock, 4) < 0)
-		fail("bind");
-	freeaddrinfo(ai);
-	if (o->port_file)
-		write_port_file(o->port_file, lsock);
-	fd = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		fail("accept");
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	(void)fprintf(stderr, "SINK closed\n");
+	if (!o->listen && !o->connect)
+		usage("sink needs --listen or --connect");
+	if (o->connect) {
+		ai = parse_addr(o->connect, 0);
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+			fail("connect");
+		freeaddrinfo(ai);
+	} else {
+		ai = parse_addr(o->listen, 1);
+		lsock = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (lsock < 0)
+			fail("socket");
+		(void)setsockopt(lsock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(lsock, ai->ai_addr, ai->ai_addrlen) < 0 || listen(lsock, 4) < 0)
+			fail("bind");
+		freeaddrinfo(ai);
+		if (o->port_file)
+			write_port_file(o->port_file, lsock);
+		fd = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			fail("accept");
+	}
+	t0 = now_ms();
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (write(STDOUT_FILENO, buf, (size_t)n) != n)
+			fail("write");
+		if (o->reply && !replied && memchr(buf, '\n', (size_t)n)) {
+			size_t len = strlen(o->reply);
+
+			replied = 1;
+			if (write(fd, o->reply, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
+			    shutdown(fd, SHUT_WR) < 0)
+				(void)fprintf(stderr, "SINK reply failed: %s\n", strerror(errno));
+		}
+	}
+	if (n < 0) {
+		static char tmp[64];
+
+		(void)snprintf(tmp, sizeof(tmp), "error:%s", errno_name(errno));
+		end = errno == ECONNRESET ? "reset" : tmp;
+	}
+	(void)fprintf(stderr, "SINK end=%s\nSINK ms=%lld\nSINK closed\n", end, now_ms() - t0);
 	(void)close(fd);
-	(void)close(lsock);
+	if (lsock >= 0)
+		(void)close(lsock);
+	return 0;
+}
+
+/* Connect to two TCP servers and relay bytes between them, half-close
+ * included: lets an accepting tk-app (TLS client role, --role-swap) talk
+ * to a real TLS server such as gnutls-serv. */
+static int connect_to(const char *spec)
+{
+	struct addrinfo *ai = parse_addr(spec, 0);
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		fail("connect");
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static int run_splice(const struct opts *o)
+{
+	static char buf[2][RELAY_BUF];
+	size_t len[2] = { 0, 0 }, off[2] = { 0, 0 };
+	int fd[2], eof[2] = { 0, 0 };
+
+	if (!o->connect || !o->to)
+		usage("splice needs --connect ADDR and --to ADDR");
+	fd[0] = connect_to(o->connect);
+	fd[1] = connect_to(o->to);
+	while (!(eof[0] && eof[1] && len[0] == off[0] && len[1] == off[1])) {
+		struct pollfd p[2];
+
+		/* Direction d: read fd[d], write fd[1 - d]. */
+		for (int d = 0; d < 2; d++)
+			p[d] = (struct pollfd){ .fd = fd[d], .events = 0 };
+		for (int d = 0; d < 2; d++) {
+			if (len[d] > off[d])
+				p[1 - d].events |= POLLOUT;
+			else if (!eof[d])
+				p[d].events |= POLLIN;
+		}
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fail("poll");
+		}
+		for (int d = 0; d < 2; d++) {
+			ssize_t n;
+
+			if (len[d] == off[d] && !eof[d] && (p[d].revents & (POLLIN | POLLHUP | POLLERR))) {
+				n = read(fd[d], buf[d], sizeof(buf[d]));
+				if (n <= 0) {
+					eof[d] = 1;
+					(void)shutdown(fd[1 - d], SHUT_WR);
+					continue;
+				}
+				len[d] = (size_t)n;
+				off[d] = 0;
+			}
+			if (len[d] > off[d] && (p[1 - d].revents & (POLLOUT | POLLERR | POLLHUP))) {
+				n = send(fd[1 - d], buf[d] + off[d], len[d] - off[d], MSG_NOSIGNAL);
+				if (n < 0) {
+					(void)fprintf(stderr, "SPLICE write: %s\n", strerror(errno));
+					return EXIT_RELAY;
+				}
+				off[d] += (size_t)n;
+				if (off[d] == len[d])
+					len[d] = off[d] = 0;
+			}
+		}
+	}
+	(void)fprintf(stderr, "SPLICE done\n");
+	(void)close(fd[0]);
+	(void)close(fd[1]);
 	return 0;
 }
 
@@ -760,7 +1257,7 @@ int main(int argc, char **argv)
 
 	(void)signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
-		usage("missing mode (server, client, badfd, hostile)");
+		usage("missing mode (server, client, badfd, query, sink, hostile)");
 	if (strcmp(argv[1], "hostile") == 0) {
 		if (argc < 4)
 			usage("hostile SOCKET MODE [--timeout SEC]");
@@ -779,5 +1276,9 @@ int main(int argc, char **argv)
 		return run_badfd(&o);
 	if (strcmp(argv[1], "sink") == 0)
 		return run_sink(&o);
+	if (strcmp(argv[1], "query") == 0)
+		return run_query(&o);
+	if (strcmp(argv[1], "splice") == 0)
+		return run_splice(&o);
 	usage("unknown mode %s", argv[1]);
 }

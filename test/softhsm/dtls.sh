@@ -1,0 +1,127 @@
+#!/bin/bash
+# DTLS 1.2 (IPPROTO_UDP): the app as DTLS client against gnutls-serv --udp
+# (client certificate required, echo), and as DTLS server with gnutls-cli
+# --udp as the remote client.  Datagram boundaries survive both ways
+# (three datagrams of different sizes out, the same three back); the
+# protected descriptor is SOCK_SEQPACKET.  Negative: untrusted peers in
+# both roles (EKEYREJECTED), DTLS on a TCP socket and TLS on a UDP socket
+# (EPROTOTYPE), an unconnected UDP socket (ENOTCONN).
+. "${top_srcdir:-.}/test/softhsm/lib.sh"
+tk_need gnutls-cli gnutls-serv ss
+tk_setup
+. "$top_srcdir/test/softhsm/lib-ext.sh"
+
+printf 'one\ntwo two\nthree three three\n' >"$TK_TMP/dgrams"
+LENS='4 8 18'
+
+# udp_serv NAME CERT-BASENAME: gnutls-serv --udp --echo; sets UDP_PORT, UDP_PID.
+udp_serv() {
+	local name=$1 cert=$2 port i
+	for _ in 1 2 3 4 5; do
+		port=$(tk_free_port) || tk_fail "no free port"
+		if ss -Hlun "sport = :$port" | grep -q .; then
+			continue
+		fi
+		tk_bg gnutls-serv --udp --port "$port" --echo --x509cafile "$TK_FX/ca.pem" \
+			--require-client-cert --verify-client-cert \
+			--x509certfile "$TK_FX/$cert.pem" --x509keyfile "$TK_FX/$cert.key" \
+			</dev/null >"$TK_TMP/$name.out" 2>"$TK_TMP/$name.err"
+		UDP_PID=$TK_BG_PID
+		for i in $(seq 50); do
+			if ss -Hlun "sport = :$port" | grep -q .; then
+				UDP_PORT=$port
+				return 0
+			fi
+			kill -0 "$UDP_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$UDP_PID" 2>/dev/null || true
+	done
+	tk_fail "gnutls-serv --udp ($name) did not start"
+}
+
+# dgram_lens FILE: the DGRAM lengths tk-app logged, space separated.
+dgram_lens() {
+	sed -n 's/^DGRAM len=//p' "$1" | tr '\n' ' ' | sed 's/ $//'
+}
+
+# ---- app as DTLS client ---------------------------------------------------
+udp_serv srv-peer peer-server
+cp "$TK_TMP/dgrams" "$TK_TMP/c1.in"
+tk_ok c1 client --udp --connect "127.0.0.1:$UDP_PORT" --myname alice@example.test \
+	--sni peer.example.test --query
+tk_expect_line "$TK_TMP/c1.err" "PEER=peer.example.test"
+tk_expect_grep "$TK_TMP/c1.err" '^QUERY state=secure version=DTLS1.2 .* peer=peer.example.test local=alice@example.test '
+[ "$(dgram_lens "$TK_TMP/c1.err")" = "$LENS" ] ||
+	tk_fail "c1: datagrams received: $(dgram_lens "$TK_TMP/c1.err"), wanted $LENS"
+tk_same "$TK_TMP/dgrams" "$TK_TMP/c1.out"
+# (gnutls-serv requires and verifies the client certificate, so the app
+# did present alice's; its own output is block-buffered in UDP mode.)
+# The RSA user key over DTLS as well.
+cp "$TK_TMP/dgrams" "$TK_TMP/c2.in"
+tk_ok c2 client --udp --connect "127.0.0.1:$UDP_PORT" --myname carol@example.test \
+	--sni peer.example.test
+tk_same "$TK_TMP/dgrams" "$TK_TMP/c2.out"
+tk_err c-wrong-name EKEYREJECTED client --udp --connect "127.0.0.1:$UDP_PORT" \
+	--myname alice@example.test --sni other.example.test
+kill "$UDP_PID" 2>/dev/null || true
+
+udp_serv srv-rogue rogue-server
+tk_err c-rogue EKEYREJECTED client --udp --connect "127.0.0.1:$UDP_PORT" --myname alice@example.test \
+	--sni peer.example.test
+tk_expect_grep "$TK_TMP/c-rogue.err" 'issuer is unknown'
+kill "$UDP_PID" 2>/dev/null || true
+
+# ---- app as DTLS server ---------------------------------------------------
+# udp_client NAME WANT(ok|ERRNO) CERT-BASENAME: tk-app DTLS echo server,
+# gnutls-cli --udp sending the three lines one by one.
+udp_client() {
+	local name=$1 want=$2 cert=$3 exp=() fifo pid line i
+	[ "$want" = ok ] || exp=(--expect-errno "$want")
+	tk_log "case $name: DTLS server, gnutls-cli --udp with $cert"
+	tk_app_server "$name" --udp --myname server.example.test --echo --dgrams 3 --query "${exp[@]}"
+	fifo=$TK_TMP/$name.fifo
+	mkfifo "$fifo"
+	exec 7<>"$fifo"
+	tk_bg timeout 20 gnutls-cli --udp --port "$TK_PORT" --x509cafile "$TK_FX/ca.pem" \
+		--verify-hostname server.example.test --sni-hostname server.example.test \
+		--x509certfile "$TK_FX/$cert.pem" --x509keyfile "$TK_FX/$cert.key" \
+		--logfile="$TK_TMP/$name-cli.log" 127.0.0.1 <"$fifo" >"$TK_TMP/$name-cli.out" 2>"$TK_TMP/$name-cli.err" 7>&-
+	pid=$TK_BG_PID
+	if [ "$want" = ok ]; then
+		# One write per line, so that each becomes one datagram; wait for
+		# the handshake first.
+		for i in $(seq 100); do
+			grep -q 'PEER=' "$TK_TMP/$name.err" 2>/dev/null && break
+			kill -0 "$TK_SERVER_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		while IFS= read -r line; do
+			printf '%s\n' "$line" >&7
+			sleep 0.2
+		done <"$TK_TMP/dgrams"
+	fi
+	tk_wait_pid "$TK_SERVER_PID" 20 || { cat "$TK_TMP/$name.err" >&2; exec 7>&-; tk_fail "$name: app exit $?"; }
+	exec 7>&-
+	tk_wait_pid "$pid" 10 || true
+}
+udp_client s1 ok peer-user
+tk_expect_line "$TK_TMP/s1.err" "PEER=bob@example.test"
+tk_expect_grep "$TK_TMP/s1.err" '^QUERY state=secure version=DTLS1.2 .* peer=bob@example.test local=server.example.test '
+[ "$(dgram_lens "$TK_TMP/s1.err")" = "$LENS" ] ||
+	tk_fail "s1: datagrams received: $(dgram_lens "$TK_TMP/s1.err"), wanted $LENS"
+tk_same "$TK_TMP/dgrams" "$TK_TMP/s1-cli.out"
+udp_client s-rogue EKEYREJECTED rogue-user
+tk_expect_grep "$TK_TMP/s-rogue.err" 'issuer is unknown'
+
+# ---- wrong socket kinds -----------------------------------------------------
+tk_start_gnutls_serv srv-tcp --x509certfile "$TK_FX/peer-server.pem" --x509keyfile "$TK_FX/peer-server.key"
+tk_err dtls-on-tcp EPROTOTYPE client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
+	--sni peer.example.test --proto 17
+tk_expect_grep "$TK_TMP/dtls-on-tcp.err" 'not a datagram'
+udp_serv srv-peer2 peer-server
+tk_err tls-on-udp EPROTOTYPE client --udp --proto 6 --connect "127.0.0.1:$UDP_PORT" \
+	--myname alice@example.test --sni peer.example.test
+tk_err dtls-unconnected ENOTCONN badfd --kind udp --proto 17 --myname alice@example.test
+tk_legit_check end
+tk_done
