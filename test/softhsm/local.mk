@@ -1,6 +1,9 @@
 # test/softhsm: integration tests (SoftHSM token, real daemon, real peers).
 # See doc/testing.md.
-check_PROGRAMS += test/softhsm/tk-app
+check_PROGRAMS += test/softhsm/tk-app test/softhsm/tk-threads
+test_softhsm_tk_threads_SOURCES = test/softhsm/tk-threads.c
+test_softhsm_tk_threads_CFLAGS = $(AM_CFLAGS) -pthread
+test_softhsm_tk_threads_LDADD = libtlskey.la -lpthread
 test_softhsm_tk_app_SOURCES = test/softhsm/tk-app.c
 test_softhsm_tk_app_LDADD = libtlskey.la libtlskey-common.la
 
@@ -11,6 +14,7 @@ SOFTHSM_TESTS = \
 	test/softhsm/client-gnutls.sh \
 	test/softhsm/client-openssl.sh \
 	test/softhsm/bulk.sh \
+	test/softhsm/threads.sh \
 	test/softhsm/negative.sh \
 	test/softhsm/flags.sh \
 	test/softhsm/validation.sh \
