@@ -254,12 +254,12 @@ static int handle_reload(struct keyd *k, int ctlfd, const struct caller *who, in
 
 	(void)tk_close(fd);
 	if (who->cred.uid != 0 && who->cred.uid != geteuid()) {
-		keyd_log(LOG_WARNING, "uid=%u pid=%d: reload refused (not an administrator)",
-			 (unsigned)who->cred.uid, (int)who->cred.pid);
-		control_reply_error(ctlfd, EPERM, "only root may reload tlskeyd");
-		return 1;
+		(void)snprintf(why, sizeof(why), "only root may reload tlskeyd");
+		r = -EPERM;
+	} else {
+		r = keyd_reload_acl(k, why, sizeof(why));
 	}
-	r = keyd_reload_acl(k, why, sizeof(why));
+	keyd_audit_reload(k, &who->cred, who->unit, r, why);
 	control_reply_error(ctlfd, r < 0 ? -r : 0, why);
 	return 1;
 }

@@ -654,9 +654,11 @@ checked:
 		return -ERANGE;
 	}
 
-	(void)snprintf(why, sizeof(why), "%s %s",
+	(void)snprintf(why, sizeof(why), "%s %s%s%s%s",
 		       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)),
-		       gnutls_cipher_get_name(gnutls_cipher_get(c->tls)));
+		       gnutls_cipher_get_name(gnutls_cipher_get(c->tls)),
+		       c->mapped_user[0] ? " mapped-user=" : "", c->mapped_user,
+		       c->cache_hit ? " (cached validation)" : c->pinned ? " (pinned)" : "");
 	return deliver(c, "established", why);
 }
 

@@ -165,6 +165,10 @@ void relay_event(struct conn *c, struct ev *ev, uint32_t events);
  * outcome to msg.  Returns 0 or a negative errno (old rules kept). */
 int keyd_reload_acl(struct keyd *k, char *msg, size_t len);
 
+/* One audit record for a reload attempt by cred (r: its outcome). */
+void keyd_audit_reload(struct keyd *k, const struct ucred *cred, const char *unit, int r,
+		       const char *detail);
+
 /* signer.c: wrap wk->token_key into wk->key; drop both. */
 int signer_wrap(struct worker_key *wk, gnutls_pubkey_t pub);
 void signer_drop(struct worker_key *wk);

@@ -67,12 +67,29 @@ static const char *nz(const char *s)
 
 void keyd_audit(const struct keyd_audit *a)
 {
+	char detail[1024];
 	int prio = a->err ? LOG_WARNING : LOG_INFO;
 	const char *result = a->err ? strerrorname_np(a->err) : "ok";
 	char sign[32] = "-", hs[32] = "-";
 
 	if (!result)
 		result = "error";
+	/* One record, one line: multi-line details (several parse errors)
+	 * are joined. */
+	if (a->detail) {
+		size_t o = 0;
+		for (const char *p = a->detail; *p && o + 3 < sizeof(detail); p++) {
+			if (*p == '\n') {
+				if (p[1]) {
+					detail[o++] = ';';
+					detail[o++] = ' ';
+				}
+			} else {
+				detail[o++] = *p;
+			}
+		}
+		detail[o] = '\0';
+	}
 	if (a->sign_us >= 0)
 		(void)snprintf(sign, sizeof(sign), "%ld.%03ld", a->sign_us / 1000, a->sign_us % 1000);
 	if (a->handshake_ms >= 0)
@@ -81,14 +98,14 @@ void keyd_audit(const struct keyd_audit *a)
 		(void)sd_journal_send(
 			"MESSAGE=audit: %s uid=%u pid=%d myname=%s role=%s peer=%s result=%s%s%s",
 			a->event, (unsigned)a->cred->uid, (int)a->cred->pid, nz(a->myname), nz(a->role),
-			nz(a->peer), result, a->detail ? ": " : "", a->detail ? a->detail : "",
+			nz(a->peer), result, a->detail ? ": " : "", a->detail ? detail : "",
 			"PRIORITY=%d", prio, "TLSKEY_EVENT=%s", a->event, "TLSKEY_UID=%u",
 			(unsigned)a->cred->uid, "TLSKEY_GID=%u", (unsigned)a->cred->gid, "TLSKEY_PID=%d",
 			(int)a->cred->pid, "TLSKEY_UNIT=%s", nz(a->unit), "TLSKEY_MYNAME=%s", nz(a->myname),
 			"TLSKEY_ROLE=%s", nz(a->role), "TLSKEY_KEY_URI=%s", nz(a->key_uri),
 			"TLSKEY_PEER=%s", nz(a->peer), "TLSKEY_RESULT=%s", result, "TLSKEY_RULE=%s",
 			nz(a->rule), "TLSKEY_SIGN_MS=%s", sign, "TLSKEY_HANDSHAKE_MS=%s", hs,
-			"TLSKEY_DETAIL=%s", nz(a->detail), NULL);
+			"TLSKEY_DETAIL=%s", a->detail ? detail : "-", NULL);
 		return;
 	}
 	if (prio > log_max)
@@ -98,5 +115,5 @@ void keyd_audit(const struct keyd_audit *a)
 		 "result=%s rule=%s sign_ms=%s handshake_ms=%s%s%s",
 		 a->event, (unsigned)a->cred->uid, (unsigned)a->cred->gid, (int)a->cred->pid, nz(a->unit),
 		 nz(a->myname), nz(a->role), nz(a->key_uri), nz(a->peer), result, nz(a->rule), sign, hs,
-		 a->detail ? " detail=" : "", a->detail ? a->detail : "");
+		 a->detail ? " detail=" : "", a->detail ? detail : "");
 }

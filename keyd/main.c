@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-login.h>
 
 #include "common/util.h"
 #include "keyd/control.h"
@@ -223,14 +224,59 @@ int keyd_reload_acl(struct keyd *k, char *msg, size_t len)
 	return 0;
 }
 
+void keyd_audit_reload(struct keyd *k, const struct ucred *cred, const char *unit, int r,
+		       const char *detail)
+{
+	struct keyd_audit a = { .event = "acl-reload",
+				.cred = cred,
+				.unit = unit,
+				.err = r < 0 ? -r : 0,
+				.rule = k->conf->acl_path,
+				.sign_us = -1,
+				.handshake_ms = -1,
+				.detail = detail };
+
+	keyd_audit(&a);
+}
+
+/* The sender of a signal, as far as the kernel tells (uid, pid). */
+static void signal_sender(const struct signalfd_siginfo *si, struct ucred *ret, char *unit, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	ret->pid = (pid_t)si->ssi_pid;
+	ret->uid = si->ssi_uid;
+	ret->gid = (gid_t)-1;
+	unit[0] = '\0';
+	(void)snprintf(path, sizeof(path), "/proc/%u/status", si->ssi_pid);
+	f = fopen(path, "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "Gid:", 4))
+				ret->gid = (gid_t)strtoul(line + 4, NULL, 10);
+		(void)fclose(f);
+	}
+	if (si->ssi_pid) {
+		char *u = NULL;
+		if (sd_pid_get_unit((pid_t)si->ssi_pid, &u) >= 0 && u)
+			(void)snprintf(unit, len, "%s", u);
+		free(u);
+	}
+}
+
 static void handle_signal(struct loop *l)
 {
 	struct signalfd_siginfo si;
 
 	while (read(l->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			char msg[1024];
-			(void)keyd_reload_acl(l->k, msg, sizeof(msg));
+			struct ucred who;
+			char msg[1024], unit[256];
+			int r = keyd_reload_acl(l->k, msg, sizeof(msg));
+
+			signal_sender(&si, &who, unit, sizeof(unit));
+			keyd_audit_reload(l->k, &who, unit, r, msg);
 		} else {
 			keyd_log(LOG_NOTICE, "signal %u: shutting down", si.ssi_signo);
 			l->stop = 1;

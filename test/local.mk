@@ -3,3 +3,4 @@ EXTRA_DIST += test/lsan.supp
 include $(srcdir)/test/unit/local.mk
 include $(srcdir)/test/softhsm/local.mk
 include $(srcdir)/test/fault/local.mk
+include $(srcdir)/test/acl/local.mk
