@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -386,6 +387,13 @@ static int open_listener(struct loop *l, const char *path)
 		if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
 			keyd_log(LOG_ERR, "the socket passed by systemd is not a listening SOCK_SEQPACKET UNIX socket");
 			return -EINVAL;
+		}
+		/* systemd passes blocking sockets (NonBlocking=no), and
+		 * accept_clients() drains the backlog until EAGAIN. */
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+			int r = -errno;
+			keyd_log(LOG_ERR, "cannot make the passed socket non-blocking: %s", strerror(-r));
+			return r;
 		}
 		l->listen_fd = fd;
 		l->activated = 1;

@@ -4,3 +4,4 @@ include $(srcdir)/test/unit/local.mk
 include $(srcdir)/test/softhsm/local.mk
 include $(srcdir)/test/fault/local.mk
 include $(srcdir)/test/acl/local.mk
+include $(srcdir)/test/systemd/local.mk
