@@ -556,7 +556,7 @@ static int deliver(struct conn *c, const char *event, const char *detail)
 	c->retransmit_ms = 0;
 	c->w->n_handshakes--;
 	(void)atomic_fetch_sub(&c->w->k->handshakes, 1);
-	(void)eventfd_write(c->w->k->donefd, 1);
+	keyd_slot_free(c->w->k);
 	return relay_begin(c);
 }
 

@@ -134,6 +134,7 @@ struct keyd {
 	atomic_uint handshakes; /* running handshakes, all workers */
 	atomic_uint sessions;   /* handshakes + relays, all workers */
 	int donefd;             /* eventfd: a handshake finished */
+	atomic_int queued;      /* requests wait for a slot: wake the accept loop */
 };
 
 #define KEYD_SCRATCH_SIZE (16 * 1024 + 256)
@@ -168,6 +169,9 @@ int keyd_reload_acl(struct keyd *k, char *msg, size_t len);
 /* One audit record for a reload attempt by cred (r: its outcome). */
 void keyd_audit_reload(struct keyd *k, const struct ucred *cred, const char *unit, int r,
 		       const char *detail);
+
+/* A handshake slot became free: wake the accept loop if anyone waits. */
+void keyd_slot_free(struct keyd *k);
 
 /* signer.c: wrap wk->token_key into wk->key; drop both. */
 int signer_wrap(struct worker_key *wk, gnutls_pubkey_t pub);

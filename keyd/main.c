@@ -83,6 +83,8 @@ static void dispatch_pending(struct loop *l)
 {
 	struct keyd *k = l->k;
 
+	/* Announce first, then look: a slot freed in between still wakes us. */
+	atomic_store(&k->queued, l->head != NULL);
 	while (l->head && atomic_load(&k->handshakes) < k->conf->max_handshakes) {
 		struct pending *p = l->head;
 		struct worker *w = &k->workers[l->next_worker++ % k->n_workers];
@@ -95,6 +97,7 @@ static void dispatch_pending(struct loop *l)
 		(void)worker_submit(w, &p->req, p->netfd, p->ctlfd);
 		free(p);
 	}
+	atomic_store(&k->queued, l->head != NULL);
 }
 
 static void client_readable(struct loop *l, struct client *c)
@@ -172,6 +175,9 @@ static void accept_clients(struct loop *l)
 			c->next->prev = c;
 		l->clients = c;
 		l->n_clients++;
+		/* The library sends its request right after connecting: it is
+		 * usually here already, so skip a trip through epoll. */
+		client_readable(l, c);
 	}
 }
 

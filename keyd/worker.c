@@ -20,6 +20,14 @@
 
 static struct ev wake_ev = { .kind = 0 };
 
+void keyd_slot_free(struct keyd *k)
+{
+	/* Only the accept loop's queue needs to hear about it; waking it for
+	 * every handshake would cost a context switch each. */
+	if (atomic_load(&k->queued))
+		(void)eventfd_write(k->donefd, 1);
+}
+
 int worker_ev_update(struct worker *w, struct conn *c, struct ev *ev, uint32_t mask)
 {
 	struct epoll_event e = { .events = mask, .data.ptr = ev };
@@ -74,8 +82,7 @@ void conn_free(struct conn *c)
 	if (c->state == CONN_HANDSHAKE) {
 		w->n_handshakes--;
 		(void)atomic_fetch_sub(&w->k->handshakes, 1);
-		/* Let the accept loop dispatch a queued request. */
-		(void)eventfd_write(w->k->donefd, 1);
+		keyd_slot_free(w->k);
 	}
 	if (c->prev)
 		c->prev->next = c->next;
