@@ -46,6 +46,11 @@ void tk_secret_free(char *s);
  * Returns 0 or -EINVAL. */
 int tk_name_validate(const char *name, size_t len);
 
+/* Write a printf-style message into err (errlen bytes, NUL-terminated);
+ * nothing if err is NULL or errlen is 0.  The error-buffer convention of
+ * the pkcs11/, policy/ and keyd/ parsers. */
+void tk_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Monotonic clock in milliseconds. */
 unsigned long long tk_now_ms(void);
 

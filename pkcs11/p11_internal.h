@@ -13,8 +13,6 @@
 /* Longest PIN we read from a file, in bytes (without the newline). */
 #define P11_PIN_MAX 256
 
-/* Write one line into err (if not NULL); never fails. */
-void p11_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Split a PKCS#11 URI into the URI without pin-value/pin-source attributes
  * (*ret_uri), the decoded pin-source path or NULL (*ret_pin_source), and

@@ -38,14 +38,14 @@ int p11_init(const char *path, char *err, size_t errlen)
 
 	(void)pthread_mutex_lock(&init_lock);
 	if (initialised) {
-		p11_errf(err, errlen, "PKCS#11 already initialised");
+		tk_errf(err, errlen, "PKCS#11 already initialised");
 		r = -EALREADY;
 		goto out;
 	}
 	if (path) {
 		copy = strdup(path);
 		if (!copy) {
-			p11_errf(err, errlen, "out of memory");
+			tk_errf(err, errlen, "out of memory");
 			r = -ENOMEM;
 			goto out;
 		}
@@ -54,7 +54,7 @@ int p11_init(const char *path, char *err, size_t errlen)
 	 * registered with p11-kit (opensc, trust store: ~12 MB and slow). */
 	gr = gnutls_pkcs11_init(path ? GNUTLS_PKCS11_FLAG_MANUAL : GNUTLS_PKCS11_FLAG_AUTO, NULL);
 	if (gr < 0) {
-		p11_errf(err, errlen, "cannot initialise PKCS#11: %s", gnutls_strerror(gr));
+		tk_errf(err, errlen, "cannot initialise PKCS#11: %s", gnutls_strerror(gr));
 		r = -ENODEV;
 		goto out;
 	}
@@ -62,7 +62,7 @@ int p11_init(const char *path, char *err, size_t errlen)
 	if (path) {
 		gr = gnutls_pkcs11_add_provider(path, NULL);
 		if (gr < 0) {
-			p11_errf(err, errlen, "cannot load PKCS#11 module %s: %s", path, gnutls_strerror(gr));
+			tk_errf(err, errlen, "cannot load PKCS#11 module %s: %s", path, gnutls_strerror(gr));
 			r = -ENODEV;
 			goto out;
 		}
@@ -126,39 +126,39 @@ static int import_error(int gr, const char *what, const char *uri, P11KitUri *u,
 	p11_uri_token_label(u, label);
 	switch (gr) {
 	case GNUTLS_E_PKCS11_PIN_ERROR:
-		p11_errf(err, errlen, "token '%s', %s: login failed: %s", label, uri,
+		tk_errf(err, errlen, "token '%s', %s: login failed: %s", label, uri,
 			 why ? why : gnutls_strerror(gr));
 		return -EKEYREJECTED;
 	case GNUTLS_E_PKCS11_PIN_LOCKED:
-		p11_errf(err, errlen, "token '%s', %s: CKR_PIN_LOCKED: the user PIN is locked", label, uri);
+		tk_errf(err, errlen, "token '%s', %s: CKR_PIN_LOCKED: the user PIN is locked", label, uri);
 		return -EKEYREJECTED;
 	case GNUTLS_E_PKCS11_PIN_EXPIRED:
-		p11_errf(err, errlen, "token '%s', %s: CKR_PIN_EXPIRED: the user PIN must be changed", label,
+		tk_errf(err, errlen, "token '%s', %s: CKR_PIN_EXPIRED: the user PIN must be changed", label,
 			 uri);
 		return -EKEYREJECTED;
 	case GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE:
 	case GNUTLS_E_PKCS11_REQUESTED_OBJECT_NOT_AVAILBLE:
 		if (!token_present(u)) {
-			p11_errf(err, errlen, "token '%s', %s: no such token present", label, uri);
+			tk_errf(err, errlen, "token '%s', %s: no such token present", label, uri);
 			return -ENODEV;
 		}
-		p11_errf(err, errlen, "token '%s', %s: no %s matches", label, uri, what);
+		tk_errf(err, errlen, "token '%s', %s: no %s matches", label, uri, what);
 		return -ENOKEY;
 	case GNUTLS_E_PKCS11_SLOT_ERROR:
 	case GNUTLS_E_PKCS11_TOKEN_ERROR:
 	case GNUTLS_E_PKCS11_DEVICE_ERROR:
 	case GNUTLS_E_PKCS11_LOAD_ERROR:
-		p11_errf(err, errlen, "token '%s', %s: %s", label, uri, gnutls_strerror(gr));
+		tk_errf(err, errlen, "token '%s', %s: %s", label, uri, gnutls_strerror(gr));
 		return -ENODEV;
 	case GNUTLS_E_PARSING_ERROR:
 	case GNUTLS_E_INVALID_REQUEST:
-		p11_errf(err, errlen, "%s: %s", uri, gnutls_strerror(gr));
+		tk_errf(err, errlen, "%s: %s", uri, gnutls_strerror(gr));
 		return -EINVAL;
 	case GNUTLS_E_MEMORY_ERROR:
-		p11_errf(err, errlen, "out of memory");
+		tk_errf(err, errlen, "out of memory");
 		return -ENOMEM;
 	default:
-		p11_errf(err, errlen, "token '%s', %s: %s", label, uri, gnutls_strerror(gr));
+		tk_errf(err, errlen, "token '%s', %s: %s", label, uri, gnutls_strerror(gr));
 		return -EIO;
 	}
 }
@@ -171,7 +171,7 @@ static int check_initialised(char *err, size_t errlen)
 	ok = initialised;
 	(void)pthread_mutex_unlock(&init_lock);
 	if (!ok) {
-		p11_errf(err, errlen, "PKCS#11 not initialised (p11_init)");
+		tk_errf(err, errlen, "PKCS#11 not initialised (p11_init)");
 		return -EINVAL;
 	}
 	return 0;
@@ -199,7 +199,7 @@ int p11_key_import(const char *key_uri, gnutls_privkey_t *ret_key, char *err, si
 	cls = p11_kit_uri_get_attribute(u, CKA_CLASS);
 	if (cls && cls->ulValueLen == sizeof(CK_OBJECT_CLASS) &&
 	    *(CK_OBJECT_CLASS *)cls->pValue != CKO_PRIVATE_KEY) {
-		p11_errf(err, errlen, "%s: not a private key URI (type=private)", uri);
+		tk_errf(err, errlen, "%s: not a private key URI (type=private)", uri);
 		r = -EINVAL;
 		goto out;
 	}
@@ -245,17 +245,17 @@ static int file_load(const char *path, size_t max, gnutls_datum_t *ret, char *er
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		r = -errno;
-		p11_errf(err, errlen, "%s: %s", path, strerror(-r));
+		tk_errf(err, errlen, "%s: %s", path, strerror(-r));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (size_t)st.st_size > max) {
-		p11_errf(err, errlen, "%s: not a regular file of at most %zu bytes", path, max);
+		tk_errf(err, errlen, "%s: not a regular file of at most %zu bytes", path, max);
 		r = -EINVAL;
 		goto out;
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
-		p11_errf(err, errlen, "out of memory");
+		tk_errf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
@@ -266,7 +266,7 @@ static int file_load(const char *path, size_t max, gnutls_datum_t *ret, char *er
 			continue;
 		if (n < 0) {
 			r = -errno;
-			p11_errf(err, errlen, "%s: read: %s", path, strerror(-r));
+			tk_errf(err, errlen, "%s: read: %s", path, strerror(-r));
 			goto out;
 		}
 		if (n == 0)
@@ -299,26 +299,26 @@ static int chain_from_file(const char *path, gnutls_pcert_st **ret_chain, unsign
 	/* SORT: accept intermediates in any order after the leaf. */
 	gr = gnutls_x509_crt_list_import2(&crts, &n, &data, GNUTLS_X509_FMT_PEM, GNUTLS_X509_CRT_LIST_SORT);
 	if (gr < 0) {
-		p11_errf(err, errlen, "%s: %s", path,
+		tk_errf(err, errlen, "%s: %s", path,
 			 gr == GNUTLS_E_NO_CERTIFICATE_FOUND ? "no PEM certificate found" : gnutls_strerror(gr));
 		r = gr == GNUTLS_E_MEMORY_ERROR ? -ENOMEM : -EINVAL;
 		goto out;
 	}
 	if (n == 0 || n > CHAIN_CERTS_MAX) {
-		p11_errf(err, errlen, "%s: %u certificates (1 to %d expected)", path, n, CHAIN_CERTS_MAX);
+		tk_errf(err, errlen, "%s: %u certificates (1 to %d expected)", path, n, CHAIN_CERTS_MAX);
 		r = -EINVAL;
 		goto out;
 	}
 	chain = calloc(n, sizeof(*chain));
 	if (!chain) {
-		p11_errf(err, errlen, "out of memory");
+		tk_errf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
 	for (done = 0; done < n; done++) {
 		gr = gnutls_pcert_import_x509(&chain[done], crts[done], 0);
 		if (gr < 0) {
-			p11_errf(err, errlen, "%s: certificate %u: %s", path, done, gnutls_strerror(gr));
+			tk_errf(err, errlen, "%s: certificate %u: %s", path, done, gnutls_strerror(gr));
 			r = -EINVAL;
 			goto out;
 		}
@@ -357,7 +357,7 @@ static int chain_from_token(const char *src, gnutls_pcert_st **ret_chain, unsign
 		goto out;
 	chain = calloc(1, sizeof(*chain));
 	if (!chain) {
-		p11_errf(err, errlen, "out of memory");
+		tk_errf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
@@ -372,7 +372,7 @@ static int chain_from_token(const char *src, gnutls_pcert_st **ret_chain, unsign
 	}
 	gr = gnutls_pcert_import_x509(chain, crt, 0);
 	if (gr < 0) {
-		p11_errf(err, errlen, "%s: %s", uri, gnutls_strerror(gr));
+		tk_errf(err, errlen, "%s: %s", uri, gnutls_strerror(gr));
 		r = -EINVAL;
 		goto out;
 	}
@@ -394,7 +394,7 @@ out:
 int p11_chain_load(const char *src, gnutls_pcert_st **ret_chain, unsigned *ret_n, char *err, size_t errlen)
 {
 	if (!src || !ret_chain || !ret_n) {
-		p11_errf(err, errlen, "p11_chain_load: missing argument");
+		tk_errf(err, errlen, "p11_chain_load: missing argument");
 		return -EINVAL;
 	}
 	if (strncasecmp(src, "pkcs11:", 7) == 0)

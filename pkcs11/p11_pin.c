@@ -61,17 +61,6 @@ static _Thread_local struct {
 /* Why the callback last refused, per thread (the thread calling GnuTLS). */
 static _Thread_local char pin_fail[320];
 
-void p11_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 void p11_padded_copy(const unsigned char *field, size_t fieldlen, char *out, size_t outlen)
 {
 	size_t n = fieldlen;
@@ -113,7 +102,7 @@ static int pin_file_open(const char *path, int *ret_fd, struct pin_file_id *ret_
 	int fd = -1, r;
 
 	if (!path || path[0] != '/') {
-		p11_errf(err, errlen, "PIN file '%s': path must be absolute", path ? path : "(null)");
+		tk_errf(err, errlen, "PIN file '%s': path must be absolute", path ? path : "(null)");
 		r = -EINVAL;
 		goto out;
 	}
@@ -121,31 +110,31 @@ static int pin_file_open(const char *path, int *ret_fd, struct pin_file_id *ret_
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ELOOP) {
-			p11_errf(err, errlen, "PIN file %s is a symbolic link: refused", path);
+			tk_errf(err, errlen, "PIN file %s is a symbolic link: refused", path);
 			r = -EINVAL;
 		} else {
-			p11_errf(err, errlen, "PIN file %s: %s", path, strerror(-r));
+			tk_errf(err, errlen, "PIN file %s: %s", path, strerror(-r));
 		}
 		goto out;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		p11_errf(err, errlen, "PIN file %s: fstat: %s", path, strerror(-r));
+		tk_errf(err, errlen, "PIN file %s: fstat: %s", path, strerror(-r));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		p11_errf(err, errlen, "PIN file %s is not a regular file", path);
+		tk_errf(err, errlen, "PIN file %s is not a regular file", path);
 		r = -EINVAL;
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		p11_errf(err, errlen, "PIN file %s is group/world accessible (mode %04o): chmod 0600 it", path,
+		tk_errf(err, errlen, "PIN file %s is group/world accessible (mode %04o): chmod 0600 it", path,
 			 (unsigned)(st.st_mode & 07777));
 		r = -EINVAL;
 		goto out;
 	}
 	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		p11_errf(err, errlen, "PIN file %s is owned by uid %u, expected %u or root", path,
+		tk_errf(err, errlen, "PIN file %s is owned by uid %u, expected %u or root", path,
 			 (unsigned)st.st_uid, (unsigned)geteuid());
 		r = -EINVAL;
 		goto out;
@@ -186,7 +175,7 @@ static int pin_file_read(const char *path, char *pin, size_t pin_max, size_t *re
 			continue;
 		if (n < 0) {
 			r = -errno;
-			p11_errf(err, errlen, "PIN file %s: read: %s", path, strerror(-r));
+			tk_errf(err, errlen, "PIN file %s: read: %s", path, strerror(-r));
 			goto out;
 		}
 		if (n == 0)
@@ -198,12 +187,12 @@ static int pin_file_read(const char *path, char *pin, size_t pin_max, size_t *re
 	if (len > 0 && buf[len - 1] == '\r')
 		len--;
 	if (len == 0 || len > P11_PIN_MAX || len >= pin_max) {
-		p11_errf(err, errlen, "PIN file %s: PIN is %s", path, len == 0 ? "empty" : "too long");
+		tk_errf(err, errlen, "PIN file %s: PIN is %s", path, len == 0 ? "empty" : "too long");
 		r = -EINVAL;
 		goto out;
 	}
 	if (memchr(buf, '\0', len)) {
-		p11_errf(err, errlen, "PIN file %s: PIN contains a NUL byte", path);
+		tk_errf(err, errlen, "PIN file %s: PIN contains a NUL byte", path);
 		r = -EINVAL;
 		goto out;
 	}
@@ -241,7 +230,7 @@ int p11_pin_read_for_token(const CK_TOKEN_INFO *ti, char *pin, size_t pin_max, s
 	(void)pthread_mutex_lock(&pin_lock);
 	e = pin_find_locked(ti);
 	if (!e) {
-		p11_errf(err, errlen, "no PIN file registered for token '%s'", label);
+		tk_errf(err, errlen, "no PIN file registered for token '%s'", label);
 		r = -ENOENT;
 		goto out;
 	}
@@ -250,7 +239,7 @@ int p11_pin_read_for_token(const CK_TOKEN_INFO *ti, char *pin, size_t pin_max, s
 		goto out;
 	if (e->rejected && pin_file_id_eq(&e->rejected_id, &id)) {
 		tk_wipe(pin, pin_max);
-		p11_errf(err, errlen,
+		tk_errf(err, errlen,
 			 "CKR_PIN_INCORRECT earlier for PIN file %s: not trying it again until the file changes",
 			 e->pin_file);
 		r = -EKEYREJECTED;
@@ -345,7 +334,7 @@ int p11_pin_add(const char *uri, const char *pin_file, char *err, size_t errlen)
 	int fd = -1, r, locked = 0;
 
 	if (!uri || !pin_file) {
-		p11_errf(err, errlen, "p11_pin_add: missing URI or PIN file");
+		tk_errf(err, errlen, "p11_pin_add: missing URI or PIN file");
 		return -EINVAL;
 	}
 	u = p11_kit_uri_new();
@@ -355,7 +344,7 @@ int p11_pin_add(const char *uri, const char *pin_file, char *err, size_t errlen)
 	}
 	r = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
 	if (r != P11_KIT_URI_OK) {
-		p11_errf(err, errlen, "malformed PKCS#11 URI: %s", p11_kit_uri_message(r));
+		tk_errf(err, errlen, "malformed PKCS#11 URI: %s", p11_kit_uri_message(r));
 		r = -EINVAL;
 		goto out;
 	}
@@ -384,14 +373,14 @@ int p11_pin_add(const char *uri, const char *pin_file, char *err, size_t errlen)
 		if (strcmp(pin_entries[i].pin_file, pin_file) == 0) {
 			r = 0;
 		} else {
-			p11_errf(err, errlen, "token %s already has PIN file %s, not %s", token_uri,
+			tk_errf(err, errlen, "token %s already has PIN file %s, not %s", token_uri,
 				 pin_entries[i].pin_file, pin_file);
 			r = -EEXIST;
 		}
 		goto out;
 	}
 	if (pin_n == PIN_ENTRIES_MAX) {
-		p11_errf(err, errlen, "too many PIN files (at most %d)", PIN_ENTRIES_MAX);
+		tk_errf(err, errlen, "too many PIN files (at most %d)", PIN_ENTRIES_MAX);
 		r = -E2BIG;
 		goto out;
 	}
@@ -404,7 +393,7 @@ out:
 	if (locked)
 		(void)pthread_mutex_unlock(&pin_lock);
 	if (r == -ENOMEM)
-		p11_errf(err, errlen, "out of memory");
+		tk_errf(err, errlen, "out of memory");
 	if (u)
 		p11_kit_uri_free(u);
 	free(token_uri);
@@ -560,14 +549,14 @@ int p11_uri_prepare(const char *uri, char **ret_uri, P11KitUri **ret_parsed, cha
 
 	r = p11_uri_split_pin(uri, &clean, &source, &had_value);
 	if (r == -EINVAL) {
-		p11_errf(err, errlen, "malformed PKCS#11 URI (expected pkcs11:..., pin-source=/absolute/path)");
+		tk_errf(err, errlen, "malformed PKCS#11 URI (expected pkcs11:..., pin-source=/absolute/path)");
 		goto out;
 	}
 	if (r < 0)
 		goto out;
 	if (had_value) {
 		/* A PIN in a URI ends up in configuration files, logs and argv. */
-		p11_errf(err, errlen, "%s: pin-value in a URI is not accepted; use a PIN file", clean);
+		tk_errf(err, errlen, "%s: pin-value in a URI is not accepted; use a PIN file", clean);
 		r = -EINVAL;
 		goto out;
 	}
@@ -578,7 +567,7 @@ int p11_uri_prepare(const char *uri, char **ret_uri, P11KitUri **ret_parsed, cha
 	}
 	r = p11_kit_uri_parse(clean, P11_KIT_URI_FOR_ANY, u);
 	if (r != P11_KIT_URI_OK) {
-		p11_errf(err, errlen, "%s: malformed PKCS#11 URI: %s", clean, p11_kit_uri_message(r));
+		tk_errf(err, errlen, "%s: malformed PKCS#11 URI: %s", clean, p11_kit_uri_message(r));
 		r = -EINVAL;
 		goto out;
 	}
@@ -594,7 +583,7 @@ int p11_uri_prepare(const char *uri, char **ret_uri, P11KitUri **ret_parsed, cha
 	r = 0;
 out:
 	if (r == -ENOMEM)
-		p11_errf(err, errlen, "out of memory");
+		tk_errf(err, errlen, "out of memory");
 	if (u)
 		p11_kit_uri_free(u);
 	free(clean);

@@ -41,7 +41,7 @@ static int probe_load(struct probe *p, char *err, size_t errlen)
 	if (!path) {
 		p->modules = p11_kit_modules_load_and_initialize(0);
 		if (!p->modules) {
-			p11_errf(err, errlen, "%s: cannot load p11-kit modules: %s", p->uri, p11_kit_message());
+			tk_errf(err, errlen, "%s: cannot load p11-kit modules: %s", p->uri, p11_kit_message());
 			return -ENODEV;
 		}
 		p->from_registry = 1;
@@ -49,21 +49,21 @@ static int probe_load(struct probe *p, char *err, size_t errlen)
 	}
 	p->modules = calloc(2, sizeof(*p->modules));
 	if (!p->modules) {
-		p11_errf(err, errlen, "out of memory");
+		tk_errf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	/* flags 0: managed, so our C_Finalize does not pull the module from
 	 * under GnuTLS. */
 	p->modules[0] = p11_kit_module_load(path, 0);
 	if (!p->modules[0]) {
-		p11_errf(err, errlen, "cannot load PKCS#11 module %s: %s", path, p11_kit_message());
+		tk_errf(err, errlen, "cannot load PKCS#11 module %s: %s", path, p11_kit_message());
 		return -ENODEV;
 	}
 	rv = p11_kit_module_initialize(p->modules[0]);
 	if (rv != CKR_OK) {
 		p11_kit_module_release(p->modules[0]);
 		p->modules[0] = NULL;
-		p11_errf(err, errlen, "cannot initialise PKCS#11 module %s: %s", path, p11_ckr_name(rv));
+		tk_errf(err, errlen, "cannot initialise PKCS#11 module %s: %s", path, p11_ckr_name(rv));
 		return p11_ckr_to_errno(rv) == -EIO ? -ENODEV : p11_ckr_to_errno(rv);
 	}
 	return 0;
@@ -113,7 +113,7 @@ static int probe_find_token(struct probe *p, char *err, size_t errlen)
 			return 0;
 		}
 	}
-	p11_errf(err, errlen, "token '%s', %s: no such token present", p->label, p->uri);
+	tk_errf(err, errlen, "token '%s', %s: no such token present", p->label, p->uri);
 	return -ENODEV;
 }
 
@@ -126,19 +126,19 @@ static int probe_login(struct probe *p, CK_USER_TYPE user_type, char *err, size_
 	int r;
 
 	if (p->ti.flags & CKF_USER_PIN_FINAL_TRY) {
-		p11_errf(err, errlen,
+		tk_errf(err, errlen,
 			 "token '%s', %s: CKF_USER_PIN_FINAL_TRY: one more wrong PIN locks the token; "
 			 "not trying automatically",
 			 p->label, p->uri);
 		return -EKEYREJECTED;
 	}
 	if (p->ti.flags & CKF_USER_PIN_LOCKED) {
-		p11_errf(err, errlen, "token '%s', %s: CKR_PIN_LOCKED: the user PIN is locked", p->label, p->uri);
+		tk_errf(err, errlen, "token '%s', %s: CKR_PIN_LOCKED: the user PIN is locked", p->label, p->uri);
 		return -EKEYREJECTED;
 	}
 	r = p11_pin_read_for_token(&p->ti, pin, sizeof(pin), &len, msg, sizeof(msg));
 	if (r < 0) {
-		p11_errf(err, errlen, "token '%s', %s: %s", p->label, p->uri, msg);
+		tk_errf(err, errlen, "token '%s', %s: %s", p->label, p->uri, msg);
 		return -EKEYREJECTED;
 	}
 	rv = p->m->C_Login(p->s, user_type, (CK_UTF8CHAR *)pin, (CK_ULONG)len);
@@ -147,7 +147,7 @@ static int probe_login(struct probe *p, CK_USER_TYPE user_type, char *err, size_
 		return 0;
 	if (rv == CKR_PIN_INCORRECT)
 		p11_pin_mark_rejected();
-	p11_errf(err, errlen, "token '%s', %s: C_Login: %s", p->label, p->uri, p11_ckr_name(rv));
+	tk_errf(err, errlen, "token '%s', %s: C_Login: %s", p->label, p->uri, p11_ckr_name(rv));
 	return p11_ckr_to_errno(rv);
 }
 
@@ -167,7 +167,7 @@ static int probe_find_key(struct probe *p, CK_OBJECT_HANDLE *ret, char *err, siz
 	for (CK_ULONG i = 0; i < nattrs && nt < TK_ARRAY_SIZE(tmpl); i++) {
 		if (attrs[i].type == CKA_CLASS) {
 			if (attrs[i].ulValueLen != sizeof(cls) || *(CK_OBJECT_CLASS *)attrs[i].pValue != cls) {
-				p11_errf(err, errlen, "%s: not a private key URI (type=private)", p->uri);
+				tk_errf(err, errlen, "%s: not a private key URI (type=private)", p->uri);
 				return -EINVAL;
 			}
 			continue;
@@ -180,15 +180,15 @@ static int probe_find_key(struct probe *p, CK_OBJECT_HANDLE *ret, char *err, siz
 		(void)p->m->C_FindObjectsFinal(p->s);
 	}
 	if (rv != CKR_OK) {
-		p11_errf(err, errlen, "token '%s', %s: C_FindObjects: %s", p->label, p->uri, p11_ckr_name(rv));
+		tk_errf(err, errlen, "token '%s', %s: C_FindObjects: %s", p->label, p->uri, p11_ckr_name(rv));
 		return p11_ckr_to_errno(rv);
 	}
 	if (found == 0) {
-		p11_errf(err, errlen, "token '%s', %s: no private key matches", p->label, p->uri);
+		tk_errf(err, errlen, "token '%s', %s: no private key matches", p->label, p->uri);
 		return -ENOKEY;
 	}
 	if (found > 1) {
-		p11_errf(err, errlen, "token '%s', %s: several private keys match; add id= or object=", p->label,
+		tk_errf(err, errlen, "token '%s', %s: several private keys match; add id= or object=", p->label,
 			 p->uri);
 		return -EINVAL;
 	}
@@ -230,7 +230,7 @@ static int probe_sign(struct probe *p, CK_OBJECT_HANDLE key, CK_KEY_TYPE type, i
 		rv = p->m->C_Sign(p->s, data, sizeof(data), NULL, &siglen);
 	}
 	if (rv == CKR_OK && (siglen == 0 || siglen > SIG_MAX)) {
-		p11_errf(err, errlen, "token '%s', %s: C_Sign: implausible signature size %lu", p->label, p->uri,
+		tk_errf(err, errlen, "token '%s', %s: C_Sign: implausible signature size %lu", p->label, p->uri,
 			 (unsigned long)siglen);
 		r = -EIO;
 		goto out;
@@ -238,14 +238,14 @@ static int probe_sign(struct probe *p, CK_OBJECT_HANDLE key, CK_KEY_TYPE type, i
 	if (rv == CKR_OK) {
 		sig = malloc(siglen);
 		if (!sig) {
-			p11_errf(err, errlen, "out of memory");
+			tk_errf(err, errlen, "out of memory");
 			r = -ENOMEM;
 			goto out;
 		}
 		rv = p->m->C_Sign(p->s, data, sizeof(data), sig, &siglen);
 	}
 	if (rv != CKR_OK) {
-		p11_errf(err, errlen, "token '%s', %s: %s: %s", p->label, p->uri, step, p11_ckr_name(rv));
+		tk_errf(err, errlen, "token '%s', %s: %s: %s", p->label, p->uri, step, p11_ckr_name(rv));
 		r = p11_ckr_to_errno(rv);
 		goto out;
 	}
@@ -291,7 +291,7 @@ int p11_key_probe(const char *key_uri, struct p11_key_status *ret, char *err, si
 	int r;
 
 	if (!ret) {
-		p11_errf(err, errlen, "p11_key_probe: missing status");
+		tk_errf(err, errlen, "p11_key_probe: missing status");
 		return -EINVAL;
 	}
 	r = p11_uri_prepare(key_uri, &uri, &p.parsed, err, errlen);
@@ -307,7 +307,7 @@ int p11_key_probe(const char *key_uri, struct p11_key_status *ret, char *err, si
 		goto out;
 	rv = p.m->C_OpenSession(p.slot, CKF_SERIAL_SESSION, NULL, NULL, &p.s);
 	if (rv != CKR_OK) {
-		p11_errf(err, errlen, "token '%s', %s: C_OpenSession: %s", p.label, p.uri, p11_ckr_name(rv));
+		tk_errf(err, errlen, "token '%s', %s: C_OpenSession: %s", p.label, p.uri, p11_ckr_name(rv));
 		r = p11_ckr_to_errno(rv);
 		goto out;
 	}
@@ -328,7 +328,7 @@ int p11_key_probe(const char *key_uri, struct p11_key_status *ret, char *err, si
 	a[3] = (CK_ATTRIBUTE){ CKA_ALWAYS_AUTHENTICATE, &always_auth, sizeof(always_auth) };
 	rv = p.m->C_GetAttributeValue(p.s, key, a, TK_ARRAY_SIZE(a));
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_ATTRIBUTE_TYPE_INVALID) {
-		p11_errf(err, errlen, "token '%s', %s: C_GetAttributeValue: %s", p.label, p.uri, p11_ckr_name(rv));
+		tk_errf(err, errlen, "token '%s', %s: C_GetAttributeValue: %s", p.label, p.uri, p11_ckr_name(rv));
 		r = p11_ckr_to_errno(rv);
 		goto out;
 	}

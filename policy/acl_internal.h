@@ -86,10 +86,6 @@ int acl_user_name_valid(const char *s, size_t len);
 /* Free what a rule owns (not the rule itself).  NULL ok. */
 void acl_rule_done(struct acl_rule *rule);
 
-/* Write a printf-style message to err (errlen bytes, NUL-terminated);
- * nothing if err is NULL or errlen is 0. */
-void acl_error_set(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* Allocate an empty ACL with one reference, named after name. */
 struct acl *acl_new(const char *name);

@@ -11,17 +11,6 @@
 #include "common/util.h"
 #include "policy/acl_internal.h"
 
-void acl_error_set(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int acl_load_file(const char *path, struct acl **ret_acl, char *err, size_t errlen)
 {
 	struct stat st;
@@ -32,49 +21,49 @@ int acl_load_file(const char *path, struct acl **ret_acl, char *err, size_t errl
 	if (err && errlen > 0)
 		err[0] = '\0';
 	if (!path || !ret_acl || (!err && errlen > 0)) {
-		acl_error_set(err, errlen, "acl_load_file: invalid arguments");
+		tk_errf(err, errlen, "acl_load_file: invalid arguments");
 		return -EINVAL;
 	}
 	/* O_NONBLOCK so that a FIFO planted at path cannot hang the open. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
-		acl_error_set(err, errlen, "%s: %s", path, strerror(errno));
+		tk_errf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		acl_error_set(err, errlen, "%s: fstat: %s", path, strerror(errno));
+		tk_errf(err, errlen, "%s: fstat: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		r = -EPERM;
-		acl_error_set(err, errlen, "%s: not a regular file", path);
+		tk_errf(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	/* Whoever can write the ACL can grant themselves every key. */
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
 		r = -EPERM;
-		acl_error_set(err, errlen, "%s: owned by uid %u, expected root or uid %u", path,
+		tk_errf(err, errlen, "%s: owned by uid %u, expected root or uid %u", path,
 			(unsigned)st.st_uid, (unsigned)geteuid());
 		goto out;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		r = -EPERM;
-		acl_error_set(err, errlen, "%s: writable by group or others (mode %04o)", path,
+		tk_errf(err, errlen, "%s: writable by group or others (mode %04o)", path,
 			(unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_size > (off_t)ACL_FILE_MAX) {
 		r = -EFBIG;
-		acl_error_set(err, errlen, "%s: larger than %u bytes", path, ACL_FILE_MAX);
+		tk_errf(err, errlen, "%s: larger than %u bytes", path, ACL_FILE_MAX);
 		goto out;
 	}
 	/* The file may grow after fstat(): read at most one byte past the limit. */
 	buf = malloc(ACL_FILE_MAX + 1);
 	if (!buf) {
 		r = -ENOMEM;
-		acl_error_set(err, errlen, "%s: out of memory", path);
+		tk_errf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	while (len < ACL_FILE_MAX + 1) {
@@ -84,7 +73,7 @@ int acl_load_file(const char *path, struct acl **ret_acl, char *err, size_t errl
 			continue;
 		if (n < 0) {
 			r = -errno;
-			acl_error_set(err, errlen, "%s: read: %s", path, strerror(errno));
+			tk_errf(err, errlen, "%s: read: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -93,7 +82,7 @@ int acl_load_file(const char *path, struct acl **ret_acl, char *err, size_t errl
 	}
 	if (len > ACL_FILE_MAX) {
 		r = -EFBIG;
-		acl_error_set(err, errlen, "%s: larger than %u bytes", path, ACL_FILE_MAX);
+		tk_errf(err, errlen, "%s: larger than %u bytes", path, ACL_FILE_MAX);
 		goto out;
 	}
 	r = acl_load_buffer(path, buf, len, ret_acl, err, errlen);

@@ -647,16 +647,16 @@ int acl_load_buffer(const char *name, const char *buf, size_t len, struct acl **
 	if (err && errlen > 0)
 		err[0] = '\0';
 	if (!name || (!buf && len > 0) || !ret_acl || (!err && errlen > 0)) {
-		acl_error_set(err, errlen, "acl_load_buffer: invalid arguments");
+		tk_errf(err, errlen, "acl_load_buffer: invalid arguments");
 		return -EINVAL;
 	}
 	if (len > ACL_FILE_MAX) {
-		acl_error_set(err, errlen, "%s: larger than %u bytes", name, ACL_FILE_MAX);
+		tk_errf(err, errlen, "%s: larger than %u bytes", name, ACL_FILE_MAX);
 		return -EFBIG;
 	}
 	p.acl = acl_new(name);
 	if (!p.acl) {
-		acl_error_set(err, errlen, "%s: out of memory", name);
+		tk_errf(err, errlen, "%s: out of memory", name);
 		return -ENOMEM;
 	}
 	p.err = err;
@@ -682,7 +682,7 @@ int acl_load_buffer(const char *name, const char *buf, size_t len, struct acl **
 			}
 
 	if (r == -ENOMEM) {
-		acl_error_set(err, errlen, "%s:%u: out of memory", p.acl->name, p.line);
+		tk_errf(err, errlen, "%s:%u: out of memory", p.acl->name, p.line);
 		goto out;
 	}
 	if (p.first_error < 0) {
