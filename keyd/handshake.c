@@ -192,6 +192,14 @@ static int ensure_key(struct conn *c)
 				       c->req.id->cert_src);
 		}
 	}
+	if (r == 0)
+		wk->ever_ok = 1;
+	if (r < 0 && wk->ever_ok && (r == -ENODEV || r == -EIO)) {
+		/* A key that used to work cannot be opened any more: the module
+		 * itself may need to start over (see keyd_slot_free/main.c). */
+		atomic_store(&c->w->k->reset_wanted, 1);
+		(void)eventfd_write(c->w->k->donefd, 1);
+	}
 	if (r < 0) {
 		wk->token_key = NULL;
 		wk->retry_after_ms = now + KEY_RETRY_MS;

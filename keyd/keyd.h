@@ -96,6 +96,7 @@ struct worker_key {
 	gnutls_privkey_t key;       /* signer.c wrapper around token_key */
 	unsigned long long retry_after_ms;
 	unsigned long long dropped_ms; /* last time a failed key was dropped */
+	int ever_ok;                /* imported successfully at least once */
 	unsigned long long signs;   /* signatures made, for accounting */
 	long long sign_us;          /* total time the token took */
 	int failed;                 /* a signature failed: re-import */
@@ -114,6 +115,7 @@ struct worker {
 	int stop;           /* protected by lock */
 	struct conn *conns; /* owned connections */
 	struct conn *grave; /* dead, freed after the current batch */
+	int reset_acked;    /* this worker dropped its keys for the current reset */
 	size_t n_conns, n_handshakes;
 	gnutls_certificate_credentials_t cred;
 	struct worker_key *keys; /* one per configured identity */
@@ -135,6 +137,12 @@ struct keyd {
 	atomic_uint sessions;   /* handshakes + relays, all workers */
 	int donefd;             /* eventfd: a handshake finished */
 	atomic_int queued;      /* requests wait for a slot: wake the accept loop */
+	/* Module reset (p11_reinit): a worker asks, the accept loop stops
+	 * dispatching, every worker drops its keys and acknowledges, then the
+	 * accept loop re-initialises the module and resumes. */
+	atomic_int reset_wanted;
+	atomic_int resetting;
+	atomic_uint reset_acks;
 };
 
 #define KEYD_SCRATCH_SIZE (16 * 1024 + 256)

@@ -30,6 +30,8 @@
 
 #define DEFAULT_CONF SYSCONFDIR "/tlskeyd/tlskeyd.conf"
 #define DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
+/* At most one PKCS#11 re-initialisation this often. */
+#define RESET_MIN_MS 5000ULL
 
 enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE };
 
@@ -61,6 +63,7 @@ struct loop {
 	int stop;
 	int activated; /* socket passed by systemd */
 	unsigned long long watchdog_ms, next_watchdog_ms, next_tick_ms, idle_since_ms;
+	unsigned long long last_reset_ms;
 };
 
 static int tags[4] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE };
@@ -85,6 +88,8 @@ static void dispatch_pending(struct loop *l)
 
 	/* Announce first, then look: a slot freed in between still wakes us. */
 	atomic_store(&k->queued, l->head != NULL);
+	if (atomic_load(&k->resetting))
+		return; /* requests wait until the module is back */
 	while (l->head && atomic_load(&k->handshakes) < k->conf->max_handshakes) {
 		struct pending *p = l->head;
 		struct worker *w = &k->workers[l->next_worker++ % k->n_workers];
@@ -309,6 +314,38 @@ static void report_status(struct loop *l)
 			 atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->n_pending);
 }
 
+/* Drive a module reset (see struct keyd): at most one per RESET_MIN_MS. */
+static void reset_step(struct loop *l, unsigned long long now)
+{
+	struct keyd *k = l->k;
+	char err[512] = "";
+	int r;
+
+	if (!atomic_load(&k->resetting)) {
+		if (!atomic_load(&k->reset_wanted) ||
+		    (l->last_reset_ms && now - l->last_reset_ms < RESET_MIN_MS))
+			return;
+		keyd_log(LOG_WARNING, "keys that used to work cannot be opened: re-initialising PKCS#11");
+		atomic_store(&k->reset_acks, 0);
+		atomic_store(&k->resetting, 1);
+		for (unsigned i = 0; i < k->n_workers; i++)
+			(void)eventfd_write(k->workers[i].wakefd, 1);
+		return;
+	}
+	if (atomic_load(&k->reset_acks) < k->n_workers)
+		return;
+	r = p11_reinit(err, sizeof(err));
+	if (r < 0)
+		keyd_log(LOG_ERR, "%s", err);
+	else
+		keyd_log(LOG_NOTICE, "PKCS#11 re-initialised; keys will be opened again");
+	l->last_reset_ms = now;
+	atomic_store(&k->reset_wanted, 0);
+	atomic_store(&k->resetting, 0);
+	for (unsigned i = 0; i < k->n_workers; i++)
+		(void)eventfd_write(k->workers[i].wakefd, 1);
+}
+
 /* Housekeeping once a second at most: watchdog, status, idle exit. */
 static void tick(struct loop *l, unsigned long long now)
 {
@@ -371,6 +408,7 @@ static int run(struct loop *l)
 			}
 		}
 		expire_clients(l);
+		reset_step(l, tk_now_ms());
 		dispatch_pending(l);
 		tick(l, tk_now_ms());
 	}
@@ -548,6 +586,15 @@ int main(int argc, char **argv)
 	}
 
 	keyd_log_init(debug ? LOG_DEBUG : LOG_INFO);
+	/* Block the signals we take through signalfd before anything can
+	 * start a thread: PKCS#11 modules do (tpm2-pkcs11 over D-Bus), and
+	 * a thread that inherits an open mask would die of SIGHUP. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	(void)pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	(void)signal(SIGPIPE, SIG_IGN);
 	memset(&k, 0, sizeof(k));
 	memset(&l, 0, sizeof(l));
 	k.donefd = -1;
@@ -592,13 +639,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	/* Block before threads start so that they inherit the mask. */
-	(void)pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	(void)signal(SIGPIPE, SIG_IGN);
 	l.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	l.epfd = epoll_create1(EPOLL_CLOEXEC);
 	k.donefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

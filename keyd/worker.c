@@ -213,6 +213,34 @@ static void expire(struct worker *w)
 	}
 }
 
+/* Take part in a module reset: key objects belong to the module session
+ * that is about to end, and so do handshakes half way through signing. */
+static void reset_check(struct worker *w)
+{
+	struct keyd *k = w->k;
+	struct conn *c, *next;
+
+	if (!atomic_load(&k->resetting)) {
+		w->reset_acked = 0;
+		return;
+	}
+	if (w->reset_acked)
+		return;
+	for (c = w->conns; c; c = next) {
+		next = c->next;
+		if (c->state == CONN_HANDSHAKE)
+			handshake_fail(c, EIO, "the PKCS#11 module is being re-initialised, try again");
+	}
+	for (size_t i = 0; i < k->conf->n_ids; i++) {
+		signer_drop(&w->keys[i]);
+		w->keys[i].retry_after_ms = 0;
+		w->keys[i].dropped_ms = 0;
+	}
+	w->reset_acked = 1;
+	(void)atomic_fetch_add(&k->reset_acks, 1);
+	(void)eventfd_write(k->donefd, 1);
+}
+
 static void dispatch(struct ev *ev, uint32_t events)
 {
 	struct conn *c = conn_of(ev);
@@ -254,6 +282,7 @@ static void *worker_main(void *arg)
 		}
 		expire(w);
 		adopt_inbox(w);
+		reset_check(w);
 		bury(w);
 		pthread_mutex_lock(&w->lock);
 		stop = w->stop;

@@ -24,6 +24,11 @@
  * NULL: the modules registered with p11-kit. */
 int p11_init(const char *module_path, char *err, size_t errlen);
 
+/* Finalize and initialise the module(s) again, keeping the PIN registry.
+ * The caller must have released every key object first (they belong to
+ * the old module session).  Returns 0 or -ENODEV. */
+int p11_reinit(char *err, size_t errlen);
+
 /* Undo p11_init (unloads modules).  Safe to call when not initialised. */
 void p11_done(void);
 

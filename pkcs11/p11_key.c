@@ -81,6 +81,34 @@ out:
 }
 
 /* Contract in p11.h.  Keys imported before must be released first. */
+int p11_reinit(char *err, size_t errlen)
+{
+	int gr, r = 0;
+
+	(void)pthread_mutex_lock(&init_lock);
+	if (!initialised) {
+		tk_errf(err, errlen, "PKCS#11 is not initialised");
+		r = -EINVAL;
+		goto out;
+	}
+	/* Finalize and initialize the module again: some modules (p11-kit's
+	 * client after its server went away, USB tokens after a replug)
+	 * answer CKR_DEVICE_ERROR to everything until then. */
+	gnutls_pkcs11_deinit();
+	gr = gnutls_pkcs11_init(module_path ? GNUTLS_PKCS11_FLAG_MANUAL : GNUTLS_PKCS11_FLAG_AUTO, NULL);
+	if (gr >= 0 && module_path)
+		gr = gnutls_pkcs11_add_provider(module_path, NULL);
+	if (gr < 0) {
+		tk_errf(err, errlen, "cannot re-initialise PKCS#11%s%s: %s", module_path ? " module " : "",
+			module_path ? module_path : "", gnutls_strerror(gr));
+		r = -ENODEV;
+	}
+	gnutls_pkcs11_set_pin_function(p11_pin_callback, NULL);
+out:
+	(void)pthread_mutex_unlock(&init_lock);
+	return r;
+}
+
 void p11_done(void)
 {
 	(void)pthread_mutex_lock(&init_lock);

@@ -5,3 +5,4 @@ include $(srcdir)/test/softhsm/local.mk
 include $(srcdir)/test/fault/local.mk
 include $(srcdir)/test/acl/local.mk
 include $(srcdir)/test/systemd/local.mk
+include $(srcdir)/test/tokens/local.mk
