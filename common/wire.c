@@ -298,6 +298,13 @@ int tk_msg_recv(int sock, struct tk_msg *ret, int *ret_fd)
 	}
 	if (n == 0 && nfds == 0)
 		return -ECONNRESET;
+	/* A descriptor that could not be installed (we are at our open file
+	 * limit) also shows up as MSG_CTRUNC: say so rather than blame the
+	 * sender. */
+	if ((mh.msg_flags & MSG_CTRUNC) && nfds == 0) {
+		r = -EMFILE;
+		goto fail;
+	}
 	if (nfds > 1 || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
 		r = -EBADMSG;
 		goto fail;

@@ -277,6 +277,12 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
 	r = tk_msg_recv(ctlfd, m, &netfd);
 	if (r == -EAGAIN)
 		goto out;
+	if (r == -EMFILE) {
+		keyd_log(LOG_ERR, "uid=%u pid=%d: out of file descriptors, request dropped",
+			 (unsigned)who->cred.uid, (int)who->cred.pid);
+		control_reply_error(ctlfd, EAGAIN, "tlskeyd is out of file descriptors, try again later");
+		goto out;
+	}
 	if (r < 0) {
 		keyd_log(LOG_WARNING, "uid=%u pid=%d: malformed request: %s", (unsigned)who->cred.uid,
 			 (int)who->cred.pid, strerror(-r));

@@ -64,6 +64,7 @@ struct loop {
 	int activated; /* socket passed by systemd */
 	unsigned long long watchdog_ms, next_watchdog_ms, next_tick_ms, idle_since_ms;
 	unsigned long long last_reset_ms;
+	int listen_paused; /* out of descriptors: not accepting for now */
 };
 
 static int tags[4] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE };
@@ -144,6 +145,34 @@ static void client_readable(struct loop *l, struct client *c)
 	dispatch_pending(l);
 }
 
+/* Out of descriptors: the pending connection stays in the backlog and
+ * would wake us forever, so stop watching the listener for a moment.  It
+ * comes back when sessions end (tick()). */
+static void listen_pause(struct loop *l, int err)
+{
+	struct epoll_event e = { .events = 0, .data.ptr = &tags[TAG_LISTEN] };
+	struct rlimit rl;
+
+	if (l->listen_paused)
+		return;
+	(void)getrlimit(RLIMIT_NOFILE, &rl);
+	keyd_log(LOG_ERR, "cannot accept more clients: %s (%u sessions, open file limit %llu); "
+		 "new requests wait until sessions end",
+		 strerror(err), atomic_load(&l->k->sessions), (unsigned long long)rl.rlim_cur);
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->listen_fd, &e);
+	l->listen_paused = 1;
+}
+
+static void listen_resume(struct loop *l)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &tags[TAG_LISTEN] };
+
+	if (!l->listen_paused)
+		return;
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->listen_fd, &e);
+	l->listen_paused = 0;
+}
+
 static void accept_clients(struct loop *l)
 {
 	for (int i = 0; i < 64; i++) {
@@ -153,7 +182,7 @@ static void accept_clients(struct loop *l)
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
-				keyd_log(LOG_ERR, "cannot accept more clients: %s", strerror(errno));
+				listen_pause(l, errno);
 			return;
 		}
 		if (l->n_clients >= l->k->conf->max_pending) {
@@ -354,6 +383,7 @@ static void tick(struct loop *l, unsigned long long now)
 	if (now < l->next_tick_ms)
 		return;
 	l->next_tick_ms = now + 1000;
+	listen_resume(l); /* if still out of descriptors, accept pauses again */
 	if (l->watchdog_ms && now >= l->next_watchdog_ms) {
 		(void)sd_notify(0, "WATCHDOG=1");
 		l->next_watchdog_ms = now + l->watchdog_ms / 2;

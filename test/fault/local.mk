@@ -14,6 +14,7 @@ test_fault_hostile_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 test_fault_hostile_LDADD = libtlskey.la libtlskey-common.la $(GNUTLS_LIBS)
 
 FAULT_TESTS = \
+	test/fault/fd-limit.sh \
 	test/fault/token-loss.sh \
 	test/fault/hostile-clients.sh \
 	test/fault/hostile-peers.sh \
