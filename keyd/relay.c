@@ -23,7 +23,11 @@
 
 static void relay_abort(struct conn *c, const char *why)
 {
+	/* Record the failure before the app sees its EOF, so that a
+	 * tlskey_query() right after EOF already says "failed". */
 	c->failed = 1;
+	registry_fail(c->info);
+	c->info = NULL;
 	keyd_log(LOG_INFO, "relay closed: uid=%u pid=%d myname=%s peer=%s: %s",
 		 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname,
 		 c->peer[0] ? c->peer : "(none)", why);

@@ -38,6 +38,7 @@
  *   --query             after the handshake print "QUERY state=.. version=..
  *                       cipher=.. peer=.. local=.. mapped=.. hs_ms=.. certlen=.."
  *   --cert-out FILE     with --query: write the peer certificate (DER) to FILE
+ *   --query-at-end      after the relay ended, print "ENDSTATE=secure|failed|gone"
  *   --udp               DTLS: a UDP socket (client: connect(); server: bind,
  *                       learn the peer with recvfrom(MSG_PEEK), connect());
  *                       stdin lines go out as one datagram each (newline
@@ -91,6 +92,9 @@ enum {
 };
 
 #define RELAY_BUF (64 * 1024)
+
+/* --query-at-end: print ENDSTATE= after the relay ended. */
+static int query_at_end;
 
 static const struct {
 	const char *name;
@@ -256,6 +260,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->nonblocking = 1;
 		else if (strcmp(a, "--query") == 0)
 			o->query = 1;
+		else if (strcmp(a, "--query-at-end") == 0)
+			query_at_end = 1;
 		else if (ARG("--cert-out"))
 			o->cert_out = v;
 		else if (strcmp(a, "--udp") == 0)
@@ -562,6 +568,17 @@ static int relay(int pfd, int echo, int use_stdin)
 			rc = EXIT_RELAY;
 			break;
 		}
+	}
+	if (query_at_end) {
+		/* How did the session end?  A peer that vanished without
+		 * close_notify looks like EOF here; the daemon knows better. */
+		struct tlskey_info *info = calloc(1, sizeof(*info));
+
+		if (info && tlskey_query(pfd, info) == 0)
+			(void)fprintf(stderr, "ENDSTATE=%s\n", state_name(info->state));
+		else
+			(void)fprintf(stderr, "ENDSTATE=gone (%s)\n", errno_name(errno));
+		free(info);
 	}
 	if (close(pfd) < 0 && rc == 0) {
 		(void)fprintf(stderr, "RELAY-ERROR close: %s\n", strerror(errno));
