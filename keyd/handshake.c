@@ -351,10 +351,10 @@ static int verify_cb(gnutls_session_t s)
 		c->cache_hit = 1;
 		(void)snprintf(c->peer, sizeof(c->peer), "%s", v.peer);
 		(void)snprintf(c->mapped_user, sizeof(c->mapped_user), "%s", v.mapped_user);
-		keyd_log(LOG_INFO, "validation cache hit: myname=%s peer=%s", q->msg.myname, v.peer);
+		keyd_log(LOG_DEBUG, "validation cache hit: myname=%s peer=%s", q->msg.myname, v.peer);
 		return 0;
 	}
-	keyd_log(LOG_INFO, "validation cache miss: myname=%s%s", q->msg.myname,
+	keyd_log(LOG_DEBUG, "validation cache miss: myname=%s%s", q->msg.myname,
 		 (q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) ? " (no-cache-read)" : "");
 	if (q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
 		data[nd].type = GNUTLS_DT_DNS_HOSTNAME;
