@@ -6,3 +6,4 @@ include $(srcdir)/test/fault/local.mk
 include $(srcdir)/test/acl/local.mk
 include $(srcdir)/test/systemd/local.mk
 include $(srcdir)/test/tokens/local.mk
+include $(srcdir)/test/tunnel/local.mk

@@ -1,0 +1,16 @@
+# test/tunnel: tlskey-tunnel against the real daemon (SoftHSM fixture from
+# test/softhsm/lib.sh), gnutls-cli/gnutls-serv peers and tt-backend, a
+# small plaintext echo service and client.  Loopback only, every wait
+# bounded.  See doc/tunnel.md.
+check_PROGRAMS += test/tunnel/tt-backend
+test_tunnel_tt_backend_SOURCES = test/tunnel/tt-backend.c
+
+TUNNEL_TESTS = \
+	test/tunnel/options.sh \
+	test/tunnel/server.sh \
+	test/tunnel/exec.sh \
+	test/tunnel/client.sh \
+	test/tunnel/negative.sh
+
+TESTS += $(TUNNEL_TESTS)
+EXTRA_DIST += $(TUNNEL_TESTS) test/tunnel/lib.sh

@@ -1,0 +1,116 @@
+#!/bin/bash
+# tlskey-tunnel failure cases; each ends in one log line naming the cause,
+# the remote sees the connection closed, and the tunnel keeps serving:
+#   1. backend down: handshake completes, backend connect refused ->
+#      end=backend-failed errno=ECONNREFUSED; the remote TLS client gets EOF
+#   2. handshake timer (--timeout 1s) against a silent TCP client ->
+#      end=handshake-failed errno=ETIMEDOUT, the client sees a reset
+#   3. an untrusted remote certificate -> end=handshake-failed errno=EKEYREJECTED
+#   4. --max-conns 1: a second client waits until the first slot frees
+#   5. client mode, nothing listening at --connect -> end=connect-failed
+#   6. tlskeyd refuses the tunnel (ACL allows the client role only) ->
+#      end=handshake-failed errno=EACCES; the remote sees the connection closed
+#   7. tlskeyd not running -> end=handshake-failed errno=ENOENT|ECONNREFUSED
+. "${top_srcdir:-.}/test/tunnel/lib.sh"
+tk_need gnutls-cli
+tk_setup
+me=$(id -un)
+
+printf 'hello through the tunnel\n' >"$TK_TMP/data"
+want=$(wc -c <"$TK_TMP/data")
+
+# tt_remote_closed NAME PORT: a remote TLS client (bob) that must fail or
+# get nothing back; bounded.
+tt_remote_closed() {
+	local name=$1 port=$2 rc=0
+	tt_gnutls_cli "$name" "$port" 1 "$TK_TMP/data" 127.0.0.1 || rc=$?
+	[ ! -s "$TK_TMP/$name.out" ] || tk_fail "$name: the remote got data: $(cat "$TK_TMP/$name.out")"
+	[ "$rc" != 124 ] || tk_fail "$name: the remote client hung"
+}
+
+# ---- 1. backend down -------------------------------------------------------
+tk_log "case 1: backend down"
+dead_port=$(tk_free_port)
+tt_tunnel t1 --mode server --myname server.example.test --backend "127.0.0.1:$dead_port" --proxy-v2
+T1=$TT_PID
+P1=$TT_PORT
+tt_remote_closed c1 "$P1"
+tt_wait_log t1 "^tlskey-tunnel: conn=1 remote=127\.0\.0\.1:[0-9]+ peer=bob@example\.test local=server\.example\.test rx=0 tx=0 ms=[0-9]+ end=backend-failed errno=ECONNREFUSED reason=\"Connection refused\"\$"
+# The remote's handshake succeeded, then the connection was closed.
+tk_expect_grep "$TK_TMP/c1.cli.log" "Handshake was completed"
+
+# ---- 2. handshake timer -----------------------------------------------------
+tk_log "case 2: --timeout 1s, silent client"
+tt_tunnel t2 --mode server --myname server.example.test --backend "127.0.0.1:$dead_port" --timeout 1s
+T2=$TT_PID
+timeout 10 "$TK_APP" sink --connect "127.0.0.1:$TT_PORT" >"$TK_TMP/sink2.out" 2>"$TK_TMP/sink2.err" ||
+	tk_fail "case 2: the silent client failed"
+tk_expect_grep "$TK_TMP/sink2.err" "^SINK end=(reset|eof)"
+ms=$(sed -n 's/^SINK ms=//p' "$TK_TMP/sink2.err")
+[ "$ms" -ge 800 ] && [ "$ms" -le 3000 ] || tk_fail "case 2: closed after ${ms}ms, wanted ~1000"
+tt_wait_log t2 "conn=1 .* peer=- .* end=handshake-failed errno=ETIMEDOUT reason="
+
+# ---- 3. untrusted remote -------------------------------------------------
+tk_log "case 3: untrusted remote certificate"
+rc=0
+tk_fifo_client c3 "$TK_TMP/data" 1 gnutls-cli --logfile="$TK_TMP/c3.cli.log" --port "$TT_PORT" \
+	--x509cafile "$TK_FX/ca.pem" --x509certfile "$TK_FX/rogue-user.pem" \
+	--x509keyfile "$TK_FX/rogue-user.key" --verify-hostname server.example.test 127.0.0.1 || rc=$?
+[ ! -s "$TK_TMP/c3.out" ] || tk_fail "case 3: the rogue client got data"
+tt_wait_log t2 "conn=2 .* peer=- .* end=handshake-failed errno=(EKEYREJECTED|EPROTO|ECONNRESET) reason="
+tt_tunnel_stop t2 "$T2"
+
+# ---- 4. max-conns ----------------------------------------------------------
+tk_log "case 4: --max-conns 1"
+tt_backend be4
+tt_tunnel t4 --mode server --myname server.example.test --backend "127.0.0.1:$TT_BACKEND_PORT" \
+	--max-conns 1 --timeout 2s
+T4=$TT_PID
+# A silent client holds the only slot until its handshake timer fires.
+tk_bg timeout 10 "$TK_APP" sink --connect "127.0.0.1:$TT_PORT" >"$TK_TMP/sink4.out" 2>"$TK_TMP/sink4.err"
+SINK4=$TK_BG_PID
+tt_wait_log t4 "max-conns 1 reached"
+rc=0
+tt_gnutls_cli c4 "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1 || rc=$?
+[ "$rc" = 0 ] || { cat "$TK_TMP/c4.cli.log" "$TK_TMP/t4.log" >&2; tk_fail "case 4: gnutls-cli exit $rc"; }
+tk_same "$TK_TMP/data" "$TK_TMP/c4.out"
+tt_wait_log t4 "conn=1 .* end=handshake-failed errno=ETIMEDOUT"
+tt_wait_log t4 "conn=2 .* peer=bob@example\.test .* rx=$want tx=$want .* end=eof\$"
+tk_wait_pid "$SINK4" 10 || true
+tt_tunnel_stop t4 "$T4"
+
+# ---- 5. client mode, remote down -----------------------------------------------
+tk_log "case 5: client mode, nothing at --connect"
+tt_tunnel t5 --mode client --connect "127.0.0.1:$dead_port" --myname alice@example.test \
+	--sni peer.example.test
+T5=$TT_PID
+cp "$TK_TMP/data" "$TK_TMP/s5.in"
+tt_send s5 "127.0.0.1:$TT_PORT" || true
+[ ! -s "$TK_TMP/s5.out" ] || tk_fail "case 5: got data"
+tt_wait_log t5 "conn=1 remote=127\.0\.0\.1:[0-9]+ peer=- local=alice@example\.test .* end=connect-failed errno=ECONNREFUSED"
+tt_tunnel_stop t5 "$T5"
+
+# ---- 6. ACL refusal ----------------------------------------------------------
+tk_log "case 6: tlskeyd refuses the server role"
+sed "s#^acl = .*#acl = $TK_TMP/acl-client-only.conf#" "$TK_FX/tlskeyd.conf" >"$TK_TMP/client-only.conf"
+printf 'allow user:%s * client\n' "$me" >"$TK_TMP/acl-client-only.conf"
+tk_daemon_start "$TK_TMP/client-only.conf" || tk_fail "daemon with the client-only ACL did not start"
+tt_remote_closed c6 "$P1"
+tt_wait_log t1 "conn=2 remote=127\.0\.0\.1:[0-9]+ peer=- local=server\.example\.test rx=0 tx=0 ms=[0-9]+ end=handshake-failed errno=EACCES reason="
+# The daemon logged the refusal with the caller.
+tk_expect_grep "$TK_TMP/tlskeyd.log" "event=acl-denied .* myname=server\.example\.test role=server"
+# The remote never completed a handshake.
+if grep -q "Handshake was completed" "$TK_TMP/c6.cli.log"; then
+	tk_fail "case 6: the remote completed a handshake"
+fi
+
+# ---- 7. daemon not running --------------------------------------------------
+tk_log "case 7: tlskeyd not running"
+tk_daemon_stop
+tt_remote_closed c7 "$P1"
+tt_wait_log t1 "conn=3 .* end=handshake-failed errno=(ENOENT|ECONNREFUSED) reason="
+# The tunnel itself is still there and stops cleanly.
+tt_tunnel_stop t1 "$T1"
+
+tk_log "PASS"
+exit 0

@@ -1,0 +1,637 @@
+/* One tunnelled connection, as a small state machine driven by the single
+ * epoll loop in main.c:
+ *
+ *   server mode: accepted TCP socket -> tlskey_starttls(server, non-blocking)
+ *                -> HANDSHAKE (pending descriptor readable) -> tlskey_finish()
+ *                -> CONNECTING to the backend -> RELAY      (or --exec: CHILD)
+ *   client mode: accepted plaintext socket -> CONNECTING to --connect
+ *                -> tlskey_starttls(client, non-blocking) -> HANDSHAKE
+ *                -> RELAY
+ *
+ * Side 0 (SIDE_TLS) is the descriptor towards tlskeyd: the outgoing TCP
+ * socket while connecting (client mode), then the pending descriptor,
+ * then the protected descriptor.  Side 1 (SIDE_PLAIN) is the backend
+ * (server mode) or the local plaintext client (client mode).
+ *
+ * The relay reads from a side only while the buffer towards the other side
+ * has room (backpressure), and forwards EOF as shutdown(SHUT_WR) once that
+ * buffer has drained, so half-close works in both directions and no byte
+ * read is ever dropped on a clean close.  Every connection ends in exactly
+ * one log line (conn_end). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <tlskey/starttls.h>
+
+#include "tools/tunnel/tunnel.h"
+
+#define SIDE_TLS 0
+#define SIDE_PLAIN 1
+#define RELAY_BUF (16u * 1024u)
+/* Without --timeout: how long an outgoing connect may take, and a guard
+ * against a daemon that never answers (its own handshake-timeout should
+ * always fire first). */
+#define CONNECT_TIMEOUT_DEFAULT_MS 10000u
+#define HANDSHAKE_GUARD_DEFAULT_MS 120000u
+#define HANDSHAKE_GUARD_EXTRA_MS 5000u
+
+enum conn_state {
+	CS_CONNECTING = 1,
+	CS_HANDSHAKE,
+	CS_RELAY,
+	CS_CHILD,
+	CS_DEAD,
+};
+
+struct relay_buf {
+	uint8_t *data; /* RELAY_BUF bytes, allocated when the relay starts */
+	size_t off, len;
+};
+
+struct tunnel_conn {
+	struct tunnel_conn *prev, *next;
+	struct tunnel *t;
+	unsigned long id;
+	int state; /* enum conn_state */
+	struct tunnel_ep ep[2];
+	struct relay_buf buf[2]; /* buf[i]: read from side i, to be written to side 1 - i */
+	int rd_eof[2];           /* read EOF on side i */
+	int wr_shut[2];          /* shutdown(SHUT_WR) done on side i */
+	uint64_t bytes[2];       /* payload bytes delivered from side i to the other side */
+	size_t hdr_left;         /* PROXY header bytes at the head of buf[SIDE_TLS] */
+	uint64_t start_ms, deadline_ms;
+	pid_t child;
+	struct sockaddr_storage remote, local;
+	socklen_t remote_len, local_len;
+	char remote_text[TUNNEL_ADDR_TEXT_MAX];
+	char peer[TUNNEL_PEER_MAX];
+};
+
+static const struct {
+	int value;
+	const char *name;
+} errno_names[] = {
+#define E(x) { x, #x }
+	E(EACCES),	 E(EPERM),	  E(ENOKEY),	    E(EKEYREJECTED), E(EIO),
+	E(ENODEV),	 E(ECONNABORTED), E(ECONNRESET),   E(EHOSTUNREACH), E(EPROTO),
+	E(ETIMEDOUT),	 E(ERANGE),	  E(EINVAL),	    E(EBADF),	     E(ENOTSOCK),
+	E(ENOTCONN),	 E(ENOENT),	  E(ECONNREFUSED), E(EAGAIN),	     E(EPIPE),
+	E(ENETUNREACH), E(EADDRNOTAVAIL), E(ENOMEM),	    E(EMFILE),	     E(ENFILE),
+	E(EBADMSG),	 E(EPROTONOSUPPORT), E(EPROTOTYPE), E(ESHUTDOWN),
+#undef E
+};
+
+static const char *errno_name(int e, char *buf, size_t len)
+{
+	for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
+		if (errno_names[i].value == e)
+			return errno_names[i].name;
+	(void)snprintf(buf, len, "errno%d", e);
+	return buf;
+}
+
+/* Copy `s` for a log line: no control characters, no double quotes, so a
+ * daemon message can never forge or split a line. */
+static void log_clean(const char *s, char *out, size_t outlen)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < outlen; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		out[i] = (ch < ' ' || ch == 0x7f || ch == '"') ? '?' : (char)ch;
+	}
+	while (i > 0 && out[i - 1] == ' ')
+		i--;
+	out[i] = '\0';
+}
+
+static void ep_close(struct tunnel *t, struct tunnel_ep *ep)
+{
+	if (ep->fd < 0)
+		return;
+	(void)tunnel_ep_set(t, ep, 0);
+	(void)close(ep->fd);
+	ep->fd = -1;
+}
+
+/* End a connection: the one log line, close both sides (closing the
+ * protected descriptor makes tlskeyd send close_notify), and move it to
+ * the dead list.  `err` is a positive errno or 0; `why` is the daemon's
+ * explanation or NULL. */
+static void conn_end(struct tunnel_conn *c, const char *end, int err, const char *why)
+{
+	struct tunnel *t = c->t;
+	char ename[24], clean[600], extra[700] = "";
+	uint64_t ms = tunnel_now_ms() - c->start_ms;
+
+	if (c->state == CS_DEAD)
+		return;
+	if (err) {
+		log_clean(why && *why ? why : strerror(err), clean, sizeof(clean));
+		(void)snprintf(extra, sizeof(extra), " errno=%s reason=\"%s\"",
+			       errno_name(err, ename, sizeof(ename)), clean);
+	}
+	if (c->state == CS_CHILD)
+		tunnel_log("conn=%lu remote=%s peer=%s local=%s rx=- tx=- ms=%llu end=%s%s", c->id,
+			   c->remote_text, c->peer[0] ? c->peer : "-", t->conf->myname,
+			   (unsigned long long)ms, end, extra);
+	else
+		tunnel_log("conn=%lu remote=%s peer=%s local=%s rx=%llu tx=%llu ms=%llu end=%s%s", c->id,
+			   c->remote_text, c->peer[0] ? c->peer : "-", t->conf->myname,
+			   (unsigned long long)c->bytes[SIDE_TLS], (unsigned long long)c->bytes[SIDE_PLAIN],
+			   (unsigned long long)ms, end, extra);
+	ep_close(t, &c->ep[SIDE_TLS]);
+	ep_close(t, &c->ep[SIDE_PLAIN]);
+	c->state = CS_DEAD;
+
+	/* Unlink from the live list, park on the dead list. */
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		t->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = NULL;
+	c->next = t->dead;
+	t->dead = c;
+
+	t->nconns--;
+	/* A slot is free again: resume accepting if max-conns had paused it. */
+	if (!t->stopping && t->listen_ep.fd >= 0 && t->nconns < t->conf->max_conns)
+		(void)tunnel_ep_set(t, &t->listen_ep, EPOLLIN);
+}
+
+void tunnel_conn_reap(struct tunnel *t)
+{
+	while (t->dead) {
+		struct tunnel_conn *c = t->dead;
+
+		t->dead = c->next;
+		free(c->buf[0].data); /* one allocation for both buffers */
+		free(c);
+	}
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+static uint64_t handshake_guard_ms(const struct tunnel_conf *conf)
+{
+	return conf->timeout_ms ? (uint64_t)conf->timeout_ms + HANDSHAKE_GUARD_EXTRA_MS
+				: HANDSHAKE_GUARD_DEFAULT_MS;
+}
+
+/* Hand `fd` (consumed) to tlskeyd with a non-blocking start; the pending
+ * descriptor goes to the TLS side. */
+static void conn_starttls(struct tunnel_conn *c, int fd)
+{
+	const struct tunnel_conf *conf = c->t->conf;
+	struct tlskey_options o;
+	int role = conf->mode == TUNNEL_MODE_SERVER ? TLSKEY_ROLE_SERVER : TLSKEY_ROLE_CLIENT;
+	int pending, r;
+
+	memset(&o, 0, sizeof(o));
+	o.size = sizeof(o);
+	o.handshake_timeout_ms = conf->timeout_ms;
+	o.nonblocking = 1;
+	if (role == TLSKEY_ROLE_CLIENT && conf->sni[0])
+		o.sniname = (char *)conf->sni;
+	/* The API takes char *, but does not write to myname. */
+	pending = tlskey_starttls(fd, IPPROTO_TCP, role, (char *)conf->myname, conf->flags, &o, NULL, 0);
+	/* fd is consumed by tlskey_starttls() in every case. */
+	if (pending < 0) {
+		conn_end(c, "handshake-failed", errno, tlskey_last_error());
+		return;
+	}
+	c->ep[SIDE_TLS].fd = pending; /* owned by c */
+	c->state = CS_HANDSHAKE;
+	c->deadline_ms = tunnel_now_ms() + handshake_guard_ms(conf);
+	r = tunnel_ep_set(c->t, &c->ep[SIDE_TLS], EPOLLIN);
+	if (r < 0)
+		conn_end(c, "error", -r, NULL);
+}
+
+/* Begin a non-blocking connect to `to`; the socket goes to side `side`.
+ * Returns 1 if connected at once, 0 if in progress, or a negative errno. */
+static int conn_connect(struct tunnel_conn *c, int side, const struct tunnel_addr *to)
+{
+	const struct tunnel_conf *conf = c->t->conf;
+	int fd, r;
+
+	fd = socket(to->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	c->ep[side].fd = fd; /* owned by c */
+	if (connect(fd, (const struct sockaddr *)&to->ss, to->len) == 0)
+		return 1;
+	/* A UNIX socket with a full backlog says EAGAIN: a busy backend. */
+	if (errno != EINPROGRESS)
+		return -errno;
+	c->state = CS_CONNECTING;
+	c->deadline_ms = tunnel_now_ms() + (conf->timeout_ms ? conf->timeout_ms : CONNECT_TIMEOUT_DEFAULT_MS);
+	r = tunnel_ep_set(c->t, &c->ep[side], EPOLLOUT);
+	return r < 0 ? r : 0;
+}
+
+static void relay_update(struct tunnel_conn *c);
+
+/* Both sides are ready: allocate the buffers and start moving bytes. */
+static void relay_start(struct tunnel_conn *c)
+{
+	const struct tunnel_conf *conf = c->t->conf;
+	uint8_t *mem;
+	int r;
+
+	mem = malloc(2 * RELAY_BUF);
+	if (!mem) {
+		conn_end(c, "error", ENOMEM, NULL);
+		return;
+	}
+	c->buf[0].data = mem; /* freed in tunnel_conn_reap() */
+	c->buf[1].data = mem + RELAY_BUF;
+	r = set_nonblock(c->ep[SIDE_TLS].fd);
+	if (r == 0)
+		r = set_nonblock(c->ep[SIDE_PLAIN].fd);
+	if (r < 0) {
+		conn_end(c, "error", -r, NULL);
+		return;
+	}
+	if (conf->mode == TUNNEL_MODE_SERVER && conf->proxy_v2) {
+		struct tlskey_info *info = calloc(1, sizeof(*info));
+		struct proxy_v2_tls tls = { .peer = c->peer };
+		size_t n;
+
+		/* Version and cipher are nice to have; without them the header
+		 * still carries the addresses and the identity. */
+		if (info && tlskey_query(c->ep[SIDE_TLS].fd, info) == 0) {
+			tls.version = info->version;
+			tls.cipher = info->cipher_suite;
+		}
+		r = proxy_v2_encode((struct sockaddr *)&c->remote, c->remote_len,
+				    (struct sockaddr *)&c->local, c->local_len, &tls, c->buf[SIDE_TLS].data,
+				    PROXY_V2_HDR_MAX, &n);
+		free(info);
+		if (r < 0) {
+			conn_end(c, "error", -r, "cannot encode the PROXY v2 header");
+			return;
+		}
+		c->buf[SIDE_TLS].len = n;
+		c->hdr_left = n;
+	}
+	c->state = CS_RELAY;
+	c->deadline_ms = 0;
+	relay_update(c);
+}
+
+/* Server mode, handshake done: run the --exec child or connect the backend. */
+static void server_after_handshake(struct tunnel_conn *c)
+{
+	const struct tunnel_conf *conf = c->t->conf;
+	int pfd = c->ep[SIDE_TLS].fd, r;
+
+	if (conf->exec_argv[0]) {
+		pid_t pid;
+
+		r = tunnel_spawn(conf, pfd, c->peer, (struct sockaddr *)&c->remote, c->remote_len, &pid);
+		if (r < 0) {
+			conn_end(c, "spawn-failed", -r, NULL);
+			return;
+		}
+		/* The child has its own copies on 0 and 1. */
+		ep_close(c->t, &c->ep[SIDE_TLS]);
+		c->child = pid;
+		c->state = CS_CHILD;
+		c->deadline_ms = 0;
+		return;
+	}
+	r = conn_connect(c, SIDE_PLAIN, &conf->backend);
+	if (r < 0)
+		conn_end(c, "backend-failed", -r, NULL);
+	else if (r == 1)
+		relay_start(c);
+}
+
+static void on_handshake(struct tunnel_conn *c)
+{
+	int pending = c->ep[SIDE_TLS].fd, pfd;
+
+	(void)tunnel_ep_set(c->t, &c->ep[SIDE_TLS], 0);
+	c->ep[SIDE_TLS].fd = -1;
+	pfd = tlskey_finish(pending, c->peer, sizeof(c->peer));
+	/* pending is consumed by tlskey_finish(). */
+	if (pfd < 0) {
+		c->peer[0] = '\0';
+		conn_end(c, "handshake-failed", errno, tlskey_last_error());
+		return;
+	}
+	c->ep[SIDE_TLS].fd = pfd; /* the protected descriptor, owned by c */
+	if (c->t->conf->mode == TUNNEL_MODE_SERVER)
+		server_after_handshake(c);
+	else
+		relay_start(c);
+}
+
+static void on_connected(struct tunnel_conn *c, int side)
+{
+	int err = 0, fd = c->ep[side].fd;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		conn_end(c, side == SIDE_PLAIN ? "backend-failed" : "connect-failed", err, NULL);
+		return;
+	}
+	(void)tunnel_ep_set(c->t, &c->ep[side], 0);
+	if (side == SIDE_PLAIN) {
+		relay_start(c);
+		return;
+	}
+	/* Client mode: the outgoing socket is connected; tlskeyd takes it. */
+	c->ep[SIDE_TLS].fd = -1;
+	conn_starttls(c, fd);
+}
+
+/* ---- relay ------------------------------------------------------------ */
+
+static void relay_update(struct tunnel_conn *c)
+{
+	for (int i = 0; i < 2 && c->state == CS_RELAY; i++) {
+		uint32_t ev = 0;
+		int r;
+
+		/* relay_read() compacts, so any free byte is room. */
+		if (!c->rd_eof[i] && c->buf[i].len < RELAY_BUF)
+			ev |= EPOLLIN;
+		if (c->buf[1 - i].len > 0 && !c->wr_shut[i])
+			ev |= EPOLLOUT;
+		r = tunnel_ep_set(c->t, &c->ep[i], ev);
+		if (r < 0)
+			conn_end(c, "error", -r, NULL);
+	}
+}
+
+/* Read once from side i.  Returns 0, or -1 if the connection ended. */
+static int relay_read(struct tunnel_conn *c, int i)
+{
+	struct relay_buf *b = &c->buf[i];
+	ssize_t n;
+
+	if (b->len == 0)
+		b->off = 0;
+	else if (b->off + b->len == RELAY_BUF) {
+		memmove(b->data, b->data + b->off, b->len);
+		b->off = 0;
+	}
+	if (b->off + b->len == RELAY_BUF)
+		return 0;
+	do
+		n = recv(c->ep[i].fd, b->data + b->off + b->len, RELAY_BUF - b->off - b->len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n < 0) {
+		conn_end(c, errno == ECONNRESET ? "reset" : "error", errno, NULL);
+		return -1;
+	}
+	if (n == 0)
+		c->rd_eof[i] = 1;
+	b->len += (size_t)n;
+	return 0;
+}
+
+/* Write what buf[i] holds to side 1 - i.  Returns 0, or -1 if ended. */
+static int relay_write(struct tunnel_conn *c, int i)
+{
+	struct relay_buf *b = &c->buf[i];
+	int to = 1 - i;
+
+	while (b->len > 0) {
+		ssize_t n = send(c->ep[to].fd, b->data + b->off, b->len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0) {
+			conn_end(c, (errno == EPIPE || errno == ECONNRESET) ? "reset" : "error", errno,
+				 NULL);
+			return -1;
+		}
+		if (c->hdr_left && i == SIDE_TLS) {
+			size_t h = (size_t)n < c->hdr_left ? (size_t)n : c->hdr_left;
+
+			c->hdr_left -= h;
+			c->bytes[i] += (size_t)n - h;
+		} else {
+			c->bytes[i] += (size_t)n;
+		}
+		b->off += (size_t)n;
+		b->len -= (size_t)n;
+	}
+	b->off = 0;
+	return 0;
+}
+
+/* Forward EOFs whose buffers have drained; end the connection when both
+ * directions are closed. */
+static void relay_eof(struct tunnel_conn *c)
+{
+	for (int i = 0; i < 2; i++) {
+		int to = 1 - i;
+
+		if (c->rd_eof[i] && c->buf[i].len == 0 && !c->wr_shut[to]) {
+			/* On the protected descriptor this makes tlskeyd send
+			 * close_notify and a TCP FIN. */
+			if (shutdown(c->ep[to].fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+				conn_end(c, "error", errno, NULL);
+				return;
+			}
+			c->wr_shut[to] = 1;
+		}
+	}
+	if (c->wr_shut[0] && c->wr_shut[1])
+		conn_end(c, "eof", 0, NULL);
+}
+
+static void relay_event(struct tunnel_conn *c, int side, uint32_t events)
+{
+	int other = 1 - side;
+
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && (c->ep[side].events & EPOLLIN)) {
+		if (relay_read(c, side) < 0)
+			return;
+		/* Pass it on at once rather than after another epoll round. */
+		if (!c->wr_shut[other] && relay_write(c, side) < 0)
+			return;
+	}
+	if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && (c->ep[side].events & EPOLLOUT)) {
+		if (relay_write(c, other) < 0)
+			return;
+	}
+	relay_eof(c);
+	if (c->state == CS_RELAY)
+		relay_update(c);
+}
+
+/* ---- entry points from main.c ----------------------------------------- */
+
+void tunnel_conn_event(struct tunnel *t, void *ptr, uint32_t events)
+{
+	struct tunnel_ep *ep = ptr;
+	struct tunnel_conn *c = ep->conn;
+	int side = ep == &c->ep[SIDE_TLS] ? SIDE_TLS : SIDE_PLAIN;
+
+	(void)t;
+	switch (c->state) {
+	case CS_CONNECTING:
+		on_connected(c, side);
+		break;
+	case CS_HANDSHAKE:
+		on_handshake(c);
+		break;
+	case CS_RELAY:
+		relay_event(c, side, events);
+		break;
+	default:
+		/* Ended earlier in this batch, or a child: nothing to do. */
+		break;
+	}
+}
+
+int tunnel_conn_start(struct tunnel *t, int fd, const struct sockaddr *remote, socklen_t remote_len,
+		      const struct sockaddr *local, socklen_t local_len)
+{
+	struct tunnel_conn *c;
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		tunnel_log("conn=%lu end=error errno=ENOMEM", ++t->next_id);
+		(void)close(fd);
+		return -ENOMEM;
+	}
+	c->t = t;
+	c->id = ++t->next_id;
+	c->start_ms = tunnel_now_ms();
+	for (int i = 0; i < 2; i++) {
+		c->ep[i].kind = TUNNEL_EP_CONN;
+		c->ep[i].fd = -1;
+		c->ep[i].conn = c;
+	}
+	if (remote_len > sizeof(c->remote))
+		remote_len = sizeof(c->remote);
+	if (local_len > sizeof(c->local))
+		local_len = sizeof(c->local);
+	memcpy(&c->remote, remote, remote_len);
+	c->remote_len = remote_len;
+	memcpy(&c->local, local, local_len);
+	c->local_len = local_len;
+	tunnel_addr_format(remote, remote_len, c->remote_text, sizeof(c->remote_text));
+	c->next = t->conns;
+	if (t->conns)
+		t->conns->prev = c;
+	t->conns = c;
+	t->nconns++;
+
+	if (t->conf->mode == TUNNEL_MODE_SERVER) {
+		conn_starttls(c, fd);
+		return 0;
+	}
+	c->ep[SIDE_PLAIN].fd = fd; /* the local plaintext client, owned by c */
+	r = conn_connect(c, SIDE_TLS, &t->conf->connect);
+	if (r < 0) {
+		conn_end(c, "connect-failed", -r, NULL);
+		return 0;
+	}
+	if (r == 1) {
+		int s = c->ep[SIDE_TLS].fd;
+
+		c->ep[SIDE_TLS].fd = -1;
+		conn_starttls(c, s);
+	}
+	return 0;
+}
+
+int tunnel_conn_expire(struct tunnel *t, uint64_t now_ms)
+{
+	uint64_t next = 0;
+	struct tunnel_conn *c, *n;
+
+	for (c = t->conns; c; c = n) {
+		n = c->next;
+		if (!c->deadline_ms)
+			continue;
+		if (c->deadline_ms <= now_ms) {
+			conn_end(c, "timeout", ETIMEDOUT,
+				 c->state == CS_CONNECTING ? "connect timed out"
+							   : "no answer from tlskeyd in time");
+			continue;
+		}
+		if (!next || c->deadline_ms < next)
+			next = c->deadline_ms;
+	}
+	if (!next)
+		return -1;
+	return next - now_ms > 60000 ? 60000 : (int)(next - now_ms);
+}
+
+int tunnel_conn_child_exited(struct tunnel *t, pid_t pid, int status)
+{
+	char end[32];
+
+	for (struct tunnel_conn *c = t->conns; c; c = c->next) {
+		if (c->state != CS_CHILD || c->child != pid)
+			continue;
+		if (WIFEXITED(status))
+			(void)snprintf(end, sizeof(end), "exit:%d", WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			(void)snprintf(end, sizeof(end), "signal:%d", WTERMSIG(status));
+		else
+			(void)snprintf(end, sizeof(end), "status:%d", status);
+		conn_end(c, end, 0, NULL);
+		return 0;
+	}
+	return -ESRCH;
+}
+
+unsigned tunnel_conn_shutdown_all(struct tunnel *t)
+{
+	struct tunnel_conn *c, *n;
+	unsigned children = 0;
+
+	for (c = t->conns; c; c = n) {
+		n = c->next;
+		if (c->state == CS_CHILD) {
+			(void)kill(c->child, SIGTERM);
+			children++;
+			continue;
+		}
+		conn_end(c, "shutdown", 0, NULL);
+	}
+	return children;
+}
+
+void tunnel_conn_kill_children(struct tunnel *t)
+{
+	for (struct tunnel_conn *c = t->conns; c; c = c->next)
+		if (c->state == CS_CHILD)
+			(void)kill(c->child, SIGKILL);
+}

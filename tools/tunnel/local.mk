@@ -1,0 +1,34 @@
+# tools/tunnel: tlskey-tunnel, a stunnel-like front end for unmodified
+# plaintext services, built only on the public <tlskey/starttls.h> API
+# (linked against libtlskey.la alone).  See doc/tunnel.md.
+bin_PROGRAMS += tlskey-tunnel
+tlskey_tunnel_SOURCES = \
+	tools/tunnel/tunnel.h \
+	tools/tunnel/main.c \
+	tools/tunnel/conf.c \
+	tools/tunnel/addr.c \
+	tools/tunnel/conn.c \
+	tools/tunnel/spawn.c \
+	tools/tunnel/proxy.c
+tlskey_tunnel_LDADD = libtlskey.la
+
+dist_man_MANS += doc/man/tlskey-tunnel.1
+dist_doc_DATA += doc/tunnel.md
+EXTRA_DIST += etc/tunnel-example.conf systemd/tlskey-tunnel@.service.in
+
+# The systemd template unit, generated like systemd/tlskeyd.service (see
+# systemd/local.mk) so that "make prefix=..." and "make bindir=..." give a
+# unit naming the installed binary.  Its own directory variable keeps this
+# fragment independent of systemd/local.mk.
+tunnelunitdir = $(systemdsystemunitdir)
+tunnelunit_DATA = systemd/tlskey-tunnel@.service
+CLEANFILES += systemd/tlskey-tunnel@.service
+
+tunnel_edit = $(SED) \
+	-e 's|@bindir[@]|$(bindir)|g' \
+	-e 's|@sysconfdir[@]|$(sysconfdir)|g'
+
+systemd/tlskey-tunnel@.service: $(srcdir)/systemd/tlskey-tunnel@.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) systemd && rm -f $@ $@.tmp && \
+	$(tunnel_edit) $(srcdir)/systemd/tlskey-tunnel@.service.in >$@.tmp && \
+	chmod a-w $@.tmp && mv $@.tmp $@

@@ -1,0 +1,406 @@
+/* tlskey-tunnel: the listener, signals and the one epoll loop.
+ *
+ * One process, one thread, one epoll set for every connection.  The TLS
+ * work happens in tlskeyd; this process only accepts, starts handshakes
+ * non-blocking (tlskey_starttls + tlskey_finish when the pending
+ * descriptor is readable), connects, and copies plaintext.  See
+ * doc/tunnel.md for why this and not a process per connection. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/tunnel/tunnel.h"
+
+#define LISTEN_BACKLOG 128
+#define EVENTS_PER_WAIT 64
+#define ACCEPTS_PER_WAKEUP 32
+/* How long --exec children get between SIGTERM and SIGKILL at shutdown. */
+#define SHUTDOWN_GRACE_MS 5000u
+/* Out of descriptors: pause accepting this long rather than spin. */
+#define ACCEPT_PAUSE_MS 1000u
+
+uint64_t tunnel_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void tunnel_log(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	int n;
+
+	n = snprintf(line, sizeof(line), "tlskey-tunnel: ");
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	/* One write() per line: --exec children share stderr. */
+	(void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
+int tunnel_ep_set(struct tunnel *t, struct tunnel_ep *ep, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = ep };
+	int op;
+
+	if (ep->events == events)
+		return 0;
+	if (events == 0)
+		op = EPOLL_CTL_DEL;
+	else if (ep->events == 0)
+		op = EPOLL_CTL_ADD;
+	else
+		op = EPOLL_CTL_MOD;
+	if (epoll_ctl(t->epfd, op, ep->fd, &ev) < 0)
+		return -errno;
+	ep->events = events;
+	return 0;
+}
+
+/* Write the bound TCP port to `path` atomically, for scripts that listen
+ * on port 0. */
+static int write_port_file(const char *path, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char tmp[TUNNEL_ADDR_TEXT_MAX + 8], host[64];
+	unsigned port;
+	FILE *f;
+	int r = 0;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	if (tunnel_addr_host_port((struct sockaddr *)&ss, len, host, sizeof(host), &port) < 0)
+		return -EAFNOSUPPORT;
+	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%u\n", port) < 0)
+		r = -EIO;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		(void)unlink(tmp);
+	return r;
+}
+
+/* Create the listening socket.  Returns the fd or a negative errno (logged). */
+static int listen_open(const struct tunnel_conf *conf)
+{
+	const struct tunnel_addr *a = &conf->listen;
+	int fd, one = 1, zero = 0, r;
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = -errno;
+		tunnel_log("socket for %s: %s", a->text, strerror(-r));
+		return r;
+	}
+	if (a->ss.ss_family == AF_UNIX) {
+		const char *path = ((const struct sockaddr_un *)&a->ss)->sun_path;
+		struct stat st;
+
+		/* A stale socket from an earlier run; never remove anything else. */
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			(void)unlink(path);
+	} else {
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* "[::]:P" / "*:P" serve IPv4 too, whatever net.ipv6.bindv6only says. */
+		if (a->ss.ss_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	}
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+		r = -errno;
+		tunnel_log("cannot listen on %s: %s", a->text, strerror(-r));
+		(void)close(fd);
+		return r;
+	}
+	if (conf->port_file[0]) {
+		r = write_port_file(conf->port_file, fd);
+		if (r < 0) {
+			tunnel_log("cannot write port file %s: %s", conf->port_file, strerror(-r));
+			(void)close(fd);
+			return r;
+		}
+	}
+	return fd;
+}
+
+static void listen_close(struct tunnel *t)
+{
+	const struct tunnel_addr *a = &t->conf->listen;
+
+	if (t->listen_ep.fd < 0)
+		return;
+	(void)tunnel_ep_set(t, &t->listen_ep, 0);
+	(void)close(t->listen_ep.fd);
+	t->listen_ep.fd = -1;
+	if (a->ss.ss_family == AF_UNIX)
+		(void)unlink(((const struct sockaddr_un *)&a->ss)->sun_path);
+}
+
+/* Accept what is waiting, up to max-conns.  Returns a pause deadline
+ * (ms) if accepting must stop for a while (out of descriptors), else 0. */
+static uint64_t on_accept(struct tunnel *t)
+{
+	/* Server mode hands the socket to tlskeyd as it is; client mode
+	 * relays it here, non-blocking. */
+	int flags = SOCK_CLOEXEC | (t->conf->mode == TUNNEL_MODE_CLIENT ? SOCK_NONBLOCK : 0);
+
+	for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
+		struct sockaddr_storage remote, local;
+		socklen_t rlen = sizeof(remote), llen = sizeof(local);
+		int fd;
+
+		if (t->nconns >= t->conf->max_conns) {
+			static uint64_t last_warned;
+			uint64_t now = tunnel_now_ms();
+
+			/* At most once a minute: under a flood every freed slot
+			 * fills again at once. */
+			if (!last_warned || now - last_warned >= 60000) {
+				tunnel_log("max-conns %u reached: not accepting until a connection ends",
+					   t->conf->max_conns);
+				last_warned = now;
+			}
+			(void)tunnel_ep_set(t, &t->listen_ep, 0);
+			return 0;
+		}
+		fd = accept4(t->listen_ep.fd, (struct sockaddr *)&remote, &rlen, flags);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			tunnel_log("accept on %s: %s", t->conf->listen.text, strerror(errno));
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				(void)tunnel_ep_set(t, &t->listen_ep, 0);
+				return tunnel_now_ms() + ACCEPT_PAUSE_MS;
+			}
+			return 0;
+		}
+		if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
+			llen = 0;
+		/* fd is consumed by tunnel_conn_start(). */
+		(void)tunnel_conn_start(t, fd, (struct sockaddr *)&remote, rlen, (struct sockaddr *)&local,
+					llen);
+	}
+	return 0;
+}
+
+static void reap_children(struct tunnel *t)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid <= 0)
+			return;
+		(void)tunnel_conn_child_exited(t, pid, status);
+	}
+}
+
+/* Returns 1 when SIGTERM/SIGINT arrived. */
+static int on_signal(struct tunnel *t)
+{
+	struct signalfd_siginfo si;
+	int stop = 0;
+
+	for (;;) {
+		ssize_t n = read(t->signal_ep.fd, &si, sizeof(si));
+
+		if (n != (ssize_t)sizeof(si))
+			break;
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			stop = 1;
+			break;
+		case SIGCHLD:
+			reap_children(t);
+			break;
+		case SIGHUP:
+			tunnel_log("SIGHUP ignored: restart to apply a new configuration");
+			break;
+		default:
+			break;
+		}
+	}
+	return stop;
+}
+
+static void describe(const struct tunnel_conf *c, int listen_fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char where[TUNNEL_ADDR_TEXT_MAX];
+
+	/* The bound address, so that port 0 shows the port it got. */
+	if (getsockname(listen_fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family != AF_UNIX)
+		tunnel_addr_format((struct sockaddr *)&ss, len, where, sizeof(where));
+	else
+		(void)snprintf(where, sizeof(where), "%s", c->listen.text);
+	if (c->mode == TUNNEL_MODE_SERVER && c->exec_argv[0])
+		tunnel_log("server mode: TLS on %s as %s, exec %s", where, c->myname,
+			   c->exec_argv[0]);
+	else if (c->mode == TUNNEL_MODE_SERVER)
+		tunnel_log("server mode: TLS on %s as %s, backend %s%s", where, c->myname,
+			   c->backend.text, c->proxy_v2 ? " with PROXY v2" : "");
+	else
+		tunnel_log("client mode: plaintext on %s, TLS to %s as %s, sni %s", where,
+			   c->connect.text, c->myname, c->sni[0] ? c->sni : "(none)");
+}
+
+static int run(struct tunnel *t)
+{
+	struct epoll_event events[EVENTS_PER_WAIT];
+	uint64_t grace_end = 0, accept_pause = 0;
+
+	for (;;) {
+		uint64_t now = tunnel_now_ms();
+		int timeout = tunnel_conn_expire(t, now), n;
+
+		if (t->stopping && t->nconns == 0)
+			return 0;
+		if (accept_pause) {
+			if (accept_pause <= now) {
+				accept_pause = 0;
+				if (!t->stopping && t->listen_ep.fd >= 0)
+					(void)tunnel_ep_set(t, &t->listen_ep, EPOLLIN);
+			} else if (timeout < 0 || accept_pause - now < (uint64_t)timeout) {
+				timeout = (int)(accept_pause - now);
+			}
+		}
+		if (grace_end) {
+			if (grace_end <= now) {
+				tunnel_log("shutdown: killing %u remaining --exec children", t->nconns);
+				tunnel_conn_kill_children(t);
+				grace_end = 0;
+			} else if (timeout < 0 || grace_end - now < (uint64_t)timeout) {
+				timeout = (int)(grace_end - now);
+			}
+		}
+		tunnel_conn_reap(t);
+
+		n = epoll_wait(t->epfd, events, EVENTS_PER_WAIT, timeout);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			tunnel_log("epoll_wait: %s", strerror(errno));
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			struct tunnel_ep *ep = events[i].data.ptr;
+
+			if (ep->kind == TUNNEL_EP_LISTEN) {
+				if (t->listen_ep.fd >= 0) {
+					uint64_t p = on_accept(t);
+
+					if (p)
+						accept_pause = p;
+				}
+			} else if (ep->kind == TUNNEL_EP_SIGNAL) {
+				if (on_signal(t) && !t->stopping) {
+					unsigned children;
+
+					t->stopping = 1;
+					listen_close(t);
+					tunnel_log("SIGTERM: closing %u connections", t->nconns);
+					children = tunnel_conn_shutdown_all(t);
+					if (children) {
+						tunnel_log("waiting up to %u ms for %u --exec children",
+							   SHUTDOWN_GRACE_MS, children);
+						grace_end = tunnel_now_ms() + SHUTDOWN_GRACE_MS;
+					}
+				}
+			} else {
+				tunnel_conn_event(t, ep, events[i].events);
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct tunnel_conf conf;
+	struct tunnel t;
+	sigset_t mask;
+	int r, rc = TUNNEL_EXIT_RUNTIME;
+
+	r = tunnel_conf_from_argv(argc, argv, &conf);
+	if (r == 1)
+		return TUNNEL_EXIT_OK;
+	if (r < 0)
+		return TUNNEL_EXIT_USAGE;
+
+	memset(&t, 0, sizeof(t));
+	t.conf = &conf;
+	t.epfd = -1;
+	t.listen_ep.kind = TUNNEL_EP_LISTEN;
+	t.listen_ep.fd = -1;
+	t.signal_ep.kind = TUNNEL_EP_SIGNAL;
+	t.signal_ep.fd = -1;
+
+	/* Writes to a closed peer must fail with EPIPE, not kill us. */
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)sigemptyset(&mask);
+	(void)sigaddset(&mask, SIGTERM);
+	(void)sigaddset(&mask, SIGINT);
+	(void)sigaddset(&mask, SIGHUP);
+	(void)sigaddset(&mask, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+		tunnel_log("sigprocmask: %s", strerror(errno));
+		goto out;
+	}
+	t.signal_ep.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	t.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (t.signal_ep.fd < 0 || t.epfd < 0) {
+		tunnel_log("signalfd/epoll: %s", strerror(errno));
+		goto out;
+	}
+	t.listen_ep.fd = listen_open(&conf);
+	if (t.listen_ep.fd < 0)
+		goto out;
+	if ((r = tunnel_ep_set(&t, &t.signal_ep, EPOLLIN)) < 0 ||
+	    (r = tunnel_ep_set(&t, &t.listen_ep, EPOLLIN)) < 0) {
+		tunnel_log("epoll_ctl: %s", strerror(-r));
+		goto out;
+	}
+	describe(&conf, t.listen_ep.fd);
+	if (run(&t) == 0) {
+		tunnel_log("stopped");
+		rc = TUNNEL_EXIT_OK;
+	}
+out:
+	tunnel_conn_reap(&t);
+	listen_close(&t);
+	if (t.signal_ep.fd >= 0)
+		(void)close(t.signal_ep.fd);
+	if (t.epfd >= 0)
+		(void)close(t.epfd);
+	tunnel_conf_free(&conf);
+	return rc;
+}

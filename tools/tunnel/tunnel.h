@@ -1,0 +1,209 @@
+/* tlskey-tunnel: a stunnel-like TLS front end built only on the public
+ * <tlskey/starttls.h> API.  See doc/tunnel.md for the design.
+ *
+ * Files:
+ *   main.c   options -> listener -> event loop, signals, shutdown
+ *   conf.c   command line and --config file (one table for both)
+ *   addr.c   parsing, resolving and printing socket addresses
+ *   conn.c   one connection: handshake through tlskeyd, backend connect,
+ *            the relay with half-close, the log line
+ *   spawn.c  --exec: the protected descriptor as a child's stdin/stdout
+ *   proxy.c  PROXY protocol v2 header encoder (no I/O) */
+#ifndef TLSKEY_TUNNEL_H
+#define TLSKEY_TUNNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define TUNNEL_NAME_MAX 255u      /* myname, sni: what the daemon accepts */
+#define TUNNEL_PEER_MAX 321u      /* authenticated identity + NUL (as tlskey_info.peer) */
+#define TUNNEL_ADDR_TEXT_MAX 300u /* "unix:" + sun_path, or "[v6]:port" */
+#define TUNNEL_EXEC_ARGS_MAX 64u  /* argv entries of --exec, without the NULL */
+#define TUNNEL_MAX_CONNS_LIMIT 65536u
+#define TUNNEL_TIMEOUT_MAX_MS (3600u * 1000u)
+#define TUNNEL_CONF_FILE_MAX (64u * 1024u)
+#define TUNNEL_CONF_LINE_MAX 4096u
+
+/* Exit statuses (also in the man page). */
+enum {
+	TUNNEL_EXIT_OK = 0,
+	TUNNEL_EXIT_RUNTIME = 1, /* cannot listen, out of memory, ... */
+	TUNNEL_EXIT_USAGE = 2,   /* bad option, bad configuration file */
+};
+
+enum tunnel_mode {
+	TUNNEL_MODE_NONE = 0,
+	TUNNEL_MODE_SERVER = 1, /* accept TLS, forward plaintext to a backend */
+	TUNNEL_MODE_CLIENT = 2, /* accept plaintext, forward over TLS */
+};
+
+/* A parsed and resolved socket address.  `text` is what the operator
+ * wrote, normalised ("127.0.0.1:993", "[::1]:993", "unix:/run/x.sock"),
+ * for logs and error messages. */
+struct tunnel_addr {
+	socklen_t len; /* 0: not set */
+	struct sockaddr_storage ss;
+	char text[TUNNEL_ADDR_TEXT_MAX];
+};
+
+struct tunnel_conf {
+	int mode;                         /* enum tunnel_mode */
+	struct tunnel_addr listen;
+	struct tunnel_addr backend;       /* server mode without --exec */
+	struct tunnel_addr connect;       /* client mode */
+	char myname[TUNNEL_NAME_MAX + 1];
+	char sni[TUNNEL_NAME_MAX + 1];    /* client mode; "" sends no SNI */
+	int flags;                        /* TLSKEY_FLAG_* */
+	int proxy_v2;                     /* server mode with --backend */
+	char *exec_argv[TUNNEL_EXEC_ARGS_MAX + 1]; /* owned, NULL-terminated; [0] NULL: none */
+	unsigned max_conns;
+	unsigned timeout_ms;              /* 0: the daemon's handshake-timeout */
+	char port_file[TUNNEL_ADDR_TEXT_MAX]; /* "" or where to write the bound port */
+};
+
+/* ---- conf.c -------------------------------------------------------------- */
+
+/* Fill *ret_conf from argv: a --config file first (if any), then every
+ * other command line option on top of it, then check the combination.
+ * Returns 0, 1 when --help or --version was printed (exit 0), or -EINVAL
+ * after printing a message to stderr (exit TUNNEL_EXIT_USAGE).  On success
+ * the caller owns ret_conf's exec_argv (tunnel_conf_free). */
+int tunnel_conf_from_argv(int argc, char **argv, struct tunnel_conf *ret_conf);
+
+/* Free what a tunnel_conf owns.  Accepts NULL. */
+void tunnel_conf_free(struct tunnel_conf *conf);
+
+/* Parse a comma-separated list of flag names (see doc/tunnel.md) into
+ * TLSKEY_FLAG_* bits.  Returns 0 or -EINVAL (unknown or repeated name). */
+int tunnel_flags_parse(const char *list, int *ret_flags);
+
+/* ---- addr.c -------------------------------------------------------------- */
+
+/* Parse "HOST:PORT", "[V6]:PORT" or (if allow_unix) "unix:/abs/path" and
+ * resolve it (getaddrinfo, first result; passive for listening, where an
+ * empty host or "*" means every address, IPv6 and IPv4).  Returns 0, or
+ * -EINVAL (syntax), -ENAMETOOLONG, -EADDRNOTAVAIL (does not resolve). */
+int tunnel_addr_parse(const char *text, int passive, int allow_unix, struct tunnel_addr *ret_addr);
+
+/* Print a socket address as "1.2.3.4:5", "[::1]:5" or "unix:/p" into buf.
+ * IPv4-mapped IPv6 addresses print as IPv4.  Never fails: unknown
+ * families print as "?". */
+void tunnel_addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen);
+
+/* Split a socket address into host text and port for REMOTE_ADDR /
+ * REMOTE_PORT (IPv4-mapped printed as IPv4).  Returns 0, or -EAFNOSUPPORT
+ * for non-IP families. */
+int tunnel_addr_host_port(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
+			  unsigned *ret_port);
+
+/* ---- proxy.c ------------------------------------------------------------- */
+
+/* What the PROXY v2 PP2_TYPE_SSL TLV says about the TLS session. */
+struct proxy_v2_tls {
+	const char *version; /* e.g. "TLS1.3"; NULL or "" to omit */
+	const char *cipher;  /* e.g. "TLS_AES_128_GCM_SHA256"; NULL or "" to omit */
+	const char *peer;    /* authenticated peer identity; NULL or "": none */
+};
+
+#define PROXY_V2_HDR_MAX 1024u
+
+/* Encode a PROXY protocol v2 header (command PROXY, TCP) for a connection
+ * from `src` to `dst` into out[0..cap).  Both addresses must be AF_INET or
+ * AF_INET6 (IPv4-mapped IPv6 is sent as IPv4 when both are); anything else
+ * is sent as AF_UNSPEC without addresses, which receivers must accept.
+ * Appends one PP2_TYPE_SSL TLV with PP2_SUBTYPE_SSL_VERSION, _CIPHER and
+ * _CN (the peer identity), as HAProxy does (doc/tunnel.md).  Returns 0 and
+ * the length in *ret_len, or -EINVAL (NULL arguments), -ENOSPC (cap too
+ * small; strings are bounded by the caller, so 0xffff never overflows). */
+int proxy_v2_encode(const struct sockaddr *src, socklen_t srclen, const struct sockaddr *dst,
+		    socklen_t dstlen, const struct proxy_v2_tls *tls, uint8_t *out, size_t cap,
+		    size_t *ret_len);
+
+/* ---- conn.c -------------------------------------------------------------- */
+
+struct tunnel_conn;
+
+enum tunnel_ep_kind {
+	TUNNEL_EP_LISTEN = 1,
+	TUNNEL_EP_SIGNAL = 2,
+	TUNNEL_EP_CONN = 3,
+};
+
+/* One descriptor in the epoll set; epoll_event.data.ptr points here.
+ * `events` is what is registered (0: not in the set). */
+struct tunnel_ep {
+	int kind; /* enum tunnel_ep_kind */
+	int fd;
+	uint32_t events;
+	struct tunnel_conn *conn; /* TUNNEL_EP_CONN only */
+};
+
+/* The process-wide state, owned by main(). */
+struct tunnel {
+	const struct tunnel_conf *conf;
+	int epfd;
+	struct tunnel_ep listen_ep; /* fd -1 once closed at shutdown */
+	struct tunnel_ep signal_ep;
+	int stopping;               /* SIGTERM seen */
+	unsigned nconns;            /* in every state, --exec children included */
+	unsigned long next_id;      /* connection numbers in the log */
+	struct tunnel_conn *conns;  /* live connections, doubly linked */
+	struct tunnel_conn *dead;   /* ended during this epoll batch, freed after it
+				     * (later events of the batch may still point at them) */
+};
+
+/* Register, modify or remove `ep` so that exactly `events` are watched
+ * (0 removes it; HUP and ERR cannot be masked, so an idle descriptor must
+ * leave the set).  Returns 0 or a negative errno from epoll_ctl(). */
+int tunnel_ep_set(struct tunnel *t, struct tunnel_ep *ep, uint32_t events);
+
+/* Start a connection for a freshly accepted socket `fd` (consumed in every
+ * case).  Server mode: hands it to tlskeyd at once (non-blocking start).
+ * Client mode: begins the outgoing connect.  Failures are logged as the
+ * connection's one line.  Returns 0, or a negative errno if the
+ * connection could not even be set up (it has been logged and closed). */
+int tunnel_conn_start(struct tunnel *t, int fd, const struct sockaddr *remote, socklen_t remote_len,
+		      const struct sockaddr *local, socklen_t local_len);
+
+/* Handle epoll events for the endpoint `ep` (from epoll_event.data.ptr). */
+void tunnel_conn_event(struct tunnel *t, void *ep, uint32_t events);
+
+/* Expire connections whose connect or handshake deadline passed, and
+ * return the milliseconds until the next deadline (-1: none). */
+int tunnel_conn_expire(struct tunnel *t, uint64_t now_ms);
+
+/* Free the connections that ended during the last epoll batch. */
+void tunnel_conn_reap(struct tunnel *t);
+
+/* A child of --exec exited: log its connection and free it.  Returns 0,
+ * or -ESRCH if no connection has that pid. */
+int tunnel_conn_child_exited(struct tunnel *t, pid_t pid, int status);
+
+/* SIGTERM: close every relaying or handshaking connection (logged with
+ * end=shutdown) and send SIGTERM to --exec children, which are reaped by
+ * the caller.  Returns the number of children still running. */
+unsigned tunnel_conn_shutdown_all(struct tunnel *t);
+
+/* SIGKILL every remaining --exec child (after the shutdown grace). */
+void tunnel_conn_kill_children(struct tunnel *t);
+
+/* ---- spawn.c ------------------------------------------------------------- */
+
+/* Run conf->exec_argv with `pfd` (the protected descriptor) as stdin and
+ * stdout and the environment TLSKEY_PEER, TLSKEY_LOCAL, REMOTE_ADDR,
+ * REMOTE_PORT.  pfd stays owned by the caller (who closes its copy).
+ * Returns 0 and the child's pid, or a negative errno from fork(). */
+int tunnel_spawn(const struct tunnel_conf *conf, int pfd, const char *peer,
+		 const struct sockaddr *remote, socklen_t remote_len, pid_t *ret_pid);
+
+/* ---- main.c -------------------------------------------------------------- */
+
+/* Monotonic milliseconds. */
+uint64_t tunnel_now_ms(void);
+
+/* Log one line to stderr, prefixed "tlskey-tunnel: ". */
+void tunnel_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
