@@ -65,7 +65,11 @@ tt_tunnel() {
 	portarg=(--port-file "$pf")
 	case " $* " in *" --listen "* | *" --config "*) listen=() ;; esac
 	case " $* " in *" --listen unix:"*) portarg=() ;; esac
-	tk_bg timeout 120 "$TT_TUNNEL" "${listen[@]}" "${portarg[@]}" "$@" \
+	# Not under timeout(1): it forwards SIGTERM and then sends SIGCONT to
+	# the process group, which under LeakSanitizer can resume the exiting
+	# tunnel in the middle of the leak check's ptrace stop and hang it.
+	# tk_cleanup and tt_tunnel_stop bound it instead (SIGTERM, then SIGKILL).
+	tk_bg "$TT_TUNNEL" "${listen[@]}" "${portarg[@]}" "$@" \
 		</dev/null >"$TK_TMP/$name.stdout" 2>"$TK_TMP/$name.log"
 	TT_PID=$TK_BG_PID
 	local i
@@ -96,6 +100,10 @@ tt_tunnel_stop() {
 	local name=$1 pid=$2 rc=0
 	kill -TERM "$pid"
 	tk_wait_pid "$pid" 10 || rc=$?
+	if [ "$rc" = 124 ]; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
 	[ "$rc" = 0 ] || { cat "$TK_TMP/$name.log" >&2; tk_fail "tunnel $name exited $rc on SIGTERM"; }
 	tk_expect_line "$TK_TMP/$name.log" "tlskey-tunnel: stopped"
 }
