@@ -133,7 +133,11 @@ static int pin_file_open(const char *path, int *ret_fd, struct pin_file_id *ret_
 		r = -EINVAL;
 		goto out;
 	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
+	/* Root may use a PIN file of the daemon's user (tlskeyd -t and
+	 * tlskeyctl keys run by an administrator); anyone else only its own
+	 * or root's.  The mode check above already keeps everyone but the
+	 * owner out. */
+	if (st.st_uid != geteuid() && st.st_uid != 0 && geteuid() != 0) {
 		tk_errf(err, errlen, "PIN file %s is owned by uid %u, expected %u or root", path,
 			 (unsigned)st.st_uid, (unsigned)geteuid());
 		r = -EINVAL;

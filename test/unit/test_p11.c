@@ -485,6 +485,38 @@ START_TEST(test_pin_file_mode)
 }
 END_TEST
 
+/* As root, a 0600 PIN file of another user (the daemon's) is accepted and
+ * used; the same file opened up to its group is still refused. */
+START_TEST(test_pin_file_other_owner_root)
+{
+	gnutls_privkey_t key = NULL;
+	char *copy = path_in("TK_TMP", "pin-nobody"), *real = path_in("TK_DIR", "pin");
+	char *uri = key_uri("server-ec");
+	char buf[128] = "";
+	int r;
+
+	if (geteuid() != 0) {
+		free(copy), free(real), free(uri);
+		return; /* only root can hand a file to another user */
+	}
+	read_first_line(real, buf, sizeof(buf));
+	write_file(copy, buf, 0600);
+	tk_wipe(buf, sizeof(buf));
+	ck_assert_int_eq(chown(copy, 65534, 65534), 0);
+	r = p11_pin_add(env("TK_TOKEN_URI"), copy, err, sizeof(err));
+	ck_assert_msg(r == 0, "%d %s", r, err);
+	r = p11_key_import(uri, &key, err, sizeof(err));
+	ck_assert_msg(r == 0, "%d %s", r, err);
+	gnutls_privkey_deinit(key);
+	ck_assert_int_eq(chmod(copy, 0640), 0);
+	ck_assert_int_eq(p11_pin_add("pkcs11:token=tlskeyd-aux", copy, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "group/world accessible") != NULL, "%s", err);
+	free(copy);
+	free(real);
+	free(uri);
+}
+END_TEST
+
 START_TEST(test_pin_add_duplicate)
 {
 	char *pin = path_in("TK_DIR", "pin"), *other = path_in("TK_TMP", "other-pin");
@@ -647,6 +679,7 @@ static Suite *p11_suite(void)
 		{ "/pkcs11/pin/wrong-pin-probe", test_wrong_pin_probe },
 		{ "/pkcs11/pin/file-missing", test_pin_file_missing },
 		{ "/pkcs11/pin/file-mode", test_pin_file_mode },
+		{ "/pkcs11/pin/other-owner-root", test_pin_file_other_owner_root },
 		{ "/pkcs11/pin/add-duplicate", test_pin_add_duplicate },
 		{ "/pkcs11/neg/unknown-token", test_unknown_token },
 		{ "/pkcs11/neg/unknown-object", test_unknown_object },
