@@ -479,6 +479,20 @@ static int open_listener(struct loop *l, const char *path)
 		return -ENAMETOOLONG;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* Standalone runs create the socket's directory (systemd's socket
+	 * unit does it otherwise): world-traversable, like /run/tlskeyd. */
+	{
+		char dir[sizeof(sa.sun_path)];
+		char *slash;
+
+		memcpy(dir, path, strlen(path) + 1);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0755) == 0)
+				(void)chmod(dir, 0755); /* despite our umask */
+		}
+	}
 	/* Remove a stale socket from a previous run, but nothing else. */
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		(void)unlink(path);
