@@ -5,7 +5,11 @@ SYSTEMD_TESTS = \
 	test/systemd/units-verify.sh \
 	test/systemd/socket-activate.sh \
 	test/systemd/user-manager.sh \
-	test/systemd/manpages.sh
+	test/systemd/manpages.sh \
+	test/systemd/journal.sh
 
 TESTS += $(SYSTEMD_TESTS)
 EXTRA_DIST += $(SYSTEMD_TESTS)
+
+check_PROGRAMS += test/systemd/journal-sink
+test_systemd_journal_sink_SOURCES = test/systemd/journal-sink.c
