@@ -38,7 +38,7 @@ for _ in $(seq 100); do [ -S "$work/tlskeyd.sock" ] && break; sleep 0.1; done
 [ -S "$work/tlskeyd.sock" ] || { cat "$work/tlskeyd.log"; exit 1; }
 export TLSKEYD_SOCKET="$work/tlskeyd.sock"
 
-port=$(( 20000 + RANDOM % 20000 ))
+port=$(( 20000 + RANDOM % 12000 )) # below the kernel's ephemeral port range
 echo "== demo: server.example.test (ECDSA key on the token) <-> alice@example.test"
 "$top/build/examples/demo-server" "$port" server.example.test &
 server=$!

@@ -83,7 +83,7 @@ wait_file() { for _ in $(seq 150); do [ -s "$1" ] && return 0; sleep 0.1; done; 
 free_port() {
 	local p
 	for _ in $(seq 50); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000)) # below the ephemeral range
 		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
 	done
 	exit 1

@@ -207,7 +207,10 @@ tk_app_listen() {
 tk_free_port() {
 	local p i
 	for i in $(seq 50); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		# Below the kernel's ephemeral range (32768-60999 by default): a port
+		# that an outgoing connection uses locally can be bound on IPv6 but
+		# not IPv4, and gnutls-serv then listens on [::] only.
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
 		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
 			echo "$p"
 			return 0
@@ -221,7 +224,8 @@ tk_free_port() {
 tk_wait_listen() {
 	local port=$1 pid=$2 i
 	for i in $(seq 100); do
-		if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+		# The tests connect to 127.0.0.1: an IPv6-only listener is not enough.
+		if ss -Hltn "sport = :$port" 2>/dev/null | grep -qE '(0\.0\.0\.0|127\.0\.0\.1|\*):'; then
 			return 0
 		fi
 		kill -0 "$pid" 2>/dev/null || return 1
