@@ -24,7 +24,7 @@ show_failures() {
 	local dir=$1
 	find "$dir" -name '*.log' -path '*test*' -newer "$dir/config.status" 2>/dev/null |
 		while read -r f; do
-			if grep -qE '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null; then
+			if grep -qE '^:test-result: (FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null; then
 				echo "----- $f -----"; tail -n 80 "$f"
 			fi
 		done

@@ -3,6 +3,7 @@
  * most max-handshakes at a time; the rest wait in a bounded FIFO. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,6 +33,9 @@
 #define DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
 /* At most one PKCS#11 re-initialisation this often. */
 #define RESET_MIN_MS 5000ULL
+/* Descriptors kept free for transient use: the caller's pidfd, the socket
+ * pair made at delivery, files the TLS and PKCS#11 libraries open. */
+#define FD_RESERVE 8
 
 enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE };
 
@@ -65,6 +69,8 @@ struct loop {
 	unsigned long long watchdog_ms, next_watchdog_ms, next_tick_ms, idle_since_ms;
 	unsigned long long last_reset_ms;
 	int listen_paused; /* out of descriptors: not accepting for now */
+	unsigned fd_base; /* descriptors open besides clients and sessions */
+	unsigned long long fd_warned_ms;
 };
 
 static int tags[4] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE };
@@ -145,20 +151,78 @@ static void client_readable(struct loop *l, struct client *c)
 	dispatch_pending(l);
 }
 
+/* Descriptor budget.  Every client and session costs a known number of
+ * descriptors: an accepted client 2 (its connection and the socket it is
+ * about to pass), an admitted request or a session 2, a handshake 2 more
+ * at delivery.  Admission stops while that estimate plus a reserve would
+ * exceed the limit, so requests that were accepted can also be served:
+ * accepting greedily until EMFILE would leave accepted clients whose
+ * descriptors cannot be received. */
+static unsigned fds_accounted(const struct loop *l)
+{
+	const struct keyd *k = l->k;
+
+	return (unsigned)(2 * l->n_clients + 2 * l->n_pending) + 2 * atomic_load(&k->sessions) +
+	       2 * atomic_load(&k->handshakes);
+}
+
+static unsigned count_open_fds(void)
+{
+	unsigned n = 0;
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/fd");
+
+	if (!dir)
+		return 0;
+	while ((d = readdir(dir)))
+		if (d->d_name[0] != '.')
+			n++;
+	(void)closedir(dir);
+	return n ? n - 1 : 0; /* not the directory's own descriptor */
+}
+
+/* Learn what is open besides what fds_accounted() counts: at start, and
+ * when the estimate proved wrong or the limit is near. */
+static void fd_calibrate(struct loop *l)
+{
+	unsigned open = count_open_fds(), acc = fds_accounted(l);
+
+	if (open)
+		l->fd_base = open > acc ? open - acc : 0;
+}
+
+static unsigned long long fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return ~0ULL;
+	return rl.rlim_cur;
+}
+
+static int fd_room(const struct loop *l)
+{
+	return (unsigned long long)l->fd_base + fds_accounted(l) + FD_RESERVE < fd_limit();
+}
+
 /* Out of descriptors: the pending connection stays in the backlog and
- * would wake us forever, so stop watching the listener for a moment.  It
- * comes back when sessions end (tick()). */
+ * would wake us forever, so stop watching the listener.  tick() resumes
+ * it once sessions have ended. */
 static void listen_pause(struct loop *l, int err)
 {
 	struct epoll_event e = { .events = 0, .data.ptr = &tags[TAG_LISTEN] };
-	struct rlimit rl;
+	unsigned long long now = tk_now_ms();
 
 	if (l->listen_paused)
 		return;
-	(void)getrlimit(RLIMIT_NOFILE, &rl);
-	keyd_log(LOG_ERR, "cannot accept more clients: %s (%u sessions, open file limit %llu); "
-		 "new requests wait until sessions end",
-		 strerror(err), atomic_load(&l->k->sessions), (unsigned long long)rl.rlim_cur);
+	/* One line per episode, not one per second while it lasts. */
+	if (!l->fd_warned_ms || now - l->fd_warned_ms >= 60000) {
+		keyd_log(LOG_ERR, "cannot accept more clients: %s (%u sessions, %zu waiting, "
+			 "about %u of %llu descriptors in use); new requests wait until sessions end",
+			 err ? strerror(err) : "open file limit reached", atomic_load(&l->k->sessions),
+			 l->n_pending + l->n_clients, l->fd_base + fds_accounted(l), fd_limit());
+		l->fd_warned_ms = now;
+	}
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->listen_fd, &e);
 	l->listen_paused = 1;
 }
@@ -169,8 +233,13 @@ static void listen_resume(struct loop *l)
 
 	if (!l->listen_paused)
 		return;
+	fd_calibrate(l);
+	if (!fd_room(l))
+		return;
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->listen_fd, &e);
 	l->listen_paused = 0;
+	l->fd_warned_ms = 0;
+	keyd_log(LOG_NOTICE, "accepting clients again (%u sessions)", atomic_load(&l->k->sessions));
 }
 
 static void accept_clients(struct loop *l)
@@ -178,11 +247,18 @@ static void accept_clients(struct loop *l)
 	for (int i = 0; i < 64; i++) {
 		struct epoll_event e = { .events = EPOLLIN };
 		struct client *c;
-		int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd;
 
+		if (!fd_room(l)) {
+			listen_pause(l, 0);
+			return;
+		}
+		fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
+			if (errno == EMFILE || errno == ENFILE) {
+				fd_calibrate(l); /* the estimate was low */
 				listen_pause(l, errno);
+			}
 			return;
 		}
 		if (l->n_clients >= l->k->conf->max_pending) {
@@ -383,7 +459,10 @@ static void tick(struct loop *l, unsigned long long now)
 	if (now < l->next_tick_ms)
 		return;
 	l->next_tick_ms = now + 1000;
-	listen_resume(l); /* if still out of descriptors, accept pauses again */
+	/* Near the descriptor limit the estimate must be exact. */
+	if ((unsigned long long)l->fd_base + fds_accounted(l) + 8 * FD_RESERVE >= fd_limit())
+		fd_calibrate(l);
+	listen_resume(l);
 	if (l->watchdog_ms && now >= l->next_watchdog_ms) {
 		(void)sd_notify(0, "WATCHDOG=1");
 		l->next_watchdog_ms = now + l->watchdog_ms / 2;
@@ -716,6 +795,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	fd_calibrate(&l);
 	keyd_log(LOG_NOTICE, "ready: %zu identities, %u workers, up to %u concurrent handshakes",
 		 k.conf->n_ids, k.n_workers, k.conf->max_handshakes);
 	r = run(&l);
