@@ -108,6 +108,12 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 	}
 	if (!strcmp(key, "idle-exit"))
 		return set_uint(p, &c->idle_exit_s, key, val, 0, 7 * 24 * 3600);
+	if (!strcmp(key, "protected-socket")) {
+		if (strcmp(val, "tcp") && strcmp(val, "unix"))
+			return perr(p, "'protected-socket' must be tcp or unix, not '%s'", val);
+		c->protected_unix = !strcmp(val, "unix");
+		return 0;
+	}
 	if (!strcmp(key, "request-timeout"))
 		return set_uint(p, &c->request_timeout_ms, key, val, 1, 3600 * 1000);
 	return perr(p, "unknown setting '%s'", key);

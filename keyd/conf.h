@@ -46,6 +46,7 @@ struct keyd_conf {
 	unsigned idle_exit_s; /* 0: never; only when socket-activated */
 	unsigned cache_size;  /* validation cache slots, 0: off */
 	unsigned cache_ttl_s; /* 0: off */
+	int protected_unix;   /* protected-socket = unix: UNIX pairs, never loopback TCP */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

@@ -534,20 +534,15 @@ static struct session_info *describe(struct conn *c)
 /* Hand the caller its protected descriptor and move on to relaying. */
 static int deliver(struct conn *c, const char *event, const char *detail)
 {
-	int sv[2];
+	int sv[2], tcp, r;
 
-	/* Datagrams keep their boundaries on the application side too. */
-	if (socketpair(AF_UNIX, (c->dtls ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0, sv) < 0) {
-		handshake_fail(c, errno, "socketpair: %s", strerror(errno));
-		return -EIO;
-	}
-	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
-		(void)tk_close(sv[0]);
-		(void)tk_close(sv[1]);
-		handshake_fail(c, errno, "fcntl: %s", strerror(errno));
+	r = appsock_pair(c->w->k->conf, c->dtls, sv, &tcp);
+	if (r < 0) {
+		handshake_fail(c, -r, "cannot make the protected descriptor: %s", strerror(-r));
 		return -EIO;
 	}
 	c->app.fd = sv[0]; /* the daemon's end, owned by c */
+	c->app_tcp = (unsigned)tcp;
 	c->info = describe(c);
 	if (c->info && registry_add(c->info, sv[1]) < 0) {
 		free(c->info);

@@ -28,7 +28,9 @@ struct ev {
 	int fd;
 };
 
-enum conn_state { CONN_HANDSHAKE = 1, CONN_RELAY };
+/* CONN_DRAIN: the network side failed; what the app has not read yet
+ * drains before its descriptor is reset (appsock.c). */
+enum conn_state { CONN_HANDSHAKE = 1, CONN_RELAY, CONN_DRAIN };
 enum sni_state { SNI_NONE = 0, SNI_ASKED, SNI_ACCEPTED, SNI_REFUSED };
 
 /* The fields of a START request kept for the life of a session (a full
@@ -85,6 +87,7 @@ struct conn {
 	unsigned bye_pending : 1; /* close_notify not fully sent yet */
 	unsigned bye_done : 1;
 	unsigned send_pending : 1; /* gnutls_record_send returned EAGAIN */
+	unsigned app_tcp : 1;      /* protected descriptor is loopback TCP: can be reset */
 	uint8_t *to_app;          /* decrypted bytes the app has not taken */
 	size_t to_app_len, to_app_off;
 	uint8_t *to_net;          /* cleartext mode: bytes the peer has not taken */
@@ -169,6 +172,16 @@ void handshake_fail(struct conn *c, int err, const char *fmt, ...) __attribute__
 /* relay.c */
 int relay_begin(struct conn *c);
 void relay_event(struct conn *c, struct ev *ev, uint32_t events);
+void relay_drain_step(struct conn *c);
+
+/* appsock.c: the protected descriptor.  sv[0] (non-blocking) stays with
+ * the daemon, sv[1] goes to the application; *ret_tcp says whether it is
+ * a loopback TCP connection (which can carry a reset) or a UNIX pair. */
+int appsock_pair(const struct keyd_conf *conf, int dtls, int sv[2], int *ret_tcp);
+/* Make the next close() of a TCP socket send a reset, not a FIN. */
+void appsock_reset(int fd);
+/* Bytes written to fd that the other end has not received yet. */
+size_t appsock_unsent(int fd);
 
 /* main.c: parse the ACL file again and swap it in if valid.  Writes the
  * outcome to msg.  Returns 0 or a negative errno (old rules kept). */

@@ -12,6 +12,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/log.c keyd/log.h \
 	keyd/registry.c keyd/registry.h \
 	keyd/relay.c \
+	keyd/appsock.c \
 	keyd/signer.c \
 	keyd/vcache.c keyd/vcache.h \
 	keyd/worker.c

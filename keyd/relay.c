@@ -20,19 +20,48 @@
 /* How many records one event may move before yielding to other conns. */
 #define RELAY_BUDGET 16
 #define RECORD_MAX (16 * 1024)
+/* After a failure the app gets this long to take what it was sent before
+ * its descriptor is reset; we look this often whether it has. */
+#define DRAIN_MAX_MS 10000
+#define DRAIN_POLL_MS 20
 
-static void relay_abort(struct conn *c, const char *why)
+static void record_failure(struct conn *c, const char *why)
 {
-	/* Record the failure before the app sees its EOF, so that a
-	 * tlskey_query() right after EOF already says "failed". */
+	/* Record the failure before the app sees its error or EOF, so that a
+	 * tlskey_query() right after it already says "failed". */
 	c->failed = 1;
 	registry_fail(c->info);
 	c->info = NULL;
 	keyd_log(LOG_INFO, "relay closed: uid=%u pid=%d myname=%s peer=%s: %s",
 		 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname,
 		 c->peer[0] ? c->peer : "(none)", why);
+}
+
+/* The application went away: end the session, the peer sees the TCP
+ * connection end without close_notify. */
+static void app_gone(struct conn *c, const char *why)
+{
+	record_failure(c, why);
 	if (c->net.fd >= 0)
 		(void)shutdown(c->net.fd, SHUT_RDWR);
+	conn_free(c);
+}
+
+/* The network side failed (truncation, reset, TLS error): the app must see
+ * an error, never a clean EOF.  On a TCP protected descriptor it gets the
+ * bytes already sent to it, then ECONNRESET; a UNIX pair can only end. */
+static void relay_abort(struct conn *c, const char *why)
+{
+	record_failure(c, why);
+	if (c->net.fd >= 0)
+		(void)shutdown(c->net.fd, SHUT_RDWR);
+	if (c->app_tcp && c->app.fd >= 0) {
+		c->state = CONN_DRAIN;
+		c->deadline_ms = tk_now_ms() + DRAIN_MAX_MS;
+		(void)worker_ev_update(c->w, c, &c->net, 0);
+		relay_drain_step(c);
+		return;
+	}
 	if (c->app.fd >= 0)
 		(void)shutdown(c->app.fd, SHUT_RDWR);
 	conn_free(c);
@@ -81,7 +110,7 @@ static int flush_to_app(struct conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (n < 0) {
-			relay_abort(c, "application closed its descriptor");
+			app_gone(c, "application closed its descriptor");
 			return -1;
 		}
 		c->to_app_off += (size_t)n;
@@ -125,7 +154,7 @@ static int pump_net_to_app(struct conn *c)
 			w = send(c->app.fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (w < 0 && errno == EINTR);
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			relay_abort(c, "application closed its descriptor");
+			app_gone(c, "application closed its descriptor");
 			return -1;
 		}
 		if (w < 0)
@@ -244,7 +273,7 @@ static int pump_app_to_net(struct conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n < 0) {
-			relay_abort(c, "application descriptor error");
+			app_gone(c, "application descriptor error");
 			return -1;
 		}
 		if (n == 0) {
@@ -306,8 +335,30 @@ static void relay_rearm(struct conn *c)
 		relay_abort(c, "epoll failed");
 }
 
+void relay_drain_step(struct conn *c)
+{
+	unsigned long long now = tk_now_ms();
+
+	if (c->to_app && flush_to_app(c) < 0)
+		return;
+	if ((!c->to_app && appsock_unsent(c->app.fd) == 0) || now >= c->deadline_ms) {
+		appsock_reset(c->app.fd);
+		conn_free(c);
+		return;
+	}
+	c->retransmit_ms = now + DRAIN_POLL_MS;
+	if (worker_ev_update(c->w, c, &c->app, c->to_app ? EPOLLOUT : 0) < 0) {
+		appsock_reset(c->app.fd);
+		conn_free(c);
+	}
+}
+
 void relay_event(struct conn *c, struct ev *ev, uint32_t events)
 {
+	if (c->state == CONN_DRAIN) {
+		relay_drain_step(c);
+		return;
+	}
 	if (ev->kind == EV_APP && (events & EPOLLOUT) && c->to_app) {
 		int r = flush_to_app(c);
 		if (r < 0)

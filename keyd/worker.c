@@ -182,6 +182,8 @@ static int next_timeout(struct worker *w)
 	unsigned long long now = tk_now_ms(), best = 0;
 
 	for (struct conn *c = w->conns; c; c = c->next) {
+		if (c->state == CONN_DRAIN && (!best || c->retransmit_ms < best))
+			best = c->retransmit_ms;
 		if (c->state != CONN_HANDSHAKE)
 			continue;
 		if (!best || c->deadline_ms < best)
@@ -201,6 +203,8 @@ static void expire(struct worker *w)
 
 	for (; c; c = next) {
 		next = c->next;
+		if (c->state == CONN_DRAIN && c->retransmit_ms <= now)
+			relay_drain_step(c);
 		if (c->state != CONN_HANDSHAKE)
 			continue;
 		if (c->deadline_ms <= now) {
@@ -292,9 +296,13 @@ static void *worker_main(void *arg)
 	}
 	/* Shutting down: tell every peer we are closing (best effort, the
 	 * sockets are non-blocking) rather than just dropping connections. */
-	for (struct conn *c = w->conns; c; c = c->next)
+	for (struct conn *c = w->conns; c; c = c->next) {
 		if (c->state == CONN_RELAY && c->tls && !c->bye_done)
 			(void)gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+		/* The app's stream did not end, it was cut: say so. */
+		if (c->app_tcp && c->app.fd >= 0 && !(c->net_eof && !c->to_app))
+			appsock_reset(c->app.fd);
+	}
 	while (w->conns)
 		conn_free(w->conns);
 	bury(w);

@@ -6,24 +6,9 @@
 # close_notify (TCP FIN, or a reset).  The application must get an error,
 # never a clean EOF, for a broken stream.  The daemon must stay up and keep
 # serving.
-#
-# Known daemon gaps are reported as "XFAIL <case>: ..." and do not fail the
-# test (set FAULT_STRICT=1 to make them fail); if one starts passing the
-# test says "XPASS" so that the mark can be removed.
 . "${top_srcdir:-.}/test/fault/lib.sh"
 tk_need openssl
 fault_setup "handshake-timeout = 2000"
-STRICT=${FAULT_STRICT:-0}
-XFAILS=0
-
-xfail() {
-	if [ "$STRICT" = 1 ]; then
-		tk_fail "$*"
-	fi
-	echo "XFAIL $*" >&2
-	XFAILS=$((XFAILS + 1))
-}
-
 peer() { # NAME MODE [ARGS]: hostile peer against a fresh app server
 	local name=$1 mode=$2
 	shift 2
@@ -61,23 +46,43 @@ tk_expect_grep "$TK_TMP/stall-peer.out" 'PEER server (closed|error)'
 tk_legit_check after-handshake-faults
 
 # Broken streams after the handshake: "hello" arrives, then the app must
-# see an error (ECONNRESET like a TCP socket), not an orderly EOF.
+# see an error (ECONNRESET, as on a TCP socket), not an orderly EOF, and
+# tlskey_query() must say the session failed.
 for mode in truncate rst-data; do
 	peer "$mode" "$mode" --query-at-end
 	tk_expect_line "$TK_TMP/$mode-app.err" "PEER=bob@example.test"
+	tk_expect_line "$TK_TMP/$mode-app.err" "PROTECTED=tcp"
 	tk_expect_line "$TK_TMP/$mode-app.out" "hello"
-	if [ "$APP_RC" = 3 ] && grep -q 'RELAY-ERROR receive' "$TK_TMP/$mode-app.err"; then
-		tk_log "$mode: the app saw an error: OK"
-		[ "$STRICT" = 1 ] || echo "XPASS $mode: remove the XFAIL mark" >&2
-	elif [ "$APP_RC" = 0 ]; then
-		# A UNIX socket pair cannot carry a reset (doc/api.md); the
-		# daemon must at least report the session as failed.
-		tk_expect_line "$TK_TMP/$mode-app.err" "ENDSTATE=failed"
-		xfail "$mode: the stream ended without close_notify but the app saw EOF (ENDSTATE=failed via tlskey_query)"
-	else
-		tk_fail "$mode: app exit $APP_RC"
-	fi
+	[ "$APP_RC" = 3 ] || tk_fail "$mode: app exit $APP_RC, want a relay error (3)"
+	tk_expect_grep "$TK_TMP/$mode-app.err" '^RELAY-ERROR receive: .*\(ECONNRESET\)'
+	tk_expect_line "$TK_TMP/$mode-app.err" "ENDSTATE=failed"
 done
+
+# A truncation behind a slow reader: everything the peer sent before the
+# stream broke still reaches the app (the daemon drains what the app has
+# not read before it resets the descriptor), then the error.
+bytes=$((8 * 1024 * 1024))
+mkfifo "$TK_TMP/trunc-big-app.out"
+"$FAULT_HOSTILE" slowcat $((2 * 1024 * 1024)) <"$TK_TMP/trunc-big-app.out" >"$TK_TMP/trunc-big.data" &
+SLOW_PID=$!
+tk_app_server trunc-big-app --myname server.example.test
+APP_PID=$TK_SERVER_PID
+timeout 60 "$FAULT_HOSTILE" peer truncate "127.0.0.1:$TK_PORT" \
+	--cert "$TK_FX/peer-user.pem" --key "$TK_FX/peer-user.key" --ca "$TK_FX/ca.pem" \
+	--bytes "$bytes" >"$TK_TMP/trunc-big-peer.out" 2>&1 || true
+APP_RC=0
+tk_wait_pid "$APP_PID" 60 || APP_RC=$?
+tk_wait_pid "$SLOW_PID" 30 || tk_fail "trunc-big: the slow reader did not finish"
+tk_log "trunc-big: app exit $APP_RC: $(grep -E 'ERROR|RELAY' "$TK_TMP/trunc-big-app.err" | tr '\n' ' ')"
+tk_log "trunc-big: peer: $(tr '\n' ' ' <"$TK_TMP/trunc-big-peer.out")"
+want=$(sed -n 's/^PEER sent [0-9]* bytes sha256 //p' "$TK_TMP/trunc-big-peer.out")
+[ -n "$want" ] || tk_fail "trunc-big: the peer did not send its payload"
+got=$(tail -c +7 "$TK_TMP/trunc-big.data" | sha256sum | cut -d' ' -f1)
+size=$(($(stat -c %s "$TK_TMP/trunc-big.data") - 6))
+[ "$got" = "$want" ] || tk_fail "trunc-big: the app got $size of $bytes bytes (or different ones) before the error"
+[ "$APP_RC" = 3 ] || tk_fail "trunc-big: app exit $APP_RC, want a relay error (3)"
+tk_expect_grep "$TK_TMP/trunc-big-app.err" '^RELAY-ERROR receive: .*\(ECONNRESET\)'
+tk_daemon_alive
 
 # Renegotiation (TLS 1.2, client-initiated): refused.  The connection may
 # survive the refusal or end, but if it ends the app must see an error.
@@ -101,11 +106,47 @@ if grep -qx after "$TK_TMP/reneg-peer.out"; then
 elif [ "$APP_RC" = 3 ]; then
 	tk_log "renegotiation refused, connection ended with an error for the app: OK"
 elif [ "$APP_RC" = 0 ]; then
-	xfail "renegotiation: the peer aborted after the refusal but the app saw a clean EOF (keyd/relay.c relay_abort)"
+	tk_fail "renegotiation: the connection ended but the app saw a clean EOF"
 else
 	tk_fail "renegotiation: app exit $APP_RC"
 fi
 
 tk_legit_check after
-[ "$XFAILS" = 0 ] || tk_log "$XFAILS known failure(s), see XFAIL lines"
+
+# protected-socket = unix: a UNIX socket pair, on which the same truncation
+# can only read as EOF; tlskey_query() still reports the failure.
+fault_conf "handshake-timeout = 2000
+protected-socket = unix" >"$TK_TMP/kd.conf"
+tk_daemon_start kd.conf
+peer unix-truncate truncate --query-at-end
+tk_expect_line "$TK_TMP/unix-truncate-app.err" "PROTECTED=unix"
+tk_expect_line "$TK_TMP/unix-truncate-app.out" "hello"
+[ "$APP_RC" = 0 ] || tk_fail "unix-truncate: app exit $APP_RC, want EOF (0)"
+tk_expect_line "$TK_TMP/unix-truncate-app.err" "ENDSTATE=failed"
+
+# No usable loopback (a network namespace whose lo is down): the daemon
+# says why, falls back to UNIX pairs and keeps serving.
+if unshare -n true 2>/dev/null; then
+	printf '#!/bin/sh\nexec unshare -n "$(dirname "$0")/kd" "$@"\n' >"$TK_TMP/kd-nonet"
+	chmod +x "$TK_TMP/kd-nonet"
+	fault_conf "handshake-timeout = 2000" >"$TK_TMP/kd.conf"
+	saved=$TLSKEYD
+	TLSKEYD=$TK_TMP/kd-nonet
+	tk_daemon_start kd.conf
+	TLSKEYD=$saved
+	peer nonet truncate --query-at-end
+	tk_expect_line "$TK_TMP/nonet-app.err" "PROTECTED=unix"
+	tk_expect_line "$TK_TMP/nonet-app.out" "hello"
+	tk_expect_line "$TK_TMP/nonet-app.err" "ENDSTATE=failed"
+	tk_expect_grep "$TK_TMP/tlskeyd.log" "cannot make a loopback TCP connection \(.+\): protected descriptors are UNIX sockets"
+else
+	tk_log "unshare -n is not permitted here: the loopback fallback case is not run"
+fi
+
+# An invalid value is refused at start with file:line.
+fault_conf "protected-socket = sctp" >"$TK_TMP/bad.conf"
+if "$TLSKEYD" -t -c "$TK_TMP/bad.conf" >"$TK_TMP/bad.out" 2>&1; then
+	tk_fail "protected-socket = sctp was accepted"
+fi
+tk_expect_grep "$TK_TMP/bad.out" "bad.conf:[0-9]+: 'protected-socket' must be tcp or unix"
 tk_pass

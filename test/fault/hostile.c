@@ -12,7 +12,7 @@
  *   hostile silent SOCKET WAIT_MS
  *       One connection that never speaks; prints "SILENT errno=NAME ms=T"
  *       when the daemon answers (exit 0), exit 5 if it does not.
- *   hostile peer MODE ADDR:PORT [--cert F --key F] [--ca F] [--hold SEC]
+ *   hostile peer MODE ADDR:PORT [--cert F --key F] [--ca F] [--hold SEC] [--bytes N]
  *       A remote TLS client towards an app server behind tlskeyd.  MODE:
  *       garbage   send random bytes instead of a ClientHello
  *       reset     send a ClientHello, read the server's first flight, RST
@@ -20,6 +20,8 @@
  *       truncate  full handshake, send "hello\n", close TCP without
  *                 close_notify
  *       rst-data  full handshake, send "hello\n", reset the connection
+ *       With --bytes N, truncate and rst-data send N bytes of a pattern
+ *       after "hello\n" and print their SHA-256 first.
  *       Prints what happened; exit 0 unless a local error occurred.
  *   hostile slowcat BYTES_PER_SEC
  *       Copy stdin to stdout at about that rate: a slow reader.
@@ -43,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
 #include "common/wire.h"
@@ -284,7 +287,41 @@ static void drain(int s, int ms)
 struct peer_opts {
 	const char *cert, *key, *ca;
 	int hold;
+	unsigned long bytes; /* payload after "hello\n" before the stream breaks */
 };
+
+/* Send o->bytes of a fixed pattern and print its SHA-256. */
+static void send_payload(gnutls_session_t t, unsigned long bytes)
+{
+	static uint8_t buf[16384];
+	uint8_t digest[32];
+	gnutls_hash_hd_t h;
+	unsigned long sent = 0;
+
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		exit(1);
+	while (sent < bytes) {
+		size_t n = bytes - sent < sizeof(buf) ? bytes - sent : sizeof(buf);
+		ssize_t r;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (uint8_t)((sent + i) * 131 + ((sent + i) >> 12));
+		(void)gnutls_hash(h, buf, n);
+		do
+			r = gnutls_record_send(t, buf, n);
+		while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+		if (r < 0) {
+			(void)printf("PEER payload send failed after %lu bytes: %s\n", sent, gnutls_strerror((int)r));
+			break;
+		}
+		sent += (unsigned long)r;
+	}
+	gnutls_hash_deinit(h, digest);
+	(void)printf("PEER sent %lu bytes sha256 ", sent);
+	for (size_t i = 0; i < sizeof(digest); i++)
+		(void)printf("%02x", digest[i]);
+	(void)printf("\n");
+}
 
 static gnutls_session_t tls_client(int s, const struct peer_opts *o,
 				   gnutls_certificate_credentials_t *ret_cred)
@@ -369,6 +406,8 @@ static int run_peer(const char *mode, const char *addr, const struct peer_opts *
 	r = (int)gnutls_record_send(t, "hello\n", 6);
 	if (r != 6)
 		(void)printf("PEER send failed: %s\n", gnutls_strerror(r));
+	if (o->bytes)
+		send_payload(t, o->bytes);
 	/* Give the record time to pass the relay before the connection dies. */
 	(void)usleep(300 * 1000);
 	if (strcmp(mode, "truncate") == 0) {
@@ -437,6 +476,8 @@ int main(int argc, char **argv)
 				o.ca = argv[i + 1];
 			else if (strcmp(argv[i], "--hold") == 0)
 				o.hold = atoi(argv[i + 1]);
+			else if (strcmp(argv[i], "--bytes") == 0)
+				o.bytes = strtoul(argv[i + 1], NULL, 10);
 		}
 		return run_peer(argv[2], argv[3], &o);
 	}

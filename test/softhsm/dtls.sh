@@ -51,6 +51,7 @@ cp "$TK_TMP/dgrams" "$TK_TMP/c1.in"
 tk_ok c1 client --udp --connect "127.0.0.1:$UDP_PORT" --myname alice@example.test \
 	--sni peer.example.test --query
 tk_expect_line "$TK_TMP/c1.err" "PEER=peer.example.test"
+tk_expect_line "$TK_TMP/c1.err" "PROTECTED=seqpacket"
 tk_expect_grep "$TK_TMP/c1.err" '^QUERY state=secure version=DTLS1.2 .* peer=peer.example.test local=alice@example.test '
 [ "$(dgram_lens "$TK_TMP/c1.err")" = "$LENS" ] ||
 	tk_fail "c1: datagrams received: $(dgram_lens "$TK_TMP/c1.err"), wanted $LENS"

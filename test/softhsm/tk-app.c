@@ -111,6 +111,24 @@ static const struct {
 #undef E
 };
 
+/* What kind of socket the protected descriptor is: tcp, unix or seqpacket. */
+static const char *fd_kind(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int type = 0;
+	socklen_t tl = sizeof(type);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+		return "unknown";
+	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+		return type == SOCK_STREAM ? "tcp" : "inet-other";
+	if (ss.ss_family == AF_UNIX)
+		return type == SOCK_SEQPACKET ? "seqpacket" : "unix";
+	return "unknown";
+}
+
 static const char *errno_name(int e)
 {
 	static char buf[16];
@@ -320,6 +338,7 @@ static int report_starttls(const struct opts *o, int pfd, int e, const char *pee
 		return EXIT_EXPECT;
 	}
 	(void)fprintf(stderr, "PEER=%s\n", peer ? peer : "");
+	(void)fprintf(stderr, "PROTECTED=%s\n", fd_kind(pfd));
 	if (o->expect) {
 		(void)fprintf(stderr, "UNEXPECTED success (wanted %s)\n", o->expect);
 		(void)close(pfd);

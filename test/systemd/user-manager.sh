@@ -283,8 +283,9 @@ cat >"$udir/tlskeyd.service.d/local-tokens.conf" <<'EOF'
 [Service]
 PrivateNetwork=yes
 IPAddressDeny=any
+IPAddressAllow=localhost
 RestrictAddressFamilies=
-RestrictAddressFamilies=AF_UNIX
+RestrictAddressFamilies=AF_UNIX AF_INET
 EOF
 {
 	echo "idle-exit = 2"
@@ -292,6 +293,10 @@ EOF
 } >"$conf"
 uctl daemon-reload || tk_fail "daemon-reload failed"
 um_handshake isolated carol@example.test
+# The private namespace still has a loopback for the protected descriptors.
+if grep -q 'cannot make a loopback TCP connection' "$log"; then
+	tk_fail "no loopback TCP in the local-tokens profile: $(grep 'loopback TCP' "$log" | head -1)"
+fi
 um_wait tlskeyd.service inactive 15
 [ "$(um_show tlskeyd.service Result)" = success ] || tk_fail "idle exit: Result=$(um_show tlskeyd.service Result)"
 [ "$(um_show tlskeyd.service ExecMainStatus)" = 0 ] || tk_fail "idle exit: status $(um_show tlskeyd.service ExecMainStatus)"

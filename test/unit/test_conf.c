@@ -36,6 +36,7 @@ START_TEST(parse_good)
 	ck_assert_uint_eq(c->workers, 3);
 	ck_assert_uint_eq(c->handshake_timeout_ms, 1500);
 	ck_assert_uint_eq(c->max_handshakes, 256); /* default */
+	ck_assert_int_eq(c->protected_unix, 0);      /* default: loopback TCP */
 	ck_assert_uint_eq(c->n_ids, 2);
 	id = keyd_conf_identity(c, "SERVER.example.test");
 	ck_assert_ptr_nonnull(id);
@@ -63,6 +64,16 @@ static void expect_error(const char *text, const char *where)
 START_TEST(parse_errors)
 {
 	expect_error("bogus = 1\n", "t.conf:1: unknown setting 'bogus'");
+	{
+		struct keyd_conf *c = NULL;
+		char err[256] = "";
+		const char *u = "protected-socket = unix\n";
+
+		ck_assert_int_eq(keyd_conf_parse("t.conf", u, strlen(u), &c, err, sizeof(err)), 0);
+		ck_assert_int_eq(c->protected_unix, 1);
+		keyd_conf_free(c);
+	}
+	expect_error("protected-socket = udp\n", "t.conf:1: 'protected-socket' must be tcp or unix, not 'udp'");
 	expect_error("\n\nworkers = 0\n", "t.conf:3:");
 	expect_error("workers = 12x\n", "t.conf:1:");
 	expect_error("workers = -1\n", "t.conf:1:");

@@ -1,0 +1,212 @@
+/* The application's side of a session: the protected descriptor.
+ *
+ * For TLS it is one end of a loopback TCP connection by default, because
+ * only TCP can tell the application that a stream broke: when the peer
+ * truncates the stream (no close_notify) or resets it, the daemon closes
+ * its end with a reset and the application's read() fails with
+ * ECONNRESET after the data that did arrive.  A UNIX socket pair can only
+ * end in a clean EOF, so it is used for DTLS (datagrams, which have no
+ * truncation), when configured (protected-socket = unix), and as the
+ * fallback when a loopback connection cannot be made.
+ *
+ * The loopback connection is made through a listener that lives only for
+ * the call, bound to a random address in 127.0.0.0/8 (ports in TIME_WAIT
+ * on one address never exhaust another), and the accepted connection
+ * must come from our own connecting socket: a stranger who guesses the
+ * port in that window is turned away. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/sockios.h>
+
+#include "common/util.h"
+#include "keyd/keyd.h"
+#include "keyd/log.h"
+
+/* How long a loopback connect or accept may take before we give up. */
+#define LOOPBACK_WAIT_MS 200
+/* Strangers' connections turned away before giving up on one listener. */
+#define MAX_STRANGERS 4
+
+static int wait_for(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r;
+
+	do
+		r = poll(&p, 1, LOOPBACK_WAIT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -ETIMEDOUT;
+	return r < 0 ? -errno : 0;
+}
+
+static void random_loopback(struct sockaddr_in *a)
+{
+	uint8_t b[3] = { 0, 0, 1 };
+
+	if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b))
+		memset(b, 0, 2);
+	if (b[2] == 0 || b[2] == 255)
+		b[2] = 1;
+	a->sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2]);
+}
+
+static int same_addr(const struct sockaddr_in *x, const struct sockaddr_in *y)
+{
+	return x->sin_family == y->sin_family && x->sin_port == y->sin_port &&
+	       x->sin_addr.s_addr == y->sin_addr.s_addr;
+}
+
+/* Our connection from listener ls, sent from the address `from`. */
+static int accept_own(int ls, const struct sockaddr_in *from)
+{
+	for (int i = 0; i <= MAX_STRANGERS; i++) {
+		struct sockaddr_in peer;
+		socklen_t len = sizeof(peer);
+		int s = accept4(ls, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (s < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int r = wait_for(ls, POLLIN);
+			if (r < 0)
+				return r;
+			i--; /* waiting is not a stranger */
+			continue;
+		}
+		if (s < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return -errno;
+		}
+		if (len == sizeof(peer) && same_addr(&peer, from))
+			return s;
+		keyd_log(LOG_WARNING, "loopback connection for a protected descriptor came from a "
+			 "stranger (port %u); turned away", (unsigned)ntohs(peer.sin_port));
+		appsock_reset(s);
+		(void)tk_close(s);
+	}
+	return -EADDRINUSE;
+}
+
+static int tcp_pair(int sv[2])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET }, from;
+	socklen_t len = sizeof(a);
+	int ls, cs = -1, as = -1, r, one = 1;
+
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (ls < 0)
+		return -errno;
+	random_loopback(&a);
+	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		/* Not all of 127/8 may be local here (a namespace, a jail). */
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a.sin_port = 0;
+		if (bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0)
+			goto fail;
+	}
+	if (listen(ls, 1) < 0 || getsockname(ls, (struct sockaddr *)&a, &len) < 0)
+		goto fail;
+	cs = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (cs < 0)
+		goto fail;
+	if (connect(cs, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		r = wait_for(cs, POLLOUT);
+		if (r < 0) {
+			errno = -r;
+			goto fail;
+		}
+		len = sizeof(r);
+		if (getsockopt(cs, SOL_SOCKET, SO_ERROR, &r, &len) < 0)
+			goto fail;
+		if (r) {
+			errno = r;
+			goto fail;
+		}
+	}
+	len = sizeof(from);
+	if (getsockname(cs, (struct sockaddr *)&from, &len) < 0)
+		goto fail;
+	as = accept_own(ls, &from);
+	if (as < 0) {
+		errno = -as;
+		goto fail;
+	}
+	(void)tk_close(ls);
+	/* The application's end blocks, like the socket it handed us. */
+	if (fcntl(cs, F_SETFL, 0) < 0) {
+		r = -errno;
+		(void)tk_close(as);
+		(void)tk_close(cs);
+		return r;
+	}
+	/* Each write is meant for the peer now: no Nagle delay on loopback. */
+	(void)setsockopt(cs, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(as, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sv[0] = as;
+	sv[1] = cs;
+	return 0;
+fail:
+	r = -errno;
+	(void)tk_close(cs);
+	(void)tk_close(ls);
+	return r;
+}
+
+int appsock_pair(const struct keyd_conf *conf, int dtls, int sv[2], int *ret_tcp)
+{
+	static atomic_ullong warned_ms;
+	int r;
+
+	*ret_tcp = 0;
+	if (!dtls && !conf->protected_unix) {
+		r = tcp_pair(sv);
+		if (r == 0) {
+			*ret_tcp = 1;
+			return 0;
+		}
+		/* Once a minute at most: this can happen per session. */
+		unsigned long long now = tk_now_ms(), last = atomic_load(&warned_ms);
+		if ((!last || now - last >= 60000) && atomic_compare_exchange_strong(&warned_ms, &last, now))
+			keyd_log(LOG_WARNING, "cannot make a loopback TCP connection (%s): protected "
+				 "descriptors are UNIX sockets for now, which end a truncated stream "
+				 "with EOF instead of ECONNRESET", strerror(-r));
+	}
+	if (socketpair(AF_UNIX, (dtls ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		r = -errno;
+		(void)tk_close(sv[0]);
+		(void)tk_close(sv[1]);
+		return r;
+	}
+	return 0;
+}
+
+void appsock_reset(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+size_t appsock_unsent(int fd)
+{
+	int n = 0;
+
+	if (ioctl(fd, SIOCOUTQ, &n) < 0 || n < 0)
+		return 0;
+	return (size_t)n;
+}
