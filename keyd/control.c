@@ -88,11 +88,19 @@ static unsigned long long start_time(pid_t pid)
 #endif
 
 /* Is the process behind pidfd still running?  (Its PID cannot have been
- * reused while it runs, so what we read from /proc was about it.) */
+ * reused while it runs, so what we read from /proc was about it.)  Signal
+ * 0 only checks; EPERM -- a caller under another uid than the daemon's --
+ * still means it runs.  -1: cannot be told here (the system call is
+ * missing or filtered, as under valgrind). */
 static int pidfd_alive(int pidfd)
 {
-	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 || errno == EPERM)
+		return 1;
+	return errno == ESRCH ? 0 : -1;
 }
+
+/* Whether pidfd_alive() works here: 0 not known yet, 1 yes, -1 no. */
+static int pidfd_usable;
 
 int control_caller_identify(int ctlfd, struct caller *ret)
 {
@@ -109,6 +117,14 @@ int control_caller_identify(int ctlfd, struct caller *ret)
 	len = sizeof(pidfd);
 	if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
 		pidfd = -1; /* older kernel: fall back to the start time */
+	if (pidfd >= 0 && pidfd_usable <= 0) {
+		if (pidfd_usable < 0 || pidfd_alive(pidfd) < 0) {
+			pidfd_usable = -1;
+			pidfd = tk_close(pidfd);
+		} else {
+			pidfd_usable = 1;
+		}
+	}
 	if (pidfd < 0)
 		t0 = start_time(c.cred.pid);
 	read_groups(&c);
@@ -121,7 +137,7 @@ int control_caller_identify(int ctlfd, struct caller *ret)
 	c.exe[n > 0 ? n : 0] = '\0';
 	/* The caller may have exited and its PID been reused while we read
 	 * /proc: then groups, unit and exe describe someone else. */
-	alive = pidfd >= 0 ? pidfd_alive(pidfd) : (t0 != 0 && start_time(c.cred.pid) == t0);
+	alive = pidfd >= 0 ? pidfd_alive(pidfd) == 1 : (t0 != 0 && start_time(c.cred.pid) == t0);
 	(void)tk_close(pidfd);
 	if (!alive)
 		return -ESRCH;

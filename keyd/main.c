@@ -247,7 +247,7 @@ static void accept_clients(struct loop *l)
 	for (int i = 0; i < 64; i++) {
 		struct epoll_event e = { .events = EPOLLIN };
 		struct client *c;
-		int fd;
+		int fd, r;
 
 		if (!fd_room(l)) {
 			listen_pause(l, 0);
@@ -267,7 +267,14 @@ static void accept_clients(struct loop *l)
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
-		if (!c || control_caller_identify(fd, &c->who) < 0) {
+		if (!c) {
+			(void)tk_close(fd);
+			continue;
+		}
+		r = control_caller_identify(fd, &c->who);
+		if (r < 0) {
+			keyd_log(LOG_INFO, "a client could not be identified (%s): closed",
+				 r == -ESRCH ? "it exited, or its PID was reused" : strerror(-r));
 			free(c);
 			(void)tk_close(fd);
 			continue;

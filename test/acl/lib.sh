@@ -82,6 +82,8 @@ retry() {
 acl_cleanup() {
 	local rc=$?
 	set +e
+	# The daemon may run as the account (unprivileged.sh): stop it first.
+	tk_daemon_stop
 	if [ -n "$TK_TEST_USER" ]; then
 		retry userdel "$TK_TEST_USER" || echo "WARNING: could not delete user $TK_TEST_USER" >&2
 	fi

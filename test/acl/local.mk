@@ -7,7 +7,8 @@ ACL_TESTS = \
 	test/acl/reload.sh \
 	test/acl/reload-audit.sh \
 	test/acl/peers.sh \
-	test/acl/map-user.sh
+	test/acl/map-user.sh \
+	test/acl/unprivileged.sh
 
 TESTS += $(ACL_TESTS)
 EXTRA_DIST += $(ACL_TESTS) test/acl/lib.sh
