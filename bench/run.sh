@@ -9,7 +9,8 @@
 # Knobs (defaults full / quick): BENCH_HS_N handshakes per client process
 # (2000 / 300), BENCH_SLOW_N (1200 / 300), BENCH_LAT_N (1000 / 200),
 # BENCH_BULK_MIB (256 / 64), BENCH_IDLE_N idle sessions (10000 / 1000),
-# BENCH_ONLY="hs lat slow bulk mem" to run a subset.
+# BENCH_ONLY="hs lat slow bulk mem" to run a subset, BENCH_HS_CONC handshakes
+# in flight per client process in the handshake test (1).
 # Needs softhsm2, gnutls-bin, stunnel4; root (or a high hard fd limit) for
 # the idle-session test.  Uses 127.0.0.1 only; every wait is bounded.
 set -euo pipefail
@@ -26,6 +27,7 @@ LAT_N=${BENCH_LAT_N:-$d_lat}
 BULK_MIB=${BENCH_BULK_MIB:-$d_bulk}
 IDLE_N=${BENCH_IDLE_N:-$d_idle}
 ONLY=${BENCH_ONLY:-hs lat slow bulk mem}
+HS_CONC=${BENCH_HS_CONC:-1}
 AES128="NORMAL:-CIPHER-ALL:+AES-128-GCM"
 STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
 
@@ -196,17 +198,17 @@ if [[ " $ONLY " = *" hs "* ]]; then
 		if [ $kt = ec ]; then my=server.example.test key=server-ec; else my=rsa.example.test key=server-rsa; fi
 		daemon "workers = 4"
 		app "app-hs-$kt" hs --threads 8 --myname "$my"
-		clients "hs-kd-$kt" "$APP_PORT" "$HS_N" 2 1
+		clients "hs-kd-$kt" "$APP_PORT" "$HS_N" 2 "$HS_CONC"
 		result "hs_per_s.$kt.tlskeyd" "$RATE"
 		stop "$APP_PID"
 		inproc "srv-hs-$kt" hs "$key" --workers 4
-		clients "hs-in-$kt" "$SRV_PORT" "$HS_N" 2 1
+		clients "hs-in-$kt" "$SRV_PORT" "$HS_N" 2 "$HS_CONC"
 		result "hs_per_s.$kt.inprocess" "$RATE"
 		stop "$SRV_PID"
 		if [ -n "$STUNNEL" ]; then
 			app "be-hs-$kt" hs --plain --threads 8
 			stunnel_start "st-hs-$kt" "$kt" "$APP_PORT"
-			clients "hs-st-$kt" "$ST_PORT" "$HS_N" 2 1
+			clients "hs-st-$kt" "$ST_PORT" "$HS_N" 2 "$HS_CONC"
 			result "hs_per_s.$kt.stunnel_filekey" "$RATE"
 			stop "$ST_PID"
 			stop "$APP_PID"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <systemd/sd-login.h>
@@ -27,8 +28,38 @@ void control_reply_error(int ctlfd, int err, const char *message)
 	(void)tk_msg_send(ctlfd, &m, -1);
 }
 
-/* Supplementary groups from /proc; only trusted if the process there still
- * has the uid the kernel gave us for the socket. */
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+#define PIDFS_MAGIC 0x50494446
+
+/* Supplementary groups as of connect(), from the socket like SO_PEERCRED:
+ * no race with PID reuse.  More than fit are dropped (a group: rule then
+ * fails closed).  Returns 0, or -1 where the kernel lacks SO_PEERGROUPS. */
+static int peer_groups(int ctlfd, struct caller *c)
+{
+	socklen_t len = sizeof(c->groups);
+	gid_t *all;
+
+	if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) == 0) {
+		c->n_groups = len / sizeof(gid_t);
+		return 0;
+	}
+	if (errno != ERANGE || len <= sizeof(c->groups))
+		return -1;
+	all = malloc(len);
+	if (!all || getsockopt(ctlfd, SOL_SOCKET, SO_PEERGROUPS, all, &len) < 0) {
+		free(all);
+		return -1;
+	}
+	memcpy(c->groups, all, sizeof(c->groups));
+	c->n_groups = TK_ARRAY_SIZE(c->groups);
+	free(all);
+	return 0;
+}
+
+/* Supplementary groups from /proc, for kernels without SO_PEERGROUPS; only
+ * trusted if the process there still has the uid of the socket. */
 static void read_groups(struct caller *c)
 {
 	char path[64], line[4096];
@@ -102,12 +133,71 @@ static int pidfd_alive(int pidfd)
 /* Whether pidfd_alive() works here: 0 not known yet, 1 yes, -1 no. */
 static int pidfd_usable;
 
+/* The systemd unit of recent callers.  sd_pid_get_unit() reads two /proc
+ * files; a busy caller asks many times a second.  Entries are keyed by the
+ * process itself: the inode pidfs gives its pidfd, never reused while the
+ * system runs.  A process leaves its unit only by moving to another cgroup,
+ * which it can do only where it could have connected from that cgroup in
+ * the first place, so a second of staleness gives nothing away.  All of
+ * this runs on the accept thread only. */
+#define UNIT_CACHE_SLOTS 64
+#define UNIT_CACHE_MS 1000
+static struct {
+	unsigned long long ino, at_ms;
+	char unit[sizeof(((struct caller *)0)->unit)];
+} unit_cache[UNIT_CACHE_SLOTS];
+static int pidfs; /* 0 not known yet, 1 pidfds have unique inodes, -1 no */
+
+static unsigned long long process_key(int pidfd)
+{
+	struct stat st;
+
+	if (pidfd < 0)
+		return 0;
+	if (pidfs == 0) {
+		struct statfs sf;
+		pidfs = fstatfs(pidfd, &sf) == 0 && sf.f_type == PIDFS_MAGIC ? 1 : -1;
+	}
+	if (pidfs < 0 || fstat(pidfd, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_ino;
+}
+
+static void caller_unit(struct caller *c, unsigned long long key, unsigned long long now)
+{
+	char *unit = NULL;
+
+	if (key) {
+		unsigned i = (unsigned)(key % UNIT_CACHE_SLOTS);
+		if (unit_cache[i].ino == key && now - unit_cache[i].at_ms < UNIT_CACHE_MS) {
+			memcpy(c->unit, unit_cache[i].unit, sizeof(c->unit));
+			return;
+		}
+	}
+	if (sd_pid_get_unit(c->cred.pid, &unit) >= 0 && unit) {
+		(void)snprintf(c->unit, sizeof(c->unit), "%s", unit);
+		free(unit);
+	}
+}
+
+static void caller_unit_remember(const struct caller *c, unsigned long long key,
+				 unsigned long long now)
+{
+	unsigned i = (unsigned)(key % UNIT_CACHE_SLOTS);
+
+	if (!key || (unit_cache[i].ino == key && now - unit_cache[i].at_ms < UNIT_CACHE_MS))
+		return;
+	unit_cache[i].ino = key;
+	unit_cache[i].at_ms = now;
+	memcpy(unit_cache[i].unit, c->unit, sizeof(c->unit));
+}
+
 int control_caller_identify(int ctlfd, struct caller *ret)
 {
 	struct caller c;
 	socklen_t len = sizeof(c.cred);
-	char path[64], *unit = NULL;
-	unsigned long long t0 = 0;
+	char path[64];
+	unsigned long long t0 = 0, key, now = tk_now_ms();
 	int pidfd = -1, alive;
 	ssize_t n;
 
@@ -127,11 +217,10 @@ int control_caller_identify(int ctlfd, struct caller *ret)
 	}
 	if (pidfd < 0)
 		t0 = start_time(c.cred.pid);
-	read_groups(&c);
-	if (sd_pid_get_unit(c.cred.pid, &unit) >= 0 && unit) {
-		(void)snprintf(c.unit, sizeof(c.unit), "%s", unit);
-		free(unit);
-	}
+	if (peer_groups(ctlfd, &c) < 0)
+		read_groups(&c);
+	key = process_key(pidfd);
+	caller_unit(&c, key, now);
 	(void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)c.cred.pid);
 	n = readlink(path, c.exe, sizeof(c.exe) - 1);
 	c.exe[n > 0 ? n : 0] = '\0';
@@ -141,6 +230,7 @@ int control_caller_identify(int ctlfd, struct caller *ret)
 	(void)tk_close(pidfd);
 	if (!alive)
 		return -ESRCH;
+	caller_unit_remember(&c, key, now);
 	*ret = c;
 	return 0;
 }

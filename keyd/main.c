@@ -43,6 +43,7 @@ enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE };
 struct client {
 	struct client *prev, *next;
 	int fd;
+	int watched; /* registered with epoll: its request had not arrived */
 	unsigned long long deadline_ms;
 	struct caller who;
 };
@@ -70,6 +71,7 @@ struct loop {
 	unsigned long long last_reset_ms;
 	int listen_paused; /* out of descriptors: not accepting for now */
 	unsigned fd_base; /* descriptors open besides clients and sessions */
+	unsigned long long fd_max; /* RLIMIT_NOFILE, read again every tick */
 	unsigned long long fd_warned_ms;
 };
 
@@ -84,7 +86,8 @@ static void client_drop(struct loop *l, struct client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	l->n_clients--;
-	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->watched)
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	(void)tk_close(c->fd);
 	free(c);
 }
@@ -119,8 +122,18 @@ static void client_readable(struct loop *l, struct client *c)
 	int netfd = -1, ctlfd = c->fd, r;
 
 	r = control_admit(l->k, ctlfd, &c->who, &req, &netfd);
-	if (r == -EAGAIN)
+	if (r == -EAGAIN) {
+		struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
+
+		if (c->watched)
+			return;
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, ctlfd, &e) < 0) {
+			client_drop(l, c);
+			return;
+		}
+		c->watched = 1;
 		return;
+	}
 	if (r != 0) {
 		client_drop(l, c);
 		return;
@@ -136,7 +149,9 @@ static void client_readable(struct loop *l, struct client *c)
 		return;
 	}
 	/* The control socket moves with the request: detach it from us. */
-	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, ctlfd, NULL);
+	if (c->watched)
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, ctlfd, NULL);
+	c->watched = 0;
 	c->fd = -1;
 	client_drop(l, c);
 	p->req = req;
@@ -181,16 +196,6 @@ static unsigned count_open_fds(void)
 	return n ? n - 1 : 0; /* not the directory's own descriptor */
 }
 
-/* Learn what is open besides what fds_accounted() counts: at start, and
- * when the estimate proved wrong or the limit is near. */
-static void fd_calibrate(struct loop *l)
-{
-	unsigned open = count_open_fds(), acc = fds_accounted(l);
-
-	if (open)
-		l->fd_base = open > acc ? open - acc : 0;
-}
-
 static unsigned long long fd_limit(void)
 {
 	struct rlimit rl;
@@ -200,9 +205,20 @@ static unsigned long long fd_limit(void)
 	return rl.rlim_cur;
 }
 
+/* Learn what is open besides what fds_accounted() counts: at start, and
+ * when the estimate proved wrong or the limit is near. */
+static void fd_calibrate(struct loop *l)
+{
+	unsigned open = count_open_fds(), acc = fds_accounted(l);
+
+	l->fd_max = fd_limit();
+	if (open)
+		l->fd_base = open > acc ? open - acc : 0;
+}
+
 static int fd_room(const struct loop *l)
 {
-	return (unsigned long long)l->fd_base + fds_accounted(l) + FD_RESERVE < fd_limit();
+	return (unsigned long long)l->fd_base + fds_accounted(l) + FD_RESERVE < l->fd_max;
 }
 
 /* Out of descriptors: the pending connection stays in the backlog and
@@ -220,7 +236,7 @@ static void listen_pause(struct loop *l, int err)
 		keyd_log(LOG_ERR, "cannot accept more clients: %s (%u sessions, %zu waiting, "
 			 "about %u of %llu descriptors in use); new requests wait until sessions end",
 			 err ? strerror(err) : "open file limit reached", atomic_load(&l->k->sessions),
-			 l->n_pending + l->n_clients, l->fd_base + fds_accounted(l), fd_limit());
+			 l->n_pending + l->n_clients, l->fd_base + fds_accounted(l), l->fd_max);
 		l->fd_warned_ms = now;
 	}
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->listen_fd, &e);
@@ -245,7 +261,6 @@ static void listen_resume(struct loop *l)
 static void accept_clients(struct loop *l)
 {
 	for (int i = 0; i < 64; i++) {
-		struct epoll_event e = { .events = EPOLLIN };
 		struct client *c;
 		int fd, r;
 
@@ -281,19 +296,14 @@ static void accept_clients(struct loop *l)
 		}
 		c->fd = fd;
 		c->deadline_ms = tk_now_ms() + l->k->conf->request_timeout_ms;
-		e.data.ptr = c;
-		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
-			free(c);
-			(void)tk_close(fd);
-			continue;
-		}
 		c->next = l->clients;
 		if (c->next)
 			c->next->prev = c;
 		l->clients = c;
 		l->n_clients++;
 		/* The library sends its request right after connecting: it is
-		 * usually here already, so skip a trip through epoll. */
+		 * usually here already, so epoll only watches clients whose
+		 * request has not arrived (client_readable). */
 		client_readable(l, c);
 	}
 }
@@ -466,8 +476,10 @@ static void tick(struct loop *l, unsigned long long now)
 	if (now < l->next_tick_ms)
 		return;
 	l->next_tick_ms = now + 1000;
-	/* Near the descriptor limit the estimate must be exact. */
-	if ((unsigned long long)l->fd_base + fds_accounted(l) + 8 * FD_RESERVE >= fd_limit())
+	/* The limit can be changed from outside (prlimit); near it the
+	 * estimate must be exact. */
+	l->fd_max = fd_limit();
+	if ((unsigned long long)l->fd_base + fds_accounted(l) + 8 * FD_RESERVE >= l->fd_max)
 		fd_calibrate(l);
 	listen_resume(l);
 	if (l->watchdog_ms && now >= l->next_watchdog_ms) {

@@ -17,6 +17,7 @@ base=$(ls "/proc/$TK_DAEMON_PID/fd" | wc -l)
 limit=$((base + 32))
 prlimit --pid "$TK_DAEMON_PID" --nofile="$limit:$limit" || tk_skip "prlimit cannot lower the limit here"
 tk_log "baseline $base descriptors, limit now $limit"
+sleep 1.5 # the daemon reads its limit again once a second
 
 # 30 clients at once that keep their sessions open (stdin stays open 12 s).
 n=30
