@@ -11,6 +11,9 @@
 #   6. tlskeyd refuses the tunnel (ACL allows the client role only) ->
 #      end=handshake-failed errno=EACCES; the remote sees the connection closed
 #   7. tlskeyd not running -> end=handshake-failed errno=ENOENT|ECONNREFUSED
+#   8. the remote truncates the TLS stream (no close_notify): the tunnel
+#      logs end=reset errno=ECONNRESET and the backend reads ECONNRESET
+#      after the data, not a clean EOF
 . "${top_srcdir:-.}/test/tunnel/lib.sh"
 tk_need gnutls-cli
 tk_setup
@@ -111,6 +114,25 @@ tt_remote_closed c7 "$P1"
 tt_wait_log t1 "conn=3 .* end=handshake-failed errno=(ENOENT|ECONNREFUSED) reason="
 # The tunnel itself is still there and stops cleanly.
 tt_tunnel_stop t1 "$T1"
+
+# ---- 8. truncated TLS stream -> reset to the backend ---------------------------
+tk_log "case 8: the remote truncates the stream"
+HOSTILE=$top_builddir/test/fault/hostile
+[ -x "$HOSTILE" ] || tk_fail "$HOSTILE not built"
+tk_daemon_start "$TK_FX/tlskeyd.conf" || tk_fail "daemon did not start again"
+tt_backend be8 --count 1
+tt_tunnel t8 --mode server --myname server.example.test --backend "127.0.0.1:$TT_BACKEND_PORT"
+T8=$TT_PID
+timeout 30 "$HOSTILE" peer truncate "127.0.0.1:$TT_PORT" --cert "$TK_FX/peer-user.pem" \
+	--key "$TK_FX/peer-user.key" --ca "$TK_FX/ca.pem" >"$TK_TMP/p8.out" 2>&1 || true
+rc=0
+tk_wait_pid "$TT_BACKEND_PID" 20 || rc=$?
+tk_log "case 8: peer: $(tr '\n' ' ' <"$TK_TMP/p8.out"); backend exit $rc: $(tr '\n' ' ' <"$TK_TMP/be8.err")"
+tk_expect_line "$TK_TMP/be8.out" "hello"
+[ "$rc" = 1 ] || tk_fail "case 8: backend exit $rc, want 1 (a read error)"
+tk_expect_grep "$TK_TMP/be8.err" "^tt-backend: read: Connection reset by peer"
+tt_wait_log t8 "conn=1 remote=127\.0\.0\.1:[0-9]+ peer=bob@example\.test .* end=reset errno=ECONNRESET"
+tt_tunnel_stop t8 "$T8"
 
 tk_log "PASS"
 exit 0

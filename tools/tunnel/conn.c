@@ -116,18 +116,25 @@ static void log_clean(const char *s, char *out, size_t outlen)
 	out[i] = '\0';
 }
 
-static void ep_close(struct tunnel *t, struct tunnel_ep *ep)
+/* With `reset`, a TCP peer gets a reset instead of a FIN: the error on one
+ * side (a truncated or reset TLS stream, a backend that failed) reaches
+ * the other as ECONNRESET, never as a clean end of stream. */
+static void ep_close(struct tunnel *t, struct tunnel_ep *ep, int reset)
 {
 	if (ep->fd < 0)
 		return;
 	(void)tunnel_ep_set(t, ep, 0);
+	if (reset) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		(void)setsockopt(ep->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	(void)close(ep->fd);
 	ep->fd = -1;
 }
 
 /* End a connection: the one log line, close both sides (closing the
- * protected descriptor makes tlskeyd send close_notify), and move it to
- * the dead list.  `err` is a positive errno or 0; `why` is the daemon's
+ * protected descriptor makes tlskeyd send close_notify; after an error both
+ * sides are reset instead), and move it to the dead list.  `err` is a positive errno or 0; `why` is the daemon's
  * explanation or NULL. */
 static void conn_end(struct tunnel_conn *c, const char *end, int err, const char *why)
 {
@@ -151,8 +158,8 @@ static void conn_end(struct tunnel_conn *c, const char *end, int err, const char
 			   c->remote_text, c->peer[0] ? c->peer : "-", t->conf->myname,
 			   (unsigned long long)c->bytes[SIDE_TLS], (unsigned long long)c->bytes[SIDE_PLAIN],
 			   (unsigned long long)ms, end, extra);
-	ep_close(t, &c->ep[SIDE_TLS]);
-	ep_close(t, &c->ep[SIDE_PLAIN]);
+	ep_close(t, &c->ep[SIDE_TLS], err != 0);
+	ep_close(t, &c->ep[SIDE_PLAIN], err != 0);
 	c->state = CS_DEAD;
 
 	/* Unlink from the live list, park on the dead list. */
@@ -315,7 +322,7 @@ static void server_after_handshake(struct tunnel_conn *c)
 			return;
 		}
 		/* The child has its own copies on 0 and 1. */
-		ep_close(c->t, &c->ep[SIDE_TLS]);
+		ep_close(c->t, &c->ep[SIDE_TLS], 0);
 		c->child = pid;
 		c->state = CS_CHILD;
 		c->deadline_ms = 0;
