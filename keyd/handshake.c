@@ -532,24 +532,39 @@ static struct session_info *describe(struct conn *c)
 }
 
 /* Hand the caller its protected descriptor and move on to relaying. */
-static int deliver(struct conn *c, const char *event, const char *detail)
+/* Make the protected descriptor: the daemon's end in c->app, the caller's
+ * in c->app_out until deliver() sends it. */
+static int make_protected(struct conn *c)
 {
 	int sv[2], tcp, r;
 
+	if (c->app.fd >= 0)
+		return 0;
 	r = appsock_pair(c->w->k->conf, c->dtls, sv, &tcp);
+	if (r < 0)
+		return r;
+	c->app.fd = sv[0];
+	c->app_out = sv[1];
+	c->app_tcp = (unsigned)tcp;
+	return 0;
+}
+
+static int deliver(struct conn *c, const char *event, const char *detail)
+{
+	int r = make_protected(c);
+
 	if (r < 0) {
 		handshake_fail(c, -r, "cannot make the protected descriptor: %s", strerror(-r));
 		return -EIO;
 	}
-	c->app.fd = sv[0]; /* the daemon's end, owned by c */
-	c->app_tcp = (unsigned)tcp;
 	c->info = describe(c);
-	if (c->info && registry_add(c->info, sv[1]) < 0) {
+	if (c->info && registry_add(c->info, c->app_out) < 0) {
 		free(c->info);
 		c->info = NULL;
 	}
-	send_result(c, 0, NULL, sv[1]);
-	(void)tk_close(sv[1]); /* the caller has its own copy now (or is gone) */
+	send_result(c, 0, NULL, c->app_out);
+	/* The caller has its own copy now (or is gone). */
+	c->app_out = tk_close(c->app_out);
 	audit(c, event, 0, detail);
 
 	/* The handshake slot is free: the caller and the relay take over. */
@@ -687,6 +702,11 @@ void handshake_step(struct conn *c)
 			if (c->dtls)
 				c->retransmit_ms = tk_now_ms() + gnutls_dtls_get_timeout(c->tls);
 			set_net_interest(c);
+			/* Our flight is out and the peer has work to do: make the
+			 * protected descriptor now rather than after the last
+			 * message (it is retried at delivery if this fails). */
+			if (c->app.fd < 0)
+				(void)make_protected(c);
 			return;
 		}
 		if (r == GNUTLS_E_INTERRUPTED && c->sni == SNI_ASKED) {

@@ -88,6 +88,7 @@ struct conn {
 	unsigned bye_done : 1;
 	unsigned send_pending : 1; /* gnutls_record_send returned EAGAIN */
 	unsigned app_tcp : 1;      /* protected descriptor is loopback TCP: can be reset */
+	int app_out;               /* the caller's end of it until delivery, or -1 */
 	uint8_t *to_app;          /* decrypted bytes the app has not taken */
 	size_t to_app_len, to_app_off;
 	uint8_t *to_net;          /* cleartext mode: bytes the peer has not taken */

@@ -97,6 +97,7 @@ void conn_free(struct conn *c)
 	ev_close(w, &c->net);
 	ev_close(w, &c->app);
 	ev_close(w, &c->ctl);
+	c->app_out = tk_close(c->app_out);
 	if (c->to_app) {
 		tk_wipe(c->to_app, c->to_app_len);
 		free(c->to_app);
@@ -141,6 +142,7 @@ int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, i
 	c->req = *req; /* acl reference now owned by c */
 	c->net = (struct ev){ .kind = EV_NET, .fd = netfd };
 	c->app = (struct ev){ .kind = EV_APP, .fd = -1 };
+	c->app_out = -1;
 	c->ctl = (struct ev){ .kind = EV_CTL, .fd = ctlfd };
 	c->w = w;
 	c->state = CONN_HANDSHAKE;
