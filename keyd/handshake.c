@@ -446,8 +446,11 @@ int handshake_begin(struct conn *c)
 	c->dtls = q->msg.proto == IPPROTO_UDP;
 	flags = (q->msg.role == TK_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
 		GNUTLS_NO_SIGNAL | (c->dtls ? GNUTLS_DATAGRAM : 0);
-	if (q->msg.role == TK_ROLE_CLIENT)
-		flags |= GNUTLS_NO_TICKETS;
+	/* No session tickets, in either role: every connection is a full
+	 * handshake, validated and authorized afresh (a resumed session would
+	 * skip our verification callback), and a ticket costs the server a
+	 * key derivation and an encryption per handshake. */
+	flags |= GNUTLS_NO_TICKETS;
 	r = gnutls_init(&c->tls, flags);
 	if (r < 0) {
 		c->tls = NULL;
