@@ -574,6 +574,7 @@ static int deliver(struct conn *c, const char *event, const char *detail)
 	(void)worker_ev_update(c->w, c, &c->ctl, 0);
 	c->ctl.fd = tk_close(c->ctl.fd);
 	c->state = CONN_RELAY;
+	conn_set_timed(c, 0);
 	c->retransmit_ms = 0;
 	c->w->n_handshakes--;
 	(void)atomic_fetch_sub(&c->w->k->handshakes, 1);

@@ -60,6 +60,8 @@ struct keyd_request {
 /* One TLS connection, owned by exactly one worker thread. */
 struct conn {
 	struct conn *next, *prev; /* worker's list */
+	struct conn *tnext, *tprev; /* worker's list of conns with timers */
+	int timed;                  /* on that list: handshake or drain */
 	struct worker *w;
 	enum conn_state state;
 	struct keyd_request req;
@@ -118,6 +120,7 @@ struct worker {
 	struct conn *inbox; /* admitted requests, protected by lock */
 	int stop;           /* protected by lock */
 	struct conn *conns; /* owned connections */
+	struct conn *timed; /* those with a deadline: handshakes, drains */
 	struct conn *grave; /* dead, freed after the current batch */
 	int reset_acked;    /* this worker dropped its keys for the current reset */
 	size_t n_conns, n_handshakes;
@@ -161,6 +164,9 @@ void worker_stop(struct worker *w);
 int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd);
 int worker_ev_update(struct worker *w, struct conn *c, struct ev *ev, uint32_t mask);
 void conn_free(struct conn *c);
+/* Put c on (on = 1) or take it off its worker's list of conns with
+ * deadlines, so that idle relays cost nothing when timers are checked. */
+void conn_set_timed(struct conn *c, int on);
 
 /* handshake.c */
 int handshake_begin(struct conn *c);

@@ -57,6 +57,7 @@ static void relay_abort(struct conn *c, const char *why)
 		(void)shutdown(c->net.fd, SHUT_RDWR);
 	if (c->app_tcp && c->app.fd >= 0) {
 		c->state = CONN_DRAIN;
+		conn_set_timed(c, 1);
 		c->deadline_ms = tk_now_ms() + DRAIN_MAX_MS;
 		(void)worker_ev_update(c->w, c, &c->net, 0);
 		relay_drain_step(c);

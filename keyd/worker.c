@@ -72,6 +72,30 @@ static void ev_close(struct worker *w, struct ev *ev)
 	ev->fd = tk_close(ev->fd);
 }
 
+void conn_set_timed(struct conn *c, int on)
+{
+	struct worker *w = c->w;
+
+	if (on == c->timed)
+		return;
+	if (on) {
+		c->tprev = NULL;
+		c->tnext = w->timed;
+		if (w->timed)
+			w->timed->tprev = c;
+		w->timed = c;
+	} else {
+		if (c->tprev)
+			c->tprev->tnext = c->tnext;
+		else
+			w->timed = c->tnext;
+		if (c->tnext)
+			c->tnext->tprev = c->tprev;
+		c->tnext = c->tprev = NULL;
+	}
+	c->timed = on;
+}
+
 void conn_free(struct conn *c)
 {
 	struct worker *w;
@@ -84,6 +108,7 @@ void conn_free(struct conn *c)
 		(void)atomic_fetch_sub(&w->k->handshakes, 1);
 		keyd_slot_free(w->k);
 	}
+	conn_set_timed(c, 0);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -174,6 +199,7 @@ static void adopt_inbox(struct worker *w)
 		w->conns = c;
 		w->n_conns++;
 		w->n_handshakes++;
+		conn_set_timed(c, 1);
 		/* handshake_begin frees c itself on failure. */
 		(void)handshake_begin(c);
 	}
@@ -183,7 +209,7 @@ static int next_timeout(struct worker *w)
 {
 	unsigned long long now = tk_now_ms(), best = 0;
 
-	for (struct conn *c = w->conns; c; c = c->next) {
+	for (struct conn *c = w->timed; c; c = c->tnext) {
 		if (c->state == CONN_DRAIN && (!best || c->retransmit_ms < best))
 			best = c->retransmit_ms;
 		if (c->state != CONN_HANDSHAKE)
@@ -201,10 +227,10 @@ static int next_timeout(struct worker *w)
 static void expire(struct worker *w)
 {
 	unsigned long long now = tk_now_ms();
-	struct conn *c = w->conns, *next;
+	struct conn *c = w->timed, *next;
 
 	for (; c; c = next) {
-		next = c->next;
+		next = c->tnext;
 		if (c->state == CONN_DRAIN && c->retransmit_ms <= now)
 			relay_drain_step(c);
 		if (c->state != CONN_HANDSHAKE)
