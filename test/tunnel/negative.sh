@@ -14,6 +14,9 @@
 #   8. the remote truncates the TLS stream (no close_notify): the tunnel
 #      logs end=reset errno=ECONNRESET and the backend reads ECONNRESET
 #      after the data, not a clean EOF
+#   9. --idle-timeout 1s: a connection with a line every 0.4 s lives on
+#      (end=eof); one that goes quiet is ended after about a second
+#      (end=idle-timeout errno=ETIMEDOUT) and its backend reads ECONNRESET
 . "${top_srcdir:-.}/test/tunnel/lib.sh"
 tk_need gnutls-cli
 tk_setup
@@ -133,6 +136,33 @@ tk_expect_line "$TK_TMP/be8.out" "hello"
 tk_expect_grep "$TK_TMP/be8.err" "^tt-backend: read: Connection reset by peer"
 tt_wait_log t8 "conn=1 remote=127\.0\.0\.1:[0-9]+ peer=bob@example\.test .* end=reset errno=ECONNRESET"
 tt_tunnel_stop t8 "$T8"
+
+# ---- 9. idle timeout --------------------------------------------------------------
+tk_log "case 9: --idle-timeout 1s"
+tt_backend be9 --count 2
+tt_tunnel t9 --mode server --myname server.example.test --backend "127.0.0.1:$TT_BACKEND_PORT" \
+	--idle-timeout 1s
+T9=$TT_PID
+cli9() {
+	timeout 20 gnutls-cli --logfile="$TK_TMP/$1.cli.log" --port "$TT_PORT" \
+		--x509cafile "$TK_FX/ca.pem" --x509certfile "$TK_FX/peer-user.pem" \
+		--x509keyfile "$TK_FX/peer-user.key" --verify-hostname server.example.test \
+		--sni-hostname server.example.test 127.0.0.1 >"$TK_TMP/$1.out" 2>"$TK_TMP/$1.err"
+}
+(for i in 1 2 3 4 5 6; do echo "tick $i"; sleep 0.4; done) | cli9 c9a || true
+[ "$(grep -c '^tick ' "$TK_TMP/c9a.out")" = 6 ] || tk_fail "case 9: a busy connection was cut: $(tr '\n' ' ' <"$TK_TMP/c9a.out")"
+tt_wait_log t9 "conn=1 .* end=eof\$"
+(echo "quiet after this"; sleep 5) | cli9 c9b || true
+tk_expect_line "$TK_TMP/c9b.out" "quiet after this"
+tt_wait_log t9 "conn=2 .* end=idle-timeout errno=ETIMEDOUT reason=\"no data in either direction\""
+ms=$(sed -n 's/.*conn=2 .* ms=\([0-9]*\) end=idle-timeout.*/\1/p' "$TK_TMP/t9.log")
+tk_log "case 9: the quiet connection lived $ms ms"
+[ "${ms:-0}" -ge 900 ] && [ "$ms" -lt 4000 ] || tk_fail "case 9: the idle connection lived ${ms:-?} ms"
+rc=0
+tk_wait_pid "$TT_BACKEND_PID" 20 || rc=$?
+[ "$rc" = 1 ] || tk_fail "case 9: backend exit $rc, want 1 (reset by the idle timeout)"
+tk_expect_grep "$TK_TMP/be9.err" "^tt-backend: read: Connection reset by peer"
+tt_tunnel_stop t9 "$T9"
 
 tk_log "PASS"
 exit 0

@@ -44,6 +44,8 @@ bad max-conns-0 '--max-conns: expected 1 to 65536' "${S[@]}" --backend 127.0.0.1
 bad max-conns-big '--max-conns: expected 1 to 65536' "${S[@]}" --backend 127.0.0.1:1 --max-conns 65537
 bad timeout-unit '--timeout: expected' "${S[@]}" --backend 127.0.0.1:1 --timeout 5min
 bad timeout-big '--timeout: expected' "${S[@]}" --backend 127.0.0.1:1 --timeout 3601s
+bad idle-big '--idle-timeout: expected' "${S[@]}" --backend 127.0.0.1:1 --idle-timeout 604801s
+bad idle-unit '--idle-timeout: expected' "${S[@]}" --backend 127.0.0.1:1 --idle-timeout 1h
 bad myname-space '--myname: invalid character' --mode server --listen 127.0.0.1:0 --myname 'a b' --backend 127.0.0.1:1
 bad stray-arg "unexpected argument 'extra'" "${S[@]}" --backend 127.0.0.1:1 extra
 bad no-config 'nonexistent.conf: No such file or directory' --config "$TK_TMP/nonexistent.conf"

@@ -167,7 +167,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 }
 
 /* "10", "10s", "500ms": a bare number is seconds, as in systemd. */
-static int parse_timeout(const char *s, unsigned *ret_ms)
+static int parse_timeout(const char *s, unsigned max_ms, unsigned *ret_ms)
 {
 	char num[16];
 	size_t digits = strspn(s, "0123456789");
@@ -183,7 +183,7 @@ static int parse_timeout(const char *s, unsigned *ret_ms)
 		mult = 1;
 	else
 		return -EINVAL;
-	if (parse_uint(num, TUNNEL_TIMEOUT_MAX_MS, &v) < 0 || v > TUNNEL_TIMEOUT_MAX_MS / mult)
+	if (parse_uint(num, max_ms, &v) < 0 || v > max_ms / mult)
 		return -EINVAL;
 	*ret_ms = (unsigned)(v * mult);
 	return 0;
@@ -242,8 +242,14 @@ static int conf_set(struct tunnel_conf *c, const char *key, const char *value, c
 		return 0;
 	}
 	if (strcmp(key, "timeout") == 0) {
-		if (parse_timeout(value, &c->timeout_ms) < 0)
+		if (parse_timeout(value, TUNNEL_TIMEOUT_MAX_MS, &c->timeout_ms) < 0)
 			return conf_error(o, "expected SECONDS, SECONDSs or MILLISECONDSms up to 3600s, got '%s'",
+					  value);
+		return 0;
+	}
+	if (strcmp(key, "idle-timeout") == 0) {
+		if (parse_timeout(value, TUNNEL_IDLE_MAX_MS, &c->idle_timeout_ms) < 0)
+			return conf_error(o, "expected SECONDS, SECONDSs or MILLISECONDSms up to 7 days, got '%s'",
 					  value);
 		return 0;
 	}
@@ -402,7 +408,8 @@ static void usage(FILE *f)
 		"       tlskey-tunnel --mode client --listen ADDR --connect HOST:PORT\n"
 		"                     --myname NAME [--sni NAME]\n"
 		"       tlskey-tunnel --config FILE [OPTIONS]\n"
-		"Options: --flags LIST  --max-conns N  --timeout SECONDS|Ns|Nms  --port-file FILE\n"
+		"Options: --flags LIST  --max-conns N  --timeout SECONDS|Ns|Nms\n"
+		"         --idle-timeout SECONDS|Ns|Nms  --port-file FILE\n"
 		"ADDR: HOST:PORT, [IPV6]:PORT, *:PORT (listen on all), unix:/PATH\n"
 		"--exec must come last.  See tlskey-tunnel(1).\n",
 		f);
@@ -420,6 +427,7 @@ static const struct option long_opts[] = {
 	{ "flags", required_argument, NULL, OPT_BASE },
 	{ "max-conns", required_argument, NULL, OPT_BASE },
 	{ "timeout", required_argument, NULL, OPT_BASE },
+	{ "idle-timeout", required_argument, NULL, OPT_BASE },
 	{ "port-file", required_argument, NULL, OPT_BASE },
 	{ "proxy-v2", no_argument, NULL, OPT_PROXY },
 	{ "config", required_argument, NULL, OPT_CONFIG },

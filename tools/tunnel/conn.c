@@ -132,6 +132,8 @@ static void ep_close(struct tunnel *t, struct tunnel_ep *ep, int reset)
 	ep->fd = -1;
 }
 
+static void relay_touch(struct tunnel_conn *c);
+
 /* End a connection: the one log line, close both sides (closing the
  * protected descriptor makes tlskeyd send close_notify; after an error both
  * sides are reset instead), and move it to the dead list.  `err` is a positive errno or 0; `why` is the daemon's
@@ -303,7 +305,7 @@ static void relay_start(struct tunnel_conn *c)
 		c->hdr_left = n;
 	}
 	c->state = CS_RELAY;
-	c->deadline_ms = 0;
+	relay_touch(c);
 	relay_update(c);
 }
 
@@ -395,6 +397,14 @@ static void relay_update(struct tunnel_conn *c)
 	}
 }
 
+/* Data moved: the idle timer starts again. */
+static void relay_touch(struct tunnel_conn *c)
+{
+	unsigned idle = c->t->conf->idle_timeout_ms;
+
+	c->deadline_ms = idle ? tunnel_now_ms() + idle : 0;
+}
+
 /* Read once from side i.  Returns 0, or -1 if the connection ended. */
 static int relay_read(struct tunnel_conn *c, int i)
 {
@@ -420,6 +430,8 @@ static int relay_read(struct tunnel_conn *c, int i)
 	}
 	if (n == 0)
 		c->rd_eof[i] = 1;
+	else
+		relay_touch(c);
 	b->len += (size_t)n;
 	return 0;
 }
@@ -587,9 +599,12 @@ int tunnel_conn_expire(struct tunnel *t, uint64_t now_ms)
 		if (!c->deadline_ms)
 			continue;
 		if (c->deadline_ms <= now_ms) {
-			conn_end(c, "timeout", ETIMEDOUT,
-				 c->state == CS_CONNECTING ? "connect timed out"
-							   : "no answer from tlskeyd in time");
+			if (c->state == CS_RELAY)
+				conn_end(c, "idle-timeout", ETIMEDOUT, "no data in either direction");
+			else
+				conn_end(c, "timeout", ETIMEDOUT,
+					 c->state == CS_CONNECTING ? "connect timed out"
+								   : "no answer from tlskeyd in time");
 			continue;
 		}
 		if (!next || c->deadline_ms < next)

@@ -23,6 +23,7 @@
 #define TUNNEL_EXEC_ARGS_MAX 64u  /* argv entries of --exec, without the NULL */
 #define TUNNEL_MAX_CONNS_LIMIT 65536u
 #define TUNNEL_TIMEOUT_MAX_MS (3600u * 1000u)
+#define TUNNEL_IDLE_MAX_MS (7u * 24u * 3600u * 1000u)
 #define TUNNEL_CONF_FILE_MAX (64u * 1024u)
 #define TUNNEL_CONF_LINE_MAX 4096u
 
@@ -60,6 +61,7 @@ struct tunnel_conf {
 	char *exec_argv[TUNNEL_EXEC_ARGS_MAX + 1]; /* owned, NULL-terminated; [0] NULL: none */
 	unsigned max_conns;
 	unsigned timeout_ms;              /* 0: the daemon's handshake-timeout */
+	unsigned idle_timeout_ms;         /* 0: connections may idle forever */
 	char port_file[TUNNEL_ADDR_TEXT_MAX]; /* "" or where to write the bound port */
 };
 
