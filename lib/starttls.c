@@ -102,9 +102,11 @@ static int check_args(int fd, int proto, const char *myname, int flags, int role
 }
 
 /* Wait for the daemon's verdict on an already sent request, answering SNI
- * queries.  Consumes sock.  Returns the protected fd or a negative errno;
- * last_error is set. */
-static int await_result(int sock, int (*checksni)(char *), char *peername, size_t peername_len)
+ * queries.  Consumes sock, except that with `one_step` it returns
+ * -EINPROGRESS after answering a query, leaving sock open.  Returns the
+ * protected fd or a negative errno; last_error is set. */
+static int await_result(int sock, int (*checksni)(char *), int one_step, char *peername,
+			size_t peername_len)
 {
 	struct tk_msg m;
 	int newfd = -1, r, queries = 0;
@@ -119,7 +121,13 @@ static int await_result(int sock, int (*checksni)(char *), char *peername, size_
 			set_error("bad answer from tlskeyd: %s", strerror(-r));
 			goto out;
 		}
-		if (m.type == TK_MSG_SNI_QUERY && newfd < 0 && checksni && ++queries <= MAX_SNI_QUERIES) {
+		if (m.type == TK_MSG_SNI_QUERY && newfd < 0 && !checksni) {
+			set_error("tlskeyd asks about the client's server name: finish this start "
+				  "with tlskey_finish_sni()");
+			r = -EINVAL;
+			goto out;
+		}
+		if (m.type == TK_MSG_SNI_QUERY && newfd < 0 && ++queries <= MAX_SNI_QUERIES) {
 			struct tk_msg a = { .type = TK_MSG_SNI_ANSWER };
 			char name[TK_NAME_MAX + 1];
 
@@ -131,6 +139,10 @@ static int await_result(int sock, int (*checksni)(char *), char *peername, size_
 			if (r < 0) {
 				set_error("answering SNI query: %s", strerror(-r));
 				goto out;
+			}
+			if (one_step) {
+				set_error("handshake in progress");
+				return -EINPROGRESS;
 			}
 			continue;
 		}
@@ -200,10 +212,6 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 		set_error("allow_handshake_timeout needs the server role and a handshake timer");
 		goto out;
 	}
-	if (o.nonblocking && o.checksni) {
-		set_error("checksni cannot be used with a non-blocking start");
-		goto out;
-	}
 	start.role = (uint8_t)role;
 	start.proto = (uint8_t)proto;
 	start.flags = (uint32_t)flags;
@@ -241,7 +249,7 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 		sock = -1;
 		goto out;
 	}
-	r = await_result(sock, o.checksni, peername, peername_len);
+	r = await_result(sock, o.checksni, 0, peername, peername_len);
 	sock = -1;
 out:
 	(void)tk_close(sock);
@@ -299,7 +307,25 @@ int tlskey_finish(int pending, char *peername, size_t peername_len)
 		errno = EBADF;
 		return -1;
 	}
-	r = await_result(pending, NULL, peername, peername_len);
+	r = await_result(pending, NULL, 0, peername, peername_len);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+int tlskey_finish_sni(int pending, int (*checksni)(char *), char *peername, size_t peername_len)
+{
+	int r;
+
+	last_error[0] = '\0';
+	if (pending < 0 || !checksni) {
+		set_error(pending < 0 ? "invalid pending descriptor" : "checksni is NULL");
+		errno = pending < 0 ? EBADF : EINVAL;
+		return -1;
+	}
+	r = await_result(pending, checksni, 1, peername, peername_len);
 	if (r < 0) {
 		errno = -r;
 		return -1;

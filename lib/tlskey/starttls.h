@@ -123,7 +123,8 @@ struct tlskey_options {
 	int nonblocking;
 	/* Client role: server name to send and check (as sniname above). */
 	char *sniname;
-	/* Server role, blocking start only (EINVAL with nonblocking). */
+	/* Server role: as checksni of starttls_server().  With nonblocking,
+	 * finish the start with tlskey_finish_sni(), which calls it. */
 	int (*checksni)(char *);
 };
 
@@ -143,8 +144,17 @@ TLSKEY_EXPORT int tlskey_starttls(int fd, int proto, int role, char *myname, int
 
 /* Complete a non-blocking start: consumes `pending` and returns the
  * protected descriptor (or -1 with errno, as the blocking call would).  If
- * the handshake has not ended yet, it waits for it. */
+ * the handshake has not ended yet, it waits for it.  A start with a
+ * checksni callback must use tlskey_finish_sni() instead (EINVAL). */
 TLSKEY_EXPORT int tlskey_finish(int pending, char *peername, size_t peername_len);
+
+/* The same for a non-blocking start with a checksni callback; call it each
+ * time `pending` becomes readable.  When tlskeyd asks about the server
+ * name the remote client sent, it calls checksni(name) (non-zero accepts),
+ * answers, and returns -1 with errno EINPROGRESS: `pending` stays open,
+ * wait for it to be readable again.  Otherwise as tlskey_finish(). */
+TLSKEY_EXPORT int tlskey_finish_sni(int pending, int (*checksni)(char *), char *peername,
+				    size_t peername_len);
 
 enum tlskey_state {
 	TLSKEY_STATE_SECURE = 1,    /* TLS is up */

@@ -114,13 +114,20 @@ tk_wait_pid "$TK_SERVER_PID" 5 || true
 tk_srv_cli nb-server --nonblocking -- "${BOB[@]}"
 tk_expect_line "$TK_TMP/nb-server.err" "NONBLOCK=ok"
 tk_expect_line "$TK_TMP/nb-server.err" "PEER=bob@example.test"
-tk_log "case nb-checksni"
-tk_app_server nb-checksni --myname server.example.test --nonblocking --sni-allow server.example.test \
-	--expect-errno EINVAL
-exec 8<>"/dev/tcp/127.0.0.1/$TK_PORT"
-tk_wait_pid "$TK_SERVER_PID" 10 || { cat "$TK_TMP/nb-checksni.err" >&2; tk_fail "nb-checksni: exit $?"; }
-exec 8<&-
-tk_expect_grep "$TK_TMP/nb-checksni.err" '^EXPECTED errno=EINVAL'
+# Non-blocking with a checksni callback: tlskey_finish_sni() answers the
+# daemon's question (EINPROGRESS), then completes; a refused name fails
+# with EHOSTUNREACH and the client gets unrecognized_name.
+tk_srv_cli nb-checksni --nonblocking --sni-allow server.example.test -- "${BOB[@]}"
+tk_expect_line "$TK_TMP/nb-checksni.err" "NONBLOCK-SNI=answered"
+tk_expect_line "$TK_TMP/nb-checksni.err" "SNI=server.example.test"
+tk_expect_line "$TK_TMP/nb-checksni.err" "PEER=bob@example.test"
+tk_srv_cli nb-checksni-deny --nonblocking --sni-deny --expect-errno EHOSTUNREACH -- "${BOB[@]}"
+tk_expect_line "$TK_TMP/nb-checksni-deny.err" "NONBLOCK-SNI=answered"
+tk_expect_grep "$TK_TMP/nb-checksni-deny-cli.log" 'alert \[112\]|not recognized'
+# tlskey_finish() on such a start says what to use instead.
+tk_srv_cli nb-checksni-plain --nonblocking --sni-allow server.example.test --finish-plain \
+	--expect-errno EINVAL -- "${BOB[@]}"
+tk_expect_grep "$TK_TMP/nb-checksni-plain.err" 'tlskey_finish_sni'''
 
 # ---- tlskey_query() ---------------------------------------------------------
 tk_der "$TK_FX/peer-server.pem" "$TK_TMP/peer-server.der"

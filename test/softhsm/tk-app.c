@@ -34,7 +34,11 @@
  *   --nonblocking       start non-blocking; prints "PENDING=ready|notready"
  *                       (an immediate poll), polls the pending descriptor for
  *                       POLLIN (bounded by --timeout), prints "NONBLOCK=ok"
- *                       and "NONBLOCK-MS=<wait>", then calls tlskey_finish()
+ *                       and "NONBLOCK-MS=<wait>", then calls tlskey_finish();
+ *                       with a checksni callback tlskey_finish_sni() each
+ *                       time it is readable ("NONBLOCK-SNI=answered" per
+ *                       query answered)
+ *   --finish-plain      with --nonblocking and a callback: tlskey_finish()
  *   --query             after the handshake print "QUERY state=.. version=..
  *                       cipher=.. peer=.. local=.. mapped=.. hs_ms=.. certlen=.."
  *   --cert-out FILE     with --query: write the peer certificate (DER) to FILE
@@ -190,6 +194,7 @@ struct opts {
 	unsigned hs_timeout;
 	int allow_hs_timeout;
 	int nonblocking;
+	int finish_plain; /* tlskey_finish() even with a checksni callback */
 	int query;
 	const char *cert_out;
 	int udp;
@@ -276,6 +281,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->allow_hs_timeout = 1;
 		else if (strcmp(a, "--nonblocking") == 0)
 			o->nonblocking = 1;
+		else if (strcmp(a, "--finish-plain") == 0)
+			o->finish_plain = 1;
 		else if (strcmp(a, "--query") == 0)
 			o->query = 1;
 		else if (strcmp(a, "--query-at-end") == 0)
@@ -403,15 +410,27 @@ static int start_tls(const struct opts *o, int fd, int role, int (*cb)(char *), 
 	p = (struct pollfd){ .fd = pending, .events = POLLIN };
 	r = poll(&p, 1, 0);
 	(void)fprintf(stderr, "PENDING=%s\n", r > 0 ? "ready" : "notready");
-	/* Bounded below the alarm, so that a hang is reported as such. */
-	do {
-		p.revents = 0;
-		r = poll(&p, 1, (int)(o->timeout > 3 ? o->timeout - 2 : 1) * 1000);
-	} while (r < 0 && errno == EINTR);
-	if (r <= 0) {
-		(void)fprintf(stderr, "NONBLOCK=timeout (pending descriptor never became readable)\n");
-		(void)close(pending);
-		exit(EXIT_STARTTLS);
+	for (;;) {
+		/* Bounded below the alarm, so that a hang is reported as such. */
+		do {
+			p.revents = 0;
+			r = poll(&p, 1, (int)(o->timeout > 3 ? o->timeout - 2 : 1) * 1000);
+		} while (r < 0 && errno == EINTR);
+		if (r <= 0) {
+			(void)fprintf(stderr, "NONBLOCK=timeout (pending descriptor never became readable)\n");
+			(void)close(pending);
+			exit(EXIT_STARTTLS);
+		}
+		if (!cb || o->finish_plain)
+			break;
+		/* With checksni: answer queries until the handshake ends. */
+		pfd = tlskey_finish_sni(pending, cb, peer, peer_len);
+		if (pfd >= 0 || errno != EINPROGRESS) {
+			*ret_errno = errno;
+			(void)fprintf(stderr, "NONBLOCK=ok\nNONBLOCK-MS=%lld\n", now_ms() - t0);
+			return pfd;
+		}
+		(void)fprintf(stderr, "NONBLOCK-SNI=answered\n");
 	}
 	(void)fprintf(stderr, "NONBLOCK=ok\nNONBLOCK-MS=%lld\n", now_ms() - t0);
 	pfd = tlskey_finish(pending, peer, peer_len);
