@@ -17,6 +17,9 @@
 #   9. --idle-timeout 1s: a connection with a line every 0.4 s lives on
 #      (end=eof); one that goes quiet is ended after about a second
 #      (end=idle-timeout errno=ETIMEDOUT) and its backend reads ECONNRESET
+#  10. --sni-allow server.example.test,*.alt.test: those names pass, others
+#      (and alt.test itself) are refused with alert 112 and
+#      end=handshake-failed errno=EHOSTUNREACH naming the refused name
 . "${top_srcdir:-.}/test/tunnel/lib.sh"
 tk_need gnutls-cli
 tk_setup
@@ -163,6 +166,34 @@ tk_wait_pid "$TT_BACKEND_PID" 20 || rc=$?
 [ "$rc" = 1 ] || tk_fail "case 9: backend exit $rc, want 1 (reset by the idle timeout)"
 tk_expect_grep "$TK_TMP/be9.err" "^tt-backend: read: Connection reset by peer"
 tt_tunnel_stop t9 "$T9"
+
+# ---- 10. --sni-allow ---------------------------------------------------------------
+tk_log "case 10: --sni-allow"
+tt_backend be10 --count 2
+tt_tunnel t10 --mode server --myname server.example.test --backend "127.0.0.1:$TT_BACKEND_PORT" \
+	--sni-allow 'server.example.test,*.alt.test'
+T10=$TT_PID
+cli10() { # NAME SNI
+	echo "hello $2" | timeout 20 gnutls-cli --logfile="$TK_TMP/$1.cli.log" --port "$TT_PORT" \
+		--x509cafile "$TK_FX/ca.pem" --x509certfile "$TK_FX/peer-user.pem" \
+		--x509keyfile "$TK_FX/peer-user.key" --verify-hostname server.example.test \
+		--sni-hostname "$2" 127.0.0.1 >"$TK_TMP/$1.out" 2>"$TK_TMP/$1.err"
+}
+n=0
+for sni in server.example.test www.alt.test; do
+	n=$((n + 1))
+	cli10 "c10-$n" "$sni" || true
+	tk_expect_line "$TK_TMP/c10-$n.out" "hello $sni"
+	tt_wait_log t10 "conn=$n .* peer=bob@example\.test .* end=eof\$"
+done
+for sni in other.example.test alt.test; do
+	n=$((n + 1))
+	cli10 "c10-$n" "$sni" || true
+	[ ! -s "$TK_TMP/c10-$n.out" ] || tk_fail "case 10: $sni got data through"
+	tk_expect_grep "$TK_TMP/c10-$n.cli.log" 'alert \[112\]|not recognized'
+	tt_wait_log t10 "conn=$n .* end=handshake-failed errno=EHOSTUNREACH reason=\"server name $sni is not in --sni-allow\""
+done
+tt_tunnel_stop t10 "$T10"
 
 tk_log "PASS"
 exit 0

@@ -46,6 +46,9 @@ bad timeout-unit '--timeout: expected' "${S[@]}" --backend 127.0.0.1:1 --timeout
 bad timeout-big '--timeout: expected' "${S[@]}" --backend 127.0.0.1:1 --timeout 3601s
 bad idle-big '--idle-timeout: expected' "${S[@]}" --backend 127.0.0.1:1 --idle-timeout 604801s
 bad idle-unit '--idle-timeout: expected' "${S[@]}" --backend 127.0.0.1:1 --idle-timeout 1h
+bad sni-allow-pattern "--sni-allow: 'a\\*b' is not a host name" "${S[@]}" --backend 127.0.0.1:1 --sni-allow 'ok.test,a*b'
+bad sni-allow-empty '--sni-allow: each name must be' "${S[@]}" --backend 127.0.0.1:1 --sni-allow 'a.test,,b.test'
+bad client-sni-allow '--sni-allow: is for server mode' "${C[@]}" --connect 127.0.0.1:1 --sni-allow a.test
 bad myname-space '--myname: invalid character' --mode server --listen 127.0.0.1:0 --myname 'a b' --backend 127.0.0.1:1
 bad stray-arg "unexpected argument 'extra'" "${S[@]}" --backend 127.0.0.1:1 extra
 bad no-config 'nonexistent.conf: No such file or directory' --config "$TK_TMP/nonexistent.conf"

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,6 +168,60 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 }
 
 /* "10", "10s", "500ms": a bare number is seconds, as in systemd. */
+/* "name,*.domain,...": replaces earlier entries (a command line option
+ * overrides the file). */
+static int set_sni_allow(struct tunnel_conf *c, const char *value, const struct origin *o)
+{
+	const char *p = value;
+
+	c->n_sni_allow = 0;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		char *dst;
+
+		if (n == 0 || n > TUNNEL_NAME_MAX)
+			return conf_error(o, "each name must be 1 to %u bytes, in '%s'", TUNNEL_NAME_MAX,
+					  value);
+		if (c->n_sni_allow == TUNNEL_SNI_ALLOW_MAX)
+			return conf_error(o, "at most %u names", TUNNEL_SNI_ALLOW_MAX);
+		dst = c->sni_allow[c->n_sni_allow];
+		for (size_t i = 0; i < n; i++) {
+			unsigned char ch = (unsigned char)p[i];
+			int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				 (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+				 (ch == '*' && i == 0 && n > 2 && p[1] == '.');
+
+			if (!ok)
+				return conf_error(o, "'%.*s' is not a host name or *.domain", (int)n, p);
+			dst[i] = (char)ch;
+		}
+		dst[n] = '\0';
+		c->n_sni_allow++;
+		if (p[n] == '\0')
+			return 0;
+		p += n + 1;
+	}
+}
+
+int tunnel_sni_allowed(const struct tunnel_conf *conf, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (unsigned i = 0; i < conf->n_sni_allow; i++) {
+		const char *a = conf->sni_allow[i];
+		size_t alen = strlen(a);
+
+		if (a[0] == '*') {
+			/* "*.d": the name ends in ".d" and has a label before it. */
+			if (len > alen - 1 && strcasecmp(name + len - (alen - 1), a + 1) == 0)
+				return 1;
+		} else if (strcasecmp(name, a) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int parse_timeout(const char *s, unsigned max_ms, unsigned *ret_ms)
 {
 	char num[16];
@@ -224,6 +279,8 @@ static int conf_set(struct tunnel_conf *c, const char *key, const char *value, c
 		return set_name(c->myname, value, o);
 	if (strcmp(key, "sni") == 0)
 		return set_name(c->sni, value, o);
+	if (strcmp(key, "sni-allow") == 0)
+		return set_sni_allow(c, value, o);
 	if (strcmp(key, "flags") == 0) {
 		if (tunnel_flags_parse(value, &c->flags) < 0)
 			return conf_error(o, "unknown or repeated flag in '%s' (see tlskey-tunnel(1))",
@@ -407,6 +464,7 @@ static void usage(FILE *f)
 		"                     (--backend ADDR [--proxy-v2] | --exec PROGRAM [ARGS...])\n"
 		"       tlskey-tunnel --mode client --listen ADDR --connect HOST:PORT\n"
 		"                     --myname NAME [--sni NAME]\n"
+		"       server mode also: [--sni-allow NAME,*.DOMAIN,...]\n"
 		"       tlskey-tunnel --config FILE [OPTIONS]\n"
 		"Options: --flags LIST  --max-conns N  --timeout SECONDS|Ns|Nms\n"
 		"         --idle-timeout SECONDS|Ns|Nms  --port-file FILE\n"
@@ -424,6 +482,7 @@ static const struct option long_opts[] = {
 	{ "connect", required_argument, NULL, OPT_BASE },
 	{ "myname", required_argument, NULL, OPT_BASE },
 	{ "sni", required_argument, NULL, OPT_BASE },
+	{ "sni-allow", required_argument, NULL, OPT_BASE },
 	{ "flags", required_argument, NULL, OPT_BASE },
 	{ "max-conns", required_argument, NULL, OPT_BASE },
 	{ "timeout", required_argument, NULL, OPT_BASE },
@@ -465,7 +524,7 @@ static int conf_check(const struct tunnel_conf *c)
 			return conf_error(&o, "is for --backend; --exec passes TLSKEY_PEER instead");
 		o.key = "sni";
 		if (c->sni[0])
-			return conf_error(&o, "is for client mode");
+			return conf_error(&o, "is for client mode (server mode: --sni-allow)");
 		o.key = "connect";
 		if (c->connect.len)
 			return conf_error(&o, "is for client mode");
@@ -485,6 +544,9 @@ static int conf_check(const struct tunnel_conf *c)
 		o.key = "proxy-v2";
 		if (c->proxy_v2)
 			return conf_error(&o, "is for server mode");
+		o.key = "sni-allow";
+		if (c->n_sni_allow)
+			return conf_error(&o, "is for server mode (client mode: --sni)");
 		o.key = "flags";
 		if (c->flags & SERVER_ONLY_FLAGS)
 			return conf_error(&o, "no-require-peer-cert and no-request-peer-cert are for server mode");

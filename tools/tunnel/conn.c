@@ -75,6 +75,7 @@ struct tunnel_conn {
 	socklen_t remote_len, local_len;
 	char remote_text[TUNNEL_ADDR_TEXT_MAX];
 	char peer[TUNNEL_PEER_MAX];
+	char sni_refused[TUNNEL_NAME_MAX + 1]; /* the name --sni-allow refused */
 };
 
 static const struct {
@@ -207,6 +208,22 @@ static uint64_t handshake_guard_ms(const struct tunnel_conf *conf)
 				: HANDSHAKE_GUARD_DEFAULT_MS;
 }
 
+/* checksni has no context argument: the tunnel is one thread, and the
+ * connection being finished is set around each tlskey_finish_sni(). */
+static struct tunnel_conn *sni_conn;
+
+static int sni_check(char *name)
+{
+	struct tunnel_conn *c = sni_conn;
+
+	if (!c)
+		return 0;
+	if (tunnel_sni_allowed(c->t->conf, name))
+		return 1;
+	(void)snprintf(c->sni_refused, sizeof(c->sni_refused), "%s", name[0] ? name : "(none)");
+	return 0;
+}
+
 /* Hand `fd` (consumed) to tlskeyd with a non-blocking start; the pending
  * descriptor goes to the TLS side. */
 static void conn_starttls(struct tunnel_conn *c, int fd)
@@ -222,6 +239,8 @@ static void conn_starttls(struct tunnel_conn *c, int fd)
 	o.nonblocking = 1;
 	if (role == TLSKEY_ROLE_CLIENT && conf->sni[0])
 		o.sniname = (char *)conf->sni;
+	if (role == TLSKEY_ROLE_SERVER && conf->n_sni_allow)
+		o.checksni = sni_check;
 	/* The API takes char *, but does not write to myname. */
 	pending = tlskey_starttls(fd, IPPROTO_TCP, role, (char *)conf->myname, conf->flags, &o, NULL, 0);
 	/* fd is consumed by tlskey_starttls() in every case. */
@@ -342,12 +361,34 @@ static void on_handshake(struct tunnel_conn *c)
 	int pending = c->ep[SIDE_TLS].fd, pfd;
 
 	(void)tunnel_ep_set(c->t, &c->ep[SIDE_TLS], 0);
+	if (c->t->conf->mode == TUNNEL_MODE_SERVER && c->t->conf->n_sni_allow) {
+		sni_conn = c;
+		pfd = tlskey_finish_sni(pending, sni_check, c->peer, sizeof(c->peer));
+		sni_conn = NULL;
+		if (pfd < 0 && errno == EINPROGRESS) {
+			/* Question answered; wait for the result. */
+			int r = tunnel_ep_set(c->t, &c->ep[SIDE_TLS], EPOLLIN);
+			if (r < 0)
+				conn_end(c, "error", -r, NULL);
+			return;
+		}
+	} else {
+		pfd = tlskey_finish(pending, c->peer, sizeof(c->peer));
+	}
+	/* pending has been consumed. */
 	c->ep[SIDE_TLS].fd = -1;
-	pfd = tlskey_finish(pending, c->peer, sizeof(c->peer));
-	/* pending is consumed by tlskey_finish(). */
 	if (pfd < 0) {
+		int err = errno;
+		char why[TUNNEL_NAME_MAX + 64];
+
 		c->peer[0] = '\0';
-		conn_end(c, "handshake-failed", errno, tlskey_last_error());
+		if (c->sni_refused[0]) {
+			(void)snprintf(why, sizeof(why), "server name %s is not in --sni-allow",
+				       c->sni_refused);
+			conn_end(c, "handshake-failed", err, why);
+		} else {
+			conn_end(c, "handshake-failed", err, tlskey_last_error());
+		}
 		return;
 	}
 	c->ep[SIDE_TLS].fd = pfd; /* the protected descriptor, owned by c */

@@ -24,6 +24,7 @@
 #define TUNNEL_MAX_CONNS_LIMIT 65536u
 #define TUNNEL_TIMEOUT_MAX_MS (3600u * 1000u)
 #define TUNNEL_IDLE_MAX_MS (7u * 24u * 3600u * 1000u)
+#define TUNNEL_SNI_ALLOW_MAX 16u
 #define TUNNEL_CONF_FILE_MAX (64u * 1024u)
 #define TUNNEL_CONF_LINE_MAX 4096u
 
@@ -56,6 +57,10 @@ struct tunnel_conf {
 	struct tunnel_addr connect;       /* client mode */
 	char myname[TUNNEL_NAME_MAX + 1];
 	char sni[TUNNEL_NAME_MAX + 1];    /* client mode; "" sends no SNI */
+	/* Server mode: server names a client may ask for ("name" or "*.domain");
+	 * none: any name, or none. */
+	char sni_allow[TUNNEL_SNI_ALLOW_MAX][TUNNEL_NAME_MAX + 1];
+	unsigned n_sni_allow;
 	int flags;                        /* TLSKEY_FLAG_* */
 	int proxy_v2;                     /* server mode with --backend */
 	char *exec_argv[TUNNEL_EXEC_ARGS_MAX + 1]; /* owned, NULL-terminated; [0] NULL: none */
@@ -66,6 +71,11 @@ struct tunnel_conf {
 };
 
 /* ---- conf.c -------------------------------------------------------------- */
+
+/* Does the server name `name` match one of conf's sni-allow entries?
+ * Case-insensitive; "*.d" matches any name ending in ".d" with at least
+ * one more label. */
+int tunnel_sni_allowed(const struct tunnel_conf *conf, const char *name);
 
 /* Fill *ret_conf from argv: a --config file first (if any), then every
  * other command line option on top of it, then check the combination.
