@@ -90,7 +90,7 @@ free_port() {
 	local p
 	for _ in $(seq 50); do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000)) # below the ephemeral range
-		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+		ss -Hltn "sport = :$p" | grep . >/dev/null || { echo "$p"; return; }
 	done
 	exit 1
 }
@@ -171,7 +171,7 @@ ${4:-}
 EOF
 	bg "$name" "$STUNNEL" "$TMP/$name.conf"
 	ST_PID=$BG
-	for _ in $(seq 100); do ss -Hltn "sport = :$ST_PORT" | grep -q . && return 0; sleep 0.1; done
+	for _ in $(seq 100); do ss -Hltn "sport = :$ST_PORT" | grep . >/dev/null && return 0; sleep 0.1; done
 	cat "$TMP/$name.log" >&2
 	exit 1
 }

@@ -79,13 +79,15 @@ static int same_addr(const struct sockaddr_in *x, const struct sockaddr_in *y)
 /* Our connection from listener ls, sent from the address `from`. */
 static int accept_own(int ls, const struct sockaddr_in *from)
 {
+	int waits = 0;
+
 	for (int i = 0; i <= MAX_STRANGERS; i++) {
 		struct sockaddr_in peer;
 		socklen_t len = sizeof(peer);
 		int s = accept4(ls, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (s < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_for(ls, POLLIN);
+			int r = ++waits > 3 ? -ETIMEDOUT : wait_for(ls, POLLIN);
 			if (r < 0)
 				return r;
 			i--; /* waiting is not a stranger */

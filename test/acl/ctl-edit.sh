@@ -85,7 +85,7 @@ a 0 add-mode "${A[@]}" acl add allow uid:4244 m.example.test client
 	tk_fail "mode/owner changed: $before -> $(stat -c '%a %u %g' "$ACL")"
 a 0 remove-mode "${A[@]}" acl remove 7
 [ -e "$ACL.lock" ] || tk_fail "no lock file $ACL.lock"
-if ls -A "$TK_TMP" | grep -q 'tlskeyctl\.'; then
+if ls -A "$TK_TMP" | grep 'tlskeyctl\.' >/dev/null; then
 	ls -la "$TK_TMP" >&2
 	tk_fail "temporary file left behind"
 fi

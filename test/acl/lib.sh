@@ -54,7 +54,7 @@ log_since() { tail -n +"$((TK_LOG_MARK + 1))" "$TK_TMP/tlskeyd.log"; }
 log_expect() {
 	local i
 	for i in $(seq 50); do
-		log_since | grep -qE -- "$1" && return 0
+		log_since | grep -E -- "$1" >/dev/null && return 0
 		sleep 0.1
 	done
 	echo "--- tlskeyd.log since the mark:" >&2

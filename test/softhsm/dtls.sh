@@ -19,7 +19,7 @@ udp_serv() {
 	local name=$1 cert=$2 port i
 	for _ in 1 2 3 4 5; do
 		port=$(tk_free_port) || tk_fail "no free port"
-		if ss -Hlun "sport = :$port" | grep -q .; then
+		if ss -Hlun "sport = :$port" | grep . >/dev/null; then
 			continue
 		fi
 		tk_bg gnutls-serv --udp --port "$port" --echo --x509cafile "$TK_FX/ca.pem" \
@@ -28,7 +28,7 @@ udp_serv() {
 			</dev/null >"$TK_TMP/$name.out" 2>"$TK_TMP/$name.err"
 		UDP_PID=$TK_BG_PID
 		for i in $(seq 50); do
-			if ss -Hlun "sport = :$port" | grep -q .; then
+			if ss -Hlun "sport = :$port" | grep . >/dev/null; then
 				UDP_PORT=$port
 				return 0
 			fi

@@ -114,7 +114,7 @@ tk_log_since() {
 tk_wait_log() {
 	local i
 	for i in $(seq 30); do
-		tk_log_since | grep -qE -- "$1" && return 0
+		tk_log_since | grep -E -- "$1" >/dev/null && return 0
 		sleep 0.1
 	done
 	echo "--- daemon log since the mark:" >&2

@@ -211,7 +211,7 @@ tk_free_port() {
 		# that an outgoing connection uses locally can be bound on IPv6 but
 		# not IPv4, and gnutls-serv then listens on [::] only.
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
-		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
+		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep . >/dev/null; then
 			echo "$p"
 			return 0
 		fi
@@ -225,7 +225,7 @@ tk_wait_listen() {
 	local port=$1 pid=$2 i
 	for i in $(seq 100); do
 		# The tests connect to 127.0.0.1: an IPv6-only listener is not enough.
-		if ss -Hltn "sport = :$port" 2>/dev/null | grep -qE '(0\.0\.0\.0|127\.0\.0\.1|\*):'; then
+		if ss -Hltn "sport = :$port" 2>/dev/null | grep -E '(0\.0\.0\.0|127\.0\.0\.1|\*):' >/dev/null; then
 			return 0
 		fi
 		kill -0 "$pid" 2>/dev/null || return 1

@@ -40,7 +40,7 @@ for myname in server.example.test rsa.example.test; do
 done
 
 # IPv6 loopback, if the host has it.
-if ip -6 addr show dev lo 2>/dev/null | grep -q '::1'; then
+if ip -6 addr show dev lo 2>/dev/null | grep '::1' >/dev/null; then
 	tk_log "case ipv6"
 	tk_app_server s6 --listen '[::1]:0' --myname server.example.test --echo
 	rc=0

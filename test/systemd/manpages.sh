@@ -40,7 +40,7 @@ for page in "${pages[@]}"; do
 		text=$(cd "$TMP" && MANWIDTH=80 MAN_KEEP_FORMATTING='' man --warnings=w -l "man$sec/$base" 2>"$TMP/man.err") ||
 			fail "man -l $base failed: $(cat "$TMP/man.err")"
 		[ ! -s "$TMP/man.err" ] || fail "man -l $base: $(cat "$TMP/man.err")"
-		printf '%s\n' "$text" | grep -q NAME || fail "man -l $base rendered no NAME section"
+		printf '%s\n' "$text" | grep NAME >/dev/null || fail "man -l $base rendered no NAME section"
 	fi
 done
 

@@ -100,7 +100,7 @@ done
 
 # --- exposure --------------------------------------------------------------------------
 max=${TK_MAX_EXPOSURE:-1.7}
-if systemd-analyze security --help 2>&1 | grep -q -- '--offline'; then
+if systemd-analyze security --help 2>&1 | grep -- '--offline' >/dev/null; then
 	rc=0
 	SYSTEMD_LOG_COLOR=0 systemd-analyze security --no-pager --offline=true \
 		"$TMP/units/tlskeyd.service" >"$TMP/security.out" 2>&1 || rc=$?

@@ -50,7 +50,7 @@ start_swtpm() {
 	local p i
 	for i in 1 2 3 4 5; do
 		p=$(tk_free_port) || tk_fail "no free port"
-		ss -Hltn "sport = :$((p + 1))" 2>/dev/null | grep -q . && continue
+		ss -Hltn "sport = :$((p + 1))" 2>/dev/null | grep . >/dev/null && continue
 		tk_bg swtpm socket --tpm2 --tpmstate "dir=$TPM_DIR/state" \
 			--server "type=tcp,port=$p,bindaddr=127.0.0.1" \
 			--ctrl "type=tcp,port=$((p + 1)),bindaddr=127.0.0.1" \
