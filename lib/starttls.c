@@ -159,6 +159,9 @@ static int await_result(int sock, int (*checksni)(char *), int one_step, char *p
 		newfd = tk_close(newfd);
 		set_error("%s", TK_HAS(&m, TK_TAG_MESSAGE) ? m.message : strerror((int)m.err));
 		r = m.err < 4096 ? -(int)m.err : -EPROTO;
+		/* EINPROGRESS means "answered, keep waiting" to our caller. */
+		if (one_step && r == -EINPROGRESS)
+			r = -EPROTO;
 		goto out;
 	}
 	if (newfd < 0) {
