@@ -108,7 +108,7 @@ static int accept_own(int ls, const struct sockaddr_in *from)
 	return -EADDRINUSE;
 }
 
-static int tcp_pair(int sv[2])
+static int tcp_pair(int ret_sv[2])
 {
 	struct sockaddr_in a = { .sin_family = AF_INET }, from;
 	socklen_t len = sizeof(a);
@@ -154,8 +154,8 @@ static int tcp_pair(int sv[2])
 	/* Each write is meant for the peer now: no Nagle delay on loopback. */
 	(void)setsockopt(cs, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	(void)setsockopt(as, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	sv[0] = as;
-	sv[1] = cs;
+	ret_sv[0] = as; /* the daemon's end, non-blocking */
+	ret_sv[1] = cs; /* the application's end */
 	return 0;
 fail:
 	r = -errno;
@@ -164,15 +164,16 @@ fail:
 	return r;
 }
 
-int appsock_pair(const struct keyd_conf *conf, int dtls, int sv[2], int *ret_tcp)
+int appsock_pair(const struct keyd_conf *conf, int dtls, int ret_sv[2], int *ret_tcp)
 {
 	static atomic_ullong warned_ms;
-	int r;
+	int sv[2], r;
 
-	*ret_tcp = 0;
 	if (!dtls && !conf->protected_unix) {
 		r = tcp_pair(sv);
 		if (r == 0) {
+			ret_sv[0] = sv[0];
+			ret_sv[1] = sv[1];
 			*ret_tcp = 1;
 			return 0;
 		}
@@ -191,6 +192,9 @@ int appsock_pair(const struct keyd_conf *conf, int dtls, int sv[2], int *ret_tcp
 		(void)tk_close(sv[1]);
 		return r;
 	}
+	ret_sv[0] = sv[0];
+	ret_sv[1] = sv[1];
+	*ret_tcp = 0;
 	return 0;
 }
 

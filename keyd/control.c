@@ -35,22 +35,27 @@ void control_reply_error(int ctlfd, int err, const char *message)
 
 /* Supplementary groups as of connect(), from the socket like SO_PEERCRED:
  * no race with PID reuse.  More than fit are dropped (a group: rule then
- * fails closed).  Returns 0, or -1 where the kernel lacks SO_PEERGROUPS. */
+ * fails closed).  Returns 0 or a negative errno (-ENOPROTOOPT where the
+ * kernel lacks SO_PEERGROUPS). */
 static int peer_groups(int ctlfd, struct caller *c)
 {
 	socklen_t len = sizeof(c->groups);
 	gid_t *all;
+	int r;
 
 	if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) == 0) {
 		c->n_groups = len / sizeof(gid_t);
 		return 0;
 	}
 	if (errno != ERANGE || len <= sizeof(c->groups))
-		return -1;
+		return -errno;
 	all = malloc(len);
-	if (!all || getsockopt(ctlfd, SOL_SOCKET, SO_PEERGROUPS, all, &len) < 0) {
+	if (!all)
+		return -ENOMEM;
+	if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERGROUPS, all, &len) < 0) {
+		r = -errno;
 		free(all);
-		return -1;
+		return r;
 	}
 	memcpy(c->groups, all, sizeof(c->groups));
 	c->n_groups = TK_ARRAY_SIZE(c->groups);

@@ -179,12 +179,17 @@ void handshake_fail(struct conn *c, int err, const char *fmt, ...) __attribute__
 /* relay.c */
 int relay_begin(struct conn *c);
 void relay_event(struct conn *c, struct ev *ev, uint32_t events);
+/* A failed relay's next step while the app drains what it was sent (state
+ * CONN_DRAIN): flush, then reset the app's descriptor and free c once the
+ * app has it all or the drain time is up.  May free c. */
 void relay_drain_step(struct conn *c);
 
-/* appsock.c: the protected descriptor.  sv[0] (non-blocking) stays with
- * the daemon, sv[1] goes to the application; *ret_tcp says whether it is
- * a loopback TCP connection (which can carry a reset) or a UNIX pair. */
-int appsock_pair(const struct keyd_conf *conf, int dtls, int sv[2], int *ret_tcp);
+/* appsock.c: the protected descriptor.  ret_sv[0] (non-blocking) stays
+ * with the daemon, ret_sv[1] goes to the application, both owned by the
+ * caller; *ret_tcp says whether it is a loopback TCP connection (which can
+ * carry a reset) or a UNIX pair.  Written only on success; returns 0 or a
+ * negative errno. */
+int appsock_pair(const struct keyd_conf *conf, int dtls, int ret_sv[2], int *ret_tcp);
 /* Make the next close() of a TCP socket send a reset, not a FIN. */
 void appsock_reset(int fd);
 /* Bytes written to fd that the other end has not received yet. */
