@@ -534,7 +534,6 @@ static struct session_info *describe(struct conn *c)
 	return i;
 }
 
-/* Hand the caller its protected descriptor and move on to relaying. */
 /* Make the protected descriptor: the daemon's end in c->app, the caller's
  * in c->app_out until deliver() sends it. */
 static int make_protected(struct conn *c)
@@ -552,6 +551,7 @@ static int make_protected(struct conn *c)
 	return 0;
 }
 
+/* Hand the caller its protected descriptor and move on to relaying. */
 static int deliver(struct conn *c, const char *event, const char *detail)
 {
 	int r = make_protected(c);

@@ -169,7 +169,7 @@ static void client_readable(struct loop *l, struct client *c)
 /* Descriptor budget.  Every client and session costs a known number of
  * descriptors: an accepted client 2 (its connection and the socket it is
  * about to pass), an admitted request or a session 2, a handshake 2 more
- * at delivery.  Admission stops while that estimate plus a reserve would
+ * (the protected descriptor, made while it runs).  Admission stops while that estimate plus a reserve would
  * exceed the limit, so requests that were accepted can also be served:
  * accepting greedily until EMFILE would leave accepted clients whose
  * descriptors cannot be received. */
@@ -249,7 +249,7 @@ static void listen_resume(struct loop *l)
 
 	if (!l->listen_paused)
 		return;
-	fd_calibrate(l);
+	/* tick() has just calibrated: a paused listener means the limit is near. */
 	if (!fd_room(l))
 		return;
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->listen_fd, &e);

@@ -300,7 +300,8 @@ int tlskey_starttls(int fd, int proto, int role, char *myname, int flags,
 	return starttls_common(fd, proto, myname, flags, role, opt, peername, peername_len);
 }
 
-int tlskey_finish(int pending, char *peername, size_t peername_len)
+/* tlskey_finish() and tlskey_finish_sni(): one step with a callback. */
+static int finish(int pending, int (*checksni)(char *), char *peername, size_t peername_len)
 {
 	int r;
 
@@ -310,7 +311,7 @@ int tlskey_finish(int pending, char *peername, size_t peername_len)
 		errno = EBADF;
 		return -1;
 	}
-	r = await_result(pending, NULL, 0, peername, peername_len);
+	r = await_result(pending, checksni, checksni != NULL, peername, peername_len);
 	if (r < 0) {
 		errno = -r;
 		return -1;
@@ -318,22 +319,20 @@ int tlskey_finish(int pending, char *peername, size_t peername_len)
 	return r;
 }
 
+int tlskey_finish(int pending, char *peername, size_t peername_len)
+{
+	return finish(pending, NULL, peername, peername_len);
+}
+
 int tlskey_finish_sni(int pending, int (*checksni)(char *), char *peername, size_t peername_len)
 {
-	int r;
-
-	last_error[0] = '\0';
-	if (pending < 0 || !checksni) {
-		set_error(pending < 0 ? "invalid pending descriptor" : "checksni is NULL");
-		errno = pending < 0 ? EBADF : EINVAL;
+	if (pending >= 0 && !checksni) {
+		last_error[0] = '\0';
+		set_error("checksni is NULL");
+		errno = EINVAL;
 		return -1;
 	}
-	r = await_result(pending, checksni, 1, peername, peername_len);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return r;
+	return finish(pending, checksni, peername, peername_len);
 }
 
 int tlskey_query(int fd, struct tlskey_info *ret)

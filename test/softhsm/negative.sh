@@ -56,6 +56,8 @@ tk_neg pipe-server ENOTSOCK badfd --kind pipe --role server --myname server.exam
 tk_neg unconnected ENOTCONN,ENOTSOCK,EBADF badfd --kind unconnected --myname alice@example.test
 tk_neg udp-socket EPROTOTYPE,ENOTSOCK,EBADF badfd --kind udp --myname alice@example.test
 tk_neg unix-socket EPROTONOSUPPORT,ENOTSOCK,EBADF badfd --kind unix --myname alice@example.test
+tk_neg finish-sni-badfd EBADF badfd --kind finish-sni --myname alice@example.test
+tk_neg finish-sni-nocb EINVAL badfd --kind finish-sni-nocb --myname alice@example.test
 tk_neg closed-fd EBADF badfd --kind closed --myname alice@example.test
 tk_legit_check requests
 

@@ -7,7 +7,7 @@
  *   tk-app server --listen ADDR:PORT [--port-file F] --myname N [common]
  *                 [--sni-allow NAME | --sni-deny] [--accept-count N] [--echo]
  *   tk-app client --connect ADDR:PORT --myname N [--sni NAME] [common]
- *   tk-app badfd  --kind pipe|unconnected|udp|closed --myname N [--role R] [common]
+ *   tk-app badfd  --kind pipe|unconnected|udp|unix|closed|finish-sni|finish-sni-nocb --myname N [--role R] [common]
  *   tk-app query  --kind plain|pipe|closed [--expect-errno E]
  *                 (tlskey_query() on a descriptor that tlskeyd never made)
  *   tk-app hostile SOCKET MODE       (MODE: see hostile_modes[])
@@ -938,6 +938,12 @@ static int run_query(const struct opts *o)
 }
 
 /* Hand the library a descriptor that is not a connected TCP socket. */
+static int accept_any_sni(char *name)
+{
+	(void)name;
+	return 1;
+}
+
 static int run_badfd(const struct opts *o)
 {
 	int fds[2] = { -1, -1 }, fd, pfd;
@@ -960,6 +966,25 @@ static int run_badfd(const struct opts *o)
 		fd = fds[0];
 	} else if (strcmp(kind, "closed") == 0) {
 		fd = 1000; /* not open */
+	} else if (strcmp(kind, "finish-sni") == 0 || strcmp(kind, "finish-sni-nocb") == 0) {
+		/* tlskey_finish_sni() argument checks: no pending descriptor
+		 * (EBADF), no callback (EINVAL); a pipe stands in for the
+		 * pending descriptor, which must not be touched. */
+		int nocb = strcmp(kind, "finish-sni-nocb") == 0;
+
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			fail("pipe");
+		pfd = tlskey_finish_sni(nocb ? fds[0] : -1, nocb ? NULL : accept_any_sni, NULL, 0);
+		{
+			int err = errno, rc;
+
+			if (pfd >= 0 || fcntl(fds[0], F_GETFD) < 0)
+				usage("tlskey_finish_sni took or closed the descriptor");
+			(void)close(fds[0]);
+			(void)close(fds[1]);
+			rc = report_starttls(o, pfd, err, NULL);
+			return rc < 0 ? 0 : rc;
+		}
 	} else {
 		usage("unknown --kind %s", kind);
 	}
