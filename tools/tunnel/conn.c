@@ -137,8 +137,8 @@ static void relay_touch(struct tunnel_conn *c);
 
 /* End a connection: the one log line, close both sides (closing the
  * protected descriptor makes tlskeyd send close_notify; after an error both
- * sides are reset instead), and move it to the dead list.  `err` is a positive errno or 0; `why` is the daemon's
- * explanation or NULL. */
+ * sides are reset instead), and move it to the dead list.  `err` is a
+ * positive errno or 0; `why` is the daemon's explanation or NULL. */
 static void conn_end(struct tunnel_conn *c, const char *end, int err, const char *why)
 {
 	struct tunnel *t = c->t;
