@@ -33,9 +33,12 @@
 #define DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
 /* At most one PKCS#11 re-initialisation this often. */
 #define RESET_MIN_MS 5000ULL
-/* Descriptors kept free for transient use: the caller's pidfd, the socket
- * pair made at delivery, files the TLS and PKCS#11 libraries open. */
-#define FD_RESERVE 8
+/* Descriptors kept free for transient use: on the accept thread the
+ * caller's pidfd, /proc files and the descriptor being received; on each
+ * worker the one-shot listener of a loopback pair and the files a PKCS#11
+ * module opens while it signs (SoftHSM: two at a time). */
+#define FD_RESERVE_BASE 8
+#define FD_RESERVE_PER_WORKER 3
 
 enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE };
 
@@ -216,9 +219,14 @@ static void fd_calibrate(struct loop *l)
 		l->fd_base = open > acc ? open - acc : 0;
 }
 
+static unsigned fd_reserve(const struct loop *l)
+{
+	return FD_RESERVE_BASE + FD_RESERVE_PER_WORKER * l->k->n_workers;
+}
+
 static int fd_room(const struct loop *l)
 {
-	return (unsigned long long)l->fd_base + fds_accounted(l) + FD_RESERVE < l->fd_max;
+	return (unsigned long long)l->fd_base + fds_accounted(l) + fd_reserve(l) < l->fd_max;
 }
 
 /* Out of descriptors: the pending connection stays in the backlog and
@@ -479,7 +487,7 @@ static void tick(struct loop *l, unsigned long long now)
 	/* The limit can be changed from outside (prlimit); near it the
 	 * estimate must be exact. */
 	l->fd_max = fd_limit();
-	if ((unsigned long long)l->fd_base + fds_accounted(l) + 8 * FD_RESERVE >= l->fd_max)
+	if ((unsigned long long)l->fd_base + fds_accounted(l) + 8 * fd_reserve(l) >= l->fd_max)
 		fd_calibrate(l);
 	listen_resume(l);
 	if (l->watchdog_ms && now >= l->next_watchdog_ms) {
