@@ -7,3 +7,4 @@ include $(srcdir)/test/acl/local.mk
 include $(srcdir)/test/systemd/local.mk
 include $(srcdir)/test/tokens/local.mk
 include $(srcdir)/test/tunnel/local.mk
+include $(srcdir)/test/hostile/local.mk

@@ -1,0 +1,8 @@
+# test/hostile: regression tests for attacks on the custody promise (issue 9):
+# each reproduces one attack by a hostile local user, a hostile admitted
+# caller or a hostile remote peer against the real daemon, and checks that
+# the attack fails with a clear error while other callers keep being served.
+HOSTILE_TESTS =
+
+TESTS += $(HOSTILE_TESTS)
+EXTRA_DIST += $(HOSTILE_TESTS) test/hostile/lib.sh
