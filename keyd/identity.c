@@ -11,6 +11,8 @@
 #define OID_LDAP_DC "0.9.2342.19200300.100.1.25"
 #define OID_LDAP_UID "0.9.2342.19200300.100.1.1"
 #define MAX_DC 16
+/* An identity is at most 255 bytes (tk_name_validate); room to notice more. */
+#define TK_ID_BUF 600
 
 static int copy_out(const char *s, size_t n, char *ret, size_t len)
 {
@@ -33,6 +35,10 @@ static int from_san(gnutls_x509_crt_t crt, unsigned want, char *ret, size_t len)
 
 		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
 			break;
+		/* A name too long for us is refused, never skipped: skipping
+		 * it would let a later, different name stand for the peer. */
+		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			return -ENAMETOOLONG;
 		if (type < 0 || (unsigned)type != want)
 			continue;
 		if (memchr(buf, '\0', n))
@@ -42,32 +48,81 @@ static int from_san(gnutls_x509_crt_t crt, unsigned want, char *ret, size_t len)
 	return -ENOENT;
 }
 
+/* Component idx of oid in the subject DN into buf (size bytes), NUL
+ * terminated.  Returns 0, 1 if there is no such component, -ENAMETOOLONG
+ * if it does not fit (never truncated), -EINVAL if it cannot be read. */
+static int dn_component(gnutls_x509_crt_t crt, const char *oid, unsigned idx, char *buf,
+			size_t size)
+{
+	size_t n = size;
+	int r = gnutls_x509_crt_get_dn_by_oid(crt, oid, idx, 0, buf, &n);
+
+	if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		return 1;
+	if (r == GNUTLS_E_SHORT_MEMORY_BUFFER || (r >= 0 && n >= size))
+		return -ENAMETOOLONG;
+	if (r < 0 || memchr(buf, '\0', n))
+		return -EINVAL;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* The identity a subject DN names.  Every dc= component is a whole label
+ * and every one counts: a component that is too long, one too many, or a
+ * label with a dot in it refuses the certificate.  Dropping or cutting
+ * one would turn "uid=<300 bytes>,dc=a,dc=test" into the domain a.test,
+ * or a DN with a 17th dc= into its parent domain. */
 static int from_dn(gnutls_x509_crt_t crt, char *ret, size_t len)
 {
-	char dcs[MAX_DC][64], uid[256], out[600];
-	size_t n, pos = 0;
-	int ndc = 0, r;
+	char dcs[MAX_DC][64], uid[256], out[TK_ID_BUF];
+	size_t pos = 0;
+	int ndc, r;
 
 	for (ndc = 0; ndc < MAX_DC; ndc++) {
-		n = sizeof(dcs[ndc]) - 1;
-		r = gnutls_x509_crt_get_dn_by_oid(crt, OID_LDAP_DC, (unsigned)ndc, 0, dcs[ndc], &n);
-		if (r < 0)
+		r = dn_component(crt, OID_LDAP_DC, (unsigned)ndc, dcs[ndc], sizeof(dcs[ndc]));
+		if (r == 1)
 			break;
-		dcs[ndc][n] = '\0';
+		if (r < 0)
+			return r;
+		if (strchr(dcs[ndc], '.'))
+			return -EINVAL;
 	}
 	if (ndc == 0)
 		return -ENOENT;
-	n = sizeof(uid) - 1;
-	if (gnutls_x509_crt_get_dn_by_oid(crt, OID_LDAP_UID, 0, 0, uid, &n) >= 0) {
-		uid[n] = '\0';
-		pos = (size_t)snprintf(out, sizeof(out), "%s@", uid);
+	if (ndc == MAX_DC) {
+		char extra[64];
+
+		r = dn_component(crt, OID_LDAP_DC, MAX_DC, extra, sizeof(extra));
+		if (r != 1)
+			return r < 0 && r != -ENAMETOOLONG ? r : -ENAMETOOLONG;
+	}
+	r = dn_component(crt, OID_LDAP_UID, 0, uid, sizeof(uid));
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		size_t ul = strlen(uid);
+
+		if (ul + 1 >= sizeof(out))
+			return -ENAMETOOLONG;
+		memcpy(out, uid, ul);
+		out[ul] = '@';
+		pos = ul + 1;
 	}
 	/* The DN lists dc= components from the root down; a domain name
 	 * is written the other way round. */
-	for (int i = ndc - 1; i >= 0 && pos < sizeof(out); i--)
-		pos += (size_t)snprintf(out + pos, sizeof(out) - pos, "%s%s", dcs[i], i ? "." : "");
-	if (pos >= sizeof(out))
-		return -ENOENT;
+	for (int i = ndc - 1; i >= 0; i--) {
+		size_t dl = strlen(dcs[i]);
+
+		if (pos + dl + (i ? 1 : 0) >= sizeof(out))
+			return -ENAMETOOLONG;
+		memcpy(out + pos, dcs[i], dl);
+		pos += dl;
+		if (i)
+			out[pos++] = '.';
+	}
+	out[pos] = '\0';
+	if (pos > 255)
+		return -ENAMETOOLONG;
 	return copy_out(out, pos, ret, len);
 }
 

@@ -3,6 +3,8 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <gnutls/abstract.h>
@@ -52,10 +54,10 @@ static gnutls_x509_crt_t make_cert(const char *dn, const char *dns, const char *
 static void expect(const char *dn, const char *dns, const char *email, int want_r, const char *want)
 {
 	gnutls_x509_crt_t crt = make_cert(dn, dns, email);
-	char id[64] = "";
+	char id[300] = "";
 	int r = keyd_identity_from_cert(crt, id, sizeof(id));
 
-	ck_assert_msg(r == want_r, "%s: got %d, want %d", dn, r, want_r);
+	ck_assert_msg(r == want_r, "%.80s: got %d (%s), want %d", dn, r, r == 0 ? id : "-", want_r);
 	if (want)
 		ck_assert_str_eq(id, want);
 	gnutls_x509_crt_deinit(crt);
@@ -100,6 +102,65 @@ START_TEST(too_long)
 }
 END_TEST
 
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	ck_assert_ptr_nonnull(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* Finding 8: a part of the subject DN that does not fit is a refusal,
+ * never a shorter identity. */
+START_TEST(dn_never_truncated)
+{
+	char dn[2048], *u = repeat('u', 300), *l = repeat('l', 70), *l63 = repeat('m', 63);
+	size_t pos = 0;
+
+	/* A uid= too long to read used to vanish, leaving the bare domain. */
+	(void)snprintf(dn, sizeof(dn), "UID=%s,DC=example,DC=test", u);
+	expect(dn, NULL, NULL, -ENAMETOOLONG, NULL);
+	/* A 70-byte dc= label used to be dropped with everything after it. */
+	(void)snprintf(dn, sizeof(dn), "UID=alice,DC=%s,DC=example,DC=test", l);
+	expect(dn, NULL, NULL, -ENAMETOOLONG, NULL);
+	(void)snprintf(dn, sizeof(dn), "DC=%s,DC=test", l);
+	expect(dn, NULL, NULL, -ENAMETOOLONG, NULL);
+	/* 63 bytes is a whole DNS label and still fine. */
+	(void)snprintf(dn, sizeof(dn), "DC=%s,DC=test", l63);
+	{
+		char want[80];
+
+		(void)snprintf(want, sizeof(want), "%s.test", l63);
+		expect(dn, NULL, NULL, 0, want);
+	}
+	/* 16 dc= components are read; a 17th used to be dropped silently. */
+	for (int i = 0; i < 16; i++)
+		pos += (size_t)snprintf(dn + pos, sizeof(dn) - pos, "%sDC=d%d", i ? "," : "", i);
+	expect(dn, NULL, NULL, 0, "d0.d1.d2.d3.d4.d5.d6.d7.d8.d9.d10.d11.d12.d13.d14.d15");
+	(void)snprintf(dn + pos, sizeof(dn) - pos, ",DC=d16");
+	expect(dn, NULL, NULL, -ENAMETOOLONG, NULL);
+	/* A dc= value is one label: "a.b" would smuggle in a second. */
+	expect("UID=alice,DC=evil.example,DC=test", NULL, NULL, -EINVAL, NULL);
+	free(u);
+	free(l);
+	free(l63);
+}
+END_TEST
+
+/* A subjectAltName too long to read refuses the certificate; it used to
+ * be skipped, letting the next name stand for the peer. */
+START_TEST(san_never_skipped)
+{
+	char *local = repeat('a', 600), email[700];
+
+	(void)snprintf(email, sizeof(email), "%s@example.test", local);
+	expect("CN=x", "www.example.test", email, -ENAMETOOLONG, NULL);
+	free(local);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("identity");
@@ -115,6 +176,8 @@ int main(void)
 	tcase_add_test(tc, dn_components);
 	tcase_add_test(tc, no_identity);
 	tcase_add_test(tc, too_long);
+	tcase_add_test(tc, dn_never_truncated);
+	tcase_add_test(tc, san_never_skipped);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
