@@ -60,6 +60,43 @@ int tk_name_validate(const char *name, size_t len)
 	return lab == 0 ? -EINVAL : 0;
 }
 
+static int ascii_lower(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
+}
+
+int tk_domain_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	/* ASCII only, no locale: "I" must not become a dotless i anywhere. */
+	if (alen != blen)
+		return 0;
+	for (size_t i = 0; i < alen; i++)
+		if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+int tk_identity_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	const char *aat = memchr(a, '@', alen), *bat = memchr(b, '@', blen);
+	size_t al = aat ? (size_t)(aat - a) + 1 : 0, bl = bat ? (size_t)(bat - b) + 1 : 0;
+
+	if (!aat != !bat)
+		return 0; /* a user is never a domain */
+	/* Local parts (with their '@') byte for byte: user names are case-sensitive. */
+	if (al != bl || memcmp(a, b, al) != 0)
+		return 0;
+	return tk_domain_equal(a + al, alen - al, b + bl, blen - bl);
+}
+
+void tk_identity_canonical(char *name)
+{
+	char *c = strchr(name, '@');
+
+	for (c = c ? c + 1 : name; *c; c++)
+		*c = (char)ascii_lower((unsigned char)*c);
+}
+
 unsigned long long tk_now_ms(void)
 {
 	struct timespec ts;

@@ -46,6 +46,24 @@ void tk_secret_free(char *s);
  * Returns 0 or -EINVAL. */
 int tk_name_validate(const char *name, size_t len);
 
+/* The one case rule for identities (doc/acl.md): domain names compare
+ * ASCII case-insensitively, the local part of a user ("alice" in
+ * "alice@example.test") byte for byte.  Every comparison of identities --
+ * ACL patterns, the configured [identity] and [peer] names -- goes through
+ * these two, so that no lookup can disagree with the ACL about who a name
+ * is.  Lengths are explicit; no NUL is needed. */
+int tk_domain_equal(const char *a, size_t alen, const char *b, size_t blen);
+
+/* 1 if the identities a and b (alen/blen bytes, each a user or a domain)
+ * name the same identity under that rule, else 0.  A user never equals a
+ * domain. */
+int tk_identity_equal(const char *a, size_t alen, const char *b, size_t blen);
+
+/* Canonicalise a valid identity in place: lower-case its domain part
+ * (ASCII), keep the local part as written.  Two names tk_identity_equal()
+ * calls equal have the same canonical form. */
+void tk_identity_canonical(char *name);
+
 /* Write a printf-style message into err (errlen bytes, NUL-terminated);
  * nothing if err is NULL or errlen is 0.  The error-buffer convention of
  * the pkcs11/, policy/ and keyd/ parsers. */

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -232,6 +231,7 @@ static int start_peer(struct parser *p, char *name)
 
 	if (tk_name_validate(name, strlen(name)) < 0)
 		return perr(p, "invalid peer name '%s'", name);
+	tk_identity_canonical(name);
 	if (keyd_conf_peer(c, name))
 		return perr(p, "duplicate peer '%s'", name);
 	if (c->n_peers >= KEYD_CONF_MAX_IDENTITIES)
@@ -294,6 +294,9 @@ static int start_identity(struct parser *p, char *hdr)
 	n = strlen(name);
 	if (tk_name_validate(name, n) < 0)
 		return perr(p, "invalid identity name '%s'", name);
+	/* One spelling from here on: admission, the ACL, the audit records
+	 * and tlskey_query() all see this one (lower-case domain). */
+	tk_identity_canonical(name);
 	if (keyd_conf_identity(c, name))
 		return perr(p, "duplicate identity '%s'", name);
 	if (c->n_ids >= KEYD_CONF_MAX_IDENTITIES)
@@ -461,7 +464,7 @@ int keyd_conf_load(const char *path, struct keyd_conf **ret_conf, char *err, siz
 const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, const char *name)
 {
 	for (size_t i = 0; i < conf->n_ids; i++)
-		if (!strcasecmp(conf->ids[i].name, name))
+		if (tk_identity_equal(conf->ids[i].name, strlen(conf->ids[i].name), name, strlen(name)))
 			return &conf->ids[i];
 	return NULL;
 }
@@ -469,7 +472,8 @@ const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, con
 const struct keyd_peer *keyd_conf_peer(const struct keyd_conf *conf, const char *name)
 {
 	for (size_t i = 0; i < conf->n_peers; i++)
-		if (!strcasecmp(conf->peers[i].name, name))
+		if (tk_identity_equal(conf->peers[i].name, strlen(conf->peers[i].name), name,
+				      strlen(name)))
 			return &conf->peers[i];
 	return NULL;
 }

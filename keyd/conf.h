@@ -61,10 +61,14 @@ int keyd_conf_parse(const char *name, const char *buf, size_t len, struct keyd_c
 /* Read and parse a configuration file (at most 1 MiB). */
 int keyd_conf_load(const char *path, struct keyd_conf **ret_conf, char *err, size_t errlen);
 
-/* Find the identity for a name (exact, case-insensitive domain); NULL if none. */
+/* Find the configured identity a requested name means, under the one case
+ * rule of tk_identity_equal() (local part exact, domain case-insensitive)
+ * that the ACL applies too.  The identity's name is canonical (domain
+ * lower-cased at parse time): use it, not the caller's spelling, from
+ * then on.  NULL if none. */
 const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, const char *name);
 
-/* Find the pins for a remote identity; NULL if none. */
+/* Find the pins for a remote identity (same rule); NULL if none. */
 const struct keyd_peer *keyd_conf_peer(const struct keyd_conf *conf, const char *name);
 
 void keyd_conf_free(struct keyd_conf *conf);

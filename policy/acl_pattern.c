@@ -11,20 +11,11 @@
 #include "common/util.h"
 #include "policy/acl_internal.h"
 
-static int ascii_lower(int c)
-{
-	return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
-}
-
-/* Domain names compare case-insensitively, ASCII only (no locale). */
+/* Domain names compare case-insensitively, ASCII only: the comparison
+ * shared with the daemon's identity lookup (common/util.h). */
 static int domain_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
-	if (alen != blen)
-		return 0;
-	for (size_t i = 0; i < alen; i++)
-		if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
-			return 0;
-	return 1;
+	return tk_domain_equal(a, alen, b, blen);
 }
 
 /* 1 if dom is strictly below base: at least one whole label in front of
@@ -146,15 +137,9 @@ int acl_pattern_match(const struct acl_pattern *p, const char *id)
 	case ACL_PATTERN_ANY:
 		return 1;
 	case ACL_PATTERN_EXACT:
-		if (p->local_len > 0) {
-			/* User names are case-sensitive, their domain is not. */
-			if (!at || (size_t)(at - id) != p->local_len ||
-			    memcmp(id, p->text, p->local_len) != 0)
-				return 0;
-		} else if (at) {
-			return 0;
-		}
-		return domain_equal(dom, strlen(dom), p->domain, strlen(p->domain));
+		/* The same rule as the daemon's lookup of configured names: local
+		 * part byte for byte, domain case-insensitive. */
+		return tk_identity_equal(id, strlen(id), p->text, strlen(p->text));
 	case ACL_PATTERN_SUBDOMAINS:
 		return !at && domain_below(dom, p->domain);
 	case ACL_PATTERN_USERS_AT:

@@ -51,6 +51,41 @@ START_TEST(parse_good)
 }
 END_TEST
 
+/* Finding 1: the lookup follows the ACL's case rule (local part exact,
+ * domain case-insensitive) and hands back the canonical configured name. */
+START_TEST(identity_case_rule)
+{
+	static const char text[] = "[identity Server.EXAMPLE.test]\n"
+				   "key = pkcs11:token=t;object=s;type=private\n"
+				   "cert = /etc/s.pem\n"
+				   "[identity alice@Example.TEST]\n"
+				   "key = pkcs11:token=t;object=a;type=private\n"
+				   "cert = /etc/a.pem\n"
+				   "[identity Bob@example.test]\n"
+				   "key = pkcs11:token=t;object=b;type=private\n"
+				   "cert = /etc/b.pem\n";
+	struct keyd_conf *c = NULL;
+	const struct keyd_identity *id;
+	char err[256] = "";
+
+	ck_assert_int_eq(keyd_conf_parse("t.conf", text, strlen(text), &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c->ids[0].name, "server.example.test");
+	ck_assert_str_eq(c->ids[1].name, "alice@example.test");
+	ck_assert_str_eq(c->ids[2].name, "Bob@example.test");
+	id = keyd_conf_identity(c, "SERVER.example.TEST");
+	ck_assert_ptr_eq(id, &c->ids[0]);
+	id = keyd_conf_identity(c, "alice@EXAMPLE.TEST");
+	ck_assert_ptr_eq(id, &c->ids[1]);
+	ck_assert_ptr_null(keyd_conf_identity(c, "ALICE@example.test"));
+	ck_assert_ptr_null(keyd_conf_identity(c, "Alice@example.test"));
+	ck_assert_ptr_null(keyd_conf_identity(c, "bob@example.test"));
+	ck_assert_ptr_eq(keyd_conf_identity(c, "Bob@EXAMPLE.test"), &c->ids[2]);
+	ck_assert_ptr_null(keyd_conf_identity(c, "alice@example.test.x"));
+	ck_assert_ptr_null(keyd_conf_identity(c, "alice@example"));
+	keyd_conf_free(c);
+}
+END_TEST
+
 static void expect_error(const char *text, const char *where)
 {
 	struct keyd_conf *c = NULL;
@@ -123,6 +158,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, parse_good);
+	tcase_add_test(tc, identity_case_rule);
 	tcase_add_test(tc, parse_errors);
 	tcase_add_test(tc, parse_limits);
 	suite_add_tcase(s, tc);
