@@ -42,6 +42,7 @@ void acl_rule_done(struct acl_rule *rule)
 	if (!rule)
 		return;
 	free(rule->subject_text);
+	free(rule->parts_buf);
 	acl_pattern_done(&rule->myname);
 	for (size_t j = 0; j < rule->n_peers; j++)
 		acl_pattern_done(&rule->peers[j]);
@@ -116,29 +117,47 @@ static int identity_valid(const char *id)
 	return len < 256 && tk_name_validate(id, len) == 0;
 }
 
-static int subject_match(const struct acl_rule *rule, const struct acl_subject *s)
+/* One part of a rule's subject.  unit and exe may be unknown (NULL): the
+ * daemon could not read them, or could not tie them to the process that
+ * connected.  Unknown never satisfies an allow rule (it cannot vouch for
+ * the caller) and always satisfies a deny rule: a deny must not be
+ * escaped by being unreadable. */
+static int part_match(const struct acl_subject_part *pt, enum acl_action action,
+		      const struct acl_subject *s)
 {
-	switch (rule->subject_kind) {
+	switch (pt->kind) {
 	case ACL_SUBJECT_ANY:
 		return 1;
 	case ACL_SUBJECT_UID:
-		return s->uid == rule->uid;
+		return s->uid == pt->uid;
 	case ACL_SUBJECT_GID:
-		if (s->gid == rule->gid)
+		if (s->gid == pt->gid)
 			return 1;
 		for (size_t i = 0; i < s->n_groups; i++)
-			if (s->groups[i] == rule->gid)
+			if (s->groups[i] == pt->gid)
 				return 1;
 		return 0;
 	case ACL_SUBJECT_UNIT:
-		/* Unknown unit (NULL): the rule cannot vouch for the caller.
-		 * FNM_NOESCAPE: '\' is part of systemd's escaping ("a\x2db.service"),
+		if (!s->unit)
+			return action == ACL_ACTION_DENY;
+		/* FNM_NOESCAPE: '\' is part of systemd's escaping ("a\x2db.service"),
 		 * not a glob escape. */
-		return s->unit && fnmatch(rule->str, s->unit, FNM_NOESCAPE) == 0;
+		return fnmatch(pt->str, s->unit, FNM_NOESCAPE) == 0;
 	case ACL_SUBJECT_EXE:
-		return s->exe && strcmp(rule->str, s->exe) == 0;
+		if (!s->exe)
+			return action == ACL_ACTION_DENY;
+		return strcmp(pt->str, s->exe) == 0;
 	}
 	return 0;
+}
+
+/* All parts must match. */
+static int subject_match(const struct acl_rule *rule, const struct acl_subject *s)
+{
+	for (size_t i = 0; i < rule->n_parts; i++)
+		if (!part_match(&rule->parts[i], rule->action, s))
+			return 0;
+	return rule->n_parts > 0;
 }
 
 int acl_check(const struct acl *acl, const struct acl_request *req, struct acl_decision *ret)
@@ -256,6 +275,11 @@ int acl_check_peer(const struct acl *acl, const struct acl_decision *d, const ch
 	return 0;
 }
 
+int acl_decision_restricts_peers(const struct acl_decision *d)
+{
+	return d && d->allowed && d->rule && (d->rule->peers || d->rule->map_user);
+}
+
 int acl_map_user(const struct acl *acl, const char *peer_identity, char *ret_user, size_t len)
 {
 	const char *name;
@@ -370,13 +394,22 @@ int acl_rule_format(const struct acl *acl, size_t i, char *buf, size_t len)
 	}
 	if (rule->map_user)
 		put_str(&w, " map-user");
-	if (rule->name_resolved) {
-		/* Show what the name meant at load time: ids outlive renames. */
-		(void)snprintf(num, sizeof(num), " # %s=%u",
-			       rule->subject_kind == ACL_SUBJECT_GID ? "gid" : "uid",
-			       rule->subject_kind == ACL_SUBJECT_GID ? (unsigned)rule->gid
-								     : (unsigned)rule->uid);
-		put_str(&w, num);
+	{
+		/* Show what names meant at load time: ids outlive renames. */
+		const char *sep = " # ";
+
+		for (size_t j = 0; j < rule->n_parts; j++) {
+			const struct acl_subject_part *pt = &rule->parts[j];
+
+			if (!pt->name_resolved)
+				continue;
+			(void)snprintf(num, sizeof(num), "%s%s=%u", sep,
+				       pt->kind == ACL_SUBJECT_GID ? "gid" : "uid",
+				       pt->kind == ACL_SUBJECT_GID ? (unsigned)pt->gid
+								   : (unsigned)pt->uid);
+			put_str(&w, num);
+			sep = " ";
+		}
 	}
 	return put_end(&w, buf);
 }

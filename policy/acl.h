@@ -43,9 +43,10 @@ struct acl;
 struct acl_rule;
 
 /* Who is asking.  Filled by the daemon: uid and gid from SO_PEERCRED,
- * groups from /proc/PID/status, unit from the cgroup, exe from
- * /proc/PID/exe.  unit and exe may be NULL when unknown; rules naming them
- * then do not match. */
+ * groups from SO_PEERGROUPS (all of them), unit from the cgroup, exe from
+ * /proc/PID/exe.  unit and exe are NULL when unknown (unreadable, or not
+ * provably the process that connected); then allow rules naming them do
+ * not match and deny rules naming them do (fail closed). */
 struct acl_subject {
 	uid_t uid;
 	gid_t gid;
@@ -81,7 +82,12 @@ struct acl_decision {
  * effective uid and not writable by others.  User and group names are
  * resolved now; a name that does not exist is an error.
  *
- * On success stores a new ACL with one reference in *ret_acl and returns 0.
+ * On success stores a new ACL with one reference in *ret_acl and returns 0;
+ * err (if errlen > 0) then holds the warnings, one "path:line: warning:
+ * message" per line, or "" if there are none.  A warning is a rule that
+ * is valid but weaker than it looks (an allow rule whose subject is only
+ * exe: and/or unit:, which any local user can satisfy): the loader's
+ * caller shows them (daemon log, tlskeyctl acl check).
  * On failure *ret_acl is untouched and returns:
  *   -EINVAL  bad arguments, or the file is not a valid ACL: err holds one
  *            "path:line: message" per error found (newline separated)
@@ -128,6 +134,13 @@ int acl_check(const struct acl *acl, const struct acl_request *req, struct acl_d
 int acl_check_peer(const struct acl *acl, const struct acl_decision *d, const char *peer_identity,
 		   char *why, size_t whylen);
 
+/* 1 if the decision admits the request only for certain peers: its rule
+ * has a peers= list or map-user.  Then a connection with no authenticated
+ * peer (the caller asked not to require or request a certificate) must be
+ * refused: there is no identity to check.  0 otherwise (also for NULL and
+ * for refusals).  Pure function of d. */
+int acl_decision_restricts_peers(const struct acl_decision *d);
+
 /* Map a remote identity to a local user name with the map lines (first
  * match wins).  The name is only a candidate: for "%u" targets it has not
  * been looked up, so the caller must check that the account exists.
@@ -146,7 +159,9 @@ const char *acl_role_name(enum acl_role role);
 size_t acl_rule_count(const struct acl *acl);
 
 /* Write rule i (0-based) as "path:line: allow SUBJECT PATTERN ROLES [OPTIONS]"
- * into buf, NUL-terminated.  Returns 0, -ENOENT if i >= acl_rule_count(),
+ * into buf, NUL-terminated; SUBJECT as written (combined subjects with
+ * their '+'), then " # uid=N gid=M" for the user and group names it
+ * resolved, so the text parses back to the same rule.  Returns 0, -ENOENT if i >= acl_rule_count(),
  * -ENOBUFS if it does not fit (buf then holds a truncated string),
  * -EINVAL on bad arguments. */
 int acl_rule_format(const struct acl *acl, size_t i, char *buf, size_t len);

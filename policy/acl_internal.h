@@ -32,21 +32,32 @@ enum acl_subject_kind {
 	ACL_SUBJECT_EXE,
 };
 
+/* A subject is one part ("user:alice") or several joined by '+'
+ * ("user:www-data+exe:/usr/sbin/nginx"), all of which must match; at most
+ * one part of each kind (uid/gid/unit/exe). */
+#define ACL_SUBJECT_PARTS_MAX 4u
+
+struct acl_subject_part {
+	enum acl_subject_kind kind;
+	uid_t uid;
+	gid_t gid;
+	const char *str;   /* UNIT glob or EXE path (points into rule->parts_buf) */
+	int name_resolved; /* a user/group name: show the id too */
+};
+
 struct acl_rule {
 	enum acl_action action;
 	unsigned line;
-	enum acl_subject_kind subject_kind;
-	uid_t uid;
-	gid_t gid;
 	char *subject_text;  /* the subject token as written; owned */
-	char *str;           /* UNIT glob or EXE path (points into subject_text) */
+	char *parts_buf;     /* a copy cut at the '+' separators; owned */
+	struct acl_subject_part parts[ACL_SUBJECT_PARTS_MAX];
+	size_t n_parts;      /* >= 1 once parsed */
 	struct acl_pattern myname;
 	unsigned roles;      /* mask of enum acl_role bits */
 	uint32_t flags;      /* ACL_FLAG_* granted */
 	struct acl_pattern *peers; /* owned; NULL = any authenticated peer */
 	size_t n_peers;
 	int map_user;
-	int name_resolved;   /* subject was a user/group name: show the id too */
 };
 
 struct acl_map {

@@ -30,6 +30,8 @@ struct parser {
 	int first_error; /* negative errno of the first error, 0 if none */
 	size_t rules_cap;
 	size_t maps_cap;
+	unsigned warn_lines[ACL_ERRORS_MAX]; /* lines of the first warnings */
+	unsigned n_warnings;                 /* all of them */
 };
 
 static void parser_error(struct parser *p, int error, const char *fmt, ...)
@@ -183,25 +185,20 @@ static const char *exe_validate(const char *s)
 	return NULL;
 }
 
-static int parse_subject(struct parser *p, const char *tok, struct acl_rule *rule)
+/* One part of a subject ("user:alice", "exe:/usr/bin/x"), NUL-terminated
+ * at tok, which lives in rule->parts_buf. */
+static int parse_subject_part(struct parser *p, char *tok, struct acl_subject_part *pt)
 {
 	const char *colon, *val;
 	size_t klen;
 	uint32_t id = 0;
 	int r = 0, is_group, numeric_only;
 
-	rule->subject_text = strdup(tok);
-	if (!rule->subject_text)
-		return -ENOMEM;
-	if (!strcmp(tok, "any")) {
-		rule->subject_kind = ACL_SUBJECT_ANY;
-		return 0;
-	}
 	colon = strchr(tok, ':');
 	if (!colon)
 		goto unknown;
 	klen = (size_t)(colon - tok);
-	val = rule->subject_text + klen + 1;
+	val = tok + klen + 1;
 	if (!*val) {
 		parser_error(p, -EINVAL, "empty value in subject '%s'", tok);
 		return -EINVAL;
@@ -237,13 +234,13 @@ static int parse_subject(struct parser *p, const char *tok, struct acl_rule *rul
 					     is_group ? "group" : "user", val, strerror(-r));
 				return r;
 			}
-			rule->name_resolved = 1;
+			pt->name_resolved = 1;
 		}
-		rule->subject_kind = is_group ? ACL_SUBJECT_GID : ACL_SUBJECT_UID;
+		pt->kind = is_group ? ACL_SUBJECT_GID : ACL_SUBJECT_UID;
 		if (is_group)
-			rule->gid = (gid_t)id;
+			pt->gid = (gid_t)id;
 		else
-			rule->uid = (uid_t)id;
+			pt->uid = (uid_t)id;
 		return 0;
 	}
 	if (klen == 4 && !memcmp(tok, "unit", 4)) {
@@ -253,8 +250,8 @@ static int parse_subject(struct parser *p, const char *tok, struct acl_rule *rul
 			parser_error(p, -EINVAL, "%s: '%s'", why, val);
 			return -EINVAL;
 		}
-		rule->subject_kind = ACL_SUBJECT_UNIT;
-		rule->str = rule->subject_text + klen + 1;
+		pt->kind = ACL_SUBJECT_UNIT;
+		pt->str = val;
 		return 0;
 	}
 	if (klen == 3 && !memcmp(tok, "exe", 3)) {
@@ -264,8 +261,8 @@ static int parse_subject(struct parser *p, const char *tok, struct acl_rule *rul
 			parser_error(p, -EINVAL, "%s: '%s'", why, val);
 			return -EINVAL;
 		}
-		rule->subject_kind = ACL_SUBJECT_EXE;
-		rule->str = rule->subject_text + klen + 1;
+		pt->kind = ACL_SUBJECT_EXE;
+		pt->str = val;
 		return 0;
 	}
 
@@ -274,6 +271,98 @@ unknown:
 		     "unknown subject '%s' (expected user:, uid:, group:, gid:, unit:, exe: or any)",
 		     tok);
 	return -EINVAL;
+}
+
+/* Is s (just after a '+') the start of another subject part?  Only then is
+ * the '+' a separator, so that exe:/usr/bin/g++ stays one path. */
+static int part_starts(const char *s)
+{
+	static const char *const kinds[] = { "user:", "uid:", "group:", "gid:", "unit:", "exe:" };
+
+	for (size_t i = 0; i < TK_ARRAY_SIZE(kinds); i++)
+		if (!strncmp(s, kinds[i], strlen(kinds[i])))
+			return 1;
+	return 0;
+}
+
+static const char *kind_name(enum acl_subject_kind k)
+{
+	switch (k) {
+	case ACL_SUBJECT_UID:
+		return "user:/uid:";
+	case ACL_SUBJECT_GID:
+		return "group:/gid:";
+	case ACL_SUBJECT_UNIT:
+		return "unit:";
+	case ACL_SUBJECT_EXE:
+		return "exe:";
+	case ACL_SUBJECT_ANY:
+		break;
+	}
+	return "any";
+}
+
+/* SUBJECT: "any", or PART[+PART...] with at most one part of each kind;
+ * all parts must match (doc/acl.md, "Subjects"). */
+static int parse_subject(struct parser *p, const char *tok, struct acl_rule *rule)
+{
+	char *part;
+	unsigned seen = 0;
+	int r;
+
+	rule->subject_text = strdup(tok);
+	rule->parts_buf = strdup(tok);
+	if (!rule->subject_text || !rule->parts_buf)
+		return -ENOMEM;
+	if (!strcmp(tok, "any")) {
+		rule->parts[0].kind = ACL_SUBJECT_ANY;
+		rule->n_parts = 1;
+		return 0;
+	}
+	if (!strncmp(tok, "any+", 4)) {
+		parser_error(p, -EINVAL, "'any' cannot be combined with other subjects: '%s'", tok);
+		return -EINVAL;
+	}
+	for (part = rule->parts_buf; part;) {
+		struct acl_subject_part *pt;
+		char *next = NULL;
+
+		for (char *c = strchr(part, '+'); c; c = strchr(c + 1, '+'))
+			if (part_starts(c + 1)) {
+				*c = '\0';
+				next = c + 1;
+				break;
+			}
+		if (rule->n_parts == ACL_SUBJECT_PARTS_MAX) {
+			parser_error(p, -EINVAL, "more than %u parts in subject '%s'",
+				     ACL_SUBJECT_PARTS_MAX, tok);
+			return -EINVAL;
+		}
+		pt = &rule->parts[rule->n_parts];
+		r = parse_subject_part(p, part, pt);
+		if (r < 0)
+			return r;
+		if (seen & (1u << pt->kind)) {
+			parser_error(p, -EINVAL, "more than one %s part in subject '%s'",
+				     kind_name(pt->kind), tok);
+			return -EINVAL;
+		}
+		seen |= 1u << pt->kind;
+		rule->n_parts++;
+		part = next;
+	}
+	return 0;
+}
+
+/* An allow rule whose subject is only exe: and/or unit: admits any local
+ * user who can run that program (or LD_PRELOAD into it, or connect and
+ * then exec it) or get into that unit: valid, but a warning. */
+static int subject_process_only(const struct acl_rule *rule)
+{
+	for (size_t i = 0; i < rule->n_parts; i++)
+		if (rule->parts[i].kind != ACL_SUBJECT_UNIT && rule->parts[i].kind != ACL_SUBJECT_EXE)
+			return 0;
+	return rule->n_parts > 0;
 }
 
 /* Split s at commas into items, calling fn for each; empty items are errors. */
@@ -492,6 +581,12 @@ static int parse_rule(struct parser *p, char **tok, size_t n, enum acl_action ac
 			goto out;
 	}
 
+	if (action == ACL_ACTION_ALLOW && subject_process_only(&rule)) {
+		if (p->n_warnings < ACL_ERRORS_MAX)
+			p->warn_lines[p->n_warnings] = p->line;
+		p->n_warnings++;
+	}
+
 	rules = grow(p->acl->rules, p->acl->n_rules, &p->rules_cap, sizeof(rule));
 	if (!rules) {
 		r = -ENOMEM;
@@ -637,6 +732,33 @@ static int parse_line(struct parser *p, const char *s, size_t len)
 	return 0;
 }
 
+/* On success the error buffer carries the warnings instead (acl.h). */
+static void put_warnings(const struct parser *p)
+{
+	size_t used = 0;
+
+	if (!p->err || p->errlen == 0)
+		return;
+	for (unsigned i = 0; i < p->n_warnings; i++) {
+		int n;
+
+		if (i == ACL_ERRORS_MAX)
+			n = snprintf(p->err + used, p->errlen - used, "%s%s: %u more warnings",
+				     used ? "\n" : "", p->acl->name, p->n_warnings - i);
+		else
+			n = snprintf(p->err + used, p->errlen - used,
+				     "%s%s:%u: warning: allow rule on exe:/unit: alone admits any "
+				     "local user who runs that program or gets into that unit; "
+				     "combine it with a uid (user:NAME+exe:PATH)",
+				     used ? "\n" : "", p->acl->name, p->warn_lines[i]);
+		if (n < 0 || (size_t)n >= p->errlen - used)
+			return; /* the buffer holds what fitted */
+		used += (size_t)n;
+		if (i == ACL_ERRORS_MAX)
+			break;
+	}
+}
+
 int acl_load_buffer(const char *name, const char *buf, size_t len, struct acl **ret_acl, char *err,
 		    size_t errlen)
 {
@@ -689,6 +811,7 @@ int acl_load_buffer(const char *name, const char *buf, size_t len, struct acl **
 		r = p.first_error;
 		goto out;
 	}
+	put_warnings(&p);
 	*ret_acl = p.acl;
 	p.acl = NULL; /* reference now owned by the caller */
 	r = 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "policy/acl.h"
+#include "common/util.h"
 #include "policy/acl_internal.h"
 
 #define NAME "<test>"
@@ -193,6 +194,15 @@ static const struct {
 	{ "allow exe:/usr/./bin/x * any\n", 1, "canonical" },
 	{ "allow exe:/usr/../bin/x * any\n", 1, "canonical" },
 	{ "allow exe:/usr/bin/.. * any\n", 1, "canonical" },
+	/* combined subjects */
+	{ "allow any+uid:0 * any\n", 1, "'any' cannot be combined" },
+	{ "\nallow uid:0+user:root * any\n", 2, "more than one user:/uid: part" },
+	{ "allow gid:0+group:root * any\n", 1, "more than one group:/gid: part" },
+	{ "allow exe:/a+exe:/b * any\n", 1, "more than one exe: part" },
+	{ "allow uid:0+unit:a.service+unit:b.service * any\n", 1, "more than one unit: part" },
+	{ "allow uid:0+exe:usr/bin/x * any\n", 1, "must be absolute" },
+	{ "allow uid:0+gid:x * any\n", 1, "invalid numeric group id" },
+	{ "allow uid:0+user: * any\n", 1, "empty value in subject" },
 	/* myname patterns */
 	{ "\nallow any *foo.test any\n", 2, "invalid myname pattern '*foo.test'" },
 	{ "allow any a@@b any\n", 1, "invalid myname pattern 'a@@b'" },
@@ -659,6 +669,210 @@ START_TEST(subject_unit_and_exe)
 }
 END_TEST
 
+/* Finding 4: "user:X+exe:PATH" needs both; each part alone is not enough. */
+START_TEST(subject_combined)
+{
+	struct acl_subject s = subj(1000, 1000);
+	gid_t groups[] = { 50 };
+	struct acl *acl = load_ok("allow uid:1000+exe:/usr/sbin/nginx www.test server\n"
+				  "allow group:50+unit:tlskey-*.service+exe:/usr/bin/g++ g.test any\n"
+				  "allow user:root+gid:0 r.test any\n");
+	char buf[512];
+
+	ck_assert_uint_eq(acl_rule_count(acl), 3);
+	/* The formatter writes the subject back as it parses: it round-trips. */
+	ck_assert_int_eq(acl_rule_format(acl, 0, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, NAME ":1: allow uid:1000+exe:/usr/sbin/nginx www.test server");
+	ck_assert_int_eq(acl_rule_format(acl, 1, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, NAME ":2: allow group:50+unit:tlskey-*.service+exe:/usr/bin/g++ g.test "
+			      "client,server");
+	ck_assert_int_eq(acl_rule_format(acl, 2, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, NAME ":3: allow user:root+gid:0 r.test client,server # uid=0");
+	{
+		/* Parse what was printed (without the "name:line: " prefix). */
+		const char *text = strstr(buf, "allow ");
+		struct acl *again = load_ok(text);
+		char buf2[512];
+
+		ck_assert_int_eq(acl_rule_format(again, 0, buf2, sizeof(buf2)), 0);
+		ck_assert_str_eq(strstr(buf2, "allow "), text);
+		acl_unref(again);
+	}
+
+	/* uid alone, exe alone: no. */
+	ck_assert_int_eq(allowed(acl, &s, "www.test", ACL_ROLE_SERVER, 0), 0);
+	s.exe = "/usr/sbin/nginx";
+	ck_assert_int_eq(allowed(acl, &s, "www.test", ACL_ROLE_SERVER, 0), 1);
+	s.uid = 1001;
+	ck_assert_int_eq(allowed(acl, &s, "www.test", ACL_ROLE_SERVER, 0), 0);
+	s.uid = 1000;
+	s.exe = "/usr/sbin/nginx2";
+	ck_assert_int_eq(allowed(acl, &s, "www.test", ACL_ROLE_SERVER, 0), 0);
+
+	/* Three parts; '+' inside an exe: path ("g++") is part of the path. */
+	s.groups = groups;
+	s.n_groups = 1;
+	s.unit = "tlskey-a.service";
+	s.exe = "/usr/bin/g++";
+	ck_assert_int_eq(allowed(acl, &s, "g.test", ACL_ROLE_CLIENT, 0), 1);
+	s.exe = "/usr/bin/g";
+	ck_assert_int_eq(allowed(acl, &s, "g.test", ACL_ROLE_CLIENT, 0), 0);
+	s.exe = "/usr/bin/g++";
+	s.unit = "other.service";
+	ck_assert_int_eq(allowed(acl, &s, "g.test", ACL_ROLE_CLIENT, 0), 0);
+	s.unit = "tlskey-a.service";
+	s.n_groups = 0;
+	ck_assert_int_eq(allowed(acl, &s, "g.test", ACL_ROLE_CLIENT, 0), 0);
+	acl_unref(acl);
+}
+END_TEST
+
+/* Finding 4/13: a deny rule naming exe: or unit: must not be escaped by an
+ * attribute the daemon could not read (or could not tie to the caller). */
+START_TEST(subject_deny_fail_closed)
+{
+	struct acl_subject s = subj(1000, 1000);
+	struct acl *acl = load_ok("deny exe:/usr/bin/evil * any\n"
+				  "deny uid:1000+unit:batch-*.service d.test any\n"
+				  "allow uid:1000 * any\n"
+				  "allow uid:1001 * any\n");
+	struct acl_decision d;
+
+	/* Known and different: the deny does not apply. */
+	s.exe = "/usr/bin/good";
+	s.unit = "web.service";
+	ck_assert_int_eq(allowed(acl, &s, "a.test", ACL_ROLE_CLIENT, 0), 1);
+	ck_assert_int_eq(allowed(acl, &s, "d.test", ACL_ROLE_CLIENT, 0), 1);
+	/* Known and named: denied. */
+	s.exe = "/usr/bin/evil";
+	ck_assert_int_eq(allowed(acl, &s, "a.test", ACL_ROLE_CLIENT, 0), 0);
+	/* Unknown exe: the deny matches (it used to fail open). */
+	s.exe = NULL;
+	d = check(acl, &s, "a.test", ACL_ROLE_CLIENT, 0);
+	ck_assert_int_eq(d.allowed, 0);
+	ck_assert_uint_eq(d.line, 1);
+	/* Unknown unit: the combined deny matches for uid 1000 only. */
+	s.exe = "/usr/bin/good";
+	s.unit = NULL;
+	d = check(acl, &s, "d.test", ACL_ROLE_CLIENT, 0);
+	ck_assert_int_eq(d.allowed, 0);
+	ck_assert_uint_eq(d.line, 2);
+	s.uid = 1001;
+	ck_assert_int_eq(allowed(acl, &s, "d.test", ACL_ROLE_CLIENT, 0), 1);
+	acl_unref(acl);
+}
+END_TEST
+
+/* Finding 4: an allow rule on exe:/unit: alone loads, with a warning in
+ * err; combined with a uid, or as a deny, it does not warn. */
+START_TEST(subject_process_only_warns)
+{
+	struct acl *acl;
+
+	acl = load_ok("allow uid:0+exe:/usr/bin/x a.test any\n"
+		      "deny exe:/usr/bin/y * any\n"
+		      "allow gid:0+unit:a.service b.test any\n");
+	ck_assert_str_eq(err, "");
+	acl_unref(acl);
+	acl = load_ok("# x\n"
+		      "allow exe:/usr/bin/x a.test any\n"
+		      "allow uid:0 b.test any\n"
+		      "allow unit:a.service+exe:/usr/bin/x c.test any\n");
+	ck_assert_msg(strstr(err, NAME ":2: warning: allow rule on exe:/unit: alone") != NULL,
+		      "no warning for line 2: '%s'", err);
+	ck_assert_msg(strstr(err, NAME ":4: warning: ") != NULL, "no warning for line 4: '%s'", err);
+	ck_assert_msg(strstr(err, ":3:") == NULL, "warning for line 3: '%s'", err);
+	ck_assert_uint_eq(acl_rule_count(acl), 3);
+	acl_unref(acl);
+}
+END_TEST
+
+/* Finding 1: one case rule for the ACL and for the daemon's lookup of
+ * configured names (tk_identity_equal), so a spelling cannot be judged
+ * as one identity and served as another. */
+START_TEST(case_rule_shared)
+{
+	static const struct {
+		const char *pattern, *id;
+	} pairs[] = {
+		{ "alice@example.test", "alice@example.test" },
+		{ "alice@example.test", "alice@EXAMPLE.TEST" },
+		{ "alice@example.test", "ALICE@example.test" },
+		{ "alice@example.test", "Alice@Example.Test" },
+		{ "alice@example.test", "alice@example.tesT" },
+		{ "alice@example.test", "alice@example.test.x" },
+		{ "alice@example.test", "example.test" },
+		{ "server.example.test", "SERVER.example.test" },
+		{ "server.example.test", "server@example.test" },
+		{ "Server.Example.Test", "server.example.test" },
+		{ "bob@X.test", "bob@x.TEST" },
+		{ "bob@x.test", "bOb@x.test" },
+	};
+	struct acl_subject s = subj(1000, 1000);
+	struct acl *acl;
+	char canon[64];
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		char text[128];
+		int eq = tk_identity_equal(pairs[i].pattern, strlen(pairs[i].pattern), pairs[i].id,
+					   strlen(pairs[i].id));
+
+		(void)snprintf(text, sizeof(text), "allow uid:1000 %s any\n", pairs[i].pattern);
+		acl = load_ok(text);
+		ck_assert_msg(ok1000(acl, pairs[i].id) == eq, "ACL and lookup disagree on %s vs %s",
+			      pairs[i].pattern, pairs[i].id);
+		acl_unref(acl);
+	}
+	/* The local part is case-sensitive (doc/acl.md), the domain is not. */
+	ck_assert_int_eq(tk_identity_equal("alice@example.test", 18, "ALICE@example.test", 18), 0);
+	ck_assert_int_eq(tk_identity_equal("alice@example.test", 18, "alice@EXAMPLE.test", 18), 1);
+	(void)snprintf(canon, sizeof(canon), "%s", "Alice@EXAMPLE.Test");
+	tk_identity_canonical(canon);
+	ck_assert_str_eq(canon, "Alice@example.test");
+	(void)snprintf(canon, sizeof(canon), "%s", "WWW.Example.TEST");
+	tk_identity_canonical(canon);
+	ck_assert_str_eq(canon, "www.example.test");
+
+	/* The audit's deny/allow pair: the daemon resolves every spelling to
+	 * the configured name first; that name is denied, and a spelling the
+	 * lookup does not equate with it is a different identity. */
+	acl = load_ok("deny uid:1000 alice@example.test any\n"
+		      "allow uid:1000 @example.test client\n");
+	ck_assert_int_eq(ok1000(acl, "alice@example.test"), 0);
+	ck_assert_int_eq(ok1000(acl, "alice@EXAMPLE.TEST"), 0);
+	ck_assert_int_eq(ok1000(acl, "bob@example.test"), 1);
+	ck_assert_int_eq(tk_identity_equal("alice@example.test", 18, "ALICE@example.test", 18), 0);
+	(void)s;
+	acl_unref(acl);
+}
+END_TEST
+
+/* Finding 3: which decisions need an authenticated peer. */
+START_TEST(restricts_peers)
+{
+	struct acl_subject s = subj(1000, 1000);
+	struct acl *acl = load_ok("allow uid:1000 a.test any peers=alice@example.test\n"
+				  "allow uid:1000 m.test any map-user\n"
+				  "allow uid:1000 o.test any\n"
+				  "map *@example.test %u\n");
+	struct acl_decision d;
+
+	d = check(acl, &s, "a.test", ACL_ROLE_SERVER, 0);
+	ck_assert_int_eq(acl_decision_restricts_peers(&d), 1);
+	d = check(acl, &s, "m.test", ACL_ROLE_SERVER, 0);
+	ck_assert_int_eq(acl_decision_restricts_peers(&d), 1);
+	d = check(acl, &s, "o.test", ACL_ROLE_SERVER, 0);
+	ck_assert_int_eq(acl_decision_restricts_peers(&d), 0);
+	d = check(acl, &s, "none.test", ACL_ROLE_SERVER, 0);
+	ck_assert_int_eq(acl_decision_restricts_peers(&d), 0);
+	ck_assert_int_eq(acl_decision_restricts_peers(NULL), 0);
+	/* And the empty identity never passes the peer check itself. */
+	d = check(acl, &s, "a.test", ACL_ROLE_SERVER, 0);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "", NULL, 0), -EACCES);
+	acl_unref(acl);
+}
+END_TEST
+
 START_TEST(flags_permission)
 {
 	struct acl_subject s = subj(1000, 1000);
@@ -1034,6 +1248,11 @@ int main(void)
 	add(s, "/policy/acl/roles", roles);
 	add(s, "/policy/acl/subject-user-group", subject_user_and_group);
 	add(s, "/policy/acl/subject-unit-exe", subject_unit_and_exe);
+	add(s, "/policy/acl/subject-combined", subject_combined);
+	add(s, "/policy/acl/subject-deny-fail-closed", subject_deny_fail_closed);
+	add(s, "/policy/acl/subject-process-only-warns", subject_process_only_warns);
+	add(s, "/policy/acl/case-rule-shared", case_rule_shared);
+	add(s, "/policy/acl/restricts-peers", restricts_peers);
 	add(s, "/policy/acl/flags", flags_permission);
 	add(s, "/policy/acl/peers", peers);
 	add(s, "/policy/acl/map-user", map_user);
