@@ -33,64 +33,121 @@ void control_reply_error(int ctlfd, int err, const char *message)
 #endif
 #define PIDFS_MAGIC 0x50494446
 
+/* The kernel's limit on supplementary groups (NGROUPS_MAX in
+ * <linux/limits.h>): a list can never be longer, so it bounds what we
+ * allocate for a caller. */
+#define CALLER_GROUPS_MAX 65536u
+
 /* Supplementary groups as of connect(), from the socket like SO_PEERCRED:
- * no race with PID reuse.  More than fit are dropped (a group: rule then
- * fails closed).  Returns 0 or a negative errno (-ENOPROTOOPT where the
+ * no race with PID reuse.  All of them: a deny group: rule must see every
+ * group the caller is in.  The kernel says how much room it needs
+ * (ERANGE and the size in len); the list of a connected socket does not
+ * change, so a second try with that much room is enough.  Returns 0 and
+ * sets c->groups/n_groups, or a negative errno (-ENOPROTOOPT where the
  * kernel lacks SO_PEERGROUPS). */
 static int peer_groups(int ctlfd, struct caller *c)
 {
-	socklen_t len = sizeof(c->groups);
-	gid_t *all;
-	int r;
+	socklen_t len = 64 * sizeof(gid_t);
+	gid_t *buf = NULL;
+	int r = -ERANGE;
 
-	if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) == 0) {
-		c->n_groups = len / sizeof(gid_t);
-		return 0;
+	for (int attempt = 0; attempt < 3 && r == -ERANGE; attempt++) {
+		gid_t *nbuf;
+
+		if (len > CALLER_GROUPS_MAX * sizeof(gid_t)) {
+			r = -E2BIG;
+			break;
+		}
+		nbuf = realloc(buf, len ? len : sizeof(gid_t));
+		if (!nbuf) {
+			r = -ENOMEM;
+			break;
+		}
+		buf = nbuf;
+		r = getsockopt(ctlfd, SOL_SOCKET, SO_PEERGROUPS, buf, &len) < 0 ? -errno : 0;
 	}
-	if (errno != ERANGE || len <= sizeof(c->groups))
-		return -errno;
-	all = malloc(len);
-	if (!all)
-		return -ENOMEM;
-	if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERGROUPS, all, &len) < 0) {
-		r = -errno;
-		free(all);
+	if (r < 0) {
+		free(buf);
 		return r;
 	}
-	memcpy(c->groups, all, sizeof(c->groups));
-	c->n_groups = TK_ARRAY_SIZE(c->groups);
-	free(all);
+	c->groups = buf; /* now owned by c */
+	c->n_groups = len / sizeof(gid_t);
 	return 0;
 }
 
 /* Supplementary groups from /proc, for kernels without SO_PEERGROUPS; only
- * trusted if the process there still has the uid of the socket. */
-static void read_groups(struct caller *c)
+ * trusted if the process there still has the uid of the socket.  The
+ * Groups: line is read whole however long it is (up to what
+ * CALLER_GROUPS_MAX groups can take).  Returns 0 with the list in c, or
+ * a negative errno: then the list is unknown and the caller is refused. */
+static int read_groups(struct caller *c)
 {
-	char path[64], line[4096];
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
 	FILE *f;
-	int uid_ok = 0;
+	int uid_ok = 0, r = -ENODATA;
 
 	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)c->cred.pid);
 	f = fopen(path, "re");
 	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
+		return -errno;
+	while ((n = getline(&line, &cap, f)) > 0) {
 		if (!strncmp(line, "Uid:", 4)) {
 			unsigned long real = strtoul(line + 4, NULL, 10);
 			uid_ok = real == c->cred.uid;
-		} else if (!strncmp(line, "Groups:", 7) && uid_ok) {
+		} else if (!strncmp(line, "Groups:", 7)) {
 			char *p = line + 7, *end;
-			while (c->n_groups < TK_ARRAY_SIZE(c->groups)) {
-				unsigned long g = strtoul(p, &end, 10);
+			gid_t *g;
+			size_t k = 0;
+
+			if (!uid_ok) {
+				r = -ESRCH;
+				break;
+			}
+			if ((size_t)n > CALLER_GROUPS_MAX * 12u) {
+				r = -E2BIG;
+				break;
+			}
+			/* Each group takes at least two bytes ("1 "): n bounds the count. */
+			g = malloc(((size_t)n / 2 + 1) * sizeof(*g));
+			if (!g) {
+				r = -ENOMEM;
+				break;
+			}
+			for (;;) {
+				unsigned long v = strtoul(p, &end, 10);
 				if (end == p)
 					break;
-				c->groups[c->n_groups++] = (gid_t)g;
+				g[k++] = (gid_t)v;
 				p = end;
 			}
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p != '\n' && *p != '\0') {
+				free(g);
+				r = -EBADMSG;
+				break;
+			}
+			free(c->groups);
+			c->groups = g; /* now owned by c */
+			c->n_groups = k;
+			r = 0;
+			break;
 		}
 	}
+	free(line);
 	(void)fclose(f);
+	return r;
+}
+
+void control_caller_done(struct caller *c)
+{
+	if (!c)
+		return;
+	free(c->groups);
+	c->groups = NULL;
+	c->n_groups = 0;
 }
 
 /* Field 22 of /proc/PID/stat: when the process started, in clock ticks. */
@@ -138,6 +195,32 @@ static int pidfd_alive(int pidfd)
 /* Whether pidfd_alive() works here: 0 not known yet, 1 yes, -1 no. */
 static int pidfd_usable;
 
+int control_identify_init(void)
+{
+	int sv[2], pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+
+	/* Ask about ourselves over a socketpair: the same getsockopt and
+	 * system call a caller's identification needs. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		pidfd_usable = -1;
+	} else {
+		if (getsockopt(sv[0], SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+			pidfd = -1;
+		pidfd_usable = pidfd >= 0 && pidfd_alive(pidfd) == 1 ? 1 : -1;
+		(void)tk_close(pidfd);
+		(void)tk_close(sv[0]);
+		(void)tk_close(sv[1]);
+	}
+	if (pidfd_usable < 0)
+		keyd_log(LOG_WARNING,
+			 "this kernel offers no usable SO_PEERPIDFD/pidfd_send_signal (Linux < 6.5, "
+			 "or filtered): caller identification is racy with PID reuse, so unit: and "
+			 "exe: subjects admit nobody (allow rules on them never match, deny rules "
+			 "on them always do); uid/gid rules are unaffected");
+	return pidfd_usable > 0;
+}
+
 /* The systemd unit of recent callers.  sd_pid_get_unit() reads two /proc
  * files; a busy caller asks many times a second.  Entries are keyed by the
  * process itself: the inode pidfs gives its pidfd, never reused while the
@@ -180,7 +263,10 @@ static void caller_unit(struct caller *c, unsigned long long key, unsigned long 
 		}
 	}
 	if (sd_pid_get_unit(c->cred.pid, &unit) >= 0 && unit) {
-		(void)snprintf(c->unit, sizeof(c->unit), "%s", unit);
+		/* A unit name that does not fit is unknown, never cut: a cut
+		 * name could match a unit: glob the real one does not. */
+		if (strlen(unit) < sizeof(c->unit))
+			memcpy(c->unit, unit, strlen(unit) + 1);
 		free(unit);
 	}
 }
@@ -203,17 +289,17 @@ int control_caller_identify(int ctlfd, struct caller *ret)
 	socklen_t len = sizeof(c.cred);
 	char path[64];
 	unsigned long long t0 = 0, key, now = tk_now_ms();
-	int pidfd = -1, alive;
+	int pidfd = -1, alive, r;
 	ssize_t n;
 
 	memset(&c, 0, sizeof(c));
 	if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERCRED, &c.cred, &len) < 0)
 		return -errno;
 	len = sizeof(pidfd);
-	if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+	if (pidfd_usable < 0 || getsockopt(ctlfd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
 		pidfd = -1; /* older kernel: fall back to the start time */
-	if (pidfd >= 0 && pidfd_usable <= 0) {
-		if (pidfd_usable < 0 || pidfd_alive(pidfd) < 0) {
+	if (pidfd >= 0 && pidfd_usable == 0) {
+		if (pidfd_alive(pidfd) < 0) {
 			pidfd_usable = -1;
 			pidfd = tk_close(pidfd);
 		} else {
@@ -222,21 +308,36 @@ int control_caller_identify(int ctlfd, struct caller *ret)
 	}
 	if (pidfd < 0)
 		t0 = start_time(c.cred.pid);
-	if (peer_groups(ctlfd, &c) < 0)
-		read_groups(&c);
+	r = peer_groups(ctlfd, &c);
+	if (r == -ENOPROTOOPT)
+		r = read_groups(&c);
+	/* A list we could not read in full is no list: admission refuses it
+	 * rather than let a deny group: rule miss a group. */
+	c.groups_complete = r == 0;
 	key = process_key(pidfd);
 	caller_unit(&c, key, now);
 	(void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)c.cred.pid);
-	n = readlink(path, c.exe, sizeof(c.exe) - 1);
-	c.exe[n > 0 ? n : 0] = '\0';
+	n = readlink(path, c.exe, sizeof(c.exe));
+	/* readlink() does not terminate and silently truncates: a result that
+	 * fills the buffer may be cut, and a cut path could equal an exe:
+	 * rule's shorter path.  Treat it as unreadable. */
+	if (n <= 0 || (size_t)n >= sizeof(c.exe))
+		n = 0;
+	c.exe[n] = '\0';
 	/* The caller may have exited and its PID been reused while we read
 	 * /proc: then groups, unit and exe describe someone else. */
 	alive = pidfd >= 0 ? pidfd_alive(pidfd) == 1 : (t0 != 0 && start_time(c.cred.pid) == t0);
+	/* Only the pidfd ties what /proc said to the process that connected:
+	 * the start time has clock-tick resolution, and a PID can be reused
+	 * within one tick. */
+	c.verified = pidfd >= 0 && alive;
 	(void)tk_close(pidfd);
-	if (!alive)
+	if (!alive) {
+		control_caller_done(&c);
 		return -ESRCH;
+	}
 	caller_unit_remember(&c, key, now);
-	*ret = c;
+	*ret = c; /* the group list now owned by *ret */
 	return 0;
 }
 
@@ -456,14 +557,43 @@ static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, cons
 		goto refuse;
 
 	role = q.msg.role == TK_ROLE_SERVER ? "server" : "client";
+	/* Which configured identity is meant, first, under the one case rule
+	 * the ACL uses too; from here on only its (canonical) name is used:
+	 * for the ACL decision, the audit records, the logs and what
+	 * tlskey_query() reports.  The ACL must never judge one spelling
+	 * while the key of another is used. */
+	q.id = keyd_conf_identity(k->conf, q.msg.myname);
+	if (!q.id) {
+		(void)snprintf(why, sizeof(why), "no key configured for %s", q.msg.myname);
+		r = -ENOKEY;
+		goto refuse;
+	}
+	(void)snprintf(q.msg.myname, sizeof(q.msg.myname), "%s", q.id->name);
+	if (!who->groups_complete) {
+		struct keyd_audit a = { .event = "refused", .cred = &who->cred, .unit = who->unit,
+					.myname = q.msg.myname, .role = role, .err = EACCES,
+					.sign_us = -1, .handshake_ms = -1,
+					.detail = "supplementary groups unreadable" };
+
+		/* Deciding on part of the list could let a deny group: rule
+		 * miss the one group it names. */
+		keyd_audit(&a);
+		(void)snprintf(why, sizeof(why),
+			       "the caller's supplementary groups could not be read in full");
+		r = -EACCES;
+		goto refuse;
+	}
 	q.cred = who->cred;
 	q.acl = acl_current(k, &q.acl_gen);
+	/* unit and exe only vouch for the caller when read from the very
+	 * process that connected; otherwise they are "unknown", which no
+	 * allow rule accepts and every deny rule naming them does. */
 	subj = (struct acl_subject){ .uid = who->cred.uid,
 				     .gid = who->cred.gid,
 				     .groups = who->groups,
 				     .n_groups = who->n_groups,
-				     .unit = who->unit[0] ? who->unit : NULL,
-				     .exe = who->exe[0] ? who->exe : NULL };
+				     .unit = who->verified && who->unit[0] ? who->unit : NULL,
+				     .exe = who->verified && who->exe[0] ? who->exe : NULL };
 	areq = (struct acl_request){ .subject = &subj,
 				     .myname = q.msg.myname,
 				     .role = q.msg.role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
@@ -481,12 +611,6 @@ static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, cons
 		(void)snprintf(why, sizeof(why), "access to %s as %s denied by tlskeyd policy",
 			       q.msg.myname, role);
 		r = -EACCES;
-		goto refuse;
-	}
-	q.id = keyd_conf_identity(k->conf, q.msg.myname);
-	if (!q.id) {
-		(void)snprintf(why, sizeof(why), "no key configured for %s", q.msg.myname);
-		r = -ENOKEY;
 		goto refuse;
 	}
 	q.id_index = (size_t)(q.id - k->conf->ids);

@@ -639,6 +639,15 @@ static int finish(struct conn *c)
 		return -EKEYREJECTED;
 	}
 
+	if (!c->peer[0] && !(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION) &&
+	    acl_decision_restricts_peers(&q->decision)) {
+		/* The caller may choose not to require a certificate, but not
+		 * to lift the ACL's restriction on who the peer may be: with
+		 * no identity there is nothing peers=/map-user could admit. */
+		handshake_fail(c, EACCES, "peer sent no certificate, but %s admits only certain peers "
+			       "(peers= or map-user)", q->decision.where);
+		return -EACCES;
+	}
 	if (c->peer[0]) {
 		int user = keyd_identity_is_user(c->peer);
 
@@ -762,6 +771,15 @@ void handshake_timeout(struct conn *c)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
+	if (c->waiting_hello && !(c->req.msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION) &&
+	    acl_decision_restricts_peers(&c->req.decision)) {
+		/* No handshake, so no peer identity: the same refusal as for a
+		 * TLS peer without a certificate (finish()). */
+		c->waiting_hello = 0;
+		handshake_fail(c, EACCES, "no handshake from the peer, but %s admits only certain "
+			       "peers (peers= or map-user)", c->req.decision.where);
+		return;
+	}
 	if (c->waiting_hello) {
 		/* The peer never started a handshake: keep the connection in
 		 * cleartext, as the caller asked (allow-handshake-timeout). */

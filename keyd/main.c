@@ -92,6 +92,7 @@ static void client_drop(struct loop *l, struct client *c)
 	if (c->watched)
 		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	(void)tk_close(c->fd);
+	control_caller_done(&c->who);
 	free(c);
 }
 
@@ -333,6 +334,20 @@ static void expire_clients(struct loop *l)
 	}
 }
 
+/* What acl_load_file() leaves in err on success: one warning per line. */
+static void keyd_log_acl_warnings(const char *warnings)
+{
+	const char *p = warnings;
+
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+		keyd_log(LOG_WARNING, "ACL: %.*s", n, p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
 int keyd_reload_acl(struct keyd *k, char *msg, size_t len)
 {
 	struct acl *fresh = NULL, *old;
@@ -352,6 +367,7 @@ int keyd_reload_acl(struct keyd *k, char *msg, size_t len)
 		(void)sd_notify(0, "READY=1");
 		return r;
 	}
+	keyd_log_acl_warnings(err);
 	pthread_mutex_lock(&k->acl_lock);
 	old = k->acl;
 	k->acl = fresh;
@@ -764,9 +780,11 @@ int main(int argc, char **argv)
 			keyd_log(LOG_ERR, "ACL: %s", err);
 			goto out;
 		}
+		keyd_log_acl_warnings(err);
 	} else {
 		keyd_log(LOG_WARNING, "no 'acl' file configured: every request will be denied");
 	}
+	(void)control_identify_init();
 	r = gnutls_priority_init2(&k.prio, k.conf->priority ? k.conf->priority : "NORMAL", NULL, 0);
 	if (r < 0) {
 		keyd_log(LOG_ERR, "priority '%s': %s", k.conf->priority, gnutls_strerror(r));
