@@ -13,7 +13,9 @@
 
 #include "tools/tlskeyctl.h"
 
-/* The daemon reads at most this many supplementary groups (keyd/control.c). */
+/* How many groups --group may give and getgrouplist() may return here.
+ * (The daemon reads all of a caller's groups, keyd/control.c; a user in
+ * more than this is refused by "acl test" rather than judged on a part.) */
 #define CTL_GROUPS_MAX 256
 
 /* Name the index-only parse uses: rule lines are read back from it. */
@@ -117,8 +119,12 @@ static int load_reporting(const char *path, struct acl **ret_acl)
 		return -ENOMEM;
 	}
 	r = acl_load_file(path, ret_acl, err, CTL_ERR_MAX);
+	/* On success err holds the loader's warnings: show them like errors,
+	 * as the daemon logs them. */
 	if (r < 0)
 		ctl_err_lines(err[0] ? err : strerror(-r));
+	else if (err[0])
+		ctl_err_lines(err);
 	free(err);
 	return r;
 }
@@ -349,7 +355,17 @@ static int report_decision(const struct acl *acl, const struct acl_decision *d,
 		(void)printf("note: an allow rule matched but does not grant the requested flags "
 			     "0x%x\n", d->denied_flags);
 	}
-	if (d->allowed && a->peer) {
+	if (d->allowed && a->peer && !a->peer[0]) {
+		/* --peer "": a peer that sent no certificate (NO_REQUIRE/
+		 * NO_REQUEST_PEER_CERT), judged as keyd/handshake.c finish() does. */
+		if (!(a->flags & ACL_FLAG_SKIP_AUTHORIZATION) && acl_decision_restricts_peers(d)) {
+			(void)printf("peer: none refused: %s admits only certain peers (peers= or "
+				     "map-user)\n", d->where);
+			rc = CTL_EXIT_FAIL;
+		} else {
+			(void)printf("peer: none allowed\n");
+		}
+	} else if (d->allowed && a->peer) {
 		/* Same order as the daemon (keyd/handshake.c): peers= unless the
 		 * request skips authorization, then map-user. */
 		if (a->flags & ACL_FLAG_SKIP_AUTHORIZATION) {
@@ -393,7 +409,8 @@ int ctl_acl_test(struct ctl *ctl, int argc, char **argv)
 		"  --role R      client or server\n"
 		"  --flags LIST  skip-authorization,no-cache-read,no-cache-write or a number\n"
 		"  --peer P      also check this authenticated remote identity (peers=,\n"
-		"                map-user) and show the local user it maps to\n"
+		"                map-user) and show the local user it maps to; \"\" for a\n"
+		"                peer without a certificate\n"
 		"Exit status: 0 allow (and the peer passes), 1 deny, 2 usage error.\n";
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, 'u' },  { "group", required_argument, NULL, 'g' },

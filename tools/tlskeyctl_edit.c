@@ -240,6 +240,8 @@ static int validate(const struct edit *e, const char *buf, size_t len)
 	if (r < 0) {
 		ctl_err_lines(err[0] ? err : strerror(-r));
 		ctl_err("%s: not changed", e->path);
+	} else if (err[0]) {
+		ctl_err_lines(err); /* warnings: the edit goes ahead */
 	}
 	acl_unref(acl);
 	free(err);
