@@ -4,7 +4,9 @@
 # the attack fails with a clear error while other callers keep being served.
 HOSTILE_TESTS = \
 	test/hostile/acl-case.sh \
-	test/hostile/anon-peers.sh
+	test/hostile/anon-peers.sh \
+	test/hostile/exe-combined.sh \
+	test/hostile/many-groups.sh
 
 TESTS += $(HOSTILE_TESTS)
 EXTRA_DIST += $(HOSTILE_TESTS) test/hostile/lib.sh
