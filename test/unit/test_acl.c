@@ -1204,6 +1204,8 @@ START_TEST(example_fixture)
 
 	snprintf(path, sizeof(path), "%s/test/unit/acl-example.conf", srcdir ? srcdir : ".");
 	ck_assert_msg(acl_load_file(path, &acl, err, sizeof(err)) == 0, "%s", err);
+	/* The example shows good practice: no exe:/unit: rule without a uid. */
+	ck_assert_msg(err[0] == '\0', "the example draws warnings: %s", err);
 	ck_assert_uint_gt(acl_rule_count(acl), 0);
 	d = check(acl, &s, "server.example.test", ACL_ROLE_SERVER, 0);
 	ck_assert_int_eq(d.allowed, 1);
