@@ -26,10 +26,11 @@
  *   datapath open-close --connect ADDR:PORT --myname N [--sni S] [--count N]
  *       N sessions in turn: start TLS as client, write a line, close the
  *       protected descriptor.  Prints "OPENCLOSE n=K".
- *   datapath start --connect ADDR:PORT --myname N [--sni S]
+ *   datapath start --connect ADDR:PORT --myname N [--sni S] [--query]
  *       One blocking starttls_client(); prints "START ok" or
  *       "START errno=NAME: message" and exits 0 either way (2 on a
- *       local error).
+ *       local error).  With --query, then "QUERY flags=0x.." (the
+ *       TLSKEY_INFO_* flags tlskey_query() reports).
  */
 #include "config.h"
 
@@ -66,7 +67,7 @@ static long long now_ms(void)
 struct opts {
 	const char *myname, *sni, *connect, *port_file, *cert, *key;
 	unsigned count, hold;
-	int stall;
+	int stall, query;
 };
 
 static const char *errname(int e)
@@ -343,6 +344,15 @@ static int start(const struct opts *o)
 		return 0;
 	}
 	(void)printf("START ok\n");
+	if (o->query) {
+		struct tlskey_info *info = calloc(1, sizeof(*info));
+
+		if (info && tlskey_query(pfd, info) == 0)
+			(void)printf("QUERY flags=0x%x\n", info->flags);
+		else
+			(void)printf("QUERY errno=%s\n", errname(errno));
+		free(info);
+	}
 	(void)close(pfd);
 	return 0;
 }
@@ -359,8 +369,8 @@ int main(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (!strcmp(a, "--stall")) {
-			o.stall = 1;
+		if (!strcmp(a, "--stall") || !strcmp(a, "--query")) {
+			*(a[2] == 's' ? &o.stall : &o.query) = 1;
 			continue;
 		}
 		if (!v) {
