@@ -55,6 +55,8 @@ static const struct item_def {
 	[TK_TAG_MAPPED_USER] = { KIND_STR, offsetof(struct tk_msg, mapped_user), TK_SHORT_MAX,
 				 T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
 	[TK_TAG_HS_MS] = { KIND_U32, offsetof(struct tk_msg, hs_ms), 0, T(TK_MSG_QUERY_RESULT), 0 },
+	[TK_TAG_INFO_FLAGS] = { KIND_U32, offsetof(struct tk_msg, info_flags), 0,
+				T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
 	[TK_TAG_PEER_CERT] = { KIND_BLOB, offsetof(struct tk_msg, peer_cert), TK_CERT_MAX,
 			       T(TK_MSG_QUERY_RESULT), 0 },
 };

@@ -51,6 +51,7 @@ enum tk_tag {
 	TK_TAG_MAPPED_USER = 18, /* string: local account the peer maps to */
 	TK_TAG_HS_MS = 19,       /* u32: handshake duration */
 	TK_TAG_PEER_CERT = 20,   /* bytes: peer certificate, DER */
+	TK_TAG_INFO_FLAGS = 21,  /* u32: TLSKEY_INFO_* about the protected descriptor */
 	TK_TAG_MAX
 };
 
@@ -70,6 +71,7 @@ struct tk_msg {
 	uint8_t state;
 	uint32_t flags;
 	uint32_t hs_ms;
+	uint32_t info_flags;
 	uint32_t peername_max;
 	uint32_t timeout_ms;
 	uint32_t err;

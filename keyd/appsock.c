@@ -4,10 +4,14 @@
  * only TCP can tell the application that a stream broke: when the peer
  * truncates the stream (no close_notify) or resets it, the daemon closes
  * its end with a reset and the application's read() fails with
- * ECONNRESET after the data that did arrive.  A UNIX socket pair can only
- * end in a clean EOF, so it is used for DTLS (datagrams, which have no
- * truncation), when configured (protected-socket = unix), and as the
- * fallback when a loopback connection cannot be made.
+ * ECONNRESET after the data that did arrive.  The same holds when the
+ * daemon itself dies: its end lingers {1, 0} while the session is live,
+ * so the kernel resets it (cleared only for the orderly end, see
+ * appsock_orderly).  A UNIX socket pair can only end in a clean EOF, so it
+ * is used for DTLS (datagrams, which have no truncation), when configured
+ * (protected-socket = unix), and, only if protected-socket-fallback = unix
+ * says so, when a loopback connection cannot be made; otherwise that start
+ * fails with EAGAIN rather than silently losing truncation detection.
  *
  * The loopback connection is made through a listener that lives only for
  * the call, bound to a random address in 127.0.0.0/8 (ports in TIME_WAIT
@@ -21,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
@@ -154,6 +159,9 @@ static int tcp_pair(int ret_sv[2])
 	/* Each write is meant for the peer now: no Nagle delay on loopback. */
 	(void)setsockopt(cs, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	(void)setsockopt(as, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Until the orderly end, any close of ours -- a daemon killed or
+	 * crashed included -- resets: the app reads ECONNRESET, not EOF. */
+	appsock_reset(as);
 	ret_sv[0] = as; /* the daemon's end, non-blocking */
 	ret_sv[1] = cs; /* the application's end */
 	return 0;
@@ -164,7 +172,8 @@ fail:
 	return r;
 }
 
-int appsock_pair(const struct keyd_conf *conf, int dtls, int ret_sv[2], int *ret_tcp)
+int appsock_pair(const struct keyd_conf *conf, int dtls, int ret_sv[2], int *ret_tcp, char *why,
+		 size_t whylen)
 {
 	static atomic_ullong warned_ms;
 	int sv[2], r;
@@ -177,19 +186,35 @@ int appsock_pair(const struct keyd_conf *conf, int dtls, int ret_sv[2], int *ret
 			*ret_tcp = 1;
 			return 0;
 		}
-		/* Once a minute at most: this can happen per session. */
+		/* Once a minute at most: this can happen per session (a local
+		 * user holding the ephemeral ports can make it happen). */
 		unsigned long long now = tk_now_ms(), last = atomic_load(&warned_ms);
-		if ((!last || now - last >= 60000) && atomic_compare_exchange_strong(&warned_ms, &last, now))
+		int say = (!last || now - last >= 60000) &&
+			  atomic_compare_exchange_strong(&warned_ms, &last, now);
+		if (!conf->fallback_unix) {
+			(void)snprintf(why, whylen, "cannot make a loopback TCP protected descriptor: %s, "
+				       "refusing; set protected-socket-fallback = unix to accept UNIX "
+				       "pairs that cannot report truncation", strerror(-r));
+			if (say)
+				keyd_log(LOG_WARNING, "%s", why);
+			return -EAGAIN;
+		}
+		if (say)
 			keyd_log(LOG_WARNING, "cannot make a loopback TCP connection (%s): protected "
 				 "descriptors are UNIX sockets for now, which end a truncated stream "
-				 "with EOF instead of ECONNRESET", strerror(-r));
+				 "with EOF instead of ECONNRESET (protected-socket-fallback = unix; "
+				 "the start result and tlskey_query() say so)", strerror(-r));
 	}
-	if (socketpair(AF_UNIX, (dtls ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
+	if (socketpair(AF_UNIX, (dtls ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = -errno;
+		(void)snprintf(why, whylen, "%s", strerror(-r));
+		return r;
+	}
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
 		r = -errno;
 		(void)tk_close(sv[0]);
 		(void)tk_close(sv[1]);
+		(void)snprintf(why, whylen, "%s", strerror(-r));
 		return r;
 	}
 	ret_sv[0] = sv[0];
@@ -201,6 +226,13 @@ int appsock_pair(const struct keyd_conf *conf, int dtls, int ret_sv[2], int *ret
 void appsock_reset(int fd)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+void appsock_orderly(int fd)
+{
+	struct linger lg = { .l_onoff = 0, .l_linger = 0 };
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }

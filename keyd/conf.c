@@ -113,6 +113,14 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		c->protected_unix = !strcmp(val, "unix");
 		return 0;
 	}
+	if (!strcmp(key, "protected-socket-fallback")) {
+		if (strcmp(val, "refuse") && strcmp(val, "unix"))
+			return perr(p, "'protected-socket-fallback' must be refuse or unix, not '%s'", val);
+		c->fallback_unix = !strcmp(val, "unix");
+		return 0;
+	}
+	if (!strcmp(key, "close-timeout"))
+		return set_uint(p, &c->close_timeout_ms, key, val, 1, 3600 * 1000);
 	if (!strcmp(key, "request-timeout"))
 		return set_uint(p, &c->request_timeout_ms, key, val, 1, 3600 * 1000);
 	return perr(p, "unknown setting '%s'", key);
@@ -359,6 +367,8 @@ static void conf_defaults(struct keyd_conf *c)
 		c->handshake_timeout_ms = 30000;
 	if (!c->request_timeout_ms)
 		c->request_timeout_ms = 5000;
+	if (!c->close_timeout_ms)
+		c->close_timeout_ms = 10000;
 }
 
 static void cache_defaults(struct parser *p)

@@ -47,6 +47,8 @@ struct keyd_conf {
 	unsigned cache_size;  /* validation cache slots, 0: off */
 	unsigned cache_ttl_s; /* 0: off */
 	int protected_unix;   /* protected-socket = unix: UNIX pairs, never loopback TCP */
+	int fallback_unix;    /* protected-socket-fallback = unix (default refuse) */
+	unsigned close_timeout_ms; /* close-timeout: peer's time to progress once the app closed */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

@@ -373,6 +373,28 @@ static int check_fd(int fd, int proto, char *why, size_t len)
 	return 0;
 }
 
+/* The caller set up fd and may keep a duplicate: take back every option
+ * that could make a daemon system call on it block or stall.  SO_LINGER
+ * with a timeout would make close() wait for the peer, so l_onoff = 0:
+ * close() never blocks (where the daemon wants a reset it sets {1, 0}
+ * itself, which does not block either).  SO_RCVLOWAT above 1 would keep
+ * epoll from ever reporting a partial record.  O_NONBLOCK is set for
+ * calls without flags, but every send and recv also says MSG_DONTWAIT, as
+ * the caller can clear the flag again through its own duplicate; O_ASYNC
+ * goes (no SIGIO for the daemon).  SO_SNDTIMEO and SO_RCVTIMEO do not
+ * matter with MSG_DONTWAIT.  Runs before anything can close fd, the
+ * refusal path included.  Errors are ignored: a descriptor that is not a
+ * socket is refused by check_fd() next. */
+static void take_socket_options(int fd)
+{
+	struct linger lg = { .l_onoff = 0, .l_linger = 0 };
+	int one = 1;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
+}
+
 static int check_request(const struct tk_msg *m, char *why, size_t len)
 {
 	const uint32_t server_only = TLSKEY_FLAG_NO_REQUIRE_PEER_CERT | TLSKEY_FLAG_NO_REQUEST_PEER_CERT;
@@ -535,6 +557,8 @@ static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, cons
 	char why[TK_MESSAGE_MAX] = "";
 	int r;
 
+	if (netfd >= 0)
+		take_socket_options(netfd);
 	memset(&q, 0, sizeof(q));
 	q.msg = (struct keyd_start){ .present = m->present,
 				     .role = m->role,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <pwd.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -36,6 +37,19 @@ static const char *role_name(const struct conn *c)
 	return c->req.msg.role == TK_ROLE_SERVER ? "server" : "client";
 }
 
+/* TLSKEY_INFO_* for the protected descriptor of c (see starttls.h). */
+static uint32_t info_flags(const struct conn *c)
+{
+	uint32_t f = 0;
+
+	if (c->app.fd >= 0 && !c->app_tcp && !c->dtls) {
+		f |= TLSKEY_INFO_TRUNCATION_UNREPORTED;
+		if (!c->w->k->conf->protected_unix)
+			f |= TLSKEY_INFO_UNIX_FALLBACK;
+	}
+	return f;
+}
+
 static void send_result(struct conn *c, int err, const char *message, int passfd)
 {
 	struct tk_msg *m;
@@ -54,6 +68,8 @@ static void send_result(struct conn *c, int err, const char *message, int passfd
 	if (!err) {
 		m->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
 		m->present |= 1u << TK_TAG_STATE;
+		m->info_flags = info_flags(c);
+		m->present |= 1u << TK_TAG_INFO_FLAGS;
 		(void)tk_msg_set_str(m, TK_TAG_PEERNAME, c->peer);
 		if (c->mapped_user[0])
 			(void)tk_msg_set_str(m, TK_TAG_MAPPED_USER, c->mapped_user);
@@ -417,6 +433,61 @@ int keyd_worker_creds_init(struct worker *w)
 	return 0;
 }
 
+/* GnuTLS transport on the caller's socket.  The caller still shares the
+ * file description and can clear O_NONBLOCK on its own duplicate at any
+ * time, so the flag is no protection: every call says MSG_DONTWAIT
+ * itself, and a worker never blocks on a socket the caller controls. */
+static ssize_t net_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
+{
+	struct conn *c = p;
+	ssize_t n;
+
+	do
+		n = recv(c->net.fd, buf, len, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		gnutls_transport_set_errno(c->tls, errno == EWOULDBLOCK ? EAGAIN : errno);
+	return n;
+}
+
+static ssize_t net_vec_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
+{
+	struct conn *c = p;
+	struct msghdr mh = { .msg_iov = (struct iovec *)(void *)iov, .msg_iovlen = (size_t)iovcnt };
+	ssize_t n;
+
+	do
+		n = sendmsg(c->net.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		gnutls_transport_set_errno(c->tls, errno == EWOULDBLOCK ? EAGAIN : errno);
+	return n;
+}
+
+static ssize_t net_push(gnutls_transport_ptr_t p, const void *buf, size_t len)
+{
+	giovec_t iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	return net_vec_push(p, &iov, 1);
+}
+
+/* DTLS asks whether a datagram is waiting.  The worker's epoll loop does
+ * the waiting (GNUTLS_NONBLOCK), so this only looks, whatever ms says. */
+static int net_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
+{
+	struct conn *c = p;
+	struct pollfd pfd = { .fd = c->net.fd, .events = POLLIN };
+	int r;
+
+	(void)ms;
+	do
+		r = poll(&pfd, 1, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		gnutls_transport_set_errno(c->tls, errno);
+	return r;
+}
+
 static void set_net_interest(struct conn *c)
 {
 	uint32_t mask = gnutls_record_get_direction(c->tls) ? EPOLLOUT : EPOLLIN;
@@ -438,6 +509,9 @@ int handshake_begin(struct conn *c)
 		if (r < 0)
 			return r;
 	}
+	/* Kept for the odd call that takes no flags, never relied on: the
+	 * transport functions pass MSG_DONTWAIT (see net_pull).  The socket
+	 * options the daemon depends on were set at admission. */
 	fl = fcntl(c->net.fd, F_GETFL);
 	if (fl < 0 || fcntl(c->net.fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		handshake_fail(c, errno, "cannot make socket non-blocking: %s", strerror(errno));
@@ -465,7 +539,11 @@ int handshake_begin(struct conn *c)
 		handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
 		return -ENOMEM;
 	}
-	gnutls_transport_set_int(c->tls, c->net.fd);
+	gnutls_transport_set_ptr(c->tls, c);
+	gnutls_transport_set_pull_function(c->tls, net_pull);
+	gnutls_transport_set_push_function(c->tls, net_push);
+	gnutls_transport_set_vec_push_function(c->tls, net_vec_push);
+	gnutls_transport_set_pull_timeout_function(c->tls, net_pull_timeout);
 	if (q->msg.role == TK_ROLE_CLIENT) {
 		const char *sni = TK_HAS(&q->msg, TK_TAG_SNINAME) ? q->msg.sniname : NULL;
 
@@ -521,6 +599,7 @@ static struct session_info *describe(struct conn *c)
 	if (!i)
 		return NULL;
 	i->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
+	i->info_flags = info_flags(c);
 	i->hs_ms = (uint32_t)(tk_now_ms() - c->req.t_start_ms);
 	if (c->tls) {
 		(void)snprintf(i->version, sizeof(i->version), "%s",
@@ -536,13 +615,13 @@ static struct session_info *describe(struct conn *c)
 
 /* Make the protected descriptor: the daemon's end in c->app, the caller's
  * in c->app_out until deliver() sends it. */
-static int make_protected(struct conn *c)
+static int make_protected(struct conn *c, char *why, size_t whylen)
 {
 	int sv[2], tcp, r;
 
 	if (c->app.fd >= 0)
 		return 0;
-	r = appsock_pair(c->w->k->conf, c->dtls, sv, &tcp);
+	r = appsock_pair(c->w->k->conf, c->dtls, sv, &tcp, why, whylen);
 	if (r < 0)
 		return r;
 	c->app.fd = sv[0];
@@ -554,10 +633,14 @@ static int make_protected(struct conn *c)
 /* Hand the caller its protected descriptor and move on to relaying. */
 static int deliver(struct conn *c, const char *event, const char *detail)
 {
-	int r = make_protected(c);
+	char why[TK_MESSAGE_MAX] = "";
+	int r = make_protected(c, why, sizeof(why));
 
 	if (r < 0) {
-		handshake_fail(c, -r, "cannot make the protected descriptor: %s", strerror(-r));
+		if (r == -EAGAIN)
+			handshake_fail(c, EAGAIN, "%s", why);
+		else
+			handshake_fail(c, -r, "cannot make the protected descriptor: %s", why);
 		return -EIO;
 	}
 	c->info = describe(c);
@@ -718,8 +801,10 @@ void handshake_step(struct conn *c)
 			/* Our flight is out and the peer has work to do: make the
 			 * protected descriptor now rather than after the last
 			 * message (it is retried at delivery if this fails). */
-			if (c->app.fd < 0)
-				(void)make_protected(c);
+			if (c->app.fd < 0) {
+				char why[TK_MESSAGE_MAX];
+				(void)make_protected(c, why, sizeof(why));
+			}
 			return;
 		}
 		if (r == GNUTLS_E_INTERRUPTED && c->sni == SNI_ASKED) {
@@ -769,7 +854,6 @@ void handshake_ctl_event(struct conn *c, uint32_t events)
 
 void handshake_timeout(struct conn *c)
 {
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 	if (c->waiting_hello && !(c->req.msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION) &&
 	    acl_decision_restricts_peers(&c->req.decision)) {
@@ -791,8 +875,7 @@ void handshake_timeout(struct conn *c)
 	}
 
 	/* Reset rather than close politely: the peer missed its chance. */
-	if (c->net.fd >= 0)
-		(void)setsockopt(c->net.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	c->net_reset = 1;
 	audit(c, "handshake-failed", ETIMEDOUT, "handshake timer expired");
 	send_result(c, ETIMEDOUT, "handshake timer expired", -1);
 	conn_free(c);

@@ -67,6 +67,8 @@ struct conn {
 	struct keyd_request req;
 	struct ev net, app, ctl;
 	gnutls_session_t tls;
+	/* Handshake timer; drain limit (CONN_DRAIN); close timer (CONN_RELAY
+	 * once the app has shut down its side, see relay.c). */
 	unsigned long long deadline_ms;
 	unsigned long long retransmit_ms; /* DTLS: resend the flight at this time, 0 none */
 	int dtls;
@@ -90,6 +92,8 @@ struct conn {
 	unsigned bye_done : 1;
 	unsigned send_pending : 1; /* gnutls_record_send returned EAGAIN */
 	unsigned app_tcp : 1;      /* protected descriptor is loopback TCP: can be reset */
+	unsigned app_hup : 1;      /* the app shut down or closed its end (RDHUP/HUP seen) */
+	unsigned net_reset : 1;    /* close the network socket with a reset, not a FIN */
 	int app_out;               /* the caller's end of it until delivery, or -1 */
 	uint8_t *to_app;          /* decrypted bytes the app has not taken */
 	size_t to_app_len, to_app_off;
@@ -183,15 +187,27 @@ void relay_event(struct conn *c, struct ev *ev, uint32_t events);
  * CONN_DRAIN): flush, then reset the app's descriptor and free c once the
  * app has it all or the drain time is up.  May free c. */
 void relay_drain_step(struct conn *c);
+/* The close timer of a relay fired (state CONN_RELAY, deadline_ms passed):
+ * the application has shut down its side and the peer made no progress
+ * for close-timeout.  Resets the network socket and ends c (through
+ * relay_abort, so the app sees ECONNRESET on a TCP protected descriptor). */
+void relay_close_expired(struct conn *c);
 
 /* appsock.c: the protected descriptor.  ret_sv[0] (non-blocking) stays
  * with the daemon, ret_sv[1] goes to the application, both owned by the
  * caller; *ret_tcp says whether it is a loopback TCP connection (which can
  * carry a reset) or a UNIX pair.  Written only on success; returns 0 or a
- * negative errno. */
-int appsock_pair(const struct keyd_conf *conf, int dtls, int ret_sv[2], int *ret_tcp);
+ * negative errno, with an explanation for the caller in why: -EAGAIN when
+ * no loopback TCP connection can be made and protected-socket-fallback is
+ * refuse.  The daemon's end of a TCP pair resets on close until
+ * appsock_orderly() is called on it. */
+int appsock_pair(const struct keyd_conf *conf, int dtls, int ret_sv[2], int *ret_tcp, char *why,
+		 size_t whylen);
 /* Make the next close() of a TCP socket send a reset, not a FIN. */
 void appsock_reset(int fd);
+/* Undo appsock_reset(): the stream ends in order (FIN), close() does not
+ * block either. */
+void appsock_orderly(int fd);
 /* Bytes written to fd that the other end has not received yet. */
 size_t appsock_unsent(int fd);
 

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "keyd/registry.h"
@@ -42,6 +43,18 @@ struct session_info *registry_info_new(const uint8_t *cert, size_t cert_len)
 	return i;
 }
 
+/* SO_COOKIE of a socket; 0 if the kernel cannot say (then only another
+ * such socket matches, as before the cookie existed). */
+static uint64_t socket_cookie(int fd)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0 || len != sizeof(cookie))
+		return 0;
+	return cookie;
+}
+
 int registry_add(struct session_info *info, int fd)
 {
 	struct stat st;
@@ -50,6 +63,7 @@ int registry_add(struct session_info *info, int fd)
 		return -errno;
 	info->dev = st.st_dev;
 	info->ino = st.st_ino;
+	info->cookie = socket_cookie(fd);
 	pthread_mutex_lock(&lock);
 	info->next = live;
 	if (live)
@@ -98,10 +112,11 @@ void registry_fail(struct session_info *info)
 	free(old);
 }
 
-static const struct session_info *find(const struct session_info *list, const struct stat *st)
+static const struct session_info *find(const struct session_info *list, const struct stat *st,
+					uint64_t cookie)
 {
 	for (; list; list = list->next)
-		if (list->ino == st->st_ino && list->dev == st->st_dev)
+		if (list->ino == st->st_ino && list->dev == st->st_dev && list->cookie == cookie)
 			return list;
 	return NULL;
 }
@@ -110,19 +125,22 @@ int registry_query(int fd, struct tk_msg *ret)
 {
 	const struct session_info *i;
 	struct stat st;
+	uint64_t cookie;
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISSOCK(st.st_mode))
 		return -ENOTSOCK;
+	cookie = socket_cookie(fd);
 	pthread_mutex_lock(&lock);
-	i = find(live, &st);
+	i = find(live, &st, cookie);
 	if (!i)
-		i = find(failed_head, &st);
+		i = find(failed_head, &st, cookie);
 	if (i) {
 		ret->state = i->state;
 		ret->hs_ms = i->hs_ms;
-		ret->present |= (1u << TK_TAG_STATE) | (1u << TK_TAG_HS_MS);
+		ret->info_flags = i->info_flags;
+		ret->present |= (1u << TK_TAG_STATE) | (1u << TK_TAG_HS_MS) | (1u << TK_TAG_INFO_FLAGS);
 		(void)tk_msg_set_str(ret, TK_TAG_VERSION, i->version);
 		(void)tk_msg_set_str(ret, TK_TAG_CIPHER, i->cipher);
 		(void)tk_msg_set_str(ret, TK_TAG_PEERNAME, i->peer);

@@ -1,7 +1,10 @@
 /* Sessions by protected descriptor, for tlskey_query().  A session is found
- * by the inode of the application's end of its socket pair: only a process
- * holding that descriptor can pass it to us, so holding it is the
- * credential.  Thread-safe: workers publish, the accept loop answers. */
+ * by the socket of the application's end of its socket pair: only a
+ * process holding that descriptor can pass it to us, so holding it is the
+ * credential.  The socket is named by (dev, inode, SO_COOKIE): socket
+ * inode numbers come from a 32-bit counter that a patient local user can
+ * wrap, so the inode alone could name another user's session; the cookie
+ * is 64 bits and never reused while the system runs.  Thread-safe: workers publish, the accept loop answers. */
 #ifndef TLSKEY_KEYD_REGISTRY_H
 #define TLSKEY_KEYD_REGISTRY_H
 
@@ -15,7 +18,9 @@ struct session_info {
 	struct session_info *prev, *next;
 	dev_t dev;
 	ino_t ino;
+	uint64_t cookie; /* SO_COOKIE, 0 where the kernel has none */
 	uint8_t state; /* TK_STATE_* */
+	uint32_t info_flags; /* TLSKEY_INFO_* */
 	uint32_t hs_ms;
 	char version[TK_SHORT_MAX + 1];
 	char cipher[TK_SHORT_MAX + 1];

@@ -2,7 +2,15 @@
  * records on the network socket.  Event-driven with backpressure: we only
  * read from one side while the other side can take what we read.  Half
  * close travels both ways: EOF from the application becomes close_notify
- * plus a TCP FIN; close_notify from the peer becomes EOF for the app. */
+ * plus a TCP FIN; close_notify from the peer becomes EOF for the app.
+ *
+ * Once the app has shut down its side (EOF read, or a hang-up seen while
+ * its input waits behind backpressure), the close timer runs: if the peer
+ * makes no progress -- sends nothing, takes nothing of what we still owe
+ * it -- for close-timeout, the session ends with a reset.  Without it a
+ * peer that never answers our close_notify nor reads would keep the
+ * session and its two descriptors forever (the app's end is not watched
+ * while a send waits). */
 #include "config.h"
 
 #include <errno.h>
@@ -99,6 +107,28 @@ static ssize_t net_send(struct conn *c, const uint8_t *buf, size_t len)
 	return n;
 }
 
+/* The peer's close_notify, after everything before it, becomes EOF for
+ * the app.  While a session is live the daemon's end of a TCP protected
+ * descriptor lingers {1, 0} (appsock.c), so that if the daemon dies the
+ * app reads ECONNRESET, never a clean EOF; this is the one orderly end,
+ * so the reset goes first: the FIN must not be followed by one. */
+static void app_orderly_eof(struct conn *c)
+{
+	if (c->app_tcp)
+		appsock_orderly(c->app.fd);
+	(void)shutdown(c->app.fd, SHUT_WR);
+}
+
+/* The app shut down its side: from now on the peer has close-timeout to
+ * make progress each time (see the top of this file). */
+static void close_timer_arm(struct conn *c)
+{
+	if (c->state != CONN_RELAY || c->timed)
+		return;
+	c->deadline_ms = tk_now_ms() + c->w->k->conf->close_timeout_ms;
+	conn_set_timed(c, 1);
+}
+
 /* Write out decrypted bytes the app has not taken yet.  Returns 1 when all
  * were written, 0 if the app is not ready, -1 on error (conn freed). */
 static int flush_to_app(struct conn *c)
@@ -116,6 +146,7 @@ static int flush_to_app(struct conn *c)
 		}
 		c->to_app_off += (size_t)n;
 	}
+	tk_wipe(c->to_app, c->to_app_len); /* decrypted plaintext */
 	free(c->to_app);
 	c->to_app = NULL;
 	c->to_app_len = c->to_app_off = 0;
@@ -155,6 +186,7 @@ static int pump_net_to_app(struct conn *c)
 			w = send(c->app.fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (w < 0 && errno == EINTR);
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			tk_wipe(buf, (size_t)n);
 			app_gone(c, "application closed its descriptor");
 			return -1;
 		}
@@ -164,6 +196,7 @@ static int pump_net_to_app(struct conn *c)
 			/* Backpressure: park the rest, stop reading TLS. */
 			c->to_app = malloc((size_t)(n - w));
 			if (!c->to_app) {
+				tk_wipe(buf, (size_t)n);
 				relay_abort(c, "out of memory");
 				return -1;
 			}
@@ -174,7 +207,7 @@ static int pump_net_to_app(struct conn *c)
 		tk_wipe(buf, (size_t)n);
 	}
 	if (c->net_eof && !c->to_app)
-		(void)shutdown(c->app.fd, SHUT_WR);
+		app_orderly_eof(c);
 	return 0;
 }
 
@@ -207,6 +240,7 @@ static int flush_raw(struct conn *c)
 		}
 		c->to_net_off += (size_t)n;
 	}
+	tk_wipe(c->to_net, c->to_net_len); /* the app's plaintext */
 	free(c->to_net);
 	c->to_net = NULL;
 	c->to_net_len = c->to_net_off = 0;
@@ -279,10 +313,12 @@ static int pump_app_to_net(struct conn *c)
 		}
 		if (n == 0) {
 			c->app_eof = 1;
+			close_timer_arm(c);
 			return send_bye(c);
 		}
 		if (!c->tls) {
 			r = raw_send_all(c, buf, (size_t)n);
+			tk_wipe(buf, (size_t)n);
 			if (r < 0)
 				return -1;
 			if (c->send_pending)
@@ -328,7 +364,12 @@ static void relay_rearm(struct conn *c)
 	if (c->to_app)
 		app |= EPOLLOUT;
 	if (!c->app_eof && !c->send_pending && !c->bye_pending)
-		app |= EPOLLIN;
+		app |= EPOLLIN | EPOLLRDHUP;
+	else if (!c->app_eof && !c->app_hup)
+		/* Not reading the app (backpressure), but still hearing about
+		 * it hanging up, which starts the close timer.  Once heard,
+		 * the condition stays asserted: stop asking until we read. */
+		app |= EPOLLRDHUP;
 	r = worker_ev_update(c->w, c, &c->net, net);
 	if (r == 0)
 		r = worker_ev_update(c->w, c, &c->app, app);
@@ -354,18 +395,37 @@ void relay_drain_step(struct conn *c)
 	}
 }
 
+void relay_close_expired(struct conn *c)
+{
+	char why[160];
+
+	(void)snprintf(why, sizeof(why), "the application closed; the peer made no progress for "
+		       "close-timeout (%u ms)%s", c->w->k->conf->close_timeout_ms,
+		       c->bye_done ? " after our close_notify" : ", close_notify not sent");
+	c->net_reset = 1;
+	relay_abort(c, why);
+}
+
 void relay_event(struct conn *c, struct ev *ev, uint32_t events)
 {
 	if (c->state == CONN_DRAIN) {
 		relay_drain_step(c);
 		return;
 	}
+	if (ev->kind == EV_APP && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+		c->app_hup = 1;
+		close_timer_arm(c);
+	}
+	/* Anything on the network side is the peer's doing: it answers, or
+	 * takes what we owe it.  The close timer starts over. */
+	if (ev->kind == EV_NET && c->timed)
+		c->deadline_ms = tk_now_ms() + c->w->k->conf->close_timeout_ms;
 	if (ev->kind == EV_APP && (events & EPOLLOUT) && c->to_app) {
 		int r = flush_to_app(c);
 		if (r < 0)
 			return;
 		if (r == 1 && c->net_eof)
-			(void)shutdown(c->app.fd, SHUT_WR);
+			app_orderly_eof(c);
 	}
 	if (ev->kind == EV_NET && (events & EPOLLOUT)) {
 		if (pump_app_to_net(c) < 0)

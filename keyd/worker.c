@@ -60,6 +60,23 @@ static struct conn *conn_of(struct ev *ev)
 	}
 }
 
+/* Before the daemon's last close() of the caller's socket.  The caller
+ * set it up and may hold a duplicate through which it can set SO_LINGER
+ * with a timeout again after admission: with unsent data that would make
+ * close() block the worker until the peer takes it.  l_onoff = 0 makes
+ * close() return at once (the kernel finishes in the background), {1, 0}
+ * resets, also without blocking.
+ * XXX: a caller that sets SO_LINGER through its duplicate and closes that
+ * duplicate between this call and our close() still wins; the window is
+ * two system calls on this thread. */
+static void net_close_prepare(const struct conn *c)
+{
+	struct linger lg = { .l_onoff = c->net_reset, .l_linger = 0 };
+
+	if (c->net.fd >= 0)
+		(void)setsockopt(c->net.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
 static void ev_close(struct worker *w, struct ev *ev)
 {
 	if (ev->fd < 0)
@@ -119,6 +136,7 @@ void conn_free(struct conn *c)
 	(void)atomic_fetch_sub(&w->k->sessions, 1);
 	if (c->tls)
 		gnutls_deinit(c->tls);
+	net_close_prepare(c);
 	ev_close(w, &c->net);
 	ev_close(w, &c->app);
 	ev_close(w, &c->ctl);
@@ -212,6 +230,8 @@ static int next_timeout(struct worker *w)
 	for (struct conn *c = w->timed; c; c = c->tnext) {
 		if (c->state == CONN_DRAIN && (!best || c->retransmit_ms < best))
 			best = c->retransmit_ms;
+		if (c->state == CONN_RELAY && (!best || c->deadline_ms < best))
+			best = c->deadline_ms;
 		if (c->state != CONN_HANDSHAKE)
 			continue;
 		if (!best || c->deadline_ms < best)
@@ -233,7 +253,9 @@ static void expire(struct worker *w)
 		next = c->tnext;
 		if (c->state == CONN_DRAIN && c->retransmit_ms <= now)
 			relay_drain_step(c);
-		if (c->state != CONN_HANDSHAKE)
+		else if (c->state == CONN_RELAY && c->deadline_ms <= now)
+			relay_close_expired(c);
+		if (c->dead || c->state != CONN_HANDSHAKE)
 			continue;
 		if (c->deadline_ms <= now) {
 			handshake_timeout(c);
@@ -322,8 +344,15 @@ static void *worker_main(void *arg)
 		if (stop)
 			break;
 	}
-	/* Shutting down: tell every peer we are closing (best effort, the
-	 * sockets are non-blocking) rather than just dropping connections. */
+	/* Shutting down.  A caller whose handshake is still running hears why
+	 * its descriptor goes away, rather than seeing it just closed. */
+	for (struct conn *c = w->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->state == CONN_HANDSHAKE)
+			handshake_fail(c, ESHUTDOWN, "tlskeyd is shutting down");
+	}
+	/* Tell every peer we are closing (best effort, the sockets are
+	 * non-blocking) rather than just dropping connections. */
 	for (struct conn *c = w->conns; c; c = c->next) {
 		if (c->state == CONN_RELAY && c->tls && !c->bye_done)
 			(void)gnutls_bye(c->tls, GNUTLS_SHUT_WR);
@@ -376,13 +405,16 @@ void worker_stop(struct worker *w)
 		w->conns = c;
 		w->n_conns++;
 		w->n_handshakes++;
-		conn_free(c);
+		/* Admitted, never started: the caller still waits for an answer. */
+		handshake_fail(c, ESHUTDOWN, "tlskeyd is shutting down");
 	}
 	bury(w);
 	gnutls_certificate_free_credentials(w->cred);
 	for (size_t i = 0; i < w->k->conf->n_ids; i++)
 		signer_drop(&w->keys[i]);
 	free(w->keys);
+	if (w->scratch)
+		tk_wipe(w->scratch, KEYD_SCRATCH_SIZE); /* relayed plaintext passed through it */
 	free(w->scratch);
 	(void)tk_close(w->epfd);
 	(void)tk_close(w->wakefd);

@@ -379,6 +379,7 @@ int tlskey_query(int fd, struct tlskey_info *ret)
 	(void)snprintf(ret->local, sizeof(ret->local), "%s", m->localname);
 	(void)snprintf(ret->mapped_user, sizeof(ret->mapped_user), "%s", m->mapped_user);
 	ret->handshake_ms = m->hs_ms;
+	ret->flags = m->info_flags;
 	ret->peer_cert_len = m->peer_cert_len;
 	memcpy(ret->peer_cert, m->peer_cert, m->peer_cert_len);
 	r = 0;

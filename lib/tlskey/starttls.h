@@ -82,7 +82,10 @@ extern "C" {
  *   EBADF, ENOTSOCK, EPROTOTYPE, EPROTONOSUPPORT, ENOTCONN
  *                 fd is not a connected socket of the kind proto needs
  *   ENOENT, ECONNREFUSED  the daemon is not reachable
- *   EAGAIN        the daemon is overloaded
+ *   EAGAIN        the daemon is overloaded, or cannot make a loopback TCP
+ *                 protected descriptor right now (local ports exhausted)
+ *                 and is not configured to fall back to a UNIX pair
+ *   ESHUTDOWN     the daemon is shutting down
  * tlskey_last_error() gives the daemon's explanation. */
 TLSKEY_EXPORT int starttls_client(int fd, int proto, char *myname, int flags, char *sniname,
 				  char *peername, size_t peername_len);
@@ -173,7 +176,21 @@ struct tlskey_info {
 	unsigned int handshake_ms;  /* handshake duration */
 	size_t peer_cert_len;       /* 0 if the peer sent no certificate */
 	unsigned char peer_cert[8192]; /* peer's certificate, DER */
+	unsigned int flags;         /* TLSKEY_INFO_*, below */
 };
+
+/* tlskey_info.flags (also sent in the start result, see doc/protocol.md). */
+/* The protected descriptor is a UNIX socket pair: a stream the peer
+ * truncated (no close_notify) or reset reads as a clean EOF there, not as
+ * ECONNRESET.  After EOF, tlskey_query() tells the two apart: state
+ * TLSKEY_STATE_FAILED for a broken stream, ENOENT after a close_notify
+ * (the session ended).  Set for protected-socket = unix and for the
+ * fallback below; never for DTLS, whose datagrams have no truncation. */
+#define TLSKEY_INFO_TRUNCATION_UNREPORTED 0x0001
+/* ... because no loopback TCP connection could be made when the session
+ * started and the daemon is configured with protected-socket-fallback =
+ * unix (with the default, refuse, such a start fails with EAGAIN). */
+#define TLSKEY_INFO_UNIX_FALLBACK 0x0002
 
 /* Query the session behind a protected descriptor.  The descriptor itself
  * is the credential: only a process holding it can ask.  Returns 0 and

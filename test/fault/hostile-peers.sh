@@ -124,12 +124,14 @@ tk_expect_line "$TK_TMP/unix-truncate-app.out" "hello"
 [ "$APP_RC" = 0 ] || tk_fail "unix-truncate: app exit $APP_RC, want EOF (0)"
 tk_expect_line "$TK_TMP/unix-truncate-app.err" "ENDSTATE=failed"
 
-# No usable loopback (a network namespace whose lo is down): the daemon
-# says why, falls back to UNIX pairs and keeps serving.
+# No usable loopback (a network namespace whose lo is down): told to
+# (protected-socket-fallback = unix), the daemon says why, falls back to
+# UNIX pairs and keeps serving (the default, refuse: test/hostile).
 if unshare -n true 2>/dev/null; then
 	printf '#!/bin/sh\nexec unshare -n "$(dirname "$0")/kd" "$@"\n' >"$TK_TMP/kd-nonet"
 	chmod +x "$TK_TMP/kd-nonet"
-	fault_conf "handshake-timeout = 2000" >"$TK_TMP/kd.conf"
+	fault_conf "handshake-timeout = 2000
+protected-socket-fallback = unix" >"$TK_TMP/kd.conf"
 	saved=$TLSKEYD
 	TLSKEYD=$TK_TMP/kd-nonet
 	tk_daemon_start kd.conf

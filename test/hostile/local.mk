@@ -7,11 +7,31 @@ HOSTILE_TESTS = \
 	test/hostile/anon-peers.sh \
 	test/hostile/exe-combined.sh \
 	test/hostile/many-groups.sh \
-	test/hostile/no-pidfd.sh
-
-TESTS += $(HOSTILE_TESTS)
+	test/hostile/no-pidfd.sh \
+	test/hostile/worker-freeze.sh \
+	test/hostile/close-timer.sh \
+	test/hostile/daemon-death.sh \
+	test/hostile/protected-fallback.sh \
+	test/hostile/fairness.sh \
+	test/hostile/refusals.sh \
+	test/hostile/pin-fifo.sh \
+	test/hostile/second-daemon.sh \
+	test/hostile/port-file.sh
 
 # A launcher that hides SO_PEERPIDFD and pidfd_send_signal (no-pidfd.sh).
 check_PROGRAMS += test/hostile/no-pidfd
 test_hostile_no_pidfd_SOURCES = test/hostile/no-pidfd.c
+
+# datapath: attacks on the data path (test/hostile/datapath.c).
+check_PROGRAMS += test/hostile/datapath
+test_hostile_datapath_SOURCES = test/hostile/datapath.c
+test_hostile_datapath_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
+test_hostile_datapath_LDADD = libtlskey.la $(GNUTLS_LIBS)
+
+# attack: the fairness and admission attacks (test/hostile/attack.c).
+check_PROGRAMS += test/hostile/attack
+test_hostile_attack_SOURCES = test/hostile/attack.c
+test_hostile_attack_LDADD = libtlskey-common.la
+
+TESTS += $(HOSTILE_TESTS)
 EXTRA_DIST += $(HOSTILE_TESTS) test/hostile/lib.sh

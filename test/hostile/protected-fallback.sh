@@ -1,0 +1,61 @@
+#!/bin/bash
+# Finding 7: a local user holding the ephemeral ports (here: a network
+# namespace whose lo is down, where no loopback TCP connection can be
+# made) silently downgraded protected descriptors to UNIX pairs, on which
+# a truncated stream reads as a clean EOF.  Now, by default
+# (protected-socket-fallback = refuse), the start fails with EAGAIN and
+# says why; with protected-socket-fallback = unix it succeeds and the
+# application is told (TLSKEY_INFO_TRUNCATION_UNREPORTED |
+# TLSKEY_INFO_UNIX_FALLBACK in tlskey_query()).
+. "${top_srcdir:-.}/test/hostile/lib.sh"
+tk_need gnutls-serv
+unshare -n true 2>/dev/null || tk_skip "unshare -n is not permitted here"
+fault_setup
+peer_serv
+# With loopback TCP: no flag.
+timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
+	--sni peer.example.test --query >"$TK_TMP/tcp.out" 2>&1 || true
+tk_expect_line "$TK_TMP/tcp.out" "START ok"
+tk_expect_line "$TK_TMP/tcp.out" "QUERY flags=0x0"
+
+printf '#!/bin/sh\nexec unshare -n "$(dirname "$0")/kd" "$@"\n' >"$TK_TMP/kd-nonet"
+chmod +x "$TK_TMP/kd-nonet"
+saved=$TLSKEYD
+TLSKEYD=$TK_TMP/kd-nonet
+
+# ---- default: refuse ---------------------------------------------------------
+fault_conf "" >"$TK_TMP/kd.conf"
+tk_daemon_start kd.conf
+timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
+	--sni peer.example.test --query >"$TK_TMP/refuse.out" 2>&1 || true
+tk_log "refuse: $(cat "$TK_TMP/refuse.out")"
+tk_expect_grep "$TK_TMP/refuse.out" '^START errno=EAGAIN: cannot make a loopback TCP protected descriptor: .+, refusing; set protected-socket-fallback = unix to accept UNIX pairs that cannot report truncation$'
+tk_expect_grep "$TK_TMP/tlskeyd.log" 'cannot make a loopback TCP protected descriptor: .+, refusing'
+tk_daemon_alive
+
+# ---- protected-socket-fallback = unix: accepted, and said -------------------
+fault_conf "protected-socket-fallback = unix" >"$TK_TMP/kd.conf"
+tk_daemon_start kd.conf
+timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
+	--sni peer.example.test --query >"$TK_TMP/unix.out" 2>&1 || true
+tk_log "unix: $(tr '\n' ' ' <"$TK_TMP/unix.out")"
+tk_expect_line "$TK_TMP/unix.out" "START ok"
+tk_expect_line "$TK_TMP/unix.out" "QUERY flags=0x3"
+tk_legit_check nonet-unix
+
+# protected-socket = unix as configured: no fallback, but no truncation
+# report either.
+TLSKEYD=$saved
+fault_conf "protected-socket = unix" >"$TK_TMP/kd.conf"
+tk_daemon_start kd.conf
+timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
+	--sni peer.example.test --query >"$TK_TMP/cfg.out" 2>&1 || true
+tk_expect_line "$TK_TMP/cfg.out" "QUERY flags=0x1"
+
+# An invalid value is refused at start with file:line.
+fault_conf "protected-socket-fallback = tcp" >"$TK_TMP/bad.conf"
+if "$TLSKEYD" -t -c "$TK_TMP/bad.conf" >"$TK_TMP/bad.out" 2>&1; then
+	tk_fail "protected-socket-fallback = tcp was accepted"
+fi
+tk_expect_grep "$TK_TMP/bad.out" "bad.conf:[0-9]+: 'protected-socket-fallback' must be refuse or unix"
+tk_pass

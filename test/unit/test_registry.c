@@ -1,0 +1,128 @@
+/* Unit tests for the session registry (keyd/registry.c): a session is
+ * found only through the very socket it was registered under. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keyd/registry.h"
+
+static struct tk_msg *query(int fd, int *ret_r)
+{
+	struct tk_msg *m = calloc(1, sizeof(*m));
+
+	ck_assert_ptr_nonnull(m);
+	*ret_r = registry_query(fd, m);
+	return m;
+}
+
+static struct session_info *add(int fd, const char *peer)
+{
+	struct session_info *i = registry_info_new(NULL, 0);
+
+	ck_assert_ptr_nonnull(i);
+	i->state = TK_STATE_SECURE;
+	(void)snprintf(i->peer, sizeof(i->peer), "%s", peer);
+	ck_assert_int_eq(registry_add(i, fd), 0);
+	return i;
+}
+
+START_TEST(found_by_own_socket)
+{
+	int sv[2], r;
+	struct session_info *i;
+	struct tk_msg *m;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	i = add(sv[1], "alice@example.test");
+	m = query(sv[1], &r);
+	ck_assert_int_eq(r, 0);
+	ck_assert_str_eq(m->peername, "alice@example.test");
+	free(m);
+	/* The daemon's end is another socket: not the credential. */
+	m = query(sv[0], &r);
+	ck_assert_int_eq(r, -ENOENT);
+	free(m);
+	registry_remove(i);
+	m = query(sv[1], &r);
+	ck_assert_int_eq(r, -ENOENT);
+	free(m);
+	(void)close(sv[0]);
+	(void)close(sv[1]);
+}
+END_TEST
+
+/* The inode counter of sockfs is 32 bits: after a wrap another socket can
+ * have the inode of a live session's socket.  Simulated here by giving the
+ * registered entry the inode of the attacker's socket: the cookie must
+ * still tell them apart. */
+START_TEST(inode_wrap)
+{
+	int victim[2], attacker[2], r;
+	struct session_info *i;
+	struct tk_msg *m;
+	struct stat st;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, victim), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, attacker), 0);
+	i = add(victim[1], "victim@example.test");
+	ck_assert_int_eq(fstat(attacker[1], &st), 0);
+	ck_assert(st.st_dev == i->dev);
+	i->ino = st.st_ino; /* what a wrapped counter hands out */
+	m = query(attacker[1], &r);
+	ck_assert_msg(r == -ENOENT, "a socket with a recycled inode found another session (peer %s)",
+		      r == 0 ? m->peername : "?");
+	free(m);
+	/* Failed sessions stay queryable for a while: the same holds there. */
+	registry_fail(i);
+	m = query(attacker[1], &r);
+	ck_assert_int_eq(r, -ENOENT);
+	free(m);
+	for (int k = 0; k < 2; k++) {
+		(void)close(victim[k]);
+		(void)close(attacker[k]);
+	}
+}
+END_TEST
+
+START_TEST(not_a_socket)
+{
+	int p[2], r;
+	struct tk_msg *m;
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	m = query(p[0], &r);
+	ck_assert_int_eq(r, -ENOTSOCK);
+	free(m);
+	m = query(-1, &r);
+	ck_assert_int_eq(r, -EBADF);
+	free(m);
+	(void)close(p[0]);
+	(void)close(p[1]);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("registry");
+	TCase *tc = tcase_create("/keyd/registry");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, found_by_own_socket);
+	tcase_add_test(tc, inode_wrap);
+	tcase_add_test(tc, not_a_socket);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
