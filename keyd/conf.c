@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "keyd/conf.h"
 #include "pkcs11/p11.h"
@@ -420,13 +421,10 @@ int keyd_conf_load(const char *path, struct keyd_conf **ret_conf, char *err, siz
 	size_t len = 0;
 	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		r = -errno;
-		(void)snprintf(err, errlen, "%s: %s", path, strerror(-r));
+	r = tk_file_open_regular("configuration file", path, 0, &fd, &st, err, errlen);
+	if (r < 0)
 		return r;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > CONF_MAX_SIZE) {
+	if (st.st_size > CONF_MAX_SIZE) {
 		(void)snprintf(err, errlen, "%s: not a regular file of at most 1 MiB", path);
 		return -EINVAL;
 	}

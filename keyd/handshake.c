@@ -18,6 +18,7 @@
 #include <gnutls/dtls.h>
 #include <gnutls/x509.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "keyd/identity.h"
 #include "keyd/keyd.h"
@@ -397,6 +398,18 @@ int keyd_worker_creds_init(struct worker *w)
 			return -EINVAL;
 		}
 	} else if (conf->ca_file) {
+		char err[512];
+		int fd;
+
+		/* GnuTLS opens the file with a blocking open(): make sure first
+		 * that it is a regular file, or a FIFO there would hang start-up.
+		 * (Whoever could swap it in between could edit it anyway.) */
+		r = tk_file_open_regular("ca-file", conf->ca_file, 0, &fd, NULL, err, sizeof(err));
+		if (r < 0) {
+			keyd_log(LOG_ERR, "%s", err);
+			return r;
+		}
+		(void)tk_close(fd);
 		r = gnutls_certificate_set_x509_trust_file(w->cred, conf->ca_file, GNUTLS_X509_FMT_PEM);
 		if (r <= 0) {
 			keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s", conf->ca_file,
