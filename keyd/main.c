@@ -61,7 +61,9 @@ struct pending {
 struct loop {
 	struct keyd *k;
 	int epfd, listen_fd, sig_fd;
-	int own_socket; /* we bound it, so we unlink it */
+	int own_socket; /* we bound it, so we unlink it (if still ours) */
+	dev_t sock_dev; /* the inode we bound, see close_listener() */
+	ino_t sock_ino;
 	const char *socket_path;
 	struct client *clients;
 	size_t n_clients;
@@ -552,6 +554,46 @@ static int run(struct loop *l)
 	return 0;
 }
 
+/* Is the socket at sa's path left over from a daemon that is gone?  0 if
+ * so (nobody listens: ECONNREFUSED); -EADDRINUSE if a live daemon accepts
+ * connections there, which we must not orphan by replacing its socket;
+ * another negative errno if we cannot tell (then we leave it alone too). */
+static int socket_stale(const struct sockaddr_un *sa)
+{
+	int fd, r;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* Non-blocking: a live daemon with a full backlog gives EAGAIN, which
+	 * also means it is there. */
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN) {
+		keyd_log(LOG_ERR, "another tlskeyd is listening on %s: not starting", sa->sun_path);
+		r = -EADDRINUSE;
+	} else if (errno == ECONNREFUSED) {
+		keyd_log(LOG_INFO, "replacing the stale socket %s", sa->sun_path);
+		r = 0;
+	} else {
+		r = -errno;
+		keyd_log(LOG_ERR, "cannot tell whether %s is in use (%s): not starting", sa->sun_path,
+			 strerror(-r));
+	}
+	(void)tk_close(fd);
+	return r;
+}
+
+/* At exit: remove our socket, but only if the path still names the one we
+ * bound (a second daemon may have replaced a socket it found stale). */
+static void close_listener(struct loop *l)
+{
+	struct stat st;
+
+	if (l->own_socket && l->socket_path && lstat(l->socket_path, &st) == 0 &&
+	    S_ISSOCK(st.st_mode) && st.st_dev == l->sock_dev && st.st_ino == l->sock_ino)
+		(void)unlink(l->socket_path);
+	l->listen_fd = tk_close(l->listen_fd);
+}
+
 static int open_listener(struct loop *l, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -599,15 +641,20 @@ static int open_listener(struct loop *l, const char *path)
 				(void)chmod(dir, 0755); /* despite our umask */
 		}
 	}
-	/* Remove a stale socket from a previous run, but nothing else. */
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+	/* A socket at the path is either a live daemon's or left over. */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		int r = socket_stale(&sa);
+
+		if (r < 0)
+			return r;
 		(void)unlink(path);
+	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    /* Anyone may connect: the ACL, checked per request, is the gate. */
-	    chmod(path, 0666) < 0 || listen(fd, SOMAXCONN) < 0) {
+	    chmod(path, 0666) < 0 || listen(fd, SOMAXCONN) < 0 || lstat(path, &st) < 0) {
 		int r = -errno;
 		keyd_log(LOG_ERR, "cannot listen on %s: %s", path, strerror(-r));
 		(void)tk_close(fd);
@@ -615,6 +662,8 @@ static int open_listener(struct loop *l, const char *path)
 	}
 	l->listen_fd = fd;
 	l->own_socket = 1;
+	l->sock_dev = st.st_dev;
+	l->sock_ino = st.st_ino;
 	keyd_log(LOG_INFO, "listening on %s", path);
 	return 0;
 }
@@ -797,11 +846,11 @@ int main(int argc, char **argv)
 		keyd_log(LOG_ERR, "setup: %s", strerror(errno));
 		goto out;
 	}
-	r = open_listener(&l, socket_override ? socket_override
-			      : (k.conf->socket_path ? k.conf->socket_path : DEFAULT_SOCKET));
+	l.socket_path = socket_override ? socket_override
+			: (k.conf->socket_path ? k.conf->socket_path : DEFAULT_SOCKET);
+	r = open_listener(&l, l.socket_path);
 	if (r < 0)
 		goto out;
-	l.socket_path = socket_override ? socket_override : k.conf->socket_path;
 	e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &tags[TAG_LISTEN] };
 	(void)epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.listen_fd, &e);
 	e.data.ptr = &tags[TAG_SIGNAL];
@@ -842,11 +891,7 @@ out:
 	for (int i = 0; i < started; i++)
 		worker_stop(&k.workers[i]);
 	free(k.workers);
-	if (l.own_socket && l.socket_path)
-		(void)unlink(l.socket_path);
-	else if (l.own_socket)
-		(void)unlink(DEFAULT_SOCKET);
-	(void)tk_close(l.listen_fd);
+	close_listener(&l);
 	(void)tk_close(l.sig_fd);
 	(void)tk_close(l.epfd);
 	keyd_free(&k);
