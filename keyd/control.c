@@ -253,8 +253,13 @@ static int check_fd(int fd, int proto, char *why, size_t len)
 		(void)snprintf(why, len, "passed descriptor is not a socket");
 		return -ENOTSOCK;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0 ||
-	    type != (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM)) {
+	/* fstat() succeeds on an O_PATH descriptor of a socket inode, but it
+	 * is no socket we can use: every socket call fails with EBADF. */
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0) {
+		(void)snprintf(why, len, "passed descriptor is not a socket");
+		return -ENOTSOCK;
+	}
+	if (type != (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM)) {
 		(void)snprintf(why, len, "passed socket is not a %s socket",
 			       proto == IPPROTO_UDP ? "datagram (DTLS needs UDP)" : "stream (TLS needs TCP)");
 		return -EPROTOTYPE;
