@@ -97,6 +97,12 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return set_uint(p, &c->max_handshakes, key, val, 1, 65536);
 	if (!strcmp(key, "max-pending"))
 		return set_uint(p, &c->max_pending, key, val, 1, 65536);
+	if (!strcmp(key, "max-pending-per-uid"))
+		return set_uint(p, &c->max_pending_per_uid, key, val, 1, 65536);
+	if (!strcmp(key, "max-handshakes-per-uid"))
+		return set_uint(p, &c->max_handshakes_per_uid, key, val, 1, 65536);
+	if (!strcmp(key, "max-handshakes-per-identity"))
+		return set_uint(p, &c->max_handshakes_per_identity, key, val, 1, 65536);
 	if (!strcmp(key, "handshake-timeout"))
 		return set_uint(p, &c->handshake_timeout_ms, key, val, 1, 3600 * 1000);
 	if (!strcmp(key, "cache-size")) {
@@ -353,10 +359,28 @@ static void conf_defaults(struct keyd_conf *c)
 		c->max_handshakes = 256;
 	if (!c->max_pending)
 		c->max_pending = 1024;
+	/* Shares of the global limits (doc/config.md): one uid may not hold
+	 * every waiting slot or every handshake, nor may one identity (a
+	 * public service a remote peer can flood with silent handshakes).
+	 * A share larger than the whole is the whole. */
+	if (!c->max_pending_per_uid)
+		c->max_pending_per_uid = 64;
+	if (!c->max_handshakes_per_uid)
+		c->max_handshakes_per_uid = c->max_handshakes / 4 ? c->max_handshakes / 4 : 1;
+	if (!c->max_handshakes_per_identity)
+		c->max_handshakes_per_identity = c->max_handshakes / 2 ? c->max_handshakes / 2 : 1;
+	if (c->max_pending_per_uid > c->max_pending)
+		c->max_pending_per_uid = c->max_pending;
+	if (c->max_handshakes_per_uid > c->max_handshakes)
+		c->max_handshakes_per_uid = c->max_handshakes;
+	if (c->max_handshakes_per_identity > c->max_handshakes)
+		c->max_handshakes_per_identity = c->max_handshakes;
 	if (!c->handshake_timeout_ms)
 		c->handshake_timeout_ms = 30000;
+	/* The library sends its request right after connect(): a client that
+	 * has not spoken within 2 s is not going to, and holds a slot. */
 	if (!c->request_timeout_ms)
-		c->request_timeout_ms = 5000;
+		c->request_timeout_ms = 2000;
 }
 
 static void cache_defaults(struct parser *p)

@@ -589,9 +589,7 @@ static int deliver(struct conn *c, const char *event, const char *detail)
 	c->state = CONN_RELAY;
 	conn_set_timed(c, 0);
 	c->retransmit_ms = 0;
-	c->w->n_handshakes--;
-	(void)atomic_fetch_sub(&c->w->k->handshakes, 1);
-	keyd_slot_free(c->w->k);
+	conn_handshake_done(c);
 	return relay_begin(c);
 }
 

@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "keyd/keyd.h"
 #include "keyd/log.h"
+#include "keyd/quota.h"
 #include "policy/acl.h"
 
 #define MAX_EVENTS 64
@@ -96,6 +97,19 @@ void conn_set_timed(struct conn *c, int on)
 	c->timed = on;
 }
 
+void conn_handshake_done(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (!c->hs_slot)
+		return;
+	c->hs_slot = 0;
+	w->n_handshakes--;
+	quota_handshake_put(w->k->quota, c->req.cred.uid, c->req.id_index);
+	(void)atomic_fetch_sub(&w->k->handshakes, 1);
+	keyd_slot_free(w->k);
+}
+
 void conn_free(struct conn *c)
 {
 	struct worker *w;
@@ -103,11 +117,7 @@ void conn_free(struct conn *c)
 	if (!c)
 		return;
 	w = c->w;
-	if (c->state == CONN_HANDSHAKE) {
-		w->n_handshakes--;
-		(void)atomic_fetch_sub(&w->k->handshakes, 1);
-		keyd_slot_free(w->k);
-	}
+	conn_handshake_done(c);
 	conn_set_timed(c, 0);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -171,6 +181,7 @@ int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, i
 	c->ctl = (struct ev){ .kind = EV_CTL, .fd = ctlfd };
 	c->w = w;
 	c->state = CONN_HANDSHAKE;
+	c->hs_slot = 1; /* taken by the caller (dispatch_pending) */
 	c->sign_us = -1;
 	(void)atomic_fetch_add(&w->k->handshakes, 1);
 	(void)atomic_fetch_add(&w->k->sessions, 1);
@@ -324,7 +335,14 @@ static void *worker_main(void *arg)
 	}
 	/* Shutting down: tell every peer we are closing (best effort, the
 	 * sockets are non-blocking) rather than just dropping connections. */
-	for (struct conn *c = w->conns; c; c = c->next) {
+	for (struct conn *c = w->conns, *next; c; c = next) {
+		next = c->next;
+		/* A handshake cut short is a refusal: the caller hears why and
+		 * it is audited (handshake_fail). */
+		if (c->state == CONN_HANDSHAKE) {
+			handshake_fail(c, ESHUTDOWN, "tlskeyd is shutting down");
+			continue;
+		}
 		if (c->state == CONN_RELAY && c->tls && !c->bye_done)
 			(void)gnutls_bye(c->tls, GNUTLS_SHUT_WR);
 		/* The app's stream did not end, it was cut: say so. */
@@ -376,7 +394,7 @@ void worker_stop(struct worker *w)
 		w->conns = c;
 		w->n_conns++;
 		w->n_handshakes++;
-		conn_free(c);
+		handshake_fail(c, ESHUTDOWN, "tlskeyd is shutting down");
 	}
 	bury(w);
 	gnutls_certificate_free_credentials(w->cred);
