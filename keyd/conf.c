@@ -365,8 +365,11 @@ static void conf_defaults(struct keyd_conf *c)
 	 * A share larger than the whole is the whole. */
 	if (!c->max_pending_per_uid)
 		c->max_pending_per_uid = 64;
+	/* At least 2: a uid may be both ends of a local TLS connection (its
+	 * server and its client through this daemon), which needs two
+	 * handshakes at once; with one, each would wait for the other. */
 	if (!c->max_handshakes_per_uid)
-		c->max_handshakes_per_uid = c->max_handshakes / 4 ? c->max_handshakes / 4 : 1;
+		c->max_handshakes_per_uid = c->max_handshakes / 4 > 2 ? c->max_handshakes / 4 : 2;
 	if (!c->max_handshakes_per_identity)
 		c->max_handshakes_per_identity = c->max_handshakes / 2 ? c->max_handshakes / 2 : 1;
 	if (c->max_pending_per_uid > c->max_pending)
