@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "keyd/conf.h"
 #include "pkcs11/p11.h"
@@ -95,6 +96,12 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return set_uint(p, &c->max_handshakes, key, val, 1, 65536);
 	if (!strcmp(key, "max-pending"))
 		return set_uint(p, &c->max_pending, key, val, 1, 65536);
+	if (!strcmp(key, "max-pending-per-uid"))
+		return set_uint(p, &c->max_pending_per_uid, key, val, 1, 65536);
+	if (!strcmp(key, "max-handshakes-per-uid"))
+		return set_uint(p, &c->max_handshakes_per_uid, key, val, 1, 65536);
+	if (!strcmp(key, "max-handshakes-per-identity"))
+		return set_uint(p, &c->max_handshakes_per_identity, key, val, 1, 65536);
 	if (!strcmp(key, "handshake-timeout"))
 		return set_uint(p, &c->handshake_timeout_ms, key, val, 1, 3600 * 1000);
 	if (!strcmp(key, "cache-size")) {
@@ -363,10 +370,31 @@ static void conf_defaults(struct keyd_conf *c)
 		c->max_handshakes = 256;
 	if (!c->max_pending)
 		c->max_pending = 1024;
+	/* Shares of the global limits (doc/config.md): one uid may not hold
+	 * every waiting slot or every handshake, nor may one identity (a
+	 * public service a remote peer can flood with silent handshakes).
+	 * A share larger than the whole is the whole. */
+	if (!c->max_pending_per_uid)
+		c->max_pending_per_uid = 64;
+	/* At least 2: a uid may be both ends of a local TLS connection (its
+	 * server and its client through this daemon), which needs two
+	 * handshakes at once; with one, each would wait for the other. */
+	if (!c->max_handshakes_per_uid)
+		c->max_handshakes_per_uid = c->max_handshakes / 4 > 2 ? c->max_handshakes / 4 : 2;
+	if (!c->max_handshakes_per_identity)
+		c->max_handshakes_per_identity = c->max_handshakes / 2 ? c->max_handshakes / 2 : 1;
+	if (c->max_pending_per_uid > c->max_pending)
+		c->max_pending_per_uid = c->max_pending;
+	if (c->max_handshakes_per_uid > c->max_handshakes)
+		c->max_handshakes_per_uid = c->max_handshakes;
+	if (c->max_handshakes_per_identity > c->max_handshakes)
+		c->max_handshakes_per_identity = c->max_handshakes;
 	if (!c->handshake_timeout_ms)
 		c->handshake_timeout_ms = 30000;
+	/* The library sends its request right after connect(): a client that
+	 * has not spoken within 2 s is not going to, and holds a slot. */
 	if (!c->request_timeout_ms)
-		c->request_timeout_ms = 5000;
+		c->request_timeout_ms = 2000;
 	if (!c->close_timeout_ms)
 		c->close_timeout_ms = 10000;
 }
@@ -433,13 +461,10 @@ int keyd_conf_load(const char *path, struct keyd_conf **ret_conf, char *err, siz
 	size_t len = 0;
 	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		r = -errno;
-		(void)snprintf(err, errlen, "%s: %s", path, strerror(-r));
+	r = tk_file_open_regular("configuration file", path, 0, &fd, &st, err, errlen);
+	if (r < 0)
 		return r;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > CONF_MAX_SIZE) {
+	if (st.st_size > CONF_MAX_SIZE) {
 		(void)snprintf(err, errlen, "%s: not a regular file of at most 1 MiB", path);
 		return -EINVAL;
 	}

@@ -41,6 +41,9 @@ struct keyd_conf {
 	unsigned workers;
 	unsigned max_handshakes;
 	unsigned max_pending;
+	unsigned max_pending_per_uid;        /* waiting clients + queued requests of one uid */
+	unsigned max_handshakes_per_uid;     /* handshakes in flight of one uid */
+	unsigned max_handshakes_per_identity; /* handshakes in flight with one identity */
 	unsigned handshake_timeout_ms;
 	unsigned request_timeout_ms;
 	unsigned idle_exit_s; /* 0: never; only when socket-activated */

@@ -28,6 +28,66 @@ void control_reply_error(int ctlfd, int err, const char *message)
 	(void)tk_msg_send(ctlfd, &m, -1);
 }
 
+/* Read and discard whatever the client has sent, closing any descriptors
+ * that came with it.  Bounded: the socket is shut down first, so nothing
+ * new can arrive, and its receive queue holds a bounded number of
+ * messages. */
+static void drain(int ctlfd)
+{
+	for (int i = 0; i < 64; i++) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(8 * sizeof(int))];
+		} control;
+		char byte;
+		struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+		ssize_t n = recvmsg(ctlfd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+
+		if (n <= 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t k = 0; k < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+				/* The contract: a refused socket is shut down. */
+				(void)shutdown(fd, SHUT_RDWR);
+				(void)tk_close(fd);
+			}
+		}
+	}
+}
+
+void control_refuse(int ctlfd, const struct ucred *cred, const char *unit, int err, const char *why)
+{
+	struct ucred peer;
+	socklen_t len = sizeof(peer);
+
+	if (!cred) {
+		if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+			peer = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+		cred = &peer;
+	}
+	{
+		struct keyd_audit a = { .event = "refused", .cred = cred, .unit = unit, .err = err,
+					.sign_us = -1, .handshake_ms = -1, .detail = why };
+		keyd_audit(&a);
+	}
+	control_reply_error(ctlfd, err, why);
+	/* Closing a UNIX socket with unread messages resets the peer, and a
+	 * reset hides the answer just queued for it (the client would see
+	 * ECONNRESET, not our errno).  So: no more input (the client's own
+	 * send now fails with EPIPE, and it reads the answer), then read what
+	 * had arrived, then close. */
+	(void)shutdown(ctlfd, SHUT_RDWR);
+	drain(ctlfd);
+	(void)tk_close(ctlfd);
+}
+
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
 #endif
@@ -354,8 +414,13 @@ static int check_fd(int fd, int proto, char *why, size_t len)
 		(void)snprintf(why, len, "passed descriptor is not a socket");
 		return -ENOTSOCK;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0 ||
-	    type != (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM)) {
+	/* fstat() succeeds on an O_PATH descriptor of a socket inode, but it
+	 * is no socket we can use: every socket call fails with EBADF. */
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0) {
+		(void)snprintf(why, len, "passed descriptor is not a socket");
+		return -ENOTSOCK;
+	}
+	if (type != (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM)) {
 		(void)snprintf(why, len, "passed socket is not a %s socket",
 			       proto == IPPROTO_UDP ? "datagram (DTLS needs UDP)" : "stream (TLS needs TCP)");
 		return -EPROTOTYPE;
@@ -514,6 +579,13 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
 	if (r == -EMFILE) {
 		keyd_log(LOG_ERR, "uid=%u pid=%d: out of file descriptors, request dropped",
 			 (unsigned)who->cred.uid, (int)who->cred.pid);
+		{
+			struct keyd_audit a = { .event = "refused", .cred = &who->cred,
+						.unit = who->unit[0] ? who->unit : NULL, .err = EAGAIN,
+						.sign_us = -1, .handshake_ms = -1,
+						.detail = "out of file descriptors" };
+			keyd_audit(&a);
+		}
 		control_reply_error(ctlfd, EAGAIN, "tlskeyd is out of file descriptors, try again later");
 		goto out;
 	}
@@ -571,6 +643,15 @@ static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, cons
 	memcpy(q.msg.myname, m->myname, sizeof(q.msg.myname));
 	memcpy(q.msg.sniname, m->sniname, sizeof(q.msg.sniname));
 	r = check_request(m, why, sizeof(why));
+	/* The caller's timer may shorten the handshake, never lengthen it past
+	 * handshake-timeout: a slot held for an hour by a silent peer is a
+	 * slot nobody else gets. */
+	if (r == 0 && q.msg.timeout_ms > k->conf->handshake_timeout_ms) {
+		keyd_log(LOG_DEBUG, "uid=%u pid=%d: handshake timer %u ms capped at handshake-timeout %u ms",
+			 (unsigned)who->cred.uid, (int)who->cred.pid, q.msg.timeout_ms,
+			 k->conf->handshake_timeout_ms);
+		q.msg.timeout_ms = k->conf->handshake_timeout_ms;
+	}
 	if (r == 0 && netfd < 0) {
 		(void)snprintf(why, sizeof(why), "no file descriptor attached");
 		r = -EBADF;

@@ -43,6 +43,12 @@ int control_identify_init(void);
 int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *ret_req,
 		  int *ret_netfd);
 
+/* Turn a client away: audit record ("refused", cred or, if NULL, the
+ * socket's SO_PEERCRED), a failure result with err and why, and a close
+ * that lets the client read that result (no reset from unread input;
+ * descriptors it passed are shut down and closed).  Consumes ctlfd. */
+void control_refuse(int ctlfd, const struct ucred *cred, const char *unit, int err, const char *why);
+
 /* Send a failure result with errno `err` and a message (best effort). */
 void control_reply_error(int ctlfd, int err, const char *message);
 

@@ -19,6 +19,7 @@
 #include <gnutls/dtls.h>
 #include <gnutls/x509.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "keyd/identity.h"
 #include "keyd/keyd.h"
@@ -413,6 +414,18 @@ int keyd_worker_creds_init(struct worker *w)
 			return -EINVAL;
 		}
 	} else if (conf->ca_file) {
+		char err[512];
+		int fd;
+
+		/* GnuTLS opens the file with a blocking open(): make sure first
+		 * that it is a regular file, or a FIFO there would hang start-up.
+		 * (Whoever could swap it in between could edit it anyway.) */
+		r = tk_file_open_regular("ca-file", conf->ca_file, 0, &fd, NULL, err, sizeof(err));
+		if (r < 0) {
+			keyd_log(LOG_ERR, "%s", err);
+			return r;
+		}
+		(void)tk_close(fd);
 		r = gnutls_certificate_set_x509_trust_file(w->cred, conf->ca_file, GNUTLS_X509_FMT_PEM);
 		if (r <= 0) {
 			keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s", conf->ca_file,
@@ -659,9 +672,7 @@ static int deliver(struct conn *c, const char *event, const char *detail)
 	c->state = CONN_RELAY;
 	conn_set_timed(c, 0);
 	c->retransmit_ms = 0;
-	c->w->n_handshakes--;
-	(void)atomic_fetch_sub(&c->w->k->handshakes, 1);
-	keyd_slot_free(c->w->k);
+	conn_handshake_done(c);
 	return relay_begin(c);
 }
 

@@ -78,6 +78,7 @@ struct conn {
 	long long sign_us; /* token time spent on this handshake, -1 none */
 	int waiting_hello;  /* allow-handshake-timeout: no byte from the peer yet */
 	int failed;         /* ended by a TLS or network error */
+	int hs_slot;        /* holds a handshake slot: see conn_handshake_done() */
 	char mapped_user[TK_SHORT_MAX + 1];
 	struct session_info *info; /* published for tlskey_query() */
 	unsigned verify_status;    /* gnutls_certificate_status_t of a failed validation */
@@ -142,6 +143,7 @@ struct keyd {
 	struct acl *acl;
 	unsigned acl_gen; /* bumped by every reload, under acl_lock */
 	struct vcache *vcache;
+	struct quota *quota; /* per-uid and per-identity shares (quota.h) */
 	struct worker *workers;
 	unsigned n_workers;
 	atomic_uint handshakes; /* running handshakes, all workers */
@@ -168,6 +170,10 @@ void worker_stop(struct worker *w);
 int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd);
 int worker_ev_update(struct worker *w, struct conn *c, struct ev *ev, uint32_t mask);
 void conn_free(struct conn *c);
+/* c's handshake is over (it failed, or the relay takes over): give back
+ * its slot -- the global count, the worker's, its uid's and identity's
+ * shares -- and wake the accept loop if requests wait.  Idempotent. */
+void conn_handshake_done(struct conn *c);
 /* Put c on (on = 1) or take it off its worker's list of conns with
  * deadlines, so that idle relays cost nothing when timers are checked. */
 void conn_set_timed(struct conn *c, int on);

@@ -10,6 +10,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/identity.c keyd/identity.h \
 	keyd/keyd.h \
 	keyd/log.c keyd/log.h \
+	keyd/quota.c keyd/quota.h \
 	keyd/registry.c keyd/registry.h \
 	keyd/relay.c \
 	keyd/appsock.c \

@@ -27,6 +27,7 @@
 #include "keyd/control.h"
 #include "keyd/keyd.h"
 #include "keyd/log.h"
+#include "keyd/quota.h"
 #include "pkcs11/p11.h"
 
 #define DEFAULT_CONF SYSCONFDIR "/tlskeyd/tlskeyd.conf"
@@ -47,6 +48,7 @@ struct client {
 	struct client *prev, *next;
 	int fd;
 	int watched; /* registered with epoll: its request had not arrived */
+	int counted; /* holds one of its uid's max-pending-per-uid slots */
 	unsigned long long deadline_ms;
 	struct caller who;
 };
@@ -56,12 +58,15 @@ struct pending {
 	struct pending *next;
 	struct keyd_request req;
 	int netfd, ctlfd;
+	int counted; /* holds a max-pending-per-uid slot, as struct client */
 };
 
 struct loop {
 	struct keyd *k;
 	int epfd, listen_fd, sig_fd;
-	int own_socket; /* we bound it, so we unlink it */
+	int own_socket; /* we bound it, so we unlink it (if still ours) */
+	dev_t sock_dev; /* the inode we bound, see close_listener() */
+	ino_t sock_ino;
 	const char *socket_path;
 	struct client *clients;
 	size_t n_clients;
@@ -91,9 +96,39 @@ static void client_drop(struct loop *l, struct client *c)
 	l->n_clients--;
 	if (c->watched)
 		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->counted)
+		quota_pending_put(l->k->quota, c->who.cred.uid);
 	(void)tk_close(c->fd);
 	control_caller_done(&c->who);
 	free(c);
+}
+
+/* Turn away a client that has not been admitted: see control_refuse(). */
+static void client_refuse(struct loop *l, struct client *c, int err, const char *why)
+{
+	int fd = c->fd;
+
+	if (c->watched)
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+	c->watched = 0;
+	c->fd = -1;
+	control_refuse(fd, &c->who.cred, c->who.unit[0] ? c->who.unit : NULL, err, why);
+	client_drop(l, c);
+}
+
+static void pending_unlink(struct loop *l, struct pending *prev, struct pending *p)
+{
+	if (prev)
+		prev->next = p->next;
+	else
+		l->head = p->next;
+	if (l->tail == p)
+		l->tail = prev;
+	p->next = NULL;
+	l->n_pending--;
+	if (p->counted)
+		quota_pending_put(l->k->quota, p->req.cred.uid);
+	p->counted = 0;
 }
 
 static void dispatch_pending(struct loop *l)
@@ -104,16 +139,25 @@ static void dispatch_pending(struct loop *l)
 	atomic_store(&k->queued, l->head != NULL);
 	if (atomic_load(&k->resetting))
 		return; /* requests wait until the module is back */
-	while (l->head && atomic_load(&k->handshakes) < k->conf->max_handshakes) {
-		struct pending *p = l->head;
-		struct worker *w = &k->workers[l->next_worker++ % k->n_workers];
+	/* The first request that fits its uid's and its identity's share
+	 * goes, not necessarily the head: one uid over its share (or one
+	 * identity flooded by a remote peer) must not hold up the others. */
+	for (struct pending *prev = NULL, *p = l->head, *next; p; p = next) {
+		struct worker *w;
 
-		l->head = p->next;
-		if (!l->head)
-			l->tail = NULL;
-		l->n_pending--;
-		/* netfd, ctlfd and the ACL reference now belong to the worker. */
-		(void)worker_submit(w, &p->req, p->netfd, p->ctlfd);
+		next = p->next;
+		if (atomic_load(&k->handshakes) >= k->conf->max_handshakes)
+			break;
+		if (quota_handshake_take(k->quota, p->req.cred.uid, p->req.id_index) < 0) {
+			prev = p;
+			continue;
+		}
+		pending_unlink(l, prev, p);
+		w = &k->workers[l->next_worker++ % k->n_workers];
+		/* netfd, ctlfd and the ACL reference now belong to the worker,
+		 * and with them the handshake slot just taken. */
+		if (worker_submit(w, &p->req, p->netfd, p->ctlfd) < 0)
+			quota_handshake_put(k->quota, p->req.cred.uid, p->req.id_index);
 		free(p);
 	}
 	atomic_store(&k->queued, l->head != NULL);
@@ -145,11 +189,10 @@ static void client_readable(struct loop *l, struct client *c)
 	if (l->n_pending >= l->k->conf->max_pending || !(p = calloc(1, sizeof(*p)))) {
 		keyd_log(LOG_WARNING, "uid=%u pid=%d: too many pending handshakes (%zu), refusing",
 			 (unsigned)c->who.cred.uid, (int)c->who.cred.pid, l->n_pending);
-		control_reply_error(ctlfd, EAGAIN, "tlskeyd is overloaded, try again later");
 		acl_unref(req.acl);
 		(void)shutdown(netfd, SHUT_RDWR);
 		(void)tk_close(netfd);
-		client_drop(l, c);
+		client_refuse(l, c, EAGAIN, "tlskeyd is overloaded, try again later");
 		return;
 	}
 	/* The control socket moves with the request: detach it from us. */
@@ -157,6 +200,9 @@ static void client_readable(struct loop *l, struct client *c)
 		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, ctlfd, NULL);
 	c->watched = 0;
 	c->fd = -1;
+	/* Its max-pending-per-uid slot moves with it. */
+	p->counted = c->counted;
+	c->counted = 0;
 	client_drop(l, c);
 	p->req = req;
 	p->netfd = netfd;
@@ -270,6 +316,7 @@ static void listen_resume(struct loop *l)
 static void accept_clients(struct loop *l)
 {
 	for (int i = 0; i < 64; i++) {
+		char why[TK_MESSAGE_MAX];
 		struct client *c;
 		int fd, r;
 
@@ -286,8 +333,8 @@ static void accept_clients(struct loop *l)
 			return;
 		}
 		if (l->n_clients >= l->k->conf->max_pending) {
-			control_reply_error(fd, EAGAIN, "tlskeyd has too many waiting clients");
-			(void)tk_close(fd);
+			keyd_log(LOG_WARNING, "too many waiting clients (%zu): refusing one", l->n_clients);
+			control_refuse(fd, NULL, NULL, EAGAIN, "tlskeyd has too many waiting clients");
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
@@ -303,6 +350,16 @@ static void accept_clients(struct loop *l)
 			(void)tk_close(fd);
 			continue;
 		}
+		r = quota_pending_take(l->k->quota, c->who.cred.uid, why, sizeof(why));
+		if (r < 0) {
+			keyd_log(LOG_WARNING, "uid=%u pid=%d: %s: refusing", (unsigned)c->who.cred.uid,
+				 (int)c->who.cred.pid, r == -EAGAIN ? why : strerror(-r));
+			control_refuse(fd, &c->who.cred, c->who.unit[0] ? c->who.unit : NULL, EAGAIN,
+				       r == -EAGAIN ? why : "tlskeyd is out of memory, try again later");
+			free(c);
+			continue;
+		}
+		c->counted = 1;
 		c->fd = fd;
 		c->deadline_ms = tk_now_ms() + l->k->conf->request_timeout_ms;
 		c->next = l->clients;
@@ -328,8 +385,7 @@ static void expire_clients(struct loop *l)
 			keyd_log(LOG_INFO, "uid=%u pid=%d: no request within %u ms, closing",
 				 (unsigned)c->who.cred.uid, (int)c->who.cred.pid,
 				 l->k->conf->request_timeout_ms);
-			control_reply_error(c->fd, ETIMEDOUT, "no request received in time");
-			client_drop(l, c);
+			client_refuse(l, c, ETIMEDOUT, "no request received in time");
 		}
 	}
 }
@@ -568,6 +624,46 @@ static int run(struct loop *l)
 	return 0;
 }
 
+/* Is the socket at sa's path left over from a daemon that is gone?  0 if
+ * so (nobody listens: ECONNREFUSED); -EADDRINUSE if a live daemon accepts
+ * connections there, which we must not orphan by replacing its socket;
+ * another negative errno if we cannot tell (then we leave it alone too). */
+static int socket_stale(const struct sockaddr_un *sa)
+{
+	int fd, r;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* Non-blocking: a live daemon with a full backlog gives EAGAIN, which
+	 * also means it is there. */
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN) {
+		keyd_log(LOG_ERR, "another tlskeyd is listening on %s: not starting", sa->sun_path);
+		r = -EADDRINUSE;
+	} else if (errno == ECONNREFUSED) {
+		keyd_log(LOG_INFO, "replacing the stale socket %s", sa->sun_path);
+		r = 0;
+	} else {
+		r = -errno;
+		keyd_log(LOG_ERR, "cannot tell whether %s is in use (%s): not starting", sa->sun_path,
+			 strerror(-r));
+	}
+	(void)tk_close(fd);
+	return r;
+}
+
+/* At exit: remove our socket, but only if the path still names the one we
+ * bound (a second daemon may have replaced a socket it found stale). */
+static void close_listener(struct loop *l)
+{
+	struct stat st;
+
+	if (l->own_socket && l->socket_path && lstat(l->socket_path, &st) == 0 &&
+	    S_ISSOCK(st.st_mode) && st.st_dev == l->sock_dev && st.st_ino == l->sock_ino)
+		(void)unlink(l->socket_path);
+	l->listen_fd = tk_close(l->listen_fd);
+}
+
 static int open_listener(struct loop *l, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -615,15 +711,20 @@ static int open_listener(struct loop *l, const char *path)
 				(void)chmod(dir, 0755); /* despite our umask */
 		}
 	}
-	/* Remove a stale socket from a previous run, but nothing else. */
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+	/* A socket at the path is either a live daemon's or left over. */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		int r = socket_stale(&sa);
+
+		if (r < 0)
+			return r;
 		(void)unlink(path);
+	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    /* Anyone may connect: the ACL, checked per request, is the gate. */
-	    chmod(path, 0666) < 0 || listen(fd, SOMAXCONN) < 0) {
+	    chmod(path, 0666) < 0 || listen(fd, SOMAXCONN) < 0 || lstat(path, &st) < 0) {
 		int r = -errno;
 		keyd_log(LOG_ERR, "cannot listen on %s: %s", path, strerror(-r));
 		(void)tk_close(fd);
@@ -631,6 +732,8 @@ static int open_listener(struct loop *l, const char *path)
 	}
 	l->listen_fd = fd;
 	l->own_socket = 1;
+	l->sock_dev = st.st_dev;
+	l->sock_ino = st.st_ino;
 	keyd_log(LOG_INFO, "listening on %s", path);
 	return 0;
 }
@@ -703,6 +806,7 @@ static void keyd_free(struct keyd *k)
 		gnutls_priority_deinit(k->prio);
 	acl_unref(k->acl);
 	vcache_free(k->vcache);
+	quota_free(k->quota);
 	(void)tk_close(k->donefd);
 	pthread_mutex_destroy(&k->acl_lock);
 	keyd_conf_free(k->conf);
@@ -794,6 +898,16 @@ int main(int argc, char **argv)
 	r = vcache_new(k.conf->cache_size, k.conf->cache_ttl_s, &k.vcache);
 	if (r < 0)
 		goto out;
+	{
+		struct quota_limits lim = { .pending_per_uid = k.conf->max_pending_per_uid,
+					    .handshakes_per_uid = k.conf->max_handshakes_per_uid,
+					    .handshakes_per_id = k.conf->max_handshakes_per_identity,
+					    .n_ids = k.conf->n_ids };
+
+		r = quota_new(&lim, &k.quota);
+		if (r < 0)
+			goto out;
+	}
 	r = p11_init(k.conf->module_path, err, sizeof(err));
 	if (r < 0) {
 		keyd_log(LOG_ERR, "PKCS#11: %s", err);
@@ -815,11 +929,11 @@ int main(int argc, char **argv)
 		keyd_log(LOG_ERR, "setup: %s", strerror(errno));
 		goto out;
 	}
-	r = open_listener(&l, socket_override ? socket_override
-			      : (k.conf->socket_path ? k.conf->socket_path : DEFAULT_SOCKET));
+	l.socket_path = socket_override ? socket_override
+			: (k.conf->socket_path ? k.conf->socket_path : DEFAULT_SOCKET);
+	r = open_listener(&l, l.socket_path);
 	if (r < 0)
 		goto out;
-	l.socket_path = socket_override ? socket_override : k.conf->socket_path;
 	e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &tags[TAG_LISTEN] };
 	(void)epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.listen_fd, &e);
 	e.data.ptr = &tags[TAG_SIGNAL];
@@ -846,25 +960,24 @@ int main(int argc, char **argv)
 	r = run(&l);
 
 out:
+	/* Everyone still waiting hears why, and each refusal is audited. */
 	while (l.clients)
-		client_drop(&l, l.clients);
+		client_refuse(&l, l.clients, ESHUTDOWN, "tlskeyd is shutting down");
 	while (l.head) {
 		struct pending *p = l.head;
-		l.head = p->next;
-		control_reply_error(p->ctlfd, ESHUTDOWN, "tlskeyd is shutting down");
-		(void)tk_close(p->ctlfd);
+
+		pending_unlink(&l, NULL, p);
+		(void)shutdown(p->netfd, SHUT_RDWR);
 		(void)tk_close(p->netfd);
+		control_refuse(p->ctlfd, &p->req.cred, p->req.unit[0] ? p->req.unit : NULL, ESHUTDOWN,
+			       "tlskeyd is shutting down");
 		acl_unref(p->req.acl);
 		free(p);
 	}
 	for (int i = 0; i < started; i++)
 		worker_stop(&k.workers[i]);
 	free(k.workers);
-	if (l.own_socket && l.socket_path)
-		(void)unlink(l.socket_path);
-	else if (l.own_socket)
-		(void)unlink(DEFAULT_SOCKET);
-	(void)tk_close(l.listen_fd);
+	close_listener(&l);
 	(void)tk_close(l.sig_fd);
 	(void)tk_close(l.epfd);
 	keyd_free(&k);

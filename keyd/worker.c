@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "keyd/keyd.h"
 #include "keyd/log.h"
+#include "keyd/quota.h"
 #include "policy/acl.h"
 
 #define MAX_EVENTS 64
@@ -113,6 +114,19 @@ void conn_set_timed(struct conn *c, int on)
 	c->timed = on;
 }
 
+void conn_handshake_done(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (!c->hs_slot)
+		return;
+	c->hs_slot = 0;
+	w->n_handshakes--;
+	quota_handshake_put(w->k->quota, c->req.cred.uid, c->req.id_index);
+	(void)atomic_fetch_sub(&w->k->handshakes, 1);
+	keyd_slot_free(w->k);
+}
+
 void conn_free(struct conn *c)
 {
 	struct worker *w;
@@ -120,11 +134,7 @@ void conn_free(struct conn *c)
 	if (!c)
 		return;
 	w = c->w;
-	if (c->state == CONN_HANDSHAKE) {
-		w->n_handshakes--;
-		(void)atomic_fetch_sub(&w->k->handshakes, 1);
-		keyd_slot_free(w->k);
-	}
+	conn_handshake_done(c);
 	conn_set_timed(c, 0);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -189,6 +199,7 @@ int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, i
 	c->ctl = (struct ev){ .kind = EV_CTL, .fd = ctlfd };
 	c->w = w;
 	c->state = CONN_HANDSHAKE;
+	c->hs_slot = 1; /* taken by the caller (dispatch_pending) */
 	c->sign_us = -1;
 	(void)atomic_fetch_add(&w->k->handshakes, 1);
 	(void)atomic_fetch_add(&w->k->sessions, 1);

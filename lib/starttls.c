@@ -101,6 +101,30 @@ static int check_args(int fd, int proto, const char *myname, int flags, int role
 	return 0;
 }
 
+/* Our request could not be sent because the daemon had already closed the
+ * connection: it turns clients away at accept time (too many waiting
+ * clients) before their request arrives, answering first.  That answer is
+ * queued on sock: report it rather than the broken pipe.  Returns a
+ * negative errno; last_error is set. */
+static int refused_early(int sock, int send_err)
+{
+	struct tk_msg *m = malloc(sizeof(*m));
+	int newfd = -1, r = send_err;
+
+	set_error("sending request to tlskeyd: %s", strerror(-send_err));
+	if (!m)
+		return r;
+	/* The daemon's end is closed: this returns at once, with the queued
+	 * answer or end of file. */
+	if (tk_msg_recv(sock, m, &newfd) == 0 && m->type == TK_MSG_RESULT && m->err != 0) {
+		set_error("%s", TK_HAS(m, TK_TAG_MESSAGE) ? m->message : strerror((int)m->err));
+		r = m->err < 4096 ? -(int)m->err : -EPROTO;
+	}
+	(void)tk_close(newfd);
+	free(m);
+	return r;
+}
+
 /* Wait for the daemon's verdict on an already sent request, answering SNI
  * queries.  Consumes sock, except that with `one_step` it returns
  * -EINPROGRESS after answering a query, leaving sock open.  Returns the
@@ -240,6 +264,10 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 	if (r < 0)
 		goto out;
 	r = tk_msg_send(sock, &start, fd);
+	if (r == -EPIPE || r == -ECONNRESET) {
+		r = refused_early(sock, r);
+		goto out;
+	}
 	if (r < 0) {
 		set_error("sending request to tlskeyd: %s", strerror(-r));
 		goto out;

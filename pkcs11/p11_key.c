@@ -12,6 +12,7 @@
 #include <gnutls/pkcs11.h>
 #include <gnutls/x509.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "pkcs11/p11.h"
 #include "pkcs11/p11_internal.h"
@@ -270,13 +271,10 @@ static int file_load(const char *path, size_t max, gnutls_datum_t *ret, char *er
 	size_t len = 0;
 	int fd = -1, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		r = -errno;
-		tk_errf(err, errlen, "%s: %s", path, strerror(-r));
+	r = tk_file_open_regular("file", path, 0, &fd, &st, err, errlen);
+	if (r < 0)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (size_t)st.st_size > max) {
+	if (st.st_size < 0 || (size_t)st.st_size > max) {
 		tk_errf(err, errlen, "%s: not a regular file of at most %zu bytes", path, max);
 		r = -EINVAL;
 		goto out;

@@ -17,6 +17,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/pkcs11.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "pkcs11/p11.h"
 #include "pkcs11/p11_internal.h"
@@ -106,25 +107,12 @@ static int pin_file_open(const char *path, int *ret_fd, struct pin_file_id *ret_
 		r = -EINVAL;
 		goto out;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ELOOP) {
-			tk_errf(err, errlen, "PIN file %s is a symbolic link: refused", path);
+	/* Never blocks: a FIFO planted at the path would hang start-up (and
+	 * SIGTERM, which is only read in the event loop). */
+	r = tk_file_open_regular("PIN file", path, O_NOFOLLOW, &fd, &st, err, errlen);
+	if (r < 0) {
+		if (r == -ELOOP)
 			r = -EINVAL;
-		} else {
-			tk_errf(err, errlen, "PIN file %s: %s", path, strerror(-r));
-		}
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		tk_errf(err, errlen, "PIN file %s: fstat: %s", path, strerror(-r));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		tk_errf(err, errlen, "PIN file %s is not a regular file", path);
-		r = -EINVAL;
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {

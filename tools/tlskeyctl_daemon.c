@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -235,6 +236,12 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 
 	if (r >= 0)
 		return r;
+	/* PINs are read into our memory from here on: like the daemon, no
+	 * core dump and no ptrace by other processes of our uid. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		ctl_err("cannot disable core dumps: %s", strerror(errno));
+		return CTL_EXIT_FAIL;
+	}
 	if (ctl_conf(ctl, &conf) < 0)
 		return CTL_EXIT_FAIL;
 	if (conf->n_ids == 0) {

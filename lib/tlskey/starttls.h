@@ -113,8 +113,9 @@ TLSKEY_EXPORT int starttls_server(int fd, int proto, char *myname, int flags, in
 struct tlskey_options {
 	size_t size;
 	/* Handshake timer in milliseconds; 0 uses the daemon's
-	 * handshake-timeout.  On expiry the connection is reset and the call
-	 * fails with ETIMEDOUT. */
+	 * handshake-timeout, which is also the most the daemon grants (a
+	 * longer timer is capped to it).  On expiry the connection is reset
+	 * and the call fails with ETIMEDOUT. */
 	unsigned int handshake_timeout_ms;
 	/* Server role with a non-zero timer only (EINVAL otherwise): if the
 	 * remote client sends nothing before the timer fires, do not fail but

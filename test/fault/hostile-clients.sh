@@ -6,8 +6,11 @@
 # Afterwards the daemon's descriptor count must be back to its baseline and
 # its RSS close to it (no growth from round to round).
 . "${top_srcdir:-.}/test/fault/lib.sh"
+# The floods and the legitimate clients run as one uid here: let that uid
+# have every waiting slot (the per-uid share is test/hostile/fairness.sh's).
 fault_setup "request-timeout = 1000
-max-pending = 1024"
+max-pending = 1024
+max-pending-per-uid = 1024"
 SOCK=$TLSKEYD_SOCKET
 FLOOD_N=${FAULT_FLOOD_N:-1000}
 

@@ -85,6 +85,7 @@
 
 #include <tlskey/starttls.h>
 
+#include "common/file.h"
 #include "common/wire.h"
 
 enum {
@@ -740,26 +741,25 @@ static struct addrinfo *parse_addr(const char *spec, int passive)
 	return ai;
 }
 
+/* Atomically, and never over anything but a regular file (see
+ * tk_file_replace): the tests run as root. */
 static void write_port_file(const char *path, int lsock)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	char tmp[4096];
+	char text[16], err[512] = "";
 	unsigned port;
-	FILE *f;
+	int n;
 
 	if (getsockname(lsock, (struct sockaddr *)&ss, &sl) < 0)
 		fail("getsockname");
 	port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 					      : ((struct sockaddr_in *)&ss)->sin_port);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		usage("--port-file too long");
-	f = fopen(tmp, "we");
-	if (!f)
-		fail(tmp);
-	(void)fprintf(f, "%u\n", port);
-	if (fclose(f) != 0 || rename(tmp, path) < 0)
-		fail(path);
+	n = snprintf(text, sizeof(text), "%u\n", port);
+	if (tk_file_replace(path, text, (size_t)n, err, sizeof(err)) < 0) {
+		(void)fprintf(stderr, "tk-app: --port-file: %s\n", err);
+		exit(1);
+	}
 }
 
 static int (*sni_callback(const struct opts *o))(char *)

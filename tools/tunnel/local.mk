@@ -1,6 +1,7 @@
 # tools/tunnel: tlskey-tunnel, a stunnel-like front end for unmodified
-# plaintext services, built only on the public <tlskey/starttls.h> API
-# (linked against libtlskey.la alone).  See doc/tunnel.md.
+# plaintext services, built on the public <tlskey/starttls.h> API
+# (libtlskey.la) and the small file helpers of libtlskey-common.la
+# (common/file.c: the port file).  See doc/tunnel.md.
 bin_PROGRAMS += tlskey-tunnel
 tlskey_tunnel_SOURCES = \
 	tools/tunnel/tunnel.h \
@@ -10,7 +11,7 @@ tlskey_tunnel_SOURCES = \
 	tools/tunnel/conn.c \
 	tools/tunnel/spawn.c \
 	tools/tunnel/proxy.c
-tlskey_tunnel_LDADD = libtlskey.la
+tlskey_tunnel_LDADD = libtlskey.la libtlskey-common.la
 
 dist_man_MANS += doc/man/tlskey-tunnel.1
 dist_doc_DATA += doc/tunnel.md

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "tools/tunnel/tunnel.h"
 
 #define LISTEN_BACKLOG 128
@@ -78,33 +79,27 @@ int tunnel_ep_set(struct tunnel *t, struct tunnel_ep *ep, uint32_t events)
 }
 
 /* Write the bound TCP port to `path` atomically, for scripts that listen
- * on port 0. */
-static int write_port_file(const char *path, int fd)
+ * on port 0.  Only ever replaces a regular file (tk_file_replace): the
+ * tunnel may run as root, and --port-file /dev/null must not replace the
+ * device.  Returns 0 or a negative errno, with the reason in err. */
+static int write_port_file(const char *path, int fd, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	char tmp[TUNNEL_ADDR_TEXT_MAX + 8], host[64];
+	char host[64], text[16];
 	unsigned port;
-	FILE *f;
-	int r = 0;
+	int n;
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		(void)snprintf(err, errlen, "getsockname: %s", strerror(errno));
 		return -errno;
-	if (tunnel_addr_host_port((struct sockaddr *)&ss, len, host, sizeof(host), &port) < 0)
+	}
+	if (tunnel_addr_host_port((struct sockaddr *)&ss, len, host, sizeof(host), &port) < 0) {
+		(void)snprintf(err, errlen, "unexpected address family");
 		return -EAFNOSUPPORT;
-	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	if (fprintf(f, "%u\n", port) < 0)
-		r = -EIO;
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		(void)unlink(tmp);
-	return r;
+	}
+	n = snprintf(text, sizeof(text), "%u\n", port);
+	return tk_file_replace(path, text, (size_t)n, err, errlen);
 }
 
 /* Create the listening socket.  Returns the fd or a negative errno (logged). */
@@ -139,9 +134,11 @@ static int listen_open(const struct tunnel_conf *conf)
 		return r;
 	}
 	if (conf->port_file[0]) {
-		r = write_port_file(conf->port_file, fd);
+		char err[512] = "";
+
+		r = write_port_file(conf->port_file, fd, err, sizeof(err));
 		if (r < 0) {
-			tunnel_log("cannot write port file %s: %s", conf->port_file, strerror(-r));
+			tunnel_log("cannot write port file %s: %s", conf->port_file, err);
 			(void)close(fd);
 			return r;
 		}

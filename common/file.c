@@ -1,0 +1,118 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/file.h"
+#include "common/util.h"
+
+int tk_file_open_regular(const char *what, const char *path, int extra, int *ret_fd,
+			 struct stat *ret_st, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, r, fl;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | extra);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -ELOOP && (extra & O_NOFOLLOW))
+			tk_errf(err, errlen, "%s %s is a symbolic link: refused", what, path);
+		else
+			tk_errf(err, errlen, "%s %s: %s", what, path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		tk_errf(err, errlen, "%s %s: fstat: %s", what, path, strerror(-r));
+		(void)tk_close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		tk_errf(err, errlen, "%s %s is not a regular file (a %s): refused", what, path,
+			S_ISFIFO(st.st_mode)  ? "FIFO"
+			: S_ISCHR(st.st_mode) ? "character device"
+			: S_ISBLK(st.st_mode) ? "block device"
+			: S_ISDIR(st.st_mode) ? "directory"
+			: S_ISSOCK(st.st_mode) ? "socket"
+					       : "special file");
+		(void)tk_close(fd);
+		return -EINVAL;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	*ret_fd = fd;
+	if (ret_st)
+		*ret_st = st;
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int tk_file_replace(const char *path, const void *data, size_t len, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		tk_errf(err, errlen, "%s exists and is not a regular file: not replacing it", path);
+		return -EEXIST;
+	}
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
+		tk_errf(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	/* mkostemp: a fresh name that nobody else can have prepared. */
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		tk_errf(err, errlen, "%s: cannot create a temporary file: %s", path, strerror(-r));
+		return r;
+	}
+	r = write_all(fd, data, len);
+	if (r == 0 && fchmod(fd, 0644) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		tk_errf(err, errlen, "%s: %s", tmp, strerror(-r));
+		goto fail;
+	}
+	/* Between the lstat() and here the path could have become something
+	 * else; look again as late as possible (a race remains only with
+	 * whoever may write to this directory anyway). */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		tk_errf(err, errlen, "%s exists and is not a regular file: not replacing it", path);
+		r = -EEXIST;
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		tk_errf(err, errlen, "%s: %s", path, strerror(-r));
+		goto fail;
+	}
+	return 0;
+fail:
+	(void)unlink(tmp);
+	return r;
+}

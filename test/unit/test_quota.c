@@ -1,0 +1,140 @@
+/* Unit tests for keyd/quota.c: the fairness decisions (per-uid waiting
+ * clients, per-uid and per-identity handshakes in flight). */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+
+#include "keyd/quota.h"
+
+static struct quota *mk(unsigned pending, unsigned hs_uid, unsigned hs_id, size_t n_ids)
+{
+	struct quota_limits lim = { .pending_per_uid = pending,
+				    .handshakes_per_uid = hs_uid,
+				    .handshakes_per_id = hs_id,
+				    .n_ids = n_ids };
+	struct quota *q = NULL;
+
+	ck_assert_int_eq(quota_new(&lim, &q), 0);
+	ck_assert_ptr_nonnull(q);
+	return q;
+}
+
+START_TEST(pending_per_uid)
+{
+	struct quota *q = mk(3, 1, 1, 1);
+	char why[128] = "";
+
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(quota_pending_take(q, 1000, why, sizeof(why)), 0);
+	/* The fourth of uid 1000 waits for nothing: refused with a reason. */
+	ck_assert_int_eq(quota_pending_take(q, 1000, why, sizeof(why)), -EAGAIN);
+	ck_assert_ptr_nonnull(strstr(why, "uid 1000"));
+	ck_assert_ptr_nonnull(strstr(why, "max-pending-per-uid 3"));
+	/* Another uid is not affected. */
+	ck_assert_int_eq(quota_pending_take(q, 1001, NULL, 0), 0);
+	ck_assert_uint_eq(quota_uid_pending(q, 1000), 3);
+	ck_assert_uint_eq(quota_uid_pending(q, 1001), 1);
+	/* A slot given back can be taken again. */
+	quota_pending_put(q, 1000);
+	ck_assert_int_eq(quota_pending_take(q, 1000, NULL, 0), 0);
+	ck_assert_int_eq(quota_pending_take(q, 1000, NULL, 0), -EAGAIN);
+	quota_free(q);
+}
+END_TEST
+
+START_TEST(handshakes_per_uid)
+{
+	struct quota *q = mk(8, 2, 100, 4);
+
+	ck_assert_int_eq(quota_handshake_take(q, 0, 0), 0);
+	ck_assert_int_eq(quota_handshake_take(q, 0, 1), 0);
+	/* Third of uid 0, whatever the identity: waits. */
+	ck_assert_int_eq(quota_handshake_take(q, 0, 2), -EAGAIN);
+	ck_assert_uint_eq(quota_uid_handshakes(q, 0), 2);
+	/* A refused take counts nothing. */
+	ck_assert_uint_eq(quota_id_handshakes(q, 2), 0);
+	ck_assert_int_eq(quota_handshake_take(q, 42, 2), 0);
+	quota_handshake_put(q, 0, 1);
+	ck_assert_int_eq(quota_handshake_take(q, 0, 2), 0);
+	quota_free(q);
+}
+END_TEST
+
+START_TEST(handshakes_per_identity)
+{
+	struct quota *q = mk(8, 100, 2, 2);
+
+	/* Two uids share identity 0's share of 2. */
+	ck_assert_int_eq(quota_handshake_take(q, 1, 0), 0);
+	ck_assert_int_eq(quota_handshake_take(q, 2, 0), 0);
+	ck_assert_int_eq(quota_handshake_take(q, 3, 0), -EAGAIN);
+	/* Identity 1 is unaffected. */
+	ck_assert_int_eq(quota_handshake_take(q, 3, 1), 0);
+	ck_assert_uint_eq(quota_id_handshakes(q, 0), 2);
+	quota_handshake_put(q, 2, 0);
+	ck_assert_uint_eq(quota_id_handshakes(q, 0), 1);
+	ck_assert_uint_eq(quota_uid_handshakes(q, 2), 0);
+	ck_assert_int_eq(quota_handshake_take(q, 3, 0), 0);
+	quota_free(q);
+}
+END_TEST
+
+START_TEST(bad_input)
+{
+	struct quota_limits lim = { .pending_per_uid = 0, .handshakes_per_uid = 1,
+				    .handshakes_per_id = 1, .n_ids = 1 };
+	struct quota *q = NULL;
+
+	ck_assert_int_eq(quota_new(&lim, &q), -EINVAL);
+	ck_assert_ptr_null(q);
+	q = mk(1, 1, 1, 1);
+	ck_assert_int_eq(quota_handshake_take(q, 0, 1), -EINVAL);
+	/* Puts without takes never underflow. */
+	quota_handshake_put(q, 7, 0);
+	quota_pending_put(q, 7);
+	ck_assert_uint_eq(quota_uid_pending(q, 7), 0);
+	ck_assert_uint_eq(quota_id_handshakes(q, 0), 0);
+	ck_assert_int_eq(quota_handshake_take(q, 7, 0), 0);
+	quota_free(q);
+	quota_free(NULL);
+}
+END_TEST
+
+START_TEST(many_uids)
+{
+	struct quota *q = mk(1, 1, 100000, 1);
+
+	/* Entries come and go: more uids than hash buckets. */
+	for (uid_t u = 0; u < 2000; u++)
+		ck_assert_int_eq(quota_pending_take(q, u, NULL, 0), 0);
+	for (uid_t u = 0; u < 2000; u++)
+		ck_assert_int_eq(quota_pending_take(q, u, NULL, 0), -EAGAIN);
+	for (uid_t u = 0; u < 2000; u += 2)
+		quota_pending_put(q, u);
+	for (uid_t u = 0; u < 2000; u++)
+		ck_assert_uint_eq(quota_uid_pending(q, u), u % 2);
+	quota_free(q);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("quota");
+	TCase *tc = tcase_create("/keyd/quota");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, pending_per_uid);
+	tcase_add_test(tc, handshakes_per_uid);
+	tcase_add_test(tc, handshakes_per_identity);
+	tcase_add_test(tc, bad_input);
+	tcase_add_test(tc, many_uids);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
