@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,4 +116,90 @@ int tk_file_replace(const char *path, const void *data, size_t len, char *err, s
 fail:
 	(void)unlink(tmp);
 	return r;
+}
+
+int tk_file_read(const char *what, const char *path, size_t max, int extra, char **ret_buf,
+		 size_t *ret_len, struct stat *ret_st, char *err, size_t errlen)
+{
+	struct stat st;
+	size_t cap, len = 0;
+	char *buf;
+	int fd, r;
+
+	r = tk_file_open_regular(what, path, extra, &fd, &st, err, errlen);
+	if (r < 0)
+		return r;
+	if ((unsigned long long)st.st_size > max) {
+		tk_errf(err, errlen, "%s %s is larger than %zu bytes: refused", what, path, max);
+		(void)tk_close(fd);
+		return -EFBIG;
+	}
+	/* One byte more than max, so that growth past it is seen. */
+	cap = (size_t)st.st_size + 1 < max + 1 ? (size_t)st.st_size + 1 : max + 1;
+	buf = malloc(cap + 1);
+	if (!buf) {
+		(void)tk_close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *bigger;
+			size_t ncap = cap * 2 < max + 1 ? cap * 2 : max + 1;
+
+			if (cap == max + 1) {
+				tk_errf(err, errlen, "%s %s grew past %zu bytes while read: refused", what,
+					path, max);
+				r = -EFBIG;
+				goto fail;
+			}
+			bigger = malloc(ncap + 1);
+			if (!bigger) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			memcpy(bigger, buf, len);
+			tk_wipe(buf, len);
+			free(buf);
+			buf = bigger;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			tk_errf(err, errlen, "%s %s: read: %s", what, path, strerror(-r));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max) {
+		tk_errf(err, errlen, "%s %s grew past %zu bytes while read: refused", what, path, max);
+		r = -EFBIG;
+		goto fail;
+	}
+	(void)tk_close(fd);
+	buf[len] = '\0';
+	*ret_buf = buf;
+	*ret_len = len;
+	if (ret_st)
+		*ret_st = st;
+	return 0;
+fail:
+	(void)tk_close(fd);
+	tk_wipe(buf, len);
+	free(buf);
+	return r;
+}
+
+void tk_file_free(char *buf, size_t len)
+{
+	if (!buf)
+		return;
+	tk_wipe(buf, len);
+	free(buf);
 }

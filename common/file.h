@@ -27,4 +27,18 @@ int tk_file_open_regular(const char *what, const char *path, int extra, int *ret
  * replacing /dev/null breaks the host.  Returns 0 or a negative errno. */
 int tk_file_replace(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
+/* Read a whole regular file of at most max bytes into a new buffer, NUL
+ * terminated (not counted in *ret_len), opened as tk_file_open_regular()
+ * does (`extra`: e.g. O_NOFOLLOW).  The file is read to its end, not to
+ * the size fstat() gave: one that is larger than max, or grows past it
+ * while it is read, is refused (-EFBIG), never silently cut.  On success
+ * writes *ret_buf (free with tk_file_free), *ret_len and, if ret_st is not
+ * NULL, *ret_st (as opened) and returns 0; on failure writes "WHAT PATH:
+ * reason" to err and returns a negative errno. */
+int tk_file_read(const char *what, const char *path, size_t max, int extra, char **ret_buf,
+		 size_t *ret_len, struct stat *ret_st, char *err, size_t errlen);
+
+/* Wipe (the file may hold a secret) and free a buffer of tk_file_read(). */
+void tk_file_free(char *buf, size_t len);
+
 #endif

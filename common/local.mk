@@ -3,5 +3,6 @@ noinst_LTLIBRARIES += libtlskey-common.la
 libtlskey_common_la_SOURCES = \
 	common/buf.h \
 	common/file.c common/file.h \
+	common/flags.c common/flags.h \
 	common/util.c common/util.h \
 	common/wire.c common/wire.h

@@ -1,0 +1,137 @@
+/* Unit tests for common/flags.c (one table of flag names) and the bounded
+ * whole-file reader of common/file.c. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/file.h"
+#include "common/flags.h"
+#include "tlskey/starttls.h"
+
+START_TEST(flags_round_trip)
+{
+	char buf[256];
+	uint32_t f = 0;
+
+	for (uint32_t all = 0; all <= TLSKEY_FLAGS_ALL; all++) {
+		ck_assert_uint_lt(tk_flags_format(all, buf, sizeof(buf)), sizeof(buf));
+		ck_assert_int_eq(tk_flags_parse(buf, &f), 0);
+		ck_assert_uint_eq(f, all);
+	}
+	ck_assert_uint_eq(tk_flag_bit("skip-authorization"), TLSKEY_FLAG_SKIP_AUTHORIZATION);
+	ck_assert_str_eq(tk_flag_name(TLSKEY_FLAG_NO_LOCAL_CERT), "no-local-cert");
+	(void)tk_flags_format(0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "none");
+}
+END_TEST
+
+START_TEST(flags_negative)
+{
+	char buf[8];
+	uint32_t f = 0x55;
+
+	ck_assert_int_eq(tk_flags_parse("no-cache-read,bogus", &f), -EINVAL);
+	ck_assert_int_eq(tk_flags_parse("no-cache-read,no-cache-read", &f), -EINVAL);
+	ck_assert_int_eq(tk_flags_parse("no-cache-read,", &f), -EINVAL);
+	ck_assert_int_eq(tk_flags_parse("", &f), -EINVAL);
+	ck_assert_uint_eq(f, 0x55); /* untouched on failure */
+	ck_assert_uint_eq(tk_flag_bit("NO-CACHE-READ"), 0);
+	ck_assert_ptr_null(tk_flag_name(TLSKEY_FLAG_NO_CACHE_READ | TLSKEY_FLAG_NO_CACHE_WRITE));
+	/* Unknown bits are shown, not dropped; a short buffer is cut and
+	 * the length needed is returned. */
+	ck_assert_uint_eq(tk_flags_format(0x100 | TLSKEY_FLAG_NO_LOCAL_CERT, buf, sizeof(buf)),
+			  strlen("no-local-cert,0x100"));
+	ck_assert_uint_eq(strlen(buf), sizeof(buf) - 1);
+}
+END_TEST
+
+static void write_file(const char *path, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < len; i++)
+		ck_assert_int_ne(fputc('a' + (int)(i % 26), f), EOF);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(file_read_bounded)
+{
+	char dir[] = "/tmp/tk-common-XXXXXX", path[64], err[256], *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	(void)snprintf(path, sizeof(path), "%s/f", dir);
+
+	write_file(path, 1000);
+	ck_assert_int_eq(tk_file_read("test file", path, 1000, 0, &buf, &len, &st, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, 1000);
+	ck_assert_int_eq(buf[len], '\0');
+	ck_assert_int_eq(buf[27], 'b');
+	tk_file_free(buf, len);
+
+	/* One byte over the limit is refused, not cut. */
+	buf = NULL;
+	ck_assert_int_eq(tk_file_read("test file", path, 999, 0, &buf, &len, NULL, err, sizeof(err)),
+			 -EFBIG);
+	ck_assert_ptr_null(buf);
+	ck_assert_ptr_nonnull(strstr(err, "larger than 999 bytes"));
+
+	/* Empty files are fine. */
+	write_file(path, 0);
+	ck_assert_int_eq(tk_file_read("test file", path, 10, 0, &buf, &len, NULL, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, 0);
+	tk_file_free(buf, len);
+
+	/* A FIFO is refused without blocking, a symbolic link with O_NOFOLLOW. */
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	buf = NULL;
+	ck_assert_int_eq(tk_file_read("PIN file", path, 10, 0, &buf, &len, NULL, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "not a regular file"));
+	ck_assert_int_eq(unlink(path), 0);
+	write_file(path, 5);
+	{
+		char link[80];
+
+		(void)snprintf(link, sizeof(link), "%s/l", dir);
+		ck_assert_int_eq(symlink(path, link), 0);
+		ck_assert_int_eq(tk_file_read("PIN file", link, 10, O_NOFOLLOW, &buf, &len, NULL, err,
+					      sizeof(err)),
+				 -ELOOP);
+		ck_assert_int_eq(unlink(link), 0);
+	}
+	ck_assert_int_eq(tk_file_read("x", "/nonexistent/x", 10, 0, &buf, &len, NULL, err, sizeof(err)),
+			 -ENOENT);
+	ck_assert_ptr_null(buf);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("common");
+	TCase *tc = tcase_create("/common");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, flags_round_trip);
+	tcase_add_test(tc, flags_negative);
+	tcase_add_test(tc, file_read_bounded);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
