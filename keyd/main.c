@@ -356,6 +356,7 @@ static void accept_clients(struct loop *l)
 				 (int)c->who.cred.pid, r == -EAGAIN ? why : strerror(-r));
 			control_refuse(fd, &c->who.cred, c->who.unit[0] ? c->who.unit : NULL, EAGAIN,
 				       r == -EAGAIN ? why : "tlskeyd is out of memory, try again later");
+			control_caller_done(&c->who);
 			free(c);
 			continue;
 		}
