@@ -17,6 +17,7 @@
 
 #include <tlskey/starttls.h>
 
+#include "common/file.h"
 #include "tools/tunnel/tunnel.h"
 
 #define DEFAULT_MAX_CONNS 256u
@@ -352,50 +353,24 @@ static char *trim(char *s)
 static int conf_load_file(struct tunnel_conf *c, const char *path)
 {
 	struct origin o = { .file = path, .key = "" };
-	struct stat st;
 	char *data = NULL, *line, *next;
+	char err[512];
 	size_t len = 0;
-	int fd = -1, r;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		(void)fprintf(stderr, "tlskey-tunnel: %s: %s\n", path, strerror(errno));
-		r = -EINVAL;
-		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)TUNNEL_CONF_FILE_MAX) {
+	/* tk_file_read(): a FIFO or device at the path does not hang start-up,
+	 * and a file that grows past the limit while it is read is refused. */
+	r = tk_file_read("configuration file", path, TUNNEL_CONF_FILE_MAX, 0, &data, &len, NULL, err,
+			 sizeof(err));
+	if (r == -EFBIG || r == -EINVAL) {
 		(void)fprintf(stderr, "tlskey-tunnel: %s: not a regular file of at most %u bytes\n", path,
 			      TUNNEL_CONF_FILE_MAX);
-		r = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
-	data = malloc(TUNNEL_CONF_FILE_MAX + 1);
-	if (!data) {
-		(void)fprintf(stderr, "tlskey-tunnel: out of memory\n");
-		r = -ENOMEM;
-		goto out;
+	if (r < 0) {
+		(void)fprintf(stderr, "tlskey-tunnel: %s\n", r == -ENOMEM ? "out of memory" : err);
+		return r == -ENOMEM ? r : -EINVAL;
 	}
-	for (;;) {
-		ssize_t n = read(fd, data + len, TUNNEL_CONF_FILE_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			(void)fprintf(stderr, "tlskey-tunnel: %s: %s\n", path, strerror(errno));
-			r = -EINVAL;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > TUNNEL_CONF_FILE_MAX) {
-			(void)fprintf(stderr, "tlskey-tunnel: %s: larger than %u bytes\n", path,
-				      TUNNEL_CONF_FILE_MAX);
-			r = -EINVAL;
-			goto out;
-		}
-	}
-	data[len] = '\0';
 	if (memchr(data, '\0', len)) {
 		o.line = 0;
 		r = conf_error(&o, "NUL byte in file");
@@ -451,9 +426,7 @@ static int conf_load_file(struct tunnel_conf *c, const char *path)
 			goto out;
 	}
 out:
-	free(data);
-	if (fd >= 0)
-		(void)close(fd);
+	tk_file_free(data, len);
 	return r;
 }
 
