@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "common/flags.h"
 #include "common/util.h"
 #include "policy/acl_internal.h"
 
@@ -428,33 +429,26 @@ static int parse_roles(struct parser *p, char *tok, unsigned *ret_roles)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	uint32_t bit;
-} flag_names[] = {
-	{ "skip-authorization", ACL_FLAG_SKIP_AUTHORIZATION },
-	{ "no-cache-read", ACL_FLAG_NO_CACHE_READ },
-	{ "no-cache-write", ACL_FLAG_NO_CACHE_WRITE },
-};
-
+/* One flag name of a flags= list.  The names are common/flags.c's; the
+ * ACL grants only the privileged ones, any other name is unknown here. */
 static int flag_item(struct parser *p, const char *item, void *userdata)
 {
 	uint32_t *flags = userdata;
+	uint32_t bit = tk_flag_bit(item) & ACL_FLAGS_PRIVILEGED;
 
-	for (size_t i = 0; i < TK_ARRAY_SIZE(flag_names); i++) {
-		if (strcmp(item, flag_names[i].name) != 0)
-			continue;
-		if (*flags & flag_names[i].bit) {
-			parser_error(p, -EINVAL, "duplicate flag '%s'", item);
-			return -EINVAL;
-		}
-		*flags |= flag_names[i].bit;
-		return 0;
+	if (!bit) {
+		parser_error(p, -EINVAL,
+			     "unknown flag '%s' (expected skip-authorization, no-cache-read, "
+			     "no-cache-write)",
+			     item);
+		return -EINVAL;
 	}
-	parser_error(p, -EINVAL,
-		     "unknown flag '%s' (expected skip-authorization, no-cache-read, no-cache-write)",
-		     item);
-	return -EINVAL;
+	if (*flags & bit) {
+		parser_error(p, -EINVAL, "duplicate flag '%s'", item);
+		return -EINVAL;
+	}
+	*flags |= bit;
+	return 0;
 }
 
 static int peer_item(struct parser *p, const char *item, void *userdata)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/flags.h"
 #include "tools/tlskeyctl.h"
 
 /* How many groups --group may give and getgrouplist() may return here.
@@ -195,20 +196,11 @@ int ctl_acl_check(struct ctl *ctl, int argc, char **argv)
 
 /* ---- acl test ----------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	uint32_t bit;
-} flag_names[] = {
-	{ "skip-authorization", ACL_FLAG_SKIP_AUTHORIZATION },
-	{ "no-cache-read", ACL_FLAG_NO_CACHE_READ },
-	{ "no-cache-write", ACL_FLAG_NO_CACHE_WRITE },
-};
-
-/* "skip-authorization,no-cache-read" or a number ("0x80"). */
+/* "skip-authorization,no-cache-read" (names: common/flags.c) or a number
+ * ("0x80"). */
 static int parse_flags(const char *s, uint32_t *ret)
 {
-	char tmp[256], *save = NULL, *end;
-	uint32_t flags = 0;
+	char *end;
 
 	if (s[0] >= '0' && s[0] <= '9') {
 		unsigned long v;
@@ -220,21 +212,7 @@ static int parse_flags(const char *s, uint32_t *ret)
 		*ret = (uint32_t)v;
 		return 0;
 	}
-	if (strlen(s) >= sizeof(tmp))
-		return -EINVAL;
-	strcpy(tmp, s);
-	for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		size_t i;
-
-		for (i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
-			if (!strcmp(t, flag_names[i].name))
-				break;
-		if (i == sizeof(flag_names) / sizeof(flag_names[0]))
-			return -EINVAL;
-		flags |= flag_names[i].bit;
-	}
-	*ret = flags;
-	return 0;
+	return tk_flags_parse(s, ret);
 }
 
 static int parse_id(const char *s, unsigned long *ret)

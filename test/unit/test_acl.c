@@ -235,6 +235,11 @@ static const struct {
 	{ "allow any * any peers=* peers=*\n", 1, "duplicate option 'peers'" },
 	{ "allow any * any flags=skip-auth\n", 1, "unknown flag 'skip-auth'" },
 	{ "allow any * any flags=no-cache-read,no-cache-read\n", 1, "duplicate flag" },
+	/* Known TLSKEY_FLAG_* names that the ACL does not grant are unknown here. */
+	{ "allow any * any flags=no-local-cert\n", 1, "unknown flag 'no-local-cert'" },
+	{ "allow any * any flags=skip-authorization,no-require-peer-cert\n", 1,
+	  "unknown flag 'no-require-peer-cert'" },
+	{ "allow any * any flags=none\n", 1, "unknown flag 'none'" },
 	{ "allow any * any flags=\n", 1, "empty item in flags list" },
 	{ "allow any * any peers=\n", 1, "empty item in peers list" },
 	{ "allow any * any peers=a.test,,b.test\n", 1, "empty item in peers list" },

@@ -18,23 +18,10 @@
 #include <tlskey/starttls.h>
 
 #include "common/file.h"
+#include "common/flags.h"
 #include "tools/tunnel/tunnel.h"
 
 #define DEFAULT_MAX_CONNS 256u
-
-static const struct {
-	const char *name;
-	int flag;
-} flag_names[] = {
-	{ "no-require-peer-cert", TLSKEY_FLAG_NO_REQUIRE_PEER_CERT },
-	{ "no-request-peer-cert", TLSKEY_FLAG_NO_REQUEST_PEER_CERT },
-	{ "no-local-cert", TLSKEY_FLAG_NO_LOCAL_CERT },
-	{ "no-remote-user-id", TLSKEY_FLAG_NO_REMOTE_USER_ID },
-	{ "no-remote-domain-id", TLSKEY_FLAG_NO_REMOTE_DOMAIN_ID },
-	{ "no-cache-read", TLSKEY_FLAG_NO_CACHE_READ },
-	{ "no-cache-write", TLSKEY_FLAG_NO_CACHE_WRITE },
-	{ "skip-authorization", TLSKEY_FLAG_SKIP_AUTHORIZATION },
-};
 
 #define SERVER_ONLY_FLAGS (TLSKEY_FLAG_NO_REQUIRE_PEER_CERT | TLSKEY_FLAG_NO_REQUEST_PEER_CERT)
 #define CLIENT_ONLY_FLAGS TLSKEY_FLAG_NO_LOCAL_CERT
@@ -64,23 +51,18 @@ static int conf_error(const struct origin *o, const char *fmt, ...)
 
 int tunnel_flags_parse(const char *list, int *ret_flags)
 {
-	char buf[512], *save = NULL, *tok;
-	int flags = 0;
+	uint32_t flags;
+	int r;
 
-	if (strlen(list) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, list);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		size_t i;
-
-		for (i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
-			if (strcmp(tok, flag_names[i].name) == 0)
-				break;
-		if (i == sizeof(flag_names) / sizeof(flag_names[0]) || (flags & flag_names[i].flag))
-			return -EINVAL;
-		flags |= flag_names[i].flag;
+	/* "" (--flags '') clears the flags of a configuration file. */
+	if (*list == '\0') {
+		*ret_flags = 0;
+		return 0;
 	}
-	*ret_flags = flags;
+	r = tk_flags_parse(list, &flags);
+	if (r < 0)
+		return r;
+	*ret_flags = (int)flags;
 	return 0;
 }
 
