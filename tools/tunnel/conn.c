@@ -78,25 +78,14 @@ struct tunnel_conn {
 	char sni_refused[TUNNEL_NAME_MAX + 1]; /* the name --sni-allow refused */
 };
 
-static const struct {
-	int value;
-	const char *name;
-} errno_names[] = {
-#define E(x) { x, #x }
-	E(EACCES),	 E(EPERM),	  E(ENOKEY),	    E(EKEYREJECTED), E(EIO),
-	E(ENODEV),	 E(ECONNABORTED), E(ECONNRESET),   E(EHOSTUNREACH), E(EPROTO),
-	E(ETIMEDOUT),	 E(ERANGE),	  E(EINVAL),	    E(EBADF),	     E(ENOTSOCK),
-	E(ENOTCONN),	 E(ENOENT),	  E(ECONNREFUSED), E(EAGAIN),	     E(EPIPE),
-	E(ENETUNREACH), E(EADDRNOTAVAIL), E(ENOMEM),	    E(EMFILE),	     E(ENFILE),
-	E(EBADMSG),	 E(EPROTONOSUPPORT), E(EPROTOTYPE), E(ESHUTDOWN),
-#undef E
-};
-
+/* "ECONNRESET" for the log line; glibc knows every name (2.32+), and an
+ * errno it does not know still gets a stable token. */
 static const char *errno_name(int e, char *buf, size_t len)
 {
-	for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
-		if (errno_names[i].value == e)
-			return errno_names[i].name;
+	const char *name = strerrorname_np(e);
+
+	if (name)
+		return name;
 	(void)snprintf(buf, len, "errno%d", e);
 	return buf;
 }
