@@ -109,6 +109,21 @@ size_t acl_map_count(const struct acl *acl)
 	return acl ? acl->n_maps : 0;
 }
 
+unsigned acl_rule_line(const struct acl *acl, size_t i)
+{
+	return acl && i < acl->n_rules ? acl->rules[i].line : 0;
+}
+
+unsigned acl_map_line(const struct acl *acl, size_t i)
+{
+	return acl && i < acl->n_maps ? acl->maps[i].line : 0;
+}
+
+const char *acl_name(const struct acl *acl)
+{
+	return acl ? acl->name : NULL;
+}
+
 /* A valid identity: what tk_name_validate() accepts, read at most 256 bytes
  * far so that an unterminated string cannot run us off the end. */
 static int identity_valid(const char *id)
