@@ -454,37 +454,19 @@ out:
 
 int keyd_conf_load(const char *path, struct keyd_conf **ret_conf, char *err, size_t errlen)
 {
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
 	struct keyd_conf *conf = NULL;
-	struct stat st;
+	char *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	r = tk_file_open_regular("configuration file", path, 0, &fd, &st, err, errlen);
+	/* tk_file_read() refuses a file over the limit, or one that grows past
+	 * it while it is read, instead of parsing the part it got. */
+	r = tk_file_read("configuration file", path, CONF_MAX_SIZE, 0, &buf, &len, NULL, err,
+			 errlen);
 	if (r < 0)
 		return r;
-	if (st.st_size > CONF_MAX_SIZE) {
-		(void)snprintf(err, errlen, "%s: not a regular file of at most 1 MiB", path);
-		return -EINVAL;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			(void)snprintf(err, errlen, "%s: %s", path, strerror(-r));
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
 	r = keyd_conf_parse(path, buf, len, &conf, err, errlen);
+	tk_file_free(buf, len);
 	if (r < 0)
 		return r;
 	conf->path = strdup(path);

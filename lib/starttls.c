@@ -125,11 +125,38 @@ static int refused_early(int sock, int send_err)
 	return r;
 }
 
+/* The server name callback of a start: the seed's checksni(char *) or the
+ * one with a context pointer; at most one is set, neither means none. */
+struct sni_cb {
+	int (*plain)(char *);
+	int (*ctx)(void *, const char *, size_t);
+	void *arg;
+};
+
+static int sni_cb_set(const struct sni_cb *cb)
+{
+	return cb->plain || cb->ctx;
+}
+
+/* Ask the callback about name (NUL-terminated, at most TK_NAME_MAX bytes). */
+static int sni_cb_call(const struct sni_cb *cb, const char *name)
+{
+	char copy[TK_NAME_MAX + 1];
+	size_t n = strnlen(name, TK_NAME_MAX);
+
+	if (cb->ctx)
+		return cb->ctx(cb->arg, name, n);
+	/* The seed's callback takes char * and may scribble on it. */
+	memcpy(copy, name, n);
+	copy[n] = '\0';
+	return cb->plain(copy);
+}
+
 /* Wait for the daemon's verdict on an already sent request, answering SNI
- * queries.  Consumes sock, except that with `one_step` it returns
+ * queries with cb.  Consumes sock, except that with `one_step` it returns
  * -EINPROGRESS after answering a query, leaving sock open.  Returns the
  * protected fd or a negative errno; last_error is set. */
-static int await_result(int sock, int (*checksni)(char *), int one_step, char *peername,
+static int await_result(int sock, const struct sni_cb *cb, int one_step, char *peername,
 			size_t peername_len)
 {
 	struct tk_msg m;
@@ -145,19 +172,16 @@ static int await_result(int sock, int (*checksni)(char *), int one_step, char *p
 			set_error("bad answer from tlskeyd: %s", strerror(-r));
 			goto out;
 		}
-		if (m.type == TK_MSG_SNI_QUERY && newfd < 0 && !checksni) {
+		if (m.type == TK_MSG_SNI_QUERY && newfd < 0 && !sni_cb_set(cb)) {
 			set_error("tlskeyd asks about the client's server name: finish this start "
-				  "with tlskey_finish_sni()");
+				  "with tlskey_finish_sni() or tlskey_finish_sni_ctx()");
 			r = -EINVAL;
 			goto out;
 		}
 		if (m.type == TK_MSG_SNI_QUERY && newfd < 0 && ++queries <= MAX_SNI_QUERIES) {
 			struct tk_msg a = { .type = TK_MSG_SNI_ANSWER };
-			char name[TK_NAME_MAX + 1];
 
-			/* The callback may scribble on its argument. */
-			memcpy(name, m.sniname, sizeof(name));
-			a.accept = checksni(name) ? 1 : 0;
+			a.accept = sni_cb_call(cb, m.sniname) ? 1 : 0;
 			a.present = 1u << TK_TAG_ACCEPT;
 			r = tk_msg_send(sock, &a, -1);
 			if (r < 0) {
@@ -217,6 +241,7 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 {
 	struct tk_msg start = { .type = TK_MSG_START };
 	struct tlskey_options o;
+	struct sni_cb cb;
 	int sock = -1, r;
 
 	last_error[0] = '\0';
@@ -231,8 +256,13 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 		set_error("invalid server name indication");
 		goto out;
 	}
-	if ((role == TK_ROLE_CLIENT && o.checksni) || (role == TK_ROLE_SERVER && o.sniname)) {
+	cb = (struct sni_cb){ .plain = o.checksni, .ctx = o.checksni_ctx, .arg = o.checksni_arg };
+	if ((role == TK_ROLE_CLIENT && sni_cb_set(&cb)) || (role == TK_ROLE_SERVER && o.sniname)) {
 		set_error("sniname is for the client role, checksni for the server role");
+		goto out;
+	}
+	if (cb.plain && cb.ctx) {
+		set_error("checksni and checksni_ctx are exclusive");
 		goto out;
 	}
 	if (o.allow_handshake_timeout && (role != TK_ROLE_SERVER || o.handshake_timeout_ms == 0)) {
@@ -242,7 +272,7 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 	start.role = (uint8_t)role;
 	start.proto = (uint8_t)proto;
 	start.flags = (uint32_t)flags;
-	start.checksni = o.checksni ? 1 : 0;
+	start.checksni = sni_cb_set(&cb) ? 1 : 0;
 	start.timeout_ms = o.handshake_timeout_ms;
 	start.allow_hs_timeout = o.allow_handshake_timeout ? 1 : 0;
 	start.peername_max = (peername && !o.nonblocking)
@@ -280,7 +310,7 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 		sock = -1;
 		goto out;
 	}
-	r = await_result(sock, o.checksni, 0, peername, peername_len);
+	r = await_result(sock, &cb, 0, peername, peername_len);
 	sock = -1;
 out:
 	(void)tk_close(sock);
@@ -313,7 +343,7 @@ int starttls_server(int fd, int proto, char *myname, int flags, int checksni(cha
 	return starttls_common(fd, proto, myname, flags, TK_ROLE_SERVER, &o, peername, peername_len);
 }
 
-int tlskey_starttls(int fd, int proto, int role, char *myname, int flags,
+int tlskey_starttls(int fd, int proto, int role, const char *myname, int flags,
 		    const struct tlskey_options *opt, char *peername, size_t peername_len)
 {
 	if (role != TLSKEY_ROLE_CLIENT && role != TLSKEY_ROLE_SERVER) {
@@ -328,8 +358,8 @@ int tlskey_starttls(int fd, int proto, int role, char *myname, int flags,
 	return starttls_common(fd, proto, myname, flags, role, opt, peername, peername_len);
 }
 
-/* tlskey_finish() and tlskey_finish_sni(): one step with a callback. */
-static int finish(int pending, int (*checksni)(char *), char *peername, size_t peername_len)
+/* tlskey_finish() and tlskey_finish_sni*(): one step with a callback. */
+static int finish(int pending, const struct sni_cb *cb, char *peername, size_t peername_len)
 {
 	int r;
 
@@ -339,7 +369,12 @@ static int finish(int pending, int (*checksni)(char *), char *peername, size_t p
 		errno = EBADF;
 		return -1;
 	}
-	r = await_result(pending, checksni, checksni != NULL, peername, peername_len);
+	if (cb && !sni_cb_set(cb)) {
+		set_error("checksni is NULL");
+		errno = EINVAL;
+		return -1;
+	}
+	r = await_result(pending, cb ? cb : &(struct sni_cb){ 0 }, cb != NULL, peername, peername_len);
 	if (r < 0) {
 		errno = -r;
 		return -1;
@@ -354,13 +389,17 @@ int tlskey_finish(int pending, char *peername, size_t peername_len)
 
 int tlskey_finish_sni(int pending, int (*checksni)(char *), char *peername, size_t peername_len)
 {
-	if (pending >= 0 && !checksni) {
-		last_error[0] = '\0';
-		set_error("checksni is NULL");
-		errno = EINVAL;
-		return -1;
-	}
-	return finish(pending, checksni, peername, peername_len);
+	const struct sni_cb cb = { .plain = checksni };
+
+	return finish(pending, &cb, peername, peername_len);
+}
+
+int tlskey_finish_sni_ctx(int pending, int (*checksni)(void *ctx, const char *name, size_t len),
+			  void *ctx, char *peername, size_t peername_len)
+{
+	const struct sni_cb cb = { .ctx = checksni, .arg = ctx };
+
+	return finish(pending, &cb, peername, peername_len);
 }
 
 int tlskey_query(int fd, struct tlskey_info *ret)

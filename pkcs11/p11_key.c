@@ -3,7 +3,6 @@
 /* Module set-up and the objects the daemon keeps: private keys (through
  * GnuTLS's PKCS#11 layer) and certificate chains. */
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
@@ -263,65 +262,24 @@ out:
 	return r;
 }
 
-/* Read a whole file of at most `max` bytes. */
-static int file_load(const char *path, size_t max, gnutls_datum_t *ret, char *err, size_t errlen)
-{
-	struct stat st;
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	int fd = -1, r;
-
-	r = tk_file_open_regular("file", path, 0, &fd, &st, err, errlen);
-	if (r < 0)
-		goto out;
-	if (st.st_size < 0 || (size_t)st.st_size > max) {
-		tk_errf(err, errlen, "%s: not a regular file of at most %zu bytes", path, max);
-		r = -EINVAL;
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		tk_errf(err, errlen, "out of memory");
-		r = -ENOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			tk_errf(err, errlen, "%s: read: %s", path, strerror(-r));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	ret->data = buf;
-	ret->size = (unsigned)len;
-	buf = NULL; /* now owned by the caller */
-	r = 0;
-out:
-	free(buf);
-	(void)tk_close(fd);
-	return r;
-}
-
 static int chain_from_file(const char *path, gnutls_pcert_st **ret_chain, unsigned *ret_n, char *err,
 			   size_t errlen)
 {
 	gnutls_datum_t data = { NULL, 0 };
+	char *text = NULL;
+	size_t len = 0;
 	gnutls_x509_crt_t *crts = NULL;
 	gnutls_pcert_st *chain = NULL;
 	unsigned n = 0, done = 0;
 	int r, gr;
 
-	r = file_load(path, CHAIN_FILE_MAX, &data, err, errlen);
+	/* A chain file that grows past the limit while it is read is refused,
+	 * not cut (a cut PEM file would lose its last certificates). */
+	r = tk_file_read("certificate file", path, CHAIN_FILE_MAX, 0, &text, &len, NULL, err, errlen);
 	if (r < 0)
 		goto out;
+	data.data = (unsigned char *)text;
+	data.size = (unsigned)len;
 	/* SORT: accept intermediates in any order after the leaf. */
 	gr = gnutls_x509_crt_list_import2(&crts, &n, &data, GNUTLS_X509_FMT_PEM, GNUTLS_X509_CRT_LIST_SORT);
 	if (gr < 0) {
@@ -362,7 +320,7 @@ out:
 	for (unsigned i = 0; i < n; i++)
 		gnutls_x509_crt_deinit(crts[i]);
 	gnutls_free(crts);
-	free(data.data);
+	tk_file_free(text, len);
 	return r;
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "common/buf.h"
+#include "common/flags.h"
 #include "common/util.h"
 #include "lib/tlskey/starttls.h"
 #include "policy/acl_internal.h"
@@ -106,6 +107,21 @@ size_t acl_rule_count(const struct acl *acl)
 size_t acl_map_count(const struct acl *acl)
 {
 	return acl ? acl->n_maps : 0;
+}
+
+unsigned acl_rule_line(const struct acl *acl, size_t i)
+{
+	return acl && i < acl->n_rules ? acl->rules[i].line : 0;
+}
+
+unsigned acl_map_line(const struct acl *acl, size_t i)
+{
+	return acl && i < acl->n_maps ? acl->maps[i].line : 0;
+}
+
+const char *acl_name(const struct acl *acl)
+{
+	return acl ? acl->name : NULL;
 }
 
 /* A valid identity: what tk_name_validate() accepts, read at most 256 bytes
@@ -371,21 +387,18 @@ int acl_rule_format(const struct acl *acl, size_t i, char *buf, size_t len)
 	else
 		put_str(&w, acl_role_name((enum acl_role)rule->roles));
 	if (rule->flags) {
+		/* The ACL's own order (as doc/acl.md writes them), names from
+		 * common/flags.c. */
+		static const uint32_t order[] = { ACL_FLAG_SKIP_AUTHORIZATION, ACL_FLAG_NO_CACHE_READ,
+						  ACL_FLAG_NO_CACHE_WRITE };
 		const char *sep = " flags=";
 
-		if (rule->flags & ACL_FLAG_SKIP_AUTHORIZATION) {
+		for (size_t k = 0; k < TK_ARRAY_SIZE(order); k++) {
+			if (!(rule->flags & order[k]))
+				continue;
 			put_str(&w, sep);
-			put_str(&w, "skip-authorization");
+			put_str(&w, tk_flag_name(order[k]));
 			sep = ",";
-		}
-		if (rule->flags & ACL_FLAG_NO_CACHE_READ) {
-			put_str(&w, sep);
-			put_str(&w, "no-cache-read");
-			sep = ",";
-		}
-		if (rule->flags & ACL_FLAG_NO_CACHE_WRITE) {
-			put_str(&w, sep);
-			put_str(&w, "no-cache-write");
 		}
 	}
 	if (rule->peers) {

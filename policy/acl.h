@@ -173,4 +173,17 @@ size_t acl_map_count(const struct acl *acl);
  * acl_rule_format(). */
 int acl_map_format(const struct acl *acl, size_t i, char *buf, size_t len);
 
+/* The source line (1-based) of rule i, or of map line i, as in the
+ * "path:line" of acl_rule_format()/acl_map_format() and of a decision's
+ * where: for editors that change the file the ACL was parsed from.
+ * 0 if acl is NULL or i is not below acl_rule_count()/acl_map_count().
+ * Pure functions of acl. */
+unsigned acl_rule_line(const struct acl *acl, size_t i);
+unsigned acl_map_line(const struct acl *acl, size_t i);
+
+/* The source name the ACL was parsed under (a path, or acl_load_buffer()'s
+ * name, only its tail if longer than ACL_NAME_MAX - 1 bytes).  Valid as
+ * long as the caller holds a reference; NULL if acl is NULL. */
+const char *acl_name(const struct acl *acl);
+
 #endif

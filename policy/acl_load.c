@@ -1,22 +1,40 @@
 /* Reading an ACL file: the checks that keep a planted or tampered file
  * from being trusted, and the size bound, before the bytes go to the
- * parser (acl_parse.c). */
+ * parser (acl_parse.c).  The reading itself is tk_file_read()'s. */
 #include "config.h"
 
-#include <fcntl.h>
-#include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "policy/acl_internal.h"
+
+/* Whoever can write the ACL can grant themselves every key: refuse a file
+ * that anyone but root or we could have written.  Returns 0 or -EPERM. */
+static int acl_file_trusted(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		tk_errf(err, errlen, "%s: owned by uid %u, expected root or uid %u", path,
+			(unsigned)st->st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		tk_errf(err, errlen, "%s: writable by group or others (mode %04o)", path,
+			(unsigned)(st->st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
 
 int acl_load_file(const char *path, struct acl **ret_acl, char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
-	int fd = -1, r;
+	int r;
 
 	if (err && errlen > 0)
 		err[0] = '\0';
@@ -24,70 +42,19 @@ int acl_load_file(const char *path, struct acl **ret_acl, char *err, size_t errl
 		tk_errf(err, errlen, "acl_load_file: invalid arguments");
 		return -EINVAL;
 	}
-	/* O_NONBLOCK so that a FIFO planted at path cannot hang the open. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
-		tk_errf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		tk_errf(err, errlen, "%s: fstat: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EPERM;
-		tk_errf(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
-	/* Whoever can write the ACL can grant themselves every key. */
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		r = -EPERM;
-		tk_errf(err, errlen, "%s: owned by uid %u, expected root or uid %u", path,
-			(unsigned)st.st_uid, (unsigned)geteuid());
-		goto out;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		r = -EPERM;
-		tk_errf(err, errlen, "%s: writable by group or others (mode %04o)", path,
-			(unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	if (st.st_size > (off_t)ACL_FILE_MAX) {
-		r = -EFBIG;
-		tk_errf(err, errlen, "%s: larger than %u bytes", path, ACL_FILE_MAX);
-		goto out;
-	}
-	/* The file may grow after fstat(): read at most one byte past the limit. */
-	buf = malloc(ACL_FILE_MAX + 1);
-	if (!buf) {
-		r = -ENOMEM;
+	/* Never blocks on a FIFO planted at path; a file over ACL_FILE_MAX,
+	 * or one that grows past it while read, is refused (-EFBIG). */
+	r = tk_file_read("ACL file", path, ACL_FILE_MAX, 0, &buf, &len, &st, err, errlen);
+	if (r == -EINVAL)
+		return -EPERM; /* not a regular file: acl.h promises -EPERM */
+	if (r == -ENOMEM)
 		tk_errf(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	while (len < ACL_FILE_MAX + 1) {
-		ssize_t n = read(fd, buf + len, ACL_FILE_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			tk_errf(err, errlen, "%s: read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > ACL_FILE_MAX) {
-		r = -EFBIG;
-		tk_errf(err, errlen, "%s: larger than %u bytes", path, ACL_FILE_MAX);
-		goto out;
-	}
-	r = acl_load_buffer(path, buf, len, ret_acl, err, errlen);
-out:
-	free(buf);
-	(void)tk_close(fd);
+	if (r < 0)
+		return r;
+	/* The checks apply to the file as it was opened (st is its fstat()). */
+	r = acl_file_trusted(path, &st, err, errlen);
+	if (r == 0)
+		r = acl_load_buffer(path, buf, len, ret_acl, err, errlen);
+	tk_file_free(buf, len);
 	return r;
 }

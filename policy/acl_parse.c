@@ -7,40 +7,18 @@
  * fix all of them in one go (up to ACL_ERRORS_MAX). */
 #include "config.h"
 
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "common/flags.h"
 #include "common/util.h"
-#include "policy/acl_internal.h"
+#include "policy/acl_parser.h"
 
 #define ACL_TOKENS_MAX 16u
-#define ACL_ERRORS_MAX 20u
-/* getpwnam_r/getgrnam_r buffers grow up to this before we give up. */
-#define ACL_NSS_BUF_MAX (1024u * 1024u)
 
-struct parser {
-	struct acl *acl;
-	unsigned line;
-	char *err;
-	size_t errlen;
-	size_t err_used;
-	unsigned n_errors;
-	int first_error; /* negative errno of the first error, 0 if none */
-	size_t rules_cap;
-	size_t maps_cap;
-	unsigned warn_lines[ACL_ERRORS_MAX]; /* lines of the first warnings */
-	unsigned n_warnings;                 /* all of them */
-};
-
-static void parser_error(struct parser *p, int error, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Record one error.  The first error's code becomes the return value; the
- * messages are appended to the caller's buffer, newline separated, for as
- * long as they fit. */
-static void parser_error(struct parser *p, int error, const char *fmt, ...)
+/* Contract in acl_parser.h.  Messages stop when the buffer is full; the
+ * count goes on, so the caller knows how many there were. */
+void acl_parser_error(struct parser *p, int error, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -68,303 +46,6 @@ static void parser_error(struct parser *p, int error, const char *fmt, ...)
 		p->err_used += (size_t)n;
 }
 
-/* Strict decimal id: digits only, no sign, and never (uid_t)-1, which the
- * kernel uses for "no id". */
-static int parse_id(const char *s, uint32_t *ret)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (!s[0])
-		return -EINVAL;
-	for (i = 0; s[i]; i++) {
-		if (s[i] < '0' || s[i] > '9' || i >= 10)
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v >= UINT32_MAX)
-		return -EINVAL;
-	*ret = (uint32_t)v;
-	return 0;
-}
-
-static int all_digits(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return 0;
-	return 1;
-}
-
-/* Resolve a user (is_group = 0) or group name through NSS.  Returns 0,
- * -ENOENT if there is no such name, or another negative errno if the
- * lookup itself failed (NSS backend down: not the same as "no such user"). */
-static int resolve_name(const char *name, int is_group, uint32_t *ret_id)
-{
-	char *buf = NULL;
-	size_t size = 4096;
-	int r;
-
-	for (;;) {
-		struct passwd pw, *pwres = NULL;
-		struct group gr, *grres = NULL;
-
-		buf = malloc(size);
-		if (!buf)
-			return -ENOMEM;
-		if (is_group)
-			r = getgrnam_r(name, &gr, buf, size, &grres);
-		else
-			r = getpwnam_r(name, &pw, buf, size, &pwres);
-		if (r == ERANGE && size < ACL_NSS_BUF_MAX) {
-			free(buf);
-			buf = NULL;
-			size *= 2;
-			continue;
-		}
-		if (r != 0) {
-			r = -r;
-		} else if (is_group ? !grres : !pwres) {
-			r = -ENOENT;
-		} else {
-			*ret_id = is_group ? (uint32_t)grres->gr_gid : (uint32_t)pwres->pw_uid;
-			r = 0;
-		}
-		break;
-	}
-	free(buf);
-	return r;
-}
-
-/* A systemd unit name or a glob of one.  Only '*' and '?' are offered as
- * wildcards: '[' classes would be another little language to get wrong.  An
- * exact name must carry a type suffix, or it could never match. */
-static const char *unit_validate(const char *s)
-{
-	size_t len = strlen(s);
-	int glob = 0;
-
-	if (len == 0 || len > 255)
-		return "unit name must be 1 to 255 bytes";
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '*' || c == '?') {
-			glob = 1;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == ':' || c == '-' || c == '_' || c == '.' || c == '\\' || c == '@'))
-			return "invalid character in unit name (allowed: letters, digits, "
-			       "\":-_.\\@\" and the wildcards '*' '?')";
-	}
-	if (!glob) {
-		const char *dot = strrchr(s, '.');
-
-		if (!dot || dot == s || dot[1] == '\0')
-			return "unit name needs a type suffix such as \".service\"";
-	}
-	return NULL;
-}
-
-/* The daemon compares against the kernel's /proc/PID/exe, which is always
- * absolute and canonical, so any other spelling could never match. */
-static const char *exe_validate(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (s[0] != '/')
-		return "executable path must be absolute";
-	if (len < 2 || s[len - 1] == '/')
-		return "executable path must name a file, not a directory";
-	if (strstr(s, "//") || strstr(s, "/./") || strstr(s, "/../") ||
-	    (len >= 2 && !strcmp(s + len - 2, "/.")) || (len >= 3 && !strcmp(s + len - 3, "/..")))
-		return "executable path must be canonical (no \"//\", \".\" or \"..\" components)";
-	return NULL;
-}
-
-/* One part of a subject ("user:alice", "exe:/usr/bin/x"), NUL-terminated
- * at tok, which lives in rule->parts_buf. */
-static int parse_subject_part(struct parser *p, char *tok, struct acl_subject_part *pt)
-{
-	const char *colon, *val;
-	size_t klen;
-	uint32_t id = 0;
-	int r = 0, is_group, numeric_only;
-
-	colon = strchr(tok, ':');
-	if (!colon)
-		goto unknown;
-	klen = (size_t)(colon - tok);
-	val = tok + klen + 1;
-	if (!*val) {
-		parser_error(p, -EINVAL, "empty value in subject '%s'", tok);
-		return -EINVAL;
-	}
-
-	if ((klen == 4 && !memcmp(tok, "user", 4)) || (klen == 3 && !memcmp(tok, "uid", 3)) ||
-	    (klen == 5 && !memcmp(tok, "group", 5)) || (klen == 3 && !memcmp(tok, "gid", 3))) {
-		is_group = tok[0] == 'g';
-		numeric_only = klen == 3; /* uid:, gid: */
-		if (numeric_only || all_digits(val)) {
-			/* user:/group: take a name or a number. */
-			if (parse_id(val, &id) < 0) {
-				parser_error(p, -EINVAL, "invalid numeric %s id '%s'",
-					     is_group ? "group" : "user", val);
-				return -EINVAL;
-			}
-		} else {
-			if (strlen(val) > 255) {
-				parser_error(p, -EINVAL, "%s name longer than 255 bytes",
-					     is_group ? "group" : "user");
-				return -EINVAL;
-			}
-			r = resolve_name(val, is_group, &id);
-			if (r == -ENOENT) {
-				/* Never let a rule silently match nobody. */
-				parser_error(p, -EINVAL,
-					     "unknown %s '%s' (create it first, then reload the ACL)",
-					     is_group ? "group" : "user", val);
-				return -EINVAL;
-			}
-			if (r < 0) {
-				parser_error(p, r, "cannot look up %s '%s': %s",
-					     is_group ? "group" : "user", val, strerror(-r));
-				return r;
-			}
-			pt->name_resolved = 1;
-		}
-		pt->kind = is_group ? ACL_SUBJECT_GID : ACL_SUBJECT_UID;
-		if (is_group)
-			pt->gid = (gid_t)id;
-		else
-			pt->uid = (uid_t)id;
-		return 0;
-	}
-	if (klen == 4 && !memcmp(tok, "unit", 4)) {
-		const char *why = unit_validate(val);
-
-		if (why) {
-			parser_error(p, -EINVAL, "%s: '%s'", why, val);
-			return -EINVAL;
-		}
-		pt->kind = ACL_SUBJECT_UNIT;
-		pt->str = val;
-		return 0;
-	}
-	if (klen == 3 && !memcmp(tok, "exe", 3)) {
-		const char *why = exe_validate(val);
-
-		if (why) {
-			parser_error(p, -EINVAL, "%s: '%s'", why, val);
-			return -EINVAL;
-		}
-		pt->kind = ACL_SUBJECT_EXE;
-		pt->str = val;
-		return 0;
-	}
-
-unknown:
-	parser_error(p, -EINVAL,
-		     "unknown subject '%s' (expected user:, uid:, group:, gid:, unit:, exe: or any)",
-		     tok);
-	return -EINVAL;
-}
-
-/* Is s (just after a '+') the start of another subject part?  Only then is
- * the '+' a separator, so that exe:/usr/bin/g++ stays one path. */
-static int part_starts(const char *s)
-{
-	static const char *const kinds[] = { "user:", "uid:", "group:", "gid:", "unit:", "exe:" };
-
-	for (size_t i = 0; i < TK_ARRAY_SIZE(kinds); i++)
-		if (!strncmp(s, kinds[i], strlen(kinds[i])))
-			return 1;
-	return 0;
-}
-
-static const char *kind_name(enum acl_subject_kind k)
-{
-	switch (k) {
-	case ACL_SUBJECT_UID:
-		return "user:/uid:";
-	case ACL_SUBJECT_GID:
-		return "group:/gid:";
-	case ACL_SUBJECT_UNIT:
-		return "unit:";
-	case ACL_SUBJECT_EXE:
-		return "exe:";
-	case ACL_SUBJECT_ANY:
-		break;
-	}
-	return "any";
-}
-
-/* SUBJECT: "any", or PART[+PART...] with at most one part of each kind;
- * all parts must match (doc/acl.md, "Subjects"). */
-static int parse_subject(struct parser *p, const char *tok, struct acl_rule *rule)
-{
-	char *part;
-	unsigned seen = 0;
-	int r;
-
-	rule->subject_text = strdup(tok);
-	rule->parts_buf = strdup(tok);
-	if (!rule->subject_text || !rule->parts_buf)
-		return -ENOMEM;
-	if (!strcmp(tok, "any")) {
-		rule->parts[0].kind = ACL_SUBJECT_ANY;
-		rule->n_parts = 1;
-		return 0;
-	}
-	if (!strncmp(tok, "any+", 4)) {
-		parser_error(p, -EINVAL, "'any' cannot be combined with other subjects: '%s'", tok);
-		return -EINVAL;
-	}
-	for (part = rule->parts_buf; part;) {
-		struct acl_subject_part *pt;
-		char *next = NULL;
-
-		for (char *c = strchr(part, '+'); c; c = strchr(c + 1, '+'))
-			if (part_starts(c + 1)) {
-				*c = '\0';
-				next = c + 1;
-				break;
-			}
-		if (rule->n_parts == ACL_SUBJECT_PARTS_MAX) {
-			parser_error(p, -EINVAL, "more than %u parts in subject '%s'",
-				     ACL_SUBJECT_PARTS_MAX, tok);
-			return -EINVAL;
-		}
-		pt = &rule->parts[rule->n_parts];
-		r = parse_subject_part(p, part, pt);
-		if (r < 0)
-			return r;
-		if (seen & (1u << pt->kind)) {
-			parser_error(p, -EINVAL, "more than one %s part in subject '%s'",
-				     kind_name(pt->kind), tok);
-			return -EINVAL;
-		}
-		seen |= 1u << pt->kind;
-		rule->n_parts++;
-		part = next;
-	}
-	return 0;
-}
-
-/* An allow rule whose subject is only exe: and/or unit: admits any local
- * user who can run that program (or LD_PRELOAD into it, or connect and
- * then exec it) or get into that unit: valid, but a warning. */
-static int subject_process_only(const struct acl_rule *rule)
-{
-	for (size_t i = 0; i < rule->n_parts; i++)
-		if (rule->parts[i].kind != ACL_SUBJECT_UNIT && rule->parts[i].kind != ACL_SUBJECT_EXE)
-			return 0;
-	return rule->n_parts > 0;
-}
-
 /* Split s at commas into items, calling fn for each; empty items are errors. */
 static int split_list(struct parser *p, const char *what, char *s,
 		      int (*fn)(struct parser *, const char *, void *), void *userdata)
@@ -378,7 +59,7 @@ static int split_list(struct parser *p, const char *what, char *s,
 		if (comma)
 			*comma = '\0';
 		if (!*item) {
-			parser_error(p, -EINVAL, "empty item in %s list", what);
+			acl_parser_error(p, -EINVAL, "empty item in %s list", what);
 			return -EINVAL;
 		}
 		r = fn(p, item, userdata);
@@ -399,13 +80,13 @@ static int role_item(struct parser *p, const char *item, void *userdata)
 	else if (!strcmp(item, "server"))
 		bit = ACL_ROLE_SERVER;
 	else {
-		parser_error(p, -EINVAL,
-			     "unknown role '%s' (expected client, server, client,server, both or any)",
-			     item);
+		acl_parser_error(p, -EINVAL,
+			         "unknown role '%s' (expected client, server, client,server, both or any)",
+			         item);
 		return -EINVAL;
 	}
 	if (*roles & bit) {
-		parser_error(p, -EINVAL, "duplicate role '%s'", item);
+		acl_parser_error(p, -EINVAL, "duplicate role '%s'", item);
 		return -EINVAL;
 	}
 	*roles |= bit;
@@ -428,33 +109,26 @@ static int parse_roles(struct parser *p, char *tok, unsigned *ret_roles)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	uint32_t bit;
-} flag_names[] = {
-	{ "skip-authorization", ACL_FLAG_SKIP_AUTHORIZATION },
-	{ "no-cache-read", ACL_FLAG_NO_CACHE_READ },
-	{ "no-cache-write", ACL_FLAG_NO_CACHE_WRITE },
-};
-
+/* One flag name of a flags= list.  The names are common/flags.c's; the
+ * ACL grants only the privileged ones, any other name is unknown here. */
 static int flag_item(struct parser *p, const char *item, void *userdata)
 {
 	uint32_t *flags = userdata;
+	uint32_t bit = tk_flag_bit(item) & ACL_FLAGS_PRIVILEGED;
 
-	for (size_t i = 0; i < TK_ARRAY_SIZE(flag_names); i++) {
-		if (strcmp(item, flag_names[i].name) != 0)
-			continue;
-		if (*flags & flag_names[i].bit) {
-			parser_error(p, -EINVAL, "duplicate flag '%s'", item);
-			return -EINVAL;
-		}
-		*flags |= flag_names[i].bit;
-		return 0;
+	if (!bit) {
+		acl_parser_error(p, -EINVAL,
+			         "unknown flag '%s' (expected skip-authorization, no-cache-read, "
+			         "no-cache-write)",
+			         item);
+		return -EINVAL;
 	}
-	parser_error(p, -EINVAL,
-		     "unknown flag '%s' (expected skip-authorization, no-cache-read, no-cache-write)",
-		     item);
-	return -EINVAL;
+	if (*flags & bit) {
+		acl_parser_error(p, -EINVAL, "duplicate flag '%s'", item);
+		return -EINVAL;
+	}
+	*flags |= bit;
+	return 0;
 }
 
 static int peer_item(struct parser *p, const char *item, void *userdata)
@@ -466,7 +140,7 @@ static int peer_item(struct parser *p, const char *item, void *userdata)
 	/* The array was sized by counting commas, so n_peers stays in bounds. */
 	r = acl_pattern_parse(item, strlen(item), &rule->peers[rule->n_peers], &reason);
 	if (r == -EINVAL) {
-		parser_error(p, r, "invalid peer pattern '%s': %s", item, reason);
+		acl_parser_error(p, r, "invalid peer pattern '%s': %s", item, reason);
 		return r;
 	}
 	if (r < 0)
@@ -507,8 +181,8 @@ static int parse_option(struct parser *p, char *tok, struct acl_rule *rule, unsi
 			for (const char *c = eq + 1; *c; c++)
 				n += *c == ',';
 			if (n > ACL_PEERS_MAX) {
-				parser_error(p, -EINVAL, "more than %u patterns in peers=",
-					     ACL_PEERS_MAX);
+				acl_parser_error(p, -EINVAL, "more than %u patterns in peers=",
+					         ACL_PEERS_MAX);
 				return -EINVAL;
 			}
 			rule->peers = calloc(n, sizeof(*rule->peers));
@@ -517,11 +191,11 @@ static int parse_option(struct parser *p, char *tok, struct acl_rule *rule, unsi
 			return split_list(p, "peers", eq + 1, peer_item, rule);
 		}
 	}
-	parser_error(p, -EINVAL, "unknown option '%s' (expected flags=, peers= or map-user)", tok);
+	acl_parser_error(p, -EINVAL, "unknown option '%s' (expected flags=, peers= or map-user)", tok);
 	return -EINVAL;
 
 duplicate:
-	parser_error(p, -EINVAL, "duplicate option '%s'", tok);
+	acl_parser_error(p, -EINVAL, "duplicate option '%s'", tok);
 	return -EINVAL;
 }
 
@@ -553,23 +227,23 @@ static int parse_rule(struct parser *p, char **tok, size_t n, enum acl_action ac
 	int r;
 
 	if (n < 4) {
-		parser_error(p, -EINVAL, "expected: %s SUBJECT MYNAME ROLES%s", tok[0],
-			     action == ACL_ACTION_ALLOW ? " [OPTIONS...]" : "");
+		acl_parser_error(p, -EINVAL, "expected: %s SUBJECT MYNAME ROLES%s", tok[0],
+			         action == ACL_ACTION_ALLOW ? " [OPTIONS...]" : "");
 		return -EINVAL;
 	}
 	if (action == ACL_ACTION_DENY && n > 4) {
-		parser_error(p, -EINVAL, "deny rules take no options: '%s'", tok[4]);
+		acl_parser_error(p, -EINVAL, "deny rules take no options: '%s'", tok[4]);
 		return -EINVAL;
 	}
 	rule.action = action;
 	rule.line = p->line;
 
-	r = parse_subject(p, tok[1], &rule);
+	r = acl_subject_parse(p, tok[1], &rule);
 	if (r < 0)
 		goto out;
 	r = acl_pattern_parse(tok[2], strlen(tok[2]), &rule.myname, &reason);
 	if (r == -EINVAL)
-		parser_error(p, r, "invalid myname pattern '%s': %s", tok[2], reason);
+		acl_parser_error(p, r, "invalid myname pattern '%s': %s", tok[2], reason);
 	if (r < 0)
 		goto out;
 	r = parse_roles(p, tok[3], &rule.roles);
@@ -581,7 +255,7 @@ static int parse_rule(struct parser *p, char **tok, size_t n, enum acl_action ac
 			goto out;
 	}
 
-	if (action == ACL_ACTION_ALLOW && subject_process_only(&rule)) {
+	if (action == ACL_ACTION_ALLOW && acl_subject_process_only(&rule)) {
 		if (p->n_warnings < ACL_ERRORS_MAX)
 			p->warn_lines[p->n_warnings] = p->line;
 		p->n_warnings++;
@@ -609,41 +283,41 @@ static int parse_map(struct parser *p, char **tok, size_t n)
 	int r;
 
 	if (n != 3) {
-		parser_error(p, -EINVAL, "expected: map PATTERN USER|%%u|-");
+		acl_parser_error(p, -EINVAL, "expected: map PATTERN USER|%%u|-");
 		return -EINVAL;
 	}
 	map.line = p->line;
 	r = acl_pattern_parse(tok[1], strlen(tok[1]), &map.pattern, &reason);
 	if (r == -EINVAL)
-		parser_error(p, r, "invalid map pattern '%s': %s", tok[1], reason);
+		acl_parser_error(p, r, "invalid map pattern '%s': %s", tok[1], reason);
 	if (r < 0)
 		return r;
 
 	if (!strcmp(tok[2], "%u")) {
 		if (!acl_pattern_is_user_only(&map.pattern)) {
-			parser_error(p, -EINVAL,
-				     "'%%u' needs a user pattern (LOCAL@DOMAIN, @DOMAIN, *@DOMAIN, "
-				     "@*.DOMAIN or *@*.DOMAIN), not '%s'",
-				     tok[1]);
+			acl_parser_error(p, -EINVAL,
+				         "'%%u' needs a user pattern (LOCAL@DOMAIN, @DOMAIN, *@DOMAIN, "
+				         "@*.DOMAIN or *@*.DOMAIN), not '%s'",
+				         tok[1]);
 			r = -EINVAL;
 			goto out;
 		}
 	} else if (strcmp(tok[2], "-") != 0) {
 		if (!acl_user_name_valid(tok[2], strlen(tok[2]))) {
-			parser_error(p, -EINVAL, "invalid local user name '%s'", tok[2]);
+			acl_parser_error(p, -EINVAL, "invalid local user name '%s'", tok[2]);
 			r = -EINVAL;
 			goto out;
 		}
-		r = resolve_name(tok[2], 0, &uid);
+		r = acl_name_resolve(tok[2], 0, &uid);
 		if (r == -ENOENT) {
-			parser_error(p, -EINVAL,
-				     "unknown user '%s' (create it first, then reload the ACL)",
-				     tok[2]);
+			acl_parser_error(p, -EINVAL,
+				         "unknown user '%s' (create it first, then reload the ACL)",
+				         tok[2]);
 			r = -EINVAL;
 			goto out;
 		}
 		if (r < 0) {
-			parser_error(p, r, "cannot look up user '%s': %s", tok[2], strerror(-r));
+			acl_parser_error(p, r, "cannot look up user '%s': %s", tok[2], strerror(-r));
 			goto out;
 		}
 	}
@@ -679,7 +353,7 @@ static int parse_line(struct parser *p, const char *s, size_t len)
 	int r;
 
 	if (len > ACL_LINE_MAX) {
-		parser_error(p, -EINVAL, "line longer than %u bytes", ACL_LINE_MAX);
+		acl_parser_error(p, -EINVAL, "line longer than %u bytes", ACL_LINE_MAX);
 		return 0;
 	}
 	if (len > 0 && s[len - 1] == '\r')
@@ -688,7 +362,7 @@ static int parse_line(struct parser *p, const char *s, size_t len)
 		unsigned char ch = (unsigned char)s[i];
 
 		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-			parser_error(p, -EINVAL, "control character 0x%02x in line", ch);
+			acl_parser_error(p, -EINVAL, "control character 0x%02x in line", ch);
 			return 0;
 		}
 	}
@@ -701,7 +375,7 @@ static int parse_line(struct parser *p, const char *s, size_t len)
 		if (!*c || *c == '#')
 			break;
 		if (n == ACL_TOKENS_MAX) {
-			parser_error(p, -EINVAL, "more than %u fields in line", ACL_TOKENS_MAX);
+			acl_parser_error(p, -EINVAL, "more than %u fields in line", ACL_TOKENS_MAX);
 			return 0;
 		}
 		tok[n++] = c;
@@ -714,7 +388,7 @@ static int parse_line(struct parser *p, const char *s, size_t len)
 		return 0;
 
 	if (p->acl->n_rules + p->acl->n_maps >= ACL_ENTRIES_MAX) {
-		parser_error(p, -E2BIG, "more than %u entries", ACL_ENTRIES_MAX);
+		acl_parser_error(p, -E2BIG, "more than %u entries", ACL_ENTRIES_MAX);
 		return -E2BIG;
 	}
 	if (!strcmp(tok[0], "allow"))
@@ -724,7 +398,7 @@ static int parse_line(struct parser *p, const char *s, size_t len)
 	else if (!strcmp(tok[0], "map"))
 		r = parse_map(p, tok, n);
 	else {
-		parser_error(p, -EINVAL, "unknown keyword '%s' (expected allow, deny or map)", tok[0]);
+		acl_parser_error(p, -EINVAL, "unknown keyword '%s' (expected allow, deny or map)", tok[0]);
 		r = 0;
 	}
 	if (r == -ENOMEM)
@@ -800,7 +474,7 @@ int acl_load_buffer(const char *name, const char *buf, size_t len, struct acl **
 		for (size_t i = 0; i < p.acl->n_rules && p.n_errors < ACL_ERRORS_MAX; i++)
 			if (p.acl->rules[i].map_user) {
 				p.line = p.acl->rules[i].line;
-				parser_error(&p, -EINVAL, "map-user, but the ACL has no map lines");
+				acl_parser_error(&p, -EINVAL, "map-user, but the ACL has no map lines");
 			}
 
 	if (r == -ENOMEM) {

@@ -5,8 +5,9 @@ libtlskey_policy_la_SOURCES = \
 	policy/acl.c policy/acl.h \
 	policy/acl_internal.h \
 	policy/acl_load.c \
-	policy/acl_parse.c \
-	policy/acl_pattern.c
+	policy/acl_parse.c policy/acl_parser.h \
+	policy/acl_pattern.c \
+	policy/acl_subject.c
 libtlskey_policy_la_LIBADD = libtlskey-common.la
 
 EXTRA_DIST += doc/acl.md fuzz/fuzz_acl.c test/unit/acl-example.conf

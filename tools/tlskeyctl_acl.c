@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/flags.h"
 #include "tools/tlskeyctl.h"
 
 /* How many groups --group may give and getgrouplist() may return here.
@@ -18,7 +19,7 @@
  * more than this is refused by "acl test" rather than judged on a part.) */
 #define CTL_GROUPS_MAX 256
 
-/* Name the index-only parse uses: rule lines are read back from it. */
+/* Name the index-only parse uses (only acl_rule_line/acl_map_line are read). */
 #define INDEX_NAME "-"
 
 static void acl_usage(FILE *f)
@@ -52,34 +53,18 @@ int ctl_acl_main(struct ctl *ctl, int argc, char **argv)
 	return CTL_EXIT_USAGE;
 }
 
-/* The line numbers of n entries, read back from their formatted text
- * ("-:LINE: ..."); format is acl_rule_format or acl_map_format. */
-static int entry_lines(const struct acl *acl, size_t n,
-		       int (*format)(const struct acl *, size_t, char *, size_t), unsigned **ret)
+/* The source lines of n entries; line is acl_rule_line or acl_map_line. */
+static int entry_lines(const struct acl *acl, size_t n, unsigned (*line)(const struct acl *, size_t),
+		       unsigned **ret)
 {
 	unsigned *lines = calloc(n ? n : 1, sizeof(*lines));
-	char *text = malloc(CTL_LINE_MAX);
-	int r = 0;
 
-	if (!lines || !text) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		/* ENOBUFS still leaves the "-:LINE: " prefix in place. */
-		r = format(acl, i, text, CTL_LINE_MAX);
-		if ((r < 0 && r != -ENOBUFS) || sscanf(text, INDEX_NAME ":%u: ", &lines[i]) != 1) {
-			r = -EIO;
-			goto out;
-		}
-		r = 0;
-	}
+	if (!lines)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		lines[i] = line(acl, i);
 	*ret = lines; /* now the caller's */
-	lines = NULL;
-out:
-	free(text);
-	free(lines);
-	return r;
+	return 0;
 }
 
 int ctl_acl_entry_lines(const char *buf, size_t len, unsigned **ret_rules, size_t *ret_n_rules,
@@ -92,9 +77,9 @@ int ctl_acl_entry_lines(const char *buf, size_t len, unsigned **ret_rules, size_
 	r = acl_load_buffer(INDEX_NAME, buf, len, &acl, NULL, 0);
 	if (r < 0)
 		return r;
-	r = entry_lines(acl, acl_rule_count(acl), acl_rule_format, &rules);
+	r = entry_lines(acl, acl_rule_count(acl), acl_rule_line, &rules);
 	if (r == 0)
-		r = entry_lines(acl, acl_map_count(acl), acl_map_format, &maps);
+		r = entry_lines(acl, acl_map_count(acl), acl_map_line, &maps);
 	if (r == 0) {
 		*ret_rules = rules; /* both arrays now the caller's */
 		*ret_n_rules = acl_rule_count(acl);
@@ -195,20 +180,11 @@ int ctl_acl_check(struct ctl *ctl, int argc, char **argv)
 
 /* ---- acl test ----------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	uint32_t bit;
-} flag_names[] = {
-	{ "skip-authorization", ACL_FLAG_SKIP_AUTHORIZATION },
-	{ "no-cache-read", ACL_FLAG_NO_CACHE_READ },
-	{ "no-cache-write", ACL_FLAG_NO_CACHE_WRITE },
-};
-
-/* "skip-authorization,no-cache-read" or a number ("0x80"). */
+/* "skip-authorization,no-cache-read" (names: common/flags.c) or a number
+ * ("0x80"). */
 static int parse_flags(const char *s, uint32_t *ret)
 {
-	char tmp[256], *save = NULL, *end;
-	uint32_t flags = 0;
+	char *end;
 
 	if (s[0] >= '0' && s[0] <= '9') {
 		unsigned long v;
@@ -220,21 +196,7 @@ static int parse_flags(const char *s, uint32_t *ret)
 		*ret = (uint32_t)v;
 		return 0;
 	}
-	if (strlen(s) >= sizeof(tmp))
-		return -EINVAL;
-	strcpy(tmp, s);
-	for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		size_t i;
-
-		for (i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
-			if (!strcmp(t, flag_names[i].name))
-				break;
-		if (i == sizeof(flag_names) / sizeof(flag_names[0]))
-			return -EINVAL;
-		flags |= flag_names[i].bit;
-	}
-	*ret = flags;
-	return 0;
+	return tk_flags_parse(s, ret);
 }
 
 static int parse_id(const char *s, unsigned long *ret)
@@ -332,7 +294,6 @@ static int report_decision(const struct acl *acl, const struct acl_decision *d,
 			   const struct test_args *a)
 {
 	char *text = malloc(CTL_LINE_MAX), why[512] = "", user[64];
-	size_t where_len = strlen(d->where);
 	int rc = d->allowed ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 
 	if (!text) {
@@ -343,12 +304,13 @@ static int report_decision(const struct acl *acl, const struct acl_decision *d,
 	if (!d->rule) {
 		(void)printf("rule: default deny (no rule matched)\n");
 	} else {
+		/* One rule per line: the deciding rule is the one on d->line. */
 		for (size_t i = 0; i < acl_rule_count(acl); i++) {
+			if (acl_rule_line(acl, i) != d->line)
+				continue;
 			(void)acl_rule_format(acl, i, text, CTL_LINE_MAX);
-			if (!strncmp(text, d->where, where_len) && !strncmp(text + where_len, ": ", 2)) {
-				(void)printf("rule: %zu %s\n", i + 1, text);
-				break;
-			}
+			(void)printf("rule: %zu %s\n", i + 1, text);
+			break;
 		}
 	}
 	if (d->denied_flags) {

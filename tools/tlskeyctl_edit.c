@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "tools/tlskeyctl.h"
 
@@ -55,7 +56,7 @@ static void edit_end(struct edit *e)
 	(void)tk_close(e->lock_fd);
 	free(e->path);
 	free(e->dir);
-	free(e->buf);
+	tk_file_free(e->buf, e->len);
 	memset(e, 0, sizeof(*e));
 	e->lock_fd = -1;
 }
@@ -153,55 +154,28 @@ out:
 	return r;
 }
 
-/* Read the whole file (at most ACL_FILE_MAX bytes); a missing file reads
- * as empty. */
+/* Read the whole file (at most ACL_FILE_MAX bytes; one that grows past
+ * it while read is refused); a missing file reads as empty.  A FIFO or
+ * device planted there neither hangs us nor is read (tk_file_read). */
 static int read_acl(struct edit *e)
 {
-	int fd, r = 0;
-	ssize_t n;
+	char err[CTL_LINE_MAX];
+	int r;
 
-	e->buf = malloc(ACL_FILE_MAX + 1);
-	if (!e->buf)
-		return -ENOMEM;
-	/* O_NONBLOCK: a FIFO planted there must not hang us. */
-	fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0 && errno == ENOENT)
-		return 0;
-	if (fd < 0) {
-		ctl_err("%s: %s", e->path, strerror(errno));
-		return -errno;
+	r = tk_file_read("ACL file", e->path, ACL_FILE_MAX, 0, &e->buf, &e->len, &e->st, err,
+			 sizeof(err));
+	if (r == -ENOENT) {
+		/* An empty buffer, not NULL: the editors memcpy() from it. */
+		e->buf = calloc(1, 1);
+		e->len = 0;
+		return e->buf ? 0 : -ENOMEM;
 	}
-	if (fstat(fd, &e->st) < 0) {
-		r = -errno;
-		ctl_err("%s: fstat: %s", e->path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(e->st.st_mode)) {
-		r = -EPERM;
-		ctl_err("%s: not a regular file", e->path);
-		goto out;
+	if (r < 0) {
+		ctl_err("%s", r == -ENOMEM ? "out of memory" : err);
+		return r == -EINVAL ? -EPERM : r; /* not a regular file: as before */
 	}
 	e->exists = 1;
-	while (e->len < ACL_FILE_MAX + 1) {
-		n = read(fd, e->buf + e->len, ACL_FILE_MAX + 1 - e->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			ctl_err("%s: read: %s", e->path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		e->len += (size_t)n;
-	}
-	if (e->len > ACL_FILE_MAX) {
-		r = -EFBIG;
-		ctl_err("%s: larger than %u bytes", e->path, ACL_FILE_MAX);
-	}
-out:
-	(void)tk_close(fd);
-	return r;
+	return 0;
 }
 
 static int edit_begin(const char *path, struct edit *ret)

@@ -125,11 +125,23 @@ struct tlskey_options {
 	int allow_handshake_timeout;
 	/* Return at once with a pending descriptor; see tlskey_finish(). */
 	int nonblocking;
-	/* Client role: server name to send and check (as sniname above). */
-	char *sniname;
+	/* Client role: server name to send and check (as sniname above).
+	 * Only read, during the call. */
+	const char *sniname;
 	/* Server role: as checksni of starttls_server().  With nonblocking,
 	 * finish the start with tlskey_finish_sni(), which calls it. */
 	int (*checksni)(char *);
+	/* Server role: the same with a context pointer, for callers that
+	 * serve many connections from one callback: checksni_ctx(checksni_arg,
+	 * name, len) with the server name the remote client sent (name
+	 * NUL-terminated, len = strlen(name), at most 255 bytes; "" and 0
+	 * when it sent none; only valid during the call).  Non-zero accepts,
+	 * zero refuses (EHOSTUNREACH, as for checksni).  checksni_arg is
+	 * passed through untouched, never dereferenced by the library.
+	 * Exclusive with checksni (both set: EINVAL).  With nonblocking,
+	 * finish the start with tlskey_finish_sni_ctx(). */
+	int (*checksni_ctx)(void *ctx, const char *name, size_t len);
+	void *checksni_arg;
 };
 
 /* Start TLS in either role, with options.  Roles are independent of who
@@ -138,18 +150,21 @@ struct tlskey_options {
  * Blocking (the default): as starttls_client()/starttls_server(), plus
  * ETIMEDOUT when the handshake timer expires.
  *
+ * myname and the strings in opt are only read, during the call.
+ *
  * Non-blocking (opt->nonblocking): returns a *pending descriptor* at once.
  * It becomes readable (poll/epoll POLLIN) when the handshake has ended;
  * then call tlskey_finish() on it.  `fd` is consumed as usual; peername and
  * peername_len are ignored here and given to tlskey_finish(). */
-TLSKEY_EXPORT int tlskey_starttls(int fd, int proto, int role, char *myname, int flags,
+TLSKEY_EXPORT int tlskey_starttls(int fd, int proto, int role, const char *myname, int flags,
 				  const struct tlskey_options *opt, char *peername,
 				  size_t peername_len);
 
 /* Complete a non-blocking start: consumes `pending` and returns the
  * protected descriptor (or -1 with errno, as the blocking call would).  If
  * the handshake has not ended yet, it waits for it.  A start with a
- * checksni callback must use tlskey_finish_sni() instead (EINVAL). */
+ * checksni (checksni_ctx) callback must use tlskey_finish_sni()
+ * (tlskey_finish_sni_ctx()) instead: EINVAL when the daemon asks. */
 TLSKEY_EXPORT int tlskey_finish(int pending, char *peername, size_t peername_len);
 
 /* The same for a non-blocking start with a checksni callback; call it each
@@ -159,6 +174,16 @@ TLSKEY_EXPORT int tlskey_finish(int pending, char *peername, size_t peername_len
  * wait for it to be readable again.  Otherwise as tlskey_finish(). */
 TLSKEY_EXPORT int tlskey_finish_sni(int pending, int (*checksni)(char *), char *peername,
 				    size_t peername_len);
+
+/* The same with a context pointer: calls checksni(ctx, name, len) (see
+ * checksni_ctx in struct tlskey_options; ctx is passed through untouched),
+ * so that one callback serves many pending descriptors without a global.
+ * checksni NULL: EINVAL (pending is then left open); pending < 0: EBADF.
+ * Otherwise as tlskey_finish_sni(): -1 with EINPROGRESS after an answer,
+ * the protected descriptor, or -1 with errno. */
+TLSKEY_EXPORT int tlskey_finish_sni_ctx(int pending,
+					int (*checksni)(void *ctx, const char *name, size_t len),
+					void *ctx, char *peername, size_t peername_len);
 
 enum tlskey_state {
 	TLSKEY_STATE_SECURE = 1,    /* TLS is up */

@@ -235,6 +235,11 @@ static const struct {
 	{ "allow any * any peers=* peers=*\n", 1, "duplicate option 'peers'" },
 	{ "allow any * any flags=skip-auth\n", 1, "unknown flag 'skip-auth'" },
 	{ "allow any * any flags=no-cache-read,no-cache-read\n", 1, "duplicate flag" },
+	/* Known TLSKEY_FLAG_* names that the ACL does not grant are unknown here. */
+	{ "allow any * any flags=no-local-cert\n", 1, "unknown flag 'no-local-cert'" },
+	{ "allow any * any flags=skip-authorization,no-require-peer-cert\n", 1,
+	  "unknown flag 'no-require-peer-cert'" },
+	{ "allow any * any flags=none\n", 1, "unknown flag 'none'" },
 	{ "allow any * any flags=\n", 1, "empty item in flags list" },
 	{ "allow any * any peers=\n", 1, "empty item in peers list" },
 	{ "allow any * any peers=a.test,,b.test\n", 1, "empty item in peers list" },
@@ -1213,6 +1218,52 @@ START_TEST(example_fixture)
 }
 END_TEST
 
+/* acl_rule_line()/acl_map_line(): the source lines, past comments, blank
+ * and CRLF lines, in evaluation order; 0 past the end and for NULL. */
+START_TEST(entry_lines)
+{
+	struct acl *acl = load_ok("# head\n"
+				  "\n"
+				  "allow uid:1000 a.test any\r\n"
+				  "map *@example.test %u\n"
+				  "   # indented comment\n"
+				  "deny any b.test client\n"
+				  "\n"
+				  "map * -\n"
+				  "allow uid:1000 c.test server map-user");
+
+	ck_assert_uint_eq(acl_rule_count(acl), 3);
+	ck_assert_uint_eq(acl_rule_line(acl, 0), 3);
+	ck_assert_uint_eq(acl_rule_line(acl, 1), 6);
+	ck_assert_uint_eq(acl_rule_line(acl, 2), 9);
+	ck_assert_uint_eq(acl_rule_line(acl, 3), 0);
+	ck_assert_uint_eq(acl_rule_line(acl, (size_t)-1), 0);
+	ck_assert_uint_eq(acl_map_count(acl), 2);
+	ck_assert_uint_eq(acl_map_line(acl, 0), 4);
+	ck_assert_uint_eq(acl_map_line(acl, 1), 8);
+	ck_assert_uint_eq(acl_map_line(acl, 2), 0);
+	ck_assert_str_eq(acl_name(acl), NAME);
+	/* The accessors agree with the "name:line" the formatters print. */
+	for (size_t i = 0; i < acl_rule_count(acl); i++) {
+		char buf[512], want[64];
+
+		ck_assert_int_eq(acl_rule_format(acl, i, buf, sizeof(buf)), 0);
+		(void)snprintf(want, sizeof(want), NAME ":%u: ", acl_rule_line(acl, i));
+		ck_assert_msg(!strncmp(buf, want, strlen(want)), "%s", buf);
+	}
+	acl_unref(acl);
+	ck_assert_uint_eq(acl_rule_line(NULL, 0), 0);
+	ck_assert_uint_eq(acl_map_line(NULL, 0), 0);
+	ck_assert_ptr_null(acl_name(NULL));
+
+	/* An empty ACL has no lines at all. */
+	acl = load_ok("# nothing\n");
+	ck_assert_uint_eq(acl_rule_line(acl, 0), 0);
+	ck_assert_uint_eq(acl_map_line(acl, 0), 0);
+	acl_unref(acl);
+}
+END_TEST
+
 static void add(Suite *s, const char *name, const TTest *t)
 {
 	TCase *tc = tcase_create(name);
@@ -1263,6 +1314,7 @@ int main(void)
 	add(s, "/policy/acl/long-name", long_name);
 	add(s, "/policy/acl/load-file", load_file);
 	add(s, "/policy/acl/example-fixture", example_fixture);
+	add(s, "/policy/acl/entry-lines", entry_lines);
 
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

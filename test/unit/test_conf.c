@@ -3,7 +3,12 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "keyd/conf.h"
 
@@ -150,6 +155,55 @@ START_TEST(parse_limits)
 }
 END_TEST
 
+static void write_conf(const char *path, const char *head, size_t pad)
+{
+	FILE *f = fopen(path, "we");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(head, f), 0);
+	/* Comment lines of 64 bytes: under the line limit. */
+	for (size_t i = 0; i < pad; i++)
+		ck_assert_int_ne(fputc(i % 64 == 63 ? '\n' : '#', f), EOF);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* keyd_conf_load() reads with tk_file_read(): a file over 1 MiB is refused
+ * as a whole with a message naming it (it used to be refused with another
+ * message, never parsed in part), a file just at the limit is read, a
+ * FIFO is refused without blocking. */
+START_TEST(load_limits)
+{
+	char dir[] = "/tmp/test_conf.XXXXXX", path[128];
+	struct keyd_conf *c = NULL;
+	char err[512];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	(void)snprintf(path, sizeof(path), "%s/tlskeyd.conf", dir);
+
+	/* At the limit: "workers = 2\n" plus comment bytes up to 1 MiB. */
+	write_conf(path, "workers = 2\n#", 1024 * 1024 - 13);
+	ck_assert_msg(keyd_conf_load(path, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(c->workers, 2);
+	keyd_conf_free(c);
+	c = NULL;
+
+	/* One byte over: refused, c untouched. */
+	write_conf(path, "workers = 2\n#", 1024 * 1024 - 12);
+	ck_assert_int_eq(keyd_conf_load(path, &c, err, sizeof(err)), -EFBIG);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, path) && strstr(err, "larger than 1048576 bytes"), "%s", err);
+
+	/* A FIFO: refused at once (O_NONBLOCK open), not waited on. */
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(keyd_conf_load(path, &c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, "not a regular file (a FIFO)"), "%s", err);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -161,6 +215,7 @@ int main(void)
 	tcase_add_test(tc, identity_case_rule);
 	tcase_add_test(tc, parse_errors);
 	tcase_add_test(tc, parse_limits);
+	tcase_add_test(tc, load_limits);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

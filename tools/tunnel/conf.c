@@ -17,23 +17,11 @@
 
 #include <tlskey/starttls.h>
 
+#include "common/file.h"
+#include "common/flags.h"
 #include "tools/tunnel/tunnel.h"
 
 #define DEFAULT_MAX_CONNS 256u
-
-static const struct {
-	const char *name;
-	int flag;
-} flag_names[] = {
-	{ "no-require-peer-cert", TLSKEY_FLAG_NO_REQUIRE_PEER_CERT },
-	{ "no-request-peer-cert", TLSKEY_FLAG_NO_REQUEST_PEER_CERT },
-	{ "no-local-cert", TLSKEY_FLAG_NO_LOCAL_CERT },
-	{ "no-remote-user-id", TLSKEY_FLAG_NO_REMOTE_USER_ID },
-	{ "no-remote-domain-id", TLSKEY_FLAG_NO_REMOTE_DOMAIN_ID },
-	{ "no-cache-read", TLSKEY_FLAG_NO_CACHE_READ },
-	{ "no-cache-write", TLSKEY_FLAG_NO_CACHE_WRITE },
-	{ "skip-authorization", TLSKEY_FLAG_SKIP_AUTHORIZATION },
-};
 
 #define SERVER_ONLY_FLAGS (TLSKEY_FLAG_NO_REQUIRE_PEER_CERT | TLSKEY_FLAG_NO_REQUEST_PEER_CERT)
 #define CLIENT_ONLY_FLAGS TLSKEY_FLAG_NO_LOCAL_CERT
@@ -63,23 +51,18 @@ static int conf_error(const struct origin *o, const char *fmt, ...)
 
 int tunnel_flags_parse(const char *list, int *ret_flags)
 {
-	char buf[512], *save = NULL, *tok;
-	int flags = 0;
+	uint32_t flags;
+	int r;
 
-	if (strlen(list) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, list);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		size_t i;
-
-		for (i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
-			if (strcmp(tok, flag_names[i].name) == 0)
-				break;
-		if (i == sizeof(flag_names) / sizeof(flag_names[0]) || (flags & flag_names[i].flag))
-			return -EINVAL;
-		flags |= flag_names[i].flag;
+	/* "" (--flags '') clears the flags of a configuration file. */
+	if (*list == '\0') {
+		*ret_flags = 0;
+		return 0;
 	}
-	*ret_flags = flags;
+	r = tk_flags_parse(list, &flags);
+	if (r < 0)
+		return r;
+	*ret_flags = (int)flags;
 	return 0;
 }
 
@@ -352,50 +335,24 @@ static char *trim(char *s)
 static int conf_load_file(struct tunnel_conf *c, const char *path)
 {
 	struct origin o = { .file = path, .key = "" };
-	struct stat st;
 	char *data = NULL, *line, *next;
+	char err[512];
 	size_t len = 0;
-	int fd = -1, r;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		(void)fprintf(stderr, "tlskey-tunnel: %s: %s\n", path, strerror(errno));
-		r = -EINVAL;
-		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)TUNNEL_CONF_FILE_MAX) {
+	/* tk_file_read(): a FIFO or device at the path does not hang start-up,
+	 * and a file that grows past the limit while it is read is refused. */
+	r = tk_file_read("configuration file", path, TUNNEL_CONF_FILE_MAX, 0, &data, &len, NULL, err,
+			 sizeof(err));
+	if (r == -EFBIG || r == -EINVAL) {
 		(void)fprintf(stderr, "tlskey-tunnel: %s: not a regular file of at most %u bytes\n", path,
 			      TUNNEL_CONF_FILE_MAX);
-		r = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
-	data = malloc(TUNNEL_CONF_FILE_MAX + 1);
-	if (!data) {
-		(void)fprintf(stderr, "tlskey-tunnel: out of memory\n");
-		r = -ENOMEM;
-		goto out;
+	if (r < 0) {
+		(void)fprintf(stderr, "tlskey-tunnel: %s\n", r == -ENOMEM ? "out of memory" : err);
+		return r == -ENOMEM ? r : -EINVAL;
 	}
-	for (;;) {
-		ssize_t n = read(fd, data + len, TUNNEL_CONF_FILE_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			(void)fprintf(stderr, "tlskey-tunnel: %s: %s\n", path, strerror(errno));
-			r = -EINVAL;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > TUNNEL_CONF_FILE_MAX) {
-			(void)fprintf(stderr, "tlskey-tunnel: %s: larger than %u bytes\n", path,
-				      TUNNEL_CONF_FILE_MAX);
-			r = -EINVAL;
-			goto out;
-		}
-	}
-	data[len] = '\0';
 	if (memchr(data, '\0', len)) {
 		o.line = 0;
 		r = conf_error(&o, "NUL byte in file");
@@ -451,9 +408,7 @@ static int conf_load_file(struct tunnel_conf *c, const char *path)
 			goto out;
 	}
 out:
-	free(data);
-	if (fd >= 0)
-		(void)close(fd);
+	tk_file_free(data, len);
 	return r;
 }
 

@@ -78,25 +78,14 @@ struct tunnel_conn {
 	char sni_refused[TUNNEL_NAME_MAX + 1]; /* the name --sni-allow refused */
 };
 
-static const struct {
-	int value;
-	const char *name;
-} errno_names[] = {
-#define E(x) { x, #x }
-	E(EACCES),	 E(EPERM),	  E(ENOKEY),	    E(EKEYREJECTED), E(EIO),
-	E(ENODEV),	 E(ECONNABORTED), E(ECONNRESET),   E(EHOSTUNREACH), E(EPROTO),
-	E(ETIMEDOUT),	 E(ERANGE),	  E(EINVAL),	    E(EBADF),	     E(ENOTSOCK),
-	E(ENOTCONN),	 E(ENOENT),	  E(ECONNREFUSED), E(EAGAIN),	     E(EPIPE),
-	E(ENETUNREACH), E(EADDRNOTAVAIL), E(ENOMEM),	    E(EMFILE),	     E(ENFILE),
-	E(EBADMSG),	 E(EPROTONOSUPPORT), E(EPROTOTYPE), E(ESHUTDOWN),
-#undef E
-};
-
+/* "ECONNRESET" for the log line; glibc knows every name (2.32+), and an
+ * errno it does not know still gets a stable token. */
 static const char *errno_name(int e, char *buf, size_t len)
 {
-	for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
-		if (errno_names[i].value == e)
-			return errno_names[i].name;
+	const char *name = strerrorname_np(e);
+
+	if (name)
+		return name;
 	(void)snprintf(buf, len, "errno%d", e);
 	return buf;
 }
@@ -208,16 +197,13 @@ static uint64_t handshake_guard_ms(const struct tunnel_conf *conf)
 				: HANDSHAKE_GUARD_DEFAULT_MS;
 }
 
-/* checksni has no context argument: the tunnel is one thread, and the
- * connection being finished is set around each tlskey_finish_sni(). */
-static struct tunnel_conn *sni_conn;
-
-static int sni_check(char *name)
+/* --sni-allow: the checksni_ctx callback; ctx is the connection being
+ * finished, which also records the refused name for its log line. */
+static int sni_check(void *ctx, const char *name, size_t len)
 {
-	struct tunnel_conn *c = sni_conn;
+	struct tunnel_conn *c = ctx;
 
-	if (!c)
-		return 0;
+	(void)len; /* name is NUL-terminated */
 	if (tunnel_sni_allowed(c->t->conf, name))
 		return 1;
 	(void)snprintf(c->sni_refused, sizeof(c->sni_refused), "%s", name[0] ? name : "(none)");
@@ -238,11 +224,14 @@ static void conn_starttls(struct tunnel_conn *c, int fd)
 	o.handshake_timeout_ms = conf->timeout_ms;
 	o.nonblocking = 1;
 	if (role == TLSKEY_ROLE_CLIENT && conf->sni[0])
-		o.sniname = (char *)conf->sni;
-	if (role == TLSKEY_ROLE_SERVER && conf->n_sni_allow)
-		o.checksni = sni_check;
-	/* The API takes char *, but does not write to myname. */
-	pending = tlskey_starttls(fd, IPPROTO_TCP, role, (char *)conf->myname, conf->flags, &o, NULL, 0);
+		o.sniname = conf->sni;
+	if (role == TLSKEY_ROLE_SERVER && conf->n_sni_allow) {
+		/* Non-blocking: this only tells tlskeyd to ask; on_handshake()
+		 * passes the callback and c again to tlskey_finish_sni_ctx(). */
+		o.checksni_ctx = sni_check;
+		o.checksni_arg = c;
+	}
+	pending = tlskey_starttls(fd, IPPROTO_TCP, role, conf->myname, conf->flags, &o, NULL, 0);
 	/* fd is consumed by tlskey_starttls() in every case. */
 	if (pending < 0) {
 		conn_end(c, "handshake-failed", errno, tlskey_last_error());
@@ -362,9 +351,7 @@ static void on_handshake(struct tunnel_conn *c)
 
 	(void)tunnel_ep_set(c->t, &c->ep[SIDE_TLS], 0);
 	if (c->t->conf->mode == TUNNEL_MODE_SERVER && c->t->conf->n_sni_allow) {
-		sni_conn = c;
-		pfd = tlskey_finish_sni(pending, sni_check, c->peer, sizeof(c->peer));
-		sni_conn = NULL;
+		pfd = tlskey_finish_sni_ctx(pending, sni_check, c, c->peer, sizeof(c->peer));
 		if (pfd < 0 && errno == EINPROGRESS) {
 			/* Question answered; wait for the result. */
 			int r = tunnel_ep_set(c->t, &c->ep[SIDE_TLS], EPOLLIN);

@@ -87,8 +87,9 @@ int tunnel_conf_from_argv(int argc, char **argv, struct tunnel_conf *ret_conf);
 /* Free what a tunnel_conf owns.  Accepts NULL. */
 void tunnel_conf_free(struct tunnel_conf *conf);
 
-/* Parse a comma-separated list of flag names (see doc/tunnel.md) into
- * TLSKEY_FLAG_* bits.  Returns 0 or -EINVAL (unknown or repeated name). */
+/* Parse a comma-separated list of flag names (see doc/tunnel.md; the
+ * names are common/flags.c's) into TLSKEY_FLAG_* bits; "" is no flag.
+ * Returns 0 or -EINVAL (unknown or repeated name, empty item). */
 int tunnel_flags_parse(const char *list, int *ret_flags);
 
 /* ---- addr.c -------------------------------------------------------------- */
