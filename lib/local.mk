@@ -2,7 +2,7 @@
 lib_LTLIBRARIES += libtlskey.la
 libtlskey_la_SOURCES = lib/starttls.c
 libtlskey_la_LIBADD = libtlskey-common.la
-libtlskey_la_LDFLAGS = $(AM_LDFLAGS) -version-info $(LIBTLSKEY_LT_VERSION) \
+libtlskey_la_LDFLAGS = $(HARDEN_LDFLAGS) -version-info $(LIBTLSKEY_LT_VERSION) \
 	-Wl,--version-script=$(srcdir)/lib/libtlskey.sym -no-undefined
 EXTRA_libtlskey_la_DEPENDENCIES = lib/libtlskey.sym
 tlskeyincludedir = $(includedir)/tlskey

@@ -268,6 +268,7 @@ int p11_pin_callback(void *userdata, int attempt, const char *token_url, const c
 	size_t len;
 	int r = -1;
 
+	(void)userdata, (void)attempt, (void)token_label; /* the callback's signature */
 	/* GnuTLS calls again with GNUTLS_PIN_WRONG after CKR_PIN_INCORRECT and
 	 * would keep asking; a file does not change between attempts, and every
 	 * wrong try brings the token closer to locking the PIN. */
