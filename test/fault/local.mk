@@ -21,4 +21,4 @@ FAULT_TESTS = \
 	test/fault/no-data-loss.sh
 
 TESTS += $(FAULT_TESTS)
-EXTRA_DIST += $(FAULT_TESTS) test/fault/lib.sh
+EXTRA_DIST += $(FAULT_TESTS)

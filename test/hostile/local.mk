@@ -34,4 +34,4 @@ test_hostile_attack_SOURCES = test/hostile/attack.c
 test_hostile_attack_LDADD = libtlskey-common.la
 
 TESTS += $(HOSTILE_TESTS)
-EXTRA_DIST += $(HOSTILE_TESTS) test/hostile/lib.sh
+EXTRA_DIST += $(HOSTILE_TESTS)

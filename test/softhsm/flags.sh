@@ -5,10 +5,9 @@
 # server).  The privileged flags (no-cache-read, no-cache-write,
 # skip-authorization) are refused at admission (EACCES) unless the ACL
 # grants them.  Flags in the wrong role and unknown bits are EINVAL.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli gnutls-serv openssl
 tk_setup
-. "$top_srcdir/test/softhsm/lib-ext.sh"
 
 me=$(id -un)
 BOB=(--x509certfile "$TK_FX/peer-user.pem" --x509keyfile "$TK_FX/peer-user.key")

@@ -24,6 +24,4 @@ SOFTHSM_TESTS = \
 
 TESTS += $(SOFTHSM_TESTS)
 EXTRA_DIST += $(SOFTHSM_TESTS) \
-	test/softhsm/fixture.sh \
-	test/softhsm/lib.sh \
-	test/softhsm/lib-ext.sh
+	test/softhsm/fixture.sh
