@@ -84,7 +84,7 @@ tk_acl_cleanup() {
 	tk_cleanup
 }
 
-# make_test_user: create a system account TK_TEST_USER (no home, no
+# tk_make_test_user: create a system account TK_TEST_USER (no home, no
 # shell) in a new group TK_TEST_GROUP as well as its own group; deleted
 # on exit.  Sets TK_TEST_UID, TK_TEST_GID.  Call after tk_setup.
 tk_make_test_user() {
@@ -118,7 +118,7 @@ tk_app_user() {
 	TK_APP=$TK_TMP/as-user tk_app "$@"
 }
 
-# peer_serv: a gnutls-serv remote server (peer.example.test, echo); sets PEER_PORT.
+# tk_peer_serv: a gnutls-serv remote server (peer.example.test, echo); sets PEER_PORT.
 tk_peer_serv() {
 	tk_start_gnutls_serv peer --x509certfile "$TK_FX/peer-server.pem" \
 		--x509keyfile "$TK_FX/peer-server.key"
