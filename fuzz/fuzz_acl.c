@@ -1,9 +1,7 @@
 /* libFuzzer harness for the ACL parser (policy/acl_parse.c) and, when the
  * input parses, for the matcher and the formatting code on a fixed set of
- * requests.  Built outside automake, from the top of the tree:
- *   clang -g -fsanitize=fuzzer,address,undefined -I. fuzz/fuzz_acl.c \
- *         policy/acl*.c common/util.c -o fuzz_acl
- * (every .c file in policy/ plus common/util.c). */
+ * requests.  Built by ./configure --enable-fuzzing (fuzz/local.mk), linked
+ * with libtlskey-policy.la; fuzz/run.sh builds and runs it. */
 #include "config.h"
 
 #include <errno.h>

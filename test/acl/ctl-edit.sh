@@ -3,8 +3,7 @@
 # trips, invalid edits leave the file byte-identical (and exit 1), usage
 # errors exit 2, mode and owner survive an edit, concurrent "acl add" from
 # 10 processes all land (the lock), and "acl test" decisions with file:line.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
-. "$top_srcdir/test/acl/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 
 TK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tlskeyd-$TK_NAME.XXXXXX")
 trap tk_cleanup EXIT
@@ -12,7 +11,7 @@ trap 'exit 130' INT TERM
 ACL=$(cd "$TK_TMP" && pwd -P)/acl.conf
 cp "$top_srcdir/test/unit/acl-example.conf" "$ACL"
 chmod 644 "$ACL"
-a() { ctl_expect "$@"; }    # a WANT NAME tlskeyctl-ARGS...
+a() { tk_ctl_expect "$@"; }    # a WANT NAME tlskeyctl-ARGS...
 A=(--acl "$ACL")
 
 # unchanged TAG: the ACL is byte-identical to the copy saved as TAG.

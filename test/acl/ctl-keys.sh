@@ -3,13 +3,12 @@
 # identity usable, with token, key type, subject and expiry; an identity
 # whose key is missing, whose PIN is wrong or whose certificate expired
 # makes it exit 1 and says which.  And tlskeyctl reload without a daemon.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
-. "$top_srcdir/test/acl/lib.sh"
-need_root "reads the token's PIN file as the daemon does"
+. "${top_srcdir:-.}/test/lib/tk.sh"
+tk_need_root "reads the token's PIN file as the daemon does"
 tk_setup --no-daemon
 CONF=$TK_FX/tlskeyd.conf
 
-dctl 0 keys keys
+tk_dctl 0 keys keys
 for id in server.example.test rsa.example.test alice@example.test carol@example.test; do
 	tk_expect_grep "$TK_TMP/keys.out" "^$id \\($CONF:[0-9]+\\)\$"
 done
@@ -28,41 +27,41 @@ printf '0000wrong' >"$TK_TMP/wrong-pin"
 chmod 600 "$TK_TMP/wrong-pin"
 # Sections are 5 lines: "[identity NAME]", key, cert, pin-file (and a blank).
 sed -e 's/object=carol-rsa/object=no-such-key/' "$CONF" >"$TK_TMP/nokey.conf"
-ctl_expect 1 keys-nokey -c "$TK_TMP/nokey.conf" keys
+tk_ctl_expect 1 keys-nokey -c "$TK_TMP/nokey.conf" keys
 tk_expect_grep "$TK_TMP/keys-nokey.out" '^  status: *NOT USABLE: .*no-such-key'
 [ "$(grep -c '^  status: *usable' "$TK_TMP/keys-nokey.out")" = 3 ] || tk_fail "keys-nokey: the other 3 must stay usable"
 
 sed -e "s#^pin-file = .*#pin-file = $TK_TMP/wrong-pin#" "$CONF" >"$TK_TMP/wrongpin.conf"
-ctl_expect 1 keys-wrongpin -c "$TK_TMP/wrongpin.conf" keys
+tk_ctl_expect 1 keys-wrongpin -c "$TK_TMP/wrongpin.conf" keys
 tk_expect_grep "$TK_TMP/keys-wrongpin.out" '^  status: *NOT USABLE: .*(CKR_PIN_INCORRECT|PIN)'
 if grep -F -e 0000wrong -e "$(cat "$TK_FX/pin")" "$TK_TMP/keys-wrongpin.out" "$TK_TMP/keys-wrongpin.err"; then
 	tk_fail "a PIN appears in the output of tlskeyctl keys"
 fi
 
 sed -e "s#^cert = .*/carol-rsa.pem#cert = $TK_FX/expired-server.pem#" "$CONF" >"$TK_TMP/expired.conf"
-ctl_expect 1 keys-expired -c "$TK_TMP/expired.conf" keys
+tk_ctl_expect 1 keys-expired -c "$TK_TMP/expired.conf" keys
 tk_expect_grep "$TK_TMP/keys-expired.out" '^  expires: *2020-12-31 23:59:59 UTC \(EXPIRED\)$'
 
-ctl_expect 1 keys-noconf -c "$TK_TMP/missing.conf" keys
+tk_ctl_expect 1 keys-noconf -c "$TK_TMP/missing.conf" keys
 tk_expect_grep "$TK_TMP/keys-noconf.err" "missing.conf"
 
 # ---- reload without a daemon: exit 1, naming the socket ------------------------
-ctl_expect 1 reload-nodaemon -s "$TK_TMP/none.sock" reload
+tk_ctl_expect 1 reload-nodaemon -s "$TK_TMP/none.sock" reload
 tk_expect_grep "$TK_TMP/reload-nodaemon.err" "cannot reach tlskeyd at $TK_TMP/none.sock"
 # The socket comes from the configuration unless -s says otherwise.
-ctl_expect 1 reload-conf -c "$CONF" reload
+tk_ctl_expect 1 reload-conf -c "$CONF" reload
 tk_expect_grep "$TK_TMP/reload-conf.err" "cannot reach tlskeyd at $TK_FX/tlskeyd.sock"
 # An explicit configuration must exist...
-TLSKEYD_SOCKET=$TK_TMP/env.sock ctl_expect 1 reload-noconf -c "$TK_TMP/missing.conf" reload
+TLSKEYD_SOCKET=$TK_TMP/env.sock tk_ctl_expect 1 reload-noconf -c "$TK_TMP/missing.conf" reload
 tk_expect_grep "$TK_TMP/reload-noconf.err" "missing.conf"
 # ...the default one need not: then $TLSKEYD_SOCKET.
-ctl_expect 0 help --help
+tk_ctl_expect 0 help --help
 default_conf=$(sed -n 's/.*(default \(\/.*\.conf\)).*/\1/p' "$TK_TMP/help.out")
 [ -n "$default_conf" ] || tk_fail "tlskeyctl --help names no default configuration"
 if [ -e "$default_conf" ]; then
 	tk_log "$default_conf exists: \$TLSKEYD_SOCKET fallback not tested"
 else
-	TLSKEYD_SOCKET=$TK_TMP/env.sock ctl_expect 1 reload-env reload
+	TLSKEYD_SOCKET=$TK_TMP/env.sock tk_ctl_expect 1 reload-env reload
 	tk_expect_grep "$TK_TMP/reload-env.err" "cannot reach tlskeyd at $TK_TMP/env.sock"
 fi
 tk_pass

@@ -11,4 +11,4 @@ ACL_TESTS = \
 	test/acl/unprivileged.sh
 
 TESTS += $(ACL_TESTS)
-EXTRA_DIST += $(ACL_TESTS) test/acl/lib.sh
+EXTRA_DIST += $(ACL_TESTS)

@@ -8,13 +8,12 @@
 #     ACL, new requests are still judged by the old rules, the session
 #     still relays
 #   - SIGHUP reloads as well
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
-. "$top_srcdir/test/acl/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli gnutls-serv
 tk_setup
-peer_serv
+tk_peer_serv
 ACL=$TK_FX/acl.conf
-acl_set "allow user:$TK_ME server.example.test server" "allow user:$TK_ME alice@example.test client"
+tk_acl_set "allow user:$TK_ME server.example.test server" "allow user:$TK_ME alice@example.test client"
 
 # wait_for FILE TEXT: FILE gets the line TEXT (bounded: 10s).
 wait_for() {
@@ -28,7 +27,7 @@ wait_for() {
 }
 
 # ---- one long-lived session: app server (echo) <- gnutls-cli (bob) ----------
-log_mark
+tk_mark
 tk_app_server s1 --myname server.example.test --echo
 S1_PID=$TK_SERVER_PID
 S1_PORT=$TK_PORT
@@ -44,23 +43,23 @@ tk_bg timeout 60 gnutls-cli --logfile="$TK_TMP/s1c.log" --port "$S1_PORT" \
 CLI_PID=$TK_BG_PID
 echo "line 1, before the reload" >&7
 wait_for "$TK_TMP/s1c.out" "line 1, before the reload"
-log_expect "audit: event=established uid=$(id -u) .*myname=server.example.test role=server .*peer=bob@example.test result=ok rule=$ACL:2"
+tk_log_expect "audit: event=established uid=$(id -u) .*myname=server.example.test role=server .*peer=bob@example.test result=ok rule=$ACL:2"
 
 # ---- remove the rule that admitted it --------------------------------------------
-dctl 0 remove acl remove --reload 1
+tk_dctl 0 remove acl remove --reload 1
 tk_expect_line "$TK_TMP/remove.out" "removed $ACL:2: allow user:$TK_ME server.example.test server"
 tk_expect_grep "$TK_TMP/remove.out" "^ACL loaded from $ACL \\(1 rules\\)"
 
 # New requests follow the new rules.
-log_mark
+tk_mark
 tk_app_server s2 --myname server.example.test --expect-errno EACCES
 exec 8<>"/dev/tcp/127.0.0.1/$TK_PORT"
 rc=0
 tk_wait_pid "$TK_SERVER_PID" 15 || rc=$?
 exec 8<&-
 [ "$rc" = 0 ] || { cat "$TK_TMP/s2.err" >&2; tk_fail "new server request after the reload: exit $rc"; }
-log_expect "audit: event=acl-denied uid=$(id -u) .*myname=server.example.test role=server .*result=EACCES rule=default deny"
-app_client c1 ok alice@example.test
+tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=server.example.test role=server .*result=EACCES rule=default deny"
+tk_acl_client c1 ok alice@example.test
 
 # The old session relays on.
 echo "line 2, after the reload" >&7
@@ -68,15 +67,15 @@ wait_for "$TK_TMP/s1c.out" "line 2, after the reload"
 
 # ---- an invalid file on reload changes nothing --------------------------------------
 printf 'allow user:nosuch%s * any\n' "$$" >>"$ACL"
-log_mark
-dctl 1 bad-reload reload
+tk_mark
+tk_dctl 1 bad-reload reload
 tk_expect_grep "$TK_TMP/bad-reload.err" "^tlskeyctl: reload failed"
 tk_expect_grep "$TK_TMP/bad-reload.err" "$ACL:3: unknown user 'nosuch$$'"
-log_expect "reload: keeping the previous ACL: $ACL:3: unknown user"
-dctl 1 bad-check acl check
+tk_log_expect "reload: keeping the previous ACL: $ACL:3: unknown user"
+tk_dctl 1 bad-check acl check
 tk_expect_grep "$TK_TMP/bad-check.err" "^tlskeyctl: $ACL:3: unknown user 'nosuch$$'"
 # Still the rules of the last good load: alice may, server.example.test may not.
-app_client c2 ok alice@example.test
+tk_acl_client c2 ok alice@example.test
 tk_app_server s3 --myname server.example.test --expect-errno EACCES
 exec 8<>"/dev/tcp/127.0.0.1/$TK_PORT"
 rc=0
@@ -84,9 +83,9 @@ tk_wait_pid "$TK_SERVER_PID" 15 || rc=$?
 exec 8<&-
 [ "$rc" = 0 ] || { cat "$TK_TMP/s3.err" >&2; tk_fail "server request after the failed reload: exit $rc"; }
 # The same failure by signal: the daemon logs it and stays up.
-log_mark
+tk_mark
 kill -HUP "$TK_DAEMON_PID"
-log_expect "reload: keeping the previous ACL: $ACL:3: unknown user"
+tk_log_expect "reload: keeping the previous ACL: $ACL:3: unknown user"
 tk_daemon_alive
 echo "line 3, after the failed reload" >&7
 wait_for "$TK_TMP/s1c.out" "line 3, after the failed reload"
@@ -94,11 +93,11 @@ wait_for "$TK_TMP/s1c.out" "line 3, after the failed reload"
 # ---- SIGHUP with a good file --------------------------------------------------------
 # Remove the bad line (tlskeyctl refuses to edit an invalid file by rule
 # number, but a line number is fine as long as the result is valid).
-dctl 0 fix acl remove --line 3
-log_mark
+tk_dctl 0 fix acl remove --line 3
+tk_mark
 kill -HUP "$TK_DAEMON_PID"
-log_expect "ACL loaded from $ACL \\(1 rules\\)"
-app_client c3 ok alice@example.test
+tk_log_expect "ACL loaded from $ACL \\(1 rules\\)"
+tk_acl_client c3 ok alice@example.test
 
 # ---- end the session: EOF from the remote client, clean exits --------------------
 exec 7>&-

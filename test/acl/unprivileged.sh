@@ -7,15 +7,14 @@
 # Regression: the check against PID reuse signalled the caller's pidfd
 # with signal 0, which fails with EPERM across uids, and every such caller
 # was refused as if it had exited.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
-. "$top_srcdir/test/acl/lib.sh"
-need_root "runs the daemon under a second account"
+. "${top_srcdir:-.}/test/lib/tk.sh"
+tk_need_root "runs the daemon under a second account"
 tk_need gnutls-serv
 tk_setup
-make_test_user
+tk_make_test_user
 U=$TK_TEST_USER
 tk_daemon_stop
-peer_serv
+tk_peer_serv
 
 # The account owns the fixture (token files, PIN file, configuration).
 chown -R "$U:" "$TK_FX"
@@ -33,13 +32,13 @@ tk_daemon_start "$TK_FX/tlskeyd.conf"
 TLSKEYD=$real
 [ "$(stat -c %u "/proc/$TK_DAEMON_PID")" = "$TK_TEST_UID" ] || tk_fail "the daemon does not run as $U"
 
-log_mark
-app_client root-caller ok alice@example.test
-log_expect "audit: event=established uid=0 .*myname=alice@example.test role=client .*result=ok"
-AS_USER=1 app_client same-uid-caller ok alice@example.test
-log_expect "audit: event=established uid=$TK_TEST_UID .*myname=alice@example.test role=client .*result=ok"
+tk_mark
+tk_acl_client root-caller ok alice@example.test
+tk_log_expect "audit: event=established uid=0 .*myname=alice@example.test role=client .*result=ok"
+AS_USER=1 tk_acl_client same-uid-caller ok alice@example.test
+tk_log_expect "audit: event=established uid=$TK_TEST_UID .*myname=alice@example.test role=client .*result=ok"
 # The ACL still decides: root may not use another identity.
-app_client root-denied EACCES carol@example.test
+tk_acl_client root-denied EACCES carol@example.test
 if grep -q 'could not be identified' "$TK_TMP/tlskeyd.log"; then
 	tk_fail "a running caller was taken for one that had exited"
 fi

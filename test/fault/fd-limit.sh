@@ -3,7 +3,7 @@
 # refused or wait with a clear log line, the daemon does not spin on its
 # listening socket, established sessions keep working, and once sessions
 # end new requests succeed again.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need prlimit gnutls-serv
 tk_setup
 

@@ -5,10 +5,10 @@
 # concurrent bogus connections while legitimate clients keep being served.
 # Afterwards the daemon's descriptor count must be back to its baseline and
 # its RSS close to it (no growth from round to round).
-. "${top_srcdir:-.}/test/fault/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 # The floods and the legitimate clients run as one uid here: let that uid
 # have every waiting slot (the per-uid share is test/hostile/fairness.sh's).
-fault_setup "request-timeout = 1000
+tk_fault_setup "request-timeout = 1000
 max-pending = 1024
 max-pending-per-uid = 1024"
 SOCK=$TLSKEYD_SOCKET
@@ -17,8 +17,8 @@ FLOOD_N=${FAULT_FLOOD_N:-1000}
 # Warm up: both workers import their keys, GnuTLS allocates its caches.
 tk_legit_check warm-1
 tk_legit_check warm-2
-BASE_FDS=$(fault_fds)
-BASE_RSS=$(fault_rss_kb)
+BASE_FDS=$(tk_fault_fds)
+BASE_RSS=$(tk_fault_rss_kb)
 tk_log "baseline: $BASE_FDS fds, $BASE_RSS kB RSS"
 
 # 1. One of each malformed request (tk-app's hostile modes).
@@ -60,18 +60,18 @@ for round in 1 2 3; do
 	tk_expect_grep "$TK_TMP/flood-$round.out" "^FLOOD n=$FLOOD_N .* silent=0 "
 	tk_daemon_alive
 	tk_legit_check "after-flood-$round"
-	rss_round+=("$(fault_rss_kb)")
+	rss_round+=("$(tk_fault_rss_kb)")
 done
 
 # 4. Resources back to baseline.  Descriptors must match exactly once the
 # last connections are gone; memory may keep malloc's high-water mark, but
 # must not grow from round to round.
 for i in $(seq 50); do
-	[ "$(fault_fds)" -le "$BASE_FDS" ] && break
+	[ "$(tk_fault_fds)" -le "$BASE_FDS" ] && break
 	sleep 0.2
 done
-fds=$(fault_fds)
-rss=$(fault_rss_kb)
+fds=$(tk_fault_fds)
+rss=$(tk_fault_rss_kb)
 tk_log "after: $fds fds, $rss kB RSS (rounds: ${rss_round[*]} kB)"
 [ "$fds" -le "$BASE_FDS" ] || { ls -l "/proc/$TK_DAEMON_PID/fd" >&2; tk_fail "descriptor leak: $fds open, baseline $BASE_FDS"; }
 # AddressSanitizer keeps freed memory in quarantine, so RSS says nothing

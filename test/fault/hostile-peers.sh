@@ -6,21 +6,21 @@
 # close_notify (TCP FIN, or a reset).  The application must get an error,
 # never a clean EOF, for a broken stream.  The daemon must stay up and keep
 # serving.
-. "${top_srcdir:-.}/test/fault/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl
-fault_setup "handshake-timeout = 2000"
+tk_fault_setup "handshake-timeout = 2000"
 peer() { # NAME MODE [ARGS]: hostile peer against a fresh app server
 	local name=$1 mode=$2
 	shift 2
 	tk_app_server "$name-app" --myname server.example.test "$@"
 	APP_PID=$TK_SERVER_PID
-	T0=$(fault_ms)
+	T0=$(tk_ms)
 	timeout 30 "$FAULT_HOSTILE" peer "$mode" "127.0.0.1:$TK_PORT" \
 		--cert "$TK_FX/peer-user.pem" --key "$TK_FX/peer-user.key" --ca "$TK_FX/ca.pem" \
 		--hold 6 >"$TK_TMP/$name-peer.out" 2>&1 || true
 	APP_RC=0
 	tk_wait_pid "$APP_PID" 20 || APP_RC=$?
-	APP_MS=$(($(fault_ms) - T0))
+	APP_MS=$(($(tk_ms) - T0))
 	tk_log "$name: app exit $APP_RC after $APP_MS ms: $(grep -E 'ERROR|PEER=|RELAY' "$TK_TMP/$name-app.err" | tr '\n' ' ')"
 	tk_log "$name: peer: $(tr '\n' ' ' <"$TK_TMP/$name-peer.out")"
 	tk_daemon_alive
@@ -115,7 +115,7 @@ tk_legit_check after
 
 # protected-socket = unix: a UNIX socket pair, on which the same truncation
 # can only read as EOF; tlskey_query() still reports the failure.
-fault_conf "handshake-timeout = 2000
+tk_fault_conf "handshake-timeout = 2000
 protected-socket = unix" >"$TK_TMP/kd.conf"
 tk_daemon_start kd.conf
 peer unix-truncate truncate --query-at-end
@@ -130,7 +130,7 @@ tk_expect_line "$TK_TMP/unix-truncate-app.err" "ENDSTATE=failed"
 if unshare -n true 2>/dev/null; then
 	printf '#!/bin/sh\nexec unshare -n "$(dirname "$0")/kd" "$@"\n' >"$TK_TMP/kd-nonet"
 	chmod +x "$TK_TMP/kd-nonet"
-	fault_conf "handshake-timeout = 2000
+	tk_fault_conf "handshake-timeout = 2000
 protected-socket-fallback = unix" >"$TK_TMP/kd.conf"
 	saved=$TLSKEYD
 	TLSKEYD=$TK_TMP/kd-nonet
@@ -146,7 +146,7 @@ else
 fi
 
 # An invalid value is refused at start with file:line.
-fault_conf "protected-socket = sctp" >"$TK_TMP/bad.conf"
+tk_fault_conf "protected-socket = sctp" >"$TK_TMP/bad.conf"
 if "$TLSKEYD" -t -c "$TK_TMP/bad.conf" >"$TK_TMP/bad.out" 2>&1; then
 	tk_fail "protected-socket = sctp was accepted"
 fi

@@ -49,42 +49,7 @@
 #include <gnutls/gnutls.h>
 
 #include "common/wire.h"
-
-static void die(const char *what)
-{
-	(void)fprintf(stderr, "hostile: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int unix_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int s;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -1;
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-		(void)close(s);
-		errno = e;
-		return -1;
-	}
-	return s;
-}
+#include "test/lib/tkt.h"
 
 static void random_bytes(void *buf, size_t len)
 {
@@ -92,20 +57,6 @@ static void random_bytes(void *buf, size_t len)
 
 	for (size_t i = 0; i < len; i++)
 		p[i] = (uint8_t)(rand() >> 7);
-}
-
-static size_t start_msg(uint8_t *buf, size_t cap)
-{
-	struct tk_msg m = { .type = TK_MSG_START, .role = TK_ROLE_CLIENT, .proto = IPPROTO_TCP };
-	size_t len = 0;
-
-	m.present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS);
-	if (tk_msg_set_str(&m, TK_TAG_MYNAME, "alice@example.test") < 0 ||
-	    tk_msg_encode(&m, buf, cap, &len) < 0) {
-		(void)fprintf(stderr, "hostile: cannot encode START\n");
-		exit(1);
-	}
-	return len;
 }
 
 /* Raise RLIMIT_NOFILE so that N connections fit. */
@@ -126,11 +77,11 @@ static int run_flood(const char *path, unsigned n, const char *kind, int wait_ms
 	struct pollfd *p = calloc(n, sizeof(*p));
 	unsigned answered = 0, closed = 0, refused = 0, left, errs[MAX_ERRNO] = { 0 };
 	uint8_t buf[TK_WIRE_MAX_MSG];
-	size_t start_len = start_msg(buf, sizeof(buf));
+	size_t start_len = tkt_start_msg(buf, sizeof(buf), "alice@example.test");
 	long long deadline;
 
 	if (!p)
-		die("calloc");
+		tkt_die("calloc");
 	want_fds(n);
 	for (unsigned i = 0; i < n; i++) {
 		const char *k = kind;
@@ -138,7 +89,7 @@ static int run_flood(const char *path, unsigned n, const char *kind, int wait_ms
 
 		if (strcmp(kind, "mix") == 0)
 			k = i % 3 == 0 ? "silent" : i % 3 == 1 ? "garbage" : "half";
-		p[i].fd = unix_connect(path);
+		p[i].fd = tkt_unix_connect(path, SOCK_SEQPACKET);
 		p[i].events = POLLIN;
 		if (p[i].fd < 0) {
 			/* A full backlog is an answer too: the daemon is protecting itself. */
@@ -156,12 +107,12 @@ static int run_flood(const char *path, unsigned n, const char *kind, int wait_ms
 		}
 	}
 	left = n - refused;
-	deadline = now_ms() + wait_ms;
-	while (left > 0 && now_ms() < deadline) {
-		int r = poll(p, n, (int)(deadline - now_ms()));
+	deadline = tkt_now_ms() + wait_ms;
+	while (left > 0 && tkt_now_ms() < deadline) {
+		int r = poll(p, n, (int)(deadline - tkt_now_ms()));
 
 		if (r < 0 && errno != EINTR)
-			die("poll");
+			tkt_die("poll");
 		for (unsigned i = 0; r > 0 && i < n; i++) {
 			struct tk_msg m;
 			int fd = -1, rr;
@@ -196,14 +147,14 @@ static int run_flood(const char *path, unsigned n, const char *kind, int wait_ms
 
 static int run_silent(const char *path, int wait_ms)
 {
-	long long t0 = now_ms();
+	long long t0 = tkt_now_ms();
 	struct pollfd p = { .events = POLLIN };
 	struct tk_msg m;
 	int fd = -1, r;
 
-	p.fd = unix_connect(path);
+	p.fd = tkt_unix_connect(path, SOCK_SEQPACKET);
 	if (p.fd < 0)
-		die("connect");
+		tkt_die("connect");
 	r = poll(&p, 1, wait_ms);
 	if (r <= 0) {
 		(void)printf("SILENT no answer within %d ms\n", wait_ms);
@@ -214,9 +165,9 @@ static int run_silent(const char *path, int wait_ms)
 		(void)close(fd);
 	if (r == 0 && m.type == TK_MSG_RESULT)
 		(void)printf("SILENT errno=%s ms=%lld message=%s\n", strerrorname_np((int)m.err),
-			     now_ms() - t0, m.message);
+			     tkt_now_ms() - t0, m.message);
 	else
-		(void)printf("SILENT closed ms=%lld\n", now_ms() - t0);
+		(void)printf("SILENT closed ms=%lld\n", tkt_now_ms() - t0);
 	(void)close(p.fd);
 	return 0;
 }
@@ -225,26 +176,9 @@ static int run_silent(const char *path, int wait_ms)
 
 static int tcp_connect(const char *spec)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	char host[64];
-	const char *colon = strrchr(spec, ':');
-	int s;
+	struct sockaddr_in a = tkt_addr4(spec);
 
-	if (!colon || (size_t)(colon - spec) >= sizeof(host)) {
-		(void)fprintf(stderr, "hostile: bad address %s\n", spec);
-		exit(1);
-	}
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = '\0';
-	sa.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-		(void)fprintf(stderr, "hostile: bad address %s\n", spec);
-		exit(1);
-	}
-	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("connect");
-	return s;
+	return tkt_tcp_connect4(&a);
 }
 
 static void tcp_reset(int s)
@@ -259,13 +193,13 @@ static void tcp_reset(int s)
 static void drain(int s, int ms)
 {
 	char buf[4096];
-	long long deadline = now_ms() + ms;
+	long long deadline = tkt_now_ms() + ms;
 	size_t total = 0;
 
 	for (;;) {
 		struct pollfd p = { .fd = s, .events = POLLIN };
 		ssize_t n;
-		int left = (int)(deadline - now_ms());
+		int left = (int)(deadline - tkt_now_ms());
 
 		if (left <= 0 || poll(&p, 1, left) <= 0) {
 			(void)printf("PEER server silent after %zu bytes\n", total);
@@ -430,7 +364,7 @@ out:
 static int run_slowcat(unsigned long rate)
 {
 	static char buf[4096];
-	long long t0 = now_ms();
+	long long t0 = tkt_now_ms();
 	unsigned long long total = 0;
 	ssize_t n;
 
@@ -440,16 +374,16 @@ static int run_slowcat(unsigned long rate)
 		for (ssize_t off = 0; off < n;) {
 			ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
 			if (w < 0)
-				die("write");
+				tkt_die("write");
 			off += w;
 		}
 		total += (unsigned long long)n;
 		due = t0 + (long long)(total * 1000 / rate);
-		if (due > now_ms())
-			(void)usleep((useconds_t)(due - now_ms()) * 1000);
+		if (due > tkt_now_ms())
+			(void)usleep((useconds_t)(due - tkt_now_ms()) * 1000);
 	}
 	if (n < 0)
-		die("read");
+		tkt_die("read");
 	return 0;
 }
 
@@ -457,6 +391,7 @@ int main(int argc, char **argv)
 {
 	(void)signal(SIGPIPE, SIG_IGN);
 	srand((unsigned)(getpid() ^ time(NULL)));
+	tkt_prog_set("hostile", 1);
 	(void)alarm(300); /* a hung helper is worse than a failed one */
 	if (argc == 6 && strcmp(argv[1], "flood") == 0)
 		return run_flood(argv[2], (unsigned)atoi(argv[3]), argv[4], atoi(argv[5]));

@@ -11,7 +11,7 @@ test_fault_libfaultp11_la_LIBADD = -ldl -lpthread
 check_PROGRAMS += test/fault/hostile
 test_fault_hostile_SOURCES = test/fault/hostile.c
 test_fault_hostile_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
-test_fault_hostile_LDADD = libtlskey.la libtlskey-common.la $(GNUTLS_LIBS)
+test_fault_hostile_LDADD = test/lib/libtkt.la libtlskey.la libtlskey-common.la $(GNUTLS_LIBS)
 
 FAULT_TESTS = \
 	test/fault/fd-limit.sh \
@@ -21,4 +21,4 @@ FAULT_TESTS = \
 	test/fault/no-data-loss.sh
 
 TESTS += $(FAULT_TESTS)
-EXTRA_DIST += $(FAULT_TESTS) test/fault/lib.sh
+EXTRA_DIST += $(FAULT_TESTS)

@@ -6,9 +6,9 @@
 # Each side half-closes at the end of its data and reads to EOF; one side
 # of each pair reads slowly (backpressure through the whole chain).  Every
 # stream is checked by SHA-256.
-. "${top_srcdir:-.}/test/fault/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need sha256sum head
-fault_setup
+tk_fault_setup
 SEED=${FAULT_SEED:-$$}
 RANDOM=$SEED
 BIG_MIB=${FAULT_BIG_MIB:-64}

@@ -7,9 +7,9 @@
 # token failure, the daemon stays up, the session keeps relaying; once the
 # fault is cleared, new handshakes succeed again within a few seconds
 # without a restart (the daemon re-imports keys, after a 2 s backoff).
-. "${top_srcdir:-.}/test/fault/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-serv
-fault_setup "handshake-timeout = 5000"
+tk_fault_setup "handshake-timeout = 5000"
 
 # A remote echo server for all handshakes of this test.
 tk_start_gnutls_serv echo-serv --x509certfile "$TK_FX/peer-server.pem" \
@@ -21,10 +21,10 @@ SERV_PORT=$TK_PORT
 hs() {
 	local name=$1 t0 rc=0
 	printf 'hello %s\n' "$name" >"$TK_TMP/$name.in"
-	t0=$(fault_ms)
+	t0=$(tk_ms)
 	tk_app "$name" client --connect "127.0.0.1:$SERV_PORT" --myname alice@example.test \
 		--sni peer.example.test --timeout 20 || rc=$?
-	HS_MS=$(($(fault_ms) - t0))
+	HS_MS=$(($(tk_ms) - t0))
 	return "$rc"
 }
 
@@ -56,7 +56,7 @@ live_check
 
 for fault in CKR_DEVICE_REMOVED CKR_TOKEN_NOT_PRESENT CKR_DEVICE_ERROR CKR_SESSION_HANDLE_INVALID; do
 	tk_log "fault $fault"
-	fault_set "fail=$fault"
+	tk_fault_set "fail=$fault"
 	# Enough attempts to reach every worker twice: the first failure on a
 	# worker's key, then the re-import (or its backoff).
 	for i in 1 2 3 4 5 6; do
@@ -70,8 +70,8 @@ for fault in CKR_DEVICE_REMOVED CKR_TOKEN_NOT_PRESENT CKR_DEVICE_ERROR CKR_SESSI
 		tk_daemon_alive
 	done
 	live_check
-	fault_set "fail=none"
-	t0=$(fault_ms)
+	tk_fault_set "fail=none"
+	t0=$(tk_ms)
 	ok=
 	for i in $(seq 20); do
 		name=$fault-recover-$i
@@ -81,8 +81,8 @@ for fault in CKR_DEVICE_REMOVED CKR_TOKEN_NOT_PRESENT CKR_DEVICE_ERROR CKR_SESSI
 		fi
 		sleep 0.25
 	done
-	[ -n "$ok" ] || tk_fail "$fault: no successful handshake within $(($(fault_ms) - t0)) ms after the fault was cleared"
-	tk_log "  recovered after $(($(fault_ms) - t0)) ms ($i attempts)"
+	[ -n "$ok" ] || tk_fail "$fault: no successful handshake within $(($(tk_ms) - t0)) ms after the fault was cleared"
+	tk_log "  recovered after $(($(tk_ms) - t0)) ms ($i attempts)"
 	tk_expect_line "$TK_TMP/$name.out" "hello $name"
 	# Every worker must have recovered, not just one.
 	sleep 2.2

@@ -9,14 +9,13 @@
 #   - bob, whom it does not name, is refused as before
 #   - a rule without peers= keeps admitting anonymous clients
 #   - "tlskeyctl acl test --peer ''" agrees with the daemon
-. "${top_srcdir:-.}/test/hostile/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli openssl
 tk_setup
-. "$top_srcdir/test/softhsm/lib-ext.sh"
 ACL=$TK_FX/acl.conf
 BOB=(--x509certfile "$TK_FX/peer-user.pem" --x509keyfile "$TK_FX/peer-user.key")
 
-acl_set "allow user:$TK_ME server.example.test server peers=alice@example.test" \
+tk_acl_set "allow user:$TK_ME server.example.test server peers=alice@example.test" \
 	"allow user:$TK_ME rsa.example.test server map-user" \
 	"allow user:$TK_ME alice@example.test client" \
 	"allow user:$TK_ME carol@example.test server" \
@@ -82,9 +81,9 @@ tk_expect_line "$TK_TMP/carol-anon.err" "PEER="
 tk_same "$TK_TMP/carol-anon-cli.in" "$TK_TMP/carol-anon-cli.out"
 
 # ---- tlskeyctl agrees ------------------------------------------------------------
-dctl 1 t-anon acl test --user "$TK_ME" --myname server.example.test --role server --peer ""
+tk_dctl 1 t-anon acl test --user "$TK_ME" --myname server.example.test --role server --peer ""
 tk_expect_grep "$TK_TMP/t-anon.out" "^peer: none refused: $ACL:2 admits only certain peers"
-dctl 0 t-anon-carol acl test --user "$TK_ME" --myname carol@example.test --role server --peer ""
+tk_dctl 0 t-anon-carol acl test --user "$TK_ME" --myname carol@example.test --role server --peer ""
 tk_expect_line "$TK_TMP/t-anon-carol.out" "peer: none allowed"
 
 tk_legit_check after

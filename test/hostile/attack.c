@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/wire.h"
+#include "test/lib/tkt.h"
 
 enum kind { K_HANDSHAKES, K_IDLE, K_PUBLIC };
 
@@ -52,64 +53,13 @@ static int pub_srv = -1;    /* K_PUBLIC: the public app's listener */
 static struct sockaddr_in srv_addr;
 static unsigned errs[4096], answers;
 
-static void die(const char *what)
-{
-	(void)fprintf(stderr, "attack: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int unix_connect(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	if (s < 0)
-		return -1;
-	(void)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		(void)close(s);
-		return -1;
-	}
-	return s;
-}
-
-static int tcp_listener(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 4096) < 0 ||
-	    getsockname(s, (struct sockaddr *)&srv_addr, &sl) < 0)
-		die("listen");
-	return s;
-}
-
-static int tcp_connect(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (s < 0 || connect(s, (struct sockaddr *)&srv_addr, sizeof(srv_addr)) < 0)
-		die("connect");
-	return s;
-}
-
 /* Accept what is pending on a listener and keep it open (silently). */
 static int accept_one(int lsock)
 {
 	int s = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
 
 	if (s < 0)
-		die("accept");
+		tkt_die("accept");
 	return s;
 }
 
@@ -130,20 +80,20 @@ static int slot_open(struct slot *s)
 {
 	int net = -1, peer = -1, r = 0;
 
-	s->ctl = unix_connect();
+	s->ctl = tkt_unix_connect(sock_path, SOCK_SEQPACKET);
 	if (s->ctl < 0)
 		return -1;
 	switch (kind) {
 	case K_IDLE:
 		return 0;
 	case K_HANDSHAKES:
-		net = tcp_connect();
+		net = tkt_tcp_connect4(&srv_addr);
 		/* The silent server accepts, so the connection is complete. */
 		(void)accept_one(silent_srv); /* leaked on purpose: held open */
 		r = send_start(s->ctl, TK_ROLE_CLIENT, timer_ms, net);
 		break;
 	case K_PUBLIC:
-		peer = tcp_connect(); /* the remote peer: never sends a byte */
+		peer = tkt_tcp_connect4(&srv_addr); /* the remote peer: never sends a byte */
 		net = accept_one(pub_srv);
 		r = send_start(s->ctl, TK_ROLE_SERVER, 0, net);
 		break;
@@ -160,7 +110,7 @@ static void slot_answered(struct slot *s)
 	int fd = -1, r;
 
 	if (!m)
-		die("malloc");
+		tkt_die("malloc");
 	r = tk_msg_recv(s->ctl, m, &fd);
 	if (r == 0 && m->type == TK_MSG_RESULT && m->err < 4096) {
 		errs[m->err]++;
@@ -173,7 +123,7 @@ static void slot_answered(struct slot *s)
 	free(m);
 	(void)close(s->ctl);
 	s->ctl = -1;
-	s->retry_at = now_ms() + 500;
+	s->retry_at = tkt_now_ms() + 500;
 }
 
 static int run_slots(unsigned n, int hold_s)
@@ -181,20 +131,20 @@ static int run_slots(unsigned n, int hold_s)
 	struct slot *slots = calloc(n, sizeof(*slots));
 	struct pollfd *pfd = calloc(n, sizeof(*pfd));
 	unsigned up = 0, refused = 0;
-	long long end = now_ms() + hold_s * 1000LL;
+	long long end = tkt_now_ms() + hold_s * 1000LL;
 	struct rlimit rl;
 
 	if (!slots || !pfd)
-		die("calloc");
+		tkt_die("calloc");
 	/* Reopened slots leak the silent ends on purpose: room for many. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (kind == K_HANDSHAKES)
-		silent_srv = tcp_listener();
+		silent_srv = tkt_listener4(0, 4096, &srv_addr);
 	if (kind == K_PUBLIC)
-		pub_srv = tcp_listener();
+		pub_srv = tkt_listener4(0, 4096, &srv_addr);
 	for (unsigned i = 0; i < n; i++) {
 		slots[i].ctl = -1;
 		if (slot_open(&slots[i]) == 0)
@@ -204,8 +154,8 @@ static int run_slots(unsigned n, int hold_s)
 	}
 	(void)printf("READY n=%u up=%u refused=%u\n", n, up, refused);
 	(void)fflush(stdout);
-	while (now_ms() < end) {
-		long long now = now_ms();
+	while (tkt_now_ms() < end) {
+		long long now = tkt_now_ms();
 
 		for (unsigned i = 0; i < n; i++) {
 			if (slots[i].ctl < 0 && now >= slots[i].retry_at && slot_open(&slots[i]) < 0 &&
@@ -218,7 +168,7 @@ static int run_slots(unsigned n, int hold_s)
 			pfd[i] = (struct pollfd){ .fd = slots[i].ctl, .events = POLLIN };
 		}
 		if (poll(pfd, n, 100) < 0 && errno != EINTR)
-			die("poll");
+			tkt_die("poll");
 		for (unsigned i = 0; i < n; i++)
 			if (pfd[i].fd >= 0 && (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				slot_answered(&slots[i]);
@@ -237,18 +187,18 @@ static int run_opath(const char *path)
 	int ctl, fd, r, extra = -1;
 
 	if (!m)
-		die("malloc");
+		tkt_die("malloc");
 	fd = open(path, O_PATH | O_CLOEXEC);
 	if (fd < 0)
-		die(path);
-	ctl = unix_connect();
+		tkt_die(path);
+	ctl = tkt_unix_connect(sock_path, SOCK_SEQPACKET);
 	if (ctl < 0)
-		die("connect to the daemon");
+		tkt_die("connect to the daemon");
 	myname = "alice@example.test";
 	r = send_start(ctl, TK_ROLE_CLIENT, 0, fd);
 	if (r < 0) {
 		errno = -r;
-		die("send");
+		tkt_die("send");
 	}
 	p = (struct pollfd){ .fd = ctl, .events = POLLIN };
 	if (poll(&p, 1, 10000) != 1) {
@@ -266,6 +216,7 @@ static int run_opath(const char *path)
 
 int main(int argc, char **argv)
 {
+	tkt_prog_set("attack", 1);
 	if (argc < 3) {
 		(void)fprintf(stderr, "usage: see test/hostile/attack.c\n");
 		return 2;

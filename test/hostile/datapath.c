@@ -50,19 +50,7 @@
 #include <gnutls/gnutls.h>
 #include <tlskey/starttls.h>
 
-static void die(const char *what)
-{
-	(void)fprintf(stderr, "datapath: %s: %s\n", what, strerror(errno));
-	exit(2);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "test/lib/tkt.h"
 
 struct opts {
 	const char *myname, *sni, *connect, *port_file, *cert, *key;
@@ -70,81 +58,12 @@ struct opts {
 	int stall, query;
 };
 
-static const char *errname(int e)
-{
-	static char buf[32];
-
-	switch (e) {
-	case ESHUTDOWN: return "ESHUTDOWN";
-	case ECONNRESET: return "ECONNRESET";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case EAGAIN: return "EAGAIN";
-	case EACCES: return "EACCES";
-	case ECONNREFUSED: return "ECONNREFUSED";
-	case ENOENT: return "ENOENT";
-	case EPROTO: return "EPROTO";
-	case ECONNABORTED: return "ECONNABORTED";
-	default:
-		(void)snprintf(buf, sizeof(buf), "%d", e);
-		return buf;
-	}
-}
-
-static struct sockaddr_in parse_addr(const char *spec)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	char host[64];
-	const char *colon = strrchr(spec, ':');
-
-	if (!colon || (size_t)(colon - spec) >= sizeof(host)) {
-		(void)fprintf(stderr, "datapath: bad address %s\n", spec);
-		exit(2);
-	}
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = '\0';
-	if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
-		(void)fprintf(stderr, "datapath: bad address %s\n", spec);
-		exit(2);
-	}
-	a.sin_port = htons((uint16_t)atoi(colon + 1));
-	return a;
-}
-
-static int tcp_connect(const struct sockaddr_in *a)
-{
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (s < 0 || connect(s, (const struct sockaddr *)a, sizeof(*a)) < 0)
-		die("connect");
-	return s;
-}
-
-/* A listener on 127.0.0.1, any port; rcvbuf > 0 shrinks what accepted
- * connections take in before their window closes. */
-static int listener(int rcvbuf, struct sockaddr_in *ret_addr)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s < 0)
-		die("socket");
-	if (rcvbuf > 0 && setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
-		die("SO_RCVBUF");
-	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 64) < 0 ||
-	    getsockname(s, (struct sockaddr *)&a, &len) < 0)
-		die("listen");
-	*ret_addr = a;
-	return s;
-}
-
 static void hold(unsigned sec)
 {
-	long long end = now_ms() + (long long)sec * 1000;
+	long long end = tkt_now_ms() + (long long)sec * 1000;
 
 	/* Bounded: the test kills us by pid when it is done. */
-	while (now_ms() < end)
+	while (tkt_now_ms() < end)
 		(void)poll(NULL, 0, 200);
 }
 
@@ -152,9 +71,9 @@ static void hold(unsigned sec)
  * description: its worker has begun the handshake. */
 static int wait_nonblock(int dupfd, int ms)
 {
-	long long end = now_ms() + ms;
+	long long end = tkt_now_ms() + ms;
 
-	while (now_ms() < end) {
+	while (tkt_now_ms() < end) {
 		int fl = fcntl(dupfd, F_GETFL);
 
 		if (fl >= 0 && (fl & O_NONBLOCK))
@@ -168,25 +87,25 @@ static int freeze_nonblock(const struct opts *o)
 {
 	struct sockaddr_in a;
 	struct tlskey_options opt = { .size = sizeof(opt), .nonblocking = 1 };
-	int ls = listener(0, &a), s, peer, dupfd, pending;
+	int ls = tkt_listener4(0, 64, &a), s, peer, dupfd, pending;
 	const unsigned char byte = 0x16; /* first byte of a handshake record */
 
-	s = tcp_connect(&a);
+	s = tkt_tcp_connect4(&a);
 	peer = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 	if (peer < 0)
-		die("accept");
+		tkt_die("accept");
 	dupfd = fcntl(s, F_DUPFD_CLOEXEC, 0);
 	if (dupfd < 0)
-		die("dup");
+		tkt_die("dup");
 	pending = tlskey_starttls(s, IPPROTO_TCP, TLSKEY_ROLE_SERVER, (char *)o->myname, 0, &opt, NULL, 0);
 	if (pending < 0)
-		die("tlskey_starttls");
+		tkt_die("tlskey_starttls");
 	if (wait_nonblock(dupfd, 5000) < 0)
 		(void)fprintf(stderr, "datapath: the daemon never set O_NONBLOCK (worker busy?)\n");
 	if (fcntl(dupfd, F_SETFL, 0) < 0)
-		die("F_SETFL");
+		tkt_die("F_SETFL");
 	if (send(peer, &byte, 1, MSG_NOSIGNAL) != 1)
-		die("send");
+		tkt_die("send");
 	(void)printf("FREEZE armed\n");
 	(void)fflush(stdout);
 	hold(o->hold);
@@ -199,21 +118,21 @@ static int freeze_linger(const struct opts *o)
 	struct tlskey_options opt = { .size = sizeof(opt), .nonblocking = 1 };
 	struct linger lg = { .l_onoff = 1, .l_linger = 3600 };
 	static char junk[64 * 1024];
-	int ls = listener(4096, &a), s, peer, dupfd, pending, small = 4096;
+	int ls = tkt_listener4(4096, 64, &a), s, peer, dupfd, pending, small = 4096;
 	long long end;
 
-	s = tcp_connect(&a);
+	s = tkt_tcp_connect4(&a);
 	peer = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 	if (peer < 0)
-		die("accept");
+		tkt_die("accept");
 	(void)setsockopt(s, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	if (setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
-		die("SO_LINGER");
+		tkt_die("SO_LINGER");
 	/* Fill our send buffer and the peer's window: the peer never reads. */
 	if (fcntl(s, F_SETFL, O_NONBLOCK) < 0)
-		die("F_SETFL");
-	end = now_ms() + 5000;
-	while (now_ms() < end) {
+		tkt_die("F_SETFL");
+	end = tkt_now_ms() + 5000;
+	while (tkt_now_ms() < end) {
 		ssize_t n = send(s, junk, sizeof(junk), MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EAGAIN) {
 			struct pollfd p = { .fd = s, .events = POLLOUT };
@@ -222,14 +141,14 @@ static int freeze_linger(const struct opts *o)
 			continue;
 		}
 		if (n < 0)
-			die("send");
+			tkt_die("send");
 	}
 	dupfd = fcntl(s, F_DUPFD_CLOEXEC, 0);
 	if (dupfd < 0)
-		die("dup");
+		tkt_die("dup");
 	pending = tlskey_starttls(s, IPPROTO_TCP, TLSKEY_ROLE_CLIENT, (char *)o->myname, 0, &opt, NULL, 0);
 	if (pending < 0)
-		die("tlskey_starttls");
+		tkt_die("tlskey_starttls");
 	if (wait_nonblock(dupfd, 5000) < 0)
 		(void)fprintf(stderr, "datapath: the daemon never set O_NONBLOCK (worker busy?)\n");
 	/* Whatever the daemon set at admission, set it again, then leave the
@@ -248,22 +167,17 @@ static int run_peer(const struct opts *o)
 {
 	gnutls_certificate_credentials_t cred;
 	struct sockaddr_in a;
-	int ls = listener(0, &a), *keep;
+	int ls = tkt_listener4(0, 64, &a), *keep;
 	unsigned done = 0;
-	FILE *f;
 	char tmp[4096];
 
 	if (!o->port_file || !o->cert || !o->key)
-		die("peer needs --port-file, --cert and --key");
+		tkt_die("peer needs --port-file, --cert and --key");
 	keep = calloc(o->count, sizeof(*keep));
 	if (!keep || gnutls_certificate_allocate_credentials(&cred) < 0 ||
 	    gnutls_certificate_set_x509_key_file(cred, o->cert, o->key, GNUTLS_X509_FMT_PEM) < 0)
-		die("credentials");
-	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", o->port_file);
-	f = fopen(tmp, "we");
-	if (!f || fprintf(f, "%u\n", (unsigned)ntohs(a.sin_port)) < 0 || fclose(f) != 0 ||
-	    rename(tmp, o->port_file) < 0)
-		die("port file");
+		tkt_die("credentials");
+	tkt_port_file_write(o->port_file, ls);
 	while (done < o->count) {
 		gnutls_session_t s;
 		int fd, r;
@@ -285,7 +199,7 @@ static int run_peer(const struct opts *o)
 			continue;
 		}
 		if (gnutls_init(&s, GNUTLS_SERVER) < 0)
-			die("gnutls_init");
+			tkt_die("gnutls_init");
 		(void)gnutls_set_default_priority(s);
 		(void)gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
 		gnutls_certificate_server_set_request(s, GNUTLS_CERT_IGNORE);
@@ -311,16 +225,16 @@ static int run_peer(const struct opts *o)
 
 static int open_close(const struct opts *o)
 {
-	struct sockaddr_in a = parse_addr(o->connect);
+	struct sockaddr_in a = tkt_addr4(o->connect);
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < o->count; i++) {
-		int s = tcp_connect(&a), pfd;
+		int s = tkt_tcp_connect4(&a), pfd;
 		static const char line[] = "hello, then gone\n";
 
 		pfd = starttls_client(s, IPPROTO_TCP, (char *)o->myname, 0, (char *)o->sni, NULL, 0);
 		if (pfd < 0) {
-			(void)fprintf(stderr, "OPENCLOSE start %u: %s: %s\n", i, errname(errno),
+			(void)fprintf(stderr, "OPENCLOSE start %u: %s: %s\n", i, tkt_errno_name(errno),
 				      tlskey_last_error());
 			continue;
 		}
@@ -335,12 +249,12 @@ static int open_close(const struct opts *o)
 
 static int start(const struct opts *o)
 {
-	struct sockaddr_in a = parse_addr(o->connect);
-	int s = tcp_connect(&a), pfd;
+	struct sockaddr_in a = tkt_addr4(o->connect);
+	int s = tkt_tcp_connect4(&a), pfd;
 
 	pfd = starttls_client(s, IPPROTO_TCP, (char *)o->myname, 0, (char *)o->sni, NULL, 0);
 	if (pfd < 0) {
-		(void)printf("START errno=%s: %s\n", errname(errno), tlskey_last_error());
+		(void)printf("START errno=%s: %s\n", tkt_errno_name(errno), tlskey_last_error());
 		return 0;
 	}
 	(void)printf("START ok\n");
@@ -350,7 +264,7 @@ static int start(const struct opts *o)
 		if (info && tlskey_query(pfd, info) == 0)
 			(void)printf("QUERY flags=0x%x\n", info->flags);
 		else
-			(void)printf("QUERY errno=%s\n", errname(errno));
+			(void)printf("QUERY errno=%s\n", tkt_errno_name(errno));
 		free(info);
 	}
 	(void)close(pfd);
@@ -361,6 +275,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = { .count = 1, .hold = 30 };
 
+	tkt_prog_set("datapath", 2);
 	(void)signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		(void)fprintf(stderr, "usage: datapath MODE [options]\n");

@@ -9,45 +9,45 @@
 #   - an allow rule on exe: alone loads, with a warning in the daemon log
 #     and from "tlskeyctl acl check"; "acl list" and "acl test" handle the
 #     combined subject
-. "${top_srcdir:-.}/test/hostile/lib.sh"
-need_root "runs callers under other uids"
+. "${top_srcdir:-.}/test/lib/tk.sh"
+tk_need_root "runs callers under other uids"
 tk_need gnutls-serv
 tk_setup
-make_test_user
+tk_make_test_user
 U=$TK_TEST_USER
-EXE=$(real_exe "$TK_APP")
+EXE=$(tk_real_exe "$TK_APP")
 [ -x "$EXE" ] || tk_fail "cannot find the tk-app binary behind $TK_APP"
 tk_log "tk-app runs as $EXE"
 case $EXE in *' '*) tk_skip "build path has a space: cannot be written in an exe: rule" ;; esac
-peer_serv
+tk_peer_serv
 NOBODY_UID=$(id -u nobody 2>/dev/null) || tk_skip "no user nobody"
 NOBODY_GID=$(id -g nobody)
 
-log_mark
-acl_set "allow user:$U+exe:$EXE alice@example.test client" \
+tk_mark
+tk_acl_set "allow user:$U+exe:$EXE alice@example.test client" \
 	"allow exe:$EXE carol@example.test client" \
 	"allow user:$TK_ME * client,server"
-log_expect "warning: ACL: $TK_FX/acl.conf:3: warning: allow rule on exe:/unit: alone"
-if log_since | grep -E "acl.conf:2: warning" >/dev/null; then
+tk_log_expect "warning: ACL: $TK_FX/acl.conf:3: warning: allow rule on exe:/unit: alone"
+if tk_log_since | grep -E "acl.conf:2: warning" >/dev/null; then
 	tk_fail "the combined rule drew a warning"
 fi
-dctl 0 check acl check
+tk_dctl 0 check acl check
 tk_expect_grep "$TK_TMP/check.err" "acl.conf:3: warning: allow rule on exe:/unit: alone"
-dctl 0 list acl list
+tk_dctl 0 list acl list
 tk_expect_grep "$TK_TMP/list.out" "acl.conf:2: allow user:$U\\+exe:$EXE alice@example.test client # uid=$TK_TEST_UID\$"
 
 # The uid and the binary: admitted.
-log_mark
-AS_USER=1 app_client user-exe ok alice@example.test
-log_expect "audit: event=established uid=$TK_TEST_UID .*myname=alice@example.test .*rule=$TK_FX/acl.conf:2"
+tk_mark
+AS_USER=1 tk_acl_client user-exe ok alice@example.test
+tk_log_expect "audit: event=established uid=$TK_TEST_UID .*myname=alice@example.test .*rule=$TK_FX/acl.conf:2"
 
 # The binary under another uid: refused.
 printf 'x\n' >"$TK_TMP/nobody.in"
-as_uid nobody "$NOBODY_UID" "$NOBODY_GID" client --connect "127.0.0.1:$PEER_PORT" \
+tk_app_as_uid nobody "$NOBODY_UID" "$NOBODY_GID" client --connect "127.0.0.1:$PEER_PORT" \
 	--myname alice@example.test --sni peer.example.test --expect-errno EACCES ||
 	{ cat "$TK_TMP/nobody.err" >&2; tk_fail "nobody running $EXE was not refused alice's key"; }
 # ...while the exe:-only rule admits it (what the warning is about).
-as_uid nobody-carol "$NOBODY_UID" "$NOBODY_GID" client --connect "127.0.0.1:$PEER_PORT" \
+tk_app_as_uid nobody-carol "$NOBODY_UID" "$NOBODY_GID" client --connect "127.0.0.1:$PEER_PORT" \
 	--myname carol@example.test --sni peer.example.test ||
 	{ cat "$TK_TMP/nobody-carol.err" >&2; tk_fail "nobody via the exe:-only rule: refused"; }
 
@@ -65,10 +65,10 @@ TK_APP=$TK_TMP/other/run tk_app user-other client --connect "127.0.0.1:$PEER_POR
 	{ cat "$TK_TMP/user-other.err" >&2; tk_fail "$U running a copy of tk-app was not refused"; }
 
 # tlskeyctl acl test evaluates the combination the same way.
-dctl 0 t-both acl test --user "$U" --exe "$EXE" --myname alice@example.test --role client
+tk_dctl 0 t-both acl test --user "$U" --exe "$EXE" --myname alice@example.test --role client
 tk_expect_grep "$TK_TMP/t-both.out" "^rule: 1 $TK_FX/acl.conf:2: allow user:$U\\+exe:"
-dctl 1 t-uid-only acl test --user "$U" --myname alice@example.test --role client
-dctl 1 t-exe-only acl test --user nobody --exe "$EXE" --myname alice@example.test --role client
+tk_dctl 1 t-uid-only acl test --user "$U" --myname alice@example.test --role client
+tk_dctl 1 t-exe-only acl test --user nobody --exe "$EXE" --myname alice@example.test --role client
 
 tk_legit_check after
 tk_pass

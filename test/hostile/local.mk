@@ -26,12 +26,12 @@ test_hostile_no_pidfd_SOURCES = test/hostile/no-pidfd.c
 check_PROGRAMS += test/hostile/datapath
 test_hostile_datapath_SOURCES = test/hostile/datapath.c
 test_hostile_datapath_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
-test_hostile_datapath_LDADD = libtlskey.la $(GNUTLS_LIBS)
+test_hostile_datapath_LDADD = test/lib/libtkt.la libtlskey.la libtlskey-common.la $(GNUTLS_LIBS)
 
 # attack: the fairness and admission attacks (test/hostile/attack.c).
 check_PROGRAMS += test/hostile/attack
 test_hostile_attack_SOURCES = test/hostile/attack.c
-test_hostile_attack_LDADD = libtlskey-common.la
+test_hostile_attack_LDADD = test/lib/libtkt.la libtlskey-common.la
 
 TESTS += $(HOSTILE_TESTS)
-EXTRA_DIST += $(HOSTILE_TESTS) test/hostile/lib.sh
+EXTRA_DIST += $(HOSTILE_TESTS)

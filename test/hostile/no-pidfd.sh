@@ -8,22 +8,22 @@
 #   - under the filter the daemon warns at start-up that identification is
 #     racy, that allow rule no longer admits (EACCES), a deny rule on exe:
 #     applies to everyone it could be (fail closed), and uid rules still work
-. "${top_srcdir:-.}/test/hostile/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-serv
 NO_PIDFD=$top_builddir/test/hostile/no-pidfd
 [ -x "$NO_PIDFD" ] || tk_fail "$NO_PIDFD not built"
 tk_setup
-EXE=$(real_exe "$TK_APP")
+EXE=$(tk_real_exe "$TK_APP")
 case $EXE in *' '*) tk_skip "build path has a space: cannot be written in an exe: rule" ;; esac
-peer_serv
+tk_peer_serv
 
 RULES=("allow user:$TK_ME+exe:$EXE carol@example.test client"
 	"deny exe:/nonexistent/tlskey-test-x rsa.example.test any"
 	"allow user:$TK_ME rsa.example.test client"
 	"allow user:$TK_ME server.example.test server"
 	"allow user:$TK_ME alice@example.test client")
-acl_set "${RULES[@]}"
-app_client exe-pidfd ok carol@example.test
+tk_acl_set "${RULES[@]}"
+tk_acl_client exe-pidfd ok carol@example.test
 if grep -E "caller identification is racy" "$TK_TMP/tlskeyd.log" >/dev/null; then
 	tk_fail "the daemon warned about a missing SO_PEERPIDFD on a kernel that has it"
 fi
@@ -34,17 +34,17 @@ cat >"$TK_TMP/tlskeyd-no-pidfd" <<EOS
 exec "$NO_PIDFD" "$TLSKEYD" "\$@"
 EOS
 chmod 755 "$TK_TMP/tlskeyd-no-pidfd"
-log_mark
+tk_mark
 TLSKEYD=$TK_TMP/tlskeyd-no-pidfd tk_daemon_start "$TK_FX/tlskeyd.conf" ||
 	tk_fail "tlskeyd under no-pidfd did not start"
-log_expect "warning: .*no usable SO_PEERPIDFD/pidfd_send_signal.*caller identification is racy.*exe: subjects admit nobody"
+tk_log_expect "warning: .*no usable SO_PEERPIDFD/pidfd_send_signal.*caller identification is racy.*exe: subjects admit nobody"
 
-log_mark
-app_client exe-no-pidfd EACCES carol@example.test
-log_expect "audit: event=acl-denied uid=$(id -u) .*myname=carol@example.test .*result=EACCES rule=default deny"
+tk_mark
+tk_acl_client exe-no-pidfd EACCES carol@example.test
+tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=carol@example.test .*result=EACCES rule=default deny"
 # The deny on an exe: the caller is not running applies: its exe is unknown.
-app_client deny-no-pidfd EACCES rsa.example.test
-log_expect "audit: event=acl-denied uid=$(id -u) .*myname=rsa.example.test .*result=EACCES rule=$TK_FX/acl.conf:3"
+tk_acl_client deny-no-pidfd EACCES rsa.example.test
+tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=rsa.example.test .*result=EACCES rule=$TK_FX/acl.conf:3"
 # uid rules are unaffected.
 tk_legit_check after
 tk_pass

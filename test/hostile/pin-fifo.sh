@@ -2,7 +2,7 @@
 # A FIFO planted where the daemon reads a file (audit finding 11): a PIN
 # file, the ca-file, the configuration itself.  "tlskeyd -t" and start-up
 # must fail at once with a message naming the path, not hang on open().
-. "${top_srcdir:-.}/test/hostile/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_setup --no-daemon
 mkfifo -m 600 "$TK_TMP/pin.fifo" "$TK_TMP/ca.fifo" "$TK_TMP/conf.fifo"
 sed "s|^pin-file = .*|pin-file = $TK_TMP/pin.fifo|" "$TK_FX/tlskeyd.conf" >"$TK_TMP/pin.conf"

@@ -6,7 +6,7 @@
 # made with mknod when we may), a directory.  tlskey-tunnel and tk-app
 # must refuse with a clear error and leave each path as it was; a regular
 # file is still replaced with the port.
-. "${top_srcdir:-.}/test/hostile/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 TUNNEL=${TLSKEY_TUNNEL:-$top_builddir/tlskey-tunnel}
 [ -x "$TUNNEL" ] || tk_fail "$TUNNEL not built"
 tk_setup --no-daemon

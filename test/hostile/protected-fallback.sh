@@ -7,11 +7,11 @@
 # says why; with protected-socket-fallback = unix it succeeds and the
 # application is told (TLSKEY_INFO_TRUNCATION_UNREPORTED |
 # TLSKEY_INFO_UNIX_FALLBACK in tlskey_query()).
-. "${top_srcdir:-.}/test/hostile/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-serv
 unshare -n true 2>/dev/null || tk_skip "unshare -n is not permitted here"
-fault_setup
-peer_serv
+tk_fault_setup
+tk_peer_serv
 # With loopback TCP: no flag.
 timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
 	--sni peer.example.test --query >"$TK_TMP/tcp.out" 2>&1 || true
@@ -24,7 +24,7 @@ saved=$TLSKEYD
 TLSKEYD=$TK_TMP/kd-nonet
 
 # ---- default: refuse ---------------------------------------------------------
-fault_conf "" >"$TK_TMP/kd.conf"
+tk_fault_conf "" >"$TK_TMP/kd.conf"
 tk_daemon_start kd.conf
 timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
 	--sni peer.example.test --query >"$TK_TMP/refuse.out" 2>&1 || true
@@ -34,7 +34,7 @@ tk_expect_grep "$TK_TMP/tlskeyd.log" 'cannot make a loopback TCP protected descr
 tk_daemon_alive
 
 # ---- protected-socket-fallback = unix: accepted, and said -------------------
-fault_conf "protected-socket-fallback = unix" >"$TK_TMP/kd.conf"
+tk_fault_conf "protected-socket-fallback = unix" >"$TK_TMP/kd.conf"
 tk_daemon_start kd.conf
 timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
 	--sni peer.example.test --query >"$TK_TMP/unix.out" 2>&1 || true
@@ -46,14 +46,14 @@ tk_legit_check nonet-unix
 # protected-socket = unix as configured: no fallback, but no truncation
 # report either.
 TLSKEYD=$saved
-fault_conf "protected-socket = unix" >"$TK_TMP/kd.conf"
+tk_fault_conf "protected-socket = unix" >"$TK_TMP/kd.conf"
 tk_daemon_start kd.conf
 timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
 	--sni peer.example.test --query >"$TK_TMP/cfg.out" 2>&1 || true
 tk_expect_line "$TK_TMP/cfg.out" "QUERY flags=0x1"
 
 # An invalid value is refused at start with file:line.
-fault_conf "protected-socket-fallback = tcp" >"$TK_TMP/bad.conf"
+tk_fault_conf "protected-socket-fallback = tcp" >"$TK_TMP/bad.conf"
 if "$TLSKEYD" -t -c "$TK_TMP/bad.conf" >"$TK_TMP/bad.out" 2>&1; then
 	tk_fail "protected-socket-fallback = tcp was accepted"
 fi

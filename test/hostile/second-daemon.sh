@@ -3,7 +3,7 @@
 # refuse to start and leave the first one serving; a stale socket (its
 # daemon was killed) is replaced; a daemon removes at exit only the socket
 # it created, not one that has since been put at its path.
-. "${top_srcdir:-.}/test/hostile/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_setup
 SOCK=$TLSKEYD_SOCKET
 CONF=$TK_FX/tlskeyd.conf
@@ -43,10 +43,10 @@ kill -KILL "$TK_DAEMON_PID"
 tk_wait_pid "$TK_DAEMON_PID" 10 || true
 TK_DAEMON_PID=
 [ -S "$SOCK" ] || tk_fail "no stale socket left by SIGKILL"
-log_mark
+tk_mark
 "$TLSKEYD" -d -c "$CONF" </dev/null >>"$TK_TMP/tlskeyd.log" 2>&1 &
 TK_DAEMON_PID=$!
-log_expect "replacing the stale socket $SOCK"
-log_expect "listening on $SOCK"
+tk_log_expect "replacing the stale socket $SOCK"
+tk_log_expect "listening on $SOCK"
 tk_legit_check after-stale
 tk_pass

@@ -8,16 +8,16 @@
 #      abandons the start: the worker's close() blocks for an hour.
 # Each attack runs more times than there are workers; meanwhile another
 # uid starts a session, which must complete within its handshake timer.
-. "${top_srcdir:-.}/test/hostile/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-serv
 WORKERS=2
 HS_MS=4000
 ATTACKS=$((WORKERS + 1))
-fault_setup "workers = $WORKERS
+tk_fault_setup "workers = $WORKERS
 handshake-timeout = $HS_MS"
-make_test_user
-peer_serv
-acl_set "allow user:$TK_ME server.example.test server" \
+tk_make_test_user
+tk_peer_serv
+tk_acl_set "allow user:$TK_ME server.example.test server" \
 	"allow user:$TK_ME alice@example.test client" \
 	"allow user:$TK_TEST_USER alice@example.test client"
 tk_legit_check warm
@@ -27,11 +27,11 @@ tk_legit_check warm
 other_uid() {
 	local tag=$1 rc=0 t0
 	printf 'hello from %s\n' "$tag" >"$TK_TMP/$tag.in"
-	t0=$(fault_ms)
+	t0=$(tk_ms)
 	timeout $((HS_MS / 1000 + 4)) "$TK_TMP/as-user" client --connect "127.0.0.1:$PEER_PORT" \
 		--myname alice@example.test --sni peer.example.test \
 		<"$TK_TMP/$tag.in" >"$TK_TMP/$tag.out" 2>"$TK_TMP/$tag.err" || rc=$?
-	tk_log "$tag: other uid's session: exit $rc after $(($(fault_ms) - t0)) ms"
+	tk_log "$tag: other uid's session: exit $rc after $(($(tk_ms) - t0)) ms"
 	[ "$rc" = 0 ] || { cat "$TK_TMP/$tag.err" >&2; tk_fail "$tag: the other uid's session did not complete within its handshake timer (exit $rc): workers frozen"; }
 	tk_expect_line "$TK_TMP/$tag.err" "PEER=peer.example.test"
 	tk_same "$TK_TMP/$tag.in" "$TK_TMP/$tag.out"
@@ -42,11 +42,11 @@ attack() {
 	local mode=$1 word=$2 i
 	PIDS=()
 	for i in $(seq "$ATTACKS"); do
-		dp_bg "$mode-$i" "$mode" --myname "$3" --hold 60
+		tk_dp_bg "$mode-$i" "$mode" --myname "$3" --hold 60
 		PIDS+=("$DP_PID")
 	done
 	for i in $(seq "$ATTACKS"); do
-		dp_wait_line "$TK_TMP/$mode-$i.out" "^$word armed\$" 15 ||
+		tk_wait_line "$TK_TMP/$mode-$i.out" "^$word armed\$" 15 ||
 			{ cat "$TK_TMP/$mode-$i.err" >&2; tk_fail "$mode-$i did not get going"; }
 	done
 	tk_log "$ATTACKS x $mode armed"

@@ -2,7 +2,7 @@
 # Bulk data with half-close: 8 MiB of random bytes each way between an app
 # server and an app client, both through tlskeyd, two pairs at once (ECDSA
 # and RSA identities).  Every stream is checked by SHA-256.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need sha256sum head
 tk_setup
 

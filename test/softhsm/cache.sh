@@ -8,10 +8,9 @@
 # and a caller whose own ACL rule excludes the peer is not admitted through
 # another caller's entry;
 # cache-ttl expires entries; cache-size = 0 disables the cache.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli gnutls-serv
 tk_setup
-. "$top_srcdir/test/softhsm/lib-ext.sh"
 
 me=$(id -un)
 tk_start_gnutls_serv srv-peer --x509certfile "$TK_FX/peer-server.pem" --x509keyfile "$TK_FX/peer-server.key"

@@ -3,7 +3,7 @@
 # keys on the token: alice ECDSA, carol RSA); gnutls-serv is the remote
 # server requiring and verifying client certificates, echoing data.
 # TLS 1.3 and 1.2.  Checks the server's identity and the data.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-serv
 tk_setup
 

@@ -3,7 +3,7 @@
 # token); openssl s_server is the remote server requiring a client
 # certificate (-Verify, -verify_return_error) and reversing each line
 # (-rev).  TLS 1.3 and 1.2, ECDSA and RSA client keys.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl rev
 tk_setup
 

@@ -6,10 +6,9 @@
 # protected descriptor is SOCK_SEQPACKET.  Negative: untrusted peers in
 # both roles (EKEYREJECTED), DTLS on a TCP socket and TLS on a UDP socket
 # (EPROTOTYPE), an unconnected UDP socket (ENOTCONN).
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli gnutls-serv ss
 tk_setup
-. "$top_srcdir/test/softhsm/lib-ext.sh"
 
 printf 'one\ntwo two\nthree three three\n' >"$TK_TMP/dgrams"
 LENS='4 8 18'

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The fixture itself: token keys are sensitive and never extractable, the
 # certificates match their keys and chain to the right CA.  Needs no daemon.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need p11tool certtool openssl
 
 TK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tlskeyd-$TK_NAME.XXXXXX")
@@ -19,7 +19,7 @@ GNUTLS_PIN=$(cat "$TK_DIR/pin")
 p11tool --provider "$TK_MODULE" --login --list-all-privkeys "$TK_TOKEN_URI" \
 	</dev/null >"$TK_TMP/privkeys" 2>&1 || tk_fail "cannot list keys"
 for k in server-ec server-rsa alice-ec carol-rsa; do
-	flags=$(awk -v l="$k" '$1 == "Label:" { c = $2 } $1 == "Flags:" && c == l' "$TK_TMP/privkeys")
+	flags=$(tk_key_flags "$k" <"$TK_TMP/privkeys")
 	case $flags in *CKA_SENSITIVE*) ;; *) tk_fail "$k: not sensitive: $flags" ;; esac
 	case $flags in *CKA_NEVER_EXTRACTABLE*) ;; *) tk_fail "$k: not never-extractable: $flags" ;; esac
 	case $flags in *"CKA_EXTRACTABLE;"*) tk_fail "$k: extractable: $flags" ;; esac

@@ -19,6 +19,8 @@
 set -euo pipefail
 
 die() { echo "fixture.sh: $*" >&2; exit 1; }
+# shellcheck source=../lib/tk-pki.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tk-pki.sh"
 
 [ $# -eq 1 ] || die "usage: fixture.sh DIR"
 mkdir -p -- "$1"
@@ -129,18 +131,10 @@ gen_token_key carol-rsa rsa
 listing=$(GNUTLS_PIN=$PIN p11tool --provider "$MODULE" --login \
 	--list-all-privkeys "$TOKEN_URI" </dev/null 2>>"$LOG") || die "cannot list private keys"
 for label in server-ec server-rsa alice-ec carol-rsa; do
-	flags=$(printf '%s\n' "$listing" | awk -v l="$label" '
-		$1 == "Label:" { cur = $2 }
-		$1 == "Flags:" && cur == l { print; exit }')
-	[ -n "$flags" ] || die "key $label missing on the token"
-	case $flags in
-	*CKA_SENSITIVE*) ;;
-	*) die "key $label is not CKA_SENSITIVE: $flags" ;;
-	esac
-	# p11tool prints "CKA_EXTRACTABLE" only when the attribute is true.
-	case $flags in
-	*"CKA_EXTRACTABLE;"*) die "key $label is extractable: $flags" ;;
-	esac
+	flags=$(printf '%s\n' "$listing" | tk_key_flags "$label")
+	if why=$(tk_key_flags_bad "$flags"); then
+		die "key $label on the token: $why"
+	fi
 done
 
 # --- file-key PKI ----------------------------------------------------------
@@ -156,9 +150,7 @@ issue() {
 	shift 3
 	serial=$((serial + 1))
 	printf 'serial = %d\n%s\n' "$serial" "$body" >"$DIR/$name.tmpl"
-	run certtool --generate-certificate "$@" \
-		--load-ca-certificate "$DIR/$ca.pem" --load-ca-privkey "$DIR/$ca.key" \
-		--template "$DIR/$name.tmpl" --no-text --outfile "$DIR/$name.pem"
+	run tk_cert_issue "$DIR/$name.pem" "$DIR/$name.tmpl" "$DIR/$ca.pem" "$DIR/$ca.key" "$@"
 	cat "$DIR/$name.pem" "$DIR/$ca.pem" >"$DIR/$name-chain.pem"
 }
 

@@ -5,10 +5,9 @@
 # server).  The privileged flags (no-cache-read, no-cache-write,
 # skip-authorization) are refused at admission (EACCES) unless the ACL
 # grants them.  Flags in the wrong role and unknown bits are EINVAL.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli gnutls-serv openssl
 tk_setup
-. "$top_srcdir/test/softhsm/lib-ext.sh"
 
 me=$(id -un)
 BOB=(--x509certfile "$TK_FX/peer-user.pem" --x509keyfile "$TK_FX/peer-user.key")
@@ -218,4 +217,20 @@ tk_err skipauth-rogue EKEYREJECTED client --connect "127.0.0.1:$TK_PORT" \
 tk_err skipauth-nodomain EACCES client --connect "127.0.0.1:$PEER_PORT" \
 	--myname alice@example.test --sni peer.example.test --flags 90
 tk_expect_grep "$TK_TMP/skipauth-nodomain.err" 'is a domain identity'
+
+# tk-app's --flags takes the names of common/flags.h as well as hex: the
+# same two cases by name ...
+cli_ok skipauth-name --myname alice@example.test --flags skip-authorization
+tk_expect_line "$TK_TMP/skipauth-name.err" "PEER=peer.example.test"
+tk_err skipauth-nodomain-name EACCES client --connect "127.0.0.1:$PEER_PORT" \
+	--myname alice@example.test --sni peer.example.test \
+	--flags skip-authorization,no-remote-domain-id
+tk_expect_grep "$TK_TMP/skipauth-nodomain-name.err" 'is a domain identity'
+# ... and a name that is no flag is a usage error (exit 1), not flags 0.
+rc=0
+tk_app badflag client --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
+	--sni peer.example.test --flags skip-authorisation || rc=$?
+[ "$rc" = 1 ] || tk_fail "tk-app --flags skip-authorisation: exit $rc, wanted 1 (usage)"
+tk_expect_grep "$TK_TMP/badflag.err" 'bad --flags: skip-authorisation'
+tk_daemon_alive
 tk_done

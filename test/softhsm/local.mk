@@ -4,8 +4,9 @@ check_PROGRAMS += test/softhsm/tk-app test/softhsm/tk-threads
 test_softhsm_tk_threads_SOURCES = test/softhsm/tk-threads.c
 test_softhsm_tk_threads_CFLAGS = $(AM_CFLAGS) -pthread
 test_softhsm_tk_threads_LDADD = libtlskey.la -lpthread
-test_softhsm_tk_app_SOURCES = test/softhsm/tk-app.c
-test_softhsm_tk_app_LDADD = libtlskey.la libtlskey-common.la
+test_softhsm_tk_app_SOURCES = test/softhsm/tk-app.h test/softhsm/tk-app.c \
+	test/softhsm/tk-app-tls.c test/softhsm/tk-app-io.c test/softhsm/tk-app-hostile.c
+test_softhsm_tk_app_LDADD = test/lib/libtkt.la libtlskey.la libtlskey-common.la
 
 SOFTHSM_TESTS = \
 	test/softhsm/fixture-check.sh \
@@ -24,6 +25,4 @@ SOFTHSM_TESTS = \
 
 TESTS += $(SOFTHSM_TESTS)
 EXTRA_DIST += $(SOFTHSM_TESTS) \
-	test/softhsm/fixture.sh \
-	test/softhsm/lib.sh \
-	test/softhsm/lib-ext.sh
+	test/softhsm/fixture.sh

@@ -11,7 +11,7 @@
 #   - bad proto / flags (EPROTONOSUPPORT, EPROTOTYPE, EINVAL)
 #   - malformed wire messages on the daemon socket
 #   - handshake timer against a silent peer
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli gnutls-serv
 tk_setup
 

@@ -4,7 +4,7 @@
 # TLS 1.3 and 1.2, ECDSA and RSA server keys, with and without a checksni
 # callback.  Checks the authenticated peer and data in both directions
 # (the app echoes).
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli
 tk_setup
 

@@ -2,7 +2,7 @@
 # The application is the TLS server (through tlskeyd); openssl s_client is
 # the remote client with a client certificate.  TLS 1.3 and 1.2, ECDSA and
 # RSA server keys.  The app echoes; checks the peer identity and the data.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl
 tk_setup
 

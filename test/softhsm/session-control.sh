@@ -15,10 +15,9 @@
 #   - roles independent of connect/accept (--role-swap): the accepting side
 #     as TLS client (against gnutls-serv, spliced, and against a connecting
 #     tk-app as TLS server), flags checked against the TLS role.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli gnutls-serv openssl
 tk_setup
-. "$top_srcdir/test/softhsm/lib-ext.sh"
 
 me=$(id -un)
 BOB=(--x509certfile "$TK_FX/peer-user.pem" --x509keyfile "$TK_FX/peer-user.key")

@@ -3,7 +3,7 @@
 # TLS at the same moment through tlskeyd; every pair must authenticate
 # the right identities and echo its own message; then the same with
 # max-handshakes = 1, so that requests queue in the daemon.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_setup
 
 rc=0

@@ -6,10 +6,9 @@
 # Pins ([peer NAME] pin-sha256 / cert-sha256) accept a peer without a CA,
 # but only under the name the connection is about and never an expired
 # certificate; a wrong pin refuses.  ca-dir loads every file of a directory.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli gnutls-serv openssl
 tk_setup
-. "$top_srcdir/test/softhsm/lib-ext.sh"
 
 # Self-signed certificates made here, with file keys.
 selfsigned() { # NAME TEMPLATE-BODY

@@ -3,7 +3,7 @@
 # daemon logs natively to journald, and audit records carry structured
 # TLSKEY_* fields.  journald's socket is played by journal-sink; the test
 # runs only where no journald listens (it never touches a real one).
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need stat flock
 JSOCK=/run/systemd/journal/socket
 [ "$(id -u)" = 0 ] || tk_skip "needs root to stand in for journald at $JSOCK"

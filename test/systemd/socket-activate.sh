@@ -5,7 +5,7 @@
 # serves a real handshake (tk-app client through tlskeyd <-> gnutls-serv)
 # on the passed socket, never binds its configured one, and leaves the
 # passed socket alone when it exits.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need systemd-socket-activate gnutls-serv
 tk_setup --no-daemon
 

@@ -19,7 +19,7 @@
 # manager needs /run/systemd/system to start and PID 1's inaccessible
 # nodes for ProtectHome= and friends; both are created if missing and
 # removed again afterwards (as is the manager's /run/systemd/unit-root).  One instance of this test at a time (flock).
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need systemctl gnutls-serv flock stat
 SYSTEMD_BIN=
 for c in /lib/systemd/systemd /usr/lib/systemd/systemd; do

@@ -14,8 +14,7 @@
 #                         token                                  (client role;
 #                         gnutls-serv requires and verifies it)
 # Packages: softhsm2, gnutls-bin (the fixture's).
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
-. "$top_srcdir/test/tokens/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli gnutls-serv
 tk_setup --no-daemon
 
@@ -40,13 +39,13 @@ GNUTLS_SO_PIN=$(cat "$T2/so-pin") GNUTLS_PIN=$(cat "$T2/pin") p11 --initialize-p
 for key in server-ec dave-ec; do
 	GNUTLS_PIN=$(cat "$T2/pin") p11 --login --generate-privkey=ecdsa --curve=secp256r1 \
 		--label "$key" --outfile "$T2/$key.pub" "$T2_URI"
-	tok_check_key_flags "$TK_MODULE" "$T2_URI" "$T2/pin" "$key"
+	tk_token_key_flags "$TK_MODULE" "$T2_URI" "$T2/pin" "$key"
 done
 [ "$(p11tool --provider "$TK_MODULE" --list-token-urls </dev/null 2>/dev/null |
 	grep -cE "token=(tlskeyd-test|$T2_LABEL)\$")" = 2 ] || tk_fail "the two tokens are not both visible"
 
-tok_issue second "$T2/server-ec.pub" "$(tok_server_body second.example.test)"
-tok_issue dave "$T2/dave-ec.pub" "$(tok_user_body dave@example.test)"
+tk_token_issue second "$T2/server-ec.pub" "$(tk_server_body second.example.test)"
+tk_token_issue dave "$T2/dave-ec.pub" "$(tk_user_body dave@example.test)"
 # The certificates go onto the second token as certificate objects.
 GNUTLS_PIN=$(cat "$T2/pin") p11 --login --write --load-certificate "$TK_TMP/second.pem" \
 	--label second-cert "$T2_URI"
@@ -58,16 +57,16 @@ dave_id=$(GNUTLS_PIN=$(cat "$T2/pin") p11tool --provider "$TK_MODULE" --login \
 	--list-privkeys "$T2_URI;object=dave-ec" </dev/null 2>>"$TK_TMP/p11tool.log" |
 	sed -n 's/^[[:space:]]*URL: .*;\(id=[^;]*\);.*/\1/p' | head -n 1)
 [ -n "$dave_id" ] || tk_fail "cannot find the CKA_ID of dave-ec"
-tk_log "dave-ec is $T2_URI;$dave_id [$(tok_secs)s]"
+tk_log "dave-ec is $T2_URI;$dave_id [$(tk_secs)s]"
 
-tok_conf "$TK_TMP/multi.conf" "$TK_MODULE" \
-	"$(tok_identity server.example.test "$TK_TOKEN_URI;object=server-ec;type=private" \
+tk_token_conf "$TK_TMP/multi.conf" "$TK_MODULE" \
+	"$(tk_token_identity server.example.test "$TK_TOKEN_URI;object=server-ec;type=private" \
 		"$TK_FX/server-ec.pem" "$TK_FX/pin")" \
-	"$(tok_identity alice@example.test "$TK_TOKEN_URI;object=alice-ec;type=private" \
+	"$(tk_token_identity alice@example.test "$TK_TOKEN_URI;object=alice-ec;type=private" \
 		"$TK_FX/alice-ec.pem" "$TK_FX/pin")" \
-	"$(tok_identity second.example.test "$T2_URI;object=server-ec;type=private" \
+	"$(tk_token_identity second.example.test "$T2_URI;object=server-ec;type=private" \
 		"$T2_URI;object=second-cert;type=cert" "$T2/pin")" \
-	"$(tok_identity dave@example.test "$T2_URI;$dave_id;type=private" \
+	"$(tk_token_identity dave@example.test "$T2_URI;$dave_id;type=private" \
 		"$T2_URI;object=dave-cert;type=cert" "$T2/pin")"
 tk_daemon_start "$TK_TMP/multi.conf" || tk_fail "tlskeyd did not start with two tokens"
 if grep -E 'not usable now|extractable or not sensitive' "$TK_TMP/tlskeyd.log" >&2; then
@@ -76,10 +75,10 @@ fi
 
 # Alternate between the tokens so that each worker holds keys of both.
 for i in 1 2; do
-	tok_server_case "t1-srv$i" server.example.test
-	tok_server_case "t2-srv$i" second.example.test
-	tok_client_case "t1-cli$i" alice@example.test
-	tok_client_case "t2-cli$i" dave@example.test
+	tk_token_server_case "t1-srv$i" server.example.test
+	tk_token_server_case "t2-srv$i" second.example.test
+	tk_token_client_case "t1-cli$i" alice@example.test
+	tk_token_client_case "t2-cli$i" dave@example.test
 done
 # The remote peers saw the certificates read from the second token.
 tk_expect_grep "$TK_TMP/t2-srv1-c.log" 'subject `CN=second\.example\.test'
@@ -87,9 +86,9 @@ tk_expect_grep "$TK_TMP/t2-srv1-c.log" 'The certificate is trusted'
 tk_expect_grep "$TK_TMP/t2-cli1-srv.out" 'dave@example\.test'
 
 # Both tokens at the same moment: two app servers, two remote clients.
-tok_data
+tk_token_data
 want=$(wc -c <"$TK_TMP/data")
-tk_log "case parallel: both tokens at once [$(tok_secs)s]"
+tk_log "case parallel: both tokens at once [$(tk_secs)s]"
 tk_app_server par1-s --myname server.example.test --echo
 P1=$TK_PORT S1=$TK_SERVER_PID
 tk_app_server par2-s --myname second.example.test --echo
@@ -118,5 +117,5 @@ done
 if grep -E 'failed a signature|cannot use key|does not match' "$TK_TMP/tlskeyd.log" >&2; then
 	tk_fail "the daemon reported key failures"
 fi
-tk_log "done [$(tok_secs)s]"
+tk_log "done [$(tk_secs)s]"
 tk_pass

@@ -11,8 +11,7 @@
 #   - the server comes back on the same socket: after the import back-off
 #     (KEY_RETRY_MS, 2 s) handshakes succeed again.
 # Packages: p11-kit (p11-kit server), p11-kit-modules (p11-kit-client.so).
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
-. "$top_srcdir/test/tokens/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 
 CLIENT_MODULE=${TK_P11_CLIENT_MODULE:-}
 if [ -z "$CLIENT_MODULE" ]; then
@@ -23,10 +22,9 @@ if [ -z "$CLIENT_MODULE" ]; then
 	done
 fi
 tk_need gnutls-cli gnutls-serv
-tok_need_pkg p11-kit p11-kit
-tok_need_pkg p11-kit-modules "${CLIENT_MODULE:-/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so}"
+tk_need_pkg p11-kit p11-kit
+tk_need_pkg p11-kit-modules "${CLIENT_MODULE:-/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so}"
 tk_setup --no-daemon
-. "$top_srcdir/test/softhsm/lib-ext.sh"
 
 SOCK=$TK_TMP/p11-kit.sock
 export P11_KIT_SERVER_ADDRESS="unix:path=$SOCK"
@@ -61,7 +59,7 @@ stop_token_server() {
 }
 
 start_token_server
-tk_log "p11-kit server serving $TK_TOKEN_URI on $SOCK [$(tok_secs)s]"
+tk_log "p11-kit server serving $TK_TOKEN_URI on $SOCK [$(tk_secs)s]"
 
 # The fixture's identities, but only the client module: SoftHSM is not
 # reachable from the daemon except through the socket.
@@ -74,13 +72,13 @@ fi
 
 # ---- both roles, keys on the remote token ----------------------------------
 for i in 1 2; do
-	tok_server_case "up$i-srv" server.example.test
-	tok_client_case "up$i-cli" alice@example.test
+	tk_token_server_case "up$i-srv" server.example.test
+	tk_token_client_case "up$i-cli" alice@example.test
 done
-tok_server_case up-rsa rsa.example.test
+tk_token_server_case up-rsa rsa.example.test
 
 # ---- the token server dies ---------------------------------------------------
-tk_log "stopping the p11-kit server [$(tok_secs)s]"
+tk_log "stopping the p11-kit server [$(tk_secs)s]"
 stop_token_server
 tk_start_gnutls_serv down-srv \
 	--x509certfile "$TK_FX/peer-server.pem" --x509keyfile "$TK_FX/peer-server.key"
@@ -102,12 +100,12 @@ for i in 1 2 3 4; do
 	tk_expect_grep "$TK_TMP/down$i.err" 'object=alice-ec'
 	tk_daemon_alive
 done
-tk_log "handshakes fail fast while the token server is down [$(tok_secs)s]"
+tk_log "handshakes fail fast while the token server is down [$(tk_secs)s]"
 grep -E 'alice-ec' "$TK_TMP/tlskeyd.log" | grep -Ev 'event=established' | tail -n 4 >&2 || true
 
 # ---- it comes back --------------------------------------------------------
 start_token_server
-tk_log "p11-kit server restarted [$(tok_secs)s]"
+tk_log "p11-kit server restarted [$(tk_secs)s]"
 # Bounded: the back-off is 2 s per worker; allow 15 s in all.
 ok=
 for i in $(seq 30); do
@@ -129,11 +127,11 @@ if [ -z "$ok" ]; then
 		"(the PKCS#11 module must be re-initialised: p11-kit-client.so stays" \
 		"disconnected, CKR_DEVICE_ERROR, until C_Finalize + C_Initialize)"
 fi
-tk_log "recovered after $ok attempt(s) [$(tok_secs)s]"
+tk_log "recovered after $ok attempt(s) [$(tk_secs)s]"
 # Every worker recovers, in both roles.
 for i in 1 2; do
-	tok_server_case "again$i-srv" server.example.test
-	tok_client_case "again$i-cli" alice@example.test
+	tk_token_server_case "again$i-srv" server.example.test
+	tk_token_client_case "again$i-cli" alice@example.test
 done
-tk_log "done [$(tok_secs)s]"
+tk_log "done [$(tk_secs)s]"
 tk_pass

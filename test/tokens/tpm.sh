@@ -17,8 +17,7 @@
 #   - several handshakes with both keys, so that both workers import both.
 # Packages (tools/install-deps.sh --test): swtpm, libtpm2-pkcs11-1,
 # tpm2-abrmd, libtss2-tcti-tabrmd0, libtss2-tcti-swtpm0, dbus-daemon.
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
-. "$top_srcdir/test/tokens/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 
 TPM_MODULE=${TK_TPM2_MODULE:-}
 if [ -z "$TPM_MODULE" ]; then
@@ -30,16 +29,16 @@ if [ -z "$TPM_MODULE" ]; then
 	done
 fi
 tk_need gnutls-cli gnutls-serv
-tok_need_pkg swtpm swtpm
-tok_need_pkg libtpm2-pkcs11-1 "${TPM_MODULE:-/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so}"
+tk_need_pkg swtpm swtpm
+tk_need_pkg libtpm2-pkcs11-1 "${TPM_MODULE:-/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so}"
 ABRMD=$(command -v tpm2-abrmd || echo /usr/sbin/tpm2-abrmd)
-tok_need_pkg tpm2-abrmd "$ABRMD"
-tok_need_pkg dbus-daemon dbus-daemon
+tk_need_pkg tpm2-abrmd "$ABRMD"
+tk_need_pkg dbus-daemon dbus-daemon
 tcti_lib() { # NAME: the TCTI library libtss2-tcti-NAME.so.0 exists
 	ls /usr/lib/*/libtss2-tcti-"$1".so.0 /usr/lib64/libtss2-tcti-"$1".so.0 >/dev/null 2>&1
 }
-tcti_lib swtpm || tok_need_pkg libtss2-tcti-swtpm0 /usr/lib/x86_64-linux-gnu/libtss2-tcti-swtpm.so.0
-tcti_lib tabrmd || tok_need_pkg libtss2-tcti-tabrmd0 /usr/lib/x86_64-linux-gnu/libtss2-tcti-tabrmd.so.0
+tcti_lib swtpm || tk_need_pkg libtss2-tcti-swtpm0 /usr/lib/x86_64-linux-gnu/libtss2-tcti-swtpm.so.0
+tcti_lib tabrmd || tk_need_pkg libtss2-tcti-tabrmd0 /usr/lib/x86_64-linux-gnu/libtss2-tcti-tabrmd.so.0
 tk_setup --no-daemon
 
 # ---- the software TPM --------------------------------------------------
@@ -107,7 +106,7 @@ if [ -z "$slot" ]; then
 	tail -n 20 "$TK_TMP/p11tool.log" >&2
 	tk_fail "tpm2-pkcs11 sees no TPM slot through tpm2-abrmd ($TPM2_PKCS11_TCTI)"
 fi
-tk_log "swtpm on 127.0.0.1:$SWTPM_PORT, tpm2-abrmd as $BUS_NAME [$(tok_secs)s]"
+tk_log "swtpm on 127.0.0.1:$SWTPM_PORT, tpm2-abrmd as $BUS_NAME [$(tk_secs)s]"
 
 randpin() { od -An -N12 -tx1 /dev/urandom | tr -d ' \n'; }
 (umask 077 && randpin >"$TPM_DIR/pin" && randpin >"$TPM_DIR/so-pin")
@@ -129,17 +128,17 @@ GNUTLS_SO_PIN=$(cat "$TPM_DIR/so-pin") GNUTLS_PIN=$(cat "$TPM_DIR/pin") \
 for key in tpm-server tpm-user; do
 	GNUTLS_PIN=$(cat "$TPM_DIR/pin") p11 --login --generate-privkey=ecdsa --curve=secp256r1 \
 		--label "$key" --outfile "$TPM_DIR/$key.pub" "$TPM_URI"
-	tok_check_key_flags "$TPM_MODULE" "$TPM_URI" "$TPM_DIR/pin" "$key"
+	tk_token_key_flags "$TPM_MODULE" "$TPM_URI" "$TPM_DIR/pin" "$key"
 done
-tk_log "TPM token and keys created [$(tok_secs)s]"
+tk_log "TPM token and keys created [$(tk_secs)s]"
 
-tok_issue tpm-server "$TPM_DIR/tpm-server.pub" "$(tok_server_body tpm.example.test)"
-tok_issue tpm-user "$TPM_DIR/tpm-user.pub" "$(tok_user_body tpmuser@example.test)"
+tk_token_issue tpm-server "$TPM_DIR/tpm-server.pub" "$(tk_server_body tpm.example.test)"
+tk_token_issue tpm-user "$TPM_DIR/tpm-user.pub" "$(tk_user_body tpmuser@example.test)"
 
-tok_conf "$TK_TMP/tpm.conf" "$TPM_MODULE" \
-	"$(tok_identity tpm.example.test "$TPM_URI;object=tpm-server;type=private" \
+tk_token_conf "$TK_TMP/tpm.conf" "$TPM_MODULE" \
+	"$(tk_token_identity tpm.example.test "$TPM_URI;object=tpm-server;type=private" \
 		"$TK_TMP/tpm-server.pem" "$TPM_DIR/pin")" \
-	"$(tok_identity tpmuser@example.test "$TPM_URI;object=tpm-user;type=private" \
+	"$(tk_token_identity tpmuser@example.test "$TPM_URI;object=tpm-user;type=private" \
 		"$TK_TMP/tpm-user.pem" "$TPM_DIR/pin")"
 tk_daemon_start "$TK_TMP/tpm.conf" || tk_fail "tlskeyd did not start with the TPM module"
 if grep -E 'not usable now|extractable or not sensitive' "$TK_TMP/tlskeyd.log" >&2; then
@@ -149,9 +148,9 @@ fi
 # A certificate from the token's own public key must match the private key
 # the daemon signs with; the handshakes prove that.
 for i in 1 2 3; do
-	tok_server_case "srv$i" tpm.example.test
+	tk_token_server_case "srv$i" tpm.example.test
 done
-tk_log "case tls12 [$(tok_secs)s]"
+tk_log "case tls12 [$(tk_secs)s]"
 rc=0
 tk_app_server tls12-s --myname tpm.example.test --echo
 tk_fifo_client tls12-c "$TK_TMP/data" "$(wc -c <"$TK_TMP/data")" gnutls-cli \
@@ -165,12 +164,12 @@ tk_expect_grep "$TK_TMP/tls12-c.log" 'Description: \(TLS1\.2-'
 tk_same "$TK_TMP/data" "$TK_TMP/tls12-c.out"
 
 for i in 1 2 3; do
-	tok_client_case "cli$i" tpmuser@example.test
+	tk_token_client_case "cli$i" tpmuser@example.test
 done
 # SIGHUP reloads the ACL.  The module has started threads of its own
 # (tpm2-abrmd's TCTI runs a GDBus thread); a signal must still reach the
 # daemon's signalfd, not kill the process.
-tk_log "case sighup: ACL reload with the TPM module loaded [$(tok_secs)s]"
+tk_log "case sighup: ACL reload with the TPM module loaded [$(tk_secs)s]"
 grep -c 'ACL loaded from' "$TK_TMP/tlskeyd.log" >"$TK_TMP/reloads.before" || true
 kill -HUP "$TK_DAEMON_PID"
 for _ in $(seq 50); do
@@ -188,13 +187,13 @@ fi
 tk_expect_grep "$TK_TMP/tlskeyd.log" 'ACL loaded from'
 
 # Both keys in turn, on both workers.
-tok_server_case mix1 tpm.example.test
-tok_client_case mix2 tpmuser@example.test
-tok_server_case mix3 tpm.example.test
+tk_token_server_case mix1 tpm.example.test
+tk_token_client_case mix2 tpmuser@example.test
+tk_token_server_case mix3 tpm.example.test
 
 if grep -E 'failed a signature|cannot use key' "$TK_TMP/tlskeyd.log" >&2; then
 	tk_fail "the daemon reported token failures"
 fi
-tk_log "done [$(tok_secs)s]"
+tk_log "done [$(tk_secs)s]"
 # tk_pass checks that SIGTERM makes the daemon exit cleanly (status 0).
 tk_pass

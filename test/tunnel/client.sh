@@ -9,7 +9,7 @@
 # The backend answers only after it saw EOF, so the client's half-close
 # must cross both tunnels (and TLS as close_notify) while the way back
 # stays open.
-. "${top_srcdir:-.}/test/tunnel/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-serv
 tk_setup
 
@@ -20,32 +20,32 @@ want=$(wc -c <"$TK_TMP/data")
 tk_log "case 1: client mode, TCP listener"
 tk_start_gnutls_serv srv1 --x509certfile "$TK_FX/peer-server.pem" --x509keyfile "$TK_FX/peer-server.key"
 SRV=$TK_PEER_PID
-tt_tunnel t1 --mode client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
+tk_tunnel t1 --mode client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
 	--sni peer.example.test
 T1=$TT_PID
 cp "$TK_TMP/data" "$TK_TMP/s1.in"
 rc=0
-tt_send s1 "127.0.0.1:$TT_PORT" || rc=$?
+tk_tt_send s1 "127.0.0.1:$TT_PORT" || rc=$?
 [ "$rc" = 0 ] || { cat "$TK_TMP/s1.err" "$TK_TMP/t1.log" >&2; tk_fail "1: send exit $rc"; }
 tk_same "$TK_TMP/data" "$TK_TMP/s1.out"
 tk_expect_grep "$TK_TMP/srv1.out" "alice@example\.test"
-tt_wait_log t1 "^tlskey-tunnel: conn=1 remote=127\.0\.0\.1:[0-9]+ peer=peer\.example\.test local=alice@example\.test rx=$want tx=$want ms=[0-9]+ end=eof\$"
-tt_tunnel_stop t1 "$T1"
+tk_tunnel_wait_log t1 "^tlskey-tunnel: conn=1 remote=127\.0\.0\.1:[0-9]+ peer=peer\.example\.test local=alice@example\.test rx=$want tx=$want ms=[0-9]+ end=eof\$"
+tk_tunnel_stop t1 "$T1"
 
 # ---- 2. UNIX listener, RSA key ---------------------------------------------
 tk_log "case 2: client mode, UNIX listener"
-tt_tunnel t2 --mode client --listen "unix:$TK_TMP/plain.sock" --connect "127.0.0.1:$TK_PORT" \
+tk_tunnel t2 --mode client --listen "unix:$TK_TMP/plain.sock" --connect "127.0.0.1:$TK_PORT" \
 	--myname carol@example.test --sni peer.example.test
 T2=$TT_PID
 [ -S "$TK_TMP/plain.sock" ] || tk_fail "no UNIX listener at $TK_TMP/plain.sock"
 cp "$TK_TMP/data" "$TK_TMP/s2.in"
 rc=0
-tt_send s2 "unix:$TK_TMP/plain.sock" || rc=$?
+tk_tt_send s2 "unix:$TK_TMP/plain.sock" || rc=$?
 [ "$rc" = 0 ] || { cat "$TK_TMP/s2.err" "$TK_TMP/t2.log" >&2; tk_fail "2: send exit $rc"; }
 tk_same "$TK_TMP/data" "$TK_TMP/s2.out"
 tk_expect_grep "$TK_TMP/srv1.out" "carol@example\.test"
-tt_wait_log t2 "conn=1 remote=unix peer=peer\.example\.test local=carol@example\.test rx=$want tx=$want .* end=eof\$"
-tt_tunnel_stop t2 "$T2"
+tk_tunnel_wait_log t2 "conn=1 remote=unix peer=peer\.example\.test local=carol@example\.test rx=$want tx=$want .* end=eof\$"
+tk_tunnel_stop t2 "$T2"
 # The socket is removed at exit.
 [ ! -e "$TK_TMP/plain.sock" ] || tk_fail "UNIX listener not removed at exit"
 kill "$SRV" 2>/dev/null || true
@@ -55,25 +55,25 @@ tk_wait_pid "$SRV" 5 || true
 tk_log "case 3: chain, half-close both ways"
 head -c 4194304 /dev/urandom >"$TK_TMP/big"
 big=$(wc -c <"$TK_TMP/big")
-tt_backend be3 --proxy-v2 --at-eof
-tt_tunnel t3s --mode server --myname server.example.test \
+tk_tt_backend be3 --proxy-v2 --at-eof
+tk_tunnel t3s --mode server --myname server.example.test \
 	--backend "127.0.0.1:$TT_BACKEND_PORT" --proxy-v2
 T3S=$TT_PID
-tt_tunnel t3c --mode client --listen "unix:$TK_TMP/chain.sock" --connect "127.0.0.1:$TT_PORT" \
+tk_tunnel t3c --mode client --listen "unix:$TK_TMP/chain.sock" --connect "127.0.0.1:$TT_PORT" \
 	--myname alice@example.test --sni server.example.test
 T3C=$TT_PID
 cp "$TK_TMP/big" "$TK_TMP/s3.in"
 rc=0
-tt_send s3 "unix:$TK_TMP/chain.sock" || rc=$?
+tk_tt_send s3 "unix:$TK_TMP/chain.sock" || rc=$?
 [ "$rc" = 0 ] || { cat "$TK_TMP/s3.err" "$TK_TMP/t3c.log" "$TK_TMP/t3s.log" >&2; tk_fail "3: send exit $rc"; }
 tk_same "$TK_TMP/big" "$TK_TMP/s3.out"
 tk_wait_pid "$TT_BACKEND_PID" 20 || tk_fail "backend be3 failed: $(cat "$TK_TMP/be3.err")"
 tk_same "$TK_TMP/big" "$TK_TMP/be3.out"
 tk_expect_grep "$TK_TMP/be3.err" "^PROXY fam=tcp4 .* cn=alice@example\.test\$"
-tt_wait_log t3c "conn=1 remote=unix peer=server\.example\.test local=alice@example\.test rx=$big tx=$big .* end=eof\$"
-tt_wait_log t3s "conn=1 remote=127\.0\.0\.1:[0-9]+ peer=alice@example\.test local=server\.example\.test rx=$big tx=$big .* end=eof\$"
-tt_tunnel_stop t3c "$T3C"
-tt_tunnel_stop t3s "$T3S"
+tk_tunnel_wait_log t3c "conn=1 remote=unix peer=server\.example\.test local=alice@example\.test rx=$big tx=$big .* end=eof\$"
+tk_tunnel_wait_log t3s "conn=1 remote=127\.0\.0\.1:[0-9]+ peer=alice@example\.test local=server\.example\.test rx=$big tx=$big .* end=eof\$"
+tk_tunnel_stop t3c "$T3C"
+tk_tunnel_stop t3s "$T3S"
 
 tk_daemon_alive
 tk_pass

@@ -5,14 +5,14 @@
 # /bin/sh printing its environment, then cat echoing the data.  Two
 # connections, then SIGTERM with a child still running: the child gets
 # SIGTERM (logged as end=signal:15), the tunnel exits 0.
-. "${top_srcdir:-.}/test/tunnel/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli
 tk_setup
 
 seq 1 500 | sed 's/^/exec line /' >"$TK_TMP/data"
 # shellcheck disable=SC2016
 script='printf "peer=%s local=%s addr=%s port=%s\n" "$TLSKEY_PEER" "$TLSKEY_LOCAL" "$REMOTE_ADDR" "$REMOTE_PORT"; exec cat'
-tt_tunnel t1 --mode server --myname server.example.test --max-conns 4 \
+tk_tunnel t1 --mode server --myname server.example.test --max-conns 4 \
 	--exec /bin/sh -c "$script"
 T1=$TT_PID
 
@@ -22,13 +22,13 @@ for n in 1 2; do
 	# The port has 4 or 5 digits; wait for the header's minimum and all data.
 	want=$(($(wc -c <"$TK_TMP/data") + hdr_len - 1))
 	rc=0
-	tt_gnutls_cli "c$n" "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1 || rc=$?
+	tk_tt_gnutls_cli "c$n" "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1 || rc=$?
 	[ "$rc" = 0 ] || { cat "$TK_TMP/c$n.cli.log" "$TK_TMP/t1.log" >&2; tk_fail "$n: gnutls-cli exit $rc"; }
 	tk_expect_grep "$TK_TMP/c$n.out" '^peer=bob@example\.test local=server\.example\.test addr=127\.0\.0\.1 port=[0-9]+$'
 	port=$(sed -n '1s/.* port=//p' "$TK_TMP/c$n.out")
 	tail -n +2 "$TK_TMP/c$n.out" >"$TK_TMP/c$n.body"
 	tk_same "$TK_TMP/data" "$TK_TMP/c$n.body"
-	tt_wait_log t1 "^tlskey-tunnel: conn=$n remote=127\.0\.0\.1:$port peer=bob@example\.test local=server\.example\.test rx=- tx=- ms=[0-9]+ end=exit:0\$"
+	tk_tunnel_wait_log t1 "^tlskey-tunnel: conn=$n remote=127\.0\.0\.1:$port peer=bob@example\.test local=server\.example\.test rx=- tx=- ms=[0-9]+ end=exit:0\$"
 done
 
 # A connection whose child is still running when SIGTERM arrives.
@@ -44,7 +44,7 @@ for i in $(seq 100); do
 	sleep 0.1
 done
 tk_expect_grep "$TK_TMP/c3.out" '^peer=bob@example\.test '
-tt_tunnel_stop t1 "$T1"
+tk_tunnel_stop t1 "$T1"
 tk_expect_grep "$TK_TMP/t1.log" "conn=3 .* end=signal:15\$"
 exec 8>&-
 tk_wait_pid "$C3" 10 || true

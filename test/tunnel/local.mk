@@ -1,5 +1,5 @@
 # test/tunnel: tlskey-tunnel against the real daemon (SoftHSM fixture from
-# test/softhsm/lib.sh), gnutls-cli/gnutls-serv peers and tt-backend, a
+# test/lib/tk.sh), gnutls-cli/gnutls-serv peers and tt-backend, a
 # small plaintext echo service and client.  Loopback only, every wait
 # bounded.  See doc/tunnel.md.
 check_PROGRAMS += test/tunnel/tt-backend
@@ -13,4 +13,4 @@ TUNNEL_TESTS = \
 	test/tunnel/negative.sh
 
 TESTS += $(TUNNEL_TESTS)
-EXTRA_DIST += $(TUNNEL_TESTS) test/tunnel/lib.sh
+EXTRA_DIST += $(TUNNEL_TESTS)

@@ -3,7 +3,7 @@
 # every bad command line or file exits 2 with a message naming the
 # problem; --help exits 0; a good configuration starts, listens and stops
 # on SIGTERM with status 0.
-. "${top_srcdir:-.}/test/tunnel/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 TK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tlskeyd-$TK_NAME.XXXXXX")
 trap tk_cleanup EXIT
 
@@ -82,15 +82,15 @@ printf '# comment\r\n\r\nmode = client\r\n  listen=127.0.0.1:1\r\nconnect = 127.
 	>"$TK_TMP/good.conf"
 bad conf-exec-client '--exec: is for server mode' --config "$TK_TMP/good.conf"
 sed -i '/^exec/d' "$TK_TMP/good.conf"
-tt_tunnel good --config "$TK_TMP/good.conf" --listen 127.0.0.1:0
+tk_tunnel good --config "$TK_TMP/good.conf" --listen 127.0.0.1:0
 tk_expect_grep "$TK_TMP/good.log" "client mode: plaintext on 127\.0\.0\.1:$TT_PORT, TLS to 127\.0\.0\.1:1 as alice@example\.test, sni peer\.example\.test"
-tt_tunnel_stop good "$TT_PID"
+tk_tunnel_stop good "$TT_PID"
 
 # The shipped example is valid (its port 993 and backend are overridden).
-tt_tunnel example --config "$top_srcdir/etc/tunnel-example.conf" --listen 127.0.0.1:0 \
+tk_tunnel example --config "$top_srcdir/etc/tunnel-example.conf" --listen 127.0.0.1:0 \
 	--backend 127.0.0.1:1
 tk_expect_grep "$TK_TMP/example.log" "server mode: TLS on 127\.0\.0\.1:$TT_PORT as imap\.example\.test, backend 127\.0\.0\.1:1 with PROXY v2"
-tt_tunnel_stop example "$TT_PID"
+tk_tunnel_stop example "$TT_PID"
 
 # No drift between the code and the manual: every long option of
 # tools/tunnel/conf.c is in tlskey-tunnel(1).

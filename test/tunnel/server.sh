@@ -9,7 +9,7 @@
 #   2. UNIX backend without PROXY header, the same data.
 #   3. IPv6 listener (if ::1 exists): the header is tcp6.
 #   4. --config file + command line override; SIGTERM stops with status 0.
-. "${top_srcdir:-.}/test/tunnel/lib.sh"
+. "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli
 tk_setup
 
@@ -17,8 +17,8 @@ seq 1 3000 | sed 's/^/line from the remote TLS client /' >"$TK_TMP/data"
 want=$(wc -c <"$TK_TMP/data")
 
 # ---- 1. TCP backend, PROXY v2 ---------------------------------------------
-tt_backend be1 --proxy-v2 --count 2
-tt_tunnel t1 --mode server --myname server.example.test \
+tk_tt_backend be1 --proxy-v2 --count 2
+tk_tunnel t1 --mode server --myname server.example.test \
 	--backend "127.0.0.1:$TT_BACKEND_PORT" --proxy-v2 --timeout 10s
 T1=$TT_PID
 n=0
@@ -26,10 +26,10 @@ for prio in NORMAL:-VERS-ALL:+VERS-TLS1.3 NORMAL:-VERS-ALL:+VERS-TLS1.2; do
 	n=$((n + 1))
 	tk_log "case 1.$n: proxy-v2 ${prio##*+}"
 	rc=0
-	tt_gnutls_cli "c1-$n" "$TT_PORT" "$want" "$TK_TMP/data" --priority "$prio" 127.0.0.1 || rc=$?
+	tk_tt_gnutls_cli "c1-$n" "$TT_PORT" "$want" "$TK_TMP/data" --priority "$prio" 127.0.0.1 || rc=$?
 	[ "$rc" = 0 ] || { cat "$TK_TMP/c1-$n.cli.log" "$TK_TMP/t1.log" >&2; tk_fail "1.$n: gnutls-cli exit $rc"; }
 	tk_same "$TK_TMP/data" "$TK_TMP/c1-$n.out"
-	tt_wait_log t1 "^tlskey-tunnel: conn=$n remote=127\.0\.0\.1:[0-9]+ peer=bob@example\.test local=server\.example\.test rx=$want tx=$want ms=[0-9]+ end=eof\$"
+	tk_tunnel_wait_log t1 "^tlskey-tunnel: conn=$n remote=127\.0\.0\.1:[0-9]+ peer=bob@example\.test local=server\.example\.test rx=$want tx=$want ms=[0-9]+ end=eof\$"
 done
 rc=0
 tk_wait_pid "$TT_BACKEND_PID" 20 || rc=$?
@@ -44,44 +44,44 @@ tk_expect_grep "$TK_TMP/be1.err" "^PROXY fam=tcp4 .* version=TLS1\.2 cipher=[A-Z
 # The source port in the header is the remote client's, as logged.
 src=$(sed -n '1s/^PROXY .* src=\([^ ]*\) .*/\1/p' "$TK_TMP/be1.err")
 tk_expect_grep "$TK_TMP/t1.log" "conn=1 remote=$src "
-tt_tunnel_stop t1 "$T1"
+tk_tunnel_stop t1 "$T1"
 
 # ---- 2. UNIX backend, no header -----------------------------------------
 tk_log "case 2: unix backend"
-tt_backend be2 --unix "$TK_TMP/backend.sock"
-tt_tunnel t2 --mode server --myname server.example.test --backend "unix:$TK_TMP/backend.sock"
+tk_tt_backend be2 --unix "$TK_TMP/backend.sock"
+tk_tunnel t2 --mode server --myname server.example.test --backend "unix:$TK_TMP/backend.sock"
 T2=$TT_PID
 rc=0
-tt_gnutls_cli c2 "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1 || rc=$?
+tk_tt_gnutls_cli c2 "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1 || rc=$?
 [ "$rc" = 0 ] || { cat "$TK_TMP/c2.cli.log" "$TK_TMP/t2.log" >&2; tk_fail "2: gnutls-cli exit $rc"; }
 tk_same "$TK_TMP/data" "$TK_TMP/c2.out"
 tk_wait_pid "$TT_BACKEND_PID" 20 || tk_fail "backend be2 failed: $(cat "$TK_TMP/be2.err")"
 tk_same "$TK_TMP/data" "$TK_TMP/be2.out"
-tt_wait_log t2 "conn=1 .* peer=bob@example\.test .* rx=$want tx=$want .* end=eof"
-tt_tunnel_stop t2 "$T2"
+tk_tunnel_wait_log t2 "conn=1 .* peer=bob@example\.test .* rx=$want tx=$want .* end=eof"
+tk_tunnel_stop t2 "$T2"
 
 # ---- 3. IPv6 ------------------------------------------------------------
 if ip -6 addr show dev lo 2>/dev/null | grep '::1' >/dev/null; then
 	tk_log "case 3: ipv6 listener"
-	tt_backend be3 --proxy-v2
-	tt_tunnel t3 --mode server --listen '[::1]:0' --myname server.example.test \
+	tk_tt_backend be3 --proxy-v2
+	tk_tunnel t3 --mode server --listen '[::1]:0' --myname server.example.test \
 		--backend "127.0.0.1:$TT_BACKEND_PORT" --proxy-v2
 	T3=$TT_PID
 	rc=0
-	tt_gnutls_cli c3 "$TT_PORT" "$want" "$TK_TMP/data" ::1 || rc=$?
+	tk_tt_gnutls_cli c3 "$TT_PORT" "$want" "$TK_TMP/data" ::1 || rc=$?
 	[ "$rc" = 0 ] || { cat "$TK_TMP/c3.cli.log" "$TK_TMP/t3.log" >&2; tk_fail "3: gnutls-cli exit $rc"; }
 	tk_same "$TK_TMP/data" "$TK_TMP/c3.out"
 	tk_wait_pid "$TT_BACKEND_PID" 20 || tk_fail "backend be3 failed: $(cat "$TK_TMP/be3.err")"
 	tk_expect_grep "$TK_TMP/be3.err" "^PROXY fam=tcp6 src=\[::1\]:[0-9]+ dst=\[::1\]:$TT_PORT .* cn=bob@example\.test\$"
-	tt_wait_log t3 "conn=1 remote=\[::1\]:[0-9]+ peer=bob@example\.test"
-	tt_tunnel_stop t3 "$T3"
+	tk_tunnel_wait_log t3 "conn=1 remote=\[::1\]:[0-9]+ peer=bob@example\.test"
+	tk_tunnel_stop t3 "$T3"
 else
 	tk_log "no IPv6 loopback: case 3 skipped"
 fi
 
 # ---- 4. --config, command line wins ------------------------------------------
 tk_log "case 4: --config"
-tt_backend be4 --proxy-v2
+tk_tt_backend be4 --proxy-v2
 cat >"$TK_TMP/t4.conf" <<EOC
 # tunnel test configuration
 mode = server
@@ -95,16 +95,16 @@ timeout = 5000ms
 EOC
 # The command line overrides myname (wherever --config stands) and drops
 # the flag that this ACL would not grant anyway.
-tt_tunnel t4 --myname server.example.test --config "$TK_TMP/t4.conf" --flags ''
+tk_tunnel t4 --myname server.example.test --config "$TK_TMP/t4.conf" --flags ''
 T4=$TT_PID
 rc=0
-tt_gnutls_cli c4 "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1 || rc=$?
+tk_tt_gnutls_cli c4 "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1 || rc=$?
 [ "$rc" = 0 ] || { cat "$TK_TMP/c4.cli.log" "$TK_TMP/t4.log" >&2; tk_fail "4: gnutls-cli exit $rc"; }
 tk_same "$TK_TMP/data" "$TK_TMP/c4.out"
 tk_wait_pid "$TT_BACKEND_PID" 20 || tk_fail "backend be4 failed: $(cat "$TK_TMP/be4.err")"
 tk_expect_grep "$TK_TMP/be4.err" "cn=bob@example\.test\$"
-tt_wait_log t4 "conn=1 .* local=server\.example\.test .* end=eof"
-tt_tunnel_stop t4 "$T4"
+tk_tunnel_wait_log t4 "conn=1 .* local=server\.example\.test .* end=eof"
+tk_tunnel_stop t4 "$T4"
 
 tk_daemon_alive
 tk_pass

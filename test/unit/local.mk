@@ -1,9 +1,11 @@
 # Check unit tests for common/ and keyd/ (policy/ and pkcs11/ carry their own).
+# Every test_*.c runs its suite through test/unit/check-main.h.
+EXTRA_DIST += test/unit/check-main.h
 if HAVE_CHECK
 check_PROGRAMS += test/unit/test_wire test/unit/test_conf test/unit/test_identity \
-	test/unit/test_registry test/unit/test_quota test/unit/test_common
+	test/unit/test_registry test/unit/test_quota test/unit/test_common test/unit/test_vcache test/unit/test_tkt
 TESTS += test/unit/test_wire test/unit/test_conf test/unit/test_identity test/unit/test_registry \
-	test/unit/test_quota test/unit/test_common
+	test/unit/test_quota test/unit/test_common test/unit/test_vcache test/unit/test_tkt
 test_unit_test_wire_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_unit_test_wire_LDADD = libtlskey-common.la $(CHECK_LIBS)
 test_unit_test_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
@@ -16,4 +18,8 @@ test_unit_test_quota_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
 test_unit_test_quota_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
 test_unit_test_common_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_unit_test_common_LDADD = libtlskey-common.la $(CHECK_LIBS)
+test_unit_test_vcache_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
+test_unit_test_vcache_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
+test_unit_test_tkt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_unit_test_tkt_LDADD = test/lib/libtkt.la libtlskey-common.la $(CHECK_LIBS)
 endif

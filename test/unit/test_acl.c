@@ -16,6 +16,7 @@
 #include "policy/acl.h"
 #include "common/util.h"
 #include "policy/acl_internal.h"
+#include "test/unit/check-main.h"
 
 #define NAME "<test>"
 
@@ -1276,8 +1277,6 @@ int main(void)
 {
 	Suite *s = suite_create("acl");
 	TCase *tc;
-	SRunner *sr;
-	int failed;
 
 	add(s, "/policy/acl/empty-default-deny", empty_default_deny);
 	add(s, "/policy/acl/parse-example", parse_example);
@@ -1316,9 +1315,5 @@ int main(void)
 	add(s, "/policy/acl/example-fixture", example_fixture);
 	add(s, "/policy/acl/entry-lines", entry_lines);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tkt_suite_run(s);
 }

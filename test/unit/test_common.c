@@ -14,6 +14,7 @@
 #include "common/file.h"
 #include "common/flags.h"
 #include "tlskey/starttls.h"
+#include "test/unit/check-main.h"
 
 START_TEST(flags_round_trip)
 {
@@ -120,18 +121,11 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("common");
-	TCase *tc = tcase_create("/common");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = tkt_suite_tcase("common", "/common", &tc);
 
 	tcase_add_test(tc, flags_round_trip);
 	tcase_add_test(tc, flags_negative);
 	tcase_add_test(tc, file_read_bounded);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tkt_suite_run(s);
 }

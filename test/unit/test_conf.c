@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "keyd/conf.h"
+#include "test/unit/check-main.h"
 
 static const char good[] =
 	"# comment\n"
@@ -206,20 +207,13 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("conf");
-	TCase *tc = tcase_create("/keyd/conf");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = tkt_suite_tcase("conf", "/keyd/conf", &tc);
 
 	tcase_add_test(tc, parse_good);
 	tcase_add_test(tc, identity_case_rule);
 	tcase_add_test(tc, parse_errors);
 	tcase_add_test(tc, parse_limits);
 	tcase_add_test(tc, load_limits);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tkt_suite_run(s);
 }

@@ -12,6 +12,7 @@
 #include <gnutls/x509.h>
 
 #include "keyd/identity.h"
+#include "test/unit/check-main.h"
 
 static gnutls_x509_privkey_t key;
 
@@ -163,26 +164,22 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("identity");
-	TCase *tc = tcase_create("/keyd/identity");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s;
+	int rc;
 
 	if (gnutls_x509_privkey_init(&key) < 0 ||
 	    gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
 					 GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0)
 		return 1;
+	s = tkt_suite_tcase("identity", "/keyd/identity", &tc);
 	tcase_add_test(tc, san_first);
 	tcase_add_test(tc, dn_components);
 	tcase_add_test(tc, no_identity);
 	tcase_add_test(tc, too_long);
 	tcase_add_test(tc, dn_never_truncated);
 	tcase_add_test(tc, san_never_skipped);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = tkt_suite_run(s);
 	gnutls_x509_privkey_deinit(key);
-	return failed ? 1 : 0;
+	return rc;
 }

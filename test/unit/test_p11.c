@@ -16,6 +16,7 @@
 
 #include "common/util.h"
 #include "pkcs11/p11.h"
+#include "test/unit/check-main.h"
 
 #define AUX_URI "pkcs11:token=tlskeyd-aux"
 #define WRONG_PIN "wrong-pin-0000"
@@ -702,11 +703,5 @@ static Suite *p11_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(p11_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tkt_suite_run(p11_suite());
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "keyd/quota.h"
+#include "test/unit/check-main.h"
 
 static struct quota *mk(unsigned pending, unsigned hs_uid, unsigned hs_id, size_t n_ids)
 {
@@ -121,20 +122,13 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("quota");
-	TCase *tc = tcase_create("/keyd/quota");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = tkt_suite_tcase("quota", "/keyd/quota", &tc);
 
 	tcase_add_test(tc, pending_per_uid);
 	tcase_add_test(tc, handshakes_per_uid);
 	tcase_add_test(tc, handshakes_per_identity);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, many_uids);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tkt_suite_run(s);
 }

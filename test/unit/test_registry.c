@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "keyd/registry.h"
+#include "test/unit/check-main.h"
 
 static struct tk_msg *query(int fd, int *ret_r)
 {
@@ -111,18 +112,11 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("registry");
-	TCase *tc = tcase_create("/keyd/registry");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = tkt_suite_tcase("registry", "/keyd/registry", &tc);
 
 	tcase_add_test(tc, found_by_own_socket);
 	tcase_add_test(tc, inode_wrap);
 	tcase_add_test(tc, not_a_socket);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tkt_suite_run(s);
 }

@@ -11,6 +11,7 @@
 
 #include "common/util.h"
 #include "common/wire.h"
+#include "test/unit/check-main.h"
 
 static struct tk_msg start_msg(void)
 {
@@ -197,10 +198,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("wire");
-	TCase *tc = tcase_create("/common/wire");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s = tkt_suite_tcase("wire", "/common/wire", &tc);
 
 	tcase_add_test(tc, roundtrip);
 	tcase_add_test(tc, bad_header);
@@ -208,10 +207,5 @@ int main(void)
 	tcase_add_test(tc, bad_strings);
 	tcase_add_test(tc, fd_passing);
 	tcase_add_test(tc, names);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tkt_suite_run(s);
 }

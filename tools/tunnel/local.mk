@@ -6,12 +6,15 @@ bin_PROGRAMS += tlskey-tunnel
 tlskey_tunnel_SOURCES = \
 	tools/tunnel/tunnel.h \
 	tools/tunnel/main.c \
-	tools/tunnel/conf.c \
-	tools/tunnel/addr.c \
 	tools/tunnel/conn.c \
 	tools/tunnel/spawn.c \
 	tools/tunnel/proxy.c
-tlskey_tunnel_LDADD = libtlskey.la libtlskey-common.la
+tlskey_tunnel_LDADD = libtlskey-tunnel-conf.la libtlskey.la libtlskey-common.la
+# The option and configuration-file parser (conf.c, with the address
+# parser it uses) as a convenience library, so that fuzz/ links the same
+# objects as the program.
+noinst_LTLIBRARIES += libtlskey-tunnel-conf.la
+libtlskey_tunnel_conf_la_SOURCES = tools/tunnel/tunnel.h tools/tunnel/conf.c tools/tunnel/addr.c
 
 dist_man_MANS += doc/man/tlskey-tunnel.1
 dist_doc_DATA += doc/tunnel.md

@@ -1,26 +1,26 @@
-# Helpers for the ACL administration tests (tlskeyctl, reload, audit);
-# sourced after test/softhsm/lib.sh, whose helpers and conventions they
-# follow: every wait is bounded, processes are remembered by pid.
+# Part of test/lib/tk.sh (sourced by it): the ACL administration helpers
+# (tlskeyctl, reload, audit) and a second local account.  Every wait is
+# bounded, processes are remembered by pid.
 TLSKEYCTL=${TLSKEYCTL:-$top_builddir/tlskeyctl}
-[ -x "$TLSKEYCTL" ] || tk_fail "$TLSKEYCTL not built"
 TK_ME=$(id -un)
 TK_TEST_USER=
 TK_TEST_GROUP=
 
-# ctl NAME ARGS...: run tlskeyctl ARGS (bounded), output in NAME.out and
+# tk_ctl NAME ARGS...: run tlskeyctl ARGS (bounded), output in NAME.out and
 # NAME.err; returns its exit status.  The caller gives -c or --acl.
-ctl() {
+tk_ctl() {
 	local name=$1 rc=0
 	shift
+	tk_built "$TLSKEYCTL"
 	timeout 30 "$TLSKEYCTL" "$@" </dev/null >"$TK_TMP/$name.out" 2>"$TK_TMP/$name.err" || rc=$?
 	return "$rc"
 }
 
-# ctl_expect WANT NAME ARGS...: tlskeyctl must exit with status WANT.
-ctl_expect() {
+# tk_ctl_expect WANT NAME ARGS...: tlskeyctl must exit with status WANT.
+tk_ctl_expect() {
 	local want=$1 name=$2 rc=0
 	shift 2
-	ctl "$name" "$@" || rc=$?
+	tk_ctl "$name" "$@" || rc=$?
 	if [ "$rc" != "$want" ]; then
 		echo "--- tlskeyctl $* (stdout, stderr):" >&2
 		cat "$TK_TMP/$name.out" "$TK_TMP/$name.err" >&2
@@ -28,48 +28,38 @@ ctl_expect() {
 	fi
 }
 
-# dctl WANT NAME ARGS...: tlskeyctl against the fixture's daemon configuration.
-dctl() {
+# tk_dctl WANT NAME ARGS...: tlskeyctl against the fixture's daemon configuration.
+tk_dctl() {
 	local want=$1 name=$2
 	shift 2
-	ctl_expect "$want" "$name" -c "$TK_FX/tlskeyd.conf" "$@"
+	tk_ctl_expect "$want" "$name" -c "$TK_FX/tlskeyd.conf" "$@"
 }
 
-# acl_set LINE...: replace the fixture's ACL (the daemon's) with LINEs and
+# tk_acl_set LINE...: replace the fixture's ACL (the daemon's) with LINEs and
 # make the daemon load it.
-acl_set() {
+tk_acl_set() {
 	printf '%s\n' "# written by $TK_NAME" "$@" >"$TK_FX/acl.conf.new"
 	chmod 644 "$TK_FX/acl.conf.new"
 	mv -f "$TK_FX/acl.conf.new" "$TK_FX/acl.conf"
-	dctl 0 reload-set reload
+	tk_dctl 0 reload-set reload
 	tk_expect_grep "$TK_TMP/reload-set.out" '^ACL loaded from '
 }
 
-# log_mark: remember how far the daemon log goes; log_since prints what came after.
-log_mark() { TK_LOG_MARK=$(wc -l <"$TK_TMP/tlskeyd.log"); }
-log_since() { tail -n +"$((TK_LOG_MARK + 1))" "$TK_TMP/tlskeyd.log"; }
-
-# log_expect ERE: the daemon logged a line matching ERE since log_mark
-# (it may log a moment after the client got its answer: wait up to 5s).
-log_expect() {
-	local i
-	for i in $(seq 50); do
-		log_since | grep -E -- "$1" >/dev/null && return 0
-		sleep 0.1
-	done
-	echo "--- tlskeyd.log since the mark:" >&2
-	log_since >&2
-	tk_fail "expected /$1/ in the daemon log"
+# tk_log_expect ERE: the daemon logged a line matching ERE since tk_mark
+# (tk-ext.sh); it may log a moment after the client got its answer: wait
+# up to 5s.
+tk_log_expect() {
+	tk_wait_log "$1" 5 || tk_fail "expected /$1/ in the daemon log"
 }
 
-# need_root WHY: skip unless we are root.
-need_root() {
+# tk_need_root WHY: skip unless we are root.
+tk_need_root() {
 	[ "$(id -u)" = 0 ] || tk_skip "needs root ($*)"
 }
 
-# retry CMD...: user and group tools fail while another test holds the
+# tk_retry CMD...: user and group tools fail while another test holds the
 # lock on /etc/passwd (make -j): try for up to 10s.
-retry() {
+tk_retry() {
 	local i
 	for i in $(seq 20); do
 		"$@" 2>"$TK_TMP/retry.err" && return 0
@@ -79,32 +69,32 @@ retry() {
 	return 1
 }
 
-acl_cleanup() {
+tk_acl_cleanup() {
 	local rc=$?
 	set +e
 	# The daemon may run as the account (unprivileged.sh): stop it first.
 	tk_daemon_stop
 	if [ -n "$TK_TEST_USER" ]; then
-		retry userdel "$TK_TEST_USER" || echo "WARNING: could not delete user $TK_TEST_USER" >&2
+		tk_retry userdel "$TK_TEST_USER" || echo "WARNING: could not delete user $TK_TEST_USER" >&2
 	fi
 	if [ -n "$TK_TEST_GROUP" ]; then
-		retry groupdel "$TK_TEST_GROUP" || echo "WARNING: could not delete group $TK_TEST_GROUP" >&2
+		tk_retry groupdel "$TK_TEST_GROUP" || echo "WARNING: could not delete group $TK_TEST_GROUP" >&2
 	fi
 	(exit "$rc")
 	tk_cleanup
 }
 
-# make_test_user: create a system account TK_TEST_USER (no home, no
+# tk_make_test_user: create a system account TK_TEST_USER (no home, no
 # shell) in a new group TK_TEST_GROUP as well as its own group; deleted
 # on exit.  Sets TK_TEST_UID, TK_TEST_GID.  Call after tk_setup.
-make_test_user() {
-	need_root "creates a local account"
+tk_make_test_user() {
+	tk_need_root "creates a local account"
 	tk_need useradd userdel groupadd groupdel setpriv
-	trap acl_cleanup EXIT
+	trap tk_acl_cleanup EXIT
 	TK_TEST_GROUP=tlskeyg$$
-	retry groupadd -r "$TK_TEST_GROUP" || tk_fail "groupadd $TK_TEST_GROUP failed"
+	tk_retry groupadd -r "$TK_TEST_GROUP" || tk_fail "groupadd $TK_TEST_GROUP failed"
 	# -U: its own primary group; -G: the extra group, supplementary.
-	retry useradd -r -M -U -G "$TK_TEST_GROUP" -s /usr/sbin/nologin -d /nonexistent \
+	tk_retry useradd -r -M -U -G "$TK_TEST_GROUP" -s /usr/sbin/nologin -d /nonexistent \
 		"tlskeyt$$" || tk_fail "useradd tlskeyt$$ failed"
 	TK_TEST_USER=tlskeyt$$
 	TK_TEST_UID=$(id -u "$TK_TEST_USER")
@@ -123,27 +113,27 @@ EOF
 		tk_skip "user $TK_TEST_USER cannot run $TK_APP or reach $TLSKEYD_SOCKET (build directory not readable by others?)"
 }
 
-# app_user NAME ARGS...: tk_app as the test user.
-app_user() {
+# tk_app_user NAME ARGS...: tk_app as the test user.
+tk_app_user() {
 	TK_APP=$TK_TMP/as-user tk_app "$@"
 }
 
-# peer_serv: a gnutls-serv remote server (peer.example.test, echo); sets PEER_PORT.
-peer_serv() {
+# tk_peer_serv: a gnutls-serv remote server (peer.example.test, echo); sets PEER_PORT.
+tk_peer_serv() {
 	tk_start_gnutls_serv peer --x509certfile "$TK_FX/peer-server.pem" \
 		--x509keyfile "$TK_FX/peer-server.key"
 	PEER_PORT=$TK_PORT
 	PEER_PID=$TK_PEER_PID
 }
 
-# app_client NAME WANT MYNAME [TK-APP-ARGS...]: the app as TLS client
+# tk_acl_client NAME WANT MYNAME [TK-APP-ARGS...]: the app as TLS client
 # (through the daemon) against peer_serv.  WANT: "ok" (PEER= and the data
 # echoed back are checked) or an errno list for --expect-errno.  Runs as
 # the test user when AS_USER=1.
-app_client() {
+tk_acl_client() {
 	local name=$1 want=$2 myname=$3 rc=0 run=tk_app
 	shift 3
-	[ "${AS_USER:-0}" = 1 ] && run=app_user
+	[ "${AS_USER:-0}" = 1 ] && run=tk_app_user
 	printf 'hello from %s\n' "$name" >"$TK_TMP/$name.in"
 	if [ "$want" = ok ]; then
 		$run "$name" client --connect "127.0.0.1:$PEER_PORT" --myname "$myname" \
@@ -163,11 +153,11 @@ app_client() {
 	tk_daemon_alive
 }
 
-# app_server NAME WANT MYNAME CERT [TK-APP-ARGS...]: the app as TLS server
+# tk_acl_server NAME WANT MYNAME CERT [TK-APP-ARGS...]: the app as TLS server
 # (through the daemon, echoing); gnutls-cli connects with the fixture's
 # client certificate CERT (peer-user: bob@example.test).  WANT as for
-# app_client; on "ok" PEER= is left for the caller to check.
-app_server() {
+# tk_acl_client; on "ok" PEER= is left for the caller to check.
+tk_acl_server() {
 	local name=$1 want=$2 myname=$3 cert=$4 rc=0
 	shift 4
 	local cli=(gnutls-cli --logfile="$TK_TMP/$name.cli" --x509cafile "$TK_FX/ca.pem"

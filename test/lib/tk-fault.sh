@@ -1,17 +1,15 @@
-# Helpers for the fault tests, on top of test/softhsm/lib.sh (sourced here).
-#   fault_setup [CONF-LINES]   temp dir + fixture, daemon on libfaultp11 with
+# Part of test/lib/tk.sh (sourced by it): helpers for the fault tests.
+#   tk_fault_setup [CONF-LINES]   temp dir + fixture, daemon on libfaultp11 with
 #                              extra "key = value" lines appended to the
 #                              global section (they override the fixture's)
-#   fault_set LINE...          rewrite the control file atomically
-#   fault_fds / fault_rss_kb   the daemon's open descriptors / VmRSS
-. "${top_srcdir:-.}/test/softhsm/lib.sh"
-
+#   tk_fault_set LINE...          rewrite the control file atomically
+#   tk_fault_fds / tk_fault_rss_kb   the daemon's open descriptors / VmRSS
 FAULT_LIB=${FAULT_LIB:-$top_builddir/test/fault/.libs/libfaultp11.so}
 FAULT_HOSTILE=${FAULT_HOSTILE:-$top_builddir/test/fault/hostile}
 
-# fault_conf EXTRA: print the fixture's configuration with the module
+# tk_fault_conf EXTRA: print the fixture's configuration with the module
 # replaced by libfaultp11 and EXTRA settings in place of the fixture's.
-fault_conf() {
+tk_fault_conf() {
 	local extra=$1 key
 	awk -v lib="$FAULT_LIB" -v extra="$extra" '
 		BEGIN { n = split(extra, e, "\n"); for (i = 1; i <= n; i++) {
@@ -23,13 +21,13 @@ fault_conf() {
 		{ print }' "$TK_FX/tlskeyd.conf"
 }
 
-fault_setup() {
+tk_fault_setup() {
 	[ -e "$FAULT_LIB" ] || tk_fail "$FAULT_LIB not built"
 	[ -x "$FAULT_HOSTILE" ] || tk_fail "$FAULT_HOSTILE not built"
 	tk_setup --no-daemon
 	export FAULTP11_MODULE=$TK_MODULE
 	export FAULTP11_CONTROL=$TK_TMP/faultp11.ctl
-	fault_set "fail=none"
+	tk_fault_set "fail=none"
 	# Run the daemon as ./kd -c kd.conf from the temp dir: on a shared
 	# machine other suites clean up with "pkill tlskeyd" and the like,
 	# and the daemon under test should not be caught by that.
@@ -38,17 +36,17 @@ fault_setup() {
 		cp "$TLSKEYD" "$TK_TMP/kd"
 		TLSKEYD=./kd
 	fi
-	fault_conf "${1:-}" >"$TK_TMP/kd.conf"
+	tk_fault_conf "${1:-}" >"$TK_TMP/kd.conf"
 	tk_daemon_start kd.conf
 }
 
-fault_set() {
+tk_fault_set() {
 	printf '%s\n' "$@" >"$FAULTP11_CONTROL.tmp"
 	mv -f "$FAULTP11_CONTROL.tmp" "$FAULTP11_CONTROL"
 }
 
-fault_fds() { ls "/proc/$TK_DAEMON_PID/fd" | wc -l; }
-fault_rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$TK_DAEMON_PID/status"; }
+tk_fault_fds() { ls "/proc/$TK_DAEMON_PID/fd" | wc -l; }
+tk_fault_rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$TK_DAEMON_PID/status"; }
 
-# fault_ms: milliseconds since the epoch.
-fault_ms() { date +%s%3N; }
+# tk_ms: milliseconds since the epoch.
+tk_ms() { date +%s%3N; }

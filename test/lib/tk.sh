@@ -1,7 +1,20 @@
-# Shared helpers for the SoftHSM integration tests; sourced by each test.
+# The one shell library of the integration tests (test/softhsm, fault, acl,
+# hostile, tokens, tunnel, systemd).  Every function is named tk_*, and
+# every test sources it the same way, first thing:
+#   . "${top_srcdir:-.}/test/lib/tk.sh"
+#
+# This file holds the core (temp dir, fixture, daemon, tk-app, peers,
+# bounded waits, checks); it sources the parts for the other concerns:
+#   tk-pki.sh      certificate issuing and key-flag checks (also fixture.sh)
+#   tk-ext.sh      feature tests: tk_ok/tk_err, log marks, tk_conf
+#   tk-acl.sh      tlskeyctl, ACL edits, a second local account
+#   tk-fault.sh    the daemon on libfaultp11, descriptor and RSS probes
+#   tk-hostile.sh  the datapath and attack helpers, other uids
+#   tk-tokens.sh   keys on other tokens (p11-kit server, TPM)
+#   tk-tunnel.sh   tlskey-tunnel and tt-backend
 #
 # A test does:
-#   . "${top_srcdir:-.}/test/softhsm/lib.sh"
+#   . "${top_srcdir:-.}/test/lib/tk.sh"
 #   tk_need gnutls-cli            # exit 77 (skip) if a tool is missing
 #   tk_setup                      # temp dir, fixture, daemon; cleanup on exit
 #   ... tk_app client ... / tk_start_gnutls_serv ... / tk_check ...
@@ -101,6 +114,55 @@ tk_bg() {
 	TK_PIDS+=("$TK_BG_PID")
 }
 
+# tk_wait_until SECONDS PID CMD...: poll CMD (every 0.1 s, bounded by
+# SECONDS) until it succeeds.  Returns 0 then, 1 on timeout, and 2 as soon
+# as PID (unless empty) has exited: a helper that died will never write
+# what we wait for, so there is no point in waiting out the limit.
+tk_wait_until() {
+	local limit=$(($1 * 10)) pid=$2 i
+	shift 2
+	for i in $(seq "$limit"); do
+		"$@" && return 0
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			"$@" && return 0
+			return 2
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# tk_has_line FILE ERE: FILE exists and has a line matching ERE (quiet).
+tk_has_line() { grep -E -- "$2" "$1" >/dev/null 2>&1; }
+
+# tk_wait_line FILE ERE SECONDS [PID]: wait (bounded) until FILE has a line
+# matching ERE; status as for tk_wait_until.
+tk_wait_line() { tk_wait_until "$3" "${4:-}" tk_has_line "$1" "$2"; }
+
+# tk_wait_file FILE PID SECONDS: wait (bounded) until FILE is not empty
+# (a port file); status as for tk_wait_until.
+tk_wait_file() { tk_wait_until "$3" "$2" test -s "$1"; }
+
+# tk_wait_line_pid FILE ERE PID [SECONDS]: wait (bounded, default 20 s)
+# until FILE has a line matching ERE; fail if PID exits first.
+tk_wait_line_pid() {
+	local rc=0
+	tk_wait_line "$1" "$2" "${4:-20}" "$3" || rc=$?
+	[ "$rc" = 0 ] && return 0
+	cat "$1" >&2
+	[ "$rc" = 2 ] && tk_fail "process $3 exited before /$2/ in $(basename "$1")"
+	tk_fail "no /$2/ in $(basename "$1") within ${4:-20} s"
+}
+
+# tk_built PATH...: the test programs it needs were built (a missing one is
+# a build problem, not a reason to skip).
+tk_built() {
+	local p
+	for p in "$@"; do
+		[ -x "$p" ] || [ -e "$p" ] || tk_fail "$p not built"
+	done
+}
+
 tk_setup() {
 	# Missing binaries are a build problem, not a reason to skip.
 	[ -x "$TLSKEYD" ] || tk_fail "daemon $TLSKEYD not built"
@@ -128,11 +190,7 @@ tk_daemon_start() {
 	echo "=== tlskeyd -c $conf ($(date +%T))" >>"$TK_TMP/tlskeyd.log"
 	"$TLSKEYD" -d -c "$conf" </dev/null >>"$TK_TMP/tlskeyd.log" 2>&1 &
 	TK_DAEMON_PID=$!
-	for i in $(seq 100); do
-		[ -S "$TLSKEYD_SOCKET" ] && return 0
-		kill -0 "$TK_DAEMON_PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	tk_wait_until 10 "$TK_DAEMON_PID" test -S "$TLSKEYD_SOCKET" && return 0
 	if kill -0 "$TK_DAEMON_PID" 2>/dev/null; then
 		tk_fail "tlskeyd did not create $TLSKEYD_SOCKET within 10s"
 	fi
@@ -190,14 +248,10 @@ tk_app_listen() {
 	tk_bg timeout 60 "$TK_APP" "$mode" ${listen:+--listen "$listen"} --port-file "$pf" "$@" \
 		<"$in" >"$TK_TMP/$name.out" 2>"$TK_TMP/$name.err"
 	TK_SERVER_PID=$TK_BG_PID
-	for i in $(seq 100); do
-		if [ -s "$pf" ]; then
-			TK_PORT=$(cat "$pf")
-			return 0
-		fi
-		kill -0 "$TK_SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	if tk_wait_file "$pf" "$TK_SERVER_PID" 10; then
+		TK_PORT=$(cat "$pf")
+		return 0
+	fi
 	cat "$TK_TMP/$name.err" >&2
 	tk_fail "tk-app $mode $name did not start"
 }
@@ -222,16 +276,13 @@ tk_free_port() {
 # tk_wait_listen PORT PID: wait until PORT accepts connections on loopback,
 # or PID died.  Bounded to 10s.
 tk_wait_listen() {
-	local port=$1 pid=$2 i
-	for i in $(seq 100); do
-		# The tests connect to 127.0.0.1: an IPv6-only listener is not enough.
-		if ss -Hltn "sport = :$port" 2>/dev/null | grep -E '(0\.0\.0\.0|127\.0\.0\.1|\*):' >/dev/null; then
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
+	tk_wait_until 10 "$2" tk_listening "$1"
+}
+
+# tk_listening PORT: something listens on PORT on an IPv4 loopback or
+# wildcard address (the tests connect to 127.0.0.1: IPv6 only is not enough).
+tk_listening() {
+	ss -Hltn "sport = :$1" 2>/dev/null | grep -E '(0\.0\.0\.0|127\.0\.0\.1|\*):' >/dev/null
 }
 
 # tk_start_peer NAME CMD...: start a remote peer server; the literal word
@@ -372,3 +423,11 @@ tk_pass() {
 	tk_log "PASS"
 	exit 0
 }
+
+# The parts (see the top of this file); they only define functions and
+# defaults, so the order matters only for readability.
+for _tk_part in pki ext acl fault hostile tokens tunnel; do
+	# shellcheck source=/dev/null
+	. "$top_srcdir/test/lib/tk-$_tk_part.sh"
+done
+unset _tk_part

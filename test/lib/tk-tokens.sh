@@ -1,38 +1,38 @@
-# Helpers for the token tests (test/tokens/): tlskeyd with keys on tokens
-# other than the fixture's one SoftHSM token.  Sourced after
-# test/softhsm/lib.sh (whose tk_* helpers these build on):
+# Part of test/lib/tk.sh (sourced by it): helpers for the token tests
+# (test/tokens/): tlskeyd with keys on tokens other than the fixture's one
+# SoftHSM token.
 #
-#   tok_need_pkg PKG FILE...    FILE (absolute path, or a command name)
+#   tk_need_pkg PKG FILE...    FILE (absolute path, or a command name)
 #                               comes from Debian package PKG.  Missing:
 #                               skip (exit 77) if PKG is not installable
 #                               here, else fail: CI installs it with
 #                               tools/install-deps.sh --test
-#   tok_issue NAME PUBKEY BODY  a certificate $TK_TMP/NAME.pem for PUBKEY
+#   tk_token_issue NAME PUBKEY BODY  a certificate $TK_TMP/NAME.pem for PUBKEY
 #                               (PEM) from the fixture's test CA
-#   tok_conf FILE MODULE [LINES...]
+#   tk_token_conf FILE MODULE [LINES...]
 #                               a daemon configuration using only MODULE,
 #                               the fixture's socket, ACL and CA; LINES
 #                               (identity sections) appended
-#   tok_identity NAME KEY-URI CERT PIN-FILE
+#   tk_token_identity NAME KEY-URI CERT PIN-FILE
 #                               print an [identity] section
-#   tok_server_case NAME MYNAME the app is the TLS server (tk-app server,
+#   tk_token_server_case NAME MYNAME the app is the TLS server (tk-app server,
 #                               --echo); gnutls-cli the remote client with
 #                               peer-user's certificate (bob@example.test)
-#   tok_client_case NAME MYNAME the app is the TLS client; gnutls-serv the
+#   tk_token_client_case NAME MYNAME the app is the TLS client; gnutls-serv the
 #                               remote server (peer-server) requiring and
 #                               verifying the app's certificate
-#   tok_secs                    seconds since the test started
+#   tk_secs                    seconds since the test started
 #
 # Tests that need extra packages never install them themselves.
 TOK_T0=$(date +%s%N)
 
-tok_secs() {
+tk_secs() {
 	local now
 	now=$(date +%s%N)
 	printf '%d.%02d' $(((now - TOK_T0) / 1000000000)) $((((now - TOK_T0) / 10000000) % 100))
 }
 
-tok_need_pkg() {
+tk_need_pkg() {
 	local pkg=$1 f missing= cand
 	shift
 	for f in "$@"; do
@@ -54,14 +54,12 @@ tok_need_pkg() {
 		"with tools/install-deps.sh --test"
 }
 
-tok_issue() {
+tk_token_issue() {
 	local name=$1 pub=$2 body=$3
 	printf 'serial = %d\n%s\nexpiration_days = 30\n' "$((1000 + RANDOM))" "$body" \
 		>"$TK_TMP/$name.tmpl"
-	certtool --generate-certificate --load-pubkey "$pub" \
-		--load-ca-certificate "$TK_FX/ca.pem" --load-ca-privkey "$TK_FX/ca.key" \
-		--template "$TK_TMP/$name.tmpl" --no-text --outfile "$TK_TMP/$name.pem" \
-		</dev/null >>"$TK_TMP/certtool.log" 2>&1 || {
+	tk_cert_issue "$TK_TMP/$name.pem" "$TK_TMP/$name.tmpl" "$TK_FX/ca.pem" "$TK_FX/ca.key" \
+		--load-pubkey "$pub" >>"$TK_TMP/certtool.log" 2>&1 || {
 		tail -n 20 "$TK_TMP/certtool.log" >&2
 		tk_fail "certtool could not issue $name"
 	}
@@ -71,10 +69,10 @@ tok_issue() {
 
 # Server and user certificate template bodies (see the fixture: no
 # tls_www_server in user certificates, or certtool drops the email SAN).
-tok_server_body() { printf 'cn = "%s"\ndns_name = %s\nsigning_key\ntls_www_server\ntls_www_client\n' "$1" "$1"; }
-tok_user_body() { printf 'cn = "%s"\nemail = %s\nsigning_key\ntls_www_client\n' "$1" "$1"; }
+tk_server_body() { printf 'cn = "%s"\ndns_name = %s\nsigning_key\ntls_www_server\ntls_www_client\n' "$1" "$1"; }
+tk_user_body() { printf 'cn = "%s"\nemail = %s\nsigning_key\ntls_www_client\n' "$1" "$1"; }
 
-tok_conf() {
+tk_token_conf() {
 	local file=$1 module=$2
 	shift 2
 	{
@@ -92,21 +90,21 @@ tok_conf() {
 	} >"$file"
 }
 
-tok_identity() {
+tk_token_identity() {
 	printf '\n[identity %s]\nkey = %s\ncert = %s\npin-file = %s\n' "$1" "$2" "$3" "$4"
 }
 
 # Data the remote peers send and expect back.
-tok_data() {
+tk_token_data() {
 	[ -s "$TK_TMP/data" ] ||
 		seq 1 500 | sed 's/^/line through a token-backed session /' >"$TK_TMP/data"
 }
 
-tok_server_case() {
+tk_token_server_case() {
 	local name=$1 myname=$2 rc=0 want
-	tok_data
+	tk_token_data
 	want=$(wc -c <"$TK_TMP/data")
-	tk_log "case $name: app server $myname <- gnutls-cli (bob@example.test) [$(tok_secs)s]"
+	tk_log "case $name: app server $myname <- gnutls-cli (bob@example.test) [$(tk_secs)s]"
 	tk_app_server "$name-s" --myname "$myname" --echo
 	tk_fifo_client "$name-c" "$TK_TMP/data" "$want" gnutls-cli --logfile="$TK_TMP/$name-c.log" \
 		--port "$TK_PORT" --x509cafile "$TK_FX/ca.pem" \
@@ -123,10 +121,10 @@ tok_server_case() {
 	tk_daemon_alive
 }
 
-tok_client_case() {
+tk_token_client_case() {
 	local name=$1 myname=$2 rc=0
-	tok_data
-	tk_log "case $name: app client $myname -> gnutls-serv (peer.example.test) [$(tok_secs)s]"
+	tk_token_data
+	tk_log "case $name: app client $myname -> gnutls-serv (peer.example.test) [$(tk_secs)s]"
 	tk_start_gnutls_serv "$name-srv" \
 		--x509certfile "$TK_FX/peer-server.pem" --x509keyfile "$TK_FX/peer-server.key"
 	cp "$TK_TMP/data" "$TK_TMP/$name.in"
@@ -142,24 +140,17 @@ tok_client_case() {
 	tk_daemon_alive
 }
 
-# tok_check_key_flags MODULE URI PIN-FILE LABEL: the private key LABEL is
+# tk_token_key_flags MODULE URI PIN-FILE LABEL: the private key LABEL is
 # CKA_SENSITIVE and not CKA_EXTRACTABLE (p11tool prints the flag only when
 # it is true).
-tok_check_key_flags() {
-	local module=$1 uri=$2 pinf=$3 label=$4 listing flags
+tk_token_key_flags() {
+	local module=$1 uri=$2 pinf=$3 label=$4 listing flags why
 	listing=$(GNUTLS_PIN=$(cat "$pinf") p11tool --provider "$module" --login \
 		--list-all-privkeys "$uri" </dev/null 2>>"$TK_TMP/p11tool.log") ||
 		tk_fail "p11tool cannot list the private keys of $uri"
-	flags=$(printf '%s\n' "$listing" | awk -v l="$label" '
-		$1 == "Label:" { cur = $2 }
-		$1 == "Flags:" && cur == l { print; exit }')
-	[ -n "$flags" ] || tk_fail "no private key $label on $uri"
-	case $flags in
-	*CKA_SENSITIVE*) ;;
-	*) tk_fail "key $label is not CKA_SENSITIVE: $flags" ;;
-	esac
-	case $flags in
-	*"CKA_EXTRACTABLE;"*) tk_fail "key $label is extractable: $flags" ;;
-	esac
+	flags=$(printf '%s\n' "$listing" | tk_key_flags "$label")
+	if why=$(tk_key_flags_bad "$flags"); then
+		tk_fail "private key $label on $uri: $why"
+	fi
 	tk_log "key $label: $flags"
 }

@@ -1,5 +1,6 @@
-# Helpers for the feature tests (flags.sh, validation.sh, cache.sh,
-# session-control.sh, dtls.sh); sourced after lib.sh and tk_setup.
+# Part of test/lib/tk.sh (sourced by it): helpers for the feature tests
+# (flags.sh, validation.sh, cache.sh, session-control.sh, dtls.sh) and the
+# daemon log marks every test uses.
 #
 #   tk_ok NAME ARGS...          tk-app must succeed
 #   tk_err NAME ERRNO ARGS...   tk-app must fail with exactly ERRNO
@@ -10,7 +11,7 @@
 #                               with TK_SOFT_CASE=1 a wrong app outcome is
 #                               recorded (tk_soft_fail) instead of fatal
 #   tk_mark / tk_log_since      daemon log lines written after the mark
-#   tk_wait_log ERE             wait (bounded) for ERE in the log since the mark
+#   tk_wait_log ERE [SECONDS]   wait (bounded, 3 s) for ERE in the log since the mark
 #   tk_no_log ERE               ERE must not be in the log since the mark
 #   tk_conf NAME [KEY=VALUE|-KEY...] [-- EXTRA-LINES]
 #                               write $TK_TMP/NAME.conf: the fixture's
@@ -109,14 +110,14 @@ tk_log_since() {
 	tail -n "+$((TK_MARK + 1))" "$TK_TMP/tlskeyd.log"
 }
 
-# tk_wait_log ERE: the daemon logs some lines after it answered the
-# application (the audit record of an established session).
+# tk_log_has ERE: the daemon logged a line matching ERE since the mark.
+tk_log_has() { tk_log_since | grep -E -- "$1" >/dev/null; }
+
+# tk_wait_log ERE [SECONDS]: the daemon logs some lines after it answered
+# the application (the audit record of an established session): wait for
+# them (bounded, default 3 s).
 tk_wait_log() {
-	local i
-	for i in $(seq 30); do
-		tk_log_since | grep -E -- "$1" >/dev/null && return 0
-		sleep 0.1
-	done
+	tk_wait_until "${2:-3}" "" tk_log_has "$1" && return 0
 	echo "--- daemon log since the mark:" >&2
 	tk_log_since >&2
 	return 1

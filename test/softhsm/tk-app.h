@@ -1,0 +1,83 @@
+/* tk-app: what its files share (tk-app.c: options and main; tk-app-tls.c:
+ * the TLS modes; tk-app-io.c: relays, sink, splice; tk-app-hostile.c: raw
+ * protocol abuse).  A test program: every failure of its own machinery
+ * ends it (usage, fail). */
+#ifndef TLSKEY_TEST_TK_APP_H
+#define TLSKEY_TEST_TK_APP_H
+
+#include <netdb.h>
+#include <stddef.h>
+enum {
+	EXIT_USAGE = 1,
+	EXIT_STARTTLS = 2,
+	EXIT_RELAY = 3,
+	EXIT_EXPECT = 4,
+	EXIT_HANG = 5,
+};
+#define RELAY_BUF (64 * 1024)
+
+
+struct opts {
+	const char *listen;
+	const char *connect;
+	const char *port_file;
+	char *myname;
+	char *sni;
+	const char *sni_allow;
+	int sni_deny;
+	int flags;
+	int proto;
+	size_t peername_len;
+	const char *expect;
+	unsigned accept_count;
+	int echo;
+	const char *kind;
+	const char *role;
+	unsigned timeout;
+	/* extended API */
+	int role_swap;
+	unsigned hs_timeout;
+	int allow_hs_timeout;
+	int nonblocking;
+	int finish_plain; /* tlskey_finish() even with a checksni callback */
+	int query;
+	const char *cert_out;
+	int udp;
+	int proto_set;
+	unsigned dgrams;
+	const char *reply;
+	const char *to;
+};
+
+/* --query-at-end (tk-app.c): print ENDSTATE= after the relay ended. */
+extern int tkapp_query_at_end;
+
+/* tk-app.c: print a usage error (or what failed, with errno) and exit 1. */
+void usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fail(const char *what) __attribute__((noreturn));
+
+/* tk-app-tls.c: the modes; each returns the exit status. */
+int run_server(const struct opts *o);
+int run_client(const struct opts *o);
+int run_query(const struct opts *o);
+int run_badfd(const struct opts *o);
+/* The name of a TLSKEY_STATE_* value. */
+const char *state_name(int st);
+
+/* tk-app-io.c */
+/* Relay stdin -> pfd and pfd -> stdout (or back to pfd with echo) until
+ * both directions saw EOF; consumes pfd.  Returns the exit status. */
+int relay(int pfd, int echo, int use_stdin);
+/* The same for datagrams (--udp): stop after `want` received (0: as many
+ * as were sent). */
+int relay_dgram(int pfd, int echo, int use_stdin, unsigned want);
+/* "127.0.0.1:PORT" or "[::1]:PORT"; usage() on anything else.  The
+ * caller frees the result (freeaddrinfo). */
+struct addrinfo *parse_addr(const char *spec, int passive);
+int run_sink(const struct opts *o);
+int run_splice(const struct opts *o);
+
+/* tk-app-hostile.c */
+int run_hostile(const char *path, const char *mode, unsigned timeout);
+
+#endif
