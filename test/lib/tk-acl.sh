@@ -72,8 +72,10 @@ tk_retry() {
 tk_acl_cleanup() {
 	local rc=$?
 	set +e
-	# The daemon may run as the account (unprivileged.sh): stop it first.
+	# The daemon may run as the account (unprivileged.sh), and so may
+	# attackers the test started: stop them first, or userdel refuses.
 	tk_daemon_stop
+	tk_stop_started
 	if [ -n "$TK_TEST_USER" ]; then
 		tk_retry userdel "$TK_TEST_USER" || echo "WARNING: could not delete user $TK_TEST_USER" >&2
 	fi

@@ -65,16 +65,25 @@ tk_dump_logs() {
 	done
 }
 
-tk_cleanup() {
-	local rc=$? pid
-	trap - EXIT
-	set +e
+# tk_stop_started: end every process this test started (by pid), the
+# daemon included; bounded, SIGKILL after 5 s.
+tk_stop_started() {
+	local pid
 	for pid in "${TK_PIDS[@]}" $TK_DAEMON_PID; do
 		kill "$pid" 2>/dev/null
 	done
 	for pid in "${TK_PIDS[@]}" $TK_DAEMON_PID; do
 		tk_wait_pid "$pid" 5 >/dev/null 2>&1 || kill -9 "$pid" 2>/dev/null
 	done
+	TK_PIDS=()
+	TK_DAEMON_PID=
+}
+
+tk_cleanup() {
+	local rc=$?
+	trap - EXIT
+	set +e
+	tk_stop_started
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
 		tk_dump_logs
 	fi
