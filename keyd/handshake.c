@@ -22,8 +22,14 @@
 #include "common/file.h"
 #include "common/util.h"
 #include "keyd/identity.h"
-#include "keyd/keyd.h"
+#include "keyd/conn.h"
+#include "keyd/handshake.h"
+#include "keyd/relay.h"
+#include "keyd/appsock.h"
+#include "keyd/signer.h"
+#include "keyd/worker.h"
 #include "keyd/log.h"
+#include "keyd/p11reset.h"
 #include <netinet/in.h>
 #include "pkcs11/p11.h"
 #include "tlskey/starttls.h"
@@ -103,7 +109,7 @@ static void audit(const struct conn *c, const char *event, int err, const char *
 	keyd_audit(&a);
 }
 
-void handshake_fail(struct conn *c, int err, const char *fmt, ...)
+enum conn_status handshake_fail(struct conn *c, int err, const char *fmt, ...)
 {
 	char msg[TK_MESSAGE_MAX + 1];
 	va_list ap;
@@ -115,7 +121,7 @@ void handshake_fail(struct conn *c, int err, const char *fmt, ...)
 	send_result(c, err, msg, -1);
 	if (c->net.fd >= 0)
 		(void)shutdown(c->net.fd, SHUT_RDWR);
-	conn_free(c);
+	return conn_close(c, err, msg);
 }
 
 /* Map a fatal GnuTLS handshake error to an errno and a sentence. */
@@ -214,8 +220,7 @@ static int ensure_key(struct conn *c)
 	if (r < 0 && wk->ever_ok && (r == -ENODEV || r == -EIO)) {
 		/* A key that used to work cannot be opened any more: the module
 		 * itself may need to start over (see keyd_slot_free/main.c). */
-		atomic_store(&c->w->k->reset_wanted, 1);
-		(void)eventfd_write(c->w->k->donefd, 1);
+		p11reset_request(c->w->k);
 	}
 	if (r < 0) {
 		wk->token_key = NULL;
@@ -501,16 +506,17 @@ static int net_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
 	return r;
 }
 
-static void set_net_interest(struct conn *c)
+static enum conn_status set_net_interest(struct conn *c)
 {
 	uint32_t mask = gnutls_record_get_direction(c->tls) ? EPOLLOUT : EPOLLIN;
-	int r = worker_ev_update(c->w, c, &c->net, mask);
+	int r = conn_ev_update(c, &c->net, mask);
 
 	if (r < 0)
-		handshake_fail(c, -r, "epoll: %s", strerror(-r));
+		return handshake_fail(c, -r, "epoll: %s", strerror(-r));
+	return CONN_LIVE;
 }
 
-int handshake_begin(struct conn *c)
+enum conn_status handshake_begin(struct conn *c)
 {
 	const struct keyd_request *q = &c->req;
 	struct keyd *k = c->w->k;
@@ -518,17 +524,16 @@ int handshake_begin(struct conn *c)
 	int r, fl;
 
 	if (!(q->msg.role == TK_ROLE_CLIENT && (q->msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT))) {
-		r = ensure_key(c);
-		if (r < 0)
-			return r;
+		/* ensure_key() closed c if it failed. */
+		if (ensure_key(c) < 0)
+			return CONN_CLOSED;
 	}
 	/* Kept for the odd call that takes no flags, never relied on: the
 	 * transport functions pass MSG_DONTWAIT (see net_pull).  The socket
 	 * options the daemon depends on were set at admission. */
 	fl = fcntl(c->net.fd, F_GETFL);
 	if (fl < 0 || fcntl(c->net.fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		handshake_fail(c, errno, "cannot make socket non-blocking: %s", strerror(errno));
-		return -EIO;
+		return handshake_fail(c, errno, "cannot make socket non-blocking: %s", strerror(errno));
 	}
 	c->dtls = q->msg.proto == IPPROTO_UDP;
 	flags = (q->msg.role == TK_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
@@ -541,16 +546,14 @@ int handshake_begin(struct conn *c)
 	r = gnutls_init(&c->tls, flags);
 	if (r < 0) {
 		c->tls = NULL;
-		handshake_fail(c, ENOMEM, "gnutls_init: %s", gnutls_strerror(r));
-		return -ENOMEM;
+		return handshake_fail(c, ENOMEM, "gnutls_init: %s", gnutls_strerror(r));
 	}
 	gnutls_session_set_ptr(c->tls, c);
 	r = gnutls_priority_set(c->tls, k->prio);
 	if (r == 0)
 		r = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->w->cred);
 	if (r < 0) {
-		handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
-		return -ENOMEM;
+		return handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
 	}
 	gnutls_transport_set_ptr(c->tls, c);
 	gnutls_transport_set_pull_function(c->tls, net_pull);
@@ -580,23 +583,20 @@ int handshake_begin(struct conn *c)
 		gnutls_dtls_set_mtu(c->tls, KEYD_DTLS_MTU);
 	}
 	/* Watch the caller: if it goes away, the handshake is pointless. */
-	r = worker_ev_update(c->w, c, &c->ctl, EPOLLIN | EPOLLRDHUP);
+	r = conn_ev_update(c, &c->ctl, EPOLLIN | EPOLLRDHUP);
 	if (r < 0) {
-		handshake_fail(c, -r, "epoll: %s", strerror(-r));
-		return r;
+		return handshake_fail(c, -r, "epoll: %s", strerror(-r));
 	}
 	if (q->msg.role == TK_ROLE_SERVER && q->msg.allow_hs_timeout) {
 		/* Wait for the peer's first byte before committing to TLS. */
 		c->waiting_hello = 1;
-		r = worker_ev_update(c->w, c, &c->net, EPOLLIN);
+		r = conn_ev_update(c, &c->net, EPOLLIN);
 		if (r < 0) {
-			handshake_fail(c, -r, "epoll: %s", strerror(-r));
-			return r;
+			return handshake_fail(c, -r, "epoll: %s", strerror(-r));
 		}
-		return 0;
+		return CONN_LIVE;
 	}
-	handshake_step(c);
-	return 0;
+	return handshake_step(c);
 }
 
 /* Publish what tlskey_query() will report about this session. */
@@ -632,6 +632,9 @@ static int make_protected(struct conn *c, char *why, size_t whylen)
 {
 	int sv[2], tcp, r;
 
+	/* A closed conn owns nothing any more: a pair made now would leak. */
+	if (c->dead)
+		return -EBADF;
 	if (c->app.fd >= 0)
 		return 0;
 	r = appsock_pair(c->w->k->conf, c->dtls, sv, &tcp, why, whylen);
@@ -644,7 +647,7 @@ static int make_protected(struct conn *c, char *why, size_t whylen)
 }
 
 /* Hand the caller its protected descriptor and move on to relaying. */
-static int deliver(struct conn *c, const char *event, const char *detail)
+static enum conn_status deliver(struct conn *c, const char *event, const char *detail)
 {
 	char why[TK_MESSAGE_MAX] = "";
 	int r = make_protected(c, why, sizeof(why));
@@ -653,8 +656,7 @@ static int deliver(struct conn *c, const char *event, const char *detail)
 		if (r == -EAGAIN)
 			handshake_fail(c, EAGAIN, "%s", why);
 		else
-			handshake_fail(c, -r, "cannot make the protected descriptor: %s", why);
-		return -EIO;
+			return handshake_fail(c, -r, "cannot make the protected descriptor: %s", why);
 	}
 	c->info = describe(c);
 	if (c->info && registry_add(c->info, c->app_out) < 0) {
@@ -667,12 +669,9 @@ static int deliver(struct conn *c, const char *event, const char *detail)
 	audit(c, event, 0, detail);
 
 	/* The handshake slot is free: the caller and the relay take over. */
-	(void)worker_ev_update(c->w, c, &c->ctl, 0);
+	(void)conn_ev_update(c, &c->ctl, 0);
 	c->ctl.fd = tk_close(c->ctl.fd);
-	c->state = CONN_RELAY;
-	conn_set_timed(c, 0);
-	c->retransmit_ms = 0;
-	conn_handshake_done(c);
+	conn_set_state(c, CONN_RELAY);
 	return relay_begin(c);
 }
 
@@ -696,7 +695,7 @@ static int map_user(struct conn *c, char *why, size_t len)
 	return 0;
 }
 
-static int finish(struct conn *c)
+static enum conn_status finish(struct conn *c)
 {
 	const struct keyd_request *q = &c->req;
 	const gnutls_datum_t *certs;
@@ -712,8 +711,7 @@ static int finish(struct conn *c)
 		gnutls_x509_crt_t crt;
 
 		if (gnutls_x509_crt_init(&crt) < 0) {
-			handshake_fail(c, ENOMEM, "out of memory");
-			return -ENOMEM;
+			return handshake_fail(c, ENOMEM, "out of memory");
 		}
 		r = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
 		if (r == 0 && q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
@@ -724,13 +722,11 @@ static int finish(struct conn *c)
 		}
 		gnutls_x509_crt_deinit(crt);
 		if (r < 0) {
-			handshake_fail(c, EKEYREJECTED, "peer certificate names no usable identity");
-			return -EKEYREJECTED;
+			return handshake_fail(c, EKEYREJECTED, "peer certificate names no usable identity");
 		}
 	} else if (!(q->msg.role == TK_ROLE_SERVER &&
 		     (q->msg.flags & (TLSKEY_FLAG_NO_REQUIRE_PEER_CERT | TLSKEY_FLAG_NO_REQUEST_PEER_CERT)))) {
-		handshake_fail(c, EKEYREJECTED, "peer sent no certificate");
-		return -EKEYREJECTED;
+		return handshake_fail(c, EKEYREJECTED, "peer sent no certificate");
 	}
 
 	if (!c->peer[0] && !(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION) &&
@@ -738,31 +734,26 @@ static int finish(struct conn *c)
 		/* The caller may choose not to require a certificate, but not
 		 * to lift the ACL's restriction on who the peer may be: with
 		 * no identity there is nothing peers=/map-user could admit. */
-		handshake_fail(c, EACCES, "peer sent no certificate, but %s admits only certain peers "
+		return handshake_fail(c, EACCES, "peer sent no certificate, but %s admits only certain peers "
 			       "(peers= or map-user)", q->decision.where);
-		return -EACCES;
 	}
 	if (c->peer[0]) {
 		int user = keyd_identity_is_user(c->peer);
 
 		if (user && (q->msg.flags & TLSKEY_FLAG_NO_REMOTE_USER_ID)) {
-			handshake_fail(c, EACCES, "peer %s is a user identity, refused by flags", c->peer);
-			return -EACCES;
+			return handshake_fail(c, EACCES, "peer %s is a user identity, refused by flags", c->peer);
 		}
 		if (!user && (q->msg.flags & TLSKEY_FLAG_NO_REMOTE_DOMAIN_ID)) {
-			handshake_fail(c, EACCES, "peer %s is a domain identity, refused by flags", c->peer);
-			return -EACCES;
+			return handshake_fail(c, EACCES, "peer %s is a domain identity, refused by flags", c->peer);
 		}
 		if (!(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION) &&
 		    acl_check_peer(q->acl, &q->decision, c->peer, why, sizeof(why)) < 0) {
-			handshake_fail(c, EACCES, "peer %s not authorized for %s: %s", c->peer,
+			return handshake_fail(c, EACCES, "peer %s not authorized for %s: %s", c->peer,
 				       q->msg.myname, why);
-			return -EACCES;
 		}
 	}
 	if (q->decision.map_user && map_user(c, why, sizeof(why)) < 0) {
-		handshake_fail(c, EACCES, "%s", why);
-		return -EACCES;
+		return handshake_fail(c, EACCES, "%s", why);
 	}
 	if (c->peer[0] && !(q->msg.flags & TLSKEY_FLAG_NO_CACHE_WRITE) &&
 	    !(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION)) {
@@ -774,9 +765,8 @@ static int finish(struct conn *c)
 	}
 checked:
 	if (strlen(c->peer) + 1 > q->msg.peername_max) {
-		handshake_fail(c, ERANGE, "peer identity %s does not fit in %u bytes", c->peer,
+		return handshake_fail(c, ERANGE, "peer identity %s does not fit in %u bytes", c->peer,
 			       q->msg.peername_max);
-		return -ERANGE;
 	}
 
 	(void)snprintf(why, sizeof(why), "%s %s%s%s%s",
@@ -787,7 +777,7 @@ checked:
 	return deliver(c, "established", why);
 }
 
-void handshake_step(struct conn *c)
+enum conn_status handshake_step(struct conn *c)
 {
 	char msg[TK_MESSAGE_MAX];
 	struct worker_key *wk = &c->w->keys[c->req.id_index];
@@ -801,14 +791,15 @@ void handshake_step(struct conn *c)
 		r = gnutls_handshake(c->tls);
 		if (wk->signs != signs)
 			c->sign_us = (c->sign_us < 0 ? 0 : c->sign_us) + (wk->sign_us - spent);
-		if (r == 0) {
-			(void)finish(c);
-			return;
-		}
+		if (r == 0)
+			return finish(c);
 		if (r == GNUTLS_E_AGAIN) {
 			if (c->dtls)
 				c->retransmit_ms = tk_now_ms() + gnutls_dtls_get_timeout(c->tls);
-			set_net_interest(c);
+			/* A failed epoll registration closes c: making the
+			 * protected descriptor then would leak both its ends. */
+			if (set_net_interest(c) == CONN_CLOSED)
+				return CONN_CLOSED;
 			/* Our flight is out and the peer has work to do: make the
 			 * protected descriptor now rather than after the last
 			 * message (it is retried at delivery if this fails). */
@@ -816,12 +807,12 @@ void handshake_step(struct conn *c)
 				char why[TK_MESSAGE_MAX];
 				(void)make_protected(c, why, sizeof(why));
 			}
-			return;
+			return CONN_LIVE;
 		}
 		if (r == GNUTLS_E_INTERRUPTED && c->sni == SNI_ASKED) {
 			/* Waiting for the application's SNI verdict. */
-			(void)worker_ev_update(c->w, c, &c->net, 0);
-			return;
+			(void)conn_ev_update(c, &c->net, 0);
+			return CONN_LIVE;
 		}
 		if (!gnutls_error_is_fatal(r))
 			continue;
@@ -831,49 +822,45 @@ void handshake_step(struct conn *c)
 	/* Tell the peer why, as far as the socket lets us right now. */
 	if (r != GNUTLS_E_FATAL_ALERT_RECEIVED && err != ECONNRESET)
 		(void)gnutls_alert_send_appropriate(c->tls, r);
-	handshake_fail(c, err, "%s", msg);
+	return handshake_fail(c, err, "%s", msg);
 }
 
-void handshake_ctl_event(struct conn *c, uint32_t events)
+enum conn_status handshake_ctl_event(struct conn *c, uint32_t events)
 {
 	struct tk_msg m;
 	int fd = -1, r;
 
 	r = (events & EPOLLIN) ? tk_msg_recv(c->ctl.fd, &m, &fd) : -ECONNRESET;
 	if (r == -EAGAIN)
-		return;
+		return CONN_LIVE;
 	if (r < 0 || fd >= 0 || m.type != TK_MSG_SNI_ANSWER || c->sni != SNI_ASKED) {
 		(void)tk_close(fd);
 		keyd_log(LOG_INFO, "uid=%u pid=%d myname=%s: caller went away or misbehaved during handshake",
 			 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname);
 		if (c->tls)
 			(void)gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_USER_CANCELED);
-		(void)worker_ev_update(c->w, c, &c->ctl, 0);
+		(void)conn_ev_update(c, &c->ctl, 0);
 		c->ctl.fd = tk_close(c->ctl.fd);
-		handshake_fail(c, ECONNABORTED, "caller closed its request");
-		return;
+		return handshake_fail(c, ECONNABORTED, "caller closed its request");
 	}
 	if (!m.accept) {
 		c->sni = SNI_REFUSED;
 		(void)gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_UNRECOGNIZED_NAME);
-		handshake_fail(c, EHOSTUNREACH, "server name refused by the application");
-		return;
+		return handshake_fail(c, EHOSTUNREACH, "server name refused by the application");
 	}
 	c->sni = SNI_ACCEPTED;
-	handshake_step(c);
+	return handshake_step(c);
 }
 
-void handshake_timeout(struct conn *c)
+enum conn_status handshake_timeout(struct conn *c)
 {
-
 	if (c->waiting_hello && !(c->req.msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION) &&
 	    acl_decision_restricts_peers(&c->req.decision)) {
 		/* No handshake, so no peer identity: the same refusal as for a
 		 * TLS peer without a certificate (finish()). */
 		c->waiting_hello = 0;
-		handshake_fail(c, EACCES, "no handshake from the peer, but %s admits only certain "
+		return handshake_fail(c, EACCES, "no handshake from the peer, but %s admits only certain "
 			       "peers (peers= or map-user)", c->req.decision.where);
-		return;
 	}
 	if (c->waiting_hello) {
 		/* The peer never started a handshake: keep the connection in
@@ -881,13 +868,12 @@ void handshake_timeout(struct conn *c)
 		c->waiting_hello = 0;
 		gnutls_deinit(c->tls);
 		c->tls = NULL;
-		(void)deliver(c, "cleartext", "no handshake from the peer before the timer");
-		return;
+		return deliver(c, "cleartext", "no handshake from the peer before the timer");
 	}
 
 	/* Reset rather than close politely: the peer missed its chance. */
 	c->net_reset = 1;
 	audit(c, "handshake-failed", ETIMEDOUT, "handshake timer expired");
 	send_result(c, ETIMEDOUT, "handshake timer expired", -1);
-	conn_free(c);
+	return conn_close(c, ETIMEDOUT, "handshake timer expired");
 }

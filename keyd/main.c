@@ -24,16 +24,16 @@
 #include <systemd/sd-login.h>
 
 #include "common/util.h"
+#include "keyd/aclstore.h"
 #include "keyd/control.h"
-#include "keyd/keyd.h"
+#include "keyd/worker.h"
 #include "keyd/log.h"
+#include "keyd/p11reset.h"
 #include "keyd/quota.h"
 #include "pkcs11/p11.h"
 
 #define DEFAULT_CONF SYSCONFDIR "/tlskeyd/tlskeyd.conf"
 #define DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
-/* At most one PKCS#11 re-initialisation this often. */
-#define RESET_MIN_MS 5000ULL
 /* Descriptors kept free for transient use: on the accept thread the
  * caller's pidfd, /proc files and the descriptor being received; on each
  * worker the one-shot listener of a loopback pair and the files a PKCS#11
@@ -76,7 +76,6 @@ struct loop {
 	int stop;
 	int activated; /* socket passed by systemd */
 	unsigned long long watchdog_ms, next_watchdog_ms, next_tick_ms, idle_since_ms;
-	unsigned long long last_reset_ms;
 	int listen_paused; /* out of descriptors: not accepting for now */
 	unsigned fd_base; /* descriptors open besides clients and sessions */
 	unsigned long long fd_max; /* RLIMIT_NOFILE, read again every tick */
@@ -99,7 +98,7 @@ static void client_drop(struct loop *l, struct client *c)
 	if (c->counted)
 		quota_pending_put(l->k->quota, c->who.cred.uid);
 	(void)tk_close(c->fd);
-	control_caller_done(&c->who);
+	caller_done(&c->who);
 	free(c);
 }
 
@@ -342,7 +341,7 @@ static void accept_clients(struct loop *l)
 			(void)tk_close(fd);
 			continue;
 		}
-		r = control_caller_identify(fd, &c->who);
+		r = caller_identify(fd, &c->who);
 		if (r < 0) {
 			keyd_log(LOG_INFO, "a client could not be identified (%s): closed",
 				 r == -ESRCH ? "it exited, or its PID was reused" : strerror(-r));
@@ -390,87 +389,13 @@ static void expire_clients(struct loop *l)
 	}
 }
 
-/* What acl_load_file() leaves in err on success: one warning per line. */
-static void keyd_log_acl_warnings(const char *warnings)
-{
-	const char *p = warnings;
-
-	while (p && *p) {
-		const char *nl = strchr(p, '\n');
-		int n = nl ? (int)(nl - p) : (int)strlen(p);
-
-		keyd_log(LOG_WARNING, "ACL: %.*s", n, p);
-		p = nl ? nl + 1 : NULL;
-	}
-}
-
-int keyd_reload_acl(struct keyd *k, char *msg, size_t len)
-{
-	struct acl *fresh = NULL, *old;
-	char err[1024] = "";
-	int r;
-
-	if (!k->conf->acl_path) {
-		(void)snprintf(msg, len, "no 'acl' file configured, everything stays denied");
-		keyd_log(LOG_WARNING, "reload: %s", msg);
-		return -ENOENT;
-	}
-	(void)sd_notify(0, "RELOADING=1");
-	r = acl_load_file(k->conf->acl_path, &fresh, err, sizeof(err));
-	if (r < 0) {
-		(void)snprintf(msg, len, "keeping the previous ACL: %s", err);
-		keyd_log(LOG_ERR, "reload: %s", msg);
-		(void)sd_notify(0, "READY=1");
-		return r;
-	}
-	keyd_log_acl_warnings(err);
-	pthread_mutex_lock(&k->acl_lock);
-	old = k->acl;
-	k->acl = fresh;
-	k->acl_gen++;
-	pthread_mutex_unlock(&k->acl_lock);
-	/* Requests in flight and sessions hold their own references. */
-	acl_unref(old);
-	(void)snprintf(msg, len, "ACL loaded from %s (%zu rules)", k->conf->acl_path,
-		       acl_rule_count(fresh));
-	keyd_log(LOG_NOTICE, "%s", msg);
-	(void)sd_notify(0, "READY=1");
-	return 0;
-}
-
-void keyd_audit_reload(struct keyd *k, const struct ucred *cred, const char *unit, int r,
-		       const char *detail)
-{
-	struct keyd_audit a = { .event = "acl-reload",
-				.cred = cred,
-				.unit = unit,
-				.err = r < 0 ? -r : 0,
-				.rule = k->conf->acl_path,
-				.sign_us = -1,
-				.handshake_ms = -1,
-				.detail = detail };
-
-	keyd_audit(&a);
-}
-
 /* The sender of a signal, as far as the kernel tells (uid, pid). */
 static void signal_sender(const struct signalfd_siginfo *si, struct ucred *ret, char *unit, size_t len)
 {
-	char path[64], line[256];
-	FILE *f;
-
 	ret->pid = (pid_t)si->ssi_pid;
 	ret->uid = si->ssi_uid;
-	ret->gid = (gid_t)-1;
+	ret->gid = caller_proc_gid((pid_t)si->ssi_pid);
 	unit[0] = '\0';
-	(void)snprintf(path, sizeof(path), "/proc/%u/status", si->ssi_pid);
-	f = fopen(path, "re");
-	if (f) {
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "Gid:", 4))
-				ret->gid = (gid_t)strtoul(line + 4, NULL, 10);
-		(void)fclose(f);
-	}
 	if (si->ssi_pid) {
 		char *u = NULL;
 		if (sd_pid_get_unit((pid_t)si->ssi_pid, &u) >= 0 && u)
@@ -487,10 +412,10 @@ static void handle_signal(struct loop *l)
 		if (si.ssi_signo == SIGHUP) {
 			struct ucred who;
 			char msg[1024], unit[256];
-			int r = keyd_reload_acl(l->k, msg, sizeof(msg));
+			int r = aclstore_reload(l->k, msg, sizeof(msg));
 
 			signal_sender(&si, &who, unit, sizeof(unit));
-			keyd_audit_reload(l->k, &who, unit, r, msg);
+			aclstore_audit_reload(l->k, &who, unit, r, msg);
 		} else {
 			keyd_log(LOG_NOTICE, "signal %u: shutting down", si.ssi_signo);
 			l->stop = 1;
@@ -514,38 +439,6 @@ static void report_status(struct loop *l)
 {
 	(void)sd_notifyf(0, "STATUS=%u sessions, %u handshakes, %zu waiting",
 			 atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->n_pending);
-}
-
-/* Drive a module reset (see struct keyd): at most one per RESET_MIN_MS. */
-static void reset_step(struct loop *l, unsigned long long now)
-{
-	struct keyd *k = l->k;
-	char err[512] = "";
-	int r;
-
-	if (!atomic_load(&k->resetting)) {
-		if (!atomic_load(&k->reset_wanted) ||
-		    (l->last_reset_ms && now - l->last_reset_ms < RESET_MIN_MS))
-			return;
-		keyd_log(LOG_WARNING, "keys that used to work cannot be opened: re-initialising PKCS#11");
-		atomic_store(&k->reset_acks, 0);
-		atomic_store(&k->resetting, 1);
-		for (unsigned i = 0; i < k->n_workers; i++)
-			(void)eventfd_write(k->workers[i].wakefd, 1);
-		return;
-	}
-	if (atomic_load(&k->reset_acks) < k->n_workers)
-		return;
-	r = p11_reinit(err, sizeof(err));
-	if (r < 0)
-		keyd_log(LOG_ERR, "%s", err);
-	else
-		keyd_log(LOG_NOTICE, "PKCS#11 re-initialised; keys will be opened again");
-	l->last_reset_ms = now;
-	atomic_store(&k->reset_wanted, 0);
-	atomic_store(&k->resetting, 0);
-	for (unsigned i = 0; i < k->n_workers; i++)
-		(void)eventfd_write(k->workers[i].wakefd, 1);
 }
 
 /* Housekeeping once a second at most: watchdog, status, idle exit. */
@@ -616,7 +509,7 @@ static int run(struct loop *l)
 			}
 		}
 		expire_clients(l);
-		reset_step(l, tk_now_ms());
+		p11reset_step(l->k, tk_now_ms());
 		dispatch_pending(l);
 		tick(l, tk_now_ms());
 	}
@@ -878,17 +771,10 @@ int main(int argc, char **argv)
 		keyd_log(LOG_ERR, "configuration: %s", err);
 		return 1;
 	}
-	if (k.conf->acl_path) {
-		r = acl_load_file(k.conf->acl_path, &k.acl, err, sizeof(err));
-		if (r < 0) {
-			keyd_log(LOG_ERR, "ACL: %s", err);
-			goto out;
-		}
-		keyd_log_acl_warnings(err);
-	} else {
-		keyd_log(LOG_WARNING, "no 'acl' file configured: every request will be denied");
-	}
-	(void)control_identify_init();
+	r = aclstore_load(&k);
+	if (r < 0)
+		goto out;
+	(void)caller_identify_init();
 	r = gnutls_priority_init2(&k.prio, k.conf->priority ? k.conf->priority : "NORMAL", NULL, 0);
 	if (r < 0) {
 		keyd_log(LOG_ERR, "priority '%s': %s", k.conf->priority, gnutls_strerror(r));
