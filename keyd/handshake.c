@@ -21,7 +21,10 @@
 
 #include "common/file.h"
 #include "common/util.h"
+#include "keyd/authz.h"
 #include "keyd/identity.h"
+#include "keyd/keys.h"
+#include "keyd/outcome.h"
 #include "keyd/conn.h"
 #include "keyd/handshake.h"
 #include "keyd/relay.h"
@@ -34,80 +37,9 @@
 #include "pkcs11/p11.h"
 #include "tlskey/starttls.h"
 
-/* A key whose import failed is not retried for this long, so that a
- * missing token or wrong PIN does not turn every request into a login
- * attempt (tokens lock after a few wrong PINs). */
-#define KEY_RETRY_MS 2000
 
-static const char *role_name(const struct conn *c)
-{
-	return c->req.msg.role == TK_ROLE_SERVER ? "server" : "client";
-}
 
-/* TLSKEY_INFO_* for the protected descriptor of c (see starttls.h). */
-static uint32_t info_flags(const struct conn *c)
-{
-	uint32_t f = 0;
 
-	if (c->app.fd >= 0 && !c->app_tcp && !c->dtls) {
-		f |= TLSKEY_INFO_TRUNCATION_UNREPORTED;
-		if (!c->w->k->conf->protected_unix)
-			f |= TLSKEY_INFO_UNIX_FALLBACK;
-	}
-	return f;
-}
-
-static void send_result(struct conn *c, int err, const char *message, int passfd)
-{
-	struct tk_msg *m;
-	int r;
-
-	if (c->ctl.fd < 0)
-		return;
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return;
-	m->type = TK_MSG_RESULT;
-	m->err = (uint32_t)err;
-	m->present = 1u << TK_TAG_ERRNO;
-	if (message && *message)
-		(void)tk_msg_set_str(m, TK_TAG_MESSAGE, message);
-	if (!err) {
-		m->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
-		m->present |= 1u << TK_TAG_STATE;
-		m->info_flags = info_flags(c);
-		m->present |= 1u << TK_TAG_INFO_FLAGS;
-		(void)tk_msg_set_str(m, TK_TAG_PEERNAME, c->peer);
-		if (c->mapped_user[0])
-			(void)tk_msg_set_str(m, TK_TAG_MAPPED_USER, c->mapped_user);
-	}
-	r = tk_msg_send(c->ctl.fd, m, passfd);
-	free(m);
-	if (r < 0)
-		keyd_log(LOG_INFO, "pid=%d: could not deliver result: %s", (int)c->req.cred.pid,
-			 strerror(-r));
-}
-
-static void audit(const struct conn *c, const char *event, int err, const char *detail)
-{
-	const struct keyd_request *q = &c->req;
-	struct keyd_audit a = {
-		.event = event,
-		.cred = &q->cred,
-		.unit = q->unit,
-		.myname = q->msg.myname,
-		.role = role_name(c),
-		.key_uri = q->id ? q->id->key_uri : NULL,
-		.peer = c->peer[0] ? c->peer : NULL,
-		.err = err,
-		.rule = q->decision.where,
-		.sign_us = c->sign_us,
-		.handshake_ms = (long)(tk_now_ms() - q->t_start_ms),
-		.detail = detail,
-	};
-
-	keyd_audit(&a);
-}
 
 enum conn_status handshake_fail(struct conn *c, int err, const char *fmt, ...)
 {
@@ -117,8 +49,8 @@ enum conn_status handshake_fail(struct conn *c, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	audit(c, "handshake-failed", err, msg);
-	send_result(c, err, msg, -1);
+	outcome_audit(c, "handshake-failed", err, msg);
+	outcome_send_result(c, err, msg, -1);
 	if (c->net.fd >= 0)
 		(void)shutdown(c->net.fd, SHUT_RDWR);
 	return conn_close(c, err, msg);
@@ -174,83 +106,7 @@ static int explain(struct conn *c, int r, char *buf, size_t len)
 	}
 }
 
-/* Import this worker's key object for the request's identity, once. */
-static int ensure_key(struct conn *c)
-{
-	struct worker_key *wk = &c->w->keys[c->req.id_index];
-	char err[512] = "";
-	unsigned long long now = tk_now_ms();
-	int r;
 
-	if (wk->key && !wk->failed)
-		return 0;
-	if (wk->key) {
-		struct p11_key_status st;
-
-		/* The token failed a signature: start over with a new session.
-		 * GnuTLS does not say which CKR_ code it got; a probe does.  A
-		 * second failure soon after the first backs off like a failed
-		 * import, so a broken token does not cost a login per request. */
-		if (p11_key_probe(c->req.id->key_uri, &st, err, sizeof(err)) == 0)
-			(void)snprintf(err, sizeof(err), "the token answers again");
-		keyd_log(LOG_WARNING, "worker %u: key %s failed a signature (%s); re-opening it",
-			 c->w->index, c->req.id->key_uri, err);
-		signer_drop(wk);
-		if (wk->dropped_ms && now - wk->dropped_ms < KEY_RETRY_MS)
-			wk->retry_after_ms = now + KEY_RETRY_MS;
-		wk->dropped_ms = now;
-		err[0] = '\0';
-	}
-	if (wk->retry_after_ms > now) {
-		handshake_fail(c, EIO, "key %s for %s is unavailable (recent failure, retry shortly)",
-			       c->req.id->key_uri, c->req.id->name);
-		return -EIO;
-	}
-	r = p11_key_import(c->req.id->key_uri, &wk->token_key, err, sizeof(err));
-	if (r == 0) {
-		r = signer_wrap(wk, c->w->k->chains[c->req.id_index][0].pubkey);
-		if (r < 0) {
-			signer_drop(wk);
-			(void)snprintf(err, sizeof(err), "private key does not match certificate %s",
-				       c->req.id->cert_src);
-		}
-	}
-	if (r == 0)
-		wk->ever_ok = 1;
-	if (r < 0 && wk->ever_ok && (r == -ENODEV || r == -EIO)) {
-		/* A key that used to work cannot be opened any more: the module
-		 * itself may need to start over (see keyd_slot_free/main.c). */
-		p11reset_request(c->w->k);
-	}
-	if (r < 0) {
-		wk->token_key = NULL;
-		wk->retry_after_ms = now + KEY_RETRY_MS;
-		handshake_fail(c, -r, "cannot use key for %s: %s", c->req.id->name, err);
-		return r;
-	}
-	return 0;
-}
-
-static int cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs,
-		   const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
-		   unsigned int *pcert_length, gnutls_privkey_t *privkey)
-{
-	struct conn *c = gnutls_session_get_ptr(s);
-	struct keyd *k = c->w->k;
-	size_t i = c->req.id_index;
-
-	(void)req_ca_rdn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
-	if ((c->req.msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT) || !c->w->keys[i].key) {
-		*pcert_length = 0;
-		*pcert = NULL;
-		*privkey = NULL;
-		return 0;
-	}
-	*pcert = k->chains[i];
-	*pcert_length = k->chain_lens[i];
-	*privkey = c->w->keys[i].key;
-	return 0;
-}
 
 static int post_client_hello(gnutls_session_t s)
 {
@@ -288,168 +144,9 @@ static int post_client_hello(gnutls_session_t s)
 	return GNUTLS_E_INTERRUPTED;
 }
 
-/* Everything a validation + authorization result depends on. */
-static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, uint8_t out[32])
-{
-	const struct keyd_request *q = &c->req;
-	gnutls_hash_hd_t h;
-	uint8_t hdr[16];
-	uint32_t kinds = q->msg.flags & (TLSKEY_FLAG_NO_REMOTE_USER_ID | TLSKEY_FLAG_NO_REMOTE_DOMAIN_ID);
 
-	memset(out, 0, 32);
-	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
-		return;
-	(void)gnutls_hash(h, "tlskeyd-vcache-1", 16);
-	hdr[0] = q->msg.role;
-	memcpy(hdr + 1, &kinds, 4);
-	memcpy(hdr + 5, &q->acl_gen, sizeof(unsigned));
-	(void)gnutls_hash(h, hdr, 5 + sizeof(unsigned));
-	(void)gnutls_hash(h, &q->acl, sizeof(q->acl));
-	(void)gnutls_hash(h, q->msg.myname, strlen(q->msg.myname) + 1);
-	/* The rule that admitted the request decides peers= and map-user. */
-	(void)gnutls_hash(h, q->decision.where, strlen(q->decision.where) + 1);
-	(void)gnutls_hash(h, &q->decision.map_user, sizeof(q->decision.map_user));
-	(void)gnutls_hash(h, q->msg.sniname, strlen(q->msg.sniname) + 1);
-	for (unsigned i = 0; i < n; i++) {
-		uint32_t len = certs[i].size;
-		(void)gnutls_hash(h, &len, sizeof(len));
-		(void)gnutls_hash(h, certs[i].data, certs[i].size);
-	}
-	gnutls_hash_deinit(h, out);
-}
 
-/* A configured pin may stand in for the CA, never for the validity dates. */
-static int pin_accepts(struct conn *c, const gnutls_datum_t *leaf, unsigned status)
-{
-	const unsigned fatal = GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED | GNUTLS_CERT_REVOKED |
-			       GNUTLS_CERT_PURPOSE_MISMATCH;
-	const struct keyd_conf *conf = c->w->k->conf;
-	const struct keyd_peer *pe;
-	gnutls_x509_crt_t crt;
-	unsigned char spki[32], whole[32];
-	size_t len = sizeof(spki);
-	char id[TK_ID_MAX + 1];
-	int ok = 0;
 
-	if (!conf->n_peers || (status & fatal) || gnutls_x509_crt_init(&crt) < 0)
-		return 0;
-	if (gnutls_x509_crt_import(crt, leaf, GNUTLS_X509_FMT_DER) < 0 ||
-	    gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, spki, &len) < 0 || len != 32 ||
-	    gnutls_hash_fast(GNUTLS_DIG_SHA256, leaf->data, leaf->size, whole) < 0)
-		goto out;
-	/* The pinned name must be the one the connection is about. */
-	if (c->req.msg.role == TK_ROLE_CLIENT && TK_HAS(&c->req.msg, TK_TAG_SNINAME))
-		(void)snprintf(id, sizeof(id), "%s", c->req.msg.sniname);
-	else if (keyd_identity_from_cert(crt, id, sizeof(id)) < 0)
-		goto out;
-	pe = keyd_conf_peer(conf, id);
-	for (size_t i = 0; pe && i < pe->n_pins && !ok; i++)
-		ok = !memcmp(pe->pins[i].sha256, pe->pins[i].kind == KEYD_PIN_SPKI ? spki : whole, 32);
-	if (ok && c->req.msg.role == TK_ROLE_CLIENT && TK_HAS(&c->req.msg, TK_TAG_SNINAME) &&
-	    !gnutls_x509_crt_check_hostname(crt, id) && keyd_identity_from_cert(crt, id, sizeof(id)) == 0 &&
-	    strcasecmp(id, c->req.msg.sniname))
-		ok = 0;
-out:
-	gnutls_x509_crt_deinit(crt);
-	return ok;
-}
-
-static int verify_cb(gnutls_session_t s)
-{
-	struct conn *c = gnutls_session_get_ptr(s);
-	const struct keyd_request *q = &c->req;
-	gnutls_typed_vdata_st data[2];
-	struct vcache_value v;
-	const gnutls_datum_t *certs;
-	unsigned n = 0, nd = 0, status = 0;
-	int r;
-
-	certs = gnutls_certificate_get_peers(s, &n);
-	if (!certs || n == 0)
-		return 0; /* finish() applies the certificate-request flags */
-	cache_key(c, certs, n, c->cache_key);
-	if (!(q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) &&
-	    vcache_get(c->w->k->vcache, c->cache_key, &v) == 0) {
-		c->cache_hit = 1;
-		(void)snprintf(c->peer, sizeof(c->peer), "%s", v.peer);
-		(void)snprintf(c->mapped_user, sizeof(c->mapped_user), "%s", v.mapped_user);
-		keyd_log(LOG_DEBUG, "validation cache hit: myname=%s peer=%s", q->msg.myname, v.peer);
-		return 0;
-	}
-	keyd_log(LOG_DEBUG, "validation cache miss: myname=%s%s", q->msg.myname,
-		 (q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) ? " (no-cache-read)" : "");
-	if (q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
-		data[nd].type = GNUTLS_DT_DNS_HOSTNAME;
-		data[nd].data = (unsigned char *)q->msg.sniname;
-		data[nd++].size = 0;
-	}
-	data[nd].type = GNUTLS_DT_KEY_PURPOSE_OID;
-	data[nd].data = (unsigned char *)(q->msg.role == TK_ROLE_CLIENT ? GNUTLS_KP_TLS_WWW_SERVER
-									 : GNUTLS_KP_TLS_WWW_CLIENT);
-	data[nd++].size = 0;
-	r = gnutls_certificate_verify_peers(s, data, nd, &status);
-	if (r < 0)
-		status = GNUTLS_CERT_INVALID;
-	if (status && pin_accepts(c, &certs[0], status)) {
-		c->pinned = 1;
-		return 0;
-	}
-	if (status) {
-		c->verify_status = status;
-		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
-	}
-	return 0;
-}
-
-int keyd_worker_creds_init(struct worker *w)
-{
-	const struct keyd_conf *conf = w->k->conf;
-	int r;
-
-	r = gnutls_certificate_allocate_credentials(&w->cred);
-	if (r < 0)
-		return -ENOMEM;
-	/* Trust anchors: a file, a directory, both, or the system store when
-	 * neither is configured (or ca-file is "system").  Pins alone are
-	 * fine too: then there may be no anchor at all. */
-	if ((!conf->ca_file && !conf->ca_dir) || (conf->ca_file && !strcmp(conf->ca_file, "system"))) {
-		r = gnutls_certificate_set_x509_system_trust(w->cred);
-		if (r < 0) {
-			keyd_log(LOG_ERR, "system trust store: %s", gnutls_strerror(r));
-			return -EINVAL;
-		}
-	} else if (conf->ca_file) {
-		char err[512];
-		int fd;
-
-		/* GnuTLS opens the file with a blocking open(): make sure first
-		 * that it is a regular file, or a FIFO there would hang start-up.
-		 * (Whoever could swap it in between could edit it anyway.) */
-		r = tk_file_open_regular("ca-file", conf->ca_file, 0, &fd, NULL, err, sizeof(err));
-		if (r < 0) {
-			keyd_log(LOG_ERR, "%s", err);
-			return r;
-		}
-		(void)tk_close(fd);
-		r = gnutls_certificate_set_x509_trust_file(w->cred, conf->ca_file, GNUTLS_X509_FMT_PEM);
-		if (r <= 0) {
-			keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s", conf->ca_file,
-				 r < 0 ? gnutls_strerror(r) : "file holds no certificate");
-			return -EINVAL;
-		}
-	}
-	if (conf->ca_dir) {
-		r = gnutls_certificate_set_x509_trust_dir(w->cred, conf->ca_dir, GNUTLS_X509_FMT_PEM);
-		if (r < 0 || (r == 0 && !conf->ca_file && !conf->n_peers)) {
-			keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s", conf->ca_dir,
-				 r < 0 ? gnutls_strerror(r) : "directory holds no certificate");
-			return -EINVAL;
-		}
-	}
-	gnutls_certificate_set_retrieve_function2(w->cred, cert_cb);
-	gnutls_certificate_set_verify_function(w->cred, verify_cb);
-	return 0;
-}
 
 /* GnuTLS transport on the caller's socket.  The caller still shares the
  * file description and can clear O_NONBLOCK on its own duplicate at any
@@ -524,9 +221,11 @@ enum conn_status handshake_begin(struct conn *c)
 	int r, fl;
 
 	if (!(q->msg.role == TK_ROLE_CLIENT && (q->msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT))) {
-		/* ensure_key() closed c if it failed. */
-		if (ensure_key(c) < 0)
-			return CONN_CLOSED;
+		char why[TK_MESSAGE_MAX];
+
+		r = keys_ensure(c, why, sizeof(why));
+		if (r < 0)
+			return handshake_fail(c, -r, "%s", why);
 	}
 	/* Kept for the odd call that takes no flags, never relied on: the
 	 * transport functions pass MSG_DONTWAIT (see net_pull).  The socket
@@ -599,32 +298,6 @@ enum conn_status handshake_begin(struct conn *c)
 	return handshake_step(c);
 }
 
-/* Publish what tlskey_query() will report about this session. */
-static struct session_info *describe(struct conn *c)
-{
-	const gnutls_datum_t *certs = NULL;
-	struct session_info *i;
-	unsigned n = 0;
-
-	if (c->tls)
-		certs = gnutls_certificate_get_peers(c->tls, &n);
-	i = registry_info_new(n ? certs[0].data : NULL, n ? certs[0].size : 0);
-	if (!i)
-		return NULL;
-	i->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
-	i->info_flags = info_flags(c);
-	i->hs_ms = (uint32_t)(tk_now_ms() - c->req.t_start_ms);
-	if (c->tls) {
-		(void)snprintf(i->version, sizeof(i->version), "%s",
-			       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)));
-		(void)snprintf(i->cipher, sizeof(i->cipher), "%s",
-			       gnutls_ciphersuite_get(c->tls) ? gnutls_ciphersuite_get(c->tls) : "");
-	}
-	(void)snprintf(i->peer, sizeof(i->peer), "%s", c->peer);
-	(void)snprintf(i->local, sizeof(i->local), "%s", c->req.msg.myname);
-	(void)snprintf(i->mapped_user, sizeof(i->mapped_user), "%s", c->mapped_user);
-	return i;
-}
 
 /* Make the protected descriptor: the daemon's end in c->app, the caller's
  * in c->app_out until deliver() sends it. */
@@ -658,15 +331,15 @@ static enum conn_status deliver(struct conn *c, const char *event, const char *d
 		else
 			return handshake_fail(c, -r, "cannot make the protected descriptor: %s", why);
 	}
-	c->info = describe(c);
+	c->info = outcome_describe(c);
 	if (c->info && registry_add(c->info, c->app_out) < 0) {
 		free(c->info);
 		c->info = NULL;
 	}
-	send_result(c, 0, NULL, c->app_out);
+	outcome_send_result(c, 0, NULL, c->app_out);
 	/* The caller has its own copy now (or is gone). */
 	c->app_out = tk_close(c->app_out);
-	audit(c, event, 0, detail);
+	outcome_audit(c, event, 0, detail);
 
 	/* The handshake slot is free: the caller and the relay take over. */
 	(void)conn_ev_update(c, &c->ctl, 0);
@@ -675,18 +348,13 @@ static enum conn_status deliver(struct conn *c, const char *event, const char *d
 	return relay_begin(c);
 }
 
-/* map-user rules: the peer must correspond to an existing local account. */
-static int map_user(struct conn *c, char *why, size_t len)
+/* map-user rules: the peer must correspond to an existing local account
+ * (user: what the ACL mapped it to). */
+static int map_user(struct conn *c, const char *user, char *why, size_t len)
 {
-	char user[TK_SHORT_MAX + 1], buf[4096];
+	char buf[4096];
 	struct passwd pw, *res = NULL;
-	int r;
 
-	r = acl_map_user(c->req.acl, c->peer, user, sizeof(user));
-	if (r < 0) {
-		(void)snprintf(why, len, "peer %s maps to no local user", c->peer);
-		return -EACCES;
-	}
 	if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) != 0 || !res) {
 		(void)snprintf(why, len, "peer %s maps to %s, which is not a local account", c->peer, user);
 		return -EACCES;
@@ -701,7 +369,7 @@ static enum conn_status finish(struct conn *c)
 	const gnutls_datum_t *certs;
 	unsigned n = 0;
 	int r;
-	char why[TK_MESSAGE_MAX] = "";
+	char why[TK_MESSAGE_MAX] = "", user[TK_SHORT_MAX + 1] = "";
 
 	certs = gnutls_certificate_get_peers(c->tls, &n);
 	if (c->cache_hit && certs && n > 0)
@@ -729,32 +397,12 @@ static enum conn_status finish(struct conn *c)
 		return handshake_fail(c, EKEYREJECTED, "peer sent no certificate");
 	}
 
-	if (!c->peer[0] && !(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION) &&
-	    acl_decision_restricts_peers(&q->decision)) {
-		/* The caller may choose not to require a certificate, but not
-		 * to lift the ACL's restriction on who the peer may be: with
-		 * no identity there is nothing peers=/map-user could admit. */
-		return handshake_fail(c, EACCES, "peer sent no certificate, but %s admits only certain peers "
-			       "(peers= or map-user)", q->decision.where);
-	}
-	if (c->peer[0]) {
-		int user = keyd_identity_is_user(c->peer);
-
-		if (user && (q->msg.flags & TLSKEY_FLAG_NO_REMOTE_USER_ID)) {
-			return handshake_fail(c, EACCES, "peer %s is a user identity, refused by flags", c->peer);
-		}
-		if (!user && (q->msg.flags & TLSKEY_FLAG_NO_REMOTE_DOMAIN_ID)) {
-			return handshake_fail(c, EACCES, "peer %s is a domain identity, refused by flags", c->peer);
-		}
-		if (!(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION) &&
-		    acl_check_peer(q->acl, &q->decision, c->peer, why, sizeof(why)) < 0) {
-			return handshake_fail(c, EACCES, "peer %s not authorized for %s: %s", c->peer,
-				       q->msg.myname, why);
-		}
-	}
-	if (q->decision.map_user && map_user(c, why, sizeof(why)) < 0) {
+	/* The decision is pure (authz.c); only the account lookup is I/O. */
+	r = authz_peer(q, c->peer, user, sizeof(user), why, sizeof(why));
+	if (r < 0)
+		return handshake_fail(c, -r, "%s", why);
+	if (q->decision.map_user && map_user(c, user, why, sizeof(why)) < 0)
 		return handshake_fail(c, EACCES, "%s", why);
-	}
 	if (c->peer[0] && !(q->msg.flags & TLSKEY_FLAG_NO_CACHE_WRITE) &&
 	    !(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION)) {
 		struct vcache_value v;
@@ -873,7 +521,7 @@ enum conn_status handshake_timeout(struct conn *c)
 
 	/* Reset rather than close politely: the peer missed its chance. */
 	c->net_reset = 1;
-	audit(c, "handshake-failed", ETIMEDOUT, "handshake timer expired");
-	send_result(c, ETIMEDOUT, "handshake timer expired", -1);
+	outcome_audit(c, "handshake-failed", ETIMEDOUT, "handshake timer expired");
+	outcome_send_result(c, ETIMEDOUT, "handshake timer expired", -1);
 	return conn_close(c, ETIMEDOUT, "handshake timer expired");
 }

@@ -28,10 +28,4 @@ enum conn_status handshake_timeout(struct conn *c) CONN_MUST_CHECK;
 enum conn_status handshake_fail(struct conn *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-struct worker;
-
-/* Set up w->cred: the credential callbacks that hand GnuTLS this worker's
- * own key object and validate peers.  Returns 0 or a negative errno. */
-int keyd_worker_creds_init(struct worker *w);
-
 #endif

@@ -12,13 +12,17 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/handshake.c keyd/handshake.h \
 	keyd/identity.c keyd/identity.h \
 	keyd/keyd.h \
+	keyd/keys.c keyd/keys.h \
 	keyd/log.c keyd/log.h \
+	keyd/outcome.c keyd/outcome.h \
 	keyd/p11reset.c keyd/p11reset.h \
 	keyd/quota.c keyd/quota.h \
 	keyd/registry.c keyd/registry.h \
 	keyd/relay.c keyd/relay.h \
 	keyd/appsock.c keyd/appsock.h \
+	keyd/authz.c keyd/authz.h \
 	keyd/signer.c keyd/signer.h \
+	keyd/trust.c keyd/trust.h \
 	keyd/vcache.c keyd/vcache.h \
 	keyd/worker.c keyd/worker.h
 libtlskey_keyd_la_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(SYSTEMD_CFLAGS) -pthread

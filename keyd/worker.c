@@ -17,7 +17,8 @@
 #include "keyd/handshake.h"
 #include "keyd/relay.h"
 #include "keyd/appsock.h"
-#include "keyd/signer.h"
+#include "keyd/keys.h"
+#include "keyd/trust.h"
 #include "keyd/log.h"
 #include "keyd/p11reset.h"
 #include "keyd/quota.h"
@@ -165,11 +166,7 @@ static void reset_check(struct worker *w)
 		if (c->state == CONN_HANDSHAKE)
 			handshake_fail(c, EIO, "the PKCS#11 module is being re-initialised, try again");
 	}
-	for (size_t i = 0; i < k->conf->n_ids; i++) {
-		signer_drop(&w->keys[i]);
-		w->keys[i].retry_after_ms = 0;
-		w->keys[i].dropped_ms = 0;
-	}
+	keys_drop_all(w, 1);
 	p11reset_worker_ack(k, &w->reset_acked);
 }
 
@@ -261,7 +258,7 @@ int worker_start(struct keyd *k, struct worker *w, unsigned index)
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &e) < 0)
 		return -errno;
 	pthread_mutex_init(&w->lock, NULL);
-	r = keyd_worker_creds_init(w);
+	r = trust_creds_init(w);
 	if (r < 0)
 		return r;
 	r = pthread_create(&w->thread, NULL, worker_main, w);
@@ -288,8 +285,7 @@ void worker_stop(struct worker *w)
 	}
 	bury(w);
 	gnutls_certificate_free_credentials(w->cred);
-	for (size_t i = 0; i < w->k->conf->n_ids; i++)
-		signer_drop(&w->keys[i]);
+	keys_drop_all(w, 0);
 	free(w->keys);
 	if (w->scratch)
 		tk_wipe(w->scratch, KEYD_SCRATCH_SIZE); /* relayed plaintext passed through it */
