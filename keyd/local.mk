@@ -7,6 +7,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/conf.c keyd/conf.h \
 	keyd/conn.c keyd/conn.h \
 	keyd/aclstore.c keyd/aclstore.h \
+	keyd/admission.c keyd/admission.h \
 	keyd/caller.c keyd/caller.h \
 	keyd/control.c keyd/control.h \
 	keyd/handshake.c keyd/handshake.h \
