@@ -150,7 +150,7 @@ static void take_socket_options(int fd)
 	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
-static int check_request(const struct tk_msg *m, char *why, size_t len)
+int control_check_request(const struct tk_msg *m, char *why, size_t len)
 {
 	const uint32_t server_only = TLSKEY_FLAG_NO_REQUIRE_PEER_CERT | TLSKEY_FLAG_NO_REQUEST_PEER_CERT;
 	const uint32_t client_only = TLSKEY_FLAG_NO_LOCAL_CERT;
@@ -196,11 +196,12 @@ static int check_request(const struct tk_msg *m, char *why, size_t len)
 	return 0;
 }
 
-/* tlskey_query(): the passed descriptor is the credential. */
-static int handle_query(int ctlfd, int fd)
+/* tlskey_query(): the passed descriptor is the credential.  Answered with
+ * a QUERY_RESULT, also when refused (r < 0: why the descriptor is no
+ * session of ours). */
+static int query_reply(int ctlfd, int fd, int r)
 {
 	struct tk_msg *m = calloc(1, sizeof(*m));
-	int r;
 
 	if (!m) {
 		(void)tk_close(fd);
@@ -208,7 +209,8 @@ static int handle_query(int ctlfd, int fd)
 	}
 	m->type = TK_MSG_QUERY_RESULT;
 	m->present = 1u << TK_TAG_ERRNO;
-	r = fd < 0 ? -EBADF : registry_query(fd, m);
+	if (r == 0)
+		r = registry_query(fd, m);
 	if (r < 0) {
 		m->err = (uint32_t)-r;
 		(void)tk_msg_set_str(m, TK_TAG_MESSAGE,
@@ -221,25 +223,122 @@ static int handle_query(int ctlfd, int fd)
 	return 1;
 }
 
-static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, const struct tk_msg *m,
-		       int netfd, struct keyd_request *ret_req, int *ret_netfd);
-
-/* tlskeyctl reload: only root and the daemon's own user may ask. */
-static int handle_reload(struct keyd *k, int ctlfd, const struct caller *who, int fd)
+static int handle_query(struct control_call *x)
 {
+	return query_reply(x->ctlfd, x->fd, 0);
+}
+
+static int refuse_query(struct control_call *x, int err, const char *why)
+{
+	(void)why;
+	return query_reply(x->ctlfd, x->fd, -err);
+}
+
+/* tlskeyctl reload. */
+static int handle_reload(struct control_call *x)
+{
+	char why[TK_MESSAGE_MAX] = "";
+	int r = aclstore_reload(x->k, why, sizeof(why));
+
+	aclstore_audit_reload(x->k, &x->who->cred, x->who->unit, r, why);
+	control_reply_error(x->ctlfd, r < 0 ? -r : 0, why);
+	return 1;
+}
+
+static int refuse_reload(struct control_call *x, int err, const char *why)
+{
+	aclstore_audit_reload(x->k, &x->who->cred, x->who->unit, -err, why);
+	control_reply_error(x->ctlfd, err, why);
+	return 1;
+}
+
+static int handle_start(struct control_call *x);
+
+/* The passed socket is the caller's: take the options the daemon relies
+ * on first (before any path can close it), then judge the wire fields. */
+static int check_start(struct control_call *x, char *why, size_t len)
+{
+	if (x->fd >= 0)
+		take_socket_options(x->fd);
+	return control_check_request(x->m, why, len);
+}
+
+static int refuse_start(struct control_call *x, int err, const char *why)
+{
+	struct keyd_audit a = { .event = "refused", .cred = &x->who->cred, .unit = x->who->unit,
+				.myname = x->m->myname[0] ? x->m->myname : NULL,
+				.err = err, .sign_us = -1, .handshake_ms = -1, .detail = why };
+
+	keyd_audit(&a);
+	control_reply_error(x->ctlfd, err, why);
+	if (x->fd >= 0) {
+		/* The contract: a refused socket is shut down. */
+		(void)shutdown(x->fd, SHUT_RDWR);
+		x->fd = tk_close(x->fd);
+	}
+	return -err;
+}
+
+/* Every request type the daemon accepts, and the rules that apply before
+ * its handler runs (OpenSSH monitor.c's mon_table is the model): START
+ * is judged by the ACL, QUERY by possession of the descriptor, RELOAD by
+ * the caller's uid. */
+static const struct control_entry control_table[] = {
+	{ TK_MSG_START, "start", CONTROL_FD_REQUIRED, CONTROL_ANYONE, check_start, handle_start,
+	  refuse_start },
+	{ TK_MSG_QUERY, "query", CONTROL_FD_REQUIRED, CONTROL_ANYONE, NULL, handle_query,
+	  refuse_query },
+	{ TK_MSG_RELOAD, "reload", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_reload,
+	  refuse_reload },
+};
+
+const struct control_entry *control_entry_find(unsigned type)
+{
+	for (size_t i = 0; i < sizeof(control_table) / sizeof(control_table[0]); i++)
+		if (control_table[i].type == type)
+			return &control_table[i];
+	return NULL;
+}
+
+int control_may_send(const struct control_entry *e, const struct ucred *cred)
+{
+	switch (e->who) {
+	case CONTROL_ANYONE:
+		return 1;
+	case CONTROL_ADMIN:
+		/* Root and the daemon's own user. */
+		return cred->uid == 0 || cred->uid == geteuid();
+	}
+	return 0;
+}
+
+int control_dispatch(struct control_call *x)
+{
+	const struct control_entry *e = control_entry_find(x->m->type);
 	char why[TK_MESSAGE_MAX] = "";
 	int r;
 
-	(void)tk_close(fd);
-	if (who->cred.uid != 0 && who->cred.uid != geteuid()) {
-		(void)snprintf(why, sizeof(why), "only root may reload tlskeyd");
-		r = -EPERM;
-	} else {
-		r = aclstore_reload(k, why, sizeof(why));
+	if (!e) {
+		x->fd = tk_close(x->fd);
+		control_reply_error(x->ctlfd, EBADMSG, "unexpected message type");
+		return -EBADMSG;
 	}
-	aclstore_audit_reload(k, &who->cred, who->unit, r, why);
-	control_reply_error(ctlfd, r < 0 ? -r : 0, why);
-	return 1;
+	if (!control_may_send(e, &x->who->cred)) {
+		x->fd = tk_close(x->fd);
+		(void)snprintf(why, sizeof(why), "only root may %s tlskeyd", e->name);
+		return e->refuse(x, EPERM, why);
+	}
+	if (e->check) {
+		r = e->check(x, why, sizeof(why));
+		if (r < 0)
+			return e->refuse(x, -r, why);
+	}
+	/* A descriptor the request has no use for is dropped, unread. */
+	if (e->fd_rule == CONTROL_FD_NONE)
+		x->fd = tk_close(x->fd);
+	if (e->fd_rule == CONTROL_FD_REQUIRED && x->fd < 0)
+		return e->refuse(x, EBADF, "no file descriptor attached");
+	return e->handle(x);
 }
 
 int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *ret_req,
@@ -275,32 +374,25 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
 			control_reply_error(ctlfd, -r, "malformed request");
 		goto out;
 	}
-	/* Dispatch by request type: START is judged by the ACL, QUERY by
-	 * possession of the descriptor, RELOAD by the caller's uid. */
-	switch (m->type) {
-	case TK_MSG_START:
-		r = admit_start(k, ctlfd, who, m, netfd, ret_req, ret_netfd);
-		break;
-	case TK_MSG_QUERY:
-		r = handle_query(ctlfd, netfd);
-		break;
-	case TK_MSG_RELOAD:
-		r = handle_reload(k, ctlfd, who, netfd);
-		break;
-	default:
-		(void)tk_close(netfd);
-		control_reply_error(ctlfd, EBADMSG, "unexpected message type");
-		r = -EBADMSG;
-		break;
+	{
+		struct control_call x = { .k = k, .ctlfd = ctlfd, .who = who, .m = m, .fd = netfd,
+					  .ret_req = ret_req, .ret_netfd = ret_netfd };
+
+		r = control_dispatch(&x);
 	}
 out:
 	free(m);
 	return r;
 }
 
-static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, const struct tk_msg *m,
-		       int netfd, struct keyd_request *ret_req, int *ret_netfd)
+/* START, once the table's rules passed: the descriptor's kind, the
+ * identity, the caller's groups and the ACL, before any key is touched. */
+static int handle_start(struct control_call *x)
 {
+	struct keyd *k = x->k;
+	const struct caller *who = x->who;
+	const struct tk_msg *m = x->m;
+	int ctlfd = x->ctlfd, netfd = x->fd;
 	struct keyd_request q;
 	struct acl_subject subj;
 	struct acl_request areq;
@@ -308,8 +400,6 @@ static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, cons
 	char why[TK_MESSAGE_MAX] = "";
 	int r;
 
-	if (netfd >= 0)
-		take_socket_options(netfd);
 	memset(&q, 0, sizeof(q));
 	q.msg = (struct keyd_start){ .present = m->present,
 				     .role = m->role,
@@ -321,22 +411,16 @@ static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, cons
 				     .timeout_ms = m->timeout_ms };
 	memcpy(q.msg.myname, m->myname, sizeof(q.msg.myname));
 	memcpy(q.msg.sniname, m->sniname, sizeof(q.msg.sniname));
-	r = check_request(m, why, sizeof(why));
 	/* The caller's timer may shorten the handshake, never lengthen it past
 	 * handshake-timeout: a slot held for an hour by a silent peer is a
 	 * slot nobody else gets. */
-	if (r == 0 && q.msg.timeout_ms > k->conf->handshake_timeout_ms) {
+	if (q.msg.timeout_ms > k->conf->handshake_timeout_ms) {
 		keyd_log(LOG_DEBUG, "uid=%u pid=%d: handshake timer %u ms capped at handshake-timeout %u ms",
 			 (unsigned)who->cred.uid, (int)who->cred.pid, q.msg.timeout_ms,
 			 k->conf->handshake_timeout_ms);
 		q.msg.timeout_ms = k->conf->handshake_timeout_ms;
 	}
-	if (r == 0 && netfd < 0) {
-		(void)snprintf(why, sizeof(why), "no file descriptor attached");
-		r = -EBADF;
-	}
-	if (r == 0)
-		r = check_fd(netfd, q.msg.proto, why, sizeof(why));
+	r = check_fd(netfd, q.msg.proto, why, sizeof(why));
 	if (r < 0)
 		goto refuse;
 
@@ -400,8 +484,9 @@ static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, cons
 	q.id_index = (size_t)(q.id - k->conf->ids);
 	(void)snprintf(q.unit, sizeof(q.unit), "%s", who->unit);
 	q.t_start_ms = tk_now_ms();
-	*ret_req = q;
-	*ret_netfd = netfd;
+	*x->ret_req = q;
+	*x->ret_netfd = netfd;
+	x->fd = -1; /* now the caller's, with the request */
 	return 0;
 
 refuse:
@@ -413,10 +498,8 @@ refuse:
 	}
 	control_reply_error(ctlfd, -r, why);
 	acl_unref(q.acl);
-	if (netfd >= 0) {
-		/* The contract: a refused socket is shut down. */
-		(void)shutdown(netfd, SHUT_RDWR);
-		(void)tk_close(netfd);
-	}
+	/* The contract: a refused socket is shut down. */
+	(void)shutdown(netfd, SHUT_RDWR);
+	x->fd = tk_close(netfd);
 	return r;
 }
