@@ -16,4 +16,10 @@ test_unit_test_quota_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
 test_unit_test_quota_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
 test_unit_test_common_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_unit_test_common_LDADD = libtlskey-common.la $(CHECK_LIBS)
+check_PROGRAMS += test/unit/test_control test/unit/test_authz
+TESTS += test/unit/test_control test/unit/test_authz
+test_unit_test_control_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS) -pthread
+test_unit_test_control_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
+test_unit_test_authz_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS) -pthread
+test_unit_test_authz_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
 endif
