@@ -134,6 +134,7 @@ enum conn_status conn_close(struct conn *c, int err, const char *why)
 	(void)atomic_fetch_sub(&w->k->sessions, 1);
 	if (c->tls)
 		gnutls_deinit(c->tls);
+	c->tls = NULL; /* a dead conn's later events must not reach it */
 	net_close_prepare(c);
 	ev_close(w, &c->net);
 	ev_close(w, &c->app);
