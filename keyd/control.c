@@ -385,6 +385,44 @@ out:
 	return r;
 }
 
+/* The ACL's decision on q for the caller who (audited here if denied:
+ * acl-denied names the rule).  Returns 0 or -EACCES with why. */
+static int start_acl_check(const struct caller *who, struct keyd_request *q, const char *role,
+			   char *why, size_t len)
+{
+	struct acl_subject subj;
+	struct acl_request areq;
+
+	/* unit and exe only vouch for the caller when read from the very
+	 * process that connected; otherwise they are "unknown", which no
+	 * allow rule accepts and every deny rule naming them does. */
+	subj = (struct acl_subject){ .uid = who->cred.uid,
+				     .gid = who->cred.gid,
+				     .groups = who->groups,
+				     .n_groups = who->n_groups,
+				     .unit = who->verified && who->unit[0] ? who->unit : NULL,
+				     .exe = who->verified && who->exe[0] ? who->exe : NULL };
+	areq = (struct acl_request){ .subject = &subj,
+				     .myname = q->msg.myname,
+				     .role = q->msg.role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
+				     .flags = q->msg.flags };
+	if (!q->acl || acl_check(q->acl, &areq, &q->decision) < 0 || !q->decision.allowed) {
+		char detail[128];
+		struct keyd_audit a = { .event = "acl-denied", .cred = &who->cred, .unit = who->unit,
+					.myname = q->msg.myname, .role = role, .err = EACCES,
+					.rule = q->acl ? q->decision.where : "no ACL loaded",
+					.sign_us = -1, .handshake_ms = -1, .detail = detail };
+
+		(void)snprintf(detail, sizeof(detail), "flags=0x%x%s", q->msg.flags,
+			       q->decision.denied_flags ? " (privileged flags not granted)" : "");
+		keyd_audit(&a);
+		(void)snprintf(why, len, "access to %s as %s denied by tlskeyd policy", q->msg.myname,
+			       role);
+		return -EACCES;
+	}
+	return 0;
+}
+
 /* START, once the table's rules passed: the descriptor's kind, the
  * identity, the caller's groups and the ACL, before any key is touched. */
 static int handle_start(struct control_call *x)
@@ -394,8 +432,6 @@ static int handle_start(struct control_call *x)
 	const struct tk_msg *m = x->m;
 	int ctlfd = x->ctlfd, netfd = x->fd;
 	struct keyd_request q;
-	struct acl_subject subj;
-	struct acl_request areq;
 	const char *role;
 	char why[TK_MESSAGE_MAX] = "";
 	int r;
@@ -453,34 +489,9 @@ static int handle_start(struct control_call *x)
 	}
 	q.cred = who->cred;
 	q.acl = aclstore_current(k, &q.acl_gen);
-	/* unit and exe only vouch for the caller when read from the very
-	 * process that connected; otherwise they are "unknown", which no
-	 * allow rule accepts and every deny rule naming them does. */
-	subj = (struct acl_subject){ .uid = who->cred.uid,
-				     .gid = who->cred.gid,
-				     .groups = who->groups,
-				     .n_groups = who->n_groups,
-				     .unit = who->verified && who->unit[0] ? who->unit : NULL,
-				     .exe = who->verified && who->exe[0] ? who->exe : NULL };
-	areq = (struct acl_request){ .subject = &subj,
-				     .myname = q.msg.myname,
-				     .role = q.msg.role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
-				     .flags = q.msg.flags };
-	if (!q.acl || acl_check(q.acl, &areq, &q.decision) < 0 || !q.decision.allowed) {
-		char detail[128];
-		struct keyd_audit a = { .event = "acl-denied", .cred = &who->cred, .unit = who->unit,
-					.myname = q.msg.myname, .role = role, .err = EACCES,
-					.rule = q.acl ? q.decision.where : "no ACL loaded",
-					.sign_us = -1, .handshake_ms = -1, .detail = detail };
-
-		(void)snprintf(detail, sizeof(detail), "flags=0x%x%s", q.msg.flags,
-			       q.decision.denied_flags ? " (privileged flags not granted)" : "");
-		keyd_audit(&a);
-		(void)snprintf(why, sizeof(why), "access to %s as %s denied by tlskeyd policy",
-			       q.msg.myname, role);
-		r = -EACCES;
+	r = start_acl_check(who, &q, role, why, sizeof(why));
+	if (r < 0)
 		goto refuse;
-	}
 	q.id_index = (size_t)(q.id - k->conf->ids);
 	(void)snprintf(q.unit, sizeof(q.unit), "%s", who->unit);
 	q.t_start_ms = tk_now_ms();

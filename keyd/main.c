@@ -358,6 +358,99 @@ static void keyd_free(struct keyd *k)
 	keyd_conf_free(k->conf);
 }
 
+/* Everything the daemon needs before it can serve: the ACL store, caller
+ * identification, TLS priorities, the validation cache, the shares,
+ * PKCS#11 and the identities.  Returns 0 or a negative errno (logged);
+ * keyd_free() releases what was set up either way. */
+static int keyd_setup(struct keyd *k)
+{
+	char err[512] = "";
+	int r;
+
+	r = aclstore_load(k);
+	if (r < 0)
+		return r;
+	(void)caller_identify_init();
+	r = gnutls_priority_init2(&k->prio, k->conf->priority ? k->conf->priority : "NORMAL", NULL, 0);
+	if (r < 0) {
+		keyd_log(LOG_ERR, "priority '%s': %s", k->conf->priority, gnutls_strerror(r));
+		return -EINVAL;
+	}
+	r = vcache_new(k->conf->cache_size, k->conf->cache_ttl_s, &k->vcache);
+	if (r < 0)
+		return r;
+	{
+		struct quota_limits lim = { .pending_per_uid = k->conf->max_pending_per_uid,
+					    .handshakes_per_uid = k->conf->max_handshakes_per_uid,
+					    .handshakes_per_id = k->conf->max_handshakes_per_identity,
+					    .n_ids = k->conf->n_ids };
+
+		r = quota_new(&lim, &k->quota);
+		if (r < 0)
+			return r;
+	}
+	r = p11_init(k->conf->module_path, err, sizeof(err));
+	if (r < 0) {
+		keyd_log(LOG_ERR, "PKCS#11: %s", err);
+		return r;
+	}
+	r = load_identities(k);
+	if (r < 0)
+		return r;
+	return 0;
+}
+
+/* The accept thread's descriptors: signalfd for mask, the epoll set,
+ * the done eventfd and the listener (passed by systemd or bound at the
+ * configured path, socket_override if set).  Returns 0 or a negative
+ * errno (logged); close_listener() and main's exit path close them. */
+static int loop_open(struct loop *l, const char *socket_override, const sigset_t *mask)
+{
+	struct epoll_event e;
+	int r;
+
+	l->sig_fd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	l->epfd = l->adm.epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->k->donefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->sig_fd < 0 || l->epfd < 0 || l->k->donefd < 0) {
+		r = -errno;
+		keyd_log(LOG_ERR, "setup: %s", strerror(-r));
+		return r;
+	}
+	l->socket_path = socket_override ? socket_override
+			: (l->k->conf->socket_path ? l->k->conf->socket_path : DEFAULT_SOCKET);
+	r = open_listener(l, l->socket_path);
+	if (r < 0)
+		return r;
+	e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &tags[TAG_LISTEN] };
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &e);
+	e.data.ptr = &tags[TAG_SIGNAL];
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->sig_fd, &e);
+	e.data.ptr = &tags[TAG_DONE];
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->k->donefd, &e);
+	return 0;
+}
+
+/* Start k->conf->workers workers; *started counts those running (to be
+ * stopped), also on failure.  Returns 0 or a negative errno (logged). */
+static int start_workers(struct keyd *k, int *started)
+{
+	int r;
+
+	k->n_workers = k->conf->workers;
+	k->workers = calloc(k->n_workers, sizeof(*k->workers));
+	if (!k->workers)
+		return -ENOMEM;
+	for (; *started < (int)k->n_workers; (*started)++) {
+		r = worker_start(k, &k->workers[*started], (unsigned)*started);
+		if (r < 0) {
+			keyd_log(LOG_ERR, "cannot start worker %d: %s", *started, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: tlskeyd [-c CONFIG] [-s SOCKET] [-t] [-d]\n"
@@ -380,7 +473,6 @@ int main(int argc, char **argv)
 	const char *conf_path = DEFAULT_CONF, *socket_override = NULL;
 	struct keyd k;
 	struct loop l;
-	struct epoll_event e;
 	sigset_t mask;
 	char err[512] = "";
 	int opt, test_only = 0, r, started = 0, debug = 0;
@@ -426,35 +518,7 @@ int main(int argc, char **argv)
 		keyd_log(LOG_ERR, "configuration: %s", err);
 		return 1;
 	}
-	r = aclstore_load(&k);
-	if (r < 0)
-		goto out;
-	(void)caller_identify_init();
-	r = gnutls_priority_init2(&k.prio, k.conf->priority ? k.conf->priority : "NORMAL", NULL, 0);
-	if (r < 0) {
-		keyd_log(LOG_ERR, "priority '%s': %s", k.conf->priority, gnutls_strerror(r));
-		r = -EINVAL;
-		goto out;
-	}
-	r = vcache_new(k.conf->cache_size, k.conf->cache_ttl_s, &k.vcache);
-	if (r < 0)
-		goto out;
-	{
-		struct quota_limits lim = { .pending_per_uid = k.conf->max_pending_per_uid,
-					    .handshakes_per_uid = k.conf->max_handshakes_per_uid,
-					    .handshakes_per_id = k.conf->max_handshakes_per_identity,
-					    .n_ids = k.conf->n_ids };
-
-		r = quota_new(&lim, &k.quota);
-		if (r < 0)
-			goto out;
-	}
-	r = p11_init(k.conf->module_path, err, sizeof(err));
-	if (r < 0) {
-		keyd_log(LOG_ERR, "PKCS#11: %s", err);
-		goto out;
-	}
-	r = load_identities(&k);
+	r = keyd_setup(&k);
 	if (r < 0)
 		goto out;
 	if (test_only) {
@@ -462,39 +526,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	l.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	l.epfd = l.adm.epfd = epoll_create1(EPOLL_CLOEXEC);
-	k.donefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (l.sig_fd < 0 || l.epfd < 0 || k.donefd < 0) {
-		r = -errno;
-		keyd_log(LOG_ERR, "setup: %s", strerror(errno));
-		goto out;
-	}
-	l.socket_path = socket_override ? socket_override
-			: (k.conf->socket_path ? k.conf->socket_path : DEFAULT_SOCKET);
-	r = open_listener(&l, l.socket_path);
+	r = loop_open(&l, socket_override, &mask);
 	if (r < 0)
 		goto out;
-	e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &tags[TAG_LISTEN] };
-	(void)epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.listen_fd, &e);
-	e.data.ptr = &tags[TAG_SIGNAL];
-	(void)epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.sig_fd, &e);
-	e.data.ptr = &tags[TAG_DONE];
-	(void)epoll_ctl(l.epfd, EPOLL_CTL_ADD, k.donefd, &e);
-
-	k.n_workers = k.conf->workers;
-	k.workers = calloc(k.n_workers, sizeof(*k.workers));
-	if (!k.workers) {
-		r = -ENOMEM;
+	r = start_workers(&k, &started);
+	if (r < 0)
 		goto out;
-	}
-	for (; started < (int)k.n_workers; started++) {
-		r = worker_start(&k, &k.workers[started], (unsigned)started);
-		if (r < 0) {
-			keyd_log(LOG_ERR, "cannot start worker %d: %s", started, strerror(-r));
-			goto out;
-		}
-	}
 	l.adm.listen_fd = l.listen_fd;
 	admission_fd_calibrate(&l.adm);
 	keyd_log(LOG_NOTICE, "ready: %zu identities, %u workers, up to %u concurrent handshakes",
