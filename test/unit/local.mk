@@ -18,10 +18,13 @@ test_unit_test_common_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_unit_test_common_LDADD = libtlskey-common.la $(CHECK_LIBS)
 check_PROGRAMS += test/unit/test_control test/unit/test_authz test/unit/test_conn
 TESTS += test/unit/test_control test/unit/test_authz test/unit/test_conn
+test_unit_test_conn_SOURCES = test/unit/test_conn.c test/unit/keyd-unit.h
 test_unit_test_conn_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS) -pthread
 test_unit_test_conn_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
+test_unit_test_control_SOURCES = test/unit/test_control.c test/unit/keyd-unit.h
 test_unit_test_control_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS) -pthread
 test_unit_test_control_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
+test_unit_test_authz_SOURCES = test/unit/test_authz.c test/unit/keyd-unit.h
 test_unit_test_authz_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS) -pthread
 test_unit_test_authz_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
 endif

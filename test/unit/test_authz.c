@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "keyd/authz.h"
+#include "test/unit/keyd-unit.h"
 #include "tlskey/starttls.h"
 
 static const char rules[] =
@@ -141,8 +142,6 @@ int main(void)
 {
 	Suite *s = suite_create("authz");
 	TCase *tc = tcase_create("/keyd/authz");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, peers_restriction);
@@ -151,9 +150,5 @@ int main(void)
 	tcase_add_test(tc, kind_flags);
 	tcase_add_test(tc, map_user);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

@@ -9,7 +9,6 @@
 #include "config.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "keyd/conn.h"
 #include "keyd/handshake.h"
 #include "keyd/worker.h"
+#include "test/unit/keyd-unit.h"
 #include "tlskey/starttls.h"
 
 static const char conf_text[] = "[identity client.example.test]\n"
@@ -73,19 +73,6 @@ static void teardown(void)
 	quota_free(k.quota);
 	gnutls_priority_deinit(k.prio);
 	keyd_conf_free(k.conf);
-}
-
-static unsigned open_fds(void)
-{
-	unsigned n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	(void)closedir(d);
-	return n;
 }
 
 /* An admitted client request (no local certificate: no token needed) on
@@ -149,7 +136,7 @@ START_TEST(epoll_failure_in_step_leaks_nothing)
 	struct epoll_event e = { .events = EPOLLIN };
 	struct tk_msg res;
 	struct conn *c;
-	unsigned before = open_fds();
+	unsigned before = unit_open_fds();
 	char hello[64];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, net), 0);
@@ -176,7 +163,7 @@ START_TEST(epoll_failure_in_step_leaks_nothing)
 	(void)tk_close(net[1]);
 	(void)tk_close(ctl[1]);
 	/* No protected descriptor was made for the dead conn. */
-	ck_assert_uint_eq(open_fds(), before);
+	ck_assert_uint_eq(unit_open_fds(), before);
 }
 END_TEST
 
@@ -184,7 +171,7 @@ START_TEST(caller_gone_closes_once)
 {
 	int net[2], ctl[2];
 	struct conn *c;
-	unsigned before = open_fds();
+	unsigned before = unit_open_fds();
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, net), 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl), 0);
@@ -210,7 +197,7 @@ START_TEST(caller_gone_closes_once)
 		ck_assert_int_eq(n, 0);
 	}
 	(void)tk_close(net[1]);
-	ck_assert_uint_eq(open_fds(), before);
+	ck_assert_uint_eq(unit_open_fds(), before);
 }
 END_TEST
 
@@ -247,17 +234,11 @@ int main(void)
 {
 	Suite *s = suite_create("conn");
 	TCase *tc = tcase_create("/keyd/conn");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, epoll_failure_in_step_leaks_nothing);
 	tcase_add_test(tc, caller_gone_closes_once);
 	tcase_add_test(tc, state_change_moves_counts);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 #include "common/util.h"
 #include "keyd/control.h"
+#include "test/unit/keyd-unit.h"
 #include "tlskey/starttls.h"
 
 static struct tk_msg start_msg(uint8_t role, uint8_t proto, uint32_t flags, const char *myname)
@@ -145,19 +145,6 @@ static void teardown(void)
 	pthread_mutex_destroy(&k.acl_lock);
 }
 
-static unsigned open_fds(void)
-{
-	unsigned n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	(void)closedir(d);
-	return n;
-}
-
 /* Send m (with passfd, or -1), let the daemon side admit it, and read the
  * answer into *ret (its type, err and message). */
 static int admit(const struct tk_msg *m, int passfd, struct tk_msg *ret, struct keyd_request *req,
@@ -200,7 +187,7 @@ START_TEST(dispatch_unknown_type)
 	unsigned before;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), 0);
-	before = open_fds();
+	before = unit_open_fds();
 	memset(&m, 0, sizeof(m));
 	m.type = TK_MSG_RESULT; /* valid on the wire, no request */
 	m.present = 1u << TK_TAG_ERRNO;
@@ -209,7 +196,7 @@ START_TEST(dispatch_unknown_type)
 	ck_assert_uint_eq(res.err, EBADMSG);
 	ck_assert_str_eq(res.message, "unexpected message type");
 	/* The descriptor that came with it was closed, not kept. */
-	ck_assert_uint_eq(open_fds(), before);
+	ck_assert_uint_eq(unit_open_fds(), before);
 	ck_assert_int_eq(netfd, -1);
 	(void)tk_close(p[0]);
 	(void)tk_close(p[1]);
@@ -240,16 +227,16 @@ START_TEST(dispatch_descriptor_rule)
 	ck_assert_uint_eq(res.err, EBADF);
 	/* A QUERY with a descriptor that is no session: ENOENT, closed. */
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), 0);
-	before = open_fds();
+	before = unit_open_fds();
 	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), 1);
 	ck_assert_uint_eq(res.type, TK_MSG_QUERY_RESULT);
 	ck_assert_uint_ne(res.err, 0);
-	ck_assert_uint_eq(open_fds(), before);
+	ck_assert_uint_eq(unit_open_fds(), before);
 	/* A START with the wrong kind of socket. */
 	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "server.example.test");
 	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), -EPROTONOSUPPORT);
 	ck_assert_str_eq(res.message, "passed socket is not a TCP socket");
-	ck_assert_uint_eq(open_fds(), before);
+	ck_assert_uint_eq(unit_open_fds(), before);
 	(void)tk_close(p[0]);
 	(void)tk_close(p[1]);
 }
@@ -283,12 +270,12 @@ START_TEST(admit_start_decisions)
 	unsigned before;
 
 	tcp_pair(tcp);
-	before = open_fds();
+	before = unit_open_fds();
 	/* No such identity. */
 	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "other.example.test");
 	ck_assert_int_eq(admit(&m, tcp[0], &res, &req, &netfd), -ENOKEY);
 	ck_assert_ptr_nonnull(strstr(res.message, "no key configured for other.example.test"));
-	ck_assert_uint_eq(open_fds(), before);
+	ck_assert_uint_eq(unit_open_fds(), before);
 	/* The ACL: another uid is denied, and so is the wrong role. */
 	who.cred.uid = 4243;
 	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "SERVER.example.test");
@@ -302,7 +289,7 @@ START_TEST(admit_start_decisions)
 	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "server.example.test");
 	ck_assert_int_eq(admit(&m, tcp[0], &res, &req, &netfd), -EACCES);
 	ck_assert_ptr_nonnull(strstr(res.message, "supplementary groups"));
-	ck_assert_uint_eq(open_fds(), before);
+	ck_assert_uint_eq(unit_open_fds(), before);
 	/* Admitted: the request (canonical name, an ACL reference, the
 	 * timer capped at handshake-timeout) and the socket come back. */
 	who.groups_complete = 1;
@@ -315,7 +302,7 @@ START_TEST(admit_start_decisions)
 	ck_assert_ptr_eq(req.acl, k.acl);
 	ck_assert(req.decision.allowed);
 	ck_assert_uint_eq(req.msg.timeout_ms, k.conf->handshake_timeout_ms);
-	ck_assert_uint_eq(open_fds(), before + 1);
+	ck_assert_uint_eq(unit_open_fds(), before + 1);
 	acl_unref(req.acl);
 	(void)tk_close(netfd);
 	(void)tk_close(tcp[0]);
@@ -328,8 +315,6 @@ int main(void)
 	Suite *s = suite_create("control");
 	TCase *pure = tcase_create("/keyd/control/check");
 	TCase *tc = tcase_create("/keyd/control/dispatch");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(pure, check_request_decisions);
 	tcase_add_test(pure, table_rows);
@@ -340,9 +325,5 @@ int main(void)
 	tcase_add_test(tc, admit_start_decisions);
 	suite_add_tcase(s, pure);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }
