@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,7 +36,7 @@
 #include <linux/sockios.h>
 
 #include "common/util.h"
-#include "keyd/keyd.h"
+#include "keyd/appsock.h"
 #include "keyd/log.h"
 
 /* How long a loopback connect or accept may take before we give up. */

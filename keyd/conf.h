@@ -76,6 +76,7 @@ const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, con
 /* Find the pins for a remote identity (same rule); NULL if none. */
 const struct keyd_peer *keyd_conf_peer(const struct keyd_conf *conf, const char *name);
 
+/* Free a configuration and everything it owns; NULL ok. */
 void keyd_conf_free(struct keyd_conf *conf);
 
 #endif

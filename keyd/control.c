@@ -14,7 +14,10 @@
 #include <systemd/sd-login.h>
 
 #include "common/util.h"
+#include "keyd/aclstore.h"
 #include "keyd/control.h"
+#include "keyd/conn.h"
+#include "keyd/registry.h"
 #include "keyd/log.h"
 #include "tlskey/starttls.h"
 
@@ -88,319 +91,6 @@ void control_refuse(int ctlfd, const struct ucred *cred, const char *unit, int e
 	(void)tk_close(ctlfd);
 }
 
-#ifndef SO_PEERGROUPS
-#define SO_PEERGROUPS 59
-#endif
-#define PIDFS_MAGIC 0x50494446
-
-/* The kernel's limit on supplementary groups (NGROUPS_MAX in
- * <linux/limits.h>): a list can never be longer, so it bounds what we
- * allocate for a caller. */
-#define CALLER_GROUPS_MAX 65536u
-
-/* Supplementary groups as of connect(), from the socket like SO_PEERCRED:
- * no race with PID reuse.  All of them: a deny group: rule must see every
- * group the caller is in.  The kernel says how much room it needs
- * (ERANGE and the size in len); the list of a connected socket does not
- * change, so a second try with that much room is enough.  Returns 0 and
- * sets c->groups/n_groups, or a negative errno (-ENOPROTOOPT where the
- * kernel lacks SO_PEERGROUPS). */
-static int peer_groups(int ctlfd, struct caller *c)
-{
-	socklen_t len = 64 * sizeof(gid_t);
-	gid_t *buf = NULL;
-	int r = -ERANGE;
-
-	for (int attempt = 0; attempt < 3 && r == -ERANGE; attempt++) {
-		gid_t *nbuf;
-
-		if (len > CALLER_GROUPS_MAX * sizeof(gid_t)) {
-			r = -E2BIG;
-			break;
-		}
-		nbuf = realloc(buf, len ? len : sizeof(gid_t));
-		if (!nbuf) {
-			r = -ENOMEM;
-			break;
-		}
-		buf = nbuf;
-		r = getsockopt(ctlfd, SOL_SOCKET, SO_PEERGROUPS, buf, &len) < 0 ? -errno : 0;
-	}
-	if (r < 0) {
-		free(buf);
-		return r;
-	}
-	c->groups = buf; /* now owned by c */
-	c->n_groups = len / sizeof(gid_t);
-	return 0;
-}
-
-/* Supplementary groups from /proc, for kernels without SO_PEERGROUPS; only
- * trusted if the process there still has the uid of the socket.  The
- * Groups: line is read whole however long it is (up to what
- * CALLER_GROUPS_MAX groups can take).  Returns 0 with the list in c, or
- * a negative errno: then the list is unknown and the caller is refused. */
-static int read_groups(struct caller *c)
-{
-	char path[64], *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	FILE *f;
-	int uid_ok = 0, r = -ENODATA;
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)c->cred.pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (!strncmp(line, "Uid:", 4)) {
-			unsigned long real = strtoul(line + 4, NULL, 10);
-			uid_ok = real == c->cred.uid;
-		} else if (!strncmp(line, "Groups:", 7)) {
-			char *p = line + 7, *end;
-			gid_t *g;
-			size_t k = 0;
-
-			if (!uid_ok) {
-				r = -ESRCH;
-				break;
-			}
-			if ((size_t)n > CALLER_GROUPS_MAX * 12u) {
-				r = -E2BIG;
-				break;
-			}
-			/* Each group takes at least two bytes ("1 "): n bounds the count. */
-			g = malloc(((size_t)n / 2 + 1) * sizeof(*g));
-			if (!g) {
-				r = -ENOMEM;
-				break;
-			}
-			for (;;) {
-				unsigned long v = strtoul(p, &end, 10);
-				if (end == p)
-					break;
-				g[k++] = (gid_t)v;
-				p = end;
-			}
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p != '\n' && *p != '\0') {
-				free(g);
-				r = -EBADMSG;
-				break;
-			}
-			free(c->groups);
-			c->groups = g; /* now owned by c */
-			c->n_groups = k;
-			r = 0;
-			break;
-		}
-	}
-	free(line);
-	(void)fclose(f);
-	return r;
-}
-
-void control_caller_done(struct caller *c)
-{
-	if (!c)
-		return;
-	free(c->groups);
-	c->groups = NULL;
-	c->n_groups = 0;
-}
-
-/* Field 22 of /proc/PID/stat: when the process started, in clock ticks. */
-static unsigned long long start_time(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long t = 0;
-	ssize_t n;
-	int fd;
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)tk_close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* The command name may contain anything; fields resume after the last ')'. */
-	p = strrchr(buf, ')');
-	for (int field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		t = strtoull(p + 1, NULL, 10);
-	return t;
-}
-
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77
-#endif
-
-/* Is the process behind pidfd still running?  (Its PID cannot have been
- * reused while it runs, so what we read from /proc was about it.)  Signal
- * 0 only checks; EPERM -- a caller under another uid than the daemon's --
- * still means it runs.  -1: cannot be told here (the system call is
- * missing or filtered, as under valgrind). */
-static int pidfd_alive(int pidfd)
-{
-	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 || errno == EPERM)
-		return 1;
-	return errno == ESRCH ? 0 : -1;
-}
-
-/* Whether pidfd_alive() works here: 0 not known yet, 1 yes, -1 no. */
-static int pidfd_usable;
-
-int control_identify_init(void)
-{
-	int sv[2], pidfd = -1;
-	socklen_t len = sizeof(pidfd);
-
-	/* Ask about ourselves over a socketpair: the same getsockopt and
-	 * system call a caller's identification needs. */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		pidfd_usable = -1;
-	} else {
-		if (getsockopt(sv[0], SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
-			pidfd = -1;
-		pidfd_usable = pidfd >= 0 && pidfd_alive(pidfd) == 1 ? 1 : -1;
-		(void)tk_close(pidfd);
-		(void)tk_close(sv[0]);
-		(void)tk_close(sv[1]);
-	}
-	if (pidfd_usable < 0)
-		keyd_log(LOG_WARNING,
-			 "this kernel offers no usable SO_PEERPIDFD/pidfd_send_signal (Linux < 6.5, "
-			 "or filtered): caller identification is racy with PID reuse, so unit: and "
-			 "exe: subjects admit nobody (allow rules on them never match, deny rules "
-			 "on them always do); uid/gid rules are unaffected");
-	return pidfd_usable > 0;
-}
-
-/* The systemd unit of recent callers.  sd_pid_get_unit() reads two /proc
- * files; a busy caller asks many times a second.  Entries are keyed by the
- * process itself: the inode pidfs gives its pidfd, never reused while the
- * system runs.  A process leaves its unit only by moving to another cgroup,
- * which it can do only where it could have connected from that cgroup in
- * the first place, so a second of staleness gives nothing away.  All of
- * this runs on the accept thread only. */
-#define UNIT_CACHE_SLOTS 64
-#define UNIT_CACHE_MS 1000
-static struct {
-	unsigned long long ino, at_ms;
-	char unit[sizeof(((struct caller *)0)->unit)];
-} unit_cache[UNIT_CACHE_SLOTS];
-static int pidfs; /* 0 not known yet, 1 pidfds have unique inodes, -1 no */
-
-static unsigned long long process_key(int pidfd)
-{
-	struct stat st;
-
-	if (pidfd < 0)
-		return 0;
-	if (pidfs == 0) {
-		struct statfs sf;
-		pidfs = fstatfs(pidfd, &sf) == 0 && sf.f_type == PIDFS_MAGIC ? 1 : -1;
-	}
-	if (pidfs < 0 || fstat(pidfd, &st) < 0)
-		return 0;
-	return (unsigned long long)st.st_ino;
-}
-
-static void caller_unit(struct caller *c, unsigned long long key, unsigned long long now)
-{
-	char *unit = NULL;
-
-	if (key) {
-		unsigned i = (unsigned)(key % UNIT_CACHE_SLOTS);
-		if (unit_cache[i].ino == key && now - unit_cache[i].at_ms < UNIT_CACHE_MS) {
-			memcpy(c->unit, unit_cache[i].unit, sizeof(c->unit));
-			return;
-		}
-	}
-	if (sd_pid_get_unit(c->cred.pid, &unit) >= 0 && unit) {
-		/* A unit name that does not fit is unknown, never cut: a cut
-		 * name could match a unit: glob the real one does not. */
-		if (strlen(unit) < sizeof(c->unit))
-			memcpy(c->unit, unit, strlen(unit) + 1);
-		free(unit);
-	}
-}
-
-static void caller_unit_remember(const struct caller *c, unsigned long long key,
-				 unsigned long long now)
-{
-	unsigned i = (unsigned)(key % UNIT_CACHE_SLOTS);
-
-	if (!key || (unit_cache[i].ino == key && now - unit_cache[i].at_ms < UNIT_CACHE_MS))
-		return;
-	unit_cache[i].ino = key;
-	unit_cache[i].at_ms = now;
-	memcpy(unit_cache[i].unit, c->unit, sizeof(c->unit));
-}
-
-int control_caller_identify(int ctlfd, struct caller *ret)
-{
-	struct caller c;
-	socklen_t len = sizeof(c.cred);
-	char path[64];
-	unsigned long long t0 = 0, key, now = tk_now_ms();
-	int pidfd = -1, alive, r;
-	ssize_t n;
-
-	memset(&c, 0, sizeof(c));
-	if (getsockopt(ctlfd, SOL_SOCKET, SO_PEERCRED, &c.cred, &len) < 0)
-		return -errno;
-	len = sizeof(pidfd);
-	if (pidfd_usable < 0 || getsockopt(ctlfd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
-		pidfd = -1; /* older kernel: fall back to the start time */
-	if (pidfd >= 0 && pidfd_usable == 0) {
-		if (pidfd_alive(pidfd) < 0) {
-			pidfd_usable = -1;
-			pidfd = tk_close(pidfd);
-		} else {
-			pidfd_usable = 1;
-		}
-	}
-	if (pidfd < 0)
-		t0 = start_time(c.cred.pid);
-	r = peer_groups(ctlfd, &c);
-	if (r == -ENOPROTOOPT)
-		r = read_groups(&c);
-	/* A list we could not read in full is no list: admission refuses it
-	 * rather than let a deny group: rule miss a group. */
-	c.groups_complete = r == 0;
-	key = process_key(pidfd);
-	caller_unit(&c, key, now);
-	(void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)c.cred.pid);
-	n = readlink(path, c.exe, sizeof(c.exe));
-	/* readlink() does not terminate and silently truncates: a result that
-	 * fills the buffer may be cut, and a cut path could equal an exe:
-	 * rule's shorter path.  Treat it as unreadable. */
-	if (n <= 0 || (size_t)n >= sizeof(c.exe))
-		n = 0;
-	c.exe[n] = '\0';
-	/* The caller may have exited and its PID been reused while we read
-	 * /proc: then groups, unit and exe describe someone else. */
-	alive = pidfd >= 0 ? pidfd_alive(pidfd) == 1 : (t0 != 0 && start_time(c.cred.pid) == t0);
-	/* Only the pidfd ties what /proc said to the process that connected:
-	 * the start time has clock-tick resolution, and a PID can be reused
-	 * within one tick. */
-	c.verified = pidfd >= 0 && alive;
-	(void)tk_close(pidfd);
-	if (!alive) {
-		control_caller_done(&c);
-		return -ESRCH;
-	}
-	caller_unit_remember(&c, key, now);
-	*ret = c; /* the group list now owned by *ret */
-	return 0;
-}
-
 /* Is fd a connected socket of the kind `proto` needs? */
 static int check_fd(int fd, int proto, char *why, size_t len)
 {
@@ -460,7 +150,7 @@ static void take_socket_options(int fd)
 	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
-static int check_request(const struct tk_msg *m, char *why, size_t len)
+int control_check_request(const struct tk_msg *m, char *why, size_t len)
 {
 	const uint32_t server_only = TLSKEY_FLAG_NO_REQUIRE_PEER_CERT | TLSKEY_FLAG_NO_REQUEST_PEER_CERT;
 	const uint32_t client_only = TLSKEY_FLAG_NO_LOCAL_CERT;
@@ -506,22 +196,12 @@ static int check_request(const struct tk_msg *m, char *why, size_t len)
 	return 0;
 }
 
-static struct acl *acl_current(struct keyd *k, unsigned *ret_gen)
-{
-	struct acl *a;
-
-	pthread_mutex_lock(&k->acl_lock);
-	a = acl_ref(k->acl);
-	*ret_gen = k->acl_gen;
-	pthread_mutex_unlock(&k->acl_lock);
-	return a;
-}
-
-/* tlskey_query(): the passed descriptor is the credential. */
-static int handle_query(int ctlfd, int fd)
+/* tlskey_query(): the passed descriptor is the credential.  Answered with
+ * a QUERY_RESULT, also when refused (r < 0: why the descriptor is no
+ * session of ours). */
+static int query_reply(int ctlfd, int fd, int r)
 {
 	struct tk_msg *m = calloc(1, sizeof(*m));
-	int r;
 
 	if (!m) {
 		(void)tk_close(fd);
@@ -529,7 +209,8 @@ static int handle_query(int ctlfd, int fd)
 	}
 	m->type = TK_MSG_QUERY_RESULT;
 	m->present = 1u << TK_TAG_ERRNO;
-	r = fd < 0 ? -EBADF : registry_query(fd, m);
+	if (r == 0)
+		r = registry_query(fd, m);
 	if (r < 0) {
 		m->err = (uint32_t)-r;
 		(void)tk_msg_set_str(m, TK_TAG_MESSAGE,
@@ -542,25 +223,122 @@ static int handle_query(int ctlfd, int fd)
 	return 1;
 }
 
-static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, const struct tk_msg *m,
-		       int netfd, struct keyd_request *ret_req, int *ret_netfd);
-
-/* tlskeyctl reload: only root and the daemon's own user may ask. */
-static int handle_reload(struct keyd *k, int ctlfd, const struct caller *who, int fd)
+static int handle_query(struct control_call *x)
 {
+	return query_reply(x->ctlfd, x->fd, 0);
+}
+
+static int refuse_query(struct control_call *x, int err, const char *why)
+{
+	(void)why;
+	return query_reply(x->ctlfd, x->fd, -err);
+}
+
+/* tlskeyctl reload. */
+static int handle_reload(struct control_call *x)
+{
+	char why[TK_MESSAGE_MAX] = "";
+	int r = aclstore_reload(x->k, why, sizeof(why));
+
+	aclstore_audit_reload(x->k, &x->who->cred, x->who->unit, r, why);
+	control_reply_error(x->ctlfd, r < 0 ? -r : 0, why);
+	return 1;
+}
+
+static int refuse_reload(struct control_call *x, int err, const char *why)
+{
+	aclstore_audit_reload(x->k, &x->who->cred, x->who->unit, -err, why);
+	control_reply_error(x->ctlfd, err, why);
+	return 1;
+}
+
+static int handle_start(struct control_call *x);
+
+/* The passed socket is the caller's: take the options the daemon relies
+ * on first (before any path can close it), then judge the wire fields. */
+static int check_start(struct control_call *x, char *why, size_t len)
+{
+	if (x->fd >= 0)
+		take_socket_options(x->fd);
+	return control_check_request(x->m, why, len);
+}
+
+static int refuse_start(struct control_call *x, int err, const char *why)
+{
+	struct keyd_audit a = { .event = "refused", .cred = &x->who->cred, .unit = x->who->unit,
+				.myname = x->m->myname[0] ? x->m->myname : NULL,
+				.err = err, .sign_us = -1, .handshake_ms = -1, .detail = why };
+
+	keyd_audit(&a);
+	control_reply_error(x->ctlfd, err, why);
+	if (x->fd >= 0) {
+		/* The contract: a refused socket is shut down. */
+		(void)shutdown(x->fd, SHUT_RDWR);
+		x->fd = tk_close(x->fd);
+	}
+	return -err;
+}
+
+/* Every request type the daemon accepts, and the rules that apply before
+ * its handler runs (OpenSSH monitor.c's mon_table is the model): START
+ * is judged by the ACL, QUERY by possession of the descriptor, RELOAD by
+ * the caller's uid. */
+static const struct control_entry control_table[] = {
+	{ TK_MSG_START, "start", CONTROL_FD_REQUIRED, CONTROL_ANYONE, check_start, handle_start,
+	  refuse_start },
+	{ TK_MSG_QUERY, "query", CONTROL_FD_REQUIRED, CONTROL_ANYONE, NULL, handle_query,
+	  refuse_query },
+	{ TK_MSG_RELOAD, "reload", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_reload,
+	  refuse_reload },
+};
+
+const struct control_entry *control_entry_find(unsigned type)
+{
+	for (size_t i = 0; i < sizeof(control_table) / sizeof(control_table[0]); i++)
+		if (control_table[i].type == type)
+			return &control_table[i];
+	return NULL;
+}
+
+int control_may_send(const struct control_entry *e, const struct ucred *cred)
+{
+	switch (e->who) {
+	case CONTROL_ANYONE:
+		return 1;
+	case CONTROL_ADMIN:
+		/* Root and the daemon's own user. */
+		return cred->uid == 0 || cred->uid == geteuid();
+	}
+	return 0;
+}
+
+int control_dispatch(struct control_call *x)
+{
+	const struct control_entry *e = control_entry_find(x->m->type);
 	char why[TK_MESSAGE_MAX] = "";
 	int r;
 
-	(void)tk_close(fd);
-	if (who->cred.uid != 0 && who->cred.uid != geteuid()) {
-		(void)snprintf(why, sizeof(why), "only root may reload tlskeyd");
-		r = -EPERM;
-	} else {
-		r = keyd_reload_acl(k, why, sizeof(why));
+	if (!e) {
+		x->fd = tk_close(x->fd);
+		control_reply_error(x->ctlfd, EBADMSG, "unexpected message type");
+		return -EBADMSG;
 	}
-	keyd_audit_reload(k, &who->cred, who->unit, r, why);
-	control_reply_error(ctlfd, r < 0 ? -r : 0, why);
-	return 1;
+	if (!control_may_send(e, &x->who->cred)) {
+		x->fd = tk_close(x->fd);
+		(void)snprintf(why, sizeof(why), "only root may %s tlskeyd", e->name);
+		return e->refuse(x, EPERM, why);
+	}
+	if (e->check) {
+		r = e->check(x, why, sizeof(why));
+		if (r < 0)
+			return e->refuse(x, -r, why);
+	}
+	/* A descriptor the request has no use for is dropped, unread. */
+	if (e->fd_rule == CONTROL_FD_NONE)
+		x->fd = tk_close(x->fd);
+	if (e->fd_rule == CONTROL_FD_REQUIRED && x->fd < 0)
+		return e->refuse(x, EBADF, "no file descriptor attached");
+	return e->handle(x);
 }
 
 int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *ret_req,
@@ -596,41 +374,68 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
 			control_reply_error(ctlfd, -r, "malformed request");
 		goto out;
 	}
-	/* Dispatch by request type: START is judged by the ACL, QUERY by
-	 * possession of the descriptor, RELOAD by the caller's uid. */
-	switch (m->type) {
-	case TK_MSG_START:
-		r = admit_start(k, ctlfd, who, m, netfd, ret_req, ret_netfd);
-		break;
-	case TK_MSG_QUERY:
-		r = handle_query(ctlfd, netfd);
-		break;
-	case TK_MSG_RELOAD:
-		r = handle_reload(k, ctlfd, who, netfd);
-		break;
-	default:
-		(void)tk_close(netfd);
-		control_reply_error(ctlfd, EBADMSG, "unexpected message type");
-		r = -EBADMSG;
-		break;
+	{
+		struct control_call x = { .k = k, .ctlfd = ctlfd, .who = who, .m = m, .fd = netfd,
+					  .ret_req = ret_req, .ret_netfd = ret_netfd };
+
+		r = control_dispatch(&x);
 	}
 out:
 	free(m);
 	return r;
 }
 
-static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, const struct tk_msg *m,
-		       int netfd, struct keyd_request *ret_req, int *ret_netfd)
+/* The ACL's decision on q for the caller who (audited here if denied:
+ * acl-denied names the rule).  Returns 0 or -EACCES with why. */
+static int start_acl_check(const struct caller *who, struct keyd_request *q, const char *role,
+			   char *why, size_t len)
 {
-	struct keyd_request q;
 	struct acl_subject subj;
 	struct acl_request areq;
+
+	/* unit and exe only vouch for the caller when read from the very
+	 * process that connected; otherwise they are "unknown", which no
+	 * allow rule accepts and every deny rule naming them does. */
+	subj = (struct acl_subject){ .uid = who->cred.uid,
+				     .gid = who->cred.gid,
+				     .groups = who->groups,
+				     .n_groups = who->n_groups,
+				     .unit = who->verified && who->unit[0] ? who->unit : NULL,
+				     .exe = who->verified && who->exe[0] ? who->exe : NULL };
+	areq = (struct acl_request){ .subject = &subj,
+				     .myname = q->msg.myname,
+				     .role = q->msg.role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
+				     .flags = q->msg.flags };
+	if (!q->acl || acl_check(q->acl, &areq, &q->decision) < 0 || !q->decision.allowed) {
+		char detail[128];
+		struct keyd_audit a = { .event = "acl-denied", .cred = &who->cred, .unit = who->unit,
+					.myname = q->msg.myname, .role = role, .err = EACCES,
+					.rule = q->acl ? q->decision.where : "no ACL loaded",
+					.sign_us = -1, .handshake_ms = -1, .detail = detail };
+
+		(void)snprintf(detail, sizeof(detail), "flags=0x%x%s", q->msg.flags,
+			       q->decision.denied_flags ? " (privileged flags not granted)" : "");
+		keyd_audit(&a);
+		(void)snprintf(why, len, "access to %s as %s denied by tlskeyd policy", q->msg.myname,
+			       role);
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* START, once the table's rules passed: the descriptor's kind, the
+ * identity, the caller's groups and the ACL, before any key is touched. */
+static int handle_start(struct control_call *x)
+{
+	struct keyd *k = x->k;
+	const struct caller *who = x->who;
+	const struct tk_msg *m = x->m;
+	int ctlfd = x->ctlfd, netfd = x->fd;
+	struct keyd_request q;
 	const char *role;
 	char why[TK_MESSAGE_MAX] = "";
 	int r;
 
-	if (netfd >= 0)
-		take_socket_options(netfd);
 	memset(&q, 0, sizeof(q));
 	q.msg = (struct keyd_start){ .present = m->present,
 				     .role = m->role,
@@ -642,22 +447,16 @@ static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, cons
 				     .timeout_ms = m->timeout_ms };
 	memcpy(q.msg.myname, m->myname, sizeof(q.msg.myname));
 	memcpy(q.msg.sniname, m->sniname, sizeof(q.msg.sniname));
-	r = check_request(m, why, sizeof(why));
 	/* The caller's timer may shorten the handshake, never lengthen it past
 	 * handshake-timeout: a slot held for an hour by a silent peer is a
 	 * slot nobody else gets. */
-	if (r == 0 && q.msg.timeout_ms > k->conf->handshake_timeout_ms) {
+	if (q.msg.timeout_ms > k->conf->handshake_timeout_ms) {
 		keyd_log(LOG_DEBUG, "uid=%u pid=%d: handshake timer %u ms capped at handshake-timeout %u ms",
 			 (unsigned)who->cred.uid, (int)who->cred.pid, q.msg.timeout_ms,
 			 k->conf->handshake_timeout_ms);
 		q.msg.timeout_ms = k->conf->handshake_timeout_ms;
 	}
-	if (r == 0 && netfd < 0) {
-		(void)snprintf(why, sizeof(why), "no file descriptor attached");
-		r = -EBADF;
-	}
-	if (r == 0)
-		r = check_fd(netfd, q.msg.proto, why, sizeof(why));
+	r = check_fd(netfd, q.msg.proto, why, sizeof(why));
 	if (r < 0)
 		goto refuse;
 
@@ -689,40 +488,16 @@ static int admit_start(struct keyd *k, int ctlfd, const struct caller *who, cons
 		goto refuse;
 	}
 	q.cred = who->cred;
-	q.acl = acl_current(k, &q.acl_gen);
-	/* unit and exe only vouch for the caller when read from the very
-	 * process that connected; otherwise they are "unknown", which no
-	 * allow rule accepts and every deny rule naming them does. */
-	subj = (struct acl_subject){ .uid = who->cred.uid,
-				     .gid = who->cred.gid,
-				     .groups = who->groups,
-				     .n_groups = who->n_groups,
-				     .unit = who->verified && who->unit[0] ? who->unit : NULL,
-				     .exe = who->verified && who->exe[0] ? who->exe : NULL };
-	areq = (struct acl_request){ .subject = &subj,
-				     .myname = q.msg.myname,
-				     .role = q.msg.role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
-				     .flags = q.msg.flags };
-	if (!q.acl || acl_check(q.acl, &areq, &q.decision) < 0 || !q.decision.allowed) {
-		char detail[128];
-		struct keyd_audit a = { .event = "acl-denied", .cred = &who->cred, .unit = who->unit,
-					.myname = q.msg.myname, .role = role, .err = EACCES,
-					.rule = q.acl ? q.decision.where : "no ACL loaded",
-					.sign_us = -1, .handshake_ms = -1, .detail = detail };
-
-		(void)snprintf(detail, sizeof(detail), "flags=0x%x%s", q.msg.flags,
-			       q.decision.denied_flags ? " (privileged flags not granted)" : "");
-		keyd_audit(&a);
-		(void)snprintf(why, sizeof(why), "access to %s as %s denied by tlskeyd policy",
-			       q.msg.myname, role);
-		r = -EACCES;
+	q.acl = aclstore_current(k, &q.acl_gen);
+	r = start_acl_check(who, &q, role, why, sizeof(why));
+	if (r < 0)
 		goto refuse;
-	}
 	q.id_index = (size_t)(q.id - k->conf->ids);
 	(void)snprintf(q.unit, sizeof(q.unit), "%s", who->unit);
 	q.t_start_ms = tk_now_ms();
-	*ret_req = q;
-	*ret_netfd = netfd;
+	*x->ret_req = q;
+	*x->ret_netfd = netfd;
+	x->fd = -1; /* now the caller's, with the request */
 	return 0;
 
 refuse:
@@ -734,10 +509,8 @@ refuse:
 	}
 	control_reply_error(ctlfd, -r, why);
 	acl_unref(q.acl);
-	if (netfd >= 0) {
-		/* The contract: a refused socket is shut down. */
-		(void)shutdown(netfd, SHUT_RDWR);
-		(void)tk_close(netfd);
-	}
+	/* The contract: a refused socket is shut down. */
+	(void)shutdown(netfd, SHUT_RDWR);
+	x->fd = tk_close(netfd);
 	return r;
 }

@@ -2,36 +2,8 @@
 #ifndef TLSKEY_KEYD_CONTROL_H
 #define TLSKEY_KEYD_CONTROL_H
 
-#include "keyd/keyd.h"
-
-/* What we know about the process at the other end of a control socket. */
-struct caller {
-	struct ucred cred;
-	gid_t *groups;       /* all supplementary groups; owned (control_caller_done) */
-	size_t n_groups;
-	int groups_complete; /* 0: the list could not be read in full; refuse */
-	int verified;        /* 1: unit and exe were read from the very process
-			      * that connected (pidfd); 0: PID reuse cannot be
-			      * excluded, so they must not vouch for it */
-	char unit[256];      /* "" if unknown */
-	char exe[512];       /* "" if unknown or unreadable */
-};
-
-/* Fill in the caller's credentials and attributes from its socket.
- * Returns 0 and fills *ret (which then owns memory: control_caller_done()),
- * -ESRCH if the process went away while it was read, another negative
- * errno if the socket gives no credentials; *ret untouched on failure. */
-int control_caller_identify(int ctlfd, struct caller *ret);
-
-/* Free what a caller owns; idempotent, NULL ok. */
-void control_caller_done(struct caller *c);
-
-/* Find out once, at start-up, whether this kernel lets the daemon tie a
- * caller's /proc attributes to the process that connected (SO_PEERPIDFD
- * and pidfd_send_signal).  If not, logs a warning that caller
- * identification is racy and that unit:/exe: subjects no longer admit
- * anyone.  Returns 1 if usable, 0 if not. */
-int control_identify_init(void);
+#include "keyd/conn.h"
+#include "keyd/caller.h"
 
 /* Read one START request from ctlfd and decide on it: wire format, the
  * passed descriptor, the ACL (before any key is touched), the identity.
@@ -51,5 +23,54 @@ void control_refuse(int ctlfd, const struct ucred *cred, const char *unit, int e
 
 /* Send a failure result with errno `err` and a message (best effort). */
 void control_reply_error(int ctlfd, int err, const char *message);
+
+/* Admission decision on the wire fields of a START request alone (role,
+ * protocol, flags and the roles they apply to, names, timers, SNI
+ * options).  Pure.  Returns 0, or a negative errno (-EINVAL,
+ * -EPROTONOSUPPORT) with the reason in why. */
+int control_check_request(const struct tk_msg *m, char *why, size_t len);
+
+/* What descriptor a request type carries, and who may send it. */
+enum control_fd_rule { CONTROL_FD_NONE, CONTROL_FD_OPTIONAL, CONTROL_FD_REQUIRED };
+enum control_who { CONTROL_ANYONE, CONTROL_ADMIN /* root or the daemon's own uid */ };
+
+/* One received request being dispatched.  fd: the passed descriptor or
+ * -1, owned by the call (handlers close it or hand it on and set -1). */
+struct control_call {
+	struct keyd *k;
+	int ctlfd;
+	const struct caller *who;
+	const struct tk_msg *m;
+	int fd;
+	struct keyd_request *ret_req; /* START: the admitted request */
+	int *ret_netfd;
+};
+
+/* One row of the dispatch table: the type, its rules, and its handlers.
+ * check (optional) judges the message before the descriptor rule;
+ * refuse answers the caller in the type's own reply format with a
+ * positive errno and a reason, audits, and disposes of x->fd. */
+struct control_entry {
+	unsigned type;
+	const char *name;
+	enum control_fd_rule fd_rule;
+	enum control_who who;
+	int (*check)(struct control_call *x, char *why, size_t len);
+	int (*handle)(struct control_call *x);
+	int (*refuse)(struct control_call *x, int err, const char *why);
+};
+
+/* The table row for a message type, NULL if the daemon accepts no such
+ * request. */
+const struct control_entry *control_entry_find(unsigned type);
+
+/* 1 if the caller with cred may send requests of row e, else 0. */
+int control_may_send(const struct control_entry *e, const struct ucred *cred);
+
+/* Dispatch one decoded request by the table: unknown types get EBADMSG,
+ * then who may send it, e->check, the descriptor rule (a descriptor on a
+ * type that takes none is closed unread; a missing required one is
+ * EBADF), then the handler.  Returns what control_admit() documents. */
+int control_dispatch(struct control_call *x);
 
 #endif

@@ -21,89 +21,27 @@
 
 #include "common/file.h"
 #include "common/util.h"
+#include "keyd/authz.h"
 #include "keyd/identity.h"
-#include "keyd/keyd.h"
+#include "keyd/keys.h"
+#include "keyd/outcome.h"
+#include "keyd/conn.h"
+#include "keyd/handshake.h"
+#include "keyd/relay.h"
+#include "keyd/appsock.h"
+#include "keyd/signer.h"
+#include "keyd/worker.h"
 #include "keyd/log.h"
+#include "keyd/p11reset.h"
 #include <netinet/in.h>
 #include "pkcs11/p11.h"
 #include "tlskey/starttls.h"
 
-/* A key whose import failed is not retried for this long, so that a
- * missing token or wrong PIN does not turn every request into a login
- * attempt (tokens lock after a few wrong PINs). */
-#define KEY_RETRY_MS 2000
 
-static const char *role_name(const struct conn *c)
-{
-	return c->req.msg.role == TK_ROLE_SERVER ? "server" : "client";
-}
 
-/* TLSKEY_INFO_* for the protected descriptor of c (see starttls.h). */
-static uint32_t info_flags(const struct conn *c)
-{
-	uint32_t f = 0;
 
-	if (c->app.fd >= 0 && !c->app_tcp && !c->dtls) {
-		f |= TLSKEY_INFO_TRUNCATION_UNREPORTED;
-		if (!c->w->k->conf->protected_unix)
-			f |= TLSKEY_INFO_UNIX_FALLBACK;
-	}
-	return f;
-}
 
-static void send_result(struct conn *c, int err, const char *message, int passfd)
-{
-	struct tk_msg *m;
-	int r;
-
-	if (c->ctl.fd < 0)
-		return;
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return;
-	m->type = TK_MSG_RESULT;
-	m->err = (uint32_t)err;
-	m->present = 1u << TK_TAG_ERRNO;
-	if (message && *message)
-		(void)tk_msg_set_str(m, TK_TAG_MESSAGE, message);
-	if (!err) {
-		m->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
-		m->present |= 1u << TK_TAG_STATE;
-		m->info_flags = info_flags(c);
-		m->present |= 1u << TK_TAG_INFO_FLAGS;
-		(void)tk_msg_set_str(m, TK_TAG_PEERNAME, c->peer);
-		if (c->mapped_user[0])
-			(void)tk_msg_set_str(m, TK_TAG_MAPPED_USER, c->mapped_user);
-	}
-	r = tk_msg_send(c->ctl.fd, m, passfd);
-	free(m);
-	if (r < 0)
-		keyd_log(LOG_INFO, "pid=%d: could not deliver result: %s", (int)c->req.cred.pid,
-			 strerror(-r));
-}
-
-static void audit(const struct conn *c, const char *event, int err, const char *detail)
-{
-	const struct keyd_request *q = &c->req;
-	struct keyd_audit a = {
-		.event = event,
-		.cred = &q->cred,
-		.unit = q->unit,
-		.myname = q->msg.myname,
-		.role = role_name(c),
-		.key_uri = q->id ? q->id->key_uri : NULL,
-		.peer = c->peer[0] ? c->peer : NULL,
-		.err = err,
-		.rule = q->decision.where,
-		.sign_us = c->sign_us,
-		.handshake_ms = (long)(tk_now_ms() - q->t_start_ms),
-		.detail = detail,
-	};
-
-	keyd_audit(&a);
-}
-
-void handshake_fail(struct conn *c, int err, const char *fmt, ...)
+enum conn_status handshake_fail(struct conn *c, int err, const char *fmt, ...)
 {
 	char msg[TK_MESSAGE_MAX + 1];
 	va_list ap;
@@ -111,11 +49,11 @@ void handshake_fail(struct conn *c, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	audit(c, "handshake-failed", err, msg);
-	send_result(c, err, msg, -1);
+	outcome_audit(c, "handshake-failed", err, msg);
+	outcome_send_result(c, err, msg, -1);
 	if (c->net.fd >= 0)
 		(void)shutdown(c->net.fd, SHUT_RDWR);
-	conn_free(c);
+	return conn_close(c, err, msg);
 }
 
 /* Map a fatal GnuTLS handshake error to an errno and a sentence. */
@@ -168,84 +106,7 @@ static int explain(struct conn *c, int r, char *buf, size_t len)
 	}
 }
 
-/* Import this worker's key object for the request's identity, once. */
-static int ensure_key(struct conn *c)
-{
-	struct worker_key *wk = &c->w->keys[c->req.id_index];
-	char err[512] = "";
-	unsigned long long now = tk_now_ms();
-	int r;
 
-	if (wk->key && !wk->failed)
-		return 0;
-	if (wk->key) {
-		struct p11_key_status st;
-
-		/* The token failed a signature: start over with a new session.
-		 * GnuTLS does not say which CKR_ code it got; a probe does.  A
-		 * second failure soon after the first backs off like a failed
-		 * import, so a broken token does not cost a login per request. */
-		if (p11_key_probe(c->req.id->key_uri, &st, err, sizeof(err)) == 0)
-			(void)snprintf(err, sizeof(err), "the token answers again");
-		keyd_log(LOG_WARNING, "worker %u: key %s failed a signature (%s); re-opening it",
-			 c->w->index, c->req.id->key_uri, err);
-		signer_drop(wk);
-		if (wk->dropped_ms && now - wk->dropped_ms < KEY_RETRY_MS)
-			wk->retry_after_ms = now + KEY_RETRY_MS;
-		wk->dropped_ms = now;
-		err[0] = '\0';
-	}
-	if (wk->retry_after_ms > now) {
-		handshake_fail(c, EIO, "key %s for %s is unavailable (recent failure, retry shortly)",
-			       c->req.id->key_uri, c->req.id->name);
-		return -EIO;
-	}
-	r = p11_key_import(c->req.id->key_uri, &wk->token_key, err, sizeof(err));
-	if (r == 0) {
-		r = signer_wrap(wk, c->w->k->chains[c->req.id_index][0].pubkey);
-		if (r < 0) {
-			signer_drop(wk);
-			(void)snprintf(err, sizeof(err), "private key does not match certificate %s",
-				       c->req.id->cert_src);
-		}
-	}
-	if (r == 0)
-		wk->ever_ok = 1;
-	if (r < 0 && wk->ever_ok && (r == -ENODEV || r == -EIO)) {
-		/* A key that used to work cannot be opened any more: the module
-		 * itself may need to start over (see keyd_slot_free/main.c). */
-		atomic_store(&c->w->k->reset_wanted, 1);
-		(void)eventfd_write(c->w->k->donefd, 1);
-	}
-	if (r < 0) {
-		wk->token_key = NULL;
-		wk->retry_after_ms = now + KEY_RETRY_MS;
-		handshake_fail(c, -r, "cannot use key for %s: %s", c->req.id->name, err);
-		return r;
-	}
-	return 0;
-}
-
-static int cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs,
-		   const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
-		   unsigned int *pcert_length, gnutls_privkey_t *privkey)
-{
-	struct conn *c = gnutls_session_get_ptr(s);
-	struct keyd *k = c->w->k;
-	size_t i = c->req.id_index;
-
-	(void)req_ca_rdn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
-	if ((c->req.msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT) || !c->w->keys[i].key) {
-		*pcert_length = 0;
-		*pcert = NULL;
-		*privkey = NULL;
-		return 0;
-	}
-	*pcert = k->chains[i];
-	*pcert_length = k->chain_lens[i];
-	*privkey = c->w->keys[i].key;
-	return 0;
-}
 
 static int post_client_hello(gnutls_session_t s)
 {
@@ -283,168 +144,9 @@ static int post_client_hello(gnutls_session_t s)
 	return GNUTLS_E_INTERRUPTED;
 }
 
-/* Everything a validation + authorization result depends on. */
-static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, uint8_t out[32])
-{
-	const struct keyd_request *q = &c->req;
-	gnutls_hash_hd_t h;
-	uint8_t hdr[16];
-	uint32_t kinds = q->msg.flags & (TLSKEY_FLAG_NO_REMOTE_USER_ID | TLSKEY_FLAG_NO_REMOTE_DOMAIN_ID);
 
-	memset(out, 0, 32);
-	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
-		return;
-	(void)gnutls_hash(h, "tlskeyd-vcache-1", 16);
-	hdr[0] = q->msg.role;
-	memcpy(hdr + 1, &kinds, 4);
-	memcpy(hdr + 5, &q->acl_gen, sizeof(unsigned));
-	(void)gnutls_hash(h, hdr, 5 + sizeof(unsigned));
-	(void)gnutls_hash(h, &q->acl, sizeof(q->acl));
-	(void)gnutls_hash(h, q->msg.myname, strlen(q->msg.myname) + 1);
-	/* The rule that admitted the request decides peers= and map-user. */
-	(void)gnutls_hash(h, q->decision.where, strlen(q->decision.where) + 1);
-	(void)gnutls_hash(h, &q->decision.map_user, sizeof(q->decision.map_user));
-	(void)gnutls_hash(h, q->msg.sniname, strlen(q->msg.sniname) + 1);
-	for (unsigned i = 0; i < n; i++) {
-		uint32_t len = certs[i].size;
-		(void)gnutls_hash(h, &len, sizeof(len));
-		(void)gnutls_hash(h, certs[i].data, certs[i].size);
-	}
-	gnutls_hash_deinit(h, out);
-}
 
-/* A configured pin may stand in for the CA, never for the validity dates. */
-static int pin_accepts(struct conn *c, const gnutls_datum_t *leaf, unsigned status)
-{
-	const unsigned fatal = GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED | GNUTLS_CERT_REVOKED |
-			       GNUTLS_CERT_PURPOSE_MISMATCH;
-	const struct keyd_conf *conf = c->w->k->conf;
-	const struct keyd_peer *pe;
-	gnutls_x509_crt_t crt;
-	unsigned char spki[32], whole[32];
-	size_t len = sizeof(spki);
-	char id[TK_ID_MAX + 1];
-	int ok = 0;
 
-	if (!conf->n_peers || (status & fatal) || gnutls_x509_crt_init(&crt) < 0)
-		return 0;
-	if (gnutls_x509_crt_import(crt, leaf, GNUTLS_X509_FMT_DER) < 0 ||
-	    gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, spki, &len) < 0 || len != 32 ||
-	    gnutls_hash_fast(GNUTLS_DIG_SHA256, leaf->data, leaf->size, whole) < 0)
-		goto out;
-	/* The pinned name must be the one the connection is about. */
-	if (c->req.msg.role == TK_ROLE_CLIENT && TK_HAS(&c->req.msg, TK_TAG_SNINAME))
-		(void)snprintf(id, sizeof(id), "%s", c->req.msg.sniname);
-	else if (keyd_identity_from_cert(crt, id, sizeof(id)) < 0)
-		goto out;
-	pe = keyd_conf_peer(conf, id);
-	for (size_t i = 0; pe && i < pe->n_pins && !ok; i++)
-		ok = !memcmp(pe->pins[i].sha256, pe->pins[i].kind == KEYD_PIN_SPKI ? spki : whole, 32);
-	if (ok && c->req.msg.role == TK_ROLE_CLIENT && TK_HAS(&c->req.msg, TK_TAG_SNINAME) &&
-	    !gnutls_x509_crt_check_hostname(crt, id) && keyd_identity_from_cert(crt, id, sizeof(id)) == 0 &&
-	    strcasecmp(id, c->req.msg.sniname))
-		ok = 0;
-out:
-	gnutls_x509_crt_deinit(crt);
-	return ok;
-}
-
-static int verify_cb(gnutls_session_t s)
-{
-	struct conn *c = gnutls_session_get_ptr(s);
-	const struct keyd_request *q = &c->req;
-	gnutls_typed_vdata_st data[2];
-	struct vcache_value v;
-	const gnutls_datum_t *certs;
-	unsigned n = 0, nd = 0, status = 0;
-	int r;
-
-	certs = gnutls_certificate_get_peers(s, &n);
-	if (!certs || n == 0)
-		return 0; /* finish() applies the certificate-request flags */
-	cache_key(c, certs, n, c->cache_key);
-	if (!(q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) &&
-	    vcache_get(c->w->k->vcache, c->cache_key, &v) == 0) {
-		c->cache_hit = 1;
-		(void)snprintf(c->peer, sizeof(c->peer), "%s", v.peer);
-		(void)snprintf(c->mapped_user, sizeof(c->mapped_user), "%s", v.mapped_user);
-		keyd_log(LOG_DEBUG, "validation cache hit: myname=%s peer=%s", q->msg.myname, v.peer);
-		return 0;
-	}
-	keyd_log(LOG_DEBUG, "validation cache miss: myname=%s%s", q->msg.myname,
-		 (q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) ? " (no-cache-read)" : "");
-	if (q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
-		data[nd].type = GNUTLS_DT_DNS_HOSTNAME;
-		data[nd].data = (unsigned char *)q->msg.sniname;
-		data[nd++].size = 0;
-	}
-	data[nd].type = GNUTLS_DT_KEY_PURPOSE_OID;
-	data[nd].data = (unsigned char *)(q->msg.role == TK_ROLE_CLIENT ? GNUTLS_KP_TLS_WWW_SERVER
-									 : GNUTLS_KP_TLS_WWW_CLIENT);
-	data[nd++].size = 0;
-	r = gnutls_certificate_verify_peers(s, data, nd, &status);
-	if (r < 0)
-		status = GNUTLS_CERT_INVALID;
-	if (status && pin_accepts(c, &certs[0], status)) {
-		c->pinned = 1;
-		return 0;
-	}
-	if (status) {
-		c->verify_status = status;
-		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
-	}
-	return 0;
-}
-
-int keyd_worker_creds_init(struct worker *w)
-{
-	const struct keyd_conf *conf = w->k->conf;
-	int r;
-
-	r = gnutls_certificate_allocate_credentials(&w->cred);
-	if (r < 0)
-		return -ENOMEM;
-	/* Trust anchors: a file, a directory, both, or the system store when
-	 * neither is configured (or ca-file is "system").  Pins alone are
-	 * fine too: then there may be no anchor at all. */
-	if ((!conf->ca_file && !conf->ca_dir) || (conf->ca_file && !strcmp(conf->ca_file, "system"))) {
-		r = gnutls_certificate_set_x509_system_trust(w->cred);
-		if (r < 0) {
-			keyd_log(LOG_ERR, "system trust store: %s", gnutls_strerror(r));
-			return -EINVAL;
-		}
-	} else if (conf->ca_file) {
-		char err[512];
-		int fd;
-
-		/* GnuTLS opens the file with a blocking open(): make sure first
-		 * that it is a regular file, or a FIFO there would hang start-up.
-		 * (Whoever could swap it in between could edit it anyway.) */
-		r = tk_file_open_regular("ca-file", conf->ca_file, 0, &fd, NULL, err, sizeof(err));
-		if (r < 0) {
-			keyd_log(LOG_ERR, "%s", err);
-			return r;
-		}
-		(void)tk_close(fd);
-		r = gnutls_certificate_set_x509_trust_file(w->cred, conf->ca_file, GNUTLS_X509_FMT_PEM);
-		if (r <= 0) {
-			keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s", conf->ca_file,
-				 r < 0 ? gnutls_strerror(r) : "file holds no certificate");
-			return -EINVAL;
-		}
-	}
-	if (conf->ca_dir) {
-		r = gnutls_certificate_set_x509_trust_dir(w->cred, conf->ca_dir, GNUTLS_X509_FMT_PEM);
-		if (r < 0 || (r == 0 && !conf->ca_file && !conf->n_peers)) {
-			keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s", conf->ca_dir,
-				 r < 0 ? gnutls_strerror(r) : "directory holds no certificate");
-			return -EINVAL;
-		}
-	}
-	gnutls_certificate_set_retrieve_function2(w->cred, cert_cb);
-	gnutls_certificate_set_verify_function(w->cred, verify_cb);
-	return 0;
-}
 
 /* GnuTLS transport on the caller's socket.  The caller still shares the
  * file description and can clear O_NONBLOCK on its own duplicate at any
@@ -501,16 +203,17 @@ static int net_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
 	return r;
 }
 
-static void set_net_interest(struct conn *c)
+static enum conn_status set_net_interest(struct conn *c)
 {
 	uint32_t mask = gnutls_record_get_direction(c->tls) ? EPOLLOUT : EPOLLIN;
-	int r = worker_ev_update(c->w, c, &c->net, mask);
+	int r = conn_ev_update(c, &c->net, mask);
 
 	if (r < 0)
-		handshake_fail(c, -r, "epoll: %s", strerror(-r));
+		return handshake_fail(c, -r, "epoll: %s", strerror(-r));
+	return CONN_LIVE;
 }
 
-int handshake_begin(struct conn *c)
+enum conn_status handshake_begin(struct conn *c)
 {
 	const struct keyd_request *q = &c->req;
 	struct keyd *k = c->w->k;
@@ -518,17 +221,18 @@ int handshake_begin(struct conn *c)
 	int r, fl;
 
 	if (!(q->msg.role == TK_ROLE_CLIENT && (q->msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT))) {
-		r = ensure_key(c);
+		char why[TK_MESSAGE_MAX];
+
+		r = keys_ensure(c, why, sizeof(why));
 		if (r < 0)
-			return r;
+			return handshake_fail(c, -r, "%s", why);
 	}
 	/* Kept for the odd call that takes no flags, never relied on: the
 	 * transport functions pass MSG_DONTWAIT (see net_pull).  The socket
 	 * options the daemon depends on were set at admission. */
 	fl = fcntl(c->net.fd, F_GETFL);
 	if (fl < 0 || fcntl(c->net.fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		handshake_fail(c, errno, "cannot make socket non-blocking: %s", strerror(errno));
-		return -EIO;
+		return handshake_fail(c, errno, "cannot make socket non-blocking: %s", strerror(errno));
 	}
 	c->dtls = q->msg.proto == IPPROTO_UDP;
 	flags = (q->msg.role == TK_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
@@ -541,16 +245,14 @@ int handshake_begin(struct conn *c)
 	r = gnutls_init(&c->tls, flags);
 	if (r < 0) {
 		c->tls = NULL;
-		handshake_fail(c, ENOMEM, "gnutls_init: %s", gnutls_strerror(r));
-		return -ENOMEM;
+		return handshake_fail(c, ENOMEM, "gnutls_init: %s", gnutls_strerror(r));
 	}
 	gnutls_session_set_ptr(c->tls, c);
 	r = gnutls_priority_set(c->tls, k->prio);
 	if (r == 0)
 		r = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->w->cred);
 	if (r < 0) {
-		handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
-		return -ENOMEM;
+		return handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
 	}
 	gnutls_transport_set_ptr(c->tls, c);
 	gnutls_transport_set_pull_function(c->tls, net_pull);
@@ -580,51 +282,22 @@ int handshake_begin(struct conn *c)
 		gnutls_dtls_set_mtu(c->tls, KEYD_DTLS_MTU);
 	}
 	/* Watch the caller: if it goes away, the handshake is pointless. */
-	r = worker_ev_update(c->w, c, &c->ctl, EPOLLIN | EPOLLRDHUP);
+	r = conn_ev_update(c, &c->ctl, EPOLLIN | EPOLLRDHUP);
 	if (r < 0) {
-		handshake_fail(c, -r, "epoll: %s", strerror(-r));
-		return r;
+		return handshake_fail(c, -r, "epoll: %s", strerror(-r));
 	}
 	if (q->msg.role == TK_ROLE_SERVER && q->msg.allow_hs_timeout) {
 		/* Wait for the peer's first byte before committing to TLS. */
 		c->waiting_hello = 1;
-		r = worker_ev_update(c->w, c, &c->net, EPOLLIN);
+		r = conn_ev_update(c, &c->net, EPOLLIN);
 		if (r < 0) {
-			handshake_fail(c, -r, "epoll: %s", strerror(-r));
-			return r;
+			return handshake_fail(c, -r, "epoll: %s", strerror(-r));
 		}
-		return 0;
+		return CONN_LIVE;
 	}
-	handshake_step(c);
-	return 0;
+	return handshake_step(c);
 }
 
-/* Publish what tlskey_query() will report about this session. */
-static struct session_info *describe(struct conn *c)
-{
-	const gnutls_datum_t *certs = NULL;
-	struct session_info *i;
-	unsigned n = 0;
-
-	if (c->tls)
-		certs = gnutls_certificate_get_peers(c->tls, &n);
-	i = registry_info_new(n ? certs[0].data : NULL, n ? certs[0].size : 0);
-	if (!i)
-		return NULL;
-	i->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
-	i->info_flags = info_flags(c);
-	i->hs_ms = (uint32_t)(tk_now_ms() - c->req.t_start_ms);
-	if (c->tls) {
-		(void)snprintf(i->version, sizeof(i->version), "%s",
-			       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)));
-		(void)snprintf(i->cipher, sizeof(i->cipher), "%s",
-			       gnutls_ciphersuite_get(c->tls) ? gnutls_ciphersuite_get(c->tls) : "");
-	}
-	(void)snprintf(i->peer, sizeof(i->peer), "%s", c->peer);
-	(void)snprintf(i->local, sizeof(i->local), "%s", c->req.msg.myname);
-	(void)snprintf(i->mapped_user, sizeof(i->mapped_user), "%s", c->mapped_user);
-	return i;
-}
 
 /* Make the protected descriptor: the daemon's end in c->app, the caller's
  * in c->app_out until deliver() sends it. */
@@ -632,6 +305,9 @@ static int make_protected(struct conn *c, char *why, size_t whylen)
 {
 	int sv[2], tcp, r;
 
+	/* A closed conn owns nothing any more: a pair made now would leak. */
+	if (c->dead)
+		return -EBADF;
 	if (c->app.fd >= 0)
 		return 0;
 	r = appsock_pair(c->w->k->conf, c->dtls, sv, &tcp, why, whylen);
@@ -644,7 +320,7 @@ static int make_protected(struct conn *c, char *why, size_t whylen)
 }
 
 /* Hand the caller its protected descriptor and move on to relaying. */
-static int deliver(struct conn *c, const char *event, const char *detail)
+static enum conn_status deliver(struct conn *c, const char *event, const char *detail)
 {
 	char why[TK_MESSAGE_MAX] = "";
 	int r = make_protected(c, why, sizeof(why));
@@ -653,41 +329,32 @@ static int deliver(struct conn *c, const char *event, const char *detail)
 		if (r == -EAGAIN)
 			handshake_fail(c, EAGAIN, "%s", why);
 		else
-			handshake_fail(c, -r, "cannot make the protected descriptor: %s", why);
-		return -EIO;
+			return handshake_fail(c, -r, "cannot make the protected descriptor: %s", why);
 	}
-	c->info = describe(c);
+	c->info = outcome_describe(c);
 	if (c->info && registry_add(c->info, c->app_out) < 0) {
 		free(c->info);
 		c->info = NULL;
 	}
-	send_result(c, 0, NULL, c->app_out);
+	outcome_send_result(c, 0, NULL, c->app_out);
 	/* The caller has its own copy now (or is gone). */
 	c->app_out = tk_close(c->app_out);
-	audit(c, event, 0, detail);
+	outcome_audit(c, event, 0, detail);
 
 	/* The handshake slot is free: the caller and the relay take over. */
-	(void)worker_ev_update(c->w, c, &c->ctl, 0);
+	(void)conn_ev_update(c, &c->ctl, 0);
 	c->ctl.fd = tk_close(c->ctl.fd);
-	c->state = CONN_RELAY;
-	conn_set_timed(c, 0);
-	c->retransmit_ms = 0;
-	conn_handshake_done(c);
+	conn_set_state(c, CONN_RELAY);
 	return relay_begin(c);
 }
 
-/* map-user rules: the peer must correspond to an existing local account. */
-static int map_user(struct conn *c, char *why, size_t len)
+/* map-user rules: the peer must correspond to an existing local account
+ * (user: what the ACL mapped it to). */
+static int map_user(struct conn *c, const char *user, char *why, size_t len)
 {
-	char user[TK_SHORT_MAX + 1], buf[4096];
+	char buf[4096];
 	struct passwd pw, *res = NULL;
-	int r;
 
-	r = acl_map_user(c->req.acl, c->peer, user, sizeof(user));
-	if (r < 0) {
-		(void)snprintf(why, len, "peer %s maps to no local user", c->peer);
-		return -EACCES;
-	}
 	if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) != 0 || !res) {
 		(void)snprintf(why, len, "peer %s maps to %s, which is not a local account", c->peer, user);
 		return -EACCES;
@@ -696,13 +363,13 @@ static int map_user(struct conn *c, char *why, size_t len)
 	return 0;
 }
 
-static int finish(struct conn *c)
+static enum conn_status finish(struct conn *c)
 {
 	const struct keyd_request *q = &c->req;
 	const gnutls_datum_t *certs;
 	unsigned n = 0;
 	int r;
-	char why[TK_MESSAGE_MAX] = "";
+	char why[TK_MESSAGE_MAX] = "", user[TK_SHORT_MAX + 1] = "";
 
 	certs = gnutls_certificate_get_peers(c->tls, &n);
 	if (c->cache_hit && certs && n > 0)
@@ -712,8 +379,7 @@ static int finish(struct conn *c)
 		gnutls_x509_crt_t crt;
 
 		if (gnutls_x509_crt_init(&crt) < 0) {
-			handshake_fail(c, ENOMEM, "out of memory");
-			return -ENOMEM;
+			return handshake_fail(c, ENOMEM, "out of memory");
 		}
 		r = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
 		if (r == 0 && q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
@@ -724,46 +390,19 @@ static int finish(struct conn *c)
 		}
 		gnutls_x509_crt_deinit(crt);
 		if (r < 0) {
-			handshake_fail(c, EKEYREJECTED, "peer certificate names no usable identity");
-			return -EKEYREJECTED;
+			return handshake_fail(c, EKEYREJECTED, "peer certificate names no usable identity");
 		}
 	} else if (!(q->msg.role == TK_ROLE_SERVER &&
 		     (q->msg.flags & (TLSKEY_FLAG_NO_REQUIRE_PEER_CERT | TLSKEY_FLAG_NO_REQUEST_PEER_CERT)))) {
-		handshake_fail(c, EKEYREJECTED, "peer sent no certificate");
-		return -EKEYREJECTED;
+		return handshake_fail(c, EKEYREJECTED, "peer sent no certificate");
 	}
 
-	if (!c->peer[0] && !(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION) &&
-	    acl_decision_restricts_peers(&q->decision)) {
-		/* The caller may choose not to require a certificate, but not
-		 * to lift the ACL's restriction on who the peer may be: with
-		 * no identity there is nothing peers=/map-user could admit. */
-		handshake_fail(c, EACCES, "peer sent no certificate, but %s admits only certain peers "
-			       "(peers= or map-user)", q->decision.where);
-		return -EACCES;
-	}
-	if (c->peer[0]) {
-		int user = keyd_identity_is_user(c->peer);
-
-		if (user && (q->msg.flags & TLSKEY_FLAG_NO_REMOTE_USER_ID)) {
-			handshake_fail(c, EACCES, "peer %s is a user identity, refused by flags", c->peer);
-			return -EACCES;
-		}
-		if (!user && (q->msg.flags & TLSKEY_FLAG_NO_REMOTE_DOMAIN_ID)) {
-			handshake_fail(c, EACCES, "peer %s is a domain identity, refused by flags", c->peer);
-			return -EACCES;
-		}
-		if (!(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION) &&
-		    acl_check_peer(q->acl, &q->decision, c->peer, why, sizeof(why)) < 0) {
-			handshake_fail(c, EACCES, "peer %s not authorized for %s: %s", c->peer,
-				       q->msg.myname, why);
-			return -EACCES;
-		}
-	}
-	if (q->decision.map_user && map_user(c, why, sizeof(why)) < 0) {
-		handshake_fail(c, EACCES, "%s", why);
-		return -EACCES;
-	}
+	/* The decision is pure (authz.c); only the account lookup is I/O. */
+	r = authz_peer(q, c->peer, user, sizeof(user), why, sizeof(why));
+	if (r < 0)
+		return handshake_fail(c, -r, "%s", why);
+	if (q->decision.map_user && map_user(c, user, why, sizeof(why)) < 0)
+		return handshake_fail(c, EACCES, "%s", why);
 	if (c->peer[0] && !(q->msg.flags & TLSKEY_FLAG_NO_CACHE_WRITE) &&
 	    !(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION)) {
 		struct vcache_value v;
@@ -774,9 +413,8 @@ static int finish(struct conn *c)
 	}
 checked:
 	if (strlen(c->peer) + 1 > q->msg.peername_max) {
-		handshake_fail(c, ERANGE, "peer identity %s does not fit in %u bytes", c->peer,
+		return handshake_fail(c, ERANGE, "peer identity %s does not fit in %u bytes", c->peer,
 			       q->msg.peername_max);
-		return -ERANGE;
 	}
 
 	(void)snprintf(why, sizeof(why), "%s %s%s%s%s",
@@ -787,7 +425,7 @@ checked:
 	return deliver(c, "established", why);
 }
 
-void handshake_step(struct conn *c)
+enum conn_status handshake_step(struct conn *c)
 {
 	char msg[TK_MESSAGE_MAX];
 	struct worker_key *wk = &c->w->keys[c->req.id_index];
@@ -801,14 +439,15 @@ void handshake_step(struct conn *c)
 		r = gnutls_handshake(c->tls);
 		if (wk->signs != signs)
 			c->sign_us = (c->sign_us < 0 ? 0 : c->sign_us) + (wk->sign_us - spent);
-		if (r == 0) {
-			(void)finish(c);
-			return;
-		}
+		if (r == 0)
+			return finish(c);
 		if (r == GNUTLS_E_AGAIN) {
 			if (c->dtls)
 				c->retransmit_ms = tk_now_ms() + gnutls_dtls_get_timeout(c->tls);
-			set_net_interest(c);
+			/* A failed epoll registration closes c: making the
+			 * protected descriptor then would leak both its ends. */
+			if (set_net_interest(c) == CONN_CLOSED)
+				return CONN_CLOSED;
 			/* Our flight is out and the peer has work to do: make the
 			 * protected descriptor now rather than after the last
 			 * message (it is retried at delivery if this fails). */
@@ -816,12 +455,12 @@ void handshake_step(struct conn *c)
 				char why[TK_MESSAGE_MAX];
 				(void)make_protected(c, why, sizeof(why));
 			}
-			return;
+			return CONN_LIVE;
 		}
 		if (r == GNUTLS_E_INTERRUPTED && c->sni == SNI_ASKED) {
 			/* Waiting for the application's SNI verdict. */
-			(void)worker_ev_update(c->w, c, &c->net, 0);
-			return;
+			(void)conn_ev_update(c, &c->net, 0);
+			return CONN_LIVE;
 		}
 		if (!gnutls_error_is_fatal(r))
 			continue;
@@ -831,49 +470,45 @@ void handshake_step(struct conn *c)
 	/* Tell the peer why, as far as the socket lets us right now. */
 	if (r != GNUTLS_E_FATAL_ALERT_RECEIVED && err != ECONNRESET)
 		(void)gnutls_alert_send_appropriate(c->tls, r);
-	handshake_fail(c, err, "%s", msg);
+	return handshake_fail(c, err, "%s", msg);
 }
 
-void handshake_ctl_event(struct conn *c, uint32_t events)
+enum conn_status handshake_ctl_event(struct conn *c, uint32_t events)
 {
 	struct tk_msg m;
 	int fd = -1, r;
 
 	r = (events & EPOLLIN) ? tk_msg_recv(c->ctl.fd, &m, &fd) : -ECONNRESET;
 	if (r == -EAGAIN)
-		return;
+		return CONN_LIVE;
 	if (r < 0 || fd >= 0 || m.type != TK_MSG_SNI_ANSWER || c->sni != SNI_ASKED) {
 		(void)tk_close(fd);
 		keyd_log(LOG_INFO, "uid=%u pid=%d myname=%s: caller went away or misbehaved during handshake",
 			 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname);
 		if (c->tls)
 			(void)gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_USER_CANCELED);
-		(void)worker_ev_update(c->w, c, &c->ctl, 0);
+		(void)conn_ev_update(c, &c->ctl, 0);
 		c->ctl.fd = tk_close(c->ctl.fd);
-		handshake_fail(c, ECONNABORTED, "caller closed its request");
-		return;
+		return handshake_fail(c, ECONNABORTED, "caller closed its request");
 	}
 	if (!m.accept) {
 		c->sni = SNI_REFUSED;
 		(void)gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_UNRECOGNIZED_NAME);
-		handshake_fail(c, EHOSTUNREACH, "server name refused by the application");
-		return;
+		return handshake_fail(c, EHOSTUNREACH, "server name refused by the application");
 	}
 	c->sni = SNI_ACCEPTED;
-	handshake_step(c);
+	return handshake_step(c);
 }
 
-void handshake_timeout(struct conn *c)
+enum conn_status handshake_timeout(struct conn *c)
 {
-
 	if (c->waiting_hello && !(c->req.msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION) &&
 	    acl_decision_restricts_peers(&c->req.decision)) {
 		/* No handshake, so no peer identity: the same refusal as for a
 		 * TLS peer without a certificate (finish()). */
 		c->waiting_hello = 0;
-		handshake_fail(c, EACCES, "no handshake from the peer, but %s admits only certain "
+		return handshake_fail(c, EACCES, "no handshake from the peer, but %s admits only certain "
 			       "peers (peers= or map-user)", c->req.decision.where);
-		return;
 	}
 	if (c->waiting_hello) {
 		/* The peer never started a handshake: keep the connection in
@@ -881,13 +516,12 @@ void handshake_timeout(struct conn *c)
 		c->waiting_hello = 0;
 		gnutls_deinit(c->tls);
 		c->tls = NULL;
-		(void)deliver(c, "cleartext", "no handshake from the peer before the timer");
-		return;
+		return deliver(c, "cleartext", "no handshake from the peer before the timer");
 	}
 
 	/* Reset rather than close politely: the peer missed its chance. */
 	c->net_reset = 1;
-	audit(c, "handshake-failed", ETIMEDOUT, "handshake timer expired");
-	send_result(c, ETIMEDOUT, "handshake timer expired", -1);
-	conn_free(c);
+	outcome_audit(c, "handshake-failed", ETIMEDOUT, "handshake timer expired");
+	outcome_send_result(c, ETIMEDOUT, "handshake timer expired", -1);
+	return conn_close(c, ETIMEDOUT, "handshake timer expired");
 }

@@ -5,18 +5,27 @@ noinst_LTLIBRARIES += libtlskey-keyd.la
 # tests and fuzzers link exactly the objects the daemon runs.
 libtlskey_keyd_la_SOURCES = \
 	keyd/conf.c keyd/conf.h \
+	keyd/conn.c keyd/conn.h \
+	keyd/aclstore.c keyd/aclstore.h \
+	keyd/admission.c keyd/admission.h \
+	keyd/caller.c keyd/caller.h \
 	keyd/control.c keyd/control.h \
-	keyd/handshake.c \
+	keyd/handshake.c keyd/handshake.h \
 	keyd/identity.c keyd/identity.h \
 	keyd/keyd.h \
+	keyd/keys.c keyd/keys.h \
 	keyd/log.c keyd/log.h \
+	keyd/outcome.c keyd/outcome.h \
+	keyd/p11reset.c keyd/p11reset.h \
 	keyd/quota.c keyd/quota.h \
 	keyd/registry.c keyd/registry.h \
-	keyd/relay.c \
-	keyd/appsock.c \
-	keyd/signer.c \
+	keyd/relay.c keyd/relay.h \
+	keyd/appsock.c keyd/appsock.h \
+	keyd/authz.c keyd/authz.h \
+	keyd/signer.c keyd/signer.h \
+	keyd/trust.c keyd/trust.h \
 	keyd/vcache.c keyd/vcache.h \
-	keyd/worker.c
+	keyd/worker.c keyd/worker.h
 libtlskey_keyd_la_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(SYSTEMD_CFLAGS) -pthread
 libtlskey_keyd_la_LIBADD = libtlskey-policy.la libtlskey-pkcs11.la libtlskey-common.la \
 	$(GNUTLS_LIBS) $(SYSTEMD_LIBS)

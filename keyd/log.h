@@ -28,6 +28,9 @@ struct keyd_audit {
 	const char *detail;  /* human readable reason or NULL */
 };
 
+/* Write one audit record: one line, fields in a fixed order, "-" for
+ * absent ones; LOG_WARNING for failures, LOG_INFO for successes.  Never
+ * fails. */
 void keyd_audit(const struct keyd_audit *a);
 
 #endif

@@ -1,6 +1,7 @@
-/* tlskeyd: the accept loop.  Admits requests (credentials, wire format,
- * ACL) on the main thread and hands admitted ones to worker threads, at
- * most max-handshakes at a time; the rest wait in a bounded FIFO. */
+/* tlskeyd: the program.  Options, start-up wiring (configuration, ACL
+ * store, PKCS#11, identities, workers, listener) and the accept thread's
+ * event loop, which hands events to admission.c, aclstore.c (SIGHUP) and
+ * p11reset.c. */
 #include "config.h"
 
 #include <dirent.h>
@@ -24,42 +25,19 @@
 #include <systemd/sd-login.h>
 
 #include "common/util.h"
+#include "keyd/aclstore.h"
+#include "keyd/admission.h"
 #include "keyd/control.h"
-#include "keyd/keyd.h"
+#include "keyd/worker.h"
 #include "keyd/log.h"
+#include "keyd/p11reset.h"
 #include "keyd/quota.h"
 #include "pkcs11/p11.h"
 
 #define DEFAULT_CONF SYSCONFDIR "/tlskeyd/tlskeyd.conf"
 #define DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
-/* At most one PKCS#11 re-initialisation this often. */
-#define RESET_MIN_MS 5000ULL
-/* Descriptors kept free for transient use: on the accept thread the
- * caller's pidfd, /proc files and the descriptor being received; on each
- * worker the one-shot listener of a loopback pair and the files a PKCS#11
- * module opens while it signs (SoftHSM: two at a time). */
-#define FD_RESERVE_BASE 8
-#define FD_RESERVE_PER_WORKER 3
 
 enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE };
-
-/* A control connection that has not sent its request yet. */
-struct client {
-	struct client *prev, *next;
-	int fd;
-	int watched; /* registered with epoll: its request had not arrived */
-	int counted; /* holds one of its uid's max-pending-per-uid slots */
-	unsigned long long deadline_ms;
-	struct caller who;
-};
-
-/* An admitted request waiting for a handshake slot. */
-struct pending {
-	struct pending *next;
-	struct keyd_request req;
-	int netfd, ctlfd;
-	int counted; /* holds a max-pending-per-uid slot, as struct client */
-};
 
 struct loop {
 	struct keyd *k;
@@ -68,410 +46,21 @@ struct loop {
 	dev_t sock_dev; /* the inode we bound, see close_listener() */
 	ino_t sock_ino;
 	const char *socket_path;
-	struct client *clients;
-	size_t n_clients;
-	struct pending *head, *tail;
-	size_t n_pending;
-	unsigned next_worker;
+	struct admission adm;
 	int stop;
 	int activated; /* socket passed by systemd */
 	unsigned long long watchdog_ms, next_watchdog_ms, next_tick_ms, idle_since_ms;
-	unsigned long long last_reset_ms;
-	int listen_paused; /* out of descriptors: not accepting for now */
-	unsigned fd_base; /* descriptors open besides clients and sessions */
-	unsigned long long fd_max; /* RLIMIT_NOFILE, read again every tick */
-	unsigned long long fd_warned_ms;
 };
 
 static int tags[4] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE };
 
-static void client_drop(struct loop *l, struct client *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		l->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	l->n_clients--;
-	if (c->watched)
-		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	if (c->counted)
-		quota_pending_put(l->k->quota, c->who.cred.uid);
-	(void)tk_close(c->fd);
-	control_caller_done(&c->who);
-	free(c);
-}
-
-/* Turn away a client that has not been admitted: see control_refuse(). */
-static void client_refuse(struct loop *l, struct client *c, int err, const char *why)
-{
-	int fd = c->fd;
-
-	if (c->watched)
-		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-	c->watched = 0;
-	c->fd = -1;
-	control_refuse(fd, &c->who.cred, c->who.unit[0] ? c->who.unit : NULL, err, why);
-	client_drop(l, c);
-}
-
-static void pending_unlink(struct loop *l, struct pending *prev, struct pending *p)
-{
-	if (prev)
-		prev->next = p->next;
-	else
-		l->head = p->next;
-	if (l->tail == p)
-		l->tail = prev;
-	p->next = NULL;
-	l->n_pending--;
-	if (p->counted)
-		quota_pending_put(l->k->quota, p->req.cred.uid);
-	p->counted = 0;
-}
-
-static void dispatch_pending(struct loop *l)
-{
-	struct keyd *k = l->k;
-
-	/* Announce first, then look: a slot freed in between still wakes us. */
-	atomic_store(&k->queued, l->head != NULL);
-	if (atomic_load(&k->resetting))
-		return; /* requests wait until the module is back */
-	/* The first request that fits its uid's and its identity's share
-	 * goes, not necessarily the head: one uid over its share (or one
-	 * identity flooded by a remote peer) must not hold up the others. */
-	for (struct pending *prev = NULL, *p = l->head, *next; p; p = next) {
-		struct worker *w;
-
-		next = p->next;
-		if (atomic_load(&k->handshakes) >= k->conf->max_handshakes)
-			break;
-		if (quota_handshake_take(k->quota, p->req.cred.uid, p->req.id_index) < 0) {
-			prev = p;
-			continue;
-		}
-		pending_unlink(l, prev, p);
-		w = &k->workers[l->next_worker++ % k->n_workers];
-		/* netfd, ctlfd and the ACL reference now belong to the worker,
-		 * and with them the handshake slot just taken. */
-		if (worker_submit(w, &p->req, p->netfd, p->ctlfd) < 0)
-			quota_handshake_put(k->quota, p->req.cred.uid, p->req.id_index);
-		free(p);
-	}
-	atomic_store(&k->queued, l->head != NULL);
-}
-
-static void client_readable(struct loop *l, struct client *c)
-{
-	struct keyd_request req;
-	struct pending *p;
-	int netfd = -1, ctlfd = c->fd, r;
-
-	r = control_admit(l->k, ctlfd, &c->who, &req, &netfd);
-	if (r == -EAGAIN) {
-		struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
-
-		if (c->watched)
-			return;
-		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, ctlfd, &e) < 0) {
-			client_drop(l, c);
-			return;
-		}
-		c->watched = 1;
-		return;
-	}
-	if (r != 0) {
-		client_drop(l, c);
-		return;
-	}
-	if (l->n_pending >= l->k->conf->max_pending || !(p = calloc(1, sizeof(*p)))) {
-		keyd_log(LOG_WARNING, "uid=%u pid=%d: too many pending handshakes (%zu), refusing",
-			 (unsigned)c->who.cred.uid, (int)c->who.cred.pid, l->n_pending);
-		acl_unref(req.acl);
-		(void)shutdown(netfd, SHUT_RDWR);
-		(void)tk_close(netfd);
-		client_refuse(l, c, EAGAIN, "tlskeyd is overloaded, try again later");
-		return;
-	}
-	/* The control socket moves with the request: detach it from us. */
-	if (c->watched)
-		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, ctlfd, NULL);
-	c->watched = 0;
-	c->fd = -1;
-	/* Its max-pending-per-uid slot moves with it. */
-	p->counted = c->counted;
-	c->counted = 0;
-	client_drop(l, c);
-	p->req = req;
-	p->netfd = netfd;
-	p->ctlfd = ctlfd;
-	if (l->tail)
-		l->tail->next = p;
-	else
-		l->head = p;
-	l->tail = p;
-	l->n_pending++;
-	dispatch_pending(l);
-}
-
-/* Descriptor budget.  Every client and session costs a known number of
- * descriptors: an accepted client 2 (its connection and the socket it is
- * about to pass), an admitted request or a session 2, a handshake 2 more
- * (the protected descriptor, made while it runs).  Admission stops while that estimate plus a reserve would
- * exceed the limit, so requests that were accepted can also be served:
- * accepting greedily until EMFILE would leave accepted clients whose
- * descriptors cannot be received. */
-static unsigned fds_accounted(const struct loop *l)
-{
-	const struct keyd *k = l->k;
-
-	return (unsigned)(2 * l->n_clients + 2 * l->n_pending) + 2 * atomic_load(&k->sessions) +
-	       2 * atomic_load(&k->handshakes);
-}
-
-static unsigned count_open_fds(void)
-{
-	unsigned n = 0;
-	struct dirent *d;
-	DIR *dir = opendir("/proc/self/fd");
-
-	if (!dir)
-		return 0;
-	while ((d = readdir(dir)))
-		if (d->d_name[0] != '.')
-			n++;
-	(void)closedir(dir);
-	return n ? n - 1 : 0; /* not the directory's own descriptor */
-}
-
-static unsigned long long fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		return ~0ULL;
-	return rl.rlim_cur;
-}
-
-/* Learn what is open besides what fds_accounted() counts: at start, and
- * when the estimate proved wrong or the limit is near. */
-static void fd_calibrate(struct loop *l)
-{
-	unsigned open = count_open_fds(), acc = fds_accounted(l);
-
-	l->fd_max = fd_limit();
-	if (open)
-		l->fd_base = open > acc ? open - acc : 0;
-}
-
-static unsigned fd_reserve(const struct loop *l)
-{
-	return FD_RESERVE_BASE + FD_RESERVE_PER_WORKER * l->k->n_workers;
-}
-
-static int fd_room(const struct loop *l)
-{
-	return (unsigned long long)l->fd_base + fds_accounted(l) + fd_reserve(l) < l->fd_max;
-}
-
-/* Out of descriptors: the pending connection stays in the backlog and
- * would wake us forever, so stop watching the listener.  tick() resumes
- * it once sessions have ended. */
-static void listen_pause(struct loop *l, int err)
-{
-	struct epoll_event e = { .events = 0, .data.ptr = &tags[TAG_LISTEN] };
-	unsigned long long now = tk_now_ms();
-
-	if (l->listen_paused)
-		return;
-	/* One line per episode, not one per second while it lasts. */
-	if (!l->fd_warned_ms || now - l->fd_warned_ms >= 60000) {
-		keyd_log(LOG_ERR, "cannot accept more clients: %s (%u sessions, %zu waiting, "
-			 "about %u of %llu descriptors in use); new requests wait until sessions end",
-			 err ? strerror(err) : "open file limit reached", atomic_load(&l->k->sessions),
-			 l->n_pending + l->n_clients, l->fd_base + fds_accounted(l), l->fd_max);
-		l->fd_warned_ms = now;
-	}
-	(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->listen_fd, &e);
-	l->listen_paused = 1;
-}
-
-static void listen_resume(struct loop *l)
-{
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &tags[TAG_LISTEN] };
-
-	if (!l->listen_paused)
-		return;
-	/* tick() has just calibrated: a paused listener means the limit is near. */
-	if (!fd_room(l))
-		return;
-	(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->listen_fd, &e);
-	l->listen_paused = 0;
-	l->fd_warned_ms = 0;
-	keyd_log(LOG_NOTICE, "accepting clients again (%u sessions)", atomic_load(&l->k->sessions));
-}
-
-static void accept_clients(struct loop *l)
-{
-	for (int i = 0; i < 64; i++) {
-		char why[TK_MESSAGE_MAX];
-		struct client *c;
-		int fd, r;
-
-		if (!fd_room(l)) {
-			listen_pause(l, 0);
-			return;
-		}
-		fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE) {
-				fd_calibrate(l); /* the estimate was low */
-				listen_pause(l, errno);
-			}
-			return;
-		}
-		if (l->n_clients >= l->k->conf->max_pending) {
-			keyd_log(LOG_WARNING, "too many waiting clients (%zu): refusing one", l->n_clients);
-			control_refuse(fd, NULL, NULL, EAGAIN, "tlskeyd has too many waiting clients");
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			(void)tk_close(fd);
-			continue;
-		}
-		r = control_caller_identify(fd, &c->who);
-		if (r < 0) {
-			keyd_log(LOG_INFO, "a client could not be identified (%s): closed",
-				 r == -ESRCH ? "it exited, or its PID was reused" : strerror(-r));
-			free(c);
-			(void)tk_close(fd);
-			continue;
-		}
-		r = quota_pending_take(l->k->quota, c->who.cred.uid, why, sizeof(why));
-		if (r < 0) {
-			keyd_log(LOG_WARNING, "uid=%u pid=%d: %s: refusing", (unsigned)c->who.cred.uid,
-				 (int)c->who.cred.pid, r == -EAGAIN ? why : strerror(-r));
-			control_refuse(fd, &c->who.cred, c->who.unit[0] ? c->who.unit : NULL, EAGAIN,
-				       r == -EAGAIN ? why : "tlskeyd is out of memory, try again later");
-			control_caller_done(&c->who);
-			free(c);
-			continue;
-		}
-		c->counted = 1;
-		c->fd = fd;
-		c->deadline_ms = tk_now_ms() + l->k->conf->request_timeout_ms;
-		c->next = l->clients;
-		if (c->next)
-			c->next->prev = c;
-		l->clients = c;
-		l->n_clients++;
-		/* The library sends its request right after connecting: it is
-		 * usually here already, so epoll only watches clients whose
-		 * request has not arrived (client_readable). */
-		client_readable(l, c);
-	}
-}
-
-static void expire_clients(struct loop *l)
-{
-	unsigned long long now = tk_now_ms();
-	struct client *c, *next;
-
-	for (c = l->clients; c; c = next) {
-		next = c->next;
-		if (c->deadline_ms <= now) {
-			keyd_log(LOG_INFO, "uid=%u pid=%d: no request within %u ms, closing",
-				 (unsigned)c->who.cred.uid, (int)c->who.cred.pid,
-				 l->k->conf->request_timeout_ms);
-			client_refuse(l, c, ETIMEDOUT, "no request received in time");
-		}
-	}
-}
-
-/* What acl_load_file() leaves in err on success: one warning per line. */
-static void keyd_log_acl_warnings(const char *warnings)
-{
-	const char *p = warnings;
-
-	while (p && *p) {
-		const char *nl = strchr(p, '\n');
-		int n = nl ? (int)(nl - p) : (int)strlen(p);
-
-		keyd_log(LOG_WARNING, "ACL: %.*s", n, p);
-		p = nl ? nl + 1 : NULL;
-	}
-}
-
-int keyd_reload_acl(struct keyd *k, char *msg, size_t len)
-{
-	struct acl *fresh = NULL, *old;
-	char err[1024] = "";
-	int r;
-
-	if (!k->conf->acl_path) {
-		(void)snprintf(msg, len, "no 'acl' file configured, everything stays denied");
-		keyd_log(LOG_WARNING, "reload: %s", msg);
-		return -ENOENT;
-	}
-	(void)sd_notify(0, "RELOADING=1");
-	r = acl_load_file(k->conf->acl_path, &fresh, err, sizeof(err));
-	if (r < 0) {
-		(void)snprintf(msg, len, "keeping the previous ACL: %s", err);
-		keyd_log(LOG_ERR, "reload: %s", msg);
-		(void)sd_notify(0, "READY=1");
-		return r;
-	}
-	keyd_log_acl_warnings(err);
-	pthread_mutex_lock(&k->acl_lock);
-	old = k->acl;
-	k->acl = fresh;
-	k->acl_gen++;
-	pthread_mutex_unlock(&k->acl_lock);
-	/* Requests in flight and sessions hold their own references. */
-	acl_unref(old);
-	(void)snprintf(msg, len, "ACL loaded from %s (%zu rules)", k->conf->acl_path,
-		       acl_rule_count(fresh));
-	keyd_log(LOG_NOTICE, "%s", msg);
-	(void)sd_notify(0, "READY=1");
-	return 0;
-}
-
-void keyd_audit_reload(struct keyd *k, const struct ucred *cred, const char *unit, int r,
-		       const char *detail)
-{
-	struct keyd_audit a = { .event = "acl-reload",
-				.cred = cred,
-				.unit = unit,
-				.err = r < 0 ? -r : 0,
-				.rule = k->conf->acl_path,
-				.sign_us = -1,
-				.handshake_ms = -1,
-				.detail = detail };
-
-	keyd_audit(&a);
-}
-
 /* The sender of a signal, as far as the kernel tells (uid, pid). */
 static void signal_sender(const struct signalfd_siginfo *si, struct ucred *ret, char *unit, size_t len)
 {
-	char path[64], line[256];
-	FILE *f;
-
 	ret->pid = (pid_t)si->ssi_pid;
 	ret->uid = si->ssi_uid;
-	ret->gid = (gid_t)-1;
+	ret->gid = caller_proc_gid((pid_t)si->ssi_pid);
 	unit[0] = '\0';
-	(void)snprintf(path, sizeof(path), "/proc/%u/status", si->ssi_pid);
-	f = fopen(path, "re");
-	if (f) {
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "Gid:", 4))
-				ret->gid = (gid_t)strtoul(line + 4, NULL, 10);
-		(void)fclose(f);
-	}
 	if (si->ssi_pid) {
 		char *u = NULL;
 		if (sd_pid_get_unit((pid_t)si->ssi_pid, &u) >= 0 && u)
@@ -488,10 +77,10 @@ static void handle_signal(struct loop *l)
 		if (si.ssi_signo == SIGHUP) {
 			struct ucred who;
 			char msg[1024], unit[256];
-			int r = keyd_reload_acl(l->k, msg, sizeof(msg));
+			int r = aclstore_reload(l->k, msg, sizeof(msg));
 
 			signal_sender(&si, &who, unit, sizeof(unit));
-			keyd_audit_reload(l->k, &who, unit, r, msg);
+			aclstore_audit_reload(l->k, &who, unit, r, msg);
 		} else {
 			keyd_log(LOG_NOTICE, "signal %u: shutting down", si.ssi_signo);
 			l->stop = 1;
@@ -501,52 +90,13 @@ static void handle_signal(struct loop *l)
 
 static int next_timeout(const struct loop *l)
 {
-	unsigned long long now = tk_now_ms(), best = 0;
-
-	for (const struct client *c = l->clients; c; c = c->next)
-		if (!best || c->deadline_ms < best)
-			best = c->deadline_ms;
-	if (!best)
-		return -1;
-	return best <= now ? 0 : (int)(best - now);
+	return admission_next_timeout(&l->adm);
 }
 
 static void report_status(struct loop *l)
 {
 	(void)sd_notifyf(0, "STATUS=%u sessions, %u handshakes, %zu waiting",
-			 atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->n_pending);
-}
-
-/* Drive a module reset (see struct keyd): at most one per RESET_MIN_MS. */
-static void reset_step(struct loop *l, unsigned long long now)
-{
-	struct keyd *k = l->k;
-	char err[512] = "";
-	int r;
-
-	if (!atomic_load(&k->resetting)) {
-		if (!atomic_load(&k->reset_wanted) ||
-		    (l->last_reset_ms && now - l->last_reset_ms < RESET_MIN_MS))
-			return;
-		keyd_log(LOG_WARNING, "keys that used to work cannot be opened: re-initialising PKCS#11");
-		atomic_store(&k->reset_acks, 0);
-		atomic_store(&k->resetting, 1);
-		for (unsigned i = 0; i < k->n_workers; i++)
-			(void)eventfd_write(k->workers[i].wakefd, 1);
-		return;
-	}
-	if (atomic_load(&k->reset_acks) < k->n_workers)
-		return;
-	r = p11_reinit(err, sizeof(err));
-	if (r < 0)
-		keyd_log(LOG_ERR, "%s", err);
-	else
-		keyd_log(LOG_NOTICE, "PKCS#11 re-initialised; keys will be opened again");
-	l->last_reset_ms = now;
-	atomic_store(&k->reset_wanted, 0);
-	atomic_store(&k->resetting, 0);
-	for (unsigned i = 0; i < k->n_workers; i++)
-		(void)eventfd_write(k->workers[i].wakefd, 1);
+			 atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->adm.n_pending);
 }
 
 /* Housekeeping once a second at most: watchdog, status, idle exit. */
@@ -557,18 +107,13 @@ static void tick(struct loop *l, unsigned long long now)
 	if (now < l->next_tick_ms)
 		return;
 	l->next_tick_ms = now + 1000;
-	/* The limit can be changed from outside (prlimit); near it the
-	 * estimate must be exact. */
-	l->fd_max = fd_limit();
-	if ((unsigned long long)l->fd_base + fds_accounted(l) + 8 * fd_reserve(l) >= l->fd_max)
-		fd_calibrate(l);
-	listen_resume(l);
+	admission_tick(&l->adm);
 	if (l->watchdog_ms && now >= l->next_watchdog_ms) {
 		(void)sd_notify(0, "WATCHDOG=1");
 		l->next_watchdog_ms = now + l->watchdog_ms / 2;
 	}
 	report_status(l);
-	if (atomic_load(&k->sessions) || l->n_clients || l->n_pending)
+	if (atomic_load(&k->sessions) || l->adm.n_clients || l->adm.n_pending)
 		l->idle_since_ms = now;
 	else if (k->conf->idle_exit_s && l->activated &&
 		 now - l->idle_since_ms >= (unsigned long long)k->conf->idle_exit_s * 1000) {
@@ -604,7 +149,7 @@ static int run(struct loop *l)
 			void *p = evs[i].data.ptr;
 
 			if (p == &tags[TAG_LISTEN]) {
-				accept_clients(l);
+				admission_accept(&l->adm);
 			} else if (p == &tags[TAG_SIGNAL]) {
 				handle_signal(l);
 			} else if (p == &tags[TAG_DONE]) {
@@ -613,12 +158,12 @@ static int run(struct loop *l)
 			} else {
 				/* A client is only ever dropped by its own event,
 				 * so later events in this batch stay valid. */
-				client_readable(l, p);
+				admission_readable(&l->adm, p);
 			}
 		}
-		expire_clients(l);
-		reset_step(l, tk_now_ms());
-		dispatch_pending(l);
+		admission_expire(&l->adm);
+		p11reset_step(l->k, tk_now_ms());
+		admission_dispatch(&l->adm);
 		tick(l, tk_now_ms());
 	}
 	(void)sd_notify(0, "STOPPING=1");
@@ -813,6 +358,99 @@ static void keyd_free(struct keyd *k)
 	keyd_conf_free(k->conf);
 }
 
+/* Everything the daemon needs before it can serve: the ACL store, caller
+ * identification, TLS priorities, the validation cache, the shares,
+ * PKCS#11 and the identities.  Returns 0 or a negative errno (logged);
+ * keyd_free() releases what was set up either way. */
+static int keyd_setup(struct keyd *k)
+{
+	char err[512] = "";
+	int r;
+
+	r = aclstore_load(k);
+	if (r < 0)
+		return r;
+	(void)caller_identify_init();
+	r = gnutls_priority_init2(&k->prio, k->conf->priority ? k->conf->priority : "NORMAL", NULL, 0);
+	if (r < 0) {
+		keyd_log(LOG_ERR, "priority '%s': %s", k->conf->priority, gnutls_strerror(r));
+		return -EINVAL;
+	}
+	r = vcache_new(k->conf->cache_size, k->conf->cache_ttl_s, &k->vcache);
+	if (r < 0)
+		return r;
+	{
+		struct quota_limits lim = { .pending_per_uid = k->conf->max_pending_per_uid,
+					    .handshakes_per_uid = k->conf->max_handshakes_per_uid,
+					    .handshakes_per_id = k->conf->max_handshakes_per_identity,
+					    .n_ids = k->conf->n_ids };
+
+		r = quota_new(&lim, &k->quota);
+		if (r < 0)
+			return r;
+	}
+	r = p11_init(k->conf->module_path, err, sizeof(err));
+	if (r < 0) {
+		keyd_log(LOG_ERR, "PKCS#11: %s", err);
+		return r;
+	}
+	r = load_identities(k);
+	if (r < 0)
+		return r;
+	return 0;
+}
+
+/* The accept thread's descriptors: signalfd for mask, the epoll set,
+ * the done eventfd and the listener (passed by systemd or bound at the
+ * configured path, socket_override if set).  Returns 0 or a negative
+ * errno (logged); close_listener() and main's exit path close them. */
+static int loop_open(struct loop *l, const char *socket_override, const sigset_t *mask)
+{
+	struct epoll_event e;
+	int r;
+
+	l->sig_fd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	l->epfd = l->adm.epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->k->donefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->sig_fd < 0 || l->epfd < 0 || l->k->donefd < 0) {
+		r = -errno;
+		keyd_log(LOG_ERR, "setup: %s", strerror(-r));
+		return r;
+	}
+	l->socket_path = socket_override ? socket_override
+			: (l->k->conf->socket_path ? l->k->conf->socket_path : DEFAULT_SOCKET);
+	r = open_listener(l, l->socket_path);
+	if (r < 0)
+		return r;
+	e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &tags[TAG_LISTEN] };
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &e);
+	e.data.ptr = &tags[TAG_SIGNAL];
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->sig_fd, &e);
+	e.data.ptr = &tags[TAG_DONE];
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->k->donefd, &e);
+	return 0;
+}
+
+/* Start k->conf->workers workers; *started counts those running (to be
+ * stopped), also on failure.  Returns 0 or a negative errno (logged). */
+static int start_workers(struct keyd *k, int *started)
+{
+	int r;
+
+	k->n_workers = k->conf->workers;
+	k->workers = calloc(k->n_workers, sizeof(*k->workers));
+	if (!k->workers)
+		return -ENOMEM;
+	for (; *started < (int)k->n_workers; (*started)++) {
+		r = worker_start(k, &k->workers[*started], (unsigned)*started);
+		if (r < 0) {
+			keyd_log(LOG_ERR, "cannot start worker %d: %s", *started, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: tlskeyd [-c CONFIG] [-s SOCKET] [-t] [-d]\n"
@@ -835,7 +473,6 @@ int main(int argc, char **argv)
 	const char *conf_path = DEFAULT_CONF, *socket_override = NULL;
 	struct keyd k;
 	struct loop l;
-	struct epoll_event e;
 	sigset_t mask;
 	char err[512] = "";
 	int opt, test_only = 0, r, started = 0, debug = 0;
@@ -871,6 +508,8 @@ int main(int argc, char **argv)
 	k.donefd = -1;
 	l.epfd = l.listen_fd = l.sig_fd = -1;
 	l.k = &k;
+	l.adm.k = &k;
+	l.adm.listen_tag = &tags[TAG_LISTEN];
 	pthread_mutex_init(&k.acl_lock, NULL);
 	harden_process();
 
@@ -879,42 +518,7 @@ int main(int argc, char **argv)
 		keyd_log(LOG_ERR, "configuration: %s", err);
 		return 1;
 	}
-	if (k.conf->acl_path) {
-		r = acl_load_file(k.conf->acl_path, &k.acl, err, sizeof(err));
-		if (r < 0) {
-			keyd_log(LOG_ERR, "ACL: %s", err);
-			goto out;
-		}
-		keyd_log_acl_warnings(err);
-	} else {
-		keyd_log(LOG_WARNING, "no 'acl' file configured: every request will be denied");
-	}
-	(void)control_identify_init();
-	r = gnutls_priority_init2(&k.prio, k.conf->priority ? k.conf->priority : "NORMAL", NULL, 0);
-	if (r < 0) {
-		keyd_log(LOG_ERR, "priority '%s': %s", k.conf->priority, gnutls_strerror(r));
-		r = -EINVAL;
-		goto out;
-	}
-	r = vcache_new(k.conf->cache_size, k.conf->cache_ttl_s, &k.vcache);
-	if (r < 0)
-		goto out;
-	{
-		struct quota_limits lim = { .pending_per_uid = k.conf->max_pending_per_uid,
-					    .handshakes_per_uid = k.conf->max_handshakes_per_uid,
-					    .handshakes_per_id = k.conf->max_handshakes_per_identity,
-					    .n_ids = k.conf->n_ids };
-
-		r = quota_new(&lim, &k.quota);
-		if (r < 0)
-			goto out;
-	}
-	r = p11_init(k.conf->module_path, err, sizeof(err));
-	if (r < 0) {
-		keyd_log(LOG_ERR, "PKCS#11: %s", err);
-		goto out;
-	}
-	r = load_identities(&k);
+	r = keyd_setup(&k);
 	if (r < 0)
 		goto out;
 	if (test_only) {
@@ -922,59 +526,20 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	l.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	l.epfd = epoll_create1(EPOLL_CLOEXEC);
-	k.donefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (l.sig_fd < 0 || l.epfd < 0 || k.donefd < 0) {
-		r = -errno;
-		keyd_log(LOG_ERR, "setup: %s", strerror(errno));
-		goto out;
-	}
-	l.socket_path = socket_override ? socket_override
-			: (k.conf->socket_path ? k.conf->socket_path : DEFAULT_SOCKET);
-	r = open_listener(&l, l.socket_path);
+	r = loop_open(&l, socket_override, &mask);
 	if (r < 0)
 		goto out;
-	e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &tags[TAG_LISTEN] };
-	(void)epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.listen_fd, &e);
-	e.data.ptr = &tags[TAG_SIGNAL];
-	(void)epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.sig_fd, &e);
-	e.data.ptr = &tags[TAG_DONE];
-	(void)epoll_ctl(l.epfd, EPOLL_CTL_ADD, k.donefd, &e);
-
-	k.n_workers = k.conf->workers;
-	k.workers = calloc(k.n_workers, sizeof(*k.workers));
-	if (!k.workers) {
-		r = -ENOMEM;
+	r = start_workers(&k, &started);
+	if (r < 0)
 		goto out;
-	}
-	for (; started < (int)k.n_workers; started++) {
-		r = worker_start(&k, &k.workers[started], (unsigned)started);
-		if (r < 0) {
-			keyd_log(LOG_ERR, "cannot start worker %d: %s", started, strerror(-r));
-			goto out;
-		}
-	}
-	fd_calibrate(&l);
+	l.adm.listen_fd = l.listen_fd;
+	admission_fd_calibrate(&l.adm);
 	keyd_log(LOG_NOTICE, "ready: %zu identities, %u workers, up to %u concurrent handshakes",
 		 k.conf->n_ids, k.n_workers, k.conf->max_handshakes);
 	r = run(&l);
 
 out:
-	/* Everyone still waiting hears why, and each refusal is audited. */
-	while (l.clients)
-		client_refuse(&l, l.clients, ESHUTDOWN, "tlskeyd is shutting down");
-	while (l.head) {
-		struct pending *p = l.head;
-
-		pending_unlink(&l, NULL, p);
-		(void)shutdown(p->netfd, SHUT_RDWR);
-		(void)tk_close(p->netfd);
-		control_refuse(p->ctlfd, &p->req.cred, p->req.unit[0] ? p->req.unit : NULL, ESHUTDOWN,
-			       "tlskeyd is shutting down");
-		acl_unref(p->req.acl);
-		free(p);
-	}
+	admission_shutdown(&l.adm);
 	for (int i = 0; i < started; i++)
 		worker_stop(&k.workers[i]);
 	free(k.workers);

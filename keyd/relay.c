@@ -22,7 +22,10 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "keyd/keyd.h"
+#include "keyd/conn.h"
+#include "keyd/relay.h"
+#include "keyd/appsock.h"
+#include "keyd/worker.h"
 #include "keyd/log.h"
 
 /* How many records one event may move before yielding to other conns. */
@@ -47,33 +50,31 @@ static void record_failure(struct conn *c, const char *why)
 
 /* The application went away: end the session, the peer sees the TCP
  * connection end without close_notify. */
-static void app_gone(struct conn *c, const char *why)
+static enum conn_status app_gone(struct conn *c, const char *why)
 {
 	record_failure(c, why);
 	if (c->net.fd >= 0)
 		(void)shutdown(c->net.fd, SHUT_RDWR);
-	conn_free(c);
+	return conn_close(c, 0, why); /* the failure is recorded already */
 }
 
 /* The network side failed (truncation, reset, TLS error): the app must see
  * an error, never a clean EOF.  On a TCP protected descriptor it gets the
  * bytes already sent to it, then ECONNRESET; a UNIX pair can only end. */
-static void relay_abort(struct conn *c, const char *why)
+static enum conn_status relay_abort(struct conn *c, const char *why)
 {
 	record_failure(c, why);
 	if (c->net.fd >= 0)
 		(void)shutdown(c->net.fd, SHUT_RDWR);
 	if (c->app_tcp && c->app.fd >= 0) {
-		c->state = CONN_DRAIN;
-		conn_set_timed(c, 1);
+		conn_set_state(c, CONN_DRAIN);
 		c->deadline_ms = tk_now_ms() + DRAIN_MAX_MS;
-		(void)worker_ev_update(c->w, c, &c->net, 0);
-		relay_drain_step(c);
-		return;
+		(void)conn_ev_update(c, &c->net, 0);
+		return relay_drain_step(c);
 	}
 	if (c->app.fd >= 0)
 		(void)shutdown(c->app.fd, SHUT_RDWR);
-	conn_free(c);
+	return conn_close(c, 0, why);
 }
 
 /* The network side: TLS records, or raw bytes for a connection that
@@ -129,9 +130,9 @@ static void close_timer_arm(struct conn *c)
 	conn_set_timed(c, 1);
 }
 
-/* Write out decrypted bytes the app has not taken yet.  Returns 1 when all
- * were written, 0 if the app is not ready, -1 on error (conn freed). */
-static int flush_to_app(struct conn *c)
+/* Write out decrypted bytes the app has not taken yet (all of them taken:
+ * c->to_app is NULL afterwards).  CONN_CLOSED if the app is gone. */
+static enum conn_status flush_to_app(struct conn *c)
 {
 	while (c->to_app_off < c->to_app_len) {
 		ssize_t n = send(c->app.fd, c->to_app + c->to_app_off, c->to_app_len - c->to_app_off,
@@ -139,10 +140,9 @@ static int flush_to_app(struct conn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
+			return CONN_LIVE;
 		if (n < 0) {
-			app_gone(c, "application closed its descriptor");
-			return -1;
+			return app_gone(c, "application closed its descriptor");
 		}
 		c->to_app_off += (size_t)n;
 	}
@@ -150,11 +150,11 @@ static int flush_to_app(struct conn *c)
 	free(c->to_app);
 	c->to_app = NULL;
 	c->to_app_len = c->to_app_off = 0;
-	return 1;
+	return CONN_LIVE;
 }
 
-/* Move TLS -> app.  Returns 0, or -1 if the conn was freed. */
-static int pump_net_to_app(struct conn *c)
+/* Move TLS -> app. */
+static enum conn_status pump_net_to_app(struct conn *c)
 {
 	uint8_t *buf = c->w->scratch;
 
@@ -163,7 +163,7 @@ static int pump_net_to_app(struct conn *c)
 		ssize_t w;
 
 		if (n == GNUTLS_E_AGAIN)
-			return 0;
+			return CONN_LIVE;
 		if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_REHANDSHAKE ||
 		    n == GNUTLS_E_REAUTH_REQUEST || (n < 0 && !gnutls_error_is_fatal((int)n))) {
 			/* Renegotiation is refused simply by not answering it:
@@ -175,8 +175,7 @@ static int pump_net_to_app(struct conn *c)
 		if (n < 0) {
 			char why[160];
 			(void)snprintf(why, sizeof(why), "TLS receive: %s", gnutls_strerror((int)n));
-			relay_abort(c, why);
-			return -1;
+			return relay_abort(c, why);
 		}
 		if (n == 0) {
 			c->net_eof = 1;
@@ -187,8 +186,7 @@ static int pump_net_to_app(struct conn *c)
 		while (w < 0 && errno == EINTR);
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			tk_wipe(buf, (size_t)n);
-			app_gone(c, "application closed its descriptor");
-			return -1;
+			return app_gone(c, "application closed its descriptor");
 		}
 		if (w < 0)
 			w = 0;
@@ -197,8 +195,7 @@ static int pump_net_to_app(struct conn *c)
 			c->to_app = malloc((size_t)(n - w));
 			if (!c->to_app) {
 				tk_wipe(buf, (size_t)n);
-				relay_abort(c, "out of memory");
-				return -1;
+				return relay_abort(c, "out of memory");
 			}
 			memcpy(c->to_app, buf + w, (size_t)(n - w));
 			c->to_app_len = (size_t)(n - w);
@@ -208,35 +205,34 @@ static int pump_net_to_app(struct conn *c)
 	}
 	if (c->net_eof && !c->to_app)
 		app_orderly_eof(c);
-	return 0;
+	return CONN_LIVE;
 }
 
-static int send_bye(struct conn *c)
+static enum conn_status send_bye(struct conn *c)
 {
 	int r = c->tls ? gnutls_bye(c->tls, GNUTLS_SHUT_WR) : 0;
 
 	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 		c->bye_pending = 1;
-		return 0;
+		return CONN_LIVE;
 	}
 	c->bye_pending = 0;
 	c->bye_done = 1;
 	/* close_notify is out; a FIN tells TCP-level peers too. */
 	(void)shutdown(c->net.fd, SHUT_WR);
-	return 0;
+	return CONN_LIVE;
 }
 
 /* Cleartext mode has no GnuTLS to hold an unsent remainder: keep it in
- * to_net.  Returns 0 or -1 (conn freed). */
-static int flush_raw(struct conn *c)
+ * to_net. */
+static enum conn_status flush_raw(struct conn *c)
 {
 	while (c->to_net_off < c->to_net_len) {
 		ssize_t n = net_send(c, c->to_net + c->to_net_off, c->to_net_len - c->to_net_off);
 		if (n == GNUTLS_E_AGAIN)
-			return 0;
+			return CONN_LIVE;
 		if (n < 0) {
-			relay_abort(c, "send failed: peer gone");
-			return -1;
+			return relay_abort(c, "send failed: peer gone");
 		}
 		c->to_net_off += (size_t)n;
 	}
@@ -245,10 +241,10 @@ static int flush_raw(struct conn *c)
 	c->to_net = NULL;
 	c->to_net_len = c->to_net_off = 0;
 	c->send_pending = 0;
-	return 0;
+	return CONN_LIVE;
 }
 
-static int raw_send_all(struct conn *c, const uint8_t *buf, size_t len)
+static enum conn_status raw_send_all(struct conn *c, const uint8_t *buf, size_t len)
 {
 	size_t off = 0;
 
@@ -257,43 +253,40 @@ static int raw_send_all(struct conn *c, const uint8_t *buf, size_t len)
 		if (n == GNUTLS_E_AGAIN)
 			break;
 		if (n < 0) {
-			relay_abort(c, "send failed: peer gone");
-			return -1;
+			return relay_abort(c, "send failed: peer gone");
 		}
 		off += (size_t)n;
 	}
 	if (off < len) {
 		c->to_net = malloc(len - off);
 		if (!c->to_net) {
-			relay_abort(c, "out of memory");
-			return -1;
+			return relay_abort(c, "out of memory");
 		}
 		memcpy(c->to_net, buf + off, len - off);
 		c->to_net_len = len - off;
 		c->to_net_off = 0;
 		c->send_pending = 1;
 	}
-	return 0;
+	return CONN_LIVE;
 }
 
-/* Move app -> TLS.  Returns 0, or -1 if the conn was freed. */
-static int pump_app_to_net(struct conn *c)
+/* Move app -> TLS. */
+static enum conn_status pump_app_to_net(struct conn *c)
 {
 	uint8_t *buf = c->w->scratch;
 
 	if (c->send_pending && !c->tls) {
-		if (flush_raw(c) < 0)
-			return -1;
+		if (flush_raw(c) == CONN_CLOSED)
+			return CONN_CLOSED;
 		if (c->send_pending)
-			return 0;
+			return CONN_LIVE;
 	}
 	if (c->send_pending) {
 		ssize_t r = gnutls_record_send(c->tls, NULL, 0);
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
-			return 0;
+			return CONN_LIVE;
 		if (r < 0) {
-			relay_abort(c, "TLS send failed");
-			return -1;
+			return relay_abort(c, "TLS send failed");
 		}
 		c->send_pending = 0;
 	}
@@ -308,8 +301,7 @@ static int pump_app_to_net(struct conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n < 0) {
-			app_gone(c, "application descriptor error");
-			return -1;
+			return app_gone(c, "application descriptor error");
 		}
 		if (n == 0) {
 			c->app_eof = 1;
@@ -317,12 +309,13 @@ static int pump_app_to_net(struct conn *c)
 			return send_bye(c);
 		}
 		if (!c->tls) {
-			r = raw_send_all(c, buf, (size_t)n);
+			enum conn_status st = raw_send_all(c, buf, (size_t)n);
+
 			tk_wipe(buf, (size_t)n);
-			if (r < 0)
-				return -1;
+			if (st == CONN_CLOSED)
+				return CONN_CLOSED;
 			if (c->send_pending)
-				return 0;
+				return CONN_LIVE;
 			continue;
 		}
 		r = net_send(c, buf, (size_t)n);
@@ -335,28 +328,25 @@ static int pump_app_to_net(struct conn *c)
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 			/* GnuTLS keeps the encrypted record; resume later. */
 			c->send_pending = 1;
-			return 0;
+			return CONN_LIVE;
 		}
 		if (r < 0) {
-			relay_abort(c, "TLS send failed: peer gone");
-			return -1;
+			return relay_abort(c, "TLS send failed: peer gone");
 		}
 	}
-	return 0;
+	return CONN_LIVE;
 }
 
-/* Recompute what we wait for; free the conn when both directions are done. */
-static void relay_rearm(struct conn *c)
+/* Recompute what we wait for; close the conn when both directions are done. */
+static enum conn_status relay_rearm(struct conn *c)
 {
 	uint32_t net = 0, app = 0;
 	int r;
 
 	/* DTLS has no transport EOF to wait for: once the app is done and our
 	 * close_notify is out, the session is over. */
-	if ((c->net_eof || c->dtls) && !c->to_app && c->app_eof && c->bye_done && !c->send_pending) {
-		conn_free(c);
-		return;
-	}
+	if ((c->net_eof || c->dtls) && !c->to_app && c->app_eof && c->bye_done && !c->send_pending)
+		return conn_close(c, 0, "both directions done");
 	if (!c->net_eof && !c->to_app)
 		net |= EPOLLIN;
 	if (c->send_pending || c->bye_pending)
@@ -370,32 +360,33 @@ static void relay_rearm(struct conn *c)
 		 * it hanging up, which starts the close timer.  Once heard,
 		 * the condition stays asserted: stop asking until we read. */
 		app |= EPOLLRDHUP;
-	r = worker_ev_update(c->w, c, &c->net, net);
+	r = conn_ev_update(c, &c->net, net);
 	if (r == 0)
-		r = worker_ev_update(c->w, c, &c->app, app);
+		r = conn_ev_update(c, &c->app, app);
 	if (r < 0)
-		relay_abort(c, "epoll failed");
+		return relay_abort(c, "epoll failed");
+	return CONN_LIVE;
 }
 
-void relay_drain_step(struct conn *c)
+enum conn_status relay_drain_step(struct conn *c)
 {
 	unsigned long long now = tk_now_ms();
 
-	if (c->to_app && flush_to_app(c) < 0)
-		return;
+	if (c->to_app && flush_to_app(c) == CONN_CLOSED)
+		return CONN_CLOSED;
 	if ((!c->to_app && appsock_unsent(c->app.fd) == 0) || now >= c->deadline_ms) {
 		appsock_reset(c->app.fd);
-		conn_free(c);
-		return;
+		return conn_close(c, 0, "drained");
 	}
 	c->retransmit_ms = now + DRAIN_POLL_MS;
-	if (worker_ev_update(c->w, c, &c->app, c->to_app ? EPOLLOUT : 0) < 0) {
+	if (conn_ev_update(c, &c->app, c->to_app ? EPOLLOUT : 0) < 0) {
 		appsock_reset(c->app.fd);
-		conn_free(c);
+		return conn_close(c, 0, "drain: epoll failed");
 	}
+	return CONN_LIVE;
 }
 
-void relay_close_expired(struct conn *c)
+enum conn_status relay_close_expired(struct conn *c)
 {
 	char why[160];
 
@@ -403,15 +394,13 @@ void relay_close_expired(struct conn *c)
 		       "close-timeout (%u ms)%s", c->w->k->conf->close_timeout_ms,
 		       c->bye_done ? " after our close_notify" : ", close_notify not sent");
 	c->net_reset = 1;
-	relay_abort(c, why);
+	return relay_abort(c, why);
 }
 
-void relay_event(struct conn *c, struct ev *ev, uint32_t events)
+enum conn_status relay_event(struct conn *c, struct ev *ev, uint32_t events)
 {
-	if (c->state == CONN_DRAIN) {
-		relay_drain_step(c);
-		return;
-	}
+	if (c->state == CONN_DRAIN)
+		return relay_drain_step(c);
 	if (ev->kind == EV_APP && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
 		c->app_hup = 1;
 		close_timer_arm(c);
@@ -421,35 +410,33 @@ void relay_event(struct conn *c, struct ev *ev, uint32_t events)
 	if (ev->kind == EV_NET && c->timed)
 		c->deadline_ms = tk_now_ms() + c->w->k->conf->close_timeout_ms;
 	if (ev->kind == EV_APP && (events & EPOLLOUT) && c->to_app) {
-		int r = flush_to_app(c);
-		if (r < 0)
-			return;
-		if (r == 1 && c->net_eof)
+		if (flush_to_app(c) == CONN_CLOSED)
+			return CONN_CLOSED;
+		if (!c->to_app && c->net_eof)
 			app_orderly_eof(c);
 	}
 	if (ev->kind == EV_NET && (events & EPOLLOUT)) {
-		if (pump_app_to_net(c) < 0)
-			return;
+		if (pump_app_to_net(c) == CONN_CLOSED)
+			return CONN_CLOSED;
 	}
 	if (ev->kind == EV_APP && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-		if (pump_app_to_net(c) < 0)
-			return;
+		if (pump_app_to_net(c) == CONN_CLOSED)
+			return CONN_CLOSED;
 	}
 	/* Decrypted data can be buffered inside GnuTLS without the socket
 	 * being readable, so the TLS side is pumped whenever it may move. */
 	if (!c->to_app && !c->net_eof &&
 	    (ev->kind == EV_NET || (c->tls && gnutls_record_check_pending(c->tls) > 0))) {
-		if (pump_net_to_app(c) < 0)
-			return;
+		if (pump_net_to_app(c) == CONN_CLOSED)
+			return CONN_CLOSED;
 	}
-	relay_rearm(c);
+	return relay_rearm(c);
 }
 
-int relay_begin(struct conn *c)
+enum conn_status relay_begin(struct conn *c)
 {
 	/* Data may have arrived with the last handshake flight. */
-	if (c->tls && gnutls_record_check_pending(c->tls) > 0 && pump_net_to_app(c) < 0)
-		return -EIO;
-	relay_rearm(c);
-	return 0;
+	if (c->tls && gnutls_record_check_pending(c->tls) > 0 && pump_net_to_app(c) == CONN_CLOSED)
+		return CONN_CLOSED;
+	return relay_rearm(c);
 }

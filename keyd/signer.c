@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <time.h>
 
-#include "keyd/keyd.h"
+#include "keyd/signer.h"
 
 static long long now_us(void)
 {

@@ -12,40 +12,21 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "keyd/keyd.h"
+#include "keyd/conn.h"
+#include "keyd/worker.h"
+#include "keyd/handshake.h"
+#include "keyd/relay.h"
+#include "keyd/appsock.h"
+#include "keyd/keys.h"
+#include "keyd/trust.h"
 #include "keyd/log.h"
+#include "keyd/p11reset.h"
 #include "keyd/quota.h"
 #include "policy/acl.h"
 
 #define MAX_EVENTS 64
 
 static struct ev wake_ev = { .kind = 0 };
-
-void keyd_slot_free(struct keyd *k)
-{
-	/* Only the accept loop's queue needs to hear about it; waking it for
-	 * every handshake would cost a context switch each. */
-	if (atomic_load(&k->queued))
-		(void)eventfd_write(k->donefd, 1);
-}
-
-int worker_ev_update(struct worker *w, struct conn *c, struct ev *ev, uint32_t mask)
-{
-	struct epoll_event e = { .events = mask, .data.ptr = ev };
-	int op;
-
-	(void)c;
-	if (ev->fd < 0 || ev->mask == mask)
-		return 0;
-	if (mask == 0)
-		op = EPOLL_CTL_DEL;
-	else
-		op = ev->mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	if (epoll_ctl(w->epfd, op, ev->fd, &e) < 0)
-		return -errno;
-	ev->mask = mask;
-	return 0;
-}
 
 static struct conn *conn_of(struct ev *ev)
 {
@@ -59,118 +40,6 @@ static struct conn *conn_of(struct ev *ev)
 	default:
 		return NULL;
 	}
-}
-
-/* Before the daemon's last close() of the caller's socket.  The caller
- * set it up and may hold a duplicate through which it can set SO_LINGER
- * with a timeout again after admission: with unsent data that would make
- * close() block the worker until the peer takes it.  l_onoff = 0 makes
- * close() return at once (the kernel finishes in the background), {1, 0}
- * resets, also without blocking.
- * XXX: a caller that sets SO_LINGER through its duplicate and closes that
- * duplicate between this call and our close() still wins; the window is
- * two system calls on this thread. */
-static void net_close_prepare(const struct conn *c)
-{
-	struct linger lg = { .l_onoff = c->net_reset, .l_linger = 0 };
-
-	if (c->net.fd >= 0)
-		(void)setsockopt(c->net.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
-static void ev_close(struct worker *w, struct ev *ev)
-{
-	if (ev->fd < 0)
-		return;
-	/* Remove explicitly: another process may still hold a duplicate of
-	 * this socket, which would keep the epoll registration alive. */
-	if (ev->mask)
-		(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
-	ev->mask = 0;
-	ev->fd = tk_close(ev->fd);
-}
-
-void conn_set_timed(struct conn *c, int on)
-{
-	struct worker *w = c->w;
-
-	if (on == c->timed)
-		return;
-	if (on) {
-		c->tprev = NULL;
-		c->tnext = w->timed;
-		if (w->timed)
-			w->timed->tprev = c;
-		w->timed = c;
-	} else {
-		if (c->tprev)
-			c->tprev->tnext = c->tnext;
-		else
-			w->timed = c->tnext;
-		if (c->tnext)
-			c->tnext->tprev = c->tprev;
-		c->tnext = c->tprev = NULL;
-	}
-	c->timed = on;
-}
-
-void conn_handshake_done(struct conn *c)
-{
-	struct worker *w = c->w;
-
-	if (!c->hs_slot)
-		return;
-	c->hs_slot = 0;
-	w->n_handshakes--;
-	quota_handshake_put(w->k->quota, c->req.cred.uid, c->req.id_index);
-	(void)atomic_fetch_sub(&w->k->handshakes, 1);
-	keyd_slot_free(w->k);
-}
-
-void conn_free(struct conn *c)
-{
-	struct worker *w;
-
-	if (!c)
-		return;
-	w = c->w;
-	conn_handshake_done(c);
-	conn_set_timed(c, 0);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	w->n_conns--;
-	(void)atomic_fetch_sub(&w->k->sessions, 1);
-	if (c->tls)
-		gnutls_deinit(c->tls);
-	net_close_prepare(c);
-	ev_close(w, &c->net);
-	ev_close(w, &c->app);
-	ev_close(w, &c->ctl);
-	c->app_out = tk_close(c->app_out);
-	if (c->to_app) {
-		tk_wipe(c->to_app, c->to_app_len);
-		free(c->to_app);
-	}
-	if (c->to_net) {
-		tk_wipe(c->to_net, c->to_net_len);
-		free(c->to_net);
-	}
-	acl_unref(c->req.acl);
-	c->req.acl = NULL;
-	if (c->failed)
-		registry_fail(c->info);
-	else
-		registry_remove(c->info);
-	c->info = NULL;
-	/* Events for c may still sit in the current epoll batch: keep the
-	 * memory until the batch is done (see worker_main). */
-	c->dead = 1;
-	c->next = w->grave;
-	w->grave = c;
 }
 
 static void bury(struct worker *w)
@@ -229,8 +98,9 @@ static void adopt_inbox(struct worker *w)
 		w->n_conns++;
 		w->n_handshakes++;
 		conn_set_timed(c, 1);
-		/* handshake_begin frees c itself on failure. */
-		(void)handshake_begin(c);
+		/* A failed start closed c; its memory goes with the batch. */
+		if (handshake_begin(c) == CONN_CLOSED)
+			continue;
 	}
 }
 
@@ -261,20 +131,24 @@ static void expire(struct worker *w)
 	struct conn *c = w->timed, *next;
 
 	for (; c; c = next) {
+		enum conn_status st = CONN_LIVE;
+
 		next = c->tnext;
 		if (c->state == CONN_DRAIN && c->retransmit_ms <= now)
-			relay_drain_step(c);
+			st = relay_drain_step(c);
 		else if (c->state == CONN_RELAY && c->deadline_ms <= now)
-			relay_close_expired(c);
-		if (c->dead || c->state != CONN_HANDSHAKE)
+			st = relay_close_expired(c);
+		if (st == CONN_CLOSED || c->state != CONN_HANDSHAKE)
 			continue;
 		if (c->deadline_ms <= now) {
-			handshake_timeout(c);
+			st = handshake_timeout(c);
 		} else if (c->retransmit_ms && c->retransmit_ms <= now) {
 			/* DTLS: GnuTLS resends its last flight when called. */
 			c->retransmit_ms = 0;
-			handshake_step(c);
+			st = handshake_step(c);
 		}
+		/* Closed or not, c stays in memory until bury(). */
+		(void)st;
 	}
 }
 
@@ -285,41 +159,30 @@ static void reset_check(struct worker *w)
 	struct keyd *k = w->k;
 	struct conn *c, *next;
 
-	if (!atomic_load(&k->resetting)) {
-		w->reset_acked = 0;
-		return;
-	}
-	if (w->reset_acked)
+	if (!p11reset_worker_due(k, &w->reset_acked))
 		return;
 	for (c = w->conns; c; c = next) {
 		next = c->next;
 		if (c->state == CONN_HANDSHAKE)
 			handshake_fail(c, EIO, "the PKCS#11 module is being re-initialised, try again");
 	}
-	for (size_t i = 0; i < k->conf->n_ids; i++) {
-		signer_drop(&w->keys[i]);
-		w->keys[i].retry_after_ms = 0;
-		w->keys[i].dropped_ms = 0;
-	}
-	w->reset_acked = 1;
-	(void)atomic_fetch_add(&k->reset_acks, 1);
-	(void)eventfd_write(k->donefd, 1);
+	keys_drop_all(w, 1);
+	p11reset_worker_ack(k, &w->reset_acked);
 }
 
-static void dispatch(struct ev *ev, uint32_t events)
+/* One epoll event.  A conn closed by an earlier event of the same batch
+ * is still in memory (dead): its later events are dropped here. */
+static enum conn_status dispatch(struct ev *ev, uint32_t events)
 {
 	struct conn *c = conn_of(ev);
 
 	if (!c || c->dead)
-		return;
-	if (c->state == CONN_HANDSHAKE) {
-		if (ev->kind == EV_CTL)
-			handshake_ctl_event(c, events);
-		else
-			handshake_step(c);
-	} else {
-		relay_event(c, ev, events);
-	}
+		return CONN_CLOSED;
+	if (c->state != CONN_HANDSHAKE)
+		return relay_event(c, ev, events);
+	if (ev->kind == EV_CTL)
+		return handshake_ctl_event(c, events);
+	return handshake_step(c);
 }
 
 static void *worker_main(void *arg)
@@ -343,7 +206,8 @@ static void *worker_main(void *arg)
 				(void)eventfd_read(w->wakefd, &v);
 				continue;
 			}
-			dispatch(ev, evs[i].events);
+			if (dispatch(ev, evs[i].events) == CONN_CLOSED)
+				continue; /* freed by bury() after the batch */
 		}
 		expire(w);
 		adopt_inbox(w);
@@ -372,7 +236,7 @@ static void *worker_main(void *arg)
 			appsock_reset(c->app.fd);
 	}
 	while (w->conns)
-		conn_free(w->conns);
+		(void)conn_close(w->conns, 0, "tlskeyd is shutting down");
 	bury(w);
 	return NULL;
 }
@@ -394,7 +258,7 @@ int worker_start(struct keyd *k, struct worker *w, unsigned index)
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &e) < 0)
 		return -errno;
 	pthread_mutex_init(&w->lock, NULL);
-	r = keyd_worker_creds_init(w);
+	r = trust_creds_init(w);
 	if (r < 0)
 		return r;
 	r = pthread_create(&w->thread, NULL, worker_main, w);
@@ -421,8 +285,7 @@ void worker_stop(struct worker *w)
 	}
 	bury(w);
 	gnutls_certificate_free_credentials(w->cred);
-	for (size_t i = 0; i < w->k->conf->n_ids; i++)
-		signer_drop(&w->keys[i]);
+	keys_drop_all(w, 0);
 	free(w->keys);
 	if (w->scratch)
 		tk_wipe(w->scratch, KEYD_SCRATCH_SIZE); /* relayed plaintext passed through it */

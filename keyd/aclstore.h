@@ -1,0 +1,29 @@
+/* The ACL store (keyd/aclstore.c). */
+#ifndef TLSKEY_KEYD_ACLSTORE_H
+#define TLSKEY_KEYD_ACLSTORE_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "keyd/keyd.h"
+
+/* Load the configured ACL file into k->acl at start-up (warnings logged).
+ * No acl file configured: 0 and k->acl stays NULL (everything denied).
+ * Returns 0 or the negative errno of acl_load_file() (logged). */
+int aclstore_load(struct keyd *k);
+
+/* A reference to the rules in force (NULL if none: deny) and, in
+ * *ret_gen, their generation for cache keys.  Thread-safe; the caller
+ * owns the reference (acl_unref). */
+struct acl *aclstore_current(struct keyd *k, unsigned *ret_gen);
+
+/* Parse the ACL file again and swap it in if valid (references held by
+ * requests and sessions keep the old rules alive).  Writes the outcome
+ * to msg.  Returns 0 or a negative errno (old rules kept). */
+int aclstore_reload(struct keyd *k, char *msg, size_t len);
+
+/* One audit record for a reload attempt by cred (r: its outcome). */
+void aclstore_audit_reload(struct keyd *k, const struct ucred *cred, const char *unit, int r,
+			   const char *detail);
+
+#endif

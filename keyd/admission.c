@@ -1,0 +1,376 @@
+/* Admission: clients that have connected but not yet sent their request,
+ * the bounded FIFO of admitted requests waiting for a handshake slot, the
+ * per-uid and per-identity shares (quota.c) and the descriptor budget.
+ * All state is in struct admission, passed explicitly: no statics, so
+ * admission can run on whichever thread owns that struct. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "keyd/admission.h"
+#include "keyd/log.h"
+#include "keyd/quota.h"
+#include "keyd/worker.h"
+
+/* Descriptors kept free for transient use: on the accept thread the
+ * caller's pidfd, /proc files and the descriptor being received; on each
+ * worker the one-shot listener of a loopback pair and the files a PKCS#11
+ * module opens while it signs (SoftHSM: two at a time). */
+#define FD_RESERVE_BASE 8
+#define FD_RESERVE_PER_WORKER 3
+
+
+static void client_drop(struct admission *l, struct client *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->n_clients--;
+	if (c->watched)
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->counted)
+		quota_pending_put(l->k->quota, c->who.cred.uid);
+	(void)tk_close(c->fd);
+	caller_done(&c->who);
+	free(c);
+}
+
+/* Turn away a client that has not been admitted: see control_refuse(). */
+static void client_refuse(struct admission *l, struct client *c, int err, const char *why)
+{
+	int fd = c->fd;
+
+	if (c->watched)
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+	c->watched = 0;
+	c->fd = -1;
+	control_refuse(fd, &c->who.cred, c->who.unit[0] ? c->who.unit : NULL, err, why);
+	client_drop(l, c);
+}
+
+static void pending_unlink(struct admission *l, struct pending *prev, struct pending *p)
+{
+	if (prev)
+		prev->next = p->next;
+	else
+		l->head = p->next;
+	if (l->tail == p)
+		l->tail = prev;
+	p->next = NULL;
+	l->n_pending--;
+	if (p->counted)
+		quota_pending_put(l->k->quota, p->req.cred.uid);
+	p->counted = 0;
+}
+
+void admission_dispatch(struct admission *l)
+{
+	struct keyd *k = l->k;
+
+	/* Announce first, then look: a slot freed in between still wakes us. */
+	atomic_store(&k->queued, l->head != NULL);
+	if (atomic_load(&k->resetting))
+		return; /* requests wait until the module is back */
+	/* The first request that fits its uid's and its identity's share
+	 * goes, not necessarily the head: one uid over its share (or one
+	 * identity flooded by a remote peer) must not hold up the others. */
+	for (struct pending *prev = NULL, *p = l->head, *next; p; p = next) {
+		struct worker *w;
+
+		next = p->next;
+		if (atomic_load(&k->handshakes) >= k->conf->max_handshakes)
+			break;
+		if (quota_handshake_take(k->quota, p->req.cred.uid, p->req.id_index) < 0) {
+			prev = p;
+			continue;
+		}
+		pending_unlink(l, prev, p);
+		w = &k->workers[l->next_worker++ % k->n_workers];
+		/* netfd, ctlfd and the ACL reference now belong to the worker,
+		 * and with them the handshake slot just taken. */
+		if (worker_submit(w, &p->req, p->netfd, p->ctlfd) < 0)
+			quota_handshake_put(k->quota, p->req.cred.uid, p->req.id_index);
+		free(p);
+	}
+	atomic_store(&k->queued, l->head != NULL);
+}
+
+void admission_readable(struct admission *l, struct client *c)
+{
+	struct keyd_request req;
+	struct pending *p;
+	int netfd = -1, ctlfd = c->fd, r;
+
+	r = control_admit(l->k, ctlfd, &c->who, &req, &netfd);
+	if (r == -EAGAIN) {
+		struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
+
+		if (c->watched)
+			return;
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, ctlfd, &e) < 0) {
+			client_drop(l, c);
+			return;
+		}
+		c->watched = 1;
+		return;
+	}
+	if (r != 0) {
+		client_drop(l, c);
+		return;
+	}
+	if (l->n_pending >= l->k->conf->max_pending || !(p = calloc(1, sizeof(*p)))) {
+		keyd_log(LOG_WARNING, "uid=%u pid=%d: too many pending handshakes (%zu), refusing",
+			 (unsigned)c->who.cred.uid, (int)c->who.cred.pid, l->n_pending);
+		acl_unref(req.acl);
+		(void)shutdown(netfd, SHUT_RDWR);
+		(void)tk_close(netfd);
+		client_refuse(l, c, EAGAIN, "tlskeyd is overloaded, try again later");
+		return;
+	}
+	/* The control socket moves with the request: detach it from us. */
+	if (c->watched)
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, ctlfd, NULL);
+	c->watched = 0;
+	c->fd = -1;
+	/* Its max-pending-per-uid slot moves with it. */
+	p->counted = c->counted;
+	c->counted = 0;
+	client_drop(l, c);
+	p->req = req;
+	p->netfd = netfd;
+	p->ctlfd = ctlfd;
+	if (l->tail)
+		l->tail->next = p;
+	else
+		l->head = p;
+	l->tail = p;
+	l->n_pending++;
+	admission_dispatch(l);
+}
+
+/* Descriptor budget.  Every client and session costs a known number of
+ * descriptors: an accepted client 2 (its connection and the socket it is
+ * about to pass), an admitted request or a session 2, a handshake 2 more
+ * (the protected descriptor, made while it runs).  Admission stops while that estimate plus a reserve would
+ * exceed the limit, so requests that were accepted can also be served:
+ * accepting greedily until EMFILE would leave accepted clients whose
+ * descriptors cannot be received. */
+static unsigned fds_accounted(const struct admission *l)
+{
+	const struct keyd *k = l->k;
+
+	return (unsigned)(2 * l->n_clients + 2 * l->n_pending) + 2 * atomic_load(&k->sessions) +
+	       2 * atomic_load(&k->handshakes);
+}
+
+static unsigned count_open_fds(void)
+{
+	unsigned n = 0;
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/fd");
+
+	if (!dir)
+		return 0;
+	while ((d = readdir(dir)))
+		if (d->d_name[0] != '.')
+			n++;
+	(void)closedir(dir);
+	return n ? n - 1 : 0; /* not the directory's own descriptor */
+}
+
+static unsigned long long fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return ~0ULL;
+	return rl.rlim_cur;
+}
+
+/* Learn what is open besides what fds_accounted() counts: at start, and
+ * when the estimate proved wrong or the limit is near. */
+void admission_fd_calibrate(struct admission *l)
+{
+	unsigned open = count_open_fds(), acc = fds_accounted(l);
+
+	l->fd_max = fd_limit();
+	if (open)
+		l->fd_base = open > acc ? open - acc : 0;
+}
+
+static unsigned fd_reserve(const struct admission *l)
+{
+	return FD_RESERVE_BASE + FD_RESERVE_PER_WORKER * l->k->n_workers;
+}
+
+static int fd_room(const struct admission *l)
+{
+	return (unsigned long long)l->fd_base + fds_accounted(l) + fd_reserve(l) < l->fd_max;
+}
+
+/* Out of descriptors: the pending connection stays in the backlog and
+ * would wake us forever, so stop watching the listener.  tick() resumes
+ * it once sessions have ended. */
+static void listen_pause(struct admission *l, int err)
+{
+	struct epoll_event e = { .events = 0, .data.ptr = l->listen_tag };
+	unsigned long long now = tk_now_ms();
+
+	if (l->listen_paused)
+		return;
+	/* One line per episode, not one per second while it lasts. */
+	if (!l->fd_warned_ms || now - l->fd_warned_ms >= 60000) {
+		keyd_log(LOG_ERR, "cannot accept more clients: %s (%u sessions, %zu waiting, "
+			 "about %u of %llu descriptors in use); new requests wait until sessions end",
+			 err ? strerror(err) : "open file limit reached", atomic_load(&l->k->sessions),
+			 l->n_pending + l->n_clients, l->fd_base + fds_accounted(l), l->fd_max);
+		l->fd_warned_ms = now;
+	}
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->listen_fd, &e);
+	l->listen_paused = 1;
+}
+
+static void listen_resume(struct admission *l)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = l->listen_tag };
+
+	if (!l->listen_paused)
+		return;
+	/* tick() has just calibrated: a paused listener means the limit is near. */
+	if (!fd_room(l))
+		return;
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->listen_fd, &e);
+	l->listen_paused = 0;
+	l->fd_warned_ms = 0;
+	keyd_log(LOG_NOTICE, "accepting clients again (%u sessions)", atomic_load(&l->k->sessions));
+}
+
+void admission_accept(struct admission *l)
+{
+	for (int i = 0; i < 64; i++) {
+		char why[TK_MESSAGE_MAX];
+		struct client *c;
+		int fd, r;
+
+		if (!fd_room(l)) {
+			listen_pause(l, 0);
+			return;
+		}
+		fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				admission_fd_calibrate(l); /* the estimate was low */
+				listen_pause(l, errno);
+			}
+			return;
+		}
+		if (l->n_clients >= l->k->conf->max_pending) {
+			keyd_log(LOG_WARNING, "too many waiting clients (%zu): refusing one", l->n_clients);
+			control_refuse(fd, NULL, NULL, EAGAIN, "tlskeyd has too many waiting clients");
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			(void)tk_close(fd);
+			continue;
+		}
+		r = caller_identify(fd, &c->who);
+		if (r < 0) {
+			keyd_log(LOG_INFO, "a client could not be identified (%s): closed",
+				 r == -ESRCH ? "it exited, or its PID was reused" : strerror(-r));
+			free(c);
+			(void)tk_close(fd);
+			continue;
+		}
+		r = quota_pending_take(l->k->quota, c->who.cred.uid, why, sizeof(why));
+		if (r < 0) {
+			keyd_log(LOG_WARNING, "uid=%u pid=%d: %s: refusing", (unsigned)c->who.cred.uid,
+				 (int)c->who.cred.pid, r == -EAGAIN ? why : strerror(-r));
+			control_refuse(fd, &c->who.cred, c->who.unit[0] ? c->who.unit : NULL, EAGAIN,
+				       r == -EAGAIN ? why : "tlskeyd is out of memory, try again later");
+			caller_done(&c->who);
+			free(c);
+			continue;
+		}
+		c->counted = 1;
+		c->fd = fd;
+		c->deadline_ms = tk_now_ms() + l->k->conf->request_timeout_ms;
+		c->next = l->clients;
+		if (c->next)
+			c->next->prev = c;
+		l->clients = c;
+		l->n_clients++;
+		/* The library sends its request right after connecting: it is
+		 * usually here already, so epoll only watches clients whose
+		 * request has not arrived (client_readable). */
+		admission_readable(l, c);
+	}
+}
+
+void admission_expire(struct admission *l)
+{
+	unsigned long long now = tk_now_ms();
+	struct client *c, *next;
+
+	for (c = l->clients; c; c = next) {
+		next = c->next;
+		if (c->deadline_ms <= now) {
+			keyd_log(LOG_INFO, "uid=%u pid=%d: no request within %u ms, closing",
+				 (unsigned)c->who.cred.uid, (int)c->who.cred.pid,
+				 l->k->conf->request_timeout_ms);
+			client_refuse(l, c, ETIMEDOUT, "no request received in time");
+		}
+	}
+}
+
+
+/* Once a second (tick): the limit can be changed from outside (prlimit);
+ * near it the estimate must be exact.  Then resume a paused listener. */
+void admission_tick(struct admission *l)
+{
+	l->fd_max = fd_limit();
+	if ((unsigned long long)l->fd_base + fds_accounted(l) + 8 * fd_reserve(l) >= l->fd_max)
+		admission_fd_calibrate(l);
+	listen_resume(l);
+}
+
+int admission_next_timeout(const struct admission *l)
+{
+	unsigned long long now = tk_now_ms(), best = 0;
+
+	for (const struct client *c = l->clients; c; c = c->next)
+		if (!best || c->deadline_ms < best)
+			best = c->deadline_ms;
+	if (!best)
+		return -1;
+	return best <= now ? 0 : (int)(best - now);
+}
+
+void admission_shutdown(struct admission *l)
+{
+	/* Everyone still waiting hears why, and each refusal is audited. */
+	while (l->clients)
+		client_refuse(l, l->clients, ESHUTDOWN, "tlskeyd is shutting down");
+	while (l->head) {
+		struct pending *p = l->head;
+
+		pending_unlink(l, NULL, p);
+		(void)shutdown(p->netfd, SHUT_RDWR);
+		(void)tk_close(p->netfd);
+		control_refuse(p->ctlfd, &p->req.cred, p->req.unit[0] ? p->req.unit : NULL, ESHUTDOWN,
+			       "tlskeyd is shutting down");
+		acl_unref(p->req.acl);
+		free(p);
+	}
+}

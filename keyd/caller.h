@@ -1,0 +1,43 @@
+/* Caller identification (accept thread or worker: no shared state but a
+ * thread-safe cache). */
+#ifndef TLSKEY_KEYD_CALLER_H
+#define TLSKEY_KEYD_CALLER_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* What we know about the process at the other end of a control socket. */
+struct caller {
+	struct ucred cred;
+	gid_t *groups;       /* all supplementary groups; owned (caller_done) */
+	size_t n_groups;
+	int groups_complete; /* 0: the list could not be read in full; refuse */
+	int verified;        /* 1: unit and exe were read from the very process
+			      * that connected (pidfd); 0: PID reuse cannot be
+			      * excluded, so they must not vouch for it */
+	char unit[256];      /* "" if unknown */
+	char exe[512];       /* "" if unknown or unreadable */
+};
+
+/* Fill in the caller's credentials and attributes from its socket.
+ * Returns 0 and fills *ret (which then owns memory: caller_done()),
+ * -ESRCH if the process went away while it was read, another negative
+ * errno if the socket gives no credentials; *ret untouched on failure. */
+int caller_identify(int ctlfd, struct caller *ret);
+
+/* Free what a caller owns; idempotent, NULL ok. */
+void caller_done(struct caller *c);
+
+/* Find out once, at start-up, whether this kernel lets the daemon tie a
+ * caller's /proc attributes to the process that connected (SO_PEERPIDFD
+ * and pidfd_send_signal).  If not, logs a warning that caller
+ * identification is racy and that unit:/exe: subjects no longer admit
+ * anyone.  Returns 1 if usable, 0 if not. */
+int caller_identify_init(void);
+
+/* The real gid of process pid from /proc/PID/status, or (gid_t)-1 if it
+ * cannot be read.  For callers the daemon cannot get from a socket (the
+ * sender of a signal); no PID-reuse protection. */
+gid_t caller_proc_gid(pid_t pid);
+
+#endif

@@ -1,0 +1,186 @@
+/* Connection lifecycle: the one place that changes a connection's state
+ * and, with it, every count and slot that depends on it; and the one place
+ * that ends a connection (conn_close).  Handlers never free a conn: the
+ * worker frees memory after the event batch (bury in worker.c). */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <gnutls/gnutls.h>
+
+#include "common/util.h"
+#include "keyd/conn.h"
+#include "keyd/log.h"
+#include "keyd/quota.h"
+#include "keyd/worker.h"
+#include "policy/acl.h"
+
+void keyd_slot_free(struct keyd *k)
+{
+	/* Only the accept loop's queue needs to hear about it; waking it for
+	 * every handshake would cost a context switch each. */
+	if (atomic_load(&k->queued))
+		(void)eventfd_write(k->donefd, 1);
+}
+
+int conn_ev_update(struct conn *c, struct ev *ev, uint32_t mask)
+{
+	struct epoll_event e = { .events = mask, .data.ptr = ev };
+	int op;
+
+	if (ev->fd < 0 || ev->mask == mask)
+		return 0;
+	if (mask == 0)
+		op = EPOLL_CTL_DEL;
+	else
+		op = ev->mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(c->w->epfd, op, ev->fd, &e) < 0)
+		return -errno;
+	ev->mask = mask;
+	return 0;
+}
+
+/* Before the daemon's last close() of the caller's socket.  The caller
+ * set it up and may hold a duplicate through which it can set SO_LINGER
+ * with a timeout again after admission: with unsent data that would make
+ * close() block the worker until the peer takes it.  l_onoff = 0 makes
+ * close() return at once (the kernel finishes in the background), {1, 0}
+ * resets, also without blocking.
+ * XXX: a caller that sets SO_LINGER through its duplicate and closes that
+ * duplicate between this call and our close() still wins; the window is
+ * two system calls on this thread. */
+static void net_close_prepare(const struct conn *c)
+{
+	struct linger lg = { .l_onoff = c->net_reset, .l_linger = 0 };
+
+	if (c->net.fd >= 0)
+		(void)setsockopt(c->net.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+static void ev_close(struct worker *w, struct ev *ev)
+{
+	if (ev->fd < 0)
+		return;
+	/* Remove explicitly: another process may still hold a duplicate of
+	 * this socket, which would keep the epoll registration alive. */
+	if (ev->mask)
+		(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
+	ev->mask = 0;
+	ev->fd = tk_close(ev->fd);
+}
+
+void conn_set_timed(struct conn *c, int on)
+{
+	struct worker *w = c->w;
+
+	if (on == c->timed)
+		return;
+	if (on) {
+		c->tprev = NULL;
+		c->tnext = w->timed;
+		if (w->timed)
+			w->timed->tprev = c;
+		w->timed = c;
+	} else {
+		if (c->tprev)
+			c->tprev->tnext = c->tnext;
+		else
+			w->timed = c->tnext;
+		if (c->tnext)
+			c->tnext->tprev = c->tprev;
+		c->tnext = c->tprev = NULL;
+	}
+	c->timed = on;
+}
+
+void conn_handshake_done(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (!c->hs_slot)
+		return;
+	c->hs_slot = 0;
+	w->n_handshakes--;
+	quota_handshake_put(w->k->quota, c->req.cred.uid, c->req.id_index);
+	(void)atomic_fetch_sub(&w->k->handshakes, 1);
+	keyd_slot_free(w->k);
+}
+
+enum conn_status conn_close(struct conn *c, int err, const char *why)
+{
+	struct worker *w;
+
+	if (!c || c->dead)
+		return CONN_CLOSED;
+	w = c->w;
+	if (err) {
+		c->failed = 1;
+		keyd_log(LOG_DEBUG, "uid=%u pid=%d myname=%s: connection closed: %s",
+			 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname,
+			 why ? why : strerror(err));
+	}
+	conn_handshake_done(c);
+	conn_set_timed(c, 0);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->n_conns--;
+	(void)atomic_fetch_sub(&w->k->sessions, 1);
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	c->tls = NULL; /* a dead conn's later events must not reach it */
+	net_close_prepare(c);
+	ev_close(w, &c->net);
+	ev_close(w, &c->app);
+	ev_close(w, &c->ctl);
+	c->app_out = tk_close(c->app_out);
+	if (c->to_app) {
+		tk_wipe(c->to_app, c->to_app_len);
+		free(c->to_app);
+	}
+	if (c->to_net) {
+		tk_wipe(c->to_net, c->to_net_len);
+		free(c->to_net);
+	}
+	acl_unref(c->req.acl);
+	c->req.acl = NULL;
+	if (c->failed)
+		registry_fail(c->info);
+	else
+		registry_remove(c->info);
+	c->info = NULL;
+	/* Events for c may still sit in the current epoll batch: keep the
+	 * memory until the batch is done (see worker_main). */
+	c->dead = 1;
+	c->next = w->grave;
+	w->grave = c;
+	return CONN_CLOSED;
+}
+
+void conn_set_state(struct conn *c, enum conn_state to)
+{
+	if (c->dead || c->state == to)
+		return;
+	switch (to) {
+	case CONN_RELAY:
+		/* The handshake is over: its slot and timer go, the relay's
+		 * close timer is armed later (relay.c) when the app shuts down. */
+		conn_set_timed(c, 0);
+		c->retransmit_ms = 0;
+		conn_handshake_done(c);
+		break;
+	case CONN_DRAIN:
+		/* The drain limit is a deadline: on the timed list. */
+		conn_set_timed(c, 1);
+		break;
+	case CONN_HANDSHAKE:
+		break;
+	}
+	c->state = to;
+}

@@ -1,0 +1,110 @@
+/* Per-worker key lifecycle: each worker imports its own key object per
+ * identity (its own token session: see doc facts), once, re-opens it after
+ * a failed signature, backs off after failures, and asks for a module
+ * reset when a key that used to work cannot be opened. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "keyd/keys.h"
+#include "keyd/log.h"
+#include "keyd/p11reset.h"
+#include "keyd/signer.h"
+#include "pkcs11/p11.h"
+#include "tlskey/starttls.h"
+
+/* A key whose import failed is not retried for this long, so that a
+ * missing token or wrong PIN does not turn every request into a login
+ * attempt (tokens lock after a few wrong PINs). */
+#define KEY_RETRY_MS 2000
+
+int keys_ensure(struct conn *c, char *why, size_t len)
+{
+	struct worker_key *wk = &c->w->keys[c->req.id_index];
+	char err[512] = "";
+	unsigned long long now = tk_now_ms();
+	int r;
+
+	if (wk->key && !wk->failed)
+		return 0;
+	if (wk->key) {
+		struct p11_key_status st;
+
+		/* The token failed a signature: start over with a new session.
+		 * GnuTLS does not say which CKR_ code it got; a probe does.  A
+		 * second failure soon after the first backs off like a failed
+		 * import, so a broken token does not cost a login per request. */
+		if (p11_key_probe(c->req.id->key_uri, &st, err, sizeof(err)) == 0)
+			(void)snprintf(err, sizeof(err), "the token answers again");
+		keyd_log(LOG_WARNING, "worker %u: key %s failed a signature (%s); re-opening it",
+			 c->w->index, c->req.id->key_uri, err);
+		signer_drop(wk);
+		if (wk->dropped_ms && now - wk->dropped_ms < KEY_RETRY_MS)
+			wk->retry_after_ms = now + KEY_RETRY_MS;
+		wk->dropped_ms = now;
+		err[0] = '\0';
+	}
+	if (wk->retry_after_ms > now) {
+		(void)snprintf(why, len, "key %s for %s is unavailable (recent failure, retry shortly)",
+			       c->req.id->key_uri, c->req.id->name);
+		return -EIO;
+	}
+	r = p11_key_import(c->req.id->key_uri, &wk->token_key, err, sizeof(err));
+	if (r == 0) {
+		r = signer_wrap(wk, c->w->k->chains[c->req.id_index][0].pubkey);
+		if (r < 0) {
+			signer_drop(wk);
+			(void)snprintf(err, sizeof(err), "private key does not match certificate %s",
+				       c->req.id->cert_src);
+		}
+	}
+	if (r == 0)
+		wk->ever_ok = 1;
+	if (r < 0 && wk->ever_ok && (r == -ENODEV || r == -EIO)) {
+		/* A key that used to work cannot be opened any more: the module
+		 * itself may need to start over (see keyd_slot_free/main.c). */
+		p11reset_request(c->w->k);
+	}
+	if (r < 0) {
+		wk->token_key = NULL;
+		wk->retry_after_ms = now + KEY_RETRY_MS;
+		(void)snprintf(why, len, "cannot use key for %s: %s", c->req.id->name, err);
+		return r;
+	}
+	return 0;
+}
+
+int keys_cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs,
+		   const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+		   unsigned int *pcert_length, gnutls_privkey_t *privkey)
+{
+	struct conn *c = gnutls_session_get_ptr(s);
+	struct keyd *k = c->w->k;
+	size_t i = c->req.id_index;
+
+	(void)req_ca_rdn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
+	if ((c->req.msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT) || !c->w->keys[i].key) {
+		*pcert_length = 0;
+		*pcert = NULL;
+		*privkey = NULL;
+		return 0;
+	}
+	*pcert = k->chains[i];
+	*pcert_length = k->chain_lens[i];
+	*privkey = c->w->keys[i].key;
+	return 0;
+}
+
+void keys_drop_all(struct worker *w, int forget_failures)
+{
+	for (size_t i = 0; i < w->k->conf->n_ids; i++) {
+		signer_drop(&w->keys[i]);
+		if (forget_failures) {
+			w->keys[i].retry_after_ms = 0;
+			w->keys[i].dropped_ms = 0;
+		}
+	}
+}

@@ -1,0 +1,27 @@
+/* Per-worker key lifecycle (keyd/keys.c). */
+#ifndef TLSKEY_KEYD_KEYS_H
+#define TLSKEY_KEYD_KEYS_H
+
+#include <stddef.h>
+#include <gnutls/abstract.h>
+
+#include "keyd/worker.h"
+
+/* Make sure c's worker holds a usable key object for c's identity:
+ * import it (once), re-open it after a failed signature.  Returns 0, or a
+ * negative errno with the reason for the caller in why (-EIO during the
+ * back-off after a failure).  Does not touch c's state. */
+int keys_ensure(struct conn *c, char *why, size_t len);
+
+/* GnuTLS certificate retrieve callback (gnutls_certificate_set_retrieve_
+ * function2): the identity's chain and this worker's key, or nothing for
+ * no-local-cert and keys not imported. */
+int keys_cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs,
+		 const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+		 unsigned int *pcert_length, gnutls_privkey_t *privkey);
+
+/* Drop every key object of w (module reset, shutdown); forget_failures
+ * also clears the back-off, so that keys are tried again at once. */
+void keys_drop_all(struct worker *w, int forget_failures);
+
+#endif

@@ -1,0 +1,112 @@
+/* Outcome of a request: the result message to the caller, the audit
+ * record, and what tlskey_query() will report about the session. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gnutls/gnutls.h>
+
+#include "common/util.h"
+#include "keyd/log.h"
+#include "keyd/outcome.h"
+#include "keyd/worker.h"
+#include "tlskey/starttls.h"
+
+const char *outcome_role_name(const struct conn *c)
+{
+	return c->req.msg.role == TK_ROLE_SERVER ? "server" : "client";
+}
+
+/* TLSKEY_INFO_* for the protected descriptor of c (see starttls.h). */
+static uint32_t info_flags(const struct conn *c)
+{
+	uint32_t f = 0;
+
+	if (c->app.fd >= 0 && !c->app_tcp && !c->dtls) {
+		f |= TLSKEY_INFO_TRUNCATION_UNREPORTED;
+		if (!c->w->k->conf->protected_unix)
+			f |= TLSKEY_INFO_UNIX_FALLBACK;
+	}
+	return f;
+}
+
+void outcome_send_result(struct conn *c, int err, const char *message, int passfd)
+{
+	struct tk_msg *m;
+	int r;
+
+	if (c->ctl.fd < 0)
+		return;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return;
+	m->type = TK_MSG_RESULT;
+	m->err = (uint32_t)err;
+	m->present = 1u << TK_TAG_ERRNO;
+	if (message && *message)
+		(void)tk_msg_set_str(m, TK_TAG_MESSAGE, message);
+	if (!err) {
+		m->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
+		m->present |= 1u << TK_TAG_STATE;
+		m->info_flags = info_flags(c);
+		m->present |= 1u << TK_TAG_INFO_FLAGS;
+		(void)tk_msg_set_str(m, TK_TAG_PEERNAME, c->peer);
+		if (c->mapped_user[0])
+			(void)tk_msg_set_str(m, TK_TAG_MAPPED_USER, c->mapped_user);
+	}
+	r = tk_msg_send(c->ctl.fd, m, passfd);
+	free(m);
+	if (r < 0)
+		keyd_log(LOG_INFO, "pid=%d: could not deliver result: %s", (int)c->req.cred.pid,
+			 strerror(-r));
+}
+
+void outcome_audit(const struct conn *c, const char *event, int err, const char *detail)
+{
+	const struct keyd_request *q = &c->req;
+	struct keyd_audit a = {
+		.event = event,
+		.cred = &q->cred,
+		.unit = q->unit,
+		.myname = q->msg.myname,
+		.role = outcome_role_name(c),
+		.key_uri = q->id ? q->id->key_uri : NULL,
+		.peer = c->peer[0] ? c->peer : NULL,
+		.err = err,
+		.rule = q->decision.where,
+		.sign_us = c->sign_us,
+		.handshake_ms = (long)(tk_now_ms() - q->t_start_ms),
+		.detail = detail,
+	};
+
+	keyd_audit(&a);
+}
+
+/* Publish what tlskey_query() will report about this session. */
+struct session_info *outcome_describe(struct conn *c)
+{
+	const gnutls_datum_t *certs = NULL;
+	struct session_info *i;
+	unsigned n = 0;
+
+	if (c->tls)
+		certs = gnutls_certificate_get_peers(c->tls, &n);
+	i = registry_info_new(n ? certs[0].data : NULL, n ? certs[0].size : 0);
+	if (!i)
+		return NULL;
+	i->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
+	i->info_flags = info_flags(c);
+	i->hs_ms = (uint32_t)(tk_now_ms() - c->req.t_start_ms);
+	if (c->tls) {
+		(void)snprintf(i->version, sizeof(i->version), "%s",
+			       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)));
+		(void)snprintf(i->cipher, sizeof(i->cipher), "%s",
+			       gnutls_ciphersuite_get(c->tls) ? gnutls_ciphersuite_get(c->tls) : "");
+	}
+	(void)snprintf(i->peer, sizeof(i->peer), "%s", c->peer);
+	(void)snprintf(i->local, sizeof(i->local), "%s", c->req.msg.myname);
+	(void)snprintf(i->mapped_user, sizeof(i->mapped_user), "%s", c->mapped_user);
+	return i;
+}

@@ -1,0 +1,56 @@
+/* Worker threads (keyd/worker.c): one epoll loop each, owning its conns. */
+#ifndef TLSKEY_KEYD_WORKER_H
+#define TLSKEY_KEYD_WORKER_H
+
+#include <pthread.h>
+#include <gnutls/abstract.h>
+
+#include "keyd/conn.h"
+#include "keyd/keyd.h"
+
+struct worker_key {
+	gnutls_privkey_t token_key; /* this worker's own token session */
+	gnutls_privkey_t key;       /* signer.c wrapper around token_key */
+	unsigned long long retry_after_ms;
+	unsigned long long dropped_ms; /* last time a failed key was dropped */
+	int ever_ok;                /* imported successfully at least once */
+	unsigned long long signs;   /* signatures made, for accounting */
+	long long sign_us;          /* total time the token took */
+	int failed;                 /* a signature failed: re-import */
+	int pk;                     /* public key algorithm and size, from the certificate */
+	unsigned bits;
+};
+
+struct worker {
+	struct keyd *k;
+	unsigned index;
+	pthread_t thread;
+	int epfd;
+	int wakefd; /* eventfd: new jobs or stop */
+	pthread_mutex_t lock;
+	struct conn *inbox; /* admitted requests, protected by lock */
+	int stop;           /* protected by lock */
+	struct conn *conns; /* owned connections */
+	struct conn *timed; /* those with a deadline: handshakes, drains */
+	struct conn *grave; /* dead, freed after the current batch */
+	int reset_acked;    /* this worker dropped its keys for the current reset */
+	size_t n_conns, n_handshakes;
+	gnutls_certificate_credentials_t cred;
+	struct worker_key *keys; /* one per configured identity */
+	uint8_t *scratch;
+};
+
+/* Start worker index of k: its epoll set, credentials (keys.c) and thread.
+ * Returns 0 or a negative errno (then worker_stop() must not be called). */
+int worker_start(struct keyd *k, struct worker *w, unsigned index);
+
+/* Stop and join the thread; callers of handshakes still running or still
+ * queued hear ESHUTDOWN; every conn is closed and freed. */
+void worker_stop(struct worker *w);
+
+/* Hand an admitted request and its descriptors to a worker.  Takes
+ * ownership of netfd, ctlfd and req->acl in all cases, and with them the
+ * handshake slot the caller took.  Returns 0 or -ENOMEM. */
+int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd);
+
+#endif

@@ -1,0 +1,329 @@
+/* Unit tests for keyd/control.c: the admission decision on the wire fields
+ * (control_check_request), the dispatch table (unknown type, descriptor
+ * rule, who may send) and control_admit() end to end over a real
+ * SOCK_SEQPACKET socketpair, with a real ACL and real passed sockets. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "keyd/control.h"
+#include "test/unit/keyd-unit.h"
+#include "tlskey/starttls.h"
+
+static struct tk_msg start_msg(uint8_t role, uint8_t proto, uint32_t flags, const char *myname)
+{
+	struct tk_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = TK_MSG_START;
+	m.role = role;
+	m.proto = proto;
+	m.flags = flags;
+	m.present = 1u << TK_TAG_ROLE | 1u << TK_TAG_PROTO | 1u << TK_TAG_FLAGS;
+	ck_assert_int_eq(tk_msg_set_str(&m, TK_TAG_MYNAME, myname), 0);
+	return m;
+}
+
+static int check(const struct tk_msg *m, const char *want_why)
+{
+	char why[TK_MESSAGE_MAX] = "";
+	int r = control_check_request(m, why, sizeof(why));
+
+	if (want_why)
+		ck_assert_msg(strstr(why, want_why), "why: %s", why);
+	return r;
+}
+
+START_TEST(check_request_decisions)
+{
+	struct tk_msg m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "server.example.test");
+
+	ck_assert_int_eq(check(&m, NULL), 0);
+	m.role = 9;
+	ck_assert_int_eq(check(&m, "unknown role 9"), -EINVAL);
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_SCTP, 0, "server.example.test");
+	ck_assert_int_eq(check(&m, "unsupported protocol"), -EPROTONOSUPPORT);
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_UDP, 0x80000000u, "server.example.test");
+	ck_assert_int_eq(check(&m, "unknown flags"), -EINVAL);
+	/* Flags of the other role. */
+	m = start_msg(TK_ROLE_CLIENT, IPPROTO_TCP, TLSKEY_FLAG_NO_REQUIRE_PEER_CERT, "a.example.test");
+	ck_assert_int_eq(check(&m, "do not apply to this role"), -EINVAL);
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, TLSKEY_FLAG_NO_LOCAL_CERT, "a.example.test");
+	ck_assert_int_eq(check(&m, "do not apply to this role"), -EINVAL);
+	m = start_msg(TK_ROLE_CLIENT, IPPROTO_TCP, TLSKEY_FLAG_NO_LOCAL_CERT, "a.example.test");
+	ck_assert_int_eq(check(&m, NULL), 0);
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "not a name");
+	ck_assert_int_eq(check(&m, "invalid local identity name"), -EINVAL);
+	/* SNI is the client's. */
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "a.example.test");
+	ck_assert_int_eq(tk_msg_set_str(&m, TK_TAG_SNINAME, "b.example.test"), 0);
+	ck_assert_int_eq(check(&m, "invalid server name indication"), -EINVAL);
+	m.role = TK_ROLE_CLIENT;
+	ck_assert_int_eq(check(&m, NULL), 0);
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "a.example.test");
+	m.timeout_ms = 3600u * 1000u + 1;
+	ck_assert_int_eq(check(&m, "over one hour"), -EINVAL);
+	m.timeout_ms = 0;
+	m.allow_hs_timeout = 1;
+	ck_assert_int_eq(check(&m, "allow-handshake-timeout needs"), -EINVAL);
+	m.timeout_ms = 1000;
+	ck_assert_int_eq(check(&m, NULL), 0);
+	m = start_msg(TK_ROLE_CLIENT, IPPROTO_TCP, 0, "a.example.test");
+	m.checksni = 1;
+	ck_assert_int_eq(check(&m, "SNI checking applies to the server role only"), -EINVAL);
+}
+END_TEST
+
+START_TEST(table_rows)
+{
+	const struct control_entry *e;
+	struct ucred root = { .uid = 0 }, self = { .uid = geteuid() }, other = { .uid = 54321 };
+
+	e = control_entry_find(TK_MSG_START);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->fd_rule, CONTROL_FD_REQUIRED);
+	ck_assert(control_may_send(e, &other));
+	e = control_entry_find(TK_MSG_QUERY);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->fd_rule, CONTROL_FD_REQUIRED);
+	ck_assert(control_may_send(e, &other));
+	e = control_entry_find(TK_MSG_RELOAD);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->fd_rule, CONTROL_FD_NONE);
+	ck_assert(control_may_send(e, &root));
+	ck_assert(control_may_send(e, &self));
+	ck_assert(!control_may_send(e, &other));
+	/* Messages the daemon sends, or that belong to a running handshake,
+	 * are no requests. */
+	ck_assert_ptr_null(control_entry_find(0));
+	ck_assert_ptr_null(control_entry_find(TK_MSG_RESULT));
+	ck_assert_ptr_null(control_entry_find(TK_MSG_SNI_ANSWER));
+	ck_assert_ptr_null(control_entry_find(TK_MSG_QUERY_RESULT));
+	ck_assert_ptr_null(control_entry_find(TK_MSG_TYPE_MAX));
+}
+END_TEST
+
+/* A daemon around control_admit(): configuration, ACL and a caller. */
+static struct keyd k;
+static struct caller who;
+static int sv[2] = { -1, -1 }; /* [0] the daemon's end, [1] the client's */
+
+static const char conf_text[] = "[identity server.example.test]\n"
+				"key = pkcs11:token=t;object=server;type=private\n"
+				"cert = /nonexistent/server.pem\n";
+static const char acl_text[] = "allow uid:4242 server.example.test server\n";
+
+static void setup(void)
+{
+	char err[512] = "";
+
+	memset(&k, 0, sizeof(k));
+	pthread_mutex_init(&k.acl_lock, NULL);
+	ck_assert_msg(keyd_conf_parse("test.conf", conf_text, strlen(conf_text), &k.conf, err,
+				      sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(acl_load_buffer("test.acl", acl_text, strlen(acl_text), &k.acl, err,
+				      sizeof(err)) == 0, "%s", err);
+	memset(&who, 0, sizeof(who));
+	who.cred = (struct ucred){ .pid = getpid(), .uid = 4242, .gid = 4242 };
+	who.groups_complete = 1;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+static void teardown(void)
+{
+	(void)tk_close(sv[0]);
+	(void)tk_close(sv[1]);
+	acl_unref(k.acl);
+	keyd_conf_free(k.conf);
+	pthread_mutex_destroy(&k.acl_lock);
+}
+
+/* Send m (with passfd, or -1), let the daemon side admit it, and read the
+ * answer into *ret (its type, err and message). */
+static int admit(const struct tk_msg *m, int passfd, struct tk_msg *ret, struct keyd_request *req,
+		 int *netfd)
+{
+	int r, fd = -1;
+
+	ck_assert_int_eq(tk_msg_send(sv[1], m, passfd), 0);
+	r = control_admit(&k, sv[0], &who, req, netfd);
+	memset(ret, 0, sizeof(*ret));
+	if (r != 0) {
+		ck_assert_int_eq(tk_msg_recv(sv[1], ret, &fd), 0);
+		ck_assert_int_eq(fd, -1);
+	}
+	return r;
+}
+
+static void tcp_pair(int ret[2])
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sa, &sl), 0);
+	ret[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(ret[0], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ret[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(ret[1], 0);
+	(void)tk_close(l);
+}
+
+START_TEST(dispatch_unknown_type)
+{
+	struct tk_msg m, res;
+	struct keyd_request req;
+	int netfd = -1, p[2];
+	unsigned before;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), 0);
+	before = unit_open_fds();
+	memset(&m, 0, sizeof(m));
+	m.type = TK_MSG_RESULT; /* valid on the wire, no request */
+	m.present = 1u << TK_TAG_ERRNO;
+	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), -EBADMSG);
+	ck_assert_uint_eq(res.type, TK_MSG_RESULT);
+	ck_assert_uint_eq(res.err, EBADMSG);
+	ck_assert_str_eq(res.message, "unexpected message type");
+	/* The descriptor that came with it was closed, not kept. */
+	ck_assert_uint_eq(unit_open_fds(), before);
+	ck_assert_int_eq(netfd, -1);
+	(void)tk_close(p[0]);
+	(void)tk_close(p[1]);
+}
+END_TEST
+
+START_TEST(dispatch_descriptor_rule)
+{
+	struct tk_msg m, res;
+	struct keyd_request req;
+	int netfd = -1, p[2];
+	unsigned before;
+
+	/* START requires one. */
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "server.example.test");
+	ck_assert_int_ne(admit(&m, -1, &res, &req, &netfd), 0);
+	ck_assert_uint_eq(res.err, EBADF);
+	ck_assert_str_eq(res.message, "no file descriptor attached");
+	/* ... but the wire fields are judged first. */
+	m.role = 7;
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(res.message, "unknown role"));
+	/* QUERY requires one, and answers in its own format. */
+	memset(&m, 0, sizeof(m));
+	m.type = TK_MSG_QUERY;
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.type, TK_MSG_QUERY_RESULT);
+	ck_assert_uint_eq(res.err, EBADF);
+	/* A QUERY with a descriptor that is no session: ENOENT, closed. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), 0);
+	before = unit_open_fds();
+	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.type, TK_MSG_QUERY_RESULT);
+	ck_assert_uint_ne(res.err, 0);
+	ck_assert_uint_eq(unit_open_fds(), before);
+	/* A START with the wrong kind of socket. */
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "server.example.test");
+	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), -EPROTONOSUPPORT);
+	ck_assert_str_eq(res.message, "passed socket is not a TCP socket");
+	ck_assert_uint_eq(unit_open_fds(), before);
+	(void)tk_close(p[0]);
+	(void)tk_close(p[1]);
+}
+END_TEST
+
+START_TEST(dispatch_who_may_send)
+{
+	struct tk_msg m, res;
+	struct keyd_request req;
+	int netfd = -1;
+
+	memset(&m, 0, sizeof(m));
+	m.type = TK_MSG_RELOAD;
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, EPERM);
+	ck_assert_str_eq(res.message, "only root may reload tlskeyd");
+	/* The daemon's own uid may: no acl file is configured here, so the
+	 * reload itself fails, with its own reason. */
+	who.cred.uid = geteuid();
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, ENOENT);
+	ck_assert_ptr_nonnull(strstr(res.message, "no 'acl' file configured"));
+}
+END_TEST
+
+START_TEST(admit_start_decisions)
+{
+	struct tk_msg m, res;
+	struct keyd_request req;
+	int netfd = -1, tcp[2];
+	unsigned before;
+
+	tcp_pair(tcp);
+	before = unit_open_fds();
+	/* No such identity. */
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "other.example.test");
+	ck_assert_int_eq(admit(&m, tcp[0], &res, &req, &netfd), -ENOKEY);
+	ck_assert_ptr_nonnull(strstr(res.message, "no key configured for other.example.test"));
+	ck_assert_uint_eq(unit_open_fds(), before);
+	/* The ACL: another uid is denied, and so is the wrong role. */
+	who.cred.uid = 4243;
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "SERVER.example.test");
+	ck_assert_int_eq(admit(&m, tcp[0], &res, &req, &netfd), -EACCES);
+	ck_assert_ptr_nonnull(strstr(res.message, "access to server.example.test as server denied"));
+	who.cred.uid = 4242;
+	m = start_msg(TK_ROLE_CLIENT, IPPROTO_TCP, 0, "server.example.test");
+	ck_assert_int_eq(admit(&m, tcp[0], &res, &req, &netfd), -EACCES);
+	/* Groups that could not be read in full: refused. */
+	who.groups_complete = 0;
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "server.example.test");
+	ck_assert_int_eq(admit(&m, tcp[0], &res, &req, &netfd), -EACCES);
+	ck_assert_ptr_nonnull(strstr(res.message, "supplementary groups"));
+	ck_assert_uint_eq(unit_open_fds(), before);
+	/* Admitted: the request (canonical name, an ACL reference, the
+	 * timer capped at handshake-timeout) and the socket come back. */
+	who.groups_complete = 1;
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "SERVER.example.test");
+	m.timeout_ms = 3600u * 1000u;
+	m.present |= 1u << TK_TAG_TIMEOUT_MS;
+	ck_assert_int_eq(admit(&m, tcp[0], &res, &req, &netfd), 0);
+	ck_assert_int_ge(netfd, 0);
+	ck_assert_str_eq(req.msg.myname, "server.example.test");
+	ck_assert_ptr_eq(req.acl, k.acl);
+	ck_assert(req.decision.allowed);
+	ck_assert_uint_eq(req.msg.timeout_ms, k.conf->handshake_timeout_ms);
+	ck_assert_uint_eq(unit_open_fds(), before + 1);
+	acl_unref(req.acl);
+	(void)tk_close(netfd);
+	(void)tk_close(tcp[0]);
+	(void)tk_close(tcp[1]);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("control");
+	TCase *pure = tcase_create("/keyd/control/check");
+	TCase *tc = tcase_create("/keyd/control/dispatch");
+
+	tcase_add_test(pure, check_request_decisions);
+	tcase_add_test(pure, table_rows);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, dispatch_unknown_type);
+	tcase_add_test(tc, dispatch_descriptor_rule);
+	tcase_add_test(tc, dispatch_who_may_send);
+	tcase_add_test(tc, admit_start_decisions);
+	suite_add_tcase(s, pure);
+	suite_add_tcase(s, tc);
+	return unit_run(s);
+}
