@@ -19,6 +19,7 @@
 #include "keyd/log.h"
 #include "keyd/quota.h"
 #include "keyd/worker.h"
+#include "keyd/passclose.h"
 
 /* Descriptors kept free for transient use: on the accept thread the
  * caller's pidfd, /proc files and the descriptor being received; on each
@@ -134,7 +135,7 @@ void admission_readable(struct admission *l, struct client *c)
 			 (unsigned)c->who.cred.uid, (int)c->who.cred.pid, l->n_pending);
 		acl_unref(req.acl);
 		(void)shutdown(netfd, SHUT_RDWR);
-		(void)tk_close(netfd);
+		(void)passclose(netfd);
 		client_refuse(l, c, EAGAIN, "tlskeyd is overloaded, try again later");
 		return;
 	}

@@ -16,6 +16,7 @@
 #include "keyd/log.h"
 #include "keyd/quota.h"
 #include "keyd/worker.h"
+#include "keyd/passclose.h"
 #include "policy/acl.h"
 
 void keyd_slot_free(struct keyd *k)
@@ -48,10 +49,10 @@ int conn_ev_update(struct conn *c, struct ev *ev, uint32_t mask)
  * with a timeout again after admission: with unsent data that would make
  * close() block the worker until the peer takes it.  l_onoff = 0 makes
  * close() return at once (the kernel finishes in the background), {1, 0}
- * resets, also without blocking.
- * XXX: a caller that sets SO_LINGER through its duplicate and closes that
- * duplicate between this call and our close() still wins; the window is
- * two system calls on this thread. */
+ * resets, also without blocking.  A caller that sets SO_LINGER again
+ * through its duplicate and closes that duplicate between this call and
+ * our close() wins the race for the option, but not for the thread: the
+ * close itself is bounded (passclose.h). */
 static void net_close_prepare(const struct conn *c)
 {
 	struct linger lg = { .l_onoff = c->net_reset, .l_linger = 0 };
@@ -69,7 +70,8 @@ static void ev_close(struct worker *w, struct ev *ev)
 	if (ev->mask)
 		(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
 	ev->mask = 0;
-	ev->fd = tk_close(ev->fd);
+	/* The network socket is the caller's too: its close is bounded. */
+	ev->fd = ev->kind == EV_NET ? passclose(ev->fd) : tk_close(ev->fd);
 }
 
 void conn_set_timed(struct conn *c, int on)

@@ -19,6 +19,7 @@
 #include "keyd/conn.h"
 #include "keyd/registry.h"
 #include "keyd/log.h"
+#include "keyd/passclose.h"
 #include "tlskey/starttls.h"
 
 void control_reply_error(int ctlfd, int err, const char *message)
@@ -59,7 +60,7 @@ static void drain(int ctlfd)
 				memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
 				/* The contract: a refused socket is shut down. */
 				(void)shutdown(fd, SHUT_RDWR);
-				(void)tk_close(fd);
+				(void)passclose(fd);
 			}
 		}
 	}
@@ -204,7 +205,7 @@ static int query_reply(int ctlfd, int fd, int r)
 	struct tk_msg *m = calloc(1, sizeof(*m));
 
 	if (!m) {
-		(void)tk_close(fd);
+		(void)passclose(fd);
 		return -ENOMEM;
 	}
 	m->type = TK_MSG_QUERY_RESULT;
@@ -219,7 +220,7 @@ static int query_reply(int ctlfd, int fd, int r)
 	}
 	(void)tk_msg_send(ctlfd, m, -1);
 	free(m);
-	(void)tk_close(fd);
+	(void)passclose(fd);
 	return 1;
 }
 
@@ -511,6 +512,6 @@ refuse:
 	acl_unref(q.acl);
 	/* The contract: a refused socket is shut down. */
 	(void)shutdown(netfd, SHUT_RDWR);
-	x->fd = tk_close(netfd);
+	x->fd = passclose(netfd);
 	return r;
 }

@@ -32,6 +32,7 @@
 #include "keyd/signer.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
+#include "keyd/passclose.h"
 #include "keyd/p11reset.h"
 #include <netinet/in.h>
 #include "pkcs11/p11.h"
@@ -482,7 +483,7 @@ enum conn_status handshake_ctl_event(struct conn *c, uint32_t events)
 	if (r == -EAGAIN)
 		return CONN_LIVE;
 	if (r < 0 || fd >= 0 || m.type != TK_MSG_SNI_ANSWER || c->sni != SNI_ASKED) {
-		(void)tk_close(fd);
+		(void)passclose(fd);
 		keyd_log(LOG_INFO, "uid=%u pid=%d myname=%s: caller went away or misbehaved during handshake",
 			 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname);
 		if (c->tls)

@@ -22,6 +22,7 @@
 #include "keyd/log.h"
 #include "keyd/p11reset.h"
 #include "keyd/quota.h"
+#include "keyd/passclose.h"
 #include "policy/acl.h"
 
 #define MAX_EVENTS 64
@@ -56,7 +57,7 @@ int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, i
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (!c) {
-		(void)tk_close(netfd);
+		(void)passclose(netfd);
 		(void)tk_close(ctlfd);
 		acl_unref(req->acl);
 		return -ENOMEM;
@@ -238,6 +239,7 @@ static void *worker_main(void *arg)
 	while (w->conns)
 		(void)conn_close(w->conns, 0, "tlskeyd is shutting down");
 	bury(w);
+	passclose_thread_done();
 	return NULL;
 }
 

@@ -23,9 +23,11 @@ test_unit_test_vcache_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
 test_unit_test_tkt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_unit_test_tkt_LDADD = test/lib/libtkt.la libtlskey-common.la $(CHECK_LIBS)
 check_PROGRAMS += test/unit/test_control test/unit/test_authz test/unit/test_conn test/unit/test_relay \
-	test/unit/test_admission
+	test/unit/test_admission test/unit/test_passclose
 TESTS += test/unit/test_control test/unit/test_authz test/unit/test_conn test/unit/test_relay \
-	test/unit/test_admission
+	test/unit/test_admission test/unit/test_passclose
+test_unit_test_passclose_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_unit_test_passclose_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
 test_unit_test_admission_SOURCES = test/unit/test_admission.c test/unit/keyd-unit.h
 test_unit_test_admission_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS) -pthread
 test_unit_test_admission_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
