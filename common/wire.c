@@ -255,6 +255,14 @@ int tk_msg_send(int sock, const struct tk_msg *m, int passfd)
 	return 0;
 }
 
+/* How tk_msg_recv() closes descriptors it does not hand out. */
+static int (*msg_closer)(int fd) = tk_close;
+
+void tk_msg_set_closer(int (*close_fd)(int fd))
+{
+	msg_closer = close_fd ? close_fd : tk_close;
+}
+
 int tk_msg_recv(int sock, struct tk_msg *ret, int *ret_fd)
 {
 	uint8_t buf[TK_WIRE_MAX_MSG + 1];
@@ -295,7 +303,7 @@ int tk_msg_recv(int sock, struct tk_msg *ret, int *ret_fd)
 			if (nfds++ == 0)
 				fd = one;
 			else
-				(void)tk_close(one);
+				(void)msg_closer(one);
 		}
 	}
 	if (n == 0 && nfds == 0)
@@ -317,9 +325,9 @@ int tk_msg_recv(int sock, struct tk_msg *ret, int *ret_fd)
 	if (ret_fd)
 		*ret_fd = fd;
 	else if (fd >= 0)
-		(void)tk_close(fd), fd = -1;
+		(void)msg_closer(fd), fd = -1;
 	return 0;
 fail:
-	(void)tk_close(fd);
+	(void)msg_closer(fd);
 	return r;
 }

@@ -114,4 +114,10 @@ int tk_msg_send(int sock, const struct tk_msg *m, int passfd);
  * Returns 0, -ECONNRESET on orderly EOF, or a negative errno. */
 int tk_msg_recv(int sock, struct tk_msg *ret, int *ret_fd);
 
+/* Make tk_msg_recv() close the descriptors it refuses with close_fd (NULL:
+ * plain close).  The daemon sets its bounded close (keyd/passclose.h): a
+ * refused descriptor is the sender's, which may make a plain close wait.
+ * Set once, before any thread receives. */
+void tk_msg_set_closer(int (*close_fd)(int fd));
+
 #endif

@@ -32,6 +32,7 @@
 #include "keyd/log.h"
 #include "keyd/p11reset.h"
 #include "keyd/quota.h"
+#include "keyd/passclose.h"
 #include "pkcs11/p11.h"
 
 #define DEFAULT_CONF SYSCONFDIR "/tlskeyd/tlskeyd.conf"
@@ -512,6 +513,8 @@ int main(int argc, char **argv)
 	l.adm.listen_tag = &tags[TAG_LISTEN];
 	pthread_mutex_init(&k.acl_lock, NULL);
 	harden_process();
+	/* Descriptors a malformed message carried are the sender's. */
+	tk_msg_set_closer(passclose);
 
 	r = keyd_conf_load(conf_path, &k.conf, err, sizeof(err));
 	if (r < 0) {
