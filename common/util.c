@@ -97,6 +97,21 @@ void tk_identity_canonical(char *name)
 		*c = (char)ascii_lower((unsigned char)*c);
 }
 
+int tk_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
 unsigned long long tk_now_ms(void)
 {
 	struct timespec ts;

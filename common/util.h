@@ -69,6 +69,10 @@ void tk_identity_canonical(char *name);
  * the pkcs11/, policy/ and keyd/ parsers. */
 void tk_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Parse a decimal number from min to max: digits only (no sign, space or
+ * 0x), the whole string.  Returns 0 and *ret, or -EINVAL. */
+int tk_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *ret);
+
 /* Monotonic clock in milliseconds. */
 unsigned long long tk_now_ms(void);
 

@@ -55,12 +55,9 @@ static int set_str(struct parser *p, char **dst, const char *key, const char *va
 static int set_uint(struct parser *p, unsigned *dst, const char *key, const char *val, unsigned min,
 		    unsigned max)
 {
-	char *end;
 	unsigned long v;
 
-	errno = 0;
-	v = strtoul(val, &end, 10);
-	if (errno || end == val || *end || !isdigit((unsigned char)val[0]) || v < min || v > max)
+	if (tk_parse_ulong(val, min, max, &v) < 0)
 		return perr(p, "'%s' must be an integer from %u to %u, got '%s'", key, min, max, val);
 	*dst = (unsigned)v;
 	return 0;

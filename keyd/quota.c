@@ -167,28 +167,28 @@ void quota_handshake_put(struct quota *q, uid_t uid, size_t id)
 	pthread_mutex_unlock(&q->lock);
 }
 
-unsigned quota_uid_pending(struct quota *q, uid_t uid)
+/* One uid's pending (or, with handshakes, in-flight) count. */
+static unsigned uid_count(struct quota *q, uid_t uid, int handshakes)
 {
 	struct uid_entry *e;
-	unsigned n;
+	unsigned n = 0;
 
 	pthread_mutex_lock(&q->lock);
 	e = entry(q, uid, 0);
-	n = e ? e->pending : 0;
+	if (e)
+		n = handshakes ? e->handshakes : e->pending;
 	pthread_mutex_unlock(&q->lock);
 	return n;
 }
 
+unsigned quota_uid_pending(struct quota *q, uid_t uid)
+{
+	return uid_count(q, uid, 0);
+}
+
 unsigned quota_uid_handshakes(struct quota *q, uid_t uid)
 {
-	struct uid_entry *e;
-	unsigned n;
-
-	pthread_mutex_lock(&q->lock);
-	e = entry(q, uid, 0);
-	n = e ? e->handshakes : 0;
-	pthread_mutex_unlock(&q->lock);
-	return n;
+	return uid_count(q, uid, 1);
 }
 
 unsigned quota_id_handshakes(struct quota *q, size_t id)

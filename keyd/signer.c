@@ -25,30 +25,31 @@ static void account(struct worker_key *wk, long long t0, int r)
 		wk->failed = 1;
 }
 
+/* One signature on the token, timed.  `in` is the data or, with is_hash,
+ * the digest GnuTLS computed. */
+static int sign_on_token(struct worker_key *wk, gnutls_sign_algorithm_t algo, unsigned flags,
+			 const gnutls_datum_t *in, int is_hash, gnutls_datum_t *sig)
+{
+	long long t0 = now_us();
+	int r = is_hash ? gnutls_privkey_sign_hash2(wk->token_key, algo, flags, in, sig)
+			: gnutls_privkey_sign_data2(wk->token_key, algo, flags, in, sig);
+
+	account(wk, t0, r);
+	return r;
+}
+
 static int sign_data(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, void *userdata,
 		     unsigned flags, const gnutls_datum_t *data, gnutls_datum_t *sig)
 {
-	struct worker_key *wk = userdata;
-	long long t0 = now_us();
-	int r;
-
 	(void)key;
-	r = gnutls_privkey_sign_data2(wk->token_key, algo, flags, data, sig);
-	account(wk, t0, r);
-	return r;
+	return sign_on_token(userdata, algo, flags, data, 0, sig);
 }
 
 static int sign_hash(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, void *userdata,
 		     unsigned flags, const gnutls_datum_t *hash, gnutls_datum_t *sig)
 {
-	struct worker_key *wk = userdata;
-	long long t0 = now_us();
-	int r;
-
 	(void)key;
-	r = gnutls_privkey_sign_hash2(wk->token_key, algo, flags, hash, sig);
-	account(wk, t0, r);
-	return r;
+	return sign_on_token(userdata, algo, flags, hash, 1, sig);
 }
 
 /* TLS 1.3 ECDSA schemes name their curve; the key must be on it. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/flags.h"
+#include "common/util.h"
 #include "tools/tlskeyctl.h"
 
 /* How many groups --group may give and getgrouplist() may return here.
@@ -201,17 +202,7 @@ static int parse_flags(const char *s, uint32_t *ret)
 
 static int parse_id(const char *s, unsigned long *ret)
 {
-	char *end;
-	unsigned long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v >= UINT_MAX)
-		return -EINVAL;
-	*ret = v;
-	return 0;
+	return tk_parse_ulong(s, 0, UINT_MAX - 1, ret);
 }
 
 /* A group name or number. */

@@ -438,17 +438,12 @@ static int join_words(int n, char **words, char **ret_line, size_t *ret_len)
 
 static int parse_number(const char *s, unsigned *ret)
 {
-	char *end;
 	unsigned long v;
+	int r = tk_parse_ulong(s, 1, UINT_MAX, &v);
 
-	if (s[0] < '0' || s[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > UINT_MAX)
-		return -EINVAL;
-	*ret = (unsigned)v;
-	return 0;
+	if (r == 0)
+		*ret = (unsigned)v;
+	return r;
 }
 
 /* Print where the entry on `line` of the new contents ended up. */

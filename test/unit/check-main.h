@@ -34,4 +34,24 @@ static inline int tkt_suite_run(Suite *s)
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* tkt_run(NAME, TCASE-NAME, SETUP, TEARDOWN, TIMEOUT, TESTS): the whole
+ * main() of a test program with one test case: run the NULL-terminated
+ * TESTS (START_TEST names) in a suite NAME, each between SETUP and
+ * TEARDOWN (a checked fixture; either may be NULL), with TIMEOUT seconds
+ * each (0: Check's default); returns the exit status. */
+static inline int tkt_run(const char *name, const char *tc_name, void (*setup)(void),
+			  void (*teardown)(void), int timeout, const TTest *const *tests)
+{
+	TCase *tc;
+	Suite *s = tkt_suite_tcase(name, tc_name, &tc);
+
+	if (setup || teardown)
+		tcase_add_checked_fixture(tc, setup, teardown);
+	if (timeout > 0)
+		tcase_set_timeout(tc, timeout);
+	for (; *tests; tests++)
+		tcase_add_test(tc, *tests);
+	return tkt_suite_run(s);
+}
+
 #endif

@@ -3,6 +3,7 @@
 #define TLSKEY_TEST_UNIT_KEYD_UNIT_H
 
 #include <check.h>
+#include "check-main.h"
 #include <dirent.h>
 
 /* Descriptors open in this process now: a test that counts them before
@@ -18,18 +19,6 @@ static inline unsigned unit_open_fds(void)
 		n += e->d_name[0] != '.';
 	(void)closedir(d);
 	return n; /* the same bias (the directory's own descriptor) each time */
-}
-
-/* Run suite s; the exit status of a test program. */
-static inline int unit_run(Suite *s)
-{
-	SRunner *sr = srunner_create(s);
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
 }
 
 #endif

@@ -220,13 +220,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("admission");
-	TCase *tc = tcase_create("/keyd/admission");
+	const TTest *tests[] = { shares_skip_the_head, max_handshakes_holds_the_queue,
+				overloaded_refusal, NULL };
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, shares_skip_the_head);
-	tcase_add_test(tc, max_handshakes_holds_the_queue);
-	tcase_add_test(tc, overloaded_refusal);
-	suite_add_tcase(s, tc);
-	return unit_run(s);
+	return tkt_run("admission", "/keyd/admission", setup, teardown, 0, tests);
 }

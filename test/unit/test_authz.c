@@ -140,15 +140,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("authz");
-	TCase *tc = tcase_create("/keyd/authz");
+	const TTest *tests[] = { peers_restriction, empty_peer, skip_authorization, kind_flags,
+				map_user, NULL };
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, peers_restriction);
-	tcase_add_test(tc, empty_peer);
-	tcase_add_test(tc, skip_authorization);
-	tcase_add_test(tc, kind_flags);
-	tcase_add_test(tc, map_user);
-	suite_add_tcase(s, tc);
-	return unit_run(s);
+	return tkt_run("authz", "/keyd/authz", setup, teardown, 0, tests);
 }

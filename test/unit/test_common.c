@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "common/file.h"
 #include "common/flags.h"
+#include "common/util.h"
 #include "tlskey/starttls.h"
 #include "test/unit/check-main.h"
 
@@ -119,13 +121,34 @@ START_TEST(file_read_bounded)
 }
 END_TEST
 
+START_TEST(parse_ulong)
+{
+	unsigned long v = 7;
+
+	ck_assert_int_eq(tk_parse_ulong("0", 0, 10, &v), 0);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_int_eq(tk_parse_ulong("65535", 0, 65535, &v), 0);
+	ck_assert_uint_eq(v, 65535);
+	v = 7;
+	/* Out of range, signs, spaces, other bases, trailing text, overflow:
+	 * refused, *ret untouched. */
+	ck_assert_int_eq(tk_parse_ulong("65536", 0, 65535, &v), -EINVAL);
+	ck_assert_int_eq(tk_parse_ulong("0", 1, 10, &v), -EINVAL);
+	ck_assert_int_eq(tk_parse_ulong("-1", 0, ULONG_MAX, &v), -EINVAL);
+	ck_assert_int_eq(tk_parse_ulong("+1", 0, 10, &v), -EINVAL);
+	ck_assert_int_eq(tk_parse_ulong(" 1", 0, 10, &v), -EINVAL);
+	ck_assert_int_eq(tk_parse_ulong("1 ", 0, 10, &v), -EINVAL);
+	ck_assert_int_eq(tk_parse_ulong("0x10", 0, 100, &v), -EINVAL);
+	ck_assert_int_eq(tk_parse_ulong("", 0, 10, &v), -EINVAL);
+	ck_assert_int_eq(tk_parse_ulong(NULL, 0, 10, &v), -EINVAL);
+	ck_assert_int_eq(tk_parse_ulong("99999999999999999999999", 0, ULONG_MAX, &v), -EINVAL);
+	ck_assert_uint_eq(v, 7);
+}
+END_TEST
+
 int main(void)
 {
-	TCase *tc;
-	Suite *s = tkt_suite_tcase("common", "/common", &tc);
+	const TTest *tests[] = { flags_round_trip, flags_negative, file_read_bounded, parse_ulong, NULL };
 
-	tcase_add_test(tc, flags_round_trip);
-	tcase_add_test(tc, flags_negative);
-	tcase_add_test(tc, file_read_bounded);
-	return tkt_suite_run(s);
+	return tkt_run("common", "/common", NULL, NULL, 0, tests);
 }

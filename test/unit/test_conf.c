@@ -207,13 +207,8 @@ END_TEST
 
 int main(void)
 {
-	TCase *tc;
-	Suite *s = tkt_suite_tcase("conf", "/keyd/conf", &tc);
+	const TTest *tests[] = { parse_good, identity_case_rule, parse_errors, parse_limits,
+				load_limits, NULL };
 
-	tcase_add_test(tc, parse_good);
-	tcase_add_test(tc, identity_case_rule);
-	tcase_add_test(tc, parse_errors);
-	tcase_add_test(tc, parse_limits);
-	tcase_add_test(tc, load_limits);
-	return tkt_suite_run(s);
+	return tkt_run("conf", "/keyd/conf", NULL, NULL, 0, tests);
 }

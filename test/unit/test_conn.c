@@ -232,13 +232,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("conn");
-	TCase *tc = tcase_create("/keyd/conn");
+	const TTest *tests[] = { epoll_failure_in_step_leaks_nothing, caller_gone_closes_once,
+				state_change_moves_counts, NULL };
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, epoll_failure_in_step_leaks_nothing);
-	tcase_add_test(tc, caller_gone_closes_once);
-	tcase_add_test(tc, state_change_moves_counts);
-	suite_add_tcase(s, tc);
-	return unit_run(s);
+	return tkt_run("conn", "/keyd/conn", setup, teardown, 0, tests);
 }

@@ -325,5 +325,5 @@ int main(void)
 	tcase_add_test(tc, admit_start_decisions);
 	suite_add_tcase(s, pure);
 	suite_add_tcase(s, tc);
-	return unit_run(s);
+	return tkt_suite_run(s);
 }

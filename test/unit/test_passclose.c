@@ -88,11 +88,7 @@ END_TEST
 
 int main(void)
 {
-	TCase *tc;
-	Suite *s = tkt_suite_tcase("passclose", "/keyd/passclose", &tc);
+	const TTest *tests[] = { linger_close_bounded, ordinary_close, NULL };
 
-	tcase_set_timeout(tc, 20);
-	tcase_add_test(tc, linger_close_bounded);
-	tcase_add_test(tc, ordinary_close);
-	return tkt_suite_run(s);
+	return tkt_run("passclose", "/keyd/passclose", NULL, NULL, 20, tests);
 }

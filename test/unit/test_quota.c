@@ -122,13 +122,8 @@ END_TEST
 
 int main(void)
 {
-	TCase *tc;
-	Suite *s = tkt_suite_tcase("quota", "/keyd/quota", &tc);
+	const TTest *tests[] = { pending_per_uid, handshakes_per_uid, handshakes_per_identity,
+				bad_input, many_uids, NULL };
 
-	tcase_add_test(tc, pending_per_uid);
-	tcase_add_test(tc, handshakes_per_uid);
-	tcase_add_test(tc, handshakes_per_identity);
-	tcase_add_test(tc, bad_input);
-	tcase_add_test(tc, many_uids);
-	return tkt_suite_run(s);
+	return tkt_run("quota", "/keyd/quota", NULL, NULL, 0, tests);
 }

@@ -112,11 +112,7 @@ END_TEST
 
 int main(void)
 {
-	TCase *tc;
-	Suite *s = tkt_suite_tcase("registry", "/keyd/registry", &tc);
+	const TTest *tests[] = { found_by_own_socket, inode_wrap, not_a_socket, NULL };
 
-	tcase_add_test(tc, found_by_own_socket);
-	tcase_add_test(tc, inode_wrap);
-	tcase_add_test(tc, not_a_socket);
-	return tkt_suite_run(s);
+	return tkt_run("registry", "/keyd/registry", NULL, NULL, 0, tests);
 }

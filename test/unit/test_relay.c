@@ -231,14 +231,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("relay");
-	TCase *tc = tcase_create("/keyd/relay");
+	const TTest *tests[] = { both_ways_and_half_close, app_first_half_close, backpressure, app_gone,
+				NULL };
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, both_ways_and_half_close);
-	tcase_add_test(tc, app_first_half_close);
-	tcase_add_test(tc, backpressure);
-	tcase_add_test(tc, app_gone);
-	suite_add_tcase(s, tc);
-	return unit_run(s);
+	return tkt_run("relay", "/keyd/relay", setup, teardown, 0, tests);
 }

@@ -98,12 +98,7 @@ END_TEST
 
 int main(void)
 {
-	TCase *tc;
-	Suite *s = tkt_suite_tcase("tkt", "/test/lib/tkt", &tc);
+	const TTest *tests[] = { errno_names, errno_lists, flags, numbers, NULL };
 
-	tcase_add_test(tc, errno_names);
-	tcase_add_test(tc, errno_lists);
-	tcase_add_test(tc, flags);
-	tcase_add_test(tc, numbers);
-	return tkt_suite_run(s);
+	return tkt_run("tkt", "/test/lib/tkt", NULL, NULL, 0, tests);
 }

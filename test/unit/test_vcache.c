@@ -201,13 +201,7 @@ END_TEST
 
 int main(void)
 {
-	TCase *tc;
-	Suite *s = tkt_suite_tcase("vcache", "/keyd/vcache", &tc);
+	const TTest *tests[] = { hit_and_miss, different_keys, slots_bound, ttl_expiry, disabled, NULL };
 
-	tcase_add_test(tc, hit_and_miss);
-	tcase_add_test(tc, different_keys);
-	tcase_add_test(tc, slots_bound);
-	tcase_add_test(tc, ttl_expiry);
-	tcase_add_test(tc, disabled);
-	return tkt_suite_run(s);
+	return tkt_run("vcache", "/keyd/vcache", NULL, NULL, 0, tests);
 }

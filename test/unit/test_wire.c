@@ -198,14 +198,8 @@ END_TEST
 
 int main(void)
 {
-	TCase *tc;
-	Suite *s = tkt_suite_tcase("wire", "/common/wire", &tc);
+	const TTest *tests[] = { roundtrip, bad_header, bad_items, bad_strings, fd_passing, names,
+				NULL };
 
-	tcase_add_test(tc, roundtrip);
-	tcase_add_test(tc, bad_header);
-	tcase_add_test(tc, bad_items);
-	tcase_add_test(tc, bad_strings);
-	tcase_add_test(tc, fd_passing);
-	tcase_add_test(tc, names);
-	return tkt_suite_run(s);
+	return tkt_run("wire", "/common/wire", NULL, NULL, 0, tests);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "common/util.h"
 #include "tools/tunnel/tunnel.h"
 
 #define HOST_MAX 255u
@@ -49,17 +50,12 @@ static int split_host_port(const char *text, char *host, size_t hostlen, char *p
 
 static int parse_port(const char *s, unsigned *ret)
 {
-	char *end;
 	unsigned long v;
+	int r = tk_parse_ulong(s, 0, 65535, &v);
 
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 65535)
-		return -EINVAL;
-	*ret = (unsigned)v;
-	return 0;
+	if (r == 0)
+		*ret = (unsigned)v;
+	return r;
 }
 
 int tunnel_addr_parse(const char *text, int passive, int allow_unix, struct tunnel_addr *ret_addr)

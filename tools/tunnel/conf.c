@@ -19,6 +19,7 @@
 
 #include "common/file.h"
 #include "common/flags.h"
+#include "common/util.h"
 #include "tools/tunnel/tunnel.h"
 
 #define DEFAULT_MAX_CONNS 256u
@@ -135,21 +136,6 @@ static int set_addr(struct tunnel_addr *dst, const char *value, int passive, int
 	return 0;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 /* "10", "10s", "500ms": a bare number is seconds, as in systemd. */
 /* "name,*.domain,...": replaces earlier entries (a command line option
  * overrides the file). */
@@ -221,7 +207,7 @@ static int parse_timeout(const char *s, unsigned max_ms, unsigned *ret_ms)
 		mult = 1;
 	else
 		return -EINVAL;
-	if (parse_uint(num, max_ms, &v) < 0 || v > max_ms / mult)
+	if (tk_parse_ulong(num, 0, max_ms, &v) < 0 || v > max_ms / mult)
 		return -EINVAL;
 	*ret_ms = (unsigned)(v * mult);
 	return 0;
@@ -276,7 +262,7 @@ static int conf_set(struct tunnel_conf *c, const char *key, const char *value, c
 		return 0;
 	}
 	if (strcmp(key, "max-conns") == 0) {
-		if (parse_uint(value, TUNNEL_MAX_CONNS_LIMIT, &v) < 0 || v == 0)
+		if (tk_parse_ulong(value, 1, TUNNEL_MAX_CONNS_LIMIT, &v) < 0)
 			return conf_error(o, "expected 1 to %u, got '%s'", TUNNEL_MAX_CONNS_LIMIT, value);
 		c->max_conns = (unsigned)v;
 		return 0;
