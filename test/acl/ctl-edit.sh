@@ -172,9 +172,7 @@ for i in $(seq 10); do
 done
 touch "$TK_TMP/go"
 for i in $(seq 10); do
-	rc=0
-	tk_wait_pid "${pids[$((i - 1))]}" 30 || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/conc-$i.err" >&2; tk_fail "concurrent add $i: exit $rc"; }
+	tk_wait_ok "${pids[$((i - 1))]}" 30 "concurrent add $i:" "$TK_TMP/conc-$i.err"
 done
 a 0 check-conc "${A[@]}" acl check
 tk_expect_line "$TK_TMP/check-conc.out" "OK: 16 rules, 3 map lines in $ACL"

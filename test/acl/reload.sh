@@ -52,12 +52,7 @@ tk_expect_grep "$TK_TMP/remove.out" "^ACL loaded from $ACL \\(1 rules\\)"
 
 # New requests follow the new rules.
 tk_mark
-tk_app_server s2 --myname server.example.test --expect-errno EACCES
-exec 8<>"/dev/tcp/127.0.0.1/$TK_PORT"
-rc=0
-tk_wait_pid "$TK_SERVER_PID" 15 || rc=$?
-exec 8<&-
-[ "$rc" = 0 ] || { cat "$TK_TMP/s2.err" >&2; tk_fail "new server request after the reload: exit $rc"; }
+tk_app_server_bare s2 --myname server.example.test --expect-errno EACCES
 tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=server.example.test role=server .*result=EACCES rule=default deny"
 tk_acl_client c1 ok alice@example.test
 
@@ -76,12 +71,7 @@ tk_dctl 1 bad-check acl check
 tk_expect_grep "$TK_TMP/bad-check.err" "^tlskeyctl: $ACL:3: unknown user 'nosuch$$'"
 # Still the rules of the last good load: alice may, server.example.test may not.
 tk_acl_client c2 ok alice@example.test
-tk_app_server s3 --myname server.example.test --expect-errno EACCES
-exec 8<>"/dev/tcp/127.0.0.1/$TK_PORT"
-rc=0
-tk_wait_pid "$TK_SERVER_PID" 15 || rc=$?
-exec 8<&-
-[ "$rc" = 0 ] || { cat "$TK_TMP/s3.err" >&2; tk_fail "server request after the failed reload: exit $rc"; }
+tk_app_server_bare s3 --myname server.example.test --expect-errno EACCES
 # The same failure by signal: the daemon logs it and stays up.
 tk_mark
 kill -HUP "$TK_DAEMON_PID"
@@ -101,12 +91,8 @@ tk_acl_client c3 ok alice@example.test
 
 # ---- end the session: EOF from the remote client, clean exits --------------------
 exec 7>&-
-rc=0
-tk_wait_pid "$CLI_PID" 20 || rc=$?
-[ "$rc" = 0 ] || { cat "$TK_TMP/s1c.log" >&2; tk_fail "gnutls-cli exit $rc"; }
-rc=0
-tk_wait_pid "$S1_PID" 20 || rc=$?
-[ "$rc" = 0 ] || { cat "$TK_TMP/s1.err" >&2; tk_fail "tk-app server s1 exit $rc"; }
+tk_wait_ok "$CLI_PID" 20 "gnutls-cli" "$TK_TMP/s1c.log"
+tk_wait_ok "$S1_PID" 20 "tk-app server s1" "$TK_TMP/s1.err"
 tk_expect_line "$TK_TMP/s1.err" "PEER=bob@example.test"
 printf '%s\n' "line 1, before the reload" "line 2, after the reload" \
 	"line 3, after the failed reload" >"$TK_TMP/s1.want"

@@ -38,12 +38,8 @@ pair() {
 		$5 >"$6"' _ "$TK_APP" "$(cat "$pf")" "$TK_TMP/$tag-c.in" "$TK_TMP/$tag-c.err" \
 		"$cfilter" "$TK_TMP/$tag-c.out"
 	cpid=$TK_BG_PID
-	rc=0
-	tk_wait_pid "$cpid" 150 || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/$tag-c.err" >&2; tk_fail "$tag: client exit $rc"; }
-	rc=0
-	tk_wait_pid "$spid" 30 || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/$tag-s.err" >&2; tk_fail "$tag: server exit $rc"; }
+	tk_wait_ok "$cpid" 150 "$tag: client" "$TK_TMP/$tag-c.err"
+	tk_wait_ok "$spid" 30 "$tag: server" "$TK_TMP/$tag-s.err"
 	[ "$(sha256sum <"$TK_TMP/$tag-c.in")" = "$(sha256sum <"$TK_TMP/$tag-s.out")" ] ||
 		tk_fail "$tag: client->server: sent $cb bytes, $(wc -c <"$TK_TMP/$tag-s.out") arrived or content differs"
 	[ "$(sha256sum <"$TK_TMP/$tag-s.in")" = "$(sha256sum <"$TK_TMP/$tag-c.out")" ] ||

@@ -171,16 +171,14 @@ tk_acl_server() {
 		tk_fifo_client "$name-c" "$TK_TMP/$name.data" "$(wc -c <"$TK_TMP/$name.data")" \
 			"${cli[@]}" --port "$TK_PORT" 127.0.0.1 || rc=$?
 		[ "$rc" = 0 ] || { cat "$TK_TMP/$name.cli" "$TK_TMP/$name.err" >&2; tk_fail "$name: gnutls-cli exit $rc"; }
-		tk_wait_pid "$TK_SERVER_PID" 20 || rc=$?
-		[ "$rc" = 0 ] || { cat "$TK_TMP/$name.err" >&2; tk_fail "$name: tk-app server exit $rc"; }
+		tk_wait_ok "$TK_SERVER_PID" 20 "$name: tk-app server" "$TK_TMP/$name.err"
 		tk_same "$TK_TMP/$name.data" "$TK_TMP/$name-c.out"
 	else
 		tk_app_server "$name" --myname "$myname" --echo --expect-errno "$want" "$@"
 		# The refusal may come before or after gnutls-cli's handshake ends.
 		timeout 20 "${cli[@]}" --port "$TK_PORT" 127.0.0.1 </dev/null \
 			>>"$TK_TMP/$name.cli" 2>&1 || true
-		tk_wait_pid "$TK_SERVER_PID" 20 || rc=$?
-		[ "$rc" = 0 ] || { cat "$TK_TMP/$name.err" >&2; tk_fail "$name: wanted $want from the app server, exit $rc"; }
+		tk_wait_ok "$TK_SERVER_PID" 20 "$name: wanted $want from the app server," "$TK_TMP/$name.err"
 	fi
 	tk_daemon_alive
 }

@@ -114,8 +114,7 @@ tk_token_server_case() {
 		cat "$TK_TMP/$name-c.log" "$TK_TMP/$name-s.err" >&2
 		tk_fail "$name: gnutls-cli exit $rc"
 	fi
-	tk_wait_pid "$TK_SERVER_PID" 20 || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/$name-s.err" >&2; tk_fail "$name: tk-app server exit $rc"; }
+	tk_wait_ok "$TK_SERVER_PID" 20 "$name: tk-app server" "$TK_TMP/$name-s.err"
 	tk_expect_line "$TK_TMP/$name-s.err" "PEER=bob@example.test"
 	tk_same "$TK_TMP/data" "$TK_TMP/$name-c.out"
 	tk_daemon_alive

@@ -114,6 +114,17 @@ tk_wait_pid() {
 	return "$rc"
 }
 
+# tk_wait_ok PID SECONDS WHAT [FILE...]: tk_wait_pid, and fail unless PID
+# exited 0: "WHAT exit N", after showing the FILEs (its stderr, say).
+tk_wait_ok() {
+	local pid=$1 secs=$2 what=$3 rc=0
+	shift 3
+	tk_wait_pid "$pid" "$secs" || rc=$?
+	[ "$rc" = 0 ] && return 0
+	[ "$#" = 0 ] || cat "$@" >&2
+	tk_fail "$what exit $rc"
+}
+
 # tk_bg CMD...: start CMD in the background; its pid is in TK_BG_PID.
 # "<&0" keeps the caller's stdin: without it bash gives background
 # commands /dev/null.
@@ -242,6 +253,20 @@ tk_app_server() {
 	local name=$1
 	shift
 	tk_app_listen "$name" server "$@"
+}
+
+# tk_app_server_bare NAME APP-ARGS...: start tk-app server NAME (give it
+# --expect-errno for a refusal), connect to it without TLS, and fail
+# unless the app exits 0 within 15 s.  The remote side stays silent, so
+# only what the daemon decides before the handshake (or its timer) counts.
+tk_app_server_bare() {
+	local name=$1 rc=0
+	shift
+	tk_app_server "$name" "$@"
+	exec 8<>"/dev/tcp/127.0.0.1/$TK_PORT"
+	tk_wait_pid "$TK_SERVER_PID" 15 || rc=$?
+	exec 8<&-
+	[ "$rc" = 0 ] || { cat "$TK_TMP/$name.err" >&2; tk_fail "$name: exit $rc"; }
 }
 
 # tk_app_listen NAME MODE ARGS...: the same for any listening tk-app mode

@@ -29,12 +29,8 @@ done
 i=0
 for p in $pairs; do
 	IFS=: read -r tag server client <<<"$p"
-	rc=0
-	tk_wait_pid "${cpids[$i]}" 120 || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/$tag-c.err" >&2; tk_fail "$tag: client exit $rc"; }
-	rc=0
-	tk_wait_pid "${spids[$tag]}" 60 || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/$tag-s.err" >&2; tk_fail "$tag: server exit $rc"; }
+	tk_wait_ok "${cpids[$i]}" 120 "$tag: client" "$TK_TMP/$tag-c.err"
+	tk_wait_ok "${spids[$tag]}" 60 "$tag: server" "$TK_TMP/$tag-s.err"
 	i=$((i + 1))
 	tk_expect_line "$TK_TMP/$tag-c.err" "PEER=$server"
 	tk_expect_line "$TK_TMP/$tag-s.err" "PEER=$client"

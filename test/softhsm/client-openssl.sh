@@ -25,9 +25,7 @@ for myname in alice@example.test carol@example.test; do
 		[ "$rc" = 0 ] || { cat "$TK_TMP/c$n.err" "$TK_TMP/srv$n.err" >&2; tk_fail "$case: tk-app exit $rc"; }
 		tk_expect_line "$TK_TMP/c$n.err" "PEER=peer.example.test"
 		tk_same "$TK_TMP/data.rev" "$TK_TMP/c$n.out"
-		rc=0
-		tk_wait_pid "$TK_PEER_PID" 10 || rc=$?
-		[ "$rc" = 0 ] || { cat "$TK_TMP/srv$n.err" >&2; tk_fail "$case: s_server exit $rc"; }
+		tk_wait_ok "$TK_PEER_PID" 10 "$case: s_server" "$TK_TMP/srv$n.err"
 		cat "$TK_TMP/srv$n.out" "$TK_TMP/srv$n.err" >"$TK_TMP/srv$n.all"
 		tk_expect_grep "$TK_TMP/srv$n.all" "Peer certificate: CN ?= ?$myname"
 	done

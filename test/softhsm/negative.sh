@@ -22,16 +22,9 @@ me=$(id -un)
 
 # tk_neg NAME EXPECTED-ERRNOS tk-app-ARGS...: tk-app must fail with one of them.
 tk_neg() {
-	local name=$1 want=$2 rc=0
-	shift 2
-	tk_log "negative: $name (expect $want)"
-	tk_app "neg-$name" "$@" --expect-errno "$want" || rc=$?
-	if [ "$rc" != 0 ]; then
-		cat "$TK_TMP/neg-$name.err" >&2
-		tk_fail "$name: wanted errno $want, tk-app exit $rc"
-	fi
-	grep -E '^ERROR errno=' "$TK_TMP/neg-$name.err" >&2 || true
-	tk_daemon_alive
+	local name=$1
+	shift
+	tk_err "neg-$name" "$@"
 }
 
 # A well-behaved remote server for the client-role cases.
@@ -137,12 +130,7 @@ tk_app_listen sink sink
 tk_neg silent-server ETIMEDOUT client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
 	--sni peer.example.test
 tk_log "negative: silent-client (server role, expect ETIMEDOUT)"
-tk_app_server silent-client --myname server.example.test --expect-errno ETIMEDOUT
-exec 8<>"/dev/tcp/127.0.0.1/$TK_PORT"
-rc=0
-tk_wait_pid "$TK_SERVER_PID" 15 || rc=$?
-exec 8<&-
-[ "$rc" = 0 ] || { cat "$TK_TMP/silent-client.err" >&2; tk_fail "silent-client: exit $rc"; }
+tk_app_server_bare silent-client --myname server.example.test --expect-errno ETIMEDOUT
 tk_legit_check timeout
 
 # ---- ACL -----------------------------------------------------------------
@@ -166,12 +154,7 @@ acl_case roles "allow user:$me *.example.test server
 allow user:$me @example.test client"
 tk_neg acl-role-client EACCES $(client --myname server.example.test --sni peer.example.test)
 tk_log "negative: acl-role-server (server role as a user, expect EACCES)"
-tk_app_server acl-role-server --myname alice@example.test --expect-errno EACCES
-exec 8<>"/dev/tcp/127.0.0.1/$TK_PORT"
-rc=0
-tk_wait_pid "$TK_SERVER_PID" 15 || rc=$?
-exec 8<&-
-[ "$rc" = 0 ] || { cat "$TK_TMP/acl-role-server.err" >&2; tk_fail "acl-role-server: exit $rc"; }
+tk_app_server_bare acl-role-server --myname alice@example.test --expect-errno EACCES
 tk_legit_check acl-roles
 
 # ---- wrong PIN ------------------------------------------------------------

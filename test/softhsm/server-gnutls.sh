@@ -27,9 +27,7 @@ for myname in server.example.test rsa.example.test; do
 			--x509certfile "$TK_FX/peer-user.pem" --x509keyfile "$TK_FX/peer-user.key" \
 			--verify-hostname "$myname" --sni-hostname "$myname" 127.0.0.1 || rc=$?
 		[ "$rc" = 0 ] || { cat "$TK_TMP/c$n.log" >&2; tk_fail "$case: gnutls-cli exit $rc"; }
-		rc=0
-		tk_wait_pid "$TK_SERVER_PID" 20 || rc=$?
-		[ "$rc" = 0 ] || { cat "$TK_TMP/s$n.err" >&2; tk_fail "$case: tk-app server exit $rc"; }
+		tk_wait_ok "$TK_SERVER_PID" 20 "$case: tk-app server" "$TK_TMP/s$n.err"
 		tk_expect_line "$TK_TMP/s$n.err" "PEER=bob@example.test"
 		if [ ${#sni[@]} -gt 0 ]; then
 			tk_expect_line "$TK_TMP/s$n.err" "SNI=$myname"
@@ -49,9 +47,7 @@ if ip -6 addr show dev lo 2>/dev/null | grep '::1' >/dev/null; then
 		--x509certfile "$TK_FX/peer-user.pem" --x509keyfile "$TK_FX/peer-user.key" \
 		--verify-hostname server.example.test --sni-hostname server.example.test ::1 || rc=$?
 	[ "$rc" = 0 ] || { cat "$TK_TMP/c6.log" >&2; tk_fail "ipv6: gnutls-cli exit $rc"; }
-	rc=0
-	tk_wait_pid "$TK_SERVER_PID" 20 || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/s6.err" >&2; tk_fail "ipv6: tk-app server exit $rc"; }
+	tk_wait_ok "$TK_SERVER_PID" 20 "ipv6: tk-app server" "$TK_TMP/s6.err"
 	tk_expect_line "$TK_TMP/s6.err" "PEER=bob@example.test"
 	tk_same "$TK_TMP/data" "$TK_TMP/c6.out"
 else

@@ -23,9 +23,7 @@ for myname in server.example.test rsa.example.test; do
 			-verify_hostname "$myname" -CAfile "$TK_FX/ca.pem" -verify_return_error \
 			-cert "$TK_FX/peer-user.pem" -key "$TK_FX/peer-user.key" || rc=$?
 		[ "$rc" = 0 ] || tk_fail "$case: s_client exit $rc"
-		rc=0
-		tk_wait_pid "$TK_SERVER_PID" 20 || rc=$?
-		[ "$rc" = 0 ] || { cat "$TK_TMP/s$n.err" >&2; tk_fail "$case: tk-app server exit $rc"; }
+		tk_wait_ok "$TK_SERVER_PID" 20 "$case: tk-app server" "$TK_TMP/s$n.err"
 		tk_expect_line "$TK_TMP/s$n.err" "PEER=bob@example.test"
 		tk_expect_line "$TK_TMP/s$n.err" "SNI=$myname"
 		tk_same "$TK_TMP/data" "$TK_TMP/c$n.out"

@@ -30,9 +30,7 @@ for i in 1 2 3 4 5 6 7 8; do
 done
 i=1
 for p in "${pids[@]}"; do
-	rc=0
-	tk_wait_pid "$p" 60 || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/q$i.err" >&2; tk_fail "queued client $i: exit $rc"; }
+	tk_wait_ok "$p" 60 "queued client $i:" "$TK_TMP/q$i.err"
 	tk_expect_line "$TK_TMP/q$i.err" "PEER=peer.example.test"
 	tk_expect_grep "$TK_TMP/q$i.out" "^queued $i$"
 	i=$((i + 1))

@@ -31,9 +31,7 @@ for prio in NORMAL:-VERS-ALL:+VERS-TLS1.3 NORMAL:-VERS-ALL:+VERS-TLS1.2; do
 	tk_same "$TK_TMP/data" "$TK_TMP/c1-$n.out"
 	tk_tunnel_wait_log t1 "^tlskey-tunnel: conn=$n remote=127\.0\.0\.1:[0-9]+ peer=bob@example\.test local=server\.example\.test rx=$want tx=$want ms=[0-9]+ end=eof\$"
 done
-rc=0
-tk_wait_pid "$TT_BACKEND_PID" 20 || rc=$?
-[ "$rc" = 0 ] || { cat "$TK_TMP/be1.err" >&2; tk_fail "backend be1 exit $rc"; }
+tk_wait_ok "$TT_BACKEND_PID" 20 "backend be1" "$TK_TMP/be1.err"
 # What the backend received: the PROXY header was stripped by its parser,
 # the payload is exactly the client's data, twice.
 cat "$TK_TMP/data" "$TK_TMP/data" >"$TK_TMP/data2"
