@@ -16,6 +16,16 @@ tk_setup
 seq 1 3000 | sed 's/^/line from the local plaintext client /' >"$TK_TMP/data"
 want=$(wc -c <"$TK_TMP/data")
 
+# send NAME ADDR TUNNEL-LOG: the local client sends the data to the tunnel
+# at ADDR and must get it all back.
+send() {
+	local rc=0
+	cp "$TK_TMP/data" "$TK_TMP/$1.in"
+	tk_tt_send "$1" "$2" || rc=$?
+	[ "$rc" = 0 ] || { cat "$TK_TMP/$1.err" "$TK_TMP/$3.log" >&2; tk_fail "$1: send exit $rc"; }
+	tk_same "$TK_TMP/data" "$TK_TMP/$1.out"
+}
+
 # ---- 1. TCP listener against gnutls-serv --------------------------------
 tk_log "case 1: client mode, TCP listener"
 tk_start_gnutls_serv srv1 --x509certfile "$TK_FX/peer-server.pem" --x509keyfile "$TK_FX/peer-server.key"
@@ -23,11 +33,7 @@ SRV=$TK_PEER_PID
 tk_tunnel t1 --mode client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
 	--sni peer.example.test
 T1=$TT_PID
-cp "$TK_TMP/data" "$TK_TMP/s1.in"
-rc=0
-tk_tt_send s1 "127.0.0.1:$TT_PORT" || rc=$?
-[ "$rc" = 0 ] || { cat "$TK_TMP/s1.err" "$TK_TMP/t1.log" >&2; tk_fail "1: send exit $rc"; }
-tk_same "$TK_TMP/data" "$TK_TMP/s1.out"
+send s1 "127.0.0.1:$TT_PORT" t1
 tk_expect_grep "$TK_TMP/srv1.out" "alice@example\.test"
 tk_tunnel_wait_log t1 "^tlskey-tunnel: conn=1 remote=127\.0\.0\.1:[0-9]+ peer=peer\.example\.test local=alice@example\.test rx=$want tx=$want ms=[0-9]+ end=eof\$"
 tk_tunnel_stop t1 "$T1"
@@ -38,11 +44,7 @@ tk_tunnel t2 --mode client --listen "unix:$TK_TMP/plain.sock" --connect "127.0.0
 	--myname carol@example.test --sni peer.example.test
 T2=$TT_PID
 [ -S "$TK_TMP/plain.sock" ] || tk_fail "no UNIX listener at $TK_TMP/plain.sock"
-cp "$TK_TMP/data" "$TK_TMP/s2.in"
-rc=0
-tk_tt_send s2 "unix:$TK_TMP/plain.sock" || rc=$?
-[ "$rc" = 0 ] || { cat "$TK_TMP/s2.err" "$TK_TMP/t2.log" >&2; tk_fail "2: send exit $rc"; }
-tk_same "$TK_TMP/data" "$TK_TMP/s2.out"
+send s2 "unix:$TK_TMP/plain.sock" t2
 tk_expect_grep "$TK_TMP/srv1.out" "carol@example\.test"
 tk_tunnel_wait_log t2 "conn=1 remote=unix peer=peer\.example\.test local=carol@example\.test rx=$want tx=$want .* end=eof\$"
 tk_tunnel_stop t2 "$T2"

@@ -16,6 +16,16 @@ tk_setup
 seq 1 3000 | sed 's/^/line from the remote TLS client /' >"$TK_TMP/data"
 want=$(wc -c <"$TK_TMP/data")
 
+# fetch CASE TUNNEL-LOG GNUTLS-CLI-ARGS...: the remote client sends the data
+# through the tunnel and must get it all back (client log: cCASE.cli.log).
+fetch() {
+	local c=$1 tlog=$2 rc=0
+	shift 2
+	tk_tt_gnutls_cli "c$c" "$TT_PORT" "$want" "$TK_TMP/data" "$@" || rc=$?
+	[ "$rc" = 0 ] || { cat "$TK_TMP/c$c.cli.log" "$TK_TMP/$tlog.log" >&2; tk_fail "$c: gnutls-cli exit $rc"; }
+	tk_same "$TK_TMP/data" "$TK_TMP/c$c.out"
+}
+
 # ---- 1. TCP backend, PROXY v2 ---------------------------------------------
 tk_tt_backend be1 --proxy-v2 --count 2
 tk_tunnel t1 --mode server --myname server.example.test \
@@ -25,10 +35,7 @@ n=0
 for prio in NORMAL:-VERS-ALL:+VERS-TLS1.3 NORMAL:-VERS-ALL:+VERS-TLS1.2; do
 	n=$((n + 1))
 	tk_log "case 1.$n: proxy-v2 ${prio##*+}"
-	rc=0
-	tk_tt_gnutls_cli "c1-$n" "$TT_PORT" "$want" "$TK_TMP/data" --priority "$prio" 127.0.0.1 || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/c1-$n.cli.log" "$TK_TMP/t1.log" >&2; tk_fail "1.$n: gnutls-cli exit $rc"; }
-	tk_same "$TK_TMP/data" "$TK_TMP/c1-$n.out"
+	fetch "1-$n" t1 --priority "$prio" 127.0.0.1
 	tk_tunnel_wait_log t1 "^tlskey-tunnel: conn=$n remote=127\.0\.0\.1:[0-9]+ peer=bob@example\.test local=server\.example\.test rx=$want tx=$want ms=[0-9]+ end=eof\$"
 done
 tk_wait_ok "$TT_BACKEND_PID" 20 "backend be1" "$TK_TMP/be1.err"
@@ -49,11 +56,8 @@ tk_log "case 2: unix backend"
 tk_tt_backend be2 --unix "$TK_TMP/backend.sock"
 tk_tunnel t2 --mode server --myname server.example.test --backend "unix:$TK_TMP/backend.sock"
 T2=$TT_PID
-rc=0
-tk_tt_gnutls_cli c2 "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1 || rc=$?
-[ "$rc" = 0 ] || { cat "$TK_TMP/c2.cli.log" "$TK_TMP/t2.log" >&2; tk_fail "2: gnutls-cli exit $rc"; }
-tk_same "$TK_TMP/data" "$TK_TMP/c2.out"
-tk_wait_pid "$TT_BACKEND_PID" 20 || tk_fail "backend be2 failed: $(cat "$TK_TMP/be2.err")"
+fetch "2" t2 127.0.0.1
+tk_wait_ok "$TT_BACKEND_PID" 20 "backend be2" "$TK_TMP/be2.err"
 tk_same "$TK_TMP/data" "$TK_TMP/be2.out"
 tk_tunnel_wait_log t2 "conn=1 .* peer=bob@example\.test .* rx=$want tx=$want .* end=eof"
 tk_tunnel_stop t2 "$T2"
@@ -65,11 +69,8 @@ if ip -6 addr show dev lo 2>/dev/null | grep '::1' >/dev/null; then
 	tk_tunnel t3 --mode server --listen '[::1]:0' --myname server.example.test \
 		--backend "127.0.0.1:$TT_BACKEND_PORT" --proxy-v2
 	T3=$TT_PID
-	rc=0
-	tk_tt_gnutls_cli c3 "$TT_PORT" "$want" "$TK_TMP/data" ::1 || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/c3.cli.log" "$TK_TMP/t3.log" >&2; tk_fail "3: gnutls-cli exit $rc"; }
-	tk_same "$TK_TMP/data" "$TK_TMP/c3.out"
-	tk_wait_pid "$TT_BACKEND_PID" 20 || tk_fail "backend be3 failed: $(cat "$TK_TMP/be3.err")"
+	fetch "3" t3 ::1
+	tk_wait_ok "$TT_BACKEND_PID" 20 "backend be3" "$TK_TMP/be3.err"
 	tk_expect_grep "$TK_TMP/be3.err" "^PROXY fam=tcp6 src=\[::1\]:[0-9]+ dst=\[::1\]:$TT_PORT .* cn=bob@example\.test\$"
 	tk_tunnel_wait_log t3 "conn=1 remote=\[::1\]:[0-9]+ peer=bob@example\.test"
 	tk_tunnel_stop t3 "$T3"
@@ -95,11 +96,8 @@ EOC
 # the flag that this ACL would not grant anyway.
 tk_tunnel t4 --myname server.example.test --config "$TK_TMP/t4.conf" --flags ''
 T4=$TT_PID
-rc=0
-tk_tt_gnutls_cli c4 "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1 || rc=$?
-[ "$rc" = 0 ] || { cat "$TK_TMP/c4.cli.log" "$TK_TMP/t4.log" >&2; tk_fail "4: gnutls-cli exit $rc"; }
-tk_same "$TK_TMP/data" "$TK_TMP/c4.out"
-tk_wait_pid "$TT_BACKEND_PID" 20 || tk_fail "backend be4 failed: $(cat "$TK_TMP/be4.err")"
+fetch "4" t4 127.0.0.1
+tk_wait_ok "$TT_BACKEND_PID" 20 "backend be4" "$TK_TMP/be4.err"
 tk_expect_grep "$TK_TMP/be4.err" "cn=bob@example\.test\$"
 tk_tunnel_wait_log t4 "conn=1 .* local=server\.example\.test .* end=eof"
 tk_tunnel_stop t4 "$T4"
