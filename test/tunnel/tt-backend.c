@@ -99,6 +99,50 @@ static void put_str(char *out, size_t outlen, const uint8_t *p, size_t n)
 	out[i] = '\0';
 }
 
+/* The address block of a PROXY v2 header for family af (source and
+ * destination address, then their ports) into "A:P" / "[A]:P"; returns
+ * its length. */
+static size_t proxy_addrs(int af, const uint8_t *body, size_t len, char *src, char *dst, size_t cap)
+{
+	size_t alen = af == AF_INET ? 4 : 16;
+	const uint8_t *port = body + 2 * alen;
+	const char *open = af == AF_INET ? "" : "[", *close = af == AF_INET ? "" : "]";
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+
+	if (len < 2 * alen + 4)
+		bad(af == AF_INET ? "PROXY invalid: short IPv4 block" : "PROXY invalid: short IPv6 block");
+	(void)inet_ntop(af, body, a, sizeof(a));
+	(void)inet_ntop(af, body + alen, b, sizeof(b));
+	(void)snprintf(src, cap, "%s%s%s:%u", open, a, close, (unsigned)(port[0] << 8 | port[1]));
+	(void)snprintf(dst, cap, "%s%s%s:%u", open, b, close, (unsigned)(port[2] << 8 | port[3]));
+	return 2 * alen + 4;
+}
+
+/* The next TLV (type, 16-bit length, value) of p[*pos..end): 1 and its
+ * type and value, 0 at the end; exits on a truncated or overrunning one. */
+static int tlv_next(const uint8_t *p, size_t *pos, size_t end, const char *what, unsigned *type,
+		    const uint8_t **val, size_t *vlen)
+{
+	size_t at = *pos, n;
+
+	if (at >= end)
+		return 0;
+	if (end - at < 3) {
+		(void)fprintf(stderr, "tt-backend: PROXY invalid: truncated %s\n", what);
+		exit(1);
+	}
+	n = (size_t)p[at + 1] << 8 | p[at + 2];
+	if (n > end - at - 3) {
+		(void)fprintf(stderr, "tt-backend: PROXY invalid: %s overruns\n", what);
+		exit(1);
+	}
+	*type = p[at];
+	*val = p + at + 3;
+	*vlen = n;
+	*pos = at + 3 + n;
+	return 1;
+}
+
 /* Read and check a PROXY v2 header; print the PROXY line. */
 static void proxy_v2_read(int fd)
 {
@@ -108,7 +152,9 @@ static void proxy_v2_read(int fd)
 	char src[64] = "-", dst[64] = "-", version[80] = "-", cipher[80] = "-", cn[400] = "-";
 	const char *fam = "?";
 	size_t len, pos = 0, addrlen = 0;
-	unsigned client = 0, verify = 0;
+	unsigned client = 0, verify = 0, type, st;
+	const uint8_t *val, *sv;
+	size_t vlen, sl;
 	int have_ssl = 0;
 
 	read_full(fd, hdr, sizeof(hdr));
@@ -122,27 +168,11 @@ static void proxy_v2_read(int fd)
 	read_full(fd, body, len);
 
 	if (hdr[13] == 0x11) {
-		char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-
 		fam = "tcp4";
-		addrlen = 12;
-		if (len < addrlen)
-			bad("PROXY invalid: short IPv4 block");
-		(void)inet_ntop(AF_INET, body, a, sizeof(a));
-		(void)inet_ntop(AF_INET, body + 4, b, sizeof(b));
-		(void)snprintf(src, sizeof(src), "%s:%u", a, (unsigned)(body[8] << 8 | body[9]));
-		(void)snprintf(dst, sizeof(dst), "%s:%u", b, (unsigned)(body[10] << 8 | body[11]));
+		addrlen = proxy_addrs(AF_INET, body, len, src, dst, sizeof(src));
 	} else if (hdr[13] == 0x21) {
-		char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
-
 		fam = "tcp6";
-		addrlen = 36;
-		if (len < addrlen)
-			bad("PROXY invalid: short IPv6 block");
-		(void)inet_ntop(AF_INET6, body, a, sizeof(a));
-		(void)inet_ntop(AF_INET6, body + 16, b, sizeof(b));
-		(void)snprintf(src, sizeof(src), "[%s]:%u", a, (unsigned)(body[32] << 8 | body[33]));
-		(void)snprintf(dst, sizeof(dst), "[%s]:%u", b, (unsigned)(body[34] << 8 | body[35]));
+		addrlen = proxy_addrs(AF_INET6, body, len, src, dst, sizeof(src));
 	} else if (hdr[13] == 0x00) {
 		fam = "unspec";
 	} else {
@@ -151,45 +181,24 @@ static void proxy_v2_read(int fd)
 
 	/* TLVs: type, 16-bit length, value; every length checked. */
 	pos = addrlen;
-	while (pos < len) {
-		unsigned type, tlen;
+	while (tlv_next(body, &pos, len, "TLV", &type, &val, &vlen)) {
+		size_t sp = 5;
 
-		if (len - pos < 3)
-			bad("PROXY invalid: truncated TLV");
-		type = body[pos];
-		tlen = (unsigned)(body[pos + 1] << 8 | body[pos + 2]);
-		pos += 3;
-		if (tlen > len - pos)
-			bad("PROXY invalid: TLV overruns the header");
-		if (type == 0x20) {
-			size_t sp = pos + 5, end = pos + tlen;
-
-			if (tlen < 5)
-				bad("PROXY invalid: short PP2_TYPE_SSL");
-			have_ssl = 1;
-			client = body[pos];
-			verify = (unsigned)body[pos + 1] << 24 | (unsigned)body[pos + 2] << 16 |
-				 (unsigned)body[pos + 3] << 8 | body[pos + 4];
-			while (sp < end) {
-				unsigned st, sl;
-
-				if (end - sp < 3)
-					bad("PROXY invalid: truncated SSL sub-TLV");
-				st = body[sp];
-				sl = (unsigned)(body[sp + 1] << 8 | body[sp + 2]);
-				sp += 3;
-				if (sl > end - sp)
-					bad("PROXY invalid: SSL sub-TLV overruns");
-				if (st == 0x21)
-					put_str(version, sizeof(version), body + sp, sl);
-				else if (st == 0x22)
-					put_str(cn, sizeof(cn), body + sp, sl);
-				else if (st == 0x23)
-					put_str(cipher, sizeof(cipher), body + sp, sl);
-				sp += sl;
-			}
+		if (type != 0x20)
+			continue;
+		if (vlen < 5)
+			bad("PROXY invalid: short PP2_TYPE_SSL");
+		have_ssl = 1;
+		client = val[0];
+		verify = (unsigned)val[1] << 24 | (unsigned)val[2] << 16 | (unsigned)val[3] << 8 | val[4];
+		while (tlv_next(val, &sp, vlen, "SSL sub-TLV", &st, &sv, &sl)) {
+			if (st == 0x21)
+				put_str(version, sizeof(version), sv, sl);
+			else if (st == 0x22)
+				put_str(cn, sizeof(cn), sv, sl);
+			else if (st == 0x23)
+				put_str(cipher, sizeof(cipher), sv, sl);
 		}
-		pos += tlen;
 	}
 	if (!have_ssl)
 		bad("PROXY invalid: no PP2_TYPE_SSL TLV");
