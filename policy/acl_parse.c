@@ -71,31 +71,36 @@ static int split_list(struct parser *p, const char *what, char *s,
 	}
 }
 
+/* Add one named bit of a list to *set: unknown (bit 0) and repeated names
+ * are errors, the message naming what the list holds and what it takes. */
+static int add_named_bit(struct parser *p, const char *what, const char *item, uint32_t bit,
+			 const char *expected, uint32_t *set)
+{
+	if (!bit) {
+		acl_parser_error(p, -EINVAL, "unknown %s '%s' (expected %s)", what, item, expected);
+		return -EINVAL;
+	}
+	if (*set & bit) {
+		acl_parser_error(p, -EINVAL, "duplicate %s '%s'", what, item);
+		return -EINVAL;
+	}
+	*set |= bit;
+	return 0;
+}
+
 static int role_item(struct parser *p, const char *item, void *userdata)
 {
-	unsigned *roles = userdata, bit;
+	uint32_t bit = !strcmp(item, "client") ? ACL_ROLE_CLIENT
+		       : !strcmp(item, "server") ? ACL_ROLE_SERVER
+						 : 0;
 
-	if (!strcmp(item, "client"))
-		bit = ACL_ROLE_CLIENT;
-	else if (!strcmp(item, "server"))
-		bit = ACL_ROLE_SERVER;
-	else {
-		acl_parser_error(p, -EINVAL,
-			         "unknown role '%s' (expected client, server, client,server, both or any)",
-			         item);
-		return -EINVAL;
-	}
-	if (*roles & bit) {
-		acl_parser_error(p, -EINVAL, "duplicate role '%s'", item);
-		return -EINVAL;
-	}
-	*roles |= bit;
-	return 0;
+	return add_named_bit(p, "role", item, bit, "client, server, client,server, both or any",
+			     userdata);
 }
 
 static int parse_roles(struct parser *p, char *tok, unsigned *ret_roles)
 {
-	unsigned roles = 0;
+	uint32_t roles = 0;
 	int r;
 
 	if (!strcmp(tok, "both") || !strcmp(tok, "any")) {
@@ -113,22 +118,8 @@ static int parse_roles(struct parser *p, char *tok, unsigned *ret_roles)
  * ACL grants only the privileged ones, any other name is unknown here. */
 static int flag_item(struct parser *p, const char *item, void *userdata)
 {
-	uint32_t *flags = userdata;
-	uint32_t bit = tk_flag_bit(item) & ACL_FLAGS_PRIVILEGED;
-
-	if (!bit) {
-		acl_parser_error(p, -EINVAL,
-			         "unknown flag '%s' (expected skip-authorization, no-cache-read, "
-			         "no-cache-write)",
-			         item);
-		return -EINVAL;
-	}
-	if (*flags & bit) {
-		acl_parser_error(p, -EINVAL, "duplicate flag '%s'", item);
-		return -EINVAL;
-	}
-	*flags |= bit;
-	return 0;
+	return add_named_bit(p, "flag", item, tk_flag_bit(item) & ACL_FLAGS_PRIVILEGED,
+			     "skip-authorization, no-cache-read, no-cache-write", userdata);
 }
 
 static int peer_item(struct parser *p, const char *item, void *userdata)
