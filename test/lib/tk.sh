@@ -320,15 +320,19 @@ tk_listening() {
 }
 
 # tk_start_peer NAME CMD...: start a remote peer server; the literal word
-# PORT in CMD is replaced by a free port.  Retries if the port was taken.
-# Sets TK_PORT and TK_PEER_PID; output in NAME.out / NAME.err.
+# PORT in CMD is replaced by a free port, and NEXTPORT by the port after it
+# (which must be free too: a server with a second, control port).  Retries
+# if the port was taken.  Sets TK_PORT and TK_PEER_PID; output in NAME.out /
+# NAME.err.
 tk_start_peer() {
 	local name=$1 port a args
 	shift
 	for _ in 1 2 3 4 5; do
 		port=$(tk_free_port) || tk_fail "no free port"
+		case "$*" in *NEXTPORT*) ! tk_listening $((port + 1)) || continue ;; esac
 		args=()
 		for a in "$@"; do
+			a=${a//NEXTPORT/$((port + 1))}
 			args+=("${a//PORT/$port}")
 		done
 		tk_bg "${args[@]}" <"${TK_PEER_STDIN:-/dev/null}" >"$TK_TMP/$name.out" 2>"$TK_TMP/$name.err"

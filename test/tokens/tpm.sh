@@ -46,25 +46,12 @@ TPM_DIR=$TK_TMP/tpm
 mkdir -m 0700 "$TPM_DIR" "$TPM_DIR/state" "$TPM_DIR/store"
 # start_swtpm: data port P and control port P+1 on loopback, both free.
 start_swtpm() {
-	local p i
-	for i in 1 2 3 4 5; do
-		p=$(tk_free_port) || tk_fail "no free port"
-		ss -Hltn "sport = :$((p + 1))" 2>/dev/null | grep . >/dev/null && continue
-		tk_bg swtpm socket --tpm2 --tpmstate "dir=$TPM_DIR/state" \
-			--server "type=tcp,port=$p,bindaddr=127.0.0.1" \
-			--ctrl "type=tcp,port=$((p + 1)),bindaddr=127.0.0.1" \
-			--flags not-need-init,startup-clear \
-			</dev/null >>"$TK_TMP/swtpm.log" 2>&1
-		SWTPM_PID=$TK_BG_PID
-		if tk_wait_listen "$p" "$SWTPM_PID"; then
-			SWTPM_PORT=$p
-			return 0
-		fi
-		kill "$SWTPM_PID" 2>/dev/null || true
-		tk_wait_pid "$SWTPM_PID" 5 || true
-	done
-	cat "$TK_TMP/swtpm.log" >&2
-	tk_fail "swtpm did not start"
+	TK_PEER_STDIN=/dev/null tk_start_peer swtpm swtpm socket --tpm2 --tpmstate "dir=$TPM_DIR/state" \
+		--server "type=tcp,port=PORT,bindaddr=127.0.0.1" \
+		--ctrl "type=tcp,port=NEXTPORT,bindaddr=127.0.0.1" \
+		--flags not-need-init,startup-clear
+	SWTPM_PID=$TK_PEER_PID
+	SWTPM_PORT=$TK_PORT
 }
 start_swtpm
 
@@ -102,7 +89,7 @@ for _ in $(seq 50); do
 	sleep 0.2
 done
 if [ -z "$slot" ]; then
-	cat "$TK_TMP/abrmd.log" "$TK_TMP/swtpm.log" >&2
+	cat "$TK_TMP/abrmd.log" "$TK_TMP/swtpm.err" >&2
 	tail -n 20 "$TK_TMP/p11tool.log" >&2
 	tk_fail "tpm2-pkcs11 sees no TPM slot through tpm2-abrmd ($TPM2_PKCS11_TCTI)"
 fi
