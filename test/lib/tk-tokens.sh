@@ -75,17 +75,11 @@ tk_user_body() { printf 'cn = "%s"\nemail = %s\nsigning_key\ntls_www_client\n' "
 tk_token_conf() {
 	local file=$1 module=$2
 	shift 2
+	# The fixture's global settings, with the module replaced.
 	{
-		cat <<-CONF
-		# written by test/tokens/$TK_NAME.sh
-		socket = $TLSKEYD_SOCKET
-		acl = $TK_FX/acl.conf
-		pkcs11-module = $module
-		ca-file = $TK_FX/ca.pem
-		workers = 2
-		max-handshakes = 64
-		handshake-timeout = 10000
-		CONF
+		echo "# written by test/tokens/$TK_NAME.sh from $TK_FX/tlskeyd.conf"
+		sed -e '/^#/d' -e '/^\[identity /,$d' -e "s#^pkcs11-module = .*#pkcs11-module = $module#" \
+			"$TK_FX/tlskeyd.conf"
 		printf '%s\n' "$@"
 	} >"$file"
 }

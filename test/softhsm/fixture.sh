@@ -199,30 +199,28 @@ peer() { # NAME TEMPLATE-BODY CA
 	file_key "$DIR/$1.key"
 	issue "$1" "$2" "$3" --load-privkey "$DIR/$1.key"
 }
-peer peer-server "cn = peer.example.test
+server_peer() { # NAME CA
+	peer "$1" "cn = peer.example.test
 dns_name = peer.example.test
 signing_key
-$SERVER_USAGE" ca
-peer peer-user "cn = bob@example.test
-email = bob@example.test
-$CLIENT_USAGE" ca
-peer rogue-server "cn = peer.example.test
-dns_name = peer.example.test
-signing_key
-$SERVER_USAGE" rogue-ca
-peer rogue-user "cn = mallory@example.test
-email = mallory@example.test
-$CLIENT_USAGE" rogue-ca
+$SERVER_USAGE" "$2"
+}
+user_peer() { # NAME USER CA
+	peer "$1" "cn = $2
+email = $2
+$CLIENT_USAGE" "$3"
+}
+server_peer peer-server ca
+user_peer peer-user bob@example.test ca
+server_peer rogue-server rogue-ca
+user_peer rogue-user mallory@example.test rogue-ca
 peer expired-server "cn = peer.example.test
 dns_name = peer.example.test
 signing_key
 tls_www_server
 activation_date = \"2020-01-01 00:00:00 UTC\"
 expiration_date = \"2020-12-31 23:59:59 UTC\"" ca
-peer peer-server2 "cn = peer.example.test
-dns_name = peer.example.test
-signing_key
-$SERVER_USAGE" ca
+server_peer peer-server2 ca
 peer expired-user "cn = eve@example.test
 email = eve@example.test
 tls_www_client
