@@ -125,6 +125,23 @@ tk_wait_ok() {
 	tk_fail "$what exit $rc"
 }
 
+# tk_run_ok WHAT [FILE...] -- CMD...: run CMD in the foreground; fail
+# unless it exits 0: "WHAT exit N", after showing the FILEs.
+tk_run_ok() {
+	local what=$1 files=() rc=0
+	shift
+	while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
+		files+=("$1")
+		shift
+	done
+	[ "$#" -gt 0 ] || tk_fail "tk_run_ok $what: no -- CMD"
+	shift
+	"$@" || rc=$?
+	[ "$rc" = 0 ] && return 0
+	[ "${#files[@]}" = 0 ] || cat "${files[@]}" >&2
+	tk_fail "$what exit $rc"
+}
+
 # tk_bg CMD...: start CMD in the background; its pid is in TK_BG_PID.
 # "<&0" keeps the caller's stdin: without it bash gives background
 # commands /dev/null.

@@ -19,10 +19,8 @@ want=$(wc -c <"$TK_TMP/data")
 # send NAME ADDR TUNNEL-LOG: the local client sends the data to the tunnel
 # at ADDR and must get it all back.
 send() {
-	local rc=0
 	cp "$TK_TMP/data" "$TK_TMP/$1.in"
-	tk_tt_send "$1" "$2" || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/$1.err" "$TK_TMP/$3.log" >&2; tk_fail "$1: send exit $rc"; }
+	tk_run_ok "$1: send" "$TK_TMP/$1.err" "$TK_TMP/$3.log" -- tk_tt_send "$1" "$2"
 	tk_same "$TK_TMP/data" "$TK_TMP/$1.out"
 }
 

@@ -4,6 +4,7 @@
 # bounded.  See doc/tunnel.md.
 check_PROGRAMS += test/tunnel/tt-backend
 test_tunnel_tt_backend_SOURCES = test/tunnel/tt-backend.c
+test_tunnel_tt_backend_LDADD = test/lib/libtkt.la libtlskey-common.la
 
 TUNNEL_TESTS = \
 	test/tunnel/options.sh \

@@ -19,10 +19,10 @@ want=$(wc -c <"$TK_TMP/data")
 # fetch CASE TUNNEL-LOG GNUTLS-CLI-ARGS...: the remote client sends the data
 # through the tunnel and must get it all back (client log: cCASE.cli.log).
 fetch() {
-	local c=$1 tlog=$2 rc=0
+	local c=$1 tlog=$2
 	shift 2
-	tk_tt_gnutls_cli "c$c" "$TT_PORT" "$want" "$TK_TMP/data" "$@" || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/c$c.cli.log" "$TK_TMP/$tlog.log" >&2; tk_fail "$c: gnutls-cli exit $rc"; }
+	tk_run_ok "$c: gnutls-cli" "$TK_TMP/c$c.cli.log" "$TK_TMP/$tlog.log" -- \
+		tk_tt_gnutls_cli "c$c" "$TT_PORT" "$want" "$TK_TMP/data" "$@"
 	tk_same "$TK_TMP/data" "$TK_TMP/c$c.out"
 }
 

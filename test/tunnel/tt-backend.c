@@ -31,6 +31,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "test/lib/tkt.h"
+
 #define BUF 65536
 #define AT_EOF_MAX (16u * 1024u * 1024u)
 #define PP2_MAX_BODY 2048u
@@ -273,71 +275,36 @@ static int listen_on(const char *listen_addr, const char *unix_path, const char 
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0 || bind(fd, (struct sockaddr *)&un, sizeof(un)) < 0 || listen(fd, 8) < 0)
 			die("listen unix");
-	} else {
-		struct sockaddr_in in = { .sin_family = AF_INET };
-		char host[64];
-		const char *colon = strrchr(listen_addr, ':');
-		socklen_t len = sizeof(in);
+		return fd;
+	}
+	{
+		struct sockaddr_in in = tkt_addr4(listen_addr);
 
-		if (!colon || (size_t)(colon - listen_addr) >= sizeof(host))
-			usage();
-		memcpy(host, listen_addr, (size_t)(colon - listen_addr));
-		host[colon - listen_addr] = '\0';
-		if (inet_pton(AF_INET, host, &in.sin_addr) != 1)
-			usage();
-		in.sin_port = htons((uint16_t)atoi(colon + 1));
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			die("socket");
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, (struct sockaddr *)&in, sizeof(in)) < 0 || listen(fd, 8) < 0)
 			die("listen");
-		if (getsockname(fd, (struct sockaddr *)&in, &len) < 0)
-			die("getsockname");
-		if (port_file) {
-			char tmp[4096];
-			FILE *f;
-
-			(void)snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
-			f = fopen(tmp, "we");
-			if (!f || fprintf(f, "%u\n", ntohs(in.sin_port)) < 0 || fclose(f) != 0 ||
-			    rename(tmp, port_file) < 0)
-				die("port file");
-		}
 	}
+	if (port_file)
+		tkt_port_file_write(port_file, fd);
 	return fd;
 }
 
 static int connect_to(const char *addr)
 {
+	struct sockaddr_in in;
 	int fd;
 
 	if (strncmp(addr, "unix:", 5) == 0) {
-		struct sockaddr_un un = { .sun_family = AF_UNIX };
-
-		if (strlen(addr + 5) >= sizeof(un.sun_path))
-			bad("unix path too long");
-		strcpy(un.sun_path, addr + 5);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || connect(fd, (struct sockaddr *)&un, sizeof(un)) < 0)
+		fd = tkt_unix_connect(addr + 5, SOCK_STREAM);
+		if (fd < 0)
 			die("connect");
-	} else {
-		struct sockaddr_in in = { .sin_family = AF_INET };
-		char host[64];
-		const char *colon = strrchr(addr, ':');
-
-		if (!colon || (size_t)(colon - addr) >= sizeof(host))
-			usage();
-		memcpy(host, addr, (size_t)(colon - addr));
-		host[colon - addr] = '\0';
-		if (inet_pton(AF_INET, host, &in.sin_addr) != 1)
-			usage();
-		in.sin_port = htons((uint16_t)atoi(colon + 1));
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || connect(fd, (struct sockaddr *)&in, sizeof(in)) < 0)
-			die("connect");
+		return fd;
 	}
-	return fd;
+	in = tkt_addr4(addr);
+	return tkt_tcp_connect4(&in);
 }
 
 static int do_send(const char *addr)
@@ -389,6 +356,8 @@ int main(int argc, char **argv)
 	const char *listen_addr = "127.0.0.1:0", *unix_path = NULL, *port_file = NULL, *connect = NULL;
 	unsigned count = 1;
 	int proxy = 0, at_eof = 0, lfd;
+
+	tkt_prog_set("tt-backend", 1);
 
 	(void)signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
