@@ -193,20 +193,27 @@ duplicate:
 /* Make room for one more entry of size sz in array (n used, *cap
  * allocated).  Returns the (possibly moved) array, or NULL with array
  * untouched when out of memory. */
-static void *grow(void *array, size_t n, size_t *cap, size_t sz)
+/* Append the item of sz bytes to array (*n of them, room for *cap),
+ * growing it up to ACL_ENTRIES_MAX.  Returns the array, which may have
+ * moved, with *n one more; NULL (out of memory, array unchanged). */
+static void *append(void *array, size_t *n, size_t *cap, const void *item, size_t sz)
 {
-	void *a;
+	void *a = array;
 	size_t ncap;
 
-	if (n < *cap)
-		return array;
-	ncap = *cap ? *cap * 2 : 16;
-	if (ncap > ACL_ENTRIES_MAX)
-		ncap = ACL_ENTRIES_MAX;
-	a = realloc(array, ncap * sz);
-	if (!a)
-		return NULL;
-	*cap = ncap;
+	if (*n >= *cap) {
+		ncap = *cap ? *cap * 2 : 16;
+		if (ncap > ACL_ENTRIES_MAX)
+			ncap = ACL_ENTRIES_MAX;
+		if (ncap <= *n) /* full; the caller's entry limit keeps it from here */
+			return NULL;
+		a = realloc(array, ncap * sz);
+		if (!a)
+			return NULL;
+		*cap = ncap;
+	}
+	memcpy((char *)a + *n * sz, item, sz);
+	(*n)++;
 	return a;
 }
 
@@ -252,14 +259,13 @@ static int parse_rule(struct parser *p, char **tok, size_t n, enum acl_action ac
 		p->n_warnings++;
 	}
 
-	rules = grow(p->acl->rules, p->acl->n_rules, &p->rules_cap, sizeof(rule));
-	if (!rules) {
-		r = -ENOMEM;
-		goto out;
+	/* On success the rule's allocations are the acl's. */
+	rules = append(p->acl->rules, &p->acl->n_rules, &p->rules_cap, &rule, sizeof(rule));
+	if (rules) {
+		p->acl->rules = rules;
+		return 0;
 	}
-	p->acl->rules = rules;
-	p->acl->rules[p->acl->n_rules++] = rule; /* rule's allocations now owned by the acl */
-	return 0;
+	r = -ENOMEM;
 
 out:
 	acl_rule_done(&rule);
@@ -312,19 +318,15 @@ static int parse_map(struct parser *p, char **tok, size_t n)
 			goto out;
 		}
 	}
+	/* On success the map's allocations are the acl's. */
 	map.target = strdup(tok[2]);
-	if (!map.target) {
-		r = -ENOMEM;
-		goto out;
+	maps = map.target ? append(p->acl->maps, &p->acl->n_maps, &p->maps_cap, &map, sizeof(map))
+			  : NULL;
+	if (maps) {
+		p->acl->maps = maps;
+		return 0;
 	}
-	maps = grow(p->acl->maps, p->acl->n_maps, &p->maps_cap, sizeof(map));
-	if (!maps) {
-		r = -ENOMEM;
-		goto out;
-	}
-	p->acl->maps = maps;
-	p->acl->maps[p->acl->n_maps++] = map; /* map's allocations now owned by the acl */
-	return 0;
+	r = -ENOMEM;
 
 out:
 	acl_pattern_done(&map.pattern);
