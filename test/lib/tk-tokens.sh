@@ -91,7 +91,7 @@ tk_token_identity() {
 # Data the remote peers send and expect back.
 tk_token_data() {
 	[ -s "$TK_TMP/data" ] ||
-		seq 1 500 | sed 's/^/line through a token-backed session /' >"$TK_TMP/data"
+		tk_lines "$TK_TMP/data" 500 "line through a token-backed session " >/dev/null
 }
 
 tk_token_server_case() {

@@ -125,6 +125,13 @@ tk_wait_ok() {
 	tk_fail "$what exit $rc"
 }
 
+# tk_lines FILE N TEXT: write N numbered lines "TEXT1".."TEXTN" to FILE
+# (test data) and print its size in bytes.
+tk_lines() {
+	seq 1 "$2" | sed "s/^/$3/" >"$1"
+	wc -c <"$1"
+}
+
 # tk_run_ok WHAT [FILE...] -- CMD...: run CMD in the foreground; fail
 # unless it exits 0: "WHAT exit N", after showing the FILEs.
 tk_run_ok() {

@@ -7,7 +7,7 @@
 tk_need gnutls-serv
 tk_setup
 
-seq 1 2000 | sed 's/^/line from the app client /' >"$TK_TMP/data"
+tk_lines "$TK_TMP/data" 2000 "line from the app client " >/dev/null
 
 n=0
 for myname in alice@example.test carol@example.test; do

@@ -7,7 +7,7 @@
 tk_need openssl rev
 tk_setup
 
-seq 1 500 | sed 's/^/line-from-the-app-client-/' >"$TK_TMP/data"
+tk_lines "$TK_TMP/data" 500 "line-from-the-app-client-" >/dev/null
 rev <"$TK_TMP/data" >"$TK_TMP/data.rev"
 
 n=0

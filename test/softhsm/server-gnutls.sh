@@ -8,8 +8,7 @@
 tk_need gnutls-cli
 tk_setup
 
-seq 1 2000 | sed 's/^/line from the remote client /' >"$TK_TMP/data"
-want=$(wc -c <"$TK_TMP/data")
+want=$(tk_lines "$TK_TMP/data" 2000 "line from the remote client ")
 
 n=0
 for myname in server.example.test rsa.example.test; do

@@ -6,8 +6,7 @@
 tk_need openssl
 tk_setup
 
-seq 1 2000 | sed 's/^/line from openssl /' >"$TK_TMP/data"
-want=$(wc -c <"$TK_TMP/data")
+want=$(tk_lines "$TK_TMP/data" 2000 "line from openssl ")
 
 n=0
 for myname in server.example.test rsa.example.test; do

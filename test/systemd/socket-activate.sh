@@ -50,7 +50,7 @@ fi
 
 tk_start_gnutls_serv srv --x509certfile "$TK_FX/peer-server.pem" \
 	--x509keyfile "$TK_FX/peer-server.key"
-seq 1 200 | sed 's/^/line through the activated daemon /' >"$TK_TMP/c.in"
+tk_lines "$TK_TMP/c.in" 200 "line through the activated daemon " >/dev/null
 rc=0
 tk_app c client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
 	--sni peer.example.test --timeout 15 || rc=$?

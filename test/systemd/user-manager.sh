@@ -210,7 +210,7 @@ um_handshake() {
 	local name=$1 myname=$2 rc=0
 	tk_start_gnutls_serv "$name-srv" --x509certfile "$TK_FX/peer-server.pem" \
 		--x509keyfile "$TK_FX/peer-server.key"
-	seq 1 100 | sed "s/^/$name line /" >"$TK_TMP/$name.in"
+	tk_lines "$TK_TMP/$name.in" 100 "$name line " >/dev/null
 	tk_app "$name" client --connect "127.0.0.1:$TK_PORT" --myname "$myname" \
 		--sni peer.example.test --timeout 15 || rc=$?
 	kill "$TK_PEER_PID" 2>/dev/null || true

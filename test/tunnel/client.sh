@@ -13,8 +13,7 @@
 tk_need gnutls-serv
 tk_setup
 
-seq 1 3000 | sed 's/^/line from the local plaintext client /' >"$TK_TMP/data"
-want=$(wc -c <"$TK_TMP/data")
+want=$(tk_lines "$TK_TMP/data" 3000 "line from the local plaintext client ")
 
 # send NAME ADDR TUNNEL-LOG: the local client sends the data to the tunnel
 # at ADDR and must get it all back.

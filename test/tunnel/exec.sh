@@ -9,7 +9,7 @@
 tk_need gnutls-cli
 tk_setup
 
-seq 1 500 | sed 's/^/exec line /' >"$TK_TMP/data"
+tk_lines "$TK_TMP/data" 500 "exec line " >/dev/null
 # shellcheck disable=SC2016
 script='printf "peer=%s local=%s addr=%s port=%s\n" "$TLSKEY_PEER" "$TLSKEY_LOCAL" "$REMOTE_ADDR" "$REMOTE_PORT"; exec cat'
 tk_tunnel t1 --mode server --myname server.example.test --max-conns 4 \

@@ -13,8 +13,7 @@
 tk_need gnutls-cli
 tk_setup
 
-seq 1 3000 | sed 's/^/line from the remote TLS client /' >"$TK_TMP/data"
-want=$(wc -c <"$TK_TMP/data")
+want=$(tk_lines "$TK_TMP/data" 3000 "line from the remote TLS client ")
 
 # fetch CASE TUNNEL-LOG GNUTLS-CLI-ARGS...: the remote client sends the data
 # through the tunnel and must get it all back (client log: cCASE.cli.log).

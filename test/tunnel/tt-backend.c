@@ -208,6 +208,22 @@ static void proxy_v2_read(int fd)
 		      fam, src, dst, client, verify, version, cipher, cn);
 }
 
+/* Read what fd has (up to cap bytes into buf) and copy it to stdout: the
+ * count, 0 at EOF; dies on an error. */
+static ssize_t read_to_stdout(int fd, uint8_t *buf, size_t cap)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, cap);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		die("read");
+	if (n > 0 && fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+		die("stdout");
+	return n;
+}
+
 static void serve_one(int c, int proxy, int at_eof)
 {
 	static uint8_t buf[BUF];
@@ -227,15 +243,9 @@ static void serve_one(int c, int proxy, int at_eof)
 
 		if (poll(&pfd, 1, (int)timeout_sec * 1000) <= 0)
 			bad("timeout waiting for data");
-		n = read(c, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die("read");
+		n = read_to_stdout(c, buf, sizeof(buf));
 		if (n == 0)
 			break;
-		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
-			die("stdout");
 		if (at_eof) {
 			if ((size_t)n > AT_EOF_MAX - total)
 				bad("--at-eof: more than 16 MiB");
@@ -334,13 +344,9 @@ static int do_send(const char *addr)
 			}
 		}
 		if (p[0].revents) {
-			n = read(s, buf, sizeof(buf));
-			if (n < 0)
-				die("read");
+			n = read_to_stdout(s, buf, sizeof(buf));
 			if (n == 0)
 				break;
-			if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
-				die("stdout");
 			received += (size_t)n;
 		}
 	}
