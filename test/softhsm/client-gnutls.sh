@@ -18,10 +18,9 @@ for myname in alice@example.test carol@example.test; do
 		tk_start_gnutls_serv "srv$n" --priority "$prio" \
 			--x509certfile "$TK_FX/peer-server.pem" --x509keyfile "$TK_FX/peer-server.key"
 		cp "$TK_TMP/data" "$TK_TMP/c$n.in"
-		rc=0
-		tk_app "c$n" client --connect "127.0.0.1:$TK_PORT" --myname "$myname" \
-			--sni peer.example.test || rc=$?
-		[ "$rc" = 0 ] || { cat "$TK_TMP/c$n.err" "$TK_TMP/srv$n.out" >&2; tk_fail "$case: tk-app exit $rc"; }
+		tk_run_ok "$case: tk-app" "$TK_TMP/c$n.err" "$TK_TMP/srv$n.out" -- \
+			tk_app "c$n" client --connect "127.0.0.1:$TK_PORT" --myname "$myname" \
+			--sni peer.example.test
 		tk_expect_line "$TK_TMP/c$n.err" "PEER=peer.example.test"
 		tk_same "$TK_TMP/data" "$TK_TMP/c$n.out"
 		# gnutls-serv saw the app's certificate.

@@ -19,13 +19,12 @@ for myname in server.example.test rsa.example.test; do
 		[ $((n % 2)) = 0 ] && sni=(--sni-allow "$myname")
 		tk_log "case $case ${sni[*]}"
 		tk_app_server "s$n" --myname "$myname" --echo "${sni[@]}"
-		rc=0
-		tk_fifo_client "c$n" "$TK_TMP/data" "$want" gnutls-cli --logfile="$TK_TMP/c$n.log" \
+		tk_run_ok "$case: gnutls-cli" "$TK_TMP/c$n.log" -- \
+			tk_fifo_client "c$n" "$TK_TMP/data" "$want" gnutls-cli --logfile="$TK_TMP/c$n.log" \
 			--port "$TK_PORT" --priority "$prio" \
 			--x509cafile "$TK_FX/ca.pem" \
 			--x509certfile "$TK_FX/peer-user.pem" --x509keyfile "$TK_FX/peer-user.key" \
-			--verify-hostname "$myname" --sni-hostname "$myname" 127.0.0.1 || rc=$?
-		[ "$rc" = 0 ] || { cat "$TK_TMP/c$n.log" >&2; tk_fail "$case: gnutls-cli exit $rc"; }
+			--verify-hostname "$myname" --sni-hostname "$myname" 127.0.0.1
 		tk_wait_ok "$TK_SERVER_PID" 20 "$case: tk-app server" "$TK_TMP/s$n.err"
 		tk_expect_line "$TK_TMP/s$n.err" "PEER=bob@example.test"
 		if [ ${#sni[@]} -gt 0 ]; then
@@ -40,12 +39,11 @@ done
 if ip -6 addr show dev lo 2>/dev/null | grep '::1' >/dev/null; then
 	tk_log "case ipv6"
 	tk_app_server s6 --listen '[::1]:0' --myname server.example.test --echo
-	rc=0
-	tk_fifo_client c6 "$TK_TMP/data" "$want" gnutls-cli --logfile="$TK_TMP/c6.log" \
+	tk_run_ok "ipv6: gnutls-cli" "$TK_TMP/c6.log" -- \
+		tk_fifo_client c6 "$TK_TMP/data" "$want" gnutls-cli --logfile="$TK_TMP/c6.log" \
 		--port "$TK_PORT" --x509cafile "$TK_FX/ca.pem" \
 		--x509certfile "$TK_FX/peer-user.pem" --x509keyfile "$TK_FX/peer-user.key" \
-		--verify-hostname server.example.test --sni-hostname server.example.test ::1 || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/c6.log" >&2; tk_fail "ipv6: gnutls-cli exit $rc"; }
+		--verify-hostname server.example.test --sni-hostname server.example.test ::1
 	tk_wait_ok "$TK_SERVER_PID" 20 "ipv6: tk-app server" "$TK_TMP/s6.err"
 	tk_expect_line "$TK_TMP/s6.err" "PEER=bob@example.test"
 	tk_same "$TK_TMP/data" "$TK_TMP/c6.out"

@@ -62,9 +62,8 @@ tk_tunnel t3c --mode client --listen "unix:$TK_TMP/chain.sock" --connect "127.0.
 	--myname alice@example.test --sni server.example.test
 T3C=$TT_PID
 cp "$TK_TMP/big" "$TK_TMP/s3.in"
-rc=0
-tk_tt_send s3 "unix:$TK_TMP/chain.sock" || rc=$?
-[ "$rc" = 0 ] || { cat "$TK_TMP/s3.err" "$TK_TMP/t3c.log" "$TK_TMP/t3s.log" >&2; tk_fail "3: send exit $rc"; }
+tk_run_ok "3: send" "$TK_TMP/s3.err" "$TK_TMP/t3c.log" "$TK_TMP/t3s.log" -- \
+	tk_tt_send s3 "unix:$TK_TMP/chain.sock"
 tk_same "$TK_TMP/big" "$TK_TMP/s3.out"
 tk_wait_pid "$TT_BACKEND_PID" 20 || tk_fail "backend be3 failed: $(cat "$TK_TMP/be3.err")"
 tk_same "$TK_TMP/big" "$TK_TMP/be3.out"

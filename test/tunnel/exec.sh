@@ -21,9 +21,8 @@ for n in 1 2; do
 	hdr_len=$(printf 'peer=bob@example.test local=server.example.test addr=127.0.0.1 port=00000\n' | wc -c)
 	# The port has 4 or 5 digits; wait for the header's minimum and all data.
 	want=$(($(wc -c <"$TK_TMP/data") + hdr_len - 1))
-	rc=0
-	tk_tt_gnutls_cli "c$n" "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1 || rc=$?
-	[ "$rc" = 0 ] || { cat "$TK_TMP/c$n.cli.log" "$TK_TMP/t1.log" >&2; tk_fail "$n: gnutls-cli exit $rc"; }
+	tk_run_ok "$n: gnutls-cli" "$TK_TMP/c$n.cli.log" "$TK_TMP/t1.log" -- \
+		tk_tt_gnutls_cli "c$n" "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1
 	tk_expect_grep "$TK_TMP/c$n.out" '^peer=bob@example\.test local=server\.example\.test addr=127\.0\.0\.1 port=[0-9]+$'
 	port=$(sed -n '1s/.* port=//p' "$TK_TMP/c$n.out")
 	tail -n +2 "$TK_TMP/c$n.out" >"$TK_TMP/c$n.body"

@@ -79,9 +79,8 @@ T4=$TT_PID
 tk_bg timeout 10 "$TK_APP" sink --connect "127.0.0.1:$TT_PORT" >"$TK_TMP/sink4.out" 2>"$TK_TMP/sink4.err"
 SINK4=$TK_BG_PID
 tk_tunnel_wait_log t4 "max-conns 1 reached"
-rc=0
-tk_tt_gnutls_cli c4 "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1 || rc=$?
-[ "$rc" = 0 ] || { cat "$TK_TMP/c4.cli.log" "$TK_TMP/t4.log" >&2; tk_fail "case 4: gnutls-cli exit $rc"; }
+tk_run_ok "case 4: gnutls-cli" "$TK_TMP/c4.cli.log" "$TK_TMP/t4.log" -- \
+	tk_tt_gnutls_cli c4 "$TT_PORT" "$want" "$TK_TMP/data" 127.0.0.1
 tk_same "$TK_TMP/data" "$TK_TMP/c4.out"
 tk_tunnel_wait_log t4 "conn=1 .* end=handshake-failed errno=ETIMEDOUT"
 tk_tunnel_wait_log t4 "conn=2 .* peer=bob@example\.test .* rx=$want tx=$want .* end=eof\$"
