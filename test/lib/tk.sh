@@ -149,6 +149,24 @@ tk_run_ok() {
 	tk_fail "$what exit $rc"
 }
 
+# tk_term PID SECONDS WHAT: end a process this test started: SIGTERM, then
+# SIGKILL if it is still there after SECONDS (logged: "WHAT ignored
+# SIGTERM for Ns: killed").  Returns 1 if it had to be killed.
+tk_term() {
+	local pid=$1 secs=$2 what=$3
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	tk_wait_until "$secs" "" tk_gone "$pid" || true
+	if kill -KILL "$pid" 2>/dev/null; then
+		tk_log "$what ignored SIGTERM for ${secs}s: killed"
+		wait "$pid" 2>/dev/null || true
+		return 1
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+tk_gone() { ! kill -0 "$1" 2>/dev/null; }
+
 # tk_bg CMD...: start CMD in the background; its pid is in TK_BG_PID.
 # "<&0" keeps the caller's stdin: without it bash gives background
 # commands /dev/null.
@@ -207,14 +225,20 @@ tk_built() {
 	done
 }
 
+# tk_tmpdir: the test's own temporary directory TK_TMP, removed on exit
+# (with every process started here) unless TK_KEEP=1.
+tk_tmpdir() {
+	TK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tlskeyd-$TK_NAME.XXXXXX")
+	trap tk_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
 tk_setup() {
 	# Missing binaries are a build problem, not a reason to skip.
 	[ -x "$TLSKEYD" ] || tk_fail "daemon $TLSKEYD not built"
 	[ -x "$TK_APP" ] || tk_fail "$TK_APP not built"
 	tk_need p11tool certtool
-	TK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tlskeyd-$TK_NAME.XXXXXX")
-	trap tk_cleanup EXIT
-	trap 'exit 130' INT TERM
+	tk_tmpdir
 	bash "$top_srcdir/test/softhsm/fixture.sh" "$TK_TMP/fx" || tk_fail "fixture.sh failed"
 	# shellcheck source=/dev/null
 	. "$TK_TMP/fx/env"

@@ -13,17 +13,7 @@ tk_setup --no-daemon
 # through a signalfd there): kill it hard before failing, so that the
 # cleanup's wait stays bounded.
 sa_fail() {
-	if [ -n "$TK_DAEMON_PID" ] && kill -0 "$TK_DAEMON_PID" 2>/dev/null; then
-		kill -TERM "$TK_DAEMON_PID" 2>/dev/null || true
-		for _ in $(seq 30); do
-			kill -0 "$TK_DAEMON_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -KILL "$TK_DAEMON_PID" 2>/dev/null; then
-			tk_log "tlskeyd ignored SIGTERM for 3s: killed (is its main loop blocked?)"
-		fi
-		wait "$TK_DAEMON_PID" 2>/dev/null || true
-	fi
+	[ -z "$TK_DAEMON_PID" ] || tk_term "$TK_DAEMON_PID" 3 "tlskeyd (main loop blocked?)" || true
 	tk_fail "$@"
 }
 

@@ -100,18 +100,10 @@ um_show() { uctl show -p "$2" --value "$1"; }
 um_state() { uctl is-active "$1" 2>/dev/null || true; }
 
 um_stop_manager() {
-	local i main
+	local main
 	[ -n "$MANAGER_PID" ] || return 0
 	main=$(um_show tlskeyd.service MainPID 2>/dev/null || true)
-	kill -TERM "$MANAGER_PID" 2>/dev/null || true
-	for i in $(seq 100); do
-		kill -0 "$MANAGER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -KILL "$MANAGER_PID" 2>/dev/null; then
-		tk_log "the manager ignored SIGTERM for 10s: killed"
-	fi
-	wait "$MANAGER_PID" 2>/dev/null || true
+	tk_term "$MANAGER_PID" 10 "the manager" || true
 	if [ -n "$main" ] && [ "$main" != 0 ] && kill -KILL "$main" 2>/dev/null; then
 		tk_log "tlskeyd (pid $main) outlived its manager: killed"
 	fi
