@@ -23,22 +23,24 @@ chmod +x "$TK_TMP/kd-nonet"
 saved=$TLSKEYD
 TLSKEYD=$TK_TMP/kd-nonet
 
+# start_with TAG CONF-LINE: the daemon with CONF-LINE added; one datapath
+# start --query, its output in TAG.out.
+start_with() {
+	tk_fault_conf "$2" >"$TK_TMP/kd.conf"
+	tk_daemon_start kd.conf
+	timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
+		--sni peer.example.test --query >"$TK_TMP/$1.out" 2>&1 || true
+	tk_log "$1: $(tr '\n' ' ' <"$TK_TMP/$1.out")"
+}
+
 # ---- default: refuse ---------------------------------------------------------
-tk_fault_conf "" >"$TK_TMP/kd.conf"
-tk_daemon_start kd.conf
-timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
-	--sni peer.example.test --query >"$TK_TMP/refuse.out" 2>&1 || true
-tk_log "refuse: $(cat "$TK_TMP/refuse.out")"
+start_with refuse ""
 tk_expect_grep "$TK_TMP/refuse.out" '^START errno=EAGAIN: cannot make a loopback TCP protected descriptor: .+, refusing; set protected-socket-fallback = unix to accept UNIX pairs that cannot report truncation$'
 tk_expect_grep "$TK_TMP/tlskeyd.log" 'cannot make a loopback TCP protected descriptor: .+, refusing'
 tk_daemon_alive
 
 # ---- protected-socket-fallback = unix: accepted, and said -------------------
-tk_fault_conf "protected-socket-fallback = unix" >"$TK_TMP/kd.conf"
-tk_daemon_start kd.conf
-timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
-	--sni peer.example.test --query >"$TK_TMP/unix.out" 2>&1 || true
-tk_log "unix: $(tr '\n' ' ' <"$TK_TMP/unix.out")"
+start_with unix "protected-socket-fallback = unix"
 tk_expect_line "$TK_TMP/unix.out" "START ok"
 tk_expect_line "$TK_TMP/unix.out" "QUERY flags=0x3"
 tk_legit_check nonet-unix
@@ -46,10 +48,7 @@ tk_legit_check nonet-unix
 # protected-socket = unix as configured: no fallback, but no truncation
 # report either.
 TLSKEYD=$saved
-tk_fault_conf "protected-socket = unix" >"$TK_TMP/kd.conf"
-tk_daemon_start kd.conf
-timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
-	--sni peer.example.test --query >"$TK_TMP/cfg.out" 2>&1 || true
+start_with cfg "protected-socket = unix"
 tk_expect_line "$TK_TMP/cfg.out" "QUERY flags=0x1"
 
 # An invalid value is refused at start with file:line.

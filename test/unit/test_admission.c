@@ -112,6 +112,14 @@ static unsigned inbox_len(void)
 	return n;
 }
 
+/* After a dispatch: `inbox` requests handed to the worker, `pending` still
+ * queued. */
+static void expect_queue(unsigned inbox, unsigned pending)
+{
+	ck_assert_uint_eq(inbox_len(), inbox);
+	ck_assert_uint_eq(a.n_pending, pending);
+}
+
 START_TEST(shares_skip_the_head)
 {
 	queue(4242);
@@ -120,8 +128,7 @@ START_TEST(shares_skip_the_head)
 	admission_dispatch(&a);
 	/* uid 4242 has one handshake: its second request waits; uid 4243's,
 	 * behind it, goes. */
-	ck_assert_uint_eq(inbox_len(), 2);
-	ck_assert_uint_eq(a.n_pending, 1);
+	expect_queue(2, 1);
 	ck_assert_uint_eq(a.head->req.cred.uid, 4242);
 	ck_assert_ptr_eq(a.head, a.tail);
 	ck_assert_int_eq(atomic_load(&k.queued), 1);
@@ -151,8 +158,7 @@ START_TEST(max_handshakes_holds_the_queue)
 	queue(4242);
 	queue(4243);
 	admission_dispatch(&a);
-	ck_assert_uint_eq(inbox_len(), 1);
-	ck_assert_uint_eq(a.n_pending, 1);
+	expect_queue(1, 1);
 	ck_assert_uint_eq(a.head->req.cred.uid, 4243);
 }
 END_TEST

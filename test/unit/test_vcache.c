@@ -49,6 +49,15 @@ static int untouched(const struct vcache_value *v)
 	return 1;
 }
 
+/* A get of key must miss and leave its output untouched. */
+static void expect_miss(struct vcache *vc, const uint8_t *key)
+{
+	struct vcache_value out;
+
+	ck_assert_int_eq(get_marked(vc, key, &out), -ENOENT);
+	ck_assert(untouched(&out));
+}
+
 START_TEST(hit_and_miss)
 {
 	struct vcache *vc = NULL;
@@ -58,14 +67,12 @@ START_TEST(hit_and_miss)
 	key_of(1, k1);
 	key_of(2, k2);
 	ck_assert_int_eq(vcache_new(64, 60, &vc), 0);
-	ck_assert_int_eq(get_marked(vc, k1, &out), -ENOENT);
-	ck_assert(untouched(&out));
+	expect_miss(vc, k1);
 	vcache_put(vc, k1, &in);
 	ck_assert_int_eq(get_marked(vc, k1, &out), 0);
 	ck_assert_str_eq(out.peer, "bob@example.test");
 	ck_assert_str_eq(out.mapped_user, "u");
-	ck_assert_int_eq(get_marked(vc, k2, &out), -ENOENT);
-	ck_assert(untouched(&out));
+	expect_miss(vc, k2);
 	/* A second put on the same key replaces the value. */
 	in = value_of("carol@example.test");
 	vcache_put(vc, k1, &in);
@@ -90,8 +97,7 @@ START_TEST(different_keys)
 	for (i = sizeof(size_t); i < VCACHE_KEY_LEN; i++) {
 		memcpy(other, k, sizeof(other));
 		other[i] ^= 0x01;
-		ck_assert_int_eq(get_marked(vc, other, &out), -ENOENT);
-		ck_assert(untouched(&out));
+		expect_miss(vc, other);
 	}
 	ck_assert_int_eq(get_marked(vc, k, &out), 0);
 	vcache_free(vc);
@@ -131,8 +137,7 @@ START_TEST(slots_bound)
 	vcache_put(vc, k, &in);
 	ck_assert_int_eq(vcache_get(vc, k, &out), 0);
 	key_of(1, k);
-	ck_assert_int_eq(get_marked(vc, k, &out), -ENOENT);
-	ck_assert(untouched(&out));
+	expect_miss(vc, k);
 	vcache_free(vc);
 }
 END_TEST
@@ -174,27 +179,24 @@ END_TEST
 START_TEST(disabled)
 {
 	struct vcache *vc = NULL;
-	struct vcache_value in = value_of("p"), out;
+	struct vcache_value in = value_of("p");
 	uint8_t k[VCACHE_KEY_LEN];
 
 	key_of(5, k);
 	ck_assert_int_eq(vcache_new(0, 60, &vc), 0);
 	ck_assert_ptr_nonnull(vc);
 	vcache_put(vc, k, &in);
-	ck_assert_int_eq(get_marked(vc, k, &out), -ENOENT);
-	ck_assert(untouched(&out));
+	expect_miss(vc, k);
 	vcache_free(vc);
 
 	vc = NULL;
 	ck_assert_int_eq(vcache_new(16, 0, &vc), 0);
 	vcache_put(vc, k, &in);
-	ck_assert_int_eq(get_marked(vc, k, &out), -ENOENT);
-	ck_assert(untouched(&out));
+	expect_miss(vc, k);
 	vcache_free(vc);
 
 	vcache_put(NULL, k, &in);
-	ck_assert_int_eq(get_marked(NULL, k, &out), -ENOENT);
-	ck_assert(untouched(&out));
+	expect_miss(NULL, k);
 	vcache_free(NULL);
 }
 END_TEST
