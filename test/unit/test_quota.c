@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "keyd/quota.h"
@@ -20,6 +21,24 @@ static struct quota *mk(unsigned pending, unsigned hs_uid, unsigned hs_id, size_
 	ck_assert_int_eq(quota_new(&lim, &q), 0);
 	ck_assert_ptr_nonnull(q);
 	return q;
+}
+
+/* Handshake takes in order: `spec` is a list of UID:ID, each followed by
+ * '+' (must be taken) or '-' (must wait, -EAGAIN). */
+static void takes(struct quota *q, const char *spec)
+{
+	const char *p = spec;
+	unsigned uid, id;
+	char want;
+	int n;
+
+	while (sscanf(p, " %u:%u%c%n", &uid, &id, &want, &n) == 3) {
+		ck_assert_msg(want == '+' || want == '-', "bad spec at '%s'", p);
+		ck_assert_msg(quota_handshake_take(q, uid, id) == (want == '+' ? 0 : -EAGAIN),
+			      "take %u:%u: expected %s", uid, id, want == '+' ? "taken" : "wait");
+		p += n;
+	}
+	ck_assert_msg(*p == '\0', "bad spec at '%s'", p);
 }
 
 START_TEST(pending_per_uid)
@@ -49,16 +68,15 @@ START_TEST(handshakes_per_uid)
 {
 	struct quota *q = mk(8, 2, 100, 4);
 
-	ck_assert_int_eq(quota_handshake_take(q, 0, 0), 0);
-	ck_assert_int_eq(quota_handshake_take(q, 0, 1), 0);
+	takes(q, "0:0+ 0:1+");
 	/* Third of uid 0, whatever the identity: waits. */
-	ck_assert_int_eq(quota_handshake_take(q, 0, 2), -EAGAIN);
+	takes(q, "0:2-");
 	ck_assert_uint_eq(quota_uid_handshakes(q, 0), 2);
 	/* A refused take counts nothing. */
 	ck_assert_uint_eq(quota_id_handshakes(q, 2), 0);
-	ck_assert_int_eq(quota_handshake_take(q, 42, 2), 0);
+	takes(q, "42:2+");
 	quota_handshake_put(q, 0, 1);
-	ck_assert_int_eq(quota_handshake_take(q, 0, 2), 0);
+	takes(q, "0:2+");
 	quota_free(q);
 }
 END_TEST
@@ -68,16 +86,14 @@ START_TEST(handshakes_per_identity)
 	struct quota *q = mk(8, 100, 2, 2);
 
 	/* Two uids share identity 0's share of 2. */
-	ck_assert_int_eq(quota_handshake_take(q, 1, 0), 0);
-	ck_assert_int_eq(quota_handshake_take(q, 2, 0), 0);
-	ck_assert_int_eq(quota_handshake_take(q, 3, 0), -EAGAIN);
+	takes(q, "1:0+ 2:0+ 3:0-");
 	/* Identity 1 is unaffected. */
-	ck_assert_int_eq(quota_handshake_take(q, 3, 1), 0);
+	takes(q, "3:1+");
 	ck_assert_uint_eq(quota_id_handshakes(q, 0), 2);
 	quota_handshake_put(q, 2, 0);
 	ck_assert_uint_eq(quota_id_handshakes(q, 0), 1);
 	ck_assert_uint_eq(quota_uid_handshakes(q, 2), 0);
-	ck_assert_int_eq(quota_handshake_take(q, 3, 0), 0);
+	takes(q, "3:0+");
 	quota_free(q);
 }
 END_TEST
