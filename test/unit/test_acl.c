@@ -81,10 +81,11 @@ static int ok1000(const struct acl *acl, const char *myname)
 	return allowed(acl, &s, myname, ACL_ROLE_CLIENT, 0);
 }
 
-/* Check many names at once as uid 1000 client: `spec` is a list of names
+/* Check many names at once as subject s in role: `spec` is a list of names
  * separated by spaces, each prefixed with '+' (must be allowed) or '-' (must
  * be denied).  One line per case keeps the tables readable. */
-static void expect1000(const struct acl *acl, const char *spec)
+static void expect_as(const struct acl *acl, const struct acl_subject *s, enum acl_role role,
+		      const char *spec)
 {
 	char buf[1024];
 	char *save = NULL;
@@ -93,9 +94,30 @@ static void expect1000(const struct acl *acl, const char *spec)
 	memcpy(buf, spec, strlen(spec) + 1);
 	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
 		ck_assert_msg(t[0] == '+' || t[0] == '-', "bad spec item '%s'", t);
-		ck_assert_msg(ok1000(acl, t + 1) == (t[0] == '+'), "%s: expected %s", t + 1,
-			      t[0] == '+' ? "allowed" : "denied");
+		ck_assert_msg(allowed(acl, s, t + 1, role, 0) == (t[0] == '+'), "%s: expected %s",
+			      t + 1, t[0] == '+' ? "allowed" : "denied");
 	}
+}
+
+/* Check one name for several values of one field of s (s->unit, s->exe):
+ * `vals` is NULL-terminated, each value prefixed with '+' (allowed) or '-'
+ * (denied).  The field is left at the last value. */
+static void expect_field(const struct acl *acl, struct acl_subject *s, const char **field,
+			 enum acl_role role, const char *name, const char *const *vals)
+{
+	for (; *vals; vals++) {
+		*field = *vals + 1;
+		ck_assert_msg(allowed(acl, s, name, role, 0) == (**vals == '+'), "%s as %s: expected %s",
+			      name, *field, **vals == '+' ? "allowed" : "denied");
+	}
+}
+
+/* The same as uid 1000 client without flags. */
+static void expect1000(const struct acl *acl, const char *spec)
+{
+	struct acl_subject s = subj(1000, 1000);
+
+	expect_as(acl, &s, ACL_ROLE_CLIENT, spec);
 }
 
 START_TEST(empty_default_deny)
@@ -572,13 +594,10 @@ START_TEST(roles)
 				  "allow uid:1000 cs.test server,client\n");
 
 	ck_assert_int_eq(allowed(acl, &s, "c.test", ACL_ROLE_CLIENT, 0), 1);
-	ck_assert_int_eq(allowed(acl, &s, "c.test", ACL_ROLE_SERVER, 0), 0);
-	ck_assert_int_eq(allowed(acl, &s, "s.test", ACL_ROLE_SERVER, 0), 1);
+	expect_as(acl, &s, ACL_ROLE_SERVER, "-c.test +s.test");
 	ck_assert_int_eq(allowed(acl, &s, "s.test", ACL_ROLE_CLIENT, 0), 0);
 	for (int role = ACL_ROLE_CLIENT; role <= ACL_ROLE_SERVER; role++) {
-		ck_assert_int_eq(allowed(acl, &s, "b.test", role, 0), 1);
-		ck_assert_int_eq(allowed(acl, &s, "a.test", role, 0), 1);
-		ck_assert_int_eq(allowed(acl, &s, "cs.test", role, 0), 1);
+		expect_as(acl, &s, role, "+b.test +a.test +cs.test");
 	}
 	ck_assert_str_eq(acl_role_name(ACL_ROLE_CLIENT), "client");
 	ck_assert_str_eq(acl_role_name(ACL_ROLE_SERVER), "server");
@@ -602,8 +621,7 @@ START_TEST(subject_user_and_group)
 	/* Supplementary group. */
 	s.groups = groups;
 	s.n_groups = 3;
-	ck_assert_int_eq(allowed(acl, &s, "g.test", ACL_ROLE_CLIENT, 0), 1);
-	ck_assert_int_eq(allowed(acl, &s, "g2.test", ACL_ROLE_CLIENT, 0), 1);
+	expect_as(acl, &s, ACL_ROLE_CLIENT, "+g.test +g2.test");
 	/* Only the first n_groups entries count. */
 	s.n_groups = 1;
 	ck_assert_int_eq(allowed(acl, &s, "g.test", ACL_ROLE_CLIENT, 0), 0);
@@ -617,12 +635,9 @@ START_TEST(subject_user_and_group)
 	ck_assert_int_eq(allowed(acl, &s, "g.test", ACL_ROLE_CLIENT, 0), 0);
 
 	s = subj(0, 1000);
-	ck_assert_int_eq(allowed(acl, &s, "r.test", ACL_ROLE_CLIENT, 0), 1);
-	ck_assert_int_eq(allowed(acl, &s, "gr.test", ACL_ROLE_CLIENT, 0), 0);
+	expect_as(acl, &s, ACL_ROLE_CLIENT, "+r.test -gr.test");
 	s = subj(1000, 0);
-	ck_assert_int_eq(allowed(acl, &s, "r.test", ACL_ROLE_CLIENT, 0), 0);
-	ck_assert_int_eq(allowed(acl, &s, "gr.test", ACL_ROLE_CLIENT, 0), 1);
-	ck_assert_int_eq(allowed(acl, &s, "u.test", ACL_ROLE_CLIENT, 0), 1);
+	expect_as(acl, &s, ACL_ROLE_CLIENT, "-r.test +gr.test +u.test");
 	acl_unref(acl);
 }
 END_TEST
@@ -637,33 +652,20 @@ START_TEST(subject_unit_and_exe)
 				  "allow any open.test any\n");
 
 	/* Unknown unit/exe never match a unit:/exe: rule. */
-	ck_assert_int_eq(allowed(acl, &s, "www.test", ACL_ROLE_SERVER, 0), 0);
-	ck_assert_int_eq(allowed(acl, &s, "e.test", ACL_ROLE_SERVER, 0), 0);
-	ck_assert_int_eq(allowed(acl, &s, "open.test", ACL_ROLE_SERVER, 0), 1);
+	expect_as(acl, &s, ACL_ROLE_SERVER, "-www.test -e.test +open.test");
 
-	s.unit = "nginx.service";
-	ck_assert_int_eq(allowed(acl, &s, "www.test", ACL_ROLE_SERVER, 0), 1);
-	s.unit = "nginx.service2";
-	ck_assert_int_eq(allowed(acl, &s, "www.test", ACL_ROLE_SERVER, 0), 0);
-	s.unit = "xnginx.service";
-	ck_assert_int_eq(allowed(acl, &s, "www.test", ACL_ROLE_SERVER, 0), 0);
-	s.unit = "tlskey-foo.service";
-	ck_assert_int_eq(allowed(acl, &s, "t.test", ACL_ROLE_SERVER, 0), 1);
-	s.unit = "tlskey-foo.socket";
-	ck_assert_int_eq(allowed(acl, &s, "t.test", ACL_ROLE_SERVER, 0), 0);
+	expect_field(acl, &s, &s.unit, ACL_ROLE_SERVER, "www.test",
+		     (const char *const[]){ "+nginx.service", "-nginx.service2", "-xnginx.service", NULL });
+	expect_field(acl, &s, &s.unit, ACL_ROLE_SERVER, "t.test",
+		     (const char *const[]){ "+tlskey-foo.service", "-tlskey-foo.socket", NULL });
 
 	/* systemd's "\x2d" escapes are literal, not glob escapes. */
-	s.unit = "foo\\x2dbar@1.service";
-	ck_assert_int_eq(allowed(acl, &s, "esc.test", ACL_ROLE_SERVER, 0), 1);
-	s.unit = "foox2dbar@1.service";
-	ck_assert_int_eq(allowed(acl, &s, "esc.test", ACL_ROLE_SERVER, 0), 0);
+	expect_field(acl, &s, &s.unit, ACL_ROLE_SERVER, "esc.test",
+		     (const char *const[]){ "+foo\\x2dbar@1.service", "-foox2dbar@1.service", NULL });
 
-	s.exe = "/usr/bin/myapp";
-	ck_assert_int_eq(allowed(acl, &s, "e.test", ACL_ROLE_CLIENT, 0), 1);
-	s.exe = "/usr/bin/myapp (deleted)";
-	ck_assert_int_eq(allowed(acl, &s, "e.test", ACL_ROLE_CLIENT, 0), 0);
-	s.exe = "/usr/bin/myap";
-	ck_assert_int_eq(allowed(acl, &s, "e.test", ACL_ROLE_CLIENT, 0), 0);
+	expect_field(acl, &s, &s.exe, ACL_ROLE_CLIENT, "e.test",
+		     (const char *const[]){ "+/usr/bin/myapp", "-/usr/bin/myapp (deleted)",
+					    "-/usr/bin/myap", NULL });
 	acl_unref(acl);
 }
 END_TEST
@@ -700,25 +702,23 @@ START_TEST(subject_combined)
 
 	/* uid alone, exe alone: no. */
 	ck_assert_int_eq(allowed(acl, &s, "www.test", ACL_ROLE_SERVER, 0), 0);
-	s.exe = "/usr/sbin/nginx";
-	ck_assert_int_eq(allowed(acl, &s, "www.test", ACL_ROLE_SERVER, 0), 1);
+	expect_field(acl, &s, &s.exe, ACL_ROLE_SERVER, "www.test",
+		     (const char *const[]){ "+/usr/sbin/nginx", NULL });
 	s.uid = 1001;
 	ck_assert_int_eq(allowed(acl, &s, "www.test", ACL_ROLE_SERVER, 0), 0);
 	s.uid = 1000;
-	s.exe = "/usr/sbin/nginx2";
-	ck_assert_int_eq(allowed(acl, &s, "www.test", ACL_ROLE_SERVER, 0), 0);
+	expect_field(acl, &s, &s.exe, ACL_ROLE_SERVER, "www.test",
+		     (const char *const[]){ "-/usr/sbin/nginx2", NULL });
 
 	/* Three parts; '+' inside an exe: path ("g++") is part of the path. */
 	s.groups = groups;
 	s.n_groups = 1;
 	s.unit = "tlskey-a.service";
+	expect_field(acl, &s, &s.exe, ACL_ROLE_CLIENT, "g.test",
+		     (const char *const[]){ "+/usr/bin/g++", "-/usr/bin/g", NULL });
 	s.exe = "/usr/bin/g++";
-	ck_assert_int_eq(allowed(acl, &s, "g.test", ACL_ROLE_CLIENT, 0), 1);
-	s.exe = "/usr/bin/g";
-	ck_assert_int_eq(allowed(acl, &s, "g.test", ACL_ROLE_CLIENT, 0), 0);
-	s.exe = "/usr/bin/g++";
-	s.unit = "other.service";
-	ck_assert_int_eq(allowed(acl, &s, "g.test", ACL_ROLE_CLIENT, 0), 0);
+	expect_field(acl, &s, &s.unit, ACL_ROLE_CLIENT, "g.test",
+		     (const char *const[]){ "-other.service", NULL });
 	s.unit = "tlskey-a.service";
 	s.n_groups = 0;
 	ck_assert_int_eq(allowed(acl, &s, "g.test", ACL_ROLE_CLIENT, 0), 0);
@@ -740,11 +740,10 @@ START_TEST(subject_deny_fail_closed)
 	/* Known and different: the deny does not apply. */
 	s.exe = "/usr/bin/good";
 	s.unit = "web.service";
-	ck_assert_int_eq(allowed(acl, &s, "a.test", ACL_ROLE_CLIENT, 0), 1);
-	ck_assert_int_eq(allowed(acl, &s, "d.test", ACL_ROLE_CLIENT, 0), 1);
+	expect_as(acl, &s, ACL_ROLE_CLIENT, "+a.test +d.test");
 	/* Known and named: denied. */
-	s.exe = "/usr/bin/evil";
-	ck_assert_int_eq(allowed(acl, &s, "a.test", ACL_ROLE_CLIENT, 0), 0);
+	expect_field(acl, &s, &s.exe, ACL_ROLE_CLIENT, "a.test",
+		     (const char *const[]){ "-/usr/bin/evil", NULL });
 	/* Unknown exe: the deny matches (it used to fail open). */
 	s.exe = NULL;
 	d = check(acl, &s, "a.test", ACL_ROLE_CLIENT, 0);
