@@ -58,7 +58,7 @@ rc=0
 tk_wait_pid "$TK_SERVER_PID" 15 || rc=$?
 exec 8<&-
 [ "$rc" = 0 ] || { cat "$TK_TMP/s2.err" >&2; tk_fail "new server request after the reload: exit $rc"; }
-tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=server.example.test role=server .*result=EACCES rule=default deny"
+tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=server.example.test role=server .*result=EACCES rule=\"default deny\""
 tk_acl_client c1 ok alice@example.test
 
 # The old session relays on.
