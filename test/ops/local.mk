@@ -2,7 +2,8 @@
 # metrics (doc/status.md), the metrics socket under a real service manager.
 OPS_TESTS = \
 	test/ops/session-end.sh \
-	test/ops/status.sh
+	test/ops/status.sh \
+	test/ops/notify.sh
 
 TESTS += $(OPS_TESTS)
 EXTRA_DIST += $(OPS_TESTS) test/ops/tls-peer.py
