@@ -3,7 +3,8 @@
 OPS_TESTS = \
 	test/ops/session-end.sh \
 	test/ops/status.sh \
-	test/ops/notify.sh
+	test/ops/notify.sh \
+	test/ops/metrics-socket.sh
 
 TESTS += $(OPS_TESTS)
 EXTRA_DIST += $(OPS_TESTS) test/ops/tls-peer.py
