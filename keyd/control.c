@@ -360,14 +360,7 @@ int control_may_send(const struct control_entry *e, const struct ucred *cred)
 
 int control_in_admin_group(const struct caller *who, const struct keyd_conf *conf)
 {
-	if (!conf->admin_group || !who->groups_complete)
-		return 0;
-	if (who->cred.gid == (gid_t)conf->admin_gid)
-		return 1;
-	for (size_t i = 0; i < who->n_groups; i++)
-		if (who->groups[i] == (gid_t)conf->admin_gid)
-			return 1;
-	return 0;
+	return conf->admin_group && caller_in_group(who, (gid_t)conf->admin_gid);
 }
 
 /* Why a caller may not send a request of row e. */
