@@ -58,7 +58,7 @@ void keyd_log(int prio, const char *fmt, ...)
 {
 	static const char *const names[] = { "emerg", "alert", "crit", "error", "warning",
 					     "notice", "info", "debug" };
-	char line[2048];
+	char line[9216]; /* an audit record (keyd_audit: 8192) plus the prefix */
 	va_list ap;
 	int n;
 
