@@ -54,16 +54,17 @@ end_case() {
 	tk_log_expect "audit: event=established .*myname=server.example.test role=server .*remote=127\.0\.0\.1:[0-9]+ flags=none "
 }
 
-# end_record RESULT END BYTES-IN BYTES-OUT: the session-end record.
+# end_record RESULT END BYTES-IN BYTES-OUT [DURATION-ERE [DETAIL-ERE]]: the
+# session-end record.
 end_record() {
-	tk_log_expect "info: audit: event=session-end uid=$(id -u) .*myname=server.example.test role=server .*peer=bob@example.test result=$1 .*remote=127\.0\.0\.1:[0-9]+ flags=none sign_ms=- handshake_ms=- end=$2 bytes_in=$3 bytes_out=$4 duration_ms=[0-9]+"
+	tk_log_expect "info: audit: event=session-end uid=$(id -u) .*myname=server.example.test role=server .*peer=bob@example.test result=$1 .*remote=127\.0\.0\.1:[0-9]+ flags=none sign_ms=- handshake_ms=- end=$2 bytes_in=$3 bytes_out=$4 duration_ms=${5:-[0-9]+}${6:+ detail=$6}"
 }
 
 n=$(printf 'hello from tls-peer\n' | wc -c)
 # 1. The peer's close_notify first: the app (echo) answers with EOF.
 end_case close --echo -- close
 tk_wait_pid "$PEER_PID" 20 || tk_fail "close: tls-peer failed"
-end_record ok close_notify "$n" "$n"
+end_record ok close_notify "$n" "$n" "[0-9]+" "\"both directions done\""
 tk_wait_pid "$TK_SERVER_PID" 20 || tk_fail "close: the app server failed"
 
 # 2. The application closes first (sends its file, shuts down); the peer
@@ -77,19 +78,20 @@ tk_wait_pid "$TK_SERVER_PID" 20 || tk_fail "app: the app server failed"
 
 # 3. Truncation: the peer's TCP FIN without close_notify.
 end_case truncate --echo -- truncate
-end_record ECONNRESET truncated "$n" "$n"
+# The app got what had arrived before the failure ("drained").
+end_record ECONNRESET truncated "$n" "$n" "[0-9]+" drained
 tk_wait_pid "$TK_SERVER_PID" 20 || true
 
 # 4. Reset: the peer's RST.
 end_case reset --echo -- reset
-end_record ECONNRESET reset "$n" "$n"
+end_record ECONNRESET reset "$n" "$n" "[0-9]+" drained
 tk_wait_pid "$TK_SERVER_PID" 20 || true
 
 # 5. Timeout: the app sent and closed; the peer neither reads nor answers
 # the close_notify for close-timeout (500 ms).
 printf 'nobody reads this\n' >"$TK_TMP/timeout.in"
 end_case timeout -- silent --hold 5
-end_record ETIMEDOUT timeout 0 "$(wc -c <"$TK_TMP/timeout.in")"
+end_record ETIMEDOUT timeout 0 "$(wc -c <"$TK_TMP/timeout.in")" "([5-9][0-9]{2}|[0-9]{4,})" drained
 tk_wait_pid "$TK_SERVER_PID" 20 || true
 tk_wait_pid "$PEER_PID" 20 || true
 tk_legit_check after-timeout
@@ -134,7 +136,7 @@ end_case shutdown --echo -- silent --hold 10
 kill "$TK_DAEMON_PID"
 tk_wait_pid "$TK_DAEMON_PID" 10 || tk_fail "tlskeyd did not exit cleanly on SIGTERM"
 TK_DAEMON_PID=
-end_record ESHUTDOWN shutdown 0 0
+end_record ESHUTDOWN shutdown 0 0 "[0-9]+" "\"tlskeyd is shutting down\""
 tk_log_expect "notice: shutting down: ending 1 sessions \(0 of them handshakes\)"
 tk_log_expect "notice: stopped after [0-9]+ s"
 tk_wait_pid "$TK_SERVER_PID" 20 || true
