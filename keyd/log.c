@@ -199,7 +199,9 @@ void keyd_audit(const struct keyd_audit *a)
 			"TLSKEY_KEY_URI=%s", nz(a->key_uri), "TLSKEY_PEER=%s", nz(a->peer),
 			"TLSKEY_RESULT=%s", result, "TLSKEY_RULE=%s", nz(a->rule), "TLSKEY_REMOTE=%s",
 			nz(a->remote), "TLSKEY_FLAGS=%s", flags, "TLSKEY_SIGN_MS=%s", sign,
-			"TLSKEY_HANDSHAKE_MS=%s", hs, "TLSKEY_END=%s", nz(a->end), "TLSKEY_DETAIL=%s",
+			"TLSKEY_HANDSHAKE_MS=%s", hs, "TLSKEY_END=%s", nz(a->end), "TLSKEY_BYTES_IN=%lld",
+			a->end ? a->bytes_in : -1LL, "TLSKEY_BYTES_OUT=%lld", a->end ? a->bytes_out : -1LL,
+			"TLSKEY_DURATION_MS=%lld", a->end ? a->duration_ms : -1LL, "TLSKEY_DETAIL=%s",
 			a->detail ? detail : "-", NULL);
 		return;
 	}
