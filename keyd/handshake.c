@@ -336,10 +336,11 @@ static enum conn_status deliver(struct conn *c, const char *event, const char *d
 	int r = make_protected(c, why, sizeof(why));
 
 	if (r < 0) {
+		/* Failed means closed: nothing may be delivered (nor audited as
+		 * established) after it. */
 		if (r == -EAGAIN)
-			handshake_fail(c, EAGAIN, "%s", why);
-		else
-			return handshake_fail(c, -r, "cannot make the protected descriptor: %s", why);
+			return handshake_fail(c, EAGAIN, "%s", why);
+		return handshake_fail(c, -r, "cannot make the protected descriptor: %s", why);
 	}
 	c->info = outcome_describe(c);
 	if (c->info && registry_add(c->info, c->app_out) < 0) {
