@@ -57,6 +57,8 @@ static const struct item_def {
 	[TK_TAG_HS_MS] = { KIND_U32, offsetof(struct tk_msg, hs_ms), 0, T(TK_MSG_QUERY_RESULT), 0 },
 	[TK_TAG_INFO_FLAGS] = { KIND_U32, offsetof(struct tk_msg, info_flags), 0,
 				T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
+	[TK_TAG_FORMAT] = { KIND_U8, offsetof(struct tk_msg, format), 0, T(TK_MSG_STATUS),
+			    T(TK_MSG_STATUS) },
 	[TK_TAG_PEER_CERT] = { KIND_BLOB, offsetof(struct tk_msg, peer_cert), TK_CERT_MAX,
 			       T(TK_MSG_QUERY_RESULT), 0 },
 };

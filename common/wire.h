@@ -27,6 +27,7 @@ enum tk_msg_type {
 	TK_MSG_QUERY = 5,      /* lib -> daemon, carries a protected fd */
 	TK_MSG_QUERY_RESULT = 6, /* daemon -> lib */
 	TK_MSG_RELOAD = 7,     /* admin -> daemon: re-read the ACL; answered by RESULT */
+	TK_MSG_STATUS = 8,     /* operator -> daemon: counters; RESULT carries a sealed memfd */
 	TK_MSG_TYPE_MAX
 };
 
@@ -52,10 +53,12 @@ enum tk_tag {
 	TK_TAG_HS_MS = 19,       /* u32: handshake duration */
 	TK_TAG_PEER_CERT = 20,   /* bytes: peer certificate, DER */
 	TK_TAG_INFO_FLAGS = 21,  /* u32: TLSKEY_INFO_* about the protected descriptor */
+	TK_TAG_FORMAT = 22,      /* u8: TK_FORMAT_* of a STATUS answer */
 	TK_TAG_MAX
 };
 
 enum tk_role { TK_ROLE_CLIENT = 1, TK_ROLE_SERVER = 2 };
+enum tk_format { TK_FORMAT_TEXT = 1, TK_FORMAT_JSON = 2, TK_FORMAT_PROMETHEUS = 3 };
 enum tk_state { TK_STATE_SECURE = 1, TK_STATE_CLEARTEXT = 2, TK_STATE_FAILED = 3 };
 
 /* A decoded message.  Strings are NUL-terminated and never contain NUL.
@@ -69,6 +72,7 @@ struct tk_msg {
 	uint8_t accept;
 	uint8_t allow_hs_timeout;
 	uint8_t state;
+	uint8_t format;
 	uint32_t flags;
 	uint32_t hs_ms;
 	uint32_t info_flags;

@@ -9,6 +9,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "keyd/aclstore.h"
+#include "keyd/notify.h"
 #include "keyd/log.h"
 
 /* What acl_load_file() leaves in err on success: one warning per line. */
@@ -65,12 +66,12 @@ int aclstore_reload(struct keyd *k, char *msg, size_t len)
 		keyd_log(LOG_WARNING, "reload: %s", msg);
 		return -ENOENT;
 	}
-	(void)sd_notify(0, "RELOADING=1");
+	keyd_notify("RELOADING=1");
 	r = acl_load_file(k->conf->acl_path, &fresh, err, sizeof(err));
 	if (r < 0) {
 		(void)snprintf(msg, len, "keeping the previous ACL: %s", err);
 		keyd_log(LOG_ERR, "reload: %s", msg);
-		(void)sd_notify(0, "READY=1");
+		keyd_notify("READY=1");
 		return r;
 	}
 	log_warnings(err);
@@ -84,7 +85,7 @@ int aclstore_reload(struct keyd *k, char *msg, size_t len)
 	(void)snprintf(msg, len, "ACL loaded from %s (%zu rules)", k->conf->acl_path,
 		       acl_rule_count(fresh));
 	keyd_log(LOG_NOTICE, "%s", msg);
-	(void)sd_notify(0, "READY=1");
+	keyd_notify("READY=1");
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 
 #include "common/util.h"
 #include "keyd/admission.h"
+#include "keyd/stats.h"
 #include "keyd/log.h"
 #include "keyd/quota.h"
 #include "keyd/worker.h"
@@ -57,6 +58,7 @@ static void client_refuse(struct admission *l, struct client *c, int err, const 
 	c->watched = 0;
 	c->fd = -1;
 	control_refuse(fd, &c->who.cred, c->who.unit[0] ? c->who.unit : NULL, err, why);
+	stats_outcome(l->k->stats, STATS_REFUSED, err, (size_t)-1);
 	client_drop(l, c);
 }
 
@@ -279,6 +281,7 @@ void admission_accept(struct admission *l)
 		if (l->n_clients >= l->k->conf->max_pending) {
 			keyd_log(LOG_WARNING, "too many waiting clients (%zu): refusing one", l->n_clients);
 			control_refuse(fd, NULL, NULL, EAGAIN, "tlskeyd has too many waiting clients");
+			stats_outcome(l->k->stats, STATS_REFUSED, EAGAIN, (size_t)-1);
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
@@ -300,6 +303,7 @@ void admission_accept(struct admission *l)
 				 (int)c->who.cred.pid, r == -EAGAIN ? why : strerror(-r));
 			control_refuse(fd, &c->who.cred, c->who.unit[0] ? c->who.unit : NULL, EAGAIN,
 				       r == -EAGAIN ? why : "tlskeyd is out of memory, try again later");
+			stats_outcome(l->k->stats, STATS_REFUSED, EAGAIN, (size_t)-1);
 			caller_done(&c->who);
 			free(c);
 			continue;

@@ -382,3 +382,15 @@ int caller_identify(int ctlfd, struct caller *ret)
 	return 0;
 }
 
+
+int caller_in_group(const struct caller *c, gid_t gid)
+{
+	if (!c->groups_complete)
+		return 0;
+	if (c->cred.gid == gid)
+		return 1;
+	for (size_t i = 0; i < c->n_groups; i++)
+		if (c->groups[i] == gid)
+			return 1;
+	return 0;
+}

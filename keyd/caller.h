@@ -35,6 +35,10 @@ void caller_done(struct caller *c);
  * anyone.  Returns 1 if usable, 0 if not. */
 int caller_identify_init(void);
 
+/* 1 if the caller's gid or one of its supplementary groups is gid and
+ * the list was read in full, else 0.  Pure. */
+int caller_in_group(const struct caller *c, gid_t gid);
+
 /* The real gid of process pid from /proc/PID/status, or (gid_t)-1 if it
  * cannot be read.  For callers the daemon cannot get from a socket (the
  * sender of a signal); no PID-reuse protection. */

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,6 +71,28 @@ static int set_path(struct parser *p, char **dst, const char *key, const char *v
 	return set_str(p, dst, key, val);
 }
 
+/* admin-group: a group name, or a numeric gid, resolved now so that a
+ * misspelt group is an error at file:line, not a silent "nobody". */
+static int set_group(struct parser *p, const char *key, const char *val)
+{
+	struct group gr, *res = NULL;
+	char buf[4096], *end;
+	unsigned long v;
+
+	if (p->conf->admin_group)
+		return perr(p, "duplicate setting '%s'", key);
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (isdigit((unsigned char)val[0]) && !*end && !errno && v < (unsigned long)UINT_MAX) {
+		p->conf->admin_gid = (unsigned)v;
+	} else if (getgrnam_r(val, &gr, buf, sizeof(buf), &res) == 0 && res) {
+		p->conf->admin_gid = (unsigned)res->gr_gid;
+	} else {
+		return perr(p, "'%s': unknown group '%s'", key, val);
+	}
+	return set_str(p, &p->conf->admin_group, key, val);
+}
+
 static int global_setting(struct parser *p, const char *key, const char *val)
 {
 	struct keyd_conf *c = p->conf;
@@ -125,6 +148,8 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 	}
 	if (!strcmp(key, "close-timeout"))
 		return set_uint(p, &c->close_timeout_ms, key, val, 1, 3600 * 1000);
+	if (!strcmp(key, "admin-group"))
+		return set_group(p, key, val);
 	if (!strcmp(key, "request-timeout"))
 		return set_uint(p, &c->request_timeout_ms, key, val, 1, 3600 * 1000);
 	return perr(p, "unknown setting '%s'", key);
@@ -513,5 +538,6 @@ void keyd_conf_free(struct keyd_conf *conf)
 	free(conf->ca_file);
 	free(conf->ca_dir);
 	free(conf->priority);
+	free(conf->admin_group);
 	free(conf);
 }

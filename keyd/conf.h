@@ -52,6 +52,8 @@ struct keyd_conf {
 	int protected_unix;   /* protected-socket = unix: UNIX pairs, never loopback TCP */
 	int fallback_unix;    /* protected-socket-fallback = unix (default refuse) */
 	unsigned close_timeout_ms; /* close-timeout: peer's time to progress once the app closed */
+	char *admin_group;   /* admin-group: may ask for status and metrics; NULL: none */
+	unsigned admin_gid;  /* its gid, resolved when the file is parsed */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

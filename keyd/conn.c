@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "keyd/conn.h"
 #include "keyd/log.h"
+#include "keyd/outcome.h"
 #include "keyd/quota.h"
 #include "keyd/worker.h"
 #include "keyd/passclose.h"
@@ -118,6 +119,8 @@ enum conn_status conn_close(struct conn *c, int err, const char *why)
 	if (!c || c->dead)
 		return CONN_CLOSED;
 	w = c->w;
+	if (c->established)
+		outcome_session_end(c, why);
 	if (err) {
 		c->failed = 1;
 		keyd_log(LOG_DEBUG, "uid=%u pid=%d myname=%s: connection closed: %s",

@@ -15,6 +15,7 @@
 #include "common/wire.h"
 #include "keyd/keyd.h"
 #include "keyd/registry.h"
+#include "keyd/stats.h"
 
 struct worker;
 
@@ -59,6 +60,7 @@ struct keyd_request {
 	unsigned long long t_start_ms;
 	char unit[256]; /* caller's systemd unit, "" if unknown */
 	unsigned acl_gen; /* generation of acl, for cache keys */
+	char remote[64];  /* the network peer, "address:port" ("[v6]:port"), for audit records */
 };
 
 /* One TLS connection, owned by exactly one worker thread. */
@@ -99,6 +101,11 @@ struct conn {
 	unsigned app_tcp : 1;      /* protected descriptor is loopback TCP: can be reset */
 	unsigned app_hup : 1;      /* the app shut down or closed its end (RDHUP/HUP seen) */
 	unsigned net_reset : 1;    /* close the network socket with a reset, not a FIN */
+	unsigned established : 1;  /* delivered: conn_close() writes the session-end record */
+	int end;                   /* enum stats_end + 1 of how it ends, 0 not known yet */
+	unsigned long long t_estab_ms;
+	unsigned long long bytes_in, bytes_out; /* plaintext from / to the peer */
+	unsigned long long hs_bytes_in;         /* bytes received from the peer (TLS records) */
 	int app_out;               /* the caller's end of it until delivery, or -1 */
 	uint8_t *to_app;          /* decrypted bytes the app has not taken */
 	size_t to_app_len, to_app_off;
@@ -133,6 +140,13 @@ void conn_handshake_done(struct conn *c);
 /* Put c on (on = 1) or take it off its worker's list of conns with
  * deadlines, so that idle relays cost nothing when timers are checked. */
 void conn_set_timed(struct conn *c, int on);
+
+/* How c ends, if nothing said so before (the first cause wins). */
+static inline void conn_set_end(struct conn *c, enum stats_end e)
+{
+	if (!c->end)
+		c->end = (int)e + 1;
+}
 
 /* A handshake slot became free: wake the accept loop if anyone waits. */
 void keyd_slot_free(struct keyd *k);

@@ -13,13 +13,17 @@
 #include <unistd.h>
 #include <systemd/sd-login.h>
 
+#include "common/flags.h"
 #include "common/util.h"
 #include "keyd/aclstore.h"
 #include "keyd/control.h"
 #include "keyd/conn.h"
 #include "keyd/registry.h"
 #include "keyd/log.h"
+#include "keyd/outcome.h"
 #include "keyd/passclose.h"
+#include "keyd/stats.h"
+#include "keyd/status.h"
 #include "tlskey/starttls.h"
 
 void control_reply_error(int ctlfd, int err, const char *message)
@@ -170,7 +174,11 @@ int control_check_request(const struct tk_msg *m, char *why, size_t len)
 	}
 	if ((m->role == TK_ROLE_CLIENT && (m->flags & server_only)) ||
 	    (m->role == TK_ROLE_SERVER && (m->flags & client_only))) {
-		(void)snprintf(why, len, "flags 0x%x do not apply to this role", m->flags);
+		char names[160];
+
+		(void)tk_flags_format(m->flags & (m->role == TK_ROLE_CLIENT ? server_only : client_only),
+				      names, sizeof(names));
+		(void)snprintf(why, len, "flags %s do not apply to this role", names);
 		return -EINVAL;
 	}
 	if (tk_name_validate(m->myname, strlen(m->myname)) < 0) {
@@ -253,6 +261,36 @@ static int refuse_reload(struct control_call *x, int err, const char *why)
 	return 1;
 }
 
+/* tlskeyctl status / metrics: render the counters, answer with a memfd. */
+static int handle_status(struct control_call *x)
+{
+	char *doc = NULL;
+	size_t len = 0;
+	int r = status_render(x->k, x->m->format, &doc, &len);
+
+	if (r == 0)
+		r = status_send(x->ctlfd, doc, len);
+	free(doc);
+	if (r < 0) {
+		keyd_log(LOG_WARNING, "uid=%u pid=%d: status not sent: %s", (unsigned)x->who->cred.uid,
+			 (int)x->who->cred.pid, strerror(-r));
+		control_reply_error(x->ctlfd, -r, r == -EINVAL ? "unknown status format"
+							       : "cannot make the status document");
+	}
+	return 1;
+}
+
+static int refuse_status(struct control_call *x, int err, const char *why)
+{
+	struct keyd_audit a = { .event = "refused", .cred = &x->who->cred, .unit = x->who->unit,
+				.err = err, .sign_us = -1, .handshake_ms = -1, .detail = why };
+
+	keyd_audit(&a);
+	stats_outcome(x->k->stats, STATS_REFUSED, err, (size_t)-1);
+	control_reply_error(x->ctlfd, err, why);
+	return 1;
+}
+
 static int handle_start(struct control_call *x);
 
 /* The passed socket is the caller's: take the options the daemon relies
@@ -266,11 +304,15 @@ static int check_start(struct control_call *x, char *why, size_t len)
 
 static int refuse_start(struct control_call *x, int err, const char *why)
 {
+	char remote[64];
 	struct keyd_audit a = { .event = "refused", .cred = &x->who->cred, .unit = x->who->unit,
 				.myname = x->m->myname[0] ? x->m->myname : NULL,
-				.err = err, .sign_us = -1, .handshake_ms = -1, .detail = why };
+				.err = err, .sign_us = -1, .handshake_ms = -1, .detail = why,
+				.remote = outcome_remote(x->fd, remote, sizeof(remote)),
+				.flags = x->m->flags, .has_flags = 1 };
 
 	keyd_audit(&a);
+	stats_outcome(x->k->stats, STATS_REFUSED, err, (size_t)-1);
 	control_reply_error(x->ctlfd, err, why);
 	if (x->fd >= 0) {
 		/* The contract: a refused socket is shut down. */
@@ -291,6 +333,8 @@ static const struct control_entry control_table[] = {
 	  refuse_query },
 	{ TK_MSG_RELOAD, "reload", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_reload,
 	  refuse_reload },
+	{ TK_MSG_STATUS, "status", CONTROL_FD_NONE, CONTROL_OPERATOR, NULL, handle_status,
+	  refuse_status },
 };
 
 const struct control_entry *control_entry_find(unsigned type)
@@ -307,10 +351,32 @@ int control_may_send(const struct control_entry *e, const struct ucred *cred)
 	case CONTROL_ANYONE:
 		return 1;
 	case CONTROL_ADMIN:
+	case CONTROL_OPERATOR:
 		/* Root and the daemon's own user. */
 		return cred->uid == 0 || cred->uid == geteuid();
 	}
 	return 0;
+}
+
+int control_in_admin_group(const struct caller *who, const struct keyd_conf *conf)
+{
+	return conf->admin_group && caller_in_group(who, (gid_t)conf->admin_gid);
+}
+
+/* Why a caller may not send a request of row e. */
+static void may_not(const struct control_entry *e, const struct keyd_conf *conf, char *why,
+		    size_t len)
+{
+	if (e->who == CONTROL_OPERATOR && conf->admin_group)
+		(void)snprintf(why, len, "permission denied: only root, the daemon's user (uid %u) and "
+			       "members of admin-group %s may ask for tlskeyd's %s",
+			       (unsigned)geteuid(), conf->admin_group, e->name);
+	else if (e->who == CONTROL_OPERATOR)
+		(void)snprintf(why, len, "permission denied: only root and the daemon's user (uid %u) "
+			       "may ask for tlskeyd's %s (no admin-group is configured)",
+			       (unsigned)geteuid(), e->name);
+	else
+		(void)snprintf(why, len, "only root may %s tlskeyd", e->name);
 }
 
 int control_dispatch(struct control_call *x)
@@ -324,9 +390,10 @@ int control_dispatch(struct control_call *x)
 		control_reply_error(x->ctlfd, EBADMSG, "unexpected message type");
 		return -EBADMSG;
 	}
-	if (!control_may_send(e, &x->who->cred)) {
+	if (!control_may_send(e, &x->who->cred) &&
+	    !(e->who == CONTROL_OPERATOR && control_in_admin_group(x->who, x->k->conf))) {
 		x->fd = tk_close(x->fd);
-		(void)snprintf(why, sizeof(why), "only root may %s tlskeyd", e->name);
+		may_not(e, x->k->conf, why, sizeof(why));
 		return e->refuse(x, EPERM, why);
 	}
 	if (e->check) {
@@ -386,10 +453,10 @@ out:
 	return r;
 }
 
-/* The ACL's decision on q for the caller who (audited here if denied:
- * acl-denied names the rule).  Returns 0 or -EACCES with why. */
-static int start_acl_check(const struct caller *who, struct keyd_request *q, const char *role,
-			   char *why, size_t len)
+/* The ACL's decision on q for the caller who (audited and counted here
+ * if denied: acl-denied names the rule).  Returns 0 or -EACCES with why. */
+static int start_acl_check(struct keyd *k, const struct caller *who, struct keyd_request *q,
+			   const char *role, char *why, size_t len)
 {
 	struct acl_subject subj;
 	struct acl_request areq;
@@ -408,15 +475,16 @@ static int start_acl_check(const struct caller *who, struct keyd_request *q, con
 				     .role = q->msg.role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
 				     .flags = q->msg.flags };
 	if (!q->acl || acl_check(q->acl, &areq, &q->decision) < 0 || !q->decision.allowed) {
-		char detail[128];
 		struct keyd_audit a = { .event = "acl-denied", .cred = &who->cred, .unit = who->unit,
 					.myname = q->msg.myname, .role = role, .err = EACCES,
 					.rule = q->acl ? q->decision.where : "no ACL loaded",
-					.sign_us = -1, .handshake_ms = -1, .detail = detail };
+					.sign_us = -1, .handshake_ms = -1,
+					.detail = q->decision.denied_flags ? "privileged flags not granted"
+									   : NULL,
+					.remote = q->remote, .flags = q->msg.flags, .has_flags = 1 };
 
-		(void)snprintf(detail, sizeof(detail), "flags=0x%x%s", q->msg.flags,
-			       q->decision.denied_flags ? " (privileged flags not granted)" : "");
 		keyd_audit(&a);
+		stats_outcome(k->stats, STATS_ACL_DENIED, EACCES, (size_t)(q->id - k->conf->ids));
 		(void)snprintf(why, len, "access to %s as %s denied by tlskeyd policy", q->msg.myname,
 			       role);
 		return -EACCES;
@@ -460,6 +528,7 @@ static int handle_start(struct control_call *x)
 	r = check_fd(netfd, q.msg.proto, why, sizeof(why));
 	if (r < 0)
 		goto refuse;
+	(void)outcome_remote(netfd, q.remote, sizeof(q.remote));
 
 	role = q.msg.role == TK_ROLE_SERVER ? "server" : "client";
 	/* Which configured identity is meant, first, under the one case rule
@@ -478,11 +547,13 @@ static int handle_start(struct control_call *x)
 		struct keyd_audit a = { .event = "refused", .cred = &who->cred, .unit = who->unit,
 					.myname = q.msg.myname, .role = role, .err = EACCES,
 					.sign_us = -1, .handshake_ms = -1,
-					.detail = "supplementary groups unreadable" };
+					.detail = "supplementary groups unreadable",
+					.remote = q.remote, .flags = q.msg.flags, .has_flags = 1 };
 
 		/* Deciding on part of the list could let a deny group: rule
 		 * miss the one group it names. */
 		keyd_audit(&a);
+		stats_outcome(k->stats, STATS_REFUSED, EACCES, (size_t)-1);
 		(void)snprintf(why, sizeof(why),
 			       "the caller's supplementary groups could not be read in full");
 		r = -EACCES;
@@ -490,7 +561,7 @@ static int handle_start(struct control_call *x)
 	}
 	q.cred = who->cred;
 	q.acl = aclstore_current(k, &q.acl_gen);
-	r = start_acl_check(who, &q, role, why, sizeof(why));
+	r = start_acl_check(k, who, &q, role, why, sizeof(why));
 	if (r < 0)
 		goto refuse;
 	q.id_index = (size_t)(q.id - k->conf->ids);
@@ -505,9 +576,12 @@ refuse:
 	if (r != -EACCES) {
 		struct keyd_audit a = { .event = "refused", .cred = &who->cred, .unit = who->unit,
 					.myname = q.msg.myname[0] ? q.msg.myname : NULL,
-					.err = -r, .sign_us = -1, .handshake_ms = -1, .detail = why };
+					.err = -r, .sign_us = -1, .handshake_ms = -1, .detail = why,
+					.remote = q.remote, .flags = q.msg.flags, .has_flags = 1 };
 		keyd_audit(&a);
 	}
+	if (r != -EACCES)
+		stats_outcome(k->stats, STATS_REFUSED, -r, (size_t)-1);
 	control_reply_error(ctlfd, -r, why);
 	acl_unref(q.acl);
 	/* The contract: a refused socket is shut down. */

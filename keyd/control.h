@@ -32,7 +32,11 @@ int control_check_request(const struct tk_msg *m, char *why, size_t len);
 
 /* What descriptor a request type carries, and who may send it. */
 enum control_fd_rule { CONTROL_FD_NONE, CONTROL_FD_OPTIONAL, CONTROL_FD_REQUIRED };
-enum control_who { CONTROL_ANYONE, CONTROL_ADMIN /* root or the daemon's own uid */ };
+enum control_who {
+	CONTROL_ANYONE,
+	CONTROL_ADMIN,    /* root or the daemon's own uid */
+	CONTROL_OPERATOR, /* those, or a member of admin-group (control_in_admin_group) */
+};
 
 /* One received request being dispatched.  fd: the passed descriptor or
  * -1, owned by the call (handlers close it or hand it on and set -1). */
@@ -64,8 +68,13 @@ struct control_entry {
  * request. */
 const struct control_entry *control_entry_find(unsigned type);
 
-/* 1 if the caller with cred may send requests of row e, else 0. */
+/* 1 if the caller with cred may send requests of row e, else 0.  For
+ * CONTROL_OPERATOR this is the uid part only; see control_in_admin_group. */
 int control_may_send(const struct control_entry *e, const struct ucred *cred);
+
+/* 1 if the caller belongs to the configured admin-group (its gid or one
+ * of its supplementary groups, read in full), else 0. */
+int control_in_admin_group(const struct caller *who, const struct keyd_conf *conf);
 
 /* Dispatch one decoded request by the table: unknown types get EBADMSG,
  * then who may send it, e->check, the descriptor rule (a descriptor on a

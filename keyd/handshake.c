@@ -42,6 +42,17 @@
 
 
 
+/* End a handshake: audit (event at prio), answer the caller, close. */
+static enum conn_status fail_as(struct conn *c, const char *event, int prio, int err,
+				const char *msg)
+{
+	outcome_audit_prio(c, event, err, prio, msg);
+	outcome_send_result(c, err, msg, -1);
+	if (c->net.fd >= 0)
+		(void)shutdown(c->net.fd, SHUT_RDWR);
+	return conn_close(c, err, msg);
+}
+
 enum conn_status handshake_fail(struct conn *c, int err, const char *fmt, ...)
 {
 	char msg[TK_MESSAGE_MAX + 1];
@@ -50,11 +61,7 @@ enum conn_status handshake_fail(struct conn *c, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	outcome_audit(c, "handshake-failed", err, msg);
-	outcome_send_result(c, err, msg, -1);
-	if (c->net.fd >= 0)
-		(void)shutdown(c->net.fd, SHUT_RDWR);
-	return conn_close(c, err, msg);
+	return fail_as(c, "handshake-failed", 0, err, msg);
 }
 
 /* Map a fatal GnuTLS handshake error to an errno and a sentence. */
@@ -163,6 +170,8 @@ static ssize_t net_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		gnutls_transport_set_errno(c->tls, errno == EWOULDBLOCK ? EAGAIN : errno);
+	else
+		c->hs_bytes_in += (unsigned long long)n;
 	return n;
 }
 
@@ -327,10 +336,11 @@ static enum conn_status deliver(struct conn *c, const char *event, const char *d
 	int r = make_protected(c, why, sizeof(why));
 
 	if (r < 0) {
+		/* Failed means closed: nothing may be delivered (nor audited as
+		 * established) after it. */
 		if (r == -EAGAIN)
-			handshake_fail(c, EAGAIN, "%s", why);
-		else
-			return handshake_fail(c, -r, "cannot make the protected descriptor: %s", why);
+			return handshake_fail(c, EAGAIN, "%s", why);
+		return handshake_fail(c, -r, "cannot make the protected descriptor: %s", why);
 	}
 	c->info = outcome_describe(c);
 	if (c->info && registry_add(c->info, c->app_out) < 0) {
@@ -342,6 +352,8 @@ static enum conn_status deliver(struct conn *c, const char *event, const char *d
 	c->app_out = tk_close(c->app_out);
 	outcome_audit(c, event, 0, detail);
 
+	c->established = 1;
+	c->t_estab_ms = tk_now_ms();
 	/* The handshake slot is free: the caller and the relay take over. */
 	(void)conn_ev_update(c, &c->ctl, 0);
 	c->ctl.fd = tk_close(c->ctl.fd);
@@ -468,6 +480,13 @@ enum conn_status handshake_step(struct conn *c)
 		break;
 	}
 	err = explain(c, r, msg, sizeof(msg));
+	if (c->req.msg.role == TK_ROLE_SERVER && c->hs_bytes_in == 0 &&
+	    (r == GNUTLS_E_PREMATURE_TERMINATION || r == GNUTLS_E_PULL_ERROR)) {
+		/* Connect and close (a load balancer's health check): not a
+		 * failed handshake worth a warning. */
+		return fail_as(c, "closed-before-hello", LOG_INFO, err,
+			       "the peer closed the connection before its ClientHello");
+	}
 	/* Tell the peer why, as far as the socket lets us right now. */
 	if (r != GNUTLS_E_FATAL_ALERT_RECEIVED && err != ECONNRESET)
 		(void)gnutls_alert_send_appropriate(c->tls, r);

@@ -19,6 +19,7 @@
 #include "keyd/quota.h"
 
 struct worker;
+struct stats;
 
 struct keyd {
 	struct keyd_conf *conf;
@@ -43,6 +44,7 @@ struct keyd {
 	atomic_int resetting;
 	atomic_uint reset_acks;
 	unsigned long long last_reset_ms; /* accept loop only (p11reset_step) */
+	struct stats *stats; /* counters for STATUS (stats.h); NULL before start-up made it */
 };
 
 #define KEYD_SCRATCH_SIZE (16 * 1024 + 256)

@@ -13,6 +13,7 @@
 #include "keyd/log.h"
 #include "keyd/p11reset.h"
 #include "keyd/signer.h"
+#include "keyd/stats.h"
 #include "pkcs11/p11.h"
 #include "tlskey/starttls.h"
 
@@ -63,6 +64,7 @@ int keys_ensure(struct conn *c, char *why, size_t len)
 	}
 	if (r == 0)
 		wk->ever_ok = 1;
+	stats_key_event(c->w->k->stats, c->req.id_index, -r);
 	if (r < 0 && wk->ever_ok && (r == -ENODEV || r == -EIO)) {
 		/* A key that used to work cannot be opened any more: the module
 		 * itself may need to start over (see keyd_slot_free/main.c). */

@@ -15,6 +15,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/keyd.h \
 	keyd/keys.c keyd/keys.h \
 	keyd/log.c keyd/log.h \
+	keyd/notify.c keyd/notify.h \
 	keyd/outcome.c keyd/outcome.h \
 	keyd/p11reset.c keyd/p11reset.h \
 	keyd/passclose.c keyd/passclose.h \
@@ -24,6 +25,8 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/appsock.c keyd/appsock.h \
 	keyd/authz.c keyd/authz.h \
 	keyd/signer.c keyd/signer.h \
+	keyd/stats.c keyd/stats.h \
+	keyd/status.c keyd/status.h \
 	keyd/trust.c keyd/trust.h \
 	keyd/vcache.c keyd/vcache.h \
 	keyd/worker.c keyd/worker.h

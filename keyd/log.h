@@ -4,6 +4,8 @@
 #ifndef TLSKEY_KEYD_LOG_H
 #define TLSKEY_KEYD_LOG_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <syslog.h>
 
@@ -26,11 +28,24 @@ struct keyd_audit {
 	long sign_us;        /* time the token took to sign, -1 if no signature */
 	long handshake_ms;   /* -1 if not applicable */
 	const char *detail;  /* human readable reason or NULL */
+	const char *remote;  /* the network peer's address:port or NULL */
+	uint32_t flags;      /* TLSKEY_FLAG_* of the request, if has_flags */
+	int has_flags;
+	const char *end;     /* session-end: how it ended (stats_end_name) */
+	long long bytes_in, bytes_out, duration_ms; /* session-end only */
+	int prio;            /* 0: LOG_WARNING for failures, LOG_INFO else */
 };
 
 /* Write one audit record: one line, fields in a fixed order, "-" for
- * absent ones; LOG_WARNING for failures, LOG_INFO for successes.  Never
- * fails. */
+ * absent ones; a value with anything but [A-Za-z0-9._:/@+,*~%-] is
+ * quoted ("..."), with \" \\ and \xHH (control characters, bytes
+ * >= 0x7f) escaped.  LOG_WARNING for failures, LOG_INFO for successes,
+ * unless a->prio says otherwise.  Never fails. */
 void keyd_audit(const struct keyd_audit *a);
+
+/* One audit value as keyd_audit() writes it (see there) into out
+ * (always NUL-terminated; a value that does not fit is cut, and "..."
+ * ends it).  Returns out. */
+char *keyd_audit_quote(const char *v, char *out, size_t len);
 
 #endif

@@ -33,6 +33,8 @@
 #include "keyd/p11reset.h"
 #include "keyd/quota.h"
 #include "keyd/passclose.h"
+#include "keyd/notify.h"
+#include "keyd/stats.h"
 #include "pkcs11/p11.h"
 
 #define DEFAULT_CONF SYSCONFDIR "/tlskeyd/tlskeyd.conf"
@@ -96,8 +98,16 @@ static int next_timeout(const struct loop *l)
 
 static void report_status(struct loop *l)
 {
-	(void)sd_notifyf(0, "STATUS=%u sessions, %u handshakes, %zu waiting",
-			 atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->adm.n_pending);
+	char msg[128];
+
+	(void)snprintf(msg, sizeof(msg), "STATUS=%u sessions, %u handshakes, %zu waiting",
+		       atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->adm.n_pending);
+	keyd_notify(msg);
+	/* tlskeyctl status reads the queue from here (the accept loop owns it). */
+	if (l->k->stats) {
+		atomic_store(&l->k->stats->queued, l->adm.n_pending);
+		atomic_store(&l->k->stats->waiting, l->adm.n_clients);
+	}
 }
 
 /* Housekeeping once a second at most: watchdog, status, idle exit. */
@@ -110,7 +120,7 @@ static void tick(struct loop *l, unsigned long long now)
 	l->next_tick_ms = now + 1000;
 	admission_tick(&l->adm);
 	if (l->watchdog_ms && now >= l->next_watchdog_ms) {
-		(void)sd_notify(0, "WATCHDOG=1");
+		keyd_notify("WATCHDOG=1");
 		l->next_watchdog_ms = now + l->watchdog_ms / 2;
 	}
 	report_status(l);
@@ -132,7 +142,7 @@ static int run(struct loop *l)
 	if (sd_watchdog_enabled(0, &wd_usec) > 0)
 		l->watchdog_ms = wd_usec / 1000;
 	l->idle_since_ms = tk_now_ms();
-	(void)sd_notify(0, "READY=1\nSTATUS=accepting requests");
+	keyd_notify("READY=1\nSTATUS=accepting requests");
 	while (!l->stop) {
 		int timeout = next_timeout(l);
 		int n;
@@ -167,7 +177,11 @@ static int run(struct loop *l)
 		admission_dispatch(&l->adm);
 		tick(l, tk_now_ms());
 	}
-	(void)sd_notify(0, "STOPPING=1");
+	keyd_notify("STOPPING=1");
+	keyd_log(LOG_NOTICE, "shutting down: ending %u sessions (%u of them handshakes), %zu queued "
+		 "requests, %zu clients whose request was not read",
+		 atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->adm.n_pending,
+		 l->adm.n_clients);
 	return 0;
 }
 
@@ -329,6 +343,7 @@ static int load_identities(struct keyd *k)
 		}
 		/* A missing token is not fatal at startup: it may come back. */
 		r = p11_key_probe(id->key_uri, &st, err, sizeof(err));
+		stats_key_event(k->stats, i, r < 0 ? -r : 0);
 		if (r < 0)
 			keyd_log(LOG_WARNING, "identity %s: key not usable now: %s", id->name, err);
 		else if (st.extractable || !st.sensitive)
@@ -352,6 +367,7 @@ static void keyd_free(struct keyd *k)
 	if (k->prio)
 		gnutls_priority_deinit(k->prio);
 	acl_unref(k->acl);
+	stats_free(k->stats);
 	vcache_free(k->vcache);
 	quota_free(k->quota);
 	(void)tk_close(k->donefd);
@@ -521,7 +537,9 @@ int main(int argc, char **argv)
 		keyd_log(LOG_ERR, "configuration: %s", err);
 		return 1;
 	}
-	r = keyd_setup(&k);
+	r = stats_new(k.conf->workers, k.conf->n_ids, &k.stats);
+	if (r == 0)
+		r = keyd_setup(&k);
 	if (r < 0)
 		goto out;
 	if (test_only) {
@@ -545,6 +563,8 @@ out:
 	admission_shutdown(&l.adm);
 	for (int i = 0; i < started; i++)
 		worker_stop(&k.workers[i]);
+	if (started)
+		keyd_log(LOG_NOTICE, "stopped after %llu s", k.stats ? (tk_now_ms() - k.stats->start_ms) / 1000 : 0);
 	free(k.workers);
 	close_listener(&l);
 	(void)tk_close(l.sig_fd);

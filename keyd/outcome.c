@@ -2,7 +2,10 @@
  * record, and what tlskey_query() will report about the session. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +68,81 @@ void outcome_send_result(struct conn *c, int err, const char *message, int passf
 
 void outcome_audit(const struct conn *c, const char *event, int err, const char *detail)
 {
+	outcome_audit_prio(c, event, err, 0, detail);
+}
+
+static enum stats_outcome event_outcome(const char *event)
+{
+	if (!strcmp(event, "established"))
+		return STATS_ESTABLISHED;
+	if (!strcmp(event, "cleartext"))
+		return STATS_CLEARTEXT;
+	if (!strcmp(event, "closed-before-hello"))
+		return STATS_CLOSED_BEFORE_HELLO;
+	return STATS_FAILED;
+}
+
+char *outcome_remote(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char a[INET6_ADDRSTRLEN];
+
+	buf[0] = '\0';
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return buf;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+
+		if (inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)))
+			(void)snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+
+		if (inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)))
+			(void)snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+	}
+	return buf;
+}
+
+void outcome_session_end(const struct conn *c, const char *why)
+{
+	const struct keyd_request *q = &c->req;
+	enum stats_end e = c->end ? (enum stats_end)(c->end - 1) : STATS_END_ERROR;
+	static const int errs[STATS_END_N] = { 0, 0, ECONNRESET, ECONNRESET, ETIMEDOUT, EPROTO,
+					       ESHUTDOWN };
+	struct keyd_audit a = {
+		.event = "session-end",
+		.cred = &q->cred,
+		.unit = q->unit,
+		.myname = q->msg.myname,
+		.role = outcome_role_name(c),
+		.key_uri = q->id ? q->id->key_uri : NULL,
+		.peer = c->peer[0] ? c->peer : NULL,
+		.err = errs[e],
+		.rule = q->decision.where,
+		.sign_us = -1,
+		.handshake_ms = -1,
+		.detail = why,
+		.remote = q->remote,
+		.flags = q->msg.flags,
+		.has_flags = 1,
+		.end = stats_end_name(e),
+		.bytes_in = (long long)c->bytes_in,
+		.bytes_out = (long long)c->bytes_out,
+		.duration_ms = (long long)(tk_now_ms() - c->t_estab_ms),
+		/* How a session ends is the peer's business: a record, not a
+		 * warning, even when it is a reset. */
+		.prio = LOG_INFO,
+	};
+
+	keyd_audit(&a);
+	stats_session_end(c->w->k->stats, e, c->bytes_in, c->bytes_out);
+}
+
+void outcome_audit_prio(const struct conn *c, const char *event, int err, int prio,
+			const char *detail)
+{
 	const struct keyd_request *q = &c->req;
 	struct keyd_audit a = {
 		.event = event,
@@ -79,9 +157,14 @@ void outcome_audit(const struct conn *c, const char *event, int err, const char 
 		.sign_us = c->sign_us,
 		.handshake_ms = (long)(tk_now_ms() - q->t_start_ms),
 		.detail = detail,
+		.remote = q->remote,
+		.flags = q->msg.flags,
+		.has_flags = 1,
+		.prio = prio,
 	};
 
 	keyd_audit(&a);
+	stats_outcome(c->w->k->stats, event_outcome(event), err, q->id_index);
 }
 
 /* Publish what tlskey_query() will report about this session. */

@@ -52,6 +52,7 @@ static void record_failure(struct conn *c, const char *why)
  * connection end without close_notify. */
 static enum conn_status app_gone(struct conn *c, const char *why)
 {
+	conn_set_end(c, STATS_END_APP_CLOSE);
 	record_failure(c, why);
 	if (c->net.fd >= 0)
 		(void)shutdown(c->net.fd, SHUT_RDWR);
@@ -175,12 +176,16 @@ static enum conn_status pump_net_to_app(struct conn *c)
 		if (n < 0) {
 			char why[160];
 			(void)snprintf(why, sizeof(why), "TLS receive: %s", gnutls_strerror((int)n));
+			conn_set_end(c, n == GNUTLS_E_PREMATURE_TERMINATION ? STATS_END_TRUNCATED
+					: n == GNUTLS_E_PULL_ERROR ? STATS_END_RESET : STATS_END_ERROR);
 			return relay_abort(c, why);
 		}
 		if (n == 0) {
 			c->net_eof = 1;
+			conn_set_end(c, STATS_END_CLOSE_NOTIFY);
 			break;
 		}
+		c->bytes_in += (unsigned long long)n;
 		do
 			w = send(c->app.fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (w < 0 && errno == EINTR);
@@ -232,6 +237,7 @@ static enum conn_status flush_raw(struct conn *c)
 		if (n == GNUTLS_E_AGAIN)
 			return CONN_LIVE;
 		if (n < 0) {
+			conn_set_end(c, STATS_END_RESET);
 			return relay_abort(c, "send failed: peer gone");
 		}
 		c->to_net_off += (size_t)n;
@@ -253,6 +259,7 @@ static enum conn_status raw_send_all(struct conn *c, const uint8_t *buf, size_t 
 		if (n == GNUTLS_E_AGAIN)
 			break;
 		if (n < 0) {
+			conn_set_end(c, STATS_END_RESET);
 			return relay_abort(c, "send failed: peer gone");
 		}
 		off += (size_t)n;
@@ -286,6 +293,7 @@ static enum conn_status pump_app_to_net(struct conn *c)
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
 			return CONN_LIVE;
 		if (r < 0) {
+			conn_set_end(c, STATS_END_RESET);
 			return relay_abort(c, "TLS send failed");
 		}
 		c->send_pending = 0;
@@ -305,9 +313,11 @@ static enum conn_status pump_app_to_net(struct conn *c)
 		}
 		if (n == 0) {
 			c->app_eof = 1;
+			conn_set_end(c, STATS_END_APP_CLOSE);
 			close_timer_arm(c);
 			return send_bye(c);
 		}
+		c->bytes_out += (unsigned long long)n;
 		if (!c->tls) {
 			enum conn_status st = raw_send_all(c, buf, (size_t)n);
 
@@ -331,6 +341,7 @@ static enum conn_status pump_app_to_net(struct conn *c)
 			return CONN_LIVE;
 		}
 		if (r < 0) {
+			conn_set_end(c, STATS_END_RESET);
 			return relay_abort(c, "TLS send failed: peer gone");
 		}
 	}
@@ -394,6 +405,8 @@ enum conn_status relay_close_expired(struct conn *c)
 		       "close-timeout (%u ms)%s", c->w->k->conf->close_timeout_ms,
 		       c->bye_done ? " after our close_notify" : ", close_notify not sent");
 	c->net_reset = 1;
+	/* The application's close came first, but the timer ends it. */
+	c->end = STATS_END_TIMEOUT + 1;
 	return relay_abort(c, why);
 }
 

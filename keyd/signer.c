@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "keyd/signer.h"
+#include "keyd/stats.h"
 
 static long long now_us(void)
 {
@@ -19,8 +20,11 @@ static long long now_us(void)
 
 static void account(struct worker_key *wk, long long t0, int r)
 {
+	long long us = now_us() - t0;
+
 	wk->signs++;
-	wk->sign_us += now_us() - t0;
+	wk->sign_us += us;
+	stats_sign_record(wk->stats, wk->worker, wk->id, us, r >= 0);
 	if (r < 0)
 		wk->failed = 1;
 }

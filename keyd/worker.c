@@ -230,6 +230,9 @@ static void *worker_main(void *arg)
 	/* Tell every peer we are closing (best effort, the sockets are
 	 * non-blocking) rather than just dropping connections. */
 	for (struct conn *c = w->conns; c; c = c->next) {
+		/* A live session ends because we stop, whatever it was doing. */
+		if (c->state == CONN_RELAY)
+			c->end = STATS_END_SHUTDOWN + 1;
 		if (c->state == CONN_RELAY && c->tls && !c->bye_done)
 			(void)gnutls_bye(c->tls, GNUTLS_SHUT_WR);
 		/* The app's stream did not end, it was cut: say so. */
@@ -257,6 +260,8 @@ int worker_start(struct keyd *k, struct worker *w, unsigned index)
 	w->keys = calloc(k->conf->n_ids ? k->conf->n_ids : 1, sizeof(*w->keys));
 	if (w->epfd < 0 || w->wakefd < 0 || !w->scratch || !w->keys)
 		return -ENOMEM;
+	for (size_t i = 0; i < k->conf->n_ids; i++)
+		w->keys[i] = (struct worker_key){ .stats = k->stats, .worker = index, .id = i };
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &e) < 0)
 		return -errno;
 	pthread_mutex_init(&w->lock, NULL);

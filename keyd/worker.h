@@ -17,6 +17,9 @@ struct worker_key {
 	unsigned long long signs;   /* signatures made, for accounting */
 	long long sign_us;          /* total time the token took */
 	int failed;                 /* a signature failed: re-import */
+	struct stats *stats;        /* where signer.c counts: worker `worker`, identity `id` */
+	unsigned worker;
+	size_t id;
 	int pk;                     /* public key algorithm and size, from the certificate */
 	unsigned bits;
 };

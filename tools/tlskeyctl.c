@@ -118,6 +118,9 @@ static void usage(FILE *f)
 		"                           show which rule decides a request\n"
 		"  reload                   make the running daemon re-read its ACL\n"
 		"  keys                     show each identity's token, key, certificate and status\n"
+		"  status [--json]          the running daemon's counters, sessions and identities\n"
+		"  metrics [--http]         the same as Prometheus metrics (--http: answer one\n"
+		"                           HTTP request on stdin, for tlskeyd-metrics.socket)\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE  daemon configuration (default " DEFAULT_CONF ")\n"
@@ -137,6 +140,8 @@ static const struct {
 	{ "acl", ctl_acl_main },
 	{ "reload", ctl_reload },
 	{ "keys", ctl_keys },
+	{ "status", ctl_status },
+	{ "metrics", ctl_metrics },
 };
 
 int main(int argc, char **argv)

@@ -77,6 +77,17 @@ int ctl_acl_add(struct ctl *ctl, int argc, char **argv);
 int ctl_acl_remove(struct ctl *ctl, int argc, char **argv);
 int ctl_reload(struct ctl *ctl, int argc, char **argv);
 int ctl_keys(struct ctl *ctl, int argc, char **argv);
+int ctl_status(struct ctl *ctl, int argc, char **argv);  /* tlskeyctl_status.c */
+int ctl_metrics(struct ctl *ctl, int argc, char **argv);
+
+/* The daemon socket: -s, else socket= from the configuration, else
+ * $TLSKEYD_SOCKET, else the default.  Returns 0 and the path, or -EINVAL
+ * (an explicit configuration that cannot be loaded; reported). */
+int ctl_socket_path(struct ctl *ctl, const char **ret);
+
+/* Ask the daemon for its status in format (TK_FORMAT_*).  Returns 0 and
+ * the document (malloc'd, NUL-terminated), or -errno (reported). */
+int ctl_status_fetch(struct ctl *ctl, unsigned format, char **ret, size_t *ret_len);
 
 /* Ask the daemon to reload its ACL and print its answer.  Returns 0 if
  * the new rules are in force, -errno otherwise (already reported). */

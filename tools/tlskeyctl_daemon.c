@@ -30,7 +30,7 @@
 /* -s, else socket= from the configuration, else $TLSKEYD_SOCKET, else the
  * default.  A missing default configuration is fine here; a broken or
  * missing explicit one is not. */
-static int socket_path(struct ctl *ctl, const char **ret)
+int ctl_socket_path(struct ctl *ctl, const char **ret)
 {
 	const struct keyd_conf *conf;
 	const char *env = getenv("TLSKEYD_SOCKET");
@@ -59,7 +59,7 @@ int ctl_reload_send(struct ctl *ctl)
 	const char *path;
 	int fd = -1, passed = -1, r;
 
-	r = socket_path(ctl, &path);
+	r = ctl_socket_path(ctl, &path);
 	if (r < 0)
 		return r;
 	if (strlen(path) >= sizeof(sa.sun_path)) {

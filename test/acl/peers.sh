@@ -44,7 +44,7 @@ tk_dctl 1 t-cli-refused acl test --user "$TK_ME" --myname alice@example.test --r
 # Not granted by any rule: refused at admission, before any handshake.
 tk_mark
 tk_acl_server srv-skip-denied EACCES server.example.test peer-user --flags 80
-tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=server.example.test role=server .*result=EACCES rule=default deny.*privileged flags not granted"
+tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=server.example.test role=server .*result=EACCES rule=\"default deny\".*privileged flags not granted"
 tk_acl_client cli-skip-denied EACCES alice@example.test --flags 80
 tk_dctl 1 t-skip-denied acl test --user "$TK_ME" --myname server.example.test --role server \
 	--flags skip-authorization

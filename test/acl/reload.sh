@@ -53,7 +53,7 @@ tk_expect_grep "$TK_TMP/remove.out" "^ACL loaded from $ACL \\(1 rules\\)"
 # New requests follow the new rules.
 tk_mark
 tk_app_server_bare s2 --myname server.example.test --expect-errno EACCES
-tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=server.example.test role=server .*result=EACCES rule=default deny"
+tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=server.example.test role=server .*result=EACCES rule=\"default deny\""
 tk_acl_client c1 ok alice@example.test
 
 # The old session relays on.

@@ -25,7 +25,7 @@ tk_acl_set "allow user:$TK_ME alice@example.test client"
 tk_acl_client root-ok ok alice@example.test
 tk_mark
 AS_USER=1 tk_acl_client user-denied EACCES alice@example.test
-tk_log_expect "audit: event=acl-denied uid=$TK_TEST_UID gid=$TK_TEST_GID pid=[0-9]+ unit=[^ ]+ myname=alice@example.test role=client .*result=EACCES rule=default deny"
+tk_log_expect "audit: event=acl-denied uid=$TK_TEST_UID gid=$TK_TEST_GID pid=[0-9]+ unit=[^ ]+ myname=alice@example.test role=client .*result=EACCES rule=\"default deny\""
 unit=$(tk_log_since | sed -n "s/.*audit: event=acl-denied uid=$TK_TEST_UID .* unit=\\([^ ]*\\) .*/\\1/p" | head -n 1)
 tk_log "the daemon saw the test account's process in unit '$unit'"
 tk_dctl 1 test-denied acl test --user "$U" --myname alice@example.test --role client

@@ -41,7 +41,7 @@ tk_log_expect "warning: .*no usable SO_PEERPIDFD/pidfd_send_signal.*caller ident
 
 tk_mark
 tk_acl_client exe-no-pidfd EACCES carol@example.test
-tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=carol@example.test .*result=EACCES rule=default deny"
+tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=carol@example.test .*result=EACCES rule=\"default deny\""
 # The deny on an exe: the caller is not running applies: its exe is unknown.
 tk_acl_client deny-no-pidfd EACCES rsa.example.test
 tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=rsa.example.test .*result=EACCES rule=$TK_FX/acl.conf:3"

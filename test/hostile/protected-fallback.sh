@@ -28,6 +28,7 @@ TLSKEYD=$TK_TMP/kd-nonet
 start_with() {
 	tk_fault_conf "$2" >"$TK_TMP/kd.conf"
 	tk_daemon_start kd.conf
+	tk_mark
 	timeout 30 "$DATAPATH" start --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
 		--sni peer.example.test --query >"$TK_TMP/$1.out" 2>&1 || true
 	tk_log "$1: $(tr '\n' ' ' <"$TK_TMP/$1.out")"
@@ -37,6 +38,9 @@ start_with() {
 start_with refuse ""
 tk_expect_grep "$TK_TMP/refuse.out" '^START errno=EAGAIN: cannot make a loopback TCP protected descriptor: .+, refusing; set protected-socket-fallback = unix to accept UNIX pairs that cannot report truncation$'
 tk_expect_grep "$TK_TMP/tlskeyd.log" 'cannot make a loopback TCP protected descriptor: .+, refusing'
+# The refused start is one handshake-failed record, never also "established".
+n_est=$(tk_count_log 'event=established')
+[ "$n_est" = 0 ] || tk_fail "a refused start (EAGAIN) was also audited as established"
 tk_daemon_alive
 
 # ---- protected-socket-fallback = unix: accepted, and said -------------------

@@ -25,7 +25,7 @@ for i in 1 2 3; do
 	kill "$TK_SERVER_PID" 2>/dev/null || true
 	tk_wait_pid "$TK_SERVER_PID" 10 || true
 done
-tk_log_expect "audit: event=refused uid=$(id -u) .*result=EAGAIN .*detail=tlskeyd has too many waiting clients"
+tk_log_expect "audit: event=refused uid=$(id -u) .*result=EAGAIN .*detail=\"tlskeyd has too many waiting clients"
 kill "$apid" 2>/dev/null || true
 tk_wait_pid "$apid" 10 || true
 tk_legit_check after-overload
@@ -48,7 +48,7 @@ kill "$TK_DAEMON_PID"
 tk_wait_pid "$TK_DAEMON_PID" 10 || tk_fail "tlskeyd did not exit cleanly on SIGTERM"
 TK_DAEMON_PID=
 tk_log_expect "audit: event=handshake-failed uid=$(id -u) .*myname=alice@example.test .*result=ESHUTDOWN"
-tk_log_expect "audit: event=refused uid=$(id -u) .*result=ESHUTDOWN .*detail=tlskeyd is shutting down"
+tk_log_expect "audit: event=refused uid=$(id -u) .*result=ESHUTDOWN .*detail=\"tlskeyd is shutting down"
 [ "$(tk_log_since | grep -cE 'audit: .*result=ESHUTDOWN')" -ge 4 ] ||
 	tk_fail "not every aborted request was audited: $(tk_log_since | grep -c ESHUTDOWN) of 4"
 kill "$apid" 2>/dev/null || true

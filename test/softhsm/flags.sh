@@ -154,13 +154,14 @@ tk_conf flags "acl=$TK_TMP/flags.acl"
 tk_daemon_start "$TK_TMP/flags.conf" || tk_fail "daemon with flags.conf did not start"
 
 # Not granted -> EACCES at admission, before any handshake.
-for c in "carol@example.test 80" "alice@example.test 20" "alice@example.test 40" \
-	"server.example.test 20" "carol@example.test a0"; do
+for c in "carol@example.test 80 skip-authorization" "alice@example.test 20 no-cache-read" \
+	"alice@example.test 40 no-cache-write" "server.example.test 20 no-cache-read" \
+	"carol@example.test a0 no-cache-read,skip-authorization"; do
 	set -- $c
 	tk_mark
 	tk_err "notgranted-${1%%@*}-$2" EACCES client --connect "127.0.0.1:$PEER_PORT" \
 		--myname "$1" --sni peer.example.test --flags "$2"
-	tk_wait_log "event=acl-denied .*myname=$1 .*flags=0x$2 \(privileged flags not granted\)" ||
+	tk_wait_log "event=acl-denied .*myname=$1 .*flags=$3 .*detail=\"privileged flags not granted\"" ||
 		tk_fail "notgranted $1 $2: no acl-denied audit record naming the flags"
 	tk_no_log "validation cache" || tk_fail "notgranted $1 $2: a handshake ran"
 done

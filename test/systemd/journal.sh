@@ -50,6 +50,16 @@ tk_expect_grep "$TK_TMP/journal.out" '^TLSKEY_SIGN_MS=[0-9]+\.[0-9]{3}$'
 tk_expect_grep "$TK_TMP/journal.out" "^TLSKEY_UID=$(id -u)$"
 tk_expect_grep "$TK_TMP/journal.out" '^TLSKEY_EVENT=(acl-denied|refused)$'
 tk_expect_grep "$TK_TMP/journal.out" '^PRIORITY=6$'
+# The session-end record and the remote address (doc/config.md "Audit records").
+tk_expect_grep "$TK_TMP/journal.out" '^TLSKEY_EVENT=session-end$'
+tk_expect_grep "$TK_TMP/journal.out" '^TLSKEY_END=(close_notify|app_close)$'
+tk_expect_grep "$TK_TMP/journal.out" '^TLSKEY_BYTES_IN=[0-9]+$'
+tk_expect_grep "$TK_TMP/journal.out" '^TLSKEY_REMOTE=127\.0\.0\.1:[0-9]+$'
+tk_expect_grep "$TK_TMP/journal.out" '^TLSKEY_FLAGS=none$'
+# journald stamps records itself: no timestamp in MESSAGE=.
+if grep -E '^MESSAGE=20[0-9]{2}-' "$TK_TMP/journal.out" >&2; then
+	tk_fail "a timestamp in MESSAGE= under journald"
+fi
 # Nothing but the start banner may reach the plain stream.
 if grep -q 'audit:' "$TK_TMP/tlskeyd.log"; then
 	tk_fail "audit records went to stderr instead of the journal"

@@ -22,6 +22,10 @@ test_unit_test_vcache_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
 test_unit_test_vcache_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
 test_unit_test_tkt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_unit_test_tkt_LDADD = test/lib/libtkt.la libtlskey-common.la $(CHECK_LIBS)
+check_PROGRAMS += test/unit/test_status
+TESTS += test/unit/test_status
+test_unit_test_status_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
+test_unit_test_status_LDADD = libtlskey-keyd.la libtlskey-common.la $(GNUTLS_LIBS) $(CHECK_LIBS)
 check_PROGRAMS += test/unit/test_control test/unit/test_authz test/unit/test_conn test/unit/test_relay \
 	test/unit/test_admission test/unit/test_passclose
 TESTS += test/unit/test_control test/unit/test_authz test/unit/test_conn test/unit/test_relay \

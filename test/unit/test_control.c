@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,51 @@ START_TEST(dispatch_who_may_send)
 }
 END_TEST
 
+/* STATUS: root, the daemon's uid and admin-group; the document comes
+ * as a sealed memfd. */
+START_TEST(dispatch_status)
+{
+	struct tk_msg m, res;
+	struct keyd_request req;
+	int netfd = -1, fd = -1;
+	char buf[64];
+
+	memset(&m, 0, sizeof(m));
+	m.type = TK_MSG_STATUS;
+	m.format = TK_FORMAT_TEXT;
+	m.present = 1u << TK_TAG_FORMAT;
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, EPERM);
+	ck_assert_ptr_nonnull(strstr(res.message, "no admin-group is configured"));
+	/* A member of admin-group (a supplementary group) may. */
+	k.conf->admin_group = strdup("ops");
+	k.conf->admin_gid = 777;
+	who.groups = (gid_t[]){ 10, 777 };
+	who.n_groups = 2;
+	ck_assert_int_eq(tk_msg_send(sv[1], &m, -1), 0);
+	ck_assert_int_eq(control_admit(&k, sv[0], &who, &req, &netfd), 1);
+	ck_assert_int_eq(tk_msg_recv(sv[1], &res, &fd), 0);
+	ck_assert_uint_eq(res.err, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fcntl(fd, F_GET_SEALS) & F_SEAL_WRITE, F_SEAL_WRITE);
+	ck_assert_int_gt(pread(fd, buf, sizeof(buf) - 1, 0), 8);
+	ck_assert_int_eq(strncmp(buf, "tlskeyd ", 8), 0);
+	(void)tk_close(fd);
+	/* ... unless its groups could not be read in full. */
+	who.groups_complete = 0;
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, EPERM);
+	ck_assert_ptr_nonnull(strstr(res.message, "members of admin-group ops may ask"));
+	who.groups = NULL;
+	who.n_groups = 0;
+	/* An unknown format. */
+	who.cred.uid = geteuid();
+	m.format = 9;
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, EINVAL);
+}
+END_TEST
+
 START_TEST(admit_start_decisions)
 {
 	struct tk_msg m, res;
@@ -322,6 +368,7 @@ int main(void)
 	tcase_add_test(tc, dispatch_unknown_type);
 	tcase_add_test(tc, dispatch_descriptor_rule);
 	tcase_add_test(tc, dispatch_who_may_send);
+	tcase_add_test(tc, dispatch_status);
 	tcase_add_test(tc, admit_start_decisions);
 	suite_add_tcase(s, pure);
 	suite_add_tcase(s, tc);

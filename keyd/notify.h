@@ -1,0 +1,11 @@
+/* Service manager notification (sd_notify) that says so when it fails. */
+#ifndef TLSKEY_KEYD_NOTIFY_H
+#define TLSKEY_KEYD_NOTIFY_H
+
+/* Send state (READY=1, STATUS=..., WATCHDOG=1) to $NOTIFY_SOCKET.  No-op
+ * without it.  The first failure is logged as an error naming the socket
+ * and the errno, once per process: the manager will then not see READY=1
+ * (Type=notify units time out) nor the watchdog.  Accept thread only. */
+void keyd_notify(const char *state);
+
+#endif
