@@ -12,6 +12,7 @@ struct keyd_identity {
 	char *key_uri;  /* PKCS#11 URI of the private key, without pin attributes */
 	char *cert_src; /* PEM file or PKCS#11 URI of the certificate */
 	char *pin_file; /* may be NULL */
+	int optional;   /* optional = yes: unusable is a warning, not an error */
 	unsigned line;  /* where the section starts, for messages */
 };
 
@@ -52,6 +53,7 @@ struct keyd_conf {
 	int protected_unix;   /* protected-socket = unix: UNIX pairs, never loopback TCP */
 	int fallback_unix;    /* protected-socket-fallback = unix (default refuse) */
 	unsigned close_timeout_ms; /* close-timeout: peer's time to progress once the app closed */
+	unsigned cert_expiry_warning_days; /* cert-expiry-warning: warn this close to notAfter, 0: never */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

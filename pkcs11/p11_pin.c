@@ -349,6 +349,22 @@ int p11_pin_add(const char *uri, const char *pin_file, char *err, size_t errlen)
 		r = -ENOMEM;
 		goto out;
 	}
+	/* Match with the token part alone.  p11_kit_uri_match_token_info()
+	 * matches nothing for a URI with an attribute it did not understand
+	 * (a misspelt "typ=private"): registered as given, such a URI held
+	 * the token's only entry, matched no token, and the identity that
+	 * spelt its URI right found "no PIN file registered for token". */
+	p11_kit_uri_free(u);
+	u = p11_kit_uri_new();
+	if (!u) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (p11_kit_uri_parse(token_uri, P11_KIT_URI_FOR_TOKEN, u) != P11_KIT_URI_OK) {
+		tk_errf(err, errlen, "cannot parse token URI %s", token_uri);
+		r = -EINVAL;
+		goto out;
+	}
 	r = pin_file_open(pin_file, &fd, NULL, err, errlen);
 	if (r < 0)
 		goto out;
@@ -528,6 +544,76 @@ out:
 	return r;
 }
 
+/* RFC 7512 and p11-kit: every attribute p11_kit_uri_parse() knows. */
+static const char *const uri_path_attrs[] = {
+	"id", "library-description", "library-manufacturer", "library-version", "manufacturer",
+	"model", "object", "object-type", "serial", "slot-description", "slot-id",
+	"slot-manufacturer", "token", "type", "pin-source", "pin-value", "pinfile",
+};
+static const char *const uri_query_attrs[] = { "pin-source", "pin-value", "module-name", "module-path" };
+
+static int uri_attr_known(const char *a, size_t len, int in_query)
+{
+	const char *const *names = in_query ? uri_query_attrs : uri_path_attrs;
+	size_t n = in_query ? TK_ARRAY_SIZE(uri_query_attrs) : TK_ARRAY_SIZE(uri_path_attrs);
+	size_t nlen = strcspn(a, "=;?&");
+
+	if (nlen > len)
+		nlen = len;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(names[i]) == nlen && !strncmp(a, names[i], nlen))
+			return 1;
+	return 0;
+}
+
+/* Contract in p11.h. */
+int p11_uri_check(const char *uri, char *err, size_t errlen)
+{
+	const char *p;
+	P11KitUri *u;
+	int in_query = 0, r;
+
+	if (!uri || strncasecmp(uri, "pkcs11:", 7)) {
+		tk_errf(err, errlen, "not a PKCS#11 URI (pkcs11:...)");
+		return -EINVAL;
+	}
+	for (p = uri + 7; *p;) {
+		size_t len = strcspn(p, in_query ? "&" : ";?");
+		char sep = p[len];
+
+		if (len > 0 && !uri_attr_known(p, len, in_query)) {
+			size_t nlen = strcspn(p, "=;?&");
+			tk_errf(err, errlen, "unknown PKCS#11 URI attribute '%.*s' in %.*s (RFC 7512 names: "
+				 "token, object, type, id, serial, manufacturer, model, ...)",
+				 (int)(nlen > 64 ? 64 : nlen), p, 200, uri);
+			return -EINVAL;
+		}
+		p += len;
+		if (sep == '?')
+			in_query = 1;
+		if (sep)
+			p++;
+	}
+	u = p11_kit_uri_new();
+	if (!u) {
+		tk_errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
+	if (r != P11_KIT_URI_OK) {
+		tk_errf(err, errlen, "malformed PKCS#11 URI %.*s: %s", 200, uri, p11_kit_uri_message(r));
+		r = -EINVAL;
+	} else if (p11_kit_uri_any_unrecognized(u)) {
+		tk_errf(err, errlen, "PKCS#11 URI %.*s has an attribute or value p11-kit does not understand", 200,
+			 uri);
+		r = -EINVAL;
+	} else {
+		r = 0;
+	}
+	p11_kit_uri_free(u);
+	return r;
+}
+
 /* Contract in p11.h. */
 int p11_uri_strip_pin(const char *uri, char **ret_uri, char **ret_pin_source)
 {
@@ -545,6 +631,9 @@ int p11_uri_prepare(const char *uri, char **ret_uri, P11KitUri **ret_parsed, cha
 		tk_errf(err, errlen, "malformed PKCS#11 URI (expected pkcs11:..., pin-source=/absolute/path)");
 		goto out;
 	}
+	if (r < 0)
+		goto out;
+	r = p11_uri_check(clean, err, errlen);
 	if (r < 0)
 		goto out;
 	if (had_value) {
