@@ -136,6 +136,14 @@ static void check_key(struct idcheck *ic, gnutls_pubkey_t pub)
 	char err[512];
 	int r;
 
+	/* At the line of the URI: p11-kit would match nothing with it and
+	 * call the token absent. */
+	if (p11_uri_check(ic->id->key_uri, err, sizeof(err)) < 0) {
+		keyd_log(LOG_ERR, "%s:%u: identity %s: 'key': %s", ic->conf->path ? ic->conf->path : "-",
+			 ic->id->key_line, ic->id->name, err);
+		ic->errors++;
+		return;
+	}
 	/* Raw PKCS#11 first: its failures carry the token's CKR_ code. */
 	r = p11_key_probe(ic->id->key_uri, &st, err, sizeof(err));
 	if (r < 0) {
@@ -155,7 +163,7 @@ static void check_key(struct idcheck *ic, gnutls_pubkey_t pub)
 	gnutls_privkey_deinit(key);
 }
 
-static int check_one(struct keyd *k, size_t i)
+static int check_one(struct keyd *k, size_t i, unsigned *warnings)
 {
 	struct idcheck ic = { .conf = k->conf, .id = &k->conf->ids[i] };
 	gnutls_x509_crt_t leaf;
@@ -171,6 +179,7 @@ static int check_one(struct keyd *k, size_t i)
 			 k->conf->path ? k->conf->path : "-", ic.id->line, ic.id->name,
 			 ic.id->optional ? " (optional = yes)" : "");
 	}
+	*warnings += ic.warnings;
 	return ic.errors ? 0 : 1;
 }
 
@@ -200,7 +209,7 @@ int check_config(struct keyd *k, struct check_result *ret)
 	res.anchors_bad = (int)check_anchors(k->conf);
 	res.errors += (unsigned)res.anchors_bad;
 	for (size_t i = 0; i < k->conf->n_ids; i++) {
-		if (check_one(k, i))
+		if (check_one(k, i, &res.warnings))
 			res.n_usable++;
 		else if (k->conf->ids[i].optional)
 			res.warnings++;

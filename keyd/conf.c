@@ -167,8 +167,6 @@ static int identity_setting(struct parser *p, const char *key, const char *val)
 		char *uri = NULL, *pin_source = NULL;
 		int r;
 
-		char why[256];
-
 		if (strncmp(val, "pkcs11:", 7))
 			return perr(p, "'key' must be a PKCS#11 URI (pkcs11:...)");
 		if (id->key_uri)
@@ -176,14 +174,10 @@ static int identity_setting(struct parser *p, const char *key, const char *val)
 		r = p11_uri_strip_pin(val, &uri, &pin_source);
 		if (r < 0)
 			return perr(p, "malformed PKCS#11 URI in 'key'");
-		/* p11-kit matches nothing with a URI it does not fully
-		 * understand: a typo would read as "no such token". */
-		r = p11_uri_check(uri, why, sizeof(why));
-		if (r < 0) {
-			free(uri);
-			free(pin_source);
-			return perr(p, "'key': %s", why);
-		}
+		/* An unknown attribute (p11_uri_check) makes this identity
+		 * unusable, not the file: keyd/check.c reports it at this line
+		 * and the daemon serves the other identities. */
+		id->key_line = p->line;
 		id->key_uri = uri;
 		if (pin_source) {
 			if (id->pin_file) {

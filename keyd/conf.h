@@ -14,6 +14,7 @@ struct keyd_identity {
 	char *pin_file; /* may be NULL */
 	int optional;   /* optional = yes: unusable is a warning, not an error */
 	unsigned line;  /* where the section starts, for messages */
+	unsigned key_line; /* where 'key' is */
 };
 
 #define KEYD_PEER_MAX_PINS 8

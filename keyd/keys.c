@@ -63,7 +63,8 @@ int keys_ensure(struct conn *c, char *why, size_t len)
 		if (r == 0)
 			r = signer_wrap(wk, pub);
 		else
-			(void)snprintf(err, sizeof(err), "%s %s", mismatch, c->req.id->cert_src);
+			(void)snprintf(err, sizeof(err), "%s%s%s", mismatch, r == -EKEYREJECTED ? " " : "",
+				       r == -EKEYREJECTED ? c->req.id->cert_src : "");
 		if (r < 0) {
 			signer_drop(wk);
 			if (r != -EIO && !err[0])

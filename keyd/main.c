@@ -525,7 +525,10 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	if (test_only) {
-		r = check.errors ? -EINVAL : 0;
+		/* Non-zero for anything the daemon would refuse or serve
+		 * without: an unusable identity not marked optional, no
+		 * usable identity at all, no trust anchors. */
+		r = check.errors || !check.n_usable ? -EINVAL : 0;
 		printf("%s: %s (%zu identities, %zu usable, %u errors, %u warnings)\n", conf_path,
 		       r ? "configuration NOT OK" : "configuration OK", check.n_ids, check.n_usable,
 		       check.errors, check.warnings);

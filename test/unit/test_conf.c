@@ -139,8 +139,6 @@ START_TEST(parse_errors)
 	expect_error("protected-socket = unix\nprotected-socket = tcp\n", "t.conf:2: duplicate");
 	expect_error("[identity a.test]\nkey=pkcs11:object=k\ncert=/c\noptional = yes\noptional = no\n",
 		     "t.conf:5: duplicate setting 'optional'");
-	expect_error("[identity a.test]\nkey = pkcs11:object=k;typ=private\n",
-		     "t.conf:2: 'key': unknown PKCS#11 URI attribute 'typ'");
 	expect_error("[identity a.test]\nkey=pkcs11:object=k\ncert = pkcs11:objekt=c\n",
 		     "t.conf:3: 'cert': unknown PKCS#11 URI attribute 'objekt'");
 	expect_error("[identity a.test]\noptional = maybe\n", "'optional' must be yes or no");
