@@ -14,7 +14,9 @@ CHECK_TESTS = \
 	test/check/file-trust.sh \
 	test/check/duplicate.sh \
 	test/check/lib-timeout.sh \
-	test/check/key-errno.sh
+	test/check/key-errno.sh \
+	test/check/tunnel-precheck.sh \
+	test/check/acl-near-miss.sh
 
 TESTS += $(CHECK_TESTS)
 EXTRA_DIST += $(CHECK_TESTS)

@@ -8,6 +8,7 @@ tlskey_tunnel_SOURCES = \
 	tools/tunnel/main.c \
 	tools/tunnel/conn.c \
 	tools/tunnel/spawn.c \
+	tools/tunnel/precheck.c \
 	tools/tunnel/proxy.c
 tlskey_tunnel_LDADD = libtlskey-tunnel-conf.la libtlskey.la libtlskey-common.la
 # The option and configuration-file parser (conf.c, with the address
