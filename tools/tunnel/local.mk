@@ -19,7 +19,7 @@ libtlskey_tunnel_conf_la_SOURCES = tools/tunnel/tunnel.h tools/tunnel/conf.c too
 
 dist_man_MANS += doc/man/tlskey-tunnel.1
 dist_doc_DATA += doc/tunnel.md
-EXTRA_DIST += etc/tunnel-example.conf systemd/tlskey-tunnel@.service.in
+EXTRA_DIST += systemd/tlskey-tunnel@.service.in
 
 # The systemd template unit, generated like systemd/tlskeyd.service (see
 # systemd/local.mk) so that "make prefix=..." and "make bindir=..." give a
