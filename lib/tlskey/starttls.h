@@ -74,6 +74,7 @@ extern "C" {
  *   ENOTRECOVERABLE  the daemon's own key or token failed (wrong PIN, key
  *                 not the certificate's, token absent, a signature failed):
  *                 an operator must act; EKEYREJECTED is only the peer's
+ *   EIO           the daemon is re-initialising its PKCS#11 module: retry
  *   ECONNABORTED  the peer sent a fatal alert
  *   ECONNRESET    the connection closed during the handshake
  *   EHOSTUNREACH  the server name was refused (checksni)
