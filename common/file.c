@@ -203,3 +203,18 @@ void tk_file_free(char *buf, size_t len)
 	tk_wipe(buf, len);
 	free(buf);
 }
+
+int tk_file_trusted(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		tk_errf(err, errlen, "%s: owned by uid %u, expected root or uid %u", path,
+			(unsigned)st->st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		tk_errf(err, errlen, "%s: writable by group or others (mode %04o)", path,
+			(unsigned)(st->st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}

@@ -38,6 +38,13 @@ int tk_file_replace(const char *path, const void *data, size_t len, char *err, s
 int tk_file_read(const char *what, const char *path, size_t max, int extra, char **ret_buf,
 		 size_t *ret_len, struct stat *ret_st, char *err, size_t errlen);
 
+/* May the daemon trust what the file at path says (st: its fstat() or
+ * stat())?  Only if root or the effective uid owns it and neither group
+ * nor others may write it: whoever can write the ACL, tlskeyd.conf (it
+ * names the PKCS#11 module to load), a CA file or the module itself can
+ * take over every key.  Returns 0, or -EPERM with "PATH: reason" in err. */
+int tk_file_trusted(const char *path, const struct stat *st, char *err, size_t errlen);
+
 /* Wipe (the file may hold a secret) and free a buffer of tk_file_read(). */
 void tk_file_free(char *buf, size_t len);
 

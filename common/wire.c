@@ -23,11 +23,13 @@ static const struct item_def {
 	uint32_t allowed;
 	uint32_t required;
 } items[TK_TAG_MAX] = {
-	[TK_TAG_ROLE] = { KIND_U8, offsetof(struct tk_msg, role), 0, T(TK_MSG_START), T(TK_MSG_START) },
+	[TK_TAG_ROLE] = { KIND_U8, offsetof(struct tk_msg, role), 0, T(TK_MSG_START) | T(TK_MSG_CHECK),
+			  T(TK_MSG_START) | T(TK_MSG_CHECK) },
 	[TK_TAG_PROTO] = { KIND_U8, offsetof(struct tk_msg, proto), 0, T(TK_MSG_START), T(TK_MSG_START) },
-	[TK_TAG_FLAGS] = { KIND_U32, offsetof(struct tk_msg, flags), 0, T(TK_MSG_START), T(TK_MSG_START) },
-	[TK_TAG_MYNAME] = { KIND_STR, offsetof(struct tk_msg, myname), TK_NAME_MAX, T(TK_MSG_START),
-			    T(TK_MSG_START) },
+	[TK_TAG_FLAGS] = { KIND_U32, offsetof(struct tk_msg, flags), 0, T(TK_MSG_START) | T(TK_MSG_CHECK),
+			   T(TK_MSG_START) },
+	[TK_TAG_MYNAME] = { KIND_STR, offsetof(struct tk_msg, myname), TK_NAME_MAX,
+			    T(TK_MSG_START) | T(TK_MSG_CHECK), T(TK_MSG_START) | T(TK_MSG_CHECK) },
 	[TK_TAG_SNINAME] = { KIND_STR, offsetof(struct tk_msg, sniname), TK_NAME_MAX,
 			     T(TK_MSG_START) | T(TK_MSG_SNI_QUERY), T(TK_MSG_SNI_QUERY) },
 	[TK_TAG_PEERNAME_MAX] = { KIND_U32, offsetof(struct tk_msg, peername_max), 0, T(TK_MSG_START), 0 },

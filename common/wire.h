@@ -28,6 +28,7 @@ enum tk_msg_type {
 	TK_MSG_QUERY_RESULT = 6, /* daemon -> lib */
 	TK_MSG_RELOAD = 7,     /* admin -> daemon: re-read the ACL; answered by RESULT */
 	TK_MSG_STATUS = 8,     /* operator -> daemon: counters; RESULT carries a sealed memfd */
+	TK_MSG_CHECK = 9,      /* anyone -> daemon: may I use myname in role?  RESULT, no fd */
 	TK_MSG_TYPE_MAX
 };
 

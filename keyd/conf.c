@@ -19,6 +19,9 @@
 
 #define CONF_MAX_SIZE (1024 * 1024)
 #define CONF_MAX_LINE 4096
+/* More than every known setting of one section; longer keys are unknown. */
+#define CONF_MAX_KEYS 48
+#define CONF_MAX_KEY 40
 
 struct parser {
 	const char *name;
@@ -28,7 +31,11 @@ struct parser {
 	struct keyd_conf *conf;
 	struct keyd_identity *cur; /* current [identity] section or NULL */
 	struct keyd_peer *peer;    /* current [peer] section or NULL */
-	int size_set, ttl_set;
+	int size_set, ttl_set, expiry_set;
+	/* Settings seen in the current section: each may appear once
+	 * (tlskeyd.conf(5)); [peer] pins repeat on purpose and are not kept. */
+	char seen[CONF_MAX_KEYS][CONF_MAX_KEY + 1];
+	size_t n_seen;
 };
 
 static int perr(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -43,6 +50,21 @@ static int perr(struct parser *p, const char *fmt, ...)
 	if (p->err && p->errlen)
 		(void)snprintf(p->err, p->errlen, "%s:%u: %s", p->name, p->line, msg);
 	return -EINVAL;
+}
+
+/* A setting given twice in a section is a mistake whichever value was
+ * meant: an error at the second one's line, for every kind of setting
+ * (numbers used to take the last value silently). */
+static int check_once(struct parser *p, const char *key)
+{
+	if (strlen(key) > CONF_MAX_KEY)
+		return 0; /* no such setting: the dispatch says "unknown" */
+	for (size_t i = 0; i < p->n_seen; i++)
+		if (!strcmp(p->seen[i], key))
+			return perr(p, "duplicate setting '%s'", key);
+	if (p->n_seen < CONF_MAX_KEYS)
+		memcpy(p->seen[p->n_seen++], key, strlen(key) + 1);
+	return 0;
 }
 
 static int set_str(struct parser *p, char **dst, const char *key, const char *val)
@@ -152,6 +174,10 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return set_group(p, key, val);
 	if (!strcmp(key, "request-timeout"))
 		return set_uint(p, &c->request_timeout_ms, key, val, 1, 3600 * 1000);
+	if (!strcmp(key, "cert-expiry-warning")) {
+		p->expiry_set = 1;
+		return set_uint(p, &c->cert_expiry_warning_days, key, val, 0, 3650);
+	}
 	return perr(p, "unknown setting '%s'", key);
 }
 
@@ -170,6 +196,10 @@ static int identity_setting(struct parser *p, const char *key, const char *val)
 		r = p11_uri_strip_pin(val, &uri, &pin_source);
 		if (r < 0)
 			return perr(p, "malformed PKCS#11 URI in 'key'");
+		/* An unknown attribute (p11_uri_check) makes this identity
+		 * unusable, not the file: keyd/check.c reports it at this line
+		 * and the daemon serves the other identities. */
+		id->key_line = p->line;
 		id->key_uri = uri;
 		if (pin_source) {
 			if (id->pin_file) {
@@ -181,9 +211,19 @@ static int identity_setting(struct parser *p, const char *key, const char *val)
 		return 0;
 	}
 	if (!strcmp(key, "cert")) {
+		char why[256];
+
 		if (strncmp(val, "pkcs11:", 7) && val[0] != '/')
 			return perr(p, "'cert' must be an absolute path or a PKCS#11 URI");
+		if (!strncmp(val, "pkcs11:", 7) && p11_uri_check(val, why, sizeof(why)) < 0)
+			return perr(p, "'cert': %s", why);
 		return set_str(p, &id->cert_src, key, val);
+	}
+	if (!strcmp(key, "optional")) {
+		if (strcmp(val, "yes") && strcmp(val, "no"))
+			return perr(p, "'optional' must be yes or no, not '%s'", val);
+		id->optional = !strcmp(val, "yes");
+		return 0;
 	}
 	if (!strcmp(key, "pin-file")) {
 		if (id->pin_file)
@@ -365,6 +405,7 @@ static int parse_line(struct parser *p, char *line)
 		r = finish_identity(p);
 		if (r < 0)
 			return r;
+		p->n_seen = 0;
 		return start_identity(p, trim(s + 1));
 	}
 	eq = strchr(s, '=');
@@ -375,6 +416,11 @@ static int parse_line(struct parser *p, char *line)
 	val = trim(eq + 1);
 	if (!*key || !*val)
 		return perr(p, "empty key or value");
+	if (!p->peer) {
+		r = check_once(p, key);
+		if (r < 0)
+			return r;
+	}
 	if (p->peer)
 		return peer_setting(p, key, val);
 	return p->cur ? identity_setting(p, key, val) : global_setting(p, key, val);
@@ -427,6 +473,8 @@ static void cache_defaults(struct parser *p)
 		p->conf->cache_size = 4096;
 	if (!p->ttl_set)
 		p->conf->cache_ttl_s = 300;
+	if (!p->expiry_set)
+		p->conf->cert_expiry_warning_days = 14;
 }
 
 int keyd_conf_parse(const char *name, const char *buf, size_t len, struct keyd_conf **ret_conf,
@@ -477,17 +525,22 @@ out:
 int keyd_conf_load(const char *path, struct keyd_conf **ret_conf, char *err, size_t errlen)
 {
 	struct keyd_conf *conf = NULL;
+	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
 
 	/* tk_file_read() refuses a file over the limit, or one that grows past
 	 * it while it is read, instead of parsing the part it got. */
-	r = tk_file_read("configuration file", path, CONF_MAX_SIZE, 0, &buf, &len, NULL, err,
+	r = tk_file_read("configuration file", path, CONF_MAX_SIZE, 0, &buf, &len, &st, err,
 			 errlen);
 	if (r < 0)
 		return r;
-	r = keyd_conf_parse(path, buf, len, &conf, err, errlen);
+	/* It names the PKCS#11 module the daemon loads and the ACL: whoever
+	 * may write it runs code as the daemon.  The ACL's own rule. */
+	r = tk_file_trusted(path, &st, err, errlen);
+	if (r == 0)
+		r = keyd_conf_parse(path, buf, len, &conf, err, errlen);
 	tk_file_free(buf, len);
 	if (r < 0)
 		return r;

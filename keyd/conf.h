@@ -12,7 +12,9 @@ struct keyd_identity {
 	char *key_uri;  /* PKCS#11 URI of the private key, without pin attributes */
 	char *cert_src; /* PEM file or PKCS#11 URI of the certificate */
 	char *pin_file; /* may be NULL */
+	int optional;   /* optional = yes: unusable is a warning, not an error */
 	unsigned line;  /* where the section starts, for messages */
+	unsigned key_line; /* where 'key' is */
 };
 
 #define KEYD_PEER_MAX_PINS 8
@@ -54,6 +56,7 @@ struct keyd_conf {
 	unsigned close_timeout_ms; /* close-timeout: peer's time to progress once the app closed */
 	char *admin_group;   /* admin-group: may ask for status and metrics; NULL: none */
 	unsigned admin_gid;  /* its gid, resolved when the file is parsed */
+	unsigned cert_expiry_warning_days; /* cert-expiry-warning: warn this close to notAfter, 0: never */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

@@ -292,6 +292,13 @@ static int refuse_status(struct control_call *x, int err, const char *why)
 }
 
 static int handle_start(struct control_call *x);
+static int handle_check(struct control_call *x);
+
+static int refuse_check(struct control_call *x, int err, const char *why)
+{
+	control_reply_error(x->ctlfd, err, why);
+	return 1;
+}
 
 /* The passed socket is the caller's: take the options the daemon relies
  * on first (before any path can close it), then judge the wire fields. */
@@ -335,6 +342,7 @@ static const struct control_entry control_table[] = {
 	  refuse_reload },
 	{ TK_MSG_STATUS, "status", CONTROL_FD_NONE, CONTROL_OPERATOR, NULL, handle_status,
 	  refuse_status },
+	{ TK_MSG_CHECK, "check", CONTROL_FD_NONE, CONTROL_ANYONE, NULL, handle_check, refuse_check },
 };
 
 const struct control_entry *control_entry_find(unsigned type)
@@ -453,23 +461,72 @@ out:
 	return r;
 }
 
-/* The ACL's decision on q for the caller who (audited and counted here
- * if denied: acl-denied names the rule).  Returns 0 or -EACCES with why. */
-static int start_acl_check(struct keyd *k, const struct caller *who, struct keyd_request *q,
-			   const char *role, char *why, size_t len)
+/* The ACL's subject for a caller: unit and exe only vouch for the caller
+ * when read from the very process that connected; otherwise they are
+ * "unknown", which no allow rule accepts and every deny rule naming them
+ * does. */
+static struct acl_subject caller_subject(const struct caller *who)
 {
-	struct acl_subject subj;
-	struct acl_request areq;
-
-	/* unit and exe only vouch for the caller when read from the very
-	 * process that connected; otherwise they are "unknown", which no
-	 * allow rule accepts and every deny rule naming them does. */
-	subj = (struct acl_subject){ .uid = who->cred.uid,
+	return (struct acl_subject){ .uid = who->cred.uid,
 				     .gid = who->cred.gid,
 				     .groups = who->groups,
 				     .n_groups = who->n_groups,
 				     .unit = who->verified && who->unit[0] ? who->unit : NULL,
 				     .exe = who->verified && who->exe[0] ? who->exe : NULL };
+}
+
+/* CHECK (tlskey-tunnel at start): would a START from this caller for
+ * myname in role be admitted?  The same identity lookup and ACL decision
+ * as handle_start(), nothing touched, nothing audited (no key is used);
+ * it answers only about the caller itself and tells a refused caller no
+ * more than a refused START does. */
+static int handle_check(struct control_call *x)
+{
+	const struct tk_msg *m = x->m;
+	const struct keyd_identity *id;
+	const char *role = m->role == TK_ROLE_SERVER ? "server" : "client";
+	struct acl_subject subj = caller_subject(x->who);
+	struct acl_decision d;
+	struct acl_request areq;
+	struct acl *acl;
+	char why[TK_MESSAGE_MAX];
+	unsigned gen;
+	int r;
+
+	if (m->role != TK_ROLE_SERVER && m->role != TK_ROLE_CLIENT) {
+		control_reply_error(x->ctlfd, EINVAL, "role must be client or server");
+		return 1;
+	}
+	id = keyd_conf_identity(x->k->conf, m->myname);
+	if (!id) {
+		(void)snprintf(why, sizeof(why), "no key configured for %s", m->myname);
+		control_reply_error(x->ctlfd, ENOKEY, why);
+		return 1;
+	}
+	areq = (struct acl_request){ .subject = &subj, .myname = id->name,
+				     .role = m->role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
+				     .flags = m->flags };
+	acl = aclstore_current(x->k, &gen);
+	r = acl && x->who->groups_complete && acl_check(acl, &areq, &d) == 0 && d.allowed;
+	acl_unref(acl);
+	if (!r) {
+		(void)snprintf(why, sizeof(why), "access to %s as %s denied by tlskeyd policy", id->name, role);
+		control_reply_error(x->ctlfd, EACCES, why);
+		return 1;
+	}
+	(void)snprintf(why, sizeof(why), "%s as %s: allowed", id->name, role);
+	control_reply_error(x->ctlfd, 0, why);
+	return 1;
+}
+
+/* The ACL's decision on q for the caller who (audited here if denied:
+ * acl-denied names the rule).  Returns 0 or -EACCES with why. */
+static int start_acl_check(struct keyd *k, const struct caller *who, struct keyd_request *q,
+			   const char *role, char *why, size_t len)
+{
+	struct acl_subject subj = caller_subject(who);
+	struct acl_request areq;
+
 	areq = (struct acl_request){ .subject = &subj,
 				     .myname = q->msg.myname,
 				     .role = q->msg.role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,

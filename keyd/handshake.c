@@ -107,7 +107,7 @@ static int explain(struct conn *c, int r, char *buf, size_t len)
 	case GNUTLS_E_PKCS11_KEY_ERROR:
 		(void)snprintf(buf, len, "token operation failed for key %s: %s", c->req.id->key_uri,
 			       gnutls_strerror(r));
-		return EIO;
+		return KEYS_ERRNO;
 	default:
 		(void)snprintf(buf, len, "TLS handshake failed: %s", gnutls_strerror(r));
 		return EPROTO;

@@ -51,15 +51,26 @@ int keys_ensure(struct conn *c, char *why, size_t len)
 	if (wk->retry_after_ms > now) {
 		(void)snprintf(why, len, "key %s for %s is unavailable (recent failure, retry shortly)",
 			       c->req.id->key_uri, c->req.id->name);
-		return -EIO;
+		return -KEYS_ERRNO;
 	}
 	r = p11_key_import(c->req.id->key_uri, &wk->token_key, err, sizeof(err));
 	if (r == 0) {
-		r = signer_wrap(wk, c->w->k->chains[c->req.id_index][0].pubkey);
+		gnutls_pubkey_t pub = c->w->k->chains[c->req.id_index][0].pubkey;
+		char mismatch[256];
+
+		/* Once per import: a key that is not the certificate's would
+		 * fail every handshake at the peer ("Decrypt error"). */
+		r = signer_key_matches(wk->token_key, pub, mismatch, sizeof(mismatch));
+		if (r == 0)
+			r = signer_wrap(wk, pub);
+		else
+			(void)snprintf(err, sizeof(err), "%s%s%s", mismatch, r == -EKEYREJECTED ? " " : "",
+				       r == -EKEYREJECTED ? c->req.id->cert_src : "");
 		if (r < 0) {
 			signer_drop(wk);
-			(void)snprintf(err, sizeof(err), "private key does not match certificate %s",
-				       c->req.id->cert_src);
+			if (r != -EIO && !err[0])
+				(void)snprintf(err, sizeof(err), "private key does not match certificate %s",
+					       c->req.id->cert_src);
 		}
 	}
 	if (r == 0)
@@ -74,7 +85,7 @@ int keys_ensure(struct conn *c, char *why, size_t len)
 		wk->token_key = NULL;
 		wk->retry_after_ms = now + KEY_RETRY_MS;
 		(void)snprintf(why, len, "cannot use key for %s: %s", c->req.id->name, err);
-		return r;
+		return -KEYS_ERRNO;
 	}
 	return 0;
 }

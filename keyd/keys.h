@@ -7,10 +7,18 @@
 
 #include "keyd/worker.h"
 
+/* The errno a caller gets when the fault is our own key or token (wrong
+ * PIN, key not the certificate's, token absent, a signature failed), so
+ * that an application can tell it from EKEYREJECTED, which means the
+ * *peer's* certificate was refused (starttls_client(3), doc/api.md).
+ * ENOTRECOVERABLE: retrying will not help until an operator acts. */
+#define KEYS_ERRNO ENOTRECOVERABLE
+
 /* Make sure c's worker holds a usable key object for c's identity:
- * import it (once), re-open it after a failed signature.  Returns 0, or a
- * negative errno with the reason for the caller in why (-EIO during the
- * back-off after a failure).  Does not touch c's state. */
+ * import it (once, checking it against the certificate with a test
+ * signature), re-open it after a failed signature.  Returns 0, or
+ * -KEYS_ERRNO with the reason for the caller in why (the token's CKR_ code
+ * where known; also during the back-off after a failure).  Does not touch c's state. */
 int keys_ensure(struct conn *c, char *why, size_t len);
 
 /* GnuTLS certificate retrieve callback (gnutls_certificate_set_retrieve_

@@ -9,6 +9,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/aclstore.c keyd/aclstore.h \
 	keyd/admission.c keyd/admission.h \
 	keyd/caller.c keyd/caller.h \
+	keyd/check.c keyd/check.h \
 	keyd/control.c keyd/control.h \
 	keyd/handshake.c keyd/handshake.h \
 	keyd/identity.c keyd/identity.h \

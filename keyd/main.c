@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "keyd/aclstore.h"
 #include "keyd/admission.h"
+#include "keyd/check.h"
 #include "keyd/control.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
@@ -327,7 +328,6 @@ static int load_identities(struct keyd *k)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_ids; i++) {
 		struct keyd_identity *id = &c->ids[i];
-		struct p11_key_status st;
 
 		if (id->pin_file) {
 			r = p11_pin_add(id->key_uri, id->pin_file, err, sizeof(err));
@@ -341,14 +341,6 @@ static int load_identities(struct keyd *k)
 			keyd_log(LOG_ERR, "identity %s: certificate: %s", id->name, err);
 			return r;
 		}
-		/* A missing token is not fatal at startup: it may come back. */
-		r = p11_key_probe(id->key_uri, &st, err, sizeof(err));
-		stats_key_event(k->stats, i, r < 0 ? -r : 0);
-		if (r < 0)
-			keyd_log(LOG_WARNING, "identity %s: key not usable now: %s", id->name, err);
-		else if (st.extractable || !st.sensitive)
-			keyd_log(LOG_WARNING, "identity %s: key %s is extractable or not sensitive",
-				 id->name, id->key_uri);
 	}
 	return 0;
 }
@@ -377,9 +369,11 @@ static void keyd_free(struct keyd *k)
 
 /* Everything the daemon needs before it can serve: the ACL store, caller
  * identification, TLS priorities, the validation cache, the shares,
- * PKCS#11 and the identities.  Returns 0 or a negative errno (logged);
+ * PKCS#11 and the identities, then the check of all of it (*ret_check,
+ * check.h: the caller decides what is fatal).  Returns 0 or a negative
+ * errno (logged);
  * keyd_free() releases what was set up either way. */
-static int keyd_setup(struct keyd *k)
+static int keyd_setup(struct keyd *k, struct check_result *ret_check)
 {
 	char err[512] = "";
 	int r;
@@ -406,6 +400,9 @@ static int keyd_setup(struct keyd *k)
 		if (r < 0)
 			return r;
 	}
+	r = check_module(k->conf->module_path);
+	if (r < 0)
+		return r;
 	r = p11_init(k->conf->module_path, err, sizeof(err));
 	if (r < 0) {
 		keyd_log(LOG_ERR, "PKCS#11: %s", err);
@@ -414,7 +411,8 @@ static int keyd_setup(struct keyd *k)
 	r = load_identities(k);
 	if (r < 0)
 		return r;
-	return 0;
+	/* Everything the daemon will use, tried now (keyd/check.c). */
+	return check_config(k, ret_check);
 }
 
 /* The accept thread's descriptors: signalfd for mask, the epoll set,
@@ -468,6 +466,32 @@ static int start_workers(struct keyd *k, int *started)
 	return 0;
 }
 
+/* What the check (keyd/check.c) means for this run.  With -t: print the
+ * summary and fail for anything the daemon would refuse or serve without
+ * (an unusable identity not marked optional, no usable identity, no
+ * trust anchors).  At start-up: refuse, before binding or READY=1, when
+ * nothing could be served -- clients would queue for a daemon that cannot
+ * serve, and systemd would restart it in a loop; an unusable identity
+ * among usable ones is logged and the others are served (its token may
+ * come back: keys.c retries).  Returns 0 or -EINVAL. */
+static int check_verdict(const char *conf_path, const struct check_result *c, int test_only)
+{
+	if (test_only) {
+		int bad = c->errors || !c->n_usable;
+
+		printf("%s: %s (%zu identities, %zu usable, %u errors, %u warnings)\n", conf_path,
+		       bad ? "configuration NOT OK" : "configuration OK", c->n_ids, c->n_usable, c->errors,
+		       c->warnings);
+		return bad ? -EINVAL : 0;
+	}
+	if (c->anchors_bad || c->n_usable == 0) {
+		keyd_log(LOG_ERR, "%s: %zu identities, %zu usable%s: not starting", conf_path, c->n_ids,
+			 c->n_usable, c->anchors_bad ? ", no trust anchors" : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: tlskeyd [-c CONFIG] [-s SOCKET] [-t] [-d]\n"
@@ -491,6 +515,7 @@ int main(int argc, char **argv)
 	struct keyd k;
 	struct loop l;
 	sigset_t mask;
+	struct check_result check = { 0 };
 	char err[512] = "";
 	int opt, test_only = 0, r, started = 0, debug = 0;
 
@@ -539,13 +564,12 @@ int main(int argc, char **argv)
 	}
 	r = stats_new(k.conf->workers, k.conf->n_ids, &k.stats);
 	if (r == 0)
-		r = keyd_setup(&k);
+		r = keyd_setup(&k, &check);
 	if (r < 0)
 		goto out;
-	if (test_only) {
-		printf("%s: configuration OK (%zu identities)\n", conf_path, k.conf->n_ids);
+	r = check_verdict(conf_path, &check, test_only);
+	if (r < 0 || test_only)
 		goto out;
-	}
 
 	r = loop_open(&l, socket_override, &mask);
 	if (r < 0)
@@ -555,8 +579,10 @@ int main(int argc, char **argv)
 		goto out;
 	l.adm.listen_fd = l.listen_fd;
 	admission_fd_calibrate(&l.adm);
-	keyd_log(LOG_NOTICE, "ready: %zu identities, %u workers, up to %u concurrent handshakes",
-		 k.conf->n_ids, k.n_workers, k.conf->max_handshakes);
+	keyd_log(LOG_NOTICE, "ready: tlskeyd %s, config %s, ACL %s, %zu identities, %zu usable, "
+		 "%u workers, up to %u concurrent handshakes", PACKAGE_VERSION, conf_path,
+		 k.conf->acl_path ? k.conf->acl_path : "(none)", check.n_ids, check.n_usable, k.n_workers,
+		 k.conf->max_handshakes);
 	r = run(&l);
 
 out:

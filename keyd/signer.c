@@ -5,7 +5,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <time.h>
+
+#include "common/util.h"
 
 #include "keyd/signer.h"
 #include "keyd/stats.h"
@@ -124,4 +127,52 @@ void signer_drop(struct worker_key *wk)
 	wk->key = NULL;
 	wk->token_key = NULL;
 	wk->failed = 0;
+}
+
+/* The signature scheme of the test signature for a certificate key. */
+static gnutls_sign_algorithm_t test_algo(int pk)
+{
+	switch (pk) {
+	case GNUTLS_PK_RSA: return GNUTLS_SIGN_RSA_SHA256;
+	case GNUTLS_PK_RSA_PSS: return GNUTLS_SIGN_RSA_PSS_RSAE_SHA256;
+	case GNUTLS_PK_ECDSA: return GNUTLS_SIGN_ECDSA_SHA256;
+	case GNUTLS_PK_EDDSA_ED25519: return GNUTLS_SIGN_EDDSA_ED25519;
+	case GNUTLS_PK_EDDSA_ED448: return GNUTLS_SIGN_EDDSA_ED448;
+	default: return GNUTLS_SIGN_UNKNOWN;
+	}
+}
+
+int signer_key_matches(gnutls_privkey_t key, gnutls_pubkey_t pub, char *err, size_t errlen)
+{
+	/* Fixed: the signature proves possession of the key, not freshness. */
+	static const unsigned char nonce[32] = "tlskeyd: key matches its cert?";
+	const gnutls_datum_t data = { (unsigned char *)nonce, sizeof(nonce) };
+	gnutls_datum_t sig = { NULL, 0 };
+	gnutls_sign_algorithm_t algo;
+	int pk, kpk, gr;
+
+	pk = gnutls_pubkey_get_pk_algorithm(pub, NULL);
+	kpk = gnutls_privkey_get_pk_algorithm(key, NULL);
+	/* An RSA token key serves an RSA-PSS certificate too. */
+	if (pk < 0 || (kpk != pk && !(pk == GNUTLS_PK_RSA_PSS && kpk == GNUTLS_PK_RSA))) {
+		tk_errf(err, errlen, "private key does not match the certificate (key %s, certificate %s)",
+			gnutls_pk_get_name((gnutls_pk_algorithm_t)kpk), gnutls_pk_get_name((gnutls_pk_algorithm_t)pk));
+		return -EKEYREJECTED;
+	}
+	algo = test_algo(pk);
+	if (algo == GNUTLS_SIGN_UNKNOWN)
+		return 0; /* no scheme to test with: the algorithm check above is all */
+	gr = gnutls_privkey_sign_data2(key, algo, 0, &data, &sig);
+	if (gr < 0) {
+		tk_errf(err, errlen, "test signature failed: %s", gnutls_strerror(gr));
+		return -EIO;
+	}
+	gr = gnutls_pubkey_verify_data2(pub, algo, 0, &data, &sig);
+	gnutls_free(sig.data);
+	if (gr < 0) {
+		tk_errf(err, errlen, "private key does not match the certificate: a test signature "
+				     "does not verify with the certificate's public key");
+		return -EKEYREJECTED;
+	}
+	return 0;
 }

@@ -13,4 +13,11 @@
 int signer_wrap(struct worker_key *wk, gnutls_pubkey_t pub);
 void signer_drop(struct worker_key *wk);
 
+/* Does `key` belong to the certificate whose public key is `pub`?  One
+ * signature over a fixed nonce with key, verified with pub: this catches a
+ * certificate of another key of the same type, which comparing algorithms
+ * does not (the peer then sees "Decrypt error").  Returns 0, -EKEYREJECTED
+ * (no match) or -EIO (the signature failed), with one line in err. */
+int signer_key_matches(gnutls_privkey_t key, gnutls_pubkey_t pub, char *err, size_t errlen);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
@@ -131,50 +132,90 @@ static int verify_cb(gnutls_session_t s)
 	return 0;
 }
 
-int trust_creds_init(struct worker *w)
+/* The file or directory at path as opened (st): trusted (tk_file_trusted)? */
+static int anchors_trusted(const char *what, const char *path, const struct stat *st, char *err,
+			   size_t errlen)
 {
-	const struct keyd_conf *conf = w->k->conf;
-	int r;
+	char why[512];
+	int r = tk_file_trusted(path, st, why, sizeof(why));
 
-	r = gnutls_certificate_allocate_credentials(&w->cred);
 	if (r < 0)
-		return -ENOMEM;
-	/* Trust anchors: a file, a directory, both, or the system store when
-	 * neither is configured (or ca-file is "system").  Pins alone are
-	 * fine too: then there may be no anchor at all. */
+		tk_errf(err, errlen, "%s %s", what, why);
+	return r;
+}
+
+int trust_anchors_load(const struct keyd_conf *conf, gnutls_certificate_credentials_t cred, char *err,
+		       size_t errlen)
+{
+	struct stat st;
+	int r, n = 0;
+
+	/* A file, a directory, both, or the system store when neither is
+	 * configured (or ca-file is "system"). */
 	if ((!conf->ca_file && !conf->ca_dir) || (conf->ca_file && !strcmp(conf->ca_file, "system"))) {
-		r = gnutls_certificate_set_x509_system_trust(w->cred);
+		/* An empty system store is the host's business (pins may be
+		 * all this daemon needs); only a failure to read it is ours. */
+		r = gnutls_certificate_set_x509_system_trust(cred);
 		if (r < 0) {
-			keyd_log(LOG_ERR, "system trust store: %s", gnutls_strerror(r));
+			tk_errf(err, errlen, "system trust store: %s", gnutls_strerror(r));
 			return -EINVAL;
 		}
+		n += r;
 	} else if (conf->ca_file) {
-		char err[512];
 		int fd;
 
 		/* GnuTLS opens the file with a blocking open(): make sure first
 		 * that it is a regular file, or a FIFO there would hang start-up.
 		 * (Whoever could swap it in between could edit it anyway.) */
-		r = tk_file_open_regular("ca-file", conf->ca_file, 0, &fd, NULL, err, sizeof(err));
-		if (r < 0) {
-			keyd_log(LOG_ERR, "%s", err);
+		r = tk_file_open_regular("ca-file", conf->ca_file, 0, &fd, &st, err, errlen);
+		if (r < 0)
 			return r;
-		}
 		(void)tk_close(fd);
-		r = gnutls_certificate_set_x509_trust_file(w->cred, conf->ca_file, GNUTLS_X509_FMT_PEM);
+		r = anchors_trusted("ca-file", conf->ca_file, &st, err, errlen);
+		if (r < 0)
+			return r;
+		r = gnutls_certificate_set_x509_trust_file(cred, conf->ca_file, GNUTLS_X509_FMT_PEM);
 		if (r <= 0) {
-			keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s", conf->ca_file,
-				 r < 0 ? gnutls_strerror(r) : "file holds no certificate");
+			tk_errf(err, errlen, "no trust anchors loaded from ca-file %s: %s", conf->ca_file,
+				r < 0 ? gnutls_strerror(r) : "file holds no certificate");
 			return -EINVAL;
 		}
+		n += r;
 	}
 	if (conf->ca_dir) {
-		r = gnutls_certificate_set_x509_trust_dir(w->cred, conf->ca_dir, GNUTLS_X509_FMT_PEM);
-		if (r < 0 || (r == 0 && !conf->ca_file && !conf->n_peers)) {
-			keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s", conf->ca_dir,
-				 r < 0 ? gnutls_strerror(r) : "directory holds no certificate");
+		if (stat(conf->ca_dir, &st) < 0) {
+			r = -errno;
+			tk_errf(err, errlen, "ca-dir %s: %s", conf->ca_dir, strerror(-r));
+			return r;
+		}
+		r = anchors_trusted("ca-dir", conf->ca_dir, &st, err, errlen);
+		if (r < 0)
+			return r;
+		/* A configured directory that yields nothing is a mistake even
+		 * when a ca-file or pins provide other anchors. */
+		r = gnutls_certificate_set_x509_trust_dir(cred, conf->ca_dir, GNUTLS_X509_FMT_PEM);
+		if (r <= 0) {
+			tk_errf(err, errlen, "no trust anchors loaded from ca-dir %s: %s", conf->ca_dir,
+				r < 0 ? gnutls_strerror(r) : "directory holds no certificate");
 			return -EINVAL;
 		}
+		n += r;
+	}
+	return n;
+}
+
+int trust_creds_init(struct worker *w)
+{
+	char err[512];
+	int r;
+
+	r = gnutls_certificate_allocate_credentials(&w->cred);
+	if (r < 0)
+		return -ENOMEM;
+	r = trust_anchors_load(w->k->conf, w->cred, err, sizeof(err));
+	if (r < 0) {
+		keyd_log(LOG_ERR, "%s", err);
+		return r;
 	}
 	gnutls_certificate_set_retrieve_function2(w->cred, keys_cert_cb);
 	gnutls_certificate_set_verify_function(w->cred, verify_cb);

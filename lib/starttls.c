@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,6 +23,14 @@
 /* A TLS 1.3 HelloRetryRequest can make GnuTLS look at the SNI twice; more
  * queries than this means a confused or hostile daemon. */
 #define MAX_SNI_QUERIES 4
+/* How long we wait for the daemon when nobody says (TLSKEYD_TIMEOUT, in
+ * milliseconds, overrides; 0 waits forever): the daemon's default
+ * handshake-timeout (30 s, doc/config.md) plus a margin for the queue and
+ * the answer.  The library cannot know a daemon's configured timer; a
+ * per-request handshake_timeout_ms replaces the 30 s. */
+#define DAEMON_HANDSHAKE_DEFAULT_MS 30000
+#define WAIT_MARGIN_MS 5000
+#define WAIT_MAX_MS (24u * 3600 * 1000)
 
 static __thread char last_error[TK_MESSAGE_MAX + 1];
 
@@ -40,7 +49,68 @@ const char *tlskey_last_error(void)
 	return last_error;
 }
 
-static int daemon_connect(int *ret_sock)
+/* The bound on one wait for the daemon, in ms (0: none), for a request
+ * whose handshake timer is hs_ms (0: the daemon's default). */
+static unsigned wait_budget_ms(unsigned hs_ms)
+{
+	const char *v = secure_getenv("TLSKEYD_TIMEOUT");
+
+	if (v && *v) {
+		char *end;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(v, &end, 10);
+		if (!errno && *end == '\0' && v[0] >= '0' && v[0] <= '9' && n <= WAIT_MAX_MS)
+			return (unsigned)n;
+		/* A malformed value must not mean "forever". */
+	}
+	return (hs_ms ? (hs_ms > WAIT_MAX_MS ? WAIT_MAX_MS : hs_ms) : DAEMON_HANDSHAKE_DEFAULT_MS) +
+	       WAIT_MARGIN_MS;
+}
+
+/* Milliseconds left until deadline (CLOCK_MONOTONIC ms, 0: none) for poll():
+ * -1 for no deadline, 0 when it passed. */
+static int wait_left(unsigned long long deadline)
+{
+	unsigned long long now;
+
+	if (!deadline)
+		return -1;
+	now = tk_now_ms();
+	return now >= deadline ? 0 : (int)(deadline - now);
+}
+
+static unsigned long long wait_deadline(unsigned budget)
+{
+	return budget ? tk_now_ms() + budget : 0;
+}
+
+/* Wait until sock is readable or the deadline passes.  0, -ETIMEDOUT
+ * (last_error says so) or another negative errno. */
+static int wait_readable(int sock, unsigned long long deadline, unsigned budget)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+
+	for (;;) {
+		int n = poll(&p, 1, wait_left(deadline));
+
+		if (n > 0)
+			return 0;
+		if (n == 0) {
+			set_error("tlskeyd did not answer within %u ms (TLSKEYD_TIMEOUT sets the bound, "
+				  "in milliseconds)", budget);
+			return -ETIMEDOUT;
+		}
+		if (errno != EINTR) {
+			int r = -errno;
+			set_error("waiting for tlskeyd: %s", strerror(-r));
+			return r;
+		}
+	}
+}
+
+static int daemon_connect(int *ret_sock, unsigned budget)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = secure_getenv("TLSKEYD_SOCKET");
@@ -59,9 +129,20 @@ static int daemon_connect(int *ret_sock)
 		set_error("socket: %s", strerror(-r));
 		return r;
 	}
+	if (budget) {
+		/* Bounds connect() on a full backlog and the sends of our
+		 * request (the answer is bounded by wait_readable()). */
+		struct timeval tv = { .tv_sec = budget / 1000, .tv_usec = (budget % 1000) * 1000 };
+		(void)setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int r = -errno;
-		set_error("cannot reach tlskeyd at %s: %s", path, strerror(-r));
+		if (r == -EAGAIN && budget) {
+			set_error("tlskeyd at %s did not accept within %u ms (TLSKEYD_TIMEOUT)", path, budget);
+			r = -ETIMEDOUT;
+		} else {
+			set_error("cannot reach tlskeyd at %s: %s", path, strerror(-r));
+		}
 		(void)tk_close(s);
 		return r;
 	}
@@ -153,16 +234,23 @@ static int sni_cb_call(const struct sni_cb *cb, const char *name)
 }
 
 /* Wait for the daemon's verdict on an already sent request, answering SNI
- * queries with cb.  Consumes sock, except that with `one_step` it returns
+ * queries with cb, for at most budget ms in all (0: no bound; then
+ * -ETIMEDOUT).  Consumes sock, except that with `one_step` it returns
  * -EINPROGRESS after answering a query, leaving sock open.  Returns the
  * protected fd or a negative errno; last_error is set. */
-static int await_result(int sock, const struct sni_cb *cb, int one_step, char *peername,
+static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigned budget, char *peername,
 			size_t peername_len)
 {
+	unsigned long long deadline = wait_deadline(budget);
 	struct tk_msg m;
 	int newfd = -1, r, queries = 0;
 
 	for (;;) {
+		/* One bound for the whole wait, SNI queries included: a daemon
+		 * that accepts and never answers must not hold us forever. */
+		r = wait_readable(sock, deadline, budget);
+		if (r < 0)
+			goto out;
 		r = tk_msg_recv(sock, &m, &newfd);
 		if (r == -ECONNRESET) {
 			set_error("tlskeyd closed the connection");
@@ -242,6 +330,7 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 	struct tk_msg start = { .type = TK_MSG_START };
 	struct tlskey_options o;
 	struct sni_cb cb;
+	unsigned budget;
 	int sock = -1, r;
 
 	last_error[0] = '\0';
@@ -290,7 +379,8 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 		goto out;
 	}
 
-	r = daemon_connect(&sock);
+	budget = wait_budget_ms(o.handshake_timeout_ms);
+	r = daemon_connect(&sock, budget);
 	if (r < 0)
 		goto out;
 	r = tk_msg_send(sock, &start, fd);
@@ -310,7 +400,7 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 		sock = -1;
 		goto out;
 	}
-	r = await_result(sock, &cb, 0, peername, peername_len);
+	r = await_result(sock, &cb, 0, budget, peername, peername_len);
 	sock = -1;
 out:
 	(void)tk_close(sock);
@@ -374,7 +464,8 @@ static int finish(int pending, const struct sni_cb *cb, char *peername, size_t p
 		errno = EINVAL;
 		return -1;
 	}
-	r = await_result(pending, cb ? cb : &(struct sni_cb){ 0 }, cb != NULL, peername, peername_len);
+	r = await_result(pending, cb ? cb : &(struct sni_cb){ 0 }, cb != NULL, wait_budget_ms(0), peername,
+			 peername_len);
 	if (r < 0) {
 		errno = -r;
 		return -1;
@@ -406,6 +497,7 @@ int tlskey_query(int fd, struct tlskey_info *ret)
 {
 	struct tk_msg q = { .type = TK_MSG_QUERY };
 	struct tk_msg *m = NULL;
+	unsigned budget;
 	int sock = -1, extra = -1, r;
 
 	last_error[0] = '\0';
@@ -413,7 +505,8 @@ int tlskey_query(int fd, struct tlskey_info *ret)
 		r = -EINVAL;
 		goto out;
 	}
-	r = daemon_connect(&sock);
+	budget = wait_budget_ms(0);
+	r = daemon_connect(&sock, budget);
 	if (r < 0)
 		goto out;
 	r = tk_msg_send(sock, &q, fd);
@@ -421,6 +514,9 @@ int tlskey_query(int fd, struct tlskey_info *ret)
 		set_error("sending query to tlskeyd: %s", strerror(-r));
 		goto out;
 	}
+	r = wait_readable(sock, wait_deadline(budget), budget);
+	if (r < 0)
+		goto out;
 	m = malloc(sizeof(*m));
 	if (!m) {
 		r = -ENOMEM;

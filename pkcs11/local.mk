@@ -5,6 +5,7 @@ libtlskey_pkcs11_la_SOURCES = \
 	pkcs11/p11_ckr.c \
 	pkcs11/p11_key.c \
 	pkcs11/p11_pin.c \
+	pkcs11/p11_uri.c \
 	pkcs11/p11_probe.c
 libtlskey_pkcs11_la_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(P11KIT_CFLAGS)
 libtlskey_pkcs11_la_LIBADD = libtlskey-common.la $(GNUTLS_LIBS) $(P11KIT_LIBS) -lpthread

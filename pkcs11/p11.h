@@ -44,6 +44,12 @@ int p11_pin_add(const char *uri, const char *pin_file, char *err, size_t errlen)
  * pin-source path (or NULL) in *ret_pin_source; both malloc'd. */
 int p11_uri_strip_pin(const char *uri, char **ret_uri, char **ret_pin_source);
 
+/* Is `uri` (pin attributes may be present) a PKCS#11 URI whose every
+ * attribute p11-kit understands?  A misspelt attribute ("typ=private")
+ * makes p11-kit match no object at all.  Returns 0, or -EINVAL with a
+ * message naming the attribute, -ENOMEM.  No module needs to be loaded. */
+int p11_uri_check(const char *uri, char *err, size_t errlen);
+
 /* Import a private key from the token, logging in if needed.  Each call
  * returns an independent key object with its own token session, so that
  * several threads, each holding one, can sign concurrently.  The caller

@@ -349,6 +349,22 @@ int p11_pin_add(const char *uri, const char *pin_file, char *err, size_t errlen)
 		r = -ENOMEM;
 		goto out;
 	}
+	/* Match with the token part alone.  p11_kit_uri_match_token_info()
+	 * matches nothing for a URI with an attribute it did not understand
+	 * (a misspelt "typ=private"): registered as given, such a URI held
+	 * the token's only entry, matched no token, and the identity that
+	 * spelt its URI right found "no PIN file registered for token". */
+	p11_kit_uri_free(u);
+	u = p11_kit_uri_new();
+	if (!u) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (p11_kit_uri_parse(token_uri, P11_KIT_URI_FOR_TOKEN, u) != P11_KIT_URI_OK) {
+		tk_errf(err, errlen, "cannot parse token URI %s", token_uri);
+		r = -EINVAL;
+		goto out;
+	}
 	r = pin_file_open(pin_file, &fd, NULL, err, errlen);
 	if (r < 0)
 		goto out;
@@ -392,194 +408,5 @@ out:
 	free(token_uri);
 	free(file);
 	(void)tk_close(fd);
-	return r;
-}
-
-/* --- pin attributes inside URIs ------------------------------------------ */
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Percent-decode s[0..len) into a new string; -EINVAL on bad escapes or
- * an encoded NUL. */
-static int pct_decode(const char *s, size_t len, char **ret)
-{
-	char *out = malloc(len + 1), *o = out;
-
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] != '%') {
-			*o++ = s[i];
-			continue;
-		}
-		if (i + 2 >= len) {
-			free(out);
-			return -EINVAL;
-		}
-		int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
-		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-			free(out);
-			return -EINVAL;
-		}
-		*o++ = (char)(hi * 16 + lo);
-		i += 2;
-	}
-	*o = '\0';
-	*ret = out;
-	return 0;
-}
-
-/* Is attribute a[0..len) named `name` ("name=..." or bare "name")? */
-static int attr_is(const char *a, size_t len, const char *name)
-{
-	size_t n = strlen(name);
-
-	return len >= n && strncasecmp(a, name, n) == 0 && (len == n || a[n] == '=');
-}
-
-int p11_uri_split_pin(const char *uri, char **ret_uri, char **ret_pin_source, int *ret_had_pin_value)
-{
-	static const char scheme[] = "pkcs11:";
-	char *out = NULL, *source = NULL;
-	const char *p;
-	size_t o = 0;
-	int had_value = 0, r, in_query = 0, first_path = 1, first_query = 1;
-
-	if (!uri || strncasecmp(uri, scheme, sizeof(scheme) - 1) != 0)
-		return -EINVAL;
-	out = malloc(strlen(uri) + 1);
-	if (!out)
-		return -ENOMEM;
-	memcpy(out, scheme, sizeof(scheme) - 1);
-	o = sizeof(scheme) - 1;
-
-	/* RFC 7512: path attributes split by ';', then '?' and query
-	 * attributes split by '&'.  pin-value/pin-source belong in the query;
-	 * accept them (and p11-kit's old "pinfile") in the path too. */
-	p = uri + sizeof(scheme) - 1;
-	while (*p) {
-		size_t len = strcspn(p, in_query ? "&" : ";?");
-		char sep = p[len];
-
-		if (attr_is(p, len, "pin-value")) {
-			had_value = 1;
-		} else if (attr_is(p, len, "pin-source") || attr_is(p, len, "pinfile")) {
-			const char *v = memchr(p, '=', len);
-			char *dec = NULL;
-
-			if (source || !v) {
-				r = -EINVAL;
-				goto out;
-			}
-			r = pct_decode(v + 1, len - (size_t)(v + 1 - p), &dec);
-			if (r < 0)
-				goto out;
-			source = dec;
-		} else if (len > 0) {
-			int *first = in_query ? &first_query : &first_path;
-
-			if (in_query && first_query)
-				out[o++] = '?';
-			else if (!*first)
-				out[o++] = in_query ? '&' : ';';
-			*first = 0;
-			memcpy(out + o, p, len);
-			o += len;
-		}
-		p += len;
-		if (sep == '?')
-			in_query = 1;
-		if (sep)
-			p++;
-	}
-	out[o] = '\0';
-
-	if (source) {
-		/* pin-source is itself a URI; only local files are supported. */
-		const char *path = source;
-
-		if (strncasecmp(path, "file://", 7) == 0)
-			path += 7;
-		else if (strncasecmp(path, "file:", 5) == 0)
-			path += 5;
-		if (path[0] != '/') {
-			r = -EINVAL;
-			goto out;
-		}
-		memmove(source, path, strlen(path) + 1);
-	}
-	*ret_uri = out;
-	*ret_pin_source = source;
-	if (ret_had_pin_value)
-		*ret_had_pin_value = had_value;
-	out = source = NULL;
-	r = 0;
-out:
-	free(out);
-	free(source);
-	return r;
-}
-
-/* Contract in p11.h. */
-int p11_uri_strip_pin(const char *uri, char **ret_uri, char **ret_pin_source)
-{
-	return p11_uri_split_pin(uri, ret_uri, ret_pin_source, NULL);
-}
-
-int p11_uri_prepare(const char *uri, char **ret_uri, P11KitUri **ret_parsed, char *err, size_t errlen)
-{
-	char *clean = NULL, *source = NULL;
-	P11KitUri *u = NULL;
-	int had_value = 0, r;
-
-	r = p11_uri_split_pin(uri, &clean, &source, &had_value);
-	if (r == -EINVAL) {
-		tk_errf(err, errlen, "malformed PKCS#11 URI (expected pkcs11:..., pin-source=/absolute/path)");
-		goto out;
-	}
-	if (r < 0)
-		goto out;
-	if (had_value) {
-		/* A PIN in a URI ends up in configuration files, logs and argv. */
-		tk_errf(err, errlen, "%s: pin-value in a URI is not accepted; use a PIN file", clean);
-		r = -EINVAL;
-		goto out;
-	}
-	u = p11_kit_uri_new();
-	if (!u) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = p11_kit_uri_parse(clean, P11_KIT_URI_FOR_ANY, u);
-	if (r != P11_KIT_URI_OK) {
-		tk_errf(err, errlen, "%s: malformed PKCS#11 URI: %s", clean, p11_kit_uri_message(r));
-		r = -EINVAL;
-		goto out;
-	}
-	if (source) {
-		r = p11_pin_add(clean, source, err, errlen);
-		if (r < 0)
-			goto out;
-	}
-	*ret_uri = clean;
-	*ret_parsed = u;
-	clean = NULL;
-	u = NULL;
-	r = 0;
-out:
-	if (r == -ENOMEM)
-		tk_errf(err, errlen, "out of memory");
-	if (u)
-		p11_kit_uri_free(u);
-	free(clean);
-	free(source);
 	return r;
 }

@@ -226,6 +226,43 @@ int acl_check(const struct acl *acl, const struct acl_request *req, struct acl_d
 static void set_why(char *why, size_t whylen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+int acl_explain(const struct acl *acl, const struct acl_request *req, struct acl_near_miss *ret, size_t max)
+{
+	struct acl_decision d;
+	uint32_t priv;
+	size_t n = 0;
+
+	if (!ret || acl_check(acl, req, &d) < 0)
+		return -EINVAL;
+	priv = req->flags & ACL_FLAGS_PRIVILEGED;
+	for (size_t i = 0; i < acl->n_rules && n < max; i++) {
+		const struct acl_rule *rule = &acl->rules[i];
+		int role = (rule->roles & (unsigned)req->role) != 0, subj = subject_match(rule, req->subject);
+		int name = acl_pattern_match(&rule->myname, req->myname), flags = !(priv & ~rule->flags);
+		enum acl_miss what;
+
+		if (rule == d.rule)
+			break;
+		if (rule->action != ACL_ACTION_ALLOW || role + subj + name + flags != 3)
+			continue;
+		what = !role ? ACL_MISS_ROLE : !subj ? ACL_MISS_SUBJECT : !name ? ACL_MISS_MYNAME : ACL_MISS_FLAGS;
+		ret[n++] = (struct acl_near_miss){ .index = i, .line = rule->line, .what = what,
+						   .flags = what == ACL_MISS_FLAGS ? priv & ~rule->flags : 0 };
+	}
+	return (int)n;
+}
+
+const char *acl_miss_name(enum acl_miss what)
+{
+	switch (what) {
+	case ACL_MISS_ROLE: return "role";
+	case ACL_MISS_SUBJECT: return "subject";
+	case ACL_MISS_MYNAME: return "myname";
+	case ACL_MISS_FLAGS: return "flags";
+	}
+	return "?";
+}
+
 static void set_why(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;

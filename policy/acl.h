@@ -122,6 +122,31 @@ void acl_unref(struct acl *acl);
  * n_groups > 0); then *ret is untouched. */
 int acl_check(const struct acl *acl, const struct acl_request *req, struct acl_decision *ret);
 
+/* What an allow rule lacked to match req, for acl_explain(). */
+enum acl_miss { ACL_MISS_ROLE = 1, ACL_MISS_SUBJECT, ACL_MISS_MYNAME, ACL_MISS_FLAGS };
+
+/* A near miss: an allow rule that fails req on exactly one of role,
+ * subject, myname pattern or granted flags ("rule 3 matched but for the
+ * role"), for the operator (tlskeyctl acl test), never for the caller.
+ * index is the rule's position (0-based, evaluation order), what the one
+ * thing it lacked; for ACL_MISS_FLAGS, flags the privileged flags it does
+ * not grant. */
+struct acl_near_miss {
+	size_t index;
+	unsigned line;
+	enum acl_miss what;
+	uint32_t flags;
+};
+
+/* Fill up to max near misses of req, in rule order, among the rules that
+ * come before the one that decided (all of them for a default deny).  A
+ * pure function of acl and req.  Returns how many were written, or
+ * -EINVAL for arguments acl_check() refuses. */
+int acl_explain(const struct acl *acl, const struct acl_request *req, struct acl_near_miss *ret, size_t max);
+
+/* "role", "subject", "myname" or "flags". */
+const char *acl_miss_name(enum acl_miss what);
+
 /* After the handshake: may the authenticated remote identity peer_identity
  * be on the other side of the connection admitted by decision d (which
  * must come from acl_check() on this same acl)?  Checks the rule's peers=

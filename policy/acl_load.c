@@ -12,23 +12,6 @@
 #include "common/util.h"
 #include "policy/acl_internal.h"
 
-/* Whoever can write the ACL can grant themselves every key: refuse a file
- * that anyone but root or we could have written.  Returns 0 or -EPERM. */
-static int acl_file_trusted(const char *path, const struct stat *st, char *err, size_t errlen)
-{
-	if (st->st_uid != 0 && st->st_uid != geteuid()) {
-		tk_errf(err, errlen, "%s: owned by uid %u, expected root or uid %u", path,
-			(unsigned)st->st_uid, (unsigned)geteuid());
-		return -EPERM;
-	}
-	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		tk_errf(err, errlen, "%s: writable by group or others (mode %04o)", path,
-			(unsigned)(st->st_mode & 07777));
-		return -EPERM;
-	}
-	return 0;
-}
-
 int acl_load_file(const char *path, struct acl **ret_acl, char *err, size_t errlen)
 {
 	struct stat st;
@@ -52,7 +35,8 @@ int acl_load_file(const char *path, struct acl **ret_acl, char *err, size_t errl
 	if (r < 0)
 		return r;
 	/* The checks apply to the file as it was opened (st is its fstat()). */
-	r = acl_file_trusted(path, &st, err, errlen);
+	/* Whoever can write the ACL can grant themselves every key. */
+	r = tk_file_trusted(path, &st, err, errlen);
 	if (r == 0)
 		r = acl_load_buffer(path, buf, len, ret_acl, err, errlen);
 	tk_file_free(buf, len);

@@ -18,3 +18,4 @@ include $(srcdir)/test/tokens/local.mk
 include $(srcdir)/test/tunnel/local.mk
 include $(srcdir)/test/hostile/local.mk
 include $(srcdir)/test/ops/local.mk
+include $(srcdir)/test/check/local.mk

@@ -305,8 +305,11 @@ static int report_decision(const struct acl *acl, const struct acl_decision *d,
 		}
 	}
 	if (d->denied_flags) {
-		(void)printf("note: an allow rule matched but does not grant the requested flags "
-			     "0x%x\n", d->denied_flags);
+		(void)printf("note: an allow rule matched but does not grant the requested flags");
+		for (uint32_t b = 1; b; b <<= 1)
+			if (d->denied_flags & b)
+				(void)printf(" %s", tk_flag_name(b) ? tk_flag_name(b) : "?");
+		(void)printf("\n");
 	}
 	if (d->allowed && a->peer && !a->peer[0]) {
 		/* --peer "": a peer that sent no certificate (NO_REQUIRE/
@@ -344,6 +347,30 @@ static int report_decision(const struct acl *acl, const struct acl_decision *d,
 	}
 	free(text);
 	return rc;
+}
+
+/* For a denial: the allow rules that came closest (acl_explain()), so
+ * that "rule 3 matched but for the role" replaces guessing. */
+static void report_near_misses(const struct acl *acl, const struct acl_request *req)
+{
+	struct acl_near_miss nm[8];
+	char text[512];
+	int n = acl_explain(acl, req, nm, TK_ARRAY_SIZE(nm));
+
+	for (int i = 0; i < n; i++) {
+		if (acl_rule_format(acl, nm[i].index, text, sizeof(text)) < 0)
+			text[0] = '\0';
+		(void)printf("near miss: rule %zu matched but for the %s", nm[i].index + 1,
+			     acl_miss_name(nm[i].what));
+		if (nm[i].what == ACL_MISS_FLAGS) {
+			(void)printf(" (it does not grant");
+			for (uint32_t b = 1; b; b <<= 1)
+				if (nm[i].flags & b)
+					(void)printf(" %s", tk_flag_name(b) ? tk_flag_name(b) : "?");
+			(void)printf(")");
+		}
+		(void)printf(": %s\n", text);
+	}
 }
 
 int ctl_acl_test(struct ctl *ctl, int argc, char **argv)
@@ -429,6 +456,8 @@ int ctl_acl_test(struct ctl *ctl, int argc, char **argv)
 		rc = CTL_EXIT_USAGE;
 	} else {
 		rc = report_decision(acl, &d, &a);
+		if (!d.allowed)
+			report_near_misses(acl, &req);
 	}
 	acl_unref(acl);
 	return rc;

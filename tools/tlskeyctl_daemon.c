@@ -118,7 +118,8 @@ int ctl_reload(struct ctl *ctl, int argc, char **argv)
 		"Usage: tlskeyctl [-c CONFIG] [-s SOCKET] reload\n"
 		"Ask the running tlskeyd to re-read its ACL (as SIGHUP does) and print its\n"
 		"answer.  If the file is not valid, the daemon keeps its previous rules,\n"
-		"the errors are printed and the exit status is 1.  Root only.\n";
+		"the errors are printed and the exit status is 1.  Root and the daemon's\n"
+		"own user only.\n";
 	int r = ctl_only_help(argc, argv, usage_text, 0);
 
 	if (r >= 0)

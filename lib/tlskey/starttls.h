@@ -71,12 +71,17 @@ extern "C" {
  *   ENOKEY        no key configured for myname
  *   EKEYREJECTED  the peer's certificate failed validation (untrusted,
  *                 expired, wrong name, wrong key purpose) or it sent none
- *   EIO, ENODEV   the token failed, or is missing
+ *   ENOTRECOVERABLE  the daemon's own key or token failed (wrong PIN, key
+ *                 not the certificate's, token absent, a signature failed):
+ *                 an operator must act; EKEYREJECTED is only the peer's
+ *   EIO           the daemon is re-initialising its PKCS#11 module: retry
  *   ECONNABORTED  the peer sent a fatal alert
  *   ECONNRESET    the connection closed during the handshake
  *   EHOSTUNREACH  the server name was refused (checksni)
  *   EPROTO        any other TLS handshake failure
- *   ETIMEDOUT     the handshake timer expired
+ *   ETIMEDOUT     the handshake timer expired, or the daemon did not answer
+ *                 within TLSKEYD_TIMEOUT ms (default: the handshake timer,
+ *                 or the daemon's default 30000 ms, plus 5000 ms)
  *   ERANGE        the peer identity does not fit in peername_len
  *   EINVAL        bad arguments or flags for this role
  *   EBADF, ENOTSOCK, EPROTOTYPE, EPROTONOSUPPORT, ENOTCONN

@@ -210,7 +210,7 @@ t 0 flags --user 1000 --group 1000 --myname bob@example.test --role client --fla
 tk_expect_grep "$TK_TMP/test-flags.out" "^rule: 3 $ACL:6: "
 t 1 flags-denied --user 1000 --group 1000 --myname bob@example.test --role client --flags no-cache-write
 tk_expect_line "$TK_TMP/test-flags-denied.out" "rule: default deny (no rule matched)"
-tk_expect_grep "$TK_TMP/test-flags-denied.out" "^note: .*flags 0x40"
+tk_expect_grep "$TK_TMP/test-flags-denied.out" "^note: .*flags no-cache-write$"
 t 0 flags-hex --user 1000 --group 1000 --myname bob@example.test --role client --flags 0x80
 # Units and executables.
 t 0 unit --user 4242 --group 4242 --unit nginx.service --myname www.example.test --role server

@@ -19,6 +19,10 @@
 #                               added or (-KEY) removed, EXTRA-LINES appended
 #   tk_soft_fail MSG / tk_done  record a failure and go on; tk_done fails if
 #                               any was recorded, else passes
+#   tk_check_t NAME CONF        tlskeyd -t (test/check): output NAME.t, TK_RC
+#   tk_check_refused NAME CONF  start-up must refuse CONF before binding
+#   tk_check_cert PEM PUB DAYS|past BODY   a certificate from the fixture CA
+#   tk_check_swap CONF OLD NEW  the fixture configuration with one line swapped
 TK_SOFT=()
 
 tk_soft_fail() {
@@ -171,4 +175,57 @@ tk_spki_pin() {
 # tk_der PEM OUT: the certificate in DER.
 tk_der() {
 	openssl x509 -in "$1" -outform DER -out "$2"
+}
+
+# tk_check_t NAME CONF: run "tlskeyd -t -c CONF" (bounded); its stdout and
+# stderr go to $TK_TMP/NAME.t, its exit status to TK_RC.
+tk_check_t() {
+	TK_RC=0
+	timeout 60 "$TLSKEYD" -t -c "$2" </dev/null >"$TK_TMP/$1.t" 2>&1 || TK_RC=$?
+	tk_log "tlskeyd -t $(basename "$2"): exit $TK_RC: $(tail -n 1 "$TK_TMP/$1.t")"
+}
+
+# tk_check_refused NAME CONF: tlskeyd must refuse CONF at start-up before
+# it binds its socket: a non-zero exit within 20 s, no socket at
+# $TLSKEYD_SOCKET, no "ready:" line.  Output in $TK_TMP/NAME.d.
+tk_check_refused() {
+	local rc=0
+	tk_daemon_stop
+	rm -f "$TLSKEYD_SOCKET"
+	timeout 20 "$TLSKEYD" -c "$2" </dev/null >"$TK_TMP/$1.d" 2>&1 || rc=$?
+	[ "$rc" != 0 ] || tk_fail "$1: tlskeyd exited 0 with $(basename "$2")"
+	[ "$rc" != 124 ] || tk_fail "$1: tlskeyd served $(basename "$2") (still running after 20 s)"
+	[ ! -e "$TLSKEYD_SOCKET" ] || tk_fail "$1: tlskeyd created $TLSKEYD_SOCKET before refusing"
+	if grep -E 'ready:|listening on' "$TK_TMP/$1.d" >/dev/null; then
+		cat "$TK_TMP/$1.d" >&2
+		tk_fail "$1: tlskeyd got as far as listening"
+	fi
+	tk_log "tlskeyd $(basename "$2"): refused, exit $rc"
+}
+
+# tk_check_cert PEM PUBKEY DAYS|past BODY: issue PEM from the fixture CA
+# for the public key file PUBKEY, valid for DAYS days from now, or expired
+# in 2020 ("past"); BODY is the rest of the certtool template.
+tk_check_cert() {
+	local pem=$1 pub=$2 days=$3 body=$4 tmpl=$1.tmpl
+	{
+		printf 'serial = %d\n%s\n' "$((RANDOM + 1000))" "$body"
+		if [ "$days" = past ]; then
+			printf '%s\n' 'activation_date = "2020-01-01 00:00:00 UTC"' \
+				'expiration_date = "2020-12-31 23:59:59 UTC"'
+		else
+			printf 'expiration_days = %s\n' "$days"
+		fi
+	} >"$tmpl"
+	tk_cert_issue "$pem" "$tmpl" "$TK_FX/ca.pem" "$TK_FX/ca.key" --load-pubkey "$pub" \
+		>"$pem.log" 2>&1 || { cat "$pem.log" >&2; tk_fail "cannot issue $pem"; }
+}
+
+# tk_check_swap CONF OLD NEW: the fixture configuration with every line
+# OLD (a fixed string, whole line) replaced by NEW, written to CONF.
+tk_check_swap() {
+	awk -v old="$2" -v new="$3" '$0 == old { print new; next } { print }' \
+		"$TK_FX/tlskeyd.conf" >"$1"
+	cmp -s "$1" "$TK_FX/tlskeyd.conf" && tk_fail "tk_check_swap: no line '$2'"
+	return 0
 }

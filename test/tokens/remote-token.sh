@@ -87,7 +87,7 @@ for i in 1 2 3 4; do
 	t0=$(date +%s%N)
 	rc=0
 	tk_app "down$i" client --connect "127.0.0.1:$DOWN_PORT" --myname alice@example.test \
-		--sni peer.example.test --expect-errno EIO,ENODEV,ECONNRESET,EPROTO || rc=$?
+		--sni peer.example.test --expect-errno ENOTRECOVERABLE,ECONNRESET,EPROTO || rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	if [ "$rc" != 0 ]; then
 		cat "$TK_TMP/down$i.err" >&2

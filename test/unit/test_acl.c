@@ -1263,6 +1263,51 @@ static void add(Suite *s, const char *name, const TTest *t)
 	suite_add_tcase(s, tc);
 }
 
+/* acl_explain(): allow rules that miss the request on exactly one count,
+ * before the deciding rule; two misses are no near miss; deny rules and
+ * rules after the decision are never reported. */
+START_TEST(explain_near_misses)
+{
+	struct acl *acl = load_ok("allow uid:42 a.test server\n"           /* subject */
+				  "allow uid:1000 a.test client\n"         /* role */
+				  "allow uid:1000 *.b.test server\n"       /* myname */
+				  "allow uid:42 b.test client\n"           /* two misses */
+				  "deny uid:1000 other.test server\n"      /* deny: never */
+				  "allow uid:1000 a.test server flags=no-cache-read\n" /* flags */
+				  "deny any * any\n"
+				  "allow uid:42 a.test server\n");         /* after the decision */
+	struct acl_subject subj = { .uid = 1000, .gid = 1000 };
+	struct acl_request req = { .subject = &subj, .myname = "a.test", .role = ACL_ROLE_SERVER };
+	struct acl_near_miss nm[8];
+	int n = acl_explain(acl, &req, nm, 8);
+
+	/* Rule 6 allows; rules 1-3 miss on one count each, rule 4 on two. */
+	ck_assert_int_eq(n, 3);
+	ck_assert_uint_eq(nm[0].index, 0);
+	ck_assert_int_eq(nm[0].what, ACL_MISS_SUBJECT);
+	ck_assert_uint_eq(nm[1].line, 2);
+	ck_assert_int_eq(nm[1].what, ACL_MISS_ROLE);
+	ck_assert_int_eq(nm[2].what, ACL_MISS_MYNAME);
+	ck_assert_str_eq(acl_miss_name(ACL_MISS_ROLE), "role");
+	ck_assert_int_eq(acl_explain(acl, &req, nm, 2), 2); /* max bounds the output */
+	/* A privileged flag no rule grants: rules 1-3 now miss on two
+	 * counts; rule 6 lacks only the flag; the default deny decides. */
+	req.flags = ACL_FLAG_SKIP_AUTHORIZATION;
+	n = acl_explain(acl, &req, nm, 8);
+	ck_assert_int_eq(n, 1);
+	ck_assert_uint_eq(nm[0].index, 5);
+	ck_assert_int_eq(nm[0].what, ACL_MISS_FLAGS);
+	ck_assert_uint_eq(nm[0].flags, ACL_FLAG_SKIP_AUTHORIZATION);
+	/* Bad arguments, as acl_check(). */
+	req.myname = "not a name";
+	ck_assert_int_eq(acl_explain(acl, &req, nm, 8), -EINVAL);
+	req.myname = "a.test";
+	ck_assert_int_eq(acl_explain(acl, &req, NULL, 8), -EINVAL);
+	ck_assert_int_eq(acl_explain(NULL, &req, nm, 8), -EINVAL);
+	acl_unref(acl);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("acl");
@@ -1304,6 +1349,7 @@ int main(void)
 	add(s, "/policy/acl/load-file", load_file);
 	add(s, "/policy/acl/example-fixture", example_fixture);
 	add(s, "/policy/acl/entry-lines", entry_lines);
+	add(s, "/policy/acl/explain-near-misses", explain_near_misses);
 
 	return tkt_suite_run(s);
 }

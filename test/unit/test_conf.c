@@ -43,6 +43,7 @@ START_TEST(parse_good)
 	ck_assert_uint_eq(c->handshake_timeout_ms, 1500);
 	ck_assert_uint_eq(c->max_handshakes, 256); /* default */
 	ck_assert_int_eq(c->protected_unix, 0);      /* default: loopback TCP */
+	ck_assert_uint_eq(c->cert_expiry_warning_days, 14); /* default */
 	ck_assert_uint_eq(c->n_ids, 2);
 	id = keyd_conf_identity(c, "SERVER.example.test");
 	ck_assert_ptr_nonnull(id);
@@ -132,6 +133,16 @@ START_TEST(parse_errors)
 		     "duplicate PIN source");
 	expect_error("[identity a.test]\nfoo = bar\n", "unknown identity setting");
 	expect_error("acl =\n", "empty key or value");
+	/* Every setting may appear once, numbers too (they used to repeat
+	 * silently, the last one winning). */
+	expect_error("workers = 2\nworkers = 3\n", "t.conf:2: duplicate setting 'workers'");
+	expect_error("protected-socket = unix\nprotected-socket = tcp\n", "t.conf:2: duplicate");
+	expect_error("[identity a.test]\nkey=pkcs11:object=k\ncert=/c\noptional = yes\noptional = no\n",
+		     "t.conf:5: duplicate setting 'optional'");
+	expect_error("[identity a.test]\nkey=pkcs11:object=k\ncert = pkcs11:objekt=c\n",
+		     "t.conf:3: 'cert': unknown PKCS#11 URI attribute 'objekt'");
+	expect_error("[identity a.test]\noptional = maybe\n", "'optional' must be yes or no");
+	expect_error("cert-expiry-warning = -1\n", "cert-expiry-warning");
 }
 END_TEST
 
@@ -193,6 +204,13 @@ START_TEST(load_limits)
 	ck_assert_int_eq(keyd_conf_load(path, &c, err, sizeof(err)), -EFBIG);
 	ck_assert_ptr_null(c);
 	ck_assert_msg(strstr(err, path) && strstr(err, "larger than 1048576 bytes"), "%s", err);
+
+	/* Writable by others: it names the module the daemon loads. */
+	write_conf(path, "workers = 2\n", 0);
+	ck_assert_int_eq(chmod(path, 0666), 0);
+	ck_assert_int_eq(keyd_conf_load(path, &c, err, sizeof(err)), -EPERM);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, "writable by group or others (mode 0666)"), "%s", err);
 
 	/* A FIFO: refused at once (O_NONBLOCK open), not waited on. */
 	ck_assert_int_eq(unlink(path), 0);

@@ -101,6 +101,10 @@ START_TEST(table_rows)
 	ck_assert(control_may_send(e, &root));
 	ck_assert(control_may_send(e, &self));
 	ck_assert(!control_may_send(e, &other));
+	e = control_entry_find(TK_MSG_CHECK);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->fd_rule, CONTROL_FD_NONE);
+	ck_assert(control_may_send(e, &other));
 	/* Messages the daemon sends, or that belong to a running handshake,
 	 * are no requests. */
 	ck_assert_ptr_null(control_entry_find(0));
@@ -356,6 +360,54 @@ START_TEST(admit_start_decisions)
 }
 END_TEST
 
+/* CHECK: START's identity and ACL decision for the caller itself, no
+ * descriptor, answered with a RESULT. */
+START_TEST(admit_check_decisions)
+{
+	struct tk_msg m, res;
+	struct keyd_request req;
+	int netfd = -1, tcp[2];
+	unsigned before;
+
+	memset(&m, 0, sizeof(m));
+	m.type = TK_MSG_CHECK;
+	m.role = TK_ROLE_SERVER;
+	m.present = (1u << TK_TAG_ROLE);
+	ck_assert_int_eq(tk_msg_set_str(&m, TK_TAG_MYNAME, "SERVER.example.test"), 0);
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.type, TK_MSG_RESULT);
+	ck_assert_uint_eq(res.err, 0);
+	ck_assert_str_eq(res.message, "server.example.test as server: allowed");
+	/* The wrong role, another uid, incomplete groups: EACCES. */
+	m.role = TK_ROLE_CLIENT;
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, EACCES);
+	ck_assert_str_eq(res.message, "access to server.example.test as client denied by tlskeyd policy");
+	m.role = TK_ROLE_SERVER;
+	who.cred.uid = 4243;
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, EACCES);
+	who.cred.uid = 4242;
+	who.groups_complete = 0;
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, EACCES);
+	who.groups_complete = 1;
+	/* No such identity. */
+	ck_assert_int_eq(tk_msg_set_str(&m, TK_TAG_MYNAME, "other.example.test"), 0);
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, ENOKEY);
+	/* A descriptor sent with it is closed, never kept (CONTROL_FD_NONE). */
+	tcp_pair(tcp);
+	before = unit_open_fds();
+	ck_assert_int_eq(tk_msg_set_str(&m, TK_TAG_MYNAME, "server.example.test"), 0);
+	ck_assert_int_eq(admit(&m, tcp[0], &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, 0);
+	ck_assert_uint_eq(unit_open_fds(), before);
+	(void)tk_close(tcp[0]);
+	(void)tk_close(tcp[1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("control");
@@ -370,6 +422,7 @@ int main(void)
 	tcase_add_test(tc, dispatch_who_may_send);
 	tcase_add_test(tc, dispatch_status);
 	tcase_add_test(tc, admit_start_decisions);
+	tcase_add_test(tc, admit_check_decisions);
 	suite_add_tcase(s, pure);
 	suite_add_tcase(s, tc);
 	return tkt_suite_run(s);

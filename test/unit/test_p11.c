@@ -532,6 +532,34 @@ START_TEST(test_pin_add_duplicate)
 }
 END_TEST
 
+/* A registration through a URI with an attribute p11-kit does not know
+ * ("typ=private") used to match no token and shadow the right one: the
+ * identity that spelt its URI right then had "no PIN file registered". */
+START_TEST(test_pin_add_misspelt_uri)
+{
+	char *pin = path_in("TK_DIR", "pin"), *good = key_uri("server-ec"), bad[512];
+	gnutls_privkey_t key = NULL;
+	int r;
+
+	(void)snprintf(bad, sizeof(bad), "%s;object=alice-ec;typ=private", env("TK_TOKEN_URI"));
+	ck_assert_int_eq(p11_pin_add(bad, pin, err, sizeof(err)), 0);
+	ck_assert_int_eq(p11_pin_add(good, pin, err, sizeof(err)), 0);
+	r = p11_key_import(good, &key, err, sizeof(err));
+	ck_assert_msg(r == 0, "import with the right URI: %d %s", r, err);
+	gnutls_privkey_deinit(key);
+	/* The misspelt URI itself is refused, naming the attribute. */
+	r = p11_uri_check(bad, err, sizeof(err));
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_msg(strstr(err, "'typ'"), "%s", err);
+	ck_assert_int_eq(p11_key_import(bad, &key, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(p11_uri_check(good, err, sizeof(err)), 0);
+	ck_assert_int_eq(p11_uri_check("pkcs11:token=a?module-path=/x.so&pin-source=/p", err, sizeof(err)), 0);
+	ck_assert_int_eq(p11_uri_check("pkcs11:token=a?modul-path=/x.so", err, sizeof(err)), -EINVAL);
+	free(pin);
+	free(good);
+}
+END_TEST
+
 START_TEST(test_unknown_token)
 {
 	gnutls_privkey_t key = NULL;
@@ -682,6 +710,7 @@ static Suite *p11_suite(void)
 		{ "/pkcs11/pin/file-mode", test_pin_file_mode },
 		{ "/pkcs11/pin/other-owner-root", test_pin_file_other_owner_root },
 		{ "/pkcs11/pin/add-duplicate", test_pin_add_duplicate },
+		{ "/pkcs11/pin/add-misspelt-uri", test_pin_add_misspelt_uri },
 		{ "/pkcs11/neg/unknown-token", test_unknown_token },
 		{ "/pkcs11/neg/unknown-object", test_unknown_object },
 		{ "/pkcs11/neg/malformed", test_malformed },

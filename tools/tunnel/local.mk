@@ -8,6 +8,7 @@ tlskey_tunnel_SOURCES = \
 	tools/tunnel/main.c \
 	tools/tunnel/conn.c \
 	tools/tunnel/spawn.c \
+	tools/tunnel/precheck.c \
 	tools/tunnel/proxy.c
 tlskey_tunnel_LDADD = libtlskey-tunnel-conf.la libtlskey.la libtlskey-common.la
 # The option and configuration-file parser (conf.c, with the address
@@ -18,7 +19,7 @@ libtlskey_tunnel_conf_la_SOURCES = tools/tunnel/tunnel.h tools/tunnel/conf.c too
 
 dist_man_MANS += doc/man/tlskey-tunnel.1
 dist_doc_DATA += doc/tunnel.md
-EXTRA_DIST += etc/tunnel-example.conf systemd/tlskey-tunnel@.service.in
+EXTRA_DIST += systemd/tlskey-tunnel@.service.in
 
 # The systemd template unit, generated like systemd/tlskeyd.service (see
 # systemd/local.mk) so that "make prefix=..." and "make bindir=..." give a

@@ -353,6 +353,11 @@ int main(int argc, char **argv)
 	if (r < 0)
 		return TUNNEL_EXIT_USAGE;
 
+	/* Fail fast, before listening: every connection would fail alike. */
+	if (tunnel_precheck(&conf) < 0) {
+		tunnel_conf_free(&conf);
+		return TUNNEL_EXIT_USAGE;
+	}
 	memset(&t, 0, sizeof(t));
 	t.conf = &conf;
 	t.epfd = -1;

@@ -219,4 +219,13 @@ uint64_t tunnel_now_ms(void);
 /* Log one line to stderr, prefixed "tlskey-tunnel: ". */
 void tunnel_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- precheck.c ------------------------------------------------------------ */
+
+/* Ask tlskeyd (TLSKEYD_SOCKET or the default) whether conf's myname
+ * exists and this process may use it in conf's role.  Returns 0 when it
+ * may, or when the daemon cannot be asked now (logged as a warning: it
+ * may start later); -ENOKEY, -EACCES or -EINVAL, logged with the daemon's
+ * reason, when it refused.  Bounded: 5 s at most. */
+int tunnel_precheck(const struct tunnel_conf *conf);
+
 #endif
