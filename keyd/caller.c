@@ -394,3 +394,17 @@ int caller_in_group(const struct caller *c, gid_t gid)
 			return 1;
 	return 0;
 }
+
+/* The ACL's subject for a caller: unit and exe only vouch for the caller
+ * when read from the very process that connected; otherwise they are
+ * "unknown", which no allow rule accepts and every deny rule naming them
+ * does. */
+struct acl_subject caller_acl_subject(const struct caller *who)
+{
+	return (struct acl_subject){ .uid = who->cred.uid,
+				     .gid = who->cred.gid,
+				     .groups = who->groups,
+				     .n_groups = who->n_groups,
+				     .unit = who->verified && who->unit[0] ? who->unit : NULL,
+				     .exe = who->verified && who->exe[0] ? who->exe : NULL };
+}

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "policy/acl.h"
+
 /* What we know about the process at the other end of a control socket. */
 struct caller {
 	struct ucred cred;
@@ -27,6 +29,12 @@ int caller_identify(int ctlfd, struct caller *ret);
 
 /* Free what a caller owns; idempotent, NULL ok. */
 void caller_done(struct caller *c);
+
+/* The ACL's subject for a caller: unit and exe only vouch for the caller
+ * when read from the very process that connected; otherwise they are
+ * "unknown", which no allow rule accepts and every deny rule naming them
+ * does.  Points into c. */
+struct acl_subject caller_acl_subject(const struct caller *c);
 
 /* Find out once, at start-up, whether this kernel lets the daemon tie a
  * caller's /proc attributes to the process that connected (SO_PEERPIDFD

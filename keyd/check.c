@@ -223,3 +223,21 @@ int check_config(struct keyd *k, struct check_result *ret)
 	*ret = res;
 	return 0;
 }
+
+int check_verdict(const char *conf_path, const struct check_result *c, int test_only)
+{
+	if (test_only) {
+		int bad = c->errors || !c->n_usable;
+
+		printf("%s: %s (%zu identities, %zu usable, %u errors, %u warnings)\n", conf_path,
+		       bad ? "configuration NOT OK" : "configuration OK", c->n_ids, c->n_usable, c->errors,
+		       c->warnings);
+		return bad ? -EINVAL : 0;
+	}
+	if (c->anchors_bad || c->n_usable == 0) {
+		keyd_log(LOG_ERR, "%s: %zu identities, %zu usable%s: not starting", conf_path, c->n_ids,
+			 c->n_usable, c->anchors_bad ? ", no trust anchors" : "");
+		return -EINVAL;
+	}
+	return 0;
+}

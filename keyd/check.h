@@ -33,4 +33,14 @@ int check_module(const char *path);
  * other as an error.  Always fills *ret; returns 0, or -ENOMEM. */
 int check_config(struct keyd *k, struct check_result *ret);
 
+/* What the check (keyd/check.c) means for this run.  With -t: print the
+ * summary and fail for anything the daemon would refuse or serve without
+ * (an unusable identity not marked optional, no usable identity, no
+ * trust anchors).  At start-up: refuse, before binding or READY=1, when
+ * nothing could be served -- clients would queue for a daemon that cannot
+ * serve, and systemd would restart it in a loop; an unusable identity
+ * among usable ones is logged and the others are served (its token may
+ * come back: keys.c retries).  Returns 0 or -EINVAL. */
+int check_verdict(const char *conf_path, const struct check_result *c, int test_only);
+
 #endif

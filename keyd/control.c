@@ -23,7 +23,6 @@
 #include "keyd/outcome.h"
 #include "keyd/passclose.h"
 #include "keyd/stats.h"
-#include "keyd/status.h"
 #include "tlskey/starttls.h"
 
 void control_reply_error(int ctlfd, int err, const char *message)
@@ -261,44 +260,7 @@ static int refuse_reload(struct control_call *x, int err, const char *why)
 	return 1;
 }
 
-/* tlskeyctl status / metrics: render the counters, answer with a memfd. */
-static int handle_status(struct control_call *x)
-{
-	char *doc = NULL;
-	size_t len = 0;
-	int r = status_render(x->k, x->m->format, &doc, &len);
-
-	if (r == 0)
-		r = status_send(x->ctlfd, doc, len);
-	free(doc);
-	if (r < 0) {
-		keyd_log(LOG_WARNING, "uid=%u pid=%d: status not sent: %s", (unsigned)x->who->cred.uid,
-			 (int)x->who->cred.pid, strerror(-r));
-		control_reply_error(x->ctlfd, -r, r == -EINVAL ? "unknown status format"
-							       : "cannot make the status document");
-	}
-	return 1;
-}
-
-static int refuse_status(struct control_call *x, int err, const char *why)
-{
-	struct keyd_audit a = { .event = "refused", .cred = &x->who->cred, .unit = x->who->unit,
-				.err = err, .sign_us = -1, .handshake_ms = -1, .detail = why };
-
-	keyd_audit(&a);
-	stats_outcome(x->k->stats, STATS_REFUSED, err, (size_t)-1);
-	control_reply_error(x->ctlfd, err, why);
-	return 1;
-}
-
 static int handle_start(struct control_call *x);
-static int handle_check(struct control_call *x);
-
-static int refuse_check(struct control_call *x, int err, const char *why)
-{
-	control_reply_error(x->ctlfd, err, why);
-	return 1;
-}
 
 /* The passed socket is the caller's: take the options the daemon relies
  * on first (before any path can close it), then judge the wire fields. */
@@ -340,9 +302,10 @@ static const struct control_entry control_table[] = {
 	  refuse_query },
 	{ TK_MSG_RELOAD, "reload", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_reload,
 	  refuse_reload },
-	{ TK_MSG_STATUS, "status", CONTROL_FD_NONE, CONTROL_OPERATOR, NULL, handle_status,
-	  refuse_status },
-	{ TK_MSG_CHECK, "check", CONTROL_FD_NONE, CONTROL_ANYONE, NULL, handle_check, refuse_check },
+	{ TK_MSG_STATUS, "status", CONTROL_FD_NONE, CONTROL_OPERATOR, NULL, control_handle_status,
+	  control_refuse_status },
+	{ TK_MSG_CHECK, "check", CONTROL_FD_NONE, CONTROL_ANYONE, NULL, control_handle_check,
+	  control_refuse_check },
 };
 
 const struct control_entry *control_entry_find(unsigned type)
@@ -461,70 +424,12 @@ out:
 	return r;
 }
 
-/* The ACL's subject for a caller: unit and exe only vouch for the caller
- * when read from the very process that connected; otherwise they are
- * "unknown", which no allow rule accepts and every deny rule naming them
- * does. */
-static struct acl_subject caller_subject(const struct caller *who)
-{
-	return (struct acl_subject){ .uid = who->cred.uid,
-				     .gid = who->cred.gid,
-				     .groups = who->groups,
-				     .n_groups = who->n_groups,
-				     .unit = who->verified && who->unit[0] ? who->unit : NULL,
-				     .exe = who->verified && who->exe[0] ? who->exe : NULL };
-}
-
-/* CHECK (tlskey-tunnel at start): would a START from this caller for
- * myname in role be admitted?  The same identity lookup and ACL decision
- * as handle_start(), nothing touched, nothing audited (no key is used);
- * it answers only about the caller itself and tells a refused caller no
- * more than a refused START does. */
-static int handle_check(struct control_call *x)
-{
-	const struct tk_msg *m = x->m;
-	const struct keyd_identity *id;
-	const char *role = m->role == TK_ROLE_SERVER ? "server" : "client";
-	struct acl_subject subj = caller_subject(x->who);
-	struct acl_decision d;
-	struct acl_request areq;
-	struct acl *acl;
-	char why[TK_MESSAGE_MAX];
-	unsigned gen;
-	int r;
-
-	if (m->role != TK_ROLE_SERVER && m->role != TK_ROLE_CLIENT) {
-		control_reply_error(x->ctlfd, EINVAL, "role must be client or server");
-		return 1;
-	}
-	id = keyd_conf_identity(x->k->conf, m->myname);
-	if (!id) {
-		(void)snprintf(why, sizeof(why), "no key configured for %s", m->myname);
-		control_reply_error(x->ctlfd, ENOKEY, why);
-		return 1;
-	}
-	areq = (struct acl_request){ .subject = &subj, .myname = id->name,
-				     .role = m->role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
-				     .flags = m->flags };
-	acl = aclstore_current(x->k, &gen);
-	r = acl && x->who->groups_complete && acl_check(acl, &areq, &d) == 0 && d.allowed;
-	acl_unref(acl);
-	if (!r) {
-		(void)snprintf(why, sizeof(why), "access to %s as %s denied by tlskeyd policy", id->name, role);
-		control_reply_error(x->ctlfd, EACCES, why);
-		return 1;
-	}
-	(void)snprintf(why, sizeof(why), "%s as %s: allowed", id->name, role);
-	control_reply_error(x->ctlfd, 0, why);
-	return 1;
-}
-
 /* The ACL's decision on q for the caller who (audited here if denied:
  * acl-denied names the rule).  Returns 0 or -EACCES with why. */
 static int start_acl_check(struct keyd *k, const struct caller *who, struct keyd_request *q,
 			   const char *role, char *why, size_t len)
 {
-	struct acl_subject subj = caller_subject(who);
+	struct acl_subject subj = caller_acl_subject(who);
 	struct acl_request areq;
 
 	areq = (struct acl_request){ .subject = &subj,

@@ -82,4 +82,13 @@ int control_in_admin_group(const struct caller *who, const struct keyd_conf *con
  * EBADF), then the handler.  Returns what control_admit() documents. */
 int control_dispatch(struct control_call *x);
 
+/* The rows of the informational requests (control_info.c).  STATUS:
+ * render the counters in the requested format and answer with a sealed
+ * memfd; CHECK: the identity lookup and ACL decision of START for the
+ * caller itself, nothing touched or audited.  Both answer and return 1. */
+int control_handle_status(struct control_call *x);
+int control_refuse_status(struct control_call *x, int err, const char *why);
+int control_handle_check(struct control_call *x);
+int control_refuse_check(struct control_call *x, int err, const char *why);
+
 #endif

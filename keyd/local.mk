@@ -10,7 +10,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/admission.c keyd/admission.h \
 	keyd/caller.c keyd/caller.h \
 	keyd/check.c keyd/check.h \
-	keyd/control.c keyd/control.h \
+	keyd/control.c keyd/control.h keyd/control_info.c \
 	keyd/handshake.c keyd/handshake.h \
 	keyd/identity.c keyd/identity.h \
 	keyd/keyd.h \

@@ -466,32 +466,6 @@ static int start_workers(struct keyd *k, int *started)
 	return 0;
 }
 
-/* What the check (keyd/check.c) means for this run.  With -t: print the
- * summary and fail for anything the daemon would refuse or serve without
- * (an unusable identity not marked optional, no usable identity, no
- * trust anchors).  At start-up: refuse, before binding or READY=1, when
- * nothing could be served -- clients would queue for a daemon that cannot
- * serve, and systemd would restart it in a loop; an unusable identity
- * among usable ones is logged and the others are served (its token may
- * come back: keys.c retries).  Returns 0 or -EINVAL. */
-static int check_verdict(const char *conf_path, const struct check_result *c, int test_only)
-{
-	if (test_only) {
-		int bad = c->errors || !c->n_usable;
-
-		printf("%s: %s (%zu identities, %zu usable, %u errors, %u warnings)\n", conf_path,
-		       bad ? "configuration NOT OK" : "configuration OK", c->n_ids, c->n_usable, c->errors,
-		       c->warnings);
-		return bad ? -EINVAL : 0;
-	}
-	if (c->anchors_bad || c->n_usable == 0) {
-		keyd_log(LOG_ERR, "%s: %zu identities, %zu usable%s: not starting", conf_path, c->n_ids,
-			 c->n_usable, c->anchors_bad ? ", no trust anchors" : "");
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: tlskeyd [-c CONFIG] [-s SOCKET] [-t] [-d]\n"

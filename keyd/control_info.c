@@ -1,0 +1,96 @@
+/* The informational requests of the control socket: STATUS (counters
+ * for tlskeyctl status/metrics) and CHECK (may this caller use an
+ * identity?).  Rows of control.c's dispatch table; see control.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keyd/aclstore.h"
+#include "keyd/control.h"
+#include "keyd/log.h"
+#include "keyd/outcome.h"
+#include "keyd/stats.h"
+#include "keyd/status.h"
+
+/* tlskeyctl status / metrics: render the counters, answer with a memfd. */
+int control_handle_status(struct control_call *x)
+{
+	char *doc = NULL;
+	size_t len = 0;
+	int r = status_render(x->k, x->m->format, &doc, &len);
+
+	if (r == 0)
+		r = status_send(x->ctlfd, doc, len);
+	free(doc);
+	if (r < 0) {
+		keyd_log(LOG_WARNING, "uid=%u pid=%d: status not sent: %s", (unsigned)x->who->cred.uid,
+			 (int)x->who->cred.pid, strerror(-r));
+		control_reply_error(x->ctlfd, -r, r == -EINVAL ? "unknown status format"
+							       : "cannot make the status document");
+	}
+	return 1;
+}
+
+int control_refuse_status(struct control_call *x, int err, const char *why)
+{
+	struct keyd_audit a = { .event = "refused", .cred = &x->who->cred, .unit = x->who->unit,
+				.err = err, .sign_us = -1, .handshake_ms = -1, .detail = why };
+
+	keyd_audit(&a);
+	stats_outcome(x->k->stats, STATS_REFUSED, err, (size_t)-1);
+	control_reply_error(x->ctlfd, err, why);
+	return 1;
+}
+
+/* CHECK (tlskey-tunnel at start): would a START from this caller for
+ * myname in role be admitted?  The same identity lookup and ACL decision
+ * as handle_start(), nothing touched, nothing audited (no key is used);
+ * it answers only about the caller itself and tells a refused caller no
+ * more than a refused START does. */
+int control_handle_check(struct control_call *x)
+{
+	const struct tk_msg *m = x->m;
+	const struct keyd_identity *id;
+	const char *role = m->role == TK_ROLE_SERVER ? "server" : "client";
+	struct acl_subject subj = caller_acl_subject(x->who);
+	struct acl_decision d;
+	struct acl_request areq;
+	struct acl *acl;
+	char why[TK_MESSAGE_MAX];
+	unsigned gen;
+	int r;
+
+	if (m->role != TK_ROLE_SERVER && m->role != TK_ROLE_CLIENT) {
+		control_reply_error(x->ctlfd, EINVAL, "role must be client or server");
+		return 1;
+	}
+	id = keyd_conf_identity(x->k->conf, m->myname);
+	if (!id) {
+		(void)snprintf(why, sizeof(why), "no key configured for %s", m->myname);
+		control_reply_error(x->ctlfd, ENOKEY, why);
+		return 1;
+	}
+	areq = (struct acl_request){ .subject = &subj, .myname = id->name,
+				     .role = m->role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
+				     .flags = m->flags };
+	acl = aclstore_current(x->k, &gen);
+	r = acl && x->who->groups_complete && acl_check(acl, &areq, &d) == 0 && d.allowed;
+	acl_unref(acl);
+	if (!r) {
+		(void)snprintf(why, sizeof(why), "access to %s as %s denied by tlskeyd policy", id->name, role);
+		control_reply_error(x->ctlfd, EACCES, why);
+		return 1;
+	}
+	(void)snprintf(why, sizeof(why), "%s as %s: allowed", id->name, role);
+	control_reply_error(x->ctlfd, 0, why);
+	return 1;
+}
+
+int control_refuse_check(struct control_call *x, int err, const char *why)
+{
+	control_reply_error(x->ctlfd, err, why);
+	return 1;
+}
