@@ -73,8 +73,13 @@ int keys_ensure(struct conn *c, char *why, size_t len)
 					       c->req.id->cert_src);
 		}
 	}
-	if (r == 0)
+	if (r == 0) {
 		wk->ever_ok = 1;
+		/* The module works: a reset asked for while the token was away
+		 * (and held back by the reset interval) would now only fail the
+		 * handshakes under way. */
+		p11reset_cancel(c->w->k);
+	}
 	stats_key_event(c->w->k->stats, c->req.id_index, -r);
 	if (r < 0 && wk->ever_ok && (r == -ENODEV || r == -EIO)) {
 		/* A key that used to work cannot be opened any more: the module

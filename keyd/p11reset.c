@@ -20,6 +20,14 @@ void p11reset_request(struct keyd *k)
 	(void)eventfd_write(k->donefd, 1);
 }
 
+void p11reset_cancel(struct keyd *k)
+{
+	/* A reset already begun runs to its end; one only asked for is
+	 * dropped.  A worker whose key still fails asks again. */
+	if (!atomic_load(&k->resetting))
+		atomic_store(&k->reset_wanted, 0);
+}
+
 int p11reset_worker_due(struct keyd *k, int *acked)
 {
 	if (!atomic_load(&k->resetting)) {

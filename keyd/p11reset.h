@@ -8,6 +8,10 @@
  * thread; wakes the accept loop. */
 void p11reset_request(struct keyd *k);
 
+/* A key was opened: a reset asked for but not begun is no longer needed
+ * (it would only fail the handshakes under way).  Any thread. */
+void p11reset_cancel(struct keyd *k);
+
 /* Worker side: 1 if this worker must drop its keys now and then call
  * p11reset_worker_ack(); 0 otherwise.  *acked is the worker's own flag
  * (cleared here once the reset is over). */
