@@ -31,6 +31,7 @@
 #include "keyd/worker.h"
 #include "keyd/log.h"
 #include "keyd/p11reset.h"
+#include "keyd/prio.h"
 #include "keyd/quota.h"
 #include "keyd/passclose.h"
 #include "pkcs11/p11.h"
@@ -372,11 +373,9 @@ static int keyd_setup(struct keyd *k)
 	if (r < 0)
 		return r;
 	(void)caller_identify_init();
-	r = gnutls_priority_init2(&k->prio, k->conf->priority ? k->conf->priority : "NORMAL", NULL, 0);
-	if (r < 0) {
-		keyd_log(LOG_ERR, "priority '%s': %s", k->conf->priority, gnutls_strerror(r));
-		return -EINVAL;
-	}
+	r = keyd_prio_init(k->conf->priority, &k->prio);
+	if (r < 0)
+		return r;
 	r = vcache_new(k->conf->cache_size, k->conf->cache_ttl_s, &k->vcache);
 	if (r < 0)
 		return r;
