@@ -3,7 +3,8 @@
 # same token keys, each test in a network namespace of its own.  See
 # test/lib/tk-tlsfuzzer.sh and doc/testing.md ("Conformance differences").
 CONFORMANCE_TESTS = \
-	test/conformance/relay-alerts.sh
+	test/conformance/relay-alerts.sh \
+	test/conformance/version-negotiation.sh
 
 TESTS += $(CONFORMANCE_TESTS)
 EXTRA_DIST += $(CONFORMANCE_TESTS) test/conformance/exceptions.txt
