@@ -4,7 +4,8 @@
 # test/lib/tk-tlsfuzzer.sh and doc/testing.md ("Conformance differences").
 CONFORMANCE_TESTS = \
 	test/conformance/relay-alerts.sh \
-	test/conformance/version-negotiation.sh
+	test/conformance/version-negotiation.sh \
+	test/conformance/client-role.sh
 
 TESTS += $(CONFORMANCE_TESTS)
-EXTRA_DIST += $(CONFORMANCE_TESTS) test/conformance/exceptions.txt
+EXTRA_DIST += $(CONFORMANCE_TESTS) test/conformance/exceptions.txt test/conformance/tf-peer.py
