@@ -22,8 +22,11 @@
 # there); in a git worktree, beside the main clone.
 if [ -z "${TK_TF_DIR:-}" ]; then
 	TK_TF_DIR=$top_srcdir/../shared/tlsfuzzer
-	if [ ! -d "$TK_TF_DIR" ] && _tk_gd=$(git -C "$top_srcdir" rev-parse --path-format=absolute \
-		--git-common-dir 2>/dev/null); then
+	# Only from the top of a work tree: a distcheck tree inside the clone
+	# must not find it (distcheck skips these tests).
+	if [ ! -d "$TK_TF_DIR" ] &&
+		[ "$(git -C "$top_srcdir" rev-parse --show-toplevel 2>/dev/null)" = "$(cd "$top_srcdir" && pwd -P)" ] &&
+		_tk_gd=$(git -C "$top_srcdir" rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
 		TK_TF_DIR=$(dirname "$_tk_gd")/../shared/tlsfuzzer
 	fi
 fi
@@ -34,6 +37,29 @@ TK_TF_EXC=${TK_TF_EXC:-$top_srcdir/test/conformance/exceptions.txt}
 # measured whole is under 30 s; see doc/testing.md).
 TK_TF_SCRIPT_LIMIT=${TK_TF_SCRIPT_LIMIT:-180}
 TK_TF_DIFFS=0
+# The scripts run whole for both keys (test/conformance/tlsfuzzer-rsa.sh,
+# -ecdsa.sh); the two long ones (test-tls13-finished, test-large-hello:
+# about a minute per server each) have test scripts of their own, so that
+# make -j2 check runs them beside the others.
+TK_TF_MAIN_SET="test-tls13-conversation test-conversation test-tls13-keyupdate
+	test-tls13-unrecognised-groups test-tls13-version-negotiation test-record-layer-fragmentation
+	test-renegotiation-disabled test-truncating-of-client-hello test-zero-length-data
+	test-tls13-zero-length-data test-tls13-keyshare-omitted test-tls13-ccs test-tls13-empty-alert
+	test-tls13-unencrypted-alert test-tls13-hrr test-ssl-death-alert test-tls13-finished-plaintext
+	test-empty-extensions test-ccs test-tls13-multiple-ccs-messages test-tls13-ecdsa-support
+	test-ecdsa-sig-flexibility test-tls13-record-layer-limits test-record-size-limit
+	test-tls13-count-tickets test-fallback-scsv test-downgrade-protection
+	test-tls13-keyupdate-from-server"
+
+# tk_tf_long: skip (77) in a sanitizer build, where the long scripts would
+# take several minutes (TK_CONFORMANCE_FULL=1 runs them anyway).  The
+# sanitizer build is recognised by the ASan runtime in the daemon.
+tk_tf_long() {
+	[ "${TK_CONFORMANCE_FULL:-0}" = 1 ] && return 0
+	if grep -a __asan_init "$TLSKEYD" >/dev/null 2>&1; then
+		tk_skip "sanitizer build: the long tlsfuzzer scripts run in the normal build only"
+	fi
+}
 
 # tk_tf_init ARGS...: skip (77) if tlsfuzzer is not beside the repository,
 # check the exceptions against doc/testing.md, then re-run this test in a
@@ -180,18 +206,33 @@ tk_tf_run() {
 	[ -s "$out.res" ] || { tail -n 20 "$out.out" >&2; tk_fail "$script against $side ran no test (exit $rc)"; }
 }
 
+# tk_tf_summary SIDE SCRIPT: "PASS/TOTAL" from tlsfuzzer's own summary.
+tk_tf_summary() {
+	awk '/^PASS: / { p = $2 } /^TOTAL: / { t = $2 } END { printf "%s/%s", p, t }' \
+		"$TK_TMP/tf-$1-$2.out"
+}
+
 # tk_tf_compare KEY SCRIPT...: for each script, run it against gnutls-serv
 # and through tlskeyd (key KEY), print the counts of both sides and every
 # difference; a test that passes against gnutls-serv and fails through
 # tlskeyd counts in TK_TF_DIFFS unless it is a listed exception.
 tk_tf_compare() {
-	local key=$1 s name res gres tres t0 g_ok t_ok total diff exc
+	local key=$1 s name res gres tres t0 g_ok t_ok total diff exc gpid
 	shift
 	tk_tf_servers "$key"
 	for s in "$@"; do
 		t0=$(date +%s)
-		tk_tf_run "gs-$key" "$TK_TF_GS_PORT" "$s"
+		# Both sides at once: they are independent servers, and the long
+		# scripts then take half the time.  The subshell does not run the
+		# EXIT trap (tk_cleanup); its failure comes back through wait, and
+		# it ends by itself (tk_tf_run is bounded by timeout).
+		(
+			trap - EXIT
+			tk_tf_run "gs-$key" "$TK_TF_GS_PORT" "$s"
+		) &
+		gpid=$!
 		tk_tf_run "tk-$key" "$TK_TF_TK_PORT" "$s"
+		wait "$gpid" || tk_fail "$s against gnutls-serv failed to run"
 		gres=$TK_TMP/tf-gs-$key-$s.res
 		tres=$TK_TMP/tf-tk-$key-$s.res
 		total=$(wc -l <"$gres")
@@ -217,8 +258,11 @@ tk_tf_compare() {
 			grep -F -x -- "$name"$'\tOK' "$gres" >/dev/null ||
 				echo "NOTE [$key] $s: '$name': passes through tlskeyd, fails against gnutls-serv" >&2
 		done <"$tres"
-		printf 'CONFORMANCE [%s] %-40s gnutls-serv %4s/%-4s tlskeyd %4s/%-4s differences %s (documented %s) %ss\n' \
-			"$key" "$s" "$g_ok" "$total" "$t_ok" "$(wc -l <"$tres")" "$diff" "$exc" \
+		# Counts per distinct test name (tlsfuzzer's own PASS/TOTAL count
+		# "sanity" each time it runs; they follow in brackets).
+		printf 'CONFORMANCE [%s] %-36s gnutls-serv %4s/%-4s [%s] tlskeyd %4s/%-4s [%s] differences %s (documented %s) %ss\n' \
+			"$key" "$s" "$g_ok" "$total" "$(tk_tf_summary "gs-$key" "$s")" \
+			"$t_ok" "$(wc -l <"$tres")" "$(tk_tf_summary "tk-$key" "$s")" "$diff" "$exc" \
 			"$(($(date +%s) - t0))" >&2
 		TK_TF_DIFFS=$((TK_TF_DIFFS + diff))
 		tk_daemon_alive
