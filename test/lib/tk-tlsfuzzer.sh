@@ -49,7 +49,12 @@ TK_TF_MAIN_SET="test-tls13-conversation test-conversation test-tls13-keyupdate
 	test-empty-extensions test-ccs test-tls13-multiple-ccs-messages test-tls13-ecdsa-support
 	test-ecdsa-sig-flexibility test-tls13-record-layer-limits test-record-size-limit
 	test-tls13-count-tickets test-fallback-scsv test-downgrade-protection
-	test-tls13-keyupdate-from-server"
+	test-tls13-keyupdate-from-server
+	test-tls13-nociphers test-tls13-legacy-version test-tls13-rsa-signatures
+	test-tls13-rsapss-signatures test-tls13-crfg-curves test-tls13-pkcs-signature
+	test-invalid-compression-methods test-tls13-obsolete-curves test-encrypt-then-mac
+	test-tls13-signature-algorithms test-tls13-non-support test-tls13-invalid-ciphers
+	test-ecdhe-rsa-key-exchange"
 
 # tk_tf_long: skip (77) in a sanitizer build, where the long scripts would
 # take several minutes (TK_CONFORMANCE_FULL=1 runs them anyway).  The
