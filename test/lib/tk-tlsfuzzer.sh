@@ -33,9 +33,10 @@ fi
 # Debian's python3 has python3-ecdsa; another python3 first on PATH may not.
 TK_TF_PY=${TK_TF_PY:-/usr/bin/python3}
 TK_TF_EXC=${TK_TF_EXC:-$top_srcdir/test/conformance/exceptions.txt}
-# One tlsfuzzer script may take this long against one server (the slowest
-# measured whole is under 30 s; see doc/testing.md).
-TK_TF_SCRIPT_LIMIT=${TK_TF_SCRIPT_LIMIT:-180}
+# One tlsfuzzer script may take this long against one server: the slowest
+# (test-large-hello) took 143 s on a loaded machine (doc/testing.md), so
+# this leaves room for a slower one and still ends a hung script.
+TK_TF_SCRIPT_LIMIT=${TK_TF_SCRIPT_LIMIT:-420}
 TK_TF_DIFFS=0
 # The scripts run whole for both keys (test/conformance/tlsfuzzer-rsa.sh,
 # -ecdsa.sh); the two long ones (test-tls13-finished, test-large-hello:
