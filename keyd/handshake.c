@@ -282,7 +282,16 @@ enum conn_status handshake_begin(struct conn *c)
 		else if (q->msg.flags & TLSKEY_FLAG_NO_REQUIRE_PEER_CERT)
 			want = GNUTLS_CERT_REQUEST;
 		gnutls_certificate_server_set_request(c->tls, want);
-		gnutls_handshake_set_post_client_hello_function(c->tls, post_client_hello);
+		/* Only when the application decides on the server name, as
+		 * gnutls-serv installs its callback only with --sni-hostname:
+		 * after a post-client-hello callback GnuTLS negotiates the version
+		 * again from the ClientHello's legacy_version unless TLS 1.3 was
+		 * picked (_gnutls_user_hello_func in lib/handshake.c, 3.7.9), so
+		 * a client whose supported_versions lists only TLS 1.1 (and an
+		 * unknown version) got TLS 1.2, which it had not offered.
+		 * XXX: with checksni that GnuTLS behaviour remains. */
+		if (q->msg.checksni)
+			gnutls_handshake_set_post_client_hello_function(c->tls, post_client_hello);
 	}
 	timeout = q->msg.timeout_ms ? q->msg.timeout_ms : k->conf->handshake_timeout_ms;
 	c->deadline_ms = tk_now_ms() + timeout;

@@ -19,6 +19,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/notify.c keyd/notify.h \
 	keyd/outcome.c keyd/outcome.h \
 	keyd/p11reset.c keyd/p11reset.h \
+	keyd/prio.c keyd/prio.h \
 	keyd/passclose.c keyd/passclose.h \
 	keyd/quota.c keyd/quota.h \
 	keyd/registry.c keyd/registry.h \

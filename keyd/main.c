@@ -32,6 +32,7 @@
 #include "keyd/worker.h"
 #include "keyd/log.h"
 #include "keyd/p11reset.h"
+#include "keyd/prio.h"
 #include "keyd/quota.h"
 #include "keyd/passclose.h"
 #include "keyd/notify.h"
@@ -382,11 +383,9 @@ static int keyd_setup(struct keyd *k, struct check_result *ret_check)
 	if (r < 0)
 		return r;
 	(void)caller_identify_init();
-	r = gnutls_priority_init2(&k->prio, k->conf->priority ? k->conf->priority : "NORMAL", NULL, 0);
-	if (r < 0) {
-		keyd_log(LOG_ERR, "priority '%s': %s", k->conf->priority, gnutls_strerror(r));
-		return -EINVAL;
-	}
+	r = keyd_prio_init(k->conf->priority, &k->prio);
+	if (r < 0)
+		return r;
 	r = vcache_new(k->conf->cache_size, k->conf->cache_ttl_s, &k->vcache);
 	if (r < 0)
 		return r;

@@ -78,6 +78,21 @@ static enum conn_status relay_abort(struct conn *c, const char *why)
 	return conn_close(c, 0, why);
 }
 
+/* A fatal error in a record the peer sent: tell the peer why, with the
+ * alert GnuTLS itself would send (record_overflow, unexpected_message,
+ * illegal_parameter, bad_record_mac, ...), before the connection ends.
+ * Bounded: the push is MSG_DONTWAIT (handshake.c), so a peer that does not
+ * read only loses the alert (GNUTLS_E_AGAIN is not retried).  Nothing is
+ * sent when the peer sent a fatal alert itself or the transport is gone:
+ * there is no one to tell. */
+static void relay_alert(struct conn *c, int err)
+{
+	if (!c->tls || err == GNUTLS_E_FATAL_ALERT_RECEIVED || err == GNUTLS_E_PULL_ERROR ||
+	    err == GNUTLS_E_PUSH_ERROR || err == GNUTLS_E_PREMATURE_TERMINATION)
+		return;
+	(void)gnutls_alert_send_appropriate(c->tls, err);
+}
+
 /* The network side: TLS records, or raw bytes for a connection that
  * stayed in cleartext (allow-handshake-timeout).  Returns like
  * gnutls_record_recv/send: >= 0 bytes, GNUTLS_E_AGAIN, or another error. */
@@ -178,6 +193,7 @@ static enum conn_status pump_net_to_app(struct conn *c)
 			(void)snprintf(why, sizeof(why), "TLS receive: %s", gnutls_strerror((int)n));
 			conn_set_end(c, n == GNUTLS_E_PREMATURE_TERMINATION ? STATS_END_TRUNCATED
 					: n == GNUTLS_E_PULL_ERROR ? STATS_END_RESET : STATS_END_ERROR);
+			relay_alert(c, (int)n);
 			return relay_abort(c, why);
 		}
 		if (n == 0) {

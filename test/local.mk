@@ -3,7 +3,8 @@ EXTRA_DIST += test/lsan.supp
 # The one shell library of the integration tests: every test sources
 # test/lib/tk.sh, which sources the other parts.
 EXTRA_DIST += test/lib/tk.sh test/lib/tk-pki.sh test/lib/tk-ext.sh test/lib/tk-acl.sh \
-	test/lib/tk-fault.sh test/lib/tk-hostile.sh test/lib/tk-tokens.sh test/lib/tk-tunnel.sh
+	test/lib/tk-fault.sh test/lib/tk-hostile.sh test/lib/tk-tokens.sh test/lib/tk-tunnel.sh \
+	test/lib/tk-tlsfuzzer.sh
 # libtkt: the helpers the C test programs share (test/lib/tkt.h).
 check_LTLIBRARIES += test/lib/libtkt.la
 test_lib_libtkt_la_SOURCES = test/lib/tkt.h test/lib/tkt-util.c test/lib/tkt-net.c \
@@ -19,3 +20,4 @@ include $(srcdir)/test/tunnel/local.mk
 include $(srcdir)/test/hostile/local.mk
 include $(srcdir)/test/ops/local.mk
 include $(srcdir)/test/check/local.mk
+include $(srcdir)/test/conformance/local.mk

@@ -21,7 +21,8 @@ SOFTHSM_TESTS = \
 	test/softhsm/validation.sh \
 	test/softhsm/cache.sh \
 	test/softhsm/session-control.sh \
-	test/softhsm/dtls.sh
+	test/softhsm/dtls.sh \
+	test/softhsm/rsa-kx.sh
 
 TESTS += $(SOFTHSM_TESTS)
 EXTRA_DIST += $(SOFTHSM_TESTS) \
