@@ -105,46 +105,13 @@ char *outcome_remote(int fd, char *buf, size_t len)
 	return buf;
 }
 
-void outcome_session_end(const struct conn *c, const char *why)
+/* The fields every audit record about connection c carries. */
+static struct keyd_audit audit_of(const struct conn *c, const char *event, int err,
+				  const char *detail, int prio)
 {
 	const struct keyd_request *q = &c->req;
-	enum stats_end e = c->end ? (enum stats_end)(c->end - 1) : STATS_END_ERROR;
-	static const int errs[STATS_END_N] = { 0, 0, ECONNRESET, ECONNRESET, ETIMEDOUT, EPROTO,
-					       ESHUTDOWN };
-	struct keyd_audit a = {
-		.event = "session-end",
-		.cred = &q->cred,
-		.unit = q->unit,
-		.myname = q->msg.myname,
-		.role = outcome_role_name(c),
-		.key_uri = q->id ? q->id->key_uri : NULL,
-		.peer = c->peer[0] ? c->peer : NULL,
-		.err = errs[e],
-		.rule = q->decision.where,
-		.sign_us = -1,
-		.handshake_ms = -1,
-		.detail = why,
-		.remote = q->remote,
-		.flags = q->msg.flags,
-		.has_flags = 1,
-		.end = stats_end_name(e),
-		.bytes_in = (long long)c->bytes_in,
-		.bytes_out = (long long)c->bytes_out,
-		.duration_ms = (long long)(tk_now_ms() - c->t_estab_ms),
-		/* How a session ends is the peer's business: a record, not a
-		 * warning, even when it is a reset. */
-		.prio = LOG_INFO,
-	};
 
-	keyd_audit(&a);
-	stats_session_end(c->w->k->stats, e, c->bytes_in, c->bytes_out);
-}
-
-void outcome_audit_prio(const struct conn *c, const char *event, int err, int prio,
-			const char *detail)
-{
-	const struct keyd_request *q = &c->req;
-	struct keyd_audit a = {
+	return (struct keyd_audit){
 		.event = event,
 		.cred = &q->cred,
 		.unit = q->unit,
@@ -154,17 +121,42 @@ void outcome_audit_prio(const struct conn *c, const char *event, int err, int pr
 		.peer = c->peer[0] ? c->peer : NULL,
 		.err = err,
 		.rule = q->decision.where,
-		.sign_us = c->sign_us,
-		.handshake_ms = (long)(tk_now_ms() - q->t_start_ms),
+		.sign_us = -1,
+		.handshake_ms = -1,
 		.detail = detail,
 		.remote = q->remote,
 		.flags = q->msg.flags,
 		.has_flags = 1,
 		.prio = prio,
 	};
+}
 
+void outcome_session_end(const struct conn *c, const char *why)
+{
+	enum stats_end e = c->end ? (enum stats_end)(c->end - 1) : STATS_END_ERROR;
+	static const int errs[STATS_END_N] = { 0, 0, ECONNRESET, ECONNRESET, ETIMEDOUT, EPROTO,
+					       ESHUTDOWN };
+	/* How a session ends is the peer's business: a record, not a
+	 * warning, even when it is a reset. */
+	struct keyd_audit a = audit_of(c, "session-end", errs[e], why, LOG_INFO);
+
+	a.end = stats_end_name(e);
+	a.bytes_in = (long long)c->bytes_in;
+	a.bytes_out = (long long)c->bytes_out;
+	a.duration_ms = (long long)(tk_now_ms() - c->t_estab_ms);
 	keyd_audit(&a);
-	stats_outcome(c->w->k->stats, event_outcome(event), err, q->id_index);
+	stats_session_end(c->w->k->stats, e, c->bytes_in, c->bytes_out);
+}
+
+void outcome_audit_prio(const struct conn *c, const char *event, int err, int prio,
+			const char *detail)
+{
+	struct keyd_audit a = audit_of(c, event, err, detail, prio);
+
+	a.sign_us = c->sign_us;
+	a.handshake_ms = (long)(tk_now_ms() - c->req.t_start_ms);
+	keyd_audit(&a);
+	stats_outcome(c->w->k->stats, event_outcome(event), err, c->req.id_index);
 }
 
 /* Publish what tlskey_query() will report about this session. */

@@ -368,18 +368,25 @@ static void prom_globals(const struct keyd *k, struct sb *b)
 	prom_head(b, "info", "gauge", "Version, configuration and ACL of the running daemon.");
 	sb_printf(b, "tlskeyd_info{version=\"%s\",config=\"%s\",acl=\"%s\"} 1\n",
 		  esc(PACKAGE_VERSION, 0), esc(k->conf->path, 0), esc(k->conf->acl_path, 0));
-	prom_head(b, "start_time_seconds", "gauge", "When the daemon started, Unix time.");
-	sb_printf(b, "tlskeyd_start_time_seconds %lld\n", g.start_wall);
-	prom_head(b, "uptime_seconds", "gauge", "Seconds since the daemon started.");
-	sb_printf(b, "tlskeyd_uptime_seconds %llu\n", g.uptime_s);
-	prom_head(b, "sessions", "gauge", "Handshakes and relayed sessions now.");
-	sb_printf(b, "tlskeyd_sessions %llu\n", g.sessions);
-	prom_head(b, "handshakes_in_flight", "gauge", "Handshakes running now.");
-	sb_printf(b, "tlskeyd_handshakes_in_flight %llu\n", g.handshakes);
-	prom_head(b, "queued_requests", "gauge", "Admitted requests waiting for a handshake slot.");
-	sb_printf(b, "tlskeyd_queued_requests %llu\n", g.queued);
-	prom_head(b, "waiting_clients", "gauge", "Connected clients whose request is not read yet.");
-	sb_printf(b, "tlskeyd_waiting_clients %llu\n", g.waiting);
+	{
+		const struct {
+			const char *name, *help;
+			unsigned long long v;
+		} gauges[] = {
+			{ "start_time_seconds", "When the daemon started, Unix time.",
+			  (unsigned long long)g.start_wall },
+			{ "uptime_seconds", "Seconds since the daemon started.", g.uptime_s },
+			{ "sessions", "Handshakes and relayed sessions now.", g.sessions },
+			{ "handshakes_in_flight", "Handshakes running now.", g.handshakes },
+			{ "queued_requests", "Admitted requests waiting for a handshake slot.", g.queued },
+			{ "waiting_clients", "Connected clients whose request is not read yet.", g.waiting },
+		};
+
+		for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
+			prom_head(b, gauges[i].name, "gauge", gauges[i].help);
+			sb_printf(b, "tlskeyd_%s %llu\n", gauges[i].name, gauges[i].v);
+		}
+	}
 	prom_head(b, "handshakes_total", "counter", "Requests by outcome and cause (errno name).");
 	for (int o = 0; s && o < STATS_OUTCOME_N; o++)
 		for (int e = 0; e < STATS_ERRNO_MAX; e++) {

@@ -8,8 +8,7 @@ tk_setup --no-daemon
 tk_check_swap "$TK_TMP/dup.conf" "workers = 2" "workers = 2
 workers = 3"
 line=$(grep -n '^workers = 3$' "$TK_TMP/dup.conf" | cut -d: -f1)
-tk_check_t dup "$TK_TMP/dup.conf"
-[ "$TK_RC" = 1 ] || tk_fail "tlskeyd -t exited $TK_RC with 'workers' twice"
+tk_check_t dup "$TK_TMP/dup.conf" 1 "with 'workers' twice"
 tk_expect_grep "$TK_TMP/dup.t" "configuration: $TK_TMP/dup\.conf:$line: duplicate setting 'workers'"
 tk_check_refused dup "$TK_TMP/dup.conf"
 
@@ -17,7 +16,6 @@ tk_check_swap "$TK_TMP/dup-id.conf" "cert = $TK_FX/alice-ec.pem" "cert = $TK_FX/
 optional = no
 optional = yes"
 line=$(grep -n '^optional = yes$' "$TK_TMP/dup-id.conf" | cut -d: -f1)
-tk_check_t dup-id "$TK_TMP/dup-id.conf"
-[ "$TK_RC" = 1 ] || tk_fail "tlskeyd -t exited $TK_RC with 'optional' twice"
+tk_check_t dup-id "$TK_TMP/dup-id.conf" 1 "with 'optional' twice"
 tk_expect_grep "$TK_TMP/dup-id.t" "dup-id\.conf:$line: duplicate setting 'optional'"
 tk_pass

@@ -11,8 +11,7 @@ tk_setup --no-daemon
 good="key = $TK_TOKEN_URI;object=server-ec;type=private"
 tk_check_swap "$TK_TMP/typo.conf" "$good" "key = $TK_TOKEN_URI;object=server-ec;typ=private"
 line=$(grep -n ';typ=private' "$TK_TMP/typo.conf" | cut -d: -f1)
-tk_check_t typo "$TK_TMP/typo.conf"
-[ "$TK_RC" = 1 ] || tk_fail "tlskeyd -t exited $TK_RC with a misspelt URI attribute"
+tk_check_t typo "$TK_TMP/typo.conf" 1 "with a misspelt URI attribute"
 tk_expect_grep "$TK_TMP/typo.t" \
 	"typo\.conf:$line: identity server\.example\.test: 'key': unknown PKCS#11 URI attribute 'typ'"
 tk_expect_grep "$TK_TMP/typo.t" 'configuration NOT OK \(4 identities, 3 usable'

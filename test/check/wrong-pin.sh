@@ -8,8 +8,7 @@ tk_setup --no-daemon
 
 (umask 077 && printf 'not-the-pin' >"$TK_TMP/bad.pin")
 tk_check_swap "$TK_TMP/badpin.conf" "pin-file = $TK_FX/pin" "pin-file = $TK_TMP/bad.pin"
-tk_check_t badpin "$TK_TMP/badpin.conf"
-[ "$TK_RC" = 1 ] || tk_fail "tlskeyd -t exited $TK_RC with a wrong PIN"
+tk_check_t badpin "$TK_TMP/badpin.conf" 1 "with a wrong PIN"
 tk_expect_grep "$TK_TMP/badpin.t" \
 	"badpin\.conf:10: identity server\.example\.test: key: token 'tlskeyd-test', .*C_Login: CKR_PIN_INCORRECT"
 tk_expect_grep "$TK_TMP/badpin.t" "badpin\.conf:10: identity server\.example\.test is not usable"
@@ -20,8 +19,7 @@ tk_expect_grep "$TK_TMP/badpin.d" 'CKR_PIN_INCORRECT'
 tk_expect_grep "$TK_TMP/badpin.d" '4 identities, 0 usable: not starting'
 
 # The fixture's own configuration: all usable, the start-up line says so.
-tk_check_t good "$TK_FX/tlskeyd.conf"
-[ "$TK_RC" = 0 ] || tk_fail "tlskeyd -t exited $TK_RC on the fixture"
+tk_check_t good "$TK_FX/tlskeyd.conf" 0 "on the fixture"
 tk_expect_grep "$TK_TMP/good.t" 'configuration OK \(4 identities, 4 usable, 0 errors, 0 warnings\)'
 tk_daemon_start "$TK_FX/tlskeyd.conf"
 tk_expect_grep "$TK_TMP/tlskeyd.log" \

@@ -43,7 +43,7 @@ gnutls() {
 	client "c-$1" alice@example.test peer.example.test
 	[ "$RC" = 0 ] || { cat "$TK_TMP/c-$1.err" "$TK_TMP/srv-$1.err" >&2; tk_fail "$1: tk-app exit $RC"; }
 	tk_same "$TK_TMP/hello" "$TK_TMP/c-$1.out"
-	tk_wait_log "event=established .*myname=alice@example\.test role=client .*detail=$3" ||
+	tk_wait_log "event=established .*myname=alice@example\.test role=client .*detail=\"$3" ||
 		tk_fail "$1: not negotiated as /$3/"
 	kill "$TK_PEER_PID" 2>/dev/null || true
 	tk_wait_pid "$TK_PEER_PID" 5 || true
@@ -64,7 +64,7 @@ openssl_case() {
 	[ "$RC" = 0 ] || { cat "$TK_TMP/c-$name.err" "$TK_TMP/srv-$name.err" >&2; tk_fail "$name: tk-app exit $RC"; }
 	# s_server -rev answers each line reversed.
 	[ "$(cat "$TK_TMP/c-$name.out")" = "$(rev <"$TK_TMP/hello")" ] || tk_fail "$name: wrong answer"
-	tk_wait_log "event=established .*myname=alice@example\.test role=client .*detail=$ere" ||
+	tk_wait_log "event=established .*myname=alice@example\.test role=client .*detail=\"$ere" ||
 		tk_fail "$name: not negotiated as /$ere/"
 	tk_wait_pid "$TK_PEER_PID" 5 || true
 }

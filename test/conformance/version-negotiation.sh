@@ -37,7 +37,7 @@ for id in server.example.test rsa.example.test; do
 		[ "$rc" = 0 ] || { cat "$TK_TMP/v$v-$id-cli.err" >&2; tk_fail "2: TLS $v to $id: gnutls-cli exit $rc"; }
 		tk_same "$TK_TMP/v$v-$id-cli.in" "$TK_TMP/v$v-$id-cli.out"
 		tk_wait_pid "$TK_SERVER_PID" 20 || tk_fail "2: app server for $id failed"
-		tk_wait_log "event=established .*myname=$id .*detail=TLS$v " || tk_fail "2: TLS $v not audited for $id"
+		tk_wait_log "event=established .*myname=$id .*detail=\"TLS$v " || tk_fail "2: TLS $v not audited for $id"
 	done
 done
 

@@ -2,21 +2,11 @@
 # each reproduces one attack by a hostile local user, a hostile admitted
 # caller or a hostile remote peer against the real daemon, and checks that
 # the attack fails with a clear error while other callers keep being served.
-HOSTILE_TESTS = \
-	test/hostile/acl-case.sh \
-	test/hostile/anon-peers.sh \
-	test/hostile/exe-combined.sh \
-	test/hostile/many-groups.sh \
-	test/hostile/no-pidfd.sh \
-	test/hostile/worker-freeze.sh \
-	test/hostile/close-timer.sh \
-	test/hostile/daemon-death.sh \
-	test/hostile/protected-fallback.sh \
-	test/hostile/fairness.sh \
-	test/hostile/refusals.sh \
-	test/hostile/pin-fifo.sh \
-	test/hostile/second-daemon.sh \
-	test/hostile/port-file.sh
+HOSTILE_TESTS = test/hostile/acl-case.sh test/hostile/anon-peers.sh test/hostile/exe-combined.sh \
+	test/hostile/many-groups.sh test/hostile/no-pidfd.sh test/hostile/worker-freeze.sh \
+	test/hostile/close-timer.sh test/hostile/daemon-death.sh \
+	test/hostile/protected-fallback.sh test/hostile/fairness.sh test/hostile/refusals.sh \
+	test/hostile/pin-fifo.sh test/hostile/second-daemon.sh test/hostile/port-file.sh
 
 # A launcher that hides SO_PEERPIDFD and pidfd_send_signal (no-pidfd.sh).
 check_PROGRAMS += test/hostile/no-pidfd

@@ -19,7 +19,7 @@
 #                               added or (-KEY) removed, EXTRA-LINES appended
 #   tk_soft_fail MSG / tk_done  record a failure and go on; tk_done fails if
 #                               any was recorded, else passes
-#   tk_check_t NAME CONF        tlskeyd -t (test/check): output NAME.t, TK_RC
+#   tk_check_t NAME CONF [WANT WHAT]  tlskeyd -t (test/check): output NAME.t, TK_RC
 #   tk_check_refused NAME CONF  start-up must refuse CONF before binding
 #   tk_check_cert PEM PUB DAYS|past BODY   a certificate from the fixture CA
 #   tk_check_swap CONF OLD NEW  the fixture configuration with one line swapped
@@ -72,11 +72,9 @@ tk_err() {
 tk_srv_cli() {
 	local name=$1 sargs=() rc=0 want=1
 	shift
-	while [ "$1" != -- ]; do
-		sargs+=("$1")
-		shift
-	done
-	shift
+	tk_before_dd "$@"
+	sargs=("${TK_PRE[@]}")
+	shift "$TK_SKIP"
 	case " ${sargs[*]} " in *" --expect-errno "*) want=0 ;; esac
 	tk_log "case $name: server role, gnutls-cli $*"
 	tk_app_server "$name" --myname server.example.test --echo "${sargs[@]}"
@@ -177,12 +175,15 @@ tk_der() {
 	openssl x509 -in "$1" -outform DER -out "$2"
 }
 
-# tk_check_t NAME CONF: run "tlskeyd -t -c CONF" (bounded); its stdout and
+# tk_check_t NAME CONF [WANT WHAT]: run "tlskeyd -t -c CONF" (bounded); its stdout and
 # stderr go to $TK_TMP/NAME.t, its exit status to TK_RC.
+# With WANT (and WHAT, the case in words), fail unless it exited WANT.
 tk_check_t() {
 	TK_RC=0
 	timeout 60 "$TLSKEYD" -t -c "$2" </dev/null >"$TK_TMP/$1.t" 2>&1 || TK_RC=$?
 	tk_log "tlskeyd -t $(basename "$2"): exit $TK_RC: $(tail -n 1 "$TK_TMP/$1.t")"
+	[ -z "${3:-}" ] || [ "$TK_RC" = "$3" ] ||
+		tk_fail "tlskeyd -t exited $TK_RC ${4:-}: $(cat "$TK_TMP/$1.t")"
 }
 
 # tk_check_refused NAME CONF: tlskeyd must refuse CONF at start-up before

@@ -133,17 +133,27 @@ tk_lines() {
 	wc -c <"$1"
 }
 
+# tk_before_dd WORDS...: the words before the first "--" in the array
+# TK_PRE, and in TK_SKIP how many to shift to reach the words after it.
+# Fails if there is no "--".
+tk_before_dd() {
+	TK_PRE=()
+	while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
+		TK_PRE+=("$1")
+		shift
+	done
+	[ "$#" -gt 0 ] || tk_fail "expected -- after: ${TK_PRE[*]}"
+	TK_SKIP=$((${#TK_PRE[@]} + 1))
+}
+
 # tk_run_ok WHAT [FILE...] -- CMD...: run CMD in the foreground; fail
 # unless it exits 0: "WHAT exit N", after showing the FILEs.
 tk_run_ok() {
 	local what=$1 files=() rc=0
 	shift
-	while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
-		files+=("$1")
-		shift
-	done
-	[ "$#" -gt 0 ] || tk_fail "tk_run_ok $what: no -- CMD"
-	shift
+	tk_before_dd "$@"
+	files=("${TK_PRE[@]}")
+	shift "$TK_SKIP"
 	"$@" || rc=$?
 	[ "$rc" = 0 ] && return 0
 	[ "${#files[@]}" = 0 ] || cat "${files[@]}" >&2

@@ -1,9 +1,6 @@
 # test/ops: what an operator sees -- audit records and logs, status and
 # metrics (doc/status.md), the metrics socket under a real service manager.
-OPS_TESTS = \
-	test/ops/session-end.sh \
-	test/ops/status.sh \
-	test/ops/notify.sh \
+OPS_TESTS = test/ops/session-end.sh test/ops/status.sh test/ops/notify.sh \
 	test/ops/metrics-socket.sh
 
 TESTS += $(OPS_TESTS)

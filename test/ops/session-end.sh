@@ -40,11 +40,9 @@ peer() {
 end_case() {
 	local name=$1 sargs=()
 	shift
-	while [ "$1" != -- ]; do
-		sargs+=("$1")
-		shift
-	done
-	shift
+	tk_before_dd "$@"
+	sargs=("${TK_PRE[@]}")
+	shift "$TK_SKIP"
 	tk_log "case $name: tls-peer $*"
 	tk_mark
 	tk_app_server "$name" --myname server.example.test "${sargs[@]}"

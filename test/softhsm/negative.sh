@@ -74,8 +74,9 @@ kill "$TK_PEER_PID" 2>/dev/null || true
 server_case() {
 	local name=$1 want=$2 sargs=() rc=0
 	shift 2
-	while [ "$1" != -- ]; do sargs+=("$1"); shift; done
-	shift
+	tk_before_dd "$@"
+	sargs=("${TK_PRE[@]}")
+	shift "$TK_SKIP"
 	tk_log "negative: $name (server role, expect $want)"
 	tk_app_server "neg-$name" --myname server.example.test --echo --expect-errno "$want" "${sargs[@]}"
 	# With TLS 1.3 the client may finish before the server rejects it, so

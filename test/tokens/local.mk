@@ -4,10 +4,7 @@
 # once.  They reuse test/lib/tk.sh, test/softhsm/{fixture.sh,tk-app}; see
 # doc/tokens.md.  A test skips (77) only when a Debian package it needs is
 # not installable; tools/install-deps.sh --test installs them.
-TOKENS_TESTS = \
-	test/tokens/multi-token.sh \
-	test/tokens/remote-token.sh \
-	test/tokens/tpm.sh
+TOKENS_TESTS = test/tokens/multi-token.sh test/tokens/remote-token.sh test/tokens/tpm.sh
 
 TESTS += $(TOKENS_TESTS)
 EXTRA_DIST += $(TOKENS_TESTS)

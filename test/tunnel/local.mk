@@ -6,12 +6,8 @@ check_PROGRAMS += test/tunnel/tt-backend
 test_tunnel_tt_backend_SOURCES = test/tunnel/tt-backend.c
 test_tunnel_tt_backend_LDADD = test/lib/libtkt.la libtlskey-common.la
 
-TUNNEL_TESTS = \
-	test/tunnel/options.sh \
-	test/tunnel/server.sh \
-	test/tunnel/exec.sh \
-	test/tunnel/client.sh \
-	test/tunnel/negative.sh
+TUNNEL_TESTS = test/tunnel/options.sh test/tunnel/server.sh test/tunnel/exec.sh \
+	test/tunnel/client.sh test/tunnel/negative.sh
 
 TESTS += $(TUNNEL_TESTS)
 EXTRA_DIST += $(TUNNEL_TESTS)
