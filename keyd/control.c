@@ -17,6 +17,8 @@
 #include "keyd/aclstore.h"
 #include "keyd/control.h"
 #include "keyd/conn.h"
+#include "keyd/gen.h"
+#include "keyd/reload.h"
 #include "keyd/registry.h"
 #include "keyd/log.h"
 #include "keyd/passclose.h"
@@ -235,11 +237,11 @@ static int refuse_query(struct control_call *x, int err, const char *why)
 	return query_reply(x->ctlfd, x->fd, -err);
 }
 
-/* tlskeyctl reload. */
+/* tlskeyctl reload: everything (reload.c). */
 static int handle_reload(struct control_call *x)
 {
 	char why[TK_MESSAGE_MAX] = "";
-	int r = aclstore_reload(x->k, why, sizeof(why));
+	int r = reload_run(x->k, why, sizeof(why));
 
 	aclstore_audit_reload(x->k, &x->who->cred, x->who->unit, r, why);
 	control_reply_error(x->ctlfd, r < 0 ? -r : 0, why);
@@ -448,14 +450,17 @@ static int handle_start(struct control_call *x)
 				     .timeout_ms = m->timeout_ms };
 	memcpy(q.msg.myname, m->myname, sizeof(q.msg.myname));
 	memcpy(q.msg.sniname, m->sniname, sizeof(q.msg.sniname));
+	/* The generation in force now serves this request to its end, even
+	 * if a reload publishes another meanwhile. */
+	q.gen = gen_ref(k->gen);
 	/* The caller's timer may shorten the handshake, never lengthen it past
 	 * handshake-timeout: a slot held for an hour by a silent peer is a
 	 * slot nobody else gets. */
-	if (q.msg.timeout_ms > k->conf->handshake_timeout_ms) {
+	if (q.msg.timeout_ms > q.gen->conf->handshake_timeout_ms) {
 		keyd_log(LOG_DEBUG, "uid=%u pid=%d: handshake timer %u ms capped at handshake-timeout %u ms",
 			 (unsigned)who->cred.uid, (int)who->cred.pid, q.msg.timeout_ms,
-			 k->conf->handshake_timeout_ms);
-		q.msg.timeout_ms = k->conf->handshake_timeout_ms;
+			 q.gen->conf->handshake_timeout_ms);
+		q.msg.timeout_ms = q.gen->conf->handshake_timeout_ms;
 	}
 	r = check_fd(netfd, q.msg.proto, why, sizeof(why));
 	if (r < 0)
@@ -467,7 +472,7 @@ static int handle_start(struct control_call *x)
 	 * for the ACL decision, the audit records, the logs and what
 	 * tlskey_query() reports.  The ACL must never judge one spelling
 	 * while the key of another is used. */
-	q.id = keyd_conf_identity(k->conf, q.msg.myname);
+	q.id = keyd_conf_identity(q.gen->conf, q.msg.myname);
 	if (!q.id) {
 		(void)snprintf(why, sizeof(why), "no key configured for %s", q.msg.myname);
 		r = -ENOKEY;
@@ -493,7 +498,7 @@ static int handle_start(struct control_call *x)
 	r = start_acl_check(who, &q, role, why, sizeof(why));
 	if (r < 0)
 		goto refuse;
-	q.id_index = (size_t)(q.id - k->conf->ids);
+	q.id_index = (size_t)(q.id - q.gen->conf->ids);
 	(void)snprintf(q.unit, sizeof(q.unit), "%s", who->unit);
 	q.t_start_ms = tk_now_ms();
 	*x->ret_req = q;
@@ -510,6 +515,7 @@ refuse:
 	}
 	control_reply_error(ctlfd, -r, why);
 	acl_unref(q.acl);
+	gen_unref(q.gen);
 	/* The contract: a refused socket is shut down. */
 	(void)shutdown(netfd, SHUT_RDWR);
 	x->fd = passclose(netfd);

@@ -10,6 +10,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/admission.c keyd/admission.h \
 	keyd/caller.c keyd/caller.h \
 	keyd/control.c keyd/control.h \
+	keyd/gen.c keyd/gen.h \
 	keyd/handshake.c keyd/handshake.h \
 	keyd/identity.c keyd/identity.h \
 	keyd/keyd.h \
@@ -20,6 +21,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/passclose.c keyd/passclose.h \
 	keyd/quota.c keyd/quota.h \
 	keyd/registry.c keyd/registry.h \
+	keyd/reload.c keyd/reload.h \
 	keyd/relay.c keyd/relay.h \
 	keyd/appsock.c keyd/appsock.h \
 	keyd/authz.c keyd/authz.h \

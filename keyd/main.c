@@ -28,6 +28,8 @@
 #include "keyd/aclstore.h"
 #include "keyd/admission.h"
 #include "keyd/control.h"
+#include "keyd/gen.h"
+#include "keyd/reload.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
 #include "keyd/p11reset.h"
@@ -78,7 +80,7 @@ static void handle_signal(struct loop *l)
 		if (si.ssi_signo == SIGHUP) {
 			struct ucred who;
 			char msg[1024], unit[256];
-			int r = aclstore_reload(l->k, msg, sizeof(msg));
+			int r = reload_run(l->k, msg, sizeof(msg));
 
 			signal_sender(&si, &who, unit, sizeof(unit));
 			aclstore_audit_reload(l->k, &who, unit, r, msg);
@@ -301,67 +303,22 @@ static void harden_process(void)
 	umask(077);
 }
 
-static int load_identities(struct keyd *k)
-{
-	struct keyd_conf *c = k->conf;
-	char err[512];
-	int r;
-
-	k->chains = calloc(c->n_ids ? c->n_ids : 1, sizeof(*k->chains));
-	k->chain_lens = calloc(c->n_ids ? c->n_ids : 1, sizeof(*k->chain_lens));
-	if (!k->chains || !k->chain_lens)
-		return -ENOMEM;
-	for (size_t i = 0; i < c->n_ids; i++) {
-		struct keyd_identity *id = &c->ids[i];
-		struct p11_key_status st;
-
-		if (id->pin_file) {
-			r = p11_pin_add(id->key_uri, id->pin_file, err, sizeof(err));
-			if (r < 0) {
-				keyd_log(LOG_ERR, "identity %s: %s", id->name, err);
-				return r;
-			}
-		}
-		r = p11_chain_load(id->cert_src, &k->chains[i], &k->chain_lens[i], err, sizeof(err));
-		if (r < 0) {
-			keyd_log(LOG_ERR, "identity %s: certificate: %s", id->name, err);
-			return r;
-		}
-		/* A missing token is not fatal at startup: it may come back. */
-		r = p11_key_probe(id->key_uri, &st, err, sizeof(err));
-		if (r < 0)
-			keyd_log(LOG_WARNING, "identity %s: key not usable now: %s", id->name, err);
-		else if (st.extractable || !st.sensitive)
-			keyd_log(LOG_WARNING, "identity %s: key %s is extractable or not sensitive",
-				 id->name, id->key_uri);
-	}
-	return 0;
-}
-
 static void keyd_free(struct keyd *k)
 {
-	if (k->chains) {
-		for (size_t i = 0; i < k->conf->n_ids; i++) {
-			for (unsigned j = 0; j < k->chain_lens[i]; j++)
-				gnutls_pcert_deinit(&k->chains[i][j]);
-			free(k->chains[i]);
-		}
-	}
-	free(k->chains);
-	free(k->chain_lens);
-	if (k->prio)
-		gnutls_priority_deinit(k->prio);
 	acl_unref(k->acl);
-	vcache_free(k->vcache);
 	quota_free(k->quota);
 	(void)tk_close(k->donefd);
 	pthread_mutex_destroy(&k->acl_lock);
-	keyd_conf_free(k->conf);
+	/* k->conf is the generation's once there is one. */
+	if (k->gen)
+		gen_unref(k->gen);
+	else
+		keyd_conf_free(k->conf);
 }
 
 /* Everything the daemon needs before it can serve: the ACL store, caller
- * identification, TLS priorities, the validation cache, the shares,
- * PKCS#11 and the identities.  Returns 0 or a negative errno (logged);
+ * identification, the pending shares, PKCS#11 and the first generation
+ * (identities, TLS priorities, trust, the validation cache).  Returns 0 or a negative errno (logged);
  * keyd_free() releases what was set up either way. */
 static int keyd_setup(struct keyd *k)
 {
@@ -372,14 +329,6 @@ static int keyd_setup(struct keyd *k)
 	if (r < 0)
 		return r;
 	(void)caller_identify_init();
-	r = gnutls_priority_init2(&k->prio, k->conf->priority ? k->conf->priority : "NORMAL", NULL, 0);
-	if (r < 0) {
-		keyd_log(LOG_ERR, "priority '%s': %s", k->conf->priority, gnutls_strerror(r));
-		return -EINVAL;
-	}
-	r = vcache_new(k->conf->cache_size, k->conf->cache_ttl_s, &k->vcache);
-	if (r < 0)
-		return r;
 	{
 		struct quota_limits lim = { .pending_per_uid = k->conf->max_pending_per_uid,
 					    .handshakes_per_uid = k->conf->max_handshakes_per_uid,
@@ -395,9 +344,23 @@ static int keyd_setup(struct keyd *k)
 		keyd_log(LOG_ERR, "PKCS#11: %s", err);
 		return r;
 	}
-	r = load_identities(k);
-	if (r < 0)
-		return r;
+	{
+		struct keyd_conf *c = k->conf;
+		struct gen_errors errs;
+
+		memset(&errs, 0, sizeof(errs));
+		k->conf = NULL; /* the generation owns it now, also on failure */
+		r = gen_build_conf(c, 1, &errs, &k->gen);
+		if (r < 0) {
+			for (const char *p = errs.text, *nl; p && *p; p = nl ? nl + 1 : NULL) {
+				nl = strchr(p, '\n');
+				keyd_log(LOG_ERR, "%.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
+			}
+			return r;
+		}
+		k->conf = k->gen->conf;
+		atomic_store(&k->gen_serial, 1);
+	}
 	return 0;
 }
 

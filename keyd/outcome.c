@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "keyd/log.h"
 #include "keyd/outcome.h"
+#include "keyd/gen.h"
 #include "keyd/worker.h"
 #include "tlskey/starttls.h"
 
@@ -26,7 +27,7 @@ static uint32_t info_flags(const struct conn *c)
 
 	if (c->app.fd >= 0 && !c->app_tcp && !c->dtls) {
 		f |= TLSKEY_INFO_TRUNCATION_UNREPORTED;
-		if (!c->w->k->conf->protected_unix)
+		if (!c->req.gen->conf->protected_unix)
 			f |= TLSKEY_INFO_UNIX_FALLBACK;
 	}
 	return f;

@@ -1,4 +1,4 @@
-/* Trust: the per-worker credentials (anchors, the key callback), peer
+/* Trust: the credentials of a generation (anchors, the key callback), peer
  * certificate validation with configured pins, and the validation cache
  * key. */
 #include "config.h"
@@ -13,6 +13,7 @@
 #include "common/file.h"
 #include "common/util.h"
 #include "keyd/identity.h"
+#include "keyd/gen.h"
 #include "keyd/keys.h"
 #include "keyd/log.h"
 #include "keyd/trust.h"
@@ -53,7 +54,7 @@ static int pin_accepts(struct conn *c, const gnutls_datum_t *leaf, unsigned stat
 {
 	const unsigned fatal = GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED | GNUTLS_CERT_REVOKED |
 			       GNUTLS_CERT_PURPOSE_MISMATCH;
-	const struct keyd_conf *conf = c->w->k->conf;
+	const struct keyd_conf *conf = c->req.gen->conf;
 	const struct keyd_peer *pe;
 	gnutls_x509_crt_t crt;
 	unsigned char spki[32], whole[32];
@@ -99,7 +100,7 @@ static int verify_cb(gnutls_session_t s)
 		return 0; /* finish() applies the certificate-request flags */
 	cache_key(c, certs, n, c->cache_key);
 	if (!(q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) &&
-	    vcache_get(c->w->k->vcache, c->cache_key, &v) == 0) {
+	    vcache_get(c->req.gen->vcache, c->cache_key, &v) == 0) {
 		c->cache_hit = 1;
 		(void)snprintf(c->peer, sizeof(c->peer), "%s", v.peer);
 		(void)snprintf(c->mapped_user, sizeof(c->mapped_user), "%s", v.mapped_user);
@@ -131,52 +132,66 @@ static int verify_cb(gnutls_session_t s)
 	return 0;
 }
 
-int trust_creds_init(struct worker *w)
+/* Load the configured trust anchors into cred. */
+static int load_anchors(const struct keyd_conf *conf, gnutls_certificate_credentials_t cred,
+			char *err, size_t len)
 {
-	const struct keyd_conf *conf = w->k->conf;
 	int r;
 
-	r = gnutls_certificate_allocate_credentials(&w->cred);
-	if (r < 0)
-		return -ENOMEM;
 	/* Trust anchors: a file, a directory, both, or the system store when
 	 * neither is configured (or ca-file is "system").  Pins alone are
 	 * fine too: then there may be no anchor at all. */
 	if ((!conf->ca_file && !conf->ca_dir) || (conf->ca_file && !strcmp(conf->ca_file, "system"))) {
-		r = gnutls_certificate_set_x509_system_trust(w->cred);
+		r = gnutls_certificate_set_x509_system_trust(cred);
 		if (r < 0) {
-			keyd_log(LOG_ERR, "system trust store: %s", gnutls_strerror(r));
+			(void)snprintf(err, len, "system trust store: %s", gnutls_strerror(r));
 			return -EINVAL;
 		}
 	} else if (conf->ca_file) {
-		char err[512];
 		int fd;
 
 		/* GnuTLS opens the file with a blocking open(): make sure first
-		 * that it is a regular file, or a FIFO there would hang start-up.
-		 * (Whoever could swap it in between could edit it anyway.) */
-		r = tk_file_open_regular("ca-file", conf->ca_file, 0, &fd, NULL, err, sizeof(err));
-		if (r < 0) {
-			keyd_log(LOG_ERR, "%s", err);
+		 * that it is a regular file, or a FIFO there would hang the
+		 * daemon.  (Whoever could swap it in between could edit it.) */
+		r = tk_file_open_regular("ca-file", conf->ca_file, 0, &fd, NULL, err, len);
+		if (r < 0)
 			return r;
-		}
 		(void)tk_close(fd);
-		r = gnutls_certificate_set_x509_trust_file(w->cred, conf->ca_file, GNUTLS_X509_FMT_PEM);
+		r = gnutls_certificate_set_x509_trust_file(cred, conf->ca_file, GNUTLS_X509_FMT_PEM);
 		if (r <= 0) {
-			keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s", conf->ca_file,
-				 r < 0 ? gnutls_strerror(r) : "file holds no certificate");
+			(void)snprintf(err, len, "no trust anchors loaded from %s: %s", conf->ca_file,
+				       r < 0 ? gnutls_strerror(r) : "file holds no certificate");
 			return -EINVAL;
 		}
 	}
 	if (conf->ca_dir) {
-		r = gnutls_certificate_set_x509_trust_dir(w->cred, conf->ca_dir, GNUTLS_X509_FMT_PEM);
+		r = gnutls_certificate_set_x509_trust_dir(cred, conf->ca_dir, GNUTLS_X509_FMT_PEM);
 		if (r < 0 || (r == 0 && !conf->ca_file && !conf->n_peers)) {
-			keyd_log(LOG_ERR, "no trust anchors loaded from %s: %s", conf->ca_dir,
-				 r < 0 ? gnutls_strerror(r) : "directory holds no certificate");
+			(void)snprintf(err, len, "no trust anchors loaded from %s: %s", conf->ca_dir,
+				       r < 0 ? gnutls_strerror(r) : "directory holds no certificate");
 			return -EINVAL;
 		}
 	}
-	gnutls_certificate_set_retrieve_function2(w->cred, keys_cert_cb);
-	gnutls_certificate_set_verify_function(w->cred, verify_cb);
+	return 0;
+}
+
+int trust_creds_new(const struct keyd_conf *conf, gnutls_certificate_credentials_t *ret_cred,
+		    char *err, size_t len)
+{
+	gnutls_certificate_credentials_t cred;
+	int r;
+
+	if (gnutls_certificate_allocate_credentials(&cred) < 0) {
+		(void)snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	r = load_anchors(conf, cred, err, len);
+	if (r < 0) {
+		gnutls_certificate_free_credentials(cred);
+		return r;
+	}
+	gnutls_certificate_set_retrieve_function2(cred, keys_cert_cb);
+	gnutls_certificate_set_verify_function(cred, verify_cb);
+	*ret_cred = cred;
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "keyd/control.h"
 #include "test/unit/keyd-unit.h"
+#include "test/unit/keyd-gen-unit.h"
 #include "tlskey/starttls.h"
 
 static struct tk_msg start_msg(uint8_t role, uint8_t proto, uint32_t flags, const char *myname)
@@ -126,8 +127,8 @@ static void setup(void)
 
 	memset(&k, 0, sizeof(k));
 	pthread_mutex_init(&k.acl_lock, NULL);
-	ck_assert_msg(keyd_conf_parse("test.conf", conf_text, strlen(conf_text), &k.conf, err,
-				      sizeof(err)) == 0, "%s", err);
+	k.gen = unit_gen_new(conf_text);
+	k.conf = k.gen->conf;
 	ck_assert_msg(acl_load_buffer("test.acl", acl_text, strlen(acl_text), &k.acl, err,
 				      sizeof(err)) == 0, "%s", err);
 	memset(&who, 0, sizeof(who));
@@ -141,7 +142,7 @@ static void teardown(void)
 	(void)tk_close(sv[0]);
 	(void)tk_close(sv[1]);
 	acl_unref(k.acl);
-	keyd_conf_free(k.conf);
+	gen_unref(k.gen);
 	pthread_mutex_destroy(&k.acl_lock);
 }
 
@@ -253,12 +254,14 @@ START_TEST(dispatch_who_may_send)
 	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
 	ck_assert_uint_eq(res.err, EPERM);
 	ck_assert_str_eq(res.message, "only root may reload tlskeyd");
-	/* The daemon's own uid may: no acl file is configured here, so the
-	 * reload itself fails, with its own reason. */
+	/* The daemon's own uid may: the configuration was not read from a
+	 * file here, so the reload itself fails, with its own reason, and
+	 * the configuration in force stays. */
 	who.cred.uid = geteuid();
 	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
 	ck_assert_uint_eq(res.err, ENOENT);
-	ck_assert_ptr_nonnull(strstr(res.message, "no 'acl' file configured"));
+	ck_assert_str_eq(res.message, "keeping the previous configuration: no configuration file");
+	ck_assert_uint_eq(k.gen->serial, 1);
 }
 END_TEST
 
@@ -304,6 +307,7 @@ START_TEST(admit_start_decisions)
 	ck_assert_uint_eq(req.msg.timeout_ms, k.conf->handshake_timeout_ms);
 	ck_assert_uint_eq(unit_open_fds(), before + 1);
 	acl_unref(req.acl);
+	gen_unref(req.gen);
 	(void)tk_close(netfd);
 	(void)tk_close(tcp[0]);
 	(void)tk_close(tcp[1]);

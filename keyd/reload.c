@@ -1,0 +1,149 @@
+/* Reloading everything: the configuration file, every identity, the
+ * trust anchors and pins, the priority, the cache, the limits and the ACL,
+ * all or nothing.  Handshakes already admitted finish with the generation
+ * they started with; relays never look at it. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <systemd/sd-daemon.h>
+
+#include "keyd/aclstore.h"
+#include "keyd/gen.h"
+#include "keyd/log.h"
+#include "keyd/quota.h"
+#include "keyd/reload.h"
+#include "keyd/worker.h"
+
+#define RELOAD_NOTE_MAX 320
+
+static void notify_reloading(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+			 (unsigned long long)ts.tv_sec * 1000000ULL +
+				 (unsigned long long)ts.tv_nsec / 1000ULL);
+}
+
+/* The errors, one log line each; the answer gets them joined by "; " as
+ * far as they fit (the log has them all). */
+static void report_errors(const struct gen_errors *errs, char *msg, size_t len)
+{
+	const char *p = errs->text;
+	size_t used;
+
+	(void)snprintf(msg, len, "keeping the previous configuration: %u error%s: ", errs->n,
+		       errs->n == 1 ? "" : "s");
+	used = strlen(msg);
+	for (unsigned i = 0; p && *p; i++) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+		if (used < len) {
+			int w = snprintf(msg + used, len - used, "%s%.*s", i ? "; " : "", n, p);
+			used += w > 0 ? (size_t)w : 0;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	keyd_log(LOG_ERR, "reload: %s", msg);
+	/* The answer may have been cut short: the log has every error. */
+	for (p = errs->text; used >= len && p && *p;) {
+		const char *nl = strchr(p, '\n');
+
+		keyd_log(LOG_ERR, "reload error: %.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+/* Restart-only settings keep running with their old values: copy them
+ * into fresh before it is published, so that k->conf says what runs. */
+static int carry_restart_only(const struct keyd_conf *old, struct keyd_conf *fresh)
+{
+	char *s = old->socket_path ? strdup(old->socket_path) : NULL;
+	char *m = old->module_path ? strdup(old->module_path) : NULL;
+
+	if ((old->socket_path && !s) || (old->module_path && !m)) {
+		free(s);
+		free(m);
+		return -ENOMEM;
+	}
+	free(fresh->socket_path);
+	free(fresh->module_path);
+	fresh->socket_path = s;
+	fresh->module_path = m;
+	fresh->workers = old->workers;
+	return 0;
+}
+
+/* Make g and acl the ones in force.  Requests already admitted keep
+ * the references they hold. */
+static void publish(struct keyd *k, struct keyd_gen *g, struct acl *acl)
+{
+	struct keyd_gen *old = k->gen;
+
+	aclstore_publish(k, acl);
+	k->gen = g;
+	k->conf = g->conf;
+	atomic_store(&k->gen_serial, g->serial);
+	quota_set_pending_per_uid(k->quota, g->conf->max_pending_per_uid);
+	/* Workers drop their keys of the old generation once idle. */
+	for (unsigned i = 0; i < k->n_workers; i++)
+		(void)eventfd_write(k->workers[i].wakefd, 1);
+	gen_unref(old);
+}
+
+int reload_run(struct keyd *k, char *msg, size_t len)
+{
+	struct gen_errors errs;
+	struct keyd_gen *g = NULL;
+	struct acl *acl = NULL;
+	char restart[128] = "", acl_note[RELOAD_NOTE_MAX];
+	const char *acl_path;
+	int r;
+
+	memset(&errs, 0, sizeof(errs));
+	if (!k->conf->path) {
+		/* Parsed from a buffer (unit tests): nothing to read again. */
+		(void)snprintf(msg, len, "keeping the previous configuration: no configuration file");
+		return -ENOENT;
+	}
+	notify_reloading();
+	r = gen_build(k->conf->path, k->gen->serial + 1, &errs, &g);
+	/* The ACL is checked even when the configuration is not, so that
+	 * one reload lists every error there is. */
+	acl_path = g ? g->conf->acl_path : k->conf->acl_path;
+	if (aclstore_parse(acl_path, &acl, &errs) < 0 && r == 0)
+		r = -EINVAL;
+	if (r == 0 && gen_restart_needed(k->conf, g->conf, restart, sizeof(restart)) &&
+	    carry_restart_only(k->conf, g->conf) < 0) {
+		gen_error(&errs, "%s: out of memory", k->conf->path);
+		r = -ENOMEM;
+	}
+	if (r < 0) {
+		report_errors(&errs, msg, len);
+		gen_unref(g);
+		acl_unref(acl);
+		(void)sd_notifyf(0, "READY=1\nSTATUS=reload failed (%u error%s), previous configuration kept",
+				 errs.n, errs.n == 1 ? "" : "s");
+		return r;
+	}
+	publish(k, g, acl);
+	if (acl)
+		(void)snprintf(acl_note, sizeof(acl_note), "ACL loaded from %s (%zu rules)", acl_path,
+			       acl_rule_count(acl));
+	else
+		(void)snprintf(acl_note, sizeof(acl_note), "no 'acl' file configured, every request is denied");
+	(void)snprintf(msg, len, "%s; configuration %s (generation %u, %zu identities)%s%s", acl_note,
+		       g->conf->path, g->serial, g->conf->n_ids, restart[0] ? "; needs a restart: " : "",
+		       restart);
+	keyd_log(LOG_NOTICE, "%s", msg);
+	(void)sd_notifyf(0, "READY=1\nSTATUS=reloaded (generation %u)%s%s", g->serial,
+			 restart[0] ? ", needs a restart: " : "", restart);
+	return 0;
+}
