@@ -99,7 +99,7 @@ int gen_identity_build(struct keyd_gen *g, size_t i, int probe, struct gen_error
 	if (r < 0) {
 		g->chains[i] = NULL;
 		g->chain_lens[i] = 0;
-		gen_error(errs, "%s:%u: identity %s: certificate: %s", c->path, id->line, id->name, err);
+		gen_error(errs, "%s:%u: identity %s: %s", c->path, id->line, id->name, err);
 		return r;
 	}
 	if (!probe)

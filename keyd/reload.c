@@ -31,34 +31,65 @@ static void notify_reloading(void)
 				 (unsigned long long)ts.tv_nsec / 1000ULL);
 }
 
-/* The errors, one log line each; the answer gets them joined by "; " as
- * far as they fit (the log has them all). */
-static void report_errors(const struct gen_errors *errs, char *msg, size_t len)
+/* Append src to out (room len, used so far *used) with every occurrence
+ * of prefix left out.  Returns 0, or -ENOSPC if it did not fit (out is
+ * then left as it was). */
+static int append_short(char *out, size_t len, size_t *used, const char *src, size_t n,
+			const char *prefix)
 {
-	const char *p = errs->text;
-	size_t used;
+	size_t pl = strlen(prefix), at = *used;
 
-	(void)snprintf(msg, len, "keeping the previous configuration: %u error%s: ", errs->n,
-		       errs->n == 1 ? "" : "s");
-	used = strlen(msg);
-	for (unsigned i = 0; p && *p; i++) {
-		const char *nl = strchr(p, '\n');
-		int n = nl ? (int)(nl - p) : (int)strlen(p);
-
-		if (used < len) {
-			int w = snprintf(msg + used, len - used, "%s%.*s", i ? "; " : "", n, p);
-			used += w > 0 ? (size_t)w : 0;
+	for (size_t i = 0; i < n; i++) {
+		if (pl && i + pl <= n && !strncmp(src + i, prefix, pl)) {
+			i += pl - 1;
+			continue;
 		}
-		p = nl ? nl + 1 : NULL;
+		if (at + 1 >= len)
+			return -ENOSPC;
+		out[at++] = src[i];
 	}
-	keyd_log(LOG_ERR, "reload: %s", msg);
-	/* The answer may have been cut short: the log has every error. */
-	for (p = errs->text; used >= len && p && *p;) {
-		const char *nl = strchr(p, '\n');
+	out[at] = '\0';
+	*used = at;
+	return 0;
+}
 
-		keyd_log(LOG_ERR, "reload error: %.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
-		p = nl ? nl + 1 : NULL;
+/* Every error goes to the log in full, one line each.  The answer (a
+ * wire message, TK_MESSAGE_MAX bytes) lists as many as fit, with paths
+ * under the configuration file's directory written relative to it, and
+ * says how many more the log has. */
+static void report_errors(const char *conf_path, const struct gen_errors *errs, char *msg,
+			  size_t len)
+{
+	const char *slash = strrchr(conf_path, '/');
+	char dir[256] = "";
+	size_t used, room = len > 48 ? len - 48 : len; /* for the "N more" tail */
+	unsigned listed = 0;
+	const char *p;
+
+	if (slash && (size_t)(slash - conf_path + 1) < sizeof(dir))
+		(void)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - conf_path + 1), conf_path);
+	(void)snprintf(msg, len, "keeping the previous configuration: %u error%s%s%s%s: ", errs->n,
+		       errs->n == 1 ? "" : "s", dir[0] ? " (in " : "", dir, dir[0] ? ")" : "");
+	used = strlen(msg);
+	for (p = errs->text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p), keep = used;
+
+		keyd_log(LOG_ERR, "reload error: %.*s", (int)n, p);
+		if (listed == (unsigned)-1 ||
+		    (listed && append_short(msg, room, &used, "; ", 2, "") < 0) ||
+		    append_short(msg, room, &used, p, n, dir) < 0) {
+			used = keep;
+			msg[used] = '\0';
+			listed = (unsigned)-1; /* the rest only in the log */
+		} else {
+			listed++;
+		}
+		p = nl ? nl + 1 : p + n;
 	}
+	if (listed == (unsigned)-1)
+		(void)snprintf(msg + used, len - used, " ... (every error is in the daemon log)");
+	keyd_log(LOG_ERR, "reload: %s", msg);
 }
 
 /* Restart-only settings keep running with their old values: copy them
@@ -126,7 +157,7 @@ int reload_run(struct keyd *k, char *msg, size_t len)
 		r = -ENOMEM;
 	}
 	if (r < 0) {
-		report_errors(&errs, msg, len);
+		report_errors(k->conf->path, &errs, msg, len);
 		gen_unref(g);
 		acl_unref(acl);
 		(void)sd_notifyf(0, "READY=1\nSTATUS=reload failed (%u error%s), previous configuration kept",

@@ -17,3 +17,4 @@ include $(srcdir)/test/systemd/local.mk
 include $(srcdir)/test/tokens/local.mk
 include $(srcdir)/test/tunnel/local.mk
 include $(srcdir)/test/hostile/local.mk
+include $(srcdir)/test/reload/local.mk
