@@ -98,8 +98,9 @@ static int next_timeout(const struct loop *l)
 
 static void report_status(struct loop *l)
 {
-	(void)sd_notifyf(0, "STATUS=%u sessions, %u handshakes, %zu waiting",
-			 atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->adm.n_pending);
+	(void)sd_notifyf(0, "STATUS=%u sessions, %u handshakes, %zu waiting%s%s",
+			 atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->adm.n_pending,
+			 l->k->reload_note[0] ? "; " : "", l->k->reload_note);
 }
 
 /* Housekeeping once a second at most: watchdog, status, idle exit. */

@@ -160,8 +160,10 @@ int reload_run(struct keyd *k, char *msg, size_t len)
 		report_errors(k->conf->path, &errs, msg, len);
 		gen_unref(g);
 		acl_unref(acl);
-		(void)sd_notifyf(0, "READY=1\nSTATUS=reload failed (%u error%s), previous configuration kept",
-				 errs.n, errs.n == 1 ? "" : "s");
+		(void)snprintf(k->reload_note, sizeof(k->reload_note),
+			       "reload failed (%u error%s), previous configuration kept", errs.n,
+			       errs.n == 1 ? "" : "s");
+		(void)sd_notifyf(0, "READY=1\nSTATUS=%s", k->reload_note);
 		return r;
 	}
 	publish(k, g, acl);
@@ -174,7 +176,8 @@ int reload_run(struct keyd *k, char *msg, size_t len)
 		       g->conf->path, g->serial, g->conf->n_ids, restart[0] ? "; needs a restart: " : "",
 		       restart);
 	keyd_log(LOG_NOTICE, "%s", msg);
-	(void)sd_notifyf(0, "READY=1\nSTATUS=reloaded (generation %u)%s%s", g->serial,
-			 restart[0] ? ", needs a restart: " : "", restart);
+	(void)snprintf(k->reload_note, sizeof(k->reload_note), "reloaded (generation %u)%s%s",
+		       g->serial, restart[0] ? ", needs a restart: " : "", restart);
+	(void)sd_notifyf(0, "READY=1\nSTATUS=%s", k->reload_note);
 	return 0;
 }

@@ -8,8 +8,11 @@
 #  1. the socket listens (mode 0666) and the service is inactive;
 #  2. a real handshake (tk-app client -> tlskeyd -> gnutls-serv) starts it;
 #  3. StatusText shows the daemon's STATUS=, the watchdog is being pinged;
-#  4. "systemctl reload" reloads the ACL in the same process; "stop" stops
-#     it cleanly and the socket stays;
+#  4. "systemctl reload" reloads everything in the same process (the
+#     shipped ExecReload=, tlskeyctl reload); an invalid configuration
+#     makes "systemctl reload" fail while the unit stays active with the
+#     same PID and StatusText says so; "stop" stops it cleanly and the
+#     socket stays;
 #  5. with the local-tokens drop-in of doc/systemd.md (PrivateNetwork=yes,
 #     AF_UNIX only) and idle-exit, the next client starts it again, it
 #     serves, then exits by itself with status 0, and the next client
@@ -80,6 +83,8 @@ User=
 Group=
 ExecStart=
 ExecStart=$daemon -d -c $conf
+ExecReload=
+ExecReload=$builddir/tlskeyctl -s $sock reload
 Environment=SOFTHSM2_CONF=$SOFTHSM2_CONF
 StandardOutput=append:$log
 StandardError=append:$log
@@ -263,6 +268,26 @@ done
 um_wait tlskeyd.service active 5
 [ "$(um_show tlskeyd.service MainPID)" = "$pid" ] || tk_fail "reload replaced the process"
 um_handshake after-reload alice@example.test
+# An invalid configuration: "systemctl reload" fails, nothing changes.
+cp "$conf" "$TK_TMP/good.conf"
+printf '\n[identity broken.example.test]\nkey = pkcs11:token=x;object=y;type=private\ncert = %s\n' \
+	"$TK_TMP/no-such.pem" >>"$conf"
+if uctl reload tlskeyd.service 2>"$TK_TMP/bad-reload.err"; then
+	tk_fail "systemctl reload succeeded with an invalid configuration"
+fi
+um_wait tlskeyd.service active 5
+[ "$(um_show tlskeyd.service MainPID)" = "$pid" ] || tk_fail "the failed reload replaced the process"
+status=$(um_show tlskeyd.service StatusText)
+tk_log "after the failed reload: StatusText=$status"
+case $status in *"reload failed (1 error)"*) ;; *) tk_fail "StatusText '$status' does not report the failed reload" ;; esac
+tk_expect_grep "$log" "reload error: $conf:[0-9]+: identity broken.example.test: certificate file"
+um_handshake after-bad-reload alice@example.test
+cp "$TK_TMP/good.conf" "$conf"
+uctl reload tlskeyd.service || tk_fail "systemctl --user reload failed with the good configuration again"
+case $(um_show tlskeyd.service StatusText) in
+*"reloaded (generation 3)"*) ;;
+*) tk_fail "StatusText '$(um_show tlskeyd.service StatusText)' after the good reload" ;;
+esac
 
 uctl stop tlskeyd.service || tk_fail "systemctl --user stop tlskeyd.service failed"
 [ "$(um_state tlskeyd.service)" = inactive ] || tk_fail "tlskeyd.service is $(um_state tlskeyd.service) after stop"
