@@ -2,7 +2,8 @@
 # fixture of test/softhsm and real peers (issue 10).
 RELOAD_TESTS = \
 	test/reload/renew.sh \
-	test/reload/identities.sh
+	test/reload/identities.sh \
+	test/reload/loop.sh
 
 TESTS += $(RELOAD_TESTS)
 EXTRA_DIST += $(RELOAD_TESTS)
