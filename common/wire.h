@@ -26,7 +26,7 @@ enum tk_msg_type {
 	TK_MSG_RESULT = 4,     /* daemon -> lib, carries the protected fd on success */
 	TK_MSG_QUERY = 5,      /* lib -> daemon, carries a protected fd */
 	TK_MSG_QUERY_RESULT = 6, /* daemon -> lib */
-	TK_MSG_RELOAD = 7,     /* admin -> daemon: re-read the ACL; answered by RESULT */
+	TK_MSG_RELOAD = 7,     /* admin -> daemon: re-read the configuration and ACL; answered by RESULT */
 	TK_MSG_TYPE_MAX
 };
 

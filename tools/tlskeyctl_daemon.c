@@ -24,7 +24,7 @@
 
 #define DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
 
-/* A reload parses the ACL and looks up its names: seconds at worst. */
+/* A reload loads every certificate and the ACL: seconds at worst. */
 #define RELOAD_TIMEOUT_S 15
 
 /* -s, else socket= from the configuration, else $TLSKEYD_SOCKET, else the
@@ -104,8 +104,8 @@ int ctl_reload_send(struct ctl *ctl)
 	if (ans->err == EPERM)
 		ctl_err("(only root and the daemon's user may reload)");
 	else if (ans->err != ENOENT)
-		ctl_err("(the daemon keeps its previous rules; 'tlskeyctl acl check' lists "
-			"every error)");
+		ctl_err("(the daemon keeps its previous configuration; its log lists every "
+			"error)");
 out:
 	(void)tk_close(fd);
 	free(ans);
@@ -116,8 +116,9 @@ int ctl_reload(struct ctl *ctl, int argc, char **argv)
 {
 	static const char usage_text[] =
 		"Usage: tlskeyctl [-c CONFIG] [-s SOCKET] reload\n"
-		"Ask the running tlskeyd to re-read its ACL (as SIGHUP does) and print its\n"
-		"answer.  If the file is not valid, the daemon keeps its previous rules,\n"
+		"Ask the running tlskeyd to re-read its configuration, identities,\n"
+		"certificates, trust anchors and ACL (as SIGHUP does) and print its answer.\n"
+		"If anything is not valid, the daemon keeps its previous configuration,\n"
 		"the errors are printed and the exit status is 1.  Root only.\n";
 	int r = ctl_only_help(argc, argv, usage_text, 0);
 
