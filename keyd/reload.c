@@ -53,42 +53,52 @@ static int append_short(char *out, size_t len, size_t *used, const char *src, si
 	return 0;
 }
 
+/* The answer for errs into msg, with every occurrence of dir left out of
+ * the errors ("" leaves them whole).  Returns the number of errors that
+ * did not fit (the answer then says the log has them). */
+static unsigned compose_errors(const struct gen_errors *errs, const char *dir, char *msg,
+			       size_t len)
+{
+	size_t used, room = len > 48 ? len - 48 : len; /* for the tail */
+	unsigned listed = 0;
+
+	(void)snprintf(msg, len, "keeping the previous configuration: %u error%s%s%s%s: ", errs->n,
+		       errs->n == 1 ? "" : "s", dir[0] ? " (in " : "", dir, dir[0] ? ")" : "");
+	used = strlen(msg);
+	for (const char *p = errs->text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p), keep = used;
+
+		if ((listed && append_short(msg, room, &used, "; ", 2, "") < 0) ||
+		    append_short(msg, room, &used, p, n, dir) < 0) {
+			msg[keep] = '\0';
+			(void)snprintf(msg + keep, len - keep, " ... (every error is in the daemon log)");
+			return errs->n - listed;
+		}
+		listed++;
+		p = nl ? nl + 1 : p + n;
+	}
+	return 0;
+}
+
 /* Every error goes to the log in full, one line each.  The answer (a
- * wire message, TK_MESSAGE_MAX bytes) lists as many as fit, with paths
- * under the configuration file's directory written relative to it, and
- * says how many more the log has. */
+ * wire message, TK_MESSAGE_MAX bytes) lists them all with whole paths if
+ * they fit, else with paths under the configuration file's directory
+ * written relative to it, else as many as fit. */
 static void report_errors(const char *conf_path, const struct gen_errors *errs, char *msg,
 			  size_t len)
 {
 	const char *slash = strrchr(conf_path, '/');
 	char dir[256] = "";
-	size_t used, room = len > 48 ? len - 48 : len; /* for the "N more" tail */
-	unsigned listed = 0;
-	const char *p;
 
+	for (const char *p = errs->text, *nl; *p; p = nl ? nl + 1 : p + strlen(p)) {
+		nl = strchr(p, '\n');
+		keyd_log(LOG_ERR, "reload error: %.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
+	}
 	if (slash && (size_t)(slash - conf_path + 1) < sizeof(dir))
 		(void)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - conf_path + 1), conf_path);
-	(void)snprintf(msg, len, "keeping the previous configuration: %u error%s%s%s%s: ", errs->n,
-		       errs->n == 1 ? "" : "s", dir[0] ? " (in " : "", dir, dir[0] ? ")" : "");
-	used = strlen(msg);
-	for (p = errs->text; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p), keep = used;
-
-		keyd_log(LOG_ERR, "reload error: %.*s", (int)n, p);
-		if (listed == (unsigned)-1 ||
-		    (listed && append_short(msg, room, &used, "; ", 2, "") < 0) ||
-		    append_short(msg, room, &used, p, n, dir) < 0) {
-			used = keep;
-			msg[used] = '\0';
-			listed = (unsigned)-1; /* the rest only in the log */
-		} else {
-			listed++;
-		}
-		p = nl ? nl + 1 : p + n;
-	}
-	if (listed == (unsigned)-1)
-		(void)snprintf(msg + used, len - used, " ... (every error is in the daemon log)");
+	if (compose_errors(errs, "", msg, len) && dir[0])
+		(void)compose_errors(errs, dir, msg, len);
 	keyd_log(LOG_ERR, "reload: %s", msg);
 }
 

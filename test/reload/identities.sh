@@ -105,7 +105,8 @@ la=$(wc -l <"$ACL")
 tk_mark
 tk_dctl 1 bad reload
 tk_log "answer: $(cat "$TK_TMP/bad.out" "$TK_TMP/bad.err")"
-# The answer names paths relative to the configuration's directory.
+# Whole paths would not fit in the answer: they are relative to the
+# configuration's directory.
 tk_expect_grep "$TK_TMP/bad.err" "keeping the previous configuration: 4 errors \\(in $TK_FX/\\): "
 tk_expect_grep "$TK_TMP/bad.err" "[:;] tlskeyd.conf:$l1: identity gone1.example.test: certificate file no-such-cert-1.pem: "
 tk_expect_grep "$TK_TMP/bad.err" "; tlskeyd.conf:$l2: identity gone2.example.test: certificate file no-such-cert-2.pem: "
