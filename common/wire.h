@@ -27,6 +27,8 @@ enum tk_msg_type {
 	TK_MSG_QUERY = 5,      /* lib -> daemon, carries a protected fd */
 	TK_MSG_QUERY_RESULT = 6, /* daemon -> lib */
 	TK_MSG_RELOAD = 7,     /* admin -> daemon: re-read the configuration and ACL; answered by RESULT */
+	TK_MSG_KEYS = 8,       /* admin -> daemon: what is served; answered by KEY_INFOs, then RESULT */
+	TK_MSG_KEY_INFO = 9,   /* daemon -> admin: one identity in force and its certificate */
 	TK_MSG_TYPE_MAX
 };
 

@@ -18,6 +18,7 @@
 #include "keyd/control.h"
 #include "keyd/conn.h"
 #include "keyd/gen.h"
+#include "keyd/keylist.h"
 #include "keyd/reload.h"
 #include "keyd/registry.h"
 #include "keyd/log.h"
@@ -255,6 +256,23 @@ static int refuse_reload(struct control_call *x, int err, const char *why)
 	return 1;
 }
 
+/* tlskeyctl keys: what is served (keylist.c), then a RESULT. */
+static int handle_keys(struct control_call *x)
+{
+	char summary[TK_MESSAGE_MAX] = "";
+	int r = keylist_send(x->k, x->ctlfd, summary, sizeof(summary));
+
+	/* Also after a full socket: by now the client may have read some. */
+	control_reply_error(x->ctlfd, r < 0 ? -r : 0, summary);
+	return 1;
+}
+
+static int refuse_keys(struct control_call *x, int err, const char *why)
+{
+	control_reply_error(x->ctlfd, err, why);
+	return 1;
+}
+
 static int handle_start(struct control_call *x);
 
 /* The passed socket is the caller's: take the options the daemon relies
@@ -284,7 +302,8 @@ static int refuse_start(struct control_call *x, int err, const char *why)
 
 /* Every request type the daemon accepts, and the rules that apply before
  * its handler runs (OpenSSH monitor.c's mon_table is the model): START
- * is judged by the ACL, QUERY by possession of the descriptor, RELOAD by
+ * is judged by the ACL, QUERY by possession of the descriptor, RELOAD and
+ * KEYS by
  * the caller's uid. */
 static const struct control_entry control_table[] = {
 	{ TK_MSG_START, "start", CONTROL_FD_REQUIRED, CONTROL_ANYONE, check_start, handle_start,
@@ -293,6 +312,8 @@ static const struct control_entry control_table[] = {
 	  refuse_query },
 	{ TK_MSG_RELOAD, "reload", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_reload,
 	  refuse_reload },
+	{ TK_MSG_KEYS, "list the keys of", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_keys,
+	  refuse_keys },
 };
 
 const struct control_entry *control_entry_find(unsigned type)

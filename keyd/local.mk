@@ -14,6 +14,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/handshake.c keyd/handshake.h \
 	keyd/identity.c keyd/identity.h \
 	keyd/keyd.h \
+	keyd/keylist.c keyd/keylist.h \
 	keyd/keys.c keyd/keys.h \
 	keyd/log.c keyd/log.h \
 	keyd/outcome.c keyd/outcome.h \

@@ -3,8 +3,10 @@
 #   - a session between two tk-apps (server.example.test <- alice), both
 #     through tlskeyd, relays 32 MiB each way
 #   - the certificate file of server.example.test is replaced by a renewal
-#     (same token key, new serial) and "tlskeyctl reload" answers with the
-#     new generation
+#     (same token key, new serial); "tlskeyctl keys" shows the daemon still
+#     serves the old one (serial 02, not the file's); "tlskeyctl reload"
+#     answers with the new generation, and "tlskeyctl keys" then shows
+#     serial 1092 (4242) served
 #   - a new handshake gets the new certificate (its DER and serial are
 #     compared with the file)
 #   - the old session then relays another 32 MiB each way and ends with
@@ -56,10 +58,23 @@ tk_cert_issue "$TK_TMP/renewed.pem" "$TK_TMP/renew.tmpl" "$TK_FX/ca.pem" "$TK_FX
 	--load-pubkey "$TK_FX/server-ec.pub" 2>"$TK_TMP/certtool.err" || tk_fail "certtool failed"
 mv "$TK_TMP/renewed.pem" "$TK_FX/server-ec.pem"
 certtool -i --infile "$TK_FX/server-ec.pem" --outder --outfile "$TK_TMP/want.der" 2>/dev/null
+# tlskeyctl keys tells what the daemon serves, not what the file says.
+served() { # NAME: the "served:" line of server.example.test in NAME.out
+	awk '/^server\.example\.test /{on=1} on && /^  served:/{print; exit}' "$TK_TMP/$1.out"
+}
+tk_dctl 0 keys-before keys
+tk_log "before the reload: $(served keys-before)"
+served keys-before | grep -E 'served: +serial 02, .*NOT the certificate in the file now' >/dev/null ||
+	tk_fail "tlskeyctl keys does not show the old certificate as served: $(served keys-before)"
 tk_mark
 tk_dctl 0 reload reload
 tk_expect_grep "$TK_TMP/reload.out" "configuration $TK_FX/tlskeyd.conf \\(generation 2, 4 identities\\)"
 tk_log_expect "ACL loaded from .*generation 2"
+tk_dctl 0 keys-after keys
+tk_log "after the reload: $(served keys-after)"
+served keys-after | grep -E 'served: +serial 1092, expires [0-9-]+ [0-9:]+ UTC$' >/dev/null ||
+	tk_fail "tlskeyctl keys does not show the renewed certificate as served: $(served keys-after)"
+tk_expect_grep "$TK_TMP/keys-after.out" "^daemon: generation 2: 4 identities$"
 
 # ---- a new handshake gets the renewed certificate -----------------------------
 tk_app_server n-s --myname server.example.test

@@ -265,6 +265,34 @@ START_TEST(dispatch_who_may_send)
 }
 END_TEST
 
+/* KEYS: admin only; one KEY_INFO per identity of the generation in
+ * force, then a RESULT naming the generation. */
+START_TEST(keys_lists_the_generation)
+{
+	struct tk_msg m, res;
+	struct keyd_request req;
+	int netfd = -1, fd = -1;
+
+	memset(&m, 0, sizeof(m));
+	m.type = TK_MSG_KEYS;
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.type, TK_MSG_RESULT);
+	ck_assert_uint_eq(res.err, EPERM);
+	ck_assert_str_eq(res.message, "only root may list the keys of tlskeyd");
+	who.cred.uid = geteuid();
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.type, TK_MSG_KEY_INFO);
+	ck_assert_str_eq(res.localname, "server.example.test");
+	ck_assert_str_eq(res.message, "/nonexistent/server.pem");
+	ck_assert(!TK_HAS(&res, TK_TAG_PEER_CERT)); /* no chain loaded in this fixture */
+	ck_assert_int_eq(tk_msg_recv(sv[1], &res, &fd), 0);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_uint_eq(res.type, TK_MSG_RESULT);
+	ck_assert_uint_eq(res.err, 0);
+	ck_assert_str_eq(res.message, "generation 1: 1 identities");
+}
+END_TEST
+
 START_TEST(admit_start_decisions)
 {
 	struct tk_msg m, res;
@@ -327,6 +355,7 @@ int main(void)
 	tcase_add_test(tc, dispatch_descriptor_rule);
 	tcase_add_test(tc, dispatch_who_may_send);
 	tcase_add_test(tc, admit_start_decisions);
+	tcase_add_test(tc, keys_lists_the_generation);
 	suite_add_tcase(s, pure);
 	suite_add_tcase(s, tc);
 	return tkt_suite_run(s);
