@@ -11,7 +11,8 @@ TUNNEL_TESTS = \
 	test/tunnel/server.sh \
 	test/tunnel/exec.sh \
 	test/tunnel/client.sh \
-	test/tunnel/negative.sh
+	test/tunnel/negative.sh \
+	test/tunnel/reload.sh
 
 TESTS += $(TUNNEL_TESTS)
 EXTRA_DIST += $(TUNNEL_TESTS)
