@@ -29,7 +29,7 @@ struct keyd {
 	struct keyd_conf *conf;
 	struct keyd_gen *gen;
 	atomic_uint gen_serial; /* k->gen->serial, for workers to drop old keys */
-	char reload_note[128];  /* last reload's outcome for STATUS= (accept thread) */
+	char reload_note[256];  /* last reload's outcome for STATUS= (accept thread) */
 	pthread_mutex_t acl_lock;
 	struct acl *acl;
 	unsigned acl_gen; /* bumped by every reload, under acl_lock */
