@@ -29,6 +29,7 @@ enum tk_msg_type {
 	TK_MSG_RELOAD = 7,     /* admin -> daemon: re-read the configuration and ACL; answered by RESULT */
 	TK_MSG_KEYS = 8,       /* admin -> daemon: what is served; answered by KEY_INFOs, then RESULT */
 	TK_MSG_KEY_INFO = 9,   /* daemon -> admin: one identity in force and its certificate */
+	TK_MSG_UPGRADE = 10,   /* admin -> daemon: start the new binary, hand over; answered by RESULT */
 	TK_MSG_TYPE_MAX
 };
 

@@ -52,6 +52,7 @@ struct keyd_conf {
 	int protected_unix;   /* protected-socket = unix: UNIX pairs, never loopback TCP */
 	int fallback_unix;    /* protected-socket-fallback = unix (default refuse) */
 	unsigned close_timeout_ms; /* close-timeout: peer's time to progress once the app closed */
+	unsigned upgrade_drain_s;  /* upgrade-drain: how long an upgraded process keeps relaying */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

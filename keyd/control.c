@@ -20,6 +20,7 @@
 #include "keyd/gen.h"
 #include "keyd/keylist.h"
 #include "keyd/reload.h"
+#include "keyd/upgrade.h"
 #include "keyd/registry.h"
 #include "keyd/log.h"
 #include "keyd/passclose.h"
@@ -273,6 +274,25 @@ static int refuse_keys(struct control_call *x, int err, const char *why)
 	return 1;
 }
 
+/* tlskeyctl upgrade: upgrade.c answers once the new process took over
+ * or failed, on a duplicate of the control socket. */
+static int handle_upgrade(struct control_call *x)
+{
+	int fd;
+
+	if (!x->k->upgrade) {
+		control_reply_error(x->ctlfd, ENOTSUP, "this tlskeyd cannot upgrade");
+		return 1;
+	}
+	fd = fcntl(x->ctlfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		control_reply_error(x->ctlfd, errno, "cannot keep the request open");
+		return 1;
+	}
+	(void)upgrade_begin(x->k->upgrade, fd, &x->who->cred); /* fd now owned by the upgrade */
+	return 1;
+}
+
 static int handle_start(struct control_call *x);
 
 /* The passed socket is the caller's: take the options the daemon relies
@@ -302,8 +322,8 @@ static int refuse_start(struct control_call *x, int err, const char *why)
 
 /* Every request type the daemon accepts, and the rules that apply before
  * its handler runs (OpenSSH monitor.c's mon_table is the model): START
- * is judged by the ACL, QUERY by possession of the descriptor, RELOAD and
- * KEYS by
+ * is judged by the ACL, QUERY by possession of the descriptor, RELOAD,
+ * KEYS and UPGRADE by
  * the caller's uid. */
 static const struct control_entry control_table[] = {
 	{ TK_MSG_START, "start", CONTROL_FD_REQUIRED, CONTROL_ANYONE, check_start, handle_start,
@@ -313,6 +333,8 @@ static const struct control_entry control_table[] = {
 	{ TK_MSG_RELOAD, "reload", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_reload,
 	  refuse_reload },
 	{ TK_MSG_KEYS, "list the keys of", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_keys,
+	  refuse_keys },
+	{ TK_MSG_UPGRADE, "upgrade", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_upgrade,
 	  refuse_keys },
 };
 

@@ -20,6 +20,7 @@
 
 struct worker;
 struct keyd_gen;
+struct upgrade;
 
 struct keyd {
 	/* The generation in force (gen.h) and its configuration.  Both are
@@ -30,6 +31,8 @@ struct keyd {
 	struct keyd_gen *gen;
 	atomic_uint gen_serial; /* k->gen->serial, for workers to drop old keys */
 	char reload_note[256];  /* last reload's outcome for STATUS= (accept thread) */
+	struct upgrade *upgrade; /* main.c's, for the UPGRADE request (accept thread) */
+	atomic_int drain_cut;    /* shutting down at the upgrade's drain limit */
 	pthread_mutex_t acl_lock;
 	struct acl *acl;
 	unsigned acl_gen; /* bumped by every reload, under acl_lock */

@@ -20,6 +20,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/outcome.c keyd/outcome.h \
 	keyd/p11reset.c keyd/p11reset.h \
 	keyd/passclose.c keyd/passclose.h \
+	keyd/process.c keyd/process.h \
 	keyd/quota.c keyd/quota.h \
 	keyd/registry.c keyd/registry.h \
 	keyd/reload.c keyd/reload.h \
@@ -28,6 +29,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/authz.c keyd/authz.h \
 	keyd/signer.c keyd/signer.h \
 	keyd/trust.c keyd/trust.h \
+	keyd/upgrade.c keyd/upgrade.h \
 	keyd/vcache.c keyd/vcache.h \
 	keyd/worker.c keyd/worker.h
 libtlskey_keyd_la_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(SYSTEMD_CFLAGS) -pthread

@@ -30,17 +30,19 @@
 #include "keyd/control.h"
 #include "keyd/gen.h"
 #include "keyd/reload.h"
+#include "keyd/upgrade.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
 #include "keyd/p11reset.h"
 #include "keyd/quota.h"
 #include "keyd/passclose.h"
+#include "keyd/process.h"
 #include "pkcs11/p11.h"
 
 #define DEFAULT_CONF SYSCONFDIR "/tlskeyd/tlskeyd.conf"
 #define DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
 
-enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE };
+enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE, TAG_UPGRADE };
 
 struct loop {
 	struct keyd *k;
@@ -53,9 +55,12 @@ struct loop {
 	int stop;
 	int activated; /* socket passed by systemd */
 	unsigned long long watchdog_ms, next_watchdog_ms, next_tick_ms, idle_since_ms;
+	struct upgrade up;
+	int up_watched;                   /* up.sock is in the epoll set */
+	unsigned long long drain_until_ms; /* handed over: draining until then, 0 not */
 };
 
-static int tags[4] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE };
+static int tags[5] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE, TAG_UPGRADE };
 
 /* The sender of a signal, as far as the kernel tells (uid, pid). */
 static void signal_sender(const struct signalfd_siginfo *si, struct ucred *ret, char *unit, size_t len)
@@ -84,6 +89,12 @@ static void handle_signal(struct loop *l)
 
 			signal_sender(&si, &who, unit, sizeof(unit));
 			aclstore_audit_reload(l->k, &who, unit, r, msg);
+		} else if (si.ssi_signo == SIGUSR2) {
+			struct ucred who;
+			char unit[256];
+
+			signal_sender(&si, &who, unit, sizeof(unit));
+			(void)upgrade_begin(&l->up, -1, &who);
 		} else {
 			keyd_log(LOG_NOTICE, "signal %u: shutting down", si.ssi_signo);
 			l->stop = 1;
@@ -103,6 +114,28 @@ static void report_status(struct loop *l)
 			 l->k->reload_note[0] ? "; " : "", l->k->reload_note);
 }
 
+/* The upgrade, once per loop turn: watch the new process's socket while
+ * it starts; once it took over, stop accepting (the listener is its now)
+ * and drain. */
+static void upgrade_step(struct loop *l, int readable)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &tags[TAG_UPGRADE] };
+
+	if (l->up.state == UPGRADE_STARTING && !l->up_watched)
+		l->up_watched = epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->up.sock, &e) == 0;
+	if (!readable || upgrade_event(&l->up) != UPGRADE_HANDED_OVER) {
+		l->up_watched = l->up.state == UPGRADE_STARTING && l->up_watched;
+		return;
+	}
+	l->up_watched = 0;
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listen_fd, NULL);
+	l->listen_fd = l->adm.listen_fd = tk_close(l->listen_fd);
+	l->own_socket = 0; /* the new process removes it at its exit */
+	l->drain_until_ms = tk_now_ms() + (unsigned long long)l->k->conf->upgrade_drain_s * 1000;
+	keyd_log(LOG_NOTICE, "upgrade: draining %u sessions for up to %u s", atomic_load(&l->k->sessions),
+		 l->k->conf->upgrade_drain_s);
+}
+
 /* Housekeeping once a second at most: watchdog, status, idle exit. */
 static void tick(struct loop *l, unsigned long long now)
 {
@@ -117,6 +150,21 @@ static void tick(struct loop *l, unsigned long long now)
 		l->next_watchdog_ms = now + l->watchdog_ms / 2;
 	}
 	report_status(l);
+	upgrade_tick(&l->up, now);
+	if (l->drain_until_ms) {
+		unsigned n = atomic_load(&k->sessions);
+
+		if (!n && !l->adm.n_clients && !l->adm.n_pending) {
+			keyd_log(LOG_NOTICE, "upgrade: the last session ended: exiting");
+			l->stop = 1;
+		} else if (now >= l->drain_until_ms) {
+			keyd_log(LOG_NOTICE, "upgrade: drain limit (%u s) reached: ending %u sessions",
+				 k->conf->upgrade_drain_s, n);
+			atomic_store(&k->drain_cut, 1);
+			l->stop = 1;
+		}
+		return;
+	}
 	if (atomic_load(&k->sessions) || l->adm.n_clients || l->adm.n_pending)
 		l->idle_since_ms = now;
 	else if (k->conf->idle_exit_s && l->activated &&
@@ -159,6 +207,8 @@ static int run(struct loop *l)
 			} else if (p == &tags[TAG_DONE]) {
 				eventfd_t v;
 				(void)eventfd_read(l->k->donefd, &v);
+			} else if (p == &tags[TAG_UPGRADE]) {
+				upgrade_step(l, 1);
 			} else {
 				/* A client is only ever dropped by its own event,
 				 * so later events in this batch stay valid. */
@@ -168,6 +218,7 @@ static int run(struct loop *l)
 		admission_expire(&l->adm);
 		p11reset_step(l->k, tk_now_ms());
 		admission_dispatch(&l->adm);
+		upgrade_step(l, 0);
 		tick(l, tk_now_ms());
 	}
 	(void)sd_notify(0, "STOPPING=1");
@@ -288,22 +339,6 @@ static int open_listener(struct loop *l, const char *path)
 	return 0;
 }
 
-static void harden_process(void)
-{
-	struct rlimit rl = { 0, 0 };
-
-	/* Keys stay on the token, but PINs and session secrets pass through
-	 * our memory: no core dumps, no ptrace by same-uid processes. */
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	(void)setrlimit(RLIMIT_CORE, &rl);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			keyd_log(LOG_WARNING, "cannot raise the open file limit: %s", strerror(errno));
-	}
-	umask(077);
-}
-
 static void keyd_free(struct keyd *k)
 {
 	acl_unref(k->acl);
@@ -365,6 +400,29 @@ static int keyd_setup(struct keyd *k)
 	return 0;
 }
 
+/* An upgraded process got the listener like from systemd: whether it was
+ * systemd's, or bound by the old process at the path (then it is ours to
+ * remove at exit), the old process says. */
+static int upgrade_child_env_listener(struct loop *l)
+{
+	struct stat st;
+	int activated = l->activated, own = l->own_socket;
+
+	upgrade_child_listener(&activated, &own);
+	l->activated = activated;
+	if (own && !l->own_socket) {
+		if (lstat(l->socket_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+			return -errno;
+		l->own_socket = 1;
+		l->sock_dev = st.st_dev;
+		l->sock_ino = st.st_ino;
+	}
+	l->up.listen_fd = l->listen_fd;
+	l->up.activated = l->activated;
+	l->up.own_socket = l->own_socket;
+	return 0;
+}
+
 /* The accept thread's descriptors: signalfd for mask, the epoll set,
  * the done eventfd and the listener (passed by systemd or bound at the
  * configured path, socket_override if set).  Returns 0 or a negative
@@ -387,6 +445,8 @@ static int loop_open(struct loop *l, const char *socket_override, const sigset_t
 	r = open_listener(l, l->socket_path);
 	if (r < 0)
 		return r;
+	if (upgrade_child_env_listener(l) < 0)
+		return -EINVAL;
 	e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &tags[TAG_LISTEN] };
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &e);
 	e.data.ptr = &tags[TAG_SIGNAL];
@@ -459,6 +519,7 @@ int main(int argc, char **argv)
 	}
 
 	keyd_log_init(debug ? LOG_DEBUG : LOG_INFO);
+	(void)upgrade_child_env();
 	/* Block the signals we take through signalfd before anything can
 	 * start a thread: PKCS#11 modules do (tpm2-pkcs11 over D-Bus), and
 	 * a thread that inherits an open mask would die of SIGHUP. */
@@ -466,6 +527,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR2);
 	(void)pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	(void)signal(SIGPIPE, SIG_IGN);
 	memset(&k, 0, sizeof(k));
@@ -476,7 +538,9 @@ int main(int argc, char **argv)
 	l.adm.k = &k;
 	l.adm.listen_tag = &tags[TAG_LISTEN];
 	pthread_mutex_init(&k.acl_lock, NULL);
-	harden_process();
+	if (upgrade_init(&l.up, argv) == 0)
+		k.upgrade = &l.up;
+	process_harden();
 	/* Descriptors a malformed message carried are the sender's. */
 	tk_msg_set_closer(passclose);
 
@@ -501,6 +565,11 @@ int main(int argc, char **argv)
 		goto out;
 	l.adm.listen_fd = l.listen_fd;
 	admission_fd_calibrate(&l.adm);
+	if (upgrade_child_ready() < 0) {
+		l.own_socket = 0; /* the old process serves on it */
+		r = -EPIPE;
+		goto out;
+	}
 	keyd_log(LOG_NOTICE, "ready: %zu identities, %u workers, up to %u concurrent handshakes",
 		 k.conf->n_ids, k.n_workers, k.conf->max_handshakes);
 	r = run(&l);

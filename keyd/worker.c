@@ -20,6 +20,7 @@
 #include "keyd/appsock.h"
 #include "keyd/keys.h"
 #include "keyd/log.h"
+#include "keyd/outcome.h"
 #include "keyd/p11reset.h"
 #include "keyd/quota.h"
 #include "keyd/passclose.h"
@@ -236,6 +237,10 @@ static void *worker_main(void *arg)
 	/* Tell every peer we are closing (best effort, the sockets are
 	 * non-blocking) rather than just dropping connections. */
 	for (struct conn *c = w->conns; c; c = c->next) {
+		if (c->state != CONN_HANDSHAKE && !c->dead)
+			outcome_audit(c, "session-ended", ESHUTDOWN,
+				      atomic_load(&w->k->drain_cut) ? "the upgrade's drain limit passed"
+								    : "tlskeyd is shutting down");
 		if (c->state == CONN_RELAY && c->tls && !c->bye_done)
 			(void)gnutls_bye(c->tls, GNUTLS_SHUT_WR);
 		/* The app's stream did not end, it was cut: say so. */

@@ -76,6 +76,7 @@ int ctl_acl_test(struct ctl *ctl, int argc, char **argv);
 int ctl_acl_add(struct ctl *ctl, int argc, char **argv);
 int ctl_acl_remove(struct ctl *ctl, int argc, char **argv);
 int ctl_reload(struct ctl *ctl, int argc, char **argv);
+int ctl_upgrade(struct ctl *ctl, int argc, char **argv);
 int ctl_keys(struct ctl *ctl, int argc, char **argv);
 
 /* Ask the daemon to reload its ACL and print its answer.  Returns 0 if

@@ -90,20 +90,27 @@ static int daemon_connect(struct ctl *ctl, int quiet, int *ret_fd, const char **
 	return 0;
 }
 
-int ctl_reload_send(struct ctl *ctl)
+/* Send a request of type (RELOAD or UPGRADE: what) and print the RESULT;
+ * waits up to timeout_s.  Returns 0 or a negative errno (printed). */
+static int request_send(struct ctl *ctl, int type, const char *what, int timeout_s)
 {
-	struct tk_msg req = { .type = TK_MSG_RELOAD }, *ans = NULL;
+	const struct timeval tv = { .tv_sec = timeout_s };
+	struct tk_msg req = { .type = (uint8_t)type }, *ans = NULL;
 	const char *path = NULL;
 	int fd = -1, passed = -1, r;
 
 	ans = calloc(1, sizeof(*ans)); /* large: it has room for a certificate */
 	if (!ans) {
-		ctl_err("reload: %s", strerror(ENOMEM));
+		ctl_err("%s: %s", what, strerror(ENOMEM));
 		return -ENOMEM;
 	}
 	r = daemon_connect(ctl, 0, &fd, &path);
 	if (r < 0)
 		goto out;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		r = -errno;
+		goto out;
+	}
 	r = tk_msg_send(fd, &req, -1);
 	if (r == 0)
 		r = tk_msg_recv(fd, ans, &passed);
@@ -111,27 +118,50 @@ int ctl_reload_send(struct ctl *ctl)
 	if (r == 0 && ans->type != TK_MSG_RESULT)
 		r = -EBADMSG;
 	if (r < 0) {
-		ctl_err("reload: no answer from tlskeyd at %s: %s", path,
+		ctl_err("%s: no answer from tlskeyd at %s: %s", what, path,
 			r == -EAGAIN ? "timed out" : strerror(-r));
 		goto out;
 	}
 	if (ans->err == 0) {
-		(void)printf("%s\n", ans->message[0] ? ans->message : "reloaded");
+		(void)printf("%s\n", ans->message[0] ? ans->message : "done");
 		goto out;
 	}
 	r = -(int)ans->err;
-	ctl_err("reload failed: %s", strerror((int)ans->err));
+	ctl_err("%s failed: %s", what, strerror((int)ans->err));
 	if (ans->message[0])
 		ctl_err_lines(ans->message);
 	if (ans->err == EPERM)
-		ctl_err("(only root and the daemon's user may reload)");
-	else if (ans->err != ENOENT)
+		ctl_err("(only root and the daemon's user may %s)", what);
+	else if (type == TK_MSG_RELOAD && ans->err != ENOENT)
 		ctl_err("(the daemon keeps its previous configuration; its log lists every "
 			"error)");
 out:
 	(void)tk_close(fd);
 	free(ans);
 	return r;
+}
+
+int ctl_reload_send(struct ctl *ctl)
+{
+	return request_send(ctl, TK_MSG_RELOAD, "reload", RELOAD_TIMEOUT_S);
+}
+
+int ctl_upgrade(struct ctl *ctl, int argc, char **argv)
+{
+	static const char usage_text[] =
+		"Usage: tlskeyctl [-c CONFIG] [-s SOCKET] upgrade\n"
+		"Make the running tlskeyd start its binary again (the file now at the path\n"
+		"it was started from: after a package upgrade, the new version) with its\n"
+		"listening socket.  Once the new process is ready it takes every new request;\n"
+		"the old one keeps relaying its sessions until they end or upgrade-drain\n"
+		"passes, then exits.  If the new one cannot start, the old one keeps serving\n"
+		"and the exit status is 1.  Root only.\n";
+	int r = ctl_only_help(argc, argv, usage_text, 0);
+
+	if (r >= 0)
+		return r;
+	/* The new process loads and checks everything first: up to 60 s. */
+	return request_send(ctl, TK_MSG_UPGRADE, "upgrade", 75) < 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK;
 }
 
 int ctl_reload(struct ctl *ctl, int argc, char **argv)

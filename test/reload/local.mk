@@ -3,7 +3,8 @@
 RELOAD_TESTS = \
 	test/reload/renew.sh \
 	test/reload/identities.sh \
-	test/reload/loop.sh
+	test/reload/loop.sh \
+	test/reload/upgrade.sh
 
 TESTS += $(RELOAD_TESTS)
 EXTRA_DIST += $(RELOAD_TESTS)

@@ -1,9 +1,12 @@
 #!/bin/bash
-# No gap at a reload (issue 10): two clients make handshakes in a loop for
-# ten seconds (alice -> a tk-app server for server.example.test, both ends
-# through tlskeyd, so every iteration is two handshakes with the token
-# keys) while the certificate of server.example.test is renewed and
-# reloaded every 0.3 s, alternating between two renewals.  Every handshake
+# No gap at a reload or an upgrade (issue 10): two clients make handshakes
+# in a loop for ten seconds (alice -> a tk-app server for
+# server.example.test, both ends through tlskeyd, so every iteration is two
+# handshakes with the token keys) while the certificate of
+# server.example.test is renewed and reloaded every 0.3 s, alternating
+# between two renewals, and once, half way, the daemon is upgraded
+# ("tlskeyctl upgrade": a new process takes the listener, the old one
+# drains and exits).  Every handshake
 # must succeed: the client loops count their failures, and the daemon log
 # must show no handshake-failed or refused record.  The counts are
 # printed.  At the end a new handshake gets the certificate of the last
@@ -52,14 +55,22 @@ tk_bg client_loop c2 "$P2" 10
 L2=$TK_BG_PID
 
 # Reloads while the loops run: alternate the two renewals.
-reloads=0 last=
+reloads=0 last= OLD=$TK_DAEMON_PID NEW=
 for i in $(seq 30); do
 	kill -0 "$L1" 2>/dev/null || kill -0 "$L2" 2>/dev/null || break
 	last=$((i % 2 ? 5001 : 5002))
 	cp "$TK_TMP/$last.pem" "$TK_FX/server-ec.pem.new"
 	mv "$TK_FX/server-ec.pem.new" "$TK_FX/server-ec.pem"
-	tk_dctl 0 "reload-$i" reload
-	reloads=$((reloads + 1))
+	if [ "$i" = 15 ]; then
+		# The new process reads the renewed file at its start.
+		tk_dctl 0 "upgrade-$i" upgrade
+		NEW=$(sed -n 's/^new tlskeyd pid \([0-9]*\) serves.*/\1/p' "$TK_TMP/upgrade-$i.out")
+		[ -n "$NEW" ] || tk_fail "upgrade: $(cat "$TK_TMP/upgrade-$i.out")"
+		TK_PIDS+=("$NEW")
+	else
+		tk_dctl 0 "reload-$i" reload
+		reloads=$((reloads + 1))
+	fi
 	sleep 0.3 # pacing of the reloads, not a synchronisation
 done
 tk_wait_pid "$L1" 40 || tk_fail "client loop 1 did not end"
@@ -68,13 +79,14 @@ read -r ok1 bad1 <"$TK_TMP/c1.count"
 read -r ok2 bad2 <"$TK_TMP/c2.count"
 failed_log=$(tk_log_since | grep -cE 'audit: event=(handshake-failed|refused)' || true)
 tk_log "handshakes: loop 1 $ok1 ok / $bad1 failed, loop 2 $ok2 ok / $bad2 failed;" \
-	"$reloads reloads; failure records in the daemon log: $failed_log"
+	"$reloads reloads and 1 upgrade (pid $OLD -> $NEW); failure records in the daemon log: $failed_log"
 if [ "$bad1" != 0 ] || [ "$bad2" != 0 ] || [ "$failed_log" != 0 ]; then
 	tail -n 5 "$TK_TMP/c1.errs" "$TK_TMP/c2.errs" >&2
 	tk_log_since | grep -E 'audit: event=(handshake-failed|refused)' | head -5 >&2
 	tk_fail "handshakes failed around reloads"
 fi
 [ "$reloads" -ge 10 ] || tk_fail "only $reloads reloads happened"
+[ -n "$NEW" ] || tk_fail "the upgrade did not happen"
 [ "$ok1" -ge 10 ] && [ "$ok2" -ge 10 ] || tk_fail "too few handshakes ($ok1, $ok2) to tell"
 tk_term "$S1" 5 "tk-app server s1" || true
 tk_term "$S2" 5 "tk-app server s2" || true
@@ -85,4 +97,11 @@ tk_app n-c client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
 	--sni server.example.test --cert-out "$TK_TMP/got.der" || tk_fail "final handshake failed"
 tk_wait_ok "$TK_SERVER_PID" 20 "tk-app server n-s" "$TK_TMP/n-s.err"
 cmp -s "$TK_TMP/got.der" "$TK_TMP/$last.der" || tk_fail "the served certificate is not the last one reloaded ($last)"
+# The old process drained its short sessions and exited; the new one is
+# no child of this shell: stop it by pid.
+tk_wait_pid "$OLD" 10 || tk_fail "the old daemon (pid $OLD) did not exit after the upgrade"
+kill -TERM "$NEW"
+tk_wait_until 10 "" test ! -e "/proc/$NEW/cmdline" -o "$(awk '{print $3}' "/proc/$NEW/stat" 2>/dev/null)" = Z ||
+	tk_fail "the upgraded daemon did not stop"
+TK_DAEMON_PID=
 tk_pass

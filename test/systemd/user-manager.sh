@@ -11,8 +11,10 @@
 #  4. "systemctl reload" reloads everything in the same process (the
 #     shipped ExecReload=, tlskeyctl reload); an invalid configuration
 #     makes "systemctl reload" fail while the unit stays active with the
-#     same PID and StatusText says so; "stop" stops it cleanly and the
-#     socket stays;
+#     same PID and StatusText says so; "tlskeyctl upgrade" replaces the
+#     process: MainPID changes, the unit stays active, the old process
+#     exits, the new one pings the watchdog and serves; "stop" stops it
+#     cleanly and the socket stays;
 #  5. with the local-tokens drop-in of doc/systemd.md (PrivateNetwork=yes,
 #     AF_UNIX only) and idle-exit, the next client starts it again, it
 #     serves, then exits by itself with status 0, and the next client
@@ -288,9 +290,42 @@ case $(um_show tlskeyd.service StatusText) in
 *"reloaded (generation 3)"*) ;;
 *) tk_fail "StatusText '$(um_show tlskeyd.service StatusText)' after the good reload" ;;
 esac
+# An upgrade: the new process becomes the main PID, the unit stays active
+# throughout, the old process (no sessions) exits, the watchdog goes on.
+timeout 90 "$builddir/tlskeyctl" -s "$sock" upgrade >"$TK_TMP/up.out" 2>"$TK_TMP/up.err" ||
+	tk_fail "tlskeyctl upgrade failed: $(cat "$TK_TMP/up.out" "$TK_TMP/up.err")"
+newpid=$(sed -n 's/^new tlskeyd pid \([0-9]*\) serves.*/\1/p' "$TK_TMP/up.out")
+[ -n "$newpid" ] && [ "$newpid" != "$pid" ] || tk_fail "upgrade answer: $(cat "$TK_TMP/up.out")"
+[ "$(um_state tlskeyd.service)" = active ] || tk_fail "tlskeyd.service is $(um_state tlskeyd.service) during the upgrade"
+for _ in $(seq 50); do
+	[ "$(um_show tlskeyd.service MainPID)" = "$newpid" ] && break
+	sleep 0.1
+done
+[ "$(um_show tlskeyd.service MainPID)" = "$newpid" ] ||
+	tk_fail "MainPID is $(um_show tlskeyd.service MainPID) after the upgrade, want $newpid"
+for _ in $(seq 100); do
+	[ -e "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || break
+	sleep 0.1
+done
+[ -e "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] &&
+	tk_fail "the old process $pid did not exit after the upgrade"
+um_wait tlskeyd.service active 5
+tk_log "upgrade: MainPID $pid -> $newpid"
+wd1=$(um_show tlskeyd.service WatchdogTimestampMonotonic)
+um_handshake after-upgrade alice@example.test
+for _ in $(seq 60); do
+	[ "$(um_show tlskeyd.service WatchdogTimestampMonotonic)" != "$wd1" ] && break
+	sleep 0.1
+done
+[ "$(um_show tlskeyd.service WatchdogTimestampMonotonic)" != "$wd1" ] ||
+	tk_fail "no WATCHDOG=1 from the new main process within 6s"
+[ "$(um_show tlskeyd.service NRestarts)" = 0 ] || tk_fail "the upgrade restarted the unit"
+pid=$newpid
 
 uctl stop tlskeyd.service || tk_fail "systemctl --user stop tlskeyd.service failed"
 [ "$(um_state tlskeyd.service)" = inactive ] || tk_fail "tlskeyd.service is $(um_state tlskeyd.service) after stop"
+[ ! -e "/proc/$pid" ] || [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] ||
+	tk_fail "the upgraded tlskeyd (pid $pid) survived systemctl stop"
 [ "$(um_show tlskeyd.service Result)" = success ] || tk_fail "stop: Result=$(um_show tlskeyd.service Result)"
 [ "$(um_state tlskeyd.socket)" = active ] || tk_fail "stopping the service stopped the socket"
 [ -S "$sock" ] || tk_fail "the socket file went away with the service"
@@ -320,8 +355,9 @@ um_wait tlskeyd.service inactive 15
 tk_expect_grep "$log" "idle for"
 [ "$(um_state tlskeyd.socket)" = active ] || tk_fail "the socket did not survive the idle exit"
 um_handshake reactivated alice@example.test
-[ "$(um_log_count 'using the socket passed by systemd')" = 3 ] ||
-	tk_fail "expected 3 activations, the log shows $(um_log_count 'using the socket passed by systemd')"
+# Three activations and the upgraded process, which got it the same way.
+[ "$(um_log_count 'using the socket passed by systemd')" = 4 ] ||
+	tk_fail "expected 3 activations and 1 upgrade, the log shows $(um_log_count 'using the socket passed by systemd')"
 [ "$(um_show tlskeyd.service NRestarts)" = 0 ] || tk_fail "the service was restarted (NRestarts=$(um_show tlskeyd.service NRestarts))"
 
 uctl stop tlskeyd.socket tlskeyd.service || tk_fail "stopping the units failed"
