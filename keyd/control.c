@@ -268,7 +268,9 @@ static int handle_keys(struct control_call *x)
 	return 1;
 }
 
-static int refuse_keys(struct control_call *x, int err, const char *why)
+/* KEYS and UPGRADE: the refusal is just the RESULT (no audit: nothing
+ * was asked of a key). */
+static int refuse_plain(struct control_call *x, int err, const char *why)
 {
 	control_reply_error(x->ctlfd, err, why);
 	return 1;
@@ -333,9 +335,9 @@ static const struct control_entry control_table[] = {
 	{ TK_MSG_RELOAD, "reload", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_reload,
 	  refuse_reload },
 	{ TK_MSG_KEYS, "list the keys of", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_keys,
-	  refuse_keys },
+	  refuse_plain },
 	{ TK_MSG_UPGRADE, "upgrade", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_upgrade,
-	  refuse_keys },
+	  refuse_plain },
 };
 
 const struct control_entry *control_entry_find(unsigned type)

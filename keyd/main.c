@@ -57,6 +57,7 @@ struct loop {
 	unsigned long long watchdog_ms, next_watchdog_ms, next_tick_ms, idle_since_ms;
 	struct upgrade up;
 	int up_watched;                   /* up.sock is in the epoll set */
+	int up_own;                       /* upgraded: the old process bound the socket */
 	unsigned long long drain_until_ms; /* handed over: draining until then, 0 not */
 };
 
@@ -400,27 +401,36 @@ static int keyd_setup(struct keyd *k)
 	return 0;
 }
 
-/* An upgraded process got the listener like from systemd: whether it was
- * systemd's, or bound by the old process at the path (then it is ours to
- * remove at exit), the old process says. */
+/* An upgraded process got the listener as from systemd; the old process
+ * says whether it was systemd's or bound at the path by the old process
+ * (then ours to remove at exit once we took over). */
 static int upgrade_child_env_listener(struct loop *l)
 {
-	struct stat st;
-	int activated = l->activated, own = l->own_socket;
+	int activated = l->activated, own = 0;
 
 	upgrade_child_listener(&activated, &own);
 	l->activated = activated;
-	if (own && !l->own_socket) {
-		if (lstat(l->socket_path, &st) < 0 || !S_ISSOCK(st.st_mode))
-			return -errno;
-		l->own_socket = 1;
-		l->sock_dev = st.st_dev;
-		l->sock_ino = st.st_ino;
-	}
+	l->up_own = own && !l->own_socket;
 	l->up.listen_fd = l->listen_fd;
 	l->up.activated = l->activated;
 	l->up.own_socket = l->own_socket;
 	return 0;
+}
+
+/* Handed over: the old process's socket path is ours (if still there). */
+static void upgrade_child_took_over(struct loop *l)
+{
+	struct stat st;
+
+	if (!l->up_own)
+		return;
+	if (lstat(l->socket_path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		keyd_log(LOG_WARNING, "upgrade: %s is no socket any more: it stays as it is", l->socket_path);
+		return;
+	}
+	l->own_socket = l->up.own_socket = 1;
+	l->sock_dev = st.st_dev;
+	l->sock_ino = st.st_ino;
 }
 
 /* The accept thread's descriptors: signalfd for mask, the epoll set,
@@ -565,11 +575,12 @@ int main(int argc, char **argv)
 		goto out;
 	l.adm.listen_fd = l.listen_fd;
 	admission_fd_calibrate(&l.adm);
+	/* Until the old process handed over, the socket path is its. */
 	if (upgrade_child_ready() < 0) {
-		l.own_socket = 0; /* the old process serves on it */
 		r = -EPIPE;
 		goto out;
 	}
+	upgrade_child_took_over(&l);
 	keyd_log(LOG_NOTICE, "ready: %zu identities, %u workers, up to %u concurrent handshakes",
 		 k.conf->n_ids, k.n_workers, k.conf->max_handshakes);
 	r = run(&l);

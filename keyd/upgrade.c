@@ -35,10 +35,19 @@ int upgrade_init(struct upgrade *u, char **argv)
 	memset(u, 0, sizeof(*u));
 	u->listen_fd = u->sock = u->replyfd = -1;
 	u->argv = argv;
-	/* The path, not /proc/self/exe: that is the old file once a package
-	 * upgrade replaced it. */
-	if (!realpath(argv[0], u->exe))
-		return -errno;
+	/* The path, not /proc/self/exe later: that is the old file once a
+	 * package upgrade replaced it.  Started through $PATH (no slash in
+	 * argv[0]): the path the kernel resolved, read now. */
+	if (strchr(argv[0], '/')) {
+		if (!realpath(argv[0], u->exe))
+			return -errno;
+	} else {
+		ssize_t n = readlink("/proc/self/exe", u->exe, sizeof(u->exe) - 1);
+
+		if (n <= 0)
+			return -errno;
+		u->exe[n] = '\0';
+	}
 	return 0;
 }
 
@@ -96,11 +105,29 @@ static char **child_env(const struct upgrade *u, char *own, size_t len)
 	return env;
 }
 
-/* In the child, between fork() and execve(): async-signal-safe calls only. */
+/* In the children, between fork() and execve(): async-signal-safe calls
+ * only.  The first child forks the new process and exits at once, so
+ * that the new process is reparented to the service manager (PID 1 or a
+ * subreaper such as "systemd --user") before it becomes the main PID:
+ * systemd then sees its exit status, as for a process it started.  The
+ * first child tells the old process the new pid ("P<pid>") on the pair. */
 static void child_exec(const struct upgrade *u, int lfd, int pfd, char **env)
 {
+	char msg[24], digits[16];
+	size_t n = 0, d = 0;
 	sigset_t none;
+	pid_t pid = fork();
 
+	if (pid < 0)
+		_exit(127);
+	if (pid > 0) {
+		msg[n++] = 'P';
+		for (unsigned long v = (unsigned long)pid; v && d < sizeof(digits); v /= 10)
+			digits[d++] = (char)('0' + v % 10);
+		while (d)
+			msg[n++] = digits[--d];
+		_exit(send(pfd, msg, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : 127);
+	}
 	if (dup2(lfd, UPGRADE_FD_LISTEN) < 0 || dup2(pfd, UPGRADE_FD_PAIR) < 0)
 		_exit(127);
 	(void)sigemptyset(&none);
@@ -116,6 +143,12 @@ int upgrade_begin(struct upgrade *u, int replyfd, const struct ucred *who)
 	int sv[2] = { -1, -1 }, lfd = -1, pfd = -1, r;
 	pid_t pid;
 
+	if (!u->exe[0]) {
+		u->replyfd = replyfd;
+		u->who = *who;
+		reply(u, ENOTSUP, "the path of this tlskeyd's binary is unknown: restart it instead");
+		return -ENOTSUP;
+	}
 	if (u->state != UPGRADE_IDLE) {
 		struct upgrade busy = *u;
 
@@ -141,15 +174,18 @@ int upgrade_begin(struct upgrade *u, int replyfd, const struct ucred *who)
 	}
 	if (pid == 0)
 		child_exec(u, lfd, pfd, env);
+	/* The first child only forks: reap it now. */
+	while (waitpid(pid, &r, 0) < 0 && errno == EINTR)
+		;
 	free(env);
 	(void)tk_close(lfd);
 	(void)tk_close(pfd);
 	(void)tk_close(sv[1]);
-	u->child = pid;
+	u->child = 0; /* known from its "P" message */
 	u->sock = sv[0];
 	u->state = UPGRADE_STARTING;
 	u->deadline_ms = tk_now_ms() + UPGRADE_START_MS;
-	keyd_log(LOG_NOTICE, "upgrade: started %s as pid %d", u->exe, (int)pid);
+	keyd_log(LOG_NOTICE, "upgrade: starting %s", u->exe);
 	return u->sock;
 fail:
 	free(env);
@@ -161,37 +197,37 @@ fail:
 	return r;
 }
 
-/* The new process is gone or useless: make sure it is gone, say why. */
+/* The new process is gone or useless: make sure it is gone, say why.  It
+ * is no child of ours (child_exec), so its exit status is not ours to
+ * read: its own log says why it stopped. */
 static void fail_child(struct upgrade *u, const char *why)
 {
-	int status = 0;
-	char how[64] = "";
-
-	(void)kill(u->child, SIGKILL);
-	if (waitpid(u->child, &status, 0) == u->child) {
-		if (WIFEXITED(status))
-			(void)snprintf(how, sizeof(how), ", exit status %d", WEXITSTATUS(status));
-		else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
-			(void)snprintf(how, sizeof(how), ", signal %d", WTERMSIG(status));
-	}
+	if (u->child > 0)
+		(void)kill(u->child, SIGKILL);
 	u->sock = tk_close(u->sock);
 	u->state = UPGRADE_IDLE;
-	reply(u, ECHILD, "the new tlskeyd (pid %d) %s%s; this one (pid %d) keeps serving", (int)u->child,
-	      why, how, (int)getpid());
+	reply(u, ECHILD, "the new tlskeyd (pid %d) %s; this one (pid %d) keeps serving", (int)u->child,
+	      why, (int)getpid());
 	u->child = 0;
 }
 
 enum upgrade_state upgrade_event(struct upgrade *u)
 {
-	char c = 0;
+	char c[24] = "";
 	ssize_t n;
 
 	if (u->state != UPGRADE_STARTING)
 		return u->state;
-	n = recv(u->sock, &c, 1, MSG_DONTWAIT);
+	n = recv(u->sock, c, sizeof(c) - 1, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return UPGRADE_STARTING;
-	if (n != 1 || c != 'R') {
+	if (n > 1 && c[0] == 'P' && !u->child) {
+		c[n] = '\0';
+		u->child = (pid_t)strtol(c + 1, NULL, 10);
+		keyd_log(LOG_NOTICE, "upgrade: the new tlskeyd is pid %d", (int)u->child);
+		return UPGRADE_STARTING;
+	}
+	if (n != 1 || c[0] != 'R' || u->child <= 0) {
 		fail_child(u, "exited before it was ready (its log says why)");
 		return UPGRADE_IDLE;
 	}

@@ -323,7 +323,9 @@ done
 pid=$newpid
 
 uctl stop tlskeyd.service || tk_fail "systemctl --user stop tlskeyd.service failed"
-[ "$(um_state tlskeyd.service)" = inactive ] || tk_fail "tlskeyd.service is $(um_state tlskeyd.service) after stop"
+[ "$(um_state tlskeyd.service)" = inactive ] || tk_fail "tlskeyd.service is $(um_state tlskeyd.service) after stop" \
+	"(Result=$(um_show tlskeyd.service Result) ExecMainCode=$(um_show tlskeyd.service ExecMainCode)" \
+	"ExecMainStatus=$(um_show tlskeyd.service ExecMainStatus))"
 [ ! -e "/proc/$pid" ] || [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] ||
 	tk_fail "the upgraded tlskeyd (pid $pid) survived systemctl stop"
 [ "$(um_show tlskeyd.service Result)" = success ] || tk_fail "stop: Result=$(um_show tlskeyd.service Result)"
