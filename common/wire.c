@@ -43,7 +43,7 @@ static const struct item_def {
 	[TK_TAG_PEERNAME] = { KIND_STR, offsetof(struct tk_msg, peername), TK_ID_MAX,
 			      T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
 	[TK_TAG_MESSAGE] = { KIND_STR, offsetof(struct tk_msg, message), TK_MESSAGE_MAX,
-			     T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
+			     T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT) | T(TK_MSG_KEY_INFO), 0 },
 	[TK_TAG_ALLOW_HS_TIMEOUT] = { KIND_U8, offsetof(struct tk_msg, allow_hs_timeout), 0,
 				      T(TK_MSG_START), 0 },
 	[TK_TAG_STATE] = { KIND_U8, offsetof(struct tk_msg, state), 0,
@@ -53,7 +53,7 @@ static const struct item_def {
 	[TK_TAG_CIPHER] = { KIND_STR, offsetof(struct tk_msg, cipher), TK_SHORT_MAX,
 			    T(TK_MSG_QUERY_RESULT), 0 },
 	[TK_TAG_LOCALNAME] = { KIND_STR, offsetof(struct tk_msg, localname), TK_NAME_MAX,
-			       T(TK_MSG_QUERY_RESULT), 0 },
+			       T(TK_MSG_QUERY_RESULT) | T(TK_MSG_KEY_INFO), T(TK_MSG_KEY_INFO) },
 	[TK_TAG_MAPPED_USER] = { KIND_STR, offsetof(struct tk_msg, mapped_user), TK_SHORT_MAX,
 				 T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
 	[TK_TAG_HS_MS] = { KIND_U32, offsetof(struct tk_msg, hs_ms), 0, T(TK_MSG_QUERY_RESULT), 0 },
@@ -61,8 +61,9 @@ static const struct item_def {
 				T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
 	[TK_TAG_FORMAT] = { KIND_U8, offsetof(struct tk_msg, format), 0, T(TK_MSG_STATUS),
 			    T(TK_MSG_STATUS) },
+	/* In a KEY_INFO: the leaf certificate the daemon serves. */
 	[TK_TAG_PEER_CERT] = { KIND_BLOB, offsetof(struct tk_msg, peer_cert), TK_CERT_MAX,
-			       T(TK_MSG_QUERY_RESULT), 0 },
+			       T(TK_MSG_QUERY_RESULT) | T(TK_MSG_KEY_INFO), 0 },
 };
 
 int tk_msg_set_str(struct tk_msg *m, enum tk_tag tag, const char *s)

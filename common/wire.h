@@ -26,9 +26,12 @@ enum tk_msg_type {
 	TK_MSG_RESULT = 4,     /* daemon -> lib, carries the protected fd on success */
 	TK_MSG_QUERY = 5,      /* lib -> daemon, carries a protected fd */
 	TK_MSG_QUERY_RESULT = 6, /* daemon -> lib */
-	TK_MSG_RELOAD = 7,     /* admin -> daemon: re-read the ACL; answered by RESULT */
+	TK_MSG_RELOAD = 7,     /* admin -> daemon: re-read the configuration and ACL; answered by RESULT */
 	TK_MSG_STATUS = 8,     /* operator -> daemon: counters; RESULT carries a sealed memfd */
 	TK_MSG_CHECK = 9,      /* anyone -> daemon: may I use myname in role?  RESULT, no fd */
+	TK_MSG_KEYS = 10,      /* admin -> daemon: what is served; answered by KEY_INFOs, then RESULT */
+	TK_MSG_KEY_INFO = 11,  /* daemon -> admin: one identity in force and its certificate */
+	TK_MSG_UPGRADE = 12,   /* admin -> daemon: start the new binary, hand over; answered by RESULT */
 	TK_MSG_TYPE_MAX
 };
 

@@ -1,15 +1,15 @@
 /* The ACL store: the rules in force, their generation, loading and
- * reloading (tlskeyctl reload, SIGHUP).  Thread-safe: readers take a
+ * replacing them (a reload, keyd/reload.c).  Thread-safe: readers take a
  * reference under k->acl_lock and keep it for the life of a request. */
 #include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 
 #include "keyd/aclstore.h"
 #include "keyd/notify.h"
+#include "keyd/gen.h"
 #include "keyd/log.h"
 
 /* What acl_load_file() leaves in err on success: one warning per line. */
@@ -55,38 +55,38 @@ struct acl *aclstore_current(struct keyd *k, unsigned *ret_gen)
 	return a;
 }
 
-int aclstore_reload(struct keyd *k, char *msg, size_t len)
+int aclstore_parse(const char *path, struct acl **ret_acl, struct gen_errors *errs)
 {
-	struct acl *fresh = NULL, *old;
+	struct acl *fresh = NULL;
 	char err[1024] = "";
 	int r;
 
-	if (!k->conf->acl_path) {
-		(void)snprintf(msg, len, "no 'acl' file configured, everything stays denied");
-		keyd_log(LOG_WARNING, "reload: %s", msg);
-		return -ENOENT;
+	if (!path) {
+		*ret_acl = NULL;
+		return 0;
 	}
-	keyd_notify("RELOADING=1");
-	r = acl_load_file(k->conf->acl_path, &fresh, err, sizeof(err));
+	r = acl_load_file(path, &fresh, err, sizeof(err));
 	if (r < 0) {
-		(void)snprintf(msg, len, "keeping the previous ACL: %s", err);
-		keyd_log(LOG_ERR, "reload: %s", msg);
-		keyd_notify("READY=1");
+		gen_error(errs, "%s", err);
 		return r;
 	}
 	log_warnings(err);
+	*ret_acl = fresh;
+	return 0;
+}
+
+void aclstore_publish(struct keyd *k, struct acl *fresh)
+{
+	struct acl *old;
+
 	pthread_mutex_lock(&k->acl_lock);
 	old = k->acl;
 	k->acl = fresh;
+	/* Also for the same rules: the validation cache keys on it. */
 	k->acl_gen++;
 	pthread_mutex_unlock(&k->acl_lock);
 	/* Requests in flight and sessions hold their own references. */
 	acl_unref(old);
-	(void)snprintf(msg, len, "ACL loaded from %s (%zu rules)", k->conf->acl_path,
-		       acl_rule_count(fresh));
-	keyd_log(LOG_NOTICE, "%s", msg);
-	keyd_notify("READY=1");
-	return 0;
 }
 
 void aclstore_audit_reload(struct keyd *k, const struct ucred *cred, const char *unit, int r,

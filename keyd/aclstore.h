@@ -17,10 +17,18 @@ int aclstore_load(struct keyd *k);
  * owns the reference (acl_unref). */
 struct acl *aclstore_current(struct keyd *k, unsigned *ret_gen);
 
-/* Parse the ACL file again and swap it in if valid (references held by
- * requests and sessions keep the old rules alive).  Writes the outcome
- * to msg.  Returns 0 or a negative errno (old rules kept). */
-int aclstore_reload(struct keyd *k, char *msg, size_t len);
+struct gen_errors;
+
+/* Parse the ACL file at path for a reload, nothing published: 0 and
+ * *ret_acl (NULL when path is NULL: no ACL, everything denied; warnings
+ * logged), or the negative errno of acl_load_file() with its message
+ * added to errs. */
+int aclstore_parse(const char *path, struct acl **ret_acl, struct gen_errors *errs);
+
+/* Make fresh (owned by the store from now on; NULL: deny everything) the
+ * rules in force and bump the generation.  References held by requests
+ * and sessions keep the old rules alive. */
+void aclstore_publish(struct keyd *k, struct acl *fresh);
 
 /* One audit record for a reload attempt by cred (r: its outcome). */
 void aclstore_audit_reload(struct keyd *k, const struct ucred *cred, const char *unit, int r,

@@ -16,6 +16,7 @@
 
 #include "common/util.h"
 #include "keyd/admission.h"
+#include "keyd/gen.h"
 #include "keyd/stats.h"
 #include "keyd/log.h"
 #include "keyd/quota.h"
@@ -90,11 +91,12 @@ void admission_dispatch(struct admission *l)
 	 * identity flooded by a remote peer) must not hold up the others. */
 	for (struct pending *prev = NULL, *p = l->head, *next; p; p = next) {
 		struct worker *w;
+		struct keyd_gen *g;
 
 		next = p->next;
 		if (atomic_load(&k->handshakes) >= k->conf->max_handshakes)
 			break;
-		if (quota_handshake_take(k->quota, p->req.cred.uid, p->req.id_index) < 0) {
+		if (quota_handshake_take(p->req.gen->quota, p->req.cred.uid, p->req.id_index) < 0) {
 			prev = p;
 			continue;
 		}
@@ -102,8 +104,10 @@ void admission_dispatch(struct admission *l)
 		w = &k->workers[l->next_worker++ % k->n_workers];
 		/* netfd, ctlfd and the ACL reference now belong to the worker,
 		 * and with them the handshake slot just taken. */
+		g = gen_ref(p->req.gen); /* worker_submit() may drop the request's */
 		if (worker_submit(w, &p->req, p->netfd, p->ctlfd) < 0)
-			quota_handshake_put(k->quota, p->req.cred.uid, p->req.id_index);
+			quota_handshake_put(g->quota, p->req.cred.uid, p->req.id_index);
+		gen_unref(g);
 		free(p);
 	}
 	atomic_store(&k->queued, l->head != NULL);
@@ -136,6 +140,7 @@ void admission_readable(struct admission *l, struct client *c)
 		keyd_log(LOG_WARNING, "uid=%u pid=%d: too many pending handshakes (%zu), refusing",
 			 (unsigned)c->who.cred.uid, (int)c->who.cred.pid, l->n_pending);
 		acl_unref(req.acl);
+		gen_unref(req.gen);
 		(void)shutdown(netfd, SHUT_RDWR);
 		(void)passclose(netfd);
 		client_refuse(l, c, EAGAIN, "tlskeyd is overloaded, try again later");
@@ -376,6 +381,7 @@ void admission_shutdown(struct admission *l)
 		control_refuse(p->ctlfd, &p->req.cred, p->req.unit[0] ? p->req.unit : NULL, ESHUTDOWN,
 			       "tlskeyd is shutting down");
 		acl_unref(p->req.acl);
+		gen_unref(p->req.gen);
 		free(p);
 	}
 }

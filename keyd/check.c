@@ -14,6 +14,7 @@
 #include "common/file.h"
 #include "common/util.h"
 #include "keyd/check.h"
+#include "keyd/gen.h"
 #include "keyd/identity.h"
 #include "keyd/log.h"
 #include "keyd/signer.h"
@@ -169,15 +170,16 @@ static void check_key(struct idcheck *ic, gnutls_pubkey_t pub)
 
 static int check_one(struct keyd *k, size_t i, unsigned *warnings)
 {
-	struct idcheck ic = { .conf = k->conf, .id = &k->conf->ids[i], .stats = k->stats, .idx = i };
+	struct idcheck ic = { .conf = k->conf, .id = &k->conf->ids[i], .stats = k->stats,
+			      .idx = k->conf->ids[i].stats_slot };
 	gnutls_x509_crt_t leaf;
 
-	leaf = check_chain(&ic, k->chains[i], k->chain_lens[i]);
+	leaf = check_chain(&ic, k->gen->chains[i], k->gen->chain_lens[i]);
 	if (leaf) {
 		check_name(&ic, leaf);
 		gnutls_x509_crt_deinit(leaf);
 	}
-	check_key(&ic, k->chains[i][0].pubkey);
+	check_key(&ic, k->gen->chains[i][0].pubkey);
 	if (ic.errors) {
 		keyd_log(ic.id->optional ? LOG_WARNING : LOG_ERR, "%s:%u: identity %s is not usable%s",
 			 k->conf->path ? k->conf->path : "-", ic.id->line, ic.id->name,

@@ -172,6 +172,8 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return set_uint(p, &c->close_timeout_ms, key, val, 1, 3600 * 1000);
 	if (!strcmp(key, "admin-group"))
 		return set_group(p, key, val);
+	if (!strcmp(key, "upgrade-drain"))
+		return set_uint(p, &c->upgrade_drain_s, key, val, 1, 7 * 24 * 3600);
 	if (!strcmp(key, "request-timeout"))
 		return set_uint(p, &c->request_timeout_ms, key, val, 1, 3600 * 1000);
 	if (!strcmp(key, "cert-expiry-warning")) {
@@ -465,6 +467,8 @@ static void conf_defaults(struct keyd_conf *c)
 		c->request_timeout_ms = 2000;
 	if (!c->close_timeout_ms)
 		c->close_timeout_ms = 10000;
+	if (!c->upgrade_drain_s)
+		c->upgrade_drain_s = 3600;
 }
 
 static void cache_defaults(struct parser *p)

@@ -15,6 +15,7 @@ struct keyd_identity {
 	int optional;   /* optional = yes: unusable is a warning, not an error */
 	unsigned line;  /* where the section starts, for messages */
 	unsigned key_line; /* where 'key' is */
+	size_t stats_slot; /* its counters (stats_assign), kept by name across reloads */
 };
 
 #define KEYD_PEER_MAX_PINS 8
@@ -57,6 +58,7 @@ struct keyd_conf {
 	char *admin_group;   /* admin-group: may ask for status and metrics; NULL: none */
 	unsigned admin_gid;  /* its gid, resolved when the file is parsed */
 	unsigned cert_expiry_warning_days; /* cert-expiry-warning: warn this close to notAfter, 0: never */
+	unsigned upgrade_drain_s;  /* upgrade-drain: how long an upgraded process keeps relaying */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

@@ -13,6 +13,8 @@
 
 #include "common/util.h"
 #include "keyd/conn.h"
+#include "keyd/gen.h"
+#include "keyd/keys.h"
 #include "keyd/log.h"
 #include "keyd/outcome.h"
 #include "keyd/quota.h"
@@ -107,7 +109,10 @@ void conn_handshake_done(struct conn *c)
 		return;
 	c->hs_slot = 0;
 	w->n_handshakes--;
-	quota_handshake_put(w->k->quota, c->req.cred.uid, c->req.id_index);
+	quota_handshake_put(c->req.gen->quota, c->req.cred.uid, c->req.id_index);
+	/* The relay needs no key: this worker's key objects of an older
+	 * generation go once its last handshake on them is over. */
+	keys_detach(c);
 	(void)atomic_fetch_sub(&w->k->handshakes, 1);
 	keyd_slot_free(w->k);
 }
@@ -155,6 +160,10 @@ enum conn_status conn_close(struct conn *c, int err, const char *why)
 	}
 	acl_unref(c->req.acl);
 	c->req.acl = NULL;
+	/* After gnutls_deinit(): the session pointed at the generation's
+	 * credentials and priorities. */
+	gen_unref(c->req.gen);
+	c->req.gen = NULL;
 	if (c->failed)
 		registry_fail(c->info);
 	else

@@ -18,6 +18,7 @@
 #include "keyd/stats.h"
 
 struct worker;
+struct worker_keyset;
 
 /* What an entry point left of the conn it was given.  CONN_CLOSED: it was
  * closed (conn_close); its memory lives until the end of the batch, but
@@ -53,7 +54,8 @@ struct keyd_start {
 struct keyd_request {
 	struct keyd_start msg;
 	struct ucred cred;
-	const struct keyd_identity *id;
+	struct keyd_gen *gen; /* reference held for the life of the request and its conn */
+	const struct keyd_identity *id; /* refers into gen->conf */
 	size_t id_index;
 	struct acl *acl; /* reference held for the life of the request */
 	struct acl_decision decision; /* why it was admitted; refers into acl */
@@ -71,6 +73,7 @@ struct conn {
 	struct worker *w;
 	enum conn_state state;
 	struct keyd_request req;
+	struct worker_keyset *ks; /* this worker's keys of req.gen, during the handshake only */
 	struct ev net, app, ctl;
 	gnutls_session_t tls;
 	/* Handshake timer; drain limit (CONN_DRAIN); close timer (CONN_RELAY
@@ -114,8 +117,8 @@ struct conn {
 };
 
 /* End c: release its descriptors (epoll registrations first), TLS
- * session, buffers, registry entry (marked failed if err != 0), ACL
- * reference, handshake slot, session count and timer; put it on the
+ * session, buffers, registry entry (marked failed if err != 0), ACL and
+ * generation references, handshake slot, session count and timer; put it on the
  * worker's grave list.  err (a positive errno, 0 for an orderly end) and
  * why are for the debug log; the caller sends results and audit records
  * itself.  Idempotent: a closed conn is left alone.  NULL ok.  Always

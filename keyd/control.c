@@ -18,6 +18,10 @@
 #include "keyd/aclstore.h"
 #include "keyd/control.h"
 #include "keyd/conn.h"
+#include "keyd/gen.h"
+#include "keyd/keylist.h"
+#include "keyd/reload.h"
+#include "keyd/upgrade.h"
 #include "keyd/registry.h"
 #include "keyd/log.h"
 #include "keyd/outcome.h"
@@ -242,11 +246,11 @@ static int refuse_query(struct control_call *x, int err, const char *why)
 	return query_reply(x->ctlfd, x->fd, -err);
 }
 
-/* tlskeyctl reload. */
+/* tlskeyctl reload: everything (reload.c). */
 static int handle_reload(struct control_call *x)
 {
 	char why[TK_MESSAGE_MAX] = "";
-	int r = aclstore_reload(x->k, why, sizeof(why));
+	int r = reload_run(x->k, why, sizeof(why));
 
 	aclstore_audit_reload(x->k, &x->who->cred, x->who->unit, r, why);
 	control_reply_error(x->ctlfd, r < 0 ? -r : 0, why);
@@ -257,6 +261,44 @@ static int refuse_reload(struct control_call *x, int err, const char *why)
 {
 	aclstore_audit_reload(x->k, &x->who->cred, x->who->unit, -err, why);
 	control_reply_error(x->ctlfd, err, why);
+	return 1;
+}
+
+/* tlskeyctl keys: what is served (keylist.c), then a RESULT. */
+static int handle_keys(struct control_call *x)
+{
+	char summary[TK_MESSAGE_MAX] = "";
+	int r = keylist_send(x->k, x->ctlfd, summary, sizeof(summary));
+
+	/* Also after a full socket: by now the client may have read some. */
+	control_reply_error(x->ctlfd, r < 0 ? -r : 0, summary);
+	return 1;
+}
+
+/* KEYS and UPGRADE: the refusal is just the RESULT (no audit: nothing
+ * was asked of a key). */
+static int refuse_plain(struct control_call *x, int err, const char *why)
+{
+	control_reply_error(x->ctlfd, err, why);
+	return 1;
+}
+
+/* tlskeyctl upgrade: upgrade.c answers once the new process took over
+ * or failed, on a duplicate of the control socket. */
+static int handle_upgrade(struct control_call *x)
+{
+	int fd;
+
+	if (!x->k->upgrade) {
+		control_reply_error(x->ctlfd, ENOTSUP, "this tlskeyd cannot upgrade");
+		return 1;
+	}
+	fd = fcntl(x->ctlfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		control_reply_error(x->ctlfd, errno, "cannot keep the request open");
+		return 1;
+	}
+	(void)upgrade_begin(x->k->upgrade, fd, &x->who->cred); /* fd now owned by the upgrade */
 	return 1;
 }
 
@@ -293,7 +335,8 @@ static int refuse_start(struct control_call *x, int err, const char *why)
 
 /* Every request type the daemon accepts, and the rules that apply before
  * its handler runs (OpenSSH monitor.c's mon_table is the model): START
- * is judged by the ACL, QUERY by possession of the descriptor, RELOAD by
+ * is judged by the ACL, QUERY by possession of the descriptor, RELOAD,
+ * KEYS and UPGRADE by
  * the caller's uid. */
 static const struct control_entry control_table[] = {
 	{ TK_MSG_START, "start", CONTROL_FD_REQUIRED, CONTROL_ANYONE, check_start, handle_start,
@@ -306,6 +349,10 @@ static const struct control_entry control_table[] = {
 	  control_refuse_status },
 	{ TK_MSG_CHECK, "check", CONTROL_FD_NONE, CONTROL_ANYONE, NULL, control_handle_check,
 	  control_refuse_check },
+	{ TK_MSG_KEYS, "list the keys of", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_keys,
+	  refuse_plain },
+	{ TK_MSG_UPGRADE, "upgrade", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_upgrade,
+	  refuse_plain },
 };
 
 const struct control_entry *control_entry_find(unsigned type)
@@ -446,7 +493,7 @@ static int start_acl_check(struct keyd *k, const struct caller *who, struct keyd
 					.remote = q->remote, .flags = q->msg.flags, .has_flags = 1 };
 
 		keyd_audit(&a);
-		stats_outcome(k->stats, STATS_ACL_DENIED, EACCES, (size_t)(q->id - k->conf->ids));
+		stats_outcome(k->stats, STATS_ACL_DENIED, EACCES, q->id->stats_slot);
 		(void)snprintf(why, len, "access to %s as %s denied by tlskeyd policy", q->msg.myname,
 			       role);
 		return -EACCES;
@@ -478,14 +525,17 @@ static int handle_start(struct control_call *x)
 				     .timeout_ms = m->timeout_ms };
 	memcpy(q.msg.myname, m->myname, sizeof(q.msg.myname));
 	memcpy(q.msg.sniname, m->sniname, sizeof(q.msg.sniname));
+	/* The generation in force now serves this request to its end, even
+	 * if a reload publishes another meanwhile. */
+	q.gen = gen_ref(k->gen);
 	/* The caller's timer may shorten the handshake, never lengthen it past
 	 * handshake-timeout: a slot held for an hour by a silent peer is a
 	 * slot nobody else gets. */
-	if (q.msg.timeout_ms > k->conf->handshake_timeout_ms) {
+	if (q.msg.timeout_ms > q.gen->conf->handshake_timeout_ms) {
 		keyd_log(LOG_DEBUG, "uid=%u pid=%d: handshake timer %u ms capped at handshake-timeout %u ms",
 			 (unsigned)who->cred.uid, (int)who->cred.pid, q.msg.timeout_ms,
-			 k->conf->handshake_timeout_ms);
-		q.msg.timeout_ms = k->conf->handshake_timeout_ms;
+			 q.gen->conf->handshake_timeout_ms);
+		q.msg.timeout_ms = q.gen->conf->handshake_timeout_ms;
 	}
 	r = check_fd(netfd, q.msg.proto, why, sizeof(why));
 	if (r < 0)
@@ -498,7 +548,7 @@ static int handle_start(struct control_call *x)
 	 * for the ACL decision, the audit records, the logs and what
 	 * tlskey_query() reports.  The ACL must never judge one spelling
 	 * while the key of another is used. */
-	q.id = keyd_conf_identity(k->conf, q.msg.myname);
+	q.id = keyd_conf_identity(q.gen->conf, q.msg.myname);
 	if (!q.id) {
 		(void)snprintf(why, sizeof(why), "no key configured for %s", q.msg.myname);
 		r = -ENOKEY;
@@ -526,7 +576,7 @@ static int handle_start(struct control_call *x)
 	r = start_acl_check(k, who, &q, role, why, sizeof(why));
 	if (r < 0)
 		goto refuse;
-	q.id_index = (size_t)(q.id - k->conf->ids);
+	q.id_index = (size_t)(q.id - q.gen->conf->ids);
 	(void)snprintf(q.unit, sizeof(q.unit), "%s", who->unit);
 	q.t_start_ms = tk_now_ms();
 	*x->ret_req = q;
@@ -546,6 +596,7 @@ refuse:
 		stats_outcome(k->stats, STATS_REFUSED, -r, (size_t)-1);
 	control_reply_error(ctlfd, -r, why);
 	acl_unref(q.acl);
+	gen_unref(q.gen);
 	/* The contract: a refused socket is shut down. */
 	(void)shutdown(netfd, SHUT_RDWR);
 	x->fd = passclose(netfd);

@@ -25,6 +25,7 @@
 #include "keyd/identity.h"
 #include "keyd/keys.h"
 #include "keyd/outcome.h"
+#include "keyd/gen.h"
 #include "keyd/conn.h"
 #include "keyd/handshake.h"
 #include "keyd/relay.h"
@@ -226,7 +227,6 @@ static enum conn_status set_net_interest(struct conn *c)
 enum conn_status handshake_begin(struct conn *c)
 {
 	const struct keyd_request *q = &c->req;
-	struct keyd *k = c->w->k;
 	unsigned flags, timeout;
 	int r, fl;
 
@@ -258,9 +258,9 @@ enum conn_status handshake_begin(struct conn *c)
 		return handshake_fail(c, ENOMEM, "gnutls_init: %s", gnutls_strerror(r));
 	}
 	gnutls_session_set_ptr(c->tls, c);
-	r = gnutls_priority_set(c->tls, k->prio);
+	r = gnutls_priority_set(c->tls, q->gen->prio);
 	if (r == 0)
-		r = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->w->cred);
+		r = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, q->gen->cred);
 	if (r < 0) {
 		return handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
 	}
@@ -293,7 +293,7 @@ enum conn_status handshake_begin(struct conn *c)
 		if (q->msg.checksni)
 			gnutls_handshake_set_post_client_hello_function(c->tls, post_client_hello);
 	}
-	timeout = q->msg.timeout_ms ? q->msg.timeout_ms : k->conf->handshake_timeout_ms;
+	timeout = q->msg.timeout_ms ? q->msg.timeout_ms : q->gen->conf->handshake_timeout_ms;
 	c->deadline_ms = tk_now_ms() + timeout;
 	if (c->dtls) {
 		/* Our own timer ends the handshake; GnuTLS only paces resends. */
@@ -329,7 +329,7 @@ static int make_protected(struct conn *c, char *why, size_t whylen)
 		return -EBADF;
 	if (c->app.fd >= 0)
 		return 0;
-	r = appsock_pair(c->w->k->conf, c->dtls, sv, &tcp, why, whylen);
+	r = appsock_pair(c->req.gen->conf, c->dtls, sv, &tcp, why, whylen);
 	if (r < 0)
 		return r;
 	c->app.fd = sv[0];
@@ -431,7 +431,7 @@ static enum conn_status finish(struct conn *c)
 
 		(void)snprintf(v.peer, sizeof(v.peer), "%s", c->peer);
 		(void)snprintf(v.mapped_user, sizeof(v.mapped_user), "%s", c->mapped_user);
-		vcache_put(c->w->k->vcache, c->cache_key, &v);
+		vcache_put(c->req.gen->vcache, c->cache_key, &v);
 	}
 checked:
 	if (strlen(c->peer) + 1 > q->msg.peername_max) {
@@ -450,7 +450,7 @@ checked:
 enum conn_status handshake_step(struct conn *c)
 {
 	char msg[TK_MESSAGE_MAX];
-	struct worker_key *wk = &c->w->keys[c->req.id_index];
+	struct worker_key *wk = &c->ks->keys[c->req.id_index];
 	int r, err;
 
 	c->waiting_hello = 0; /* the peer spoke: TLS it is */

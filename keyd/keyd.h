@@ -20,17 +20,24 @@
 
 struct worker;
 struct stats;
+struct keyd_gen;
+struct upgrade;
 
 struct keyd {
+	/* The generation in force (gen.h) and its configuration.  Both are
+	 * replaced by a reload, on the accept thread, which is the only
+	 * thread that reads them here: workers read the generation their
+	 * connection holds (c->req.gen). */
 	struct keyd_conf *conf;
-	gnutls_priority_t prio;
-	gnutls_pcert_st **chains; /* per identity */
-	unsigned *chain_lens;
+	struct keyd_gen *gen;
+	atomic_uint gen_serial; /* k->gen->serial, for workers to drop old keys */
+	char reload_note[256];  /* last reload's outcome for STATUS= (accept thread) */
+	struct upgrade *upgrade; /* main.c's, for the UPGRADE request (accept thread) */
+	atomic_int drain_cut;    /* shutting down at the upgrade's drain limit */
 	pthread_mutex_t acl_lock;
 	struct acl *acl;
 	unsigned acl_gen; /* bumped by every reload, under acl_lock */
-	struct vcache *vcache;
-	struct quota *quota; /* per-uid and per-identity shares (quota.h) */
+	struct quota *quota; /* per-uid pending shares (quota.h); handshake shares are per generation */
 	struct worker *workers;
 	unsigned n_workers;
 	atomic_uint handshakes; /* running handshakes, all workers */

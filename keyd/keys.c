@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
+#include "keyd/gen.h"
 #include "keyd/keys.h"
 #include "keyd/log.h"
 #include "keyd/p11reset.h"
@@ -24,7 +26,7 @@
 
 int keys_ensure(struct conn *c, char *why, size_t len)
 {
-	struct worker_key *wk = &c->w->keys[c->req.id_index];
+	struct worker_key *wk = &c->ks->keys[c->req.id_index];
 	char err[512] = "";
 	unsigned long long now = tk_now_ms();
 	int r;
@@ -55,7 +57,7 @@ int keys_ensure(struct conn *c, char *why, size_t len)
 	}
 	r = p11_key_import(c->req.id->key_uri, &wk->token_key, err, sizeof(err));
 	if (r == 0) {
-		gnutls_pubkey_t pub = c->w->k->chains[c->req.id_index][0].pubkey;
+		gnutls_pubkey_t pub = c->req.gen->chains[c->req.id_index][0].pubkey;
 		char mismatch[256];
 
 		/* Once per import: a key that is not the certificate's would
@@ -80,7 +82,7 @@ int keys_ensure(struct conn *c, char *why, size_t len)
 		 * handshakes under way. */
 		p11reset_cancel(c->w->k);
 	}
-	stats_key_event(c->w->k->stats, c->req.id_index, -r);
+	stats_key_event(c->w->k->stats, c->req.id->stats_slot, -r);
 	if (r < 0 && wk->ever_ok && (r == -ENODEV || r == -EIO)) {
 		/* A key that used to work cannot be opened any more: the module
 		 * itself may need to start over (see keyd_slot_free/main.c). */
@@ -100,29 +102,103 @@ int keys_cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs
 		   unsigned int *pcert_length, gnutls_privkey_t *privkey)
 {
 	struct conn *c = gnutls_session_get_ptr(s);
-	struct keyd *k = c->w->k;
+	const struct keyd_gen *g = c->req.gen;
 	size_t i = c->req.id_index;
 
 	(void)req_ca_rdn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
-	if ((c->req.msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT) || !c->w->keys[i].key) {
+	/* No keyset: the handshake is over (a renegotiation is refused). */
+	if ((c->req.msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT) || !c->ks || !c->ks->keys[i].key) {
 		*pcert_length = 0;
 		*pcert = NULL;
 		*privkey = NULL;
 		return 0;
 	}
-	*pcert = k->chains[i];
-	*pcert_length = k->chain_lens[i];
-	*privkey = c->w->keys[i].key;
+	*pcert = g->chains[i];
+	*pcert_length = g->chain_lens[i];
+	*privkey = c->ks->keys[i].key;
 	return 0;
+}
+
+static void keyset_free(struct worker_keyset *ks)
+{
+	for (size_t i = 0; i < ks->n; i++)
+		signer_drop(&ks->keys[i]);
+	free(ks);
+}
+
+int keys_attach(struct conn *c)
+{
+	struct worker *w = c->w;
+	const struct keyd_gen *g = c->req.gen;
+	struct worker_keyset *ks;
+
+	for (ks = w->keysets; ks; ks = ks->next)
+		if (ks->serial == g->serial)
+			break;
+	if (!ks) {
+		size_t n = g->conf->n_ids;
+
+		ks = calloc(1, sizeof(*ks) + (n ? n : 1) * sizeof(ks->keys[0]));
+		if (!ks)
+			return -ENOMEM;
+		ks->serial = g->serial;
+		ks->n = n;
+		for (size_t i = 0; i < n; i++)
+			ks->keys[i] = (struct worker_key){ .stats = w->k->stats, .worker = w->index,
+							   .id = g->conf->ids[i].stats_slot };
+		ks->next = w->keysets;
+		w->keysets = ks;
+	}
+	ks->handshakes++;
+	c->ks = ks;
+	return 0;
+}
+
+void keys_prune(struct worker *w)
+{
+	unsigned current = atomic_load(&w->k->gen_serial);
+	struct worker_keyset **p = &w->keysets;
+
+	while (*p) {
+		struct worker_keyset *ks = *p;
+
+		if (ks->handshakes || ks->serial == current) {
+			p = &ks->next;
+			continue;
+		}
+		*p = ks->next;
+		keyset_free(ks);
+	}
+}
+
+void keys_detach(struct conn *c)
+{
+	if (!c->ks)
+		return;
+	c->ks->handshakes--;
+	c->ks = NULL;
+	keys_prune(c->w);
+}
+
+void keys_free_all(struct worker *w)
+{
+	while (w->keysets) {
+		struct worker_keyset *ks = w->keysets;
+
+		w->keysets = ks->next;
+		keyset_free(ks);
+	}
 }
 
 void keys_drop_all(struct worker *w, int forget_failures)
 {
-	for (size_t i = 0; i < w->k->conf->n_ids; i++) {
-		signer_drop(&w->keys[i]);
-		if (forget_failures) {
-			w->keys[i].retry_after_ms = 0;
-			w->keys[i].dropped_ms = 0;
+	for (struct worker_keyset *ks = w->keysets; ks; ks = ks->next) {
+		for (size_t i = 0; i < ks->n; i++) {
+			signer_drop(&ks->keys[i]);
+			if (forget_failures) {
+				ks->keys[i].retry_after_ms = 0;
+				ks->keys[i].dropped_ms = 0;
+			}
 		}
 	}
 }

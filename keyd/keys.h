@@ -28,6 +28,20 @@ int keys_cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs
 		 const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
 		 unsigned int *pcert_length, gnutls_privkey_t *privkey);
 
+/* Give c (a handshake adopted by its worker) this worker's keyset of
+ * c->req.gen, made (empty: keys are imported on first use) if this is
+ * the worker's first handshake of that generation.  Returns 0 or -ENOMEM.
+ * keys_detach() gives it back (idempotent); the handshake's end does. */
+int keys_attach(struct conn *c);
+void keys_detach(struct conn *c);
+
+/* Free w's keysets of generations no longer in force that no handshake
+ * uses any more (their key objects and token sessions with them). */
+void keys_prune(struct worker *w);
+
+/* Free every keyset of w (worker shutdown, no conn left). */
+void keys_free_all(struct worker *w);
+
 /* Drop every key object of w (module reset, shutdown); forget_failures
  * also clears the back-off, so that keys are tried again at once. */
 void keys_drop_all(struct worker *w, int forget_failures);

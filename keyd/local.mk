@@ -11,9 +11,11 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/caller.c keyd/caller.h \
 	keyd/check.c keyd/check.h \
 	keyd/control.c keyd/control.h keyd/control_info.c \
+	keyd/gen.c keyd/gen.h \
 	keyd/handshake.c keyd/handshake.h \
 	keyd/identity.c keyd/identity.h \
 	keyd/keyd.h \
+	keyd/keylist.c keyd/keylist.h \
 	keyd/keys.c keyd/keys.h \
 	keyd/log.c keyd/log.h \
 	keyd/notify.c keyd/notify.h \
@@ -21,8 +23,10 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/p11reset.c keyd/p11reset.h \
 	keyd/prio.c keyd/prio.h \
 	keyd/passclose.c keyd/passclose.h \
+	keyd/process.c keyd/process.h \
 	keyd/quota.c keyd/quota.h \
 	keyd/registry.c keyd/registry.h \
+	keyd/reload.c keyd/reload.h \
 	keyd/relay.c keyd/relay.h \
 	keyd/appsock.c keyd/appsock.h \
 	keyd/authz.c keyd/authz.h \
@@ -30,6 +34,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/stats.c keyd/stats.h \
 	keyd/status.c keyd/status.h \
 	keyd/trust.c keyd/trust.h \
+	keyd/upgrade.c keyd/upgrade.h \
 	keyd/vcache.c keyd/vcache.h \
 	keyd/worker.c keyd/worker.h
 libtlskey_keyd_la_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(SYSTEMD_CFLAGS) -pthread

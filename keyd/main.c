@@ -29,6 +29,9 @@
 #include "keyd/admission.h"
 #include "keyd/check.h"
 #include "keyd/control.h"
+#include "keyd/gen.h"
+#include "keyd/reload.h"
+#include "keyd/upgrade.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
 #include "keyd/p11reset.h"
@@ -37,12 +40,13 @@
 #include "keyd/passclose.h"
 #include "keyd/notify.h"
 #include "keyd/stats.h"
+#include "keyd/process.h"
 #include "pkcs11/p11.h"
 
 #define DEFAULT_CONF SYSCONFDIR "/tlskeyd/tlskeyd.conf"
 #define DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
 
-enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE };
+enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE, TAG_UPGRADE };
 
 struct loop {
 	struct keyd *k;
@@ -55,9 +59,13 @@ struct loop {
 	int stop;
 	int activated; /* socket passed by systemd */
 	unsigned long long watchdog_ms, next_watchdog_ms, next_tick_ms, idle_since_ms;
+	struct upgrade up;
+	int up_watched;                   /* up.sock is in the epoll set */
+	int up_own;                       /* upgraded: the old process bound the socket */
+	unsigned long long drain_until_ms; /* handed over: draining until then, 0 not */
 };
 
-static int tags[4] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE };
+static int tags[5] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE, TAG_UPGRADE };
 
 /* The sender of a signal, as far as the kernel tells (uid, pid). */
 static void signal_sender(const struct signalfd_siginfo *si, struct ucred *ret, char *unit, size_t len)
@@ -82,10 +90,16 @@ static void handle_signal(struct loop *l)
 		if (si.ssi_signo == SIGHUP) {
 			struct ucred who;
 			char msg[1024], unit[256];
-			int r = aclstore_reload(l->k, msg, sizeof(msg));
+			int r = reload_run(l->k, msg, sizeof(msg));
 
 			signal_sender(&si, &who, unit, sizeof(unit));
 			aclstore_audit_reload(l->k, &who, unit, r, msg);
+		} else if (si.ssi_signo == SIGUSR2) {
+			struct ucred who;
+			char unit[256];
+
+			signal_sender(&si, &who, unit, sizeof(unit));
+			(void)upgrade_begin(&l->up, -1, &who);
 		} else {
 			keyd_log(LOG_NOTICE, "signal %u: shutting down", si.ssi_signo);
 			l->stop = 1;
@@ -100,16 +114,36 @@ static int next_timeout(const struct loop *l)
 
 static void report_status(struct loop *l)
 {
-	char msg[128];
-
-	(void)snprintf(msg, sizeof(msg), "STATUS=%u sessions, %u handshakes, %zu waiting",
-		       atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->adm.n_pending);
-	keyd_notify(msg);
+	keyd_notifyf("STATUS=%u sessions, %u handshakes, %zu waiting%s%s",
+			 atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->adm.n_pending,
+			 l->k->reload_note[0] ? "; " : "", l->k->reload_note);
 	/* tlskeyctl status reads the queue from here (the accept loop owns it). */
 	if (l->k->stats) {
 		atomic_store(&l->k->stats->queued, l->adm.n_pending);
 		atomic_store(&l->k->stats->waiting, l->adm.n_clients);
 	}
+}
+
+/* The upgrade, once per loop turn: watch the new process's socket while
+ * it starts; once it took over, stop accepting (the listener is its now)
+ * and drain. */
+static void upgrade_step(struct loop *l, int readable)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &tags[TAG_UPGRADE] };
+
+	if (l->up.state == UPGRADE_STARTING && !l->up_watched)
+		l->up_watched = epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->up.sock, &e) == 0;
+	if (!readable || upgrade_event(&l->up) != UPGRADE_HANDED_OVER) {
+		l->up_watched = l->up.state == UPGRADE_STARTING && l->up_watched;
+		return;
+	}
+	l->up_watched = 0;
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listen_fd, NULL);
+	l->listen_fd = l->adm.listen_fd = tk_close(l->listen_fd);
+	l->own_socket = 0; /* the new process removes it at its exit */
+	l->drain_until_ms = tk_now_ms() + (unsigned long long)l->k->conf->upgrade_drain_s * 1000;
+	keyd_log(LOG_NOTICE, "upgrade: draining %u sessions for up to %u s", atomic_load(&l->k->sessions),
+		 l->k->conf->upgrade_drain_s);
 }
 
 /* Housekeeping once a second at most: watchdog, status, idle exit. */
@@ -126,6 +160,21 @@ static void tick(struct loop *l, unsigned long long now)
 		l->next_watchdog_ms = now + l->watchdog_ms / 2;
 	}
 	report_status(l);
+	upgrade_tick(&l->up, now);
+	if (l->drain_until_ms) {
+		unsigned n = atomic_load(&k->sessions);
+
+		if (!n && !l->adm.n_clients && !l->adm.n_pending) {
+			keyd_log(LOG_NOTICE, "upgrade: the last session ended: exiting");
+			l->stop = 1;
+		} else if (now >= l->drain_until_ms) {
+			keyd_log(LOG_NOTICE, "upgrade: drain limit (%u s) reached: ending %u sessions",
+				 k->conf->upgrade_drain_s, n);
+			atomic_store(&k->drain_cut, 1);
+			l->stop = 1;
+		}
+		return;
+	}
 	if (atomic_load(&k->sessions) || l->adm.n_clients || l->adm.n_pending)
 		l->idle_since_ms = now;
 	else if (k->conf->idle_exit_s && l->activated &&
@@ -168,6 +217,8 @@ static int run(struct loop *l)
 			} else if (p == &tags[TAG_DONE]) {
 				eventfd_t v;
 				(void)eventfd_read(l->k->donefd, &v);
+			} else if (p == &tags[TAG_UPGRADE]) {
+				upgrade_step(l, 1);
 			} else {
 				/* A client is only ever dropped by its own event,
 				 * so later events in this batch stay valid. */
@@ -177,6 +228,7 @@ static int run(struct loop *l)
 		admission_expire(&l->adm);
 		p11reset_step(l->k, tk_now_ms());
 		admission_dispatch(&l->adm);
+		upgrade_step(l, 0);
 		tick(l, tk_now_ms());
 	}
 	keyd_notify("STOPPING=1");
@@ -301,78 +353,25 @@ static int open_listener(struct loop *l, const char *path)
 	return 0;
 }
 
-static void harden_process(void)
-{
-	struct rlimit rl = { 0, 0 };
-
-	/* Keys stay on the token, but PINs and session secrets pass through
-	 * our memory: no core dumps, no ptrace by same-uid processes. */
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	(void)setrlimit(RLIMIT_CORE, &rl);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			keyd_log(LOG_WARNING, "cannot raise the open file limit: %s", strerror(errno));
-	}
-	umask(077);
-}
-
-static int load_identities(struct keyd *k)
-{
-	struct keyd_conf *c = k->conf;
-	char err[512];
-	int r;
-
-	k->chains = calloc(c->n_ids ? c->n_ids : 1, sizeof(*k->chains));
-	k->chain_lens = calloc(c->n_ids ? c->n_ids : 1, sizeof(*k->chain_lens));
-	if (!k->chains || !k->chain_lens)
-		return -ENOMEM;
-	for (size_t i = 0; i < c->n_ids; i++) {
-		struct keyd_identity *id = &c->ids[i];
-
-		if (id->pin_file) {
-			r = p11_pin_add(id->key_uri, id->pin_file, err, sizeof(err));
-			if (r < 0) {
-				keyd_log(LOG_ERR, "identity %s: %s", id->name, err);
-				return r;
-			}
-		}
-		r = p11_chain_load(id->cert_src, &k->chains[i], &k->chain_lens[i], err, sizeof(err));
-		if (r < 0) {
-			keyd_log(LOG_ERR, "identity %s: certificate: %s", id->name, err);
-			return r;
-		}
-	}
-	return 0;
-}
-
 static void keyd_free(struct keyd *k)
 {
-	if (k->chains) {
-		for (size_t i = 0; i < k->conf->n_ids; i++) {
-			for (unsigned j = 0; j < k->chain_lens[i]; j++)
-				gnutls_pcert_deinit(&k->chains[i][j]);
-			free(k->chains[i]);
-		}
-	}
-	free(k->chains);
-	free(k->chain_lens);
-	if (k->prio)
-		gnutls_priority_deinit(k->prio);
 	acl_unref(k->acl);
 	stats_free(k->stats);
-	vcache_free(k->vcache);
 	quota_free(k->quota);
 	(void)tk_close(k->donefd);
 	pthread_mutex_destroy(&k->acl_lock);
-	keyd_conf_free(k->conf);
+	/* k->conf is the generation's once there is one. */
+	if (k->gen)
+		gen_unref(k->gen);
+	else
+		keyd_conf_free(k->conf);
 }
 
 /* Everything the daemon needs before it can serve: the ACL store, caller
- * identification, TLS priorities, the validation cache, the shares,
- * PKCS#11 and the identities, then the check of all of it (*ret_check,
- * check.h: the caller decides what is fatal).  Returns 0 or a negative
- * errno (logged);
+ * identification, the pending shares, PKCS#11 and the first generation
+ * (identities, TLS priorities, trust, the validation cache), then the
+ * check of all of it (*ret_check, check.h: the caller decides what is
+ * fatal).  Returns 0 or a negative errno (logged);
  * keyd_free() releases what was set up either way. */
 static int keyd_setup(struct keyd *k, struct check_result *ret_check)
 {
@@ -383,12 +382,6 @@ static int keyd_setup(struct keyd *k, struct check_result *ret_check)
 	if (r < 0)
 		return r;
 	(void)caller_identify_init();
-	r = keyd_prio_init(k->conf->priority, &k->prio);
-	if (r < 0)
-		return r;
-	r = vcache_new(k->conf->cache_size, k->conf->cache_ttl_s, &k->vcache);
-	if (r < 0)
-		return r;
 	{
 		struct quota_limits lim = { .pending_per_uid = k->conf->max_pending_per_uid,
 					    .handshakes_per_uid = k->conf->max_handshakes_per_uid,
@@ -407,11 +400,58 @@ static int keyd_setup(struct keyd *k, struct check_result *ret_check)
 		keyd_log(LOG_ERR, "PKCS#11: %s", err);
 		return r;
 	}
-	r = load_identities(k);
-	if (r < 0)
-		return r;
+	{
+		struct keyd_conf *c = k->conf;
+		struct gen_errors errs;
+
+		memset(&errs, 0, sizeof(errs));
+		k->conf = NULL; /* the generation owns it now, also on failure */
+		r = gen_build_conf(c, 1, &errs, &k->gen);
+		if (r < 0) {
+			for (const char *p = errs.text, *nl; p && *p; p = nl ? nl + 1 : NULL) {
+				nl = strchr(p, '\n');
+				keyd_log(LOG_ERR, "%.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
+			}
+			return r;
+		}
+		k->conf = k->gen->conf;
+		atomic_store(&k->gen_serial, 1);
+	}
+	stats_assign(k->stats, k->gen->conf);
 	/* Everything the daemon will use, tried now (keyd/check.c). */
 	return check_config(k, ret_check);
+}
+
+/* An upgraded process got the listener as from systemd; the old process
+ * says whether it was systemd's or bound at the path by the old process
+ * (then ours to remove at exit once we took over). */
+static int upgrade_child_env_listener(struct loop *l)
+{
+	int activated = l->activated, own = 0;
+
+	upgrade_child_listener(&activated, &own);
+	l->activated = activated;
+	l->up_own = own && !l->own_socket;
+	l->up.listen_fd = l->listen_fd;
+	l->up.activated = l->activated;
+	l->up.own_socket = l->own_socket;
+	return 0;
+}
+
+/* Handed over: the old process's socket path is ours (if still there). */
+static void upgrade_child_took_over(struct loop *l)
+{
+	struct stat st;
+
+	if (!l->up_own)
+		return;
+	if (lstat(l->socket_path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		keyd_log(LOG_WARNING, "upgrade: %s is no socket any more: it stays as it is", l->socket_path);
+		return;
+	}
+	l->own_socket = l->up.own_socket = 1;
+	l->sock_dev = st.st_dev;
+	l->sock_ino = st.st_ino;
 }
 
 /* The accept thread's descriptors: signalfd for mask, the epoll set,
@@ -436,6 +476,8 @@ static int loop_open(struct loop *l, const char *socket_override, const sigset_t
 	r = open_listener(l, l->socket_path);
 	if (r < 0)
 		return r;
+	if (upgrade_child_env_listener(l) < 0)
+		return -EINVAL;
 	e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &tags[TAG_LISTEN] };
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &e);
 	e.data.ptr = &tags[TAG_SIGNAL];
@@ -509,6 +551,7 @@ int main(int argc, char **argv)
 	}
 
 	keyd_log_init(debug ? LOG_DEBUG : LOG_INFO);
+	(void)upgrade_child_env();
 	/* Block the signals we take through signalfd before anything can
 	 * start a thread: PKCS#11 modules do (tpm2-pkcs11 over D-Bus), and
 	 * a thread that inherits an open mask would die of SIGHUP. */
@@ -516,6 +559,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR2);
 	(void)pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	(void)signal(SIGPIPE, SIG_IGN);
 	memset(&k, 0, sizeof(k));
@@ -526,7 +570,9 @@ int main(int argc, char **argv)
 	l.adm.k = &k;
 	l.adm.listen_tag = &tags[TAG_LISTEN];
 	pthread_mutex_init(&k.acl_lock, NULL);
-	harden_process();
+	if (upgrade_init(&l.up, argv) == 0)
+		k.upgrade = &l.up;
+	process_harden();
 	/* Descriptors a malformed message carried are the sender's. */
 	tk_msg_set_closer(passclose);
 
@@ -552,6 +598,12 @@ int main(int argc, char **argv)
 		goto out;
 	l.adm.listen_fd = l.listen_fd;
 	admission_fd_calibrate(&l.adm);
+	/* Until the old process handed over, the socket path is its. */
+	if (upgrade_child_ready() < 0) {
+		r = -EPIPE;
+		goto out;
+	}
+	upgrade_child_took_over(&l);
 	keyd_log(LOG_NOTICE, "ready: tlskeyd %s, config %s, ACL %s, %zu identities, %zu usable, "
 		 "%u workers, up to %u concurrent handshakes", PACKAGE_VERSION, conf_path,
 		 k.conf->acl_path ? k.conf->acl_path : "(none)", check.n_ids, check.n_usable, k.n_workers,

@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -22,4 +24,15 @@ void keyd_notify(const char *state)
 	keyd_log(LOG_ERR, "cannot notify the service manager at NOTIFY_SOCKET=%s: %s (%s); it will "
 		 "not see READY=1, STATUS= or WATCHDOG=1 (further failures are not logged)",
 		 where ? where : "(unset)", strerror(-r), name ? name : "?");
+}
+
+void keyd_notifyf(const char *fmt, ...)
+{
+	char state[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(state, sizeof(state), fmt, ap);
+	va_end(ap);
+	keyd_notify(state);
 }

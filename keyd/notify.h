@@ -8,4 +8,7 @@
  * (Type=notify units time out) nor the watchdog.  Accept thread only. */
 void keyd_notify(const char *state);
 
+/* The same with printf formatting (at most 1023 bytes: longer is cut). */
+void keyd_notifyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "keyd/log.h"
 #include "keyd/outcome.h"
+#include "keyd/gen.h"
 #include "keyd/worker.h"
 #include "tlskey/starttls.h"
 
@@ -29,7 +30,7 @@ static uint32_t info_flags(const struct conn *c)
 
 	if (c->app.fd >= 0 && !c->app_tcp && !c->dtls) {
 		f |= TLSKEY_INFO_TRUNCATION_UNREPORTED;
-		if (!c->w->k->conf->protected_unix)
+		if (!c->req.gen->conf->protected_unix)
 			f |= TLSKEY_INFO_UNIX_FALLBACK;
 	}
 	return f;
@@ -156,7 +157,8 @@ void outcome_audit_prio(const struct conn *c, const char *event, int err, int pr
 	a.sign_us = c->sign_us;
 	a.handshake_ms = (long)(tk_now_ms() - c->req.t_start_ms);
 	keyd_audit(&a);
-	stats_outcome(c->w->k->stats, event_outcome(event), err, c->req.id_index);
+	stats_outcome(c->w->k->stats, event_outcome(event), err,
+		      c->req.id ? c->req.id->stats_slot : (size_t)-1);
 }
 
 /* Publish what tlskey_query() will report about this session. */

@@ -90,6 +90,15 @@ static void entry_gc(struct quota *q, struct uid_entry *e)
 	free(e);
 }
 
+void quota_set_pending_per_uid(struct quota *q, unsigned n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->lim.pending_per_uid = n;
+	pthread_mutex_unlock(&q->lock);
+}
+
 int quota_pending_take(struct quota *q, uid_t uid, char *why, size_t len)
 {
 	struct uid_entry *e;

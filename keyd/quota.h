@@ -24,6 +24,10 @@ int quota_new(const struct quota_limits *lim, struct quota **ret_q);
 /* Accepts NULL.  Outstanding counts are forgotten. */
 void quota_free(struct quota *q);
 
+/* A reload changed max-pending-per-uid: counts stay, the new limit
+ * applies to the next quota_pending_take(). */
+void quota_set_pending_per_uid(struct quota *q, unsigned n);
+
 /* A client of uid starts waiting (accepted, or admitted and queued).
  * Returns 0 (counted: give it back with quota_pending_put) or -EAGAIN,
  * with the reason in why, when uid already has pending_per_uid; -ENOMEM. */

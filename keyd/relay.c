@@ -23,6 +23,7 @@
 
 #include "common/util.h"
 #include "keyd/conn.h"
+#include "keyd/gen.h"
 #include "keyd/relay.h"
 #include "keyd/appsock.h"
 #include "keyd/worker.h"
@@ -142,7 +143,7 @@ static void close_timer_arm(struct conn *c)
 {
 	if (c->state != CONN_RELAY || c->timed)
 		return;
-	c->deadline_ms = tk_now_ms() + c->w->k->conf->close_timeout_ms;
+	c->deadline_ms = tk_now_ms() + c->req.gen->conf->close_timeout_ms;
 	conn_set_timed(c, 1);
 }
 
@@ -418,7 +419,7 @@ enum conn_status relay_close_expired(struct conn *c)
 	char why[160];
 
 	(void)snprintf(why, sizeof(why), "the application closed; the peer made no progress for "
-		       "close-timeout (%u ms)%s", c->w->k->conf->close_timeout_ms,
+		       "close-timeout (%u ms)%s", c->req.gen->conf->close_timeout_ms,
 		       c->bye_done ? " after our close_notify" : ", close_notify not sent");
 	c->net_reset = 1;
 	/* The application's close came first, but the timer ends it. */
@@ -437,7 +438,7 @@ enum conn_status relay_event(struct conn *c, struct ev *ev, uint32_t events)
 	/* Anything on the network side is the peer's doing: it answers, or
 	 * takes what we owe it.  The close timer starts over. */
 	if (ev->kind == EV_NET && c->timed)
-		c->deadline_ms = tk_now_ms() + c->w->k->conf->close_timeout_ms;
+		c->deadline_ms = tk_now_ms() + c->req.gen->conf->close_timeout_ms;
 	if (ev->kind == EV_APP && (events & EPOLLOUT) && c->to_app) {
 		if (flush_to_app(c) == CONN_CLOSED)
 			return CONN_CLOSED;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/util.h"
@@ -38,12 +39,13 @@ const char *stats_end_name(enum stats_end e)
 int stats_new(unsigned n_workers, size_t n_ids, struct stats **ret)
 {
 	struct stats *s = calloc(1, sizeof(*s));
-	size_t ids = n_ids ? n_ids : 1;
+	size_t ids = n_ids + STATS_SPARE_SLOTS;
 
 	if (!s)
 		return -ENOMEM;
 	s->n_workers = n_workers ? n_workers : 1;
-	s->n_ids = n_ids;
+	s->n_ids = ids;
+	s->names = calloc(ids, sizeof(*s->names));
 	s->start_ms = tk_now_ms();
 	s->start_wall = (long long)time(NULL);
 	/* calloc'd zeroes are valid atomics on every target we build for. */
@@ -51,7 +53,7 @@ int stats_new(unsigned n_workers, size_t n_ids, struct stats **ret)
 	s->key_state = calloc(ids, sizeof(*s->key_state));
 	s->key_err = calloc(ids, sizeof(*s->key_err));
 	s->denied_id = calloc(ids, sizeof(*s->denied_id));
-	if (!s->sign || !s->key_state || !s->key_err || !s->denied_id) {
+	if (!s->names || !s->sign || !s->key_state || !s->key_err || !s->denied_id) {
 		stats_free(s);
 		return -ENOMEM;
 	}
@@ -63,11 +65,34 @@ void stats_free(struct stats *s)
 {
 	if (!s)
 		return;
+	free(s->names);
 	free(s->sign);
 	free(s->key_state);
 	free(s->key_err);
 	free(s->denied_id);
 	free(s);
+}
+
+void stats_assign(struct stats *s, struct keyd_conf *conf)
+{
+	for (size_t i = 0; i < conf->n_ids; i++) {
+		struct keyd_identity *id = &conf->ids[i];
+		size_t slot;
+
+		id->stats_slot = (size_t)-1;
+		if (!s)
+			continue;
+		for (slot = 0; slot < s->n_named; slot++)
+			if (!strcmp(s->names[slot], id->name))
+				break;
+		if (slot == s->n_named) {
+			if (s->n_named == s->n_ids || strlen(id->name) > TK_NAME_MAX)
+				continue; /* not counted: see STATS_SPARE_SLOTS */
+			memcpy(s->names[slot], id->name, strlen(id->name) + 1);
+			s->n_named++;
+		}
+		id->stats_slot = slot;
+	}
 }
 
 void stats_sign_record(struct stats *s, unsigned w, size_t id, long long us, int ok)

@@ -9,6 +9,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "common/wire.h"
+#include "keyd/conf.h"
+
 /* Upper bounds of the latency buckets, microseconds; the last bucket
  * (+Inf) is implied.  STATS_LAT_N bounds, STATS_LAT_N + 1 buckets. */
 #define STATS_LAT_N 14
@@ -56,7 +59,9 @@ struct stats {
 	unsigned long long start_ms; /* tk_now_ms() at stats_new() */
 	long long start_wall;        /* time(NULL) then */
 	unsigned n_workers;
-	size_t n_ids;
+	size_t n_ids;                /* identity slots (see stats_assign) */
+	size_t n_named;              /* slots given a name so far */
+	char (*names)[TK_NAME_MAX + 1]; /* [slot]: the identity counted there */
 	struct stats_sign *sign;     /* [worker * n_ids + id] */
 	atomic_int *key_state;       /* [id]: enum stats_key_state */
 	atomic_int *key_err;         /* [id]: positive errno of the last failure */
@@ -67,10 +72,20 @@ struct stats {
 	atomic_ullong queued, waiting;     /* the accept loop's queue, refreshed each second */
 };
 
-/* Counters for n_workers workers and n_ids identities.  Returns 0 and
- * *ret, or -ENOMEM. */
+/* Identity slots beyond those configured at start, for identities that
+ * reloads add.  Past them a new identity is served but not counted. */
+#define STATS_SPARE_SLOTS 64
+
+/* Counters for n_workers workers and the n_ids identities configured at
+ * start (plus STATS_SPARE_SLOTS).  Returns 0 and *ret, or -ENOMEM. */
 int stats_new(unsigned n_workers, size_t n_ids, struct stats **ret);
 void stats_free(struct stats *s);
+
+/* Give each identity of conf its counter slot (id->stats_slot): the slot
+ * of the same name if it had one, so that counters survive reloads, else
+ * a new one; (size_t)-1 (not counted) when none is left.  The accept
+ * thread, before conf is published. */
+void stats_assign(struct stats *s, struct keyd_conf *conf);
 
 /* One signature by worker w with identity id: us it took, ok or not.
  * Only worker w calls it for its slot.  NULL s is a no-op. */

@@ -15,6 +15,7 @@
 
 #include "common/util.h"
 #include "common/wire.h"
+#include "keyd/gen.h"
 #include "keyd/stats.h"
 #include "keyd/status.h"
 
@@ -127,9 +128,11 @@ static long long cert_expiry(const struct keyd *k, size_t i)
 	gnutls_x509_crt_t crt;
 	long long t = -1;
 
-	if (!k->chains || !k->chains[i] || !k->chain_lens[i] || gnutls_x509_crt_init(&crt) < 0)
+	const struct keyd_gen *g = k->gen; /* accept thread: the one in force */
+
+	if (!g || !g->chains[i] || !g->chain_lens[i] || gnutls_x509_crt_init(&crt) < 0)
 		return -1;
-	if (gnutls_x509_crt_import(crt, &k->chains[i][0].cert, GNUTLS_X509_FMT_DER) == 0)
+	if (gnutls_x509_crt_import(crt, &g->chains[i][0].cert, GNUTLS_X509_FMT_DER) == 0)
 		t = (long long)gnutls_x509_crt_get_expiration_time(crt);
 	gnutls_x509_crt_deinit(crt);
 	return t;
@@ -138,16 +141,17 @@ static long long cert_expiry(const struct keyd *k, size_t i)
 static void id_view(const struct keyd *k, size_t i, struct id_view *v)
 {
 	const struct stats *s = k->stats;
-	int st = s ? GET(s->key_state[i]) : STATS_KEY_UNKNOWN;
+	size_t slot = k->conf->ids[i].stats_slot;
+	int st = s && slot < s->n_ids ? GET(s->key_state[slot]) : STATS_KEY_UNKNOWN;
 
 	memset(v, 0, sizeof(*v));
 	v->id = &k->conf->ids[i];
-	stats_sign_merge(s, i, &v->sign);
+	stats_sign_merge(s, slot, &v->sign);
 	v->p50_us = stats_quantile_us(&v->sign, 0.5);
 	v->p99_us = stats_quantile_us(&v->sign, 0.99);
 	v->expiry = cert_expiry(k, i);
-	v->last_err = s ? GET(s->key_err[i]) : 0;
-	v->denied = s ? GET(s->denied_id[i]) : 0;
+	v->last_err = s && slot < s->n_ids ? GET(s->key_err[slot]) : 0;
+	v->denied = s && slot < s->n_ids ? GET(s->denied_id[slot]) : 0;
 	v->token = v->logged_in = "unknown";
 	if (st == STATS_KEY_READY) {
 		v->token = v->logged_in = "yes";

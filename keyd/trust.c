@@ -1,4 +1,4 @@
-/* Trust: the per-worker credentials (anchors, the key callback), peer
+/* Trust: the credentials of a generation (anchors, the key callback), peer
  * certificate validation with configured pins, and the validation cache
  * key. */
 #include "config.h"
@@ -14,6 +14,7 @@
 #include "common/file.h"
 #include "common/util.h"
 #include "keyd/identity.h"
+#include "keyd/gen.h"
 #include "keyd/keys.h"
 #include "keyd/log.h"
 #include "keyd/trust.h"
@@ -54,7 +55,7 @@ static int pin_accepts(struct conn *c, const gnutls_datum_t *leaf, unsigned stat
 {
 	const unsigned fatal = GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED | GNUTLS_CERT_REVOKED |
 			       GNUTLS_CERT_PURPOSE_MISMATCH;
-	const struct keyd_conf *conf = c->w->k->conf;
+	const struct keyd_conf *conf = c->req.gen->conf;
 	const struct keyd_peer *pe;
 	gnutls_x509_crt_t crt;
 	unsigned char spki[32], whole[32];
@@ -100,7 +101,7 @@ static int verify_cb(gnutls_session_t s)
 		return 0; /* finish() applies the certificate-request flags */
 	cache_key(c, certs, n, c->cache_key);
 	if (!(q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) &&
-	    vcache_get(c->w->k->vcache, c->cache_key, &v) == 0) {
+	    vcache_get(c->req.gen->vcache, c->cache_key, &v) == 0) {
 		c->cache_hit = 1;
 		(void)snprintf(c->peer, sizeof(c->peer), "%s", v.peer);
 		(void)snprintf(c->mapped_user, sizeof(c->mapped_user), "%s", v.mapped_user);
@@ -204,20 +205,23 @@ int trust_anchors_load(const struct keyd_conf *conf, gnutls_certificate_credenti
 	return n;
 }
 
-int trust_creds_init(struct worker *w)
+int trust_creds_new(const struct keyd_conf *conf, gnutls_certificate_credentials_t *ret_cred,
+		    char *err, size_t len)
 {
-	char err[512];
+	gnutls_certificate_credentials_t cred;
 	int r;
 
-	r = gnutls_certificate_allocate_credentials(&w->cred);
-	if (r < 0)
+	if (gnutls_certificate_allocate_credentials(&cred) < 0) {
+		(void)snprintf(err, len, "out of memory");
 		return -ENOMEM;
-	r = trust_anchors_load(w->k->conf, w->cred, err, sizeof(err));
+	}
+	r = trust_anchors_load(conf, cred, err, len);
 	if (r < 0) {
-		keyd_log(LOG_ERR, "%s", err);
+		gnutls_certificate_free_credentials(cred);
 		return r;
 	}
-	gnutls_certificate_set_retrieve_function2(w->cred, keys_cert_cb);
-	gnutls_certificate_set_verify_function(w->cred, verify_cb);
+	gnutls_certificate_set_retrieve_function2(cred, keys_cert_cb);
+	gnutls_certificate_set_verify_function(cred, verify_cb);
+	*ret_cred = cred;
 	return 0;
 }

@@ -13,13 +13,14 @@
 
 #include "common/util.h"
 #include "keyd/conn.h"
+#include "keyd/gen.h"
 #include "keyd/worker.h"
 #include "keyd/handshake.h"
 #include "keyd/relay.h"
 #include "keyd/appsock.h"
 #include "keyd/keys.h"
-#include "keyd/trust.h"
 #include "keyd/log.h"
+#include "keyd/outcome.h"
 #include "keyd/p11reset.h"
 #include "keyd/quota.h"
 #include "keyd/passclose.h"
@@ -60,9 +61,10 @@ int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, i
 		(void)passclose(netfd);
 		(void)tk_close(ctlfd);
 		acl_unref(req->acl);
+		gen_unref(req->gen);
 		return -ENOMEM;
 	}
-	c->req = *req; /* acl reference now owned by c */
+	c->req = *req; /* acl and generation references now owned by c */
 	c->net = (struct ev){ .kind = EV_NET, .fd = netfd };
 	c->app = (struct ev){ .kind = EV_APP, .fd = -1 };
 	c->app_out = -1;
@@ -99,6 +101,10 @@ static void adopt_inbox(struct worker *w)
 		w->n_conns++;
 		w->n_handshakes++;
 		conn_set_timed(c, 1);
+		if (keys_attach(c) < 0) {
+			(void)handshake_fail(c, ENOMEM, "out of memory");
+			continue;
+		}
 		/* A failed start closed c; its memory goes with the batch. */
 		if (handshake_begin(c) == CONN_CLOSED)
 			continue;
@@ -213,6 +219,7 @@ static void *worker_main(void *arg)
 		expire(w);
 		adopt_inbox(w);
 		reset_check(w);
+		keys_prune(w); /* after a reload: keys of the old generation */
 		bury(w);
 		pthread_mutex_lock(&w->lock);
 		stop = w->stop;
@@ -239,8 +246,11 @@ static void *worker_main(void *arg)
 		if (c->app_tcp && c->app.fd >= 0 && !(c->net_eof && !c->to_app))
 			appsock_reset(c->app.fd);
 	}
+	/* One session-end record each (end=shutdown), saying why. */
 	while (w->conns)
-		(void)conn_close(w->conns, 0, "tlskeyd is shutting down");
+		(void)conn_close(w->conns, 0,
+				 atomic_load(&w->k->drain_cut) ? "the upgrade's drain limit passed"
+							       : "tlskeyd is shutting down");
 	bury(w);
 	passclose_thread_done();
 	return NULL;
@@ -257,17 +267,11 @@ int worker_start(struct keyd *k, struct worker *w, unsigned index)
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	w->scratch = malloc(KEYD_SCRATCH_SIZE);
-	w->keys = calloc(k->conf->n_ids ? k->conf->n_ids : 1, sizeof(*w->keys));
-	if (w->epfd < 0 || w->wakefd < 0 || !w->scratch || !w->keys)
+	if (w->epfd < 0 || w->wakefd < 0 || !w->scratch)
 		return -ENOMEM;
-	for (size_t i = 0; i < k->conf->n_ids; i++)
-		w->keys[i] = (struct worker_key){ .stats = k->stats, .worker = index, .id = i };
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &e) < 0)
 		return -errno;
 	pthread_mutex_init(&w->lock, NULL);
-	r = trust_creds_init(w);
-	if (r < 0)
-		return r;
 	r = pthread_create(&w->thread, NULL, worker_main, w);
 	return -r;
 }
@@ -291,9 +295,7 @@ void worker_stop(struct worker *w)
 		handshake_fail(c, ESHUTDOWN, "tlskeyd is shutting down");
 	}
 	bury(w);
-	gnutls_certificate_free_credentials(w->cred);
-	keys_drop_all(w, 0);
-	free(w->keys);
+	keys_free_all(w);
 	if (w->scratch)
 		tk_wipe(w->scratch, KEYD_SCRATCH_SIZE); /* relayed plaintext passed through it */
 	free(w->scratch);

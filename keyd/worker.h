@@ -24,6 +24,18 @@ struct worker_key {
 	unsigned bits;
 };
 
+/* A worker's key objects for one generation (keys.c): made when the
+ * worker's first handshake of that generation starts, freed by the worker
+ * itself once the generation is no longer in force and its last handshake
+ * here ended. */
+struct worker_keyset {
+	struct worker_keyset *next;
+	unsigned serial;     /* of the generation */
+	unsigned handshakes; /* conns of this worker using it (c->ks) */
+	size_t n;
+	struct worker_key keys[]; /* one per identity of the generation */
+};
+
 struct worker {
 	struct keyd *k;
 	unsigned index;
@@ -38,12 +50,11 @@ struct worker {
 	struct conn *grave; /* dead, freed after the current batch */
 	int reset_acked;    /* this worker dropped its keys for the current reset */
 	size_t n_conns, n_handshakes;
-	gnutls_certificate_credentials_t cred;
-	struct worker_key *keys; /* one per configured identity */
+	struct worker_keyset *keysets; /* newest first */
 	uint8_t *scratch;
 };
 
-/* Start worker index of k: its epoll set, credentials (keys.c) and thread.
+/* Start worker index of k: its epoll set and thread.
  * Returns 0 or a negative errno (then worker_stop() must not be called). */
 int worker_start(struct keyd *k, struct worker *w, unsigned index);
 

@@ -21,3 +21,4 @@ include $(srcdir)/test/hostile/local.mk
 include $(srcdir)/test/ops/local.mk
 include $(srcdir)/test/check/local.mk
 include $(srcdir)/test/conformance/local.mk
+include $(srcdir)/test/reload/local.mk

@@ -116,7 +116,8 @@ static void usage(FILE *f)
 		"                           remove rule N (as numbered by 'acl list') or line L\n"
 		"  acl test --user U --myname N --role client|server [...]\n"
 		"                           show which rule decides a request\n"
-		"  reload                   make the running daemon re-read its ACL\n"
+		"  reload                   make the running daemon re-read its configuration\n"
+		"  upgrade                  start the daemon's binary anew without dropping sessions\n"
 		"  keys                     show each identity's token, key, certificate and status\n"
 		"  status [--json]          the running daemon's counters, sessions and identities\n"
 		"  metrics [--http]         the same as Prometheus metrics (--http: answer one\n"
@@ -139,6 +140,7 @@ static const struct {
 } commands[] = {
 	{ "acl", ctl_acl_main },
 	{ "reload", ctl_reload },
+	{ "upgrade", ctl_upgrade },
 	{ "keys", ctl_keys },
 	{ "status", ctl_status },
 	{ "metrics", ctl_metrics },

@@ -76,6 +76,7 @@ int ctl_acl_test(struct ctl *ctl, int argc, char **argv);
 int ctl_acl_add(struct ctl *ctl, int argc, char **argv);
 int ctl_acl_remove(struct ctl *ctl, int argc, char **argv);
 int ctl_reload(struct ctl *ctl, int argc, char **argv);
+int ctl_upgrade(struct ctl *ctl, int argc, char **argv);
 int ctl_keys(struct ctl *ctl, int argc, char **argv);
 int ctl_status(struct ctl *ctl, int argc, char **argv);  /* tlskeyctl_status.c */
 int ctl_metrics(struct ctl *ctl, int argc, char **argv);

@@ -1,5 +1,6 @@
 /* tlskeyctl reload (a RELOAD request on the daemon socket) and tlskeyctl
- * keys (the configured identities, checked on their tokens right now). */
+ * keys (the configured identities, checked on their tokens right now, and
+ * what the running daemon serves: a KEYS request). */
 #include "config.h"
 
 #include <errno.h>
@@ -24,7 +25,7 @@
 
 #define DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
 
-/* A reload parses the ACL and looks up its names: seconds at worst. */
+/* A reload loads every certificate and the ACL: seconds at worst. */
 #define RELOAD_TIMEOUT_S 15
 
 /* -s, else socket= from the configuration, else $TLSKEYD_SOCKET, else the
@@ -51,35 +52,63 @@ int ctl_socket_path(struct ctl *ctl, const char **ret)
 	return 0;
 }
 
-int ctl_reload_send(struct ctl *ctl)
+/* A connection to the daemon's socket, with bounded send and receive
+ * times: a wedged daemon must not hang the administrator.  Returns 0 and
+ * *ret_fd, or a negative errno (printed unless quiet). */
+static int daemon_connect(struct ctl *ctl, int quiet, int *ret_fd, const char **ret_path)
 {
 	const struct timeval tv = { .tv_sec = RELOAD_TIMEOUT_S };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct tk_msg req = { .type = TK_MSG_RELOAD }, *ans = NULL;
 	const char *path;
-	int fd = -1, passed = -1, r;
+	int fd, r;
 
 	r = ctl_socket_path(ctl, &path);
 	if (r < 0)
 		return r;
+	*ret_path = path;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		ctl_err("%s: socket path too long", path);
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
-	ans = calloc(1, sizeof(*ans)); /* large: it has room for a certificate */
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (!ans || fd < 0) {
-		r = ans ? -errno : -ENOMEM;
-		ctl_err("reload: %s", strerror(-r));
-		goto out;
+	if (fd < 0) {
+		r = -errno;
+		ctl_err("socket: %s", strerror(-r));
+		return r;
 	}
-	/* Bounded: a wedged daemon must not hang the administrator. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
 	    connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
-		ctl_err("cannot reach tlskeyd at %s: %s", path, strerror(errno));
+		if (!quiet)
+			ctl_err("cannot reach tlskeyd at %s: %s", path, strerror(-r));
+		(void)tk_close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Send a request of type (RELOAD or UPGRADE: what) and print the RESULT;
+ * waits up to timeout_s.  Returns 0 or a negative errno (printed). */
+static int request_send(struct ctl *ctl, int type, const char *what, int timeout_s)
+{
+	const struct timeval tv = { .tv_sec = timeout_s };
+	struct tk_msg req = { .type = (uint8_t)type }, *ans = NULL;
+	const char *path = NULL;
+	int fd = -1, passed = -1, r;
+
+	ans = calloc(1, sizeof(*ans)); /* large: it has room for a certificate */
+	if (!ans) {
+		ctl_err("%s: %s", what, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	r = daemon_connect(ctl, 0, &fd, &path);
+	if (r < 0)
+		goto out;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		r = -errno;
 		goto out;
 	}
 	r = tk_msg_send(fd, &req, -1);
@@ -89,35 +118,59 @@ int ctl_reload_send(struct ctl *ctl)
 	if (r == 0 && ans->type != TK_MSG_RESULT)
 		r = -EBADMSG;
 	if (r < 0) {
-		ctl_err("reload: no answer from tlskeyd at %s: %s", path,
+		ctl_err("%s: no answer from tlskeyd at %s: %s", what, path,
 			r == -EAGAIN ? "timed out" : strerror(-r));
 		goto out;
 	}
 	if (ans->err == 0) {
-		(void)printf("%s\n", ans->message[0] ? ans->message : "reloaded");
+		(void)printf("%s\n", ans->message[0] ? ans->message : "done");
 		goto out;
 	}
 	r = -(int)ans->err;
-	ctl_err("reload failed: %s", strerror((int)ans->err));
+	ctl_err("%s failed: %s", what, strerror((int)ans->err));
 	if (ans->message[0])
 		ctl_err_lines(ans->message);
 	if (ans->err == EPERM)
-		ctl_err("(only root and the daemon's user may reload)");
-	else if (ans->err != ENOENT)
-		ctl_err("(the daemon keeps its previous rules; 'tlskeyctl acl check' lists "
-			"every error)");
+		ctl_err("(only root and the daemon's user may %s)", what);
+	else if (type == TK_MSG_RELOAD && ans->err != ENOENT)
+		ctl_err("(the daemon keeps its previous configuration; its log lists every "
+			"error)");
 out:
 	(void)tk_close(fd);
 	free(ans);
 	return r;
 }
 
+int ctl_reload_send(struct ctl *ctl)
+{
+	return request_send(ctl, TK_MSG_RELOAD, "reload", RELOAD_TIMEOUT_S);
+}
+
+int ctl_upgrade(struct ctl *ctl, int argc, char **argv)
+{
+	static const char usage_text[] =
+		"Usage: tlskeyctl [-c CONFIG] [-s SOCKET] upgrade\n"
+		"Make the running tlskeyd start its binary again (the file now at the path\n"
+		"it was started from: after a package upgrade, the new version) with its\n"
+		"listening socket.  Once the new process is ready it takes every new request;\n"
+		"the old one keeps relaying its sessions until they end or upgrade-drain\n"
+		"passes, then exits.  If the new one cannot start, the old one keeps serving\n"
+		"and the exit status is 1.  Root only.\n";
+	int r = ctl_only_help(argc, argv, usage_text, 0);
+
+	if (r >= 0)
+		return r;
+	/* The new process loads and checks everything first: up to 60 s. */
+	return request_send(ctl, TK_MSG_UPGRADE, "upgrade", 75) < 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+}
+
 int ctl_reload(struct ctl *ctl, int argc, char **argv)
 {
 	static const char usage_text[] =
 		"Usage: tlskeyctl [-c CONFIG] [-s SOCKET] reload\n"
-		"Ask the running tlskeyd to re-read its ACL (as SIGHUP does) and print its\n"
-		"answer.  If the file is not valid, the daemon keeps its previous rules,\n"
+		"Ask the running tlskeyd to re-read its configuration, identities,\n"
+		"certificates, trust anchors and ACL (as SIGHUP does) and print its answer.\n"
+		"If anything is not valid, the daemon keeps its previous configuration,\n"
 		"the errors are printed and the exit status is 1.  Root and the daemon's\n"
 		"own user only.\n";
 	int r = ctl_only_help(argc, argv, usage_text, 0);
@@ -190,6 +243,140 @@ out:
 	return r;
 }
 
+/* What the running daemon serves (KEYS), for tlskeyctl keys. */
+struct served {
+	char name[TK_NAME_MAX + 1];
+	uint8_t *der; /* leaf certificate, NULL if the daemon sent none */
+	size_t len;
+	int seen; /* matched a configured identity */
+};
+
+struct served_list {
+	struct served *v;
+	size_t n;
+	char summary[TK_MESSAGE_MAX + 1];
+};
+
+static void served_free(struct served_list *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].der);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+/* Ask the daemon; 0 with the list, or a negative errno (not running,
+ * refused: then the files alone are shown).  Bounded by the daemon's
+ * identity limit. */
+static int served_fetch(struct ctl *ctl, struct served_list *ret)
+{
+	struct tk_msg req = { .type = TK_MSG_KEYS }, *m = calloc(1, sizeof(*m));
+	const char *path = NULL;
+	int fd = -1, passed = -1, r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!m)
+		return -ENOMEM;
+	r = daemon_connect(ctl, 1, &fd, &path);
+	if (r == 0)
+		r = tk_msg_send(fd, &req, -1);
+	while (r == 0 && ret->n <= KEYD_CONF_MAX_IDENTITIES) {
+		struct served *s, *v;
+
+		r = tk_msg_recv(fd, m, &passed);
+		passed = tk_close(passed); /* none belongs here */
+		if (r < 0)
+			break;
+		if (m->type == TK_MSG_RESULT) {
+			(void)snprintf(ret->summary, sizeof(ret->summary), "%s", m->message);
+			r = m->err ? -(int)m->err : 0;
+			goto out;
+		}
+		if (m->type != TK_MSG_KEY_INFO) {
+			r = -EBADMSG;
+			break;
+		}
+		v = realloc(ret->v, (ret->n + 1) * sizeof(*v));
+		if (!v) {
+			r = -ENOMEM;
+			break;
+		}
+		ret->v = v;
+		s = &v[ret->n++];
+		memset(s, 0, sizeof(*s));
+		(void)snprintf(s->name, sizeof(s->name), "%s", m->localname);
+		if (TK_HAS(m, TK_TAG_PEER_CERT) && (s->der = malloc(m->peer_cert_len))) {
+			memcpy(s->der, m->peer_cert, m->peer_cert_len);
+			s->len = m->peer_cert_len;
+		}
+	}
+	if (r == 0)
+		r = -E2BIG;
+out:
+	free(m);
+	(void)tk_close(fd);
+	if (r < 0)
+		(void)snprintf(ret->summary, sizeof(ret->summary), "%s", strerror(-r));
+	return r;
+}
+
+/* "serial 1092, expires ..." of a DER certificate. */
+static void describe_der(const uint8_t *der, size_t len, char *out, size_t outlen)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t d = { (unsigned char *)der, (unsigned)len };
+	unsigned char serial[64];
+	size_t sl = sizeof(serial), used;
+	char when[64];
+
+	(void)snprintf(out, outlen, "(unreadable certificate)");
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return;
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) == 0 &&
+	    gnutls_x509_crt_get_serial(crt, serial, &sl) == 0) {
+		(void)snprintf(out, outlen, "serial ");
+		used = strlen(out);
+		for (size_t i = 0; i < sl && used + 3 < outlen; i++, used += 2)
+			(void)snprintf(out + used, outlen - used, "%02x", serial[i]);
+		format_time(gnutls_x509_crt_get_expiration_time(crt), when, sizeof(when));
+		(void)snprintf(out + used, outlen - used, ", expires %s", when);
+	}
+	gnutls_x509_crt_deinit(crt);
+}
+
+/* The served line of id: what the daemon serves, and whether it is the
+ * certificate the file holds now. */
+static void show_served(struct served_list *list, const struct keyd_identity *id)
+{
+	gnutls_pcert_st *chain = NULL;
+	unsigned n = 0;
+	char err[512], what[160];
+	struct served *s = NULL;
+	int same = 0;
+
+	for (size_t i = 0; i < list->n && !s; i++)
+		if (!strcmp(list->v[i].name, id->name))
+			s = &list->v[i];
+	if (!s) {
+		(void)printf("  %-12s not by the running daemon (tlskeyctl reload adds it)\n", "served:");
+		return;
+	}
+	s->seen = 1;
+	if (!s->der) {
+		(void)printf("  %-12s (no certificate)\n", "served:");
+		return;
+	}
+	describe_der(s->der, s->len, what, sizeof(what));
+	if (p11_chain_load(id->cert_src, &chain, &n, err, sizeof(err)) == 0 && n)
+		same = chain[0].cert.size == s->len && !memcmp(chain[0].cert.data, s->der, s->len);
+	for (unsigned i = 0; i < n; i++)
+		gnutls_pcert_deinit(&chain[i]);
+	free(chain);
+	(void)printf("  %-12s %s%s\n", "served:", what,
+		     same ? "" : " (NOT the certificate in the file now: tlskeyctl reload serves it)");
+}
+
 /* Probe the key of id on its token.  Returns 0 if it is usable. */
 static int show_key(const struct keyd_identity *id)
 {
@@ -228,12 +415,15 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 		"Usage: tlskeyctl [-c CONFIG] keys\n"
 		"For each identity in the configuration: its key URI, token and key type,\n"
 		"its certificate's subject and expiry, and whether the key is present and\n"
-		"usable right now (a login and a test signature on the token).  Needs the\n"
+		"usable right now (a login and a test signature on the token), and the\n"
+		"certificate the running daemon serves for it (which differs from the\n"
+		"file until a reload).  Needs the\n"
 		"PIN files, so usually root.  Exit status 1 if any identity is not usable\n"
 		"or its certificate cannot be loaded or is not valid now.\n";
 	const struct keyd_conf *conf;
+	struct served_list served = { 0 };
 	char err[512] = "";
-	int r = ctl_only_help(argc, argv, usage_text, 0), bad = 0;
+	int r = ctl_only_help(argc, argv, usage_text, 0), bad = 0, have_served;
 
 	if (r >= 0)
 		return r;
@@ -256,6 +446,11 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 			ctl_err("not root: tokens and PIN files are usually root's");
 		return CTL_EXIT_FAIL;
 	}
+	have_served = served_fetch(ctl, &served) == 0;
+	if (have_served)
+		(void)printf("daemon: %s\n\n", served.summary);
+	else
+		(void)printf("daemon: not reachable or refused (%s): the files only\n\n", served.summary);
 	for (size_t i = 0; i < conf->n_ids; i++) {
 		const struct keyd_identity *id = &conf->ids[i];
 
@@ -264,7 +459,14 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 			bad++;
 		if (show_cert(id) < 0)
 			bad++;
+		if (have_served)
+			show_served(&served, id);
 	}
+	for (size_t i = 0; i < served.n; i++)
+		if (!served.v[i].seen)
+			(void)printf("\n%s\n  %-12s by the running daemon, but not in %s (tlskeyctl reload removes it)\n",
+				     served.v[i].name, "served:", ctl->conf_path);
+	served_free(&served);
 	p11_done();
 	if (bad && geteuid() != 0)
 		ctl_err("not root: PIN files are usually readable by root only");

@@ -5,7 +5,7 @@
 #     the new rules (EACCES, acl-denied audit record)
 #   - an invalid file on reload changes nothing: "tlskeyctl reload" exits 1
 #     and prints the file:line error, the daemon says it keeps the previous
-#     ACL, new requests are still judged by the old rules, the session
+#     configuration, new requests are still judged by the old rules, the session
 #     still relays
 #   - SIGHUP reloads as well
 . "${top_srcdir:-.}/test/lib/tk.sh"
@@ -66,7 +66,7 @@ tk_mark
 tk_dctl 1 bad-reload reload
 tk_expect_grep "$TK_TMP/bad-reload.err" "^tlskeyctl: reload failed"
 tk_expect_grep "$TK_TMP/bad-reload.err" "$ACL:3: unknown user 'nosuch$$'"
-tk_log_expect "reload: keeping the previous ACL: $ACL:3: unknown user"
+tk_log_expect "reload: keeping the previous configuration: 1 error: $ACL:3: unknown user"
 tk_dctl 1 bad-check acl check
 tk_expect_grep "$TK_TMP/bad-check.err" "^tlskeyctl: $ACL:3: unknown user 'nosuch$$'"
 # Still the rules of the last good load: alice may, server.example.test may not.
@@ -75,7 +75,7 @@ tk_app_server_bare s3 --myname server.example.test --expect-errno EACCES
 # The same failure by signal: the daemon logs it and stays up.
 tk_mark
 kill -HUP "$TK_DAEMON_PID"
-tk_log_expect "reload: keeping the previous ACL: $ACL:3: unknown user"
+tk_log_expect "reload: keeping the previous configuration: 1 error: $ACL:3: unknown user"
 tk_daemon_alive
 echo "line 3, after the failed reload" >&7
 wait_for "$TK_TMP/s1c.out" "line 3, after the failed reload"

@@ -1,5 +1,5 @@
 # The one shell library of the integration tests (test/softhsm, fault, acl,
-# hostile, tokens, tunnel, systemd).  Every function is named tk_*, and
+# hostile, reload, tokens, tunnel, systemd).  Every function is named tk_*, and
 # every test sources it the same way, first thing:
 #   . "${top_srcdir:-.}/test/lib/tk.sh"
 #

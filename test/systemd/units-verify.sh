@@ -3,8 +3,9 @@
 #  - the generated tlskeyd.service has every @VAR@ substituted;
 #  - "systemd-analyze verify" accepts tlskeyd.socket and tlskeyd.service
 #    without a single message, Documentation= man pages included (checked
-#    against doc/man, not the installed ones).  Only ExecStart= is pointed
-#    at the built binary, since the installed one need not exist yet;
+#    against doc/man, not the installed ones).  Only ExecStart= and
+#    ExecReload= are pointed at the built binaries, since the installed ones
+#    need not exist yet;
 #  - a control copy with injected mistakes is rejected, so the check above
 #    cannot pass by ignoring messages;
 #  - the hardening does not regress: "systemd-analyze security" exposure
@@ -24,6 +25,8 @@ DAEMON=$top_builddir/tlskeyd
 
 tk_tmpdir
 DAEMON=$(cd -P -- "$(dirname "$DAEMON")" && pwd)/tlskeyd
+CTL=$(dirname "$DAEMON")/tlskeyctl
+[ -x "$CTL" ] || tk_skip "$CTL not built"
 
 # --- substitution ----------------------------------------------------------------
 if grep -n '@[A-Za-z_]*@' "$SVC" >&2; then
@@ -31,12 +34,15 @@ if grep -n '@[A-Za-z_]*@' "$SVC" >&2; then
 fi
 grep -qE '^ExecStart=/[^ ]*/tlskeyd -c /[^ ]*/tlskeyd/tlskeyd\.conf$' "$SVC" ||
 	tk_fail "unexpected ExecStart= in $SVC: $(grep '^ExecStart=' "$SVC")"
+grep -qE '^ExecReload=/[^ ]*/tlskeyctl -c /[^ ]*/tlskeyd/tlskeyd\.conf reload$' "$SVC" ||
+	tk_fail "unexpected ExecReload= in $SVC: $(grep '^ExecReload=' "$SVC")"
 
 # --- systemd-analyze verify ---------------------------------------------------------
 mkdir "$TK_TMP/units" "$TK_TMP/bad"
 cp "$SOCK" "$SVC" "$TK_TMP/units/"
 chmod u+w "$TK_TMP/units"/*
-sed -i "s|^ExecStart=[^ ]*|ExecStart=$DAEMON|" "$TK_TMP/units/tlskeyd.service"
+sed -i -e "s|^ExecStart=[^ ]*|ExecStart=$DAEMON|" -e "s|^ExecReload=[^ ]*|ExecReload=$CTL|" \
+	"$TK_TMP/units/tlskeyd.service"
 
 man_opt=--man=no
 if command -v man >/dev/null 2>&1; then

@@ -8,8 +8,13 @@
 #  1. the socket listens (mode 0666) and the service is inactive;
 #  2. a real handshake (tk-app client -> tlskeyd -> gnutls-serv) starts it;
 #  3. StatusText shows the daemon's STATUS=, the watchdog is being pinged;
-#  4. "systemctl reload" reloads the ACL in the same process; "stop" stops
-#     it cleanly and the socket stays;
+#  4. "systemctl reload" reloads everything in the same process (the
+#     shipped ExecReload=, tlskeyctl reload); an invalid configuration
+#     makes "systemctl reload" fail while the unit stays active with the
+#     same PID and StatusText says so; "tlskeyctl upgrade" replaces the
+#     process: MainPID changes, the unit stays active, the old process
+#     exits, the new one pings the watchdog and serves; "stop" stops it
+#     cleanly and the socket stays;
 #  5. with the local-tokens drop-in of doc/systemd.md (PrivateNetwork=yes,
 #     AF_UNIX only) and idle-exit, the next client starts it again, it
 #     serves, then exits by itself with status 0, and the next client
@@ -80,6 +85,8 @@ User=
 Group=
 ExecStart=
 ExecStart=$daemon -d -c $conf
+ExecReload=
+ExecReload=$builddir/tlskeyctl -s $sock reload
 Environment=SOFTHSM2_CONF=$SOFTHSM2_CONF
 StandardOutput=append:$log
 StandardError=append:$log
@@ -263,9 +270,64 @@ done
 um_wait tlskeyd.service active 5
 [ "$(um_show tlskeyd.service MainPID)" = "$pid" ] || tk_fail "reload replaced the process"
 um_handshake after-reload alice@example.test
+# An invalid configuration: "systemctl reload" fails, nothing changes.
+cp "$conf" "$TK_TMP/good.conf"
+printf '\n[identity broken.example.test]\nkey = pkcs11:token=x;object=y;type=private\ncert = %s\n' \
+	"$TK_TMP/no-such.pem" >>"$conf"
+if uctl reload tlskeyd.service 2>"$TK_TMP/bad-reload.err"; then
+	tk_fail "systemctl reload succeeded with an invalid configuration"
+fi
+um_wait tlskeyd.service active 5
+[ "$(um_show tlskeyd.service MainPID)" = "$pid" ] || tk_fail "the failed reload replaced the process"
+status=$(um_show tlskeyd.service StatusText)
+tk_log "after the failed reload: StatusText=$status"
+case $status in *"reload failed (1 error)"*) ;; *) tk_fail "StatusText '$status' does not report the failed reload" ;; esac
+tk_expect_grep "$log" "reload error: $conf:[0-9]+: identity broken.example.test: certificate file"
+um_handshake after-bad-reload alice@example.test
+cp "$TK_TMP/good.conf" "$conf"
+uctl reload tlskeyd.service || tk_fail "systemctl --user reload failed with the good configuration again"
+case $(um_show tlskeyd.service StatusText) in
+*"reloaded (generation 3)"*) ;;
+*) tk_fail "StatusText '$(um_show tlskeyd.service StatusText)' after the good reload" ;;
+esac
+# An upgrade: the new process becomes the main PID, the unit stays active
+# throughout, the old process (no sessions) exits, the watchdog goes on.
+timeout 90 "$builddir/tlskeyctl" -s "$sock" upgrade >"$TK_TMP/up.out" 2>"$TK_TMP/up.err" ||
+	tk_fail "tlskeyctl upgrade failed: $(cat "$TK_TMP/up.out" "$TK_TMP/up.err")"
+newpid=$(sed -n 's/^new tlskeyd pid \([0-9]*\) serves.*/\1/p' "$TK_TMP/up.out")
+[ -n "$newpid" ] && [ "$newpid" != "$pid" ] || tk_fail "upgrade answer: $(cat "$TK_TMP/up.out")"
+[ "$(um_state tlskeyd.service)" = active ] || tk_fail "tlskeyd.service is $(um_state tlskeyd.service) during the upgrade"
+for _ in $(seq 50); do
+	[ "$(um_show tlskeyd.service MainPID)" = "$newpid" ] && break
+	sleep 0.1
+done
+[ "$(um_show tlskeyd.service MainPID)" = "$newpid" ] ||
+	tk_fail "MainPID is $(um_show tlskeyd.service MainPID) after the upgrade, want $newpid"
+for _ in $(seq 100); do
+	[ -e "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || break
+	sleep 0.1
+done
+[ -e "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] &&
+	tk_fail "the old process $pid did not exit after the upgrade"
+um_wait tlskeyd.service active 5
+tk_log "upgrade: MainPID $pid -> $newpid"
+wd1=$(um_show tlskeyd.service WatchdogTimestampMonotonic)
+um_handshake after-upgrade alice@example.test
+for _ in $(seq 60); do
+	[ "$(um_show tlskeyd.service WatchdogTimestampMonotonic)" != "$wd1" ] && break
+	sleep 0.1
+done
+[ "$(um_show tlskeyd.service WatchdogTimestampMonotonic)" != "$wd1" ] ||
+	tk_fail "no WATCHDOG=1 from the new main process within 6s"
+[ "$(um_show tlskeyd.service NRestarts)" = 0 ] || tk_fail "the upgrade restarted the unit"
+pid=$newpid
 
 uctl stop tlskeyd.service || tk_fail "systemctl --user stop tlskeyd.service failed"
-[ "$(um_state tlskeyd.service)" = inactive ] || tk_fail "tlskeyd.service is $(um_state tlskeyd.service) after stop"
+[ "$(um_state tlskeyd.service)" = inactive ] || tk_fail "tlskeyd.service is $(um_state tlskeyd.service) after stop" \
+	"(Result=$(um_show tlskeyd.service Result) ExecMainCode=$(um_show tlskeyd.service ExecMainCode)" \
+	"ExecMainStatus=$(um_show tlskeyd.service ExecMainStatus))"
+[ ! -e "/proc/$pid" ] || [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] ||
+	tk_fail "the upgraded tlskeyd (pid $pid) survived systemctl stop"
 [ "$(um_show tlskeyd.service Result)" = success ] || tk_fail "stop: Result=$(um_show tlskeyd.service Result)"
 [ "$(um_state tlskeyd.socket)" = active ] || tk_fail "stopping the service stopped the socket"
 [ -S "$sock" ] || tk_fail "the socket file went away with the service"
@@ -295,8 +357,9 @@ um_wait tlskeyd.service inactive 15
 tk_expect_grep "$log" "idle for"
 [ "$(um_state tlskeyd.socket)" = active ] || tk_fail "the socket did not survive the idle exit"
 um_handshake reactivated alice@example.test
-[ "$(um_log_count 'using the socket passed by systemd')" = 3 ] ||
-	tk_fail "expected 3 activations, the log shows $(um_log_count 'using the socket passed by systemd')"
+# Three activations and the upgraded process, which got it the same way.
+[ "$(um_log_count 'using the socket passed by systemd')" = 4 ] ||
+	tk_fail "expected 3 activations and 1 upgrade, the log shows $(um_log_count 'using the socket passed by systemd')"
 [ "$(um_show tlskeyd.service NRestarts)" = 0 ] || tk_fail "the service was restarted (NRestarts=$(um_show tlskeyd.service NRestarts))"
 
 uctl stop tlskeyd.socket tlskeyd.service || tk_fail "stopping the units failed"

@@ -19,6 +19,7 @@
 #include "keyd/admission.h"
 #include "keyd/worker.h"
 #include "test/unit/keyd-unit.h"
+#include "test/unit/keyd-gen-unit.h"
 #include "tlskey/starttls.h"
 
 static const char conf_text[] = "max-handshakes-per-uid = 1\n"
@@ -40,6 +41,7 @@ static void setup(void)
 	memset(&w, 0, sizeof(w));
 	memset(&a, 0, sizeof(a));
 	pthread_mutex_init(&k.acl_lock, NULL);
+	k.gen = unit_gen_new(conf_text);
 	ck_assert_msg(keyd_conf_parse("t.conf", conf_text, strlen(conf_text), &k.conf, err,
 				      sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(acl_load_buffer("t.acl", acl_text, strlen(acl_text), &k.acl, err,
@@ -69,6 +71,7 @@ static void teardown(void)
 		(void)tk_close(c->net.fd);
 		(void)tk_close(c->ctl.fd);
 		acl_unref(c->req.acl);
+		gen_unref(c->req.gen);
 		free(c);
 	}
 	admission_shutdown(&a);
@@ -77,6 +80,7 @@ static void teardown(void)
 	(void)tk_close(k.donefd);
 	pthread_mutex_destroy(&w.lock);
 	quota_free(k.quota);
+	gen_unref(k.gen);
 	acl_unref(k.acl);
 	keyd_conf_free(k.conf);
 	pthread_mutex_destroy(&k.acl_lock);
@@ -91,6 +95,7 @@ static void queue(uid_t uid)
 	ck_assert_ptr_nonnull(p);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
 	p->req.cred = (struct ucred){ .pid = getpid(), .uid = uid, .gid = uid };
+	p->req.gen = gen_ref(k.gen);
 	p->req.id = &k.conf->ids[0];
 	p->req.acl = acl_ref(k.acl);
 	p->netfd = sv[0];
@@ -133,9 +138,9 @@ START_TEST(shares_skip_the_head)
 	ck_assert_ptr_eq(a.head, a.tail);
 	ck_assert_int_eq(atomic_load(&k.queued), 1);
 	ck_assert_uint_eq(atomic_load(&k.handshakes), 2);
-	ck_assert_uint_eq(quota_uid_handshakes(k.quota, 4242), 1);
+	ck_assert_uint_eq(quota_uid_handshakes(k.gen->quota, 4242), 1);
 	/* A reset holds everything back. */
-	quota_handshake_put(k.quota, 4242, 0);
+	quota_handshake_put(k.gen->quota, 4242, 0);
 	atomic_store(&k.resetting, 1);
 	admission_dispatch(&a);
 	ck_assert_uint_eq(a.n_pending, 1);
@@ -147,8 +152,8 @@ START_TEST(shares_skip_the_head)
 	ck_assert_ptr_null(a.tail);
 	ck_assert_int_eq(atomic_load(&k.queued), 0);
 	ck_assert_uint_eq(inbox_len(), 3);
-	ck_assert_uint_eq(quota_uid_handshakes(k.quota, 4242), 1);
-	ck_assert_uint_eq(quota_uid_handshakes(k.quota, 4243), 1);
+	ck_assert_uint_eq(quota_uid_handshakes(k.gen->quota, 4242), 1);
+	ck_assert_uint_eq(quota_uid_handshakes(k.gen->quota, 4243), 1);
 }
 END_TEST
 

@@ -23,7 +23,9 @@
 #include "keyd/conn.h"
 #include "keyd/handshake.h"
 #include "keyd/worker.h"
+#include "keyd/keys.h"
 #include "test/unit/keyd-unit.h"
+#include "test/unit/keyd-gen-unit.h"
 #include "tlskey/starttls.h"
 
 static const char conf_text[] = "[identity client.example.test]\n"
@@ -35,16 +37,10 @@ static struct worker w;
 
 static void setup(void)
 {
-	struct quota_limits lim = { .pending_per_uid = 4, .handshakes_per_uid = 4,
-				    .handshakes_per_id = 4, .n_ids = 1 };
-	char err[512] = "";
-
 	memset(&k, 0, sizeof(k));
 	memset(&w, 0, sizeof(w));
-	ck_assert_msg(keyd_conf_parse("test.conf", conf_text, strlen(conf_text), &k.conf, err,
-				      sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(gnutls_priority_init2(&k.prio, "NORMAL", NULL, 0), 0);
-	ck_assert_int_eq(quota_new(&lim, &k.quota), 0);
+	k.gen = unit_gen_new(conf_text);
+	k.conf = k.gen->conf;
 	k.donefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ck_assert_int_ge(k.donefd, 0);
 	k.n_workers = 1;
@@ -52,10 +48,8 @@ static void setup(void)
 	w.k = &k;
 	w.epfd = epoll_create1(EPOLL_CLOEXEC);
 	ck_assert_int_ge(w.epfd, 0);
-	w.keys = calloc(1, sizeof(*w.keys));
 	w.scratch = malloc(KEYD_SCRATCH_SIZE);
-	ck_assert(w.keys && w.scratch);
-	ck_assert_int_eq(gnutls_certificate_allocate_credentials(&w.cred), 0);
+	ck_assert(w.scratch);
 }
 
 static void teardown(void)
@@ -65,14 +59,11 @@ static void teardown(void)
 		w.grave = c->next;
 		free(c);
 	}
-	gnutls_certificate_free_credentials(w.cred);
-	free(w.keys);
+	keys_free_all(&w);
 	free(w.scratch);
 	(void)tk_close(w.epfd);
 	(void)tk_close(k.donefd);
-	quota_free(k.quota);
-	gnutls_priority_deinit(k.prio);
-	keyd_conf_free(k.conf);
+	gen_unref(k.gen);
 }
 
 /* An admitted client request (no local certificate: no token needed) on
@@ -87,6 +78,7 @@ static struct conn *adopt(int netfd, int ctlfd)
 	c->req.msg.flags = TLSKEY_FLAG_NO_LOCAL_CERT;
 	c->req.msg.peername_max = UINT32_MAX;
 	(void)snprintf(c->req.msg.myname, sizeof(c->req.msg.myname), "client.example.test");
+	c->req.gen = gen_ref(k.gen);
 	c->req.id = &k.conf->ids[0];
 	c->req.id_index = 0;
 	c->req.cred = (struct ucred){ .pid = getpid(), .uid = 4242, .gid = 4242 };
@@ -98,7 +90,8 @@ static struct conn *adopt(int netfd, int ctlfd)
 	c->w = &w;
 	c->state = CONN_HANDSHAKE;
 	c->sign_us = -1;
-	ck_assert_int_eq(quota_handshake_take(k.quota, 4242, 0), 0);
+	ck_assert_int_eq(quota_handshake_take(k.gen->quota, 4242, 0), 0);
+	ck_assert_int_eq(keys_attach(c), 0);
 	c->hs_slot = 1;
 	(void)atomic_fetch_add(&k.handshakes, 1);
 	(void)atomic_fetch_add(&k.sessions, 1);
@@ -121,8 +114,8 @@ static void assert_released(const struct conn *c)
 	ck_assert_uint_eq(w.n_handshakes, 0);
 	ck_assert_uint_eq(atomic_load(&k.handshakes), 0);
 	ck_assert_uint_eq(atomic_load(&k.sessions), 0);
-	ck_assert_uint_eq(quota_uid_handshakes(k.quota, 4242), 0);
-	ck_assert_uint_eq(quota_id_handshakes(k.quota, 0), 0);
+	ck_assert_uint_eq(quota_uid_handshakes(k.gen->quota, 4242), 0);
+	ck_assert_uint_eq(quota_id_handshakes(k.gen->quota, 0), 0);
 	ck_assert_int_eq(c->net.fd, -1);
 	ck_assert_int_eq(c->ctl.fd, -1);
 	ck_assert_int_eq(c->app.fd, -1);
@@ -216,7 +209,7 @@ START_TEST(state_change_moves_counts)
 	ck_assert_uint_eq(w.n_handshakes, 0);
 	ck_assert_uint_eq(atomic_load(&k.handshakes), 0);
 	ck_assert_uint_eq(atomic_load(&k.sessions), 1); /* still a session */
-	ck_assert_uint_eq(quota_uid_handshakes(k.quota, 4242), 0);
+	ck_assert_uint_eq(quota_uid_handshakes(k.gen->quota, 4242), 0);
 	conn_set_state(c, CONN_DRAIN);
 	ck_assert(c->timed);
 	ck_assert_ptr_eq(w.timed, c);

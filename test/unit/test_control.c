@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "keyd/control.h"
 #include "test/unit/keyd-unit.h"
+#include "test/unit/keyd-gen-unit.h"
 #include "tlskey/starttls.h"
 
 static struct tk_msg start_msg(uint8_t role, uint8_t proto, uint32_t flags, const char *myname)
@@ -131,8 +132,8 @@ static void setup(void)
 
 	memset(&k, 0, sizeof(k));
 	pthread_mutex_init(&k.acl_lock, NULL);
-	ck_assert_msg(keyd_conf_parse("test.conf", conf_text, strlen(conf_text), &k.conf, err,
-				      sizeof(err)) == 0, "%s", err);
+	k.gen = unit_gen_new(conf_text);
+	k.conf = k.gen->conf;
 	ck_assert_msg(acl_load_buffer("test.acl", acl_text, strlen(acl_text), &k.acl, err,
 				      sizeof(err)) == 0, "%s", err);
 	memset(&who, 0, sizeof(who));
@@ -146,7 +147,7 @@ static void teardown(void)
 	(void)tk_close(sv[0]);
 	(void)tk_close(sv[1]);
 	acl_unref(k.acl);
-	keyd_conf_free(k.conf);
+	gen_unref(k.gen);
 	pthread_mutex_destroy(&k.acl_lock);
 }
 
@@ -258,12 +259,42 @@ START_TEST(dispatch_who_may_send)
 	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
 	ck_assert_uint_eq(res.err, EPERM);
 	ck_assert_str_eq(res.message, "only root may reload tlskeyd");
-	/* The daemon's own uid may: no acl file is configured here, so the
-	 * reload itself fails, with its own reason. */
+	/* The daemon's own uid may: the configuration was not read from a
+	 * file here, so the reload itself fails, with its own reason, and
+	 * the configuration in force stays. */
 	who.cred.uid = geteuid();
 	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
 	ck_assert_uint_eq(res.err, ENOENT);
-	ck_assert_ptr_nonnull(strstr(res.message, "no 'acl' file configured"));
+	ck_assert_str_eq(res.message, "keeping the previous configuration: no configuration file");
+	ck_assert_uint_eq(k.gen->serial, 1);
+}
+END_TEST
+
+/* KEYS: admin only; one KEY_INFO per identity of the generation in
+ * force, then a RESULT naming the generation. */
+START_TEST(keys_lists_the_generation)
+{
+	struct tk_msg m, res;
+	struct keyd_request req;
+	int netfd = -1, fd = -1;
+
+	memset(&m, 0, sizeof(m));
+	m.type = TK_MSG_KEYS;
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.type, TK_MSG_RESULT);
+	ck_assert_uint_eq(res.err, EPERM);
+	ck_assert_str_eq(res.message, "only root may list the keys of tlskeyd");
+	who.cred.uid = geteuid();
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.type, TK_MSG_KEY_INFO);
+	ck_assert_str_eq(res.localname, "server.example.test");
+	ck_assert_str_eq(res.message, "/nonexistent/server.pem");
+	ck_assert(!TK_HAS(&res, TK_TAG_PEER_CERT)); /* no chain loaded in this fixture */
+	ck_assert_int_eq(tk_msg_recv(sv[1], &res, &fd), 0);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_uint_eq(res.type, TK_MSG_RESULT);
+	ck_assert_uint_eq(res.err, 0);
+	ck_assert_str_eq(res.message, "generation 1: 1 identities");
 }
 END_TEST
 
@@ -354,6 +385,7 @@ START_TEST(admit_start_decisions)
 	ck_assert_uint_eq(req.msg.timeout_ms, k.conf->handshake_timeout_ms);
 	ck_assert_uint_eq(unit_open_fds(), before + 1);
 	acl_unref(req.acl);
+	gen_unref(req.gen);
 	(void)tk_close(netfd);
 	(void)tk_close(tcp[0]);
 	(void)tk_close(tcp[1]);
@@ -423,6 +455,7 @@ int main(void)
 	tcase_add_test(tc, dispatch_status);
 	tcase_add_test(tc, admit_start_decisions);
 	tcase_add_test(tc, admit_check_decisions);
+	tcase_add_test(tc, keys_lists_the_generation);
 	suite_add_tcase(s, pure);
 	suite_add_tcase(s, tc);
 	return tkt_suite_run(s);

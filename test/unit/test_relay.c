@@ -19,6 +19,7 @@
 #include "keyd/relay.h"
 #include "keyd/worker.h"
 #include "test/unit/keyd-unit.h"
+#include "test/unit/keyd-gen-unit.h"
 
 static struct keyd k;
 static struct worker w;
@@ -30,12 +31,10 @@ static const char conf_text[] = "[identity a.example.test]\n"
 
 static void setup(void)
 {
-	char err[512] = "";
-
 	memset(&k, 0, sizeof(k));
 	memset(&w, 0, sizeof(w));
-	ck_assert_msg(keyd_conf_parse("t.conf", conf_text, strlen(conf_text), &k.conf, err,
-				      sizeof(err)) == 0, "%s", err);
+	k.gen = unit_gen_new(conf_text);
+	k.conf = k.gen->conf;
 	k.donefd = -1;
 	w.k = &k;
 	w.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -56,7 +55,7 @@ static void teardown(void)
 	(void)tk_close(app[1]);
 	free(w.scratch);
 	(void)tk_close(w.epfd);
-	keyd_conf_free(k.conf);
+	gen_unref(k.gen);
 }
 
 /* A delivered cleartext session: relaying, the daemon's ends in c. */
@@ -66,6 +65,7 @@ static struct conn *relaying(void)
 
 	ck_assert_ptr_nonnull(c);
 	c->w = &w;
+	c->req.gen = gen_ref(k.gen);
 	c->req.id = &k.conf->ids[0];
 	c->net = (struct ev){ .kind = EV_NET, .fd = net[0] };
 	c->app = (struct ev){ .kind = EV_APP, .fd = app[0] };

@@ -220,8 +220,8 @@ static void reap_children(struct tunnel *t)
 	}
 }
 
-/* Returns 1 when SIGTERM/SIGINT arrived. */
-static int on_signal(struct tunnel *t)
+/* Returns 1 when SIGTERM/SIGINT arrived; *reload is set for SIGHUP. */
+static int on_signal(struct tunnel *t, int *reload)
 {
 	struct signalfd_siginfo si;
 	int stop = 0;
@@ -240,7 +240,7 @@ static int on_signal(struct tunnel *t)
 			reap_children(t);
 			break;
 		case SIGHUP:
-			tunnel_log("SIGHUP ignored: restart to apply a new configuration");
+			*reload = 1;
 			break;
 		default:
 			break;
@@ -269,6 +269,67 @@ static void describe(const struct tunnel_conf *c, int listen_fd)
 	else
 		tunnel_log("client mode: plaintext on %s, TLS to %s as %s, sni %s", where,
 			   c->connect.text, c->myname, c->sni[0] ? c->sni : "(none)");
+}
+
+static int same_addr(const struct tunnel_addr *a, const struct tunnel_addr *b)
+{
+	return a->len == b->len && !memcmp(&a->ss, &b->ss, a->len) && !strcmp(a->text, b->text);
+}
+
+static void conf_destroy(struct tunnel_conf *c)
+{
+	tunnel_conf_free(c);
+	free(c);
+}
+
+/* SIGHUP: parse the same command line again (and with it the --config
+ * file) and apply the result, all or nothing.  A new listen address gets
+ * its listener before the old one closes, so that no client is refused in
+ * between; if it cannot be bound the old configuration stays.  Relaying
+ * connections are not touched; connections still in their handshake or
+ * connect use the new settings from their next step on (backend, timeouts,
+ * sni-allow).  The mode needs a restart. */
+static void on_reload(struct tunnel *t)
+{
+	struct tunnel_conf *fresh = calloc(1, sizeof(*fresh));
+	struct tunnel_conf *old = (struct tunnel_conf *)t->conf;
+	int fd = -1, r;
+
+	if (!fresh) {
+		tunnel_log("SIGHUP: out of memory, keeping the previous configuration");
+		return;
+	}
+	/* Errors are printed by the parser, one per line, above this one. */
+	r = tunnel_conf_from_argv(t->argc, t->argv, fresh);
+	if (r != 0) {
+		tunnel_log("SIGHUP: keeping the previous configuration: the new one is invalid");
+		free(fresh);
+		return;
+	}
+	if (fresh->mode != old->mode) {
+		tunnel_log("SIGHUP: keeping the previous configuration: mode needs a restart");
+		conf_destroy(fresh);
+		return;
+	}
+	if (!same_addr(&fresh->listen, &old->listen)) {
+		fd = listen_open(fresh);
+		if (fd < 0) {
+			tunnel_log("SIGHUP: keeping the previous configuration: cannot listen on %s",
+				   fresh->listen.text);
+			conf_destroy(fresh);
+			return;
+		}
+		listen_close(t); /* still the old address: its UNIX path goes */
+		t->listen_ep.fd = fd;
+	}
+	t->conf = fresh;
+	conf_destroy(old);
+	if (t->listen_ep.fd >= 0 && t->nconns < fresh->max_conns &&
+	    (r = tunnel_ep_set(t, &t->listen_ep, EPOLLIN)) < 0)
+		tunnel_log("epoll_ctl: %s", strerror(-r));
+	describe(fresh, t->listen_ep.fd);
+	tunnel_log("SIGHUP: configuration reloaded%s (%u connections kept)",
+		   fd >= 0 ? ", new listener" : "", t->nconns);
 }
 
 static int run(struct tunnel *t)
@@ -320,7 +381,11 @@ static int run(struct tunnel *t)
 						accept_pause = p;
 				}
 			} else if (ep->kind == TUNNEL_EP_SIGNAL) {
-				if (on_signal(t) && !t->stopping) {
+				int reload = 0, stop = on_signal(t, &reload);
+
+				if (reload && !stop && !t->stopping)
+					on_reload(t);
+				if (stop && !t->stopping) {
 					unsigned children;
 
 					t->stopping = 1;
@@ -342,24 +407,30 @@ static int run(struct tunnel *t)
 
 int main(int argc, char **argv)
 {
-	struct tunnel_conf conf;
+	struct tunnel_conf *conf = calloc(1, sizeof(*conf));
 	struct tunnel t;
 	sigset_t mask;
 	int r, rc = TUNNEL_EXIT_RUNTIME;
 
-	r = tunnel_conf_from_argv(argc, argv, &conf);
-	if (r == 1)
-		return TUNNEL_EXIT_OK;
-	if (r < 0)
-		return TUNNEL_EXIT_USAGE;
+	if (!conf) {
+		tunnel_log("out of memory");
+		return TUNNEL_EXIT_RUNTIME;
+	}
+	r = tunnel_conf_from_argv(argc, argv, conf);
+	if (r != 0) {
+		free(conf);
+		return r == 1 ? TUNNEL_EXIT_OK : TUNNEL_EXIT_USAGE;
+	}
 
 	/* Fail fast, before listening: every connection would fail alike. */
-	if (tunnel_precheck(&conf) < 0) {
-		tunnel_conf_free(&conf);
+	if (tunnel_precheck(conf) < 0) {
+		conf_destroy(conf);
 		return TUNNEL_EXIT_USAGE;
 	}
 	memset(&t, 0, sizeof(t));
-	t.conf = &conf;
+	t.conf = conf;
+	t.argc = argc;
+	t.argv = argv;
 	t.epfd = -1;
 	t.listen_ep.kind = TUNNEL_EP_LISTEN;
 	t.listen_ep.fd = -1;
@@ -383,7 +454,7 @@ int main(int argc, char **argv)
 		tunnel_log("signalfd/epoll: %s", strerror(errno));
 		goto out;
 	}
-	t.listen_ep.fd = listen_open(&conf);
+	t.listen_ep.fd = listen_open(conf);
 	if (t.listen_ep.fd < 0)
 		goto out;
 	if ((r = tunnel_ep_set(&t, &t.signal_ep, EPOLLIN)) < 0 ||
@@ -391,7 +462,7 @@ int main(int argc, char **argv)
 		tunnel_log("epoll_ctl: %s", strerror(-r));
 		goto out;
 	}
-	describe(&conf, t.listen_ep.fd);
+	describe(conf, t.listen_ep.fd);
 	if (run(&t) == 0) {
 		tunnel_log("stopped");
 		rc = TUNNEL_EXIT_OK;
@@ -403,6 +474,6 @@ out:
 		(void)close(t.signal_ep.fd);
 	if (t.epfd >= 0)
 		(void)close(t.epfd);
-	tunnel_conf_free(&conf);
+	conf_destroy((struct tunnel_conf *)t.conf);
 	return rc;
 }

@@ -155,6 +155,8 @@ struct tunnel_ep {
 
 /* The process-wide state, owned by main(). */
 struct tunnel {
+	/* The configuration in force (heap, main.c): a SIGHUP replaces it, so
+	 * read it through t->conf each time, never keep a pointer into it. */
 	const struct tunnel_conf *conf;
 	int epfd;
 	struct tunnel_ep listen_ep; /* fd -1 once closed at shutdown */
@@ -165,6 +167,8 @@ struct tunnel {
 	struct tunnel_conn *conns;  /* live connections, doubly linked */
 	struct tunnel_conn *dead;   /* ended during this epoll batch, freed after it
 				     * (later events of the batch may still point at them) */
+	int argc;                   /* the command line, parsed again on SIGHUP */
+	char **argv;
 };
 
 /* Register, modify or remove `ep` so that exactly `events` are watched

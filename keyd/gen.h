@@ -1,0 +1,75 @@
+/* Configuration generations (keyd/gen.c): everything a handshake depends
+ * on, built and validated as a whole, immutable once published. */
+#ifndef TLSKEY_KEYD_GEN_H
+#define TLSKEY_KEYD_GEN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+
+#include "keyd/conf.h"
+
+struct vcache;
+struct quota;
+
+/* One configuration generation.  Built off to the side by gen_build(),
+ * never changed after it returns: any thread may read it while it holds a
+ * reference.  Holders: k->gen (the one in force), every admitted request
+ * and every connection until conn_close() (its TLS session points at
+ * cred and prio).  Token key objects are not in here: each worker keeps
+ * its own per generation (keys.c) and drops them when the generation's
+ * last handshake on that worker ends, so established sessions hold no
+ * key material. */
+struct keyd_gen {
+	atomic_uint refs;
+	unsigned serial;                 /* 1 at start-up, +1 per published reload */
+	struct keyd_conf *conf;
+	gnutls_priority_t prio;
+	gnutls_pcert_st **chains;        /* per identity, conf->ids order */
+	unsigned *chain_lens;
+	gnutls_certificate_credentials_t cred; /* trust anchors + callbacks, shared */
+	struct vcache *vcache;           /* cleared by every reload: trust may change */
+	struct quota *quota;             /* handshake shares of this generation */
+};
+
+/* Collected error messages, one "file:line: message" per line. */
+struct gen_errors {
+	char text[4096];
+	unsigned n;
+};
+
+/* Append one message to e (truncated with "..." when full). */
+void gen_error(struct gen_errors *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Build a complete generation from the configuration file at path:
+ * parse, load every identity's chain (gen_identity_build), the priority,
+ * the trust anchors, the cache and the shares.  Every error found is
+ * added to errs; on any error nothing is returned and -EINVAL (or
+ * -ENOMEM) comes back.  On success *ret_gen has one reference, its serial
+ * is `serial`.  Warnings are logged. */
+int gen_build(const char *path, unsigned serial, struct gen_errors *errs,
+	      struct keyd_gen **ret_gen);
+
+/* Like gen_build() for a configuration already parsed, which g owns
+ * from then on (freed here on failure). */
+int gen_build_conf(struct keyd_conf *conf, unsigned serial, struct gen_errors *errs,
+		   struct keyd_gen **ret_gen);
+
+/* Load identity i of g (its certificate chain; its PIN file registered).
+ * Returns 0 or a negative errno with the message in errs.  The key is
+ * tried by the start-up check (check.c) and by each worker's first use
+ * (keys.c), not here. */
+int gen_identity_build(struct keyd_gen *g, size_t i, struct gen_errors *errs);
+
+/* A new reference to g (NULL ok), and dropping one: the last frees g. */
+struct keyd_gen *gen_ref(struct keyd_gen *g);
+void gen_unref(struct keyd_gen *g);
+
+/* Which settings differ between old and fresh that only a restart can
+ * apply (socket, workers, module): "socket, workers" into out, "" if
+ * none.  Returns the number of them. */
+unsigned gen_restart_needed(const struct keyd_conf *old, const struct keyd_conf *fresh, char *out,
+			    size_t len);
+
+#endif
