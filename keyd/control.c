@@ -19,9 +19,7 @@
 #include "keyd/control.h"
 #include "keyd/conn.h"
 #include "keyd/gen.h"
-#include "keyd/keylist.h"
 #include "keyd/reload.h"
-#include "keyd/upgrade.h"
 #include "keyd/registry.h"
 #include "keyd/log.h"
 #include "keyd/outcome.h"
@@ -264,44 +262,6 @@ static int refuse_reload(struct control_call *x, int err, const char *why)
 	return 1;
 }
 
-/* tlskeyctl keys: what is served (keylist.c), then a RESULT. */
-static int handle_keys(struct control_call *x)
-{
-	char summary[TK_MESSAGE_MAX] = "";
-	int r = keylist_send(x->k, x->ctlfd, summary, sizeof(summary));
-
-	/* Also after a full socket: by now the client may have read some. */
-	control_reply_error(x->ctlfd, r < 0 ? -r : 0, summary);
-	return 1;
-}
-
-/* KEYS and UPGRADE: the refusal is just the RESULT (no audit: nothing
- * was asked of a key). */
-static int refuse_plain(struct control_call *x, int err, const char *why)
-{
-	control_reply_error(x->ctlfd, err, why);
-	return 1;
-}
-
-/* tlskeyctl upgrade: upgrade.c answers once the new process took over
- * or failed, on a duplicate of the control socket. */
-static int handle_upgrade(struct control_call *x)
-{
-	int fd;
-
-	if (!x->k->upgrade) {
-		control_reply_error(x->ctlfd, ENOTSUP, "this tlskeyd cannot upgrade");
-		return 1;
-	}
-	fd = fcntl(x->ctlfd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0) {
-		control_reply_error(x->ctlfd, errno, "cannot keep the request open");
-		return 1;
-	}
-	(void)upgrade_begin(x->k->upgrade, fd, &x->who->cred); /* fd now owned by the upgrade */
-	return 1;
-}
-
 static int handle_start(struct control_call *x);
 
 /* The passed socket is the caller's: take the options the daemon relies
@@ -348,11 +308,11 @@ static const struct control_entry control_table[] = {
 	{ TK_MSG_STATUS, "status", CONTROL_FD_NONE, CONTROL_OPERATOR, NULL, control_handle_status,
 	  control_refuse_status },
 	{ TK_MSG_CHECK, "check", CONTROL_FD_NONE, CONTROL_ANYONE, NULL, control_handle_check,
-	  control_refuse_check },
-	{ TK_MSG_KEYS, "list the keys of", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_keys,
-	  refuse_plain },
-	{ TK_MSG_UPGRADE, "upgrade", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, handle_upgrade,
-	  refuse_plain },
+	  control_refuse_plain },
+	{ TK_MSG_KEYS, "list the keys of", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, control_handle_keys,
+	  control_refuse_plain },
+	{ TK_MSG_UPGRADE, "upgrade", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, control_handle_upgrade,
+	  control_refuse_plain },
 };
 
 const struct control_entry *control_entry_find(unsigned type)

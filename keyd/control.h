@@ -82,13 +82,18 @@ int control_in_admin_group(const struct caller *who, const struct keyd_conf *con
  * EBADF), then the handler.  Returns what control_admit() documents. */
 int control_dispatch(struct control_call *x);
 
-/* The rows of the informational requests (control_info.c).  STATUS:
- * render the counters in the requested format and answer with a sealed
- * memfd; CHECK: the identity lookup and ACL decision of START for the
- * caller itself, nothing touched or audited.  Both answer and return 1. */
+/* The rows of the other requests (control_info.c).  STATUS: render the
+ * counters in the requested format and answer with a sealed memfd; CHECK:
+ * the identity lookup and ACL decision of START for the caller itself,
+ * nothing touched or audited; KEYS: one KEY_INFO per identity in force,
+ * then a RESULT; UPGRADE: upgrade.c answers once the new process took
+ * over or failed.  control_refuse_plain answers a refusal with just the
+ * RESULT (no audit: nothing was asked of a key).  All return 1. */
 int control_handle_status(struct control_call *x);
 int control_refuse_status(struct control_call *x, int err, const char *why);
 int control_handle_check(struct control_call *x);
-int control_refuse_check(struct control_call *x, int err, const char *why);
+int control_handle_keys(struct control_call *x);
+int control_handle_upgrade(struct control_call *x);
+int control_refuse_plain(struct control_call *x, int err, const char *why);
 
 #endif

@@ -1,19 +1,23 @@
-/* The informational requests of the control socket: STATUS (counters
- * for tlskeyctl status/metrics) and CHECK (may this caller use an
- * identity?).  Rows of control.c's dispatch table; see control.h. */
+/* The control requests besides START, QUERY and RELOAD: STATUS (counters
+ * for tlskeyctl status/metrics), CHECK (may this caller use an
+ * identity?), KEYS (what is served) and UPGRADE.  Rows of control.c's
+ * dispatch table; see control.h. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "keyd/aclstore.h"
 #include "keyd/control.h"
+#include "keyd/keylist.h"
 #include "keyd/log.h"
 #include "keyd/outcome.h"
 #include "keyd/stats.h"
 #include "keyd/status.h"
+#include "keyd/upgrade.h"
 
 /* tlskeyctl status / metrics: render the counters, answer with a memfd. */
 int control_handle_status(struct control_call *x)
@@ -89,8 +93,38 @@ int control_handle_check(struct control_call *x)
 	return 1;
 }
 
-int control_refuse_check(struct control_call *x, int err, const char *why)
+int control_refuse_plain(struct control_call *x, int err, const char *why)
 {
 	control_reply_error(x->ctlfd, err, why);
+	return 1;
+}
+
+/* tlskeyctl keys: what is served (keylist.c), then a RESULT. */
+int control_handle_keys(struct control_call *x)
+{
+	char summary[TK_MESSAGE_MAX] = "";
+	int r = keylist_send(x->k, x->ctlfd, summary, sizeof(summary));
+
+	/* Also after a full socket: by now the client may have read some. */
+	control_reply_error(x->ctlfd, r < 0 ? -r : 0, summary);
+	return 1;
+}
+
+/* tlskeyctl upgrade: upgrade.c answers once the new process took over
+ * or failed, on a duplicate of the control socket. */
+int control_handle_upgrade(struct control_call *x)
+{
+	int fd;
+
+	if (!x->k->upgrade) {
+		control_reply_error(x->ctlfd, ENOTSUP, "this tlskeyd cannot upgrade");
+		return 1;
+	}
+	fd = fcntl(x->ctlfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		control_reply_error(x->ctlfd, errno, "cannot keep the request open");
+		return 1;
+	}
+	(void)upgrade_begin(x->k->upgrade, fd, &x->who->cred); /* fd now owned by the upgrade */
 	return 1;
 }

@@ -122,13 +122,14 @@ static int build_common(struct keyd_gen *g, struct gen_errors *errs)
 	r = keyd_prio_init(c->priority, &g->prio);
 	if (r < 0) {
 		g->prio = NULL;
-		gen_error(errs, "%s: priority '%s' is not valid (see the log)", c->path,
-			  c->priority ? c->priority : "NORMAL");
+		gen_error(errs, "%s: priority '%s': %s", c->path, c->priority ? c->priority : "NORMAL",
+			  r == -ENOMEM ? "out of memory" : "invalid");
 		bad = 1;
 	}
 	r = trust_creds_new(c, &g->cred, err, sizeof(err));
 	if (r < 0) {
 		gen_error(errs, "%s: %s", c->path, err);
+		errs->anchors_bad = 1;
 		bad = 1;
 	}
 	if (vcache_new(c->cache_size, c->cache_ttl_s, &g->vcache) < 0 || quota_new(&lim, &g->quota) < 0) {

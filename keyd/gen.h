@@ -37,6 +37,7 @@ struct keyd_gen {
 struct gen_errors {
 	char text[4096];
 	unsigned n;
+	int anchors_bad; /* the trust anchors failed (one of the errors) */
 };
 
 /* Append one message to e (truncated with "..." when full). */

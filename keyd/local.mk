@@ -12,6 +12,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/check.c keyd/check.h \
 	keyd/control.c keyd/control.h keyd/control_info.c \
 	keyd/gen.c keyd/gen.h \
+	keyd/listener.c keyd/listener.h \
 	keyd/handshake.c keyd/handshake.h \
 	keyd/identity.c keyd/identity.h \
 	keyd/keyd.h \

@@ -33,6 +33,7 @@
 #include "keyd/reload.h"
 #include "keyd/upgrade.h"
 #include "keyd/worker.h"
+#include "keyd/listener.h"
 #include "keyd/log.h"
 #include "keyd/p11reset.h"
 #include "keyd/prio.h"
@@ -46,24 +47,6 @@
 #define DEFAULT_CONF SYSCONFDIR "/tlskeyd/tlskeyd.conf"
 #define DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
 
-enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE, TAG_UPGRADE };
-
-struct loop {
-	struct keyd *k;
-	int epfd, listen_fd, sig_fd;
-	int own_socket; /* we bound it, so we unlink it (if still ours) */
-	dev_t sock_dev; /* the inode we bound, see close_listener() */
-	ino_t sock_ino;
-	const char *socket_path;
-	struct admission adm;
-	int stop;
-	int activated; /* socket passed by systemd */
-	unsigned long long watchdog_ms, next_watchdog_ms, next_tick_ms, idle_since_ms;
-	struct upgrade up;
-	int up_watched;                   /* up.sock is in the epoll set */
-	int up_own;                       /* upgraded: the old process bound the socket */
-	unsigned long long drain_until_ms; /* handed over: draining until then, 0 not */
-};
 
 static int tags[5] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE, TAG_UPGRADE };
 
@@ -239,120 +222,6 @@ static int run(struct loop *l)
 	return 0;
 }
 
-/* Is the socket at sa's path left over from a daemon that is gone?  0 if
- * so (nobody listens: ECONNREFUSED); -EADDRINUSE if a live daemon accepts
- * connections there, which we must not orphan by replacing its socket;
- * another negative errno if we cannot tell (then we leave it alone too). */
-static int socket_stale(const struct sockaddr_un *sa)
-{
-	int fd, r;
-
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* Non-blocking: a live daemon with a full backlog gives EAGAIN, which
-	 * also means it is there. */
-	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN) {
-		keyd_log(LOG_ERR, "another tlskeyd is listening on %s: not starting", sa->sun_path);
-		r = -EADDRINUSE;
-	} else if (errno == ECONNREFUSED) {
-		keyd_log(LOG_INFO, "replacing the stale socket %s", sa->sun_path);
-		r = 0;
-	} else {
-		r = -errno;
-		keyd_log(LOG_ERR, "cannot tell whether %s is in use (%s): not starting", sa->sun_path,
-			 strerror(-r));
-	}
-	(void)tk_close(fd);
-	return r;
-}
-
-/* At exit: remove our socket, but only if the path still names the one we
- * bound (a second daemon may have replaced a socket it found stale). */
-static void close_listener(struct loop *l)
-{
-	struct stat st;
-
-	if (l->own_socket && l->socket_path && lstat(l->socket_path, &st) == 0 &&
-	    S_ISSOCK(st.st_mode) && st.st_dev == l->sock_dev && st.st_ino == l->sock_ino)
-		(void)unlink(l->socket_path);
-	l->listen_fd = tk_close(l->listen_fd);
-}
-
-static int open_listener(struct loop *l, const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int n = sd_listen_fds(1), fd;
-
-	if (n > 1) {
-		keyd_log(LOG_ERR, "expected one socket from systemd, got %d", n);
-		return -EINVAL;
-	}
-	if (n == 1) {
-		fd = SD_LISTEN_FDS_START;
-		if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
-			keyd_log(LOG_ERR, "the socket passed by systemd is not a listening SOCK_SEQPACKET UNIX socket");
-			return -EINVAL;
-		}
-		/* systemd passes blocking sockets (NonBlocking=no), and
-		 * accept_clients() drains the backlog until EAGAIN. */
-		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-			int r = -errno;
-			keyd_log(LOG_ERR, "cannot make the passed socket non-blocking: %s", strerror(-r));
-			return r;
-		}
-		l->listen_fd = fd;
-		l->activated = 1;
-		keyd_log(LOG_INFO, "using the socket passed by systemd");
-		return 0;
-	}
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		keyd_log(LOG_ERR, "socket path too long: %s", path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	/* Standalone runs create the socket's directory (systemd's socket
-	 * unit does it otherwise): world-traversable, like /run/tlskeyd. */
-	{
-		char dir[sizeof(sa.sun_path)];
-		char *slash;
-
-		memcpy(dir, path, strlen(path) + 1);
-		slash = strrchr(dir, '/');
-		if (slash && slash != dir) {
-			*slash = '\0';
-			if (mkdir(dir, 0755) == 0)
-				(void)chmod(dir, 0755); /* despite our umask */
-		}
-	}
-	/* A socket at the path is either a live daemon's or left over. */
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-		int r = socket_stale(&sa);
-
-		if (r < 0)
-			return r;
-		(void)unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    /* Anyone may connect: the ACL, checked per request, is the gate. */
-	    chmod(path, 0666) < 0 || listen(fd, SOMAXCONN) < 0 || lstat(path, &st) < 0) {
-		int r = -errno;
-		keyd_log(LOG_ERR, "cannot listen on %s: %s", path, strerror(-r));
-		(void)tk_close(fd);
-		return r;
-	}
-	l->listen_fd = fd;
-	l->own_socket = 1;
-	l->sock_dev = st.st_dev;
-	l->sock_ino = st.st_ino;
-	keyd_log(LOG_INFO, "listening on %s", path);
-	return 0;
-}
-
 static void keyd_free(struct keyd *k)
 {
 	acl_unref(k->acl);
@@ -403,6 +272,7 @@ static int keyd_setup(struct keyd *k, struct check_result *ret_check)
 	{
 		struct keyd_conf *c = k->conf;
 		struct gen_errors errs;
+		size_t n_ids = c->n_ids;
 
 		memset(&errs, 0, sizeof(errs));
 		k->conf = NULL; /* the generation owns it now, also on failure */
@@ -412,7 +282,10 @@ static int keyd_setup(struct keyd *k, struct check_result *ret_check)
 				nl = strchr(p, '\n');
 				keyd_log(LOG_ERR, "%.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
 			}
-			return r;
+			/* Nothing can be served: check_verdict() says so. */
+			*ret_check = (struct check_result){ .n_ids = n_ids, .errors = errs.n ? errs.n : 1,
+							    .anchors_bad = errs.anchors_bad };
+			return r == -ENOMEM ? r : 0;
 		}
 		k->conf = k->gen->conf;
 		atomic_store(&k->gen_serial, 1);
@@ -438,26 +311,10 @@ static int upgrade_child_env_listener(struct loop *l)
 	return 0;
 }
 
-/* Handed over: the old process's socket path is ours (if still there). */
-static void upgrade_child_took_over(struct loop *l)
-{
-	struct stat st;
-
-	if (!l->up_own)
-		return;
-	if (lstat(l->socket_path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		keyd_log(LOG_WARNING, "upgrade: %s is no socket any more: it stays as it is", l->socket_path);
-		return;
-	}
-	l->own_socket = l->up.own_socket = 1;
-	l->sock_dev = st.st_dev;
-	l->sock_ino = st.st_ino;
-}
-
 /* The accept thread's descriptors: signalfd for mask, the epoll set,
  * the done eventfd and the listener (passed by systemd or bound at the
  * configured path, socket_override if set).  Returns 0 or a negative
- * errno (logged); close_listener() and main's exit path close them. */
+ * errno (logged); listener_close() and main's exit path close them. */
 static int loop_open(struct loop *l, const char *socket_override, const sigset_t *mask)
 {
 	struct epoll_event e;
@@ -473,7 +330,7 @@ static int loop_open(struct loop *l, const char *socket_override, const sigset_t
 	}
 	l->socket_path = socket_override ? socket_override
 			: (l->k->conf->socket_path ? l->k->conf->socket_path : DEFAULT_SOCKET);
-	r = open_listener(l, l->socket_path);
+	r = listener_open(l, l->socket_path);
 	if (r < 0)
 		return r;
 	if (upgrade_child_env_listener(l) < 0)
@@ -603,7 +460,7 @@ int main(int argc, char **argv)
 		r = -EPIPE;
 		goto out;
 	}
-	upgrade_child_took_over(&l);
+	listener_took_over(&l);
 	keyd_log(LOG_NOTICE, "ready: tlskeyd %s, config %s, ACL %s, %zu identities, %zu usable, "
 		 "%u workers, up to %u concurrent handshakes", PACKAGE_VERSION, conf_path,
 		 k.conf->acl_path ? k.conf->acl_path : "(none)", check.n_ids, check.n_usable, k.n_workers,
@@ -617,7 +474,7 @@ out:
 	if (started)
 		keyd_log(LOG_NOTICE, "stopped after %llu s", k.stats ? (tk_now_ms() - k.stats->start_ms) / 1000 : 0);
 	free(k.workers);
-	close_listener(&l);
+	listener_close(&l);
 	(void)tk_close(l.sig_fd);
 	(void)tk_close(l.epfd);
 	keyd_free(&k);

@@ -108,6 +108,7 @@ static void fake_keyd(struct keyd *k, size_t n)
 		k->conf->ids[i].cert_src = strdup("/nonexistent");
 	}
 	ck_assert_int_eq(stats_new(1, n, &k->stats), 0);
+	stats_assign(k->stats, k->conf);
 }
 
 static void fake_free(struct keyd *k)
