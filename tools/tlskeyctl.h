@@ -86,6 +86,12 @@ int ctl_metrics(struct ctl *ctl, int argc, char **argv);
  * (an explicit configuration that cannot be loaded; reported). */
 int ctl_socket_path(struct ctl *ctl, const char **ret);
 
+/* A connection to the daemon's socket, with send and receive bounded to
+ * timeout_s: a wedged daemon must not hang the administrator.  Returns 0
+ * and *ret_fd (and the path in *ret_path), or a negative errno (printed
+ * unless quiet). */
+int ctl_daemon_connect(struct ctl *ctl, int quiet, int timeout_s, int *ret_fd, const char **ret_path);
+
 /* Ask the daemon for its status in format (TK_FORMAT_*).  Returns 0 and
  * the document (malloc'd, NUL-terminated), or -errno (reported). */
 int ctl_status_fetch(struct ctl *ctl, unsigned format, char **ret, size_t *ret_len);

@@ -52,12 +52,9 @@ int ctl_socket_path(struct ctl *ctl, const char **ret)
 	return 0;
 }
 
-/* A connection to the daemon's socket, with bounded send and receive
- * times: a wedged daemon must not hang the administrator.  Returns 0 and
- * *ret_fd, or a negative errno (printed unless quiet). */
-static int daemon_connect(struct ctl *ctl, int quiet, int *ret_fd, const char **ret_path)
+int ctl_daemon_connect(struct ctl *ctl, int quiet, int timeout_s, int *ret_fd, const char **ret_path)
 {
-	const struct timeval tv = { .tv_sec = RELOAD_TIMEOUT_S };
+	const struct timeval tv = { .tv_sec = timeout_s };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path;
 	int fd, r;
@@ -104,7 +101,7 @@ static int request_send(struct ctl *ctl, int type, const char *what, int timeout
 		ctl_err("%s: %s", what, strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	r = daemon_connect(ctl, 0, &fd, &path);
+	r = ctl_daemon_connect(ctl, 0, RELOAD_TIMEOUT_S, &fd, &path);
 	if (r < 0)
 		goto out;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
@@ -278,7 +275,7 @@ static int served_fetch(struct ctl *ctl, struct served_list *ret)
 	memset(ret, 0, sizeof(*ret));
 	if (!m)
 		return -ENOMEM;
-	r = daemon_connect(ctl, 1, &fd, &path);
+	r = ctl_daemon_connect(ctl, 1, RELOAD_TIMEOUT_S, &fd, &path);
 	if (r == 0)
 		r = tk_msg_send(fd, &req, -1);
 	while (r == 0 && ret->n <= KEYD_CONF_MAX_IDENTITIES) {

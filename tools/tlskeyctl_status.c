@@ -64,35 +64,19 @@ static int read_doc(int fd, char **ret, size_t *ret_len)
 
 int ctl_status_fetch(struct ctl *ctl, unsigned format, char **ret, size_t *ret_len)
 {
-	const struct timeval tv = { .tv_sec = STATUS_TIMEOUT_S };
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct tk_msg req = { .type = TK_MSG_STATUS, .present = 1u << TK_TAG_FORMAT }, *ans;
 	const char *path;
 	int fd = -1, doc = -1, r;
 
 	req.format = (uint8_t)format;
-	r = ctl_socket_path(ctl, &path);
-	if (r < 0)
-		return r;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		ctl_err("%s: socket path too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
 	ans = calloc(1, sizeof(*ans));
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (!ans || fd < 0) {
-		r = ans ? -errno : -ENOMEM;
-		ctl_err("status: %s", strerror(-r));
-		goto out;
+	if (!ans) {
+		ctl_err("status: %s", strerror(ENOMEM));
+		return -ENOMEM;
 	}
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-	    connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		ctl_err("cannot reach tlskeyd at %s: %s", path, strerror(-r));
+	r = ctl_daemon_connect(ctl, 0, STATUS_TIMEOUT_S, &fd, &path);
+	if (r < 0)
 		goto out;
-	}
 	r = tk_msg_send(fd, &req, -1);
 	if (r == 0)
 		r = tk_msg_recv(fd, ans, &doc);

@@ -31,17 +31,9 @@ tk_mark
 tk_app_server s1 --myname server.example.test --echo
 S1_PID=$TK_SERVER_PID
 S1_PORT=$TK_PORT
-mkfifo "$TK_TMP/s1c.fifo"
-# Opening the FIFO read-write never blocks; gnutls-cli must not inherit
-# fd 7 or it would never see EOF (as in tk_fifo_client).
-exec 7<>"$TK_TMP/s1c.fifo"
-tk_bg timeout 60 gnutls-cli --logfile="$TK_TMP/s1c.log" --port "$S1_PORT" \
-	--x509cafile "$TK_FX/ca.pem" --x509certfile "$TK_FX/peer-user.pem" \
-	--x509keyfile "$TK_FX/peer-user.key" --verify-hostname server.example.test \
-	--sni-hostname server.example.test 127.0.0.1 \
-	<"$TK_TMP/s1c.fifo" >"$TK_TMP/s1c.out" 2>"$TK_TMP/s1c.err" 7>&-
-CLI_PID=$TK_BG_PID
-echo "line 1, before the reload" >&7
+tk_held_cli s1c "$S1_PORT"
+CLI_PID=$TK_CLI_PID
+echo "line 1, before the reload" >&6
 wait_for "$TK_TMP/s1c.out" "line 1, before the reload"
 tk_log_expect "audit: event=established uid=$(id -u) .*myname=server.example.test role=server .*peer=bob@example.test result=ok rule=$ACL:2"
 
@@ -57,7 +49,7 @@ tk_log_expect "audit: event=acl-denied uid=$(id -u) .*myname=server.example.test
 tk_acl_client c1 ok alice@example.test
 
 # The old session relays on.
-echo "line 2, after the reload" >&7
+echo "line 2, after the reload" >&6
 wait_for "$TK_TMP/s1c.out" "line 2, after the reload"
 
 # ---- an invalid file on reload changes nothing --------------------------------------
@@ -77,7 +69,7 @@ tk_mark
 kill -HUP "$TK_DAEMON_PID"
 tk_log_expect "reload: keeping the previous configuration: 1 error: $ACL:3: unknown user"
 tk_daemon_alive
-echo "line 3, after the failed reload" >&7
+echo "line 3, after the failed reload" >&6
 wait_for "$TK_TMP/s1c.out" "line 3, after the failed reload"
 
 # ---- SIGHUP with a good file --------------------------------------------------------
@@ -90,8 +82,8 @@ tk_log_expect "ACL loaded from $ACL \\(1 rules\\)"
 tk_acl_client c3 ok alice@example.test
 
 # ---- end the session: EOF from the remote client, clean exits --------------------
-exec 7>&-
-tk_wait_ok "$CLI_PID" 20 "gnutls-cli" "$TK_TMP/s1c.log"
+exec 6>&-
+tk_wait_ok "$CLI_PID" 20 "gnutls-cli" "$TK_TMP/s1c.cli.log"
 tk_wait_ok "$S1_PID" 20 "tk-app server s1" "$TK_TMP/s1.err"
 tk_expect_line "$TK_TMP/s1.err" "PEER=bob@example.test"
 printf '%s\n' "line 1, before the reload" "line 2, after the reload" \

@@ -230,3 +230,69 @@ tk_check_swap() {
 	cmp -s "$1" "$TK_FX/tlskeyd.conf" && tk_fail "tk_check_swap: no line '$2'"
 	return 0
 }
+
+# tk_size_ge FILE BYTES: FILE has at least BYTES bytes.
+tk_size_ge() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
+
+# tk_session_start MIB: a long session between two tk-apps through the
+# daemon (server.example.test <- alice), their stdin FIFOs held open on fds
+# 7 and 8; MIB MiB of random data relayed each way so far.  Sets S_PID,
+# C_PID and TK_HALF; tk_session_finish sends the other half.
+tk_session_start() {
+	local f
+	TK_HALF=$(($1 * 1024 * 1024))
+	for f in s1 s2 c1 c2; do
+		head -c "$TK_HALF" /dev/urandom >"$TK_TMP/$f.in"
+	done
+	cat "$TK_TMP/s1.in" "$TK_TMP/s2.in" >"$TK_TMP/s.all"
+	cat "$TK_TMP/c1.in" "$TK_TMP/c2.in" >"$TK_TMP/c.all"
+	mkfifo "$TK_TMP/s.fifo" "$TK_TMP/c.fifo"
+	exec 7<>"$TK_TMP/s.fifo" 8<>"$TK_TMP/c.fifo"
+	tk_bg timeout 120 "$TK_APP" server --listen 127.0.0.1:0 --port-file "$TK_TMP/s.port" \
+		--myname server.example.test --timeout 120 \
+		<"$TK_TMP/s.fifo" >"$TK_TMP/s.out" 2>"$TK_TMP/s.err" 7>&- 8>&-
+	S_PID=$TK_BG_PID
+	tk_wait_file "$TK_TMP/s.port" "$S_PID" 10 || tk_fail "tk-app server did not start"
+	tk_bg timeout 120 "$TK_APP" client --connect "127.0.0.1:$(cat "$TK_TMP/s.port")" \
+		--myname alice@example.test --sni server.example.test --timeout 120 \
+		<"$TK_TMP/c.fifo" >"$TK_TMP/c.out" 2>"$TK_TMP/c.err" 7>&- 8>&-
+	C_PID=$TK_BG_PID
+	timeout 60 cat "$TK_TMP/s1.in" >&7 || tk_fail "could not feed the server app"
+	timeout 60 cat "$TK_TMP/c1.in" >&8 || tk_fail "could not feed the client app"
+	tk_wait_until 60 "$C_PID" tk_size_ge "$TK_TMP/c.out" "$TK_HALF" ||
+		tk_fail "first half did not reach the client"
+	tk_wait_until 60 "$S_PID" tk_size_ge "$TK_TMP/s.out" "$TK_HALF" ||
+		tk_fail "first half did not reach the server"
+}
+
+# tk_session_finish WHAT: the session of tk_session_start relays its other
+# half each way, ends, and both streams arrive whole (SHA-256).
+tk_session_finish() {
+	local a b
+	timeout 60 cat "$TK_TMP/s2.in" >&7 || tk_fail "could not feed the server app"
+	timeout 60 cat "$TK_TMP/c2.in" >&8 || tk_fail "could not feed the client app"
+	exec 7>&- 8>&-
+	tk_wait_ok "$C_PID" 60 "tk-app client ($1)" "$TK_TMP/c.err"
+	tk_wait_ok "$S_PID" 60 "tk-app server ($1)" "$TK_TMP/s.err"
+	a=$(sha256sum <"$TK_TMP/s.all") b=$(sha256sum <"$TK_TMP/c.out")
+	[ "$a" = "$b" ] || tk_fail "server -> client stream corrupted ($(stat -c %s "$TK_TMP/c.out") bytes)"
+	a=$(sha256sum <"$TK_TMP/c.all") b=$(sha256sum <"$TK_TMP/s.out")
+	[ "$a" = "$b" ] || tk_fail "client -> server stream corrupted ($(stat -c %s "$TK_TMP/s.out") bytes)"
+	tk_log "$1: $((2 * TK_HALF / 1048576)) MiB each way, hashes match"
+}
+
+# tk_held_cli NAME PORT: gnutls-cli as bob to server.example.test on
+# 127.0.0.1:PORT, its stdin a FIFO we hold open on fd 6 (send lines with
+# >&6, end the session with exec 6>&-); output in NAME.out, NAME.err and
+# NAME.cli.log, its pid in TK_CLI_PID.  Opening the FIFO read-write never
+# blocks; gnutls-cli must not inherit fd 6 or it would never see EOF.
+tk_held_cli() {
+	mkfifo "$TK_TMP/$1.fifo"
+	exec 6<>"$TK_TMP/$1.fifo"
+	tk_bg timeout 60 gnutls-cli --logfile="$TK_TMP/$1.cli.log" --port "$2" \
+		--x509cafile "$TK_FX/ca.pem" --x509certfile "$TK_FX/peer-user.pem" \
+		--x509keyfile "$TK_FX/peer-user.key" --verify-hostname server.example.test \
+		--sni-hostname server.example.test 127.0.0.1 \
+		<"$TK_TMP/$1.fifo" >"$TK_TMP/$1.out" 2>"$TK_TMP/$1.err" 6>&-
+	TK_CLI_PID=$TK_BG_PID
+}

@@ -12,6 +12,7 @@
 #   tk-hostile.sh  the datapath and attack helpers, other uids
 #   tk-tokens.sh   keys on other tokens (p11-kit server, TPM)
 #   tk-tunnel.sh   tlskey-tunnel and tt-backend
+#   tk-usermgr.sh  a private systemd --user manager for the unit tests
 #   tk-tlsfuzzer.sh tlsfuzzer against tlskeyd and gnutls-serv (test/conformance)
 #
 # A test does:
@@ -523,7 +524,7 @@ tk_pass() {
 
 # The parts (see the top of this file); they only define functions and
 # defaults, so the order matters only for readability.
-for _tk_part in pki ext acl fault hostile tokens tunnel tlsfuzzer; do
+for _tk_part in pki ext acl fault hostile tokens tunnel tlsfuzzer usermgr; do
 	# shellcheck source=/dev/null
 	. "$top_srcdir/test/lib/tk-$_tk_part.sh"
 done

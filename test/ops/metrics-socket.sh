@@ -14,48 +14,17 @@
 # One instance at a time (the same lock as user-manager.sh).
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need systemctl systemd-analyze curl flock ss
-SYSTEMD_BIN=
-for c in /lib/systemd/systemd /usr/lib/systemd/systemd; do
-	if [ -x "$c" ]; then
-		SYSTEMD_BIN=$c
-		break
-	fi
-done
-[ -n "$SYSTEMD_BIN" ] || tk_skip "the systemd manager binary was not found"
-[ "$(id -u)" = 0 ] || tk_skip "needs root: the manager must set up namespaces for the hardened units"
+tk_um_need
 UNIT_SVC=$top_builddir/systemd/tlskeyd.service
 UNIT_MSVC=$top_builddir/systemd/tlskeyd-metrics@.service
 # Built with the tree: a missing unit is a build failure, not a skip.
 [ -r "$UNIT_SVC" ] && [ -r "$UNIT_MSVC" ] || tk_fail "$UNIT_SVC or $UNIT_MSVC was not generated"
-if ldd "$TLSKEYD" 2>/dev/null | grep libasan >/dev/null; then
-	tk_skip "sanitizer build: the hardened units forbid what ASan/LSan need; run by the normal build"
-fi
 tk_setup --no-daemon
 
-TK_TMP=$(cd -P -- "$TK_TMP" && pwd)
-builddir=$(cd -P -- "$top_builddir" && pwd)
-daemon=$(cd -P -- "$(dirname "$TLSKEYD")" && pwd)/$(basename "$TLSKEYD")
-ctl=$(cd -P -- "$(dirname "$TLSKEYCTL")" && pwd)/$(basename "$TLSKEYCTL")
-for p in "$TK_TMP" "$builddir"; do
-	case $p in
-	*[[:space:]%\\\"\']*) tk_skip "path '$p' cannot be written into a unit file unquoted" ;;
-	esac
-done
-rt=$TK_TMP/rt
-home=$TK_TMP/home
-udir=$home/.config/systemd/user
-log=$TK_TMP/tlskeyd.log
-mlog=$TK_TMP/manager.log
-conf=$TK_TMP/tlskeyd.conf
-sock=$rt/tlskeyd.sock
+tk_um_paths
 acl=$TK_TMP/metrics.acl
-MANAGER_PID=
-CREATED=()
 
-mkdir -m 0700 "$rt"
-mkdir -p "$udir/tlskeyd.service.d" "$udir/tlskeyd.socket.d" "$udir/tlskeyd-metrics.socket.d" \
-	"$udir/tlskeyd-metrics@.service.d"
-: >"$log"
+mkdir -p "$udir/tlskeyd-metrics.socket.d" "$udir/tlskeyd-metrics@.service.d"
 # The fixture's daemon, with an ACL that denies carol (for a denial).
 printf '%s\n' "allow user:$(id -un) server.example.test server" \
 	"allow user:$(id -un) alice@example.test client" >"$acl"
@@ -87,25 +56,7 @@ if systemd-analyze security --help 2>&1 | grep -- '--offline' >/dev/null; then
 fi
 
 port=$(tk_free_port) || tk_fail "no free port"
-cat >"$udir/tlskeyd.socket.d/test.conf" <<EOF
-[Socket]
-ListenSequentialPacket=
-ListenSequentialPacket=%t/tlskeyd.sock
-EOF
-cat >"$udir/tlskeyd.service.d/test.conf" <<EOF
-[Service]
-User=
-Group=
-ExecStart=
-ExecStart=$daemon -d -c $conf
-Environment=SOFTHSM2_CONF=$SOFTHSM2_CONF
-StandardOutput=append:$log
-StandardError=append:$log
-TimeoutStartSec=20s
-TimeoutStopSec=10s
-BindReadOnlyPaths=$builddir
-BindPaths=$TK_TMP
-EOF
+tk_um_dropins
 cat >"$udir/tlskeyd-metrics.socket.d/test.conf" <<EOF
 [Socket]
 ListenStream=
@@ -121,63 +72,7 @@ BindReadOnlyPaths=$builddir
 BindReadOnlyPaths=$rt
 EOF
 
-uctl() { env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$rt" timeout 20 systemctl --user --no-pager "$@"; }
-um_state() { uctl is-active "$1" 2>/dev/null || true; }
-um_stop_manager() {
-	local main
-	[ -n "$MANAGER_PID" ] || return 0
-	main=$(uctl show -p MainPID --value tlskeyd.service 2>/dev/null || true)
-	kill -TERM "$MANAGER_PID" 2>/dev/null || true
-	tk_wait_pid "$MANAGER_PID" 10 || kill -KILL "$MANAGER_PID" 2>/dev/null || true
-	if [ -n "$main" ] && [ "$main" != 0 ] && kill -KILL "$main" 2>/dev/null; then
-		tk_log "tlskeyd (pid $main) outlived its manager: killed"
-	fi
-	MANAGER_PID=
-}
-um_cleanup() {
-	local rc=$? p i
-	trap - EXIT
-	set +e
-	um_stop_manager
-	for ((i = ${#CREATED[@]} - 1; i >= 0; i--)); do
-		p=${CREATED[i]}
-		case $p in
-		*/inaccessible) rm -rf -- "$p" ;;
-		*) [ ! -d "$p" ] || rmdir -- "$p" 2>/dev/null || tk_log "left $p behind (not empty)" ;;
-		esac
-	done
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -s "$mlog" ]; then
-		tail -n 20 "$mlog" >&2
-	fi
-	(exit "$rc")
-	tk_cleanup
-}
-trap um_cleanup EXIT
-
-exec 9>"${TMPDIR:-/tmp}/tlskeyd-test-systemd-user.lock"
-flock -w 60 9 || tk_skip "another run of a user-manager test holds the lock for more than 60s"
-if [ ! -d /run/systemd/system ]; then
-	mkdir -p /run/systemd/system || tk_skip "cannot create /run/systemd/system"
-	CREATED+=(/run/systemd/system)
-fi
-[ -e /run/systemd/unit-root ] || CREATED+=(/run/systemd/unit-root)
-tk_bg env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	HOME="$home" XDG_RUNTIME_DIR="$rt" XDG_CONFIG_HOME="$home/.config" \
-	XDG_DATA_HOME="$home/.local/share" XDG_STATE_HOME="$home/.local/state" \
-	XDG_CACHE_HOME="$home/.cache" SYSTEMD_LOG_TARGET=console \
-	"$SYSTEMD_BIN" --user </dev/null >"$mlog" 2>&1
-MANAGER_PID=$TK_BG_PID
-tk_wait_until 10 "$MANAGER_PID" test -S "$rt/systemd/private" ||
-	tk_skip "systemd --user did not start (see $mlog)"
-if [ ! -e /run/systemd/inaccessible ]; then
-	if [ -d "$rt/systemd/inaccessible" ] && cp -a "$rt/systemd/inaccessible" /run/systemd/; then
-		CREATED+=(/run/systemd/inaccessible)
-	else
-		tk_skip "cannot provide /run/systemd/inaccessible for the sandboxing options"
-	fi
-fi
-export XDG_RUNTIME_DIR=$rt TLSKEYD_SOCKET=$sock
-unset DBUS_SESSION_BUS_ADDRESS
+tk_um_start
 
 uctl start tlskeyd.socket tlskeyd-metrics.socket || tk_fail "cannot start the sockets"
 tk_wait_until 5 "" test -S "$sock" || tk_fail "tlskeyd.socket did not create $sock"

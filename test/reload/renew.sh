@@ -15,32 +15,8 @@
 tk_need sha256sum head certtool cmp
 tk_setup
 
-HALF=$((32 * 1024 * 1024))
-for f in s1 s2 c1 c2; do
-	head -c "$HALF" /dev/urandom >"$TK_TMP/$f.in"
-done
-cat "$TK_TMP/s1.in" "$TK_TMP/s2.in" >"$TK_TMP/s.all"
-cat "$TK_TMP/c1.in" "$TK_TMP/c2.in" >"$TK_TMP/c.all"
-
-# size_ge FILE BYTES
-size_ge() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
-
-# ---- the long session: stdin of both apps from FIFOs we hold open -------------
-mkfifo "$TK_TMP/s.fifo" "$TK_TMP/c.fifo"
-exec 7<>"$TK_TMP/s.fifo" 8<>"$TK_TMP/c.fifo"
-tk_bg timeout 120 "$TK_APP" server --listen 127.0.0.1:0 --port-file "$TK_TMP/s.port" \
-	--myname server.example.test --timeout 120 \
-	<"$TK_TMP/s.fifo" >"$TK_TMP/s.out" 2>"$TK_TMP/s.err" 7>&- 8>&-
-S_PID=$TK_BG_PID
-tk_wait_file "$TK_TMP/s.port" "$S_PID" 10 || tk_fail "tk-app server did not start"
-tk_bg timeout 120 "$TK_APP" client --connect "127.0.0.1:$(cat "$TK_TMP/s.port")" \
-	--myname alice@example.test --sni server.example.test --timeout 120 \
-	<"$TK_TMP/c.fifo" >"$TK_TMP/c.out" 2>"$TK_TMP/c.err" 7>&- 8>&-
-C_PID=$TK_BG_PID
-timeout 60 cat "$TK_TMP/s1.in" >&7 || tk_fail "could not feed the server app"
-timeout 60 cat "$TK_TMP/c1.in" >&8 || tk_fail "could not feed the client app"
-tk_wait_until 60 "$C_PID" size_ge "$TK_TMP/c.out" "$HALF" || tk_fail "first half did not reach the client"
-tk_wait_until 60 "$S_PID" size_ge "$TK_TMP/s.out" "$HALF" || tk_fail "first half did not reach the server"
+# ---- the long session -----------------------------------------------------------
+tk_session_start 32
 tk_log "session relaying: 32 MiB each way so far"
 
 # ---- renew: same key (the token's public key), new serial ---------------------
@@ -88,15 +64,6 @@ cmp -s "$TK_TMP/got.der" "$TK_TMP/want.der" || tk_fail "served certificate (seri
 [ "$serial" = 1092 ] || tk_fail "served serial $serial, want 1092 (4242)"
 
 # ---- the old session finishes its 64 MiB each way -----------------------------
-timeout 60 cat "$TK_TMP/s2.in" >&7 || tk_fail "could not feed the server app"
-timeout 60 cat "$TK_TMP/c2.in" >&8 || tk_fail "could not feed the client app"
-exec 7>&- 8>&-
-tk_wait_ok "$C_PID" 60 "tk-app client (old session)" "$TK_TMP/c.err"
-tk_wait_ok "$S_PID" 60 "tk-app server (old session)" "$TK_TMP/s.err"
-a=$(sha256sum <"$TK_TMP/s.all") b=$(sha256sum <"$TK_TMP/c.out")
-[ "$a" = "$b" ] || tk_fail "server -> client stream corrupted ($(stat -c %s "$TK_TMP/c.out") bytes)"
-a=$(sha256sum <"$TK_TMP/c.all") b=$(sha256sum <"$TK_TMP/s.out")
-[ "$a" = "$b" ] || tk_fail "client -> server stream corrupted ($(stat -c %s "$TK_TMP/s.out") bytes)"
-tk_log "old session: 64 MiB each way, hashes match"
+tk_session_finish "old session"
 tk_legit_check after
 tk_pass

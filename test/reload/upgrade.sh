@@ -17,13 +17,6 @@ tk_need sha256sum head ss gnutls-cli
 tk_setup
 CONF=$TK_FX/tlskeyd.conf
 
-HALF=$((8 * 1024 * 1024))
-for f in s1 s2 c1 c2; do
-	head -c "$HALF" /dev/urandom >"$TK_TMP/$f.in"
-done
-cat "$TK_TMP/s1.in" "$TK_TMP/s2.in" >"$TK_TMP/s.all"
-cat "$TK_TMP/c1.in" "$TK_TMP/c2.in" >"$TK_TMP/c.all"
-size_ge() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
 # exited PID: gone, or a zombie (a draining process after the first is no
 # child of ours: whoever inherited it reaps it).
 exited() { [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
@@ -43,21 +36,7 @@ upgrade() {
 
 # ---- 1. an upgrade under a relaying session ------------------------------------
 OLD=$TK_DAEMON_PID
-mkfifo "$TK_TMP/s.fifo" "$TK_TMP/c.fifo"
-exec 5<>"$TK_TMP/s.fifo" 6<>"$TK_TMP/c.fifo"
-tk_bg timeout 120 "$TK_APP" server --listen 127.0.0.1:0 --port-file "$TK_TMP/s.port" \
-	--myname server.example.test --timeout 120 \
-	<"$TK_TMP/s.fifo" >"$TK_TMP/s.out" 2>"$TK_TMP/s.err" 5>&- 6>&-
-S_PID=$TK_BG_PID
-tk_wait_file "$TK_TMP/s.port" "$S_PID" 10 || tk_fail "tk-app server did not start"
-tk_bg timeout 120 "$TK_APP" client --connect "127.0.0.1:$(cat "$TK_TMP/s.port")" \
-	--myname alice@example.test --sni server.example.test --timeout 120 \
-	<"$TK_TMP/c.fifo" >"$TK_TMP/c.out" 2>"$TK_TMP/c.err" 5>&- 6>&-
-C_PID=$TK_BG_PID
-timeout 60 cat "$TK_TMP/s1.in" >&5 || tk_fail "could not feed the server app"
-timeout 60 cat "$TK_TMP/c1.in" >&6 || tk_fail "could not feed the client app"
-tk_wait_until 60 "$C_PID" size_ge "$TK_TMP/c.out" "$HALF" || tk_fail "first half did not reach the client"
-tk_wait_until 60 "$S_PID" size_ge "$TK_TMP/s.out" "$HALF" || tk_fail "first half did not reach the server"
+tk_session_start 8
 
 [ "$(holders)" = "pid=$OLD " ] || tk_fail "before: listener held by '$(holders)', want pid=$OLD"
 tk_mark
@@ -69,16 +48,7 @@ kill -0 "$OLD" 2>/dev/null || tk_fail "the old process exited with a session ope
 TK_DAEMON_PID=$NEW
 tk_legit_check new
 # The old process relays the rest of its session.
-timeout 60 cat "$TK_TMP/s2.in" >&5 || tk_fail "could not feed the server app"
-timeout 60 cat "$TK_TMP/c2.in" >&6 || tk_fail "could not feed the client app"
-exec 5>&- 6>&-
-tk_wait_ok "$C_PID" 60 "tk-app client (session across the upgrade)" "$TK_TMP/c.err"
-tk_wait_ok "$S_PID" 60 "tk-app server (session across the upgrade)" "$TK_TMP/s.err"
-a=$(sha256sum <"$TK_TMP/s.all") b=$(sha256sum <"$TK_TMP/c.out")
-[ "$a" = "$b" ] || tk_fail "server -> client stream corrupted ($(stat -c %s "$TK_TMP/c.out") bytes)"
-a=$(sha256sum <"$TK_TMP/c.all") b=$(sha256sum <"$TK_TMP/s.out")
-[ "$a" = "$b" ] || tk_fail "client -> server stream corrupted ($(stat -c %s "$TK_TMP/s.out") bytes)"
-tk_log "session across the upgrade: 16 MiB each way, hashes match"
+tk_session_finish "session across the upgrade"
 tk_wait_pid "$OLD" 10 || tk_fail "the old process did not exit after its last session"
 tk_log_expect "upgrade: the last session ended: exiting"
 [ -S "$TLSKEYD_SOCKET" ] || tk_fail "the old process removed the socket at its exit"

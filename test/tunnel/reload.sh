@@ -35,15 +35,9 @@ wait_for() {
 }
 
 # ---- 1. the long session ----------------------------------------------------
-mkfifo "$TK_TMP/s.fifo"
-exec 5<>"$TK_TMP/s.fifo"
-tk_bg timeout 60 gnutls-cli --logfile="$TK_TMP/s.cli.log" --port "$P1" \
-	--x509cafile "$TK_FX/ca.pem" --x509certfile "$TK_FX/peer-user.pem" \
-	--x509keyfile "$TK_FX/peer-user.key" --verify-hostname server.example.test \
-	--sni-hostname server.example.test 127.0.0.1 \
-	<"$TK_TMP/s.fifo" >"$TK_TMP/s.out" 2>"$TK_TMP/s.err" 5>&-
-CLI=$TK_BG_PID
-echo "line 1, before the reload" >&5
+tk_held_cli s "$P1"
+CLI=$TK_CLI_PID
+echo "line 1, before the reload" >&6
 wait_for "$TK_TMP/s.out" "line 1, before the reload"
 
 # ---- 2. new listener and backend by SIGHUP -------------------------------------
@@ -61,7 +55,7 @@ tk_run_ok "c2: gnutls-cli" "$TK_TMP/c2.cli.log" "$TK_TMP/t.log" -- \
 tk_same "$TK_TMP/data" "$TK_TMP/c2.out"
 tk_wait_until 10 "" tk_has_line "$TK_TMP/be2.out" "^line after the reload 200\$" ||
 	tk_fail "backend 2 did not get the new connection's data"
-echo "line 2, after the reload" >&5
+echo "line 2, after the reload" >&6
 wait_for "$TK_TMP/s.out" "line 2, after the reload"
 
 # ---- 3. refused reloads keep the configuration ----------------------------------
@@ -76,11 +70,11 @@ tk_tunnel_wait_log t "SIGHUP: keeping the previous configuration: mode needs a r
 tk_run_ok "c3: gnutls-cli" "$TK_TMP/c3.cli.log" "$TK_TMP/t.log" -- \
 	tk_tt_gnutls_cli c3 "$P2" "$want" "$TK_TMP/data" 127.0.0.1
 tk_same "$TK_TMP/data" "$TK_TMP/c3.out"
-echo "line 3, after the refused reloads" >&5
+echo "line 3, after the refused reloads" >&6
 wait_for "$TK_TMP/s.out" "line 3, after the refused reloads"
 
 # ---- 4. the session ends cleanly --------------------------------------------
-exec 5>&-
+exec 6>&-
 tk_wait_ok "$CLI" 20 "gnutls-cli (the long session)" "$TK_TMP/s.cli.log"
 printf '%s\n' "line 1, before the reload" "line 2, after the reload" \
 	"line 3, after the refused reloads" >"$TK_TMP/s.want"

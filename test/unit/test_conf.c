@@ -228,5 +228,6 @@ int main(void)
 	const TTest *tests[] = { parse_good, identity_case_rule, parse_errors, parse_limits,
 				load_limits, NULL };
 
-	return tkt_run("conf", "/keyd/conf", NULL, NULL, 0, tests);
+	/* load_limits writes and parses 1 MiB files: slow under sanitizers. */
+	return tkt_run("conf", "/keyd/conf", NULL, NULL, 30, tests);
 }
