@@ -336,3 +336,14 @@ fail:
 	(void)msg_closer(fd);
 	return r;
 }
+
+void tk_msg_send_result(int sock, int err, const char *message)
+{
+	struct tk_msg m = { .type = TK_MSG_RESULT };
+
+	m.err = (uint32_t)err;
+	m.present = 1u << TK_TAG_ERRNO;
+	if (message)
+		(void)tk_msg_set_str(&m, TK_TAG_MESSAGE, message);
+	(void)tk_msg_send(sock, &m, -1);
+}

@@ -117,6 +117,10 @@ int tk_msg_set_cert(struct tk_msg *m, const uint8_t *der, size_t len);
  * Returns 0 or a negative errno. */
 int tk_msg_send(int sock, const struct tk_msg *m, int passfd);
 
+/* Send a RESULT with err (a positive errno, 0 for success) and message
+ * (may be NULL), no descriptor; best effort (the peer may be gone). */
+void tk_msg_send_result(int sock, int err, const char *message);
+
 /* Receive and decode one message.  At most one fd is accepted; it is
  * returned in *ret_fd (or -1).  Extra fds are closed and yield -EBADMSG.
  * Returns 0, -ECONNRESET on orderly EOF, or a negative errno. */

@@ -27,16 +27,6 @@
 #include "keyd/stats.h"
 #include "tlskey/starttls.h"
 
-void control_reply_error(int ctlfd, int err, const char *message)
-{
-	struct tk_msg m = { .type = TK_MSG_RESULT };
-
-	m.err = (uint32_t)err;
-	m.present = 1u << TK_TAG_ERRNO;
-	(void)tk_msg_set_str(&m, TK_TAG_MESSAGE, message);
-	(void)tk_msg_send(ctlfd, &m, -1);
-}
-
 /* Read and discard whatever the client has sent, closing any descriptors
  * that came with it.  Bounded: the socket is shut down first, so nothing
  * new can arrive, and its receive queue holds a bounded number of
@@ -86,7 +76,7 @@ void control_refuse(int ctlfd, const struct ucred *cred, const char *unit, int e
 					.sign_us = -1, .handshake_ms = -1, .detail = why };
 		keyd_audit(&a);
 	}
-	control_reply_error(ctlfd, err, why);
+	tk_msg_send_result(ctlfd, err, why);
 	/* Closing a UNIX socket with unread messages resets the peer, and a
 	 * reset hides the answer just queued for it (the client would see
 	 * ECONNRESET, not our errno).  So: no more input (the client's own
@@ -251,14 +241,14 @@ static int handle_reload(struct control_call *x)
 	int r = reload_run(x->k, why, sizeof(why));
 
 	aclstore_audit_reload(x->k, &x->who->cred, x->who->unit, r, why);
-	control_reply_error(x->ctlfd, r < 0 ? -r : 0, why);
+	tk_msg_send_result(x->ctlfd, r < 0 ? -r : 0, why);
 	return 1;
 }
 
 static int refuse_reload(struct control_call *x, int err, const char *why)
 {
 	aclstore_audit_reload(x->k, &x->who->cred, x->who->unit, -err, why);
-	control_reply_error(x->ctlfd, err, why);
+	tk_msg_send_result(x->ctlfd, err, why);
 	return 1;
 }
 
@@ -284,7 +274,7 @@ static int refuse_start(struct control_call *x, int err, const char *why)
 
 	keyd_audit(&a);
 	stats_outcome(x->k->stats, STATS_REFUSED, err, (size_t)-1);
-	control_reply_error(x->ctlfd, err, why);
+	tk_msg_send_result(x->ctlfd, err, why);
 	if (x->fd >= 0) {
 		/* The contract: a refused socket is shut down. */
 		(void)shutdown(x->fd, SHUT_RDWR);
@@ -365,7 +355,7 @@ int control_dispatch(struct control_call *x)
 
 	if (!e) {
 		x->fd = tk_close(x->fd);
-		control_reply_error(x->ctlfd, EBADMSG, "unexpected message type");
+		tk_msg_send_result(x->ctlfd, EBADMSG, "unexpected message type");
 		return -EBADMSG;
 	}
 	if (!control_may_send(e, &x->who->cred) &&
@@ -410,14 +400,14 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
 						.detail = "out of file descriptors" };
 			keyd_audit(&a);
 		}
-		control_reply_error(ctlfd, EAGAIN, "tlskeyd is out of file descriptors, try again later");
+		tk_msg_send_result(ctlfd, EAGAIN, "tlskeyd is out of file descriptors, try again later");
 		goto out;
 	}
 	if (r < 0) {
 		keyd_log(LOG_WARNING, "uid=%u pid=%d: malformed request: %s", (unsigned)who->cred.uid,
 			 (int)who->cred.pid, strerror(-r));
 		if (r != -ECONNRESET)
-			control_reply_error(ctlfd, -r, "malformed request");
+			tk_msg_send_result(ctlfd, -r, "malformed request");
 		goto out;
 	}
 	{
@@ -554,7 +544,7 @@ refuse:
 	}
 	if (r != -EACCES)
 		stats_outcome(k->stats, STATS_REFUSED, -r, (size_t)-1);
-	control_reply_error(ctlfd, -r, why);
+	tk_msg_send_result(ctlfd, -r, why);
 	acl_unref(q.acl);
 	gen_unref(q.gen);
 	/* The contract: a refused socket is shut down. */

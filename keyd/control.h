@@ -21,9 +21,6 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
  * descriptors it passed are shut down and closed).  Consumes ctlfd. */
 void control_refuse(int ctlfd, const struct ucred *cred, const char *unit, int err, const char *why);
 
-/* Send a failure result with errno `err` and a message (best effort). */
-void control_reply_error(int ctlfd, int err, const char *message);
-
 /* Admission decision on the wire fields of a START request alone (role,
  * protocol, flags and the roles they apply to, names, timers, SNI
  * options).  Pure.  Returns 0, or a negative errno (-EINVAL,

@@ -32,7 +32,7 @@ int control_handle_status(struct control_call *x)
 	if (r < 0) {
 		keyd_log(LOG_WARNING, "uid=%u pid=%d: status not sent: %s", (unsigned)x->who->cred.uid,
 			 (int)x->who->cred.pid, strerror(-r));
-		control_reply_error(x->ctlfd, -r, r == -EINVAL ? "unknown status format"
+		tk_msg_send_result(x->ctlfd, -r, r == -EINVAL ? "unknown status format"
 							       : "cannot make the status document");
 	}
 	return 1;
@@ -45,7 +45,7 @@ int control_refuse_status(struct control_call *x, int err, const char *why)
 
 	keyd_audit(&a);
 	stats_outcome(x->k->stats, STATS_REFUSED, err, (size_t)-1);
-	control_reply_error(x->ctlfd, err, why);
+	tk_msg_send_result(x->ctlfd, err, why);
 	return 1;
 }
 
@@ -68,13 +68,13 @@ int control_handle_check(struct control_call *x)
 	int r;
 
 	if (m->role != TK_ROLE_SERVER && m->role != TK_ROLE_CLIENT) {
-		control_reply_error(x->ctlfd, EINVAL, "role must be client or server");
+		tk_msg_send_result(x->ctlfd, EINVAL, "role must be client or server");
 		return 1;
 	}
 	id = keyd_conf_identity(x->k->conf, m->myname);
 	if (!id) {
 		(void)snprintf(why, sizeof(why), "no key configured for %s", m->myname);
-		control_reply_error(x->ctlfd, ENOKEY, why);
+		tk_msg_send_result(x->ctlfd, ENOKEY, why);
 		return 1;
 	}
 	areq = (struct acl_request){ .subject = &subj, .myname = id->name,
@@ -85,17 +85,17 @@ int control_handle_check(struct control_call *x)
 	acl_unref(acl);
 	if (!r) {
 		(void)snprintf(why, sizeof(why), "access to %s as %s denied by tlskeyd policy", id->name, role);
-		control_reply_error(x->ctlfd, EACCES, why);
+		tk_msg_send_result(x->ctlfd, EACCES, why);
 		return 1;
 	}
 	(void)snprintf(why, sizeof(why), "%s as %s: allowed", id->name, role);
-	control_reply_error(x->ctlfd, 0, why);
+	tk_msg_send_result(x->ctlfd, 0, why);
 	return 1;
 }
 
 int control_refuse_plain(struct control_call *x, int err, const char *why)
 {
-	control_reply_error(x->ctlfd, err, why);
+	tk_msg_send_result(x->ctlfd, err, why);
 	return 1;
 }
 
@@ -106,7 +106,7 @@ int control_handle_keys(struct control_call *x)
 	int r = keylist_send(x->k, x->ctlfd, summary, sizeof(summary));
 
 	/* Also after a full socket: by now the client may have read some. */
-	control_reply_error(x->ctlfd, r < 0 ? -r : 0, summary);
+	tk_msg_send_result(x->ctlfd, r < 0 ? -r : 0, summary);
 	return 1;
 }
 
@@ -117,12 +117,12 @@ int control_handle_upgrade(struct control_call *x)
 	int fd;
 
 	if (!x->k->upgrade) {
-		control_reply_error(x->ctlfd, ENOTSUP, "this tlskeyd cannot upgrade");
+		tk_msg_send_result(x->ctlfd, ENOTSUP, "this tlskeyd cannot upgrade");
 		return 1;
 	}
 	fd = fcntl(x->ctlfd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0) {
-		control_reply_error(x->ctlfd, errno, "cannot keep the request open");
+		tk_msg_send_result(x->ctlfd, errno, "cannot keep the request open");
 		return 1;
 	}
 	(void)upgrade_begin(x->k->upgrade, fd, &x->who->cred); /* fd now owned by the upgrade */
