@@ -375,6 +375,36 @@ static void usage(FILE *f)
 		   "  -V, --version       show the version\n");
 }
 
+/* Before anything else: the signals, an empty daemon and accept loop,
+ * the upgrade's side of things, process hardening. */
+static void early_init(struct keyd *k, struct loop *l, sigset_t *mask, char **argv)
+{
+	(void)upgrade_child_env();
+	/* Block the signals we take through signalfd before anything can
+	 * start a thread: PKCS#11 modules do (tpm2-pkcs11 over D-Bus), and
+	 * a thread that inherits an open mask would die of SIGHUP. */
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGUSR2);
+	(void)pthread_sigmask(SIG_BLOCK, mask, NULL);
+	(void)signal(SIGPIPE, SIG_IGN);
+	memset(k, 0, sizeof(*k));
+	memset(l, 0, sizeof(*l));
+	k->donefd = -1;
+	l->epfd = l->listen_fd = l->sig_fd = -1;
+	l->k = k;
+	l->adm.k = k;
+	l->adm.listen_tag = &tags[TAG_LISTEN];
+	pthread_mutex_init(&k->acl_lock, NULL);
+	if (upgrade_init(&l->up, argv) == 0)
+		k->upgrade = &l->up;
+	process_harden();
+	/* Descriptors a malformed message carried are the sender's. */
+	tk_msg_set_closer(passclose);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -408,30 +438,7 @@ int main(int argc, char **argv)
 	}
 
 	keyd_log_init(debug ? LOG_DEBUG : LOG_INFO);
-	(void)upgrade_child_env();
-	/* Block the signals we take through signalfd before anything can
-	 * start a thread: PKCS#11 modules do (tpm2-pkcs11 over D-Bus), and
-	 * a thread that inherits an open mask would die of SIGHUP. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGUSR2);
-	(void)pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	(void)signal(SIGPIPE, SIG_IGN);
-	memset(&k, 0, sizeof(k));
-	memset(&l, 0, sizeof(l));
-	k.donefd = -1;
-	l.epfd = l.listen_fd = l.sig_fd = -1;
-	l.k = &k;
-	l.adm.k = &k;
-	l.adm.listen_tag = &tags[TAG_LISTEN];
-	pthread_mutex_init(&k.acl_lock, NULL);
-	if (upgrade_init(&l.up, argv) == 0)
-		k.upgrade = &l.up;
-	process_harden();
-	/* Descriptors a malformed message carried are the sender's. */
-	tk_msg_set_closer(passclose);
+	early_init(&k, &l, &mask, argv);
 
 	r = keyd_conf_load(conf_path, &k.conf, err, sizeof(err));
 	if (r < 0) {
