@@ -8,9 +8,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <gnutls/gnutls.h>
 
 #include "common/file.h"
 #include "common/util.h"
@@ -32,6 +34,8 @@ struct parser {
 	struct keyd_identity *cur; /* current [identity] section or NULL */
 	struct keyd_peer *peer;    /* current [peer] section or NULL */
 	int size_set, ttl_set, expiry_set;
+	unsigned n_errors;  /* each one a line of err: all are reported */
+	int skip_section;   /* its header was bad: its settings are not read */
 	/* Settings seen in the current section: each may appear once
 	 * (tlskeyd.conf(5)); [peer] pins repeat on purpose and are not kept. */
 	char seen[CONF_MAX_KEYS][CONF_MAX_KEY + 1];
@@ -47,8 +51,14 @@ static int perr(struct parser *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (p->err && p->errlen)
-		(void)snprintf(p->err, p->errlen, "%s:%u: %s", p->name, p->line, msg);
+	if (p->err && p->errlen) {
+		size_t used = p->n_errors ? strnlen(p->err, p->errlen) : 0;
+
+		if (used + 1 < p->errlen)
+			(void)snprintf(p->err + used, p->errlen - used, "%s%s:%u: %s",
+				       p->n_errors ? "\n" : "", p->name, p->line, msg);
+	}
+	p->n_errors++;
 	return -EINVAL;
 }
 
@@ -235,52 +245,24 @@ static int identity_setting(struct parser *p, const char *key, const char *val)
 	return perr(p, "unknown identity setting '%s'", key);
 }
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = tolower(ch);
-	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-static int b64val(int ch)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const char *q = ch ? strchr(tab, ch) : NULL;
-	return q ? (int)(q - tab) : -1;
-}
-
-/* Decode exactly 32 bytes: 64 hex digits, or 44 base64 characters. */
+/* Decode exactly 32 bytes: 64 hex digits, or 44 base64 characters
+ * (GnuTLS's decoders; anything else, or another length, is refused). */
 static int decode_sha256(const char *v, unsigned char out[32])
 {
-	size_t n = strlen(v);
+	gnutls_datum_t in = { (unsigned char *)(uintptr_t)v, (unsigned)strlen(v) }, d = { NULL, 0 };
+	int r = -1;
 
-	if (n == 64) {
-		for (size_t i = 0; i < 32; i++) {
-			int hi = hexval((unsigned char)v[2 * i]), lo = hexval((unsigned char)v[2 * i + 1]);
-			if (hi < 0 || lo < 0)
-				return -EINVAL;
-			out[i] = (unsigned char)(hi << 4 | lo);
-		}
-		return 0;
+	if (in.size == 64)
+		r = gnutls_hex_decode2(&in, &d);
+	else if (in.size == 44)
+		r = gnutls_base64_decode2(&in, &d);
+	if (r < 0 || d.size != 32) {
+		gnutls_free(d.data);
+		return -EINVAL;
 	}
-	if (n == 44 && v[43] == '=' && v[42] != '=') {
-		unsigned char buf[33];
-		size_t o = 0;
-		for (size_t i = 0; i < 44; i += 4) {
-			int a = b64val(v[i]), b = b64val(v[i + 1]), c = b64val(v[i + 2]);
-			int d = i + 3 == 43 ? 0 : b64val(v[i + 3]);
-			if (a < 0 || b < 0 || c < 0 || d < 0)
-				return -EINVAL;
-			buf[o++] = (unsigned char)(a << 2 | b >> 4);
-			buf[o++] = (unsigned char)((b & 15) << 4 | c >> 2);
-			if (o < 33)
-				buf[o++] = (unsigned char)((c & 3) << 6 | d);
-		}
-		memcpy(out, buf, 32);
-		return 0;
-	}
-	return -EINVAL;
+	memcpy(out, d.data, 32);
+	gnutls_free(d.data);
+	return 0;
 }
 
 static int peer_setting(struct parser *p, const char *key, const char *val)
@@ -401,15 +383,22 @@ static int parse_line(struct parser *p, char *line)
 		return 0;
 	if (*s == '[') {
 		char *end = strchr(s, ']');
+
+		p->skip_section = 1;
 		if (!end || trim(end + 1)[0] != '\0')
 			return perr(p, "malformed section header");
 		*end = '\0';
-		r = finish_identity(p);
-		if (r < 0)
-			return r;
+		r = finish_identity(p); /* reported; the next section is read anyway */
+		p->cur = NULL;
 		p->n_seen = 0;
-		return start_identity(p, trim(s + 1));
+		if (r == -ENOMEM)
+			return r;
+		r = start_identity(p, trim(s + 1));
+		p->skip_section = r < 0;
+		return r;
 	}
+	if (p->skip_section)
+		return 0;
 	eq = strchr(s, '=');
 	if (!eq)
 		return perr(p, "expected 'key = value'");
@@ -498,23 +487,25 @@ int keyd_conf_parse(const char *name, const char *buf, size_t len, struct keyd_c
 		const char *nl = memchr(buf + pos, '\n', len - pos);
 		size_t n = nl ? (size_t)(nl - (buf + pos)) : len - pos;
 
+		/* Every error is reported, not only the first: go on after
+		 * one (out of memory aside). */
 		p.line++;
-		if (n > CONF_MAX_LINE) {
+		if (n > CONF_MAX_LINE)
 			r = perr(&p, "line longer than %d bytes", CONF_MAX_LINE);
-			goto out;
-		}
-		if (memchr(buf + pos, '\0', n)) {
+		else if (memchr(buf + pos, '\0', n))
 			r = perr(&p, "NUL byte in line");
-			goto out;
+		else {
+			memcpy(line, buf + pos, n);
+			line[n] = '\0';
+			r = parse_line(&p, line);
 		}
-		memcpy(line, buf + pos, n);
-		line[n] = '\0';
 		pos += n + (nl ? 1 : 0);
-		r = parse_line(&p, line);
-		if (r < 0)
+		if (r == -ENOMEM)
 			goto out;
 	}
 	r = finish_identity(&p);
+	if (r == 0 && p.n_errors)
+		r = -EINVAL;
 	if (r < 0)
 		goto out;
 	conf_defaults(p.conf);

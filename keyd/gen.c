@@ -143,12 +143,16 @@ int gen_build(const char *path, unsigned serial, struct gen_errors *errs,
 	      struct keyd_gen **ret_gen)
 {
 	struct keyd_conf *conf;
-	char err[512] = "";
+	char err[2048] = "";
 	int r;
 
 	r = keyd_conf_load(path, &conf, err, sizeof(err));
 	if (r < 0) {
-		gen_error(errs, "%s", err);
+		/* The parser reports every error, one line each. */
+		for (const char *q = err, *nl; *q; q = nl ? nl + 1 : q + strlen(q)) {
+			nl = strchr(q, '\n');
+			gen_error(errs, "%.*s", nl ? (int)(nl - q) : (int)strlen(q), q);
+		}
 		return r == -ENOMEM ? r : -EINVAL;
 	}
 	return gen_build_conf(conf, serial, errs, ret_gen);

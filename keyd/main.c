@@ -418,7 +418,7 @@ int main(int argc, char **argv)
 	struct loop l;
 	sigset_t mask;
 	struct check_result check = { 0 };
-	char err[512] = "";
+	char err[2048] = "";
 	int opt, test_only = 0, r, started = 0, debug = 0;
 
 	while ((opt = getopt_long(argc, argv, "c:s:tdhV", opts, NULL)) != -1) {
@@ -442,7 +442,10 @@ int main(int argc, char **argv)
 
 	r = keyd_conf_load(conf_path, &k.conf, err, sizeof(err));
 	if (r < 0) {
-		keyd_log(LOG_ERR, "configuration: %s", err);
+		for (const char *q = err, *nl; *q; q = nl ? nl + 1 : q + strlen(q)) {
+			nl = strchr(q, '\n');
+			keyd_log(LOG_ERR, "configuration: %.*s", nl ? (int)(nl - q) : (int)strlen(q), q);
+		}
 		return 1;
 	}
 	r = stats_new(k.conf->workers, k.conf->n_ids, &k.stats);

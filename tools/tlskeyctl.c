@@ -67,7 +67,7 @@ int ctl_conf(struct ctl *ctl, const struct keyd_conf **ret_conf)
 		r = keyd_conf_load(ctl->conf_path, &ctl->conf, err, sizeof(err));
 		if (r < 0) {
 			if (err[0])
-				ctl_err("%s", err);
+				ctl_err_lines(err);
 			else
 				ctl_err("%s: %s", ctl->conf_path, strerror(-r));
 			return r;

@@ -103,6 +103,69 @@ static void expect_error(const char *text, const char *where)
 	ck_assert_msg(strstr(err, where) != NULL, "error '%s' should mention '%s'", err, where);
 }
 
+/* Every error is reported, one line each, not only the first; a section
+ * whose header is bad is skipped whole (no spurious errors from its
+ * settings). */
+START_TEST(every_error_reported)
+{
+	const char *text = "workers = 0\n"
+			   "bogus = 1\n"
+			   "[identity bad..name]\n"
+			   "key = pkcs11:object=k\n"
+			   "key = pkcs11:object=k\n"
+			   "[identity a.test]\n"
+			   "cert = /c\n";
+	struct keyd_conf *c = NULL;
+	char err[1024] = "";
+	unsigned lines = 1;
+
+	ck_assert_int_eq(keyd_conf_parse("t.conf", text, strlen(text), &c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(!strncmp(err, "t.conf:1: ", 10), "%s", err);
+	ck_assert_msg(strstr(err, "\nt.conf:2: unknown setting 'bogus'"), "%s", err);
+	ck_assert_msg(strstr(err, "\nt.conf:3: invalid identity name"), "%s", err);
+	ck_assert_msg(strstr(err, "\nt.conf:6: identity 'a.test' has no 'key'"), "%s", err);
+	ck_assert_msg(!strstr(err, "t.conf:5:"), "the bad section's settings were read: %s", err);
+	for (const char *q = err; (q = strchr(q, '\n')); q++)
+		lines++;
+	ck_assert_uint_eq(lines, 4);
+}
+END_TEST
+
+/* pin-sha256: 64 hex digits or 44 base64 characters, exactly 32 bytes. */
+START_TEST(pin_encodings)
+{
+	static const char *const pins_good[] = {
+		"[peer p.test]\npin-sha256 = "
+		"00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n",
+		"[peer p.test]\npin-sha256 = ABEiM0RVZneImaq7zN3u/wARIjNEVWZ3iJmqu8zd7v8=\n",
+	};
+	static const char *const pins_bad[] = {
+		"[peer p.test]\npin-sha256 = "
+		"00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFG\n",
+		"[peer p.test]\npin-sha256 = ABEiM0RVZneImaq7zN3u/wARIjNEVWZ3iJmqu8zd7v8\n",
+		"[peer p.test]\npin-sha256 = ABEiM0RVZneImaq7zN3u/wARIjNEVWZ3iJmqu8zd7v*=\n",
+		"[peer p.test]\npin-sha256 = 0011\n",
+	};
+	static const unsigned char want[4] = { 0x00, 0x11, 0x22, 0x33 };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct keyd_conf *c = NULL;
+		char err[256] = "";
+
+		ck_assert_msg(keyd_conf_parse("t", pins_good[i], strlen(pins_good[i]), &c, err, sizeof(err)) == 0,
+			      "%s", err);
+		ck_assert_uint_eq(c->n_peers, 1);
+		ck_assert_uint_eq(c->peers[0].n_pins, 1);
+		ck_assert_int_eq(memcmp(c->peers[0].pins[0].sha256, want, sizeof(want)), 0);
+		ck_assert_uint_eq(c->peers[0].pins[0].sha256[31], 0xff);
+		keyd_conf_free(c);
+	}
+	for (size_t i = 0; i < sizeof(pins_bad) / sizeof(pins_bad[0]); i++)
+		expect_error(pins_bad[i], "t.conf:2:");
+}
+END_TEST
+
 START_TEST(parse_errors)
 {
 	expect_error("bogus = 1\n", "t.conf:1: unknown setting 'bogus'");
@@ -225,8 +288,8 @@ END_TEST
 
 int main(void)
 {
-	const TTest *tests[] = { parse_good, identity_case_rule, parse_errors, parse_limits,
-				load_limits, NULL };
+	const TTest *tests[] = { parse_good,   every_error_reported, pin_encodings, identity_case_rule,
+				 parse_errors, parse_limits,	     load_limits,   NULL };
 
 	/* load_limits writes and parses 1 MiB files: slow under sanitizers. */
 	return tkt_run("conf", "/keyd/conf", NULL, NULL, 30, tests);
