@@ -106,6 +106,19 @@ START_TEST(table_rows)
 	ck_assert_ptr_nonnull(e);
 	ck_assert_int_eq(e->fd_rule, CONTROL_FD_NONE);
 	ck_assert(control_may_send(e, &other));
+	/* What is served and the upgrade: root and the daemon's own uid. */
+	static const unsigned admin_only[] = { TK_MSG_KEYS, TK_MSG_UPGRADE };
+
+	for (size_t i = 0; i < sizeof(admin_only) / sizeof(admin_only[0]); i++) {
+		e = control_entry_find(admin_only[i]);
+		ck_assert_ptr_nonnull(e);
+		ck_assert_int_eq(e->fd_rule, CONTROL_FD_NONE);
+		ck_assert(control_may_send(e, &root));
+		ck_assert(control_may_send(e, &self));
+		ck_assert(!control_may_send(e, &other));
+	}
+	/* KEY_INFO is the daemon's answer, never a request. */
+	ck_assert_ptr_null(control_entry_find(TK_MSG_KEY_INFO));
 	/* Messages the daemon sends, or that belong to a running handshake,
 	 * are no requests. */
 	ck_assert_ptr_null(control_entry_find(0));

@@ -179,6 +179,62 @@ START_TEST(bounded)
 }
 END_TEST
 
+/* Counter slots follow identity names across reloads: a name keeps its
+ * slot (and counters), a new name gets a fresh one, and past the spare
+ * slots a new identity is not counted ((size_t)-1), never another's. */
+static struct keyd_conf *named(size_t n, const char *const *names)
+{
+	struct keyd_conf *c = calloc(1, sizeof(*c));
+
+	ck_assert_ptr_nonnull(c);
+	c->ids = calloc(n, sizeof(*c->ids));
+	ck_assert_ptr_nonnull(c->ids);
+	c->n_ids = n;
+	for (size_t i = 0; i < n; i++)
+		c->ids[i].name = strdup(names[i]);
+	return c;
+}
+
+START_TEST(slots_by_name)
+{
+	static const char *const first[] = { "a.test", "b.test" };
+	static const char *const second[] = { "c.test", "b.test" };
+	struct stats *s = NULL;
+	struct keyd_conf *c1 = named(2, first), *c2 = named(2, second), *big;
+	const char *many[STATS_SPARE_SLOTS + 1];
+	char names[STATS_SPARE_SLOTS + 1][32];
+	struct stats_sign_total v;
+
+	ck_assert_int_eq(stats_new(1, 2, &s), 0);
+	stats_assign(s, c1);
+	ck_assert_uint_eq(c1->ids[0].stats_slot, 0);
+	ck_assert_uint_eq(c1->ids[1].stats_slot, 1);
+	stats_sign_record(s, 0, c1->ids[1].stats_slot, 300, 1);
+	stats_assign(s, c2);
+	ck_assert_uint_eq(c2->ids[1].stats_slot, 1); /* b.test kept its slot */
+	ck_assert_uint_eq(c2->ids[0].stats_slot, 2); /* c.test: a new one */
+	stats_sign_merge(s, c2->ids[1].stats_slot, &v);
+	ck_assert_uint_eq(v.n, 1);
+	stats_sign_merge(s, c2->ids[0].stats_slot, &v);
+	ck_assert_uint_eq(v.n, 0);
+	/* Exhaust the spare slots: the last new name is not counted. */
+	for (size_t i = 0; i <= STATS_SPARE_SLOTS; i++) {
+		(void)snprintf(names[i], sizeof(names[i]), "n%zu.test", i);
+		many[i] = names[i];
+	}
+	big = named(STATS_SPARE_SLOTS + 1, many);
+	stats_assign(s, big);
+	ck_assert_uint_eq(big->ids[STATS_SPARE_SLOTS - 2].stats_slot, s->n_ids - 1);
+	ck_assert_uint_eq(big->ids[STATS_SPARE_SLOTS - 1].stats_slot, (size_t)-1);
+	ck_assert_uint_eq(big->ids[STATS_SPARE_SLOTS].stats_slot, (size_t)-1);
+	stats_sign_record(s, 0, big->ids[STATS_SPARE_SLOTS].stats_slot, 300, 1); /* ignored */
+	keyd_conf_free(c1);
+	keyd_conf_free(c2);
+	keyd_conf_free(big);
+	stats_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("status");
@@ -189,6 +245,7 @@ int main(void)
 	tcase_add_test(tc, histogram);
 	tcase_add_test(tc, documents);
 	tcase_add_test(tc, bounded);
+	tcase_add_test(tc, slots_by_name);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return tkt_suite_run(s);
