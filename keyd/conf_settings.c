@@ -1,0 +1,249 @@
+/* What each setting of tlskeyd.conf means: one row per setting, in the
+ * tables below (tlskeyd.conf(5), doc/config.md).  keyd/conf.c reads lines
+ * and sections and hands each key = value here. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "keyd/conf_parse.h"
+#include "pkcs11/p11.h"
+
+#define G(field) offsetof(struct keyd_conf, field)
+#define I(field) offsetof(struct keyd_identity, field)
+
+static const char *const tcp_unix[] = { "tcp", "unix", NULL };
+static const char *const refuse_unix[] = { "refuse", "unix", NULL };
+
+int conf_set_str(struct parser *p, char **dst, const char *key, const char *val)
+{
+	if (*dst)
+		return conf_perr(p, "duplicate setting '%s'", key);
+	*dst = strdup(val);
+	return *dst ? 0 : -ENOMEM;
+}
+
+int conf_set_path(struct parser *p, char **dst, const char *key, const char *val)
+{
+	if (val[0] != '/')
+		return conf_perr(p, "'%s' must be an absolute path, got '%s'", key, val);
+	return conf_set_str(p, dst, key, val);
+}
+
+static int set_choice(struct parser *p, int *dst, const char *key, const char *val,
+		      const char *const *choices)
+{
+	char list[256] = "";
+	size_t n = 0, used = 0;
+
+	for (n = 0; choices[n]; n++)
+		if (!strcmp(val, choices[n])) {
+			*dst = (int)n;
+			return 0;
+		}
+	/* "a or b", "a, b or c" */
+	for (size_t i = 0; i < n && used < sizeof(list); i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+					 i == 0 ? "" : i + 1 == n ? " or " : ", ", choices[i]);
+	return conf_perr(p, "'%s' must be %s, not '%s'", key, list, val);
+}
+
+/* ca-file: an absolute path, or "system" for the system trust store. */
+static int set_ca_file(struct parser *p, void *section, const char *key, const char *val)
+{
+	char **dst = &((struct keyd_conf *)section)->ca_file;
+
+	return strcmp(val, "system") ? conf_set_path(p, dst, key, val) : conf_set_str(p, dst, key, val);
+}
+
+static int set_cache_size(struct parser *p, void *section, const char *key, const char *val)
+{
+	unsigned long v;
+
+	if (tk_parse_ulong(val, 0, 1u << 20, &v) < 0)
+		return conf_perr(p, "'%s' must be an integer from 0 to %u, got '%s'", key, 1u << 20, val);
+	((struct keyd_conf *)section)->cache_size = (unsigned)v;
+	p->size_set = 1;
+	return 0;
+}
+
+static int set_cache_ttl(struct parser *p, void *section, const char *key, const char *val)
+{
+	unsigned long v;
+
+	if (tk_parse_ulong(val, 0, 24 * 3600, &v) < 0)
+		return conf_perr(p, "'%s' must be an integer from 0 to %u, got '%s'", key, 24 * 3600,
+				 val);
+	((struct keyd_conf *)section)->cache_ttl_s = (unsigned)v;
+	p->ttl_set = 1;
+	return 0;
+}
+
+static int set_expiry(struct parser *p, void *section, const char *key, const char *val)
+{
+	unsigned long v;
+
+	if (tk_parse_ulong(val, 0, 3650, &v) < 0)
+		return conf_perr(p, "'%s' must be an integer from 0 to 3650, got '%s'", key, val);
+	((struct keyd_conf *)section)->cert_expiry_warning_days = (unsigned)v;
+	p->expiry_set = 1;
+	return 0;
+}
+
+/* admin-group: a group name, or a numeric gid, resolved now so that a
+ * misspelt group is an error at file:line, not a silent "nobody". */
+static int set_group(struct parser *p, void *section, const char *key, const char *val)
+{
+	struct keyd_conf *c = section;
+	struct group gr, *res = NULL;
+	char buf[4096], *end;
+	unsigned long v;
+
+	if (c->admin_group)
+		return conf_perr(p, "duplicate setting '%s'", key);
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (isdigit((unsigned char)val[0]) && !*end && !errno && v < (unsigned long)UINT_MAX)
+		c->admin_gid = (unsigned)v;
+	else if (getgrnam_r(val, &gr, buf, sizeof(buf), &res) == 0 && res)
+		c->admin_gid = (unsigned)res->gr_gid;
+	else
+		return conf_perr(p, "'%s': unknown group '%s'", key, val);
+	return conf_set_str(p, &c->admin_group, key, val);
+}
+
+static int set_key(struct parser *p, void *section, const char *key, const char *val)
+{
+	struct keyd_identity *id = section;
+	char *uri = NULL, *pin_source = NULL;
+
+	(void)key;
+	if (strncmp(val, "pkcs11:", 7))
+		return conf_perr(p, "'key' must be a PKCS#11 URI (pkcs11:...)");
+	if (id->key_uri)
+		return conf_perr(p, "duplicate setting 'key'");
+	if (p11_uri_strip_pin(val, &uri, &pin_source) < 0)
+		return conf_perr(p, "malformed PKCS#11 URI in 'key'");
+	/* An unknown attribute (p11_uri_check) makes this identity unusable,
+	 * not the file: keyd/check.c reports it at this line and the daemon
+	 * serves the other identities. */
+	id->key_line = p->line;
+	id->key_uri = uri;
+	if (pin_source) {
+		if (id->pin_file) {
+			free(pin_source);
+			return conf_perr(p, "both pin-source in the URI and 'pin-file' given");
+		}
+		id->pin_file = pin_source;
+	}
+	return 0;
+}
+
+static int set_cert(struct parser *p, void *section, const char *key, const char *val)
+{
+	char why[256];
+
+	if (strncmp(val, "pkcs11:", 7) && val[0] != '/')
+		return conf_perr(p, "'cert' must be an absolute path or a PKCS#11 URI");
+	if (!strncmp(val, "pkcs11:", 7) && p11_uri_check(val, why, sizeof(why)) < 0)
+		return conf_perr(p, "'cert': %s", why);
+	return conf_set_str(p, &((struct keyd_identity *)section)->cert_src, key, val);
+}
+
+static int set_pin_file(struct parser *p, void *section, const char *key, const char *val)
+{
+	struct keyd_identity *id = section;
+
+	if (id->pin_file)
+		return conf_perr(p, "duplicate PIN source");
+	return conf_set_path(p, &id->pin_file, key, val);
+}
+
+const struct conf_setting conf_global_settings[] = {
+	{ .key = "socket", .kind = CONF_PATH, .off = G(socket_path) },
+	{ .key = "acl", .kind = CONF_PATH, .off = G(acl_path) },
+	{ .key = "pkcs11-module", .kind = CONF_PATH, .off = G(module_path) },
+	{ .key = "ca-file", .kind = CONF_FN, .off = G(ca_file), .fn = set_ca_file, .is_str = 1 },
+	{ .key = "ca-dir", .kind = CONF_PATH, .off = G(ca_dir) },
+	{ .key = "priority", .kind = CONF_STR, .off = G(priority) },
+	{ .key = "workers", .kind = CONF_UINT, .off = G(workers), .min = 1, .max = KEYD_CONF_MAX_WORKERS },
+	{ .key = "max-handshakes", .kind = CONF_UINT, .off = G(max_handshakes), .min = 1, .max = 65536 },
+	{ .key = "max-pending", .kind = CONF_UINT, .off = G(max_pending), .min = 1, .max = 65536 },
+	{ .key = "max-pending-per-uid", .kind = CONF_UINT, .off = G(max_pending_per_uid), .min = 1, .max = 65536 },
+	{ .key = "max-handshakes-per-uid", .kind = CONF_UINT, .off = G(max_handshakes_per_uid), .min = 1, .max = 65536 },
+	{ .key = "max-handshakes-per-identity", .kind = CONF_UINT, .off = G(max_handshakes_per_identity), .min = 1, .max = 65536 },
+	{ .key = "handshake-timeout", .kind = CONF_UINT, .off = G(handshake_timeout_ms), .min = 1, .max = 3600 * 1000 },
+	{ .key = "cache-size", .kind = CONF_FN, .off = G(cache_size), .fn = set_cache_size },
+	{ .key = "cache-ttl", .kind = CONF_FN, .off = G(cache_ttl_s), .fn = set_cache_ttl },
+	{ .key = "idle-exit", .kind = CONF_UINT, .off = G(idle_exit_s), .min = 0, .max = 7 * 24 * 3600 },
+	{ .key = "protected-socket", .kind = CONF_CHOICE, .off = G(protected_unix), .choices = tcp_unix },
+	{ .key = "protected-socket-fallback", .kind = CONF_CHOICE, .off = G(fallback_unix), .choices = refuse_unix },
+	{ .key = "close-timeout", .kind = CONF_UINT, .off = G(close_timeout_ms), .min = 1, .max = 3600 * 1000 },
+	{ .key = "admin-group", .kind = CONF_FN, .off = G(admin_group), .fn = set_group, .is_str = 1 },
+	{ .key = "upgrade-drain", .kind = CONF_UINT, .off = G(upgrade_drain_s), .min = 1, .max = 7 * 24 * 3600 },
+	{ .key = "request-timeout", .kind = CONF_UINT, .off = G(request_timeout_ms), .min = 1, .max = 3600 * 1000 },
+	{ .key = "cert-expiry-warning", .kind = CONF_FN, .off = G(cert_expiry_warning_days), .fn = set_expiry },
+};
+const size_t conf_n_global_settings = sizeof(conf_global_settings) / sizeof(conf_global_settings[0]);
+
+const struct conf_setting conf_identity_settings[] = {
+	{ .key = "key", .kind = CONF_FN, .off = I(key_uri), .fn = set_key, .is_str = 1 },
+	{ .key = "cert", .kind = CONF_FN, .off = I(cert_src), .fn = set_cert, .is_str = 1 },
+	{ .key = "optional", .kind = CONF_BOOL, .off = I(optional) },
+	{ .key = "pin-file", .kind = CONF_FN, .off = I(pin_file), .fn = set_pin_file, .is_str = 1 },
+};
+const size_t conf_n_identity_settings =
+	sizeof(conf_identity_settings) / sizeof(conf_identity_settings[0]);
+
+int conf_setting_apply(struct parser *p, const struct conf_setting *table, size_t n, void *section,
+		       const char *key, const char *val)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct conf_setting *s = &table[i];
+		void *dst = (char *)section + s->off;
+		unsigned long v;
+
+		if (strcmp(key, s->key))
+			continue;
+		switch (s->kind) {
+		case CONF_STR:
+			return conf_set_str(p, dst, key, val);
+		case CONF_PATH:
+			return conf_set_path(p, dst, key, val);
+		case CONF_UINT:
+			if (tk_parse_ulong(val, s->min, s->max, &v) < 0)
+				return conf_perr(p, "'%s' must be an integer from %u to %u, got '%s'", key,
+						 s->min, s->max, val);
+			*(unsigned *)dst = (unsigned)v;
+			return 0;
+		case CONF_CHOICE:
+			return set_choice(p, dst, key, val, s->choices);
+		case CONF_BOOL:
+			if (strcmp(val, "yes") && strcmp(val, "no"))
+				return conf_perr(p, "'%s' must be yes or no, not '%s'", key, val);
+			*(int *)dst = !strcmp(val, "yes");
+			return 0;
+		case CONF_FN:
+			return s->fn(p, section, key, val);
+		}
+		return -EINVAL;
+	}
+	return 1;
+}
+
+void conf_settings_free(const struct conf_setting *table, size_t n, void *section)
+{
+	for (size_t i = 0; i < n; i++)
+		if (table[i].kind == CONF_STR || table[i].kind == CONF_PATH || table[i].is_str) {
+			char **s = (char **)(void *)((char *)section + table[i].off);
+
+			free(*s);
+			*s = NULL;
+		}
+}
