@@ -16,6 +16,7 @@
 #include "common/flags.h"
 #include "common/util.h"
 #include "keyd/aclstore.h"
+#include "keyd/alpn.h"
 #include "keyd/control.h"
 #include "keyd/conn.h"
 #include "keyd/gen.h"
@@ -193,7 +194,7 @@ int control_check_request(const struct tk_msg *m, char *why, size_t len)
 		(void)snprintf(why, len, "SNI checking applies to the server role only");
 		return -EINVAL;
 	}
-	return 0;
+	return alpn_check_request(m, why, len);
 }
 
 /* tlskey_query(): the passed descriptor is the credential.  Answered with
@@ -472,7 +473,10 @@ static int handle_start(struct control_call *x)
 				     .allow_hs_timeout = m->allow_hs_timeout,
 				     .flags = m->flags,
 				     .peername_max = TK_HAS(m, TK_TAG_PEERNAME_MAX) ? m->peername_max : UINT32_MAX,
-				     .timeout_ms = m->timeout_ms };
+				     .timeout_ms = m->timeout_ms,
+				     .alpn_strict = m->alpn_strict,
+				     .alpn_len = m->alpn_len };
+	memcpy(q.msg.alpn, m->alpn, sizeof(q.msg.alpn));
 	memcpy(q.msg.myname, m->myname, sizeof(q.msg.myname));
 	memcpy(q.msg.sniname, m->sniname, sizeof(q.msg.sniname));
 	/* The generation in force now serves this request to its end, even

@@ -21,6 +21,7 @@
 
 #include "common/file.h"
 #include "common/util.h"
+#include "keyd/alpn.h"
 #include "keyd/authz.h"
 #include "keyd/identity.h"
 #include "keyd/keys.h"
@@ -99,6 +100,9 @@ static int explain(struct conn *c, int r, char *buf, size_t len)
 	case GNUTLS_E_UNRECOGNIZED_NAME:
 		(void)snprintf(buf, len, "server name refused");
 		return EHOSTUNREACH;
+	case GNUTLS_E_NO_APPLICATION_PROTOCOL:
+		(void)snprintf(buf, len, "no ALPN protocol in common with the peer (strict ALPN)");
+		return ENOPROTOOPT;
 	case GNUTLS_E_PK_SIGN_FAILED:
 	case GNUTLS_E_PKCS11_ERROR:
 	case GNUTLS_E_PKCS11_DEVICE_ERROR:
@@ -263,6 +267,13 @@ enum conn_status handshake_begin(struct conn *c)
 		r = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, q->gen->cred);
 	if (r < 0) {
 		return handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
+	}
+	{
+		char why[TK_MESSAGE_MAX];
+
+		r = alpn_session_setup(c, why, sizeof(why));
+		if (r < 0)
+			return handshake_fail(c, -r, "%s", why);
 	}
 	gnutls_transport_set_ptr(c->tls, c);
 	gnutls_transport_set_pull_function(c->tls, net_pull);
@@ -434,6 +445,9 @@ static enum conn_status finish(struct conn *c)
 		vcache_put(c->req.gen->vcache, c->cache_key, &v);
 	}
 checked:
+	r = alpn_session_check(c, why, sizeof(why));
+	if (r < 0)
+		return handshake_fail(c, -r, "%s", why);
 	if (strlen(c->peer) + 1 > q->msg.peername_max) {
 		return handshake_fail(c, ERANGE, "peer identity %s does not fit in %u bytes", c->peer,
 			       q->msg.peername_max);

@@ -4,6 +4,7 @@ noinst_LTLIBRARIES += libtlskey-keyd.la
 # Everything but main() lives in a convenience library so that the unit
 # tests and fuzzers link exactly the objects the daemon runs.
 libtlskey_keyd_la_SOURCES = \
+	keyd/alpn.c keyd/alpn.h \
 	keyd/conf.c keyd/conf.h \
 	keyd/conn.c keyd/conn.h \
 	keyd/aclstore.c keyd/aclstore.h \
