@@ -39,7 +39,9 @@ int lib_alpn_request(const struct tlskey_options *o, int proto, struct tk_msg *s
 	}
 	r = tk_alpn_list_encode(o->alpn, o->n_alpn, list, sizeof(list), &bad, &len);
 	if (r < 0) {
-		if (!o->alpn || o->n_alpn == 0 || o->n_alpn > TK_ALPN_MAX_IDS)
+		if (!o->alpn)
+			(void)snprintf(why, whylen, "ALPN list NULL with n_alpn %zu", o->n_alpn);
+		else if (o->n_alpn == 0 || o->n_alpn > TK_ALPN_MAX_IDS)
 			(void)snprintf(why, whylen, "ALPN list of %zu ids (1 to %u)", o->n_alpn,
 				       TK_ALPN_MAX_IDS);
 		else

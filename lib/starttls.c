@@ -364,9 +364,6 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 		set_error("allow_handshake_timeout needs the server role and a handshake timer");
 		goto out;
 	}
-	r = lib_alpn_request(&o, proto, &start, last_error, sizeof(last_error));
-	if (r < 0)
-		goto out;
 	start.role = (uint8_t)role;
 	start.proto = (uint8_t)proto;
 	start.flags = (uint32_t)flags;
@@ -379,6 +376,9 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 	start.present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS) |
 			(1u << TK_TAG_CHECKSNI) | (1u << TK_TAG_PEERNAME_MAX) |
 			(1u << TK_TAG_TIMEOUT_MS) | (1u << TK_TAG_ALLOW_HS_TIMEOUT);
+	r = lib_alpn_request(&o, proto, &start, last_error, sizeof(last_error));
+	if (r < 0)
+		goto out;
 	r = tk_msg_set_str(&start, TK_TAG_MYNAME, myname);
 	if (r == 0 && o.sniname)
 		r = tk_msg_set_str(&start, TK_TAG_SNINAME, o.sniname);
