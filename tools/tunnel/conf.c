@@ -250,6 +250,13 @@ static int conf_set(struct tunnel_conf *c, const char *key, const char *value, c
 		return set_name(c->sni, value, o);
 	if (strcmp(key, "sni-allow") == 0)
 		return set_sni_allow(c, value, o);
+	if (strcmp(key, "alpn") == 0) {
+		char why[200];
+
+		if (tunnel_alpn_parse(c, value, why, sizeof(why)) < 0)
+			return conf_error(o, "%s", why);
+		return 0;
+	}
 	if (strcmp(key, "flags") == 0) {
 		if (tunnel_flags_parse(value, &c->flags) < 0)
 			return conf_error(o, "unknown or repeated flag in '%s' (see tlskey-tunnel(1))",
@@ -406,6 +413,7 @@ static void usage(FILE *f)
 		"       tlskey-tunnel --mode client --listen ADDR --connect HOST:PORT\n"
 		"                     --myname NAME [--sni NAME]\n"
 		"       server mode also: [--sni-allow NAME,*.DOMAIN,...]\n"
+		"       either mode: [--alpn ID,ID,...] (e.g. h2,http/1.1)\n"
 		"       tlskey-tunnel --config FILE [OPTIONS]\n"
 		"Options: --flags LIST  --max-conns N  --timeout SECONDS|Ns|Nms\n"
 		"         --idle-timeout SECONDS|Ns|Nms  --port-file FILE\n"
@@ -424,6 +432,7 @@ static const struct option long_opts[] = {
 	{ "myname", required_argument, NULL, OPT_BASE },
 	{ "sni", required_argument, NULL, OPT_BASE },
 	{ "sni-allow", required_argument, NULL, OPT_BASE },
+	{ "alpn", required_argument, NULL, OPT_BASE },
 	{ "flags", required_argument, NULL, OPT_BASE },
 	{ "max-conns", required_argument, NULL, OPT_BASE },
 	{ "timeout", required_argument, NULL, OPT_BASE },
