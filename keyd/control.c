@@ -253,6 +253,24 @@ static int refuse_reload(struct control_call *x, int err, const char *why)
 	return 1;
 }
 
+/* The fields of START a session keeps (struct keyd_start). */
+static void start_keep(struct keyd_start *dst, const struct tk_msg *m)
+{
+	*dst = (struct keyd_start){ .present = m->present,
+				    .role = m->role,
+				    .proto = m->proto,
+				    .checksni = m->checksni,
+				    .allow_hs_timeout = m->allow_hs_timeout,
+				    .flags = m->flags,
+				    .peername_max = TK_HAS(m, TK_TAG_PEERNAME_MAX) ? m->peername_max : UINT32_MAX,
+				    .timeout_ms = m->timeout_ms,
+				    .alpn_strict = m->alpn_strict,
+				    .alpn_len = m->alpn_len };
+	memcpy(dst->alpn, m->alpn, sizeof(dst->alpn));
+	memcpy(dst->myname, m->myname, sizeof(dst->myname));
+	memcpy(dst->sniname, m->sniname, sizeof(dst->sniname));
+}
+
 static int handle_start(struct control_call *x);
 
 /* The passed socket is the caller's: take the options the daemon relies
@@ -466,19 +484,7 @@ static int handle_start(struct control_call *x)
 	int r;
 
 	memset(&q, 0, sizeof(q));
-	q.msg = (struct keyd_start){ .present = m->present,
-				     .role = m->role,
-				     .proto = m->proto,
-				     .checksni = m->checksni,
-				     .allow_hs_timeout = m->allow_hs_timeout,
-				     .flags = m->flags,
-				     .peername_max = TK_HAS(m, TK_TAG_PEERNAME_MAX) ? m->peername_max : UINT32_MAX,
-				     .timeout_ms = m->timeout_ms,
-				     .alpn_strict = m->alpn_strict,
-				     .alpn_len = m->alpn_len };
-	memcpy(q.msg.alpn, m->alpn, sizeof(q.msg.alpn));
-	memcpy(q.msg.myname, m->myname, sizeof(q.msg.myname));
-	memcpy(q.msg.sniname, m->sniname, sizeof(q.msg.sniname));
+	start_keep(&q.msg, m);
 	/* The generation in force now serves this request to its end, even
 	 * if a reload publishes another meanwhile. */
 	q.gen = gen_ref(k->gen);

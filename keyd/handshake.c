@@ -231,6 +231,7 @@ static enum conn_status set_net_interest(struct conn *c)
 enum conn_status handshake_begin(struct conn *c)
 {
 	const struct keyd_request *q = &c->req;
+	char alpn_why[TK_MESSAGE_MAX];
 	unsigned flags, timeout;
 	int r, fl;
 
@@ -268,13 +269,9 @@ enum conn_status handshake_begin(struct conn *c)
 	if (r < 0) {
 		return handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
 	}
-	{
-		char why[TK_MESSAGE_MAX];
-
-		r = alpn_session_setup(c, why, sizeof(why));
-		if (r < 0)
-			return handshake_fail(c, -r, "%s", why);
-	}
+	r = alpn_session_setup(c, alpn_why, sizeof(alpn_why));
+	if (r < 0)
+		return handshake_fail(c, -r, "%s", alpn_why);
 	gnutls_transport_set_ptr(c->tls, c);
 	gnutls_transport_set_pull_function(c->tls, net_pull);
 	gnutls_transport_set_push_function(c->tls, net_push);
