@@ -450,9 +450,10 @@ checked:
 			       q->msg.peername_max);
 	}
 
-	(void)snprintf(why, sizeof(why), "%s %s%s%s%s",
+	(void)snprintf(why, sizeof(why), "%s %s%s%s%s%s%s",
 		       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)),
 		       gnutls_cipher_get_name(gnutls_cipher_get(c->tls)),
+		       c->alpn[0] ? " alpn=" : "", c->alpn,
 		       c->mapped_user[0] ? " mapped-user=" : "", c->mapped_user,
 		       c->cache_hit ? " (cached validation)" : c->pinned ? " (pinned)" : "");
 	return deliver(c, "established", why);

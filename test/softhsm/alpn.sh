@@ -36,6 +36,7 @@ tk_expect_line "$TK_TMP/s-h2.err" "ALPN=h2"
 tk_expect_line "$TK_TMP/s-h2.err" "QUERY-ALPN=h2"
 tk_expect_grep "$TK_TMP/s-h2-cli.all" '^ALPN protocol: h2$'
 tk_expect_grep "$TK_TMP/s-h2-cli.out" 'one line through ALPN'
+tk_expect_grep "$TK_TMP/tlskeyd.log" 'event=established .*detail="TLS1\.3 [A-Z0-9-]+ alpn=h2"'
 srv s-http11 "--alpn http/1.1,h2" -alpn h2,http/1.1
 tk_expect_line "$TK_TMP/s-http11.err" "ALPN=http/1.1"
 tk_expect_grep "$TK_TMP/s-http11-cli.all" '^ALPN protocol: http/1.1$'
@@ -129,6 +130,15 @@ EXPECT='ALPN id 1 is empty or too long' bad id-256 --alpn "h2,$long256"
 EXPECT='ALPN list NULL with n_alpn 1' bad null-list --alpn h2 --alpn-null
 EXPECT='alpn_strict without an ALPN list' bad strict-alone --alpn-strict
 EXPECT='ALPN is for TLS over TCP only' bad dtls --alpn h2 --udp
+# The daemon refuses the same lists sent raw by a hostile caller
+# (the wire decoder: EBADMSG), and keeps serving.
+for mode in alpn-empty-id alpn-long-id alpn-nine alpn-overrun; do
+	rc=0
+	"$TK_APP" hostile "$TLSKEYD_SOCKET" "$mode" --timeout 10 2>"$TK_TMP/hostile-$mode.err" || rc=$?
+	[ "$rc" = 0 ] || { cat "$TK_TMP/hostile-$mode.err" >&2; tk_fail "hostile $mode: exit $rc"; }
+	tk_expect_grep "$TK_TMP/hostile-$mode.err" "^HOSTILE $mode: error reply errno=EBADMSG"
+	tk_daemon_alive
+done
 # Eight ids of 31 bytes each, the most there is, pass.
 ids=$(for i in 1 2 3 4 5 6 7; do printf '%s%s,' "$i" "${long32:0:30}"; done)
 cli c-max8 h2 --alpn "${ids}h2"
