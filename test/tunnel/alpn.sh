@@ -7,6 +7,7 @@
 #      PP2_TYPE_ALPN with the negotiated id, and none without ALPN.
 #   3. client mode, --alpn h2: openssl s_server -alpn h2 selects h2; a
 #      server that shares no id refuses the tunnel's client (alert 120).
+#   --alpn-strict in both modes: no id agreed, alert 120, ENOPROTOOPT.
 #   4. bad --alpn lists exit 2.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need curl nghttpd openssl
@@ -43,6 +44,21 @@ fi
 tk_tunnel_stop t1 "$T1"
 kill "$NG" 2>/dev/null || true
 tk_wait_pid "$NG" 5 || true
+
+# --alpn-strict: a client with no id in common gets alert 120, and the
+# tunnel logs ENOPROTOOPT; the backend never sees it.
+tk_log "case 1b: server mode, --alpn-strict"
+tk_tunnel t1b --mode server --myname server.example.test --alpn h2 --alpn-strict \
+	--backend 127.0.0.1:1 --timeout 10s
+T1B=$TT_PID
+printf 'x\n' >"$TK_TMP/x"
+tk_fifo_client s1b "$TK_TMP/x" 1 openssl s_client -no_ign_eof -connect "127.0.0.1:$TT_PORT" \
+	-servername server.example.test -CAfile "$TK_FX/ca.pem" \
+	-cert "$TK_FX/peer-user.pem" -key "$TK_FX/peer-user.key" -alpn http/1.1 || true
+cat "$TK_TMP/s1b.out" "$TK_TMP/s1b.err" >"$TK_TMP/s1b.all"
+tk_expect_grep "$TK_TMP/s1b.all" 'alert no application protocol.*|alert number 120'
+tk_tunnel_wait_log t1b 'conn=1 .*end=handshake-failed errno=ENOPROTOOPT reason="no ALPN protocol in common'
+tk_tunnel_stop t1b "$T1B"
 
 # ---- 2. PROXY v2 PP2_TYPE_ALPN ----------------------------------------------
 tk_log "case 2: PROXY v2 header carries the negotiated id"
@@ -93,8 +109,22 @@ tk_tt_send s3b "127.0.0.1:$TT_PORT" || true
 tk_tunnel_wait_log t3b 'end=handshake-failed errno=ECONNABORTED reason=".*No supported application protocol'
 tk_tunnel_stop t3b "$T3B"
 
+# Strict, and a server that selects nothing: the tunnel refuses it.
+tk_start_openssl_serv srv3c -state -cert "$TK_FX/peer-server.pem" -key "$TK_FX/peer-server.key"
+tk_tunnel t3c --mode client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
+	--sni peer.example.test --alpn h2 --alpn-strict
+T3C=$TT_PID
+cp "$TK_TMP/line" "$TK_TMP/s3c.in"
+tk_tt_send s3c "127.0.0.1:$TT_PORT" || true
+tk_tunnel_wait_log t3c 'end=handshake-failed errno=ENOPROTOOPT reason="no ALPN protocol agreed'
+tk_wait_pid "$TK_PEER_PID" 10 || true
+cat "$TK_TMP/srv3c.out" "$TK_TMP/srv3c.err" >"$TK_TMP/srv3c.all"
+tk_expect_grep "$TK_TMP/srv3c.all" 'alert read:fatal:no application protocol'
+tk_tunnel_stop t3c "$T3C"
+
 # ---- 4. bad lists -----------------------------------------------------------
 S=(--mode server --listen 127.0.0.1:0 --myname server.example.test --backend 127.0.0.1:1)
+printf 'alpn = h2\nalpn-strict = maybe\n' >"$TK_TMP/strict.conf"
 bad() {
 	local name=$1 ere=$2 rc=0
 	shift 2
@@ -105,6 +135,8 @@ bad() {
 bad alpn-empty-id '--alpn: each id must be 1 to 31 bytes' --alpn h2,,http/1.1
 bad alpn-long-id '--alpn: each id must be 1 to 31 bytes' --alpn "$(printf 'x%.0s' $(seq 32))"
 bad alpn-nine '--alpn: at most 8 ids' --alpn a,b,c,d,e,f,g,h,i
+bad alpn-strict-alone '--alpn-strict: needs --alpn' --alpn-strict
+bad alpn-strict-value "alpn-strict: expected yes or no, got 'maybe'" --config "$TK_TMP/strict.conf"
 bad alpn-space "--alpn: 'h 2' has a byte that is not printable ASCII" --alpn 'h 2'
 tk_daemon_alive
 tk_pass

@@ -228,6 +228,7 @@ static void conn_starttls(struct tunnel_conn *c, int fd)
 		/* Only read during the call. */
 		o.alpn = alpn;
 		o.n_alpn = conf->n_alpn;
+		o.alpn_strict = conf->alpn_strict;
 	}
 	o.handshake_timeout_ms = conf->timeout_ms;
 	o.nonblocking = 1;

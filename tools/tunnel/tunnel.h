@@ -75,6 +75,7 @@ struct tunnel_conf {
 	 * preference (server mode); n_alpn 0: no ALPN. */
 	char alpn[TUNNEL_ALPN_MAX][TUNNEL_ALPN_ID_MAX + 1];
 	unsigned n_alpn;
+	int alpn_strict; /* --alpn-strict: no id agreed fails the handshake */
 };
 
 /* ---- conf.c -------------------------------------------------------------- */
