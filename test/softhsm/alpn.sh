@@ -58,9 +58,17 @@ tk_expect_grep "$TK_TMP/s-strict-cli.all" 'no application protocol.*|alert numbe
 srv s-strict-none "--alpn h2 --alpn-strict --expect-errno ENOPROTOOPT"
 tk_expect_grep "$TK_TMP/s-strict-none.err" 'ENOPROTOOPT.*no ALPN protocol in common'
 tk_expect_grep "$TK_TMP/s-strict-none-cli.all" 'no application protocol.*|alert number 120'
-# Strict with overlap works.
+# TLS 1.2: the same refusal on the ClientHello.
+srv s-strict-none-12 "--alpn h2 --alpn-strict --expect-errno ENOPROTOOPT" -tls1_2
+tk_expect_grep "$TK_TMP/s-strict-none-12.err" 'ENOPROTOOPT.*no ALPN protocol in common'
+tk_expect_grep "$TK_TMP/s-strict-none-12-cli.all" 'no application protocol.*|alert number 120'
+# Strict with overlap works, also with a server name callback (GnuTLS's
+# post-client-hello function and our ClientHello hook together).
 srv s-strict-ok "--alpn h2 --alpn-strict" -alpn h2
 tk_expect_line "$TK_TMP/s-strict-ok.err" "ALPN=h2"
+srv s-strict-sni "--alpn h2 --alpn-strict --sni-allow server.example.test" -alpn h2
+tk_expect_line "$TK_TMP/s-strict-sni.err" "ALPN=h2"
+tk_expect_line "$TK_TMP/s-strict-sni.err" "SNI=server.example.test"
 # Without --alpn the daemon answers no ALPN to a client that offers it.
 srv s-none "--query" -alpn h2
 tk_expect_line "$TK_TMP/s-none.err" "QUERY-ALPN="
