@@ -1,6 +1,7 @@
 # Internal helpers linked into the daemon, the library, the CLI and the tests.
 noinst_LTLIBRARIES += libtlskey-common.la
 libtlskey_common_la_SOURCES = \
+	common/alpn.c common/alpn.h \
 	common/buf.h \
 	common/file.c common/file.h \
 	common/flags.c common/flags.h \

@@ -22,6 +22,8 @@ static const struct item_def {
 	size_t max; /* strings: max length without NUL */
 	uint32_t allowed;
 	uint32_t required;
+	size_t len_offset; /* blobs: where their uint16_t length lives */
+	int (*check)(const uint8_t *p, size_t len); /* blobs: content check on decode */
 } items[TK_TAG_MAX] = {
 	[TK_TAG_ROLE] = { KIND_U8, offsetof(struct tk_msg, role), 0, T(TK_MSG_START) | T(TK_MSG_CHECK),
 			  T(TK_MSG_START) | T(TK_MSG_CHECK) },
@@ -63,7 +65,14 @@ static const struct item_def {
 			    T(TK_MSG_STATUS) },
 	/* In a KEY_INFO: the leaf certificate the daemon serves. */
 	[TK_TAG_PEER_CERT] = { KIND_BLOB, offsetof(struct tk_msg, peer_cert), TK_CERT_MAX,
-			       T(TK_MSG_QUERY_RESULT) | T(TK_MSG_KEY_INFO), 0 },
+			       T(TK_MSG_QUERY_RESULT) | T(TK_MSG_KEY_INFO), 0,
+			       offsetof(struct tk_msg, peer_cert_len), NULL },
+	/* A malformed list is refused here, before the daemon looks at it. */
+	[TK_TAG_ALPN] = { KIND_BLOB, offsetof(struct tk_msg, alpn), TK_ALPN_LIST_MAX, T(TK_MSG_START), 0,
+			  offsetof(struct tk_msg, alpn_len), tk_alpn_list_check },
+	[TK_TAG_ALPN_STRICT] = { KIND_U8, offsetof(struct tk_msg, alpn_strict), 0, T(TK_MSG_START), 0 },
+	[TK_TAG_ALPN_SELECTED] = { KIND_STR, offsetof(struct tk_msg, alpn_selected), TK_ALPN_ID_MAX,
+				   T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
 };
 
 int tk_msg_set_str(struct tk_msg *m, enum tk_tag tag, const char *s)
@@ -80,14 +89,26 @@ int tk_msg_set_str(struct tk_msg *m, enum tk_tag tag, const char *s)
 	return 0;
 }
 
+static int set_blob(struct tk_msg *m, enum tk_tag tag, const uint8_t *p, size_t len)
+{
+	const struct item_def *d = &items[tag];
+
+	if (len > d->max)
+		return -EMSGSIZE;
+	memcpy((uint8_t *)m + d->offset, p, len);
+	*(uint16_t *)(void *)((uint8_t *)m + d->len_offset) = (uint16_t)len;
+	m->present |= T(tag);
+	return 0;
+}
+
 int tk_msg_set_cert(struct tk_msg *m, const uint8_t *der, size_t len)
 {
-	if (len > TK_CERT_MAX)
-		return -EMSGSIZE;
-	memcpy(m->peer_cert, der, len);
-	m->peer_cert_len = (uint16_t)len;
-	m->present |= T(TK_TAG_PEER_CERT);
-	return 0;
+	return set_blob(m, TK_TAG_PEER_CERT, der, len);
+}
+
+int tk_msg_set_alpn(struct tk_msg *m, const uint8_t *list, size_t len)
+{
+	return set_blob(m, TK_TAG_ALPN, list, len);
 }
 
 int tk_msg_encode(const struct tk_msg *m, uint8_t *buf, size_t cap, size_t *ret_len)
@@ -128,12 +149,15 @@ int tk_msg_encode(const struct tk_msg *m, uint8_t *buf, size_t cap, size_t *ret_
 			tk_wbuf_put_bytes(&w, p, n);
 			break;
 		}
-		case KIND_BLOB:
-			if (m->peer_cert_len > d->max)
+		case KIND_BLOB: {
+			uint16_t n = *(const uint16_t *)(const void *)((const char *)m + d->len_offset);
+
+			if (n > d->max)
 				return -EINVAL;
-			tk_wbuf_put_u16(&w, m->peer_cert_len);
-			tk_wbuf_put_bytes(&w, p, m->peer_cert_len);
+			tk_wbuf_put_u16(&w, n);
+			tk_wbuf_put_bytes(&w, p, n);
 			break;
+		}
 		}
 	}
 	r = tk_wbuf_error(&w);
@@ -199,12 +223,13 @@ int tk_msg_decode(const uint8_t *buf, size_t len, struct tk_msg *ret)
 			break;
 		}
 		case KIND_BLOB: {
-			/* The only blob is the peer certificate. */
 			const uint8_t *s;
 			if (ilen > d->max || tk_rbuf_get_bytes(&r, ilen, &s) < 0)
 				return -EBADMSG;
+			if (d->check && d->check(s, ilen) < 0)
+				return -EBADMSG;
 			memcpy(p, s, ilen);
-			m.peer_cert_len = ilen;
+			*(uint16_t *)(void *)((char *)&m + d->len_offset) = ilen;
 			break;
 		}
 		}

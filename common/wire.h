@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/alpn.h"
+
 #define TK_WIRE_MAGIC 0x544bu /* "TK" */
 #define TK_WIRE_VERSION 1u
 #define TK_WIRE_HDR_LEN 8u
@@ -58,6 +60,9 @@ enum tk_tag {
 	TK_TAG_PEER_CERT = 20,   /* bytes: peer certificate, DER */
 	TK_TAG_INFO_FLAGS = 21,  /* u32: TLSKEY_INFO_* about the protected descriptor */
 	TK_TAG_FORMAT = 22,      /* u8: TK_FORMAT_* of a STATUS answer */
+	TK_TAG_ALPN = 23,        /* bytes: ALPN ids offered or accepted (common/alpn.h) */
+	TK_TAG_ALPN_STRICT = 24, /* u8: 1 = fail the start unless an ALPN id is agreed */
+	TK_TAG_ALPN_SELECTED = 25, /* string: the negotiated ALPN id, "" for none */
 	TK_TAG_MAX
 };
 
@@ -93,6 +98,10 @@ struct tk_msg {
 	char mapped_user[TK_SHORT_MAX + 1];
 	uint16_t peer_cert_len;
 	uint8_t peer_cert[TK_CERT_MAX];
+	uint8_t alpn_strict;
+	uint16_t alpn_len;
+	uint8_t alpn[TK_ALPN_LIST_MAX]; /* checked by tk_alpn_list_check() on decode */
+	char alpn_selected[TK_ALPN_ID_MAX + 1];
 };
 
 #define TK_HAS(m, tag) (((m)->present >> (tag)) & 1u)
@@ -112,6 +121,10 @@ int tk_msg_set_str(struct tk_msg *m, enum tk_tag tag, const char *s);
 
 /* Set the peer certificate item; -EMSGSIZE if longer than TK_CERT_MAX. */
 int tk_msg_set_cert(struct tk_msg *m, const uint8_t *der, size_t len);
+
+/* Set the ALPN list item (encoded as common/alpn.h says); -EMSGSIZE if
+ * longer than TK_ALPN_LIST_MAX. */
+int tk_msg_set_alpn(struct tk_msg *m, const uint8_t *list, size_t len);
 
 /* Send one message with an optional fd (passfd < 0: none).
  * Returns 0 or a negative errno. */

@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (tk_msg_encode(&m, out, sizeof(out), &len) != 0)
 			__builtin_trap();
 		if (tk_msg_decode(out, len, &again) != 0 || again.present != m.present ||
-		    again.flags != m.flags || strcmp(again.myname, m.myname) != 0)
+		    again.flags != m.flags || strcmp(again.myname, m.myname) != 0 ||
+		    again.alpn_len != m.alpn_len || memcmp(again.alpn, m.alpn, m.alpn_len) != 0)
 			__builtin_trap();
 	}
 	return 0;

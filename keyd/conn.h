@@ -47,6 +47,9 @@ struct keyd_start {
 	uint32_t flags, peername_max, timeout_ms;
 	char myname[TK_NAME_MAX + 1];
 	char sniname[TK_NAME_MAX + 1];
+	uint8_t alpn_strict;
+	uint16_t alpn_len;
+	uint8_t alpn[TK_ALPN_LIST_MAX]; /* as in struct tk_msg, checked on decode */
 };
 
 /* A request admitted by the accept loop and handed to a worker.  Every
@@ -89,6 +92,7 @@ struct conn {
 	int failed;         /* ended by a TLS or network error */
 	int hs_slot;        /* holds a handshake slot: see conn_handshake_done() */
 	char mapped_user[TK_SHORT_MAX + 1];
+	char alpn[TK_ALPN_ID_MAX + 1]; /* negotiated ALPN id, "" for none */
 	struct session_info *info; /* published for tlskey_query() */
 	unsigned verify_status;    /* gnutls_certificate_status_t of a failed validation */
 	int cache_hit;             /* peer, mapped_user came from the validation cache */

@@ -16,6 +16,7 @@
 #include "common/flags.h"
 #include "common/util.h"
 #include "keyd/aclstore.h"
+#include "keyd/alpn.h"
 #include "keyd/control.h"
 #include "keyd/conn.h"
 #include "keyd/gen.h"
@@ -193,7 +194,7 @@ int control_check_request(const struct tk_msg *m, char *why, size_t len)
 		(void)snprintf(why, len, "SNI checking applies to the server role only");
 		return -EINVAL;
 	}
-	return 0;
+	return alpn_check_request(m, why, len);
 }
 
 /* tlskey_query(): the passed descriptor is the credential.  Answered with
@@ -250,6 +251,24 @@ static int refuse_reload(struct control_call *x, int err, const char *why)
 	aclstore_audit_reload(x->k, &x->who->cred, x->who->unit, -err, why);
 	tk_msg_send_result(x->ctlfd, err, why);
 	return 1;
+}
+
+/* The fields of START a session keeps (struct keyd_start). */
+static void start_keep(struct keyd_start *dst, const struct tk_msg *m)
+{
+	*dst = (struct keyd_start){ .present = m->present,
+				    .role = m->role,
+				    .proto = m->proto,
+				    .checksni = m->checksni,
+				    .allow_hs_timeout = m->allow_hs_timeout,
+				    .flags = m->flags,
+				    .peername_max = TK_HAS(m, TK_TAG_PEERNAME_MAX) ? m->peername_max : UINT32_MAX,
+				    .timeout_ms = m->timeout_ms,
+				    .alpn_strict = m->alpn_strict,
+				    .alpn_len = m->alpn_len };
+	memcpy(dst->alpn, m->alpn, sizeof(dst->alpn));
+	memcpy(dst->myname, m->myname, sizeof(dst->myname));
+	memcpy(dst->sniname, m->sniname, sizeof(dst->sniname));
 }
 
 static int handle_start(struct control_call *x);
@@ -465,16 +484,7 @@ static int handle_start(struct control_call *x)
 	int r;
 
 	memset(&q, 0, sizeof(q));
-	q.msg = (struct keyd_start){ .present = m->present,
-				     .role = m->role,
-				     .proto = m->proto,
-				     .checksni = m->checksni,
-				     .allow_hs_timeout = m->allow_hs_timeout,
-				     .flags = m->flags,
-				     .peername_max = TK_HAS(m, TK_TAG_PEERNAME_MAX) ? m->peername_max : UINT32_MAX,
-				     .timeout_ms = m->timeout_ms };
-	memcpy(q.msg.myname, m->myname, sizeof(q.msg.myname));
-	memcpy(q.msg.sniname, m->sniname, sizeof(q.msg.sniname));
+	start_keep(&q.msg, m);
 	/* The generation in force now serves this request to its end, even
 	 * if a reload publishes another meanwhile. */
 	q.gen = gen_ref(k->gen);

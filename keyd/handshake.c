@@ -21,6 +21,7 @@
 
 #include "common/file.h"
 #include "common/util.h"
+#include "keyd/alpn.h"
 #include "keyd/authz.h"
 #include "keyd/identity.h"
 #include "keyd/keys.h"
@@ -99,6 +100,9 @@ static int explain(struct conn *c, int r, char *buf, size_t len)
 	case GNUTLS_E_UNRECOGNIZED_NAME:
 		(void)snprintf(buf, len, "server name refused");
 		return EHOSTUNREACH;
+	case GNUTLS_E_NO_APPLICATION_PROTOCOL:
+		(void)snprintf(buf, len, "no ALPN protocol in common with the peer (strict ALPN)");
+		return ENOPROTOOPT;
 	case GNUTLS_E_PK_SIGN_FAILED:
 	case GNUTLS_E_PKCS11_ERROR:
 	case GNUTLS_E_PKCS11_DEVICE_ERROR:
@@ -227,6 +231,7 @@ static enum conn_status set_net_interest(struct conn *c)
 enum conn_status handshake_begin(struct conn *c)
 {
 	const struct keyd_request *q = &c->req;
+	char alpn_why[TK_MESSAGE_MAX];
 	unsigned flags, timeout;
 	int r, fl;
 
@@ -264,6 +269,9 @@ enum conn_status handshake_begin(struct conn *c)
 	if (r < 0) {
 		return handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
 	}
+	r = alpn_session_setup(c, alpn_why, sizeof(alpn_why));
+	if (r < 0)
+		return handshake_fail(c, -r, "%s", alpn_why);
 	gnutls_transport_set_ptr(c->tls, c);
 	gnutls_transport_set_pull_function(c->tls, net_pull);
 	gnutls_transport_set_push_function(c->tls, net_push);
@@ -434,14 +442,18 @@ static enum conn_status finish(struct conn *c)
 		vcache_put(c->req.gen->vcache, c->cache_key, &v);
 	}
 checked:
+	r = alpn_session_check(c, why, sizeof(why));
+	if (r < 0)
+		return handshake_fail(c, -r, "%s", why);
 	if (strlen(c->peer) + 1 > q->msg.peername_max) {
 		return handshake_fail(c, ERANGE, "peer identity %s does not fit in %u bytes", c->peer,
 			       q->msg.peername_max);
 	}
 
-	(void)snprintf(why, sizeof(why), "%s %s%s%s%s",
+	(void)snprintf(why, sizeof(why), "%s %s%s%s%s%s%s",
 		       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)),
 		       gnutls_cipher_get_name(gnutls_cipher_get(c->tls)),
+		       c->alpn[0] ? " alpn=" : "", c->alpn,
 		       c->mapped_user[0] ? " mapped-user=" : "", c->mapped_user,
 		       c->cache_hit ? " (cached validation)" : c->pinned ? " (pinned)" : "");
 	return deliver(c, "established", why);

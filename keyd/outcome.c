@@ -59,6 +59,7 @@ void outcome_send_result(struct conn *c, int err, const char *message, int passf
 		(void)tk_msg_set_str(m, TK_TAG_PEERNAME, c->peer);
 		if (c->mapped_user[0])
 			(void)tk_msg_set_str(m, TK_TAG_MAPPED_USER, c->mapped_user);
+		(void)tk_msg_set_str(m, TK_TAG_ALPN_SELECTED, c->alpn);
 	}
 	r = tk_msg_send(c->ctl.fd, m, passfd);
 	free(m);
@@ -185,5 +186,6 @@ struct session_info *outcome_describe(struct conn *c)
 	(void)snprintf(i->peer, sizeof(i->peer), "%s", c->peer);
 	(void)snprintf(i->local, sizeof(i->local), "%s", c->req.msg.myname);
 	(void)snprintf(i->mapped_user, sizeof(i->mapped_user), "%s", c->mapped_user);
+	(void)snprintf(i->alpn, sizeof(i->alpn), "%s", c->alpn);
 	return i;
 }

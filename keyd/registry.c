@@ -146,6 +146,7 @@ int registry_query(int fd, struct tk_msg *ret)
 		(void)tk_msg_set_str(ret, TK_TAG_PEERNAME, i->peer);
 		(void)tk_msg_set_str(ret, TK_TAG_LOCALNAME, i->local);
 		(void)tk_msg_set_str(ret, TK_TAG_MAPPED_USER, i->mapped_user);
+		(void)tk_msg_set_str(ret, TK_TAG_ALPN_SELECTED, i->alpn);
 		if (i->cert_len)
 			(void)tk_msg_set_cert(ret, i->cert, i->cert_len);
 	}

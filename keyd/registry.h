@@ -27,6 +27,7 @@ struct session_info {
 	char peer[TK_ID_MAX + 1];
 	char local[TK_NAME_MAX + 1];
 	char mapped_user[TK_SHORT_MAX + 1];
+	char alpn[TK_ALPN_ID_MAX + 1]; /* negotiated ALPN id, "" for none */
 	size_t cert_len;
 	uint8_t cert[]; /* peer certificate, DER */
 };

@@ -17,6 +17,7 @@
 
 #include "common/util.h"
 #include "common/wire.h"
+#include "lib/alpn.h"
 #include "tlskey/starttls.h"
 
 #define TLSKEYD_DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
@@ -239,7 +240,7 @@ static int sni_cb_call(const struct sni_cb *cb, const char *name)
  * -EINPROGRESS after answering a query, leaving sock open.  Returns the
  * protected fd or a negative errno; last_error is set. */
 static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigned budget, char *peername,
-			size_t peername_len)
+			size_t peername_len, char *alpn, size_t alpn_len)
 {
 	unsigned long long deadline = wait_deadline(budget);
 	struct tk_msg m;
@@ -317,6 +318,11 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 		}
 		memcpy(peername, m.peername, n + 1);
 	}
+	r = lib_alpn_result(&m, alpn, alpn_len, last_error, sizeof(last_error));
+	if (r < 0) {
+		newfd = tk_close(newfd);
+		goto out;
+	}
 	last_error[0] = '\0';
 	r = newfd;
 out:
@@ -370,6 +376,9 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 	start.present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS) |
 			(1u << TK_TAG_CHECKSNI) | (1u << TK_TAG_PEERNAME_MAX) |
 			(1u << TK_TAG_TIMEOUT_MS) | (1u << TK_TAG_ALLOW_HS_TIMEOUT);
+	r = lib_alpn_request(&o, proto, &start, last_error, sizeof(last_error));
+	if (r < 0)
+		goto out;
 	r = tk_msg_set_str(&start, TK_TAG_MYNAME, myname);
 	if (r == 0 && o.sniname)
 		r = tk_msg_set_str(&start, TK_TAG_SNINAME, o.sniname);
@@ -400,7 +409,8 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 		sock = -1;
 		goto out;
 	}
-	r = await_result(sock, &cb, 0, budget, peername, peername_len);
+	r = await_result(sock, &cb, 0, budget, peername, peername_len, o.alpn_selected,
+			 o.alpn_selected_len);
 	sock = -1;
 out:
 	(void)tk_close(sock);
@@ -465,7 +475,7 @@ static int finish(int pending, const struct sni_cb *cb, char *peername, size_t p
 		return -1;
 	}
 	r = await_result(pending, cb ? cb : &(struct sni_cb){ 0 }, cb != NULL, wait_budget_ms(0), peername,
-			 peername_len);
+			 peername_len, NULL, 0);
 	if (r < 0) {
 		errno = -r;
 		return -1;
@@ -543,6 +553,7 @@ int tlskey_query(int fd, struct tlskey_info *ret)
 	(void)snprintf(ret->mapped_user, sizeof(ret->mapped_user), "%s", m->mapped_user);
 	ret->handshake_ms = m->hs_ms;
 	ret->flags = m->info_flags;
+	(void)snprintf(ret->alpn, sizeof(ret->alpn), "%s", m->alpn_selected);
 	ret->peer_cert_len = m->peer_cert_len;
 	memcpy(ret->peer_cert, m->peer_cert, m->peer_cert_len);
 	r = 0;

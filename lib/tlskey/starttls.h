@@ -51,7 +51,8 @@ extern "C" {
  *            protected descriptor is a SOCK_SEQPACKET socket that keeps
  *            datagram boundaries (one read = one datagram; a datagram too
  *            large for the path MTU is dropped).  Any other value fails
- *            with EPROTONOSUPPORT.
+ *            with EPROTONOSUPPORT, IPPROTO_SCTP included (no SCTP
+ *            support; the kernels tlskeyd is tested on have none).
  * myname:    local identity whose key and certificate are used
  *            ("example.com" or "alice@example.com"); must not be NULL.
  * flags:     TLSKEY_FLAG_*; unknown bits or server-only bits -> EINVAL.
@@ -82,7 +83,9 @@ extern "C" {
  *   ETIMEDOUT     the handshake timer expired, or the daemon did not answer
  *                 within TLSKEYD_TIMEOUT ms (default: the handshake timer,
  *                 or the daemon's default 30000 ms, plus 5000 ms)
- *   ERANGE        the peer identity does not fit in peername_len
+ *   ERANGE        the peer identity does not fit in peername_len (or the
+ *                 ALPN id in alpn_selected_len, tlskey_starttls())
+ *   ENOPROTOOPT   alpn_strict and no ALPN protocol agreed (tlskey_starttls())
  *   EINVAL        bad arguments or flags for this role
  *   EBADF, ENOTSOCK, EPROTOTYPE, EPROTONOSUPPORT, ENOTCONN
  *                 fd is not a connected socket of the kind proto needs
@@ -147,7 +150,36 @@ struct tlskey_options {
 	 * finish the start with tlskey_finish_sni_ctx(). */
 	int (*checksni_ctx)(void *ctx, const char *name, size_t len);
 	void *checksni_arg;
+	/* ALPN (RFC 7301), TCP only.  Client role: the protocol ids to offer,
+	 * in the order to offer them; server role: the ids to accept, in the
+	 * server's order of preference (the first of them the client also
+	 * offers wins, whatever the client's order).  Each id is a
+	 * NUL-terminated string of 1 to TLSKEY_ALPN_ID_MAX bytes (e.g. "h2",
+	 * "http/1.1"); at most TLSKEY_ALPN_MAX_IDS of them.  Otherwise, or
+	 * with alpn NULL and n_alpn > 0, or with DTLS: EINVAL.  NULL/0
+	 * negotiates no ALPN.  Only read, during the call. */
+	const char *const *alpn;
+	size_t n_alpn;
+	/* With alpn only (EINVAL otherwise): fail unless a protocol is agreed.
+	 * Server role: a client offering none of the ids, or no ALPN at all,
+	 * gets a no_application_protocol alert (120); client role: a server
+	 * that selects none (or one not offered) gets the same alert.  The
+	 * call fails with ENOPROTOOPT.  Without alpn_strict the handshake
+	 * goes on without ALPN and the negotiated protocol is "". */
+	int alpn_strict;
+	/* If not NULL, receives the negotiated ALPN id, NUL-terminated, ""
+	 * when none was agreed, from a blocking start.  If it does not fit in
+	 * alpn_selected_len bytes (TLSKEY_ALPN_ID_MAX + 1 always does) the
+	 * call fails with ERANGE (never truncated).  Not with nonblocking
+	 * (EINVAL): read tlskey_info.alpn from tlskey_query() instead. */
+	char *alpn_selected;
+	size_t alpn_selected_len;
 };
+
+/* Bounds of tlskey_options.alpn (those of GnuTLS 3.7.9; RFC 7301 itself
+ * allows ids of up to 255 bytes). */
+#define TLSKEY_ALPN_MAX_IDS 8
+#define TLSKEY_ALPN_ID_MAX 31
 
 /* Start TLS in either role, with options.  Roles are independent of who
  * called connect() and who called accept().  `opt` may be NULL.
@@ -208,6 +240,7 @@ struct tlskey_info {
 	size_t peer_cert_len;       /* 0 if the peer sent no certificate */
 	unsigned char peer_cert[8192]; /* peer's certificate, DER */
 	unsigned int flags;         /* TLSKEY_INFO_*, below */
+	char alpn[32];              /* negotiated ALPN id, "" if none (or in cleartext) */
 };
 
 /* tlskey_info.flags (also sent in the start result, see doc/protocol.md). */

@@ -34,6 +34,8 @@ client() { echo client --connect "127.0.0.1:$PEER_PORT" "$@"; }
 
 # ---- library-side argument checks ------------------------------------
 tk_neg proto-99 EPROTONOSUPPORT $(client --myname alice@example.test --proto 99)
+# SCTP (132) too: not supported (doc/api.md "SCTP").
+tk_neg proto-sctp EPROTONOSUPPORT $(client --myname alice@example.test --proto 132)
 # DTLS on a TCP socket: the daemon checks the socket type.
 tk_neg proto-udp-on-tcp EPROTOTYPE $(client --myname alice@example.test --proto 17)
 tk_neg unknown-flags EINVAL $(client --myname alice@example.test --flags 100)

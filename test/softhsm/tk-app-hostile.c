@@ -71,8 +71,43 @@ static const char *const hostile_modes[] = {
 	"empty",      /* zero-length record */
 	"hangup",     /* connect and close at once */
 	"stream",     /* SOCK_STREAM connect (the daemon socket is SEQPACKET) */
+	"alpn-empty-id", /* START whose ALPN list has an empty id */
+	"alpn-long-id",  /* ... a 255-byte id (RFC 7301 allows it, we do not) */
+	"alpn-nine",     /* ... nine ids */
+	"alpn-overrun",  /* ... an id length running past the item */
 	NULL,
 };
+
+/* Append a raw ALPN item for mode to the START in buf (len bytes) and fix
+ * the header's body length; returns the new length. */
+static size_t add_raw_alpn(uint8_t *buf, size_t len, const char *mode)
+{
+	uint8_t item[300];
+	size_t n = 0;
+
+	if (strcmp(mode, "alpn-empty-id") == 0) {
+		memcpy(item, "\0\2h2", 4);
+		n = 4;
+	} else if (strcmp(mode, "alpn-long-id") == 0) {
+		item[0] = 255;
+		memset(item + 1, 'x', 255);
+		n = 256;
+	} else if (strcmp(mode, "alpn-nine") == 0) {
+		for (n = 0; n < 18; n += 2)
+			item[n] = 1, item[n + 1] = (uint8_t)('a' + n / 2);
+	} else {
+		memcpy(item, "\2h2\11http", 8); /* 9 claimed, 4 there */
+		n = 8;
+	}
+	buf[len] = 0;
+	buf[len + 1] = TK_TAG_ALPN;
+	buf[len + 2] = (uint8_t)(n >> 8);
+	buf[len + 3] = (uint8_t)n;
+	memcpy(buf + len + 4, item, n);
+	len += 4 + n;
+	put_u32(buf + 4, (uint32_t)(len - TK_WIRE_HDR_LEN));
+	return len;
+}
 
 int run_hostile(const char *path, const char *mode, unsigned timeout)
 {
@@ -146,6 +181,9 @@ int run_hostile(const char *path, const char *mode, unsigned timeout)
 		} else if (strcmp(mode, "two-fds") == 0) {
 			pass[npass++] = extra[0];
 			pass[npass++] = extra[1];
+		} else if (strncmp(mode, "alpn-", 5) == 0) {
+			len = add_raw_alpn(buf, len, mode);
+			pass[npass++] = extra[0];
 		} else if (strcmp(mode, "pipe-fd") == 0) {
 			int pp[2];
 			if (pipe2(pp, O_CLOEXEC) < 0)

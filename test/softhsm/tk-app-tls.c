@@ -52,6 +52,44 @@ static int check_sni(char *name)
 	return ok;
 }
 
+/* The negotiated ALPN id of the last blocking start (--alpn). */
+static char alpn_sel[4096];
+
+/* --alpn LIST into the options: ids split at commas, empty ones kept. */
+static void set_alpn(const struct opts *o, struct tlskey_options *to)
+{
+	static char copy[4096];
+	static const char *ids[64];
+	size_t n = 0;
+	char *p = copy;
+
+	if (!o->alpn) {
+		to->alpn_strict = o->alpn_strict;
+		return;
+	}
+	if (strlen(o->alpn) >= sizeof(copy))
+		usage("--alpn too long");
+	memcpy(copy, o->alpn, strlen(o->alpn) + 1);
+	for (;;) {
+		char *comma = strchr(p, ',');
+
+		if (n == sizeof(ids) / sizeof(ids[0]))
+			usage("--alpn: too many ids");
+		ids[n++] = p;
+		if (!comma)
+			break;
+		*comma = '\0';
+		p = comma + 1;
+	}
+	to->alpn = o->alpn_null ? NULL : ids;
+	to->n_alpn = n;
+	to->alpn_strict = o->alpn_strict;
+	if (!o->nonblocking) {
+		to->alpn_selected = alpn_sel;
+		to->alpn_selected_len = o->alpn_len ? o->alpn_len : 32;
+	}
+}
+
 /* Report the outcome of one starttls_*() call.  Returns -1 to go on with
  * the relay, otherwise the exit status for this connection. */
 static int report_starttls(const struct opts *o, int pfd, int e, const char *peer)
@@ -69,6 +107,8 @@ static int report_starttls(const struct opts *o, int pfd, int e, const char *pee
 		return EXIT_EXPECT;
 	}
 	(void)fprintf(stderr, "PEER=%s\n", peer ? peer : "");
+	if (o->alpn && !o->nonblocking)
+		(void)fprintf(stderr, "ALPN=%s\n", alpn_sel);
 	(void)fprintf(stderr, "PROTECTED=%s\n", fd_kind(pfd));
 	if (o->expect) {
 		(void)fprintf(stderr, "UNEXPECTED success (wanted %s)\n", o->expect);
@@ -82,7 +122,7 @@ static int report_starttls(const struct opts *o, int pfd, int e, const char *pee
 static int use_ext(const struct opts *o)
 {
 	return o->role_swap || o->hs_timeout || o->allow_hs_timeout || o->nonblocking || o->query ||
-	       o->cert_out || o->udp;
+	       o->cert_out || o->udp || o->alpn || o->alpn_strict;
 }
 
 /* Start TLS on fd (always consumed) in `role`.  Returns the protected
@@ -112,6 +152,7 @@ static int start_tls(const struct opts *o, int fd, int role, int (*cb)(char *), 
 	to.nonblocking = o->nonblocking;
 	to.sniname = o->sni;
 	to.checksni = cb;
+	set_alpn(o, &to);
 	if (!o->nonblocking) {
 		pfd = tlskey_starttls(fd, o->proto, role, o->myname, o->flags, &to, peer, peer_len);
 		*ret_errno = errno;
@@ -172,9 +213,9 @@ static void print_query(const struct tlskey_info *i)
 {
 	(void)fprintf(stderr,
 		      "QUERY state=%s version=%s cipher=%s peer=%s local=%s mapped=%s hs_ms=%u "
-		      "certlen=%zu\n",
+		      "certlen=%zu\nQUERY-ALPN=%s\n",
 		      state_name(i->state), i->version, i->cipher_suite, i->peer, i->local,
-		      i->mapped_user, i->handshake_ms, i->peer_cert_len);
+		      i->mapped_user, i->handshake_ms, i->peer_cert_len, i->alpn);
 }
 
 /* After a successful start: --allow-hs-timeout, --query, --cert-out.

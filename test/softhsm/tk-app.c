@@ -41,6 +41,7 @@
  *   --finish-plain      with --nonblocking and a callback: tlskey_finish()
  *   --query             after the handshake print "QUERY state=.. version=..
  *                       cipher=.. peer=.. local=.. mapped=.. hs_ms=.. certlen=.."
+ *                       and "QUERY-ALPN=<id>"
  *   --cert-out FILE     with --query: write the peer certificate (DER) to FILE
  *   --query-at-end      after the relay ended, print "ENDSTATE=secure|failed|gone"
  *   --udp               DTLS: a UDP socket (client: connect(); server: bind,
@@ -50,6 +51,12 @@
  *                       stdout and logged as "DGRAM len=N" on stderr
  *   --dgrams N          with --udp: stop after receiving N datagrams (the
  *                       client's default is the number of lines it sent)
+ *   --alpn LIST         ALPN ids, comma-separated (empty ids are kept, for
+ *                       the library to refuse); a blocking start prints
+ *                       "ALPN=<negotiated id>" ("" for none)
+ *   --alpn-strict       alpn_strict; --alpn-len N: the alpn_selected buffer
+ *                       size (default 32); --alpn-null: pass the count of
+ *                       --alpn with a NULL list
  *
  * ADDR is numeric: 127.0.0.1 or [::1].  PORT 0 picks a free port; the
  * actual one is written to --port-file (atomically, by rename).
@@ -195,6 +202,14 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->reply = v;
 		else if (ARG("--to"))
 			o->to = v;
+		else if (ARG("--alpn"))
+			o->alpn = v;
+		else if (strcmp(a, "--alpn-strict") == 0)
+			o->alpn_strict = 1;
+		else if (strcmp(a, "--alpn-null") == 0)
+			o->alpn_null = 1;
+		else if (ARG("--alpn-len"))
+			o->alpn_len = parse_num(v, 10, 4096, "--alpn-len");
 		else
 			usage("unknown argument %s", a);
 #undef ARG

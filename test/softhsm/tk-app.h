@@ -47,6 +47,13 @@ struct opts {
 	unsigned dgrams;
 	const char *reply;
 	const char *to;
+	/* --alpn LIST (comma-separated, empty ids kept), --alpn-strict,
+	 * --alpn-len N (alpn_selected buffer, default 32), --alpn-null (the
+	 * list pointer NULL with its count) */
+	const char *alpn;
+	int alpn_strict;
+	size_t alpn_len;
+	int alpn_null;
 };
 
 /* --query-at-end (tk-app.c): print ENDSTATE= after the relay ended. */

@@ -7,6 +7,7 @@
  *       --proxy-v2 each must start with a PROXY protocol v2 header, which
  *       is checked strictly and printed on stderr as one line:
  *         PROXY fam=tcp4 src=A:P dst=A:P client=0xNN verify=N version=V cipher=C cn=ID
+ *         (and "PROXY-ALPN=ID" after it when the header has a PP2_TYPE_ALPN TLV)
  *       Then it echoes: as it reads (default), or with --at-eof only after
  *       the peer half-closed (which proves that half-close travels through
  *       the tunnel), then half-closes itself.  Per connection it prints
@@ -152,6 +153,7 @@ static void proxy_v2_read(int fd)
 					 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
 	uint8_t hdr[16], body[PP2_MAX_BODY];
 	char src[64] = "-", dst[64] = "-", version[80] = "-", cipher[80] = "-", cn[400] = "-";
+	char alpn[80] = "";
 	const char *fam = "?";
 	size_t len, pos = 0, addrlen = 0;
 	unsigned client = 0, verify = 0, type, st;
@@ -186,6 +188,11 @@ static void proxy_v2_read(int fd)
 	while (tlv_next(body, &pos, len, "TLV", &type, &val, &vlen)) {
 		size_t sp = 5;
 
+		if (type == 0x01) { /* PP2_TYPE_ALPN */
+			if (alpn[0] || vlen == 0)
+				bad("PROXY invalid: repeated or empty PP2_TYPE_ALPN");
+			put_str(alpn, sizeof(alpn), val, vlen);
+		}
 		if (type != 0x20)
 			continue;
 		if (vlen < 5)
@@ -206,6 +213,8 @@ static void proxy_v2_read(int fd)
 		bad("PROXY invalid: no PP2_TYPE_SSL TLV");
 	(void)fprintf(stderr, "PROXY fam=%s src=%s dst=%s client=0x%02x verify=%u version=%s cipher=%s cn=%s\n",
 		      fam, src, dst, client, verify, version, cipher, cn);
+	if (alpn[0])
+		(void)fprintf(stderr, "PROXY-ALPN=%s\n", alpn);
 }
 
 /* Read what fd has (up to cap bytes into buf) and copy it to stdout: the

@@ -69,6 +69,15 @@ START_TEST(check_request_decisions)
 	ck_assert_int_eq(check(&m, "invalid server name indication"), -EINVAL);
 	m.role = TK_ROLE_CLIENT;
 	ck_assert_int_eq(check(&m, NULL), 0);
+	/* ALPN: strict needs a list; DTLS takes none. */
+	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "a.example.test");
+	m.alpn_strict = 1;
+	m.present |= 1u << TK_TAG_ALPN_STRICT;
+	ck_assert_int_eq(check(&m, "strict ALPN without an ALPN list"), -EINVAL);
+	ck_assert_int_eq(tk_msg_set_alpn(&m, (const uint8_t *)"\2h2", 3), 0);
+	ck_assert_int_eq(check(&m, NULL), 0);
+	m.proto = IPPROTO_UDP;
+	ck_assert_int_eq(check(&m, "ALPN is for TLS over TCP only"), -EINVAL);
 	m = start_msg(TK_ROLE_SERVER, IPPROTO_TCP, 0, "a.example.test");
 	m.timeout_ms = 3600u * 1000u + 1;
 	ck_assert_int_eq(check(&m, "over one hour"), -EINVAL);

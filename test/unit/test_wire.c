@@ -196,10 +196,92 @@ START_TEST(names)
 }
 END_TEST
 
+/* A START carrying raw ALPN item bytes (as a hostile caller may send). */
+static int decode_alpn(const void *list, uint16_t n, struct tk_msg *ret)
+{
+	static uint8_t b[TK_WIRE_MAX_MSG + 600];
+	struct tk_msg m = start_msg();
+	size_t len;
+
+	ck_assert_int_eq(tk_msg_encode(&m, b, sizeof(b), &len), 0);
+	len += put_item(b + len, TK_TAG_ALPN, list, n);
+	hdr(b, TK_MSG_START, len - 8);
+	return tk_msg_decode(b, len, ret);
+}
+
+START_TEST(alpn_list)
+{
+	static const char *const ids[] = { "h2", "http/1.1" };
+	static const char *const nine[] = { "a", "b", "c", "d", "e", "f", "g", "h", "i" };
+	const char *const bad_ids[] = { "h2", "" };
+	const char *const null_id[] = { "h2", NULL };
+	uint8_t list[TK_ALPN_LIST_MAX + 8], big[TK_ALPN_LIST_MAX + 8];
+	struct tk_msg m = start_msg(), d;
+	uint8_t buf[TK_WIRE_MAX_MSG];
+	size_t len, bad = 99;
+	char id32[33];
+	const char *const long_id[] = { id32 };
+
+	/* The library's encoder, and a round trip. */
+	ck_assert_int_eq(tk_alpn_list_encode(ids, 2, list, sizeof(list), &bad, &len), 0);
+	ck_assert_uint_eq(len, 12);
+	ck_assert_int_eq(memcmp(list, "\2h2\10http/1.1", 12), 0);
+	ck_assert_int_eq(tk_msg_set_alpn(&m, list, len), 0);
+	ck_assert_int_eq(tk_msg_encode(&m, buf, sizeof(buf), &len), 0);
+	ck_assert_int_eq(tk_msg_decode(buf, len, &d), 0);
+	ck_assert(TK_HAS(&d, TK_TAG_ALPN));
+	ck_assert_uint_eq(d.alpn_len, 12);
+	ck_assert_int_eq(memcmp(d.alpn, "\2h2\10http/1.1", 12), 0);
+	/* What the encoder refuses. */
+	ck_assert_int_eq(tk_alpn_list_encode(nine, 9, list, sizeof(list), &bad, &len), -EINVAL);
+	ck_assert_uint_eq(bad, 9);
+	ck_assert_int_eq(tk_alpn_list_encode(ids, 0, list, sizeof(list), &bad, &len), -EINVAL);
+	ck_assert_int_eq(tk_alpn_list_encode(NULL, 1, list, sizeof(list), &bad, &len), -EINVAL);
+	ck_assert_int_eq(tk_alpn_list_encode(bad_ids, 2, list, sizeof(list), &bad, &len), -EINVAL);
+	ck_assert_uint_eq(bad, 1);
+	ck_assert_int_eq(tk_alpn_list_encode(null_id, 2, list, sizeof(list), &bad, &len), -EINVAL);
+	memset(id32, 'x', 32);
+	id32[32] = '\0';
+	ck_assert_int_eq(tk_alpn_list_encode(long_id, 1, list, sizeof(list), &bad, &len), -EINVAL);
+	id32[31] = '\0'; /* 31 bytes: the most */
+	ck_assert_int_eq(tk_alpn_list_encode(long_id, 1, list, sizeof(list), &bad, &len), 0);
+	ck_assert_int_eq(tk_alpn_list_encode(long_id, 1, list, 8, &bad, &len), -EMSGSIZE);
+
+	/* What the daemon's decoder refuses from a hostile caller. */
+	ck_assert_int_eq(decode_alpn("\2h2", 3, &d), 0);
+	ck_assert_int_eq(decode_alpn("", 0, &d), -EBADMSG);          /* empty list */
+	ck_assert_int_eq(decode_alpn("\0\2h2", 4, &d), -EBADMSG);   /* empty id */
+	ck_assert_int_eq(decode_alpn("\3h2", 3, &d), -EBADMSG);      /* runs past the end */
+	ck_assert_int_eq(decode_alpn("\3h\0x", 4, &d), -EBADMSG);   /* NUL in an id */
+	memset(big, 'y', sizeof(big));
+	big[0] = 32; /* a 32-byte id */
+	ck_assert_int_eq(decode_alpn(big, 33, &d), -EBADMSG);
+	big[0] = 255; /* a 255-byte id: legal in RFC 7301, over our bound */
+	ck_assert_int_eq(decode_alpn(big, 256, &d), -EBADMSG);
+	for (int i = 0; i < 9; i++)
+		big[2 * i] = 1;
+	ck_assert_int_eq(decode_alpn(big, 16, &d), 0);               /* 8 ids */
+	ck_assert_int_eq(decode_alpn(big, 18, &d), -EBADMSG);        /* 9 ids */
+	ck_assert_int_eq(decode_alpn(big, TK_ALPN_LIST_MAX + 1, &d), -EBADMSG); /* too long */
+	/* Nowhere but in a START. */
+	m = (struct tk_msg){ .type = TK_MSG_RESULT, .present = 1u << TK_TAG_ERRNO };
+	ck_assert_int_eq(tk_msg_set_alpn(&m, (const uint8_t *)"\2h2", 3), 0);
+	ck_assert_int_eq(tk_msg_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+	/* The negotiated id travels in RESULT and QUERY_RESULT, bounded. */
+	m = (struct tk_msg){ .type = TK_MSG_RESULT, .present = 1u << TK_TAG_ERRNO };
+	ck_assert_int_eq(tk_msg_set_str(&m, TK_TAG_ALPN_SELECTED, "h2"), 0);
+	ck_assert_int_eq(tk_msg_encode(&m, buf, sizeof(buf), &len), 0);
+	ck_assert_int_eq(tk_msg_decode(buf, len, &d), 0);
+	ck_assert_str_eq(d.alpn_selected, "h2");
+	id32[31] = 'x';
+	ck_assert_int_eq(tk_msg_set_str(&m, TK_TAG_ALPN_SELECTED, id32), -ENAMETOOLONG);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *tests[] = { roundtrip, bad_header, bad_items, bad_strings, fd_passing, names,
-				NULL };
+				alpn_list, NULL };
 
 	return tkt_run("wire", "/common/wire", NULL, NULL, 0, tests);
 }

@@ -250,14 +250,23 @@ static int conf_set(struct tunnel_conf *c, const char *key, const char *value, c
 		return set_name(c->sni, value, o);
 	if (strcmp(key, "sni-allow") == 0)
 		return set_sni_allow(c, value, o);
+	if (strcmp(key, "alpn") == 0) {
+		char why[200];
+
+		if (tunnel_alpn_parse(c, value, why, sizeof(why)) < 0)
+			return conf_error(o, "%s", why);
+		return 0;
+	}
 	if (strcmp(key, "flags") == 0) {
 		if (tunnel_flags_parse(value, &c->flags) < 0)
 			return conf_error(o, "unknown or repeated flag in '%s' (see tlskey-tunnel(1))",
 					  value);
 		return 0;
 	}
-	if (strcmp(key, "proxy-v2") == 0) {
-		if (parse_bool(value, &c->proxy_v2) < 0)
+	if (strcmp(key, "proxy-v2") == 0 || strcmp(key, "alpn-strict") == 0) {
+		int *dst = strcmp(key, "proxy-v2") == 0 ? &c->proxy_v2 : &c->alpn_strict;
+
+		if (parse_bool(value, dst) < 0)
 			return conf_error(o, "expected yes or no, got '%s'", value);
 		return 0;
 	}
@@ -406,6 +415,7 @@ static void usage(FILE *f)
 		"       tlskey-tunnel --mode client --listen ADDR --connect HOST:PORT\n"
 		"                     --myname NAME [--sni NAME]\n"
 		"       server mode also: [--sni-allow NAME,*.DOMAIN,...]\n"
+		"       either mode: [--alpn ID,ID,... [--alpn-strict]] (e.g. h2,http/1.1)\n"
 		"       tlskey-tunnel --config FILE [OPTIONS]\n"
 		"Options: --flags LIST  --max-conns N  --timeout SECONDS|Ns|Nms\n"
 		"         --idle-timeout SECONDS|Ns|Nms  --port-file FILE\n"
@@ -414,7 +424,8 @@ static void usage(FILE *f)
 		f);
 }
 
-enum { OPT_HELP = 'h', OPT_VERSION = 'V', OPT_BASE = 0x100, OPT_CONFIG, OPT_PROXY };
+/* OPT_BOOL: a switch on the command line, "yes"/"no" in a file. */
+enum { OPT_HELP = 'h', OPT_VERSION = 'V', OPT_BASE = 0x100, OPT_CONFIG, OPT_BOOL };
 
 static const struct option long_opts[] = {
 	{ "mode", required_argument, NULL, OPT_BASE },
@@ -424,12 +435,14 @@ static const struct option long_opts[] = {
 	{ "myname", required_argument, NULL, OPT_BASE },
 	{ "sni", required_argument, NULL, OPT_BASE },
 	{ "sni-allow", required_argument, NULL, OPT_BASE },
+	{ "alpn", required_argument, NULL, OPT_BASE },
 	{ "flags", required_argument, NULL, OPT_BASE },
 	{ "max-conns", required_argument, NULL, OPT_BASE },
 	{ "timeout", required_argument, NULL, OPT_BASE },
 	{ "idle-timeout", required_argument, NULL, OPT_BASE },
 	{ "port-file", required_argument, NULL, OPT_BASE },
-	{ "proxy-v2", no_argument, NULL, OPT_PROXY },
+	{ "proxy-v2", no_argument, NULL, OPT_BOOL },
+	{ "alpn-strict", no_argument, NULL, OPT_BOOL },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -452,6 +465,9 @@ static int conf_check(const struct tunnel_conf *c)
 		return conf_error(&o, "missing");
 	if (c->port_file[0] && c->listen.ss.ss_family == AF_UNIX)
 		return conf_error(&o, "--port-file is for TCP listeners");
+	o.key = "alpn-strict";
+	if (c->alpn_strict && !c->n_alpn)
+		return conf_error(&o, "needs --alpn");
 	if (c->mode == TUNNEL_MODE_SERVER) {
 		if (c->listen.ss.ss_family == AF_UNIX)
 			return conf_error(&o, "server mode listens on TCP (TLS from the network)");
@@ -540,9 +556,9 @@ int tunnel_conf_from_argv(int argc, char **argv, struct tunnel_conf *ret_conf)
 		if (ch == OPT_BASE) {
 			o.key = long_opts[idx].name;
 			r = conf_set(&c, o.key, optarg, &o);
-		} else if (ch == OPT_PROXY) {
-			c.proxy_v2 = 1;
-			r = 0;
+		} else if (ch == OPT_BOOL) {
+			o.key = long_opts[idx].name;
+			r = conf_set(&c, o.key, "yes", &o);
 		} else {
 			/* getopt_long() has said what was wrong. */
 			(void)fputs("Try 'tlskey-tunnel --help'.\n", stderr);

@@ -217,10 +217,19 @@ static void conn_starttls(struct tunnel_conn *c, int fd)
 	const struct tunnel_conf *conf = c->t->conf;
 	struct tlskey_options o;
 	int role = conf->mode == TUNNEL_MODE_SERVER ? TLSKEY_ROLE_SERVER : TLSKEY_ROLE_CLIENT;
+	const char *alpn[TUNNEL_ALPN_MAX];
 	int pending, r;
 
 	memset(&o, 0, sizeof(o));
 	o.size = sizeof(o);
+	for (unsigned i = 0; i < conf->n_alpn; i++)
+		alpn[i] = conf->alpn[i];
+	if (conf->n_alpn) {
+		/* Only read during the call. */
+		o.alpn = alpn;
+		o.n_alpn = conf->n_alpn;
+		o.alpn_strict = conf->alpn_strict;
+	}
 	o.handshake_timeout_ms = conf->timeout_ms;
 	o.nonblocking = 1;
 	if (role == TLSKEY_ROLE_CLIENT && conf->sni[0])
@@ -300,6 +309,7 @@ static void relay_start(struct tunnel_conn *c)
 		if (info && tlskey_query(c->ep[SIDE_TLS].fd, info) == 0) {
 			tls.version = info->version;
 			tls.cipher = info->cipher_suite;
+			tls.alpn = info->alpn;
 		}
 		r = proxy_v2_encode((struct sockaddr *)&c->remote, c->remote_len,
 				    (struct sockaddr *)&c->local, c->local_len, &tls, c->buf[SIDE_TLS].data,

@@ -4,6 +4,7 @@
  * Layout we send:
  *   12-byte signature, 0x21 (v2, PROXY), family/transport, length,
  *   addresses (IPv4 12 bytes, IPv6 36 bytes, or none for AF_UNSPEC),
+ *   PP2_TYPE_ALPN { the negotiated id } when there is one,
  *   PP2_TYPE_SSL { client, verify, sub-TLVs SSL_VERSION, SSL_CIPHER, SSL_CN }.
  *
  * The SSL_CN sub-TLV carries the identity tlskeyd authenticated (an
@@ -25,6 +26,7 @@
 #define PP2_FAM_UNSPEC 0x00u
 #define PP2_FAM_TCP4 0x11u
 #define PP2_FAM_TCP6 0x21u
+#define PP2_TYPE_ALPN 0x01u
 #define PP2_TYPE_SSL 0x20u
 #define PP2_SUBTYPE_SSL_VERSION 0x21u
 #define PP2_SUBTYPE_SSL_CN 0x22u
@@ -163,6 +165,7 @@ int proxy_v2_encode(const struct sockaddr *src, socklen_t srclen, const struct s
 		put_u16(&o, dport);
 	}
 
+	put_tlv_str(&o, PP2_TYPE_ALPN, tls->alpn);
 	put_u8(&o, PP2_TYPE_SSL);
 	ssl_len_at = o.len;
 	put_u16(&o, 0); /* patched below */

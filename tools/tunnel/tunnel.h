@@ -8,7 +8,8 @@
  *   conn.c   one connection: handshake through tlskeyd, backend connect,
  *            the relay with half-close, the log line
  *   spawn.c  --exec: the protected descriptor as a child's stdin/stdout
- *   proxy.c  PROXY protocol v2 header encoder (no I/O) */
+ *   proxy.c  PROXY protocol v2 header encoder (no I/O)
+ *   alpn.c   --alpn: the list of ALPN protocol ids */
 #ifndef TLSKEY_TUNNEL_H
 #define TLSKEY_TUNNEL_H
 
@@ -27,6 +28,8 @@
 #define TUNNEL_SNI_ALLOW_MAX 16u
 #define TUNNEL_CONF_FILE_MAX (64u * 1024u)
 #define TUNNEL_CONF_LINE_MAX 4096u
+#define TUNNEL_ALPN_MAX 8u     /* TLSKEY_ALPN_MAX_IDS */
+#define TUNNEL_ALPN_ID_MAX 31u /* TLSKEY_ALPN_ID_MAX */
 
 /* Exit statuses (also in the man page). */
 enum {
@@ -68,6 +71,11 @@ struct tunnel_conf {
 	unsigned timeout_ms;              /* 0: the daemon's handshake-timeout */
 	unsigned idle_timeout_ms;         /* 0: connections may idle forever */
 	char port_file[TUNNEL_ADDR_TEXT_MAX]; /* "" or where to write the bound port */
+	/* --alpn: ALPN ids offered (client mode) or accepted in this order of
+	 * preference (server mode); n_alpn 0: no ALPN. */
+	char alpn[TUNNEL_ALPN_MAX][TUNNEL_ALPN_ID_MAX + 1];
+	unsigned n_alpn;
+	int alpn_strict; /* --alpn-strict: no id agreed fails the handshake */
 };
 
 /* ---- conf.c -------------------------------------------------------------- */
@@ -91,6 +99,14 @@ void tunnel_conf_free(struct tunnel_conf *conf);
  * names are common/flags.c's) into TLSKEY_FLAG_* bits; "" is no flag.
  * Returns 0 or -EINVAL (unknown or repeated name, empty item). */
 int tunnel_flags_parse(const char *list, int *ret_flags);
+
+/* ---- alpn.c -------------------------------------------------------------- */
+
+/* Parse "h2,http/1.1" into conf->alpn (replacing earlier ids; "" clears
+ * them).  Each id 1 to TUNNEL_ALPN_ID_MAX printable bytes other than ",",
+ * at most TUNNEL_ALPN_MAX of them.  Returns 0, or -EINVAL with the reason
+ * in why. */
+int tunnel_alpn_parse(struct tunnel_conf *conf, const char *list, char *why, size_t whylen);
 
 /* ---- addr.c -------------------------------------------------------------- */
 
@@ -118,6 +134,7 @@ struct proxy_v2_tls {
 	const char *version; /* e.g. "TLS1.3"; NULL or "" to omit */
 	const char *cipher;  /* e.g. "TLS_AES_128_GCM_SHA256"; NULL or "" to omit */
 	const char *peer;    /* authenticated peer identity; NULL or "": none */
+	const char *alpn;    /* negotiated ALPN id (PP2_TYPE_ALPN); NULL or "": omit */
 };
 
 #define PROXY_V2_HDR_MAX 1024u
@@ -126,8 +143,9 @@ struct proxy_v2_tls {
  * from `src` to `dst` into out[0..cap).  Both addresses must be AF_INET or
  * AF_INET6 (IPv4-mapped IPv6 is sent as IPv4 when both are); anything else
  * is sent as AF_UNSPEC without addresses, which receivers must accept.
- * Appends one PP2_TYPE_SSL TLV with PP2_SUBTYPE_SSL_VERSION, _CIPHER and
- * _CN (the peer identity), as HAProxy does (doc/tunnel.md).  Returns 0 and
+ * Appends a PP2_TYPE_ALPN TLV when tls->alpn is set, then one PP2_TYPE_SSL
+ * TLV with PP2_SUBTYPE_SSL_VERSION, _CIPHER and _CN (the peer identity), as
+ * HAProxy does (doc/tunnel.md).  Returns 0 and
  * the length in *ret_len, or -EINVAL (NULL arguments), -ENOSPC (cap too
  * small; strings are bounded by the caller, so 0xffff never overflows). */
 int proxy_v2_encode(const struct sockaddr *src, socklen_t srclen, const struct sockaddr *dst,
