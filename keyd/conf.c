@@ -125,6 +125,20 @@ static int set_group(struct parser *p, const char *key, const char *val)
 	return set_str(p, &p->conf->admin_group, key, val);
 }
 
+/* peer-ocsp = require | if-stapled | off (doc/config.md). */
+static int set_peer_ocsp(struct parser *p, int *dst, const char *val)
+{
+	static const char *const names[] = { "off", "if-stapled", "require" };
+
+	for (int i = 0; i < 3; i++) {
+		if (!strcmp(val, names[i])) {
+			*dst = KEYD_OCSP_OFF + i;
+			return 0;
+		}
+	}
+	return perr(p, "'peer-ocsp' must be require, if-stapled or off, not '%s'", val);
+}
+
 static int global_setting(struct parser *p, const char *key, const char *val)
 {
 	struct keyd_conf *c = p->conf;
@@ -186,6 +200,8 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return set_uint(p, &c->upgrade_drain_s, key, val, 1, 7 * 24 * 3600);
 	if (!strcmp(key, "request-timeout"))
 		return set_uint(p, &c->request_timeout_ms, key, val, 1, 3600 * 1000);
+	if (!strcmp(key, "peer-ocsp"))
+		return set_peer_ocsp(p, &c->peer_ocsp, val);
 	if (!strcmp(key, "cert-expiry-warning")) {
 		p->expiry_set = 1;
 		return set_uint(p, &c->cert_expiry_warning_days, key, val, 0, 3650);
@@ -237,6 +253,10 @@ static int identity_setting(struct parser *p, const char *key, const char *val)
 		id->optional = !strcmp(val, "yes");
 		return 0;
 	}
+	if (!strcmp(key, "ocsp-response"))
+		return set_path(p, &id->ocsp_file, key, val);
+	if (!strcmp(key, "peer-ocsp"))
+		return set_peer_ocsp(p, &id->peer_ocsp, val);
 	if (!strcmp(key, "pin-file")) {
 		if (id->pin_file)
 			return perr(p, "duplicate PIN source");
@@ -468,6 +488,8 @@ static void cache_defaults(struct parser *p)
 		p->conf->cache_ttl_s = 300;
 	if (!p->expiry_set)
 		p->conf->cert_expiry_warning_days = 14;
+	if (!p->conf->peer_ocsp)
+		p->conf->peer_ocsp = KEYD_OCSP_IF_STAPLED;
 }
 
 int keyd_conf_parse(const char *name, const char *buf, size_t len, struct keyd_conf **ret_conf,
@@ -577,6 +599,7 @@ void keyd_conf_free(struct keyd_conf *conf)
 		free(conf->ids[i].key_uri);
 		free(conf->ids[i].cert_src);
 		free(conf->ids[i].pin_file);
+		free(conf->ids[i].ocsp_file);
 	}
 	free(conf->ids);
 	free(conf->path);
