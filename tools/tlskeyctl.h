@@ -80,6 +80,7 @@ int ctl_upgrade(struct ctl *ctl, int argc, char **argv);
 int ctl_keys(struct ctl *ctl, int argc, char **argv);
 int ctl_status(struct ctl *ctl, int argc, char **argv);  /* tlskeyctl_status.c */
 int ctl_metrics(struct ctl *ctl, int argc, char **argv);
+int ctl_ocsp_fetch(struct ctl *ctl, int argc, char **argv); /* tlskeyctl_ocsp.c */
 
 /* The daemon socket: -s, else socket= from the configuration, else
  * $TLSKEYD_SOCKET, else the default.  Returns 0 and the path, or -EINVAL
