@@ -7,6 +7,7 @@
  * bounded in time (--timeout) and size (OCSP_MAX_RESPONSE). */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -209,7 +210,16 @@ static int http_post(const char *url, const gnutls_datum_t *req, unsigned timeou
 	body = memmem(buf, got, "\r\n\r\n", 4);
 	r = -EPROTO;
 	if (!body || (strncmp(buf, "HTTP/1.0 200", 12) && strncmp(buf, "HTTP/1.1 200", 12))) {
-		tk_errf(err, len, "responder %s: not an HTTP 200 answer: %.40s", url, buf);
+		/* Only the status line, cut short and printable: the answer
+		 * is the peer's and goes to a terminal or the journal. */
+		size_t line = strcspn(buf, "\r\n");
+
+		for (size_t i = 0; i < line; i++)
+			if (!isprint((unsigned char)buf[i]))
+				buf[i] = '?';
+
+		tk_errf(err, len, "responder %s: not an HTTP 200 answer: %.*s", url,
+			(int)(line < 60 ? line : 60), buf);
 		goto out;
 	}
 	body += 4;

@@ -222,6 +222,73 @@ for ms in missing expired; do
 	tk_expect_grep "$TK_TMP/ms-$ms-other-c.out" 'Cert Status: good'
 done
 
+tk_log "a response file others may write is not stapled"
+cp "$O/server.der" "$O/loose.der"
+chmod 0664 "$O/loose.der"
+conf loose "$O/loose.der" "$O/staple.der"
+tk_daemon_start "$TK_TMP/loose.conf"
+grep -E 'identity server.example.test: ocsp-response .*loose.der not stapled: .*writable by group or others' \
+	"$TK_TMP/tlskeyd.log" >/dev/null || tk_fail "loose: not logged"
+status loose server.example.test
+tk_expect_grep "$TK_TMP/loose-c.out" 'OCSP response: no response sent'
+tk_daemon_stop
+
+# --- hostile responders -------------------------------------------------------
+# hostile.pem names a responder on another port; ocsp-fetch must give up
+# within --timeout, refuse what is not a response, and keep the old file.
+h_port=$(tk_free_port) || tk_fail "no free port"
+tk_check_cert "$O/hostile.pem" "$TK_FX/server-ec.pub" 30 "cn = hostile.example.test
+dns_name = hostile.example.test
+signing_key
+tls_www_server
+ocsp_uri = http://127.0.0.1:$h_port/ocsp"
+tk_conf hostile -- "[identity hostile.example.test]" \
+	"key = $TK_TOKEN_URI;object=server-ec;type=private" "cert = $O/hostile.pem" \
+	"pin-file = $TK_FX/pin" "ocsp-response = $O/hostile.der"
+echo "old contents" >"$O/hostile.der"
+for h in silent huge garbage notfound; do
+	tk_log "hostile responder: $h"
+	if [ "$h" = silent ]; then
+		# Accepts and reads, never answers.
+		tk_bg "$TK_APP" sink --listen "127.0.0.1:$h_port" --timeout 30 >"$O/h-$h.out" 2>&1
+	else
+		tk_bg "$PY" - "$h_port" "$h" >"$O/h-$h.out" 2>&1 <<'PYEOF'
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+c, _ = s.accept(); c.recv(65536)
+body = {"huge": b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * (200 * 1024),
+        "garbage": b"HTTP/1.0 200 OK\r\nContent-Type: application/ocsp-response\r\n\r\nnot der",
+        "notfound": b"HTTP/1.0 404 Not Found\r\n\r\n"}[sys.argv[2]]
+try:
+    c.sendall(body)
+except OSError:
+    pass
+c.close()
+PYEOF
+	fi
+	hpid=$TK_BG_PID
+	tk_wait_listen "$h_port" "$hpid" || tk_fail "$h: hostile responder did not start"
+	start=$(date +%s)
+	rc=0
+	timeout 30 "$TLSKEYCTL" -c "$TK_TMP/hostile.conf" ocsp-fetch --timeout 2 hostile.example.test \
+		>"$O/h-$h.fetch" 2>&1 || rc=$?
+	took=$(($(date +%s) - start))
+	cat "$O/h-$h.fetch" >&2
+	[ "$rc" = 1 ] || tk_fail "$h: ocsp-fetch exit $rc, wanted 1"
+	[ "$took" -le 6 ] || tk_fail "$h: ocsp-fetch took ${took}s with --timeout 2"
+	case $h in
+	silent) why='Connection timed out' ;;
+	huge) why='answer too large' ;;
+	garbage) why='not a DER OCSP response' ;;
+	notfound) why='not an HTTP 200 answer' ;;
+	esac
+	tk_expect_grep "$O/h-$h.fetch" "hostile.example.test: .*$why.*the file is left as it was"
+	[ "$(cat "$O/hostile.der")" = "old contents" ] || tk_fail "$h: the file was changed"
+	kill "$hpid" 2>/dev/null || true
+	tk_wait_pid "$hpid" 5 || true
+done
+
 # --- client role ------------------------------------------------------------
 # client NAME MODE ERRNO|ok S_SERVER-ARGS...: alice as client with
 # peer-ocsp = MODE against openssl s_server.
