@@ -284,6 +284,8 @@ unsigned ocsp_peer_status(gnutls_session_t s, int mode, unsigned status)
 	return status;
 }
 
+/* XXX: a cached result outlives the response's nextUpdate by up to
+ * cache-ttl (default 300 s): the same bytes are not checked again. */
 void ocsp_cache_feed(gnutls_session_t s, gnutls_hash_hd_t h)
 {
 	gnutls_datum_t resp = { NULL, 0 };
