@@ -221,6 +221,12 @@ int ocsp_staple_load(const char *conf_path, const struct keyd_identity *id,
 	return 0;
 }
 
+unsigned ocsp_staple_warnings(const struct keyd_ocsp *o, const struct keyd_identity *id)
+{
+	return (unsigned)(id->ocsp_file && !o->have) + (unsigned)o->revoked +
+	       (unsigned)(o->must_staple && !o->have);
+}
+
 void ocsp_staple_free(struct keyd_ocsp *o)
 {
 	if (!o)

@@ -56,6 +56,11 @@ int ocsp_staple_load(const char *conf_path, const struct keyd_identity *id,
 		     const gnutls_pcert_st *chain, unsigned n, gnutls_certificate_credentials_t cred,
 		     struct keyd_ocsp *o);
 
+/* How many warnings ocsp_staple_load() logged for identity id (a
+ * response not stapled, a revoked one, must-staple without one), for the
+ * count of tlskeyd -t. */
+unsigned ocsp_staple_warnings(const struct keyd_ocsp *o, const struct keyd_identity *id);
+
 /* Release what ocsp_staple_load() built (NULL ok). */
 void ocsp_staple_free(struct keyd_ocsp *o);
 

@@ -192,6 +192,11 @@ for bad in expired rogue peer-good; do
 	tk_expect_grep "$TK_TMP/bad-$bad-c.out" 'OCSP response: no response sent'
 done
 
+tk_log "tlskeyd -t counts them as warnings, not errors"
+tk_check_t bad-t "$TK_TMP/bad-rogue.conf" 0 "a rogue response"
+# The rogue response, and rsa.example.test's revoked one.
+tk_expect_grep "$TK_TMP/bad-t.t" 'configuration OK \(5 identities, 5 usable, 0 errors, 2 warnings\)'
+
 tk_log "a reload re-reads the response file"
 cp "$O/expired.der" "$O/live.der"
 conf live "$O/live.der" "$O/staple.der"
