@@ -256,6 +256,14 @@ static int aia_ocsp_url(gnutls_x509_crt_t crt, char *url, size_t len)
 	return -ENOENT;
 }
 
+static void format_utc(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		(void)snprintf(buf, len, "%lld", (long long)t);
+}
+
 struct fetch_ctx {
 	gnutls_certificate_credentials_t anchors;
 	unsigned timeout_s;
@@ -292,10 +300,7 @@ static int fetch_one(struct fetch_ctx *fx, const struct keyd_identity *id)
 	if (r == 0)
 		r = tk_file_replace(id->ocsp_file, resp.data, resp.size, err, sizeof(err));
 	if (r == 0) {
-		struct tm tm;
-
-		if (!gmtime_r(&next, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm))
-			(void)snprintf(when, sizeof(when), "%lld", (long long)next);
+		format_utc(next, when, sizeof(when));
 		(void)printf("%s: %s (next update %s) from %s -> %s\n", id->name,
 			     revoked ? "REVOKED" : "good", when, url, id->ocsp_file);
 		if (revoked)
@@ -315,6 +320,55 @@ static int fetch_one(struct fetch_ctx *fx, const struct keyd_identity *id)
 		gnutls_pcert_deinit(&chain[i]);
 	free(chain);
 	return r;
+}
+
+void ctl_ocsp_show(const struct keyd_conf *conf, const struct keyd_identity *id)
+{
+	gnutls_certificate_credentials_t anchors = NULL;
+	gnutls_pcert_st *chain = NULL;
+	gnutls_x509_crt_t leaf = NULL, issuer = NULL;
+	char err[512] = "", *buf = NULL, when[32];
+	size_t blen = 0;
+	unsigned n = 0;
+	time_t next = 0;
+	int r, revoked = 0;
+
+	if (!id->ocsp_file)
+		return;
+	r = tk_file_read("ocsp-response", id->ocsp_file, OCSP_MAX_RESPONSE, 0, &buf, &blen, NULL, err,
+			 sizeof(err));
+	if (r == 0)
+		r = p11_chain_load(id->cert_src, &chain, &n, err, sizeof(err));
+	if (r == 0 && (gnutls_x509_crt_init(&leaf) < 0 ||
+		       gnutls_x509_crt_import(leaf, &chain[0].cert, GNUTLS_X509_FMT_DER) < 0))
+		r = -EINVAL, tk_errf(err, sizeof(err), "cannot parse %s", id->cert_src);
+	if (r == 0 && (gnutls_certificate_allocate_credentials(&anchors) < 0 ||
+		       trust_anchors_load(conf, anchors, err, sizeof(err)) < 0))
+		r = -EINVAL;
+	if (r == 0)
+		r = ocsp_find_issuer(chain, n, anchors, &issuer, err, sizeof(err));
+	if (r == 0) {
+		gnutls_datum_t der = { (unsigned char *)buf, (unsigned)blen };
+
+		r = ocsp_resp_check(&der, leaf, issuer, time(NULL), &revoked, &next, err, sizeof(err));
+	}
+	if (r == 0) {
+		format_utc(next, when, sizeof(when));
+		(void)printf("  %-12s %s, next update %s (%s)\n", "ocsp:", revoked ? "REVOKED" : "good",
+			     when, id->ocsp_file);
+	} else {
+		(void)printf("  %-12s not stapled: %s\n", "ocsp:", err);
+	}
+	tk_file_free(buf, blen);
+	if (issuer)
+		gnutls_x509_crt_deinit(issuer);
+	if (leaf)
+		gnutls_x509_crt_deinit(leaf);
+	if (anchors)
+		gnutls_certificate_free_credentials(anchors);
+	for (unsigned i = 0; i < n; i++)
+		gnutls_pcert_deinit(&chain[i]);
+	free(chain);
 }
 
 static const char fetch_usage[] =

@@ -162,6 +162,10 @@ openssl ocsp -respin "$O/rsa.der" -resp_text -noverify 2>/dev/null | grep -q 'Ce
 	tk_fail "rsa.der does not say revoked"
 grep -E 'rsa.example.test.*revoked' "$O/fetch.out" >/dev/null || tk_fail "ocsp-fetch did not say revoked"
 
+tk_log "tlskeyctl keys shows each response as the daemon will judge it"
+"$TLSKEYCTL" -c "$TK_TMP/fetch.conf" keys >"$O/keys.out" 2>&1 || true
+tk_expect_grep "$O/keys.out" "ocsp: +good, next update .* \\($O/server.der\\)"
+tk_expect_grep "$O/keys.out" "ocsp: +REVOKED, next update .* \\($O/rsa.der\\)"
 tk_daemon_start "$TK_TMP/fetch.conf"
 tk_mark
 for ver in tls1_3 tls1_2; do
@@ -196,6 +200,8 @@ tk_log "tlskeyd -t counts them as warnings, not errors"
 tk_check_t bad-t "$TK_TMP/bad-rogue.conf" 0 "a rogue response"
 # The rogue response, and rsa.example.test's revoked one.
 tk_expect_grep "$TK_TMP/bad-t.t" 'configuration OK \(5 identities, 5 usable, 0 errors, 2 warnings\)'
+"$TLSKEYCTL" -c "$TK_TMP/bad-rogue.conf" keys >"$O/keys-rogue.out" 2>&1 || true
+tk_expect_grep "$O/keys-rogue.out" "ocsp: +not stapled: the response is not signed by the certificate's issuer"
 
 tk_log "a reload re-reads the response file"
 cp "$O/expired.der" "$O/live.der"
