@@ -228,6 +228,18 @@ static enum conn_status set_net_interest(struct conn *c)
 	return CONN_LIVE;
 }
 
+/* The local side may start: a must-staple refusal first (before the
+ * token is touched), then this worker's key. */
+static int local_ready(struct conn *c, char *why, size_t len)
+{
+	const struct keyd_request *q = &c->req;
+	int r = 0;
+
+	if (q->msg.role == TK_ROLE_SERVER)
+		r = ocsp_server_check(&q->gen->ocsp[q->id_index], q->id->name, time(NULL), why, len);
+	return r < 0 ? r : keys_ensure(c, why, len);
+}
+
 enum conn_status handshake_begin(struct conn *c)
 {
 	const struct keyd_request *q = &c->req;
@@ -237,10 +249,7 @@ enum conn_status handshake_begin(struct conn *c)
 	if (!(q->msg.role == TK_ROLE_CLIENT && (q->msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT))) {
 		char why[TK_MESSAGE_MAX];
 
-		r = keys_ensure(c, why, sizeof(why));
-		if (r == 0 && q->msg.role == TK_ROLE_SERVER)
-			r = ocsp_server_check(&q->gen->ocsp[q->id_index], q->id->name, time(NULL), why,
-					      sizeof(why));
+		r = local_ready(c, why, sizeof(why));
 		if (r < 0)
 			return handshake_fail(c, -r, "%s", why);
 	}
