@@ -17,6 +17,7 @@
 #include "keyd/gen.h"
 #include "keyd/identity.h"
 #include "keyd/log.h"
+#include "keyd/ocsp.h"
 #include "keyd/signer.h"
 #include "keyd/stats.h"
 #include "keyd/trust.h"
@@ -185,6 +186,8 @@ static int check_one(struct keyd *k, size_t i, unsigned *warnings)
 			 k->conf->path ? k->conf->path : "-", ic.id->line, ic.id->name,
 			 ic.id->optional ? " (optional = yes)" : "");
 	}
+	/* Logged when the generation was built (keyd/ocsp.c). */
+	ic.warnings += ocsp_staple_warnings(&k->gen->ocsp[i], ic.id);
 	*warnings += ic.warnings;
 	return ic.errors ? 0 : 1;
 }

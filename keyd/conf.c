@@ -282,6 +282,8 @@ static void cache_defaults(struct parser *p)
 		p->conf->cache_ttl_s = 300;
 	if (!p->expiry_set)
 		p->conf->cert_expiry_warning_days = 14;
+	if (!p->conf->peer_ocsp)
+		p->conf->peer_ocsp = KEYD_OCSP_IF_STAPLED;
 }
 
 int keyd_conf_parse(const char *name, const char *buf, size_t len, struct keyd_conf **ret_conf,

@@ -13,6 +13,8 @@ struct keyd_identity {
 	char *cert_src; /* PEM file or PKCS#11 URI of the certificate */
 	char *pin_file; /* may be NULL */
 	int optional;   /* optional = yes: unusable is a warning, not an error */
+	char *ocsp_file; /* ocsp-response: DER OCSP response to staple, or NULL */
+	int peer_ocsp;   /* peer-ocsp of this identity (enum keyd_peer_ocsp), 0: the global one */
 	unsigned line;  /* where the section starts, for messages */
 	unsigned key_line; /* where 'key' is */
 	size_t stats_slot; /* its counters (stats_assign), kept by name across reloads */
@@ -32,6 +34,9 @@ struct keyd_peer {
 	size_t n_pins;
 	unsigned line;
 };
+
+/* peer-ocsp: what a stapled OCSP response of the peer must do (keyd/ocsp.c). */
+enum keyd_peer_ocsp { KEYD_OCSP_INHERIT = 0, KEYD_OCSP_OFF, KEYD_OCSP_IF_STAPLED, KEYD_OCSP_REQUIRE };
 
 struct keyd_conf {
 	char *path;
@@ -59,6 +64,7 @@ struct keyd_conf {
 	unsigned admin_gid;  /* its gid, resolved when the file is parsed */
 	unsigned cert_expiry_warning_days; /* cert-expiry-warning: warn this close to notAfter, 0: never */
 	unsigned upgrade_drain_s;  /* upgrade-drain: how long an upgraded process keeps relaying */
+	int peer_ocsp;             /* peer-ocsp (enum keyd_peer_ocsp), never INHERIT */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

@@ -20,6 +20,8 @@
 
 static const char *const tcp_unix[] = { "tcp", "unix", NULL };
 static const char *const refuse_unix[] = { "refuse", "unix", NULL };
+/* "" holds index 0, which no value selects: the identity takes the global value. */
+static const char *const peer_ocsp[] = { "", "off", "if-stapled", "require", NULL };
 
 int conf_set_str(struct parser *p, char **dst, const char *key, const char *val)
 {
@@ -43,14 +45,18 @@ static int set_choice(struct parser *p, int *dst, const char *key, const char *v
 	size_t n = 0, used = 0;
 
 	for (n = 0; choices[n]; n++)
-		if (!strcmp(val, choices[n])) {
+		if (choices[n][0] && !strcmp(val, choices[n])) {
 			*dst = (int)n;
 			return 0;
 		}
-	/* "a or b", "a, b or c" */
-	for (size_t i = 0; i < n && used < sizeof(list); i++)
+	/* "a or b", "a, b or c"; a placeholder "" is not offered */
+	for (size_t i = 0, k = 0; i < n && used < sizeof(list); i++) {
+		if (!choices[i][0])
+			continue;
 		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
-					 i == 0 ? "" : i + 1 == n ? " or " : ", ", choices[i]);
+					 k == 0 ? "" : i + 1 == n ? " or " : ", ", choices[i]);
+		k++;
+	}
 	return conf_perr(p, "'%s' must be %s, not '%s'", key, list, val);
 }
 
@@ -188,6 +194,7 @@ const struct conf_setting conf_global_settings[] = {
 	{ .key = "admin-group", .kind = CONF_FN, .off = G(admin_group), .fn = set_group, .is_str = 1 },
 	{ .key = "upgrade-drain", .kind = CONF_UINT, .off = G(upgrade_drain_s), .min = 1, .max = 7 * 24 * 3600 },
 	{ .key = "request-timeout", .kind = CONF_UINT, .off = G(request_timeout_ms), .min = 1, .max = 3600 * 1000 },
+	{ .key = "peer-ocsp", .kind = CONF_CHOICE, .off = G(peer_ocsp), .choices = peer_ocsp },
 	{ .key = "cert-expiry-warning", .kind = CONF_FN, .off = G(cert_expiry_warning_days), .fn = set_expiry },
 };
 const size_t conf_n_global_settings = sizeof(conf_global_settings) / sizeof(conf_global_settings[0]);
@@ -196,6 +203,8 @@ const struct conf_setting conf_identity_settings[] = {
 	{ .key = "key", .kind = CONF_FN, .off = I(key_uri), .fn = set_key, .is_str = 1 },
 	{ .key = "cert", .kind = CONF_FN, .off = I(cert_src), .fn = set_cert, .is_str = 1 },
 	{ .key = "optional", .kind = CONF_BOOL, .off = I(optional) },
+	{ .key = "ocsp-response", .kind = CONF_PATH, .off = I(ocsp_file) },
+	{ .key = "peer-ocsp", .kind = CONF_CHOICE, .off = I(peer_ocsp), .choices = peer_ocsp },
 	{ .key = "pin-file", .kind = CONF_FN, .off = I(pin_file), .fn = set_pin_file, .is_str = 1 },
 };
 const size_t conf_n_identity_settings =

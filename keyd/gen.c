@@ -13,6 +13,7 @@
 #include "keyd/gen.h"
 #include "keyd/prio.h"
 #include "keyd/log.h"
+#include "keyd/ocsp.h"
 #include "keyd/quota.h"
 #include "keyd/trust.h"
 #include "keyd/vcache.h"
@@ -56,6 +57,10 @@ static void gen_free(struct keyd_gen *g)
 			free(g->chains[i]);
 		}
 	}
+	if (g->ocsp)
+		for (size_t i = 0; i < g->conf->n_ids; i++)
+			ocsp_staple_free(&g->ocsp[i]);
+	free(g->ocsp);
 	free(g->chains);
 	free(g->chain_lens);
 	if (g->cred)
@@ -176,7 +181,8 @@ int gen_build_conf(struct keyd_conf *conf, unsigned serial, struct gen_errors *e
 	g->conf = conf; /* owned by g from here on */
 	g->chains = calloc(g->conf->n_ids ? g->conf->n_ids : 1, sizeof(*g->chains));
 	g->chain_lens = calloc(g->conf->n_ids ? g->conf->n_ids : 1, sizeof(*g->chain_lens));
-	if (!g->chains || !g->chain_lens) {
+	g->ocsp = calloc(g->conf->n_ids ? g->conf->n_ids : 1, sizeof(*g->ocsp));
+	if (!g->chains || !g->chain_lens || !g->ocsp) {
 		gen_error(errs, "%s: out of memory", path);
 		gen_unref(g);
 		return -ENOMEM;
@@ -186,6 +192,14 @@ int gen_build_conf(struct keyd_conf *conf, unsigned serial, struct gen_errors *e
 		if (gen_identity_build(g, i, errs) < 0)
 			bad = 1;
 	r = build_common(g, errs);
+	/* The staples need the trust anchors (an issuer may be one); a bad
+	 * response is a warning, not a reason to refuse the generation. */
+	for (size_t i = 0; r == 0 && !bad && i < g->conf->n_ids; i++)
+		if (ocsp_staple_load(path, &g->conf->ids[i], g->chains[i], g->chain_lens[i], g->cred,
+				     &g->ocsp[i]) < 0) {
+			gen_error(errs, "%s: out of memory", path);
+			r = -ENOMEM;
+		}
 	if (r < 0 || bad) {
 		gen_unref(g);
 		return r == -ENOMEM ? r : -EINVAL;

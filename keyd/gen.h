@@ -12,6 +12,7 @@
 
 struct vcache;
 struct quota;
+struct keyd_ocsp;
 
 /* One configuration generation.  Built off to the side by gen_build(),
  * never changed after it returns: any thread may read it while it holds a
@@ -28,6 +29,7 @@ struct keyd_gen {
 	gnutls_priority_t prio;
 	gnutls_pcert_st **chains;        /* per identity, conf->ids order */
 	unsigned *chain_lens;
+	struct keyd_ocsp *ocsp;          /* per identity: its staple (ocsp.c) */
 	gnutls_certificate_credentials_t cred; /* trust anchors + callbacks, shared */
 	struct vcache *vcache;           /* cleared by every reload: trust may change */
 	struct quota *quota;             /* handshake shares of this generation */

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <gnutls/crypto.h>
 #include <gnutls/dtls.h>
@@ -34,6 +35,7 @@
 #include "keyd/signer.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
+#include "keyd/ocsp.h"
 #include "keyd/passclose.h"
 #include "keyd/p11reset.h"
 #include <netinet/in.h>
@@ -74,10 +76,12 @@ static int explain(struct conn *c, int r, char *buf, size_t len)
 	case GNUTLS_E_CERTIFICATE_ERROR: {
 		gnutls_datum_t out = { NULL, 0 };
 		unsigned status = c->verify_status;
+		const char *word = ocsp_status_word(status);
 
 		if (status && gnutls_certificate_verification_status_print(
 				      status, GNUTLS_CRT_X509, &out, 0) == 0) {
-			(void)snprintf(buf, len, "peer certificate rejected: %s", (char *)out.data);
+			(void)snprintf(buf, len, "peer certificate rejected%s%s: %s", word ? ": " : "",
+				       word ? word : "", (char *)out.data);
 			gnutls_free(out.data);
 		} else {
 			(void)snprintf(buf, len, "peer certificate rejected: %s", gnutls_strerror(r));
@@ -228,6 +232,18 @@ static enum conn_status set_net_interest(struct conn *c)
 	return CONN_LIVE;
 }
 
+/* The local side may start: a must-staple refusal first (before the
+ * token is touched), then this worker's key. */
+static int local_ready(struct conn *c, char *why, size_t len)
+{
+	const struct keyd_request *q = &c->req;
+	int r = 0;
+
+	if (q->msg.role == TK_ROLE_SERVER)
+		r = ocsp_server_check(&q->gen->ocsp[q->id_index], q->id->name, time(NULL), why, len);
+	return r < 0 ? r : keys_ensure(c, why, len);
+}
+
 enum conn_status handshake_begin(struct conn *c)
 {
 	const struct keyd_request *q = &c->req;
@@ -238,7 +254,7 @@ enum conn_status handshake_begin(struct conn *c)
 	if (!(q->msg.role == TK_ROLE_CLIENT && (q->msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT))) {
 		char why[TK_MESSAGE_MAX];
 
-		r = keys_ensure(c, why, sizeof(why));
+		r = local_ready(c, why, sizeof(why));
 		if (r < 0)
 			return handshake_fail(c, -r, "%s", why);
 	}
@@ -282,6 +298,8 @@ enum conn_status handshake_begin(struct conn *c)
 
 		if (sni)
 			(void)gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, sni, strlen(sni));
+		if (ocsp_client_setup(c->tls, ocsp_peer_mode(q->gen->conf, q->id)) < 0)
+			return handshake_fail(c, ENOMEM, "session setup: out of memory");
 	} else {
 		gnutls_certificate_request_t want = GNUTLS_CERT_REQUIRE;
 

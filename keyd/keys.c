@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/util.h"
 #include "keyd/gen.h"
 #include "keyd/keys.h"
 #include "keyd/log.h"
+#include "keyd/ocsp.h"
 #include "keyd/p11reset.h"
 #include "keyd/signer.h"
 #include "keyd/stats.h"
@@ -97,15 +99,18 @@ int keys_ensure(struct conn *c, char *why, size_t len)
 	return 0;
 }
 
-int keys_cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs,
-		   const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
-		   unsigned int *pcert_length, gnutls_privkey_t *privkey)
+int keys_cert_cb(gnutls_session_t s, const struct gnutls_cert_retr_st *info,
+		 gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_ocsp_data_st **ocsp,
+		 unsigned int *ocsp_length, gnutls_privkey_t *privkey, unsigned int *flags)
 {
 	struct conn *c = gnutls_session_get_ptr(s);
 	const struct keyd_gen *g = c->req.gen;
 	size_t i = c->req.id_index;
 
-	(void)req_ca_rdn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
+	(void)info;
+	*flags = 0;
+	*ocsp = NULL;
+	*ocsp_length = 0;
 	/* No keyset: the handshake is over (a renegotiation is refused). */
 	if ((c->req.msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT) || !c->ks || !c->ks->keys[i].key) {
 		*pcert_length = 0;
@@ -116,6 +121,11 @@ int keys_cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs
 	*pcert = g->chains[i];
 	*pcert_length = g->chain_lens[i];
 	*privkey = c->ks->keys[i].key;
+	/* Only a server staples (a client's status is not asked for). */
+	if (c->req.msg.role == TK_ROLE_SERVER) {
+		*ocsp = ocsp_staple_current(&g->ocsp[i], c->req.id->name, time(NULL));
+		*ocsp_length = *ocsp ? 1 : 0;
+	}
 	return 0;
 }
 

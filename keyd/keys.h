@@ -22,11 +22,12 @@
 int keys_ensure(struct conn *c, char *why, size_t len);
 
 /* GnuTLS certificate retrieve callback (gnutls_certificate_set_retrieve_
- * function2): the identity's chain and this worker's key, or nothing for
- * no-local-cert and keys not imported. */
-int keys_cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs,
-		 const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
-		 unsigned int *pcert_length, gnutls_privkey_t *privkey);
+ * function3): the identity's chain, its current OCSP response (ocsp.c)
+ * and this worker's key, or nothing for no-local-cert and keys not
+ * imported.  Nothing is handed over to GnuTLS (flags stay 0). */
+int keys_cert_cb(gnutls_session_t s, const struct gnutls_cert_retr_st *info,
+		 gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_ocsp_data_st **ocsp,
+		 unsigned int *ocsp_length, gnutls_privkey_t *privkey, unsigned int *flags);
 
 /* Give c (a handshake adopted by its worker) this worker's keyset of
  * c->req.gen, made (empty: keys are imported on first use) if this is

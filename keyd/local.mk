@@ -22,6 +22,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/keys.c keyd/keys.h \
 	keyd/log.c keyd/log.h \
 	keyd/notify.c keyd/notify.h \
+	keyd/ocsp.c keyd/ocsp.h \
 	keyd/outcome.c keyd/outcome.h \
 	keyd/p11reset.c keyd/p11reset.h \
 	keyd/prio.c keyd/prio.h \

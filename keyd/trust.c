@@ -17,6 +17,7 @@
 #include "keyd/gen.h"
 #include "keyd/keys.h"
 #include "keyd/log.h"
+#include "keyd/ocsp.h"
 #include "keyd/trust.h"
 #include "tlskey/starttls.h"
 
@@ -47,6 +48,7 @@ static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, u
 		(void)gnutls_hash(h, &len, sizeof(len));
 		(void)gnutls_hash(h, certs[i].data, certs[i].size);
 	}
+	ocsp_cache_feed(c->tls, h);
 	gnutls_hash_deinit(h, out);
 }
 
@@ -54,7 +56,7 @@ static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, u
 static int pin_accepts(struct conn *c, const gnutls_datum_t *leaf, unsigned status)
 {
 	const unsigned fatal = GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED | GNUTLS_CERT_REVOKED |
-			       GNUTLS_CERT_PURPOSE_MISMATCH;
+			       GNUTLS_CERT_PURPOSE_MISMATCH | GNUTLS_CERT_MISSING_OCSP_STATUS;
 	const struct keyd_conf *conf = c->req.gen->conf;
 	const struct keyd_peer *pe;
 	gnutls_x509_crt_t crt;
@@ -122,6 +124,8 @@ static int verify_cb(gnutls_session_t s)
 	r = gnutls_certificate_verify_peers(s, data, nd, &status);
 	if (r < 0)
 		status = GNUTLS_CERT_INVALID;
+	else if (q->msg.role == TK_ROLE_CLIENT)
+		status = ocsp_peer_status(s, ocsp_peer_mode(c->req.gen->conf, c->req.id), status);
 	if (status && pin_accepts(c, &certs[0], status)) {
 		c->pinned = 1;
 		return 0;
@@ -220,7 +224,7 @@ int trust_creds_new(const struct keyd_conf *conf, gnutls_certificate_credentials
 		gnutls_certificate_free_credentials(cred);
 		return r;
 	}
-	gnutls_certificate_set_retrieve_function2(cred, keys_cert_cb);
+	gnutls_certificate_set_retrieve_function3(cred, keys_cert_cb);
 	gnutls_certificate_set_verify_function(cred, verify_cb);
 	*ret_cred = cred;
 	return 0;

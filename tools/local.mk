@@ -8,6 +8,7 @@ tlskeyctl_SOURCES = \
 	tools/tlskeyctl_acl.c \
 	tools/tlskeyctl_daemon.c \
 	tools/tlskeyctl_edit.c \
+	tools/tlskeyctl_ocsp.c \
 	tools/tlskeyctl_status.c
 tlskeyctl_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(P11KIT_CFLAGS) $(SYSTEMD_CFLAGS)
 tlskeyctl_LDADD = libtlskey-policy.la libtlskey-keyd.la libtlskey-common.la $(GNUTLS_LIBS)

@@ -122,6 +122,8 @@ static void usage(FILE *f)
 		"  status [--json]          the running daemon's counters, sessions and identities\n"
 		"  metrics [--http]         the same as Prometheus metrics (--http: answer one\n"
 		"                           HTTP request on stdin, for tlskeyd-metrics.socket)\n"
+		"  ocsp-fetch [--reload] [IDENTITY]\n"
+		"                           fetch each identity's OCSP response for stapling\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE  daemon configuration (default " DEFAULT_CONF ")\n"
@@ -144,6 +146,7 @@ static const struct {
 	{ "keys", ctl_keys },
 	{ "status", ctl_status },
 	{ "metrics", ctl_metrics },
+	{ "ocsp-fetch", ctl_ocsp_fetch },
 };
 
 int main(int argc, char **argv)

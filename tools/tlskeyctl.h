@@ -80,6 +80,12 @@ int ctl_upgrade(struct ctl *ctl, int argc, char **argv);
 int ctl_keys(struct ctl *ctl, int argc, char **argv);
 int ctl_status(struct ctl *ctl, int argc, char **argv);  /* tlskeyctl_status.c */
 int ctl_metrics(struct ctl *ctl, int argc, char **argv);
+int ctl_ocsp_fetch(struct ctl *ctl, int argc, char **argv); /* tlskeyctl_ocsp.c */
+
+/* For tlskeyctl keys: the "ocsp:" line of id (nothing without an
+ * ocsp-response): good or REVOKED and the nextUpdate, or why the daemon
+ * would not staple the file (the checks of keyd/ocsp.c). */
+void ctl_ocsp_show(const struct keyd_conf *conf, const struct keyd_identity *id);
 
 /* The daemon socket: -s, else socket= from the configuration, else
  * $TLSKEYD_SOCKET, else the default.  Returns 0 and the path, or -EINVAL

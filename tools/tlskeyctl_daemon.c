@@ -456,6 +456,7 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 			bad++;
 		if (show_cert(id) < 0)
 			bad++;
+		ctl_ocsp_show(conf, id);
 		if (have_served)
 			show_served(&served, id);
 	}

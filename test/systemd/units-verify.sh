@@ -10,6 +10,7 @@
 #    cannot pass by ignoring messages;
 #  - the hardening does not regress: "systemd-analyze security" exposure
 #    at most TK_MAX_EXPOSURE (default 1.7; 1.4 when this was written);
+#  - the same for tlskeyd-ocsp.timer and tlskeyd-ocsp.service;
 #  - systemd-sysusers creates the tlskeyd user and group from
 #    sysusers.d/tlskeyd.conf in an empty root.
 . "${top_srcdir:-.}/test/lib/tk.sh"
@@ -90,6 +91,27 @@ for want in ProtectSytem notifyy relative/tlskeyd.sock; do
 		tk_fail "systemd-analyze verify did not report the injected mistake '$want'"
 	}
 done
+
+# The OCSP refresh units: tlskeyd-ocsp.timer starts tlskeyd-ocsp.service,
+# which runs "tlskeyctl ocsp-fetch --reload" as the daemon's user.
+OSVC=$top_builddir/systemd/tlskeyd-ocsp.service
+[ -r "$OSVC" ] || tk_fail "$OSVC was not generated"
+if grep -n '@[A-Za-z_]*@' "$OSVC" >&2; then
+	tk_fail "unsubstituted template variables in $OSVC"
+fi
+grep -qE '^ExecStart=/[^ ]*/tlskeyctl -c /[^ ]*/tlskeyd/tlskeyd\.conf ocsp-fetch --reload$' "$OSVC" ||
+	tk_fail "unexpected ExecStart= in $OSVC: $(grep '^ExecStart=' "$OSVC")"
+grep -qx 'User=tlskeyd' "$OSVC" || tk_fail "$OSVC does not run as tlskeyd"
+cp "$OSVC" "$top_srcdir/systemd/tlskeyd-ocsp.timer" "$TK_TMP/units/"
+chmod u+w "$TK_TMP/units"/*
+sed -i "s|^ExecStart=[^ ]*|ExecStart=$CTL|" "$TK_TMP/units/tlskeyd-ocsp.service"
+rc=0
+verify "$TK_TMP/units/tlskeyd-ocsp.timer" "$TK_TMP/units/tlskeyd-ocsp.service" || rc=$?
+if [ "$rc" -ne 0 ] || [ -s "$TK_TMP/verify.out" ]; then
+	cat "$TK_TMP/verify.out" >&2
+	tk_fail "systemd-analyze verify (exit $rc) complained about the OCSP units"
+fi
+tk_log "tlskeyd-ocsp.timer and .service: no complaints"
 
 # --- exposure --------------------------------------------------------------------------
 max=${TK_MAX_EXPOSURE:-1.7}

@@ -206,6 +206,35 @@ START_TEST(parse_errors)
 		     "t.conf:3: 'cert': unknown PKCS#11 URI attribute 'objekt'");
 	expect_error("[identity a.test]\noptional = maybe\n", "'optional' must be yes or no");
 	expect_error("cert-expiry-warning = -1\n", "cert-expiry-warning");
+	expect_error("peer-ocsp = yes\n", "t.conf:1: 'peer-ocsp' must be off, if-stapled or require, not 'yes'");
+	expect_error("peer-ocsp = off\npeer-ocsp = off\n", "t.conf:2: duplicate setting 'peer-ocsp'");
+	expect_error("[identity a.test]\nocsp-response = resp.der\n",
+		     "t.conf:2: 'ocsp-response' must be an absolute path");
+	expect_error("[identity a.test]\npeer-ocsp = REQUIRE\n", "'peer-ocsp' must be off, if-stapled or require");
+}
+END_TEST
+
+/* peer-ocsp: if-stapled by default, an identity's own value wins. */
+START_TEST(ocsp_settings)
+{
+	static const char conf[] = "peer-ocsp = off\n"
+				   "[identity a.test]\nkey = pkcs11:object=k\ncert = /c.pem\n"
+				   "ocsp-response = /var/lib/tlskeyd/a.der\npeer-ocsp = require\n"
+				   "[identity b.test]\nkey = pkcs11:object=k\ncert = /c.pem\n";
+	struct keyd_conf *c = NULL;
+	char err[256] = "";
+
+	ck_assert_int_eq(keyd_conf_parse("t.conf", good, strlen(good), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->peer_ocsp, KEYD_OCSP_IF_STAPLED);
+	ck_assert_ptr_null(c->ids[0].ocsp_file);
+	keyd_conf_free(c);
+	c = NULL;
+	ck_assert_msg(keyd_conf_parse("t.conf", conf, strlen(conf), &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(c->peer_ocsp, KEYD_OCSP_OFF);
+	ck_assert_str_eq(c->ids[0].ocsp_file, "/var/lib/tlskeyd/a.der");
+	ck_assert_int_eq(c->ids[0].peer_ocsp, KEYD_OCSP_REQUIRE);
+	ck_assert_int_eq(c->ids[1].peer_ocsp, KEYD_OCSP_INHERIT);
+	keyd_conf_free(c);
 }
 END_TEST
 
@@ -289,7 +318,7 @@ END_TEST
 int main(void)
 {
 	const TTest *tests[] = { parse_good,   every_error_reported, pin_encodings, identity_case_rule,
-				 parse_errors, parse_limits,	     load_limits,   NULL };
+				 parse_errors, parse_limits,	     load_limits,   ocsp_settings, NULL };
 
 	/* load_limits writes and parses 1 MiB files: slow under sanitizers. */
 	return tkt_run("conf", "/keyd/conf", NULL, NULL, 30, tests);
