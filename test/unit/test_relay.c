@@ -38,7 +38,7 @@ static void setup(void)
 	k.donefd = -1;
 	w.k = &k;
 	w.epfd = epoll_create1(EPOLL_CLOEXEC);
-	w.scratch = malloc(KEYD_SCRATCH_SIZE);
+	w.scratch = malloc(RELAY_IO_SCRATCH_SIZE);
 	ck_assert(w.epfd >= 0 && w.scratch);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, net), 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, app), 0);
