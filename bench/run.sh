@@ -136,7 +136,7 @@ counted() {
 	rm -f "$TMP/$1.ctl" "$TMP/$1.ack" "$TMP/$1.perf"
 	mkfifo "$TMP/$1.ctl" "$TMP/$1.ack"
 	PERF_CMD=("$PERF" stat -x, -D -1 --control "fifo:$TMP/$1.ctl,$TMP/$1.ack"
-		-e raw_syscalls:sys_enter,context-switches -o "$TMP/$1.perf" --)
+		-e raw_syscalls:sys_enter,context-switches,task-clock -o "$TMP/$1.perf" --)
 }
 count() { # count on|off NAME...: and wait for perf's acknowledgement
 	local op=$1 n
@@ -149,10 +149,11 @@ count() { # count on|off NAME...: and wait for perf's acknowledgement
 	done
 }
 # count_end NAME PERF-PID: end the counted process (perf prints when its
-# workload exits); sets SYS and CSW, the counts of the enabled windows.
+# workload exits); sets SYS and CSW, the counts of the enabled windows,
+# and CPU, the CPU time in them (user + system, microseconds).
 count_end() {
 	local name=$1 pid=$2 kids k gk=""
-	SYS=0 CSW=0
+	SYS=0 CSW=0 CPU=0
 	[ -n "$PERF" ] || return 0
 	kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
 	# A pre-forked server's processes go first: their counts reach perf
@@ -166,7 +167,8 @@ count_end() {
 	wait "$pid" 2>/dev/null || true
 	SYS=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print ($1 ~ /^[0-9]+$/) ? $1 : 0 }' "$TMP/$name.perf")
 	CSW=$(awk -F, '$3 == "context-switches" { print ($1 ~ /^[0-9]+$/) ? $1 : 0 }' "$TMP/$name.perf")
-	SYS=${SYS:-0} CSW=${CSW:-0}
+	CPU=$(awk -F, '$3 == "task-clock" { print ($1 ~ /^[0-9.]+$/) ? int($1 * 1000) : 0 }' "$TMP/$name.perf")
+	SYS=${SYS:-0} CSW=${CSW:-0} CPU=${CPU:-0}
 }
 per() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
 # spread V...: "min..max" of the rounds
@@ -321,15 +323,17 @@ $BENCH_KD_EXTRA}"
 		result "hs_per_s.$kt.inprocess" "$(median "${in[@]}")"
 		result "hs_per_s.$kt.inprocess.spread" "$(spread "${in[@]}")"
 		count_end "app-hs-$kt" "$APP_PID"
-		asys=$SYS acsw=$CSW
+		asys=$SYS acsw=$CSW acpu=$CPU
 		count_end kd "$DAEMON"
 		DAEMON=
 		if [ -n "$PERF" ]; then
+			result "cpu_us_per_hs.$kt.tlskeyd" "$(per $((CPU + acpu)) "$nkd") (daemon $(per "$CPU" "$nkd"), app $(per "$acpu" "$nkd"))"
 			result "syscalls_per_hs.$kt.tlskeyd" "$(per $((SYS + asys)) "$nkd") (daemon $(per "$SYS" "$nkd"), app $(per "$asys" "$nkd"))"
 			result "ctxsw_per_hs.$kt.tlskeyd" "$(per $((CSW + acsw)) "$nkd") (daemon $(per "$CSW" "$nkd"), app $(per "$acsw" "$nkd"))"
 		fi
 		count_end "srv-hs-$kt" "$SRV_PID"
 		if [ -n "$PERF" ]; then
+			result "cpu_us_per_hs.$kt.inprocess" "$(per "$CPU" "$nin")"
 			result "syscalls_per_hs.$kt.inprocess" "$(per "$SYS" "$nin")"
 			result "ctxsw_per_hs.$kt.inprocess" "$(per "$CSW" "$nin")"
 		fi
@@ -442,15 +446,17 @@ priority = $AES128"
 	bulk_result plain_tcp "$tu" "$tdn"
 	mib=$((BULK_MIB * 2 * ROUNDS))
 	count_end app-bulk "$kd_app"
-	asys=$SYS acsw=$CSW
+	asys=$SYS acsw=$CSW acpu=$CPU
 	count_end kd "$DAEMON"
 	DAEMON=
 	if [ -n "$PERF" ]; then
+		result cpu_us_per_MiB.tlskeyd "$(per $((CPU + acpu)) "$mib") (daemon $(per "$CPU" "$mib"), app $(per "$acpu" "$mib"))"
 		result syscalls_per_MiB.tlskeyd "$(per $((SYS + asys)) "$mib") (daemon $(per "$SYS" "$mib"), app $(per "$asys" "$mib"))"
 		result ctxsw_per_MiB.tlskeyd "$(per $((CSW + acsw)) "$mib") (daemon $(per "$CSW" "$mib"), app $(per "$acsw" "$mib"))"
 	fi
 	count_end srv-bulk "$SRV_PID"
 	if [ -n "$PERF" ]; then
+		result cpu_us_per_MiB.inprocess "$(per "$CPU" "$mib")"
 		result syscalls_per_MiB.inprocess "$(per "$SYS" "$mib")"
 		result ctxsw_per_MiB.inprocess "$(per "$CSW" "$mib")"
 	fi
