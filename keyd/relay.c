@@ -286,7 +286,8 @@ static enum conn_status pump_net_to_app(struct conn *c)
 
 	relay_io_rx_begin(c);
 	st = pump_net_batches(c);
-	if (relay_io_rx_end(c, st == CONN_LIVE && !c->net_eof) < 0)
+	/* Kept only for a relay that goes on (not closed, not draining). */
+	if (relay_io_rx_end(c, st == CONN_LIVE && c->state == CONN_RELAY && !c->net_eof) < 0)
 		return relay_abort(c, "out of memory");
 	return st;
 }
@@ -470,7 +471,7 @@ static enum conn_status pump_app_to_net(struct conn *c)
 
 	relay_io_tx_begin(c);
 	st = pump_app_chunks(c);
-	if (relay_io_tx_end(c, st == CONN_LIVE) < 0) {
+	if (relay_io_tx_end(c, st == CONN_LIVE && c->state == CONN_RELAY) < 0) {
 		conn_set_end(c, STATS_END_RESET);
 		return relay_abort(c, "send failed: peer gone");
 	}

@@ -12,6 +12,12 @@
  * when the app stops reading (c->from_net), and records the peer has not
  * taken yet (c->to_net, bounded by STASH_MAX).
  *
+ * XXX: a peer that stops reading leaves up to one chunk's records
+ * (RELAY_IO_TX_CAP) in c->to_net, where GnuTLS used to hold one record:
+ * 4x the user-space memory of such a session (the kernel's socket buffers
+ * hold far more).  Stashing only a record's worth would cost a send per
+ * record again under backpressure.
+ *
  * Every call on the peer's socket says MSG_DONTWAIT: the caller shares the
  * file description and may clear O_NONBLOCK (handshake.c). */
 #include "config.h"
