@@ -11,6 +11,8 @@
  *                                        sides half-close at the end); prints
  *                                        "BULK bytes= secs= up_MBps= down_MBps="
  * opts: --conc C   C threads share the work (hs), default 1
+ *       --secs S   hs: stop after S seconds even if fewer than N are done
+ *                  (N is then a cap), so that a round lasts a fixed time
  *       --prio P   GnuTLS priority string, default NORMAL
  *       --plain    plain TCP instead of TLS (bulk, hs)
  *
@@ -39,6 +41,7 @@
 static struct sockaddr_in addr = { .sin_family = AF_INET };
 static const char *prio = "NORMAL";
 static int plain;
+static long long deadline_us; /* hs --secs: 0 none */
 static gnutls_certificate_credentials_t cred;
 
 static long long now_us(void)
@@ -94,7 +97,7 @@ static gnutls_session_t tls_open(int s)
 }
 
 struct hs_job {
-	unsigned n, fails;
+	unsigned n, done, fails;
 	long long *lat;
 };
 
@@ -104,7 +107,12 @@ static void *hs_thread(void *arg)
 
 	for (unsigned i = 0; i < j->n; i++) {
 		long long t0 = now_us();
-		int s = tcp_connect();
+		int s;
+
+		if (deadline_us && t0 >= deadline_us)
+			break;
+		j->done++;
+		s = tcp_connect();
 		gnutls_session_t t = s >= 0 ? tls_open(s) : NULL;
 
 		if (!t) {
@@ -139,6 +147,8 @@ static int run_hs(unsigned n, unsigned conc)
 	if (!th || !jobs || !all)
 		die("calloc", "out of memory");
 	t0 = now_us();
+	if (deadline_us)
+		deadline_us += t0;
 	for (unsigned i = 0; i < conc; i++) {
 		jobs[i].n = n / conc + (i < n % conc);
 		jobs[i].lat = calloc(jobs[i].n + 1, sizeof(long long));
@@ -148,7 +158,7 @@ static int run_hs(unsigned n, unsigned conc)
 	for (unsigned i = 0; i < conc; i++) {
 		(void)pthread_join(th[i], NULL);
 		fails += jobs[i].fails;
-		for (unsigned x = 0; x < jobs[i].n; x++)
+		for (unsigned x = 0; x < jobs[i].done; x++)
 			if (jobs[i].lat[x] >= 0)
 				all[k++] = jobs[i].lat[x];
 		free(jobs[i].lat);
@@ -278,6 +288,8 @@ int main(int argc, char **argv)
 			conc = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--prio") && i + 1 < argc)
 			prio = argv[++i];
+		else if (!strcmp(argv[i], "--secs") && i + 1 < argc)
+			deadline_us = (long long)(atof(argv[++i]) * 1e6);
 		else if (!strcmp(argv[i], "--plain"))
 			plain = 1;
 		else

@@ -6,24 +6,30 @@
 #   BENCH_QUICK=1 bench/run.sh                  # ~1 minute smoke run
 #   BENCH_BULK_MIB=1024 bench/run.sh            # 1 GiB each way
 #
-# Knobs (defaults full / quick): BENCH_HS_N handshakes per client process
-# (2000 / 300), BENCH_SLOW_N (1200 / 300), BENCH_LAT_N (1000 / 200),
+# Knobs (defaults full / quick): BENCH_HS_N at most this many handshakes
+# per client process and round (100000: rounds end after BENCH_ROUND_SECS), BENCH_SLOW_N (1200 / 300), BENCH_LAT_N (1000 / 200),
 # BENCH_BULK_MIB (256 / 64), BENCH_IDLE_N idle sessions (10000 / 1000),
 # BENCH_ONLY="hs lat slow bulk mem" to run a subset, BENCH_HS_CONC handshakes
 # in flight per client process in the handshake test (1), BENCH_ROUNDS
 # alternating rounds of the handshake and latency tests (5 / 3),
 # BENCH_KD_EXTRA one more "key = value" line for tlskeyd in the handshake
-# test (e.g. "protected-socket = unix").
-# Needs softhsm2, gnutls-bin, stunnel4; root (or a high hard fd limit) for
-# the idle-session test.  Uses 127.0.0.1 only; every wait is bounded.
+# test (e.g. "protected-socket = unix"), BENCH_ROUND_SECS seconds per
+# handshake round (3), BENCH_ALLOW_MISSING=1 to skip the parts whose tools
+# are missing instead of stopping.
+# Needs softhsm2, gnutls-bin, stunnel4, linux-perf (tools/install-deps.sh
+# --bench installs them); root (or a high hard fd limit) for the
+# idle-session test.  Uses 127.0.0.1 only; every wait is bounded.
+# System calls and context switches are counted with perf stat, wrapped
+# around the daemon, the app and the in-process server, and enabled only
+# while a measured round runs (--control fifo).
 set -euo pipefail
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$PWD}
 B=$top_builddir/bench
 QUICK=${BENCH_QUICK:-0}
-if [ "$QUICK" = 1 ]; then d_hs=300 d_slow=300 d_lat=200 d_bulk=64 d_idle=1000
-else d_hs=2000 d_slow=1200 d_lat=1000 d_bulk=256 d_idle=10000; fi
+if [ "$QUICK" = 1 ]; then d_hs=100000 d_slow=300 d_lat=200 d_bulk=64 d_idle=1000
+else d_hs=100000 d_slow=1200 d_lat=1000 d_bulk=256 d_idle=10000; fi
 HS_N=${BENCH_HS_N:-$d_hs}
 SLOW_N=${BENCH_SLOW_N:-$d_slow}
 LAT_N=${BENCH_LAT_N:-$d_lat}
@@ -32,8 +38,32 @@ IDLE_N=${BENCH_IDLE_N:-$d_idle}
 ONLY=${BENCH_ONLY:-hs lat slow bulk mem}
 HS_CONC=${BENCH_HS_CONC:-1}
 ROUNDS=${BENCH_ROUNDS:-$([ "$QUICK" = 1 ] && echo 3 || echo 5)}
+ROUND_SECS=${BENCH_ROUND_SECS:-3}
+WORKERS=4 # tlskeyd workers = in-process server processes, in every test but slow
 AES128="NORMAL:-CIPHER-ALL:+AES-128-GCM"
+
+# Tools, and the Debian package each comes in: stop with a precise message
+# rather than leave figures out silently.
+missing=()
+tool() { command -v "$1" >/dev/null || { missing+=("$1 (package $2)"); return 1; }; }
+for t in certtool:gnutls-bin softhsm2-util:softhsm2 ss:iproute2 awk:gawk setsid:util-linux; do
+	tool "${t%%:*}" "${t#*:}" || true
+done
 STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
+[ -n "$STUNNEL" ] || missing+=("stunnel4 (package stunnel4)")
+PERF=$(command -v perf || true)
+if [ -z "$PERF" ]; then
+	missing+=("perf (package linux-perf)")
+elif ! "$PERF" stat -x, -e raw_syscalls:sys_enter,context-switches -o /dev/null -- true 2>/dev/null; then
+	missing+=("a usable perf (perf stat -e raw_syscalls:sys_enter fails: root, or kernel.perf_event_paranoid <= -1, and tracefs)")
+	PERF=
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	for m in "${missing[@]}"; do echo "bench: missing: $m" >&2; done
+	echo "bench: tools/install-deps.sh --bench installs what is missing" >&2
+	[ "${BENCH_ALLOW_MISSING:-0}" = 1 ] || exit 2
+	echo "bench: BENCH_ALLOW_MISSING=1: the parts that need them are skipped" >&2
+fi
 
 for t in "$top_builddir/tlskeyd" "$B/hs-client" "$B/hs-server" "$B/tk-bench-app"; do
 	[ -x "$t" ] || { echo "bench: $t not built (make bench)" >&2; exit 1; }
@@ -96,6 +126,54 @@ free_port() {
 }
 rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
 
+# counted NAME: sets PERF_CMD, the perf stat prefix for a process whose
+# system calls and context switches (its threads' and children's too) we
+# count.  Counting is off until "count on NAME".
+PERF_CMD=()
+counted() {
+	PERF_CMD=()
+	[ -n "$PERF" ] || return 0
+	rm -f "$TMP/$1.ctl" "$TMP/$1.ack" "$TMP/$1.perf"
+	mkfifo "$TMP/$1.ctl" "$TMP/$1.ack"
+	PERF_CMD=("$PERF" stat -x, -D -1 --control "fifo:$TMP/$1.ctl,$TMP/$1.ack"
+		-e raw_syscalls:sys_enter,context-switches,task-clock -o "$TMP/$1.perf" --)
+}
+count() { # count on|off NAME...: and wait for perf's acknowledgement
+	local op=$1 n
+	shift
+	[ -n "$PERF" ] || return 0
+	for n; do
+		timeout 10 bash -c 'echo "$1" >"$2" && head -n 1 "$3" >/dev/null' _ \
+			"$([ "$op" = on ] && echo enable || echo disable)" "$TMP/$n.ctl" "$TMP/$n.ack" ||
+			{ log "perf control of $n failed"; exit 1; }
+	done
+}
+# count_end NAME PERF-PID: end the counted process (perf prints when its
+# workload exits); sets SYS and CSW, the counts of the enabled windows,
+# and CPU, the CPU time in them (user + system, microseconds).
+count_end() {
+	local name=$1 pid=$2 kids k gk=""
+	SYS=0 CSW=0 CPU=0
+	[ -n "$PERF" ] || return 0
+	kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
+	# A pre-forked server's processes go first: their counts reach perf
+	# when they exit, and their parent exits once they have.
+	for k in $kids; do gk+=" $(cat /proc/"$k"/task/*/children 2>/dev/null || true)"; done
+	# shellcheck disable=SC2086
+	if [ -n "${gk// /}" ]; then kill $gk 2>/dev/null; elif [ -n "$kids" ]; then kill $kids 2>/dev/null; fi
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	# shellcheck disable=SC2086
+	kill -0 "$pid" 2>/dev/null && kill $kids 2>/dev/null
+	wait "$pid" 2>/dev/null || true
+	SYS=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print ($1 ~ /^[0-9]+$/) ? $1 : 0 }' "$TMP/$name.perf")
+	CSW=$(awk -F, '$3 == "context-switches" { print ($1 ~ /^[0-9]+$/) ? $1 : 0 }' "$TMP/$name.perf")
+	CPU=$(awk -F, '$3 == "task-clock" { print ($1 ~ /^[0-9.]+$/) ? int($1 * 1000) : 0 }' "$TMP/$name.perf")
+	SYS=${SYS:-0} CSW=${CSW:-0} CPU=${CPU:-0}
+}
+per() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
+# spread V...: "min..max" of the rounds
+spread() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo ".." hi }'; }
+
 # --- fixture: token, keys, certificates -----------------------------------
 log "fixture in $TMP"
 bash "$top_srcdir/test/softhsm/fixture.sh" "$TMP/fx" >/dev/null
@@ -126,9 +204,19 @@ daemon() {
 		(k in over) { next }
 		{ print }' "$FX/tlskeyd.conf" >"$TMP/kd.conf"
 	rm -f "$TLSKEYD_SOCKET"
-	setsid bash -c 'cd "$1" && exec ./kd -c kd.conf' _ "$TMP" </dev/null >>"$TMP/kd.log" 2>&1 &
+	counted kd
+	setsid bash -c 'cd "$1" && shift && exec "$@"' _ "$TMP" "${PERF_CMD[@]}" ./kd -c kd.conf \
+		</dev/null >>"$TMP/kd.log" 2>&1 &
 	DAEMON=$!
-	for _ in $(seq 100); do [ -S "$TLSKEYD_SOCKET" ] && return 0; sleep 0.1; done
+	for _ in $(seq 100); do
+		if [ -S "$TLSKEYD_SOCKET" ]; then
+			# The daemon itself, under perf: for its RSS.
+			KD_PID=$DAEMON
+			[ -z "$PERF" ] || KD_PID=$(awk '{ print $1 }' /proc/"$DAEMON"/task/*/children)
+			return 0
+		fi
+		sleep 0.1
+	done
 	tail "$TMP/kd.log" >&2
 	exit 1
 }
@@ -138,7 +226,8 @@ app() {
 	local name=$1
 	shift
 	rm -f "$TMP/$name.port"
-	bg "$name" "$B/tk-bench-app" "$@" --port-file "$TMP/$name.port"
+	counted "$name"
+	bg "$name" "${PERF_CMD[@]}" "$B/tk-bench-app" "$@" --port-file "$TMP/$name.port"
 	APP_PID=$BG
 	wait_file "$TMP/$name.port"
 	APP_PORT=$(cat "$TMP/$name.port")
@@ -147,7 +236,8 @@ inproc() { # inproc NAME MODE KEYLABEL ARGS...: hs-server on the token key
 	local name=$1 mode=$2 key=$3
 	shift 3
 	rm -f "$TMP/$name.port"
-	bg "$name" "$B/hs-server" "$mode" --port-file "$TMP/$name.port" --module "$TK_MODULE" \
+	counted "$name"
+	bg "$name" "${PERF_CMD[@]}" "$B/hs-server" "$mode" --port-file "$TMP/$name.port" --module "$TK_MODULE" \
 		--pin-file "$FX/pin" --cert "$FX/$key-chain.pem" \
 		--key "$TK_TOKEN_URI;object=$key;type=private" "$@"
 	SRV_PID=$BG
@@ -187,6 +277,7 @@ clients() {
 		pids+=("$!")
 	done
 	for i in "${pids[@]}"; do wait "$i" || { cat "$TMP/$name"-*.err >&2; log "$name: client failed"; }; done
+	NDONE=$(cat "$TMP/$name"-*.out | awk '/^HS/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "n") n += kv[2] } } END { print n + 0 }')
 	RATE=$(cat "$TMP/$name"-*.out | awk '/^HS/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 		n += v["n"]; if (v["secs"] > s) s = v["secs"] } END { printf "%.0f", n / s }')
 	P50=$(awk '/^HS/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "p50_us") print kv[2] } }' "$TMP/$name-1.out")
@@ -200,32 +291,58 @@ log "gnutls $(gnutls-cli --version 2>/dev/null | head -n 1 | awk '{ print $NF }'
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # --- 1. full TLS 1.3 handshakes/s, 2 client processes ---------------------
-# tlskeyd and the in-process server run side by side and are measured in
-# alternating rounds; the median round of each is reported, so that a
-# noisy minute on a shared machine does not decide the ratio.
+# tlskeyd (WORKERS workers) and the in-process server (WORKERS processes,
+# the same token key) run side by side and are measured in alternating
+# rounds of ROUND_SECS each; the median round of each is reported with the
+# spread of the rounds, so that a noisy minute on a shared machine does not
+# decide the ratio.  System calls and context switches are counted in the
+# daemon and the app together (the in-process server alone), over all
+# rounds, per handshake.
 if [[ " $ONLY " = *" hs "* ]]; then
+	log "baseline: hs-server $WORKERS processes, tlskeyd workers = $WORKERS, both on the token key (SoftHSM)"
 	for kt in ec rsa; do
 		if [ $kt = ec ]; then my=server.example.test key=server-ec; else my=rsa.example.test key=server-rsa; fi
-		daemon "workers = 4${BENCH_KD_EXTRA:+
+		daemon "workers = $WORKERS${BENCH_KD_EXTRA:+
 $BENCH_KD_EXTRA}"
 		app "app-hs-$kt" hs --threads 8 --myname "$my"
-		inproc "srv-hs-$kt" hs "$key" --workers 4
-		kd=() in=()
+		inproc "srv-hs-$kt" hs "$key" --workers "$WORKERS"
+		kd=() in=() nkd=0 nin=0
 		for r in $(seq "$ROUNDS"); do
-			clients "hs-kd-$kt-$r" "$APP_PORT" "$((HS_N / ROUNDS))" 2 "$HS_CONC"
-			kd+=("$RATE")
-			clients "hs-in-$kt-$r" "$SRV_PORT" "$((HS_N / ROUNDS))" 2 "$HS_CONC"
-			in+=("$RATE")
+			count on kd "app-hs-$kt"
+			clients "hs-kd-$kt-$r" "$APP_PORT" "$HS_N" 2 "$HS_CONC" --secs "$ROUND_SECS"
+			count off kd "app-hs-$kt"
+			kd+=("$RATE") nkd=$((nkd + NDONE))
+			count on "srv-hs-$kt"
+			clients "hs-in-$kt-$r" "$SRV_PORT" "$HS_N" 2 "$HS_CONC" --secs "$ROUND_SECS"
+			count off "srv-hs-$kt"
+			in+=("$RATE") nin=$((nin + NDONE))
 		done
 		log "hs $kt rounds: tlskeyd ${kd[*]}, in-process ${in[*]}"
 		result "hs_per_s.$kt.tlskeyd" "$(median "${kd[@]}")"
+		result "hs_per_s.$kt.tlskeyd.spread" "$(spread "${kd[@]}")"
 		result "hs_per_s.$kt.inprocess" "$(median "${in[@]}")"
+		result "hs_per_s.$kt.inprocess.spread" "$(spread "${in[@]}")"
+		count_end "app-hs-$kt" "$APP_PID"
+		asys=$SYS acsw=$CSW acpu=$CPU
+		count_end kd "$DAEMON"
+		DAEMON=
+		if [ -n "$PERF" ]; then
+			result "cpu_us_per_hs.$kt.tlskeyd" "$(per $((CPU + acpu)) "$nkd") (daemon $(per "$CPU" "$nkd"), app $(per "$acpu" "$nkd"))"
+			result "syscalls_per_hs.$kt.tlskeyd" "$(per $((SYS + asys)) "$nkd") (daemon $(per "$SYS" "$nkd"), app $(per "$asys" "$nkd"))"
+			result "ctxsw_per_hs.$kt.tlskeyd" "$(per $((CSW + acsw)) "$nkd") (daemon $(per "$CSW" "$nkd"), app $(per "$acsw" "$nkd"))"
+		fi
+		count_end "srv-hs-$kt" "$SRV_PID"
+		if [ -n "$PERF" ]; then
+			result "cpu_us_per_hs.$kt.inprocess" "$(per "$CPU" "$nin")"
+			result "syscalls_per_hs.$kt.inprocess" "$(per "$SYS" "$nin")"
+			result "ctxsw_per_hs.$kt.inprocess" "$(per "$CSW" "$nin")"
+		fi
 		stop "$APP_PID"
 		stop "$SRV_PID"
 		if [ -n "$STUNNEL" ]; then
 			app "be-hs-$kt" hs --plain --threads 8
 			stunnel_start "st-hs-$kt" "$kt" "$APP_PORT"
-			clients "hs-st-$kt" "$ST_PORT" "$HS_N" 2 "$HS_CONC"
+			clients "hs-st-$kt" "$ST_PORT" "$HS_N" 2 "$HS_CONC" --secs "$ROUND_SECS"
 			result "hs_per_s.$kt.stunnel_filekey" "$RATE"
 			stop "$ST_PID"
 			stop "$APP_PID"
@@ -274,6 +391,12 @@ pkcs11-module = $FAULT_LIB"
 fi
 
 # --- 4. bulk relay throughput, AES-128-GCM, BULK_MIB each way --------------
+# One full-duplex connection per run; tlskeyd, the in-process server (the
+# same token key, WORKERS of each), stunnel and plain TCP take turns in
+# ROUNDS alternating rounds; medians and spreads.  System calls and
+# context switches per MiB relayed (up and down added) are counted over
+# the tlskeyd rounds in the daemon and the app, and over the in-process
+# rounds in the server.
 bulk_run() { # bulk_run NAME PORT [ARGS]: sets UP DOWN (MB/s)
 	local name=$1 port=$2
 	shift 2
@@ -283,28 +406,69 @@ bulk_run() { # bulk_run NAME PORT [ARGS]: sets UP DOWN (MB/s)
 	DOWN=$(sed -n 's/.*down_MBps=\([0-9.]*\).*/\1/p' "$TMP/$name.out")
 	UP=${UP:-0} DOWN=${DOWN:-0}
 }
+bulk_result() { # bulk_result KEY UPS DOWNS (space separated)
+	# shellcheck disable=SC2086
+	result "bulk_MBps.$1.up" "$(median $2)"; result "bulk_MBps.$1.up.spread" "$(spread $2)"
+	# shellcheck disable=SC2086
+	result "bulk_MBps.$1.down" "$(median $3)"; result "bulk_MBps.$1.down.spread" "$(spread $3)"
+}
 if [[ " $ONLY " = *" bulk "* ]]; then
 	BYTES=$((BULK_MIB * 1024 * 1024))
-	daemon "priority = $AES128"
+	daemon "workers = $WORKERS
+priority = $AES128"
 	app app-bulk bulk --threads 2 --bytes "$BYTES"
-	bulk_run bulk-kd "$APP_PORT" --prio "$AES128"
-	result bulk_MBps.tlskeyd.up "$UP"; result bulk_MBps.tlskeyd.down "$DOWN"
-	stop "$APP_PID"
-	inproc srv-bulk bulk server-ec --workers 1 --bytes "$BYTES" --prio "$AES128"
-	bulk_run bulk-in "$SRV_PORT" --prio "$AES128"
-	result bulk_MBps.inprocess.up "$UP"; result bulk_MBps.inprocess.down "$DOWN"
-	stop "$SRV_PID"
+	kd_app=$APP_PID kd_port=$APP_PORT
+	inproc srv-bulk bulk server-ec --workers "$WORKERS" --bytes "$BYTES" --prio "$AES128"
 	app be-bulk bulk --plain --threads 2 --bytes "$BYTES"
-	bulk_run bulk-tcp "$APP_PORT" --plain
-	result bulk_MBps.plain_tcp.up "$UP"; result bulk_MBps.plain_tcp.down "$DOWN"
-	if [ -n "$STUNNEL" ]; then
-		stunnel_start st-bulk ec "$APP_PORT" "ciphersuites = TLS_AES_128_GCM_SHA256"
-		bulk_run bulk-st "$ST_PORT" --prio "$AES128"
-		result bulk_MBps.stunnel.up "$UP"; result bulk_MBps.stunnel.down "$DOWN"
-		stop "$ST_PID"
-		result ratio.bulk.tlskeyd_vs_stunnel.up "$(ratio "${R[bulk_MBps.tlskeyd.up]}" "${R[bulk_MBps.stunnel.up]}")"
+	be_app=$APP_PID be_port=$APP_PORT
+	[ -n "$STUNNEL" ] && stunnel_start st-bulk ec "$be_port" "ciphersuites = TLS_AES_128_GCM_SHA256"
+	ku="" kdn="" iu="" idn="" su="" sdn="" tu="" tdn=""
+	for r in $(seq "$ROUNDS"); do
+		count on kd app-bulk
+		bulk_run "bulk-kd-$r" "$kd_port" --prio "$AES128"
+		count off kd app-bulk
+		ku+=" $UP" kdn+=" $DOWN"
+		count on srv-bulk
+		bulk_run "bulk-in-$r" "$SRV_PORT" --prio "$AES128"
+		count off srv-bulk
+		iu+=" $UP" idn+=" $DOWN"
+		if [ -n "$STUNNEL" ]; then
+			bulk_run "bulk-st-$r" "$ST_PORT" --prio "$AES128"
+			su+=" $UP" sdn+=" $DOWN"
+		fi
+		bulk_run "bulk-tcp-$r" "$be_port" --plain
+		tu+=" $UP" tdn+=" $DOWN"
+	done
+	log "bulk rounds up/down MB/s: tlskeyd$ku /$kdn; in-process$iu /$idn; stunnel${su:- n/a} /${sdn:- n/a}"
+	bulk_result tlskeyd "$ku" "$kdn"
+	bulk_result inprocess "$iu" "$idn"
+	[ -n "$STUNNEL" ] && bulk_result stunnel "$su" "$sdn"
+	bulk_result plain_tcp "$tu" "$tdn"
+	mib=$((BULK_MIB * 2 * ROUNDS))
+	count_end app-bulk "$kd_app"
+	asys=$SYS acsw=$CSW acpu=$CPU
+	count_end kd "$DAEMON"
+	DAEMON=
+	if [ -n "$PERF" ]; then
+		result cpu_us_per_MiB.tlskeyd "$(per $((CPU + acpu)) "$mib") (daemon $(per "$CPU" "$mib"), app $(per "$acpu" "$mib"))"
+		result syscalls_per_MiB.tlskeyd "$(per $((SYS + asys)) "$mib") (daemon $(per "$SYS" "$mib"), app $(per "$asys" "$mib"))"
+		result ctxsw_per_MiB.tlskeyd "$(per $((CSW + acsw)) "$mib") (daemon $(per "$CSW" "$mib"), app $(per "$acsw" "$mib"))"
 	fi
-	stop "$APP_PID"
+	count_end srv-bulk "$SRV_PID"
+	if [ -n "$PERF" ]; then
+		result cpu_us_per_MiB.inprocess "$(per "$CPU" "$mib")"
+		result syscalls_per_MiB.inprocess "$(per "$SYS" "$mib")"
+		result ctxsw_per_MiB.inprocess "$(per "$CSW" "$mib")"
+	fi
+	for d in up down; do
+		result "ratio.bulk.tlskeyd_vs_inprocess.$d" "$(ratio "${R[bulk_MBps.tlskeyd.$d]}" "${R[bulk_MBps.inprocess.$d]}")"
+		[ -n "$STUNNEL" ] && result "ratio.bulk.tlskeyd_vs_stunnel.$d" \
+			"$(ratio "${R[bulk_MBps.tlskeyd.$d]}" "${R[bulk_MBps.stunnel.$d]}")"
+	done
+	[ -n "$STUNNEL" ] && stop "$ST_PID"
+	stop "$kd_app"
+	stop "$SRV_PID"
+	stop "$be_app"
 fi
 
 # --- 5. memory per idle session --------------------------------------------
@@ -330,7 +494,7 @@ hold() { # hold NAME PORT SERVER-PID: IDLE_N idle sessions; sets PER (bytes/sess
 if [[ " $ONLY " = *" mem "* ]]; then
 	daemon "workers = 4
 max-pending = 4096"
-	kd=$DAEMON
+	kd=$KD_PID
 	app app-hold hold --threads 8
 	hold mem-kd "$APP_PORT" "$kd"
 	result "mem_idle.sessions" "${HELD:-0}"

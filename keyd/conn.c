@@ -158,6 +158,8 @@ enum conn_status conn_close(struct conn *c, int err, const char *why)
 		tk_wipe(c->to_net, c->to_net_len);
 		free(c->to_net);
 	}
+	free(c->from_net); /* ciphertext */
+	c->to_app = c->to_net = c->from_net = NULL;
 	acl_unref(c->req.acl);
 	c->req.acl = NULL;
 	/* After gnutls_deinit(): the session pointed at the generation's

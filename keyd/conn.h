@@ -104,7 +104,7 @@ struct conn {
 	unsigned net_eof : 1;     /* peer sent close_notify */
 	unsigned bye_pending : 1; /* close_notify not fully sent yet */
 	unsigned bye_done : 1;
-	unsigned send_pending : 1; /* gnutls_record_send returned EAGAIN */
+	unsigned send_pending : 1; /* gnutls_record_send returned EAGAIN (GnuTLS holds a record) */
 	unsigned app_tcp : 1;      /* protected descriptor is loopback TCP: can be reset */
 	unsigned app_hup : 1;      /* the app shut down or closed its end (RDHUP/HUP seen) */
 	unsigned net_reset : 1;    /* close the network socket with a reset, not a FIN */
@@ -116,8 +116,10 @@ struct conn {
 	int app_out;               /* the caller's end of it until delivery, or -1 */
 	uint8_t *to_app;          /* decrypted bytes the app has not taken */
 	size_t to_app_len, to_app_off;
-	uint8_t *to_net;          /* cleartext mode: bytes the peer has not taken */
+	uint8_t *to_net;          /* bytes owed to the peer it has not taken (relay_io.c) */
 	size_t to_net_len, to_net_off;
+	uint8_t *from_net;        /* read ahead from the peer, GnuTLS has not taken (relay_io.c) */
+	size_t from_net_len, from_net_off;
 };
 
 /* End c: release its descriptors (epoll registrations first), TLS

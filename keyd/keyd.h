@@ -54,7 +54,6 @@ struct keyd {
 	struct stats *stats; /* counters for STATUS (stats.h); NULL before start-up made it */
 };
 
-#define KEYD_SCRATCH_SIZE (16 * 1024 + 256)
 /* Path MTU assumed for DTLS: safe for IPv6 minimum links plus tunnels. */
 #define KEYD_DTLS_MTU 1280
 

@@ -31,7 +31,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/quota.c keyd/quota.h \
 	keyd/registry.c keyd/registry.h \
 	keyd/reload.c keyd/reload.h \
-	keyd/relay.c keyd/relay.h \
+	keyd/relay.c keyd/relay.h keyd/relay_io.c keyd/relay_io.h \
 	keyd/appsock.c keyd/appsock.h \
 	keyd/authz.c keyd/authz.h \
 	keyd/signer.c keyd/signer.h \

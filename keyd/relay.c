@@ -25,12 +25,17 @@
 #include "keyd/conn.h"
 #include "keyd/gen.h"
 #include "keyd/relay.h"
+#include "keyd/relay_io.h"
 #include "keyd/appsock.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
 
-/* How many records one event may move before yielding to other conns. */
-#define RELAY_BUDGET 16
+/* How much one event may move before yielding to other conns: batches of
+ * decrypted records (up to RELAY_IO_PLAIN_CAP each, one send to the app
+ * per batch), and chunks read from the app (RELAY_IO_PLAIN_CAP each). */
+#define RELAY_NET_BATCHES 4
+#define RELAY_BATCH_RECORDS 64
+#define RELAY_APP_CHUNKS 4
 #define RECORD_MAX (16 * 1024)
 /* After a failure the app gets this long to take what it was sent before
  * its descriptor is reset; we look this often whether it has. */
@@ -170,17 +175,51 @@ static enum conn_status flush_to_app(struct conn *c)
 	return CONN_LIVE;
 }
 
-/* Move TLS -> app. */
-static enum conn_status pump_net_to_app(struct conn *c)
+/* Hand the app what one batch decrypted, parking the rest under
+ * backpressure.  The plaintext in buf is wiped in every case. */
+static enum conn_status batch_to_app(struct conn *c, uint8_t *buf, size_t len)
 {
-	uint8_t *buf = c->w->scratch;
+	ssize_t w;
 
-	for (int i = 0; i < RELAY_BUDGET && !c->net_eof && !c->to_app; i++) {
-		ssize_t n = net_recv(c, buf, RECORD_MAX);
-		ssize_t w;
+	do
+		w = send(c->app.fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		tk_wipe(buf, len);
+		return app_gone(c, "application closed its descriptor");
+	}
+	if (w < 0)
+		w = 0;
+	if ((size_t)w < len) {
+		/* Backpressure: park the rest, stop reading TLS. */
+		c->to_app = malloc(len - (size_t)w);
+		if (!c->to_app) {
+			tk_wipe(buf, len);
+			return relay_abort(c, "out of memory");
+		}
+		memcpy(c->to_app, buf + w, len - (size_t)w);
+		c->to_app_len = len - (size_t)w;
+		c->to_app_off = 0;
+	}
+	tk_wipe(buf, len);
+	return CONN_LIVE;
+}
 
-		if (n == GNUTLS_E_AGAIN)
-			return CONN_LIVE;
+/* Decrypt records into buf until it cannot take a full one, the peer has
+ * sent all it has, or RELAY_BATCH_RECORDS.  Sets *ret_len; *ret_again when
+ * nothing more is to be read now.  CONN_CLOSED on a fatal error. */
+static enum conn_status batch_from_net(struct conn *c, uint8_t *buf, size_t *ret_len, int *ret_again)
+{
+	size_t off = 0;
+
+	*ret_again = 0;
+	for (int k = 0; k < RELAY_BATCH_RECORDS && RELAY_IO_PLAIN_CAP - off >= RECORD_MAX; k++) {
+		ssize_t n = net_recv(c, buf + off, RELAY_IO_PLAIN_CAP - off);
+
+		if (n == GNUTLS_E_AGAIN) {
+			*ret_again = 1;
+			break;
+		}
 		if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_REHANDSHAKE ||
 		    n == GNUTLS_E_REAUTH_REQUEST || (n < 0 && !gnutls_error_is_fatal((int)n))) {
 			/* Renegotiation is refused simply by not answering it:
@@ -192,6 +231,7 @@ static enum conn_status pump_net_to_app(struct conn *c)
 		if (n < 0) {
 			char why[160];
 			(void)snprintf(why, sizeof(why), "TLS receive: %s", gnutls_strerror((int)n));
+			tk_wipe(buf, off);
 			conn_set_end(c, n == GNUTLS_E_PREMATURE_TERMINATION ? STATS_END_TRUNCATED
 					: n == GNUTLS_E_PULL_ERROR ? STATS_END_RESET : STATS_END_ERROR);
 			relay_alert(c, (int)n);
@@ -203,36 +243,65 @@ static enum conn_status pump_net_to_app(struct conn *c)
 			break;
 		}
 		c->bytes_in += (unsigned long long)n;
-		do
-			w = send(c->app.fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		while (w < 0 && errno == EINTR);
-		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			tk_wipe(buf, (size_t)n);
-			return app_gone(c, "application closed its descriptor");
+		off += (size_t)n;
+		if (c->dtls)
+			break; /* one datagram per send: the app's socket keeps boundaries */
+	}
+	*ret_len = off;
+	return CONN_LIVE;
+}
+
+/* Move TLS -> app: up to RELAY_NET_BATCHES batches of decrypted records,
+ * one send() to the app each.  Once the budget is spent, what was read
+ * ahead is still decrypted (at most RELAY_IO_RX_CAP), but the socket is
+ * left for the next event. */
+static enum conn_status pump_net_batches(struct conn *c)
+{
+	uint8_t *buf = c->w->scratch;
+
+	for (int i = 0; !c->net_eof && !c->to_app; i++) {
+		size_t len = 0;
+		int again = 0;
+
+		if (i >= RELAY_NET_BATCHES) {
+			if (!relay_io_rx_buffered(c))
+				break;
+			relay_io_rx_hold(c, 1);
 		}
-		if (w < 0)
-			w = 0;
-		if (w < n) {
-			/* Backpressure: park the rest, stop reading TLS. */
-			c->to_app = malloc((size_t)(n - w));
-			if (!c->to_app) {
-				tk_wipe(buf, (size_t)n);
-				return relay_abort(c, "out of memory");
-			}
-			memcpy(c->to_app, buf + w, (size_t)(n - w));
-			c->to_app_len = (size_t)(n - w);
-			c->to_app_off = 0;
-		}
-		tk_wipe(buf, (size_t)n);
+		if (batch_from_net(c, buf, &len, &again) == CONN_CLOSED)
+			return CONN_CLOSED;
+		if (len && batch_to_app(c, buf, len) == CONN_CLOSED)
+			return CONN_CLOSED;
+		if (again)
+			break;
 	}
 	if (c->net_eof && !c->to_app)
 		app_orderly_eof(c);
 	return CONN_LIVE;
 }
 
+static enum conn_status pump_net_to_app(struct conn *c)
+{
+	enum conn_status st;
+
+	relay_io_rx_begin(c);
+	st = pump_net_batches(c);
+	/* Kept only for a relay that goes on (not closed, not draining). */
+	if (relay_io_rx_end(c, st == CONN_LIVE && c->state == CONN_RELAY && !c->net_eof) < 0)
+		return relay_abort(c, "out of memory");
+	return st;
+}
+
 static enum conn_status send_bye(struct conn *c)
 {
-	int r = c->tls ? gnutls_bye(c->tls, GNUTLS_SHUT_WR) : 0;
+	int r;
+
+	if (c->to_net) {
+		/* Records owed to the peer go before close_notify and the FIN. */
+		c->bye_pending = 1;
+		return CONN_LIVE;
+	}
+	r = c->tls ? gnutls_bye(c->tls, GNUTLS_SHUT_WR) : 0;
 
 	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 		c->bye_pending = 1;
@@ -240,36 +309,24 @@ static enum conn_status send_bye(struct conn *c)
 	}
 	c->bye_pending = 0;
 	c->bye_done = 1;
-	/* close_notify is out; a FIN tells TCP-level peers too. */
-	(void)shutdown(c->net.fd, SHUT_WR);
+	/* close_notify may sit in the worker's tx buffer: out with it first. */
+	if (relay_io_tx_flush(c) < 0) {
+		conn_set_end(c, STATS_END_RESET);
+		return relay_abort(c, "send failed: peer gone");
+	}
+	/* close_notify is out (or stashed behind what is owed: then the FIN
+	 * waits for it, see net_owed_flush); a FIN tells TCP-level peers too. */
+	if (!c->to_net)
+		(void)shutdown(c->net.fd, SHUT_WR);
 	return CONN_LIVE;
 }
 
 /* Cleartext mode has no GnuTLS to hold an unsent remainder: keep it in
  * to_net. */
-static enum conn_status flush_raw(struct conn *c)
-{
-	while (c->to_net_off < c->to_net_len) {
-		ssize_t n = net_send(c, c->to_net + c->to_net_off, c->to_net_len - c->to_net_off);
-		if (n == GNUTLS_E_AGAIN)
-			return CONN_LIVE;
-		if (n < 0) {
-			conn_set_end(c, STATS_END_RESET);
-			return relay_abort(c, "send failed: peer gone");
-		}
-		c->to_net_off += (size_t)n;
-	}
-	tk_wipe(c->to_net, c->to_net_len); /* the app's plaintext */
-	free(c->to_net);
-	c->to_net = NULL;
-	c->to_net_len = c->to_net_off = 0;
-	c->send_pending = 0;
-	return CONN_LIVE;
-}
-
 static enum conn_status raw_send_all(struct conn *c, const uint8_t *buf, size_t len)
 {
 	size_t off = 0;
+	int e;
 
 	while (off < len) {
 		ssize_t n = net_send(c, buf + off, len - off);
@@ -281,29 +338,82 @@ static enum conn_status raw_send_all(struct conn *c, const uint8_t *buf, size_t 
 		}
 		off += (size_t)n;
 	}
-	if (off < len) {
-		c->to_net = malloc(len - off);
-		if (!c->to_net) {
-			return relay_abort(c, "out of memory");
+	e = relay_io_stash(c, buf + off, len - off);
+	if (e < 0)
+		return relay_abort(c, "out of memory");
+	return CONN_LIVE;
+}
+
+/* Encrypt one chunk of the app's plaintext: its records collect in the
+ * worker's tx buffer (relay_io.c), sent with one call per chunk. */
+static enum conn_status chunk_to_net(struct conn *c, const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+	int again = 0, e;
+
+	while (off < len) {
+		ssize_t r = gnutls_record_send(c->tls, buf + off, len - off);
+
+		/* The push function collects or stashes and does not say
+		 * EAGAIN while collecting; retrying the same call is what
+		 * GnuTLS asks for if it does. */
+		if ((r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) && ++again < 4)
+			continue;
+		if (r < 0) {
+			conn_set_end(c, STATS_END_RESET);
+			return relay_abort(c, r == GNUTLS_E_PUSH_ERROR ? "TLS send failed: peer gone"
+								: "TLS send failed");
 		}
-		memcpy(c->to_net, buf + off, len - off);
-		c->to_net_len = len - off;
-		c->to_net_off = 0;
-		c->send_pending = 1;
+		off += (size_t)r;
+	}
+	e = relay_io_tx_flush(c);
+	if (e < 0) {
+		conn_set_end(c, STATS_END_RESET);
+		return relay_abort(c, e == -ENOBUFS || e == -ENOMEM ? "TLS send: peer does not read"
+								      : "TLS send failed: peer gone");
 	}
 	return CONN_LIVE;
 }
 
-/* Move app -> TLS. */
-static enum conn_status pump_app_to_net(struct conn *c)
+/* One datagram (DTLS) or chunk (TLS, cleartext) read from the app. */
+static enum conn_status data_to_net(struct conn *c, const uint8_t *buf, size_t len)
 {
-	uint8_t *buf = c->w->scratch;
+	ssize_t r;
 
-	if (c->send_pending && !c->tls) {
-		if (flush_raw(c) == CONN_CLOSED)
-			return CONN_CLOSED;
-		if (c->send_pending)
+	if (!c->tls)
+		return raw_send_all(c, buf, len);
+	if (!c->dtls)
+		return chunk_to_net(c, buf, len);
+	r = net_send(c, buf, len);
+	if (r == GNUTLS_E_LARGE_PACKET) {
+		/* Datagram semantics: too big for the path, dropped. */
+		keyd_log(LOG_DEBUG, "DTLS: dropped a %zu byte datagram (MTU)", len);
+		return CONN_LIVE;
+	}
+	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+		/* GnuTLS keeps the encrypted record; resume later. */
+		c->send_pending = 1;
+		return CONN_LIVE;
+	}
+	if (r < 0) {
+		conn_set_end(c, STATS_END_RESET);
+		return relay_abort(c, "TLS send failed: peer gone");
+	}
+	return CONN_LIVE;
+}
+
+/* What the peer was owed from before goes first. */
+static enum conn_status net_owed_flush(struct conn *c)
+{
+	if (c->to_net) {
+		if (relay_io_net_flush(c) < 0) {
+			conn_set_end(c, STATS_END_RESET);
+			return relay_abort(c, "send failed: peer gone");
+		}
+		if (c->to_net)
 			return CONN_LIVE;
+		if (c->bye_done)
+			(void)shutdown(c->net.fd, SHUT_WR); /* the FIN send_bye held back */
 	}
 	if (c->send_pending) {
 		ssize_t r = gnutls_record_send(c->tls, NULL, 0);
@@ -315,11 +425,23 @@ static enum conn_status pump_app_to_net(struct conn *c)
 		}
 		c->send_pending = 0;
 	}
+	return CONN_LIVE;
+}
+
+/* Move app -> TLS: up to RELAY_APP_CHUNKS reads of RELAY_IO_PLAIN_CAP. */
+static enum conn_status pump_app_chunks(struct conn *c)
+{
+	uint8_t *buf = c->w->scratch;
+
+	if (net_owed_flush(c) == CONN_CLOSED)
+		return CONN_CLOSED;
+	if (c->to_net || c->send_pending)
+		return CONN_LIVE;
 	if (c->bye_pending)
 		return send_bye(c);
-	for (int i = 0; i < RELAY_BUDGET && !c->app_eof; i++) {
-		ssize_t n = recv(c->app.fd, buf, RECORD_MAX, MSG_DONTWAIT);
-		ssize_t r;
+	for (int i = 0; i < RELAY_APP_CHUNKS && !c->app_eof && !c->to_net && !c->send_pending; i++) {
+		ssize_t n = recv(c->app.fd, buf, RELAY_IO_PLAIN_CAP, MSG_DONTWAIT);
+		enum conn_status st;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -335,34 +457,25 @@ static enum conn_status pump_app_to_net(struct conn *c)
 			return send_bye(c);
 		}
 		c->bytes_out += (unsigned long long)n;
-		if (!c->tls) {
-			enum conn_status st = raw_send_all(c, buf, (size_t)n);
-
-			tk_wipe(buf, (size_t)n);
-			if (st == CONN_CLOSED)
-				return CONN_CLOSED;
-			if (c->send_pending)
-				return CONN_LIVE;
-			continue;
-		}
-		r = net_send(c, buf, (size_t)n);
+		st = data_to_net(c, buf, (size_t)n);
 		tk_wipe(buf, (size_t)n);
-		if (c->dtls && r == GNUTLS_E_LARGE_PACKET) {
-			/* Datagram semantics: too big for the path, dropped. */
-			keyd_log(LOG_DEBUG, "DTLS: dropped a %zd byte datagram (MTU)", n);
-			continue;
-		}
-		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
-			/* GnuTLS keeps the encrypted record; resume later. */
-			c->send_pending = 1;
-			return CONN_LIVE;
-		}
-		if (r < 0) {
-			conn_set_end(c, STATS_END_RESET);
-			return relay_abort(c, "TLS send failed: peer gone");
-		}
+		if (st == CONN_CLOSED)
+			return CONN_CLOSED;
 	}
 	return CONN_LIVE;
+}
+
+static enum conn_status pump_app_to_net(struct conn *c)
+{
+	enum conn_status st;
+
+	relay_io_tx_begin(c);
+	st = pump_app_chunks(c);
+	if (relay_io_tx_end(c, st == CONN_LIVE && c->state == CONN_RELAY) < 0) {
+		conn_set_end(c, STATS_END_RESET);
+		return relay_abort(c, "send failed: peer gone");
+	}
+	return st;
 }
 
 /* Recompute what we wait for; close the conn when both directions are done. */
@@ -373,15 +486,16 @@ static enum conn_status relay_rearm(struct conn *c)
 
 	/* DTLS has no transport EOF to wait for: once the app is done and our
 	 * close_notify is out, the session is over. */
-	if ((c->net_eof || c->dtls) && !c->to_app && c->app_eof && c->bye_done && !c->send_pending)
+	if ((c->net_eof || c->dtls) && !c->to_app && c->app_eof && c->bye_done && !c->send_pending &&
+	    !c->to_net)
 		return conn_close(c, 0, "both directions done");
 	if (!c->net_eof && !c->to_app)
 		net |= EPOLLIN;
-	if (c->send_pending || c->bye_pending)
+	if (c->send_pending || c->bye_pending || c->to_net)
 		net |= EPOLLOUT;
 	if (c->to_app)
 		app |= EPOLLOUT;
-	if (!c->app_eof && !c->send_pending && !c->bye_pending)
+	if (!c->app_eof && !c->send_pending && !c->bye_pending && !c->to_net)
 		app |= EPOLLIN | EPOLLRDHUP;
 	else if (!c->app_eof && !c->app_hup)
 		/* Not reading the app (backpressure), but still hearing about
@@ -456,7 +570,7 @@ enum conn_status relay_event(struct conn *c, struct ev *ev, uint32_t events)
 	/* Decrypted data can be buffered inside GnuTLS without the socket
 	 * being readable, so the TLS side is pumped whenever it may move. */
 	if (!c->to_app && !c->net_eof &&
-	    (ev->kind == EV_NET || (c->tls && gnutls_record_check_pending(c->tls) > 0))) {
+	    (ev->kind == EV_NET || c->from_net || (c->tls && gnutls_record_check_pending(c->tls) > 0))) {
 		if (pump_net_to_app(c) == CONN_CLOSED)
 			return CONN_CLOSED;
 	}
@@ -465,6 +579,7 @@ enum conn_status relay_event(struct conn *c, struct ev *ev, uint32_t events)
 
 enum conn_status relay_begin(struct conn *c)
 {
+	relay_io_attach(c);
 	/* Data may have arrived with the last handshake flight. */
 	if (c->tls && gnutls_record_check_pending(c->tls) > 0 && pump_net_to_app(c) == CONN_CLOSED)
 		return CONN_CLOSED;

@@ -266,7 +266,7 @@ int worker_start(struct keyd *k, struct worker *w, unsigned index)
 	w->index = index;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	w->scratch = malloc(KEYD_SCRATCH_SIZE);
+	w->scratch = malloc(RELAY_IO_SCRATCH_SIZE);
 	if (w->epfd < 0 || w->wakefd < 0 || !w->scratch)
 		return -ENOMEM;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &e) < 0)
@@ -297,7 +297,7 @@ void worker_stop(struct worker *w)
 	bury(w);
 	keys_free_all(w);
 	if (w->scratch)
-		tk_wipe(w->scratch, KEYD_SCRATCH_SIZE); /* relayed plaintext passed through it */
+		tk_wipe(w->scratch, RELAY_IO_SCRATCH_SIZE); /* relayed plaintext passed through it */
 	free(w->scratch);
 	(void)tk_close(w->epfd);
 	(void)tk_close(w->wakefd);

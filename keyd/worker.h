@@ -7,6 +7,7 @@
 
 #include "keyd/conn.h"
 #include "keyd/keyd.h"
+#include "keyd/relay_io.h"
 
 struct worker_key {
 	gnutls_privkey_t token_key; /* this worker's own token session */
@@ -51,7 +52,8 @@ struct worker {
 	int reset_acked;    /* this worker dropped its keys for the current reset */
 	size_t n_conns, n_handshakes;
 	struct worker_keyset *keysets; /* newest first */
-	uint8_t *scratch;
+	uint8_t *scratch;      /* RELAY_IO_SCRATCH_SIZE bytes: the relay's buffers */
+	struct relay_io rio;   /* who holds which part of scratch */
 };
 
 /* Start worker index of k: its epoll set and thread.

@@ -48,7 +48,7 @@ static void setup(void)
 	w.k = &k;
 	w.epfd = epoll_create1(EPOLL_CLOEXEC);
 	ck_assert_int_ge(w.epfd, 0);
-	w.scratch = malloc(KEYD_SCRATCH_SIZE);
+	w.scratch = malloc(RELAY_IO_SCRATCH_SIZE);
 	ck_assert(w.scratch);
 }
 

@@ -2,7 +2,8 @@
  * cleartext (allow-handshake-timeout) relays raw bytes, which exercises
  * the same pumps, buffers and half-close logic as TLS without a peer
  * library.  Data both ways, half close in either order, backpressure
- * (the relay stops reading the network while the app does not read),
+ * both ways (the relay stops reading one side while the other does not
+ * read), the bound on what a session may owe its peer,
  * and an app that goes away (the conn is closed once, nothing leaks). */
 #include "config.h"
 
@@ -17,6 +18,7 @@
 #include "common/util.h"
 #include "keyd/conn.h"
 #include "keyd/relay.h"
+#include "keyd/relay_io.h"
 #include "keyd/worker.h"
 #include "test/unit/keyd-unit.h"
 #include "test/unit/keyd-gen-unit.h"
@@ -38,7 +40,7 @@ static void setup(void)
 	k.donefd = -1;
 	w.k = &k;
 	w.epfd = epoll_create1(EPOLL_CLOEXEC);
-	w.scratch = malloc(KEYD_SCRATCH_SIZE);
+	w.scratch = malloc(RELAY_IO_SCRATCH_SIZE);
 	ck_assert(w.epfd >= 0 && w.scratch);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, net), 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, app), 0);
@@ -208,6 +210,72 @@ START_TEST(backpressure)
 }
 END_TEST
 
+/* The other way: the app writes while the peer does not read.  What the
+ * peer has not taken waits in to_net, the relay stops reading the app and
+ * waits for the network to take more; then everything arrives in order. */
+START_TEST(net_backpressure)
+{
+	struct conn *c = relaying();
+	static uint8_t chunk[4096];
+	size_t sent = 0, got = 0;
+	uint32_t sum_sent = 0, sum_got = 0;
+	int i;
+
+	for (i = 0; i < 4096 && !c->to_net; i++) {
+		ssize_t n;
+
+		for (size_t j = 0; j < sizeof(chunk); j++)
+			chunk[j] = (uint8_t)(sent + j * 7);
+		n = send(app[1], chunk, sizeof(chunk), MSG_DONTWAIT);
+		if (n > 0) {
+			for (ssize_t j = 0; j < n; j++)
+				sum_sent += chunk[j] * (uint32_t)(sent + (size_t)j + 1);
+			sent += (size_t)n;
+		}
+		ck_assert_int_eq(relay_event(c, &c->app, EPOLLIN), CONN_LIVE);
+	}
+	ck_assert_msg(c->to_net, "the network side never filled up");
+	ck_assert_uint_le(c->to_net_len, RELAY_IO_PLAIN_CAP);
+	ck_assert(!(c->app.mask & EPOLLIN));
+	ck_assert(c->net.mask & EPOLLOUT);
+	for (i = 0; i < 100000 && got < sent; i++) {
+		ssize_t n = recv(net[1], chunk, sizeof(chunk), MSG_DONTWAIT);
+
+		for (ssize_t j = 0; j < n; j++)
+			sum_got += chunk[j] * (uint32_t)(got + (size_t)j + 1);
+		if (n > 0)
+			got += (size_t)n;
+		ck_assert_int_eq(relay_event(c, c->to_net ? &c->net : &c->app,
+					     c->to_net ? EPOLLOUT : EPOLLIN), CONN_LIVE);
+	}
+	ck_assert_uint_eq(got, sent);
+	ck_assert_uint_eq(sum_got, sum_sent);
+	ck_assert_ptr_null(c->to_net);
+	ck_assert(c->app.mask & EPOLLIN);
+	ck_assert_int_eq(conn_close(c, 0, "test over"), CONN_CLOSED);
+	closed_and_released(c);
+}
+END_TEST
+
+/* What a session may owe its peer is bounded, and kept in order. */
+START_TEST(stash_bound)
+{
+	struct conn *c = relaying();
+	static uint8_t big[2 * RELAY_IO_TX_CAP + 1];
+
+	ck_assert_int_eq(relay_io_stash(c, (const uint8_t *)"abc", 3), 0);
+	ck_assert_int_eq(relay_io_stash(c, (const uint8_t *)"def", 3), 0);
+	ck_assert_uint_eq(c->to_net_len, 6);
+	ck_assert_int_eq(memcmp(c->to_net, "abcdef", 6), 0);
+	ck_assert_int_eq(relay_io_stash(c, big, sizeof(big) - 6), -ENOBUFS);
+	ck_assert_uint_eq(c->to_net_len, 6); /* unchanged by the refusal */
+	ck_assert_int_eq(relay_io_stash(c, big, sizeof(big) - 7), 0);
+	ck_assert_int_eq(relay_io_stash(c, big, 1), -ENOBUFS);
+	ck_assert_int_eq(conn_close(c, 0, "test over"), CONN_CLOSED);
+	closed_and_released(c);
+}
+END_TEST
+
 START_TEST(app_gone)
 {
 	unsigned before;
@@ -231,8 +299,8 @@ END_TEST
 
 int main(void)
 {
-	const TTest *tests[] = { both_ways_and_half_close, app_first_half_close, backpressure, app_gone,
-				NULL };
+	const TTest *tests[] = { both_ways_and_half_close, app_first_half_close, backpressure,
+				 net_backpressure, stash_bound, app_gone, NULL };
 
 	return tkt_run("relay", "/keyd/relay", setup, teardown, 0, tests);
 }
