@@ -125,9 +125,19 @@ static int set_group(struct parser *p, const char *key, const char *val)
 	return set_str(p, &p->conf->admin_group, key, val);
 }
 
+/* keyd/conf_trust.c's settings: 1 if key is not one of them. */
+static int trust_setting(struct parser *p, struct keyd_trustconf *t, const char *key, const char *val)
+{
+	char why[256];
+	int r = keyd_conf_trust_setting(t, key, val, why, sizeof(why));
+
+	return r == -EINVAL ? perr(p, "%s", why) : r;
+}
+
 static int global_setting(struct parser *p, const char *key, const char *val)
 {
 	struct keyd_conf *c = p->conf;
+	int r;
 
 	if (!strcmp(key, "socket"))
 		return set_path(p, &c->socket_path, key, val);
@@ -135,13 +145,15 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return set_path(p, &c->acl_path, key, val);
 	if (!strcmp(key, "pkcs11-module"))
 		return set_path(p, &c->module_path, key, val);
-	if (!strcmp(key, "ca-file"))
-		return strcmp(val, "system") ? set_path(p, &c->ca_file, key, val)
-					     : set_str(p, &c->ca_file, key, val);
-	if (!strcmp(key, "ca-dir"))
-		return set_path(p, &c->ca_dir, key, val);
-	if (!strcmp(key, "priority"))
-		return set_str(p, &c->priority, key, val);
+	if ((r = trust_setting(p, &c->trust, key, val)) <= 0)
+		return r;
+	if (!strcmp(key, "reevaluate")) {
+		if (strcmp(val, "end") && strcmp(val, "log") && strcmp(val, "off"))
+			return perr(p, "'reevaluate' must be end, log or off, not '%s'", val);
+		c->reevaluate = !strcmp(val, "end") ? KEYD_REEVAL_END
+				: !strcmp(val, "log") ? KEYD_REEVAL_LOG : KEYD_REEVAL_OFF;
+		return 0;
+	}
 	if (!strcmp(key, "workers"))
 		return set_uint(p, &c->workers, key, val, 1, KEYD_CONF_MAX_WORKERS);
 	if (!strcmp(key, "max-handshakes"))
@@ -196,10 +208,12 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 static int identity_setting(struct parser *p, const char *key, const char *val)
 {
 	struct keyd_identity *id = p->cur;
+	int r;
 
+	if ((r = trust_setting(p, &id->trust, key, val)) <= 0)
+		return r;
 	if (!strcmp(key, "key")) {
 		char *uri = NULL, *pin_source = NULL;
-		int r;
 
 		if (strncmp(val, "pkcs11:", 7))
 			return perr(p, "'key' must be a PKCS#11 URI (pkcs11:...)");
@@ -577,15 +591,14 @@ void keyd_conf_free(struct keyd_conf *conf)
 		free(conf->ids[i].key_uri);
 		free(conf->ids[i].cert_src);
 		free(conf->ids[i].pin_file);
+		keyd_conf_trust_free(&conf->ids[i].trust);
 	}
 	free(conf->ids);
 	free(conf->path);
 	free(conf->socket_path);
 	free(conf->acl_path);
 	free(conf->module_path);
-	free(conf->ca_file);
-	free(conf->ca_dir);
-	free(conf->priority);
+	keyd_conf_trust_free(&conf->trust);
 	free(conf->admin_group);
 	free(conf);
 }

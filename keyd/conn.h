@@ -91,6 +91,7 @@ struct conn {
 	char mapped_user[TK_SHORT_MAX + 1];
 	struct session_info *info; /* published for tlskey_query() */
 	unsigned verify_status;    /* gnutls_certificate_status_t of a failed validation */
+	const char *reason;        /* audit reason of a refusal or end ("revoked"), static, or NULL */
 	int cache_hit;             /* peer, mapped_user came from the validation cache */
 	int pinned;                /* peer accepted by a configured pin, not a CA */
 	uint8_t cache_key[32];

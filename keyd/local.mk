@@ -4,7 +4,8 @@ noinst_LTLIBRARIES += libtlskey-keyd.la
 # Everything but main() lives in a convenience library so that the unit
 # tests and fuzzers link exactly the objects the daemon runs.
 libtlskey_keyd_la_SOURCES = \
-	keyd/conf.c keyd/conf.h \
+	keyd/conf.c keyd/conf.h keyd/conf_trust.c \
+	keyd/crl.c keyd/crl.h \
 	keyd/conn.c keyd/conn.h \
 	keyd/aclstore.c keyd/aclstore.h \
 	keyd/admission.c keyd/admission.h \

@@ -125,6 +125,7 @@ static struct keyd_audit audit_of(const struct conn *c, const char *event, int e
 		.sign_us = -1,
 		.handshake_ms = -1,
 		.detail = detail,
+		.reason = c->reason,
 		.remote = q->remote,
 		.flags = q->msg.flags,
 		.has_flags = 1,

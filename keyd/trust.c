@@ -7,16 +7,20 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <stdlib.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
 #include "common/file.h"
 #include "common/util.h"
+#include "keyd/crl.h"
 #include "keyd/identity.h"
 #include "keyd/gen.h"
 #include "keyd/keys.h"
 #include "keyd/log.h"
+#include "keyd/prio.h"
 #include "keyd/trust.h"
 #include "tlskey/starttls.h"
 
@@ -31,7 +35,9 @@ static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, u
 	memset(out, 0, 32);
 	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
 		return;
-	(void)gnutls_hash(h, "tlskeyd-vcache-1", 16);
+	(void)gnutls_hash(h, "tlskeyd-vcache-2", 16);
+	/* A peer valid under one identity's anchors is nothing to another's. */
+	(void)gnutls_hash(h, &gen_trust_of(q->gen, q->id_index)->index, sizeof(unsigned));
 	hdr[0] = q->msg.role;
 	memcpy(hdr + 1, &kinds, 4);
 	memcpy(hdr + 5, &q->acl_gen, sizeof(unsigned));
@@ -90,6 +96,7 @@ static int verify_cb(gnutls_session_t s)
 {
 	struct conn *c = gnutls_session_get_ptr(s);
 	const struct keyd_request *q = &c->req;
+	const struct trust_domain *dom = gen_trust_of(q->gen, q->id_index);
 	gnutls_typed_vdata_st data[2];
 	struct vcache_value v;
 	const gnutls_datum_t *certs;
@@ -122,6 +129,10 @@ static int verify_cb(gnutls_session_t s)
 	r = gnutls_certificate_verify_peers(s, data, nd, &status);
 	if (r < 0)
 		status = GNUTLS_CERT_INVALID;
+	if (!status && !dom->crl_expired_accept && crl_set_expired_for(dom->crls, certs, n, time(NULL)))
+		status = GNUTLS_CERT_INVALID | GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED;
+	c->reason = (status & GNUTLS_CERT_REVOKED) ? "revoked"
+		    : (status & GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED) ? "crl-expired" : NULL;
 	if (status && pin_accepts(c, &certs[0], status)) {
 		c->pinned = 1;
 		return 0;
@@ -145,8 +156,8 @@ static int anchors_trusted(const char *what, const char *path, const struct stat
 	return r;
 }
 
-int trust_anchors_load(const struct keyd_conf *conf, gnutls_certificate_credentials_t cred, char *err,
-		       size_t errlen)
+int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_credentials_t cred,
+		       char *err, size_t errlen)
 {
 	struct stat st;
 	int r, n = 0;
@@ -205,23 +216,118 @@ int trust_anchors_load(const struct keyd_conf *conf, gnutls_certificate_credenti
 	return n;
 }
 
-int trust_creds_new(const struct keyd_conf *conf, gnutls_certificate_credentials_t *ret_cred,
-		    char *err, size_t len)
+/* Credentials, priority and CRLs for the settings t into *d. */
+static int domain_new(const struct keyd_trustconf *t, struct trust_domain *d, char *err, size_t len)
 {
-	gnutls_certificate_credentials_t cred;
 	int r;
 
-	if (gnutls_certificate_allocate_credentials(&cred) < 0) {
+	memset(d, 0, sizeof(*d));
+	if (gnutls_certificate_allocate_credentials(&d->cred) < 0) {
+		d->cred = NULL;
 		(void)snprintf(err, len, "out of memory");
 		return -ENOMEM;
 	}
-	r = trust_anchors_load(conf, cred, err, len);
+	r = trust_anchors_load(t, d->cred, err, len);
+	if (r >= 0)
+		r = crl_load(d->cred, t->crl_file, t->crl_dir, &d->crls, err, len);
+	if (r < 0)
+		return r;
+	gnutls_certificate_set_retrieve_function2(d->cred, keys_cert_cb);
+	gnutls_certificate_set_verify_function(d->cred, verify_cb);
+	d->crl_expired_accept = t->crl_expired == KEYD_CRL_EXPIRED_ACCEPT;
+	d->no_ca_names = t->client_ca_names && !strcmp(t->client_ca_names, "none");
+	/* Never with RSA key exchange (prio.c); the reason is logged. */
+	r = keyd_prio_init(t->priority, &d->prio);
 	if (r < 0) {
-		gnutls_certificate_free_credentials(cred);
+		d->prio = NULL;
+		(void)snprintf(err, len, "priority '%s': %s", t->priority ? t->priority : "NORMAL",
+			       r == -ENOMEM ? "out of memory" : "invalid");
 		return r;
 	}
-	gnutls_certificate_set_retrieve_function2(cred, keys_cert_cb);
-	gnutls_certificate_set_verify_function(cred, verify_cb);
-	*ret_cred = cred;
 	return 0;
+}
+
+void trust_domain_free(struct trust_domain *d)
+{
+	if (d->cred)
+		gnutls_certificate_free_credentials(d->cred);
+	if (d->prio)
+		gnutls_priority_deinit(d->prio);
+	crl_set_free(d->crls);
+	memset(d, 0, sizeof(*d));
+}
+
+int trust_domain_build(const struct keyd_trustconf *t, unsigned index, struct trust_domain *ret,
+		       char *err, size_t len)
+{
+	int r = domain_new(t, ret, err, len);
+
+	if (r < 0) {
+		trust_domain_free(ret);
+		return r;
+	}
+	ret->index = index;
+	return 0;
+}
+
+int trust_domains_build(struct keyd_gen *g, char *err, size_t len, size_t *ret_bad)
+{
+	const struct keyd_conf *c = g->conf;
+	struct keyd_trustconf *seen;
+	int r = 0;
+
+	*ret_bad = (size_t)-1;
+	g->id_trust = calloc(c->n_ids ? c->n_ids : 1, sizeof(*g->id_trust));
+	g->doms = calloc(c->n_ids ? c->n_ids : 1, sizeof(*g->doms));
+	seen = calloc(c->n_ids ? c->n_ids : 1, sizeof(*seen));
+	if (!g->id_trust || !g->doms || !seen) {
+		free(seen);
+		(void)snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_ids && r == 0; i++) {
+		struct keyd_trustconf t = keyd_conf_trust_of(c, &c->ids[i]);
+		size_t j;
+
+		if (keyd_conf_trust_equal(&t, &c->trust))
+			continue; /* the global domain */
+		/* Identities with the same settings share one domain. */
+		for (j = 0; j < g->n_doms && !keyd_conf_trust_equal(&t, &seen[j]); j++)
+			;
+		if (j == g->n_doms) {
+			r = trust_domain_build(&t, (unsigned)j + 1, &g->doms[j], err, len);
+			if (r < 0) {
+				*ret_bad = i;
+				break;
+			}
+			seen[j] = t;
+			g->n_doms++;
+		}
+		g->id_trust[i] = &g->doms[j];
+	}
+	free(seen);
+	return r;
+}
+
+void trust_domains_free(struct keyd_gen *g)
+{
+	for (size_t i = 0; i < g->n_doms; i++)
+		trust_domain_free(&g->doms[i]);
+	free(g->doms);
+	free(g->id_trust);
+	trust_domain_free(&g->trust);
+}
+
+int trust_apply_identity(struct conn *c)
+{
+	const struct trust_domain *d = gen_trust_of(c->req.gen, c->req.id_index);
+	int r = gnutls_priority_set(c->tls, d->prio);
+
+	if (r == 0)
+		r = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, d->cred);
+	/* An empty certificate_authorities list: the client picks any of
+	 * its certificates (client-ca-names = none). */
+	if (r == 0 && c->req.msg.role == TK_ROLE_SERVER)
+		gnutls_certificate_send_x509_rdn_sequence(c->tls, d->no_ca_names);
+	return r;
 }

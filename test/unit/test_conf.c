@@ -38,7 +38,7 @@ START_TEST(parse_good)
 
 	ck_assert_int_eq(keyd_conf_parse("t.conf", good, strlen(good), &c, err, sizeof(err)), 0);
 	ck_assert_str_eq(c->socket_path, "/run/t/tlskeyd.sock");
-	ck_assert_str_eq(c->ca_file, "system");
+	ck_assert_str_eq(c->trust.ca_file, "system");
 	ck_assert_uint_eq(c->workers, 3);
 	ck_assert_uint_eq(c->handshake_timeout_ms, 1500);
 	ck_assert_uint_eq(c->max_handshakes, 256); /* default */
