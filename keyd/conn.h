@@ -13,6 +13,7 @@
 #include <gnutls/gnutls.h>
 
 #include "common/wire.h"
+#include "keyd/caller.h"
 #include "keyd/keyd.h"
 #include "keyd/registry.h"
 #include "keyd/stats.h"
@@ -63,6 +64,7 @@ struct keyd_request {
 	char unit[256]; /* caller's systemd unit, "" if unknown */
 	unsigned acl_gen; /* generation of acl, for cache keys */
 	char remote[64];  /* the network peer, "address:port" ("[v6]:port"), for audit records */
+	struct keyd_subject subj; /* the caller, for re-evaluation (reeval.c) */
 };
 
 /* One TLS connection, owned by exactly one worker thread. */

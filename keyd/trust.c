@@ -331,3 +331,56 @@ int trust_apply_identity(struct conn *c)
 		gnutls_certificate_send_x509_rdn_sequence(c->tls, d->no_ca_names);
 	return r;
 }
+
+#define RECHECK_MAX_CHAIN 16
+
+int trust_peer_recheck(const struct keyd_gen *g, size_t id_index, const struct conn *c,
+		       const char **ret_reason)
+{
+	const struct trust_domain *d = gen_trust_of(g, id_index);
+	const struct keyd_request *q = &c->req;
+	gnutls_x509_crt_t crts[RECHECK_MAX_CHAIN];
+	gnutls_x509_trust_list_t tl;
+	gnutls_typed_vdata_st data[2];
+	const gnutls_datum_t *certs;
+	unsigned n = 0, got = 0, nd = 0, status = 0;
+	int r = 0;
+
+	certs = c->tls ? gnutls_certificate_get_peers(c->tls, &n) : NULL;
+	/* XXX: a pinned peer is not checked again (its pins may have gone). */
+	if (!certs || n == 0 || c->pinned)
+		return 0;
+	if (n > RECHECK_MAX_CHAIN)
+		n = RECHECK_MAX_CHAIN;
+	for (; got < n; got++) {
+		if (gnutls_x509_crt_init(&crts[got]) < 0)
+			break;
+		if (gnutls_x509_crt_import(crts[got], &certs[got], GNUTLS_X509_FMT_DER) < 0) {
+			gnutls_x509_crt_deinit(crts[got]);
+			break;
+		}
+	}
+	if (q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
+		data[nd].type = GNUTLS_DT_DNS_HOSTNAME;
+		data[nd].data = (unsigned char *)(uintptr_t)q->msg.sniname;
+		data[nd++].size = 0;
+	}
+	data[nd].type = GNUTLS_DT_KEY_PURPOSE_OID;
+	data[nd].data = (unsigned char *)(q->msg.role == TK_ROLE_CLIENT ? GNUTLS_KP_TLS_WWW_SERVER
+									 : GNUTLS_KP_TLS_WWW_CLIENT);
+	data[nd++].size = 0;
+	gnutls_certificate_get_trust_list(d->cred, &tl);
+	if (got != n || gnutls_x509_trust_list_verify_crt2(tl, crts, n, data, nd, 0, &status, NULL) < 0)
+		status = GNUTLS_CERT_INVALID;
+	if (!status && !d->crl_expired_accept && crl_set_expired_for(d->crls, certs, n, time(NULL)))
+		status = GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED;
+	if (status) {
+		*ret_reason = (status & GNUTLS_CERT_REVOKED) ? "revoked"
+			      : (status & GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED) ? "crl-expired"
+										: "untrusted";
+		r = -EKEYREJECTED;
+	}
+	for (unsigned i = 0; i < got; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	return r;
+}

@@ -45,4 +45,13 @@ int trust_apply_identity(struct conn *c);
 int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_credentials_t cred,
 		       char *err, size_t errlen);
 
+/* Validate the peer chain of established session c again, under the
+ * trust domain of identity id_index of g (a newer generation): anchors,
+ * CRLs, the CRL expiry rule, purpose and name.  A pinned peer, or one
+ * without a certificate, passes.  Returns 0, or -EKEYREJECTED with the
+ * audit reason ("revoked", "crl-expired", "untrusted") in *ret_reason.
+ * Worker thread of c only. */
+int trust_peer_recheck(const struct keyd_gen *g, size_t id_index, const struct conn *c,
+		       const char **ret_reason);
+
 #endif

@@ -51,6 +51,11 @@ struct worker {
 	int reset_acked;    /* this worker dropped its keys for the current reset */
 	size_t n_conns, n_handshakes;
 	struct worker_keyset *keysets; /* newest first */
+	/* A re-evaluation asked for (reeval.c), protected by lock: the
+	 * generation and ACL to check established sessions against. */
+	struct keyd_gen *reeval_gen;
+	struct acl *reeval_acl;
+	char reeval_why[64];
 	uint8_t *scratch;
 };
 
