@@ -30,6 +30,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/registry.c keyd/registry.h \
 	keyd/reload.c keyd/reload.h \
 	keyd/reeval.c keyd/reeval.h \
+	keyd/watch.c keyd/watch.h \
 	keyd/relay.c keyd/relay.h \
 	keyd/appsock.c keyd/appsock.h \
 	keyd/authz.c keyd/authz.h \

@@ -90,6 +90,31 @@ tk_mark
 bob expired-still-revokes --expect-errno EKEYREJECTED
 tk_wait_log "reason=revoked" || tk_fail "an accepted expired CRL did not revoke bob"
 
+# ---- the CRL file changes while the daemon runs: no SIGHUP needed ----------
+mkdir -m 755 "$TK_TMP/w"
+crl "$TK_TMP/w/crl.pem" ca "$FRESH"
+tk_conf watch "crl-file=$TK_TMP/w/crl.pem"
+tk_daemon_start "$TK_TMP/watch.conf" || tk_fail "daemon (watch) did not start"
+bob watch-before
+# Another file in the same directory is none of our business.
+tk_mark
+echo x >"$TK_TMP/w/other.txt"
+tk_no_log "a CRL file changed" || tk_fail "an unrelated file triggered a reload"
+# Replaced by rename, as tools write files.
+tk_mark
+crl "$TK_TMP/w/new.pem" ca "$FRESH" "$TK_FX/peer-user.pem"
+mv "$TK_TMP/w/new.pem" "$TK_TMP/w/crl.pem"
+tk_wait_log "a CRL file changed: reloading" 5 || tk_fail "the replaced CRL was not noticed"
+tk_wait_log "ACL loaded from .*generation 2" 5 || tk_fail "no reload after the CRL changed"
+bob watch-revoked --expect-errno EKEYREJECTED
+# Overwritten in place with garbage: logged, the old CRL stays.
+tk_mark
+printf 'garbage\n' >"$TK_TMP/w/crl.pem"
+tk_wait_log "reload: keeping the previous configuration: .*crl-file $TK_TMP/w/crl.pem" 5 ||
+	tk_fail "a malformed CRL was not reported"
+bob watch-still-revoked --expect-errno EKEYREJECTED
+dave watch-dave
+
 # ---- crl-dir -----------------------------------------------------------------
 mkdir -m 755 "$TK_TMP/crls"
 cp "$TK_TMP/crl.good" "$TK_TMP/crls/ca.crl"
