@@ -147,13 +147,9 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return set_path(p, &c->module_path, key, val);
 	if ((r = trust_setting(p, &c->trust, key, val)) <= 0)
 		return r;
-	if (!strcmp(key, "reevaluate")) {
-		if (strcmp(val, "end") && strcmp(val, "log") && strcmp(val, "off"))
-			return perr(p, "'reevaluate' must be end, log or off, not '%s'", val);
-		c->reevaluate = !strcmp(val, "end") ? KEYD_REEVAL_END
-				: !strcmp(val, "log") ? KEYD_REEVAL_LOG : KEYD_REEVAL_OFF;
-		return 0;
-	}
+	if (!strcmp(key, "reevaluate"))
+		return keyd_conf_reeval_parse(val, &c->reevaluate) < 0
+			       ? perr(p, "'reevaluate' must be end, log or off, not '%s'", val) : 0;
 	if (!strcmp(key, "workers"))
 		return set_uint(p, &c->workers, key, val, 1, KEYD_CONF_MAX_WORKERS);
 	if (!strcmp(key, "max-handshakes"))

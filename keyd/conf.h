@@ -114,6 +114,9 @@ struct keyd_trustconf keyd_conf_trust_of(const struct keyd_conf *conf, const str
 /* 1 if a and b are the same settings (string by string), else 0. */
 int keyd_conf_trust_equal(const struct keyd_trustconf *a, const struct keyd_trustconf *b);
 
+/* reevaluate = end | log | off into *ret; -EINVAL for anything else. */
+int keyd_conf_reeval_parse(const char *val, enum keyd_reeval *ret);
+
 /* Free what t owns; the struct itself stays. */
 void keyd_conf_trust_free(struct keyd_trustconf *t);
 

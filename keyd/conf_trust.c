@@ -110,3 +110,16 @@ void keyd_conf_trust_free(struct keyd_trustconf *t)
 	free(t->client_ca_names);
 	free(t->priority);
 }
+
+int keyd_conf_reeval_parse(const char *val, enum keyd_reeval *ret)
+{
+	if (!strcmp(val, "end"))
+		*ret = KEYD_REEVAL_END;
+	else if (!strcmp(val, "log"))
+		*ret = KEYD_REEVAL_LOG;
+	else if (!strcmp(val, "off"))
+		*ret = KEYD_REEVAL_OFF;
+	else
+		return -EINVAL;
+	return 0;
+}
