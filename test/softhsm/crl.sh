@@ -12,12 +12,7 @@ tk_need gnutls-cli certtool
 tk_setup
 
 # dave@example.test: a client certificate of the CA that no CRL lists.
-certtool --generate-privkey --key-type=ecdsa --no-text --outfile "$TK_TMP/dave.key" 2>/dev/null
-certtool --load-privkey "$TK_TMP/dave.key" --pubkey-info --outfile "$TK_TMP/dave.pub" 2>/dev/null
-tk_check_cert "$TK_TMP/dave.pem" "$TK_TMP/dave.pub" 365 'cn = "dave@example.test"
-email = dave@example.test
-tls_www_client
-signing_key'
+tk_user_cert dave dave@example.test
 
 # crl OUT CA DATES [CERT]: a CRL of CA (ca or rogue-ca) revoking CERT.
 crl() {
