@@ -42,6 +42,7 @@ void reeval_request(struct keyd *k, const char *why)
 		w->reeval_gen = gen_ref(k->gen);
 		w->reeval_acl = acl;
 		(void)snprintf(w->reeval_why, sizeof(w->reeval_why), "%s", why);
+		atomic_store(&w->reeval_pending, 1);
 		pthread_mutex_unlock(&w->lock);
 		gen_unref(old_gen);
 		acl_unref(old_acl);
@@ -117,6 +118,9 @@ void reeval_worker_run(struct worker *w)
 	char what[64];
 	unsigned ended = 0, noted = 0;
 
+	/* Every event batch passes here: no lock unless something is asked. */
+	if (!atomic_exchange(&w->reeval_pending, 0))
+		return;
 	pthread_mutex_lock(&w->lock);
 	g = w->reeval_gen;
 	acl = w->reeval_acl;
@@ -131,7 +135,9 @@ void reeval_worker_run(struct worker *w)
 		char why[TK_MESSAGE_MAX] = "", detail[TK_MESSAGE_MAX + 64];
 		int r;
 
-		if (c->dead || !c->established || c->state == CONN_HANDSHAKE)
+		/* A draining session (its network side is gone) only hands the
+		 * application what it has not read yet: leave it be. */
+		if (c->dead || !c->established || c->state != CONN_RELAY)
 			continue;
 		r = reeval_check(c, g, acl, &reason, why, sizeof(why));
 		if (r == 0)

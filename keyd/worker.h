@@ -3,6 +3,7 @@
 #define TLSKEY_KEYD_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <gnutls/abstract.h>
 
 #include "keyd/conn.h"
@@ -56,6 +57,7 @@ struct worker {
 	struct keyd_gen *reeval_gen;
 	struct acl *reeval_acl;
 	char reeval_why[64];
+	atomic_int reeval_pending; /* set with them: the loop looks here first, lock-free */
 	uint8_t *scratch;
 };
 
