@@ -21,6 +21,7 @@
 #define CRL_FILE_MAX (16u * 1024 * 1024) /* one file */
 #define CRL_DIR_MAX_FILES 1024
 #define CRL_MAX 4096 /* CRLs in one trust domain */
+#define CRL_TOTAL_MAX (64u * 1024 * 1024) /* bytes read for one trust domain */
 
 struct crl_entry {
 	gnutls_datum_t issuer; /* raw DN, owned */
@@ -30,6 +31,7 @@ struct crl_entry {
 struct crl_set {
 	struct crl_entry *e;
 	size_t n;
+	size_t bytes; /* read so far, against CRL_TOTAL_MAX */
 };
 
 void crl_set_free(struct crl_set *s)
@@ -112,13 +114,20 @@ static int crl_add_file(gnutls_x509_trust_list_t tl, struct crl_set *s, const ch
 	unsigned n = 0;
 	int r;
 
-	/* O_NOFOLLOW | regular only: a FIFO would hang a reload. */
-	r = tk_file_read(what, path, CRL_FILE_MAX, O_NOFOLLOW, &buf, &len, &st, err, errlen);
+	/* Regular files only (tk_file_read): a FIFO would hang a reload. */
+	r = tk_file_read(what, path, CRL_FILE_MAX, 0, &buf, &len, &st, err, errlen);
 	if (r < 0)
 		return r;
 	r = tk_file_trusted(path, &st, err, errlen);
 	if (r < 0)
 		goto out;
+	s->bytes += len;
+	if (s->bytes > CRL_TOTAL_MAX) {
+		tk_errf(err, errlen, "%s %s: the CRLs of one identity exceed %u MiB", what, path,
+			CRL_TOTAL_MAX >> 20);
+		r = -EFBIG;
+		goto out;
+	}
 	r = crl_parse(buf, len, &list, &n);
 	if (r < 0 || n == 0) {
 		tk_errf(err, errlen, "%s %s: %s", what, path, r < 0 ? gnutls_strerror(r) : "no CRL in it");

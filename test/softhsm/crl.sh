@@ -6,7 +6,9 @@
 # past its nextUpdate is refused (reason=crl-expired) unless
 # crl-expired = accept, and it is still used then.  A reload with a
 # malformed CRL, or one not signed by a trust anchor, keeps the old
-# generation (bob still refused).  crl-dir works the same way.
+# generation (bob still refused), and so does a file changed while the
+# daemon runs, which is picked up without SIGHUP (inotify).  crl-dir works
+# the same way; an untrusted (group-writable) file or a FIFO is refused.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli certtool
 tk_setup
@@ -121,4 +123,10 @@ dave dir-dave
 chmod 664 "$TK_TMP/crls/ca.crl"
 hup "keeping the previous configuration"
 chmod 644 "$TK_TMP/crls/ca.crl"
+# A FIFO as crl-file is refused at once, not read (it would block).
+mkfifo "$TK_TMP/fifo.crl"
+tk_conf fifo "crl-file=$TK_TMP/fifo.crl"
+tk_check_t fifo "$TK_TMP/fifo.conf"
+[ "$TK_RC" != 0 ] && [ "$TK_RC" != 124 ] || tk_fail "tlskeyd -t with a FIFO crl-file: exit $TK_RC"
+tk_expect_grep "$TK_TMP/fifo.t" "crl-file $TK_TMP/fifo.crl is not a regular file (a FIFO)"
 tk_done
