@@ -128,5 +128,5 @@ mkfifo "$TK_TMP/fifo.crl"
 tk_conf fifo "crl-file=$TK_TMP/fifo.crl"
 tk_check_t fifo "$TK_TMP/fifo.conf"
 [ "$TK_RC" != 0 ] && [ "$TK_RC" != 124 ] || tk_fail "tlskeyd -t with a FIFO crl-file: exit $TK_RC"
-tk_expect_grep "$TK_TMP/fifo.t" "crl-file $TK_TMP/fifo.crl is not a regular file (a FIFO)"
+tk_expect_grep "$TK_TMP/fifo.t" "crl-file $TK_TMP/fifo.crl is not a regular file \\(a FIFO\\)"
 tk_done
