@@ -82,7 +82,7 @@ static int crl_signed_by_anchor(gnutls_x509_trust_list_t tl, gnutls_x509_crl_t c
 	const unsigned dates = GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED |
 			       GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE;
 	gnutls_datum_t dn = { NULL, 0 };
-	gnutls_x509_crt_t issuer = NULL; /* the list's, not ours */
+	gnutls_x509_crt_t issuer = NULL; /* a copy: ours to free */
 	unsigned status = 0;
 	int r;
 
@@ -93,6 +93,7 @@ static int crl_signed_by_anchor(gnutls_x509_trust_list_t tl, gnutls_x509_crl_t c
 	if (r < 0 || !issuer)
 		return 0;
 	r = gnutls_x509_crl_verify(crl, &issuer, 1, 0, &status);
+	gnutls_x509_crt_deinit(issuer);
 	if (r < 0)
 		return 0;
 	/* GnuTLS adds GNUTLS_CERT_INVALID to a date bit: only then is it
