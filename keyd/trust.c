@@ -59,8 +59,9 @@ static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, u
 /* A configured pin may stand in for the CA, never for the validity dates. */
 static int pin_accepts(struct conn *c, const gnutls_datum_t *leaf, unsigned status)
 {
+	/* An expired CRL is no better for a pinned peer: crl-expired decides. */
 	const unsigned fatal = GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED | GNUTLS_CERT_REVOKED |
-			       GNUTLS_CERT_PURPOSE_MISMATCH;
+			       GNUTLS_CERT_PURPOSE_MISMATCH | GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED;
 	const struct keyd_conf *conf = c->req.gen->conf;
 	const struct keyd_peer *pe;
 	gnutls_x509_crt_t crt;
