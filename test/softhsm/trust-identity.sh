@@ -3,7 +3,9 @@
 # validates client certificates with the global ca-file (the fixture CA),
 # rsa.example.test with its own (the rogue CA), TLS 1.3 only and no CA
 # names in its CertificateRequest.  A peer valid for one is refused by the
-# other, in both directions, and a cached validation under one identity
+# other, in both directions and in both roles (the client role against
+# gnutls-serv: alice with the global CA, dave with the rogue CA), and a
+# cached validation under one identity
 # does not admit the peer under the other.  openssl s_client -tls1_2 is
 # refused by rsa.example.test only; s_client lists the CA names each
 # identity asks for.  A bad per-identity setting fails the configuration
@@ -15,7 +17,10 @@ tk_setup --no-daemon
 tk_conf own -- "[identity own.example.test]" \
 	"key = $TK_TOKEN_URI;object=server-ec;type=private" "cert = $TK_FX/server-ec.pem" \
 	"pin-file = $TK_FX/pin" "ca-file = $TK_FX/rogue-ca.pem" \
-	"priority = NORMAL:-VERS-ALL:+VERS-TLS1.3" "client-ca-names = none"
+	"priority = NORMAL:-VERS-ALL:+VERS-TLS1.3" "client-ca-names = none" "" \
+	"[identity dave@example.test]" \
+	"key = $TK_TOKEN_URI;object=alice-ec;type=private" "cert = $TK_FX/alice-ec.pem" \
+	"pin-file = $TK_FX/pin" "ca-file = $TK_FX/rogue-ca.pem"
 tk_daemon_start "$TK_TMP/own.conf" || tk_fail "daemon with a per-identity ca-file did not start"
 
 # as MYNAME NAME CERT KEY [APP-ARGS...]: the app serves MYNAME, gnutls-cli
@@ -47,6 +52,19 @@ tk_no_log "validation cache hit" || tk_fail "bob-own: a cached validation of ano
 # And back: mallory's cached entry for own.example.test does not help her.
 # shellcheck disable=SC2086
 as server.example.test mal-global2 $MAL --expect-errno EKEYREJECTED
+
+# The client role: alice (global CA) accepts peer.example.test and refuses
+# the rogue CA's server; dave (own CA: the rogue one) the other way round.
+tk_start_gnutls_serv srv-good --x509certfile "$TK_FX/peer-server.pem" --x509keyfile "$TK_FX/peer-server.key"
+GOOD=$TK_PORT
+tk_start_gnutls_serv srv-rogue --x509certfile "$TK_FX/rogue-server.pem" --x509keyfile "$TK_FX/rogue-server.key"
+ROGUE=$TK_PORT
+tk_ok cli-alice-good client --connect "127.0.0.1:$GOOD" --myname alice@example.test --sni peer.example.test
+tk_err cli-alice-rogue EKEYREJECTED client --connect "127.0.0.1:$ROGUE" --myname alice@example.test \
+	--sni peer.example.test
+tk_ok cli-dave-rogue client --connect "127.0.0.1:$ROGUE" --myname dave@example.test --sni peer.example.test
+tk_err cli-dave-good EKEYREJECTED client --connect "127.0.0.1:$GOOD" --myname dave@example.test \
+	--sni peer.example.test
 
 # sclient NAME MYNAME ARGS...: openssl s_client against the app serving
 # MYNAME (bob's certificate, or SC_USER's); output in NAME.sc, app's exit in TK_APP_RC.
