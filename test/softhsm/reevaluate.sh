@@ -7,7 +7,9 @@
 # session-end end=revoked) while dave's keeps relaying.  With log, bob's
 # session is noted and keeps relaying; with off nothing is written.  An
 # ACL change that takes the caller's right away ends its session too
-# (reason=acl).
+# (reason=acl), as does narrowing peers= (acl-peer) and removing the
+# identity (identity-removed).  The first revocation comes from the CRL
+# file changing, without a SIGHUP.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli certtool
 tk_setup --no-daemon
@@ -75,8 +77,10 @@ tk_conf end "crl-file=$TK_TMP/crl.pem"
 tk_daemon_start "$TK_TMP/end.conf" || tk_fail "daemon did not start"
 open_session bob1 "${BOB[@]}"
 open_session dave1 "${DAVE[@]}"
+# No SIGHUP: the new CRL file itself is noticed (inotify) and reloaded.
+tk_mark
 crl "$TK_TMP/crl.pem" "$TK_FX/peer-user.pem"
-reload
+tk_wait_log "a CRL file changed: reloading" 5 || tk_fail "the new CRL was not noticed"
 tk_wait_log "audit: event=reevaluate .*peer=bob@example.test result=EKEYREVOKED .*reason=revoked" ||
 	tk_fail "no reevaluate record for bob"
 tk_wait_log "audit: event=session-end .*peer=bob@example.test .*end=revoked .*reason=revoked" ||
@@ -131,4 +135,13 @@ tk_wait_log "audit: event=reevaluate .*peer=bob@example.test .*reason=acl-peer" 
 	tk_fail "no reevaluate record for peers="
 ended bob4
 cp "$TK_TMP/acl.saved" "$TK_FX/acl.conf"
+reload
+# ... and so does the identity leaving the configuration.
+open_session bob5 "${BOB[@]}"
+awk '/^\[identity server.example.test\]/ { skip = 1; next } /^\[/ { skip = 0 } !skip' \
+	"$TK_TMP/end.conf" >"$TK_TMP/end.new" && mv "$TK_TMP/end.new" "$TK_TMP/end.conf"
+reload
+tk_wait_log "audit: event=reevaluate .*myname=server.example.test .*reason=identity-removed" ||
+	tk_fail "no reevaluate record for the removed identity"
+ended bob5
 tk_done
