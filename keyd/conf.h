@@ -16,7 +16,7 @@ struct keyd_trustconf {
 	char *ca_dir;          /* directory of PEM trust anchors, or NULL */
 	char *crl_file;        /* PEM or DER CRLs, or NULL */
 	char *crl_dir;         /* directory of CRL files, or NULL */
-	char *client_ca_names; /* "anchors" (NULL), "none" */
+	char *client_ca_names; /* "anchors" (NULL), "none", or a file of CA certificates */
 	char *priority;        /* GnuTLS priority string */
 	int crl_expired;       /* 0 unset (refuse), KEYD_CRL_EXPIRED_* */
 };

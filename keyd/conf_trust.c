@@ -42,8 +42,9 @@ int keyd_conf_trust_setting(struct keyd_trustconf *t, const char *key, const cha
 	if (!strcmp(key, "priority"))
 		return set(&t->priority, val);
 	if (!strcmp(key, "client-ca-names")) {
-		if (strcmp(val, "anchors") && strcmp(val, "none")) {
-			(void)snprintf(why, len, "'client-ca-names' must be anchors or none, not '%s'", val);
+		if (strcmp(val, "anchors") && strcmp(val, "none") && val[0] != '/') {
+			(void)snprintf(why, len,
+				       "'client-ca-names' must be anchors, none or an absolute path, not '%s'", val);
 			return -EINVAL;
 		}
 		return set(&t->client_ca_names, val);

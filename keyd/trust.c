@@ -157,9 +157,28 @@ static int anchors_trusted(const char *what, const char *path, const struct stat
 	return r;
 }
 
+/* Anchors of kind 's'ystem, 'f'ile or 'd'irectory into cred.  With
+ * names, their subject names go into the CertificateRequest (GnuTLS's
+ * GNUTLS_TL_USE_IN_TLS, what the credentials functions do); without,
+ * client-ca-names names a file of its own (ca_names_load). */
+static int anchors_add(gnutls_certificate_credentials_t cred, char kind, const char *path, int names)
+{
+	gnutls_x509_trust_list_t tl;
+
+	if (names)
+		return kind == 's' ? gnutls_certificate_set_x509_system_trust(cred)
+		       : kind == 'f' ? gnutls_certificate_set_x509_trust_file(cred, path, GNUTLS_X509_FMT_PEM)
+				     : gnutls_certificate_set_x509_trust_dir(cred, path, GNUTLS_X509_FMT_PEM);
+	gnutls_certificate_get_trust_list(cred, &tl);
+	return kind == 's' ? gnutls_x509_trust_list_add_system_trust(tl, 0, 0)
+	       : kind == 'f' ? gnutls_x509_trust_list_add_trust_file(tl, path, NULL, GNUTLS_X509_FMT_PEM, 0, 0)
+			     : gnutls_x509_trust_list_add_trust_dir(tl, path, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
+}
+
 int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_credentials_t cred,
 		       char *err, size_t errlen)
 {
+	const int names = !(conf->client_ca_names && conf->client_ca_names[0] == '/');
 	struct stat st;
 	int r, n = 0;
 
@@ -168,7 +187,7 @@ int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_cre
 	if ((!conf->ca_file && !conf->ca_dir) || (conf->ca_file && !strcmp(conf->ca_file, "system"))) {
 		/* An empty system store is the host's business (pins may be
 		 * all this daemon needs); only a failure to read it is ours. */
-		r = gnutls_certificate_set_x509_system_trust(cred);
+		r = anchors_add(cred, 's', NULL, names);
 		if (r < 0) {
 			tk_errf(err, errlen, "system trust store: %s", gnutls_strerror(r));
 			return -EINVAL;
@@ -187,7 +206,7 @@ int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_cre
 		r = anchors_trusted("ca-file", conf->ca_file, &st, err, errlen);
 		if (r < 0)
 			return r;
-		r = gnutls_certificate_set_x509_trust_file(cred, conf->ca_file, GNUTLS_X509_FMT_PEM);
+		r = anchors_add(cred, 'f', conf->ca_file, names);
 		if (r <= 0) {
 			tk_errf(err, errlen, "no trust anchors loaded from ca-file %s: %s", conf->ca_file,
 				r < 0 ? gnutls_strerror(r) : "file holds no certificate");
@@ -206,7 +225,7 @@ int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_cre
 			return r;
 		/* A configured directory that yields nothing is a mistake even
 		 * when a ca-file or pins provide other anchors. */
-		r = gnutls_certificate_set_x509_trust_dir(cred, conf->ca_dir, GNUTLS_X509_FMT_PEM);
+		r = anchors_add(cred, 'd', conf->ca_dir, names);
 		if (r <= 0) {
 			tk_errf(err, errlen, "no trust anchors loaded from ca-dir %s: %s", conf->ca_dir,
 				r < 0 ? gnutls_strerror(r) : "directory holds no certificate");
@@ -215,6 +234,58 @@ int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_cre
 		n += r;
 	}
 	return n;
+}
+
+#define CA_NAMES_MAX_SIZE (1024 * 1024)
+#define CA_NAMES_MAX 256
+
+/* client-ca-names = FILE: the subject names of the CA certificates in it
+ * go into the CertificateRequest.  Each must validate under the anchors
+ * already in cred (one of them, or an intermediate below one): asking
+ * for a CA this identity would refuse helps no client. */
+static int ca_names_load(gnutls_certificate_credentials_t cred, const char *path, char *err,
+			 size_t len)
+{
+	gnutls_x509_trust_list_t tl;
+	gnutls_x509_crt_t *crts = NULL;
+	gnutls_datum_t d;
+	struct stat st;
+	char *buf = NULL;
+	size_t blen = 0;
+	unsigned n = 0, i, status;
+	int r;
+
+	r = tk_file_read("client-ca-names", path, CA_NAMES_MAX_SIZE, 0, &buf, &blen, &st, err, len);
+	if (r < 0)
+		return r;
+	r = anchors_trusted("client-ca-names", path, &st, err, len);
+	d = (gnutls_datum_t){ (unsigned char *)buf, (unsigned)blen };
+	if (r == 0 && (gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0) < 0 || n == 0 ||
+		       n > CA_NAMES_MAX)) {
+		tk_errf(err, len, "client-ca-names %s: not 1 to %d PEM certificates", path, CA_NAMES_MAX);
+		r = -EINVAL;
+	}
+	tk_file_free(buf, blen);
+	gnutls_certificate_get_trust_list(cred, &tl);
+	for (i = 0; r == 0 && i < n; i++) {
+		status = 0;
+		if (gnutls_x509_trust_list_verify_crt2(tl, &crts[i], 1, NULL, 0, 0, &status, NULL) < 0 ||
+		    status) {
+			tk_errf(err, len, "client-ca-names %s: certificate %u is not a trust anchor of this "
+				"identity (nor issued by one)", path, i + 1);
+			r = -EINVAL;
+		}
+	}
+	/* Added once more, now with its name for the CertificateRequest;
+	 * the list owns them from here on. */
+	if (r == 0 && gnutls_x509_trust_list_add_cas(tl, crts, n, GNUTLS_TL_USE_IN_TLS) < 0) {
+		tk_errf(err, len, "client-ca-names %s: cannot add", path);
+		r = -ENOMEM;
+	}
+	for (i = 0; r < 0 && i < n; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
+	return r;
 }
 
 /* Credentials, priority and CRLs for the settings t into *d. */
@@ -231,6 +302,8 @@ static int domain_new(const struct keyd_trustconf *t, struct trust_domain *d, ch
 	r = trust_anchors_load(t, d->cred, err, len);
 	if (r >= 0)
 		r = crl_load(d->cred, t->crl_file, t->crl_dir, &d->crls, err, len);
+	if (r >= 0 && t->client_ca_names && t->client_ca_names[0] == '/')
+		r = ca_names_load(d->cred, t->client_ca_names, err, len);
 	if (r < 0)
 		return r;
 	gnutls_certificate_set_retrieve_function2(d->cred, keys_cert_cb);

@@ -20,7 +20,11 @@ tk_conf own -- "[identity own.example.test]" \
 	"priority = NORMAL:-VERS-ALL:+VERS-TLS1.3" "client-ca-names = none" "" \
 	"[identity dave@example.test]" \
 	"key = $TK_TOKEN_URI;object=alice-ec;type=private" "cert = $TK_FX/alice-ec.pem" \
-	"pin-file = $TK_FX/pin" "ca-file = $TK_FX/rogue-ca.pem"
+	"pin-file = $TK_FX/pin" "ca-file = $TK_FX/rogue-ca.pem" "" \
+	"[identity names.example.test]" \
+	"key = $TK_TOKEN_URI;object=server-ec;type=private" "cert = $TK_FX/server-ec.pem" \
+	"pin-file = $TK_FX/pin" "ca-file = $TK_TMP/both.pem" "client-ca-names = $TK_FX/rogue-ca.pem"
+cat "$TK_FX/ca.pem" "$TK_FX/rogue-ca.pem" >"$TK_TMP/both.pem"
 tk_daemon_start "$TK_TMP/own.conf" || tk_fail "daemon with a per-identity ca-file did not start"
 
 # as MYNAME NAME CERT KEY [APP-ARGS...]: the app serves MYNAME, gnutls-cli
@@ -79,12 +83,19 @@ sclient() {
 	tk_wait_pid "$TK_SERVER_PID" 20 || TK_APP_RC=$?
 }
 
+# ca_list NAME: the CA names s_client printed (NAME.sc) into NAME.list.
+ca_list() {
+	awk '/^Acceptable client certificate CA names/ { on = 1; next } /^Requested Signature/ { on = 0 } on' \
+		"$TK_TMP/$1.sc" >"$TK_TMP/$1.list"
+}
+
 # TLS 1.2 is fine for server.example.test, not for own.example.test.
 sclient tls12-global server.example.test "" -tls1_2
 [ "$TK_APP_RC" = 0 ] || { cat "$TK_TMP/tls12-global.sc" "$TK_TMP/tls12-global.err" >&2; tk_fail "tls12-global: app exit $TK_APP_RC"; }
 tk_expect_grep "$TK_TMP/tls12-global.sc" "Protocol *: TLSv1.2"
 tk_expect_grep "$TK_TMP/tls12-global.sc" "^Acceptable client certificate CA names"
-tk_expect_grep "$TK_TMP/tls12-global.sc" "CN *= *tlskeyd test CA"
+ca_list tls12-global
+tk_expect_grep "$TK_TMP/tls12-global.list" "CN *= *tlskeyd test CA"
 SC_USER=rogue-user sclient tls12-own own.example.test "--expect-errno any" -tls1_2
 [ "$TK_APP_RC" = 0 ] || { cat "$TK_TMP/tls12-own.err" >&2; tk_fail "tls12-own: app exit $TK_APP_RC"; }
 if grep -E "^New, TLSv1.2" "$TK_TMP/tls12-own.sc" >/dev/null; then
@@ -96,6 +107,24 @@ tk_expect_grep "$TK_TMP/tls12-own.err" "^ERROR errno="
 SC_USER=rogue-user sclient tls13-own own.example.test "" -tls1_3
 [ "$TK_APP_RC" = 0 ] || { cat "$TK_TMP/tls13-own.sc" "$TK_TMP/tls13-own.err" >&2; tk_fail "tls13-own: app exit $TK_APP_RC"; }
 tk_expect_grep "$TK_TMP/tls13-own.sc" "No client certificate CA names sent"
+
+# client-ca-names = FILE: only that CA's name, though both are anchors.
+sclient names-file names.example.test "" -tls1_3
+[ "$TK_APP_RC" = 0 ] || { cat "$TK_TMP/names-file.sc" "$TK_TMP/names-file.err" >&2; tk_fail "names-file: app exit $TK_APP_RC"; }
+tk_expect_grep "$TK_TMP/names-file.sc" "^Acceptable client certificate CA names"
+ca_list names-file
+tk_expect_grep "$TK_TMP/names-file.list" "CN *= *rogue test CA"
+if grep -E "CN *= *tlskeyd test CA" "$TK_TMP/names-file.list" >/dev/null; then
+	cat "$TK_TMP/names-file.sc" >&2
+	tk_fail "names-file: a CA name not in client-ca-names was sent"
+fi
+# A name that is no anchor of the identity is a mistake.
+tk_conf badnames -- "[identity bad.example.test]" \
+	"key = $TK_TOKEN_URI;object=server-ec;type=private" "cert = $TK_FX/server-ec.pem" \
+	"pin-file = $TK_FX/pin" "client-ca-names = $TK_FX/rogue-ca.pem"
+tk_check_t badnames "$TK_TMP/badnames.conf"
+[ "$TK_RC" != 0 ] || tk_fail "tlskeyd -t accepted client-ca-names naming a CA that is no anchor"
+tk_expect_grep "$TK_TMP/badnames.t" "identity bad.example.test: client-ca-names $TK_FX/rogue-ca.pem: certificate 1 is not a trust anchor"
 
 # ---- bad per-identity settings: the identity's line, nothing started --------
 tk_conf badca -- "[identity bad.example.test]" \

@@ -326,7 +326,7 @@ START_TEST(trust_settings)
 	expect_error("crl-file = relative.crl\n", "t.conf:1: 'crl-file' must be an absolute path");
 	expect_error("crl-expired = maybe\n", "t.conf:1: 'crl-expired' must be refuse or accept");
 	expect_error("reevaluate = sometimes\n", "t.conf:1: 'reevaluate' must be end, log or off");
-	expect_error("client-ca-names = all\n", "t.conf:1: 'client-ca-names' must be anchors or none");
+	expect_error("client-ca-names = all\n", "t.conf:1: 'client-ca-names' must be anchors, none or an absolute path");
 	expect_error("[identity a.example.test]\nkey = pkcs11:object=a\ncert = /a.pem\n"
 		     "crl-dir = /x\ncrl-dir = /y\n", "t.conf:5: duplicate setting 'crl-dir'");
 	expect_error("[identity a.example.test]\nkey = pkcs11:object=a\ncert = /a.pem\n"
