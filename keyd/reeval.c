@@ -132,7 +132,7 @@ void reeval_worker_run(struct worker *w)
 		return;
 	for (struct conn *c = w->conns; c; c = c->next) {
 		const char *reason = NULL;
-		char why[TK_MESSAGE_MAX] = "", detail[TK_MESSAGE_MAX + 64];
+		char why[TK_MESSAGE_MAX] = "", detail[TK_MESSAGE_MAX + 160];
 		int r;
 
 		/* A draining session (its network side is gone) only hands the
