@@ -448,6 +448,8 @@ static int start_acl_check(struct keyd *k, const struct caller *who, struct keyd
 			       role);
 		return -EACCES;
 	}
+	/* Kept with the session: a reload asks the ACL again (reeval.c). */
+	caller_subject_save(who, &q->subj);
 	return 0;
 }
 
@@ -528,7 +530,6 @@ static int handle_start(struct control_call *x)
 		goto refuse;
 	q.id_index = (size_t)(q.id - q.gen->conf->ids);
 	(void)snprintf(q.unit, sizeof(q.unit), "%s", who->unit);
-	caller_subject_save(who, &q.subj);
 	q.t_start_ms = tk_now_ms();
 	*x->ret_req = q;
 	*x->ret_netfd = netfd;
