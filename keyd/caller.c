@@ -408,3 +408,30 @@ struct acl_subject caller_acl_subject(const struct caller *who)
 				     .unit = who->verified && who->unit[0] ? who->unit : NULL,
 				     .exe = who->verified && who->exe[0] ? who->exe : NULL };
 }
+
+void caller_subject_save(const struct caller *who, struct keyd_subject *ret)
+{
+	struct acl_subject a = caller_acl_subject(who);
+
+	memset(ret, 0, sizeof(*ret));
+	ret->uid = a.uid;
+	ret->gid = a.gid;
+	ret->partial = a.n_groups > KEYD_SUBJECT_GROUPS || !who->groups_complete;
+	ret->n_groups = (unsigned)(a.n_groups > KEYD_SUBJECT_GROUPS ? KEYD_SUBJECT_GROUPS : a.n_groups);
+	if (ret->n_groups)
+		memcpy(ret->groups, a.groups, ret->n_groups * sizeof(gid_t));
+	ret->has_unit = a.unit != NULL;
+	ret->has_exe = a.exe != NULL;
+	if (a.exe)
+		(void)snprintf(ret->exe, sizeof(ret->exe), "%s", a.exe);
+}
+
+struct acl_subject caller_subject_view(const struct keyd_subject *s, const char *unit)
+{
+	return (struct acl_subject){ .uid = s->uid,
+				     .gid = s->gid,
+				     .groups = s->n_groups ? s->groups : NULL,
+				     .n_groups = s->n_groups,
+				     .unit = s->has_unit ? unit : NULL,
+				     .exe = s->has_exe ? s->exe : NULL };
+}

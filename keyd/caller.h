@@ -21,6 +21,27 @@ struct caller {
 	char exe[512];       /* "" if unknown or unreadable */
 };
 
+#define KEYD_SUBJECT_GROUPS 64
+
+/* The ACL subject of an admitted caller, kept with its session so that
+ * a reload can ask the ACL again (reeval.c) after the caller's process
+ * and its /proc entries are long gone. */
+struct keyd_subject {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[KEYD_SUBJECT_GROUPS];
+	unsigned n_groups;
+	int partial;     /* more groups than fit: the ACL cannot be asked again */
+	int has_unit, has_exe;
+	char exe[512];   /* unit: in the request (keyd_request.unit) */
+};
+
+/* Record the ACL subject of who into *ret. */
+void caller_subject_save(const struct caller *who, struct keyd_subject *ret);
+
+/* The ACL's subject from a record (unit: the request's); points into s. */
+struct acl_subject caller_subject_view(const struct keyd_subject *s, const char *unit);
+
 /* Fill in the caller's credentials and attributes from its socket.
  * Returns 0 and fills *ret (which then owns memory: caller_done()),
  * -ESRCH if the process went away while it was read, another negative

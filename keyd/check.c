@@ -202,7 +202,7 @@ static unsigned check_anchors(const struct keyd_conf *conf)
 		keyd_log(LOG_ERR, "trust anchors: out of memory");
 		return 1;
 	}
-	r = trust_anchors_load(conf, cred, err, sizeof(err));
+	r = trust_anchors_load(&conf->trust, cred, err, sizeof(err));
 	gnutls_certificate_free_credentials(cred);
 	if (r < 0) {
 		keyd_log(LOG_ERR, "%s", err);

@@ -182,6 +182,16 @@ static int start_identity(struct parser *p, char *hdr)
 	return p->cur->name ? 0 : -ENOMEM;
 }
 
+/* keyd/conf_trust.c's settings, global or of an identity: 1 if key is
+ * not one of them. */
+static int trust_setting(struct parser *p, struct keyd_trustconf *t, const char *key, const char *val)
+{
+	char why[256];
+	int r = keyd_conf_trust_setting(t, key, val, why, sizeof(why));
+
+	return r == -EINVAL ? conf_perr(p, "%s", why) : r;
+}
+
 static int parse_line(struct parser *p, char *line)
 {
 	char *s = trim(line), *eq, *key, *val;
@@ -222,6 +232,9 @@ static int parse_line(struct parser *p, char *line)
 	}
 	if (p->peer)
 		return peer_setting(p, key, val);
+	r = trust_setting(p, p->cur ? &p->cur->trust : &p->conf->trust, key, val);
+	if (r <= 0)
+		return r;
 	if (p->cur) {
 		r = conf_setting_apply(p, conf_identity_settings, conf_n_identity_settings, p->cur, key,
 				       val);
@@ -391,9 +404,11 @@ void keyd_conf_free(struct keyd_conf *conf)
 	for (size_t i = 0; i < conf->n_ids; i++) {
 		free(conf->ids[i].name);
 		conf_settings_free(conf_identity_settings, conf_n_identity_settings, &conf->ids[i]);
+		keyd_conf_trust_free(&conf->ids[i].trust);
 	}
 	free(conf->ids);
 	free(conf->path);
 	conf_settings_free(conf_global_settings, conf_n_global_settings, conf);
+	keyd_conf_trust_free(&conf->trust);
 	free(conf);
 }

@@ -7,6 +7,24 @@
 #define KEYD_CONF_MAX_IDENTITIES 4096
 #define KEYD_CONF_MAX_WORKERS 256
 
+/* Where peers are validated: trust anchors, CRLs, the CA names sent in a
+ * CertificateRequest, the priority (keyd/conf_trust.c).  Globally the
+ * defaults; in an [identity] each field set overrides the global one
+ * (NULL / 0: inherit). */
+struct keyd_trustconf {
+	char *ca_file;         /* NULL or "system": system trust store */
+	char *ca_dir;          /* directory of PEM trust anchors, or NULL */
+	char *crl_file;        /* PEM or DER CRLs, or NULL */
+	char *crl_dir;         /* directory of CRL files, or NULL */
+	char *client_ca_names; /* "anchors" (NULL), "none", or a file of CA certificates */
+	char *priority;        /* GnuTLS priority string */
+	int crl_expired;       /* 0 unset (refuse), KEYD_CRL_EXPIRED_* */
+};
+
+enum { KEYD_CRL_EXPIRED_REFUSE = 1, KEYD_CRL_EXPIRED_ACCEPT };
+/* reevaluate = end | log | off (default end) */
+enum keyd_reeval { KEYD_REEVAL_END = 0, KEYD_REEVAL_LOG, KEYD_REEVAL_OFF };
+
 struct keyd_identity {
 	char *name;     /* myname: "example.test" or "alice@example.test" */
 	char *key_uri;  /* PKCS#11 URI of the private key, without pin attributes */
@@ -18,6 +36,7 @@ struct keyd_identity {
 	unsigned line;  /* where the section starts, for messages */
 	unsigned key_line; /* where 'key' is */
 	size_t stats_slot; /* its counters (stats_assign), kept by name across reloads */
+	struct keyd_trustconf trust; /* its own trust settings, NULL fields inherit */
 };
 
 #define KEYD_PEER_MAX_PINS 8
@@ -43,9 +62,8 @@ struct keyd_conf {
 	char *socket_path;
 	char *acl_path;
 	char *module_path;   /* NULL: modules registered with p11-kit */
-	char *ca_file;       /* NULL or "system": system trust store */
-	char *ca_dir;        /* directory of PEM trust anchors, or NULL */
-	char *priority;      /* GnuTLS priority string */
+	struct keyd_trustconf trust; /* ca-file, ca-dir, crl-*, priority: the defaults */
+	enum keyd_reeval reevaluate; /* live sessions after a reload */
 	unsigned workers;
 	unsigned max_handshakes;
 	unsigned max_pending;
@@ -88,6 +106,25 @@ const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, con
 
 /* Find the pins for a remote identity (same rule); NULL if none. */
 const struct keyd_peer *keyd_conf_peer(const struct keyd_conf *conf, const char *name);
+
+/* A trust setting (ca-file, ca-dir, crl-file, crl-dir, crl-expired,
+ * client-ca-names, priority) into t.  Returns 0, 1 if key is none of
+ * them, or -EINVAL with the reason in why (keyd/conf_trust.c). */
+int keyd_conf_trust_setting(struct keyd_trustconf *t, const char *key, const char *val, char *why,
+			    size_t len);
+
+/* The settings identity id validates peers with: each of its own, else
+ * the global one.  Points into conf. */
+struct keyd_trustconf keyd_conf_trust_of(const struct keyd_conf *conf, const struct keyd_identity *id);
+
+/* 1 if a and b are the same settings (string by string), else 0. */
+int keyd_conf_trust_equal(const struct keyd_trustconf *a, const struct keyd_trustconf *b);
+
+/* reevaluate = end | log | off into *ret; -EINVAL for anything else. */
+int keyd_conf_reeval_parse(const char *val, enum keyd_reeval *ret);
+
+/* Free what t owns; the struct itself stays. */
+void keyd_conf_trust_free(struct keyd_trustconf *t);
 
 /* Free a configuration and everything it owns; NULL ok. */
 void keyd_conf_free(struct keyd_conf *conf);

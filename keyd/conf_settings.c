@@ -60,12 +60,12 @@ static int set_choice(struct parser *p, int *dst, const char *key, const char *v
 	return conf_perr(p, "'%s' must be %s, not '%s'", key, list, val);
 }
 
-/* ca-file: an absolute path, or "system" for the system trust store. */
-static int set_ca_file(struct parser *p, void *section, const char *key, const char *val)
+/* reevaluate = end | log | off */
+static int set_reeval(struct parser *p, void *section, const char *key, const char *val)
 {
-	char **dst = &((struct keyd_conf *)section)->ca_file;
-
-	return strcmp(val, "system") ? conf_set_path(p, dst, key, val) : conf_set_str(p, dst, key, val);
+	if (keyd_conf_reeval_parse(val, &((struct keyd_conf *)section)->reevaluate) < 0)
+		return conf_perr(p, "'%s' must be end, log or off, not '%s'", key, val);
+	return 0;
 }
 
 static int set_cache_size(struct parser *p, void *section, const char *key, const char *val)
@@ -175,9 +175,6 @@ const struct conf_setting conf_global_settings[] = {
 	{ .key = "socket", .kind = CONF_PATH, .off = G(socket_path) },
 	{ .key = "acl", .kind = CONF_PATH, .off = G(acl_path) },
 	{ .key = "pkcs11-module", .kind = CONF_PATH, .off = G(module_path) },
-	{ .key = "ca-file", .kind = CONF_FN, .off = G(ca_file), .fn = set_ca_file, .is_str = 1 },
-	{ .key = "ca-dir", .kind = CONF_PATH, .off = G(ca_dir) },
-	{ .key = "priority", .kind = CONF_STR, .off = G(priority) },
 	{ .key = "workers", .kind = CONF_UINT, .off = G(workers), .min = 1, .max = KEYD_CONF_MAX_WORKERS },
 	{ .key = "max-handshakes", .kind = CONF_UINT, .off = G(max_handshakes), .min = 1, .max = 65536 },
 	{ .key = "max-pending", .kind = CONF_UINT, .off = G(max_pending), .min = 1, .max = 65536 },
@@ -195,6 +192,7 @@ const struct conf_setting conf_global_settings[] = {
 	{ .key = "upgrade-drain", .kind = CONF_UINT, .off = G(upgrade_drain_s), .min = 1, .max = 7 * 24 * 3600 },
 	{ .key = "request-timeout", .kind = CONF_UINT, .off = G(request_timeout_ms), .min = 1, .max = 3600 * 1000 },
 	{ .key = "peer-ocsp", .kind = CONF_CHOICE, .off = G(peer_ocsp), .choices = peer_ocsp },
+	{ .key = "reevaluate", .kind = CONF_FN, .off = G(reevaluate), .fn = set_reeval },
 	{ .key = "cert-expiry-warning", .kind = CONF_FN, .off = G(cert_expiry_warning_days), .fn = set_expiry },
 };
 const size_t conf_n_global_settings = sizeof(conf_global_settings) / sizeof(conf_global_settings[0]);

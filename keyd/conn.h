@@ -13,6 +13,7 @@
 #include <gnutls/gnutls.h>
 
 #include "common/wire.h"
+#include "keyd/caller.h"
 #include "keyd/keyd.h"
 #include "keyd/registry.h"
 #include "keyd/stats.h"
@@ -66,6 +67,7 @@ struct keyd_request {
 	char unit[256]; /* caller's systemd unit, "" if unknown */
 	unsigned acl_gen; /* generation of acl, for cache keys */
 	char remote[64];  /* the network peer, "address:port" ("[v6]:port"), for audit records */
+	struct keyd_subject subj; /* the caller, for re-evaluation (reeval.c) */
 };
 
 /* One TLS connection, owned by exactly one worker thread. */
@@ -95,6 +97,7 @@ struct conn {
 	char alpn[TK_ALPN_ID_MAX + 1]; /* negotiated ALPN id, "" for none */
 	struct session_info *info; /* published for tlskey_query() */
 	unsigned verify_status;    /* gnutls_certificate_status_t of a failed validation */
+	const char *reason;        /* audit reason of a refusal or end ("revoked"), static, or NULL */
 	int cache_hit;             /* peer, mapped_user came from the validation cache */
 	int pinned;                /* peer accepted by a configured pin, not a CA */
 	uint8_t cache_key[32];

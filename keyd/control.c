@@ -467,6 +467,8 @@ static int start_acl_check(struct keyd *k, const struct caller *who, struct keyd
 			       role);
 		return -EACCES;
 	}
+	/* Kept with the session: a reload asks the ACL again (reeval.c). */
+	caller_subject_save(who, &q->subj);
 	return 0;
 }
 

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "keyd/gen.h"
-#include "keyd/prio.h"
 #include "keyd/log.h"
 #include "keyd/ocsp.h"
 #include "keyd/quota.h"
@@ -63,10 +62,7 @@ static void gen_free(struct keyd_gen *g)
 	free(g->ocsp);
 	free(g->chains);
 	free(g->chain_lens);
-	if (g->cred)
-		gnutls_certificate_free_credentials(g->cred);
-	if (g->prio)
-		gnutls_priority_deinit(g->prio);
+	trust_domains_free(g); /* g->cred and g->prio with the global domain */
 	vcache_free(g->vcache);
 	quota_free(g->quota);
 	keyd_conf_free(g->conf);
@@ -121,19 +117,24 @@ static int build_common(struct keyd_gen *g, struct gen_errors *errs)
 				    .handshakes_per_id = c->max_handshakes_per_identity,
 				    .n_ids = c->n_ids };
 	char err[512] = "";
+	size_t at;
 	int r, bad = 0;
 
-	/* Never with RSA key exchange (prio.c); the reason is logged. */
-	r = keyd_prio_init(c->priority, &g->prio);
-	if (r < 0) {
-		g->prio = NULL;
-		gen_error(errs, "%s: priority '%s': %s", c->path, c->priority ? c->priority : "NORMAL",
-			  r == -ENOMEM ? "out of memory" : "invalid");
-		bad = 1;
-	}
-	r = trust_creds_new(c, &g->cred, err, sizeof(err));
+	r = trust_domain_build(&c->trust, 0, &g->trust, err, sizeof(err));
 	if (r < 0) {
 		gen_error(errs, "%s: %s", c->path, err);
+		errs->anchors_bad = 1;
+		bad = 1;
+	}
+	g->cred = g->trust.cred;
+	g->prio = g->trust.prio;
+	r = trust_domains_build(g, err, sizeof(err), &at);
+	if (r < 0) {
+		if (at != (size_t)-1)
+			gen_error(errs, "%s:%u: identity %s: %s", c->path, c->ids[at].line, c->ids[at].name,
+				  err);
+		else
+			gen_error(errs, "%s: %s", c->path, err);
 		errs->anchors_bad = 1;
 		bad = 1;
 	}

@@ -13,6 +13,18 @@
 struct vcache;
 struct quota;
 struct keyd_ocsp;
+struct crl_set;
+
+/* One trust domain: how peers of the identities that share these
+ * settings (keyd_conf_trust_of) are validated.  Built by trust.c. */
+struct trust_domain {
+	gnutls_certificate_credentials_t cred; /* anchors + CRLs + callbacks */
+	gnutls_priority_t prio;
+	struct crl_set *crls;   /* NULL: no CRLs */
+	int crl_expired_accept; /* crl-expired = accept */
+	int no_ca_names;        /* client-ca-names = none */
+	unsigned index;         /* 0 global, 1.. the identities' own, for cache keys */
+};
 
 /* One configuration generation.  Built off to the side by gen_build(),
  * never changed after it returns: any thread may read it while it holds a
@@ -26,14 +38,26 @@ struct keyd_gen {
 	atomic_uint refs;
 	unsigned serial;                 /* 1 at start-up, +1 per published reload */
 	struct keyd_conf *conf;
-	gnutls_priority_t prio;
+	gnutls_priority_t prio;          /* the global domain's (= trust.prio) */
 	gnutls_pcert_st **chains;        /* per identity, conf->ids order */
 	unsigned *chain_lens;
 	struct keyd_ocsp *ocsp;          /* per identity: its staple (ocsp.c) */
-	gnutls_certificate_credentials_t cred; /* trust anchors + callbacks, shared */
+	gnutls_certificate_credentials_t cred; /* the global domain's (= trust.cred) */
+	struct trust_domain trust;       /* the global settings' domain; owns cred, prio */
+	struct trust_domain *doms;       /* identities' own domains, n_doms of them */
+	size_t n_doms;
+	struct trust_domain **id_trust;  /* per identity (conf->ids order); NULL: the global */
 	struct vcache *vcache;           /* cleared by every reload: trust may change */
 	struct quota *quota;             /* handshake shares of this generation */
 };
+
+/* The trust domain identity i of g validates its peers with. */
+static inline const struct trust_domain *gen_trust_of(const struct keyd_gen *g, size_t i)
+{
+	if (g->id_trust && i < g->conf->n_ids && g->id_trust[i])
+		return g->id_trust[i];
+	return &g->trust;
+}
 
 /* Collected error messages, one "file:line: message" per line. */
 struct gen_errors {

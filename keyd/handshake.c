@@ -33,6 +33,7 @@
 #include "keyd/relay.h"
 #include "keyd/appsock.h"
 #include "keyd/signer.h"
+#include "keyd/trust.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
 #include "keyd/ocsp.h"
@@ -279,9 +280,7 @@ enum conn_status handshake_begin(struct conn *c)
 		return handshake_fail(c, ENOMEM, "gnutls_init: %s", gnutls_strerror(r));
 	}
 	gnutls_session_set_ptr(c->tls, c);
-	r = gnutls_priority_set(c->tls, q->gen->prio);
-	if (r == 0)
-		r = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, q->gen->cred);
+	r = trust_apply_identity(c);
 	if (r < 0) {
 		return handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
 	}

@@ -10,7 +10,7 @@
 #include "keyd/keyd.h"
 #include "keyd/upgrade.h"
 
-enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE, TAG_UPGRADE };
+enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_DONE, TAG_UPGRADE, TAG_WATCH };
 
 struct loop {
 	struct keyd *k;
@@ -27,6 +27,7 @@ struct loop {
 	int up_watched;                   /* up.sock is in the epoll set */
 	int up_own;                       /* upgraded: the old process bound the socket */
 	unsigned long long drain_until_ms; /* handed over: draining until then, 0 not */
+	struct watch *watch;              /* the CRL files (watch.c), NULL if inotify failed */
 };
 
 /* Take the socket systemd passed (exactly one listening SOCK_SEQPACKET

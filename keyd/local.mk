@@ -5,8 +5,9 @@ noinst_LTLIBRARIES += libtlskey-keyd.la
 # tests and fuzzers link exactly the objects the daemon runs.
 libtlskey_keyd_la_SOURCES = \
 	keyd/alpn.c keyd/alpn.h \
-	keyd/conf.c keyd/conf.h \
+	keyd/conf.c keyd/conf.h keyd/conf_trust.c \
 	keyd/conf_parse.h keyd/conf_settings.c \
+	keyd/crl.c keyd/crl.h \
 	keyd/conn.c keyd/conn.h \
 	keyd/aclstore.c keyd/aclstore.h \
 	keyd/admission.c keyd/admission.h \
@@ -31,6 +32,8 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/quota.c keyd/quota.h \
 	keyd/registry.c keyd/registry.h \
 	keyd/reload.c keyd/reload.h \
+	keyd/reeval.c keyd/reeval.h \
+	keyd/watch.c keyd/watch.h \
 	keyd/relay.c keyd/relay.h keyd/relay_io.c keyd/relay_io.h \
 	keyd/appsock.c keyd/appsock.h \
 	keyd/authz.c keyd/authz.h \

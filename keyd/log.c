@@ -181,7 +181,7 @@ void keyd_audit(const struct keyd_audit *a)
 	end_fields(a, ends, sizeof(ends));
 	(void)snprintf(line, sizeof(line),
 		       "audit: event=%s uid=%u gid=%u pid=%d unit=%s myname=%s role=%s key=%s peer=%s "
-		       "result=%s rule=%s remote=%s flags=%s sign_ms=%s handshake_ms=%s%s%s%s",
+		       "result=%s rule=%s remote=%s flags=%s sign_ms=%s handshake_ms=%s%s%s%s%s%s",
 		       a->event, (unsigned)a->cred->uid, (unsigned)a->cred->gid, (int)a->cred->pid,
 		       keyd_audit_quote(a->unit, q[0], sizeof(q[0])),
 		       keyd_audit_quote(a->myname, q[1], sizeof(q[1])), nz(a->role),
@@ -189,7 +189,8 @@ void keyd_audit(const struct keyd_audit *a)
 		       keyd_audit_quote(a->peer, q[3], sizeof(q[3])), result,
 		       keyd_audit_quote(a->rule, q[4], sizeof(q[4])),
 		       keyd_audit_quote(a->remote, q[5], sizeof(q[5])), flags, sign, hs, ends,
-		       a->detail ? " detail=" : "", a->detail ? keyd_audit_quote(detail, q[6], sizeof(q[6])) : "");
+		       a->reason ? " reason=" : "", a->reason ? a->reason : "", a->detail ? " detail=" : "",
+		       a->detail ? keyd_audit_quote(detail, q[6], sizeof(q[6])) : "");
 	if (use_journal) {
 		(void)sd_journal_send(
 			"MESSAGE=%s", line, "PRIORITY=%d", prio, "TLSKEY_EVENT=%s", a->event,
@@ -202,7 +203,7 @@ void keyd_audit(const struct keyd_audit *a)
 			"TLSKEY_HANDSHAKE_MS=%s", hs, "TLSKEY_END=%s", nz(a->end), "TLSKEY_BYTES_IN=%lld",
 			a->end ? a->bytes_in : -1LL, "TLSKEY_BYTES_OUT=%lld", a->end ? a->bytes_out : -1LL,
 			"TLSKEY_DURATION_MS=%lld", a->end ? a->duration_ms : -1LL, "TLSKEY_DETAIL=%s",
-			a->detail ? detail : "-", NULL);
+			a->detail ? detail : "-", "TLSKEY_REASON=%s", nz(a->reason), NULL);
 		return;
 	}
 	if (prio > log_max)

@@ -28,6 +28,7 @@ struct keyd_audit {
 	long sign_us;        /* time the token took to sign, -1 if no signature */
 	long handshake_ms;   /* -1 if not applicable */
 	const char *detail;  /* human readable reason or NULL */
+	const char *reason;  /* a word for the cause ("revoked", "crl-expired", "acl") or NULL */
 	const char *remote;  /* the network peer's address:port or NULL */
 	uint32_t flags;      /* TLSKEY_FLAG_* of the request, if has_flags */
 	int has_flags;

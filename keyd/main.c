@@ -32,6 +32,7 @@
 #include "keyd/gen.h"
 #include "keyd/reload.h"
 #include "keyd/upgrade.h"
+#include "keyd/watch.h"
 #include "keyd/worker.h"
 #include "keyd/listener.h"
 #include "keyd/log.h"
@@ -48,7 +49,7 @@
 #define DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
 
 
-static int tags[5] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE, TAG_UPGRADE };
+static int tags[6] = { 0, TAG_LISTEN, TAG_SIGNAL, TAG_DONE, TAG_UPGRADE, TAG_WATCH };
 
 /* The sender of a signal, as far as the kernel tells (uid, pid). */
 static void signal_sender(const struct signalfd_siginfo *si, struct ucred *ret, char *unit, size_t len)
@@ -181,6 +182,10 @@ static int run(struct loop *l)
 		int timeout = next_timeout(l);
 		int n;
 
+		int wt = watch_timeout(l->watch, tk_now_ms());
+
+		if (wt >= 0 && (timeout < 0 || wt < timeout))
+			timeout = wt;
 		/* Wake up at least once a second for tick(). */
 		if (timeout < 0 || timeout > 1000)
 			timeout = 1000;
@@ -202,6 +207,8 @@ static int run(struct loop *l)
 				(void)eventfd_read(l->k->donefd, &v);
 			} else if (p == &tags[TAG_UPGRADE]) {
 				upgrade_step(l, 1);
+			} else if (p == &tags[TAG_WATCH]) {
+				watch_readable(l->watch);
 			} else {
 				/* A client is only ever dropped by its own event,
 				 * so later events in this batch stay valid. */
@@ -213,6 +220,7 @@ static int run(struct loop *l)
 		admission_dispatch(&l->adm);
 		upgrade_step(l, 0);
 		tick(l, tk_now_ms());
+		watch_step(l->watch, l->k, tk_now_ms());
 	}
 	keyd_notify("STOPPING=1");
 	keyd_log(LOG_NOTICE, "shutting down: ending %u sessions (%u of them handshakes), %zu queued "
@@ -341,6 +349,15 @@ static int loop_open(struct loop *l, const char *socket_override, const sigset_t
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->sig_fd, &e);
 	e.data.ptr = &tags[TAG_DONE];
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->k->donefd, &e);
+	/* Without inotify, CRLs change with a reload only. */
+	r = watch_new(&l->watch);
+	e.data.ptr = &tags[TAG_WATCH];
+	if (r < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, watch_fd(l->watch), &e) < 0) {
+		keyd_log(LOG_WARNING, "cannot watch CRL files: %s", strerror(r < 0 ? -r : errno));
+		if (r == 0)
+			watch_free(l->watch);
+		l->watch = NULL;
+	}
 	return 0;
 }
 
@@ -485,6 +502,7 @@ out:
 		keyd_log(LOG_NOTICE, "stopped after %llu s", k.stats ? (tk_now_ms() - k.stats->start_ms) / 1000 : 0);
 	free(k.workers);
 	listener_close(&l);
+	watch_free(l.watch);
 	(void)tk_close(l.sig_fd);
 	(void)tk_close(l.epfd);
 	keyd_free(&k);

@@ -126,6 +126,7 @@ static struct keyd_audit audit_of(const struct conn *c, const char *event, int e
 		.sign_us = -1,
 		.handshake_ms = -1,
 		.detail = detail,
+		.reason = c->reason,
 		.remote = q->remote,
 		.flags = q->msg.flags,
 		.has_flags = 1,
@@ -137,7 +138,7 @@ void outcome_session_end(const struct conn *c, const char *why)
 {
 	enum stats_end e = c->end ? (enum stats_end)(c->end - 1) : STATS_END_ERROR;
 	static const int errs[STATS_END_N] = { 0, 0, ECONNRESET, ECONNRESET, ETIMEDOUT, EPROTO,
-					       ESHUTDOWN };
+					       ESHUTDOWN, EKEYREVOKED };
 	/* How a session ends is the peer's business: a record, not a
 	 * warning, even when it is a reset. */
 	struct keyd_audit a = audit_of(c, "session-end", errs[e], why, LOG_INFO);
@@ -188,4 +189,12 @@ struct session_info *outcome_describe(struct conn *c)
 	(void)snprintf(i->mapped_user, sizeof(i->mapped_user), "%s", c->mapped_user);
 	(void)snprintf(i->alpn, sizeof(i->alpn), "%s", c->alpn);
 	return i;
+}
+
+void outcome_audit_reeval(const struct conn *c, int err, const char *reason, const char *detail)
+{
+	struct keyd_audit a = audit_of(c, "reevaluate", err, detail, err ? LOG_WARNING : LOG_INFO);
+
+	a.reason = reason;
+	keyd_audit(&a); /* a note, not an outcome: no counter */
 }

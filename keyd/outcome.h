@@ -32,4 +32,9 @@ char *outcome_remote(int fd, char *buf, size_t len);
  * owned by the caller until registry_add(). */
 struct session_info *outcome_describe(struct conn *c);
 
+/* One "reevaluate" audit record about established session c (reeval.c):
+ * err 0 (still allowed) or the errno it would end with, reason the word
+ * ("revoked", "acl", ...), detail the sentence.  Not counted in STATUS. */
+void outcome_audit_reeval(const struct conn *c, int err, const char *reason, const char *detail);
+
 #endif

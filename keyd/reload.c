@@ -17,6 +17,7 @@
 #include "keyd/log.h"
 #include "keyd/notify.h"
 #include "keyd/quota.h"
+#include "keyd/reeval.h"
 #include "keyd/reload.h"
 #include "keyd/stats.h"
 #include "keyd/worker.h"
@@ -180,6 +181,8 @@ int reload_run(struct keyd *k, char *msg, size_t len)
 	}
 	stats_assign(k->stats, g->conf);
 	publish(k, g, acl);
+	/* Sessions admitted under the old rules and trust: still allowed? */
+	reeval_request(k, "reload");
 	if (acl)
 		(void)snprintf(acl_note, sizeof(acl_note), "ACL loaded from %s (%zu rules)", acl_path,
 			       acl_rule_count(acl));

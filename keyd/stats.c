@@ -21,6 +21,7 @@ static const char *const outcome_names[STATS_OUTCOME_N] = {
 
 static const char *const end_names[STATS_END_N] = {
 	"close_notify", "app_close", "truncated", "reset", "timeout", "error", "shutdown",
+	"revoked",
 };
 
 const char *stats_outcome_name(enum stats_outcome o)

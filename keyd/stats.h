@@ -40,6 +40,7 @@ enum stats_end {
 	STATS_END_TIMEOUT,          /* close-timeout after the application closed */
 	STATS_END_ERROR,            /* a TLS error */
 	STATS_END_SHUTDOWN,         /* the daemon stopped */
+	STATS_END_REVOKED,          /* re-evaluation: the peer or caller no longer allowed (reeval.c) */
 	STATS_END_N
 };
 

@@ -7,17 +7,21 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <stdlib.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
 #include "common/file.h"
 #include "common/util.h"
+#include "keyd/crl.h"
 #include "keyd/identity.h"
 #include "keyd/gen.h"
 #include "keyd/keys.h"
 #include "keyd/log.h"
 #include "keyd/ocsp.h"
+#include "keyd/prio.h"
 #include "keyd/trust.h"
 #include "tlskey/starttls.h"
 
@@ -32,7 +36,9 @@ static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, u
 	memset(out, 0, 32);
 	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
 		return;
-	(void)gnutls_hash(h, "tlskeyd-vcache-1", 16);
+	(void)gnutls_hash(h, "tlskeyd-vcache-2", 16);
+	/* A peer valid under one identity's anchors is nothing to another's. */
+	(void)gnutls_hash(h, &gen_trust_of(q->gen, q->id_index)->index, sizeof(unsigned));
 	hdr[0] = q->msg.role;
 	memcpy(hdr + 1, &kinds, 4);
 	memcpy(hdr + 5, &q->acl_gen, sizeof(unsigned));
@@ -55,8 +61,10 @@ static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, u
 /* A configured pin may stand in for the CA, never for the validity dates. */
 static int pin_accepts(struct conn *c, const gnutls_datum_t *leaf, unsigned status)
 {
+	/* An expired CRL is no better for a pinned peer: crl-expired decides. */
 	const unsigned fatal = GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED | GNUTLS_CERT_REVOKED |
-			       GNUTLS_CERT_PURPOSE_MISMATCH | GNUTLS_CERT_MISSING_OCSP_STATUS;
+			       GNUTLS_CERT_PURPOSE_MISMATCH | GNUTLS_CERT_MISSING_OCSP_STATUS |
+			       GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED;
 	const struct keyd_conf *conf = c->req.gen->conf;
 	const struct keyd_peer *pe;
 	gnutls_x509_crt_t crt;
@@ -92,6 +100,7 @@ static int verify_cb(gnutls_session_t s)
 {
 	struct conn *c = gnutls_session_get_ptr(s);
 	const struct keyd_request *q = &c->req;
+	const struct trust_domain *dom = gen_trust_of(q->gen, q->id_index);
 	gnutls_typed_vdata_st data[2];
 	struct vcache_value v;
 	const gnutls_datum_t *certs;
@@ -126,6 +135,10 @@ static int verify_cb(gnutls_session_t s)
 		status = GNUTLS_CERT_INVALID;
 	else if (q->msg.role == TK_ROLE_CLIENT)
 		status = ocsp_peer_status(s, ocsp_peer_mode(c->req.gen->conf, c->req.id), status);
+	if (!status && !dom->crl_expired_accept && crl_set_expired_for(dom->crls, certs, n, time(NULL)))
+		status = GNUTLS_CERT_INVALID | GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED;
+	c->reason = (status & GNUTLS_CERT_REVOKED) ? "revoked"
+		    : (status & GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED) ? "crl-expired" : NULL;
 	if (status && pin_accepts(c, &certs[0], status)) {
 		c->pinned = 1;
 		return 0;
@@ -149,9 +162,28 @@ static int anchors_trusted(const char *what, const char *path, const struct stat
 	return r;
 }
 
-int trust_anchors_load(const struct keyd_conf *conf, gnutls_certificate_credentials_t cred, char *err,
-		       size_t errlen)
+/* Anchors of kind 's'ystem, 'f'ile or 'd'irectory into cred.  With
+ * names, their subject names go into the CertificateRequest (GnuTLS's
+ * GNUTLS_TL_USE_IN_TLS, what the credentials functions do); without,
+ * client-ca-names names a file of its own (ca_names_load). */
+static int anchors_add(gnutls_certificate_credentials_t cred, char kind, const char *path, int names)
 {
+	gnutls_x509_trust_list_t tl;
+
+	if (names)
+		return kind == 's' ? gnutls_certificate_set_x509_system_trust(cred)
+		       : kind == 'f' ? gnutls_certificate_set_x509_trust_file(cred, path, GNUTLS_X509_FMT_PEM)
+				     : gnutls_certificate_set_x509_trust_dir(cred, path, GNUTLS_X509_FMT_PEM);
+	gnutls_certificate_get_trust_list(cred, &tl);
+	return kind == 's' ? gnutls_x509_trust_list_add_system_trust(tl, 0, 0)
+	       : kind == 'f' ? gnutls_x509_trust_list_add_trust_file(tl, path, NULL, GNUTLS_X509_FMT_PEM, 0, 0)
+			     : gnutls_x509_trust_list_add_trust_dir(tl, path, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
+}
+
+int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_credentials_t cred,
+		       char *err, size_t errlen)
+{
+	const int names = !(conf->client_ca_names && conf->client_ca_names[0] == '/');
 	struct stat st;
 	int r, n = 0;
 
@@ -160,7 +192,7 @@ int trust_anchors_load(const struct keyd_conf *conf, gnutls_certificate_credenti
 	if ((!conf->ca_file && !conf->ca_dir) || (conf->ca_file && !strcmp(conf->ca_file, "system"))) {
 		/* An empty system store is the host's business (pins may be
 		 * all this daemon needs); only a failure to read it is ours. */
-		r = gnutls_certificate_set_x509_system_trust(cred);
+		r = anchors_add(cred, 's', NULL, names);
 		if (r < 0) {
 			tk_errf(err, errlen, "system trust store: %s", gnutls_strerror(r));
 			return -EINVAL;
@@ -179,7 +211,7 @@ int trust_anchors_load(const struct keyd_conf *conf, gnutls_certificate_credenti
 		r = anchors_trusted("ca-file", conf->ca_file, &st, err, errlen);
 		if (r < 0)
 			return r;
-		r = gnutls_certificate_set_x509_trust_file(cred, conf->ca_file, GNUTLS_X509_FMT_PEM);
+		r = anchors_add(cred, 'f', conf->ca_file, names);
 		if (r <= 0) {
 			tk_errf(err, errlen, "no trust anchors loaded from ca-file %s: %s", conf->ca_file,
 				r < 0 ? gnutls_strerror(r) : "file holds no certificate");
@@ -198,7 +230,7 @@ int trust_anchors_load(const struct keyd_conf *conf, gnutls_certificate_credenti
 			return r;
 		/* A configured directory that yields nothing is a mistake even
 		 * when a ca-file or pins provide other anchors. */
-		r = gnutls_certificate_set_x509_trust_dir(cred, conf->ca_dir, GNUTLS_X509_FMT_PEM);
+		r = anchors_add(cred, 'd', conf->ca_dir, names);
 		if (r <= 0) {
 			tk_errf(err, errlen, "no trust anchors loaded from ca-dir %s: %s", conf->ca_dir,
 				r < 0 ? gnutls_strerror(r) : "directory holds no certificate");
@@ -209,23 +241,225 @@ int trust_anchors_load(const struct keyd_conf *conf, gnutls_certificate_credenti
 	return n;
 }
 
-int trust_creds_new(const struct keyd_conf *conf, gnutls_certificate_credentials_t *ret_cred,
-		    char *err, size_t len)
+#define CA_NAMES_MAX_SIZE (1024 * 1024)
+#define CA_NAMES_MAX 256
+
+/* client-ca-names = FILE: the subject names of the CA certificates in it
+ * go into the CertificateRequest.  Each must validate under the anchors
+ * already in cred (one of them, or an intermediate below one): asking
+ * for a CA this identity would refuse helps no client. */
+static int ca_names_load(gnutls_certificate_credentials_t cred, const char *path, char *err,
+			 size_t len)
 {
-	gnutls_certificate_credentials_t cred;
+	gnutls_x509_trust_list_t tl;
+	gnutls_x509_crt_t *crts = NULL;
+	gnutls_datum_t d;
+	struct stat st;
+	char *buf = NULL;
+	size_t blen = 0;
+	unsigned n = 0, i, status;
 	int r;
 
-	if (gnutls_certificate_allocate_credentials(&cred) < 0) {
+	r = tk_file_read("client-ca-names", path, CA_NAMES_MAX_SIZE, 0, &buf, &blen, &st, err, len);
+	if (r < 0)
+		return r;
+	r = anchors_trusted("client-ca-names", path, &st, err, len);
+	d = (gnutls_datum_t){ (unsigned char *)buf, (unsigned)blen };
+	if (r == 0 && (gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0) < 0 || n == 0 ||
+		       n > CA_NAMES_MAX)) {
+		tk_errf(err, len, "client-ca-names %s: not 1 to %d PEM certificates", path, CA_NAMES_MAX);
+		r = -EINVAL;
+	}
+	tk_file_free(buf, blen);
+	gnutls_certificate_get_trust_list(cred, &tl);
+	for (i = 0; r == 0 && i < n; i++) {
+		status = 0;
+		if (gnutls_x509_trust_list_verify_crt2(tl, &crts[i], 1, NULL, 0, 0, &status, NULL) < 0 ||
+		    status) {
+			tk_errf(err, len, "client-ca-names %s: certificate %u is not a trust anchor of this "
+				"identity (nor issued by one)", path, i + 1);
+			r = -EINVAL;
+		}
+	}
+	/* Added once more, now with its name for the CertificateRequest;
+	 * the list owns them from here on. */
+	if (r == 0 && gnutls_x509_trust_list_add_cas(tl, crts, n, GNUTLS_TL_USE_IN_TLS) < 0) {
+		tk_errf(err, len, "client-ca-names %s: cannot add", path);
+		r = -ENOMEM;
+	}
+	for (i = 0; r < 0 && i < n; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
+	return r;
+}
+
+/* Credentials, priority and CRLs for the settings t into *d. */
+static int domain_new(const struct keyd_trustconf *t, struct trust_domain *d, char *err, size_t len)
+{
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if (gnutls_certificate_allocate_credentials(&d->cred) < 0) {
+		d->cred = NULL;
 		(void)snprintf(err, len, "out of memory");
 		return -ENOMEM;
 	}
-	r = trust_anchors_load(conf, cred, err, len);
+	r = trust_anchors_load(t, d->cred, err, len);
+	if (r >= 0)
+		r = crl_load(d->cred, t->crl_file, t->crl_dir, &d->crls, err, len);
+	if (r >= 0 && t->client_ca_names && t->client_ca_names[0] == '/')
+		r = ca_names_load(d->cred, t->client_ca_names, err, len);
+	if (r < 0)
+		return r;
+	gnutls_certificate_set_retrieve_function3(d->cred, keys_cert_cb);
+	gnutls_certificate_set_verify_function(d->cred, verify_cb);
+	d->crl_expired_accept = t->crl_expired == KEYD_CRL_EXPIRED_ACCEPT;
+	d->no_ca_names = t->client_ca_names && !strcmp(t->client_ca_names, "none");
+	/* Never with RSA key exchange (prio.c); the reason is logged. */
+	r = keyd_prio_init(t->priority, &d->prio);
 	if (r < 0) {
-		gnutls_certificate_free_credentials(cred);
+		d->prio = NULL;
+		(void)snprintf(err, len, "priority '%s': %s", t->priority ? t->priority : "NORMAL",
+			       r == -ENOMEM ? "out of memory" : "invalid");
 		return r;
 	}
-	gnutls_certificate_set_retrieve_function3(cred, keys_cert_cb);
-	gnutls_certificate_set_verify_function(cred, verify_cb);
-	*ret_cred = cred;
 	return 0;
+}
+
+void trust_domain_free(struct trust_domain *d)
+{
+	if (d->cred)
+		gnutls_certificate_free_credentials(d->cred);
+	if (d->prio)
+		gnutls_priority_deinit(d->prio);
+	crl_set_free(d->crls);
+	memset(d, 0, sizeof(*d));
+}
+
+int trust_domain_build(const struct keyd_trustconf *t, unsigned index, struct trust_domain *ret,
+		       char *err, size_t len)
+{
+	int r = domain_new(t, ret, err, len);
+
+	if (r < 0) {
+		trust_domain_free(ret);
+		return r;
+	}
+	ret->index = index;
+	return 0;
+}
+
+int trust_domains_build(struct keyd_gen *g, char *err, size_t len, size_t *ret_bad)
+{
+	const struct keyd_conf *c = g->conf;
+	struct keyd_trustconf *seen;
+	int r = 0;
+
+	*ret_bad = (size_t)-1;
+	g->id_trust = calloc(c->n_ids ? c->n_ids : 1, sizeof(*g->id_trust));
+	g->doms = calloc(c->n_ids ? c->n_ids : 1, sizeof(*g->doms));
+	seen = calloc(c->n_ids ? c->n_ids : 1, sizeof(*seen));
+	if (!g->id_trust || !g->doms || !seen) {
+		free(seen);
+		(void)snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_ids && r == 0; i++) {
+		struct keyd_trustconf t = keyd_conf_trust_of(c, &c->ids[i]);
+		size_t j;
+
+		if (keyd_conf_trust_equal(&t, &c->trust))
+			continue; /* the global domain */
+		/* Identities with the same settings share one domain. */
+		for (j = 0; j < g->n_doms && !keyd_conf_trust_equal(&t, &seen[j]); j++)
+			;
+		if (j == g->n_doms) {
+			r = trust_domain_build(&t, (unsigned)j + 1, &g->doms[j], err, len);
+			if (r < 0) {
+				*ret_bad = i;
+				break;
+			}
+			seen[j] = t;
+			g->n_doms++;
+		}
+		g->id_trust[i] = &g->doms[j];
+	}
+	free(seen);
+	return r;
+}
+
+void trust_domains_free(struct keyd_gen *g)
+{
+	for (size_t i = 0; i < g->n_doms; i++)
+		trust_domain_free(&g->doms[i]);
+	free(g->doms);
+	free(g->id_trust);
+	trust_domain_free(&g->trust);
+}
+
+int trust_apply_identity(struct conn *c)
+{
+	const struct trust_domain *d = gen_trust_of(c->req.gen, c->req.id_index);
+	int r = gnutls_priority_set(c->tls, d->prio);
+
+	if (r == 0)
+		r = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, d->cred);
+	/* An empty certificate_authorities list: the client picks any of
+	 * its certificates (client-ca-names = none). */
+	if (r == 0 && c->req.msg.role == TK_ROLE_SERVER)
+		gnutls_certificate_send_x509_rdn_sequence(c->tls, d->no_ca_names);
+	return r;
+}
+
+#define RECHECK_MAX_CHAIN 16
+
+int trust_peer_recheck(const struct keyd_gen *g, size_t id_index, const struct conn *c,
+		       const char **ret_reason)
+{
+	const struct trust_domain *d = gen_trust_of(g, id_index);
+	const struct keyd_request *q = &c->req;
+	gnutls_x509_crt_t crts[RECHECK_MAX_CHAIN];
+	gnutls_x509_trust_list_t tl;
+	gnutls_typed_vdata_st data[2];
+	const gnutls_datum_t *certs;
+	unsigned n = 0, got = 0, nd = 0, status = 0;
+	int r = 0;
+
+	certs = c->tls ? gnutls_certificate_get_peers(c->tls, &n) : NULL;
+	/* XXX: a pinned peer is not checked again (its pins may have gone). */
+	if (!certs || n == 0 || c->pinned)
+		return 0;
+	if (n > RECHECK_MAX_CHAIN)
+		n = RECHECK_MAX_CHAIN;
+	for (; got < n; got++) {
+		if (gnutls_x509_crt_init(&crts[got]) < 0)
+			break;
+		if (gnutls_x509_crt_import(crts[got], &certs[got], GNUTLS_X509_FMT_DER) < 0) {
+			gnutls_x509_crt_deinit(crts[got]);
+			break;
+		}
+	}
+	if (q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
+		data[nd].type = GNUTLS_DT_DNS_HOSTNAME;
+		data[nd].data = (unsigned char *)(uintptr_t)q->msg.sniname;
+		data[nd++].size = 0;
+	}
+	data[nd].type = GNUTLS_DT_KEY_PURPOSE_OID;
+	data[nd].data = (unsigned char *)(q->msg.role == TK_ROLE_CLIENT ? GNUTLS_KP_TLS_WWW_SERVER
+									 : GNUTLS_KP_TLS_WWW_CLIENT);
+	data[nd++].size = 0;
+	gnutls_certificate_get_trust_list(d->cred, &tl);
+	if (got != n || gnutls_x509_trust_list_verify_crt2(tl, crts, n, data, nd, 0, &status, NULL) < 0)
+		status = GNUTLS_CERT_INVALID;
+	if (!status && !d->crl_expired_accept && crl_set_expired_for(d->crls, certs, n, time(NULL)))
+		status = GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED;
+	if (status) {
+		*ret_reason = (status & GNUTLS_CERT_REVOKED) ? "revoked"
+			      : (status & GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED) ? "crl-expired"
+										: "untrusted";
+		r = -EKEYREJECTED;
+	}
+	for (unsigned i = 0; i < got; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	return r;
 }

@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "keyd/conn.h"
 #include "keyd/gen.h"
+#include "keyd/reeval.h"
 #include "keyd/worker.h"
 #include "keyd/handshake.h"
 #include "keyd/relay.h"
@@ -219,6 +220,7 @@ static void *worker_main(void *arg)
 		expire(w);
 		adopt_inbox(w);
 		reset_check(w);
+		reeval_worker_run(w); /* after a reload: sessions no longer allowed */
 		keys_prune(w); /* after a reload: keys of the old generation */
 		bury(w);
 		pthread_mutex_lock(&w->lock);
@@ -295,6 +297,7 @@ void worker_stop(struct worker *w)
 		handshake_fail(c, ESHUTDOWN, "tlskeyd is shutting down");
 	}
 	bury(w);
+	reeval_worker_clear(w);
 	keys_free_all(w);
 	if (w->scratch)
 		tk_wipe(w->scratch, RELAY_IO_SCRATCH_SIZE); /* relayed plaintext passed through it */

@@ -3,6 +3,7 @@
 #define TLSKEY_KEYD_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <gnutls/abstract.h>
 
 #include "keyd/conn.h"
@@ -52,6 +53,12 @@ struct worker {
 	int reset_acked;    /* this worker dropped its keys for the current reset */
 	size_t n_conns, n_handshakes;
 	struct worker_keyset *keysets; /* newest first */
+	/* A re-evaluation asked for (reeval.c), protected by lock: the
+	 * generation and ACL to check established sessions against. */
+	struct keyd_gen *reeval_gen;
+	struct acl *reeval_acl;
+	char reeval_why[64];
+	atomic_int reeval_pending; /* set with them: the loop looks here first, lock-free */
 	uint8_t *scratch;      /* RELAY_IO_SCRATCH_SIZE bytes: the relay's buffers */
 	struct relay_io rio;   /* who holds which part of scratch */
 };

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Reloading the ACL while sessions are open:
-#   - an established session keeps relaying after the rule that admitted
-#     it is removed ("tlskeyctl acl remove --reload"); new requests follow
-#     the new rules (EACCES, acl-denied audit record)
+#   - with reevaluate = log, an established session keeps relaying after
+#     the rule that admitted it is removed ("tlskeyctl acl remove
+#     --reload"), and the re-evaluation says so (event=reevaluate
+#     reason=acl; the default, end, would end it: test/softhsm/reevaluate.sh);
+#     new requests follow the new rules (EACCES, acl-denied audit record)
 #   - an invalid file on reload changes nothing: "tlskeyctl reload" exits 1
 #     and prints the file:line error, the daemon says it keeps the previous
 #     configuration, new requests are still judged by the old rules, the session
@@ -14,6 +16,8 @@ tk_setup
 tk_peer_serv
 ACL=$TK_FX/acl.conf
 tk_acl_set "allow user:$TK_ME server.example.test server" "allow user:$TK_ME alice@example.test client"
+sed -i '0,/^\[/s//reevaluate = log\n[/' "$TK_FX/tlskeyd.conf"
+tk_daemon_start "$TK_FX/tlskeyd.conf" || tk_fail "daemon with reevaluate = log did not start"
 
 # wait_for FILE TEXT: FILE gets the line TEXT (bounded: 10s).
 wait_for() {
@@ -41,6 +45,8 @@ tk_log_expect "audit: event=established uid=$(id -u) .*myname=server.example.tes
 tk_dctl 0 remove acl remove --reload 1
 tk_expect_line "$TK_TMP/remove.out" "removed $ACL:2: allow user:$TK_ME server.example.test server"
 tk_expect_grep "$TK_TMP/remove.out" "^ACL loaded from $ACL \\(1 rules\\)"
+
+tk_log_expect "audit: event=reevaluate .*myname=server.example.test role=server .*peer=bob@example.test result=EACCES .*reason=acl .*kept \\(reevaluate = log\\)"
 
 # New requests follow the new rules.
 tk_mark

@@ -222,6 +222,19 @@ tk_check_cert() {
 		>"$pem.log" 2>&1 || { cat "$pem.log" >&2; tk_fail "cannot issue $pem"; }
 }
 
+# tk_user_cert NAME USER: a file key and a client certificate of the
+# fixture CA for USER (user@domain), $TK_TMP/NAME.key and $TK_TMP/NAME.pem.
+tk_user_cert() {
+	certtool --generate-privkey --key-type=ecdsa --no-text --outfile "$TK_TMP/$1.key" 2>/dev/null ||
+		tk_fail "cannot make $1.key"
+	certtool --load-privkey "$TK_TMP/$1.key" --pubkey-info --outfile "$TK_TMP/$1.pub" 2>/dev/null ||
+		tk_fail "cannot make $1.pub"
+	tk_check_cert "$TK_TMP/$1.pem" "$TK_TMP/$1.pub" 365 "cn = \"$2\"
+email = $2
+tls_www_client
+signing_key"
+}
+
 # tk_check_swap CONF OLD NEW: the fixture configuration with every line
 # OLD (a fixed string, whole line) replaced by NEW, written to CONF.
 tk_check_swap() {

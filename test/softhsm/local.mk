@@ -13,8 +13,13 @@ SOFTHSM_TESTS = test/softhsm/fixture-check.sh test/softhsm/server-gnutls.sh \
 	test/softhsm/client-openssl.sh test/softhsm/bulk.sh test/softhsm/threads.sh \
 	test/softhsm/negative.sh test/softhsm/flags.sh test/softhsm/validation.sh \
 	test/softhsm/cache.sh test/softhsm/session-control.sh test/softhsm/dtls.sh \
-	test/softhsm/rsa-kx.sh test/softhsm/alpn.sh test/softhsm/ocsp.sh \
-	test/softhsm/relay-syscalls.sh
+	test/softhsm/rsa-kx.sh \
+	test/softhsm/alpn.sh \
+	test/softhsm/ocsp.sh \
+	test/softhsm/relay-syscalls.sh \
+	test/softhsm/crl.sh \
+	test/softhsm/trust-identity.sh \
+	test/softhsm/reevaluate.sh
 
 TESTS += $(SOFTHSM_TESTS)
 EXTRA_DIST += $(SOFTHSM_TESTS) \

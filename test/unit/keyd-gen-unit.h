@@ -32,6 +32,8 @@ static inline struct keyd_gen *unit_gen_new(const char *conf_text)
 	ck_assert(g->chains && g->chain_lens);
 	ck_assert_int_eq(gnutls_priority_init2(&g->prio, "NORMAL", NULL, 0), 0);
 	ck_assert_int_eq(gnutls_certificate_allocate_credentials(&g->cred), 0);
+	g->trust.prio = g->prio; /* owned by the global trust domain */
+	g->trust.cred = g->cred;
 	ck_assert_int_eq(vcache_new(0, 0, &g->vcache), 0);
 	ck_assert_int_eq(quota_new(&lim, &g->quota), 0);
 	return g;

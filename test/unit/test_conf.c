@@ -38,7 +38,7 @@ START_TEST(parse_good)
 
 	ck_assert_int_eq(keyd_conf_parse("t.conf", good, strlen(good), &c, err, sizeof(err)), 0);
 	ck_assert_str_eq(c->socket_path, "/run/t/tlskeyd.sock");
-	ck_assert_str_eq(c->ca_file, "system");
+	ck_assert_str_eq(c->trust.ca_file, "system");
 	ck_assert_uint_eq(c->workers, 3);
 	ck_assert_uint_eq(c->handshake_timeout_ms, 1500);
 	ck_assert_uint_eq(c->max_handshakes, 256); /* default */
@@ -315,10 +315,59 @@ START_TEST(load_limits)
 }
 END_TEST
 
+/* Trust settings: global defaults, per-identity overrides (anchors carry
+ * their CRLs with them), sharing, reevaluate; and their mistakes. */
+START_TEST(trust_settings)
+{
+	static const char text[] =
+		"ca-file = /etc/ca.pem\ncrl-file = /etc/ca.crl\ncrl-expired = accept\n"
+		"priority = NORMAL\nreevaluate = log\n"
+		"[identity a.example.test]\nkey = pkcs11:object=a\ncert = /a.pem\n"
+		"[identity b.example.test]\nkey = pkcs11:object=b\ncert = /b.pem\n"
+		"ca-file = /etc/b.pem\npriority = NORMAL:-VERS-ALL:+VERS-TLS1.3\nclient-ca-names = none\n"
+		"[identity c.example.test]\nkey = pkcs11:object=c\ncert = /c.pem\ncrl-dir = /etc/crls\n"
+		"crl-expired = refuse\n";
+	struct keyd_conf *c = NULL;
+	struct keyd_trustconf a, b, cc;
+	char err[512] = "";
+
+	ck_assert_int_eq(keyd_conf_parse("t.conf", text, strlen(text), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->reevaluate, KEYD_REEVAL_LOG);
+	a = keyd_conf_trust_of(c, &c->ids[0]);
+	b = keyd_conf_trust_of(c, &c->ids[1]);
+	cc = keyd_conf_trust_of(c, &c->ids[2]);
+	ck_assert(keyd_conf_trust_equal(&a, &c->trust));
+	ck_assert_str_eq(b.ca_file, "/etc/b.pem");
+	ck_assert_ptr_null(b.crl_file); /* the global CRL is the global CA's */
+	ck_assert_str_eq(b.client_ca_names, "none");
+	ck_assert_int_eq(b.crl_expired, KEYD_CRL_EXPIRED_ACCEPT);
+	ck_assert_str_eq(cc.ca_file, "/etc/ca.pem");
+	ck_assert_ptr_null(cc.crl_file);
+	ck_assert_str_eq(cc.crl_dir, "/etc/crls");
+	ck_assert_int_eq(cc.crl_expired, KEYD_CRL_EXPIRED_REFUSE);
+	ck_assert(!keyd_conf_trust_equal(&b, &cc));
+	keyd_conf_free(c);
+	/* The default is end. */
+	ck_assert_int_eq(keyd_conf_parse("t.conf", "workers = 1\n", 12, &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->reevaluate, KEYD_REEVAL_END);
+	keyd_conf_free(c);
+
+	expect_error("crl-file = relative.crl\n", "t.conf:1: 'crl-file' must be an absolute path");
+	expect_error("crl-expired = maybe\n", "t.conf:1: 'crl-expired' must be refuse or accept");
+	expect_error("reevaluate = sometimes\n", "t.conf:1: 'reevaluate' must be end, log or off");
+	expect_error("client-ca-names = all\n", "t.conf:1: 'client-ca-names' must be anchors, none or an absolute path");
+	expect_error("[identity a.example.test]\nkey = pkcs11:object=a\ncert = /a.pem\n"
+		     "crl-dir = /x\ncrl-dir = /y\n", "t.conf:5: duplicate setting 'crl-dir'");
+	expect_error("[identity a.example.test]\nkey = pkcs11:object=a\ncert = /a.pem\n"
+		     "reevaluate = off\n", "t.conf:4: unknown identity setting 'reevaluate'");
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *tests[] = { parse_good,   every_error_reported, pin_encodings, identity_case_rule,
-				 parse_errors, parse_limits,	     load_limits,   ocsp_settings, NULL };
+				 parse_errors, parse_limits,	     load_limits,   ocsp_settings,
+				 trust_settings, NULL };
 
 	/* load_limits writes and parses 1 MiB files: slow under sanitizers. */
 	return tkt_run("conf", "/keyd/conf", NULL, NULL, 30, tests);
