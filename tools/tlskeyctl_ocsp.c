@@ -331,6 +331,7 @@ void ctl_ocsp_show(const struct keyd_conf *conf, const struct keyd_identity *id)
 	size_t blen = 0;
 	unsigned n = 0;
 	time_t next = 0;
+	struct keyd_trustconf t;
 	int r, revoked = 0;
 
 	if (!id->ocsp_file)
@@ -342,8 +343,10 @@ void ctl_ocsp_show(const struct keyd_conf *conf, const struct keyd_identity *id)
 	if (r == 0 && (gnutls_x509_crt_init(&leaf) < 0 ||
 		       gnutls_x509_crt_import(leaf, &chain[0].cert, GNUTLS_X509_FMT_DER) < 0))
 		r = -EINVAL, tk_errf(err, sizeof(err), "cannot parse %s", id->cert_src);
+	/* The identity's own anchors if it sets them (per-identity trust). */
+	t = keyd_conf_trust_of(conf, id);
 	if (r == 0 && (gnutls_certificate_allocate_credentials(&anchors) < 0 ||
-		       trust_anchors_load(conf, anchors, err, sizeof(err)) < 0))
+		       trust_anchors_load(&t, anchors, err, sizeof(err)) < 0))
 		r = -EINVAL;
 	if (r == 0)
 		r = ocsp_find_issuer(chain, n, anchors, &issuer, err, sizeof(err));
@@ -442,7 +445,7 @@ int ctl_ocsp_fetch(struct ctl *ctl, int argc, char **argv)
 	r = p11_init(conf->module_path, err, sizeof(err));
 	if (r == 0 && gnutls_certificate_allocate_credentials(&fx.anchors) < 0)
 		r = -ENOMEM, tk_errf(err, sizeof(err), "out of memory");
-	if (r == 0 && trust_anchors_load(conf, fx.anchors, err, sizeof(err)) < 0)
+	if (r == 0 && trust_anchors_load(&conf->trust, fx.anchors, err, sizeof(err)) < 0)
 		r = -EINVAL;
 	for (size_t i = 0; r == 0 && i < conf->n_ids; i++) {
 		const struct keyd_identity *id = &conf->ids[i];
