@@ -4,5 +4,6 @@ libtlskey_common_la_SOURCES = \
 	common/buf.h \
 	common/file.c common/file.h \
 	common/flags.c common/flags.h \
+	common/namelist.c common/namelist.h \
 	common/util.c common/util.h \
 	common/wire.c common/wire.h

@@ -80,6 +80,8 @@ static enum stats_outcome event_outcome(const char *event)
 		return STATS_CLEARTEXT;
 	if (!strcmp(event, "closed-before-hello"))
 		return STATS_CLOSED_BEFORE_HELLO;
+	if (!strcmp(event, "acl-denied"))
+		return STATS_ACL_DENIED;
 	return STATS_FAILED;
 }
 
