@@ -178,6 +178,17 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		c->fallback_unix = !strcmp(val, "unix");
 		return 0;
 	}
+	if (!strcmp(key, "peer-cn")) {
+		/* Bits as keyd/identity.h's KEYD_PEER_CN_HOSTNAME (1) and _EMAIL (2). */
+		static const char *const v[] = { "off", "hostname", "email", "both" };
+
+		for (unsigned i = 0; i < 4; i++)
+			if (!strcmp(val, v[i])) {
+				c->peer_cn = i;
+				return 0;
+			}
+		return perr(p, "'peer-cn' must be off, hostname, email or both, not '%s'", val);
+	}
 	if (!strcmp(key, "close-timeout"))
 		return set_uint(p, &c->close_timeout_ms, key, val, 1, 3600 * 1000);
 	if (!strcmp(key, "admin-group"))

@@ -398,6 +398,7 @@ static enum conn_status finish(struct conn *c)
 	unsigned n = 0;
 	int r;
 	char why[TK_MESSAGE_MAX] = "", user[TK_SHORT_MAX + 1] = "";
+	struct keyd_peer_ids ids = { .n = 0 };
 
 	certs = gnutls_certificate_get_peers(c->tls, &n);
 	if (c->cache_hit && certs && n > 0)
@@ -414,7 +415,7 @@ static enum conn_status finish(struct conn *c)
 			/* The hostname was verified against this name. */
 			(void)snprintf(c->peer, sizeof(c->peer), "%s", q->msg.sniname);
 		} else if (r == 0) {
-			r = keyd_identity_from_cert(crt, c->peer, sizeof(c->peer));
+			r = keyd_identity_list(crt, q->gen->conf->peer_cn, &ids);
 		}
 		gnutls_x509_crt_deinit(crt);
 		if (r < 0) {
@@ -426,7 +427,18 @@ static enum conn_status finish(struct conn *c)
 	}
 
 	/* The decision is pure (authz.c); only the account lookup is I/O. */
-	r = authz_peer(q, c->peer, user, sizeof(user), why, sizeof(why));
+	if (ids.n) {
+		size_t i = 0;
+
+		r = authz_peer_pick(q, &ids, &i, user, sizeof(user), why, sizeof(why));
+		const char *id = ids.id[r == 0 ? i : 0];
+		size_t l = strnlen(id, sizeof(ids.id[0]) - 1);
+
+		memcpy(c->peer, id, l); /* id[] is 256 bytes, c->peer larger */
+		c->peer[l] = '\0';
+	} else {
+		r = authz_peer(q, c->peer, user, sizeof(user), why, sizeof(why));
+	}
 	if (r < 0)
 		return handshake_fail(c, -r, "%s", why);
 	if (q->decision.map_user && map_user(c, user, why, sizeof(why)) < 0)
