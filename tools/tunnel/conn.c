@@ -327,7 +327,8 @@ static void server_after_handshake(struct tunnel_conn *c)
 	if (conf->exec_argv[0]) {
 		pid_t pid;
 
-		r = tunnel_spawn(conf, pfd, c->peer, (struct sockaddr *)&c->remote, c->remote_len, &pid);
+		r = tunnel_spawn(conf, pfd, c->peer, c->local_id[0] ? c->local_id : conf->myname,
+				 (struct sockaddr *)&c->remote, c->remote_len, &pid);
 		if (r < 0) {
 			conn_end(c, "spawn-failed", -r, NULL);
 			return;
