@@ -485,6 +485,24 @@ static int start_vhost(struct keyd *k, const struct caller *who, struct keyd_req
 	return r;
 }
 
+/* Which configured identity is meant, first, under the one case rule the
+ * ACL uses too; from here on only its (canonical) name is used: for the
+ * ACL decision, the audit records, the logs and what tlskey_query()
+ * reports.  The ACL must never judge one spelling while the key of
+ * another is used.  A list is resolved by start_vhost(), later. */
+static int start_lookup(struct keyd_request *q, char *why, size_t len)
+{
+	if (tk_namelist_is_multi(q->msg.myname))
+		return 0;
+	q->id = keyd_conf_identity(q->gen->conf, q->msg.myname);
+	if (!q->id) {
+		(void)snprintf(why, len, "no key configured for %s", q->msg.myname);
+		return -ENOKEY;
+	}
+	(void)snprintf(q->msg.myname, sizeof(q->msg.myname), "%s", q->id->name);
+	return 0;
+}
+
 /* START, once the table's rules passed: the descriptor's kind, the
  * identity, the caller's groups and the ACL, before any key is touched. */
 static int handle_start(struct control_call *x)
@@ -527,20 +545,9 @@ static int handle_start(struct control_call *x)
 	(void)outcome_remote(netfd, q.remote, sizeof(q.remote));
 
 	role = q.msg.role == TK_ROLE_SERVER ? "server" : "client";
-	/* Which configured identity is meant, first, under the one case rule
-	 * the ACL uses too; from here on only its (canonical) name is used:
-	 * for the ACL decision, the audit records, the logs and what
-	 * tlskey_query() reports.  The ACL must never judge one spelling
-	 * while the key of another is used. */
-	if (!tk_namelist_is_multi(q.msg.myname)) {
-		q.id = keyd_conf_identity(q.gen->conf, q.msg.myname);
-		if (!q.id) {
-			(void)snprintf(why, sizeof(why), "no key configured for %s", q.msg.myname);
-			r = -ENOKEY;
-			goto refuse;
-		}
-		(void)snprintf(q.msg.myname, sizeof(q.msg.myname), "%s", q.id->name);
-	}
+	r = start_lookup(&q, why, sizeof(why));
+	if (r < 0)
+		goto refuse;
 	if (!who->groups_complete) {
 		struct keyd_audit a = { .event = "refused", .cred = &who->cred, .unit = who->unit,
 					.myname = q.msg.myname, .role = role, .err = EACCES,
@@ -559,10 +566,8 @@ static int handle_start(struct control_call *x)
 	}
 	q.cred = who->cred;
 	q.acl = aclstore_current(k, &q.acl_gen);
-	if (tk_namelist_is_multi(q.msg.myname))
-		r = start_vhost(k, who, &q, why, sizeof(why));
-	else
-		r = start_acl_check(k, who, &q, role, why, sizeof(why));
+	r = tk_namelist_is_multi(q.msg.myname) ? start_vhost(k, who, &q, why, sizeof(why))
+					       : start_acl_check(k, who, &q, role, why, sizeof(why));
 	if (r < 0)
 		goto refuse;
 	q.id_index = (size_t)(q.id - q.gen->conf->ids);
