@@ -54,7 +54,10 @@ refused() {
 
 list=server.example.test,rsa.example.test
 ok l-ec "$list" server.example.test server.example.test
+before=$(signs rsa.example.test)
 ok l-rsa "$list" rsa.example.test rsa.example.test
+# The counter the refusals below rely on does count this identity's signatures.
+[ "$(signs rsa.example.test)" -gt "$before" ] || tk_fail "no signature counted for rsa.example.test"
 ok l-case "$list" RSA.Example.TEST rsa.example.test
 ok l-none "$list" "" server.example.test
 ok l-rev "rsa.example.test,server.example.test" "" rsa.example.test
