@@ -125,6 +125,18 @@ static int set_group(struct parser *p, const char *key, const char *val)
 	return set_str(p, &p->conf->admin_group, key, val);
 }
 
+/* peer-cn = off|hostname|email|both: the KEYD_PEER_CN_* bits of
+ * keyd/identity.h (1 hostname, 2 e-mail), or a negative errno. */
+static int parse_peer_cn(struct parser *p, const char *val)
+{
+	static const char *const v[] = { "off", "hostname", "email", "both" };
+
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(val, v[i]))
+			return i;
+	return perr(p, "'peer-cn' must be off, hostname, email or both, not '%s'", val);
+}
+
 static int global_setting(struct parser *p, const char *key, const char *val)
 {
 	struct keyd_conf *c = p->conf;
@@ -179,15 +191,11 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return 0;
 	}
 	if (!strcmp(key, "peer-cn")) {
-		/* Bits as keyd/identity.h's KEYD_PEER_CN_HOSTNAME (1) and _EMAIL (2). */
-		static const char *const v[] = { "off", "hostname", "email", "both" };
+		int r = parse_peer_cn(p, val);
 
-		for (unsigned i = 0; i < 4; i++)
-			if (!strcmp(val, v[i])) {
-				c->peer_cn = i;
-				return 0;
-			}
-		return perr(p, "'peer-cn' must be off, hostname, email or both, not '%s'", val);
+		if (r >= 0)
+			c->peer_cn = (unsigned)r;
+		return r < 0 ? r : 0;
 	}
 	if (!strcmp(key, "close-timeout"))
 		return set_uint(p, &c->close_timeout_ms, key, val, 1, 3600 * 1000);
@@ -247,6 +255,13 @@ static int identity_setting(struct parser *p, const char *key, const char *val)
 			return perr(p, "'optional' must be yes or no, not '%s'", val);
 		id->optional = !strcmp(val, "yes");
 		return 0;
+	}
+	if (!strcmp(key, "peer-cn")) {
+		int r = parse_peer_cn(p, val);
+
+		if (r >= 0)
+			id->peer_cn = r;
+		return r < 0 ? r : 0;
 	}
 	if (!strcmp(key, "pin-file")) {
 		if (id->pin_file)
@@ -379,6 +394,7 @@ static int start_identity(struct parser *p, char *hdr)
 	c->ids = ids;
 	p->cur = &ids[c->n_ids];
 	memset(p->cur, 0, sizeof(*p->cur));
+	p->cur->peer_cn = -1;
 	p->cur->line = p->line;
 	p->cur->name = strdup(name);
 	c->n_ids++;
@@ -565,6 +581,11 @@ const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, con
 		if (tk_identity_equal(conf->ids[i].name, strlen(conf->ids[i].name), name, strlen(name)))
 			return &conf->ids[i];
 	return NULL;
+}
+
+unsigned keyd_conf_peer_cn(const struct keyd_conf *conf, const struct keyd_identity *id)
+{
+	return id && id->peer_cn >= 0 ? (unsigned)id->peer_cn : conf->peer_cn;
 }
 
 const struct keyd_peer *keyd_conf_peer(const struct keyd_conf *conf, const char *name)

@@ -13,6 +13,7 @@ struct keyd_identity {
 	char *cert_src; /* PEM file or PKCS#11 URI of the certificate */
 	char *pin_file; /* may be NULL */
 	int optional;   /* optional = yes: unusable is a warning, not an error */
+	int peer_cn;    /* peer-cn of this identity (KEYD_PEER_CN_* bits), -1: the global one */
 	unsigned line;  /* where the section starts, for messages */
 	unsigned key_line; /* where 'key' is */
 	size_t stats_slot; /* its counters (stats_assign), kept by name across reloads */
@@ -80,6 +81,10 @@ int keyd_conf_load(const char *path, struct keyd_conf **ret_conf, char *err, siz
  * lower-cased at parse time): use it, not the caller's spelling, from
  * then on.  NULL if none. */
 const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, const char *name);
+
+/* The peer-cn in force for connections of identity id (its own, else the
+ * global setting); id may be NULL. */
+unsigned keyd_conf_peer_cn(const struct keyd_conf *conf, const struct keyd_identity *id);
 
 /* Find the pins for a remote identity (same rule); NULL if none. */
 const struct keyd_peer *keyd_conf_peer(const struct keyd_conf *conf, const char *name);

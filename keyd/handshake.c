@@ -415,7 +415,7 @@ static enum conn_status finish(struct conn *c)
 			/* The hostname was verified against this name. */
 			(void)snprintf(c->peer, sizeof(c->peer), "%s", q->msg.sniname);
 		} else if (r == 0) {
-			r = keyd_identity_list(crt, q->gen->conf->peer_cn, &ids);
+			r = keyd_identity_list(crt, keyd_conf_peer_cn(q->gen->conf, q->id), &ids);
 		}
 		gnutls_x509_crt_deinit(crt);
 		if (r < 0) {

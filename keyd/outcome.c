@@ -176,7 +176,7 @@ static void describe_ids(const struct conn *c, const gnutls_datum_t *der, struct
 	if (gnutls_x509_crt_init(&crt) < 0)
 		return;
 	if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) == 0 &&
-	    keyd_identity_list(crt, c->req.gen->conf->peer_cn, &ids) == 0) {
+	    keyd_identity_list(crt, keyd_conf_peer_cn(c->req.gen->conf, c->req.id), &ids) == 0) {
 		for (size_t k = 0; k < ids.n; k++)
 			list[k] = ids.id[k];
 		(void)registry_info_set_ids(info, list, ids.n);

@@ -4,7 +4,8 @@
 #  - only a URI SAN (SPIFFE ID): PEER=spiffe://td.test/web;
 #  - only IP SANs: PEER=192.0.2.7 (the first);
 #  - only a CN: refused (EKEYREJECTED) unless peer-cn allows its kind
-#    (hostname / email); a CN with a wildcard is never an identity;
+#    (hostname / email), globally or for the identity (which wins); a CN
+#    with a wildcard is never an identity;
 #  - several SANs: the e-mail address is the peer, unless peers= admits
 #    only a later form: then that one (spiffe, address) is the peer;
 #  - peers= patterns spiffe://td.test/* and 192.0.2.0/24 admit, others
@@ -86,6 +87,16 @@ rc=0
 "$TLSKEYD" -t -c "$TK_TMP/cn-bad.conf" >"$TK_TMP/cn-bad.out" 2>&1 || rc=$?
 [ "$rc" != 0 ] || tk_fail "peer-cn = yes was accepted"
 tk_expect_grep "$TK_TMP/cn-bad.out" "cn-bad.conf:1: 'peer-cn' must be off, hostname, email or both"
+# Per identity: only server.example.test takes host-name CNs (and with
+# a global hostname, an identity's own off wins).
+sed '/^\[identity server\.example\.test\]$/a peer-cn = hostname' "$TK_FX/tlskeyd.conf" >"$TK_TMP/cn-id.conf"
+tk_daemon_start "$TK_TMP/cn-id.conf"
+ok cn-id pf-cn host.example.test
+tk_acl_server cn-id-rsa EKEYREJECTED rsa.example.test pf-cn
+{ echo "peer-cn = hostname"; sed '/^\[identity server\.example\.test\]$/a peer-cn = off' "$TK_FX/tlskeyd.conf"; } >"$TK_TMP/cn-id2.conf"
+tk_daemon_start "$TK_TMP/cn-id2.conf"
+tk_acl_server cn-id2 EKEYREJECTED "$M" pf-cn
+tk_acl_server cn-id2-rsa ok rsa.example.test pf-cn
 tk_daemon_start "$TK_FX/tlskeyd.conf"
 
 # --- peers= -------------------------------------------------------------------
