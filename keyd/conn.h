@@ -61,7 +61,8 @@ struct keyd_request {
 	 * pick, id and decision are a stand-in candidate and msg.myname the
 	 * list; vhost_pick() sets them to the identity the ClientHello
 	 * chose, on the worker, before any key or peer is looked at: the
-	 * only fields written after admission. */
+	 * only fields written after admission.  Freed once the session is
+	 * established (deliver() in handshake.c) or closed. */
 	struct vhost_set *vhost;
 	struct acl *acl; /* reference held for the life of the request */
 	struct acl_decision decision; /* why it was admitted; refers into acl */

@@ -369,6 +369,9 @@ static enum conn_status deliver(struct conn *c, const char *event, const char *d
 
 	c->established = 1;
 	c->t_estab_ms = tk_now_ms();
+	/* The candidates (10.5 KiB) served the pick only: not kept per session. */
+	vhost_free(c->req.vhost);
+	c->req.vhost = NULL;
 	/* The handshake slot is free: the caller and the relay take over. */
 	(void)conn_ev_update(c, &c->ctl, 0);
 	c->ctl.fd = tk_close(c->ctl.fd);
