@@ -193,7 +193,9 @@ int vhost_pick(struct conn *c, const char *sni)
 	}
 	r = switch_to(c, v);
 	if (r < 0)
-		return refuse(s, -r, GNUTLS_A_INTERNAL_ERROR, "too many handshakes with %s, try again later", v == NULL ? "" : conf->ids[v->id_index].name);
+		return refuse(s, -r, GNUTLS_A_INTERNAL_ERROR, "%s %s, try again later",
+			      r == -EAGAIN ? "too many handshakes with" : "out of memory for",
+			      conf->ids[v->id_index].name);
 	r = keys_ensure(c, why, sizeof(why));
 	if (r < 0)
 		return refuse(s, -r, GNUTLS_A_INTERNAL_ERROR, "%s", why);
