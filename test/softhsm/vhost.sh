@@ -11,6 +11,7 @@
 #    EACCES and alert access_denied, an acl-denied record naming it, and
 #    no signature by its key (status counters); the allowed one works;
 #    allowed none: refused at admission (EACCES), nothing signed;
+#  - the picked identity's handshake share is its own: full, EAGAIN;
 #  - an unconfigured name in the list is ENOKEY, a list in the client
 #    role or with a bad entry is EINVAL (library and daemon).
 . "${top_srcdir:-.}/test/lib/tk.sh"
@@ -89,6 +90,28 @@ tk_app_server_bare a-none --myname "$list" --expect-errno EACCES
 tk_log_expect 'acl-denied.*myname=server\.example\.test,rsa\.example\.test'
 [ "$(signs rsa.example.test)" = "$rsa0" ] || tk_fail "rsa.example.test signed although refused"
 tk_acl_set "allow user:$(id -un) * client,server"
+
+# --- the picked identity's handshake share ----------------------------------
+# max-handshakes-per-identity = 1 and a silent client holding the one
+# rsa.example.test handshake: the list's pick of rsa is refused (EAGAIN,
+# the share is not borrowed from the stand-in), server.example.test works.
+{ echo "max-handshakes-per-identity = 1"; cat "$TK_FX/tlskeyd.conf"; } >"$TK_TMP/share.conf"
+tk_daemon_start "$TK_TMP/share.conf"
+inflight() {
+	tk_ctl fl -s "$TLSKEYD_SOCKET" status --json &&
+		python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["handshakes_in_flight"] < 1)' \
+			"$TK_TMP/fl.out"
+}
+tk_app_server hold --myname rsa.example.test --hs-timeout 4000 --expect-errno ETIMEDOUT
+HOLD_PID=$TK_SERVER_PID
+exec 8<>"/dev/tcp/127.0.0.1/$TK_PORT"
+tk_wait_until 10 "" inflight || tk_fail "the silent client's handshake did not start"
+refused s-rsa "$list" rsa.example.test EAGAIN 'internal error'
+tk_expect_grep "$TK_TMP/s-rsa.err" 'too many handshakes with rsa.example.test'
+ok s-ec "$list" server.example.test server.example.test
+tk_wait_ok "$HOLD_PID" 20 "hold: tk-app server" "$TK_TMP/hold.err"
+exec 8<&-
+tk_daemon_start "$TK_FX/tlskeyd.conf"
 
 # --- malformed lists --------------------------------------------------------
 tk_app_server_bare bad-unknown --myname "server.example.test,nokey.example.test" --expect-errno ENOKEY
