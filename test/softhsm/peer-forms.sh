@@ -102,6 +102,9 @@ tk_daemon_start "$TK_FX/tlskeyd.conf"
 # --- peers= -------------------------------------------------------------------
 tk_acl_set "allow user:$TK_ME $M server peers=spiffe://td.test/*"
 ok p-uri pf-uri spiffe://td.test/web
+# The operator's view agrees (tlskeyctl acl test --peer).
+tk_dctl 0 t-uri acl test --user "$TK_ME" --myname "$M" --role server --peer spiffe://td.test/web
+tk_dctl 1 t-uri2 acl test --user "$TK_ME" --myname "$M" --role server --peer spiffe://td.test2/web
 ok p-several pf-several spiffe://td.test/multi
 tk_mark
 tk_acl_server p-ip-no EACCES "$M" pf-ip
