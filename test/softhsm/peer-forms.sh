@@ -10,7 +10,8 @@
 #    only a later form: then that one (spiffe, address) is the peer;
 #  - peers= patterns spiffe://td.test/* and 192.0.2.0/24 admit, others
 #    (spiffe://other.test/*, spiffe://td.test2/*, 198.51.100.0/24) refuse;
-#  - map-user with a SPIFFE pattern and an address: mapped, or EACCES.
+#  - map-user with a SPIFFE pattern, an address and a CN: mapped, or EACCES
+#    (peers= for a CN identity too).
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli getent
 tk_setup
@@ -75,6 +76,17 @@ tk_acl_server cnmail-host EKEYREJECTED "$M" pf-cnmail
 tk_acl_server cnwild-host EKEYREJECTED "$M" pf-cnwild
 # A CN is no identity beside a SAN of its kind: several keeps its SANs.
 ok several-host pf-several multi@example.test
+# peers= and map-user see a CN identity as the name it is.
+tk_acl_set "allow user:$TK_ME $M server peers=*.example.test"
+ok cn-peers pf-cn host.example.test
+tk_acl_set "allow user:$TK_ME $M server peers=other.example.test"
+tk_acl_server cn-peers-no EACCES "$M" pf-cn
+tk_acl_set "allow user:$TK_ME $M server map-user" "map host.example.test $LOCAL"
+ok cn-map pf-cn host.example.test
+tk_expect_grep "$TK_TMP/cn-map.err" "^QUERY .* mapped=$LOCAL "
+tk_acl_set "allow user:$TK_ME $M server map-user" "map other.example.test $LOCAL"
+tk_acl_server cn-map-no EACCES "$M" pf-cn
+tk_acl_set "allow user:$TK_ME * client,server"
 cn_conf email
 ok cn-mail pf-cnmail dave@example.test
 tk_acl_server cnhost-mail EKEYREJECTED "$M" pf-cn
