@@ -2,7 +2,8 @@
 # Identity by SNI (virtual hosting, keyd/vhost.c): one tk-app server whose
 # myname is a list ("server.example.test,rsa.example.test") or a pattern
 # ("*.example.test"); openssl s_client -servername picks the identity:
-#  - each name gets its own certificate (verified by s_client) and the
+#  - each name gets its own certificate (verified by s_client; TLS 1.3
+#    and 1.2) and the
 #    result and query report the identity used (QUERY local=);
 #  - no SNI: the first exact name of the list; a pattern alone has no
 #    default (EHOSTUNREACH, alert unrecognized_name), nor has a name the
@@ -25,29 +26,31 @@ print([i["signatures"] for i in d["identities"] if i["name"] == sys.argv[2]][0])
 		"$TK_TMP/sig.out" "$1"
 }
 
-# ok CASE MYNAME SNI WANT-LOCAL: a handshake that must work.
+# ok CASE MYNAME SNI WANT-LOCAL [S_CLIENT-ARGS]: a handshake that must work.
 ok() {
 	local case=$1 myname=$2 sni=$3 want=$4 rc=0 snarg=(-noservername)
+	shift 4
 	[ -z "$sni" ] || snarg=(-servername "$sni")
 	tk_app_server "$case" --myname "$myname" --query
 	printf 'hello %s\n' "$case" >"$TK_TMP/$case.data"
 	tk_fifo_client "$case-c" "$TK_TMP/$case.data" "$(wc -c <"$TK_TMP/$case.data")" \
 		openssl s_client -quiet -no_ign_eof -connect "127.0.0.1:$TK_PORT" "${snarg[@]}" \
 		-verify_hostname "$want" -CAfile "$TK_FX/ca.pem" -verify_return_error \
-		-cert "$TK_FX/peer-user.pem" -key "$TK_FX/peer-user.key" || rc=$?
+		-cert "$TK_FX/peer-user.pem" -key "$TK_FX/peer-user.key" "$@" || rc=$?
 	[ "$rc" = 0 ] || { cat "$TK_TMP/$case-c.err" >&2; tk_fail "$case: s_client exit $rc"; }
 	tk_wait_ok "$TK_SERVER_PID" 20 "$case: tk-app server" "$TK_TMP/$case.err"
 	tk_expect_line "$TK_TMP/$case.err" "PEER=bob@example.test"
 	tk_expect_grep "$TK_TMP/$case.err" "^QUERY .* local=$want "
 }
 
-# refused CASE MYNAME SNI ERRNO ALERT-ERE: the daemon refuses by SNI.
+# refused CASE MYNAME SNI ERRNO ALERT-ERE [S_CLIENT-ARGS]: the daemon refuses by SNI.
 refused() {
 	local case=$1 myname=$2 sni=$3 err=$4 alert=$5 snarg=(-noservername)
+	shift 5
 	[ -z "$sni" ] || snarg=(-servername "$sni")
 	tk_app_server "$case" --myname "$myname" --expect-errno "$err"
 	timeout 20 openssl s_client -connect "127.0.0.1:$TK_PORT" "${snarg[@]}" \
-		-CAfile "$TK_FX/ca.pem" -cert "$TK_FX/peer-user.pem" -key "$TK_FX/peer-user.key" \
+		-CAfile "$TK_FX/ca.pem" -cert "$TK_FX/peer-user.pem" -key "$TK_FX/peer-user.key" "$@" \
 		</dev/null >"$TK_TMP/$case-c.out" 2>&1 || true
 	tk_wait_ok "$TK_SERVER_PID" 20 "$case: tk-app server" "$TK_TMP/$case.err"
 	tk_expect_grep "$TK_TMP/$case-c.out" "$alert"
@@ -60,6 +63,7 @@ ok l-rsa "$list" rsa.example.test rsa.example.test
 # The counter the refusals below rely on does count this identity's signatures.
 [ "$(signs rsa.example.test)" -gt "$before" ] || tk_fail "no signature counted for rsa.example.test"
 ok l-case "$list" RSA.Example.TEST rsa.example.test
+ok l-rsa12 "$list" rsa.example.test rsa.example.test -tls1_2
 ok l-none "$list" "" server.example.test
 ok l-rev "rsa.example.test,server.example.test" "" rsa.example.test
 ok p-rsa '*.example.test' rsa.example.test rsa.example.test
@@ -82,6 +86,7 @@ tk_log_expect 'acl-denied.*myname=rsa\.example\.test'
 tk_expect_grep "$TK_TMP/a-rsa.err" 'access to rsa.example.test as server denied'
 ok a-ec "$list" server.example.test server.example.test
 refused a-prsa '*.example.test' rsa.example.test EACCES 'access denied'
+refused a-rsa12 "$list" rsa.example.test EACCES 'access denied' -tls1_2
 [ "$(signs rsa.example.test)" = "$rsa0" ] || tk_fail "rsa.example.test signed although refused"
 # Allowed neither: refused before the handshake, as a single name is.
 tk_acl_set "allow user:$(id -un) alice@example.test client"
