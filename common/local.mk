@@ -5,5 +5,7 @@ libtlskey_common_la_SOURCES = \
 	common/buf.h \
 	common/file.c common/file.h \
 	common/flags.c common/flags.h \
+	common/namelist.c common/namelist.h \
+	common/peerid.c common/peerid.h \
 	common/util.c common/util.h \
 	common/wire.c common/wire.h

@@ -22,6 +22,7 @@
 #include "keyd/quota.h"
 #include "keyd/worker.h"
 #include "keyd/passclose.h"
+#include "keyd/vhost.h"
 
 /* Descriptors kept free for transient use: on the accept thread the
  * caller's pidfd, /proc files and the descriptor being received; on each
@@ -141,6 +142,7 @@ void admission_readable(struct admission *l, struct client *c)
 			 (unsigned)c->who.cred.uid, (int)c->who.cred.pid, l->n_pending);
 		acl_unref(req.acl);
 		gen_unref(req.gen);
+		vhost_free(req.vhost);
 		(void)shutdown(netfd, SHUT_RDWR);
 		(void)passclose(netfd);
 		client_refuse(l, c, EAGAIN, "tlskeyd is overloaded, try again later");
@@ -382,6 +384,7 @@ void admission_shutdown(struct admission *l)
 			       "tlskeyd is shutting down");
 		acl_unref(p->req.acl);
 		gen_unref(p->req.gen);
+		vhost_free(p->req.vhost);
 		free(p);
 	}
 }

@@ -50,3 +50,19 @@ int authz_peer(const struct keyd_request *q, const char *peer, char *ret_user, s
 		(void)snprintf(ret_user, user_len, "%s", user);
 	return 0;
 }
+
+int authz_peer_pick(const struct keyd_request *q, const struct keyd_peer_ids *ids,
+		    size_t *ret_index, char *ret_user, size_t user_len, char *why, size_t len)
+{
+	for (size_t i = 0; i < ids->n; i++) {
+		char other[TK_MESSAGE_MAX];
+
+		/* Only the first identity's refusal is reported. */
+		if (authz_peer(q, ids->id[i], ret_user, user_len, i ? other : why,
+			       i ? sizeof(other) : len) == 0) {
+			*ret_index = i;
+			return 0;
+		}
+	}
+	return -EACCES;
+}

@@ -176,6 +176,7 @@ static int start_identity(struct parser *p, char *hdr)
 	c->ids = ids;
 	p->cur = &ids[c->n_ids];
 	memset(p->cur, 0, sizeof(*p->cur));
+	p->cur->peer_cn = -1;
 	p->cur->line = p->line;
 	p->cur->name = strdup(name);
 	c->n_ids++;
@@ -383,6 +384,11 @@ const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, con
 		if (tk_identity_equal(conf->ids[i].name, strlen(conf->ids[i].name), name, strlen(name)))
 			return &conf->ids[i];
 	return NULL;
+}
+
+unsigned keyd_conf_peer_cn(const struct keyd_conf *conf, const struct keyd_identity *id)
+{
+	return (unsigned)(id && id->peer_cn >= 0 ? id->peer_cn : conf->peer_cn);
 }
 
 const struct keyd_peer *keyd_conf_peer(const struct keyd_conf *conf, const char *name)

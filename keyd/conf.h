@@ -33,6 +33,7 @@ struct keyd_identity {
 	int optional;   /* optional = yes: unusable is a warning, not an error */
 	char *ocsp_file; /* ocsp-response: DER OCSP response to staple, or NULL */
 	int peer_ocsp;   /* peer-ocsp of this identity (enum keyd_peer_ocsp), 0: the global one */
+	int peer_cn;    /* peer-cn of this identity (KEYD_PEER_CN_* bits), -1: the global one */
 	unsigned line;  /* where the section starts, for messages */
 	unsigned key_line; /* where 'key' is */
 	size_t stats_slot; /* its counters (stats_assign), kept by name across reloads */
@@ -78,6 +79,7 @@ struct keyd_conf {
 	int protected_unix;   /* protected-socket = unix: UNIX pairs, never loopback TCP */
 	int fallback_unix;    /* protected-socket-fallback = unix (default refuse) */
 	unsigned close_timeout_ms; /* close-timeout: peer's time to progress once the app closed */
+	int peer_cn;          /* peer-cn: subject CN as a peer identity, KEYD_PEER_CN_* bits; 0 off */
 	char *admin_group;   /* admin-group: may ask for status and metrics; NULL: none */
 	unsigned admin_gid;  /* its gid, resolved when the file is parsed */
 	unsigned cert_expiry_warning_days; /* cert-expiry-warning: warn this close to notAfter, 0: never */
@@ -103,6 +105,10 @@ int keyd_conf_load(const char *path, struct keyd_conf **ret_conf, char *err, siz
  * lower-cased at parse time): use it, not the caller's spelling, from
  * then on.  NULL if none. */
 const struct keyd_identity *keyd_conf_identity(const struct keyd_conf *conf, const char *name);
+
+/* The peer-cn in force for connections of identity id (its own, else the
+ * global setting); id may be NULL. */
+unsigned keyd_conf_peer_cn(const struct keyd_conf *conf, const struct keyd_identity *id);
 
 /* Find the pins for a remote identity (same rule); NULL if none. */
 const struct keyd_peer *keyd_conf_peer(const struct keyd_conf *conf, const char *name);

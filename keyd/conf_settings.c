@@ -21,6 +21,8 @@
 static const char *const tcp_unix[] = { "tcp", "unix", NULL };
 static const char *const refuse_unix[] = { "refuse", "unix", NULL };
 /* "" holds index 0, which no value selects: the identity takes the global value. */
+/* peer-cn: the index is the KEYD_PEER_CN_* bits (1 hostname, 2 e-mail). */
+static const char *const peer_cn[] = { "off", "hostname", "email", "both", NULL };
 static const char *const peer_ocsp[] = { "", "off", "if-stapled", "require", NULL };
 
 int conf_set_str(struct parser *p, char **dst, const char *key, const char *val)
@@ -187,6 +189,7 @@ const struct conf_setting conf_global_settings[] = {
 	{ .key = "idle-exit", .kind = CONF_UINT, .off = G(idle_exit_s), .min = 0, .max = 7 * 24 * 3600 },
 	{ .key = "protected-socket", .kind = CONF_CHOICE, .off = G(protected_unix), .choices = tcp_unix },
 	{ .key = "protected-socket-fallback", .kind = CONF_CHOICE, .off = G(fallback_unix), .choices = refuse_unix },
+	{ .key = "peer-cn", .kind = CONF_CHOICE, .off = G(peer_cn), .choices = peer_cn },
 	{ .key = "close-timeout", .kind = CONF_UINT, .off = G(close_timeout_ms), .min = 1, .max = 3600 * 1000 },
 	{ .key = "admin-group", .kind = CONF_FN, .off = G(admin_group), .fn = set_group, .is_str = 1 },
 	{ .key = "upgrade-drain", .kind = CONF_UINT, .off = G(upgrade_drain_s), .min = 1, .max = 7 * 24 * 3600 },
@@ -203,6 +206,7 @@ const struct conf_setting conf_identity_settings[] = {
 	{ .key = "optional", .kind = CONF_BOOL, .off = I(optional) },
 	{ .key = "ocsp-response", .kind = CONF_PATH, .off = I(ocsp_file) },
 	{ .key = "peer-ocsp", .kind = CONF_CHOICE, .off = I(peer_ocsp), .choices = peer_ocsp },
+	{ .key = "peer-cn", .kind = CONF_CHOICE, .off = I(peer_cn), .choices = peer_cn },
 	{ .key = "pin-file", .kind = CONF_FN, .off = I(pin_file), .fn = set_pin_file, .is_str = 1 },
 };
 const size_t conf_n_identity_settings =

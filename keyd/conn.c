@@ -20,6 +20,7 @@
 #include "keyd/quota.h"
 #include "keyd/worker.h"
 #include "keyd/passclose.h"
+#include "keyd/vhost.h"
 #include "policy/acl.h"
 
 void keyd_slot_free(struct keyd *k)
@@ -166,6 +167,8 @@ enum conn_status conn_close(struct conn *c, int err, const char *why)
 	 * credentials and priorities. */
 	gen_unref(c->req.gen);
 	c->req.gen = NULL;
+	vhost_free(c->req.vhost);
+	c->req.vhost = NULL;
 	if (c->failed)
 		registry_fail(c->info);
 	else

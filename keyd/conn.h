@@ -61,6 +61,13 @@ struct keyd_request {
 	struct keyd_gen *gen; /* reference held for the life of the request and its conn */
 	const struct keyd_identity *id; /* refers into gen->conf */
 	size_t id_index;
+	/* A list or pattern myname (vhost.c), else NULL; owned.  Until its
+	 * pick, id and decision are a stand-in candidate and msg.myname the
+	 * list; vhost_pick() sets them to the identity the ClientHello
+	 * chose, on the worker, before any key or peer is looked at: the
+	 * only fields written after admission.  Freed once the session is
+	 * established (deliver() in handshake.c) or closed. */
+	struct vhost_set *vhost;
 	struct acl *acl; /* reference held for the life of the request */
 	struct acl_decision decision; /* why it was admitted; refers into acl */
 	unsigned long long t_start_ms;

@@ -14,6 +14,7 @@
 #include <systemd/sd-login.h>
 
 #include "common/flags.h"
+#include "common/namelist.h"
 #include "common/util.h"
 #include "keyd/aclstore.h"
 #include "keyd/alpn.h"
@@ -26,6 +27,7 @@
 #include "keyd/outcome.h"
 #include "keyd/passclose.h"
 #include "keyd/stats.h"
+#include "keyd/vhost.h"
 #include "tlskey/starttls.h"
 
 /* Read and discard whatever the client has sent, closing any descriptors
@@ -173,7 +175,14 @@ int control_check_request(const struct tk_msg *m, char *why, size_t len)
 		(void)snprintf(why, len, "flags %s do not apply to this role", names);
 		return -EINVAL;
 	}
-	if (tk_name_validate(m->myname, strlen(m->myname)) < 0) {
+	if (tk_namelist_is_multi(m->myname)) {
+		if (m->role != TK_ROLE_SERVER || tk_namelist_validate(m->myname) < 0) {
+			(void)snprintf(why, len, m->role != TK_ROLE_SERVER
+					       ? "a list of local names needs the server role"
+					       : "invalid list of local names");
+			return -EINVAL;
+		}
+	} else if (tk_name_validate(m->myname, strlen(m->myname)) < 0) {
 		(void)snprintf(why, len, "invalid local identity name");
 		return -EINVAL;
 	}
@@ -440,6 +449,21 @@ out:
 	return r;
 }
 
+/* The acl-denied record and counter of a START refusal by q->decision. */
+static void audit_acl_denied(struct keyd *k, const struct caller *who, const struct keyd_request *q,
+			     const char *role)
+{
+	struct keyd_audit a = { .event = "acl-denied", .cred = &who->cred, .unit = who->unit,
+				.myname = q->msg.myname, .role = role, .err = EACCES,
+				.rule = q->acl ? q->decision.where : "no ACL loaded",
+				.sign_us = -1, .handshake_ms = -1,
+				.detail = q->decision.denied_flags ? "privileged flags not granted" : NULL,
+				.remote = q->remote, .flags = q->msg.flags, .has_flags = 1 };
+
+	keyd_audit(&a);
+	stats_outcome(k->stats, STATS_ACL_DENIED, EACCES, q->id->stats_slot);
+}
+
 /* The ACL's decision on q for the caller who (audited here if denied:
  * acl-denied names the rule).  Returns 0 or -EACCES with why. */
 static int start_acl_check(struct keyd *k, const struct caller *who, struct keyd_request *q,
@@ -453,22 +477,50 @@ static int start_acl_check(struct keyd *k, const struct caller *who, struct keyd
 				     .role = q->msg.role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
 				     .flags = q->msg.flags };
 	if (!q->acl || acl_check(q->acl, &areq, &q->decision) < 0 || !q->decision.allowed) {
-		struct keyd_audit a = { .event = "acl-denied", .cred = &who->cred, .unit = who->unit,
-					.myname = q->msg.myname, .role = role, .err = EACCES,
-					.rule = q->acl ? q->decision.where : "no ACL loaded",
-					.sign_us = -1, .handshake_ms = -1,
-					.detail = q->decision.denied_flags ? "privileged flags not granted"
-									   : NULL,
-					.remote = q->remote, .flags = q->msg.flags, .has_flags = 1 };
-
-		keyd_audit(&a);
-		stats_outcome(k->stats, STATS_ACL_DENIED, EACCES, q->id->stats_slot);
+		audit_acl_denied(k, who, q, role);
 		(void)snprintf(why, len, "access to %s as %s denied by tlskeyd policy", q->msg.myname,
 			       role);
 		return -EACCES;
 	}
 	/* Kept with the session: a reload asks the ACL again (reeval.c). */
 	caller_subject_save(who, &q->subj);
+	return 0;
+}
+
+/* A list or pattern myname (vhost.c): the caller must be allowed at least
+ * one of its identities now; the one the ClientHello names is judged
+ * again at the pick.  q->id stands in until then. */
+static int start_vhost(struct keyd *k, const struct caller *who, struct keyd_request *q, char *why,
+		       size_t len)
+{
+	struct acl_subject subj = caller_acl_subject(who);
+	struct acl_request areq = { .subject = &subj, .role = ACL_ROLE_SERVER, .flags = q->msg.flags };
+	size_t i = 0;
+	int r = vhost_admit(q->gen->conf, q->acl, &areq, q->msg.myname, &q->vhost, &i, &q->decision,
+			    why, len);
+
+	if (r == 0 || r == -EACCES)
+		q->id = &q->gen->conf->ids[i];
+	if (r == -EACCES)
+		audit_acl_denied(k, who, q, "server");
+	return r;
+}
+
+/* Which configured identity is meant, first, under the one case rule the
+ * ACL uses too; from here on only its (canonical) name is used: for the
+ * ACL decision, the audit records, the logs and what tlskey_query()
+ * reports.  The ACL must never judge one spelling while the key of
+ * another is used.  A list is resolved by start_vhost(), later. */
+static int start_lookup(struct keyd_request *q, char *why, size_t len)
+{
+	if (tk_namelist_is_multi(q->msg.myname))
+		return 0;
+	q->id = keyd_conf_identity(q->gen->conf, q->msg.myname);
+	if (!q->id) {
+		(void)snprintf(why, len, "no key configured for %s", q->msg.myname);
+		return -ENOKEY;
+	}
+	(void)snprintf(q->msg.myname, sizeof(q->msg.myname), "%s", q->id->name);
 	return 0;
 }
 
@@ -505,18 +557,9 @@ static int handle_start(struct control_call *x)
 	(void)outcome_remote(netfd, q.remote, sizeof(q.remote));
 
 	role = q.msg.role == TK_ROLE_SERVER ? "server" : "client";
-	/* Which configured identity is meant, first, under the one case rule
-	 * the ACL uses too; from here on only its (canonical) name is used:
-	 * for the ACL decision, the audit records, the logs and what
-	 * tlskey_query() reports.  The ACL must never judge one spelling
-	 * while the key of another is used. */
-	q.id = keyd_conf_identity(q.gen->conf, q.msg.myname);
-	if (!q.id) {
-		(void)snprintf(why, sizeof(why), "no key configured for %s", q.msg.myname);
-		r = -ENOKEY;
+	r = start_lookup(&q, why, sizeof(why));
+	if (r < 0)
 		goto refuse;
-	}
-	(void)snprintf(q.msg.myname, sizeof(q.msg.myname), "%s", q.id->name);
 	if (!who->groups_complete) {
 		struct keyd_audit a = { .event = "refused", .cred = &who->cred, .unit = who->unit,
 					.myname = q.msg.myname, .role = role, .err = EACCES,
@@ -535,7 +578,8 @@ static int handle_start(struct control_call *x)
 	}
 	q.cred = who->cred;
 	q.acl = aclstore_current(k, &q.acl_gen);
-	r = start_acl_check(k, who, &q, role, why, sizeof(why));
+	r = tk_namelist_is_multi(q.msg.myname) ? start_vhost(k, who, &q, why, sizeof(why))
+					       : start_acl_check(k, who, &q, role, why, sizeof(why));
 	if (r < 0)
 		goto refuse;
 	q.id_index = (size_t)(q.id - q.gen->conf->ids);
@@ -559,6 +603,7 @@ refuse:
 	tk_msg_send_result(ctlfd, -r, why);
 	acl_unref(q.acl);
 	gen_unref(q.gen);
+	vhost_free(q.vhost);
 	/* The contract: a refused socket is shut down. */
 	(void)shutdown(netfd, SHUT_RDWR);
 	x->fd = passclose(netfd);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/namelist.h"
 #include "keyd/aclstore.h"
 #include "keyd/control.h"
 #include "keyd/keylist.h"
@@ -18,6 +19,7 @@
 #include "keyd/stats.h"
 #include "keyd/status.h"
 #include "keyd/upgrade.h"
+#include "keyd/vhost.h"
 
 /* tlskeyctl status / metrics: render the counters, answer with a memfd. */
 int control_handle_status(struct control_call *x)
@@ -49,6 +51,33 @@ int control_refuse_status(struct control_call *x, int err, const char *why)
 	return 1;
 }
 
+/* CHECK of a list or pattern: what START decides at admission (vhost.c),
+ * that the caller may use at least one of its identities. */
+static int check_list(struct control_call *x, struct acl_request *areq)
+{
+	struct vhost_set *set = NULL;
+	struct acl_decision d;
+	struct acl *acl;
+	char why[TK_MESSAGE_MAX];
+	unsigned gen;
+	size_t i;
+	int r = -EINVAL;
+
+	(void)snprintf(why, sizeof(why), "a list of local names needs the server role");
+	acl = aclstore_current(x->k, &gen);
+	if (areq->role == ACL_ROLE_SERVER && tk_namelist_validate(x->m->myname) == 0)
+		r = vhost_admit(x->k->conf, x->who->groups_complete ? acl : NULL, areq, x->m->myname,
+				&set, &i, &d, why, sizeof(why));
+	else if (areq->role == ACL_ROLE_SERVER)
+		(void)snprintf(why, sizeof(why), "invalid list of local names");
+	acl_unref(acl);
+	vhost_free(set);
+	if (r == 0)
+		(void)snprintf(why, sizeof(why), "%s as server: allowed", x->m->myname);
+	tk_msg_send_result(x->ctlfd, -r, why);
+	return 1;
+}
+
 /* CHECK (tlskey-tunnel at start): would a START from this caller for
  * myname in role be admitted?  The same identity lookup and ACL decision
  * as handle_start(), nothing touched, nothing audited (no key is used);
@@ -71,15 +100,18 @@ int control_handle_check(struct control_call *x)
 		tk_msg_send_result(x->ctlfd, EINVAL, "role must be client or server");
 		return 1;
 	}
+	areq = (struct acl_request){ .subject = &subj,
+				     .role = m->role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
+				     .flags = m->flags };
+	if (tk_namelist_is_multi(m->myname))
+		return check_list(x, &areq);
 	id = keyd_conf_identity(x->k->conf, m->myname);
 	if (!id) {
 		(void)snprintf(why, sizeof(why), "no key configured for %s", m->myname);
 		tk_msg_send_result(x->ctlfd, ENOKEY, why);
 		return 1;
 	}
-	areq = (struct acl_request){ .subject = &subj, .myname = id->name,
-				     .role = m->role == TK_ROLE_SERVER ? ACL_ROLE_SERVER : ACL_ROLE_CLIENT,
-				     .flags = m->flags };
+	areq.myname = id->name;
 	acl = aclstore_current(x->k, &gen);
 	r = acl && x->who->groups_complete && acl_check(acl, &areq, &d) == 0 && d.allowed;
 	acl_unref(acl);

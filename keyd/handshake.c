@@ -34,6 +34,7 @@
 #include "keyd/appsock.h"
 #include "keyd/signer.h"
 #include "keyd/trust.h"
+#include "keyd/vhost.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
 #include "keyd/ocsp.h"
@@ -135,6 +136,20 @@ static int post_client_hello(gnutls_session_t s)
 	unsigned type;
 	int r;
 
+	if (gnutls_server_name_get(s, name, &len, &type, 0) < 0 || type != GNUTLS_NAME_DNS ||
+	    memchr(name, '\0', len))
+		name[0] = '\0';
+	else
+		name[len] = '\0';
+	/* The identity first: the application is asked about a name only
+	 * once it is known to be ours and the caller's to use. */
+	if (c->req.vhost) {
+		if (vhost_pick(c, name) < 0)
+			return GNUTLS_E_UNRECOGNIZED_NAME;
+		/* The picked identity's own priority, anchors and CA names. */
+		if (trust_apply_identity(c) < 0)
+			return GNUTLS_E_INTERNAL_ERROR;
+	}
 	if (!c->req.msg.checksni)
 		return 0;
 	switch (c->sni) {
@@ -147,11 +162,6 @@ static int post_client_hello(gnutls_session_t s)
 	case SNI_NONE:
 		break;
 	}
-	if (gnutls_server_name_get(s, name, &len, &type, 0) < 0 || type != GNUTLS_NAME_DNS ||
-	    memchr(name, '\0', len))
-		name[0] = '\0';
-	else
-		name[len] = '\0';
 	/* Let the application decide; the handshake waits for the answer. */
 	q.present = 1u << TK_TAG_SNINAME;
 	(void)tk_msg_set_str(&q, TK_TAG_SNINAME, name);
@@ -252,7 +262,8 @@ enum conn_status handshake_begin(struct conn *c)
 	unsigned flags, timeout;
 	int r, fl;
 
-	if (!(q->msg.role == TK_ROLE_CLIENT && (q->msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT))) {
+	/* A list's key is made ready once the ClientHello chose it (vhost.c). */
+	if (!q->vhost && !(q->msg.role == TK_ROLE_CLIENT && (q->msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT))) {
 		char why[TK_MESSAGE_MAX];
 
 		r = local_ready(c, why, sizeof(why));
@@ -315,7 +326,7 @@ enum conn_status handshake_begin(struct conn *c)
 		 * a client whose supported_versions lists only TLS 1.1 (and an
 		 * unknown version) got TLS 1.2, which it had not offered.
 		 * XXX: with checksni that GnuTLS behaviour remains. */
-		if (q->msg.checksni)
+		if (q->msg.checksni || q->vhost)
 			gnutls_handshake_set_post_client_hello_function(c->tls, post_client_hello);
 	}
 	timeout = q->msg.timeout_ms ? q->msg.timeout_ms : q->gen->conf->handshake_timeout_ms;
@@ -388,6 +399,9 @@ static enum conn_status deliver(struct conn *c, const char *event, const char *d
 
 	c->established = 1;
 	c->t_estab_ms = tk_now_ms();
+	/* The candidates (10.5 KiB) served the pick only: not kept per session. */
+	vhost_free(c->req.vhost);
+	c->req.vhost = NULL;
 	/* The handshake slot is free: the caller and the relay take over. */
 	(void)conn_ev_update(c, &c->ctl, 0);
 	c->ctl.fd = tk_close(c->ctl.fd);
@@ -417,6 +431,7 @@ static enum conn_status finish(struct conn *c)
 	unsigned n = 0;
 	int r;
 	char why[TK_MESSAGE_MAX] = "", user[TK_SHORT_MAX + 1] = "";
+	struct keyd_peer_ids ids = { .n = 0 };
 
 	certs = gnutls_certificate_get_peers(c->tls, &n);
 	if (c->cache_hit && certs && n > 0)
@@ -433,7 +448,7 @@ static enum conn_status finish(struct conn *c)
 			/* The hostname was verified against this name. */
 			(void)snprintf(c->peer, sizeof(c->peer), "%s", q->msg.sniname);
 		} else if (r == 0) {
-			r = keyd_identity_from_cert(crt, c->peer, sizeof(c->peer));
+			r = keyd_identity_list(crt, keyd_conf_peer_cn(q->gen->conf, q->id), &ids);
 		}
 		gnutls_x509_crt_deinit(crt);
 		if (r < 0) {
@@ -445,7 +460,18 @@ static enum conn_status finish(struct conn *c)
 	}
 
 	/* The decision is pure (authz.c); only the account lookup is I/O. */
-	r = authz_peer(q, c->peer, user, sizeof(user), why, sizeof(why));
+	if (ids.n) {
+		size_t i = 0;
+
+		r = authz_peer_pick(q, &ids, &i, user, sizeof(user), why, sizeof(why));
+		const char *id = ids.id[r == 0 ? i : 0];
+		size_t l = strnlen(id, sizeof(ids.id[0]) - 1);
+
+		memcpy(c->peer, id, l); /* id[] is 256 bytes, c->peer larger */
+		c->peer[l] = '\0';
+	} else {
+		r = authz_peer(q, c->peer, user, sizeof(user), why, sizeof(why));
+	}
 	if (r < 0)
 		return handshake_fail(c, -r, "%s", why);
 	if (q->decision.map_user && map_user(c, user, why, sizeof(why)) < 0)
@@ -479,15 +505,22 @@ checked:
 enum conn_status handshake_step(struct conn *c)
 {
 	char msg[TK_MESSAGE_MAX];
-	struct worker_key *wk = &c->ks->keys[c->req.id_index];
+	struct worker_key *wk;
 	int r, err;
 
 	c->waiting_hello = 0; /* the peer spoke: TLS it is */
 	for (int i = 0; i < 16; i++) {
-		unsigned long long signs = wk->signs;
-		long long spent = wk->sign_us;
+		size_t idx = c->req.id_index;
+		unsigned long long signs = c->ks->keys[idx].signs;
+		long long spent = c->ks->keys[idx].sign_us;
 
 		r = gnutls_handshake(c->tls);
+		/* The ClientHello may just have picked another identity. */
+		if (c->req.id_index != idx) {
+			signs = c->req.vhost->signs0;
+			spent = c->req.vhost->sign_us0;
+		}
+		wk = &c->ks->keys[c->req.id_index];
 		if (wk->signs != signs)
 			c->sign_us = (c->sign_us < 0 ? 0 : c->sign_us) + (wk->sign_us - spent);
 		if (r == 0)
@@ -516,6 +549,13 @@ enum conn_status handshake_step(struct conn *c)
 		if (!gnutls_error_is_fatal(r))
 			continue;
 		break;
+	}
+	if (c->req.vhost && c->req.vhost->err) {
+		const struct vhost_set *v = c->req.vhost;
+
+		(void)gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, (gnutls_alert_description_t)v->alert);
+		return fail_as(c, v->err == EACCES ? "acl-denied" : "handshake-failed", 0, v->err,
+			       v->why);
 	}
 	err = explain(c, r, msg, sizeof(msg));
 	if (c->req.msg.role == TK_ROLE_SERVER && c->hs_bytes_in == 0 &&

@@ -1,10 +1,12 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <gnutls/gnutls.h>
 
+#include "common/peerid.h"
 #include "common/util.h"
 #include "keyd/identity.h"
 
@@ -124,6 +126,105 @@ static int from_dn(gnutls_x509_crt_t crt, char *ret, size_t len)
 	if (pos > 255)
 		return -ENAMETOOLONG;
 	return copy_out(out, pos, ret, len);
+}
+
+static int ids_add(struct keyd_peer_ids *ids, const char *s)
+{
+	for (size_t i = 0; i < ids->n; i++)
+		if (!strcmp(ids->id[i], s))
+			return 0;
+	/* Bounded: what lies beyond the first KEYD_PEER_IDS_MAX is never an
+	 * identity of the peer (it can only admit less, never more). */
+	if (ids->n < KEYD_PEER_IDS_MAX)
+		(void)snprintf(ids->id[ids->n++], sizeof(ids->id[0]), "%s", s);
+	return 1;
+}
+
+/* Every SAN of type want, as identity text, in certificate order. */
+static int all_san(gnutls_x509_crt_t crt, unsigned want, struct keyd_peer_ids *ids)
+{
+	int found = 0;
+
+	for (unsigned i = 0; i < 64; i++) {
+		char buf[512], text[INET6_ADDRSTRLEN];
+		size_t n = sizeof(buf) - 1;
+		unsigned critical;
+		int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &n, &critical);
+
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			return -ENAMETOOLONG;
+		if (type < 0 || (unsigned)type != want)
+			continue;
+		if (want == GNUTLS_SAN_IPADDRESS) {
+			if ((n != 4 && n != 16) || !inet_ntop(n == 4 ? AF_INET : AF_INET6, buf, text, sizeof(text)))
+				continue;
+			found |= ids_add(ids, text);
+			continue;
+		}
+		if (memchr(buf, '\0', n))
+			continue;
+		buf[n] = '\0';
+		/* Only SPIFFE IDs among URIs; names as tk_name_validate says. */
+		if (want == GNUTLS_SAN_URI ? tk_spiffe_validate(buf, n) < 0 : tk_name_validate(buf, n) < 0)
+			continue;
+		found |= ids_add(ids, buf);
+	}
+	return found;
+}
+
+/* The subject CN, opt-in: a host name only without a dNSName SAN, an
+ * e-mail address only without an rfc822Name SAN.  A CN with a wildcard
+ * or anything tk_name_validate refuses is no identity. */
+static int from_cn(gnutls_x509_crt_t crt, unsigned mode, int have_dns, int have_mail,
+		   struct keyd_peer_ids *ids)
+{
+	char cn[256];
+	int r = dn_component(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, sizeof(cn));
+	int user;
+
+	if (r != 0)
+		return r == 1 ? 0 : r;
+	if (tk_name_validate(cn, strlen(cn)) < 0 || tk_peer_kind(cn) != TK_PEER_NAME)
+		return 0;
+	user = keyd_identity_is_user(cn);
+	if ((user && ((mode & KEYD_PEER_CN_EMAIL) && !have_mail)) ||
+	    (!user && ((mode & KEYD_PEER_CN_HOSTNAME) && !have_dns)))
+		(void)ids_add(ids, cn);
+	return 0;
+}
+
+int keyd_identity_list(gnutls_x509_crt_t crt, unsigned cn_mode, struct keyd_peer_ids *ret)
+{
+	static const unsigned kinds[] = { GNUTLS_SAN_RFC822NAME, GNUTLS_SAN_DNSNAME, GNUTLS_SAN_URI,
+					  GNUTLS_SAN_IPADDRESS };
+	struct keyd_peer_ids ids = { .n = 0 };
+	int found[4], r;
+
+	for (size_t k = 0; k < 4; k++) {
+		found[k] = all_san(crt, kinds[k], &ids);
+		if (found[k] < 0)
+			return found[k];
+	}
+	if (ids.n == 0) {
+		char dn[256];
+
+		r = from_dn(crt, dn, sizeof(dn));
+		if (r < 0 && r != -ENOENT)
+			return r;
+		if (r == 0)
+			(void)ids_add(&ids, dn);
+	}
+	if (cn_mode) {
+		r = from_cn(crt, cn_mode, found[1], found[0], &ids);
+		if (r < 0)
+			return r;
+	}
+	if (ids.n == 0)
+		return -ENOENT;
+	*ret = ids;
+	return 0;
 }
 
 int keyd_identity_from_cert(gnutls_x509_crt_t crt, char *ret, size_t len)

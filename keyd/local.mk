@@ -18,6 +18,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/listener.c keyd/listener.h \
 	keyd/handshake.c keyd/handshake.h \
 	keyd/identity.c keyd/identity.h \
+	keyd/vhost.c keyd/vhost.h \
 	keyd/keyd.h \
 	keyd/keylist.c keyd/keylist.h \
 	keyd/keys.c keyd/keys.h \

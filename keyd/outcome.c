@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 #include "common/util.h"
+#include "keyd/identity.h"
 #include "keyd/log.h"
 #include "keyd/outcome.h"
 #include "keyd/gen.h"
@@ -81,6 +83,8 @@ static enum stats_outcome event_outcome(const char *event)
 		return STATS_CLEARTEXT;
 	if (!strcmp(event, "closed-before-hello"))
 		return STATS_CLOSED_BEFORE_HELLO;
+	if (!strcmp(event, "acl-denied"))
+		return STATS_ACL_DENIED;
 	return STATS_FAILED;
 }
 
@@ -163,6 +167,25 @@ void outcome_audit_prio(const struct conn *c, const char *event, int err, int pr
 		      c->req.id ? c->req.id->stats_slot : (size_t)-1);
 }
 
+/* Every identity the peer's certificate proves, for the session query.
+ * Best effort: without them the session still has its peer name. */
+static void describe_ids(const struct conn *c, const gnutls_datum_t *der, struct session_info **info)
+{
+	struct keyd_peer_ids ids;
+	const char *list[KEYD_PEER_IDS_MAX];
+	gnutls_x509_crt_t crt;
+
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return;
+	if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) == 0 &&
+	    keyd_identity_list(crt, keyd_conf_peer_cn(c->req.gen->conf, c->req.id), &ids) == 0) {
+		for (size_t k = 0; k < ids.n; k++)
+			list[k] = ids.id[k];
+		(void)registry_info_set_ids(info, list, ids.n);
+	}
+	gnutls_x509_crt_deinit(crt);
+}
+
 /* Publish what tlskey_query() will report about this session. */
 struct session_info *outcome_describe(struct conn *c)
 {
@@ -175,6 +198,8 @@ struct session_info *outcome_describe(struct conn *c)
 	i = registry_info_new(n ? certs[0].data : NULL, n ? certs[0].size : 0);
 	if (!i)
 		return NULL;
+	if (n)
+		describe_ids(c, &certs[0], &i);
 	i->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
 	i->info_flags = info_flags(c);
 	i->hs_ms = (uint32_t)(tk_now_ms() - c->req.t_start_ms);

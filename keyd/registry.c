@@ -43,6 +43,41 @@ struct session_info *registry_info_new(const uint8_t *cert, size_t cert_len)
 	return i;
 }
 
+int registry_info_set_ids(struct session_info **info, const char *const *ids, size_t n)
+{
+	struct session_info *i;
+	size_t len = 0, pos;
+
+	for (size_t k = 0; k < n; k++)
+		len += strlen(ids[k]) + 1;
+	if (len > REGISTRY_IDS_MAX)
+		return -E2BIG;
+	i = realloc(*info, sizeof(*i) + (*info)->cert_len + len);
+	if (!i)
+		return -ENOMEM;
+	pos = i->cert_len;
+	for (size_t k = 0; k < n; k++) {
+		size_t l = strlen(ids[k]) + 1;
+
+		memcpy(i->cert + pos, ids[k], l);
+		pos += l;
+	}
+	i->ids_len = len;
+	*info = i;
+	return 0;
+}
+
+const char *registry_identity_list(const struct session_info *info, size_t i)
+{
+	const char *p = (const char *)info->cert + info->cert_len;
+	const char *end = p + info->ids_len;
+
+	for (; p < end; p += strlen(p) + 1, i--)
+		if (i == 0)
+			return p;
+	return NULL;
+}
+
 /* SO_COOKIE of a socket; 0 if the kernel cannot say (then only another
  * such socket matches, as before the cookie existed). */
 static uint64_t socket_cookie(int fd)

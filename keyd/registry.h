@@ -29,11 +29,26 @@ struct session_info {
 	char mapped_user[TK_SHORT_MAX + 1];
 	char alpn[TK_ALPN_ID_MAX + 1]; /* negotiated ALPN id, "" for none */
 	size_t cert_len;
-	uint8_t cert[]; /* peer certificate, DER */
+	size_t ids_len; /* bytes of the peer's identities, stored after cert */
+	uint8_t cert[]; /* peer certificate, DER; then the identities, each NUL-terminated */
 };
+
+/* Room for the peer's identities of one session (8 of 255 bytes). */
+#define REGISTRY_IDS_MAX 2048u
 
 /* Allocate an entry with room for a certificate of cert_len bytes. */
 struct session_info *registry_info_new(const uint8_t *cert, size_t cert_len);
+
+/* Attach the n identities the peer's certificate proves (in the order of
+ * doc/identities.md) to *info before it is published: *info is
+ * reallocated.  Returns 0, -E2BIG over REGISTRY_IDS_MAX bytes or -ENOMEM
+ * (then *info is unchanged and keeps no list). */
+int registry_info_set_ids(struct session_info **info, const char *const *ids, size_t n);
+
+/* Identity i (0-based) of the session's peer, in that order; NULL past
+ * the last (or without a certificate).  info->peer is the one the ACL
+ * admitted.  For the session query (QUERY_RESULT). */
+const char *registry_identity_list(const struct session_info *info, size_t i);
 
 /* Publish info under the identity of fd (the application's end). */
 int registry_add(struct session_info *info, int fd);

@@ -25,6 +25,7 @@
 #include "keyd/p11reset.h"
 #include "keyd/quota.h"
 #include "keyd/passclose.h"
+#include "keyd/vhost.h"
 #include "policy/acl.h"
 
 #define MAX_EVENTS 64
@@ -63,6 +64,7 @@ int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, i
 		(void)tk_close(ctlfd);
 		acl_unref(req->acl);
 		gen_unref(req->gen);
+		vhost_free(req->vhost);
 		return -ENOMEM;
 	}
 	c->req = *req; /* acl and generation references now owned by c */

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/namelist.h"
 #include "common/util.h"
 #include "common/wire.h"
 #include "lib/alpn.h"
@@ -164,7 +165,14 @@ static int check_args(int fd, int proto, const char *myname, int flags, int role
 		set_error("unsupported protocol %d (use IPPROTO_TCP or IPPROTO_UDP)", proto);
 		return -EPROTONOSUPPORT;
 	}
-	if (!myname || tk_name_validate(myname, strlen(myname)) < 0) {
+	if (myname && tk_namelist_is_multi(myname)) {
+		/* A list or pattern: the daemon picks by SNI, server role only. */
+		if (role != TK_ROLE_SERVER || tk_namelist_validate(myname) < 0) {
+			set_error(role != TK_ROLE_SERVER ? "a list of local names needs the server role"
+							 : "invalid list of local names");
+			return -EINVAL;
+		}
+	} else if (!myname || tk_name_validate(myname, strlen(myname)) < 0) {
 		set_error("invalid local identity name");
 		return -EINVAL;
 	}

@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/flags.h"
+#include "common/peerid.h"
 #include "common/util.h"
 #include "lib/tlskey/starttls.h"
 #include "policy/acl_internal.h"
@@ -131,6 +132,12 @@ static int identity_valid(const char *id)
 	size_t len = strnlen(id, 256);
 
 	return len < 256 && tk_name_validate(id, len) == 0;
+}
+
+/* A peer may also be a SPIFFE ID or an address (common/peerid.h). */
+static int peer_valid(const char *id)
+{
+	return tk_peer_kind(id) != TK_PEER_INVALID;
 }
 
 /* One part of a rule's subject.  unit and exe may be unknown (NULL): the
@@ -302,8 +309,9 @@ int acl_check_peer(const struct acl *acl, const struct acl_decision *d, const ch
 		return -EACCES;
 	}
 	rule = d->rule;
-	if (!identity_valid(peer_identity)) {
-		set_why(why, whylen, "peer identity is not a valid domain or user@domain");
+	if (!peer_valid(peer_identity)) {
+		set_why(why, whylen, "peer identity is not a valid domain, user@domain, SPIFFE ID "
+				     "or address");
 		return -EACCES;
 	}
 
@@ -340,7 +348,7 @@ int acl_map_user(const struct acl *acl, const char *peer_identity, char *ret_use
 
 	if (!acl || !peer_identity || !ret_user)
 		return -EINVAL;
-	if (!identity_valid(peer_identity))
+	if (!peer_valid(peer_identity))
 		return -EINVAL;
 
 	for (size_t i = 0; i < acl->n_maps; i++) {

@@ -15,6 +15,11 @@ enum acl_pattern_kind {
 	ACL_PATTERN_USERS_AT,     /* "@example.test", "*@example.test": users at exactly it */
 	ACL_PATTERN_USERS_BELOW,  /* "*@*.example.test", "@*.example.test": users at any
 				   * domain below it */
+	ACL_PATTERN_URI,          /* "spiffe://td/path": that SPIFFE ID (peers, map only) */
+	ACL_PATTERN_URI_BELOW,    /* "spiffe://td/ *", "spiffe://td/a/ *" (no space): SPIFFE IDs with one
+				   * or more path segments after the text before '*' */
+	ACL_PATTERN_IP,           /* "192.0.2.7", "192.0.2.0/24", "2001:db8::/32": addresses
+				   * of that family in the prefix (peers, map only) */
 };
 
 struct acl_pattern {
@@ -22,6 +27,9 @@ struct acl_pattern {
 	char *text;          /* as written, for formatting; owned */
 	const char *domain;  /* points into text: the domain part to compare */
 	size_t local_len;    /* EXACT user: bytes before '@'; 0 for a domain */
+	unsigned char ip[16]; /* IP: the network address, */
+	int family;           /* AF_INET or AF_INET6, */
+	unsigned prefix_bits; /* and its prefix length (32 or 128 for one address) */
 };
 
 enum acl_subject_kind {
@@ -86,6 +94,10 @@ void acl_pattern_done(struct acl_pattern *p);
 
 /* 1 if the valid identity id matches p, else 0. */
 int acl_pattern_match(const struct acl_pattern *p, const char *id);
+
+/* 1 if p matches only SPIFFE IDs or addresses, which no local identity
+ * (myname) can be. */
+int acl_pattern_is_peer_only(const struct acl_pattern *p);
 
 /* 1 if p can only match user identities ("local@domain"). */
 int acl_pattern_is_user_only(const struct acl_pattern *p);

@@ -240,6 +240,10 @@ static int parse_rule(struct parser *p, char **tok, size_t n, enum acl_action ac
 	if (r < 0)
 		goto out;
 	r = acl_pattern_parse(tok[2], strlen(tok[2]), &rule.myname, &reason);
+	if (r == 0 && acl_pattern_is_peer_only(&rule.myname)) {
+		reason = "a local identity is a domain or user@domain, not a SPIFFE ID or address";
+		r = -EINVAL;
+	}
 	if (r == -EINVAL)
 		acl_parser_error(p, r, "invalid myname pattern '%s': %s", tok[2], reason);
 	if (r < 0)

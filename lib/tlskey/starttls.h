@@ -100,11 +100,30 @@ TLSKEY_EXPORT int starttls_client(int fd, int proto, char *myname, int flags, ch
 
 /* Start TLS in the server role on `fd`.
  *
+ * myname:   one identity, as for starttls_client(), or (virtual hosting)
+ *           a comma-separated list of up to 16 host names and "*.domain"
+ *           patterns without spaces, e.g. "a.example.com,b.example.com" or
+ *           "*.example.com".  The client's SNI then picks the configured
+ *           identity of that name; without SNI the first host name of the
+ *           list that is not a pattern (none: refused).  The daemon checks
+ *           the ACL for the picked identity before its key is used; what
+ *           tlskey_query() reports as local is the identity used.  Errors
+ *           of a list: EINVAL (malformed, or in the client role), ENOKEY (a
+ *           listed name has no key, or the list covers none), E2BIG (more
+ *           than 32 identities), EACCES (the ACL allows none of them, or
+ *           not the picked one: the client gets an access_denied alert),
+ *           EHOSTUNREACH (the SNI names none of them, or no SNI and no
+ *           default: unrecognized_name alert), EAGAIN (the picked
+ *           identity's handshake share is full).
  * checksni: called in this process, during the handshake, with the server
  *           name the remote client sent (never NULL; an empty string when it
  *           sent none).  Return non-zero to accept, zero to refuse: the
  *           handshake then fails with an unrecognized_name alert and the
  *           call with EHOSTUNREACH.  A NULL checksni accepts any name.
+ *           With a myname list it is asked after the identity was picked.
+ * peername: the peer identity as doc/identities.md says: when the client
+ *           certificate proves several (e-mail, DNS, SPIFFE URI, IP SANs,
+ *           a CN with peer-cn), the first the ACL rule admits.
  * Other parameters, return value and errno as for starttls_client();
  * client-only flags -> EINVAL. */
 TLSKEY_EXPORT int starttls_server(int fd, int proto, char *myname, int flags, int checksni(char *),
@@ -187,7 +206,8 @@ struct tlskey_options {
  * Blocking (the default): as starttls_client()/starttls_server(), plus
  * ETIMEDOUT when the handshake timer expires.
  *
- * myname and the strings in opt are only read, during the call.
+ * myname and the strings in opt are only read, during the call.  In the
+ * server role myname may be a list, as for starttls_server().
  *
  * Non-blocking (opt->nonblocking): returns a *pending descriptor* at once.
  * It becomes readable (poll/epoll POLLIN) when the handshake has ended;

@@ -28,6 +28,24 @@ refused denied --mode server --myname server.example.test --backend 127.0.0.1:9
 tk_expect_grep "$TK_TMP/denied.log" \
 	'tlskeyd refuses server\.example\.test as server for this process: access to server\.example\.test as server denied by tlskeyd policy \(errno=EACCES\)'
 
+# A --myname list: refused when the ACL allows none of its identities or a
+# listed name has no key, accepted when it allows one of them (the SNI
+# decides per connection, test/tunnel/server.sh).
+refused list-denied --mode server --myname server.example.test,rsa.example.test --backend 127.0.0.1:9
+tk_expect_grep "$TK_TMP/list-denied.log" \
+	'tlskeyd refuses server\.example\.test,rsa\.example\.test as server for this process: access to server\.example\.test,rsa\.example\.test as server denied by tlskeyd policy \(errno=EACCES\)'
+refused list-nokey --mode server --myname server.example.test,nobody.example.test --backend 127.0.0.1:9
+tk_expect_grep "$TK_TMP/list-nokey.log" 'no key configured for nobody\.example\.test \(errno=ENOKEY\)'
+refused list-client --mode client --myname server.example.test,rsa.example.test --connect 127.0.0.1:9
+tk_expect_grep "$TK_TMP/list-client.log" 'errno=EINVAL'
+tk_acl_set "allow user:$TK_ME rsa.example.test server" "allow user:$TK_ME alice@example.test client"
+tk_tt_backend be0
+tk_tunnel list-ok --mode server --myname server.example.test,rsa.example.test \
+	--backend "127.0.0.1:$TT_BACKEND_PORT"
+[ -n "$TT_PORT" ] || tk_fail "the tunnel with a partly allowed list did not listen"
+tk_tunnel_stop list-ok "$TT_PID"
+kill "$TT_BACKEND_PID" 2>/dev/null || true
+
 # Allowed: starts and listens.
 tk_acl_set "allow user:$TK_ME * client,server"
 tk_tt_backend be

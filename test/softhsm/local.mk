@@ -19,7 +19,8 @@ SOFTHSM_TESTS = test/softhsm/fixture-check.sh test/softhsm/server-gnutls.sh \
 	test/softhsm/relay-syscalls.sh \
 	test/softhsm/crl.sh \
 	test/softhsm/trust-identity.sh \
-	test/softhsm/reevaluate.sh
+	test/softhsm/reevaluate.sh \
+	test/softhsm/vhost.sh test/softhsm/peer-forms.sh
 
 TESTS += $(SOFTHSM_TESTS)
 EXTRA_DIST += $(SOFTHSM_TESTS) \

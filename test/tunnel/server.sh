@@ -9,6 +9,9 @@
 #   2. UNIX backend without PROXY header, the same data.
 #   3. IPv6 listener (if ::1 exists): the header is tcp6.
 #   4. --config file + command line override; SIGTERM stops with status 0.
+#   5. one listener for two identities (--myname a,b): each SNI gets its own
+#      certificate and the log line names the identity used; a name the
+#      list does not cover is refused (unrecognized_name).
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli
 tk_setup
@@ -100,6 +103,31 @@ tk_wait_ok "$TT_BACKEND_PID" 20 "backend be4" "$TK_TMP/be4.err"
 tk_expect_grep "$TK_TMP/be4.err" "cn=bob@example\.test\$"
 tk_tunnel_wait_log t4 "conn=1 .* local=server\.example\.test .* end=eof"
 tk_tunnel_stop t4 "$T4"
+
+# ---- 5. one listener, two identities ----------------------------------------
+tk_log "case 5: --myname list"
+tk_tt_backend be5 --count 2
+tk_tunnel t5 --mode server --myname server.example.test,rsa.example.test \
+	--backend "127.0.0.1:$TT_BACKEND_PORT"
+T5=$TT_PID
+n=0
+for name in rsa.example.test server.example.test; do
+	n=$((n + 1))
+	tk_run_ok "5-$n: gnutls-cli" "$TK_TMP/c5-$n.cli.log" "$TK_TMP/t5.log" -- \
+		tk_fifo_client "c5-$n" "$TK_TMP/data" "$want" gnutls-cli --logfile="$TK_TMP/c5-$n.cli.log" \
+		--port "$TT_PORT" --x509cafile "$TK_FX/ca.pem" --x509certfile "$TK_FX/peer-user.pem" \
+		--x509keyfile "$TK_FX/peer-user.key" --verify-hostname "$name" --sni-hostname "$name" 127.0.0.1
+	tk_same "$TK_TMP/data" "$TK_TMP/c5-$n.out"
+	tk_tunnel_wait_log t5 "conn=$n .* peer=bob@example\.test local=${name//./\\.} rx=$want .* end=eof"
+done
+tk_wait_ok "$TT_BACKEND_PID" 20 "backend be5" "$TK_TMP/be5.err"
+rc=0
+timeout 20 gnutls-cli --port "$TT_PORT" --x509cafile "$TK_FX/ca.pem" --sni-hostname other.example.test \
+	--verify-hostname other.example.test 127.0.0.1 </dev/null >"$TK_TMP/c5-x.out" 2>&1 || rc=$?
+[ "$rc" != 0 ] || tk_fail "case 5: other.example.test was served"
+tk_expect_grep "$TK_TMP/c5-x.out" "alert \[112\]"
+tk_tunnel_wait_log t5 "conn=3 .* end=handshake-failed errno=EHOSTUNREACH"
+tk_tunnel_stop t5 "$T5"
 
 tk_daemon_alive
 tk_pass

@@ -1255,6 +1255,73 @@ START_TEST(entry_lines)
 }
 END_TEST
 
+/* SPIFFE IDs and addresses in peers= and map lines (doc/acl.md): each
+ * form matches only its own patterns; "*" matches every valid form. */
+START_TEST(peer_forms)
+{
+	struct acl_subject s = subj(1000, 1000);
+	struct acl_decision d;
+	char why[256], user[64];
+	struct acl *acl = load_ok("allow uid:1000 www.example.test server "
+				  "peers=spiffe://td/*,spiffe://other/app,192.0.2.0/24,2001:db8::/32,"
+				  "198.51.100.7,*.example.test\n"
+				  "allow uid:1000 any.example.test server peers=*\n"
+				  "map spiffe://td/web/* daemon\n"
+				  "map 192.0.2.9 root\n"
+				  "map spiffe://td/* -\n");
+
+	d = check(acl, &s, "www.example.test", ACL_ROLE_SERVER, 0);
+	ck_assert_int_eq(d.allowed, 1);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://td/a", why, sizeof(why)), 0);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://td/a/b", why, sizeof(why)), 0);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://other/app", why, sizeof(why)), 0);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "192.0.2.200", why, sizeof(why)), 0);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "198.51.100.7", why, sizeof(why)), 0);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "2001:db8:1::5", why, sizeof(why)), 0);
+	/* Another trust domain, the trust domain itself, a prefix that is not
+	 * a whole segment, another path; other networks, other families. */
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://td2/x", why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://td", why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://tdx/a", why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://other/app2", why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://other/app/x", why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "192.0.3.1", why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "198.51.100.8", why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "2001:db9::1", why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "::ffff:192.0.2.1", why, sizeof(why)), -EACCES);
+	/* A name pattern covers no SPIFFE ID or address that ends alike. */
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://x.example.test", why, sizeof(why)), -EACCES);
+	/* Malformed: not matched loosely. */
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://td/../a", why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://td//a", why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://td/a?q", why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://TD/a", why, sizeof(why)), -EACCES);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "2001:DB8::1", why, sizeof(why)), -EACCES);
+	d = check(acl, &s, "any.example.test", ACL_ROLE_SERVER, 0);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "spiffe://any/x", why, sizeof(why)), 0);
+	ck_assert_int_eq(acl_check_peer(acl, &d, "::1", why, sizeof(why)), 0);
+
+	ck_assert_int_eq(acl_map_user(acl, "spiffe://td/web/1", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "daemon");
+	ck_assert_int_eq(acl_map_user(acl, "192.0.2.9", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "root");
+	ck_assert_int_eq(acl_map_user(acl, "spiffe://td/db", user, sizeof(user)), -ENOENT);
+	ck_assert_int_eq(acl_map_user(acl, "192.0.2.10", user, sizeof(user)), -ENOENT);
+	acl_unref(acl);
+
+	load_bad("map spiffe://td/* %u\n", 1, "needs a user pattern");
+	load_bad("allow any spiffe://td/a server\n", 1, "not a SPIFFE ID or address");
+	load_bad("allow any 192.0.2.1 server\n", 1, "not a SPIFFE ID or address");
+	load_bad("allow any * any peers=spiffe://td/*/x\n", 1, "SPIFFE");
+	load_bad("allow any * any peers=spiffe://td/a*\n", 1, "SPIFFE");
+	load_bad("allow any * any peers=spiffe:///a\n", 1, "SPIFFE");
+	load_bad("allow any * any peers=192.0.2.1/33\n", 1, "prefix length");
+	load_bad("allow any * any peers=192.0.2.1/24\n", 1, "beyond the prefix");
+	load_bad("allow any * any peers=2001:db8::/\n", 1, "prefix length");
+	load_bad("allow any * any peers=1.2.3\n", 1, "IPv4 or IPv6");
+}
+END_TEST
+
 static void add(Suite *s, const char *name, const TTest *t)
 {
 	TCase *tc = tcase_create(name);
@@ -1350,6 +1417,7 @@ int main(void)
 	add(s, "/policy/acl/example-fixture", example_fixture);
 	add(s, "/policy/acl/entry-lines", entry_lines);
 	add(s, "/policy/acl/explain-near-misses", explain_near_misses);
+	add(s, "/policy/acl/peer-forms", peer_forms);
 
 	return tkt_suite_run(s);
 }

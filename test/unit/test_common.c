@@ -1,5 +1,6 @@
-/* Unit tests for common/flags.c (one table of flag names) and the bounded
- * whole-file reader of common/file.c. */
+/* Unit tests for common/flags.c (one table of flag names), the bounded
+ * whole-file reader of common/file.c and the server name lists of
+ * common/namelist.c. */
 #include "config.h"
 
 #include <check.h>
@@ -14,6 +15,7 @@
 
 #include "common/file.h"
 #include "common/flags.h"
+#include "common/namelist.h"
 #include "common/util.h"
 #include "tlskey/starttls.h"
 #include "test/unit/check-main.h"
@@ -146,9 +148,73 @@ START_TEST(parse_ulong)
 }
 END_TEST
 
+START_TEST(namelist_validate)
+{
+	char many[300] = "";
+
+	ck_assert_int_eq(tk_namelist_validate("a.test,b.test"), 0);
+	ck_assert_int_eq(tk_namelist_validate("*.example.test"), 0);
+	ck_assert_int_eq(tk_namelist_validate("a.test,*.example.test"), 0);
+	ck_assert_int_eq(tk_namelist_is_multi("a.test"), 0);
+	ck_assert_int_eq(tk_namelist_is_multi("a.test,b.test"), 1);
+	ck_assert_int_eq(tk_namelist_is_multi("*.b.test"), 1);
+	/* Empty entries, spaces, users, '*' anywhere but a whole first label. */
+	ck_assert_int_eq(tk_namelist_validate(""), -EINVAL);
+	ck_assert_int_eq(tk_namelist_validate(NULL), -EINVAL);
+	ck_assert_int_eq(tk_namelist_validate("a.test,"), -EINVAL);
+	ck_assert_int_eq(tk_namelist_validate(",a.test"), -EINVAL);
+	ck_assert_int_eq(tk_namelist_validate("a.test,,b.test"), -EINVAL);
+	ck_assert_int_eq(tk_namelist_validate("a.test, b.test"), -EINVAL);
+	ck_assert_int_eq(tk_namelist_validate("alice@a.test,b.test"), -EINVAL);
+	ck_assert_int_eq(tk_namelist_validate("*"), -EINVAL);
+	ck_assert_int_eq(tk_namelist_validate("*."), -EINVAL);
+	ck_assert_int_eq(tk_namelist_validate("*example.test"), -EINVAL);
+	ck_assert_int_eq(tk_namelist_validate("x.*.test"), -EINVAL);
+	ck_assert_int_eq(tk_namelist_validate("*.*.test"), -EINVAL);
+	ck_assert_int_eq(tk_namelist_validate("a*.test"), -EINVAL);
+	/* At most TK_NAMELIST_MAX entries. */
+	for (unsigned i = 0; i < TK_NAMELIST_MAX; i++)
+		strcat(many, i ? ",a.t" : "a.t");
+	ck_assert_int_eq(tk_namelist_validate(many), 0);
+	strcat(many, ",a.t");
+	ck_assert_int_eq(tk_namelist_validate(many), -EINVAL);
+}
+END_TEST
+
+START_TEST(namelist_entries)
+{
+	char e[16] = "keep";
+
+	ck_assert_int_eq(tk_namelist_entry("a.test,*.b.test", 0, e, sizeof(e)), 0);
+	ck_assert_str_eq(e, "a.test");
+	ck_assert_int_eq(tk_namelist_entry("a.test,*.b.test", 1, e, sizeof(e)), 0);
+	ck_assert_str_eq(e, "*.b.test");
+	ck_assert_int_eq(tk_namelist_entry("a.test,*.b.test", 2, e, sizeof(e)), -ENOENT);
+	ck_assert_int_eq(tk_namelist_entry("a-rather-long.test", 0, e, 8), -ERANGE);
+	ck_assert_str_eq(e, "*.b.test");
+}
+END_TEST
+
+START_TEST(namelist_match)
+{
+	ck_assert_int_eq(tk_namelist_entry_match("a.example.test", "a.example.test"), 2);
+	ck_assert_int_eq(tk_namelist_entry_match("a.example.test", "A.Example.TEST"), 2);
+	ck_assert_int_eq(tk_namelist_entry_match("*.example.test", "a.example.test"), 1);
+	ck_assert_int_eq(tk_namelist_entry_match("*.example.test", "x.a.Example.test"), 1);
+	/* Not the domain itself, not a name that only ends in the same text,
+	 * never a user. */
+	ck_assert_int_eq(tk_namelist_entry_match("*.example.test", "example.test"), 0);
+	ck_assert_int_eq(tk_namelist_entry_match("*.example.test", "evil-example.test"), 0);
+	ck_assert_int_eq(tk_namelist_entry_match("*.example.test", "alice@a.example.test"), 0);
+	ck_assert_int_eq(tk_namelist_entry_match("*.ample.test", "a.example.test"), 0);
+	ck_assert_int_eq(tk_namelist_entry_match("a.example.test", "b.example.test"), 0);
+}
+END_TEST
+
 int main(void)
 {
-	const TTest *tests[] = { flags_round_trip, flags_negative, file_read_bounded, parse_ulong, NULL };
+	const TTest *tests[] = { flags_round_trip, flags_negative, file_read_bounded, parse_ulong,
+				 namelist_validate, namelist_entries, namelist_match, NULL };
 
 	return tkt_run("common", "/common", NULL, NULL, 0, tests);
 }

@@ -360,6 +360,36 @@ START_TEST(trust_settings)
 		     "crl-dir = /x\ncrl-dir = /y\n", "t.conf:5: duplicate setting 'crl-dir'");
 	expect_error("[identity a.example.test]\nkey = pkcs11:object=a\ncert = /a.pem\n"
 		     "reevaluate = off\n", "t.conf:4: unknown identity setting 'reevaluate'");
+/* peer-cn: global, per identity (which wins), default off; bad values. */
+START_TEST(peer_cn)
+{
+	static const char text[] = "peer-cn = email\n"
+				   "[identity a.example.test]\n"
+				   "key = pkcs11:token=t;object=a;type=private\n"
+				   "cert = /etc/a.pem\n"
+				   "peer-cn = off\n"
+				   "[identity b.example.test]\n"
+				   "key = pkcs11:token=t;object=b;type=private\n"
+				   "cert = /etc/b.pem\n"
+				   "[identity c.example.test]\n"
+				   "key = pkcs11:token=t;object=c;type=private\n"
+				   "cert = /etc/c.pem\n"
+				   "peer-cn = both\n";
+	struct keyd_conf *c = NULL;
+	char err[256] = "";
+
+	ck_assert_int_eq(keyd_conf_parse("t.conf", text, strlen(text), &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(keyd_conf_peer_cn(c, &c->ids[0]), 0);
+	ck_assert_uint_eq(keyd_conf_peer_cn(c, &c->ids[1]), 2);
+	ck_assert_uint_eq(keyd_conf_peer_cn(c, &c->ids[2]), 3);
+	ck_assert_uint_eq(keyd_conf_peer_cn(c, NULL), 2);
+	keyd_conf_free(c);
+	ck_assert_int_eq(keyd_conf_parse("t.conf", "", 0, &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(keyd_conf_peer_cn(c, NULL), 0);
+	keyd_conf_free(c);
+	expect_error("peer-cn = yes\n", "t.conf:1: 'peer-cn' must be off, hostname, email or both");
+	expect_error("[identity a.example.test]\nkey = pkcs11:token=t;object=a;type=private\n"
+		     "cert = /etc/a.pem\npeer-cn = HOSTNAME\n", "t.conf:4: 'peer-cn' must be");
 }
 END_TEST
 
@@ -367,7 +397,7 @@ int main(void)
 {
 	const TTest *tests[] = { parse_good,   every_error_reported, pin_encodings, identity_case_rule,
 				 parse_errors, parse_limits,	     load_limits,   ocsp_settings,
-				 trust_settings, NULL };
+				 trust_settings, peer_cn, NULL };
 
 	/* load_limits writes and parses 1 MiB files: slow under sanitizers. */
 	return tkt_run("conf", "/keyd/conf", NULL, NULL, 30, tests);

@@ -16,8 +16,28 @@
 
 static gnutls_x509_privkey_t key;
 
+struct san {
+	unsigned type; /* GNUTLS_SAN_*, 0 ends the list */
+	const char *val;
+	size_t len;    /* 0: strlen(val) */
+};
+
+static gnutls_x509_crt_t make_cert_sans(const char *dn, const struct san *sans);
+
 /* A self-signed certificate with the given subject DN and SANs. */
 static gnutls_x509_crt_t make_cert(const char *dn, const char *dns, const char *email)
+{
+	struct san sans[3] = { { 0 } };
+	size_t n = 0;
+
+	if (dns)
+		sans[n++] = (struct san){ GNUTLS_SAN_DNSNAME, dns, 0 };
+	if (email)
+		sans[n++] = (struct san){ GNUTLS_SAN_RFC822NAME, email, 0 };
+	return make_cert_sans(dn, sans);
+}
+
+static gnutls_x509_crt_t make_cert_sans(const char *dn, const struct san *sans)
 {
 	gnutls_x509_crt_t crt;
 	const char *err = NULL;
@@ -29,12 +49,11 @@ static gnutls_x509_crt_t make_cert(const char *dn, const char *dns, const char *
 	ck_assert_int_eq(gnutls_x509_crt_set_activation_time(crt, time(NULL) - 60), 0);
 	ck_assert_int_eq(gnutls_x509_crt_set_expiration_time(crt, time(NULL) + 3600), 0);
 	ck_assert_msg(gnutls_x509_crt_set_dn(crt, dn, &err) == 0, "bad DN at %s", err ? err : "?");
-	if (dns)
-		ck_assert_int_eq(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, dns,
-								      (unsigned)strlen(dns), GNUTLS_FSAN_APPEND), 0);
-	if (email)
-		ck_assert_int_eq(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_RFC822NAME, email,
-								      (unsigned)strlen(email), GNUTLS_FSAN_APPEND), 0);
+	for (; sans->type; sans++)
+		ck_assert_int_eq(gnutls_x509_crt_set_subject_alt_name(
+					 crt, sans->type, sans->val,
+					 (unsigned)(sans->len ? sans->len : strlen(sans->val)),
+					 GNUTLS_FSAN_APPEND), 0);
 	ck_assert_int_eq(gnutls_x509_crt_set_key(crt, key), 0);
 	ck_assert_int_eq(gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0), 0);
 	/* Round-trip through DER, as certificates reach the daemon. */
@@ -162,6 +181,68 @@ START_TEST(san_never_skipped)
 }
 END_TEST
 
+/* keyd_identity_list(): every form, in the documented order. */
+static void expect_list(const char *dn, const struct san *sans, unsigned cn, int want_r,
+			const char *const *want)
+{
+	gnutls_x509_crt_t crt = make_cert_sans(dn, sans);
+	struct keyd_peer_ids ids = { .n = 99 };
+	int r = keyd_identity_list(crt, cn, &ids);
+	size_t n = 0;
+
+	ck_assert_int_eq(r, want_r);
+	if (r == 0) {
+		for (; want[n]; n++)
+			ck_assert_str_eq(ids.id[n], want[n]);
+		ck_assert_uint_eq(ids.n, n);
+	} else {
+		ck_assert_uint_eq(ids.n, 99);
+	}
+	gnutls_x509_crt_deinit(crt);
+}
+
+START_TEST(identity_forms)
+{
+	static const unsigned char v4[4] = { 192, 0, 2, 7 };
+	static const unsigned char v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	const struct san uri[] = { { GNUTLS_SAN_URI, "spiffe://td/web", 0 }, { 0 } };
+	const struct san ip[] = { { GNUTLS_SAN_IPADDRESS, (const char *)v4, 4 },
+				  { GNUTLS_SAN_IPADDRESS, (const char *)v6, 16 }, { 0 } };
+	const struct san several[] = { { GNUTLS_SAN_IPADDRESS, (const char *)v4, 4 },
+				       { GNUTLS_SAN_URI, "spiffe://td/web", 0 },
+				       { GNUTLS_SAN_DNSNAME, "www.example.test", 0 },
+				       { GNUTLS_SAN_URI, "https://not.spiffe/x", 0 },
+				       { GNUTLS_SAN_RFC822NAME, "bob@example.test", 0 },
+				       { GNUTLS_SAN_DNSNAME, "www.example.test", 0 }, { 0 } };
+	const struct san bad_uri[] = { { GNUTLS_SAN_URI, "spiffe://td/../x", 0 }, { 0 } };
+	const struct san none[] = { { 0 } };
+	const struct san mail[] = { { GNUTLS_SAN_RFC822NAME, "bob@example.test", 0 }, { 0 } };
+
+	expect_list("CN=x", uri, 0, 0, (const char *[]){ "spiffe://td/web", NULL });
+	expect_list("CN=x", ip, 0, 0, (const char *[]){ "192.0.2.7", "2001:db8::1", NULL });
+	/* Kind order, certificate order within a kind, duplicates once,
+	 * non-SPIFFE URIs ignored. */
+	expect_list("CN=x", several, 0, 0,
+		    (const char *[]){ "bob@example.test", "www.example.test", "spiffe://td/web",
+				      "192.0.2.7", NULL });
+	expect_list("CN=x", bad_uri, 0, -ENOENT, NULL);
+	/* The CN only when asked, of the asked kind, with no SAN of its kind. */
+	expect_list("CN=host.example.test", none, 0, -ENOENT, NULL);
+	expect_list("CN=host.example.test", none, KEYD_PEER_CN_HOSTNAME, 0,
+		    (const char *[]){ "host.example.test", NULL });
+	expect_list("CN=host.example.test", none, KEYD_PEER_CN_EMAIL, -ENOENT, NULL);
+	expect_list("CN=carol@example.test", none, KEYD_PEER_CN_EMAIL, 0,
+		    (const char *[]){ "carol@example.test", NULL });
+	expect_list("CN=carol@example.test", mail, KEYD_PEER_CN_EMAIL, 0,
+		    (const char *[]){ "bob@example.test", NULL });
+	expect_list("CN=host.example.test", mail, KEYD_PEER_CN_HOSTNAME, 0,
+		    (const char *[]){ "bob@example.test", "host.example.test", NULL });
+	expect_list("CN=*.example.test", none, 3, -ENOENT, NULL);
+	expect_list("CN=host.example.test\\, x", none, 3, -ENOENT, NULL);
+	expect_list("CN=192.0.2.1", none, 3, -ENOENT, NULL);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc;
@@ -179,6 +260,7 @@ int main(void)
 	tcase_add_test(tc, too_long);
 	tcase_add_test(tc, dn_never_truncated);
 	tcase_add_test(tc, san_never_skipped);
+	tcase_add_test(tc, identity_forms);
 	rc = tkt_suite_run(s);
 	gnutls_x509_privkey_deinit(key);
 	return rc;

@@ -110,9 +110,36 @@ START_TEST(not_a_socket)
 }
 END_TEST
 
+/* Every identity of the peer, in order, after the certificate; bounded. */
+START_TEST(identity_list)
+{
+	static const uint8_t der[3] = { 1, 2, 3 };
+	const char *ids[] = { "bob@example.test", "spiffe://td.test/web", "192.0.2.7" };
+	struct session_info *i = registry_info_new(der, sizeof(der));
+	char big[REGISTRY_IDS_MAX + 1];
+	const char *too_many[] = { big };
+
+	ck_assert_ptr_nonnull(i);
+	ck_assert_ptr_null(registry_identity_list(i, 0));
+	ck_assert_int_eq(registry_info_set_ids(&i, ids, 3), 0);
+	ck_assert_str_eq(registry_identity_list(i, 0), "bob@example.test");
+	ck_assert_str_eq(registry_identity_list(i, 1), "spiffe://td.test/web");
+	ck_assert_str_eq(registry_identity_list(i, 2), "192.0.2.7");
+	ck_assert_ptr_null(registry_identity_list(i, 3));
+	ck_assert_uint_eq(i->cert_len, 3);
+	ck_assert_int_eq(memcmp(i->cert, der, 3), 0);
+	/* Over the bound: refused, the list in place unchanged. */
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(registry_info_set_ids(&i, too_many, 1), -E2BIG);
+	ck_assert_str_eq(registry_identity_list(i, 2), "192.0.2.7");
+	free(i); /* never published */
+}
+END_TEST
+
 int main(void)
 {
-	const TTest *tests[] = { found_by_own_socket, inode_wrap, not_a_socket, NULL };
+	const TTest *tests[] = { found_by_own_socket, inode_wrap, not_a_socket, identity_list, NULL };
 
 	return tkt_run("registry", "/keyd/registry", NULL, NULL, 0, tests);
 }

@@ -76,6 +76,7 @@ struct tunnel_conn {
 	char remote_text[TUNNEL_ADDR_TEXT_MAX];
 	char peer[TUNNEL_PEER_MAX];
 	char sni_refused[TUNNEL_NAME_MAX + 1]; /* the name --sni-allow refused */
+	char local_id[TUNNEL_NAME_MAX + 1]; /* the identity a --myname list picked, "" if not asked */
 };
 
 /* "ECONNRESET" for the log line; glibc knows every name (2.32+), and an
@@ -143,11 +144,11 @@ static void conn_end(struct tunnel_conn *c, const char *end, int err, const char
 	}
 	if (c->state == CS_CHILD)
 		tunnel_log("conn=%lu remote=%s peer=%s local=%s rx=- tx=- ms=%llu end=%s%s", c->id,
-			   c->remote_text, c->peer[0] ? c->peer : "-", t->conf->myname,
+			   c->remote_text, c->peer[0] ? c->peer : "-", c->local_id[0] ? c->local_id : t->conf->myname,
 			   (unsigned long long)ms, end, extra);
 	else
 		tunnel_log("conn=%lu remote=%s peer=%s local=%s rx=%llu tx=%llu ms=%llu end=%s%s", c->id,
-			   c->remote_text, c->peer[0] ? c->peer : "-", t->conf->myname,
+			   c->remote_text, c->peer[0] ? c->peer : "-", c->local_id[0] ? c->local_id : t->conf->myname,
 			   (unsigned long long)c->bytes[SIDE_TLS], (unsigned long long)c->bytes[SIDE_PLAIN],
 			   (unsigned long long)ms, end, extra);
 	ep_close(t, &c->ep[SIDE_TLS], err != 0);
@@ -336,7 +337,8 @@ static void server_after_handshake(struct tunnel_conn *c)
 	if (conf->exec_argv[0]) {
 		pid_t pid;
 
-		r = tunnel_spawn(conf, pfd, c->peer, (struct sockaddr *)&c->remote, c->remote_len, &pid);
+		r = tunnel_spawn(conf, pfd, c->peer, c->local_id[0] ? c->local_id : conf->myname,
+				 (struct sockaddr *)&c->remote, c->remote_len, &pid);
 		if (r < 0) {
 			conn_end(c, "spawn-failed", -r, NULL);
 			return;
@@ -389,6 +391,14 @@ static void on_handshake(struct tunnel_conn *c)
 		return;
 	}
 	c->ep[SIDE_TLS].fd = pfd; /* the protected descriptor, owned by c */
+	if (strchr(c->t->conf->myname, ',') || strchr(c->t->conf->myname, '*')) {
+		/* A list: the log names the identity the client's SNI chose. */
+		struct tlskey_info *info = calloc(1, sizeof(*info));
+
+		if (info && tlskey_query(pfd, info) == 0)
+			(void)snprintf(c->local_id, sizeof(c->local_id), "%s", info->local);
+		free(info);
+	}
 	if (c->t->conf->mode == TUNNEL_MODE_SERVER)
 		server_after_handshake(c);
 	else

@@ -16,7 +16,7 @@
 /* In the child, between fork() and exec(): only async-signal-safe calls
  * matter in a multi-threaded parent, but tlskey-tunnel is single-threaded,
  * so setenv() is safe here. */
-static void child_exec(const struct tunnel_conf *conf, int pfd, const char *peer,
+static void child_exec(const struct tunnel_conf *conf, int pfd, const char *peer, const char *local,
 		       const struct sockaddr *remote, socklen_t remote_len)
 {
 	char host[64], port[8];
@@ -32,7 +32,7 @@ static void child_exec(const struct tunnel_conf *conf, int pfd, const char *peer
 	if (dup2(pfd, STDIN_FILENO) < 0 || dup2(pfd, STDOUT_FILENO) < 0)
 		goto fail;
 	/* pfd itself is O_CLOEXEC and vanishes at exec(); 0 and 1 are not. */
-	if (setenv("TLSKEY_PEER", peer, 1) < 0 || setenv("TLSKEY_LOCAL", conf->myname, 1) < 0)
+	if (setenv("TLSKEY_PEER", peer, 1) < 0 || setenv("TLSKEY_LOCAL", local, 1) < 0)
 		goto fail;
 	if (tunnel_addr_host_port(remote, remote_len, host, sizeof(host), &portnum) == 0) {
 		(void)snprintf(port, sizeof(port), "%u", portnum);
@@ -45,7 +45,7 @@ fail:
 	_exit(127);
 }
 
-int tunnel_spawn(const struct tunnel_conf *conf, int pfd, const char *peer,
+int tunnel_spawn(const struct tunnel_conf *conf, int pfd, const char *peer, const char *local,
 		 const struct sockaddr *remote, socklen_t remote_len, pid_t *ret_pid)
 {
 	pid_t pid;
@@ -56,7 +56,7 @@ int tunnel_spawn(const struct tunnel_conf *conf, int pfd, const char *peer,
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
-		child_exec(conf, pfd, peer, remote, remote_len);
+		child_exec(conf, pfd, peer, local, remote, remote_len);
 	*ret_pid = pid;
 	return 0;
 }

@@ -227,10 +227,11 @@ void tunnel_conn_kill_children(struct tunnel *t);
 /* ---- spawn.c ------------------------------------------------------------- */
 
 /* Run conf->exec_argv with `pfd` (the protected descriptor) as stdin and
- * stdout and the environment TLSKEY_PEER, TLSKEY_LOCAL, REMOTE_ADDR,
- * REMOTE_PORT.  pfd stays owned by the caller (who closes its copy).
- * Returns 0 and the child's pid, or a negative errno from fork(). */
-int tunnel_spawn(const struct tunnel_conf *conf, int pfd, const char *peer,
+ * stdout and the environment TLSKEY_PEER, TLSKEY_LOCAL (local: the
+ * identity used, which a --myname list picked), REMOTE_ADDR, REMOTE_PORT.
+ * pfd stays owned by the caller (who closes its copy).  Returns 0 and the
+ * child's pid, or a negative errno from fork(). */
+int tunnel_spawn(const struct tunnel_conf *conf, int pfd, const char *peer, const char *local,
 		 const struct sockaddr *remote, socklen_t remote_len, pid_t *ret_pid);
 
 /* ---- main.c -------------------------------------------------------------- */
