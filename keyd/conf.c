@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <gnutls/gnutls.h>
 
 #include "common/file.h"
@@ -125,6 +127,40 @@ static int set_group(struct parser *p, const char *key, const char *val)
 	return set_str(p, &p->conf->admin_group, key, val);
 }
 
+static int set_dane(struct parser *p, enum keyd_dane *dst, const char *val)
+{
+	if (!strcmp(val, "off"))
+		*dst = KEYD_DANE_OFF;
+	else if (!strcmp(val, "opportunistic"))
+		*dst = KEYD_DANE_OPPORTUNISTIC;
+	else if (!strcmp(val, "require"))
+		*dst = KEYD_DANE_REQUIRE;
+	else
+		return perr(p, "'dane' must be require, opportunistic or off, not '%s'", val);
+	return 0;
+}
+
+/* dns-resolver: an address literal, never a name (resolving the
+ * resolver's name would need a resolver), with an optional @port. */
+static int set_resolver(struct parser *p, const char *key, const char *val)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	unsigned char bin[sizeof(struct in6_addr)];
+	const char *at = strchr(val, '@');
+	size_t n = at ? (size_t)(at - val) : strlen(val);
+	unsigned long port;
+
+	if (n == 0 || n >= sizeof(addr))
+		return perr(p, "'%s' must be ADDRESS or ADDRESS@PORT, got '%s'", key, val);
+	memcpy(addr, val, n);
+	addr[n] = '\0';
+	if ((inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1) ||
+	    (at && tk_parse_ulong(at + 1, 1, 65535, &port) < 0))
+		return perr(p, "'%s' must be an IP address with an optional @port (1-65535), got '%s'",
+			    key, val);
+	return set_str(p, &p->conf->dns_resolver, key, val);
+}
+
 static int global_setting(struct parser *p, const char *key, const char *val)
 {
 	struct keyd_conf *c = p->conf;
@@ -186,6 +222,12 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return set_uint(p, &c->upgrade_drain_s, key, val, 1, 7 * 24 * 3600);
 	if (!strcmp(key, "request-timeout"))
 		return set_uint(p, &c->request_timeout_ms, key, val, 1, 3600 * 1000);
+	if (!strcmp(key, "dane"))
+		return set_dane(p, &c->dane, val);
+	if (!strcmp(key, "dns-resolver"))
+		return set_resolver(p, key, val);
+	if (!strcmp(key, "dns-trust-anchor"))
+		return set_path(p, &c->dns_trust_anchor, key, val);
 	if (!strcmp(key, "cert-expiry-warning")) {
 		p->expiry_set = 1;
 		return set_uint(p, &c->cert_expiry_warning_days, key, val, 0, 3650);
@@ -237,6 +279,8 @@ static int identity_setting(struct parser *p, const char *key, const char *val)
 		id->optional = !strcmp(val, "yes");
 		return 0;
 	}
+	if (!strcmp(key, "dane"))
+		return set_dane(p, &id->dane, val);
 	if (!strcmp(key, "pin-file")) {
 		if (id->pin_file)
 			return perr(p, "duplicate PIN source");
@@ -270,6 +314,11 @@ static int peer_setting(struct parser *p, const char *key, const char *val)
 	struct keyd_peer *pe = p->peer;
 	enum keyd_pin_kind kind;
 
+	if (!strcmp(key, "dane")) {
+		if (pe->dane)
+			return perr(p, "duplicate setting 'dane'");
+		return set_dane(p, &pe->dane, val);
+	}
 	if (!strcmp(key, "pin-sha256"))
 		kind = KEYD_PIN_SPKI;
 	else if (!strcmp(key, "cert-sha256"))
@@ -417,6 +466,24 @@ static int parse_line(struct parser *p, char *line)
 	return p->cur ? identity_setting(p, key, val) : global_setting(p, key, val);
 }
 
+/* DANE without a resolver and its trust anchor could only fail (or, worse,
+ * trust whatever a host's resolver says): refuse the file instead. */
+static void check_dane(struct parser *p)
+{
+	const struct keyd_conf *c = p->conf;
+	int on = c->dane > KEYD_DANE_OFF;
+
+	for (size_t i = 0; i < c->n_ids && !on; i++)
+		on = c->ids[i].dane > KEYD_DANE_OFF;
+	for (size_t i = 0; i < c->n_peers && !on; i++)
+		on = c->peers[i].dane > KEYD_DANE_OFF;
+	p->line = 0;
+	if (on && (!c->dns_resolver || !c->dns_trust_anchor))
+		(void)perr(p, "'dane' needs both 'dns-resolver' and 'dns-trust-anchor'");
+	if (!c->dane)
+		p->conf->dane = KEYD_DANE_OFF;
+}
+
 static void conf_defaults(struct keyd_conf *c)
 {
 	if (!c->workers) {
@@ -504,6 +571,8 @@ int keyd_conf_parse(const char *name, const char *buf, size_t len, struct keyd_c
 			goto out;
 	}
 	r = finish_identity(&p);
+	if (r == 0)
+		check_dane(&p);
 	if (r == 0 && p.n_errors)
 		r = -EINVAL;
 	if (r < 0)
@@ -587,5 +656,7 @@ void keyd_conf_free(struct keyd_conf *conf)
 	free(conf->ca_dir);
 	free(conf->priority);
 	free(conf->admin_group);
+	free(conf->dns_resolver);
+	free(conf->dns_trust_anchor);
 	free(conf);
 }

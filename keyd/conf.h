@@ -7,6 +7,10 @@
 #define KEYD_CONF_MAX_IDENTITIES 4096
 #define KEYD_CONF_MAX_WORKERS 256
 
+/* dane = (doc/config.md "DANE"): unset inherits (peer, then identity,
+ * then the global setting, whose own default is off). */
+enum keyd_dane { KEYD_DANE_INHERIT = 0, KEYD_DANE_OFF, KEYD_DANE_OPPORTUNISTIC, KEYD_DANE_REQUIRE };
+
 struct keyd_identity {
 	char *name;     /* myname: "example.test" or "alice@example.test" */
 	char *key_uri;  /* PKCS#11 URI of the private key, without pin attributes */
@@ -16,6 +20,7 @@ struct keyd_identity {
 	unsigned line;  /* where the section starts, for messages */
 	unsigned key_line; /* where 'key' is */
 	size_t stats_slot; /* its counters (stats_assign), kept by name across reloads */
+	enum keyd_dane dane; /* client role: DANE for the servers it connects to */
 };
 
 #define KEYD_PEER_MAX_PINS 8
@@ -31,6 +36,7 @@ struct keyd_peer {
 	} pins[KEYD_PEER_MAX_PINS];
 	size_t n_pins;
 	unsigned line;
+	enum keyd_dane dane; /* DANE for this server name, client role */
 };
 
 struct keyd_conf {
@@ -59,6 +65,9 @@ struct keyd_conf {
 	unsigned admin_gid;  /* its gid, resolved when the file is parsed */
 	unsigned cert_expiry_warning_days; /* cert-expiry-warning: warn this close to notAfter, 0: never */
 	unsigned upgrade_drain_s;  /* upgrade-drain: how long an upgraded process keeps relaying */
+	enum keyd_dane dane;       /* global dane = (KEYD_DANE_OFF by default) */
+	char *dns_resolver;        /* dns-resolver: "ADDR" or "ADDR@PORT", NULL: none */
+	char *dns_trust_anchor;    /* dns-trust-anchor: DNSKEY/DS file for libunbound */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

@@ -8,6 +8,8 @@
 #include "keyd/conn.h"
 #include "keyd/keyd.h"
 
+struct dane_job;
+
 struct worker_key {
 	gnutls_privkey_t token_key; /* this worker's own token session */
 	gnutls_privkey_t key;       /* signer.c wrapper around token_key */
@@ -51,6 +53,7 @@ struct worker {
 	int reset_acked;    /* this worker dropped its keys for the current reset */
 	size_t n_conns, n_handshakes;
 	struct worker_keyset *keysets; /* newest first */
+	struct dane_job *dane_done;    /* TLSA lookups answered (dane.c), protected by lock */
 	uint8_t *scratch;
 };
 
