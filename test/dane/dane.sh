@@ -1,0 +1,123 @@
+#!/bin/bash
+# DANE in the client role (RFC 6698, 7671) through a real DNSSEC chain on
+# 127.0.0.1: the zone example.test. signed with ldns-signzone, served by
+# nsd, validated by unbound (trust anchor: the zone's DS) and again by the
+# daemon's own libunbound (dns-trust-anchor).  The servers are openssl
+# s_server processes; none of their certificates chains to the daemon's
+# ca-file except the PKIX one (the fixture's peer.example.test).
+#   ee        DANE-EE 3 1 1 of a self-signed certificate for another name:
+#             passes with no CA (peer rule dane = require), audited (DANE-EE)
+#   ee again  answered from the daemon's TLSA cache: one query in all
+#   bad       3 1 1 of another key: EKEYREJECTED
+#   bogus     the TLSA rdata edited after signing (it now matches the
+#             server!): EKEYREJECTED even though dane = opportunistic
+#   ta        DANE-TA 2 0 1 of a private CA that sent the chain: passes
+#   ta-name   the same TA, but the leaf does not name the TLSA host: refused
+#   pkix      no TLSA at all (secure NXDOMAIN), opportunistic: PKIX passes
+#   require   the same with dane = require on the identity: EKEYREJECTED
+#   off       a matching 3 1 1, but the peer rule says off: PKIX refuses it
+#   ttl       a TLSA record with TTL 2: asked again once it expired
+. "${top_srcdir:-.}/test/lib/tk.sh"
+tk_need openssl
+tk_dns_need
+tk_setup --no-daemon
+
+D=$TK_TMP/pki
+mkdir -p "$D"
+selfsigned() { # NAME CN
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-keyout "$D/$1.key" -out "$D/$1.pem" -subj "/CN=$2" \
+		-addext "subjectAltName=DNS:$2" 2>>"$D/openssl.log" || tk_fail "openssl req $1"
+}
+selfsigned ee unrelated.invalid
+selfsigned other unrelated.invalid
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-keyout "$D/ca.key" -out "$D/ca.pem" -subj "/CN=dane test CA" \
+	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+	2>>"$D/openssl.log" || tk_fail "openssl CA"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$D/ta.key" \
+	-out "$D/ta.csr" -subj "/CN=ta.example.test" 2>>"$D/openssl.log" || tk_fail "openssl csr"
+printf '%s\n' "subjectAltName=DNS:ta.example.test" "extendedKeyUsage=serverAuth" >"$D/ta.ext"
+openssl x509 -req -in "$D/ta.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" -CAcreateserial -days 2 \
+	-extfile "$D/ta.ext" -out "$D/ta.pem" 2>>"$D/openssl.log" || tk_fail "openssl sign"
+
+srv() { # NAME ARGS...: an s_server reversing lines, many connections
+	local name=$1
+	shift
+	tk_start_peer "$name" openssl s_server -accept 127.0.0.1:PORT -rev "$@"
+}
+srv s-ee -cert "$D/ee.pem" -key "$D/ee.key"
+P_EE=$TK_PORT
+srv s-ta -cert "$D/ta.pem" -key "$D/ta.key" -cert_chain "$D/ca.pem"
+P_TA=$TK_PORT
+srv s-pkix -cert "$TK_FX/peer-server.pem" -key "$TK_FX/peer-server.key"
+P_PKIX=$TK_PORT
+
+EE=$(tk_dns_tlsa_spki "$D/ee.pem")
+OTHER=$(tk_dns_tlsa_spki "$D/other.pem")
+CA=$(tk_dns_tlsa_cert "$D/ca.pem")
+tk_dns_zone
+tk_dns_rr "_$P_EE._tcp.ee IN TLSA 3 1 1 $EE" \
+	"_$P_EE._tcp.bad IN TLSA 3 1 1 $OTHER" \
+	"_$P_EE._tcp.bogus IN TLSA 3 1 1 $OTHER" \
+	"_$P_EE._tcp.off IN TLSA 3 1 1 $EE" \
+	"_$P_EE._tcp.short 2 IN TLSA 3 1 1 $EE" \
+	"_$P_TA._tcp.ta IN TLSA 2 0 1 $CA" \
+	"_$P_TA._tcp.ta2 IN TLSA 2 0 1 $CA"
+tk_dns_sign
+tk_dns_tamper "_$P_EE._tcp.bogus.example.test" "$OTHER" "$EE"
+tk_dns_start
+
+tk_conf dane dane=opportunistic dns-resolver="$TK_DNS_RESOLVER" dns-trust-anchor="$TK_DNS_ANCHOR" \
+	-- "[peer ee.example.test]" "dane = require" "[peer off.example.test]" "dane = off"
+sed -i '/^\[identity carol@example.test\]/a dane = require' "$TK_TMP/dane.conf"
+tk_daemon_start "$TK_TMP/dane.conf" || tk_fail "tlskeyd refused the DANE configuration"
+
+echo hello >"$TK_TMP/hello"
+ok() { # NAME PORT SNI [MYNAME]: handshake, data both ways, peer = SNI
+	cp "$TK_TMP/hello" "$TK_TMP/$1.in"
+	tk_ok "$1" client --connect "127.0.0.1:$2" --myname "${4:-alice@example.test}" --sni "$3"
+	tk_expect_line "$TK_TMP/$1.err" "PEER=$3"
+	[ "$(cat "$TK_TMP/$1.out")" = olleh ] || tk_fail "$1: no data through the session"
+}
+bad() { # NAME PORT SNI ERE [MYNAME]: EKEYREJECTED, and why in the daemon log
+	tk_mark
+	tk_err "$1" EKEYREJECTED client --connect "127.0.0.1:$2" --myname "${5:-alice@example.test}" \
+		--sni "$3"
+	tk_wait_log "$4" || tk_fail "$1: the log does not say /$4/"
+}
+
+tk_mark
+ok ee "$P_EE" ee.example.test
+tk_wait_log "established.*\(DANE-EE\)" || tk_fail "ee: not audited as DANE-EE"
+tk_mark
+ok ee-again "$P_EE" ee.example.test
+tk_wait_log "TLSA _$P_EE._tcp.ee.example.test. from the cache" || tk_fail "ee-again: not cached"
+[ "$(grep -c "TLSA query _$P_EE._tcp.ee.example.test" "$TK_TMP/tlskeyd.log")" = 1 ] ||
+	tk_fail "ee: the daemon asked more than once"
+[ "$(tk_dns_queries "_$P_EE._tcp.ee.example.test")" = 1 ] ||
+	tk_fail "ee: unbound saw $(tk_dns_queries "_$P_EE._tcp.ee.example.test") queries, not 1"
+
+bad bad "$P_EE" bad.example.test "DANE: no TLSA record matches"
+bad bogus "$P_EE" bogus.example.test "DANE: the TLSA (answer failed DNSSEC validation|lookup failed)"
+
+tk_mark
+ok ta "$P_TA" ta.example.test
+tk_wait_log "established.*\(DANE-TA\)" || tk_fail "ta: not audited as DANE-TA"
+bad ta-name "$P_TA" ta2.example.test "DANE: the chain does not validate up to the DANE-TA"
+
+tk_mark
+ok pkix "$P_PKIX" peer.example.test
+tk_no_log "DANE-(EE|TA)" || tk_fail "pkix: DANE claimed a session without TLSA records"
+bad require "$P_PKIX" peer.example.test "no usable TLSA records \(dane = require\)" \
+	carol@example.test
+bad off "$P_EE" off.example.test "peer certificate rejected: The certificate is NOT trusted"
+
+ok ttl "$P_EE" short.example.test
+sleep 3 # the record's TTL (2 s) must pass: time itself is what is tested
+ok ttl-again "$P_EE" short.example.test
+n=$(grep -c "TLSA query _$P_EE._tcp.short.example.test" "$TK_TMP/tlskeyd.log" || true)
+[ "$n" = 2 ] || tk_fail "ttl: $n queries for a record whose TTL expired, not 2"
+
+tk_daemon_alive
+tk_pass
