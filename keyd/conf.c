@@ -36,6 +36,7 @@ struct parser {
 	struct keyd_identity *cur; /* current [identity] section or NULL */
 	struct keyd_peer *peer;    /* current [peer] section or NULL */
 	int size_set, ttl_set, expiry_set;
+	unsigned dane_line; /* the first 'dane' that is not off, for check_dane() */
 	unsigned n_errors;  /* each one a line of err: all are reported */
 	int skip_section;   /* its header was bad: its settings are not read */
 	/* Settings seen in the current section: each may appear once
@@ -137,6 +138,8 @@ static int set_dane(struct parser *p, enum keyd_dane *dst, const char *val)
 		*dst = KEYD_DANE_REQUIRE;
 	else
 		return perr(p, "'dane' must be require, opportunistic or off, not '%s'", val);
+	if (*dst != KEYD_DANE_OFF && !p->dane_line)
+		p->dane_line = p->line;
 	return 0;
 }
 
@@ -477,7 +480,7 @@ static void check_dane(struct parser *p)
 		on = c->ids[i].dane > KEYD_DANE_OFF;
 	for (size_t i = 0; i < c->n_peers && !on; i++)
 		on = c->peers[i].dane > KEYD_DANE_OFF;
-	p->line = 0;
+	p->line = p->dane_line;
 	if (on && (!c->dns_resolver || !c->dns_trust_anchor))
 		(void)perr(p, "'dane' needs both 'dns-resolver' and 'dns-trust-anchor'");
 	if (!c->dane)

@@ -277,9 +277,7 @@ int dane_submit(struct dane_resolver *r, struct worker *w, unsigned long long se
 	return 0;
 }
 
-/* The trust anchor names the keys every DANE decision rests on: the
- * rule of ca-file (a regular file nobody else may write). */
-static int anchor_check(const char *path, char *err, size_t errlen)
+int dane_anchor_check(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd, r;
@@ -332,13 +330,14 @@ int dane_resolver_new(const struct keyd_conf *conf, struct dane_resolver **ret_r
 	int e;
 
 	*ret_r = NULL;
+	err[0] = '\0';
 	if (!conf->dns_resolver)
 		return 0;
 	if (!conf->dns_trust_anchor) {
 		tk_errf(err, errlen, "dns-resolver needs dns-trust-anchor");
 		return -EINVAL;
 	}
-	e = anchor_check(conf->dns_trust_anchor, err, errlen);
+	e = dane_anchor_check(conf->dns_trust_anchor, err, errlen);
 	if (e < 0)
 		return e;
 	r = calloc(1, sizeof(*r));

@@ -30,6 +30,12 @@ struct dane_job {
 	char qname[DANE_QNAME_MAX + 1];
 };
 
+/* The trust anchor names the keys every DANE decision rests on: the rule
+ * of ca-file, a regular file that tk_file_trusted() accepts.  Returns 0 or
+ * a negative errno with one line in err.  Used at start-up and by the
+ * configuration check (check.c). */
+int dane_anchor_check(const char *path, char *err, size_t errlen);
+
 /* Start the resolver for conf's dns-resolver and dns-trust-anchor (a
  * regular file that tk_file_trusted() accepts).  *ret_r is NULL when no
  * dns-resolver is configured.  Returns 0, or a negative errno with one

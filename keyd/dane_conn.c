@@ -114,7 +114,9 @@ enum conn_status dane_conn_begin(struct conn *c)
 	}
 	c->deadline_ms = tk_now_ms() + timeout;
 	c->dane_serial = atomic_fetch_add(&next_serial, 1);
-	r = dane_submit(res, c->w, c->dane_serial, qname, c->deadline_ms);
+	/* The handshake timer ends the wait (dane_conn_timeout); the resolver
+	 * gives up a second later, so that a slow DNS is ETIMEDOUT. */
+	r = dane_submit(res, c->w, c->dane_serial, qname, c->deadline_ms + 1000);
 	if (r < 0) {
 		c->dane_serial = 0;
 		return handshake_fail(c, r == -EAGAIN ? EAGAIN : EKEYREJECTED, "DANE: cannot look up "
