@@ -16,6 +16,11 @@
 #   pkix      no TLSA at all (secure NXDOMAIN), opportunistic: PKIX passes
 #   require   the same with dane = require on the identity: EKEYREJECTED
 #   off       a matching 3 1 1, but the peer rule says off: PKIX refuses it
+#   bogus-pkix the same tampering for a server the daemon's CA accepts:
+#             still EKEYREJECTED (a bogus answer never falls back to PKIX)
+#   insecure  a TLSA record in the unsigned zone plain.test. for a server
+#             the CA accepts: opportunistic validates by the CA (the record,
+#             which does not match, is not used); a peer rule require refuses
 #   ttl       a TLSA record with TTL 2: asked again once it expired
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl
@@ -41,6 +46,15 @@ printf '%s\n' "subjectAltName=DNS:ta.example.test" "extendedKeyUsage=serverAuth"
 openssl x509 -req -in "$D/ta.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" -CAcreateserial -days 2 \
 	-extfile "$D/ta.ext" -out "$D/ta.pem" 2>>"$D/openssl.log" || tk_fail "openssl sign"
 
+# Two servers the fixture CA vouches for, under names with TLSA records.
+for n in bogus2.example.test www.plain.test; do
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/$n.key" 2>>"$D/openssl.log"
+	openssl pkey -in "$D/$n.key" -pubout -out "$D/$n.pub" 2>>"$D/openssl.log"
+	tk_check_cert "$D/$n.pem" "$D/$n.pub" 2 "dns_name = \"$n\"
+tls_www_server
+signing_key"
+done
+
 srv() { # NAME ARGS...: an s_server reversing lines, many connections
 	local name=$1
 	shift
@@ -52,6 +66,11 @@ srv s-ta -cert "$D/ta.pem" -key "$D/ta.key" -cert_chain "$D/ca.pem"
 P_TA=$TK_PORT
 srv s-pkix -cert "$TK_FX/peer-server.pem" -key "$TK_FX/peer-server.key"
 P_PKIX=$TK_PORT
+srv s-bogus2 -cert "$D/bogus2.example.test.pem" -key "$D/bogus2.example.test.key"
+P_B2=$TK_PORT
+srv s-plain -cert "$D/www.plain.test.pem" -key "$D/www.plain.test.key"
+P_PLAIN=$TK_PORT
+B2=$(tk_dns_tlsa_spki "$D/bogus2.example.test.pem")
 
 EE=$(tk_dns_tlsa_spki "$D/ee.pem")
 OTHER=$(tk_dns_tlsa_spki "$D/other.pem")
@@ -63,13 +82,18 @@ tk_dns_rr "_$P_EE._tcp.ee IN TLSA 3 1 1 $EE" \
 	"_$P_EE._tcp.off IN TLSA 3 1 1 $EE" \
 	"_$P_EE._tcp.short 2 IN TLSA 3 1 1 $EE" \
 	"_$P_TA._tcp.ta IN TLSA 2 0 1 $CA" \
-	"_$P_TA._tcp.ta2 IN TLSA 2 0 1 $CA"
+	"_$P_TA._tcp.ta2 IN TLSA 2 0 1 $CA" \
+	"_$P_B2._tcp.bogus2 IN TLSA 3 1 1 $OTHER"
+tk_dns_plain_rr "_$P_PLAIN._tcp.www IN TLSA 3 1 1 $OTHER" \
+	"_$P_PLAIN._tcp.www2 IN TLSA 3 1 1 $OTHER"
 tk_dns_sign
 tk_dns_tamper "_$P_EE._tcp.bogus.example.test" "$OTHER" "$EE"
+tk_dns_tamper "_$P_B2._tcp.bogus2.example.test" "$OTHER" "$B2"
 tk_dns_start
 
 tk_conf dane dane=opportunistic dns-resolver="$TK_DNS_RESOLVER" dns-trust-anchor="$TK_DNS_ANCHOR" \
-	-- "[peer ee.example.test]" "dane = require" "[peer off.example.test]" "dane = off"
+	-- "[peer ee.example.test]" "dane = require" "[peer off.example.test]" "dane = off" \
+	"[peer www2.plain.test]" "dane = require"
 sed -i '/^\[identity carol@example.test\]/a dane = require' "$TK_TMP/dane.conf"
 tk_daemon_start "$TK_TMP/dane.conf" || tk_fail "tlskeyd refused the DANE configuration"
 
@@ -100,6 +124,12 @@ tk_wait_log "TLSA _$P_EE._tcp.ee.example.test. from the cache" || tk_fail "ee-ag
 
 bad bad "$P_EE" bad.example.test "DANE: no TLSA record matches"
 bad bogus "$P_EE" bogus.example.test "DANE: the TLSA (answer failed DNSSEC validation|lookup failed)"
+bad bogus-pkix "$P_B2" bogus2.example.test "DANE: the TLSA answer failed DNSSEC validation"
+
+tk_mark
+ok insecure "$P_PLAIN" www.plain.test
+tk_wait_log "TLSA _$P_PLAIN._tcp.www.plain.test.: insecure" || tk_fail "insecure: not seen as insecure"
+bad insecure-require "$P_PLAIN" www2.plain.test "no DNSSEC-secure TLSA records \(dane = require\)"
 
 tk_mark
 ok ta "$P_TA" ta.example.test

@@ -9,6 +9,8 @@
 #   tk_dns_need                     skip unless nsd, unbound, ldns-* and drill exist
 #   tk_dns_zone                     start $TK_TMP/dns/zone (SOA, NS) and make the keys
 #   tk_dns_rr LINE...               append records (relative to example.test.)
+#   tk_dns_plain_rr LINE...         append records to the unsigned zone plain.test.
+#                                   (no trust anchor covers it: insecure)
 #   tk_dns_tlsa_spki PEM            hex SHA-256 of PEM's SubjectPublicKeyInfo (selector 1, type 1)
 #   tk_dns_tlsa_cert PEM            hex SHA-256 of PEM's DER certificate (selector 0, type 1)
 #   tk_dns_sign                     sign into zone.signed
@@ -38,6 +40,17 @@ $TTL 300
 @ IN NS ns.example.test.
 ns IN A 127.0.0.1
 EOZ
+	cat >"$TK_DNS/plain" <<'EOZ'
+$ORIGIN plain.test.
+$TTL 300
+@ IN SOA ns.plain.test. admin.plain.test. 1 3600 600 86400 300
+@ IN NS ns.plain.test.
+ns IN A 127.0.0.1
+EOZ
+}
+
+tk_dns_plain_rr() {
+	printf '%s\n' "$@" >>"$TK_DNS/plain"
 }
 
 tk_dns_rr() {
@@ -91,6 +104,9 @@ remote-control:
 zone:
 	name: example.test
 	zonefile: "$TK_DNS/zone.signed"
+zone:
+	name: plain.test
+	zonefile: "$TK_DNS/plain"
 EON
 }
 
@@ -119,6 +135,9 @@ remote-control:
 	control-enable: no
 stub-zone:
 	name: "example.test"
+	stub-addr: 127.0.0.1@$2
+stub-zone:
+	name: "plain.test"
 	stub-addr: 127.0.0.1@$2
 EOU
 }
