@@ -33,20 +33,13 @@ tk_dns_zone() {
 		ldns-keygen -a ECDSAP256SHA256 -k example.test >ksk.name &&
 			ldns-keygen -a ECDSAP256SHA256 example.test >zsk.name
 	) || tk_fail "ldns-keygen failed"
-	cat >"$TK_DNS/zone" <<'EOZ'
-$ORIGIN example.test.
-$TTL 300
-@ IN SOA ns.example.test. admin.example.test. 1 3600 600 86400 300
-@ IN NS ns.example.test.
-ns IN A 127.0.0.1
-EOZ
-	cat >"$TK_DNS/plain" <<'EOZ'
-$ORIGIN plain.test.
-$TTL 300
-@ IN SOA ns.plain.test. admin.plain.test. 1 3600 600 86400 300
-@ IN NS ns.plain.test.
-ns IN A 127.0.0.1
-EOZ
+	tk_dns_head example.test >"$TK_DNS/zone"
+	tk_dns_head plain.test >"$TK_DNS/plain"
+}
+
+tk_dns_head() { # ORIGIN: SOA, NS and the name server's address
+	printf '%s\n' "\$ORIGIN $1." '$TTL 300' "@ IN SOA ns.$1. admin.$1. 1 3600 600 86400 300" \
+		"@ IN NS ns.$1." "ns IN A 127.0.0.1"
 }
 
 tk_dns_plain_rr() {
