@@ -185,7 +185,7 @@ static void start_queued(struct dane_resolver *r)
 		list = j->next;
 		j->next = r->active;
 		r->active = j;
-		keyd_log(LOG_INFO, "DANE: TLSA query %s", j->qname);
+		keyd_log(LOG_DEBUG, "DANE: TLSA query %s", j->qname);
 		e = ub_resolve_async(r->ub, j->qname, RR_TYPE_TLSA, RR_CLASS_IN, j, ub_cb, &j->async_id);
 		if (e)
 			job_done(r, j, answer_of(e, NULL));
