@@ -6,6 +6,8 @@
 #               (ETIMEDOUT, in about --hs-timeout), not with PKIX
 #   meanwhile   while it waits, the same single worker serves a PKIX
 #               connection (dane = off for that peer): nobody resolves on it
+#   cloexec     no socket of the daemon (libunbound's included) lacks
+#               close-on-exec
 #   settings    tlskeyd -t and start-up refuse: dane without dns-resolver,
 #               an unknown dane value, a host name as dns-resolver, a
 #               dns-trust-anchor others may write, a missing one
@@ -29,6 +31,15 @@ QUIET=$(tk_free_port) || tk_fail "no free port"
 tk_conf silent dane=opportunistic dns-resolver="127.0.0.1@$QUIET" \
 	dns-trust-anchor="$TK_DNS/anchor" workers=1 -- "[peer peer.example.test]" "dane = off"
 tk_daemon_start "$TK_TMP/silent.conf" || tk_fail "tlskeyd refused silent.conf"
+# libunbound's own sockets are marked close-on-exec (an upgrade execs).
+leak=
+for f in /proc/"$TK_DAEMON_PID"/fd/*; do
+	n=${f##*/}
+	fl=$(awk '/^flags:/ { print $2 }' "/proc/$TK_DAEMON_PID/fdinfo/$n" 2>/dev/null) || continue
+	case $(readlink "$f") in socket:*) ;; *) continue ;; esac
+	[ $((8#$fl & 8#2000000)) != 0 ] || leak="$leak $n"
+done
+[ -z "$leak" ] || tk_fail "sockets without close-on-exec:$leak"
 tk_log "case silent: must fail with ETIMEDOUT after the handshake timer"
 t0=$(date +%s%N)
 tk_bg "$TK_APP" client --connect "127.0.0.1:$P" --myname alice@example.test \
