@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "common/util.h"
@@ -122,6 +123,11 @@ enum conn_status dane_conn_begin(struct conn *c)
 		return handshake_fail(c, r == -EAGAIN ? EAGAIN : EKEYREJECTED, "DANE: cannot look up "
 				      "TLSA %s: %s", qname, strerror(-r));
 	}
+	/* A caller that goes away meanwhile ends the wait (handshake.c's
+	 * control event handler works without a TLS session). */
+	r = conn_ev_update(c, &c->ctl, EPOLLIN | EPOLLRDHUP);
+	if (r < 0)
+		return handshake_fail(c, -r, "epoll: %s", strerror(-r));
 	return CONN_LIVE;
 }
 

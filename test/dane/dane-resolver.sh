@@ -6,6 +6,7 @@
 #               (ETIMEDOUT, in about --hs-timeout), not with PKIX
 #   meanwhile   while it waits, the same single worker serves a PKIX
 #               connection (dane = off for that peer): nobody resolves on it
+#   gone        a caller that goes away during the lookup is noticed at once
 #   cloexec     no socket of the daemon (libunbound's included) lacks
 #               close-on-exec
 #   settings    tlskeyd -t and start-up refuse: dane without dns-resolver,
@@ -58,6 +59,19 @@ tk_log "silent: ETIMEDOUT after $ms ms (hs-timeout 3000)"
 [ "$ms" -ge 2500 ] && [ "$ms" -le 8000 ] || tk_fail "silent: ended after $ms ms, not about 3000"
 grep -q "did not finish before the handshake timer" "$TK_TMP/silent.err" ||
 	tk_fail "silent: $(cat "$TK_TMP/silent.err")"
+
+# --- the caller goes away during the lookup ------------------------------------
+tk_mark
+tk_bg "$TK_APP" client --connect "127.0.0.1:$P" --myname alice@example.test \
+	--sni gone.example.test --hs-timeout 9000 >"$TK_TMP/gone.out" 2>"$TK_TMP/gone.err"
+GONE=$TK_BG_PID
+tk_wait_until 5 "$GONE" tk_log_has "TLSA query _$P._tcp.gone.example.test" ||
+	tk_fail "gone: the daemon did not start the lookup"
+kill "$GONE"
+tk_wait_pid "$GONE" 5 || true
+tk_wait_log "myname=alice@example.test: caller went away" 3 ||
+	tk_fail "gone: the daemon kept waiting for DNS for a caller that left"
+tk_daemon_stop
 
 # --- settings ------------------------------------------------------------------
 refused() { # NAME ERE SETTINGS...: -t says ERE, start-up refuses
