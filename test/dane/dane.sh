@@ -7,6 +7,8 @@
 # ca-file except the PKIX one (the fixture's peer.example.test).
 #   ee        DANE-EE 3 1 1 of a self-signed certificate for another name:
 #             passes with no CA (peer rule dane = require), audited (DANE-EE)
+#   ee-old    DANE-EE of a self-signed certificate that expired in 2020:
+#             passes (RFC 7671 5.1: no date check for DANE-EE)
 #   ee again  answered from the daemon's TLSA cache: one query in all
 #   bad       3 1 1 of another key: EKEYREJECTED
 #   bogus     the TLSA rdata edited after signing (it now matches the
@@ -35,6 +37,11 @@ selfsigned() { # NAME CN
 		-addext "subjectAltName=DNS:$2" 2>>"$D/openssl.log" || tk_fail "openssl req $1"
 }
 selfsigned ee unrelated.invalid
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/old.key" 2>>"$D/openssl.log"
+printf '%s\n' 'cn = "old.invalid"' 'serial = 7' 'activation_date = "2019-01-01 00:00:00 UTC"' \
+	'expiration_date = "2020-01-01 00:00:00 UTC"' 'tls_www_server' 'signing_key' >"$D/old.tmpl"
+certtool --generate-self-signed --load-privkey "$D/old.key" --template "$D/old.tmpl" \
+	--outfile "$D/old.pem" </dev/null >>"$D/openssl.log" 2>&1 || tk_fail "certtool old.pem"
 selfsigned other unrelated.invalid
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
 	-keyout "$D/ca.key" -out "$D/ca.pem" -subj "/CN=dane test CA" \
@@ -62,6 +69,8 @@ srv() { # NAME ARGS...: an s_server reversing lines, many connections
 }
 srv s-ee -cert "$D/ee.pem" -key "$D/ee.key"
 P_EE=$TK_PORT
+srv s-old -cert "$D/old.pem" -key "$D/old.key"
+P_OLD=$TK_PORT
 srv s-ta -cert "$D/ta.pem" -key "$D/ta.key" -cert_chain "$D/ca.pem"
 P_TA=$TK_PORT
 srv s-pkix -cert "$TK_FX/peer-server.pem" -key "$TK_FX/peer-server.key"
@@ -77,6 +86,7 @@ OTHER=$(tk_dns_tlsa_spki "$D/other.pem")
 CA=$(tk_dns_tlsa_cert "$D/ca.pem")
 tk_dns_zone
 tk_dns_rr "_$P_EE._tcp.ee IN TLSA 3 1 1 $EE" \
+	"_$P_OLD._tcp.old IN TLSA 3 1 1 $(tk_dns_tlsa_spki "$D/old.pem")" \
 	"_$P_EE._tcp.bad IN TLSA 3 1 1 $OTHER" \
 	"_$P_EE._tcp.bogus IN TLSA 3 1 1 $OTHER" \
 	"_$P_EE._tcp.off IN TLSA 3 1 1 $EE" \
@@ -114,6 +124,9 @@ bad() { # NAME PORT SNI ERE [MYNAME]: EKEYREJECTED, and why in the daemon log
 tk_mark
 ok ee "$P_EE" ee.example.test
 tk_wait_log "established.*\(DANE-EE\)" || tk_fail "ee: not audited as DANE-EE"
+tk_mark
+ok ee-old "$P_OLD" old.example.test
+tk_wait_log "established.*\(DANE-EE\)" || tk_fail "ee-old: not audited as DANE-EE"
 tk_mark
 ok ee-again "$P_EE" ee.example.test
 tk_wait_log "TLSA _$P_EE._tcp.ee.example.test. from the cache" || tk_fail "ee-again: not cached"
