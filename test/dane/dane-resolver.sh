@@ -6,6 +6,8 @@
 #               (ETIMEDOUT, in about --hs-timeout), not with PKIX
 #   meanwhile   while it waits, the same single worker serves a PKIX
 #               connection (dane = off for that peer): nobody resolves on it
+#   reload      a reload that turns dane on says dns-resolver needs a restart,
+#               and require then refuses (no resolver), never skips DANE
 #   gone        a caller that goes away during the lookup is noticed at once
 #   cloexec     no socket of the daemon (libunbound's included) lacks
 #               close-on-exec
@@ -71,6 +73,19 @@ kill "$GONE"
 tk_wait_pid "$GONE" 5 || true
 tk_wait_log "myname=alice@example.test: caller went away" 3 ||
 	tk_fail "gone: the daemon kept waiting for DNS for a caller that left"
+tk_daemon_stop
+
+# --- DANE turned on by a reload: the resolver starts only with the daemon ------
+cp "$TK_FX/tlskeyd.conf" "$TK_TMP/live.conf"
+tk_daemon_start "$TK_TMP/live.conf" || tk_fail "tlskeyd refused live.conf"
+tk_conf live2 dane=require dns-resolver="127.0.0.1@$QUIET" dns-trust-anchor="$TK_DNS/anchor"
+cp "$TK_TMP/live2.conf" "$TK_TMP/live.conf"
+tk_dctl 0 reload-dane reload
+tk_expect_grep "$TK_TMP/reload-dane.out" "needs a restart: dns-resolver, dns-trust-anchor"
+tk_mark
+tk_err reloaded EKEYREJECTED client --connect "127.0.0.1:$P" --myname alice@example.test \
+	--sni peer.example.test
+tk_expect_grep "$TK_TMP/reloaded.err" "DANE: no resolver running"
 tk_daemon_stop
 
 # --- settings ------------------------------------------------------------------
