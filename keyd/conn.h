@@ -97,7 +97,8 @@ struct conn {
 	uint8_t cache_key[32];
 	/* DANE, client role (dane.c): the TLSA answer the peer's chain must
 	 * match (NULL: PKIX only), the lookup the conn waits for (0: none),
-	 * the usage that matched, why it did not (a static sentence). */
+	 * the usage that matched + 1 (0: none), why it did not (a static
+	 * sentence). */
 	struct dane_answer *dane;
 	unsigned long long dane_serial;
 	int dane_usage;

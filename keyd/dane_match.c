@@ -20,8 +20,7 @@ static int tlsa_usable(const uint8_t *d, int len)
 
 	if (len < 4 || len - 3 > DANE_MAX_RDATA)
 		return 0;
-	/* PKIX-TA(0) and PKIX-EE(1) are not supported: doc/config.md. */
-	if ((d[0] != DANE_USAGE_TA && d[0] != DANE_USAGE_EE) || d[1] > 1 || d[2] > 2)
+	if (d[0] > DANE_USAGE_EE || d[1] > 1 || d[2] > 2)
 		return 0;
 	want = d[2] == 1 ? 32 : d[2] == 2 ? 64 : 0;
 	return !want || (size_t)(len - 3) == want;
@@ -66,8 +65,8 @@ int dane_answer_new(enum dane_status status, char *const *rdata, const int *rdle
 	gnutls_hash_deinit(h, a->digest);
 	if (status == DANE_SECURE_RECORDS && !a->n) {
 		status = DANE_SECURE_NONE;
-		(void)snprintf(a->why, sizeof(a->why), "no usable TLSA record (only PKIX-TA/EE, or "
-			       "unknown selectors or matching types)");
+		(void)snprintf(a->why, sizeof(a->why), "no usable TLSA record (unknown usages, "
+			       "selectors or matching types)");
 	}
 	a->status = status;
 	*ret_answer = a;
@@ -201,28 +200,57 @@ out:
 	return status == 0;
 }
 
+/* The best usage a record of a matches the chain with: a DANE match (3,
+ * 2) before a PKIX-constrained one (1, 0), or -1.  *ta_seen: a DANE-TA
+ * record matched a certificate whose chain then failed. */
+static int best_match(const struct dane_answer *a, const gnutls_datum_t *certs, unsigned n,
+		      const char *hostname, int *ta_seen)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < a->n && best < DANE_USAGE_EE; i++) {
+		const struct dane_tlsa *t = &a->rec[i];
+		int ee = t->usage == DANE_USAGE_EE || t->usage == DANE_USAGE_PKIX_EE;
+
+		if (t->usage <= best)
+			continue;
+		if (ee) {
+			if (n > 0 && record_matches(t, &certs[0]))
+				best = t->usage;
+			continue;
+		}
+		for (unsigned j = 1; j < n && best < (int)t->usage; j++) {
+			if (!record_matches(t, &certs[j]))
+				continue;
+			if (t->usage == DANE_USAGE_PKIX_TA) {
+				best = DANE_USAGE_PKIX_TA; /* trust.c validates the whole chain */
+				continue;
+			}
+			*ta_seen = 1;
+			if (ta_validates(certs, j, hostname))
+				best = DANE_USAGE_TA;
+		}
+	}
+	return best;
+}
+
 int dane_chain_check(const struct dane_answer *a, const gnutls_datum_t *certs, unsigned n,
 		     const char *hostname, const char **ret_why)
 {
-	int ta_seen = 0;
+	int ta_seen = 0, best = best_match(a, certs, n, hostname, &ta_seen);
 
-	for (size_t i = 0; i < a->n; i++) {
-		const struct dane_tlsa *t = &a->rec[i];
-
-		if (t->usage == DANE_USAGE_EE && n > 0 && record_matches(t, &certs[0]))
-			return DANE_USAGE_EE;
-		if (t->usage != DANE_USAGE_TA)
-			continue;
-		for (unsigned j = 1; j < n; j++) {
-			if (!record_matches(t, &certs[j]))
-				continue;
-			ta_seen = 1;
-			if (ta_validates(certs, j, hostname))
-				return DANE_USAGE_TA;
-		}
-	}
+	if (best >= 0)
+		return best;
 	*ret_why = ta_seen ? "the chain does not validate up to the DANE-TA certificate (name, "
 			     "dates or signature)"
 			   : "no TLSA record matches the peer's certificate chain";
 	return -EKEYREJECTED;
+}
+
+const char *dane_usage_note(int usage_plus_one)
+{
+	static const char *const notes[] = { "", " (PKIX-TA)", " (PKIX-EE)", " (DANE-TA)",
+					     " (DANE-EE)" };
+
+	return usage_plus_one >= 0 && usage_plus_one <= 4 ? notes[usage_plus_one] : "";
 }

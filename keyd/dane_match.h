@@ -14,7 +14,7 @@
 #define DANE_MAX_RECORDS 32     /* usable records kept from one RRset */
 #define DANE_MAX_RDATA 4096     /* one record's rdata (a full certificate at most) */
 
-enum dane_usage { DANE_USAGE_TA = 2, DANE_USAGE_EE = 3 };
+enum dane_usage { DANE_USAGE_PKIX_TA = 0, DANE_USAGE_PKIX_EE, DANE_USAGE_TA, DANE_USAGE_EE };
 
 /* What the validating resolver said about one TLSA name. */
 enum dane_status {
@@ -72,9 +72,16 @@ int dane_decide(enum keyd_dane mode, const struct dane_answer *a, const char **r
  * 7671 5.1).  A DANE-TA record matching certs[i], i >= 1, passes if
  * certs[0..i-1] validate up to certs[i] as the only anchor, with
  * hostname (may be NULL) and the TLS server purpose, dates included.
- * Returns the usage that matched (2 or 3), or -EKEYREJECTED with a
+ * A PKIX-EE record matching the leaf, or a PKIX-TA record matching
+ * certs[i], i >= 1, is a match only together with ordinary PKIX
+ * validation, which the caller must then require (trust.c).  Returns the
+ * best usage that matched (3, 2, then 1, 0), or -EKEYREJECTED with a
  * static sentence in *ret_why. */
 int dane_chain_check(const struct dane_answer *a, const gnutls_datum_t *certs, unsigned n,
 		     const char *hostname, const char **ret_why);
+
+/* For the established audit record: " (DANE-EE)" ... " (PKIX-TA)" for
+ * conn.h's dane_usage (the usage + 1), "" for 0. */
+const char *dane_usage_note(int usage_plus_one);
 
 #endif

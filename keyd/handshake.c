@@ -22,6 +22,7 @@
 #include "common/file.h"
 #include "common/util.h"
 #include "keyd/authz.h"
+#include "keyd/dane_match.h"
 #include "keyd/identity.h"
 #include "keyd/keys.h"
 #include "keyd/outcome.h"
@@ -448,7 +449,7 @@ checked:
 		       gnutls_cipher_get_name(gnutls_cipher_get(c->tls)),
 		       c->mapped_user[0] ? " mapped-user=" : "", c->mapped_user,
 		       c->cache_hit ? " (cached validation)" : c->pinned ? " (pinned)"
-		       : c->dane_usage == 3 ? " (DANE-EE)" : c->dane_usage == 2 ? " (DANE-TA)" : "");
+		       : dane_usage_note(c->dane_usage));
 	return deliver(c, "established", why);
 }
 

@@ -90,8 +90,10 @@ out:
 	return ok;
 }
 
-/* Secure TLSA records decide alone (dane_conn.c chose them): no CA, no
- * pin and no PKIX fallback can stand in for a mismatch. */
+/* Secure TLSA records decide (dane_conn.c chose them): no CA and no pin
+ * can stand in for a mismatch.  0: a DANE-EE/TA match, done; 1: a PKIX-EE/TA
+ * match, which ordinary validation must confirm (pins do not count);
+ * else the GnuTLS error to fail with. */
 static int dane_verify(struct conn *c, const gnutls_datum_t *certs, unsigned n)
 {
 	const char *host = TK_HAS(&c->req.msg, TK_TAG_SNINAME) ? c->req.msg.sniname : NULL;
@@ -101,8 +103,8 @@ static int dane_verify(struct conn *c, const gnutls_datum_t *certs, unsigned n)
 		c->verify_status = GNUTLS_CERT_INVALID;
 		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
 	}
-	c->dane_usage = r;
-	return 0;
+	c->dane_usage = r + 1;
+	return r >= DANE_USAGE_TA ? 0 : 1;
 }
 
 static int verify_cb(gnutls_session_t s)
@@ -129,8 +131,11 @@ static int verify_cb(gnutls_session_t s)
 	}
 	keyd_log(LOG_DEBUG, "validation cache miss: myname=%s%s", q->msg.myname,
 		 (q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) ? " (no-cache-read)" : "");
-	if (c->dane)
-		return dane_verify(c, certs, n);
+	if (c->dane) {
+		r = dane_verify(c, certs, n);
+		if (r != 1)
+			return r;
+	}
 	if (q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
 		data[nd].type = GNUTLS_DT_DNS_HOSTNAME;
 		data[nd].data = (unsigned char *)q->msg.sniname;
@@ -143,7 +148,7 @@ static int verify_cb(gnutls_session_t s)
 	r = gnutls_certificate_verify_peers(s, data, nd, &status);
 	if (r < 0)
 		status = GNUTLS_CERT_INVALID;
-	if (status && pin_accepts(c, &certs[0], status)) {
+	if (status && !c->dane && pin_accepts(c, &certs[0], status)) {
 		c->pinned = 1;
 		return 0;
 	}

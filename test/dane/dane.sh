@@ -23,6 +23,11 @@
 #   insecure  a TLSA record in the unsigned zone plain.test. for a server
 #             the CA accepts: opportunistic validates by the CA (the record,
 #             which does not match, is not used); a peer rule require refuses
+#   pkix-ee   PKIX-EE 1 1 1 of a server the CA accepts (which sends the CA
+#             too): passes, audited (PKIX-EE); pkix-ta: PKIX-TA 0 0 1 of that
+#             CA: passes (PKIX-TA); pkix-bad: 1 1 1 of another key: refused
+#             although the CA accepts the server; pkix-self: 1 1 1 matching a
+#             self-signed server: refused, PKIX validation is still required
 #   ttl       a TLSA record with TTL 2: asked again once it expired
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl
@@ -62,6 +67,14 @@ tls_www_server
 signing_key"
 done
 
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/pkix.key" 2>>"$D/openssl.log"
+openssl pkey -in "$D/pkix.key" -pubout -out "$D/pkix.pub" 2>>"$D/openssl.log"
+tk_check_cert "$D/pkix.pem" "$D/pkix.pub" 2 'dns_name = "pkix.example.test"
+dns_name = "pkixta.example.test"
+dns_name = "pkixbad.example.test"
+tls_www_server
+signing_key'
+
 srv() { # NAME ARGS...: an s_server reversing lines, many connections
 	local name=$1
 	shift
@@ -80,6 +93,8 @@ P_B2=$TK_PORT
 srv s-plain -cert "$D/www.plain.test.pem" -key "$D/www.plain.test.key"
 P_PLAIN=$TK_PORT
 B2=$(tk_dns_tlsa_spki "$D/bogus2.example.test.pem")
+srv s-pkixd -cert "$D/pkix.pem" -key "$D/pkix.key" -cert_chain "$TK_FX/ca.pem"
+P_PX=$TK_PORT
 
 EE=$(tk_dns_tlsa_spki "$D/ee.pem")
 OTHER=$(tk_dns_tlsa_spki "$D/other.pem")
@@ -93,7 +108,11 @@ tk_dns_rr "_$P_EE._tcp.ee IN TLSA 3 1 1 $EE" \
 	"_$P_EE._tcp.short 2 IN TLSA 3 1 1 $EE" \
 	"_$P_TA._tcp.ta IN TLSA 2 0 1 $CA" \
 	"_$P_TA._tcp.ta2 IN TLSA 2 0 1 $CA" \
-	"_$P_B2._tcp.bogus2 IN TLSA 3 1 1 $OTHER"
+	"_$P_B2._tcp.bogus2 IN TLSA 3 1 1 $OTHER" \
+	"_$P_PX._tcp.pkix IN TLSA 1 1 1 $(tk_dns_tlsa_spki "$D/pkix.pem")" \
+	"_$P_PX._tcp.pkixta IN TLSA 0 0 1 $(tk_dns_tlsa_cert "$TK_FX/ca.pem")" \
+	"_$P_PX._tcp.pkixbad IN TLSA 1 1 1 $OTHER" \
+	"_$P_EE._tcp.pkixself IN TLSA 1 1 1 $EE"
 tk_dns_plain_rr "_$P_PLAIN._tcp.www IN TLSA 3 1 1 $OTHER" \
 	"_$P_PLAIN._tcp.www2 IN TLSA 3 1 1 $OTHER"
 tk_dns_sign
@@ -155,6 +174,15 @@ tk_no_log "DANE-(EE|TA)" || tk_fail "pkix: DANE claimed a session without TLSA r
 bad require "$P_PKIX" peer.example.test "no usable TLSA records \(dane = require\)" \
 	carol@example.test
 bad off "$P_EE" off.example.test "peer certificate rejected: The certificate is NOT trusted"
+
+tk_mark
+ok pkix-ee "$P_PX" pkix.example.test
+tk_wait_log "established.*\(PKIX-EE\)" || tk_fail "pkix-ee: not audited as PKIX-EE"
+tk_mark
+ok pkix-ta "$P_PX" pkixta.example.test
+tk_wait_log "established.*\(PKIX-TA\)" || tk_fail "pkix-ta: not audited as PKIX-TA"
+bad pkix-bad "$P_PX" pkixbad.example.test "DANE: no TLSA record matches"
+bad pkix-self "$P_EE" pkixself.example.test "peer certificate rejected: The certificate is NOT trusted"
 
 ok ttl "$P_EE" short.example.test
 sleep 3 # the record's TTL (2 s) must pass: time itself is what is tested

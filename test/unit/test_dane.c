@@ -93,7 +93,7 @@ START_TEST(usable_records)
 	uint8_t h[64] = { 0 };
 	struct dane_answer *a;
 
-	len[0] = rdata(r0, 1, 1, 1, h, 32); /* PKIX-EE: unsupported */
+	len[0] = rdata(r0, 4, 1, 1, h, 32); /* usage 4: unknown */
 	len[1] = rdata(r1, 3, 2, 1, h, 32); /* selector 2: unknown */
 	len[2] = rdata(r2, 3, 1, 1, h, 31); /* SHA-256 of the wrong length */
 	len[3] = rdata(r3, 3, 1, 3, h, 32); /* matching type 3: unknown */
@@ -197,6 +197,30 @@ START_TEST(ee_and_ta)
 	}
 	dane_answer_unref(a);
 
+	/* PKIX-EE 1 1 1 of the leaf, PKIX-TA 0 0 1 of the CA: matches that
+	 * trust.c must confirm by ordinary validation; a DANE match wins. */
+	spki_sha256(leaf, h2);
+	len[0] = rdata(r[0], 1, 1, 1, h2, 32);
+	a = secure(rd, len);
+	ck_assert_int_eq(dane_chain_check(a, chain, 2, "www.example.test", &why), DANE_USAGE_PKIX_EE);
+	ck_assert_int_eq(dane_chain_check(a, &stranger_der, 1, "www.example.test", &why), -EKEYREJECTED);
+	dane_answer_unref(a);
+	ck_assert_int_eq(gnutls_hash_fast(GNUTLS_DIG_SHA256, chain[1].data, chain[1].size, h), 0);
+	len[0] = rdata(r[0], 0, 0, 1, h, 32);
+	a = secure(rd, len);
+	ck_assert_int_eq(dane_chain_check(a, chain, 2, NULL, &why), DANE_USAGE_PKIX_TA);
+	ck_assert_int_eq(dane_chain_check(a, chain, 1, NULL, &why), -EKEYREJECTED);
+	dane_answer_unref(a);
+	len[0] = rdata(r[0], 0, 0, 1, h, 32);
+	len[1] = rdata(r[1], 3, 1, 1, h2, 32);
+	rd[1] = r[1];
+	a = secure(rd, len);
+	ck_assert_int_eq(dane_chain_check(a, chain, 2, NULL, &why), DANE_USAGE_EE);
+	dane_answer_unref(a);
+	rd[1] = NULL;
+	ck_assert_str_eq(dane_usage_note(DANE_USAGE_EE + 1), " (DANE-EE)");
+	ck_assert_str_eq(dane_usage_note(0), "");
+
 	/* DANE-TA 2 1 0 (the CA's SPKI, exact) next to a useless record. */
 	{
 		gnutls_pubkey_t pub;
@@ -206,7 +230,7 @@ START_TEST(ee_and_ta)
 		ck_assert_int_eq(gnutls_pubkey_import_x509(pub, ca, 0), 0);
 		ck_assert_int_eq(gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &d), 0);
 		ck_assert_uint_le(d.size, 120);
-		len[0] = rdata(r[0], 3, 1, 1, h2, 31);
+		len[0] = rdata(r[0], 3, 1, 1, h2, 31); /* wrong length: unusable */
 		len[1] = rdata(r[1], 2, 1, 0, d.data, d.size);
 		rd[1] = r[1];
 		a = secure(rd, len);
