@@ -133,6 +133,11 @@ ok() { # NAME PORT SNI [MYNAME]: handshake, data both ways, peer = SNI
 	tk_expect_line "$TK_TMP/$1.err" "PEER=$3"
 	[ "$(cat "$TK_TMP/$1.out")" = olleh ] || tk_fail "$1: no data through the session"
 }
+ok_as() { # NAME PORT SNI NOTE: ok, and the established record says (NOTE)
+	tk_mark
+	ok "$1" "$2" "$3"
+	tk_wait_log "established.*\($4\)" || tk_fail "$1: not audited as $4"
+}
 bad() { # NAME PORT SNI ERE [MYNAME]: EKEYREJECTED, and why in the daemon log
 	tk_mark
 	tk_err "$1" EKEYREJECTED client --connect "127.0.0.1:$2" --myname "${5:-alice@example.test}" \
@@ -140,12 +145,8 @@ bad() { # NAME PORT SNI ERE [MYNAME]: EKEYREJECTED, and why in the daemon log
 	tk_wait_log "$4" || tk_fail "$1: the log does not say /$4/"
 }
 
-tk_mark
-ok ee "$P_EE" ee.example.test
-tk_wait_log "established.*\(DANE-EE\)" || tk_fail "ee: not audited as DANE-EE"
-tk_mark
-ok ee-old "$P_OLD" old.example.test
-tk_wait_log "established.*\(DANE-EE\)" || tk_fail "ee-old: not audited as DANE-EE"
+ok_as ee "$P_EE" ee.example.test DANE-EE
+ok_as ee-old "$P_OLD" old.example.test DANE-EE
 tk_mark
 ok ee-again "$P_EE" ee.example.test
 tk_wait_log "TLSA _$P_EE._tcp.ee.example.test. from the cache" || tk_fail "ee-again: not cached"
@@ -163,9 +164,7 @@ ok insecure "$P_PLAIN" www.plain.test
 tk_wait_log "TLSA _$P_PLAIN._tcp.www.plain.test.: insecure" || tk_fail "insecure: not seen as insecure"
 bad insecure-require "$P_PLAIN" www2.plain.test "no DNSSEC-secure TLSA records \(dane = require\)"
 
-tk_mark
-ok ta "$P_TA" ta.example.test
-tk_wait_log "established.*\(DANE-TA\)" || tk_fail "ta: not audited as DANE-TA"
+ok_as ta "$P_TA" ta.example.test DANE-TA
 bad ta-name "$P_TA" ta2.example.test "DANE: the chain does not validate up to the DANE-TA"
 
 tk_mark
@@ -175,12 +174,8 @@ bad require "$P_PKIX" peer.example.test "no usable TLSA records \(dane = require
 	carol@example.test
 bad off "$P_EE" off.example.test "peer certificate rejected: The certificate is NOT trusted"
 
-tk_mark
-ok pkix-ee "$P_PX" pkix.example.test
-tk_wait_log "established.*\(PKIX-EE\)" || tk_fail "pkix-ee: not audited as PKIX-EE"
-tk_mark
-ok pkix-ta "$P_PX" pkixta.example.test
-tk_wait_log "established.*\(PKIX-TA\)" || tk_fail "pkix-ta: not audited as PKIX-TA"
+ok_as pkix-ee "$P_PX" pkix.example.test PKIX-EE
+ok_as pkix-ta "$P_PX" pkixta.example.test PKIX-TA
 bad pkix-bad "$P_PX" pkixbad.example.test "DANE: no TLSA record matches"
 bad pkix-self "$P_EE" pkixself.example.test "peer certificate rejected: The certificate is NOT trusted"
 
