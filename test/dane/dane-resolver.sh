@@ -13,7 +13,8 @@
 #               close-on-exec
 #   settings    tlskeyd -t and start-up refuse: dane without dns-resolver,
 #               an unknown dane value, a host name as dns-resolver, a
-#               dns-trust-anchor others may write, a missing one
+#               dns-trust-anchor others may write, a missing one; start-up
+#               refuses an anchor file libunbound cannot read
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl
 tk_dns_need
@@ -110,4 +111,10 @@ refused anchor-writable "writable by group or others" dane=opportunistic \
 	dns-resolver=127.0.0.1@53 dns-trust-anchor="$TK_TMP/anchor-gw"
 refused anchor-missing "dns-trust-anchor.*No such file" dane=opportunistic \
 	dns-resolver=127.0.0.1@53 dns-trust-anchor="$TK_TMP/no-such-anchor"
+# An anchor file libunbound cannot read: start-up refuses (-t checks only the file).
+echo "not a DS record" >"$TK_TMP/anchor-garbage"
+tk_conf anchor-garbage dane=opportunistic dns-resolver=127.0.0.1@53 \
+	dns-trust-anchor="$TK_TMP/anchor-garbage"
+tk_check_refused anchor-garbage "$TK_TMP/anchor-garbage.conf"
+tk_expect_grep "$TK_TMP/anchor-garbage.d" "DANE: dns-resolver 127.0.0.1@53 / dns-trust-anchor .*: initialization failure"
 tk_pass
