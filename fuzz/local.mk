@@ -2,10 +2,10 @@
 # (clang) from the same convenience libraries as the programs; fuzz/run.sh
 # configures such a build, builds them and runs each for a bounded time.
 EXTRA_DIST += fuzz/run.sh fuzz/fuzz_wire.c fuzz/fuzz_conf.c fuzz/fuzz_acl.c \
-	fuzz/fuzz_tunnel_conf.c fuzz/fuzz_p11_uri.c
+	fuzz/fuzz_tunnel_conf.c fuzz/fuzz_p11_uri.c fuzz/fuzz_dane.c
 if ENABLE_FUZZING
 noinst_PROGRAMS += fuzz/fuzz_wire fuzz/fuzz_conf fuzz/fuzz_acl fuzz/fuzz_tunnel_conf \
-	fuzz/fuzz_p11_uri
+	fuzz/fuzz_p11_uri fuzz/fuzz_dane
 fuzz_cflags = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(P11KIT_CFLAGS)
 fuzz_ldflags = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
@@ -33,4 +33,9 @@ fuzz_fuzz_p11_uri_SOURCES = fuzz/fuzz_p11_uri.c
 fuzz_fuzz_p11_uri_CFLAGS = $(fuzz_cflags)
 fuzz_fuzz_p11_uri_LDFLAGS = $(fuzz_ldflags)
 fuzz_fuzz_p11_uri_LDADD = libtlskey-pkcs11.la libtlskey-common.la
+
+fuzz_fuzz_dane_SOURCES = fuzz/fuzz_dane.c
+fuzz_fuzz_dane_CFLAGS = $(fuzz_cflags)
+fuzz_fuzz_dane_LDFLAGS = $(fuzz_ldflags)
+fuzz_fuzz_dane_LDADD = libtlskey-keyd.la
 endif

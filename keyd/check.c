@@ -13,6 +13,7 @@
 
 #include "common/file.h"
 #include "common/util.h"
+#include "keyd/dane.h"
 #include "keyd/check.h"
 #include "keyd/gen.h"
 #include "keyd/identity.h"
@@ -211,9 +212,22 @@ static unsigned check_anchors(const struct keyd_conf *conf)
 	return 0;
 }
 
+/* dns-trust-anchor: the file, as start-up will open it (dane.c). */
+static unsigned check_dane(const struct keyd_conf *conf)
+{
+	char err[512];
+
+	if (!conf->dns_trust_anchor || dane_anchor_check(conf->dns_trust_anchor, err, sizeof(err)) == 0)
+		return 0;
+	keyd_log(LOG_ERR, "%s", err);
+	return 1;
+}
+
 int check_config(struct keyd *k, struct check_result *ret)
 {
 	struct check_result res = { .n_ids = k->conf->n_ids };
+
+	res.errors += check_dane(k->conf);
 
 	res.anchors_bad = (int)check_anchors(k->conf);
 	res.errors += (unsigned)res.anchors_bad;

@@ -78,6 +78,12 @@ static int peer_setting(struct parser *p, const char *key, const char *val)
 	struct keyd_peer *pe = p->peer;
 	enum keyd_pin_kind kind;
 
+	if (!strcmp(key, "dane")) {
+		if (pe->dane)
+			return conf_perr(p, "duplicate setting 'dane'");
+		return conf_set_dane(p, &pe->dane, val);
+	}
+
 	if (!strcmp(key, "pin-sha256"))
 		kind = KEYD_PIN_SPKI;
 	else if (!strcmp(key, "cert-sha256"))
@@ -245,6 +251,24 @@ static int parse_line(struct parser *p, char *line)
 	return r == 1 ? conf_perr(p, "unknown setting '%s'", key) : r;
 }
 
+/* DANE without a resolver and its trust anchor could only fail (or, worse,
+ * trust whatever a host's resolver says): refuse the file instead. */
+static void check_dane(struct parser *p)
+{
+	const struct keyd_conf *c = p->conf;
+	int on = c->dane > KEYD_DANE_OFF;
+
+	for (size_t i = 0; i < c->n_ids && !on; i++)
+		on = c->ids[i].dane > KEYD_DANE_OFF;
+	for (size_t i = 0; i < c->n_peers && !on; i++)
+		on = c->peers[i].dane > KEYD_DANE_OFF;
+	p->line = p->dane_line;
+	if (on && (!c->dns_resolver || !c->dns_trust_anchor))
+		(void)conf_perr(p, "'dane' needs both 'dns-resolver' and 'dns-trust-anchor'");
+	if (!c->dane)
+		p->conf->dane = KEYD_DANE_OFF;
+}
+
 static void conf_defaults(struct keyd_conf *c)
 {
 	if (!c->workers) {
@@ -334,6 +358,8 @@ int keyd_conf_parse(const char *name, const char *buf, size_t len, struct keyd_c
 			goto out;
 	}
 	r = finish_identity(&p);
+	if (r == 0)
+		check_dane(&p);
 	if (r == 0 && p.n_errors)
 		r = -EINVAL;
 	if (r < 0)

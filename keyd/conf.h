@@ -24,6 +24,9 @@ struct keyd_trustconf {
 enum { KEYD_CRL_EXPIRED_REFUSE = 1, KEYD_CRL_EXPIRED_ACCEPT };
 /* reevaluate = end | log | off (default end) */
 enum keyd_reeval { KEYD_REEVAL_END = 0, KEYD_REEVAL_LOG, KEYD_REEVAL_OFF };
+/* dane = (doc/config.md "DANE"): unset inherits (peer, then identity,
+ * then the global setting, whose own default is off). */
+enum keyd_dane { KEYD_DANE_INHERIT = 0, KEYD_DANE_OFF, KEYD_DANE_OPPORTUNISTIC, KEYD_DANE_REQUIRE };
 
 struct keyd_identity {
 	char *name;     /* myname: "example.test" or "alice@example.test" */
@@ -38,6 +41,7 @@ struct keyd_identity {
 	unsigned key_line; /* where 'key' is */
 	size_t stats_slot; /* its counters (stats_assign), kept by name across reloads */
 	struct keyd_trustconf trust; /* its own trust settings, NULL fields inherit */
+	enum keyd_dane dane; /* client role: DANE for the servers it connects to */
 };
 
 #define KEYD_PEER_MAX_PINS 8
@@ -53,6 +57,7 @@ struct keyd_peer {
 	} pins[KEYD_PEER_MAX_PINS];
 	size_t n_pins;
 	unsigned line;
+	enum keyd_dane dane; /* DANE for this server name, client role */
 };
 
 /* peer-ocsp: what a stapled OCSP response of the peer must do (keyd/ocsp.c). */
@@ -85,6 +90,9 @@ struct keyd_conf {
 	unsigned cert_expiry_warning_days; /* cert-expiry-warning: warn this close to notAfter, 0: never */
 	unsigned upgrade_drain_s;  /* upgrade-drain: how long an upgraded process keeps relaying */
 	int peer_ocsp;             /* peer-ocsp (enum keyd_peer_ocsp), never INHERIT */
+	enum keyd_dane dane;       /* global dane = (KEYD_DANE_OFF by default) */
+	char *dns_resolver;        /* dns-resolver: "ADDR" or "ADDR@PORT", NULL: none */
+	char *dns_trust_anchor;    /* dns-trust-anchor: DNSKEY/DS file for libunbound */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

@@ -21,6 +21,7 @@ struct parser {
 	struct keyd_identity *cur; /* current [identity] section or NULL */
 	struct keyd_peer *peer;    /* current [peer] section or NULL */
 	int size_set, ttl_set, expiry_set;
+	unsigned dane_line; /* the first 'dane' that is not off, for check_dane() */
 	unsigned n_errors;  /* each one a line of err: all are reported */
 	int skip_section;   /* its header was bad: its settings are not read */
 	/* Settings seen in the current section: each may appear once
@@ -36,6 +37,10 @@ int conf_perr(struct parser *p, const char *fmt, ...) __attribute__((format(prin
 /* Store a copy of val in *dst; a second value for the same setting is an
  * error.  0, -EINVAL (reported) or -ENOMEM. */
 int conf_set_str(struct parser *p, char **dst, const char *key, const char *val);
+
+/* dane = require | opportunistic | off into *dst (global, [identity] or
+ * [peer]).  0 or -EINVAL (reported). */
+int conf_set_dane(struct parser *p, enum keyd_dane *dst, const char *val);
 
 /* The same for an absolute path. */
 int conf_set_path(struct parser *p, char **dst, const char *key, const char *val);

@@ -3,10 +3,12 @@
  * and sections and hands each key = value here. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,55 @@ static int set_choice(struct parser *p, int *dst, const char *key, const char *v
 		k++;
 	}
 	return conf_perr(p, "'%s' must be %s, not '%s'", key, list, val);
+}
+
+int conf_set_dane(struct parser *p, enum keyd_dane *dst, const char *val)
+{
+	if (!strcmp(val, "off"))
+		*dst = KEYD_DANE_OFF;
+	else if (!strcmp(val, "opportunistic"))
+		*dst = KEYD_DANE_OPPORTUNISTIC;
+	else if (!strcmp(val, "require"))
+		*dst = KEYD_DANE_REQUIRE;
+	else
+		return conf_perr(p, "'dane' must be require, opportunistic or off, not '%s'", val);
+	if (*dst != KEYD_DANE_OFF && !p->dane_line)
+		p->dane_line = p->line;
+	return 0;
+}
+
+static int set_dane_global(struct parser *p, void *section, const char *key, const char *val)
+{
+	(void)key;
+	return conf_set_dane(p, &((struct keyd_conf *)section)->dane, val);
+}
+
+static int set_dane_identity(struct parser *p, void *section, const char *key, const char *val)
+{
+	(void)key;
+	return conf_set_dane(p, &((struct keyd_identity *)section)->dane, val);
+}
+
+/* dns-resolver: an address literal, never a name (resolving the
+ * resolver's name would need a resolver), with an optional @port. */
+static int set_resolver(struct parser *p, void *section, const char *key, const char *val)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	unsigned char bin[sizeof(struct in6_addr)];
+	const char *at = strchr(val, '@');
+	size_t n = at ? (size_t)(at - val) : strlen(val);
+	unsigned long port;
+
+	if (n == 0 || n >= sizeof(addr))
+		return conf_perr(p, "'%s' must be ADDRESS or ADDRESS@PORT, got '%s'", key, val);
+	memcpy(addr, val, n);
+	addr[n] = '\0';
+	if ((inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1) ||
+	    (at && tk_parse_ulong(at + 1, 1, 65535, &port) < 0))
+		return conf_perr(p,
+				 "'%s' must be an IP address with an optional @port (1-65535), got '%s'",
+				 key, val);
+	return conf_set_str(p, &((struct keyd_conf *)section)->dns_resolver, key, val);
 }
 
 /* reevaluate = end | log | off */
@@ -196,6 +247,9 @@ const struct conf_setting conf_global_settings[] = {
 	{ .key = "request-timeout", .kind = CONF_UINT, .off = G(request_timeout_ms), .min = 1, .max = 3600 * 1000 },
 	{ .key = "peer-ocsp", .kind = CONF_CHOICE, .off = G(peer_ocsp), .choices = peer_ocsp },
 	{ .key = "reevaluate", .kind = CONF_FN, .off = G(reevaluate), .fn = set_reeval },
+	{ .key = "dane", .kind = CONF_FN, .off = G(dane), .fn = set_dane_global },
+	{ .key = "dns-resolver", .kind = CONF_FN, .off = G(dns_resolver), .fn = set_resolver, .is_str = 1 },
+	{ .key = "dns-trust-anchor", .kind = CONF_PATH, .off = G(dns_trust_anchor) },
 	{ .key = "cert-expiry-warning", .kind = CONF_FN, .off = G(cert_expiry_warning_days), .fn = set_expiry },
 };
 const size_t conf_n_global_settings = sizeof(conf_global_settings) / sizeof(conf_global_settings[0]);
@@ -207,6 +261,7 @@ const struct conf_setting conf_identity_settings[] = {
 	{ .key = "ocsp-response", .kind = CONF_PATH, .off = I(ocsp_file) },
 	{ .key = "peer-ocsp", .kind = CONF_CHOICE, .off = I(peer_ocsp), .choices = peer_ocsp },
 	{ .key = "peer-cn", .kind = CONF_CHOICE, .off = I(peer_cn), .choices = peer_cn },
+	{ .key = "dane", .kind = CONF_FN, .off = I(dane), .fn = set_dane_identity },
 	{ .key = "pin-file", .kind = CONF_FN, .off = I(pin_file), .fn = set_pin_file, .is_str = 1 },
 };
 const size_t conf_n_identity_settings =

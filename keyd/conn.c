@@ -13,6 +13,7 @@
 
 #include "common/util.h"
 #include "keyd/conn.h"
+#include "keyd/dane_match.h"
 #include "keyd/gen.h"
 #include "keyd/keys.h"
 #include "keyd/log.h"
@@ -162,6 +163,8 @@ enum conn_status conn_close(struct conn *c, int err, const char *why)
 	free(c->from_net); /* ciphertext */
 	c->to_app = c->to_net = c->from_net = NULL;
 	acl_unref(c->req.acl);
+	dane_answer_unref(c->dane);
+	c->dane = NULL;
 	c->req.acl = NULL;
 	/* After gnutls_deinit(): the session pointed at the generation's
 	 * credentials and priorities. */

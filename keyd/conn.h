@@ -20,6 +20,7 @@
 
 struct worker;
 struct worker_keyset;
+struct dane_answer;
 
 /* What an entry point left of the conn it was given.  CONN_CLOSED: it was
  * closed (conn_close); its memory lives until the end of the batch, but
@@ -108,6 +109,14 @@ struct conn {
 	int cache_hit;             /* peer, mapped_user came from the validation cache */
 	int pinned;                /* peer accepted by a configured pin, not a CA */
 	uint8_t cache_key[32];
+	/* DANE, client role (dane.c): the TLSA answer the peer's chain must
+	 * match (NULL: PKIX only), the lookup the conn waits for (0: none),
+	 * the usage that matched + 1 (0: none), why it did not (a static
+	 * sentence). */
+	struct dane_answer *dane;
+	unsigned long long dane_serial;
+	int dane_usage;
+	const char *dane_why;
 
 	/* Relay state. */
 	unsigned app_eof : 1;     /* app shut down its write side */

@@ -217,7 +217,7 @@ static int str_differ(const char *a, const char *b)
 unsigned gen_restart_needed(const struct keyd_conf *old, const struct keyd_conf *fresh, char *out,
 			    size_t len)
 {
-	const char *names[3];
+	const char *names[5];
 	unsigned n = 0;
 	size_t used = 0;
 
@@ -227,6 +227,11 @@ unsigned gen_restart_needed(const struct keyd_conf *old, const struct keyd_conf 
 		names[n++] = "workers";
 	if (str_differ(old->module_path, fresh->module_path))
 		names[n++] = "pkcs11-module";
+	/* The resolver thread and its libunbound context start with the daemon. */
+	if (str_differ(old->dns_resolver, fresh->dns_resolver))
+		names[n++] = "dns-resolver";
+	if (str_differ(old->dns_trust_anchor, fresh->dns_trust_anchor))
+		names[n++] = "dns-trust-anchor";
 	if (len)
 		out[0] = '\0';
 	for (unsigned i = 0; i < n && used < len; i++) {

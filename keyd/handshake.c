@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "keyd/alpn.h"
 #include "keyd/authz.h"
+#include "keyd/dane_match.h"
 #include "keyd/identity.h"
 #include "keyd/keys.h"
 #include "keyd/outcome.h"
@@ -80,7 +81,9 @@ static int explain(struct conn *c, int r, char *buf, size_t len)
 		unsigned status = c->verify_status;
 		const char *word = ocsp_status_word(status);
 
-		if (status && gnutls_certificate_verification_status_print(
+		if (c->dane_why) {
+			(void)snprintf(buf, len, "peer certificate rejected: DANE: %s", c->dane_why);
+		} else if (status && gnutls_certificate_verification_status_print(
 				      status, GNUTLS_CRT_X509, &out, 0) == 0) {
 			(void)snprintf(buf, len, "peer certificate rejected%s%s: %s", word ? ": " : "",
 				       word ? word : "", (char *)out.data);
@@ -330,7 +333,9 @@ enum conn_status handshake_begin(struct conn *c)
 			gnutls_handshake_set_post_client_hello_function(c->tls, post_client_hello);
 	}
 	timeout = q->msg.timeout_ms ? q->msg.timeout_ms : q->gen->conf->handshake_timeout_ms;
-	c->deadline_ms = tk_now_ms() + timeout;
+	/* Already running if DANE looked up TLSA records first (dane_conn.c). */
+	if (!c->deadline_ms)
+		c->deadline_ms = tk_now_ms() + timeout;
 	if (c->dtls) {
 		/* Our own timer ends the handshake; GnuTLS only paces resends. */
 		gnutls_dtls_set_timeouts(c->tls, 1000, timeout + 1000);
@@ -498,7 +503,8 @@ checked:
 		       gnutls_cipher_get_name(gnutls_cipher_get(c->tls)),
 		       c->alpn[0] ? " alpn=" : "", c->alpn,
 		       c->mapped_user[0] ? " mapped-user=" : "", c->mapped_user,
-		       c->cache_hit ? " (cached validation)" : c->pinned ? " (pinned)" : "");
+		       c->cache_hit ? " (cached validation)" : c->pinned ? " (pinned)"
+		       : dane_usage_note(c->dane_usage));
 	return deliver(c, "established", why);
 }
 

@@ -22,6 +22,7 @@ struct worker;
 struct stats;
 struct keyd_gen;
 struct upgrade;
+struct dane_resolver;
 
 struct keyd {
 	/* The generation in force (gen.h) and its configuration.  Both are
@@ -52,6 +53,7 @@ struct keyd {
 	atomic_uint reset_acks;
 	unsigned long long last_reset_ms; /* accept loop only (p11reset_step) */
 	struct stats *stats; /* counters for STATUS (stats.h); NULL before start-up made it */
+	struct dane_resolver *dane; /* TLSA lookups (dane.h); NULL without dns-resolver */
 };
 
 /* Path MTU assumed for DTLS: safe for IPv6 minimum links plus tunnels. */

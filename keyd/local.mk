@@ -9,6 +9,9 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/conf_parse.h keyd/conf_settings.c \
 	keyd/crl.c keyd/crl.h \
 	keyd/conn.c keyd/conn.h \
+	keyd/dane.c keyd/dane.h \
+	keyd/dane_conn.c keyd/dane_conn.h \
+	keyd/dane_match.c keyd/dane_match.h \
 	keyd/aclstore.c keyd/aclstore.h \
 	keyd/admission.c keyd/admission.h \
 	keyd/caller.c keyd/caller.h \
@@ -45,9 +48,9 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/upgrade.c keyd/upgrade.h \
 	keyd/vcache.c keyd/vcache.h \
 	keyd/worker.c keyd/worker.h
-libtlskey_keyd_la_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(SYSTEMD_CFLAGS) -pthread
+libtlskey_keyd_la_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(SYSTEMD_CFLAGS) $(UNBOUND_CFLAGS) -pthread
 libtlskey_keyd_la_LIBADD = libtlskey-policy.la libtlskey-pkcs11.la libtlskey-common.la \
-	$(GNUTLS_LIBS) $(SYSTEMD_LIBS)
+	$(GNUTLS_LIBS) $(SYSTEMD_LIBS) $(UNBOUND_LIBS)
 tlskeyd_SOURCES = keyd/main.c
 tlskeyd_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(SYSTEMD_CFLAGS) -pthread
 tlskeyd_LDADD = libtlskey-keyd.la -lpthread

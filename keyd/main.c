@@ -28,6 +28,7 @@
 #include "keyd/aclstore.h"
 #include "keyd/admission.h"
 #include "keyd/check.h"
+#include "keyd/dane.h"
 #include "keyd/control.h"
 #include "keyd/gen.h"
 #include "keyd/reload.h"
@@ -474,6 +475,11 @@ int main(int argc, char **argv)
 	if (r < 0 || test_only)
 		goto out;
 
+	r = dane_resolver_new(k.conf, &k.dane, err, sizeof(err));
+	if (r < 0) {
+		keyd_log(LOG_ERR, "DANE: %s", err);
+		goto out;
+	}
 	r = loop_open(&l, socket_override, &mask);
 	if (r < 0)
 		goto out;
@@ -496,8 +502,10 @@ int main(int argc, char **argv)
 
 out:
 	admission_shutdown(&l.adm);
+	dane_resolver_stop(k.dane); /* no answer may reach a stopped worker */
 	for (int i = 0; i < started; i++)
 		worker_stop(&k.workers[i]);
+	dane_resolver_free(k.dane);
 	if (started)
 		keyd_log(LOG_NOTICE, "stopped after %llu s", k.stats ? (tk_now_ms() - k.stats->start_ms) / 1000 : 0);
 	free(k.workers);

@@ -107,20 +107,24 @@ static void report_errors(const char *conf_path, const struct gen_errors *errs, 
 
 /* Restart-only settings keep running with their old values: copy them
  * into fresh before it is published, so that k->conf says what runs. */
+static int carry_str(char **dst, const char *src)
+{
+	char *v = src ? strdup(src) : NULL;
+
+	if (src && !v)
+		return -ENOMEM;
+	free(*dst);
+	*dst = v;
+	return 0;
+}
+
 static int carry_restart_only(const struct keyd_conf *old, struct keyd_conf *fresh)
 {
-	char *s = old->socket_path ? strdup(old->socket_path) : NULL;
-	char *m = old->module_path ? strdup(old->module_path) : NULL;
-
-	if ((old->socket_path && !s) || (old->module_path && !m)) {
-		free(s);
-		free(m);
+	if (carry_str(&fresh->socket_path, old->socket_path) < 0 ||
+	    carry_str(&fresh->module_path, old->module_path) < 0 ||
+	    carry_str(&fresh->dns_resolver, old->dns_resolver) < 0 ||
+	    carry_str(&fresh->dns_trust_anchor, old->dns_trust_anchor) < 0)
 		return -ENOMEM;
-	}
-	free(fresh->socket_path);
-	free(fresh->module_path);
-	fresh->socket_path = s;
-	fresh->module_path = m;
 	fresh->workers = old->workers;
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include "common/file.h"
 #include "common/util.h"
 #include "keyd/crl.h"
+#include "keyd/dane_match.h"
 #include "keyd/identity.h"
 #include "keyd/gen.h"
 #include "keyd/keys.h"
@@ -49,6 +50,9 @@ static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, u
 	(void)gnutls_hash(h, q->decision.where, strlen(q->decision.where) + 1);
 	(void)gnutls_hash(h, &q->decision.map_user, sizeof(q->decision.map_user));
 	(void)gnutls_hash(h, q->msg.sniname, strlen(q->msg.sniname) + 1);
+	/* A result validated by TLSA records holds for those records only. */
+	if (c->dane)
+		(void)gnutls_hash(h, c->dane->digest, sizeof(c->dane->digest));
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t len = certs[i].size;
 		(void)gnutls_hash(h, &len, sizeof(len));
@@ -96,6 +100,23 @@ out:
 	return ok;
 }
 
+/* Secure TLSA records decide (dane_conn.c chose them): no CA and no pin
+ * can stand in for a mismatch.  0: a DANE-EE/TA match, done; 1: a PKIX-EE/TA
+ * match, which ordinary validation must confirm (pins do not count);
+ * else the GnuTLS error to fail with. */
+static int dane_verify(struct conn *c, const gnutls_datum_t *certs, unsigned n)
+{
+	const char *host = TK_HAS(&c->req.msg, TK_TAG_SNINAME) ? c->req.msg.sniname : NULL;
+	int r = dane_chain_check(c->dane, certs, n, host, &c->dane_why);
+
+	if (r < 0) {
+		c->verify_status = GNUTLS_CERT_INVALID;
+		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+	}
+	c->dane_usage = r + 1;
+	return r >= DANE_USAGE_TA ? 0 : 1;
+}
+
 static int verify_cb(gnutls_session_t s)
 {
 	struct conn *c = gnutls_session_get_ptr(s);
@@ -121,6 +142,11 @@ static int verify_cb(gnutls_session_t s)
 	}
 	keyd_log(LOG_DEBUG, "validation cache miss: myname=%s%s", q->msg.myname,
 		 (q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) ? " (no-cache-read)" : "");
+	if (c->dane) {
+		r = dane_verify(c, certs, n);
+		if (r != 1)
+			return r;
+	}
 	if (q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
 		data[nd].type = GNUTLS_DT_DNS_HOSTNAME;
 		data[nd].data = (unsigned char *)q->msg.sniname;
@@ -139,7 +165,7 @@ static int verify_cb(gnutls_session_t s)
 		status = GNUTLS_CERT_INVALID | GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED;
 	c->reason = (status & GNUTLS_CERT_REVOKED) ? "revoked"
 		    : (status & GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED) ? "crl-expired" : NULL;
-	if (status && pin_accepts(c, &certs[0], status)) {
+	if (status && !c->dane && pin_accepts(c, &certs[0], status)) {
 		c->pinned = 1;
 		return 0;
 	}

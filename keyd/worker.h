@@ -10,6 +10,8 @@
 #include "keyd/keyd.h"
 #include "keyd/relay_io.h"
 
+struct dane_job;
+
 struct worker_key {
 	gnutls_privkey_t token_key; /* this worker's own token session */
 	gnutls_privkey_t key;       /* signer.c wrapper around token_key */
@@ -61,6 +63,7 @@ struct worker {
 	atomic_int reeval_pending; /* set with them: the loop looks here first, lock-free */
 	uint8_t *scratch;      /* RELAY_IO_SCRATCH_SIZE bytes: the relay's buffers */
 	struct relay_io rio;   /* who holds which part of scratch */
+	struct dane_job *dane_done;    /* TLSA lookups answered (dane.c), protected by lock */
 };
 
 /* Start worker index of k: its epoll set and thread.

@@ -14,6 +14,7 @@
 #   tk-tunnel.sh   tlskey-tunnel and tt-backend
 #   tk-usermgr.sh  a private systemd --user manager for the unit tests
 #   tk-tlsfuzzer.sh tlsfuzzer against tlskeyd and gnutls-serv (test/conformance)
+#   tk-dns.sh      a DNSSEC-signed zone served by nsd, a validating unbound (test/dane)
 #
 # A test does:
 #   . "${top_srcdir:-.}/test/lib/tk.sh"
@@ -524,7 +525,7 @@ tk_pass() {
 
 # The parts (see the top of this file); they only define functions and
 # defaults, so the order matters only for readability.
-for _tk_part in pki ext acl fault hostile tokens tunnel tlsfuzzer usermgr; do
+for _tk_part in pki ext acl fault hostile tokens tunnel tlsfuzzer usermgr dns; do
 	# shellcheck source=/dev/null
 	. "$top_srcdir/test/lib/tk-$_tk_part.sh"
 done

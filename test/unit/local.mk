@@ -30,10 +30,12 @@ check_PROGRAMS += test/unit/test_control test/unit/test_authz test/unit/test_con
 	test/unit/test_admission test/unit/test_passclose
 TESTS += test/unit/test_control test/unit/test_authz test/unit/test_conn test/unit/test_relay \
 	test/unit/test_admission test/unit/test_passclose
-check_PROGRAMS += test/unit/test_prio test/unit/test_vhost
-TESTS += test/unit/test_prio test/unit/test_vhost
+check_PROGRAMS += test/unit/test_prio test/unit/test_vhost test/unit/test_dane
+TESTS += test/unit/test_prio test/unit/test_vhost test/unit/test_dane
 test_unit_test_vhost_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
 test_unit_test_vhost_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
+test_unit_test_dane_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
+test_unit_test_dane_LDADD = libtlskey-keyd.la $(GNUTLS_LIBS) $(CHECK_LIBS)
 test_unit_test_prio_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
 test_unit_test_prio_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
 test_unit_test_passclose_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)

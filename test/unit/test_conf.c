@@ -390,6 +390,47 @@ START_TEST(peer_cn)
 	expect_error("peer-cn = yes\n", "t.conf:1: 'peer-cn' must be off, hostname, email or both");
 	expect_error("[identity a.example.test]\nkey = pkcs11:token=t;object=a;type=private\n"
 		     "cert = /etc/a.pem\npeer-cn = HOSTNAME\n", "t.conf:4: 'peer-cn' must be");
+/* DANE settings: three levels, defaults, and every mistake refused. */
+START_TEST(dane_settings)
+{
+	static const char ok[] = "dane = opportunistic\n"
+				 "dns-resolver = ::1@5353\n"
+				 "dns-trust-anchor = /etc/tlskeyd/root.ds\n"
+				 "[identity a.test]\nkey = pkcs11:object=k\ncert = /c\ndane = require\n"
+				 "[identity b.test]\nkey = pkcs11:object=k\ncert = /c\n"
+				 "[peer www.example.test]\ndane = off\n";
+	struct keyd_conf *c = NULL;
+	char err[512] = "";
+
+	ck_assert_int_eq(keyd_conf_parse("t.conf", ok, strlen(ok), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->dane, KEYD_DANE_OPPORTUNISTIC);
+	ck_assert_str_eq(c->dns_resolver, "::1@5353");
+	ck_assert_str_eq(c->dns_trust_anchor, "/etc/tlskeyd/root.ds");
+	ck_assert_int_eq(keyd_conf_identity(c, "a.test")->dane, KEYD_DANE_REQUIRE);
+	ck_assert_int_eq(keyd_conf_identity(c, "b.test")->dane, KEYD_DANE_INHERIT);
+	ck_assert_int_eq(keyd_conf_peer(c, "www.example.test")->dane, KEYD_DANE_OFF);
+	keyd_conf_free(c);
+	c = NULL;
+	/* Off by default, and off needs no resolver. */
+	ck_assert_int_eq(keyd_conf_parse("t.conf", "workers = 1\n", 12, &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->dane, KEYD_DANE_OFF);
+	ck_assert_ptr_null(c->dns_resolver);
+	keyd_conf_free(c);
+	c = NULL;
+	ck_assert_int_eq(keyd_conf_parse("t.conf", "dane = off\n", 11, &c, err, sizeof(err)), 0);
+	keyd_conf_free(c);
+	expect_error("dane = yes\n", "t.conf:1: 'dane' must be require, opportunistic or off, not 'yes'");
+	expect_error("dane = require\n", "t.conf:1: 'dane' needs both 'dns-resolver' and 'dns-trust-anchor'");
+	expect_error("dns-trust-anchor = /a\n[peer x.test]\ndane = require\n",
+		     "t.conf:3: 'dane' needs both");
+	expect_error("dns-resolver = 127.0.0.1\ndane = opportunistic\n", "needs both");
+	expect_error("dns-resolver = resolver.test\n", "'dns-resolver' must be an IP address");
+	expect_error("dns-resolver = 127.0.0.1@0\n", "'dns-resolver' must be an IP address");
+	expect_error("dns-resolver = 127.0.0.1@\n", "'dns-resolver' must be an IP address");
+	expect_error("dns-resolver = @53\n", "'dns-resolver' must be ADDRESS");
+	expect_error("dns-trust-anchor = root.ds\n", "absolute path");
+	expect_error("[peer x.test]\ndane = off\ndane = require\n", "t.conf:3: duplicate setting 'dane'");
+	expect_error("[identity a.test]\nkey=pkcs11:object=k\ncert=/c\ndane = on\n", "t.conf:4: 'dane' must be");
 }
 END_TEST
 
@@ -397,7 +438,7 @@ int main(void)
 {
 	const TTest *tests[] = { parse_good,   every_error_reported, pin_encodings, identity_case_rule,
 				 parse_errors, parse_limits,	     load_limits,   ocsp_settings,
-				 trust_settings, peer_cn, NULL };
+				 trust_settings, peer_cn,     dane_settings, NULL };
 
 	/* load_limits writes and parses 1 MiB files: slow under sanitizers. */
 	return tkt_run("conf", "/keyd/conf", NULL, NULL, 30, tests);
