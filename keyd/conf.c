@@ -96,6 +96,14 @@ static int set_uint(struct parser *p, unsigned *dst, const char *key, const char
 	return 0;
 }
 
+static int set_onoff(struct parser *p, int *dst, const char *key, const char *val)
+{
+	if (strcmp(val, "on") && strcmp(val, "off"))
+		return perr(p, "'%s' must be on or off, not '%s'", key, val);
+	*dst = !strcmp(val, "on");
+	return 0;
+}
+
 static int set_path(struct parser *p, char **dst, const char *key, const char *val)
 {
 	if (val[0] != '/')
@@ -186,6 +194,10 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return set_uint(p, &c->upgrade_drain_s, key, val, 1, 7 * 24 * 3600);
 	if (!strcmp(key, "request-timeout"))
 		return set_uint(p, &c->request_timeout_ms, key, val, 1, 3600 * 1000);
+	if (!strcmp(key, "resumption"))
+		return set_onoff(p, &c->resumption, key, val);
+	if (!strcmp(key, "ticket-rotation"))
+		return set_uint(p, &c->ticket_rotation_s, key, val, 1, 7 * 24 * 3600);
 	if (!strcmp(key, "cert-expiry-warning")) {
 		p->expiry_set = 1;
 		return set_uint(p, &c->cert_expiry_warning_days, key, val, 0, 3650);
@@ -237,6 +249,8 @@ static int identity_setting(struct parser *p, const char *key, const char *val)
 		id->optional = !strcmp(val, "yes");
 		return 0;
 	}
+	if (!strcmp(key, "resumption"))
+		return set_onoff(p, &id->resumption, key, val);
 	if (!strcmp(key, "pin-file")) {
 		if (id->pin_file)
 			return perr(p, "duplicate PIN source");
@@ -369,6 +383,7 @@ static int start_identity(struct parser *p, char *hdr)
 	p->cur = &ids[c->n_ids];
 	memset(p->cur, 0, sizeof(*p->cur));
 	p->cur->line = p->line;
+	p->cur->resumption = -1;
 	p->cur->name = strdup(name);
 	c->n_ids++;
 	return p->cur->name ? 0 : -ENOMEM;
@@ -458,6 +473,8 @@ static void conf_defaults(struct keyd_conf *c)
 		c->close_timeout_ms = 10000;
 	if (!c->upgrade_drain_s)
 		c->upgrade_drain_s = 3600;
+	if (!c->ticket_rotation_s)
+		c->ticket_rotation_s = 3600;
 }
 
 static void cache_defaults(struct parser *p)

@@ -13,6 +13,7 @@ struct keyd_identity {
 	char *cert_src; /* PEM file or PKCS#11 URI of the certificate */
 	char *pin_file; /* may be NULL */
 	int optional;   /* optional = yes: unusable is a warning, not an error */
+	int resumption; /* resumption = on/off here, -1: the global setting */
 	unsigned line;  /* where the section starts, for messages */
 	unsigned key_line; /* where 'key' is */
 	size_t stats_slot; /* its counters (stats_assign), kept by name across reloads */
@@ -59,6 +60,8 @@ struct keyd_conf {
 	unsigned admin_gid;  /* its gid, resolved when the file is parsed */
 	unsigned cert_expiry_warning_days; /* cert-expiry-warning: warn this close to notAfter, 0: never */
 	unsigned upgrade_drain_s;  /* upgrade-drain: how long an upgraded process keeps relaying */
+	int resumption;            /* resumption = on: TLS 1.3 tickets, server role (tickets.c) */
+	unsigned ticket_rotation_s; /* ticket-rotation: new ticket keys this often (and lifetime) */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

@@ -93,6 +93,7 @@ struct conn {
 	unsigned verify_status;    /* gnutls_certificate_status_t of a failed validation */
 	int cache_hit;             /* peer, mapped_user came from the validation cache */
 	int pinned;                /* peer accepted by a configured pin, not a CA */
+	int resumed;               /* the handshake resumed a session (tickets.c) */
 	uint8_t cache_key[32];
 
 	/* Relay state. */

@@ -12,6 +12,7 @@
 
 struct vcache;
 struct quota;
+struct tickets;
 
 /* One configuration generation.  Built off to the side by gen_build(),
  * never changed after it returns: any thread may read it while it holds a
@@ -31,6 +32,7 @@ struct keyd_gen {
 	gnutls_certificate_credentials_t cred; /* trust anchors + callbacks, shared */
 	struct vcache *vcache;           /* cleared by every reload: trust may change */
 	struct quota *quota;             /* handshake shares of this generation */
+	struct tickets *tickets;         /* session ticket keys (tickets.h), NULL: no resumption */
 };
 
 /* Collected error messages, one "file:line: message" per line. */

@@ -31,6 +31,7 @@
 #include "keyd/relay.h"
 #include "keyd/appsock.h"
 #include "keyd/signer.h"
+#include "keyd/tickets.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
 #include "keyd/passclose.h"
@@ -247,11 +248,9 @@ enum conn_status handshake_begin(struct conn *c)
 	c->dtls = q->msg.proto == IPPROTO_UDP;
 	flags = (q->msg.role == TK_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
 		GNUTLS_NO_SIGNAL | (c->dtls ? GNUTLS_DATAGRAM : 0);
-	/* No session tickets, in either role: every connection is a full
-	 * handshake, validated and authorized afresh (a resumed session would
-	 * skip our verification callback), and a ticket costs the server a
-	 * key derivation and an encryption per handshake. */
-	flags |= GNUTLS_NO_TICKETS;
+	/* No session tickets unless resumption is on (tickets.c), which
+	 * validates and authorizes a resumed session afresh in finish(). */
+	flags |= tickets_init_flags(q);
 	r = gnutls_init(&c->tls, flags);
 	if (r < 0) {
 		c->tls = NULL;
@@ -264,6 +263,8 @@ enum conn_status handshake_begin(struct conn *c)
 	if (r < 0) {
 		return handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
 	}
+	if (tickets_session_setup(q->gen->tickets, q, c->tls) < 0)
+		return handshake_fail(c, EIO, "session setup: no session ticket key");
 	gnutls_transport_set_ptr(c->tls, c);
 	gnutls_transport_set_pull_function(c->tls, net_pull);
 	gnutls_transport_set_push_function(c->tls, net_push);
@@ -394,6 +395,10 @@ static enum conn_status finish(struct conn *c)
 	char why[TK_MESSAGE_MAX] = "", user[TK_SHORT_MAX + 1] = "";
 
 	certs = gnutls_certificate_get_peers(c->tls, &n);
+	/* A resumed session skipped the verify callback: validate now. */
+	c->resumed = gnutls_session_is_resumed(c->tls) != 0;
+	if (c->resumed && tickets_check_resumed(c, why, sizeof(why)) < 0)
+		return handshake_fail(c, EKEYREJECTED, "%s", why);
 	if (c->cache_hit && certs && n > 0)
 		goto checked;
 	c->peer[0] = '\0';
@@ -439,9 +444,10 @@ checked:
 			       q->msg.peername_max);
 	}
 
-	(void)snprintf(why, sizeof(why), "%s %s%s%s%s",
+	(void)snprintf(why, sizeof(why), "%s %s%s%s%s%s",
 		       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)),
 		       gnutls_cipher_get_name(gnutls_cipher_get(c->tls)),
+		       c->resumed ? " resumed=yes" : "",
 		       c->mapped_user[0] ? " mapped-user=" : "", c->mapped_user,
 		       c->cache_hit ? " (cached validation)" : c->pinned ? " (pinned)" : "");
 	return deliver(c, "established", why);

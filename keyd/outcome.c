@@ -33,6 +33,8 @@ static uint32_t info_flags(const struct conn *c)
 		if (!c->req.gen->conf->protected_unix)
 			f |= TLSKEY_INFO_UNIX_FALLBACK;
 	}
+	if (c->resumed)
+		f |= TLSKEY_INFO_RESUMED;
 	return f;
 }
 

@@ -86,9 +86,9 @@ out:
 	return ok;
 }
 
-static int verify_cb(gnutls_session_t s)
+int trust_peer_verify(struct conn *c)
 {
-	struct conn *c = gnutls_session_get_ptr(s);
+	gnutls_session_t s = c->tls;
 	const struct keyd_request *q = &c->req;
 	gnutls_typed_vdata_st data[2];
 	struct vcache_value v;
@@ -131,6 +131,11 @@ static int verify_cb(gnutls_session_t s)
 		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
 	}
 	return 0;
+}
+
+static int verify_cb(gnutls_session_t s)
+{
+	return trust_peer_verify(gnutls_session_get_ptr(s));
 }
 
 /* The file or directory at path as opened (st): trusted (tk_file_trusted)? */

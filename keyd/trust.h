@@ -22,4 +22,13 @@ int trust_creds_new(const struct keyd_conf *conf, gnutls_certificate_credentials
 int trust_anchors_load(const struct keyd_conf *conf, gnutls_certificate_credentials_t cred, char *err,
 		       size_t errlen);
 
+/* Validate the peer certificate chain of c's TLS session (the credentials'
+ * verify callback, and again for a resumed session, which GnuTLS does not
+ * validate): the validation cache of c's generation, the trust anchors,
+ * the purpose, the host name of a client request, pins.  Sets c->peer and
+ * c->mapped_user on a cache hit, c->pinned, c->verify_status on failure.
+ * Returns 0 (also when the peer sent no certificate: finish() applies the
+ * request flags) or GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR. */
+int trust_peer_verify(struct conn *c);
+
 #endif

@@ -1,0 +1,173 @@
+/* TLS 1.3 session resumption, server role: the ticket keys and the checks
+ * a resumed session goes through.
+ *
+ * GnuTLS (3.7.9) encrypts tickets under keys it derives from the 64-byte
+ * master key a session is given (gnutls_session_ticket_enable_server),
+ * one per time step of the ticket lifetime (lib/stek.c).  That internal
+ * rotation never replaces the master key itself, so whoever learns it
+ * can decrypt every ticket ever issued under it.  Here the master key is
+ * replaced every ticket-rotation seconds, and by every reload (it lives
+ * in the configuration generation), so a key's loss exposes only the
+ * tickets of its own period, and no ticket survives a change of trust.
+ * A ticket of a replaced key fails to decrypt: GnuTLS then makes a full
+ * handshake, which costs the client time, never access. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <gnutls/crypto.h>
+
+#include "common/util.h"
+#include "keyd/conn.h"
+#include "keyd/gen.h"
+#include "keyd/log.h"
+#include "keyd/tickets.h"
+#include "keyd/trust.h"
+
+#define TICKETS_KEY_SIZE 64 /* GnuTLS's TICKET_MASTER_KEY_SIZE */
+
+struct tickets {
+	pthread_mutex_t lock;
+	unsigned rotation_s;
+	size_t n;                    /* identities, conf->ids order */
+	unsigned char *keys;         /* n * TICKETS_KEY_SIZE, mapped below */
+	size_t map_len;
+	unsigned long long next_ms;  /* rotate when a session is set up after this */
+	unsigned long long rotations;
+};
+
+int tickets_enabled(const struct keyd_conf *conf, const struct keyd_identity *id)
+{
+	if (id && id->resumption >= 0)
+		return id->resumption;
+	return conf->resumption;
+}
+
+/* New master keys for every identity.  Called with t->lock held, or
+ * before t is shared. */
+static int rotate(struct tickets *t)
+{
+	int r = gnutls_rnd(GNUTLS_RND_KEY, t->keys, t->n * TICKETS_KEY_SIZE);
+
+	if (r < 0) {
+		/* Never go on with the old keys past their time. */
+		gnutls_memset(t->keys, 0, t->n * TICKETS_KEY_SIZE);
+		return -EIO;
+	}
+	t->next_ms = tk_now_ms() + (unsigned long long)t->rotation_s * 1000;
+	t->rotations++;
+	return 0;
+}
+
+int tickets_new(const struct keyd_conf *conf, struct tickets **ret_t)
+{
+	struct tickets *t;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t want = conf->n_ids * TICKETS_KEY_SIZE, i;
+
+	for (i = 0; i < conf->n_ids && !tickets_enabled(conf, &conf->ids[i]); i++)
+		;
+	if (i == conf->n_ids || !conf->n_ids) {
+		*ret_t = NULL;
+		return 0;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->n = conf->n_ids;
+	t->rotation_s = conf->ticket_rotation_s;
+	if (page <= 0)
+		page = 4096;
+	t->map_len = (want + (size_t)page - 1) / (size_t)page * (size_t)page;
+	t->keys = mmap(NULL, t->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t->keys == MAP_FAILED) {
+		free(t);
+		return -ENOMEM;
+	}
+	/* Keys never reach swap or a core file, as far as the kernel lets
+	 * us: a failed mlock (RLIMIT_MEMLOCK) is logged, not fatal, since
+	 * the daemon is not dumpable anyway (process.c). */
+	(void)madvise(t->keys, t->map_len, MADV_DONTDUMP);
+	if (mlock(t->keys, t->map_len) < 0)
+		keyd_log(LOG_DEBUG, "session ticket keys: mlock: %s", strerror(errno));
+	if (pthread_mutex_init(&t->lock, NULL) != 0 || rotate(t) < 0) {
+		(void)munmap(t->keys, t->map_len);
+		free(t);
+		return -ENOMEM;
+	}
+	*ret_t = t;
+	return 0;
+}
+
+void tickets_free(struct tickets *t)
+{
+	if (!t)
+		return;
+	gnutls_memset(t->keys, 0, t->map_len);
+	(void)munlock(t->keys, t->map_len);
+	(void)munmap(t->keys, t->map_len);
+	(void)pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* Does request q resume?  TLS (not DTLS) server requests whose identity
+ * has resumption on.  The client role never offers tickets. */
+static int resumes(const struct keyd_request *q)
+{
+	return q->msg.role == TK_ROLE_SERVER && q->msg.proto != IPPROTO_UDP && q->gen->tickets &&
+	       tickets_enabled(q->gen->conf, q->id);
+}
+
+unsigned tickets_init_flags(const struct keyd_request *q)
+{
+	/* TLS 1.2 tickets (RFC 5077) would resume with the TLS 1.2 key
+	 * schedule and no binding of the ticket to the handshake: only TLS
+	 * 1.3 resumes here. */
+	return resumes(q) ? GNUTLS_NO_TICKETS_TLS12 : GNUTLS_NO_TICKETS;
+}
+
+int tickets_session_setup(struct tickets *t, const struct keyd_request *q, gnutls_session_t s)
+{
+	gnutls_datum_t key = { NULL, TICKETS_KEY_SIZE };
+	int r = 0;
+
+	if (!resumes(q))
+		return 0;
+	(void)pthread_mutex_lock(&t->lock);
+	if (tk_now_ms() >= t->next_ms && rotate(t) < 0) {
+		r = -EIO;
+	} else {
+		key.data = t->keys + q->id_index * TICKETS_KEY_SIZE;
+		/* GnuTLS copies the key into the session (and wipes it at
+		 * gnutls_deinit): the lock covers only the copy. */
+		r = gnutls_session_ticket_enable_server(s, &key) < 0 ? -EIO : 0;
+	}
+	(void)pthread_mutex_unlock(&t->lock);
+	if (r == 0)
+		gnutls_db_set_cache_expiration(s, (int)t->rotation_s);
+	return r;
+}
+
+int tickets_check_resumed(struct conn *c, char *why, size_t len)
+{
+	gnutls_datum_t out = { NULL, 0 };
+	int r = trust_peer_verify(c);
+
+	if (r == 0)
+		return 0;
+	if (c->verify_status &&
+	    gnutls_certificate_verification_status_print(c->verify_status, GNUTLS_CRT_X509, &out, 0) == 0) {
+		(void)snprintf(why, len, "resumed session refused: peer certificate no longer valid: %s",
+			       (char *)out.data);
+		gnutls_free(out.data);
+	} else {
+		(void)snprintf(why, len, "resumed session refused: peer certificate no longer valid");
+	}
+	return -EKEYREJECTED;
+}
