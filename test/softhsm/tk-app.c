@@ -41,6 +41,7 @@
  *   --finish-plain      with --nonblocking and a callback: tlskey_finish()
  *   --query             after the handshake print "QUERY state=.. version=..
  *                       cipher=.. peer=.. local=.. mapped=.. hs_ms=.. certlen=.."
+ *                       and "QUERYFLAGS resumed=yes|no flags=0x.."
  *   --cert-out FILE     with --query: write the peer certificate (DER) to FILE
  *   --query-at-end      after the relay ended, print "ENDSTATE=secure|failed|gone"
  *   --udp               DTLS: a UDP socket (client: connect(); server: bind,
