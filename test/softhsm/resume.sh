@@ -4,9 +4,10 @@
 # app server through tlskeyd.  A ticket resumes within its identity and
 # key period; the resumed peer is reported (QUERYFLAGS resumed=yes, the
 # audit record's resumed=yes) and authorized again.  Refused or full
-# handshakes: resumption off for the identity, a ticket for another
-# identity, after a reload, from another daemon instance, after
-# ticket-rotation, and an authorization the resumed peer no longer meets.
+# handshakes: resumption off for the identity (per identity or by default),
+# TLS 1.2, a ticket for another identity, after a reload, from another
+# daemon instance, after ticket-rotation; refused: an authorization the
+# resumed peer no longer meets, a certificate that expired since.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl gnutls-cli
 tk_setup --no-daemon
@@ -24,7 +25,7 @@ ossl() {
 	local name=$1 myname=$2 sess=$3 dir=$4 rc=0
 	shift 4
 	tk_app_server "$name" --myname "$myname" --echo --query "$@"
-	tk_fifo_client "$name-cli" "$TK_TMP/data" "$want" openssl s_client -no_ign_eof -tls1_3 \
+	tk_fifo_client "$name-cli" "$TK_TMP/data" "$want" openssl s_client -no_ign_eof "-${ver:-tls1_3}" \
 		-connect "127.0.0.1:$TK_PORT" -servername "$myname" -CAfile "$TK_FX/ca.pem" \
 		-cert "${peer_cert:-$TK_FX/peer-user.pem}" -key "$TK_FX/peer-user.key" "-sess_$dir" "$sess" || true
 	tk_wait_pid "$TK_SERVER_PID" 20 || rc=$?
@@ -82,6 +83,22 @@ if [ -s "$TK_TMP/off1.sess" ] && openssl sess_id -in "$TK_TMP/off1.sess" -noout 
 	tk_fail "off1: a ticket from an identity with resumption = off"
 fi
 
+# Only TLS 1.3 resumes: a TLS 1.2 client gets neither a ticket nor a
+# session ID it could resume with.
+ver=tls1_2
+ossl v1 server.example.test "$TK_TMP/v1.sess" out
+[ "$TK_APP_RC" = 0 ] || tk_fail "v1: app exit $TK_APP_RC"
+if openssl sess_id -in "$TK_TMP/v1.sess" -noout -text | grep -q 'TLS session ticket:'; then
+	tk_fail "v1: a TLS 1.2 session ticket"
+fi
+ossl v2 server.example.test "$TK_TMP/v1.sess" in
+tk_expect_grep "$TK_TMP/v2-cli.out" '^New, TLSv1.2'
+if grep -q '^Reused, ' "$TK_TMP/v2-cli.out"; then
+	tk_fail "v2: a TLS 1.2 session was resumed"
+fi
+tk_expect_line "$TK_TMP/v2.err" "QUERYFLAGS resumed=no flags=0x0"
+ver=
+
 # gnutls-cli --resume: its second connection resumes.
 tk_app_server gc --myname server.example.test --echo --query --accept-count 2
 printf 'hello from gnutls-cli\n' >"$TK_TMP/gc.in"
@@ -107,6 +124,21 @@ full h1 server.example.test t2
 ticket t3 server.example.test
 tk_daemon_start "$TK_TMP/on.conf"
 full d1 server.example.test t3
+
+# Global off, one identity on: only that one resumes.
+tk_conf one -- "[identity extra.example.test]" \
+	"key = $TK_TOKEN_URI;object=server-ec;type=private" "cert = $TK_FX/server-ec.pem" \
+	"pin-file = $TK_FX/pin" "resumption = on"
+tk_daemon_start "$TK_TMP/one.conf"
+ticket o1 extra.example.test
+ossl o2 extra.example.test "$TK_TMP/o1.sess" in
+[ "$TK_APP_RC" = 0 ] || tk_fail "o2: app exit $TK_APP_RC"
+tk_expect_grep "$TK_TMP/o2-cli.out" '^Reused, TLSv1.3'
+ossl o3 server.example.test "$TK_TMP/o3.sess" out
+if [ -s "$TK_TMP/o3.sess" ] && openssl sess_id -in "$TK_TMP/o3.sess" -noout -text |
+	grep -q 'TLS session ticket:'; then
+	tk_fail "o3: a ticket from server.example.test (resumption off by default)"
+fi
 
 # ticket-rotation: a ticket older than the period is not accepted.
 tk_conf rot resumption=on ticket-rotation=1
