@@ -196,6 +196,10 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 		return set_uint(p, &c->request_timeout_ms, key, val, 1, 3600 * 1000);
 	if (!strcmp(key, "resumption"))
 		return set_onoff(p, &c->resumption, key, val);
+	if (!strcmp(key, "client-resumption"))
+		return set_onoff(p, &c->client_resumption, key, val);
+	if (!strcmp(key, "client-session-cache"))
+		return set_uint(p, &c->client_session_cache, key, val, 1, 16384);
 	if (!strcmp(key, "ticket-rotation"))
 		return set_uint(p, &c->ticket_rotation_s, key, val, 1, 7 * 24 * 3600);
 	if (!strcmp(key, "cert-expiry-warning")) {
@@ -251,6 +255,8 @@ static int identity_setting(struct parser *p, const char *key, const char *val)
 	}
 	if (!strcmp(key, "resumption"))
 		return set_onoff(p, &id->resumption, key, val);
+	if (!strcmp(key, "client-resumption"))
+		return set_onoff(p, &id->client_resumption, key, val);
 	if (!strcmp(key, "pin-file")) {
 		if (id->pin_file)
 			return perr(p, "duplicate PIN source");
@@ -384,6 +390,7 @@ static int start_identity(struct parser *p, char *hdr)
 	memset(p->cur, 0, sizeof(*p->cur));
 	p->cur->line = p->line;
 	p->cur->resumption = -1;
+	p->cur->client_resumption = -1;
 	p->cur->name = strdup(name);
 	c->n_ids++;
 	return p->cur->name ? 0 : -ENOMEM;
@@ -475,6 +482,8 @@ static void conf_defaults(struct keyd_conf *c)
 		c->upgrade_drain_s = 3600;
 	if (!c->ticket_rotation_s)
 		c->ticket_rotation_s = 3600;
+	if (!c->client_session_cache)
+		c->client_session_cache = 256;
 }
 
 static void cache_defaults(struct parser *p)

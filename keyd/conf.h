@@ -14,6 +14,7 @@ struct keyd_identity {
 	char *pin_file; /* may be NULL */
 	int optional;   /* optional = yes: unusable is a warning, not an error */
 	int resumption; /* resumption = on/off here, -1: the global setting */
+	int client_resumption; /* client-resumption = on/off here, -1: global */
 	unsigned line;  /* where the section starts, for messages */
 	unsigned key_line; /* where 'key' is */
 	size_t stats_slot; /* its counters (stats_assign), kept by name across reloads */
@@ -62,6 +63,8 @@ struct keyd_conf {
 	unsigned upgrade_drain_s;  /* upgrade-drain: how long an upgraded process keeps relaying */
 	int resumption;            /* resumption = on: TLS 1.3 tickets, server role (tickets.c) */
 	unsigned ticket_rotation_s; /* ticket-rotation: new ticket keys this often (and lifetime) */
+	int client_resumption;     /* client-resumption = on: keep servers' tickets (scache.c) */
+	unsigned client_session_cache; /* client-session-cache: slots of that cache */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

@@ -94,6 +94,8 @@ struct conn {
 	int cache_hit;             /* peer, mapped_user came from the validation cache */
 	int pinned;                /* peer accepted by a configured pin, not a CA */
 	int resumed;               /* the handshake resumed a session (tickets.c) */
+	int resume_save;           /* client role: keep the server's ticket under resume_key */
+	uint8_t resume_key[32];
 	uint8_t cache_key[32];
 
 	/* Relay state. */

@@ -15,6 +15,7 @@
 #include "keyd/log.h"
 #include "keyd/quota.h"
 #include "keyd/trust.h"
+#include "keyd/scache.h"
 #include "keyd/tickets.h"
 #include "keyd/vcache.h"
 #include "pkcs11/p11.h"
@@ -66,6 +67,7 @@ static void gen_free(struct keyd_gen *g)
 	vcache_free(g->vcache);
 	quota_free(g->quota);
 	tickets_free(g->tickets);
+	scache_free(g->scache);
 	keyd_conf_free(g->conf);
 	free(g);
 }
@@ -136,7 +138,7 @@ static int build_common(struct keyd_gen *g, struct gen_errors *errs)
 	}
 	/* New ticket keys with every generation: a reload may change trust. */
 	if (vcache_new(c->cache_size, c->cache_ttl_s, &g->vcache) < 0 || quota_new(&lim, &g->quota) < 0 ||
-	    tickets_new(c, &g->tickets) < 0) {
+	    tickets_new(c, &g->tickets) < 0 || tickets_scache_new(c, &g->scache) < 0) {
 		gen_error(errs, "%s: out of memory", c->path);
 		return -ENOMEM;
 	}

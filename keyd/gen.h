@@ -13,6 +13,7 @@
 struct vcache;
 struct quota;
 struct tickets;
+struct scache;
 
 /* One configuration generation.  Built off to the side by gen_build(),
  * never changed after it returns: any thread may read it while it holds a
@@ -33,6 +34,7 @@ struct keyd_gen {
 	struct vcache *vcache;           /* cleared by every reload: trust may change */
 	struct quota *quota;             /* handshake shares of this generation */
 	struct tickets *tickets;         /* session ticket keys (tickets.h), NULL: no resumption */
+	struct scache *scache;           /* servers' sessions, client role (scache.h), or NULL */
 };
 
 /* Collected error messages, one "file:line: message" per line. */

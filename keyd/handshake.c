@@ -263,7 +263,7 @@ enum conn_status handshake_begin(struct conn *c)
 	if (r < 0) {
 		return handshake_fail(c, ENOMEM, "session setup: %s", gnutls_strerror(r));
 	}
-	if (tickets_session_setup(q->gen->tickets, q, c->tls) < 0)
+	if (tickets_session_setup(c) < 0)
 		return handshake_fail(c, EIO, "session setup: no session ticket key");
 	gnutls_transport_set_ptr(c->tls, c);
 	gnutls_transport_set_pull_function(c->tls, net_pull);

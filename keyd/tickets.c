@@ -27,7 +27,9 @@
 #include "keyd/conn.h"
 #include "keyd/gen.h"
 #include "keyd/log.h"
+#include "keyd/scache.h"
 #include "keyd/tickets.h"
+#include "tlskey/starttls.h"
 #include "keyd/trust.h"
 
 #define TICKETS_KEY_SIZE 64 /* GnuTLS's TICKET_MASTER_KEY_SIZE */
@@ -47,6 +49,27 @@ int tickets_enabled(const struct keyd_conf *conf, const struct keyd_identity *id
 	if (id && id->resumption >= 0)
 		return id->resumption;
 	return conf->resumption;
+}
+
+int tickets_client_enabled(const struct keyd_conf *conf, const struct keyd_identity *id)
+{
+	if (id && id->client_resumption >= 0)
+		return id->client_resumption;
+	return conf->client_resumption;
+}
+
+int tickets_scache_new(const struct keyd_conf *conf, struct scache **ret_s)
+{
+	size_t i;
+
+	for (i = 0; i < conf->n_ids && !tickets_client_enabled(conf, &conf->ids[i]); i++)
+		;
+	if (i == conf->n_ids) {
+		*ret_s = NULL;
+		return 0;
+	}
+	/* A session lives no longer than one of our own ticket keys. */
+	return scache_new(conf->client_session_cache, conf->ticket_rotation_s, ret_s);
 }
 
 /* New master keys for every identity.  Called with t->lock held, or
@@ -117,11 +140,22 @@ void tickets_free(struct tickets *t)
 }
 
 /* Does request q resume?  TLS (not DTLS) server requests whose identity
- * has resumption on.  The client role never offers tickets. */
+ * has resumption on, unless the request asks for a full check. */
 static int resumes(const struct keyd_request *q)
 {
 	return q->msg.role == TK_ROLE_SERVER && q->msg.proto != IPPROTO_UDP && q->gen->tickets &&
-	       tickets_enabled(q->gen->conf, q->id);
+	       tickets_enabled(q->gen->conf, q->id) && !(q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ);
+}
+
+/* The client role: TLS requests whose identity has client-resumption on,
+ * with a server address to key the cache by, that may read or write it. */
+static int client_resumes(const struct keyd_request *q)
+{
+	const uint32_t both = TLSKEY_FLAG_NO_CACHE_READ | TLSKEY_FLAG_NO_CACHE_WRITE;
+
+	return q->msg.role == TK_ROLE_CLIENT && q->msg.proto != IPPROTO_UDP && q->gen->scache &&
+	       tickets_client_enabled(q->gen->conf, q->id) && q->remote[0] &&
+	       (q->msg.flags & both) != both;
 }
 
 unsigned tickets_init_flags(const struct keyd_request *q)
@@ -129,14 +163,75 @@ unsigned tickets_init_flags(const struct keyd_request *q)
 	/* TLS 1.2 tickets (RFC 5077) would resume with the TLS 1.2 key
 	 * schedule and no binding of the ticket to the handshake: only TLS
 	 * 1.3 resumes here. */
-	return resumes(q) ? GNUTLS_NO_TICKETS_TLS12 : GNUTLS_NO_TICKETS;
+	return resumes(q) || client_resumes(q) ? GNUTLS_NO_TICKETS_TLS12 : GNUTLS_NO_TICKETS;
 }
 
-int tickets_session_setup(struct tickets *t, const struct keyd_request *q, gnutls_session_t s)
+/* The cache key of a client request: everything a session must never
+ * cross -- the caller's uid, the local identity (and the certificate
+ * it may have presented), the request's flags, the server name the
+ * server was verified against, the server's address.  The cache lives
+ * in the generation, so a reload (trust may change) empties it. */
+static int client_key(const struct keyd_request *q, uint8_t out[32])
 {
+	gnutls_hash_hd_t h;
+	uint32_t hdr[2] = { (uint32_t)q->cred.uid, q->msg.flags };
+
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return -ENOMEM;
+	(void)gnutls_hash(h, "tlskeyd-scache-1", 16);
+	(void)gnutls_hash(h, hdr, sizeof(hdr));
+	(void)gnutls_hash(h, q->id->name, strlen(q->id->name) + 1);
+	(void)gnutls_hash(h, q->msg.sniname, strlen(q->msg.sniname) + 1);
+	(void)gnutls_hash(h, q->remote, strlen(q->remote) + 1);
+	gnutls_hash_deinit(h, out);
+	return 0;
+}
+
+static int client_setup(struct conn *c)
+{
+	const struct keyd_request *q = &c->req;
+	gnutls_datum_t d = { NULL, 0 };
+	int r;
+
+	if (client_key(q, c->resume_key) < 0)
+		return 0; /* no cache, a full handshake */
+	c->resume_save = !(q->msg.flags & TLSKEY_FLAG_NO_CACHE_WRITE);
+	if ((q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) || scache_take(q->gen->scache, c->resume_key, &d) < 0)
+		return 0;
+	/* GnuTLS copies what it needs; a session it cannot use is a full
+	 * handshake, not an error. */
+	r = gnutls_session_set_data(c->tls, d.data, d.size);
+	scache_datum_free(&d);
+	if (r < 0)
+		keyd_log(LOG_DEBUG, "myname=%s: cached session not usable: %s", q->msg.myname,
+			 gnutls_strerror(r));
+	return 0;
+}
+
+void tickets_client_note(struct conn *c)
+{
+	gnutls_datum_t d = { NULL, 0 };
+
+	if (!c->resume_save || !(gnutls_session_get_flags(c->tls) & GNUTLS_SFLAGS_SESSION_TICKET))
+		return;
+	c->resume_save = 0; /* the first ticket of a connection is enough */
+	if (gnutls_session_get_data2(c->tls, &d) < 0)
+		return;
+	scache_put(c->req.gen->scache, c->resume_key, &d);
+	gnutls_memset(d.data, 0, d.size);
+	gnutls_free(d.data);
+}
+
+int tickets_session_setup(struct conn *c)
+{
+	const struct keyd_request *q = &c->req;
+	struct tickets *t = q->gen->tickets;
 	gnutls_datum_t key = { NULL, TICKETS_KEY_SIZE };
+	gnutls_session_t s = c->tls;
 	int r = 0;
 
+	if (client_resumes(q))
+		return client_setup(c);
 	if (!resumes(q))
 		return 0;
 	(void)pthread_mutex_lock(&t->lock);

@@ -1,4 +1,5 @@
-/* TLS 1.3 session resumption for the server role (keyd/tickets.c). */
+/* TLS 1.3 session resumption (keyd/tickets.c): tickets the daemon issues
+ * in the server role, and servers' tickets it keeps in the client role. */
 #ifndef TLSKEY_KEYD_TICKETS_H
 #define TLSKEY_KEYD_TICKETS_H
 
@@ -9,6 +10,7 @@
 
 struct conn;
 struct keyd_request;
+struct scache;
 
 /* The session ticket keys of one configuration generation: one master
  * key per identity, made in the daemon (never read from or written to a
@@ -23,6 +25,14 @@ struct tickets;
  * else the global one (default off).  1 on, 0 off. */
 int tickets_enabled(const struct keyd_conf *conf, const struct keyd_identity *id);
 
+/* The same for `client-resumption` (the client role). */
+int tickets_client_enabled(const struct keyd_conf *conf, const struct keyd_identity *id);
+
+/* The client role's session cache for conf (scache.h), or NULL into
+ * *ret_s (and 0) when no identity has client-resumption on.  Returns 0 or
+ * -ENOMEM. */
+int tickets_scache_new(const struct keyd_conf *conf, struct scache **ret_s);
+
 /* New keys for conf's identities (NULL into *ret_t, and 0, when no
  * identity has resumption on).  Returns 0 or -ENOMEM. */
 int tickets_new(const struct keyd_conf *conf, struct tickets **ret_t);
@@ -31,15 +41,26 @@ int tickets_new(const struct keyd_conf *conf, struct tickets **ret_t);
 void tickets_free(struct tickets *t);
 
 /* The gnutls_init() flags about tickets for request q: GNUTLS_NO_TICKETS
- * unless q is a TLS server request with resumption on for its identity,
- * and never TLS 1.2 tickets (only TLS 1.3 resumes). */
+ * unless q is a TLS request whose identity has resumption (server role)
+ * or client-resumption (client role) on, and never TLS 1.2 tickets (only
+ * TLS 1.3 resumes).  TLSKEY_FLAG_NO_CACHE_READ (a full check) turns it
+ * off in the server role; in the client role it only keeps a cached
+ * session from being offered, as NO_CACHE_WRITE keeps the new one out. */
 unsigned tickets_init_flags(const struct keyd_request *q);
 
-/* After gnutls_init() with tickets_init_flags(): give session s the
- * current key of q's identity (rotating first if it is due) and the
- * ticket lifetime.  No-op (0) when q does not resume.  Returns 0 or a
- * negative errno. */
-int tickets_session_setup(struct tickets *t, const struct keyd_request *q, gnutls_session_t s);
+/* After gnutls_init() with tickets_init_flags(), on c->tls.  Server
+ * role: the current key of the identity (rotating first if it is due)
+ * and the ticket lifetime.  Client role: the session cached for this
+ * caller uid, identity, flags, server name and server address, if any,
+ * is taken out of the cache and offered.  No-op (0) when c does not
+ * resume.  Returns 0 or a negative errno. */
+int tickets_session_setup(struct conn *c);
+
+/* Client role, after each record c received: once the server's first
+ * NewSessionTicket is in, keep the session in the generation's cache
+ * (under the key tickets_session_setup() made).  Cheap when there is
+ * nothing to do. */
+void tickets_client_note(struct conn *c);
 
 /* c's handshake has just completed by resumption: validate the peer's
  * certificate chain (kept in the ticket) again against the trust in

@@ -13,7 +13,7 @@ SOFTHSM_TESTS = test/softhsm/fixture-check.sh test/softhsm/server-gnutls.sh \
 	test/softhsm/client-openssl.sh test/softhsm/bulk.sh test/softhsm/threads.sh \
 	test/softhsm/negative.sh test/softhsm/flags.sh test/softhsm/validation.sh \
 	test/softhsm/cache.sh test/softhsm/session-control.sh test/softhsm/dtls.sh \
-	test/softhsm/rsa-kx.sh test/softhsm/resume.sh
+	test/softhsm/rsa-kx.sh test/softhsm/resume.sh test/softhsm/resume-client.sh
 
 TESTS += $(SOFTHSM_TESTS)
 EXTRA_DIST += $(SOFTHSM_TESTS) \

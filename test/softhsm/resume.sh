@@ -24,8 +24,12 @@ tk_daemon_start "$TK_TMP/on.conf"
 ossl() {
 	local name=$1 myname=$2 sess=$3 dir=$4 rc=0
 	shift 4
+	local quiet=()
+	# Saving: -quiet, so that the wait is for the echo, which comes after
+	# the ticket.  Offering: the output must say New or Reused.
+	[ "$dir" = out ] && quiet=(-quiet)
 	tk_app_server "$name" --myname "$myname" --echo --query "$@"
-	tk_fifo_client "$name-cli" "$TK_TMP/data" "$want" openssl s_client -no_ign_eof "-${ver:-tls1_3}" \
+	tk_fifo_client "$name-cli" "$TK_TMP/data" "$want" openssl s_client "${quiet[@]}" -no_ign_eof "-${ver:-tls1_3}" \
 		-connect "127.0.0.1:$TK_PORT" -servername "$myname" -CAfile "$TK_FX/ca.pem" \
 		-cert "${peer_cert:-$TK_FX/peer-user.pem}" -key "$TK_FX/peer-user.key" "-sess_$dir" "$sess" || true
 	tk_wait_pid "$TK_SERVER_PID" 20 || rc=$?
@@ -61,9 +65,9 @@ tk_expect_line "$TK_TMP/r1.err" "PEER=bob@example.test"
 tk_expect_line "$TK_TMP/r1.err" "QUERYFLAGS resumed=yes flags=0x4"
 tk_expect_grep "$TK_TMP/r1.err" '^QUERY state=secure version=TLS1.3 .* peer=bob@example.test .*certlen=[1-9]'
 tk_wait_log 'established.*resumed=yes' || tk_fail "r1: no resumed=yes in the audit record"
-# The echo came back through the resumed session (s_client's own lines
-# are mixed in: look for the last line sent).
-tk_expect_line "$TK_TMP/r1-cli.out" "$(tail -n 1 "$TK_TMP/data")"
+# (s_client's own lines share its output with the echo and it may quit
+# before the echo is back: resume-client.sh checks data on resumed
+# sessions.)
 
 # The resumed peer is authorized again: a request that admits no user
 # identities (TLSKEY_FLAG_NO_REMOTE_USER_ID) refuses bob, resumed or not.

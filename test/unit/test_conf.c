@@ -238,6 +238,27 @@ START_TEST(resumption_settings)
 	expect_error("[identity a.test]\nkey=pkcs11:object=k\ncert=/c\nresumption = 1\n",
 		     "t.conf:4: 'resumption' must be on or off");
 	expect_error("[identity a.test]\nticket-rotation = 5\n", "unknown identity setting 'ticket-rotation'");
+	/* The client role's own settings. */
+	{
+		const char *cl = "client-resumption = on\nclient-session-cache = 9\n"
+				 "[identity a.test]\nkey=pkcs11:object=k\ncert=/c\nclient-resumption = off\n"
+				 "[identity b.test]\nkey=pkcs11:object=k\ncert=/c\n";
+
+		ck_assert_int_eq(keyd_conf_parse("t.conf", cl, strlen(cl), &c, err, sizeof(err)), 0);
+		ck_assert_uint_eq(c->client_session_cache, 9);
+		ck_assert_int_eq(tickets_client_enabled(c, keyd_conf_identity(c, "a.test")), 0);
+		ck_assert_int_eq(tickets_client_enabled(c, keyd_conf_identity(c, "b.test")), 1);
+		/* One does not imply the other. */
+		ck_assert_int_eq(tickets_enabled(c, keyd_conf_identity(c, "b.test")), 0);
+		keyd_conf_free(c);
+	}
+	ck_assert_int_eq(keyd_conf_parse("t.conf", good, strlen(good), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->client_resumption, 0);
+	ck_assert_uint_eq(c->client_session_cache, 256);
+	keyd_conf_free(c);
+	expect_error("client-resumption = yes\n", "'client-resumption' must be on or off");
+	expect_error("client-session-cache = 0\n", "'client-session-cache' must be an integer from 1 to 16384");
+	expect_error("client-session-cache = 16385\n", "client-session-cache");
 }
 END_TEST
 
