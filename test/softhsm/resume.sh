@@ -124,10 +124,26 @@ tk_wait_log 'ACL loaded from' || tk_fail "no reload after SIGHUP"
 full h1 server.example.test t2
 [ "$TK_APP_RC" = 0 ] || tk_fail "h1: app exit $TK_APP_RC"
 
-# Another daemon instance (a restart) has other keys.
+# Another daemon instance (a restart) has other keys.  This one's ACL
+# grants no-cache-read: a request with it asks for a full check, and so
+# neither resumes nor issues tickets.
 ticket t3 server.example.test
-tk_daemon_start "$TK_TMP/on.conf"
+me=$(id -un)
+printf '%s\n' "allow user:$me server.example.test server flags=no-cache-read" \
+	"allow user:$me * client,server" >"$TK_TMP/acl-ncr.conf"
+sed "s|^acl = .*|acl = $TK_TMP/acl-ncr.conf|" "$TK_TMP/on.conf" >"$TK_TMP/ncr.conf"
+tk_daemon_start "$TK_TMP/ncr.conf"
 full d1 server.example.test t3
+ticket t5 server.example.test
+full n1 server.example.test t5 --flags 20
+tk_expect_line "$TK_TMP/n1.err" "QUERYFLAGS resumed=no flags=0x0"
+ossl n2 server.example.test "$TK_TMP/n2.sess" out --flags 20
+if [ -s "$TK_TMP/n2.sess" ] && openssl sess_id -in "$TK_TMP/n2.sess" -noout -text |
+	grep -q 'TLS session ticket:'; then
+	tk_fail "n2: a ticket for a no-cache-read request"
+fi
+ossl n3 server.example.test "$TK_TMP/t5.sess" in
+tk_expect_grep "$TK_TMP/n3-cli.out" '^Reused, TLSv1.3'
 
 # Global off, one identity on: only that one resumes.
 tk_conf one -- "[identity extra.example.test]" \
