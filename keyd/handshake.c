@@ -397,8 +397,8 @@ static enum conn_status finish(struct conn *c)
 	certs = gnutls_certificate_get_peers(c->tls, &n);
 	/* A resumed session skipped the verify callback: validate now. */
 	c->resumed = gnutls_session_is_resumed(c->tls) != 0;
-	if (c->resumed && tickets_check_resumed(c, why, sizeof(why)) < 0)
-		return handshake_fail(c, EKEYREJECTED, "%s", why);
+	if (c->resumed && (r = tickets_check_resumed(c, why, sizeof(why))) < 0)
+		return handshake_fail(c, -r, "%s", why);
 	if (c->cache_hit && certs && n > 0)
 		goto checked;
 	c->peer[0] = '\0';

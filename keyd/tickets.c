@@ -252,7 +252,19 @@ int tickets_session_setup(struct conn *c)
 int tickets_check_resumed(struct conn *c, char *why, size_t len)
 {
 	gnutls_datum_t out = { NULL, 0 };
-	int r = trust_peer_verify(c);
+	int r;
+
+	/* psk_ke (a client may offer only it) would resume with no fresh
+	 * (EC)DHE: whoever later learnt the ticket key could read the
+	 * session.  Only psk_dhe_ke resumes; no key share group means psk_ke
+	 * (in TLS 1.3 gnutls_kx_get() names the certificate's kind). */
+	if (gnutls_group_get(c->tls) == GNUTLS_GROUP_INVALID) {
+		(void)snprintf(why, len, "resumed session refused: no (EC)DHE key exchange (psk_ke)");
+		return -EPROTO;
+	}
+	keyd_log(LOG_DEBUG, "myname=%s: resumed with (EC)DHE group %s", c->req.msg.myname,
+		 gnutls_group_get_name(gnutls_group_get(c->tls)));
+	r = trust_peer_verify(c);
 
 	if (r == 0)
 		return 0;

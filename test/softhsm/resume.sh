@@ -31,7 +31,8 @@ ossl() {
 	tk_app_server "$name" --myname "$myname" --echo --query "$@"
 	tk_fifo_client "$name-cli" "$TK_TMP/data" "$want" openssl s_client "${quiet[@]}" -no_ign_eof "-${ver:-tls1_3}" \
 		-connect "127.0.0.1:$TK_PORT" -servername "$myname" -CAfile "$TK_FX/ca.pem" \
-		-cert "${peer_cert:-$TK_FX/peer-user.pem}" -key "$TK_FX/peer-user.key" "-sess_$dir" "$sess" || true
+		-cert "${peer_cert:-$TK_FX/peer-user.pem}" -key "$TK_FX/peer-user.key" "-sess_$dir" "$sess" \
+		${SCLIENT_EXTRA:-} || true
 	tk_wait_pid "$TK_SERVER_PID" 20 || rc=$?
 	TK_APP_RC=$rc
 }
@@ -123,6 +124,16 @@ kill -HUP "$TK_DAEMON_PID"
 tk_wait_log 'ACL loaded from' || tk_fail "no reload after SIGHUP"
 full h1 server.example.test t2
 [ "$TK_APP_RC" = 0 ] || tk_fail "h1: app exit $TK_APP_RC"
+
+# A client that would also accept resumption without (EC)DHE (psk_ke)
+# still gets a fresh key exchange (psk_ke alone is refused: no client here
+# offers only that).
+ticket t6 server.example.test
+tk_mark
+SCLIENT_EXTRA=-allow_no_dhe_kex ossl k1 server.example.test "$TK_TMP/t6.sess" in
+[ "$TK_APP_RC" = 0 ] || { cat "$TK_TMP/k1.err" >&2; tk_fail "k1: app exit $TK_APP_RC"; }
+tk_expect_grep "$TK_TMP/k1-cli.out" '^Reused, TLSv1.3'
+tk_wait_log 'resumed with \(EC\)DHE group (SECP|X25519|X448|FFDHE)' || tk_fail "k1: resumed without (EC)DHE"
 
 # Another daemon instance (a restart) has other keys.  This one's ACL
 # grants no-cache-read: a request with it asks for a full check, and so
