@@ -1,5 +1,6 @@
-/* TLS 1.3 session resumption, server role: the ticket keys and the checks
- * a resumed session goes through.
+/* TLS 1.3 session resumption: the server role's ticket keys, the client
+ * role's use of the session cache (scache.c), and the checks a resumed
+ * session goes through in either role.
  *
  * GnuTLS (3.7.9) encrypts tickets under keys it derives from the 64-byte
  * master key a session is given (gnutls_session_ticket_enable_server),
@@ -29,8 +30,8 @@
 #include "keyd/log.h"
 #include "keyd/scache.h"
 #include "keyd/tickets.h"
-#include "tlskey/starttls.h"
 #include "keyd/trust.h"
+#include "tlskey/starttls.h"
 
 #define TICKETS_KEY_SIZE 64 /* GnuTLS's TICKET_MASTER_KEY_SIZE */
 
@@ -167,10 +168,10 @@ unsigned tickets_init_flags(const struct keyd_request *q)
 }
 
 /* The cache key of a client request: everything a session must never
- * cross -- the caller's uid, the local identity (and the certificate
- * it may have presented), the request's flags, the server name the
- * server was verified against, the server's address.  The cache lives
- * in the generation, so a reload (trust may change) empties it. */
+ * cross -- the caller's uid, the local identity, the request's flags,
+ * the server name the server was verified against, the server's address.
+ * The cache lives in the generation, so a reload (trust, certificates
+ * may change) empties it. */
 static int client_key(const struct keyd_request *q, uint8_t out[32])
 {
 	gnutls_hash_hd_t h;
