@@ -34,11 +34,16 @@
 #include "tlskey/starttls.h"
 
 #define TICKETS_KEY_SIZE 64 /* GnuTLS's TICKET_MASTER_KEY_SIZE */
+/* One key per identity and certificate-request mode (require, request,
+ * none): a ticket from a session that asked for no client certificate
+ * must not resume where one is required (it would be refused for want of
+ * a certificate instead of getting the full handshake that asks). */
+#define TICKETS_MODES 3
 
 struct tickets {
 	pthread_mutex_t lock;
 	unsigned rotation_s;
-	size_t n;                    /* identities, conf->ids order */
+	size_t n;                    /* identities (conf->ids order) x TICKETS_MODES */
 	unsigned char *keys;         /* n * TICKETS_KEY_SIZE, mapped below */
 	size_t map_len;
 	unsigned long long next_ms;  /* rotate when a session is set up after this */
@@ -93,7 +98,7 @@ int tickets_new(const struct keyd_conf *conf, struct tickets **ret_t)
 {
 	struct tickets *t;
 	long page = sysconf(_SC_PAGESIZE);
-	size_t want = conf->n_ids * TICKETS_KEY_SIZE, i;
+	size_t want = conf->n_ids * TICKETS_MODES * TICKETS_KEY_SIZE, i;
 
 	for (i = 0; i < conf->n_ids && !tickets_enabled(conf, &conf->ids[i]); i++)
 		;
@@ -104,7 +109,7 @@ int tickets_new(const struct keyd_conf *conf, struct tickets **ret_t)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	t->n = conf->n_ids;
+	t->n = conf->n_ids * TICKETS_MODES;
 	t->rotation_s = conf->ticket_rotation_s;
 	if (page <= 0)
 		page = 4096;
@@ -223,6 +228,15 @@ void tickets_client_note(struct conn *c)
 	gnutls_free(d.data);
 }
 
+/* The certificate-request mode of a server request (0 require, 1
+ * request, 2 none), as handshake_begin() sets it. */
+static size_t cert_mode(const struct keyd_request *q)
+{
+	if (q->msg.flags & TLSKEY_FLAG_NO_REQUEST_PEER_CERT)
+		return 2;
+	return (q->msg.flags & TLSKEY_FLAG_NO_REQUIRE_PEER_CERT) ? 1 : 0;
+}
+
 int tickets_session_setup(struct conn *c)
 {
 	const struct keyd_request *q = &c->req;
@@ -239,7 +253,7 @@ int tickets_session_setup(struct conn *c)
 	if (tk_now_ms() >= t->next_ms && rotate(t) < 0) {
 		r = -EIO;
 	} else {
-		key.data = t->keys + q->id_index * TICKETS_KEY_SIZE;
+		key.data = t->keys + (q->id_index * TICKETS_MODES + cert_mode(q)) * TICKETS_KEY_SIZE;
 		/* GnuTLS copies the key into the session (and wipes it at
 		 * gnutls_deinit): the lock covers only the copy. */
 		r = gnutls_session_ticket_enable_server(s, &key) < 0 ? -EIO : 0;

@@ -76,6 +76,18 @@ ossl r2 server.example.test "$TK_TMP/t1.sess" in --flags 8 --expect-errno EACCES
 [ "$TK_APP_RC" = 0 ] || { cat "$TK_TMP/r2.err" >&2; tk_fail "r2: resumed bob was not refused"; }
 tk_expect_grep "$TK_TMP/r2-cli.out" '^Reused, TLSv1.3'
 
+# ... and to the certificate request: a ticket from a session that asked
+# for no client certificate gets a full handshake where one is required
+# (which asks for it), not a refusal.
+ossl nc1 server.example.test "$TK_TMP/nc1.sess" out --flags 2
+[ "$TK_APP_RC" = 0 ] || { cat "$TK_TMP/nc1.err" >&2; tk_fail "nc1: app exit $TK_APP_RC"; }
+tk_expect_line "$TK_TMP/nc1.err" "PEER="
+full nc2 server.example.test nc1
+[ "$TK_APP_RC" = 0 ] || { cat "$TK_TMP/nc2.err" >&2; tk_fail "nc2: app exit $TK_APP_RC"; }
+tk_expect_line "$TK_TMP/nc2.err" "PEER=bob@example.test"
+ossl nc3 server.example.test "$TK_TMP/nc1.sess" in --flags 2
+tk_expect_grep "$TK_TMP/nc3-cli.out" '^Reused, TLSv1.3'
+
 # A ticket is bound to its identity: rsa.example.test cannot decrypt it.
 full x1 rsa.example.test t1
 tk_expect_line "$TK_TMP/x1.err" "QUERYFLAGS resumed=no flags=0x0"
