@@ -161,6 +161,8 @@ void outcome_audit_prio(const struct conn *c, const char *event, int err, int pr
 	keyd_audit(&a);
 	stats_outcome(c->w->k->stats, event_outcome(event), err,
 		      c->req.id ? c->req.id->stats_slot : (size_t)-1);
+	if (c->resumed && event_outcome(event) == STATS_ESTABLISHED)
+		stats_resumed(c->w->k->stats);
 }
 
 /* Publish what tlskey_query() will report about this session. */

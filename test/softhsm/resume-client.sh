@@ -51,6 +51,8 @@ tk_wait_log 'event=established .*myname=alice@example.test role=client .*resumed
 	tk_fail "c2: no resumed=yes in the audit record"
 # The resumed session brought a new ticket, and the one offered is gone.
 cli c3 yes "$PEER" alice@example.test
+tk_ctl m -s "$TLSKEYD_SOCKET" metrics || tk_fail "tlskeyctl metrics failed"
+tk_expect_line "$TK_TMP/m.out" "tlskeyd_handshakes_resumed_total 2"
 
 # Never across identities, server names or server addresses.
 cli x1 no "$PEER" carol@example.test

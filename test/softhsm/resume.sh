@@ -70,11 +70,23 @@ tk_wait_log 'established.*resumed=yes' || tk_fail "r1: no resumed=yes in the aud
 # before the echo is back: resume-client.sh checks data on resumed
 # sessions.)
 
+# resumed() WANT: the daemon's count of resumed handshakes (metrics, and
+# the JSON status document) is WANT.
+resumed() {
+	tk_ctl m -s "$TLSKEYD_SOCKET" metrics || tk_fail "tlskeyctl metrics failed"
+	tk_expect_line "$TK_TMP/m.out" "tlskeyd_handshakes_resumed_total $1"
+	tk_ctl j -s "$TLSKEYD_SOCKET" status --json || tk_fail "tlskeyctl status --json failed"
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if repr(d).count("handshakes_resumed\x27: " + sys.argv[2]) else 1)' \
+		"$TK_TMP/j.out" "$1" || tk_fail "status --json: handshakes_resumed is not $1"
+}
+resumed 1
+
 # The resumed peer is authorized again: a request that admits no user
 # identities (TLSKEY_FLAG_NO_REMOTE_USER_ID) refuses bob, resumed or not.
 ossl r2 server.example.test "$TK_TMP/t1.sess" in --flags 8 --expect-errno EACCES
 [ "$TK_APP_RC" = 0 ] || { cat "$TK_TMP/r2.err" >&2; tk_fail "r2: resumed bob was not refused"; }
 tk_expect_grep "$TK_TMP/r2-cli.out" '^Reused, TLSv1.3'
+resumed 1 # refused: not established
 
 # ... and to the certificate request: a ticket from a session that asked
 # for no client certificate gets a full handshake where one is required
