@@ -13,6 +13,9 @@ tk_need gnutls-serv openssl ip unshare
 if [ "${TK_RC_NETNS:-}" != 1 ]; then
 	u=-n
 	[ "$(id -u)" = 0 ] || u=-rn
+	# Inside a user namespace id -u says 0: remember who we really are.
+	TK_RC_ROOT=$([ "$(id -u)" = 0 ] && echo 1 || echo 0)
+	export TK_RC_ROOT
 	TK_RC_NETNS=1 exec unshare $u -- "${BASH:-bash}" "$0" "$@"
 fi
 ip link set lo up || tk_fail "cannot bring lo up in the test's network namespace"
@@ -60,15 +63,21 @@ SNI= cli x2 no "$PEER" alice@example.test
 cli x3 no "$PEER2" alice@example.test
 cli x4 yes "$PEER2" alice@example.test
 
-# Never across caller uids; a reload empties the cache.
-. "$top_srcdir/test/lib/tk-acl.sh"
-tk_make_test_user
-echo "allow user:$TK_TEST_USER alice@example.test client" >>"$TK_FX/acl.conf"
+# Never across caller uids (a test account: root only, as in CI); a
+# reload empties the cache.
+if [ "$TK_RC_ROOT" = 1 ]; then
+	tk_make_test_user
+	echo "allow user:$TK_TEST_USER alice@example.test client" >>"$TK_FX/acl.conf"
+fi
 tk_mark
 kill -HUP "$TK_DAEMON_PID"
 tk_wait_log 'ACL loaded from' || tk_fail "no reload after SIGHUP"
 cli u0 no "$PEER" alice@example.test
-APP=tk_app_user cli u1 no "$PEER" alice@example.test
+if [ "$TK_RC_ROOT" = 1 ]; then
+	APP=tk_app_user cli u1 no "$PEER" alice@example.test
+else
+	tk_log "not root: the other-uid case (u1) is left out"
+fi
 cli u2 yes "$PEER" alice@example.test
 
 # openssl s_server (TLS 1.3 tickets by default), two connections.
