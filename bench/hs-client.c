@@ -2,7 +2,8 @@
  *
  *   hs-client hs   ADDR:PORT N [opts]   N full handshakes (no resumption),
  *                                        each on a new connection; prints
- *                                        "HS n= secs= rate= p50_us= p99_us= fail="
+ *                                        "HS n= secs= rate= p50_us= p99_us= fail=
+ *                                        resumed="
  *   hs-client hold ADDR:PORT N [opts]   open N TLS connections and keep them
  *                                        idle until stdin is closed; prints
  *                                        "HELD n=" once all are up
@@ -15,6 +16,10 @@
  *                  (N is then a cap), so that a round lasts a fixed time
  *       --prio P   GnuTLS priority string, default NORMAL
  *       --plain    plain TCP instead of TLS (bulk, hs)
+ *       --resume   hs: each thread first makes one full handshake and keeps
+ *                  the server's TLS 1.3 ticket, then offers it in each of
+ *                  its N handshakes (counted as resumed= when the server
+ *                  took it); the priming handshake is not timed
  *
  * The client does not verify the server: the benchmark measures the
  * server side.  ADDR is numeric IPv4 (loopback in run.sh). */
@@ -42,6 +47,7 @@ static struct sockaddr_in addr = { .sin_family = AF_INET };
 static const char *prio = "NORMAL";
 static int plain;
 static long long deadline_us; /* hs --secs: 0 none */
+static int resume;
 static gnutls_certificate_credentials_t cred;
 
 static long long now_us(void)
@@ -73,13 +79,15 @@ static int tcp_connect(void)
 }
 
 /* A connected, handshaken session, or NULL. */
-static gnutls_session_t tls_open(int s)
+static gnutls_session_t tls_open(int s, const gnutls_datum_t *sess)
 {
 	gnutls_session_t t;
 	int r;
 
-	if (gnutls_init(&t, GNUTLS_CLIENT | GNUTLS_NO_TICKETS) < 0)
+	if (gnutls_init(&t, GNUTLS_CLIENT | (resume ? 0 : GNUTLS_NO_TICKETS)) < 0)
 		die("gnutls_init", "failed");
+	if (sess && sess->size && gnutls_session_set_data(t, sess->data, sess->size) < 0)
+		die("gnutls_session_set_data", "failed");
 	if (gnutls_priority_set_direct(t, prio, NULL) < 0)
 		die("priority", prio);
 	(void)gnutls_credentials_set(t, GNUTLS_CRD_CERTIFICATE, cred);
@@ -97,14 +105,36 @@ static gnutls_session_t tls_open(int s)
 }
 
 struct hs_job {
-	unsigned n, done, fails;
+	unsigned n, done, fails, resumed;
 	long long *lat;
+	gnutls_datum_t sess; /* --resume: the session to offer */
 };
+
+/* --resume: one untimed full handshake; read until the server closes, so
+ * that its NewSessionTicket is taken in, and keep the session. */
+static void hs_prime(struct hs_job *j)
+{
+	char buf[256];
+	int s = tcp_connect();
+	gnutls_session_t t = s >= 0 ? tls_open(s, NULL) : NULL;
+
+	if (!t)
+		die("resume", "priming handshake failed");
+	while (gnutls_record_recv(t, buf, sizeof(buf)) > 0)
+		;
+	if (!(gnutls_session_get_flags(t) & GNUTLS_SFLAGS_SESSION_TICKET) ||
+	    gnutls_session_get_data2(t, &j->sess) < 0)
+		die("resume", "the server sent no session ticket");
+	gnutls_deinit(t);
+	(void)close(s);
+}
 
 static void *hs_thread(void *arg)
 {
 	struct hs_job *j = arg;
 
+	if (resume)
+		hs_prime(j);
 	for (unsigned i = 0; i < j->n; i++) {
 		long long t0 = now_us();
 		int s;
@@ -113,13 +143,14 @@ static void *hs_thread(void *arg)
 			break;
 		j->done++;
 		s = tcp_connect();
-		gnutls_session_t t = s >= 0 ? tls_open(s) : NULL;
+		gnutls_session_t t = s >= 0 ? tls_open(s, &j->sess) : NULL;
 
 		if (!t) {
 			j->fails++;
 			j->lat[i] = -1;
 		} else {
 			j->lat[i] = now_us() - t0;
+			j->resumed += gnutls_session_is_resumed(t) != 0;
 			(void)gnutls_bye(t, GNUTLS_SHUT_WR);
 			gnutls_deinit(t);
 		}
@@ -141,7 +172,7 @@ static int run_hs(unsigned n, unsigned conc)
 	pthread_t *th = calloc(conc, sizeof(*th));
 	struct hs_job *jobs = calloc(conc, sizeof(*jobs));
 	long long *all = calloc(n, sizeof(*all)), t0;
-	unsigned k = 0, fails = 0;
+	unsigned k = 0, fails = 0, resumed = 0;
 	double secs;
 
 	if (!th || !jobs || !all)
@@ -158,6 +189,8 @@ static int run_hs(unsigned n, unsigned conc)
 	for (unsigned i = 0; i < conc; i++) {
 		(void)pthread_join(th[i], NULL);
 		fails += jobs[i].fails;
+		resumed += jobs[i].resumed;
+		gnutls_free(jobs[i].sess.data);
 		for (unsigned x = 0; x < jobs[i].done; x++)
 			if (jobs[i].lat[x] >= 0)
 				all[k++] = jobs[i].lat[x];
@@ -165,8 +198,8 @@ static int run_hs(unsigned n, unsigned conc)
 	}
 	secs = (double)(now_us() - t0) / 1e6;
 	qsort(all, k, sizeof(*all), cmp_ll);
-	(void)printf("HS n=%u secs=%.3f rate=%.1f p50_us=%lld p99_us=%lld fail=%u\n", k, secs,
-		     (double)k / secs, k ? all[k / 2] : -1, k ? all[(k * 99) / 100] : -1, fails);
+	(void)printf("HS n=%u secs=%.3f rate=%.1f p50_us=%lld p99_us=%lld fail=%u resumed=%u\n", k, secs,
+		     (double)k / secs, k ? all[k / 2] : -1, k ? all[(k * 99) / 100] : -1, fails, resumed);
 	free(all);
 	free(jobs);
 	free(th);
@@ -182,7 +215,7 @@ static int run_hold(unsigned n)
 	(void)setrlimit(RLIMIT_NOFILE, &rl);
 	for (unsigned i = 0; i < n; i++) {
 		int s = tcp_connect();
-		gnutls_session_t t = s >= 0 ? tls_open(s) : NULL;
+		gnutls_session_t t = s >= 0 ? tls_open(s, NULL) : NULL;
 
 		if (!t) {
 			(void)fprintf(stderr, "hs-client: hold: connection %u failed\n", i);
@@ -209,7 +242,7 @@ static int run_bulk(unsigned long long bytes)
 
 	if (s < 0)
 		die("connect", strerror(errno));
-	if (!plain && !(t = tls_open(s)))
+	if (!plain && !(t = tls_open(s, NULL)))
 		return 1;
 	memset(out, 'x', sizeof(out));
 	(void)fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
@@ -282,7 +315,7 @@ int main(int argc, char **argv)
 
 	(void)signal(SIGPIPE, SIG_IGN);
 	if (argc < 4)
-		die("usage", "hs|hold|bulk ADDR:PORT N [--conc C] [--prio P] [--plain]");
+		die("usage", "hs|hold|bulk ADDR:PORT N [--conc C] [--prio P] [--plain] [--resume]");
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--conc") && i + 1 < argc)
 			conc = (unsigned)atoi(argv[++i]);
@@ -292,6 +325,8 @@ int main(int argc, char **argv)
 			deadline_us = (long long)(atof(argv[++i]) * 1e6);
 		else if (!strcmp(argv[i], "--plain"))
 			plain = 1;
+		else if (!strcmp(argv[i], "--resume"))
+			resume = 1;
 		else
 			die("unknown option", argv[i]);
 	}

@@ -13,7 +13,7 @@ bench_tk_bench_app_SOURCES = bench/tk-bench-app.c
 bench_tk_bench_app_CFLAGS = $(AM_CFLAGS) -pthread
 bench_tk_bench_app_LDADD = libtlskey.la -lpthread
 CLEANFILES += $(EXTRA_PROGRAMS)
-EXTRA_DIST += bench/run.sh
+EXTRA_DIST += bench/run.sh bench/resume.sh
 
 bench: $(EXTRA_PROGRAMS) tlskeyd test/fault/libfaultp11.la bench-wrapper
 .PHONY: bench bench-wrapper

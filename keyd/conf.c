@@ -183,6 +183,8 @@ static int start_identity(struct parser *p, char *hdr)
 	p->cur = &ids[c->n_ids];
 	memset(p->cur, 0, sizeof(*p->cur));
 	p->cur->peer_cn = -1;
+	p->cur->resumption = -1;
+	p->cur->client_resumption = -1;
 	p->cur->line = p->line;
 	p->cur->name = strdup(name);
 	c->n_ids++;
@@ -310,6 +312,10 @@ static void conf_defaults(struct keyd_conf *c)
 		c->close_timeout_ms = 10000;
 	if (!c->upgrade_drain_s)
 		c->upgrade_drain_s = 3600;
+	if (!c->ticket_rotation_s)
+		c->ticket_rotation_s = 3600;
+	if (!c->client_session_cache)
+		c->client_session_cache = 256;
 }
 
 static void cache_defaults(struct parser *p)

@@ -37,6 +37,8 @@ struct keyd_identity {
 	char *ocsp_file; /* ocsp-response: DER OCSP response to staple, or NULL */
 	int peer_ocsp;   /* peer-ocsp of this identity (enum keyd_peer_ocsp), 0: the global one */
 	int peer_cn;    /* peer-cn of this identity (KEYD_PEER_CN_* bits), -1: the global one */
+	int resumption; /* resumption = on/off here, -1: the global setting */
+	int client_resumption; /* client-resumption = on/off here, -1: global */
 	unsigned line;  /* where the section starts, for messages */
 	unsigned key_line; /* where 'key' is */
 	size_t stats_slot; /* its counters (stats_assign), kept by name across reloads */
@@ -93,6 +95,10 @@ struct keyd_conf {
 	enum keyd_dane dane;       /* global dane = (KEYD_DANE_OFF by default) */
 	char *dns_resolver;        /* dns-resolver: "ADDR" or "ADDR@PORT", NULL: none */
 	char *dns_trust_anchor;    /* dns-trust-anchor: DNSKEY/DS file for libunbound */
+	int resumption;            /* resumption = on: TLS 1.3 tickets, server role (tickets.c) */
+	unsigned ticket_rotation_s; /* ticket-rotation: new ticket keys this often (and lifetime) */
+	int client_resumption;     /* client-resumption = on: keep servers' tickets (scache.c) */
+	unsigned client_session_cache; /* client-session-cache: slots of that cache */
 	struct keyd_identity *ids;
 	size_t n_ids;
 	struct keyd_peer *peers;

@@ -21,6 +21,7 @@
 #define I(field) offsetof(struct keyd_identity, field)
 
 static const char *const tcp_unix[] = { "tcp", "unix", NULL };
+static const char *const off_on[] = { "off", "on", NULL };
 static const char *const refuse_unix[] = { "refuse", "unix", NULL };
 /* "" holds index 0, which no value selects: the identity takes the global value. */
 /* peer-cn: the index is the KEYD_PEER_CN_* bits (1 hostname, 2 e-mail). */
@@ -247,6 +248,10 @@ const struct conf_setting conf_global_settings[] = {
 	{ .key = "request-timeout", .kind = CONF_UINT, .off = G(request_timeout_ms), .min = 1, .max = 3600 * 1000 },
 	{ .key = "peer-ocsp", .kind = CONF_CHOICE, .off = G(peer_ocsp), .choices = peer_ocsp },
 	{ .key = "reevaluate", .kind = CONF_FN, .off = G(reevaluate), .fn = set_reeval },
+	{ .key = "resumption", .kind = CONF_CHOICE, .off = G(resumption), .choices = off_on },
+	{ .key = "client-resumption", .kind = CONF_CHOICE, .off = G(client_resumption), .choices = off_on },
+	{ .key = "client-session-cache", .kind = CONF_UINT, .off = G(client_session_cache), .min = 1, .max = 16384 },
+	{ .key = "ticket-rotation", .kind = CONF_UINT, .off = G(ticket_rotation_s), .min = 1, .max = 7 * 24 * 3600 },
 	{ .key = "dane", .kind = CONF_FN, .off = G(dane), .fn = set_dane_global },
 	{ .key = "dns-resolver", .kind = CONF_FN, .off = G(dns_resolver), .fn = set_resolver, .is_str = 1 },
 	{ .key = "dns-trust-anchor", .kind = CONF_PATH, .off = G(dns_trust_anchor) },
@@ -261,6 +266,8 @@ const struct conf_setting conf_identity_settings[] = {
 	{ .key = "ocsp-response", .kind = CONF_PATH, .off = I(ocsp_file) },
 	{ .key = "peer-ocsp", .kind = CONF_CHOICE, .off = I(peer_ocsp), .choices = peer_ocsp },
 	{ .key = "peer-cn", .kind = CONF_CHOICE, .off = I(peer_cn), .choices = peer_cn },
+	{ .key = "resumption", .kind = CONF_CHOICE, .off = I(resumption), .choices = off_on },
+	{ .key = "client-resumption", .kind = CONF_CHOICE, .off = I(client_resumption), .choices = off_on },
 	{ .key = "dane", .kind = CONF_FN, .off = I(dane), .fn = set_dane_identity },
 	{ .key = "pin-file", .kind = CONF_FN, .off = I(pin_file), .fn = set_pin_file, .is_str = 1 },
 };

@@ -108,6 +108,9 @@ struct conn {
 	const char *reason;        /* audit reason of a refusal or end ("revoked"), static, or NULL */
 	int cache_hit;             /* peer, mapped_user came from the validation cache */
 	int pinned;                /* peer accepted by a configured pin, not a CA */
+	int resumed;               /* the handshake resumed a session (tickets.c) */
+	int resume_save;           /* client role: keep the server's ticket under resume_key */
+	uint8_t resume_key[32];
 	uint8_t cache_key[32];
 	/* DANE, client role (dane.c): the TLSA answer the peer's chain must
 	 * match (NULL: PKIX only), the lookup the conn waits for (0: none),

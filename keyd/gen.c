@@ -15,6 +15,8 @@
 #include "keyd/ocsp.h"
 #include "keyd/quota.h"
 #include "keyd/trust.h"
+#include "keyd/scache.h"
+#include "keyd/tickets.h"
 #include "keyd/vcache.h"
 #include "pkcs11/p11.h"
 
@@ -65,6 +67,8 @@ static void gen_free(struct keyd_gen *g)
 	trust_domains_free(g); /* g->cred and g->prio with the global domain */
 	vcache_free(g->vcache);
 	quota_free(g->quota);
+	tickets_free(g->tickets);
+	scache_free(g->scache);
 	keyd_conf_free(g->conf);
 	free(g);
 }
@@ -138,7 +142,9 @@ static int build_common(struct keyd_gen *g, struct gen_errors *errs)
 		errs->anchors_bad = 1;
 		bad = 1;
 	}
-	if (vcache_new(c->cache_size, c->cache_ttl_s, &g->vcache) < 0 || quota_new(&lim, &g->quota) < 0) {
+	/* New ticket keys with every generation: a reload may change trust. */
+	if (vcache_new(c->cache_size, c->cache_ttl_s, &g->vcache) < 0 || quota_new(&lim, &g->quota) < 0 ||
+	    tickets_new(c, &g->tickets) < 0 || tickets_scache_new(c, &g->scache) < 0) {
 		gen_error(errs, "%s: out of memory", c->path);
 		return -ENOMEM;
 	}

@@ -12,6 +12,8 @@
 
 struct vcache;
 struct quota;
+struct tickets;
+struct scache;
 struct keyd_ocsp;
 struct crl_set;
 
@@ -49,6 +51,8 @@ struct keyd_gen {
 	struct trust_domain **id_trust;  /* per identity (conf->ids order); NULL: the global */
 	struct vcache *vcache;           /* cleared by every reload: trust may change */
 	struct quota *quota;             /* handshake shares of this generation */
+	struct tickets *tickets;         /* session ticket keys (tickets.h), NULL: no resumption */
+	struct scache *scache;           /* servers' sessions, client role (scache.h), or NULL */
 };
 
 /* The trust domain identity i of g validates its peers with. */

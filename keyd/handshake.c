@@ -36,6 +36,7 @@
 #include "keyd/signer.h"
 #include "keyd/trust.h"
 #include "keyd/vhost.h"
+#include "keyd/tickets.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
 #include "keyd/ocsp.h"
@@ -283,11 +284,9 @@ enum conn_status handshake_begin(struct conn *c)
 	c->dtls = q->msg.proto == IPPROTO_UDP;
 	flags = (q->msg.role == TK_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
 		GNUTLS_NO_SIGNAL | (c->dtls ? GNUTLS_DATAGRAM : 0);
-	/* No session tickets, in either role: every connection is a full
-	 * handshake, validated and authorized afresh (a resumed session would
-	 * skip our verification callback), and a ticket costs the server a
-	 * key derivation and an encryption per handshake. */
-	flags |= GNUTLS_NO_TICKETS;
+	/* No session tickets unless resumption is on (tickets.c), which
+	 * validates and authorizes a resumed session afresh in finish(). */
+	flags |= tickets_init_flags(q);
 	r = gnutls_init(&c->tls, flags);
 	if (r < 0) {
 		c->tls = NULL;
@@ -301,6 +300,8 @@ enum conn_status handshake_begin(struct conn *c)
 	r = alpn_session_setup(c, alpn_why, sizeof(alpn_why));
 	if (r < 0)
 		return handshake_fail(c, -r, "%s", alpn_why);
+	if (tickets_session_setup(c) < 0)
+		return handshake_fail(c, EIO, "session setup: no session ticket key");
 	gnutls_transport_set_ptr(c->tls, c);
 	gnutls_transport_set_pull_function(c->tls, net_pull);
 	gnutls_transport_set_push_function(c->tls, net_push);
@@ -439,6 +440,10 @@ static enum conn_status finish(struct conn *c)
 	struct keyd_peer_ids ids = { .n = 0 };
 
 	certs = gnutls_certificate_get_peers(c->tls, &n);
+	/* A resumed session skipped the verify callback: validate now. */
+	c->resumed = gnutls_session_is_resumed(c->tls) != 0;
+	if (c->resumed && (r = tickets_check_resumed(c, why, sizeof(why))) < 0)
+		return handshake_fail(c, -r, "%s", why);
 	if (c->cache_hit && certs && n > 0)
 		goto checked;
 	c->peer[0] = '\0';
@@ -498,10 +503,11 @@ checked:
 			       q->msg.peername_max);
 	}
 
-	(void)snprintf(why, sizeof(why), "%s %s%s%s%s%s%s",
+	(void)snprintf(why, sizeof(why), "%s %s%s%s%s%s%s%s",
 		       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)),
 		       gnutls_cipher_get_name(gnutls_cipher_get(c->tls)),
 		       c->alpn[0] ? " alpn=" : "", c->alpn,
+		       c->resumed ? " resumed=yes" : "",
 		       c->mapped_user[0] ? " mapped-user=" : "", c->mapped_user,
 		       c->cache_hit ? " (cached validation)" : c->pinned ? " (pinned)"
 		       : dane_usage_note(c->dane_usage));

@@ -44,6 +44,8 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/signer.c keyd/signer.h \
 	keyd/stats.c keyd/stats.h \
 	keyd/status.c keyd/status.h \
+	keyd/scache.c keyd/scache.h \
+	keyd/tickets.c keyd/tickets.h \
 	keyd/trust.c keyd/trust.h \
 	keyd/upgrade.c keyd/upgrade.h \
 	keyd/vcache.c keyd/vcache.h \

@@ -35,6 +35,8 @@ static uint32_t info_flags(const struct conn *c)
 		if (!c->req.gen->conf->protected_unix)
 			f |= TLSKEY_INFO_UNIX_FALLBACK;
 	}
+	if (c->resumed)
+		f |= TLSKEY_INFO_RESUMED;
 	return f;
 }
 
@@ -165,6 +167,8 @@ void outcome_audit_prio(const struct conn *c, const char *event, int err, int pr
 	keyd_audit(&a);
 	stats_outcome(c->w->k->stats, event_outcome(event), err,
 		      c->req.id ? c->req.id->stats_slot : (size_t)-1);
+	if (c->resumed && event_outcome(event) == STATS_ESTABLISHED)
+		stats_resumed(c->w->k->stats);
 }
 
 /* Every identity the peer's certificate proves, for the session query.

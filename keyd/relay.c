@@ -27,6 +27,7 @@
 #include "keyd/relay.h"
 #include "keyd/relay_io.h"
 #include "keyd/appsock.h"
+#include "keyd/tickets.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
 
@@ -106,8 +107,12 @@ static ssize_t net_recv(struct conn *c, uint8_t *buf, size_t len)
 {
 	ssize_t n;
 
-	if (c->tls)
-		return gnutls_record_recv(c->tls, buf, len);
+	if (c->tls) {
+		n = gnutls_record_recv(c->tls, buf, len);
+		/* A server's NewSessionTicket comes in among the records. */
+		tickets_client_note(c);
+		return n;
+	}
 	do
 		n = recv(c->net.fd, buf, len, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);

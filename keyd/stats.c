@@ -135,6 +135,12 @@ void stats_outcome(struct stats *s, enum stats_outcome o, int err, size_t id)
 		ADD(s->denied_id[id], 1);
 }
 
+void stats_resumed(struct stats *s)
+{
+	if (s)
+		ADD(s->resumed, 1);
+}
+
 void stats_session_end(struct stats *s, enum stats_end e, unsigned long long in,
 		       unsigned long long out)
 {

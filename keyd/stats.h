@@ -70,6 +70,7 @@ struct stats {
 	atomic_ullong outcome[STATS_OUTCOME_N][STATS_ERRNO_MAX];
 	atomic_ullong ended[STATS_END_N];
 	atomic_ullong bytes_in, bytes_out; /* of ended sessions */
+	atomic_ullong resumed;             /* established handshakes that resumed a session */
 	atomic_ullong queued, waiting;     /* the accept loop's queue, refreshed each second */
 };
 
@@ -100,6 +101,9 @@ void stats_key_event(struct stats *s, size_t id, int err);
 void stats_outcome(struct stats *s, enum stats_outcome o, int err, size_t id);
 
 /* An established session ended: how, and its bytes each way. */
+/* One more established handshake resumed a session (tickets.c).  NULL ok. */
+void stats_resumed(struct stats *s);
+
 void stats_session_end(struct stats *s, enum stats_end e, unsigned long long in,
 		       unsigned long long out);
 

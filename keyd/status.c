@@ -234,8 +234,9 @@ static void text_counters(const struct keyd *k, struct sb *b)
 	for (int e = 0; s && e < STATS_END_N; e++)
 		sb_printf(b, "  %-20s %llu\n", stats_end_name((enum stats_end)e), GET(s->ended[e]));
 	if (s)
-		sb_printf(b, "bytes: %llu received from peers, %llu sent to peers (ended sessions)\n",
-			  GET(s->bytes_in), GET(s->bytes_out));
+		sb_printf(b, "bytes: %llu received from peers, %llu sent to peers (ended sessions)\n"
+			     "resumed handshakes: %llu\n",
+			  GET(s->bytes_in), GET(s->bytes_out), GET(s->resumed));
 }
 
 static void render_text(const struct keyd *k, size_t n_ids, struct sb *b)
@@ -310,8 +311,8 @@ static void json_counters(const struct keyd *k, struct sb *b)
 			  GET(s->ended[e]));
 	sb_printf(b, "},");
 	if (s)
-		sb_printf(b, "\"bytes_received\":%llu,\"bytes_sent\":%llu,", GET(s->bytes_in),
-			  GET(s->bytes_out));
+		sb_printf(b, "\"bytes_received\":%llu,\"bytes_sent\":%llu,\"handshakes_resumed\":%llu,",
+			  GET(s->bytes_in), GET(s->bytes_out), GET(s->resumed));
 }
 
 static const char *json_tri(const char *yn)
@@ -412,6 +413,8 @@ static void prom_globals(const struct keyd *k, struct sb *b)
 	sb_printf(b, "tlskeyd_session_bytes_received_total %llu\n", s ? GET(s->bytes_in) : 0);
 	prom_head(b, "session_bytes_sent_total", "counter", "Bytes to peers (ended sessions).");
 	sb_printf(b, "tlskeyd_session_bytes_sent_total %llu\n", s ? GET(s->bytes_out) : 0);
+	prom_head(b, "handshakes_resumed_total", "counter", "Established handshakes that resumed a session.");
+	sb_printf(b, "tlskeyd_handshakes_resumed_total %llu\n", s ? GET(s->resumed) : 0);
 }
 
 /* Metric families per identity: all samples of one family together. */

@@ -117,9 +117,9 @@ static int dane_verify(struct conn *c, const gnutls_datum_t *certs, unsigned n)
 	return r >= DANE_USAGE_TA ? 0 : 1;
 }
 
-static int verify_cb(gnutls_session_t s)
+int trust_peer_verify(struct conn *c)
 {
-	struct conn *c = gnutls_session_get_ptr(s);
+	gnutls_session_t s = c->tls;
 	const struct keyd_request *q = &c->req;
 	const struct trust_domain *dom = gen_trust_of(q->gen, q->id_index);
 	gnutls_typed_vdata_st data[2];
@@ -174,6 +174,11 @@ static int verify_cb(gnutls_session_t s)
 		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
 	}
 	return 0;
+}
+
+static int verify_cb(gnutls_session_t s)
+{
+	return trust_peer_verify(gnutls_session_get_ptr(s));
 }
 
 /* The file or directory at path as opened (st): trusted (tk_file_trusted)? */

@@ -54,4 +54,13 @@ int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_cre
 int trust_peer_recheck(const struct keyd_gen *g, size_t id_index, const struct conn *c,
 		       const char **ret_reason);
 
+/* Validate the peer certificate chain of c's TLS session (the credentials'
+ * verify callback, and again for a resumed session, which GnuTLS does not
+ * validate): the validation cache of c's generation, the trust anchors,
+ * the purpose, the host name of a client request, pins.  Sets c->peer and
+ * c->mapped_user on a cache hit, c->pinned, c->verify_status on failure.
+ * Returns 0 (also when the peer sent no certificate: finish() applies the
+ * request flags) or GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR. */
+int trust_peer_verify(struct conn *c);
+
 #endif

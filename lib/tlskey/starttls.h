@@ -275,6 +275,12 @@ struct tlskey_info {
  * started and the daemon is configured with protected-socket-fallback =
  * unix (with the default, refuse, such a start fails with EAGAIN). */
 #define TLSKEY_INFO_UNIX_FALLBACK 0x0002
+/* The handshake resumed an earlier session from a TLS 1.3 session ticket
+ * (resumption = on for the server role, client-resumption = on for the
+ * client role): no certificate was exchanged; the daemon validated the
+ * peer's certificate kept with the session again and authorized it as
+ * after a full handshake. */
+#define TLSKEY_INFO_RESUMED 0x0004
 
 /* Query the session behind a protected descriptor.  The descriptor itself
  * is the credential: only a process holding it can ask.  Returns 0 and

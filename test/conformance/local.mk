@@ -6,7 +6,8 @@
 CONFORMANCE_TESTS = test/conformance/tlsfuzzer-large-hello.sh \
 	test/conformance/tlsfuzzer-finished.sh test/conformance/tlsfuzzer-rsa.sh \
 	test/conformance/tlsfuzzer-ecdsa.sh test/conformance/relay-alerts.sh \
-	test/conformance/version-negotiation.sh test/conformance/client-role.sh
+	test/conformance/version-negotiation.sh test/conformance/client-role.sh \
+	test/conformance/tlsfuzzer-resumption.sh
 
 TESTS += $(CONFORMANCE_TESTS)
 EXTRA_DIST += $(CONFORMANCE_TESTS) test/conformance/exceptions.txt test/conformance/tf-peer.py

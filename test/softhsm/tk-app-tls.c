@@ -216,6 +216,9 @@ static void print_query(const struct tlskey_info *i)
 		      "certlen=%zu\nQUERY-ALPN=%s\n",
 		      state_name(i->state), i->version, i->cipher_suite, i->peer, i->local,
 		      i->mapped_user, i->handshake_ms, i->peer_cert_len, i->alpn);
+	/* A line of its own: tests match the QUERY line whole. */
+	(void)fprintf(stderr, "QUERYFLAGS resumed=%s flags=0x%x\n",
+		      (i->flags & TLSKEY_INFO_RESUMED) ? "yes" : "no", i->flags);
 }
 
 /* After a successful start: --allow-hs-timeout, --query, --cert-out.

@@ -42,6 +42,7 @@
  *   --query             after the handshake print "QUERY state=.. version=..
  *                       cipher=.. peer=.. local=.. mapped=.. hs_ms=.. certlen=.."
  *                       and "QUERY-ALPN=<id>"
+ *                       and "QUERYFLAGS resumed=yes|no flags=0x.."
  *   --cert-out FILE     with --query: write the peer certificate (DER) to FILE
  *   --query-at-end      after the relay ended, print "ENDSTATE=secure|failed|gone"
  *   --udp               DTLS: a UDP socket (client: connect(); server: bind,

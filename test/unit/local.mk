@@ -3,9 +3,10 @@
 EXTRA_DIST += test/unit/check-main.h
 if HAVE_CHECK
 check_PROGRAMS += test/unit/test_wire test/unit/test_conf test/unit/test_identity \
-	test/unit/test_registry test/unit/test_quota test/unit/test_common test/unit/test_vcache test/unit/test_tkt
+	test/unit/test_registry test/unit/test_quota test/unit/test_common test/unit/test_vcache test/unit/test_tkt \
+	test/unit/test_scache
 TESTS += test/unit/test_wire test/unit/test_conf test/unit/test_identity test/unit/test_registry \
-	test/unit/test_quota test/unit/test_common test/unit/test_vcache test/unit/test_tkt
+	test/unit/test_quota test/unit/test_common test/unit/test_vcache test/unit/test_tkt test/unit/test_scache
 test_unit_test_wire_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_unit_test_wire_LDADD = libtlskey-common.la $(CHECK_LIBS)
 test_unit_test_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
@@ -20,6 +21,8 @@ test_unit_test_common_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_unit_test_common_LDADD = libtlskey-common.la $(CHECK_LIBS)
 test_unit_test_vcache_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
 test_unit_test_vcache_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
+test_unit_test_scache_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS) -pthread
+test_unit_test_scache_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
 test_unit_test_tkt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_unit_test_tkt_LDADD = test/lib/libtkt.la libtlskey-common.la $(CHECK_LIBS)
 check_PROGRAMS += test/unit/test_status

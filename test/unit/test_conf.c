@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "keyd/conf.h"
+#include "keyd/tickets.h"
 #include "test/unit/check-main.h"
 
 static const char good[] =
@@ -238,6 +239,58 @@ START_TEST(ocsp_settings)
 }
 END_TEST
 
+/* resumption = on|off globally and per identity, ticket-rotation. */
+START_TEST(resumption_settings)
+{
+	struct keyd_conf *c = NULL;
+	char err[256] = "";
+	const char *txt = "resumption = on\nticket-rotation = 600\n"
+			  "[identity a.test]\nkey=pkcs11:object=k\ncert=/c\nresumption = off\n"
+			  "[identity b.test]\nkey=pkcs11:object=k\ncert=/c\n";
+
+	ck_assert_int_eq(keyd_conf_parse("t.conf", good, strlen(good), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->resumption, 0); /* default off */
+	ck_assert_uint_eq(c->ticket_rotation_s, 3600);
+	ck_assert_int_eq(c->ids[0].resumption, -1); /* the global setting */
+	ck_assert_int_eq(tickets_enabled(c, &c->ids[0]), 0);
+	keyd_conf_free(c);
+	ck_assert_int_eq(keyd_conf_parse("t.conf", txt, strlen(txt), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->resumption, 1);
+	ck_assert_uint_eq(c->ticket_rotation_s, 600);
+	ck_assert_int_eq(tickets_enabled(c, keyd_conf_identity(c, "a.test")), 0);
+	ck_assert_int_eq(tickets_enabled(c, keyd_conf_identity(c, "b.test")), 1);
+	keyd_conf_free(c);
+	expect_error("resumption = yes\n", "t.conf:1: 'resumption' must be off or on, not 'yes'");
+	expect_error("resumption = on\nresumption = off\n", "t.conf:2: duplicate setting 'resumption'");
+	expect_error("ticket-rotation = 0\n", "'ticket-rotation' must be an integer from 1 to 604800");
+	expect_error("ticket-rotation = 604801\n", "ticket-rotation");
+	expect_error("[identity a.test]\nkey=pkcs11:object=k\ncert=/c\nresumption = 1\n",
+		     "t.conf:4: 'resumption' must be off or on");
+	expect_error("[identity a.test]\nticket-rotation = 5\n", "unknown identity setting 'ticket-rotation'");
+	/* The client role's own settings. */
+	{
+		const char *cl = "client-resumption = on\nclient-session-cache = 9\n"
+				 "[identity a.test]\nkey=pkcs11:object=k\ncert=/c\nclient-resumption = off\n"
+				 "[identity b.test]\nkey=pkcs11:object=k\ncert=/c\n";
+
+		ck_assert_int_eq(keyd_conf_parse("t.conf", cl, strlen(cl), &c, err, sizeof(err)), 0);
+		ck_assert_uint_eq(c->client_session_cache, 9);
+		ck_assert_int_eq(tickets_client_enabled(c, keyd_conf_identity(c, "a.test")), 0);
+		ck_assert_int_eq(tickets_client_enabled(c, keyd_conf_identity(c, "b.test")), 1);
+		/* One does not imply the other. */
+		ck_assert_int_eq(tickets_enabled(c, keyd_conf_identity(c, "b.test")), 0);
+		keyd_conf_free(c);
+	}
+	ck_assert_int_eq(keyd_conf_parse("t.conf", good, strlen(good), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->client_resumption, 0);
+	ck_assert_uint_eq(c->client_session_cache, 256);
+	keyd_conf_free(c);
+	expect_error("client-resumption = yes\n", "'client-resumption' must be off or on");
+	expect_error("client-session-cache = 0\n", "'client-session-cache' must be an integer from 1 to 16384");
+	expect_error("client-session-cache = 16385\n", "client-session-cache");
+}
+END_TEST
+
 START_TEST(parse_limits)
 {
 	char big[5000];
@@ -438,7 +491,8 @@ int main(void)
 {
 	const TTest *tests[] = { parse_good,   every_error_reported, pin_encodings, identity_case_rule,
 				 parse_errors, parse_limits,	     load_limits,   ocsp_settings,
-				 trust_settings, peer_cn,     dane_settings, NULL };
+				 trust_settings, peer_cn,     dane_settings, resumption_settings,
+				 NULL };
 
 	/* load_limits writes and parses 1 MiB files: slow under sanitizers. */
 	return tkt_run("conf", "/keyd/conf", NULL, NULL, 30, tests);
