@@ -4,5 +4,6 @@ libtlskey_common_la_SOURCES = \
 	common/buf.h \
 	common/file.c common/file.h \
 	common/flags.c common/flags.h \
+	common/sessdoc.c common/sessdoc.h \
 	common/util.c common/util.h \
 	common/wire.c common/wire.h

@@ -19,7 +19,8 @@ enum item_kind { KIND_U8, KIND_U32, KIND_STR, KIND_BLOB };
 static const struct item_def {
 	enum item_kind kind;
 	size_t offset;
-	size_t max; /* strings: max length without NUL */
+	size_t max; /* strings: max length without NUL; blobs: max length */
+	size_t len_offset; /* blobs: where their uint16_t length lives */
 	uint32_t allowed;
 	uint32_t required;
 } items[TK_TAG_MAX] = {
@@ -63,7 +64,18 @@ static const struct item_def {
 			    T(TK_MSG_STATUS) },
 	/* In a KEY_INFO: the leaf certificate the daemon serves. */
 	[TK_TAG_PEER_CERT] = { KIND_BLOB, offsetof(struct tk_msg, peer_cert), TK_CERT_MAX,
-			       T(TK_MSG_QUERY_RESULT) | T(TK_MSG_KEY_INFO), 0 },
+			       T(TK_MSG_QUERY_RESULT) | T(TK_MSG_KEY_INFO), 0,
+			       offsetof(struct tk_msg, peer_cert_len) },
+	[TK_TAG_CTL_OP] = { KIND_U8, offsetof(struct tk_msg, ctl_op), 0, T(TK_MSG_SESSION_CTL),
+			    T(TK_MSG_SESSION_CTL) },
+	[TK_TAG_LABEL] = { KIND_STR, offsetof(struct tk_msg, label), TK_LABEL_MAX, T(TK_MSG_SESSION_CTL),
+			   0 },
+	[TK_TAG_CONTEXT] = { KIND_BLOB, offsetof(struct tk_msg, context), TK_CONTEXT_MAX,
+			     T(TK_MSG_SESSION_CTL), 0, offsetof(struct tk_msg, context_len) },
+	[TK_TAG_EXPORT_LEN] = { KIND_U32, offsetof(struct tk_msg, export_len), 0, T(TK_MSG_SESSION_CTL),
+				0 },
+	[TK_TAG_EXPORTED] = { KIND_BLOB, offsetof(struct tk_msg, exported), TK_EXPORT_MAX,
+			      T(TK_MSG_RESULT), 0, offsetof(struct tk_msg, exported_len) },
 };
 
 int tk_msg_set_str(struct tk_msg *m, enum tk_tag tag, const char *s)
@@ -128,12 +140,16 @@ int tk_msg_encode(const struct tk_msg *m, uint8_t *buf, size_t cap, size_t *ret_
 			tk_wbuf_put_bytes(&w, p, n);
 			break;
 		}
-		case KIND_BLOB:
-			if (m->peer_cert_len > d->max)
+		case KIND_BLOB: {
+			uint16_t n;
+
+			memcpy(&n, (const char *)m + d->len_offset, sizeof(n));
+			if (n > d->max)
 				return -EINVAL;
-			tk_wbuf_put_u16(&w, m->peer_cert_len);
-			tk_wbuf_put_bytes(&w, p, m->peer_cert_len);
+			tk_wbuf_put_u16(&w, n);
+			tk_wbuf_put_bytes(&w, p, n);
 			break;
+		}
 		}
 	}
 	r = tk_wbuf_error(&w);
@@ -199,12 +215,11 @@ int tk_msg_decode(const uint8_t *buf, size_t len, struct tk_msg *ret)
 			break;
 		}
 		case KIND_BLOB: {
-			/* The only blob is the peer certificate. */
 			const uint8_t *s;
 			if (ilen > d->max || tk_rbuf_get_bytes(&r, ilen, &s) < 0)
 				return -EBADMSG;
 			memcpy(p, s, ilen);
-			m.peer_cert_len = ilen;
+			memcpy((char *)&m + d->len_offset, &ilen, sizeof(ilen));
 			break;
 		}
 		}

@@ -96,6 +96,19 @@ static int set_uint(struct parser *p, unsigned *dst, const char *key, const char
 	return 0;
 }
 
+/* 0 (off) or at least one full record: a smaller count would make a
+ * KeyUpdate per record. */
+static int set_key_update_bytes(struct parser *p, unsigned long long *dst, const char *key,
+				const char *val)
+{
+	unsigned long v;
+
+	if (tk_parse_ulong(val, 0, 1ul << 40, &v) < 0 || (v && v < 16384))
+		return perr(p, "'%s' must be 0 or from 16384 to 2^40, got '%s'", key, val);
+	*dst = v;
+	return 0;
+}
+
 static int set_path(struct parser *p, char **dst, const char *key, const char *val)
 {
 	if (val[0] != '/')
@@ -180,6 +193,10 @@ static int global_setting(struct parser *p, const char *key, const char *val)
 	}
 	if (!strcmp(key, "close-timeout"))
 		return set_uint(p, &c->close_timeout_ms, key, val, 1, 3600 * 1000);
+	if (!strcmp(key, "key-update-bytes"))
+		return set_key_update_bytes(p, &c->key_update_bytes, key, val);
+	if (!strcmp(key, "key-update-seconds"))
+		return set_uint(p, &c->key_update_s, key, val, 0, 7 * 24 * 3600);
 	if (!strcmp(key, "admin-group"))
 		return set_group(p, key, val);
 	if (!strcmp(key, "upgrade-drain"))

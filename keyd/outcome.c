@@ -162,26 +162,83 @@ void outcome_audit_prio(const struct conn *c, const char *event, int err, int pr
 }
 
 /* Publish what tlskey_query() will report about this session. */
+/* What only a TLS session knows: the negotiated parameters. */
+static void describe_tls(const struct conn *c, struct session_info *i)
+{
+	gnutls_session_t s = c->tls;
+	gnutls_datum_t alpn = { NULL, 0 };
+	const char *name;
+	char sni[TK_NAME_MAX + 1];
+	size_t len = sizeof(sni);
+	unsigned type;
+	int sig;
+
+	(void)snprintf(i->version, sizeof(i->version), "%s",
+		       gnutls_protocol_get_name(gnutls_protocol_get_version(s)));
+	name = gnutls_ciphersuite_get(s);
+	(void)snprintf(i->cipher, sizeof(i->cipher), "%s", name ? name : "");
+	name = gnutls_group_get_name(gnutls_group_get(s));
+	(void)snprintf(i->group, sizeof(i->group), "%s", name ? name : "");
+	sig = gnutls_sign_algorithm_get(s);
+	name = sig > 0 ? gnutls_sign_get_name((gnutls_sign_algorithm_t)sig) : NULL;
+	(void)snprintf(i->sign, sizeof(i->sign), "%s", name ? name : "");
+	sig = gnutls_sign_algorithm_get_client(s);
+	name = sig > 0 ? gnutls_sign_get_name((gnutls_sign_algorithm_t)sig) : NULL;
+	(void)snprintf(i->client_sign, sizeof(i->client_sign), "%s", name ? name : "");
+	if (gnutls_alpn_get_selected_protocol(s, &alpn) == 0 && alpn.size <= TK_NAME_MAX &&
+	    !memchr(alpn.data, '\0', alpn.size))
+		(void)snprintf(i->alpn, sizeof(i->alpn), "%.*s", (int)alpn.size, (const char *)alpn.data);
+	i->resumed = gnutls_session_is_resumed(s) != 0;
+	if (c->req.msg.role == TK_ROLE_SERVER &&
+	    gnutls_server_name_get(s, sni, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
+		(void)snprintf(i->sni, sizeof(i->sni), "%s", sni);
+	if (c->req.msg.role == TK_ROLE_CLIENT)
+		i->client_auth = gnutls_certificate_client_get_request_status(s) ? TLSKEY_CLIENT_AUTH_REQUEST
+										 : TLSKEY_CLIENT_AUTH_NONE;
+}
+
+/* Server role: what the caller's flags asked of the client. */
+static uint8_t server_auth_mode(uint32_t flags)
+{
+	if (flags & TLSKEY_FLAG_NO_REQUEST_PEER_CERT)
+		return TLSKEY_CLIENT_AUTH_NONE;
+	if (flags & TLSKEY_FLAG_NO_REQUIRE_PEER_CERT)
+		return TLSKEY_CLIENT_AUTH_REQUEST;
+	return TLSKEY_CLIENT_AUTH_REQUIRE;
+}
+
 struct session_info *outcome_describe(struct conn *c)
 {
 	const gnutls_datum_t *certs = NULL;
+	struct registry_piece chain[TK_DOC_CERTS_MAX], id = { c->peer, strlen(c->peer) };
 	struct session_info *i;
 	unsigned n = 0;
 
 	if (c->tls)
 		certs = gnutls_certificate_get_peers(c->tls, &n);
-	i = registry_info_new(n ? certs[0].data : NULL, n ? certs[0].size : 0);
+	if (!certs)
+		n = 0;
+	if (n > TK_DOC_CERTS_MAX)
+		n = TK_DOC_CERTS_MAX;
+	for (unsigned k = 0; k < n; k++)
+		chain[k] = (struct registry_piece){ certs[k].data, certs[k].size };
+	/* XXX: one identity today (identity.c derives one); the list is ready
+	 * for more forms. */
+	i = registry_info_new(chain, n, &id, id.len ? 1 : 0);
 	if (!i)
 		return NULL;
 	i->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
 	i->info_flags = info_flags(c);
 	i->hs_ms = (uint32_t)(tk_now_ms() - c->req.t_start_ms);
-	if (c->tls) {
-		(void)snprintf(i->version, sizeof(i->version), "%s",
-			       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)));
-		(void)snprintf(i->cipher, sizeof(i->cipher), "%s",
-			       gnutls_ciphersuite_get(c->tls) ? gnutls_ciphersuite_get(c->tls) : "");
-	}
+	i->role = c->req.msg.role;
+	i->owner = c->w;
+	if (c->req.msg.role == TK_ROLE_SERVER)
+		i->client_auth = server_auth_mode(c->req.msg.flags);
+	if (c->tls)
+		describe_tls(c, i);
+	if (c->req.msg.role == TK_ROLE_CLIENT && TK_HAS(&c->req.msg, TK_TAG_SNINAME))
+		(void)snprintf(i->sni, sizeof(i->sni), "%s", c->req.msg.sniname);
+	(void)snprintf(i->acl_rule, sizeof(i->acl_rule), "%s", c->req.decision.where);
 	(void)snprintf(i->peer, sizeof(i->peer), "%s", c->peer);
 	(void)snprintf(i->local, sizeof(i->local), "%s", c->req.msg.myname);
 	(void)snprintf(i->mapped_user, sizeof(i->mapped_user), "%s", c->mapped_user);

@@ -24,6 +24,7 @@
 #include "keyd/p11reset.h"
 #include "keyd/quota.h"
 #include "keyd/passclose.h"
+#include "keyd/wcmd.h"
 #include "policy/acl.h"
 
 #define MAX_EVENTS 64
@@ -218,6 +219,7 @@ static void *worker_main(void *arg)
 		}
 		expire(w);
 		adopt_inbox(w);
+		wcmd_run(w); /* session controls for our conns */
 		reset_check(w);
 		keys_prune(w); /* after a reload: keys of the old generation */
 		bury(w);
@@ -227,6 +229,7 @@ static void *worker_main(void *arg)
 		if (stop)
 			break;
 	}
+	wcmd_run(w); /* the last ones queued before stop: answered */
 	/* Shutting down.  A caller whose handshake is still running hears why
 	 * its descriptor goes away, rather than seeing it just closed. */
 	for (struct conn *c = w->conns, *next; c; c = next) {
