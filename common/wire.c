@@ -20,9 +20,9 @@ static const struct item_def {
 	enum item_kind kind;
 	size_t offset;
 	size_t max; /* strings: max length without NUL; blobs: max length */
-	size_t len_offset; /* blobs: where their uint16_t length lives */
 	uint32_t allowed;
 	uint32_t required;
+	size_t len_offset; /* blobs: where their uint16_t length lives */
 } items[TK_TAG_MAX] = {
 	[TK_TAG_ROLE] = { KIND_U8, offsetof(struct tk_msg, role), 0, T(TK_MSG_START) | T(TK_MSG_CHECK),
 			  T(TK_MSG_START) | T(TK_MSG_CHECK) },

@@ -82,7 +82,7 @@ static int report_starttls(const struct opts *o, int pfd, int e, const char *pee
 static int use_ext(const struct opts *o)
 {
 	return o->role_swap || o->hs_timeout || o->allow_hs_timeout || o->nonblocking || o->query ||
-	       o->cert_out || o->udp;
+	       o->cert_out || o->udp || tkapp_sess.query_full;
 }
 
 /* Start TLS on fd (always consumed) in `role`.  Returns the protected
@@ -233,6 +233,11 @@ static int serve(const struct opts *o, int pfd, int e, const char *peer, int use
 	rc = after_start(o, pfd);
 	if (rc)
 		return rc;
+	rc = sess_after_start(pfd);
+	if (rc) {
+		(void)close(pfd);
+		return rc;
+	}
 	if (o->udp)
 		return relay_dgram(pfd, o->echo, use_stdin && !o->echo, o->dgrams);
 	return relay(pfd, o->echo, use_stdin);

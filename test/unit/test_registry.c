@@ -26,7 +26,7 @@ static struct tk_msg *query(int fd, int *ret_r)
 
 static struct session_info *add(int fd, const char *peer)
 {
-	struct session_info *i = registry_info_new(NULL, 0);
+	struct session_info *i = registry_info_new(NULL, 0, NULL, 0);
 
 	ck_assert_ptr_nonnull(i);
 	i->state = TK_STATE_SECURE;

@@ -1,0 +1,3 @@
+#!/bin/bash
+. "${top_srcdir:-.}/test/lib/tk.sh"
+tk_skip "todo"
