@@ -104,14 +104,22 @@ static int export_km(int pfd)
 	return 0;
 }
 
+/* --ctl OP[,OP...]: one call each, in order; -1 if any failed. */
 static int control(int pfd)
 {
-	if (tlskey_control(pfd, ctl_op(tkapp_sess.ctl)) < 0) {
-		print_error("CTL", errno);
-		return -1;
+	char ops[256], *save = NULL;
+	int rc = 0;
+
+	(void)snprintf(ops, sizeof(ops), "%s", tkapp_sess.ctl);
+	for (char *op = strtok_r(ops, ",", &save); op; op = strtok_r(NULL, ",", &save)) {
+		if (tlskey_control(pfd, ctl_op(op)) < 0) {
+			print_error("CTL", errno);
+			rc = -1;
+			continue;
+		}
+		(void)fprintf(stderr, "CTL %s ok\n", op);
 	}
-	(void)fprintf(stderr, "CTL %s ok\n", tkapp_sess.ctl);
-	return 0;
+	return rc;
 }
 
 int sess_after_start(int pfd)
@@ -122,7 +130,7 @@ int sess_after_start(int pfd)
 		bad |= query_full(pfd, 1) < 0;
 	if (tkapp_sess.export_label)
 		bad |= export_km(pfd) < 0;
-	if (tkapp_sess.ctl && !tkapp_sess.ctl_after)
+	if (tkapp_sess.ctl && !tkapp_sess.ctl_after && !tkapp_sess.ctl_down)
 		bad |= control(pfd) < 0;
 	return bad && !tkapp_sess.keep_going ? EXIT_STARTTLS : 0;
 }
@@ -139,8 +147,12 @@ void sess_up_bytes(int pfd, unsigned long long up)
 
 void sess_down_bytes(int pfd, unsigned long long down)
 {
-	static int done;
+	static int done, ctl_done;
 
+	if (!ctl_done && tkapp_sess.ctl && tkapp_sess.ctl_down && down >= tkapp_sess.ctl_down) {
+		ctl_done = 1;
+		(void)control(pfd);
+	}
 	if (done || !tkapp_sess.bytes_after || down < tkapp_sess.bytes_after)
 		return;
 	done = 1;

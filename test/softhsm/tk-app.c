@@ -68,8 +68,9 @@
  * --info-size N --chain-out FILE] prints QFULL/QCHAIN/QID lines;
  * --export LABEL [--export-len N] [--export-context STR |
  * --export-empty-context] prints EXPORT=hex;
- * --ctl key-update|close-notify|bad [--ctl-after BYTES] calls
- * tlskey_control() (at start, or once BYTES went up) and prints "CTL op
+ * --ctl OP[,OP...] (key-update, close-notify, bad) [--ctl-after BYTES |
+ * --ctl-after-down BYTES] calls tlskey_control() (at start, or once BYTES
+ * went up / came down) and prints "CTL op
  * ok" or CTL-ERROR; --bytes-after N prints "QBYTES in= out=" once N bytes
  * came down.  tk-app sessctl --kind plain|pipe|closed aims them at a
  * descriptor tlskeyd never made.
@@ -219,6 +220,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			tkapp_sess.ctl = v;
 		else if (ARG("--ctl-after"))
 			tkapp_sess.ctl_after = parse_num(v, 10, ULONG_MAX, "--ctl-after");
+		else if (ARG("--ctl-after-down"))
+			tkapp_sess.ctl_down = parse_num(v, 10, ULONG_MAX, "--ctl-after-down");
 		else if (ARG("--bytes-after"))
 			tkapp_sess.bytes_after = parse_num(v, 10, ULONG_MAX, "--bytes-after");
 		else if (strcmp(a, "--udp") == 0)

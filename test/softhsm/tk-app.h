@@ -63,6 +63,7 @@ struct tkapp_sess {
 	size_t export_len;           /* --export-len N (default 32) */
 	const char *ctl;             /* --ctl key-update|close-notify|bad */
 	unsigned long long ctl_after; /* --ctl-after N: once N bytes went up (0: at start) */
+	unsigned long long ctl_down;  /* --ctl-after-down N: once N bytes came down */
 	unsigned long long bytes_after; /* --bytes-after N: print QBYTES once N bytes came down (before passing them on) */
 	int keep_going;              /* a failed call is reported, not fatal */
 };
