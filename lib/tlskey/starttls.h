@@ -226,7 +226,9 @@ struct tlskey_info {
 /* Query the session behind a protected descriptor.  The descriptor itself
  * is the credential: only a process holding it can ask.  Returns 0 and
  * fills *ret, or -1 with errno: EBADF/ENOTSOCK (not a descriptor from
- * tlskeyd), ENOENT (the session is gone), or a transport error. */
+ * tlskeyd), ENOENT (the session is gone), ENOBUFS (the peer certificate
+ * is larger than peer_cert: tlskey_last_error() gives its size;
+ * tlskey_query_session() returns it), or a transport error. */
 TLSKEY_EXPORT int tlskey_query(int fd, struct tlskey_info *ret);
 
 /* ---- The complete query (after AT-TLS SIOCTTLSCTL) -------------------- */
