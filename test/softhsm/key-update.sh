@@ -7,7 +7,8 @@
 #   - the same against gnutls-cli (its debug log shows the KeyUpdate), and
 #     in the client role against gnutls-serv --echo;
 #   - key-update-bytes = 1048576: KeyUpdates without any call, against
-#     gnutls-serv --echo, 3 MiB through, hashes match;
+#     gnutls-serv --echo, 3 MiB through, hashes match; key-update-seconds
+#     = 1: none before the period, one with the first data after it;
 #   - TLSKEY_CTL_CLOSE_NOTIFY: what the app wrote goes out, then
 #     close_notify (s_server ends the connection) while the app's own
 #     side stays open; its answer still arrives; a second one and a
@@ -97,6 +98,35 @@ tk_same "$TK_TMP/lines.in" "$TK_TMP/ku-auto.out"
 n=$(cat "$TK_TMP/ku-auto-srv.err" "$TK_TMP/ku-auto-srv.out" | grep -c 'received TLS 1.3 key update' || true)
 tk_log "ku-auto: gnutls-serv logged $n received KeyUpdates for $((2 * SIZE)) bytes"
 [ "$n" -ge 2 ] || { grep -iE 'key.?update' "$TK_TMP/ku-auto-srv.err" | head >&2; tk_fail "ku-auto: $n KeyUpdates, wanted >= 2"; }
+kill "$TK_PEER_PID" 2>/dev/null || true
+tk_wait_pid "$TK_PEER_PID" 5 || true
+
+# key-update-seconds: checked as data moves.  One line, then another
+# once more than the period passed: one KeyUpdate, with the second line.
+tk_log "case ku-secs: key-update-seconds = 1"
+tk_conf secs "key-update-seconds=1"
+tk_daemon_start "$TK_TMP/secs.conf" || tk_fail "daemon with key-update-seconds did not start"
+tk_start_gnutls_serv ku-secs-srv -d 4 --x509certfile "$TK_FX/peer-server.pem" \
+	--x509keyfile "$TK_FX/peer-server.key"
+mkfifo "$TK_TMP/secs.fifo"
+exec 4<>"$TK_TMP/secs.fifo"
+tk_bg timeout 30 "$TK_APP" client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
+	--sni peer.example.test <"$TK_TMP/secs.fifo" >"$TK_TMP/secs.out" 2>"$TK_TMP/secs.err" 4>&-
+app=$TK_BG_PID
+printf 'first\n' >&4
+tk_wait_line "$TK_TMP/secs.out" '^first$' 10 "$app" || tk_fail "ku-secs: no first echo"
+t0=$(date +%s%N)
+ku_count() { cat "$TK_TMP/ku-secs-srv.err" "$TK_TMP/ku-secs-srv.out" | grep -c 'received TLS 1.3 key update' || true; }
+[ "$(ku_count)" = 0 ] || tk_fail "ku-secs: a KeyUpdate before the period"
+# The period is the feature: let the clock pass it (bounded, not a sleep).
+later() { [ $((($(date +%s%N) - t0) / 1000000)) -ge 1200 ]; }
+tk_wait_until 5 "$app" later || tk_fail "ku-secs: the app died"
+printf 'second\n' >&4
+tk_wait_line "$TK_TMP/secs.out" '^second$' 10 "$app" || tk_fail "ku-secs: no second echo"
+ku_seen() { [ "$(ku_count)" -ge 1 ]; }
+tk_wait_until 5 "$app" ku_seen || tk_fail "ku-secs: no KeyUpdate after the period"
+exec 4>&-
+tk_wait_ok "$app" 15 "ku-secs: tk-app" "$TK_TMP/secs.err"
 kill "$TK_PEER_PID" 2>/dev/null || true
 tk_wait_pid "$TK_PEER_PID" 5 || true
 
