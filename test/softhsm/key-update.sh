@@ -68,9 +68,9 @@ tk_fifo_client ku-gcli-cli "$TK_TMP/lines.in" "$SIZE" gnutls-cli -d 4 --logfile=
 tk_wait_ok "$TK_SERVER_PID" 20 "ku-gcli: tk-app server" "$TK_TMP/ku-gcli.err"
 tk_expect_line "$TK_TMP/ku-gcli.err" "CTL key-update ok"
 tk_same "$TK_TMP/lines.in" "$TK_TMP/ku-gcli-cli.out"
-# GnuTLS's debug log: our KeyUpdate arrived, and gnutls-cli answered it.
+# GnuTLS's debug log: our KeyUpdate, with update_requested, arrived (its
+# answer goes out with gnutls-cli's next write, which may not come).
 tk_expect_grep "$TK_TMP/ku-gcli-cli.err" 'received TLS 1.3 key update \(1\)'
-tk_expect_grep "$TK_TMP/ku-gcli-cli.err" 'sending key update \(0\)'
 
 # ---- KeyUpdate on request, client role, gnutls-serv -------------------------
 tk_log "case ku-gserv: KeyUpdate after 1 MiB, client role, gnutls-serv --echo"
