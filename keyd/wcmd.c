@@ -105,6 +105,10 @@ static void run_key_update(struct conn *c, struct wcmd *cmd)
 
 static void run_close_notify(struct conn *c, struct wcmd *cmd)
 {
+	if (!c->tls) {
+		answer(cmd, EOPNOTSUPP, "the session is in cleartext: no TLS to end", NULL, 0);
+		return;
+	}
 	if (c->app_eof || c->bye_pending || c->bye_done) {
 		answer(cmd, EALREADY, "close_notify already sent", NULL, 0);
 		return;

@@ -332,7 +332,8 @@ TLSKEY_EXPORT int tlskey_export_keying_material(int fd, const char *label,
 /* Apply op to the session behind protected descriptor fd.  Returns 0
  * once the daemon has handed the message to TLS, or -1 with errno:
  * EINVAL (unknown op), EOPNOTSUPP (KeyUpdate on TLS 1.2, DTLS or
- * cleartext), EALREADY (close_notify already sent), ENOTCONN, ENOENT,
+ * cleartext; close_notify on cleartext), EALREADY (close_notify already
+ * sent), ENOTCONN (a KeyUpdate after it, or the session failed), ENOENT,
  * EBADF/ENOTSOCK, EAGAIN, ETIMEDOUT as for
  * tlskey_export_keying_material(). */
 TLSKEY_EXPORT int tlskey_control(int fd, int op);
