@@ -7,5 +7,6 @@ libtlskey_common_la_SOURCES = \
 	common/flags.c common/flags.h \
 	common/namelist.c common/namelist.h \
 	common/peerid.c common/peerid.h \
+	common/sessdoc.c common/sessdoc.h \
 	common/util.c common/util.h \
 	common/wire.c common/wire.h

@@ -19,7 +19,7 @@ enum item_kind { KIND_U8, KIND_U32, KIND_STR, KIND_BLOB };
 static const struct item_def {
 	enum item_kind kind;
 	size_t offset;
-	size_t max; /* strings: max length without NUL */
+	size_t max; /* strings: max length without NUL; blobs: max length */
 	uint32_t allowed;
 	uint32_t required;
 	size_t len_offset; /* blobs: where their uint16_t length lives */
@@ -73,6 +73,16 @@ static const struct item_def {
 	[TK_TAG_ALPN_STRICT] = { KIND_U8, offsetof(struct tk_msg, alpn_strict), 0, T(TK_MSG_START), 0 },
 	[TK_TAG_ALPN_SELECTED] = { KIND_STR, offsetof(struct tk_msg, alpn_selected), TK_ALPN_ID_MAX,
 				   T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
+			       	[TK_TAG_CTL_OP] = { KIND_U8, offsetof(struct tk_msg, ctl_op), 0, T(TK_MSG_SESSION_CTL),
+			    T(TK_MSG_SESSION_CTL) },
+	[TK_TAG_LABEL] = { KIND_STR, offsetof(struct tk_msg, label), TK_LABEL_MAX, T(TK_MSG_SESSION_CTL),
+			   0 },
+	[TK_TAG_CONTEXT] = { KIND_BLOB, offsetof(struct tk_msg, context), TK_CONTEXT_MAX,
+			     T(TK_MSG_SESSION_CTL), 0, offsetof(struct tk_msg, context_len) },
+	[TK_TAG_EXPORT_LEN] = { KIND_U32, offsetof(struct tk_msg, export_len), 0, T(TK_MSG_SESSION_CTL),
+				0 },
+	[TK_TAG_EXPORTED] = { KIND_BLOB, offsetof(struct tk_msg, exported), TK_EXPORT_MAX,
+			      T(TK_MSG_RESULT), 0, offsetof(struct tk_msg, exported_len) },
 };
 
 int tk_msg_set_str(struct tk_msg *m, enum tk_tag tag, const char *s)
@@ -150,8 +160,9 @@ int tk_msg_encode(const struct tk_msg *m, uint8_t *buf, size_t cap, size_t *ret_
 			break;
 		}
 		case KIND_BLOB: {
-			uint16_t n = *(const uint16_t *)(const void *)((const char *)m + d->len_offset);
+			uint16_t n;
 
+			memcpy(&n, (const char *)m + d->len_offset, sizeof(n));
 			if (n > d->max)
 				return -EINVAL;
 			tk_wbuf_put_u16(&w, n);
@@ -229,7 +240,7 @@ int tk_msg_decode(const uint8_t *buf, size_t len, struct tk_msg *ret)
 			if (d->check && d->check(s, ilen) < 0)
 				return -EBADMSG;
 			memcpy(p, s, ilen);
-			*(uint16_t *)(void *)((char *)&m + d->len_offset) = ilen;
+			memcpy((char *)&m + d->len_offset, &ilen, sizeof(ilen));
 			break;
 		}
 		}

@@ -20,6 +20,9 @@
 #define TK_MESSAGE_MAX 512u
 #define TK_CERT_MAX 8192u /* DER certificate in a query answer */
 #define TK_SHORT_MAX 63u  /* version and cipher suite names, user names */
+#define TK_LABEL_MAX 255u   /* exporter label */
+#define TK_CONTEXT_MAX 255u /* exporter context (RFC 8446 allows 2^16-1; nobody needs that) */
+#define TK_EXPORT_MAX 1024u /* keying material per request */
 
 enum tk_msg_type {
 	TK_MSG_START = 1,      /* lib -> daemon, carries the fd */
@@ -34,6 +37,8 @@ enum tk_msg_type {
 	TK_MSG_KEYS = 10,      /* admin -> daemon: what is served; answered by KEY_INFOs, then RESULT */
 	TK_MSG_KEY_INFO = 11,  /* daemon -> admin: one identity in force and its certificate */
 	TK_MSG_UPGRADE = 12,   /* admin -> daemon: start the new binary, hand over; answered by RESULT */
+	TK_MSG_QUERY_FULL = 13, /* lib -> daemon, carries a protected fd; QUERY_RESULT carries a sealed memfd */
+	TK_MSG_SESSION_CTL = 14, /* lib -> daemon, carries a protected fd: exporter, KeyUpdate, close_notify */
 	TK_MSG_TYPE_MAX
 };
 
@@ -63,12 +68,22 @@ enum tk_tag {
 	TK_TAG_ALPN = 23,        /* bytes: ALPN ids offered or accepted (common/alpn.h) */
 	TK_TAG_ALPN_STRICT = 24, /* u8: 1 = fail the start unless an ALPN id is agreed */
 	TK_TAG_ALPN_SELECTED = 25, /* string: the negotiated ALPN id, "" for none */
+	TK_TAG_CTL_OP = 26,      /* u8: TK_CTL_* of a SESSION_CTL */
+	TK_TAG_LABEL = 27,       /* string: exporter label */
+	TK_TAG_CONTEXT = 28,     /* bytes: exporter context (absent: no context) */
+	TK_TAG_EXPORT_LEN = 29,  /* u32: bytes of keying material wanted */
+	TK_TAG_EXPORTED = 30,    /* bytes: keying material, in the RESULT of a SESSION_CTL */
 	TK_TAG_MAX
 };
+
+/* `present` below is a 32-bit mask of tags. */
+_Static_assert(TK_TAG_MAX <= 32, "struct tk_msg.present has a bit per tag");
 
 enum tk_role { TK_ROLE_CLIENT = 1, TK_ROLE_SERVER = 2 };
 enum tk_format { TK_FORMAT_TEXT = 1, TK_FORMAT_JSON = 2, TK_FORMAT_PROMETHEUS = 3 };
 enum tk_state { TK_STATE_SECURE = 1, TK_STATE_CLEARTEXT = 2, TK_STATE_FAILED = 3 };
+/* SESSION_CTL operations (the values of TLSKEY_CTL_* and TLSKEY_CTL_EXPORT). */
+enum tk_ctl { TK_CTL_KEY_UPDATE = 1, TK_CTL_CLOSE_NOTIFY = 2, TK_CTL_EXPORT = 3, TK_CTL_MAX };
 
 /* A decoded message.  Strings are NUL-terminated and never contain NUL.
  * `present` has bit (1 << tag) set for every item seen. */
@@ -96,6 +111,13 @@ struct tk_msg {
 	char cipher[TK_SHORT_MAX + 1];
 	char localname[TK_NAME_MAX + 1];
 	char mapped_user[TK_SHORT_MAX + 1];
+	uint8_t ctl_op;
+	uint32_t export_len;
+	char label[TK_LABEL_MAX + 1];
+	uint16_t context_len;
+	uint8_t context[TK_CONTEXT_MAX];
+	uint16_t exported_len;
+	uint8_t exported[TK_EXPORT_MAX];
 	uint16_t peer_cert_len;
 	uint8_t peer_cert[TK_CERT_MAX];
 	uint8_t alpn_strict;

@@ -2,10 +2,10 @@
 # (clang) from the same convenience libraries as the programs; fuzz/run.sh
 # configures such a build, builds them and runs each for a bounded time.
 EXTRA_DIST += fuzz/run.sh fuzz/fuzz_wire.c fuzz/fuzz_conf.c fuzz/fuzz_acl.c \
-	fuzz/fuzz_tunnel_conf.c fuzz/fuzz_p11_uri.c fuzz/fuzz_dane.c
+	fuzz/fuzz_tunnel_conf.c fuzz/fuzz_p11_uri.c fuzz/fuzz_dane.c fuzz/fuzz_sessdoc.c
 if ENABLE_FUZZING
 noinst_PROGRAMS += fuzz/fuzz_wire fuzz/fuzz_conf fuzz/fuzz_acl fuzz/fuzz_tunnel_conf \
-	fuzz/fuzz_p11_uri fuzz/fuzz_dane
+	fuzz/fuzz_p11_uri fuzz/fuzz_dane fuzz/fuzz_sessdoc
 fuzz_cflags = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(P11KIT_CFLAGS)
 fuzz_ldflags = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
@@ -13,6 +13,11 @@ fuzz_fuzz_wire_SOURCES = fuzz/fuzz_wire.c
 fuzz_fuzz_wire_CFLAGS = $(fuzz_cflags)
 fuzz_fuzz_wire_LDFLAGS = $(fuzz_ldflags)
 fuzz_fuzz_wire_LDADD = libtlskey-common.la
+
+fuzz_fuzz_sessdoc_SOURCES = fuzz/fuzz_sessdoc.c
+fuzz_fuzz_sessdoc_CFLAGS = $(fuzz_cflags)
+fuzz_fuzz_sessdoc_LDFLAGS = $(fuzz_ldflags)
+fuzz_fuzz_sessdoc_LDADD = libtlskey-common.la
 
 fuzz_fuzz_conf_SOURCES = fuzz/fuzz_conf.c
 fuzz_fuzz_conf_CFLAGS = $(fuzz_cflags)

@@ -87,6 +87,8 @@ struct keyd_conf {
 	int fallback_unix;    /* protected-socket-fallback = unix (default refuse) */
 	unsigned close_timeout_ms; /* close-timeout: peer's time to progress once the app closed */
 	int peer_cn;          /* peer-cn: subject CN as a peer identity, KEYD_PEER_CN_* bits; 0 off */
+	unsigned long long key_update_bytes; /* key-update-bytes: TLS 1.3 KeyUpdate after this much, 0 off */
+	unsigned key_update_s;     /* key-update-seconds: ... or this long, 0 off */
 	char *admin_group;   /* admin-group: may ask for status and metrics; NULL: none */
 	unsigned admin_gid;  /* its gid, resolved when the file is parsed */
 	unsigned cert_expiry_warning_days; /* cert-expiry-warning: warn this close to notAfter, 0: never */

@@ -114,6 +114,18 @@ static int set_resolver(struct parser *p, void *section, const char *key, const 
 	return conf_set_str(p, &((struct keyd_conf *)section)->dns_resolver, key, val);
 }
 
+/* key-update-bytes: 0 (off) or at least one full record: a smaller count
+ * would make a KeyUpdate per record. */
+static int set_key_update_bytes(struct parser *p, void *section, const char *key, const char *val)
+{
+	unsigned long v;
+
+	if (tk_parse_ulong(val, 0, 1ul << 40, &v) < 0 || (v && v < 16384))
+		return conf_perr(p, "'%s' must be 0 or from 16384 to 2^40, got '%s'", key, val);
+	((struct keyd_conf *)section)->key_update_bytes = v;
+	return 0;
+}
+
 /* reevaluate = end | log | off */
 static int set_reeval(struct parser *p, void *section, const char *key, const char *val)
 {
@@ -255,6 +267,8 @@ const struct conf_setting conf_global_settings[] = {
 	{ .key = "dane", .kind = CONF_FN, .off = G(dane), .fn = set_dane_global },
 	{ .key = "dns-resolver", .kind = CONF_FN, .off = G(dns_resolver), .fn = set_resolver, .is_str = 1 },
 	{ .key = "dns-trust-anchor", .kind = CONF_PATH, .off = G(dns_trust_anchor) },
+	{ .key = "key-update-bytes", .kind = CONF_FN, .off = G(key_update_bytes), .fn = set_key_update_bytes },
+	{ .key = "key-update-seconds", .kind = CONF_UINT, .off = G(key_update_s), .min = 0, .max = 7 * 24 * 3600 },
 	{ .key = "cert-expiry-warning", .kind = CONF_FN, .off = G(cert_expiry_warning_days), .fn = set_expiry },
 };
 const size_t conf_n_global_settings = sizeof(conf_global_settings) / sizeof(conf_global_settings[0]);

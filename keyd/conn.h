@@ -131,6 +131,10 @@ struct conn {
 	unsigned app_hup : 1;      /* the app shut down or closed its end (RDHUP/HUP seen) */
 	unsigned net_reset : 1;    /* close the network socket with a reset, not a FIN */
 	unsigned established : 1;  /* delivered: conn_close() writes the session-end record */
+	unsigned ku_pending : 1;   /* a KeyUpdate is due or half sent (keyupdate.c) */
+	unsigned stop_asked : 1;   /* tlskey_control(CLOSE_NOTIFY): end at the app's EAGAIN */
+	unsigned long long ku_bytes;   /* plaintext moved since the last KeyUpdate */
+	unsigned long long ku_last_ms; /* when the last KeyUpdate went out (or the relay began) */
 	int end;                   /* enum stats_end + 1 of how it ends, 0 not known yet */
 	unsigned long long t_estab_ms;
 	unsigned long long bytes_in, bytes_out; /* plaintext from / to the peer */

@@ -23,6 +23,7 @@
 #include "keyd/gen.h"
 #include "keyd/reload.h"
 #include "keyd/registry.h"
+#include "keyd/sessctl.h"
 #include "keyd/log.h"
 #include "keyd/outcome.h"
 #include "keyd/passclose.h"
@@ -223,9 +224,10 @@ static int query_reply(int ctlfd, int fd, int r)
 		r = registry_query(fd, m);
 	if (r < 0) {
 		m->err = (uint32_t)-r;
-		(void)tk_msg_set_str(m, TK_TAG_MESSAGE,
-				     r == -ENOENT ? "no tlskeyd session behind this descriptor"
-						  : "not a tlskeyd protected descriptor");
+		if (r != -ENOBUFS) /* registry_query() said how large */
+			(void)tk_msg_set_str(m, TK_TAG_MESSAGE,
+					     r == -ENOENT ? "no tlskeyd session behind this descriptor"
+							  : "not a tlskeyd protected descriptor");
 	}
 	(void)tk_msg_send(ctlfd, m, -1);
 	free(m);
@@ -331,6 +333,10 @@ static const struct control_entry control_table[] = {
 	  control_refuse_plain },
 	{ TK_MSG_UPGRADE, "upgrade", CONTROL_FD_NONE, CONTROL_ADMIN, NULL, control_handle_upgrade,
 	  control_refuse_plain },
+	{ TK_MSG_QUERY_FULL, "query", CONTROL_FD_REQUIRED, CONTROL_ANYONE, NULL, sessctl_handle_query,
+	  sessctl_refuse_query },
+	{ TK_MSG_SESSION_CTL, "control", CONTROL_FD_REQUIRED, CONTROL_ANYONE, sessctl_check,
+	  sessctl_handle_ctl, sessctl_refuse_ctl },
 };
 
 const struct control_entry *control_entry_find(unsigned type)

@@ -35,6 +35,9 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/process.c keyd/process.h \
 	keyd/quota.c keyd/quota.h \
 	keyd/registry.c keyd/registry.h \
+	keyd/sessctl.c keyd/sessctl.h \
+	keyd/wcmd.c keyd/wcmd.h \
+	keyd/keyupdate.c keyd/keyupdate.h \
 	keyd/reload.c keyd/reload.h \
 	keyd/reeval.c keyd/reeval.h \
 	keyd/watch.c keyd/watch.h \

@@ -171,48 +171,109 @@ void outcome_audit_prio(const struct conn *c, const char *event, int err, int pr
 		stats_resumed(c->w->k->stats);
 }
 
-/* Every identity the peer's certificate proves, for the session query.
- * Best effort: without them the session still has its peer name. */
-static void describe_ids(const struct conn *c, const gnutls_datum_t *der, struct session_info **info)
+/* Every identity the peer's certificate proves, in the order of
+ * doc/identities.md, for the session query: 0 and *ret filled, or -1
+ * (then the session reports its peer name alone). */
+static int describe_ids(const struct conn *c, const gnutls_datum_t *der, struct keyd_peer_ids *ret)
 {
-	struct keyd_peer_ids ids;
-	const char *list[KEYD_PEER_IDS_MAX];
 	gnutls_x509_crt_t crt;
+	int r = -1;
 
 	if (gnutls_x509_crt_init(&crt) < 0)
-		return;
+		return -1;
 	if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) == 0 &&
-	    keyd_identity_list(crt, keyd_conf_peer_cn(c->req.gen->conf, c->req.id), &ids) == 0) {
-		for (size_t k = 0; k < ids.n; k++)
-			list[k] = ids.id[k];
-		(void)registry_info_set_ids(info, list, ids.n);
-	}
+	    keyd_identity_list(crt, keyd_conf_peer_cn(c->req.gen->conf, c->req.id), ret) == 0 &&
+	    ret->n > 0)
+		r = 0;
 	gnutls_x509_crt_deinit(crt);
+	return r;
 }
 
 /* Publish what tlskey_query() will report about this session. */
+/* What only a TLS session knows: the negotiated parameters. */
+static void describe_tls(const struct conn *c, struct session_info *i)
+{
+	gnutls_session_t s = c->tls;
+	gnutls_datum_t alpn = { NULL, 0 };
+	const char *name;
+	char sni[TK_NAME_MAX + 1];
+	size_t len = sizeof(sni);
+	unsigned type;
+	int sig;
+
+	(void)snprintf(i->version, sizeof(i->version), "%s",
+		       gnutls_protocol_get_name(gnutls_protocol_get_version(s)));
+	name = gnutls_ciphersuite_get(s);
+	(void)snprintf(i->cipher, sizeof(i->cipher), "%s", name ? name : "");
+	name = gnutls_group_get_name(gnutls_group_get(s));
+	(void)snprintf(i->group, sizeof(i->group), "%s", name ? name : "");
+	sig = gnutls_sign_algorithm_get(s);
+	name = sig > 0 ? gnutls_sign_get_name((gnutls_sign_algorithm_t)sig) : NULL;
+	(void)snprintf(i->sign, sizeof(i->sign), "%s", name ? name : "");
+	sig = gnutls_sign_algorithm_get_client(s);
+	name = sig > 0 ? gnutls_sign_get_name((gnutls_sign_algorithm_t)sig) : NULL;
+	(void)snprintf(i->client_sign, sizeof(i->client_sign), "%s", name ? name : "");
+	if (gnutls_alpn_get_selected_protocol(s, &alpn) == 0 && alpn.size <= TK_NAME_MAX &&
+	    !memchr(alpn.data, '\0', alpn.size))
+		(void)snprintf(i->alpn, sizeof(i->alpn), "%.*s", (int)alpn.size, (const char *)alpn.data);
+	i->resumed = gnutls_session_is_resumed(s) != 0;
+	if (c->req.msg.role == TK_ROLE_SERVER &&
+	    gnutls_server_name_get(s, sni, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS)
+		(void)snprintf(i->sni, sizeof(i->sni), "%s", sni);
+	if (c->req.msg.role == TK_ROLE_CLIENT)
+		i->client_auth = gnutls_certificate_client_get_request_status(s) ? TLSKEY_CLIENT_AUTH_REQUEST
+										 : TLSKEY_CLIENT_AUTH_NONE;
+}
+
+/* Server role: what the caller's flags asked of the client. */
+static uint8_t server_auth_mode(uint32_t flags)
+{
+	if (flags & TLSKEY_FLAG_NO_REQUEST_PEER_CERT)
+		return TLSKEY_CLIENT_AUTH_NONE;
+	if (flags & TLSKEY_FLAG_NO_REQUIRE_PEER_CERT)
+		return TLSKEY_CLIENT_AUTH_REQUEST;
+	return TLSKEY_CLIENT_AUTH_REQUIRE;
+}
+
 struct session_info *outcome_describe(struct conn *c)
 {
 	const gnutls_datum_t *certs = NULL;
+	struct registry_piece chain[TK_DOC_CERTS_MAX], id = { c->peer, strlen(c->peer) };
+	struct registry_piece idv[TK_DOC_IDS_MAX];
+	struct keyd_peer_ids ids = { .n = 0 };
 	struct session_info *i;
+	size_t n_ids = 0;
 	unsigned n = 0;
 
 	if (c->tls)
 		certs = gnutls_certificate_get_peers(c->tls, &n);
-	i = registry_info_new(n ? certs[0].data : NULL, n ? certs[0].size : 0);
+	if (!certs)
+		n = 0;
+	if (n > TK_DOC_CERTS_MAX)
+		n = TK_DOC_CERTS_MAX;
+	for (unsigned k = 0; k < n; k++)
+		chain[k] = (struct registry_piece){ certs[k].data, certs[k].size };
+	if (n && describe_ids(c, &certs[0], &ids) == 0) {
+		for (size_t k = 0; k < ids.n && k < TK_DOC_IDS_MAX; k++)
+			idv[n_ids++] = (struct registry_piece){ ids.id[k], strlen(ids.id[k]) };
+	} else if (id.len) {
+		idv[n_ids++] = id;
+	}
+	i = registry_info_new(chain, n, idv, n_ids);
 	if (!i)
 		return NULL;
-	if (n)
-		describe_ids(c, &certs[0], &i);
 	i->state = c->tls ? TK_STATE_SECURE : TK_STATE_CLEARTEXT;
 	i->info_flags = info_flags(c);
 	i->hs_ms = (uint32_t)(tk_now_ms() - c->req.t_start_ms);
-	if (c->tls) {
-		(void)snprintf(i->version, sizeof(i->version), "%s",
-			       gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)));
-		(void)snprintf(i->cipher, sizeof(i->cipher), "%s",
-			       gnutls_ciphersuite_get(c->tls) ? gnutls_ciphersuite_get(c->tls) : "");
-	}
+	i->role = c->req.msg.role;
+	i->owner = c->w;
+	if (c->req.msg.role == TK_ROLE_SERVER)
+		i->client_auth = server_auth_mode(c->req.msg.flags);
+	if (c->tls)
+		describe_tls(c, i);
+	if (c->req.msg.role == TK_ROLE_CLIENT && TK_HAS(&c->req.msg, TK_TAG_SNINAME))
+		(void)snprintf(i->sni, sizeof(i->sni), "%s", c->req.msg.sniname);
+	(void)snprintf(i->acl_rule, sizeof(i->acl_rule), "%s", c->req.decision.where);
 	(void)snprintf(i->peer, sizeof(i->peer), "%s", c->peer);
 	(void)snprintf(i->local, sizeof(i->local), "%s", c->req.msg.myname);
 	(void)snprintf(i->mapped_user, sizeof(i->mapped_user), "%s", c->mapped_user);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,54 +29,43 @@ static void unlink_from(struct session_info **head, struct session_info *i)
 	i->prev = i->next = NULL;
 }
 
-struct session_info *registry_info_new(const uint8_t *cert, size_t cert_len)
+/* How many of the n pieces fit the bounds (count and size each). */
+static size_t pieces_kept(const struct registry_piece *v, size_t n, size_t max_n, size_t max_len,
+			  size_t *ret_bytes)
+{
+	size_t k = 0, bytes = 0;
+
+	for (; k < n && k < max_n && v[k].len > 0 && v[k].len <= max_len; k++)
+		bytes += v[k].len;
+	*ret_bytes = bytes;
+	return k;
+}
+
+struct session_info *registry_info_new(const struct registry_piece *certs, size_t n_certs,
+				       const struct registry_piece *ids, size_t n_ids)
 {
 	struct session_info *i;
+	size_t cb, ib, off = 0;
 
-	if (cert_len > TK_CERT_MAX)
-		cert_len = 0; /* too large to report; the identity still is */
-	i = calloc(1, sizeof(*i) + cert_len);
+	n_certs = pieces_kept(certs, n_certs, TK_DOC_CERTS_MAX, TK_DOC_CERT_MAX, &cb);
+	n_ids = pieces_kept(ids, n_ids, TK_DOC_IDS_MAX, TK_DOC_ID_MAX, &ib);
+	i = calloc(1, sizeof(*i) + cb + ib);
 	if (!i)
 		return NULL;
-	if (cert_len)
-		memcpy(i->cert, cert, cert_len);
-	i->cert_len = cert_len;
-	return i;
-}
-
-int registry_info_set_ids(struct session_info **info, const char *const *ids, size_t n)
-{
-	struct session_info *i;
-	size_t len = 0, pos;
-
-	for (size_t k = 0; k < n; k++)
-		len += strlen(ids[k]) + 1;
-	if (len > REGISTRY_IDS_MAX)
-		return -E2BIG;
-	i = realloc(*info, sizeof(*i) + (*info)->cert_len + len);
-	if (!i)
-		return -ENOMEM;
-	pos = i->cert_len;
-	for (size_t k = 0; k < n; k++) {
-		size_t l = strlen(ids[k]) + 1;
-
-		memcpy(i->cert + pos, ids[k], l);
-		pos += l;
+	for (size_t k = 0; k < n_certs; k++) {
+		memcpy(i->data + off, certs[k].p, certs[k].len);
+		i->cert_len[k] = certs[k].len;
+		off += certs[k].len;
 	}
-	i->ids_len = len;
-	*info = i;
-	return 0;
-}
-
-const char *registry_identity_list(const struct session_info *info, size_t i)
-{
-	const char *p = (const char *)info->cert + info->cert_len;
-	const char *end = p + info->ids_len;
-
-	for (; p < end; p += strlen(p) + 1, i--)
-		if (i == 0)
-			return p;
-	return NULL;
+	for (size_t k = 0; k < n_ids; k++) {
+		memcpy(i->data + off, ids[k].p, ids[k].len);
+		i->id_len[k] = ids[k].len;
+		off += ids[k].len;
+	}
+	i->n_certs = n_certs;
+	i->n_ids = n_ids;
+	i->data_len = off;
+	return i;
 }
 
 /* SO_COOKIE of a socket; 0 if the kernel cannot say (then only another
@@ -92,6 +82,7 @@ static uint64_t socket_cookie(int fd)
 
 int registry_add(struct session_info *info, int fd)
 {
+	static uint64_t next_serial;
 	struct stat st;
 
 	if (fstat(fd, &st) < 0)
@@ -100,6 +91,7 @@ int registry_add(struct session_info *info, int fd)
 	info->ino = st.st_ino;
 	info->cookie = socket_cookie(fd);
 	pthread_mutex_lock(&lock);
+	info->serial = ++next_serial;
 	info->next = live;
 	if (live)
 		live->prev = info;
@@ -156,21 +148,38 @@ static const struct session_info *find(const struct session_info *list, const st
 	return NULL;
 }
 
+/* Under lock: the entry behind fd, live or failed.  *ret_live says which. */
+static const struct session_info *lookup_locked(const struct stat *st, uint64_t cookie, int *ret_live)
+{
+	const struct session_info *i = find(live, st, cookie);
+
+	*ret_live = i != NULL;
+	return i ? i : find(failed_head, st, cookie);
+}
+
+static int socket_id(int fd, struct stat *st, uint64_t *cookie)
+{
+	if (fstat(fd, st) < 0)
+		return -errno;
+	if (!S_ISSOCK(st->st_mode))
+		return -ENOTSOCK;
+	*cookie = socket_cookie(fd);
+	return 0;
+}
+
 int registry_query(int fd, struct tk_msg *ret)
 {
 	const struct session_info *i;
 	struct stat st;
 	uint64_t cookie;
+	size_t big = 0;
+	int r, is_live;
 
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -ENOTSOCK;
-	cookie = socket_cookie(fd);
+	r = socket_id(fd, &st, &cookie);
+	if (r < 0)
+		return r;
 	pthread_mutex_lock(&lock);
-	i = find(live, &st, cookie);
-	if (!i)
-		i = find(failed_head, &st, cookie);
+	i = lookup_locked(&st, cookie, &is_live);
 	if (i) {
 		ret->state = i->state;
 		ret->hs_ms = i->hs_ms;
@@ -182,9 +191,107 @@ int registry_query(int fd, struct tk_msg *ret)
 		(void)tk_msg_set_str(ret, TK_TAG_LOCALNAME, i->local);
 		(void)tk_msg_set_str(ret, TK_TAG_MAPPED_USER, i->mapped_user);
 		(void)tk_msg_set_str(ret, TK_TAG_ALPN_SELECTED, i->alpn);
-		if (i->cert_len)
-			(void)tk_msg_set_cert(ret, i->cert, i->cert_len);
+		if (i->n_certs && i->cert_len[0] <= TK_CERT_MAX)
+			(void)tk_msg_set_cert(ret, i->data, i->cert_len[0]);
+		else if (i->n_certs)
+			big = i->cert_len[0];
 	}
 	pthread_mutex_unlock(&lock);
+	if (big) {
+		/* Length 0 would mean "no certificate": say it does not fit. */
+		(void)snprintf(ret->message, sizeof(ret->message),
+			       "the peer certificate is %zu bytes, more than struct tlskey_info holds "
+			       "(%u): use tlskey_query_session()", big, TK_CERT_MAX);
+		ret->present |= 1u << TK_TAG_MESSAGE;
+		return -ENOBUFS;
+	}
 	return i ? 0 : -ENOENT;
+}
+
+/* The document of i (lock held). */
+static int doc_build(const struct session_info *i, uint8_t **ret, size_t *ret_len)
+{
+	struct tk_sessdoc *d = calloc(1, sizeof(*d));
+	size_t off = 0, need;
+	uint8_t *buf;
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	d->role = i->role;
+	d->client_auth = i->client_auth;
+	d->state = i->state;
+	d->resumed = i->resumed;
+	d->flags = i->info_flags;
+	d->hs_ms = i->hs_ms;
+	d->bytes_in = atomic_load_explicit(&i->bytes_in, memory_order_relaxed);
+	d->bytes_out = atomic_load_explicit(&i->bytes_out, memory_order_relaxed);
+	memcpy(d->version, i->version, sizeof(d->version));
+	memcpy(d->cipher, i->cipher, sizeof(d->cipher));
+	memcpy(d->sni, i->sni, sizeof(d->sni));
+	memcpy(d->alpn, i->alpn, sizeof(d->alpn));
+	memcpy(d->group, i->group, sizeof(d->group));
+	memcpy(d->sign, i->sign, sizeof(d->sign));
+	memcpy(d->client_sign, i->client_sign, sizeof(d->client_sign));
+	memcpy(d->local, i->local, sizeof(d->local));
+	memcpy(d->peer, i->peer, sizeof(d->peer));
+	memcpy(d->mapped, i->mapped_user, sizeof(d->mapped));
+	memcpy(d->acl_rule, i->acl_rule, sizeof(d->acl_rule));
+	d->n_certs = i->n_certs;
+	for (size_t k = 0; k < i->n_certs; off += i->cert_len[k++]) {
+		d->cert[k] = i->data + off;
+		d->cert_len[k] = i->cert_len[k];
+	}
+	d->n_ids = i->n_ids;
+	for (size_t k = 0; k < i->n_ids; off += i->id_len[k++]) {
+		d->id[k] = (const char *)i->data + off;
+		d->id_len[k] = i->id_len[k];
+	}
+	need = tk_sessdoc_size(d);
+	buf = need <= TK_DOC_MAX ? malloc(need) : NULL;
+	r = buf ? tk_sessdoc_encode(d, buf, need, ret_len) : -ENOMEM;
+	free(d);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*ret = buf;
+	return 0;
+}
+
+int registry_query_doc(int fd, uint8_t **ret, size_t *ret_len)
+{
+	const struct session_info *i;
+	struct stat st;
+	uint64_t cookie;
+	int r, is_live;
+
+	r = socket_id(fd, &st, &cookie);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&lock);
+	i = lookup_locked(&st, cookie, &is_live);
+	r = i ? doc_build(i, ret, ret_len) : -ENOENT;
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+int registry_lookup(int fd, void **ret_owner, uint64_t *ret_serial)
+{
+	const struct session_info *i;
+	struct stat st;
+	uint64_t cookie;
+	int r, is_live;
+
+	r = socket_id(fd, &st, &cookie);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&lock);
+	i = lookup_locked(&st, cookie, &is_live);
+	if (i && is_live) {
+		*ret_owner = i->owner;
+		*ret_serial = i->serial;
+	}
+	pthread_mutex_unlock(&lock);
+	return !i ? -ENOENT : is_live ? 0 : -ENOTCONN;
 }

@@ -8,10 +8,12 @@
 #ifndef TLSKEY_KEYD_REGISTRY_H
 #define TLSKEY_KEYD_REGISTRY_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/sessdoc.h"
 #include "common/wire.h"
 
 struct session_info {
@@ -27,28 +29,37 @@ struct session_info {
 	char peer[TK_ID_MAX + 1];
 	char local[TK_NAME_MAX + 1];
 	char mapped_user[TK_SHORT_MAX + 1];
-	char alpn[TK_ALPN_ID_MAX + 1]; /* negotiated ALPN id, "" for none */
-	size_t cert_len;
-	size_t ids_len; /* bytes of the peer's identities, stored after cert */
-	uint8_t cert[]; /* peer certificate, DER; then the identities, each NUL-terminated */
+	/* For tlskey_query_session() (common/sessdoc.h). */
+	uint64_t serial; /* set by registry_add(): names the session for SESSION_CTL */
+	void *owner;     /* the struct worker relaying it (never dereferenced here) */
+	uint8_t role, client_auth, resumed;
+	char sni[TK_NAME_MAX + 1];
+	char alpn[TK_NAME_MAX + 1];
+	char group[TK_SHORT_MAX + 1];
+	char sign[TK_SHORT_MAX + 1];
+	char client_sign[TK_SHORT_MAX + 1];
+	char acl_rule[TK_DOC_RULE_MAX + 1];
+	/* Written by the relaying worker, read by the accept thread. */
+	_Atomic unsigned long long bytes_in, bytes_out;
+	size_t n_certs, n_ids;
+	size_t cert_len[TK_DOC_CERTS_MAX];
+	size_t id_len[TK_DOC_IDS_MAX];
+	size_t data_len;
+	uint8_t data[]; /* the certificates (leaf first), then the identities */
 };
 
-/* Room for the peer's identities of one session (8 of 255 bytes). */
-#define REGISTRY_IDS_MAX 2048u
+/* One piece of data for registry_info_new(). */
+struct registry_piece {
+	const void *p;
+	size_t len;
+};
 
-/* Allocate an entry with room for a certificate of cert_len bytes. */
-struct session_info *registry_info_new(const uint8_t *cert, size_t cert_len);
-
-/* Attach the n identities the peer's certificate proves (in the order of
- * doc/identities.md) to *info before it is published: *info is
- * reallocated.  Returns 0, -E2BIG over REGISTRY_IDS_MAX bytes or -ENOMEM
- * (then *info is unchanged and keeps no list). */
-int registry_info_set_ids(struct session_info **info, const char *const *ids, size_t n);
-
-/* Identity i (0-based) of the session's peer, in that order; NULL past
- * the last (or without a certificate).  info->peer is the one the ACL
- * admitted.  For the session query (QUERY_RESULT). */
-const char *registry_identity_list(const struct session_info *info, size_t i);
+/* Allocate an entry holding copies of the peer's chain (certs, n_certs,
+ * leaf first; beyond TK_DOC_CERTS_MAX, or a certificate over
+ * TK_DOC_CERT_MAX, the chain is cut there) and its identities (ids,
+ * n_ids, strings without NUL; the same bounds).  NULL on ENOMEM. */
+struct session_info *registry_info_new(const struct registry_piece *certs, size_t n_certs,
+				       const struct registry_piece *ids, size_t n_ids);
 
 /* Publish info under the identity of fd (the application's end). */
 int registry_add(struct session_info *info, int fd);
@@ -60,7 +71,17 @@ void registry_remove(struct session_info *info);
  * (the oldest failed entries are dropped beyond a fixed number). */
 void registry_fail(struct session_info *info);
 
-/* Fill a QUERY_RESULT for the session behind fd.  -ENOENT if unknown. */
+/* Fill a QUERY_RESULT for the session behind fd.  -ENOENT if unknown,
+ * -ENOBUFS (ret->message says how large) if the peer's certificate does
+ * not fit in TK_CERT_MAX, the legacy struct's buffer. */
 int registry_query(int fd, struct tk_msg *ret);
+
+/* The session document (common/sessdoc.h) of the session behind fd, in a
+ * malloc'ed buffer the caller frees.  -ENOTSOCK, -ENOENT or -ENOMEM. */
+int registry_query_doc(int fd, uint8_t **ret, size_t *ret_len);
+
+/* The live session behind fd: its owner and serial.  -ENOTSOCK, -ENOENT
+ * (unknown), -ENOTCONN (it failed). */
+int registry_lookup(int fd, void **ret_owner, uint64_t *ret_serial);
 
 #endif

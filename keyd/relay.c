@@ -28,6 +28,7 @@
 #include "keyd/relay_io.h"
 #include "keyd/appsock.h"
 #include "keyd/tickets.h"
+#include "keyd/keyupdate.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
 
@@ -83,6 +84,33 @@ static enum conn_status relay_abort(struct conn *c, const char *why)
 	if (c->app.fd >= 0)
 		(void)shutdown(c->app.fd, SHUT_RDWR);
 	return conn_close(c, 0, why);
+}
+
+/* The byte counts tlskey_query_session() reads from the accept thread;
+ * and the key-update-bytes count. */
+static void publish_count(struct conn *c, int in, size_t n)
+{
+	if (c->info && in)
+		atomic_store_explicit(&c->info->bytes_in, c->bytes_in, memory_order_relaxed);
+	else if (c->info)
+		atomic_store_explicit(&c->info->bytes_out, c->bytes_out, memory_order_relaxed);
+	keyupdate_account(c, n);
+}
+
+/* A due KeyUpdate goes out between records: 0 done, 1 wait for the
+ * socket, -1 the conn was closed. */
+static int key_update_step(struct conn *c)
+{
+	int r = keyupdate_flush(c);
+
+	if (r == -EAGAIN)
+		return 1;
+	if (r < 0) {
+		conn_set_end(c, STATS_END_ERROR);
+		(void)relay_abort(c, "TLS KeyUpdate failed");
+		return -1;
+	}
+	return 0;
 }
 
 /* A fatal error in a record the peer sent: tell the peer why, with the
@@ -248,6 +276,7 @@ static enum conn_status batch_from_net(struct conn *c, uint8_t *buf, size_t *ret
 			break;
 		}
 		c->bytes_in += (unsigned long long)n;
+		publish_count(c, 1, (size_t)n);
 		off += (size_t)n;
 		if (c->dtls)
 			break; /* one datagram per send: the app's socket keeps boundaries */
@@ -445,11 +474,18 @@ static enum conn_status pump_app_chunks(struct conn *c)
 	if (c->bye_pending)
 		return send_bye(c);
 	for (int i = 0; i < RELAY_APP_CHUNKS && !c->app_eof && !c->to_net && !c->send_pending; i++) {
-		ssize_t n = recv(c->app.fd, buf, RELAY_IO_PLAIN_CAP, MSG_DONTWAIT);
+		int ku = c->ku_pending ? key_update_step(c) : 0;
 		enum conn_status st;
+		ssize_t n;
 
+		if (ku)
+			return ku < 0 ? CONN_CLOSED : CONN_LIVE;
+		n = recv(c->app.fd, buf, RELAY_IO_PLAIN_CAP, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* tlskey_control(CLOSE_NOTIFY): what the app wrote before is in. */
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && c->stop_asked)
+			n = 0;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n < 0) {
@@ -462,6 +498,7 @@ static enum conn_status pump_app_chunks(struct conn *c)
 			return send_bye(c);
 		}
 		c->bytes_out += (unsigned long long)n;
+		publish_count(c, 0, (size_t)n);
 		st = data_to_net(c, buf, (size_t)n);
 		tk_wipe(buf, (size_t)n);
 		if (st == CONN_CLOSED)
@@ -496,11 +533,12 @@ static enum conn_status relay_rearm(struct conn *c)
 		return conn_close(c, 0, "both directions done");
 	if (!c->net_eof && !c->to_app)
 		net |= EPOLLIN;
-	if (c->send_pending || c->bye_pending || c->to_net)
+	if (c->send_pending || c->bye_pending || c->to_net || c->ku_pending)
 		net |= EPOLLOUT;
 	if (c->to_app)
 		app |= EPOLLOUT;
-	if (!c->app_eof && !c->send_pending && !c->bye_pending && !c->to_net)
+	if (!c->app_eof && !c->send_pending && !c->bye_pending && !c->to_net &&
+	    !c->ku_pending)
 		app |= EPOLLIN | EPOLLRDHUP;
 	else if (!c->app_eof && !c->app_hup)
 		/* Not reading the app (backpressure), but still hearing about
@@ -589,4 +627,19 @@ enum conn_status relay_begin(struct conn *c)
 	if (c->tls && gnutls_record_check_pending(c->tls) > 0 && pump_net_to_app(c) == CONN_CLOSED)
 		return CONN_CLOSED;
 	return relay_rearm(c);
+}
+
+enum conn_status relay_kick(struct conn *c)
+{
+	if (c->dead || c->state != CONN_RELAY)
+		return CONN_LIVE;
+	if (pump_app_to_net(c) == CONN_CLOSED)
+		return CONN_CLOSED;
+	return relay_rearm(c);
+}
+
+enum conn_status relay_stop(struct conn *c)
+{
+	c->stop_asked = 1;
+	return relay_kick(c);
 }

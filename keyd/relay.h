@@ -20,4 +20,12 @@ enum conn_status relay_drain_step(struct conn *c) CONN_MUST_CHECK;
  * relay_abort, so the app sees ECONNRESET on a TCP protected descriptor). */
 enum conn_status relay_close_expired(struct conn *c) CONN_MUST_CHECK;
 
+/* Move what can move app -> TLS now (a KeyUpdate just asked for goes out
+ * first) and wait for what comes next.  For SESSION_CTL (wcmd.c). */
+enum conn_status relay_kick(struct conn *c) CONN_MUST_CHECK;
+
+/* tlskey_control(CLOSE_NOTIFY): relay what the app has written so far,
+ * then close_notify and FIN as if the app had shut down its side. */
+enum conn_status relay_stop(struct conn *c) CONN_MUST_CHECK;
+
 #endif

@@ -533,11 +533,17 @@ int status_render(const struct keyd *k, unsigned format, char **ret, size_t *ret
 
 int status_send(int ctlfd, const char *doc, size_t len)
 {
-	struct tk_msg m = { .type = TK_MSG_RESULT, .present = 1u << TK_TAG_ERRNO };
+	return status_send_memfd(ctlfd, TK_MSG_RESULT, "tlskeyd-status", doc, len);
+}
+
+int status_send_memfd(int ctlfd, uint8_t type, const char *name, const void *data, size_t len)
+{
+	struct tk_msg m = { .type = type, .present = 1u << TK_TAG_ERRNO };
+	const char *doc = data;
 	size_t off = 0;
 	int fd, r;
 
-	fd = memfd_create("tlskeyd-status", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
 	while (off < len) {

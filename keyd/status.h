@@ -5,6 +5,7 @@
 #define TLSKEY_KEYD_STATUS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "keyd/keyd.h"
 
@@ -27,5 +28,9 @@ char *status_escape(const char *s, int json, char *out, size_t len);
 /* Answer a STATUS request on ctlfd: a RESULT with errno 0 and doc in a
  * sealed memfd attached.  Returns 0 or a negative errno (nothing sent). */
 int status_send(int ctlfd, const char *doc, size_t len);
+
+/* The same for any answer: a message of type (its errno 0) carrying a
+ * sealed memfd named name with the len bytes of data. */
+int status_send_memfd(int ctlfd, uint8_t type, const char *name, const void *data, size_t len);
 
 #endif

@@ -27,6 +27,7 @@
 #include "keyd/quota.h"
 #include "keyd/passclose.h"
 #include "keyd/vhost.h"
+#include "keyd/wcmd.h"
 #include "policy/acl.h"
 
 #define MAX_EVENTS 64
@@ -224,6 +225,7 @@ static void *worker_main(void *arg)
 		expire(w);
 		adopt_inbox(w);
 		dane_worker_deliver(w);
+		wcmd_run(w); /* session controls for our conns */
 		reset_check(w);
 		reeval_worker_run(w); /* after a reload: sessions no longer allowed */
 		keys_prune(w); /* after a reload: keys of the old generation */
@@ -234,6 +236,7 @@ static void *worker_main(void *arg)
 		if (stop)
 			break;
 	}
+	wcmd_run(w); /* the last ones queued before stop: answered */
 	/* Shutting down.  A caller whose handshake is still running hears why
 	 * its descriptor goes away, rather than seeing it just closed. */
 	for (struct conn *c = w->conns, *next; c; c = next) {

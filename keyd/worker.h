@@ -12,6 +12,8 @@
 
 struct dane_job;
 
+struct wcmd;
+
 struct worker_key {
 	gnutls_privkey_t token_key; /* this worker's own token session */
 	gnutls_privkey_t key;       /* signer.c wrapper around token_key */
@@ -48,6 +50,8 @@ struct worker {
 	int wakefd; /* eventfd: new jobs or stop */
 	pthread_mutex_t lock;
 	struct conn *inbox; /* admitted requests, protected by lock */
+	struct wcmd *wcmds; /* session controls for our conns (wcmd.c), protected by lock */
+	unsigned n_wcmds;
 	int stop;           /* protected by lock */
 	struct conn *conns; /* owned connections */
 	struct conn *timed; /* those with a deadline: handshakes, drains */

@@ -12,8 +12,8 @@
 
 _Static_assert(TLSKEY_ALPN_MAX_IDS == TK_ALPN_MAX_IDS, "public and wire ALPN bounds differ");
 _Static_assert(TLSKEY_ALPN_ID_MAX == TK_ALPN_ID_MAX, "public and wire ALPN bounds differ");
-_Static_assert(sizeof(((struct tlskey_info *)0)->alpn) == TK_ALPN_ID_MAX + 1,
-	       "tlskey_info.alpn must hold any ALPN id");
+_Static_assert(sizeof(((struct tlskey_session_info *)0)->alpn) >= TK_ALPN_ID_MAX + 1,
+	       "tlskey_session_info.alpn must hold any ALPN id");
 
 int lib_alpn_request(const struct tlskey_options *o, int proto, struct tk_msg *start, char *why,
 		     size_t whylen)

@@ -19,138 +19,12 @@
 #include "common/util.h"
 #include "common/wire.h"
 #include "lib/alpn.h"
+#include "lib/client.h"
 #include "tlskey/starttls.h"
 
-#define TLSKEYD_DEFAULT_SOCKET "/run/tlskeyd/tlskeyd.sock"
 /* A TLS 1.3 HelloRetryRequest can make GnuTLS look at the SNI twice; more
  * queries than this means a confused or hostile daemon. */
 #define MAX_SNI_QUERIES 4
-/* How long we wait for the daemon when nobody says (TLSKEYD_TIMEOUT, in
- * milliseconds, overrides; 0 waits forever): the daemon's default
- * handshake-timeout (30 s, doc/config.md) plus a margin for the queue and
- * the answer.  The library cannot know a daemon's configured timer; a
- * per-request handshake_timeout_ms replaces the 30 s. */
-#define DAEMON_HANDSHAKE_DEFAULT_MS 30000
-#define WAIT_MARGIN_MS 5000
-#define WAIT_MAX_MS (24u * 3600 * 1000)
-
-static __thread char last_error[TK_MESSAGE_MAX + 1];
-
-static void set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void set_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	va_end(ap);
-}
-
-const char *tlskey_last_error(void)
-{
-	return last_error;
-}
-
-/* The bound on one wait for the daemon, in ms (0: none), for a request
- * whose handshake timer is hs_ms (0: the daemon's default). */
-static unsigned wait_budget_ms(unsigned hs_ms)
-{
-	const char *v = secure_getenv("TLSKEYD_TIMEOUT");
-
-	if (v && *v) {
-		char *end;
-		unsigned long n;
-
-		errno = 0;
-		n = strtoul(v, &end, 10);
-		if (!errno && *end == '\0' && v[0] >= '0' && v[0] <= '9' && n <= WAIT_MAX_MS)
-			return (unsigned)n;
-		/* A malformed value must not mean "forever". */
-	}
-	return (hs_ms ? (hs_ms > WAIT_MAX_MS ? WAIT_MAX_MS : hs_ms) : DAEMON_HANDSHAKE_DEFAULT_MS) +
-	       WAIT_MARGIN_MS;
-}
-
-/* Milliseconds left until deadline (CLOCK_MONOTONIC ms, 0: none) for poll():
- * -1 for no deadline, 0 when it passed. */
-static int wait_left(unsigned long long deadline)
-{
-	unsigned long long now;
-
-	if (!deadline)
-		return -1;
-	now = tk_now_ms();
-	return now >= deadline ? 0 : (int)(deadline - now);
-}
-
-static unsigned long long wait_deadline(unsigned budget)
-{
-	return budget ? tk_now_ms() + budget : 0;
-}
-
-/* Wait until sock is readable or the deadline passes.  0, -ETIMEDOUT
- * (last_error says so) or another negative errno. */
-static int wait_readable(int sock, unsigned long long deadline, unsigned budget)
-{
-	struct pollfd p = { .fd = sock, .events = POLLIN };
-
-	for (;;) {
-		int n = poll(&p, 1, wait_left(deadline));
-
-		if (n > 0)
-			return 0;
-		if (n == 0) {
-			set_error("tlskeyd did not answer within %u ms (TLSKEYD_TIMEOUT sets the bound, "
-				  "in milliseconds)", budget);
-			return -ETIMEDOUT;
-		}
-		if (errno != EINTR) {
-			int r = -errno;
-			set_error("waiting for tlskeyd: %s", strerror(-r));
-			return r;
-		}
-	}
-}
-
-static int daemon_connect(int *ret_sock, unsigned budget)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = secure_getenv("TLSKEYD_SOCKET");
-	int s;
-
-	if (!path || !*path)
-		path = TLSKEYD_DEFAULT_SOCKET;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		set_error("daemon socket path too long: %s", path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s < 0) {
-		int r = -errno;
-		set_error("socket: %s", strerror(-r));
-		return r;
-	}
-	if (budget) {
-		/* Bounds connect() on a full backlog and the sends of our
-		 * request (the answer is bounded by wait_readable()). */
-		struct timeval tv = { .tv_sec = budget / 1000, .tv_usec = (budget % 1000) * 1000 };
-		(void)setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	}
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
-		if (r == -EAGAIN && budget) {
-			set_error("tlskeyd at %s did not accept within %u ms (TLSKEYD_TIMEOUT)", path, budget);
-			r = -ETIMEDOUT;
-		} else {
-			set_error("cannot reach tlskeyd at %s: %s", path, strerror(-r));
-		}
-		(void)tk_close(s);
-		return r;
-	}
-	*ret_sock = s;
-	return 0;
-}
 
 static int check_args(int fd, int proto, const char *myname, int flags, int role)
 {
@@ -158,34 +32,34 @@ static int check_args(int fd, int proto, const char *myname, int flags, int role
 	const int client_only = TLSKEY_FLAG_NO_LOCAL_CERT;
 
 	if (fd < 0) {
-		set_error("invalid file descriptor %d", fd);
+		lib_set_error("invalid file descriptor %d", fd);
 		return -EBADF;
 	}
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
-		set_error("unsupported protocol %d (use IPPROTO_TCP or IPPROTO_UDP)", proto);
+		lib_set_error("unsupported protocol %d (use IPPROTO_TCP or IPPROTO_UDP)", proto);
 		return -EPROTONOSUPPORT;
 	}
 	if (myname && tk_namelist_is_multi(myname)) {
 		/* A list or pattern: the daemon picks by SNI, server role only. */
 		if (role != TK_ROLE_SERVER || tk_namelist_validate(myname) < 0) {
-			set_error(role != TK_ROLE_SERVER ? "a list of local names needs the server role"
+			lib_set_error(role != TK_ROLE_SERVER ? "a list of local names needs the server role"
 							 : "invalid list of local names");
 			return -EINVAL;
 		}
 	} else if (!myname || tk_name_validate(myname, strlen(myname)) < 0) {
-		set_error("invalid local identity name");
+		lib_set_error("invalid local identity name");
 		return -EINVAL;
 	}
 	if (flags & ~TLSKEY_FLAGS_ALL) {
-		set_error("unknown flag bits 0x%x", (unsigned)(flags & ~TLSKEY_FLAGS_ALL));
+		lib_set_error("unknown flag bits 0x%x", (unsigned)(flags & ~TLSKEY_FLAGS_ALL));
 		return -EINVAL;
 	}
 	if (role == TK_ROLE_CLIENT && (flags & server_only)) {
-		set_error("flags 0x%x are for the server role only", (unsigned)(flags & server_only));
+		lib_set_error("flags 0x%x are for the server role only", (unsigned)(flags & server_only));
 		return -EINVAL;
 	}
 	if (role == TK_ROLE_SERVER && (flags & client_only)) {
-		set_error("flags 0x%x are for the client role only", (unsigned)(flags & client_only));
+		lib_set_error("flags 0x%x are for the client role only", (unsigned)(flags & client_only));
 		return -EINVAL;
 	}
 	return 0;
@@ -201,13 +75,13 @@ static int refused_early(int sock, int send_err)
 	struct tk_msg *m = malloc(sizeof(*m));
 	int newfd = -1, r = send_err;
 
-	set_error("sending request to tlskeyd: %s", strerror(-send_err));
+	lib_set_error("sending request to tlskeyd: %s", strerror(-send_err));
 	if (!m)
 		return r;
 	/* The daemon's end is closed: this returns at once, with the queued
 	 * answer or end of file. */
 	if (tk_msg_recv(sock, m, &newfd) == 0 && m->type == TK_MSG_RESULT && m->err != 0) {
-		set_error("%s", TK_HAS(m, TK_TAG_MESSAGE) ? m->message : strerror((int)m->err));
+		lib_set_error("%s", TK_HAS(m, TK_TAG_MESSAGE) ? m->message : strerror((int)m->err));
 		r = m->err < 4096 ? -(int)m->err : -EPROTO;
 	}
 	(void)tk_close(newfd);
@@ -250,27 +124,28 @@ static int sni_cb_call(const struct sni_cb *cb, const char *name)
 static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigned budget, char *peername,
 			size_t peername_len, char *alpn, size_t alpn_len)
 {
-	unsigned long long deadline = wait_deadline(budget);
+	unsigned long long deadline = lib_wait_deadline(budget);
+	char why[TK_MESSAGE_MAX + 1] = "";
 	struct tk_msg m;
 	int newfd = -1, r, queries = 0;
 
 	for (;;) {
 		/* One bound for the whole wait, SNI queries included: a daemon
 		 * that accepts and never answers must not hold us forever. */
-		r = wait_readable(sock, deadline, budget);
+		r = lib_wait_readable(sock, deadline, budget);
 		if (r < 0)
 			goto out;
 		r = tk_msg_recv(sock, &m, &newfd);
 		if (r == -ECONNRESET) {
-			set_error("tlskeyd closed the connection");
+			lib_set_error("tlskeyd closed the connection");
 			goto out;
 		}
 		if (r < 0) {
-			set_error("bad answer from tlskeyd: %s", strerror(-r));
+			lib_set_error("bad answer from tlskeyd: %s", strerror(-r));
 			goto out;
 		}
 		if (m.type == TK_MSG_SNI_QUERY && newfd < 0 && !sni_cb_set(cb)) {
-			set_error("tlskeyd asks about the client's server name: finish this start "
+			lib_set_error("tlskeyd asks about the client's server name: finish this start "
 				  "with tlskey_finish_sni() or tlskey_finish_sni_ctx()");
 			r = -EINVAL;
 			goto out;
@@ -282,18 +157,18 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 			a.present = 1u << TK_TAG_ACCEPT;
 			r = tk_msg_send(sock, &a, -1);
 			if (r < 0) {
-				set_error("answering SNI query: %s", strerror(-r));
+				lib_set_error("answering SNI query: %s", strerror(-r));
 				goto out;
 			}
 			if (one_step) {
-				set_error("handshake in progress");
+				lib_set_error("handshake in progress");
 				return -EINPROGRESS;
 			}
 			continue;
 		}
 		if (m.type != TK_MSG_RESULT) {
 			newfd = tk_close(newfd);
-			set_error("unexpected message type %u from tlskeyd", m.type);
+			lib_set_error("unexpected message type %u from tlskeyd", m.type);
 			r = -EBADMSG;
 			goto out;
 		}
@@ -302,7 +177,7 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 
 	if (m.err != 0) {
 		newfd = tk_close(newfd);
-		set_error("%s", TK_HAS(&m, TK_TAG_MESSAGE) ? m.message : strerror((int)m.err));
+		lib_set_error("%s", TK_HAS(&m, TK_TAG_MESSAGE) ? m.message : strerror((int)m.err));
 		r = m.err < 4096 ? -(int)m.err : -EPROTO;
 		/* EINPROGRESS means "answered, keep waiting" to our caller. */
 		if (one_step && r == -EINPROGRESS)
@@ -310,7 +185,7 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 		goto out;
 	}
 	if (newfd < 0) {
-		set_error("tlskeyd reported success without a descriptor");
+		lib_set_error("tlskeyd reported success without a descriptor");
 		r = -EBADMSG;
 		goto out;
 	}
@@ -320,18 +195,19 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 		if (n + 1 > peername_len) {
 			/* The daemon checks this too; never truncate. */
 			newfd = tk_close(newfd);
-			set_error("peer identity needs %zu bytes, buffer has %zu", n + 1, peername_len);
+			lib_set_error("peer identity needs %zu bytes, buffer has %zu", n + 1, peername_len);
 			r = -ERANGE;
 			goto out;
 		}
 		memcpy(peername, m.peername, n + 1);
 	}
-	r = lib_alpn_result(&m, alpn, alpn_len, last_error, sizeof(last_error));
+	r = lib_alpn_result(&m, alpn, alpn_len, why, sizeof(why));
 	if (r < 0) {
+		lib_set_error("%s", why);
 		newfd = tk_close(newfd);
 		goto out;
 	}
-	last_error[0] = '\0';
+	lib_error_clear();
 	r = newfd;
 out:
 	(void)tk_close(sock);
@@ -347,7 +223,7 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 	unsigned budget;
 	int sock = -1, r;
 
-	last_error[0] = '\0';
+	lib_error_clear();
 	memset(&o, 0, sizeof(o));
 	if (opt)
 		memcpy(&o, opt, opt->size < sizeof(o) ? opt->size : sizeof(o));
@@ -356,20 +232,20 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 		goto out;
 	r = -EINVAL;
 	if (role == TK_ROLE_CLIENT && o.sniname && tk_name_validate(o.sniname, strlen(o.sniname)) < 0) {
-		set_error("invalid server name indication");
+		lib_set_error("invalid server name indication");
 		goto out;
 	}
 	cb = (struct sni_cb){ .plain = o.checksni, .ctx = o.checksni_ctx, .arg = o.checksni_arg };
 	if ((role == TK_ROLE_CLIENT && sni_cb_set(&cb)) || (role == TK_ROLE_SERVER && o.sniname)) {
-		set_error("sniname is for the client role, checksni for the server role");
+		lib_set_error("sniname is for the client role, checksni for the server role");
 		goto out;
 	}
 	if (cb.plain && cb.ctx) {
-		set_error("checksni and checksni_ctx are exclusive");
+		lib_set_error("checksni and checksni_ctx are exclusive");
 		goto out;
 	}
 	if (o.allow_handshake_timeout && (role != TK_ROLE_SERVER || o.handshake_timeout_ms == 0)) {
-		set_error("allow_handshake_timeout needs the server role and a handshake timer");
+		lib_set_error("allow_handshake_timeout needs the server role and a handshake timer");
 		goto out;
 	}
 	start.role = (uint8_t)role;
@@ -384,20 +260,26 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 	start.present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS) |
 			(1u << TK_TAG_CHECKSNI) | (1u << TK_TAG_PEERNAME_MAX) |
 			(1u << TK_TAG_TIMEOUT_MS) | (1u << TK_TAG_ALLOW_HS_TIMEOUT);
-	r = lib_alpn_request(&o, proto, &start, last_error, sizeof(last_error));
-	if (r < 0)
-		goto out;
+	{
+		char why[TK_MESSAGE_MAX + 1] = "";
+
+		r = lib_alpn_request(&o, proto, &start, why, sizeof(why));
+		if (r < 0) {
+			lib_set_error("%s", why);
+			goto out;
+		}
+	}
 	r = tk_msg_set_str(&start, TK_TAG_MYNAME, myname);
 	if (r == 0 && o.sniname)
 		r = tk_msg_set_str(&start, TK_TAG_SNINAME, o.sniname);
 	if (r < 0) {
-		set_error("name too long");
+		lib_set_error("name too long");
 		r = -EINVAL;
 		goto out;
 	}
 
-	budget = wait_budget_ms(o.handshake_timeout_ms);
-	r = daemon_connect(&sock, budget);
+	budget = lib_wait_budget_ms(o.handshake_timeout_ms);
+	r = lib_daemon_connect(&sock, budget);
 	if (r < 0)
 		goto out;
 	r = tk_msg_send(sock, &start, fd);
@@ -406,7 +288,7 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 		goto out;
 	}
 	if (r < 0) {
-		set_error("sending request to tlskeyd: %s", strerror(-r));
+		lib_set_error("sending request to tlskeyd: %s", strerror(-r));
 		goto out;
 	}
 	/* The daemon holds its own reference now; ours is no longer needed. */
@@ -455,7 +337,7 @@ int tlskey_starttls(int fd, int proto, int role, const char *myname, int flags,
 		    const struct tlskey_options *opt, char *peername, size_t peername_len)
 {
 	if (role != TLSKEY_ROLE_CLIENT && role != TLSKEY_ROLE_SERVER) {
-		set_error("unknown role %d", role);
+		lib_set_error("unknown role %d", role);
 		if (fd >= 0) {
 			(void)shutdown(fd, SHUT_RDWR);
 			(void)tk_close(fd);
@@ -471,18 +353,18 @@ static int finish(int pending, const struct sni_cb *cb, char *peername, size_t p
 {
 	int r;
 
-	last_error[0] = '\0';
+	lib_error_clear();
 	if (pending < 0) {
-		set_error("invalid pending descriptor");
+		lib_set_error("invalid pending descriptor");
 		errno = EBADF;
 		return -1;
 	}
 	if (cb && !sni_cb_set(cb)) {
-		set_error("checksni is NULL");
+		lib_set_error("checksni is NULL");
 		errno = EINVAL;
 		return -1;
 	}
-	r = await_result(pending, cb ? cb : &(struct sni_cb){ 0 }, cb != NULL, wait_budget_ms(0), peername,
+	r = await_result(pending, cb ? cb : &(struct sni_cb){ 0 }, cb != NULL, lib_wait_budget_ms(0), peername,
 			 peername_len, NULL, 0);
 	if (r < 0) {
 		errno = -r;
@@ -509,69 +391,4 @@ int tlskey_finish_sni_ctx(int pending, int (*checksni)(void *ctx, const char *na
 	const struct sni_cb cb = { .ctx = checksni, .arg = ctx };
 
 	return finish(pending, &cb, peername, peername_len);
-}
-
-int tlskey_query(int fd, struct tlskey_info *ret)
-{
-	struct tk_msg q = { .type = TK_MSG_QUERY };
-	struct tk_msg *m = NULL;
-	unsigned budget;
-	int sock = -1, extra = -1, r;
-
-	last_error[0] = '\0';
-	if (!ret) {
-		r = -EINVAL;
-		goto out;
-	}
-	budget = wait_budget_ms(0);
-	r = daemon_connect(&sock, budget);
-	if (r < 0)
-		goto out;
-	r = tk_msg_send(sock, &q, fd);
-	if (r < 0) {
-		set_error("sending query to tlskeyd: %s", strerror(-r));
-		goto out;
-	}
-	r = wait_readable(sock, wait_deadline(budget), budget);
-	if (r < 0)
-		goto out;
-	m = malloc(sizeof(*m));
-	if (!m) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = tk_msg_recv(sock, m, &extra);
-	if (r == 0 && (m->type != TK_MSG_QUERY_RESULT || extra >= 0))
-		r = -EBADMSG;
-	if (r < 0) {
-		set_error("bad answer from tlskeyd: %s", strerror(-r));
-		goto out;
-	}
-	if (m->err) {
-		set_error("%s", TK_HAS(m, TK_TAG_MESSAGE) ? m->message : strerror((int)m->err));
-		r = m->err < 4096 ? -(int)m->err : -EPROTO;
-		goto out;
-	}
-	memset(ret, 0, sizeof(*ret));
-	ret->state = m->state;
-	(void)snprintf(ret->version, sizeof(ret->version), "%s", m->version);
-	(void)snprintf(ret->cipher_suite, sizeof(ret->cipher_suite), "%s", m->cipher);
-	(void)snprintf(ret->peer, sizeof(ret->peer), "%s", m->peername);
-	(void)snprintf(ret->local, sizeof(ret->local), "%s", m->localname);
-	(void)snprintf(ret->mapped_user, sizeof(ret->mapped_user), "%s", m->mapped_user);
-	ret->handshake_ms = m->hs_ms;
-	ret->flags = m->info_flags;
-	(void)snprintf(ret->alpn, sizeof(ret->alpn), "%s", m->alpn_selected);
-	ret->peer_cert_len = m->peer_cert_len;
-	memcpy(ret->peer_cert, m->peer_cert, m->peer_cert_len);
-	r = 0;
-out:
-	(void)tk_close(extra);
-	(void)tk_close(sock);
-	free(m);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return 0;
 }

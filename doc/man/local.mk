@@ -1,6 +1,7 @@
 # doc/man: hand-written manual pages (checked by test/systemd/manpages.sh).
 # starttls_server.3 and tlskey_last_error.3 are ".so" links to
-# starttls_client.3; tlskey_finish*.3 to tlskey_starttls.3.  tlskeyctl.8 is listed in tools/local.mk.
+# starttls_client.3; tlskey_finish*.3 to tlskey_starttls.3; tlskey_control.3 to
+# tlskey_export_keying_material.3.  tlskeyctl.8 is listed in tools/local.mk.
 dist_man_MANS += \
 	doc/man/tlskeyd.8 \
 	doc/man/tlskeyd.conf.5 \
@@ -11,7 +12,10 @@ dist_man_MANS += \
 	doc/man/tlskey_finish.3 \
 	doc/man/tlskey_finish_sni.3 \
 	doc/man/tlskey_finish_sni_ctx.3 \
-	doc/man/tlskey_query.3
+	doc/man/tlskey_query.3 \
+	doc/man/tlskey_query_session.3 \
+	doc/man/tlskey_export_keying_material.3 \
+	doc/man/tlskey_control.3
 
 # The pages name /etc/tlskeyd and /usr/share/doc/tlskeyd; the installed
 # copies name the directories this build installs to (sysconfdir, docdir),

@@ -190,7 +190,7 @@ struct tlskey_options {
 	 * when none was agreed, from a blocking start.  If it does not fit in
 	 * alpn_selected_len bytes (TLSKEY_ALPN_ID_MAX + 1 always does) the
 	 * call fails with ERANGE (never truncated).  Not with nonblocking
-	 * (EINVAL): read tlskey_info.alpn from tlskey_query() instead. */
+	 * (EINVAL): read alpn from tlskey_query_session() instead. */
 	char *alpn_selected;
 	size_t alpn_selected_len;
 };
@@ -260,7 +260,6 @@ struct tlskey_info {
 	size_t peer_cert_len;       /* 0 if the peer sent no certificate */
 	unsigned char peer_cert[8192]; /* peer's certificate, DER */
 	unsigned int flags;         /* TLSKEY_INFO_*, below */
-	char alpn[32];              /* negotiated ALPN id, "" if none (or in cleartext) */
 };
 
 /* tlskey_info.flags (also sent in the start result, see doc/protocol.md). */
@@ -285,8 +284,117 @@ struct tlskey_info {
 /* Query the session behind a protected descriptor.  The descriptor itself
  * is the credential: only a process holding it can ask.  Returns 0 and
  * fills *ret, or -1 with errno: EBADF/ENOTSOCK (not a descriptor from
- * tlskeyd), ENOENT (the session is gone), or a transport error. */
+ * tlskeyd), ENOENT (the session is gone), ENOBUFS (the peer certificate
+ * is larger than peer_cert: tlskey_last_error() gives its size;
+ * tlskey_query_session() returns it), or a transport error. */
 TLSKEY_EXPORT int tlskey_query(int fd, struct tlskey_info *ret);
+
+/* ---- The complete query (after AT-TLS SIOCTTLSCTL) -------------------- */
+
+/* tlskey_session_info.client_auth */
+#define TLSKEY_CLIENT_AUTH_NONE 0    /* server: no certificate asked; client: none was asked */
+#define TLSKEY_CLIENT_AUTH_REQUEST 1 /* server: asked, optional; client: the server asked */
+#define TLSKEY_CLIENT_AUTH_REQUIRE 2 /* server: required (a client cannot tell) */
+
+/* Everything tlskey_query_session() reports.  Versioned by its size:
+ * zero-initialise it, set `size` to sizeof(struct tlskey_session_info),
+ * point the buffers at memory of your own and set their *_cap; fields
+ * added in later versions go at the end.  The library fills only the
+ * first `size` bytes it knows of. */
+struct tlskey_session_info {
+	size_t size;
+	int state;                /* enum tlskey_state */
+	unsigned int flags;       /* TLSKEY_INFO_* */
+	int role;                 /* TLSKEY_ROLE_* this side played */
+	int client_auth;          /* TLSKEY_CLIENT_AUTH_* */
+	int resumed;              /* 1 if the session was resumed, else 0 */
+	unsigned int handshake_ms;
+	char version[64];         /* "TLS1.3", "" in cleartext */
+	char cipher_suite[64];
+	char sni[256];            /* server role: the name the client sent; client role:
+				   * the name we sent; "" none */
+	char alpn[256];           /* negotiated ALPN protocol, "" none */
+	char group[64];           /* key exchange group ("X25519", "SECP256R1"), "" none */
+	char sign_algo[64];       /* the server's handshake signature ("ECDSA-SECP256R1-SHA256") */
+	char client_sign_algo[64]; /* the client's, "" when it sent no certificate */
+	char local[256];          /* local identity (myname) */
+	char peer[321];           /* the peer's authenticated identity, "" none */
+	char mapped_user[64];     /* ACL map-user account, "" none */
+	char acl_rule[512];       /* the ACL rule that admitted the start, "path:line" */
+	unsigned long long bytes_in;  /* plaintext bytes from the peer so far */
+	unsigned long long bytes_out; /* plaintext bytes to the peer so far */
+	/* The peer's chain as it sent it, leaf first: DER certificates one
+	 * after the other (each DER is self-delimiting).  peer_chain_len and
+	 * peer_chain_count are set even when the chain does not fit. */
+	unsigned char *peer_chain;  /* caller's buffer, or NULL with cap 0 */
+	size_t peer_chain_cap;
+	size_t peer_chain_len;      /* bytes the whole chain takes */
+	unsigned int peer_chain_count;
+	/* Every identity the peer proved, each NUL-terminated, one after the
+	 * other; peer_ids_len counts the NULs. */
+	char *peer_ids;
+	size_t peer_ids_cap;
+	size_t peer_ids_len;
+	unsigned int peer_ids_count;
+};
+
+/* Query everything about the session behind a protected descriptor; the
+ * descriptor is the credential, as for tlskey_query().  Returns 0 and
+ * fills *info, or -1 with errno:
+ *   EINVAL    info NULL, info->size smaller than the first version of the
+ *             struct, or a buffer NULL with a non-zero cap
+ *   ENOBUFS   the chain or the identities do not fit in their buffer:
+ *             every other field is filled, and peer_chain_len /
+ *             peer_ids_len say the size needed (tlskey_last_error() too);
+ *             call again with larger buffers
+ *   EBADF, ENOTSOCK, ENOENT, ETIMEDOUT and transport errors as for
+ *             tlskey_query(). */
+TLSKEY_EXPORT int tlskey_query_session(int fd, struct tlskey_session_info *info);
+
+/* ---- Exporters and session controls ---------------------------------- */
+
+#define TLSKEY_EXPORT_LABEL_MAX 255 /* bytes of label */
+#define TLSKEY_EXPORT_CONTEXT_MAX 255
+#define TLSKEY_EXPORT_OUT_MAX 1024
+
+/* Keying material exporter (RFC 5705; RFC 8446 section 7.5) of the TLS
+ * session behind protected descriptor fd, e.g. for tls-exporter channel
+ * binding (RFC 9266: label "EXPORTER-Channel-Binding", no context, 32
+ * bytes).  label: NUL-terminated, 1..TLSKEY_EXPORT_LABEL_MAX bytes.
+ * context: NULL for no context, else context_len bytes (0 allowed, at most
+ * TLSKEY_EXPORT_CONTEXT_MAX); in TLS 1.2 "no context" and an empty one
+ * give different bytes, in TLS 1.3 the same.  Writes out_len bytes
+ * (1..TLSKEY_EXPORT_OUT_MAX) to out; wipe them when done.  Only a
+ * process holding fd can ask.  Returns 0, or -1 with errno: EINVAL (bad
+ * arguments), EOPNOTSUPP (a cleartext session, or DTLS), ENOTCONN (the
+ * session failed), ENOENT (it ended), EBADF/ENOTSOCK, EAGAIN (the
+ * daemon's queue for the session is full), ETIMEDOUT. */
+TLSKEY_EXPORT int tlskey_export_keying_material(int fd, const char *label,
+						const unsigned char *context, size_t context_len,
+						unsigned char *out, size_t out_len);
+
+/* tlskey_control() operations (after AT-TLS RESET_WRITE_CIPHER and
+ * STOP_CONNECTION). */
+/* Send a TLS 1.3 KeyUpdate now, asking the peer to update its keys too
+ * (update_requested): both directions get new traffic keys.  Data in
+ * flight is unaffected. */
+#define TLSKEY_CTL_KEY_UPDATE 1
+/* End TLS: the daemon sends what it has already read from fd, then
+ * close_notify and a TCP FIN, and reads no more from fd (data written
+ * after the call is never sent: use shutdown(fd, SHUT_WR) if you want the
+ * usual order of your own writes).  The peer's data still arrives until
+ * its close_notify, which reads as EOF.  The same as shutdown(fd,
+ * SHUT_WR) except that the daemon does it, at once. */
+#define TLSKEY_CTL_CLOSE_NOTIFY 2
+
+/* Apply op to the session behind protected descriptor fd.  Returns 0
+ * once the daemon has handed the message to TLS, or -1 with errno:
+ * EINVAL (unknown op), EOPNOTSUPP (KeyUpdate on TLS 1.2, DTLS or
+ * cleartext; close_notify on cleartext), EALREADY (close_notify already
+ * sent), ENOTCONN (a KeyUpdate after it, or the session failed), ENOENT,
+ * EBADF/ENOTSOCK, EAGAIN, ETIMEDOUT as for
+ * tlskey_export_keying_material(). */
+TLSKEY_EXPORT int tlskey_control(int fd, int op);
 
 /* The daemon's (or library's) explanation of the last failure of
  * starttls_client()/starttls_server() in the calling thread, or "" if none.

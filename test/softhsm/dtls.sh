@@ -5,7 +5,8 @@
 # (three datagrams of different sizes out, the same three back); the
 # protected descriptor is SOCK_SEQPACKET.  Negative: untrusted peers in
 # both roles (EKEYREJECTED), DTLS on a TCP socket and TLS on a UDP socket
-# (EPROTOTYPE), an unconnected UDP socket (ENOTCONN).
+# (EPROTOTYPE), an unconnected UDP socket (ENOTCONN).  tlskey_control()
+# KeyUpdate on DTLS: EOPNOTSUPP; the exporter works.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli gnutls-serv ss
 tk_setup
@@ -62,6 +63,14 @@ cp "$TK_TMP/dgrams" "$TK_TMP/c2.in"
 tk_ok c2 client --udp --connect "127.0.0.1:$UDP_PORT" --myname carol@example.test \
 	--sni peer.example.test
 tk_same "$TK_TMP/dgrams" "$TK_TMP/c2.out"
+# Session controls over DTLS 1.2: no KeyUpdate there (EOPNOTSUPP), while
+# the exporter works (RFC 5705 covers DTLS).
+tk_log "case c3: tlskey_control and the exporter on DTLS"
+cp "$TK_TMP/dgrams" "$TK_TMP/c3.in"
+tk_app c3 client --udp --connect "127.0.0.1:$UDP_PORT" --myname alice@example.test \
+	--sni peer.example.test --export EXPERIMENTAL-dtls --ctl key-update || true
+tk_expect_grep "$TK_TMP/c3.err" '^EXPORT=[0-9A-F]{64}$'
+tk_expect_grep "$TK_TMP/c3.err" '^CTL-ERROR errno=EOPNOTSUPP .*TLS 1.3'
 tk_err c-wrong-name EKEYREJECTED client --udp --connect "127.0.0.1:$UDP_PORT" \
 	--myname alice@example.test --sni other.example.test
 kill "$UDP_PID" 2>/dev/null || true

@@ -5,7 +5,8 @@ test_softhsm_tk_threads_SOURCES = test/softhsm/tk-threads.c
 test_softhsm_tk_threads_CFLAGS = $(AM_CFLAGS) -pthread
 test_softhsm_tk_threads_LDADD = libtlskey.la -lpthread
 test_softhsm_tk_app_SOURCES = test/softhsm/tk-app.h test/softhsm/tk-app.c \
-	test/softhsm/tk-app-tls.c test/softhsm/tk-app-io.c test/softhsm/tk-app-hostile.c
+	test/softhsm/tk-app-tls.c test/softhsm/tk-app-io.c test/softhsm/tk-app-hostile.c \
+	test/softhsm/tk-app-sess.c
 test_softhsm_tk_app_LDADD = test/lib/libtkt.la libtlskey.la libtlskey-common.la
 
 SOFTHSM_TESTS = test/softhsm/fixture-check.sh test/softhsm/server-gnutls.sh \
@@ -21,7 +22,8 @@ SOFTHSM_TESTS = test/softhsm/fixture-check.sh test/softhsm/server-gnutls.sh \
 	test/softhsm/trust-identity.sh \
 	test/softhsm/reevaluate.sh \
 	test/softhsm/vhost.sh test/softhsm/peer-forms.sh \
-	test/softhsm/resume.sh test/softhsm/resume-client.sh
+	test/softhsm/resume.sh test/softhsm/resume-client.sh \
+	test/softhsm/session-info.sh test/softhsm/key-update.sh
 
 TESTS += $(SOFTHSM_TESTS)
 EXTRA_DIST += $(SOFTHSM_TESTS) \

@@ -27,6 +27,8 @@ struct pipebuf {
 	char data[RELAY_BUF];
 	size_t len, off;
 	int eof; /* source finished */
+	unsigned long long sent; /* bytes written to the sink in all */
+	unsigned long long got;  /* bytes read from the source in all */
 };
 
 /* One direction, source -> sink.  Returns 0, or -1 with errno on error.
@@ -46,6 +48,10 @@ static int pump(int src, int sink, struct pipebuf *b, short src_rev, short sink_
 			return -1;
 		if (n == 0)
 			b->eof = 1;
+		b->got += (unsigned long long)n;
+		/* --bytes-after: the query comes before these bytes go on. */
+		if (src != STDIN_FILENO)
+			sess_down_bytes(src, b->got);
 		b->len = (size_t)n;
 		b->off = 0;
 	}
@@ -56,6 +62,7 @@ static int pump(int src, int sink, struct pipebuf *b, short src_rev, short sink_
 		if (n < 0)
 			return -1;
 		b->off += (size_t)n;
+		b->sent += (unsigned long long)n;
 	}
 	if (b->eof && b->off == b->len) {
 		if (shut_sink && shutdown(sink, SHUT_WR) < 0 && errno != ENOTCONN)
@@ -114,6 +121,7 @@ int relay(int pfd, int echo, int use_stdin)
 			rc = EXIT_RELAY;
 			break;
 		}
+		sess_up_bytes(pfd, up.sent);
 		if (pump(pfd, out, &down, i_pin >= 0 ? p[i_pin].revents : 0,
 			 i_out >= 0 ? p[i_out].revents : POLLOUT, &down_done, echo) < 0) {
 			(void)fprintf(stderr, "RELAY-ERROR receive: %s (%s)\n", strerror(errno),

@@ -122,7 +122,7 @@ static int report_starttls(const struct opts *o, int pfd, int e, const char *pee
 static int use_ext(const struct opts *o)
 {
 	return o->role_swap || o->hs_timeout || o->allow_hs_timeout || o->nonblocking || o->query ||
-	       o->cert_out || o->udp || o->alpn || o->alpn_strict;
+	       o->cert_out || o->udp || o->alpn || o->alpn_strict || tkapp_sess.query_full;
 }
 
 /* Start TLS on fd (always consumed) in `role`.  Returns the protected
@@ -209,13 +209,26 @@ const char *state_name(int st)
 	}
 }
 
-static void print_query(const struct tlskey_info *i)
+/* The negotiated ALPN id, which only the size-versioned query carries. */
+static void print_query_alpn(int pfd)
+{
+	static unsigned char chain[256 * 1024];
+	static char ids[16 * 1024];
+	struct tlskey_session_info s = { .size = sizeof(s), .peer_chain = chain,
+					 .peer_chain_cap = sizeof(chain), .peer_ids = ids,
+					 .peer_ids_cap = sizeof(ids) };
+
+	(void)fprintf(stderr, "QUERY-ALPN=%s\n", tlskey_query_session(pfd, &s) == 0 ? s.alpn : "?");
+}
+
+static void print_query(const struct tlskey_info *i, int pfd)
 {
 	(void)fprintf(stderr,
 		      "QUERY state=%s version=%s cipher=%s peer=%s local=%s mapped=%s hs_ms=%u "
-		      "certlen=%zu\nQUERY-ALPN=%s\n",
+		      "certlen=%zu\n",
 		      state_name(i->state), i->version, i->cipher_suite, i->peer, i->local,
-		      i->mapped_user, i->handshake_ms, i->peer_cert_len, i->alpn);
+		      i->mapped_user, i->handshake_ms, i->peer_cert_len);
+	print_query_alpn(pfd);
 	/* A line of its own: tests match the QUERY line whole. */
 	(void)fprintf(stderr, "QUERYFLAGS resumed=%s flags=0x%x\n",
 		      (i->flags & TLSKEY_INFO_RESUMED) ? "yes" : "no", i->flags);
@@ -244,7 +257,7 @@ static int after_start(const struct opts *o, int pfd)
 	if (o->allow_hs_timeout)
 		(void)fprintf(stderr, "STATE=%s\n", state_name(info->state));
 	if (o->query)
-		print_query(info);
+		print_query(info, pfd);
 	if (o->cert_out) {
 		FILE *f = fopen(o->cert_out, "we");
 
@@ -277,6 +290,11 @@ static int serve(const struct opts *o, int pfd, int e, const char *peer, int use
 	rc = after_start(o, pfd);
 	if (rc)
 		return rc;
+	rc = sess_after_start(pfd);
+	if (rc) {
+		(void)close(pfd);
+		return rc;
+	}
 	if (o->udp)
 		return relay_dgram(pfd, o->echo, use_stdin && !o->echo, o->dgrams);
 	return relay(pfd, o->echo, use_stdin);
@@ -422,7 +440,7 @@ int run_query(const struct opts *o)
 		e = errno;
 		rc = report_starttls(o, -1, e, NULL);
 	} else {
-		print_query(info);
+		print_query(info, fd);
 		rc = o->expect ? (fprintf(stderr, "UNEXPECTED success (wanted %s)\n", o->expect), EXIT_EXPECT)
 			       : 0;
 	}

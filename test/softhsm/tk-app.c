@@ -72,6 +72,17 @@
  * error, 2 starttls failed, 3 relay error, 4 --expect-errno not met,
  * 5 hostile: daemon did not answer in time.
  *
+ * Session calls (tk-app-sess.c): --query-full [--chain-cap N --ids-cap N
+ * --info-size N --chain-out FILE] prints QFULL/QCHAIN/QID lines;
+ * --export LABEL [--export-len N] [--export-context STR |
+ * --export-empty-context] prints EXPORT=hex;
+ * --ctl OP[,OP...] (key-update, close-notify, bad) [--ctl-after BYTES |
+ * --ctl-after-down BYTES] calls tlskey_control() (at start, or once BYTES
+ * went up / came down) and prints "CTL op
+ * ok" or CTL-ERROR; --bytes-after N prints "QBYTES in= out=" once N bytes
+ * came down.  tk-app sessctl --kind plain|pipe|closed aims them at a
+ * descriptor tlskeyd never made.
+ *
  * Files: tk-app.c (options, main), tk-app-tls.c (the TLS modes),
  * tk-app-io.c (relays, sink, splice), tk-app-hostile.c (raw protocol
  * abuse); shared helpers in test/lib/tkt.h. */
@@ -195,6 +206,32 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			tkapp_query_at_end = 1;
 		else if (ARG("--cert-out"))
 			o->cert_out = v;
+		else if (strcmp(a, "--query-full") == 0)
+			tkapp_sess.query_full = 1;
+		else if (ARG("--info-size"))
+			tkapp_sess.size = parse_num(v, 10, 1u << 20, "--info-size");
+		else if (ARG("--chain-cap"))
+			tkapp_sess.chain_cap = parse_num(v, 10, 1u << 24, "--chain-cap");
+		else if (ARG("--ids-cap"))
+			tkapp_sess.ids_cap = parse_num(v, 10, 1u << 20, "--ids-cap");
+		else if (ARG("--chain-out"))
+			tkapp_sess.chain_out = v;
+		else if (ARG("--export"))
+			tkapp_sess.export_label = v;
+		else if (ARG("--export-context"))
+			tkapp_sess.export_context = v;
+		else if (strcmp(a, "--export-empty-context") == 0)
+			tkapp_sess.export_context = "";
+		else if (ARG("--export-len"))
+			tkapp_sess.export_len = parse_num(v, 10, 1u << 20, "--export-len");
+		else if (ARG("--ctl"))
+			tkapp_sess.ctl = v;
+		else if (ARG("--ctl-after"))
+			tkapp_sess.ctl_after = parse_num(v, 10, ULONG_MAX, "--ctl-after");
+		else if (ARG("--ctl-after-down"))
+			tkapp_sess.ctl_down = parse_num(v, 10, ULONG_MAX, "--ctl-after-down");
+		else if (ARG("--bytes-after"))
+			tkapp_sess.bytes_after = parse_num(v, 10, ULONG_MAX, "--bytes-after");
 		else if (strcmp(a, "--udp") == 0)
 			o->udp = 1;
 		else if (ARG("--dgrams"))
@@ -249,6 +286,8 @@ int main(int argc, char **argv)
 		return run_sink(&o);
 	if (strcmp(argv[1], "query") == 0)
 		return run_query(&o);
+	if (strcmp(argv[1], "sessctl") == 0)
+		return run_sessctl(&o);
 	if (strcmp(argv[1], "splice") == 0)
 		return run_splice(&o);
 	usage("unknown mode %s", argv[1]);

@@ -59,6 +59,32 @@ struct opts {
 /* --query-at-end (tk-app.c): print ENDSTATE= after the relay ended. */
 extern int tkapp_query_at_end;
 
+/* tk-app-sess.c: the options about an established session. */
+struct tkapp_sess {
+	int query_full;              /* --query-full: print QFULL, QCHAIN, QID lines */
+	size_t size;                 /* --info-size: struct size to claim (0: sizeof) */
+	size_t chain_cap, ids_cap;   /* --chain-cap, --ids-cap */
+	const char *chain_out;       /* --chain-out FILE: the chain (DER, concatenated) */
+	const char *export_label;    /* --export LABEL: print EXPORT=<hex> */
+	const char *export_context;  /* --export-context STR (absent: no context) */
+	size_t export_len;           /* --export-len N (default 32) */
+	const char *ctl;             /* --ctl key-update|close-notify|bad */
+	unsigned long long ctl_after; /* --ctl-after N: once N bytes went up (0: at start) */
+	unsigned long long ctl_down;  /* --ctl-after-down N: once N bytes came down */
+	unsigned long long bytes_after; /* --bytes-after N: print QBYTES once N bytes came down (before passing them on) */
+	int keep_going;              /* a failed call is reported, not fatal */
+};
+extern struct tkapp_sess tkapp_sess;
+/* After a successful start: the calls asked for.  0 or an exit status. */
+int sess_after_start(int pfd);
+/* The relay sent up bytes in all: --ctl-after. */
+void sess_up_bytes(int pfd, unsigned long long up);
+/* The relay read down bytes in all from the protected descriptor,
+ * before passing them on: --bytes-after. */
+void sess_down_bytes(int pfd, unsigned long long down);
+/* tk-app sessctl --kind plain|pipe|closed: the calls on a foreign fd. */
+int run_sessctl(const struct opts *o);
+
 /* tk-app.c: print a usage error (or what failed, with errno) and exit 1. */
 void usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fail(const char *what) __attribute__((noreturn));

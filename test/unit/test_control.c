@@ -8,13 +8,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/util.h"
 #include "keyd/control.h"
+#include "keyd/registry.h"
+#include "keyd/wcmd.h"
+#include "keyd/worker.h"
+#include "common/sessdoc.h"
 #include "test/unit/keyd-unit.h"
 #include "test/unit/keyd-gen-unit.h"
 #include "tlskey/starttls.h"
@@ -128,6 +135,15 @@ START_TEST(table_rows)
 	}
 	/* KEY_INFO is the daemon's answer, never a request. */
 	ck_assert_ptr_null(control_entry_find(TK_MSG_KEY_INFO));
+	/* The session calls: the protected descriptor is the credential. */
+	e = control_entry_find(TK_MSG_QUERY_FULL);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->fd_rule, CONTROL_FD_REQUIRED);
+	ck_assert(control_may_send(e, &other));
+	e = control_entry_find(TK_MSG_SESSION_CTL);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->fd_rule, CONTROL_FD_REQUIRED);
+	ck_assert(control_may_send(e, &other));
 	/* Messages the daemon sends, or that belong to a running handshake,
 	 * are no requests. */
 	ck_assert_ptr_null(control_entry_find(0));
@@ -265,6 +281,107 @@ START_TEST(dispatch_descriptor_rule)
 	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), -EPROTONOSUPPORT);
 	ck_assert_str_eq(res.message, "passed socket is not a TCP socket");
 	ck_assert_uint_eq(unit_open_fds(), before);
+	(void)tk_close(p[0]);
+	(void)tk_close(p[1]);
+}
+END_TEST
+
+static struct tk_msg ctl_msg(uint8_t op)
+{
+	struct tk_msg m = { .type = TK_MSG_SESSION_CTL, .ctl_op = op,
+			    .present = 1u << TK_TAG_CTL_OP };
+	return m;
+}
+
+/* SESSION_CTL from a caller that skips the library: every field checked
+ * by the daemon; a live session's request goes to its worker's mailbox,
+ * bounded, and the worker answers on its own copy of the socket. */
+START_TEST(dispatch_session_ctl)
+{
+	struct tk_msg m, res;
+	struct keyd_request req;
+	struct worker w;
+	struct session_info *info;
+	int netfd = -1, p[2], fd = -1;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), 0);
+	m = ctl_msg(9);
+	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.type, TK_MSG_RESULT);
+	ck_assert_uint_eq(res.err, EINVAL);
+	ck_assert_str_eq(res.message, "unknown session control 9");
+	m = ctl_msg(TK_CTL_EXPORT);
+	m.export_len = 32;
+	m.present |= 1u << TK_TAG_EXPORT_LEN;
+	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), 1);
+	ck_assert_str_eq(res.message, "the exporter needs a label");
+	(void)tk_msg_set_str(&m, TK_TAG_LABEL, "EXPERIMENTAL-x");
+	m.export_len = TK_EXPORT_MAX + 1;
+	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, EINVAL);
+	m.export_len = 0;
+	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, EINVAL);
+	m = ctl_msg(TK_CTL_KEY_UPDATE);
+	(void)tk_msg_set_str(&m, TK_TAG_LABEL, "EXPERIMENTAL-x");
+	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), 1);
+	ck_assert_str_eq(res.message, "exporter fields on another session control");
+	/* Valid, but no descriptor; then one that is no session. */
+	m = ctl_msg(TK_CTL_KEY_UPDATE);
+	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, EBADF);
+	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, ENOENT);
+
+	/* A live session owned by a (thread-less) worker. */
+	memset(&w, 0, sizeof(w));
+	ck_assert_int_eq(pthread_mutex_init(&w.lock, NULL), 0);
+	w.wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ck_assert_int_ge(w.wakefd, 0);
+	info = registry_info_new(NULL, 0, NULL, 0);
+	ck_assert_ptr_nonnull(info);
+	info->owner = &w;
+	ck_assert_int_eq(registry_add(info, p[0]), 0);
+	ck_assert_int_eq(tk_msg_send(sv[1], &m, p[0]), 0);
+	ck_assert_int_eq(control_admit(&k, sv[0], &who, &req, &netfd), 1);
+	/* Queued, not answered by the accept thread. */
+	ck_assert_uint_eq(w.n_wcmds, 1);
+	ck_assert_int_eq(recv(sv[1], &res, 1, MSG_DONTWAIT | MSG_PEEK), -1);
+	/* The worker answers: no conn of its own has that session. */
+	wcmd_run(&w);
+	ck_assert_uint_eq(w.n_wcmds, 0);
+	ck_assert_int_eq(tk_msg_recv(sv[1], &res, &fd), 0);
+	ck_assert_uint_eq(res.type, TK_MSG_RESULT);
+	ck_assert_uint_eq(res.err, ENOENT);
+	/* A full mailbox: EAGAIN at once. */
+	w.n_wcmds = WCMD_QUEUE_MAX;
+	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), 1);
+	ck_assert_uint_eq(res.err, EAGAIN);
+	w.n_wcmds = 0;
+	/* QUERY_FULL of the same session: a sealed memfd with the document. */
+	(void)snprintf(info->local, sizeof(info->local), "server.example.test");
+	memset(&m, 0, sizeof(m));
+	m.type = TK_MSG_QUERY_FULL;
+	ck_assert_int_eq(tk_msg_send(sv[1], &m, p[0]), 0);
+	ck_assert_int_eq(control_admit(&k, sv[0], &who, &req, &netfd), 1);
+	ck_assert_int_eq(tk_msg_recv(sv[1], &res, &fd), 0);
+	ck_assert_uint_eq(res.type, TK_MSG_QUERY_RESULT);
+	ck_assert_uint_eq(res.err, 0);
+	ck_assert_int_ge(fd, 0);
+	{
+		uint8_t doc[4096];
+		struct tk_sessdoc d;
+		ssize_t n = pread(fd, doc, sizeof(doc), 0);
+
+		ck_assert_int_gt(n, 0);
+		ck_assert_int_eq(tk_sessdoc_decode(doc, (size_t)n, &d), 0);
+		ck_assert_str_eq(d.local, "server.example.test");
+		ck_assert_int_eq(fcntl(fd, F_GET_SEALS) & F_SEAL_WRITE, F_SEAL_WRITE);
+	}
+	(void)tk_close(fd);
+	registry_remove(info);
+	(void)tk_close(w.wakefd);
+	pthread_mutex_destroy(&w.lock);
 	(void)tk_close(p[0]);
 	(void)tk_close(p[1]);
 }
@@ -474,6 +591,7 @@ int main(void)
 	tcase_add_test(tc, dispatch_unknown_type);
 	tcase_add_test(tc, dispatch_descriptor_rule);
 	tcase_add_test(tc, dispatch_who_may_send);
+	tcase_add_test(tc, dispatch_session_ctl);
 	tcase_add_test(tc, dispatch_status);
 	tcase_add_test(tc, admit_start_decisions);
 	tcase_add_test(tc, admit_check_decisions);

@@ -26,7 +26,7 @@ static struct tk_msg *query(int fd, int *ret_r)
 
 static struct session_info *add(int fd, const char *peer)
 {
-	struct session_info *i = registry_info_new(NULL, 0);
+	struct session_info *i = registry_info_new(NULL, 0, NULL, 0);
 
 	ck_assert_ptr_nonnull(i);
 	i->state = TK_STATE_SECURE;
@@ -110,30 +110,33 @@ START_TEST(not_a_socket)
 }
 END_TEST
 
-/* Every identity of the peer, in order, after the certificate; bounded. */
+/* Every identity of the peer, in order, after the chain; an identity over
+ * the bound ends the list there (never cut). */
 START_TEST(identity_list)
 {
 	static const uint8_t der[3] = { 1, 2, 3 };
-	const char *ids[] = { "bob@example.test", "spiffe://td.test/web", "192.0.2.7" };
-	struct session_info *i = registry_info_new(der, sizeof(der));
-	char big[REGISTRY_IDS_MAX + 1];
-	const char *too_many[] = { big };
+	static char big[TK_DOC_ID_MAX + 2];
+	const struct registry_piece cert = { der, sizeof(der) };
+	const struct registry_piece ids[] = { { "bob@example.test", 16 },
+					      { "spiffe://td.test/web", 20 },
+					      { "192.0.2.7", 9 } };
+	struct registry_piece cut[] = { { "bob@example.test", 16 }, { big, sizeof(big) - 1 },
+					{ "192.0.2.7", 9 } };
+	struct session_info *i = registry_info_new(&cert, 1, ids, 3);
 
 	ck_assert_ptr_nonnull(i);
-	ck_assert_ptr_null(registry_identity_list(i, 0));
-	ck_assert_int_eq(registry_info_set_ids(&i, ids, 3), 0);
-	ck_assert_str_eq(registry_identity_list(i, 0), "bob@example.test");
-	ck_assert_str_eq(registry_identity_list(i, 1), "spiffe://td.test/web");
-	ck_assert_str_eq(registry_identity_list(i, 2), "192.0.2.7");
-	ck_assert_ptr_null(registry_identity_list(i, 3));
-	ck_assert_uint_eq(i->cert_len, 3);
-	ck_assert_int_eq(memcmp(i->cert, der, 3), 0);
-	/* Over the bound: refused, the list in place unchanged. */
-	memset(big, 'a', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	ck_assert_int_eq(registry_info_set_ids(&i, too_many, 1), -E2BIG);
-	ck_assert_str_eq(registry_identity_list(i, 2), "192.0.2.7");
+	ck_assert_uint_eq(i->n_certs, 1);
+	ck_assert_uint_eq(i->n_ids, 3);
+	ck_assert_uint_eq(i->id_len[1], 20);
+	ck_assert_int_eq(memcmp(i->data, der, 3), 0);
+	ck_assert_int_eq(memcmp(i->data + 3 + 16, "spiffe://td.test/web", 20), 0);
+	ck_assert_uint_eq(i->data_len, 3 + 16 + 20 + 9);
 	free(i); /* never published */
+	memset(big, 'a', sizeof(big) - 1);
+	i = registry_info_new(&cert, 1, cut, 3);
+	ck_assert_ptr_nonnull(i);
+	ck_assert_uint_eq(i->n_ids, 1);
+	free(i);
 }
 END_TEST
 

@@ -4,11 +4,14 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "common/buf.h"
+#include "common/sessdoc.h"
 #include "common/util.h"
 #include "common/wire.h"
 #include "test/unit/check-main.h"
@@ -281,7 +284,7 @@ END_TEST
 int main(void)
 {
 	const TTest *tests[] = { roundtrip, bad_header, bad_items, bad_strings, fd_passing, names,
-				alpn_list, NULL };
+				alpn_list, session_ctl, sessdoc, NULL };
 
 	return tkt_run("wire", "/common/wire", NULL, NULL, 0, tests);
 }

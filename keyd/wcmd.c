@@ -1,0 +1,176 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <gnutls/gnutls.h>
+
+#include "common/util.h"
+#include "keyd/keyupdate.h"
+#include "keyd/log.h"
+#include "keyd/relay.h"
+#include "keyd/wcmd.h"
+#include "keyd/worker.h"
+
+int wcmd_submit(struct worker *w, struct wcmd *cmd)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->stop)
+		r = -ESHUTDOWN;
+	else if (w->n_wcmds >= WCMD_QUEUE_MAX)
+		r = -EAGAIN;
+	if (r == 0) {
+		cmd->next = w->wcmds;
+		w->wcmds = cmd;
+		w->n_wcmds++;
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (r == 0)
+		(void)eventfd_write(w->wakefd, 1);
+	return r;
+}
+
+/* The answer: a RESULT, sent without blocking (the caller may not read;
+ * then it gets nothing and times out). */
+static void answer(struct wcmd *cmd, int err, const char *why, const uint8_t *out, size_t len)
+{
+	struct tk_msg *m = calloc(1, sizeof(*m));
+
+	if (m) {
+		m->type = TK_MSG_RESULT;
+		m->err = (uint32_t)err;
+		m->present = 1u << TK_TAG_ERRNO;
+		if (why)
+			(void)tk_msg_set_str(m, TK_TAG_MESSAGE, why);
+		if (out) {
+			memcpy(m->exported, out, len);
+			m->exported_len = (uint16_t)len;
+			m->present |= 1u << TK_TAG_EXPORTED;
+		}
+		(void)tk_msg_send(cmd->ctlfd, m, -1);
+		tk_wipe(m->exported, sizeof(m->exported));
+		free(m);
+	}
+	cmd->ctlfd = tk_close(cmd->ctlfd);
+}
+
+static struct conn *find_conn(struct worker *w, uint64_t serial)
+{
+	for (struct conn *c = w->conns; c; c = c->next)
+		if (!c->dead && c->info && c->info->serial == serial)
+			return c;
+	return NULL;
+}
+
+static void run_export(struct conn *c, struct wcmd *cmd)
+{
+	uint8_t out[TK_EXPORT_MAX];
+	int r;
+
+	if (!c->tls) {
+		answer(cmd, EOPNOTSUPP, "the session is in cleartext: no keying material", NULL, 0);
+		return;
+	}
+	r = gnutls_prf_rfc5705(c->tls, strlen(cmd->label), cmd->label,
+			       cmd->has_context ? cmd->context_len : 0,
+			       cmd->has_context ? (const char *)cmd->context : NULL, cmd->out_len,
+			       (char *)out);
+	if (r < 0)
+		answer(cmd, EIO, gnutls_strerror(r), NULL, 0);
+	else
+		answer(cmd, 0, NULL, out, cmd->out_len);
+	tk_wipe(out, sizeof(out));
+}
+
+static void run_key_update(struct conn *c, struct wcmd *cmd)
+{
+	int r = keyupdate_request(c);
+
+	if (r == -EOPNOTSUPP) {
+		answer(cmd, EOPNOTSUPP, "KeyUpdate needs TLS 1.3 (not TLS 1.2, DTLS or cleartext)", NULL, 0);
+		return;
+	}
+	if (r < 0) {
+		answer(cmd, -r, "our close_notify is out: no KeyUpdate after it", NULL, 0);
+		return;
+	}
+	answer(cmd, 0, NULL, NULL, 0);
+	/* May close c: its memory lives to the end of the batch. */
+	if (relay_kick(c) == CONN_CLOSED)
+		return;
+}
+
+static void run_close_notify(struct conn *c, struct wcmd *cmd)
+{
+	if (!c->tls) {
+		answer(cmd, EOPNOTSUPP, "the session is in cleartext: no TLS to end", NULL, 0);
+		return;
+	}
+	if (c->app_eof || c->bye_pending || c->bye_done) {
+		answer(cmd, EALREADY, "close_notify already sent", NULL, 0);
+		return;
+	}
+	answer(cmd, 0, NULL, NULL, 0);
+	if (relay_stop(c) == CONN_CLOSED)
+		return;
+}
+
+static void run_one(struct worker *w, struct wcmd *cmd)
+{
+	struct conn *c = find_conn(w, cmd->serial);
+
+	if (!c) {
+		answer(cmd, ENOENT, "no tlskeyd session behind this descriptor", NULL, 0);
+		return;
+	}
+	if (c->state != CONN_RELAY) {
+		answer(cmd, ENOTCONN, "the session has failed", NULL, 0);
+		return;
+	}
+	keyd_log(LOG_INFO, "uid=%u myname=%s peer=%s: session control %s", cmd->uid, c->req.msg.myname,
+		 c->peer[0] ? c->peer : "(none)",
+		 cmd->op == TK_CTL_EXPORT ? "export" : cmd->op == TK_CTL_KEY_UPDATE ? "key-update"
+										  : "close-notify");
+	switch (cmd->op) {
+	case TK_CTL_EXPORT:
+		run_export(c, cmd);
+		break;
+	case TK_CTL_KEY_UPDATE:
+		run_key_update(c, cmd);
+		break;
+	case TK_CTL_CLOSE_NOTIFY:
+		run_close_notify(c, cmd);
+		break;
+	default:
+		answer(cmd, EINVAL, "unknown session control", NULL, 0);
+	}
+}
+
+void wcmd_run(struct worker *w)
+{
+	struct wcmd *list, *rev = NULL;
+
+	pthread_mutex_lock(&w->lock);
+	list = w->wcmds;
+	w->wcmds = NULL;
+	w->n_wcmds = 0;
+	pthread_mutex_unlock(&w->lock);
+	/* In the order they came. */
+	while (list) {
+		struct wcmd *next = list->next;
+		list->next = rev;
+		rev = list;
+		list = next;
+	}
+	while (rev) {
+		struct wcmd *next = rev->next;
+		run_one(w, rev);
+		tk_wipe(rev->label, sizeof(rev->label));
+		tk_wipe(rev->context, sizeof(rev->context));
+		free(rev);
+		rev = next;
+	}
+}
