@@ -301,13 +301,16 @@ static void relay_start(struct tunnel_conn *c)
 		return;
 	}
 	if (conf->mode == TUNNEL_MODE_SERVER && conf->proxy_v2) {
-		struct tlskey_info *info = calloc(1, sizeof(*info));
+		struct tlskey_session_info *info = calloc(1, sizeof(*info));
 		struct proxy_v2_tls tls = { .peer = c->peer };
 		size_t n;
 
-		/* Version and cipher are nice to have; without them the header
-		 * still carries the addresses and the identity. */
-		if (info && tlskey_query(c->ep[SIDE_TLS].fd, info) == 0) {
+		/* Version, cipher and ALPN are nice to have; without them the
+		 * header still carries the addresses and the identity.  No chain
+		 * buffer: ENOBUFS then says only that the chain was not copied. */
+		if (info)
+			info->size = sizeof(*info);
+		if (info && (tlskey_query_session(c->ep[SIDE_TLS].fd, info) == 0 || errno == ENOBUFS)) {
 			tls.version = info->version;
 			tls.cipher = info->cipher_suite;
 			tls.alpn = info->alpn;
