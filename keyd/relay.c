@@ -249,6 +249,11 @@ static enum conn_status batch_from_net(struct conn *c, uint8_t *buf, size_t *ret
 	for (int k = 0; k < RELAY_BATCH_RECORDS && RELAY_IO_PLAIN_CAP - off >= RECORD_MAX; k++) {
 		ssize_t n = net_recv(c, buf + off, RELAY_IO_PLAIN_CAP - off);
 
+		/* GnuTLS also says AGAIN after a record that carried no data (a
+		 * KeyUpdate, an empty record): if what follows is already in the
+		 * read-ahead, no epoll event will come for it, so read on. */
+		if (n == GNUTLS_E_AGAIN && relay_io_rx_buffered(c))
+			continue;
 		if (n == GNUTLS_E_AGAIN) {
 			*ret_again = 1;
 			break;
