@@ -413,6 +413,9 @@ START_TEST(trust_settings)
 		     "crl-dir = /x\ncrl-dir = /y\n", "t.conf:5: duplicate setting 'crl-dir'");
 	expect_error("[identity a.example.test]\nkey = pkcs11:object=a\ncert = /a.pem\n"
 		     "reevaluate = off\n", "t.conf:4: unknown identity setting 'reevaluate'");
+}
+END_TEST
+
 /* peer-cn: global, per identity (which wins), default off; bad values. */
 START_TEST(peer_cn)
 {
