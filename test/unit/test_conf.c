@@ -446,6 +446,9 @@ START_TEST(peer_cn)
 	expect_error("peer-cn = yes\n", "t.conf:1: 'peer-cn' must be off, hostname, email or both");
 	expect_error("[identity a.example.test]\nkey = pkcs11:token=t;object=a;type=private\n"
 		     "cert = /etc/a.pem\npeer-cn = HOSTNAME\n", "t.conf:4: 'peer-cn' must be");
+}
+END_TEST
+
 /* DANE settings: three levels, defaults, and every mistake refused. */
 START_TEST(dane_settings)
 {
