@@ -3,8 +3,11 @@
  * bounded in count (ocsp-cache-size) and time (nextUpdate, at most
  * ocsp-max-ttl), and asks again about entries that live sessions rely on
  * when they expire, so that a status can turn to revoked while a session
- * lives (reeval.c then ends it).  Only this thread inserts or evicts, so
- * the certificates an entry keeps are read here without the lock. */
+ * lives (reeval.c then ends it).  OCSP_FETCH_THREADS threads share the
+ * queue, so that one silent responder does not hold up every other
+ * question.  Only these threads insert or evict, and an entry being
+ * refreshed keeps its request and certificates (e->src), which the
+ * refreshing thread reads without the lock. */
 #include "config.h"
 
 #include <errno.h>
@@ -34,10 +37,11 @@ struct entry {
 };
 
 struct ocsp_fetcher {
-	pthread_t thread;
+	pthread_t thread[OCSP_FETCH_THREADS];
+	unsigned n_started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int started, stop;
+	int stop;
 	struct ocsp_job *queue, *tail;
 	unsigned queued;
 	struct entry *cache;
@@ -117,11 +121,16 @@ static void cache_put(struct ocsp_fetcher *f, struct ocsp_job *j, time_t next)
 	src->w = NULL;
 	j->req = (gnutls_datum_t){ NULL, 0 };
 	j->leaf = j->issuer = NULL;
-	if (e->used && !e->refreshing)
-		ocsp_job_free(e->src);
-	else if (!e->used)
-		e->live = 0;
-	e->src = src;
+	if (e->used && e->refreshing) {
+		/* Another fetch thread reads e->src now: keep it. */
+		ocsp_job_free(src);
+	} else {
+		if (e->used)
+			ocsp_job_free(e->src);
+		else
+			e->live = 0;
+		e->src = src;
+	}
 	e->used = 1;
 	memcpy(e->key, j->key, 32);
 	e->verdict = j->verdict;
@@ -160,6 +169,7 @@ static int refresh_one(struct ocsp_fetcher *f)
 {
 	time_t now = time(NULL), next = 0;
 	struct entry *e = NULL;
+	struct ocsp_job *src;
 	char why[256] = "";
 	int v;
 
@@ -170,8 +180,9 @@ static int refresh_one(struct ocsp_fetcher *f)
 	if (!e)
 		return 0;
 	e->refreshing = 1;
+	src = e->src; /* neither replaced nor evicted while refreshing */
 	pthread_mutex_unlock(&f->lock);
-	v = ask(e->src, tk_now_ms() + e->src->timeout_ms, &next, why, sizeof(why));
+	v = ask(src, tk_now_ms() + src->timeout_ms, &next, why, sizeof(why));
 	pthread_mutex_lock(&f->lock);
 	e->refreshing = 0;
 	now = time(NULL);
@@ -240,12 +251,13 @@ int ocsp_fetcher_new(unsigned cache_size, int notify_fd, struct ocsp_fetcher **r
 		ocsp_fetcher_free(f);
 		return -ENOMEM;
 	}
-	r = pthread_create(&f->thread, NULL, fetch_main, f);
-	if (r) {
-		ocsp_fetcher_free(f);
-		return -r;
+	for (; f->n_started < OCSP_FETCH_THREADS; f->n_started++) {
+		r = pthread_create(&f->thread[f->n_started], NULL, fetch_main, f);
+		if (r) {
+			ocsp_fetcher_free(f);
+			return -r;
+		}
 	}
-	f->started = 1;
 	*ret_f = f;
 	return 0;
 }
@@ -256,11 +268,11 @@ void ocsp_fetcher_stop(struct ocsp_fetcher *f)
 		return;
 	pthread_mutex_lock(&f->lock);
 	f->stop = 1;
-	pthread_cond_signal(&f->cond);
+	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
-	if (f->started)
-		(void)pthread_join(f->thread, NULL);
-	f->started = 0;
+	for (unsigned i = 0; i < f->n_started; i++)
+		(void)pthread_join(f->thread[i], NULL);
+	f->n_started = 0;
 }
 
 void ocsp_fetcher_free(struct ocsp_fetcher *f)

@@ -1,4 +1,4 @@
-/* Online OCSP (keyd/ocsp_fetch.c): one fetch thread per daemon with a
+/* Online OCSP (keyd/ocsp_fetch.c): a few fetch threads per daemon with a
  * bounded queue and a cache of verdicts bounded in size and time.  Workers
  * never fetch: they submit a job and get it back on their own list
  * (worker.h ocsp_done) with a wake-up of their eventfd, as for DANE. */
@@ -14,7 +14,8 @@
 struct worker;
 struct ocsp_fetcher;
 
-#define OCSP_QUEUE_MAX 256          /* fetches queued or in flight */
+#define OCSP_QUEUE_MAX 256          /* fetches queued */
+#define OCSP_FETCH_THREADS 4        /* questions asked at the same time */
 #define OCSP_CACHE_DEFAULT 1024     /* ocsp-cache-size */
 #define OCSP_MAX_TTL_DEFAULT 3600   /* ocsp-max-ttl, seconds */
 #define OCSP_ONLINE_TIMEOUT_MS 3000 /* ocsp-timeout */
@@ -39,13 +40,13 @@ struct ocsp_job {
 	char why[256];                  /* a failure's reason */
 };
 
-/* Start the thread with a cache of cache_size entries (0: the default).
+/* Start the threads with a cache of cache_size entries (0: the default).
  * A status that turns to revoked on a refresh sets a flag
  * (ocsp_fetcher_take_revoked) and writes notify_fd (an eventfd the
  * accept thread polls).  Returns 0 or a negative errno. */
 int ocsp_fetcher_new(unsigned cache_size, int notify_fd, struct ocsp_fetcher **ret_f);
 
-/* Stop and join the thread: no answer reaches a worker after it; later
+/* Stop and join the threads: no answer reaches a worker after it; later
  * submissions get -ESHUTDOWN.  Before the workers stop; NULL ok. */
 void ocsp_fetcher_stop(struct ocsp_fetcher *f);
 

@@ -192,6 +192,9 @@ int ocsp_online_answer(struct conn *c, const struct ocsp_job *j, char *note, siz
 	note[0] = '\0';
 	if (j->verdict != OCSP_V_FAILED)
 		return verdict(c, j->verdict, j->key, j->url, note, len);
+	/* The HTTP client's reasons name the responder already. */
+	if (strstr(j->why, j->url))
+		return unavailable(c, j->why, note, len);
 	(void)snprintf(why, sizeof(why), "responder %s: %s", j->url, j->why);
 	return unavailable(c, why, note, len);
 }
