@@ -229,16 +229,24 @@ int ocsp_aia_url(gnutls_x509_crt_t crt, char *url, size_t len)
 {
 	for (unsigned seq = 0; seq < 16; seq++) {
 		gnutls_datum_t d = { NULL, 0 };
-		int r = gnutls_x509_crt_get_authority_info_access(crt, seq, GNUTLS_IA_OCSP_URI, &d,
-								    NULL);
+		int ok, r = gnutls_x509_crt_get_authority_info_access(crt, seq, GNUTLS_IA_OCSP_URI, &d,
+									NULL);
 
 		if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
 			return -ENOENT;
 		if (r < 0)
 			continue;
-		r = snprintf(url, len, "%.*s", (int)d.size, (const char *)d.data);
+		/* The URL goes into logs and audit records: printable ASCII
+		 * only, no NUL cutting it short. */
+		ok = d.size > 0 && d.size < len;
+		for (unsigned i = 0; ok && i < d.size; i++)
+			ok = isgraph(d.data[i]) != 0;
+		if (ok) {
+			memcpy(url, d.data, d.size);
+			url[d.size] = '\0';
+		}
 		gnutls_free(d.data);
-		if (r > 0 && (size_t)r < len)
+		if (ok)
 			return 0;
 	}
 	return -ENOENT;

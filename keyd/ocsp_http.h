@@ -19,8 +19,9 @@
 int ocsp_http_post(const char *url, const gnutls_datum_t *req, unsigned long long deadline,
 		   gnutls_datum_t *ret, char *err, size_t len);
 
-/* The first OCSP URI of crt's Authority Information Access into url.
- * Returns 0 or -ENOENT (none, or longer than len). */
+/* The first usable OCSP URI of crt's Authority Information Access into
+ * url: printable ASCII without spaces, shorter than len.  Returns 0 or
+ * -ENOENT. */
 int ocsp_aia_url(gnutls_x509_crt_t crt, char *url, size_t len);
 
 #endif
