@@ -10,7 +10,9 @@
 # (ocsp-unavailable); a certificate without AIA under hard; a silent
 # responder is bounded by ocsp-timeout while another connection on the
 # only worker is served meanwhile; the cache answers a second connection
-# (the responder stopped, hard mode still connects; one request logged).
+# (the responder stopped, hard mode still connects; one request logged); a
+# valid staple means nobody is asked; a caller that goes away while its
+# question waits is noticed (ECONNABORTED) and the late answer is dropped.
 # Server role, item 6: two live sessions with client certificates; one is
 # revoked in the responder's index, the cache entry expires
 # (ocsp-max-ttl = 2), the fetch thread asks again, and that session ends
@@ -131,6 +133,18 @@ tk_expect_grep "$TK_TMP/soft-revoked.err" 'revoked'
 tk_wait_log 'event=handshake-failed.*myname=alice@example.test.*result=EKEYREJECTED.*revoked' ||
 	tk_fail "soft-revoked: no audit record"
 
+tk_log "a valid staple: nobody is asked, even under hard"
+openssl ocsp -issuer "$TK_FX/ca.pem" -cert "$O/good.pem" -url "$url" -respout "$O/good.der" \
+	-CAfile "$TK_FX/ca.pem" >"$O/good.der.log" 2>&1 || { cat "$O/good.der.log" >&2; tk_fail "fetch good.der"; }
+tk_daemon_start "$TK_TMP/hard.conf"
+TK_CUR_CONF=hard
+tk_start_openssl_serv stapled-srv -cert "$O/good.pem" -key "$TK_FX/peer-server.key" -status_file "$O/good.der"
+tk_mark
+tk_ok stapled client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test --sni peer.example.test
+kill "$TK_PEER_PID" 2>/dev/null || true
+tk_wait_pid "$TK_PEER_PID" 5 || true
+tk_no_log "OCSP: asked" || tk_fail "stapled: the responder was asked although a valid staple came"
+
 tk_log "cache: a second connection asks nobody"
 client hard-good hard ok other
 tk_wait_log "OCSP: asked $url: good" || tk_fail "hard-good: no request logged"
@@ -172,6 +186,31 @@ took=$((($(date +%s%N) - t0) / 1000000))
 tk_log "silent responder: refused after ${took} ms (ocsp-timeout 1500)"
 [ "$took" -le 4000 ] || tk_fail "silent: took ${took} ms with ocsp-timeout = 1500"
 tk_expect_grep "$O/silent-app.err" 'ocsp-unavailable'
+
+tk_log "a caller that goes away while its OCSP question waits is noticed"
+kill "$SILENT_SRV" 2>/dev/null || true
+tk_wait_pid "$SILENT_SRV" 5 || true
+kill "$SINK_PID" 2>/dev/null || true
+tk_wait_pid "$SINK_PID" 5 || true
+# The sink serves one connection: a new one.
+tk_bg "$TK_APP" sink --listen "127.0.0.1:$silent_port" --timeout 30 >"$O/silent2.out" 2>&1
+SINK_PID=$TK_BG_PID
+tk_wait_listen "$silent_port" "$SINK_PID" || tk_fail "the second silent responder did not start"
+tk_start_openssl_serv silent2-srv -cert "$O/silent.pem" -key "$TK_FX/peer-server.key"
+SILENT_SRV=$TK_PEER_PID
+tk_mark
+tk_bg timeout 30 "$TK_APP" client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
+	--sni peer.example.test >"$O/gone-app.out" 2>"$O/gone-app.err"
+GONE_APP=$TK_BG_PID
+tk_wait_log "validation cache (miss|hit)" 5 || tk_fail "gone: the handshake did not run"
+sleep 0.3
+kill "$GONE_APP" 2>/dev/null || true
+tk_wait_pid "$GONE_APP" 5 || true
+tk_wait_log "caller went away" 3 || tk_fail "gone: the daemon did not notice the caller leave"
+tk_wait_log "event=handshake-failed .*ECONNABORTED" 3 || tk_fail "gone: no audit record"
+# The late answer finds nobody and is dropped; the daemon goes on.
+tk_wait_log "OCSP: asked http://127.0.0.1:$silent_port/: failed" 5 || tk_fail "gone: the question did not end"
+client after-gone hard ok good
 kill "$SILENT_SRV" "$SINK_PID" 2>/dev/null || true
 tk_wait_pid "$SILENT_SRV" 5 || true
 tk_wait_pid "$SINK_PID" 5 || true
