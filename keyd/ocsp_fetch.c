@@ -103,6 +103,16 @@ static struct entry *victim(struct ocsp_fetcher *f)
 	return best;
 }
 
+/* e's status turned to revoked while sessions hold it: the accept
+ * thread asks for a re-evaluation (reeval.c reads the verdict). */
+static void turned_revoked(struct ocsp_fetcher *f, const struct entry *e)
+{
+	keyd_log(LOG_WARNING, "OCSP: %s now says REVOKED for a certificate %u live sessions use",
+		 e->src->url, e->live);
+	atomic_store(&f->revoked, 1);
+	(void)eventfd_write(f->notify_fd, 1);
+}
+
 /* Keep j's verdict (lock held).  The entry takes j's request and
  * certificates for later refreshes: j->src. */
 static void cache_put(struct ocsp_fetcher *f, struct ocsp_job *j, time_t next)
@@ -131,6 +141,9 @@ static void cache_put(struct ocsp_fetcher *f, struct ocsp_job *j, time_t next)
 			e->live = 0;
 		e->src = src;
 	}
+	/* A new connection's question may be the one that learns it. */
+	if (e->used && e->live && j->verdict == OCSP_V_REVOKED && e->verdict != OCSP_V_REVOKED)
+		turned_revoked(f, e);
 	e->used = 1;
 	memcpy(e->key, j->key, 32);
 	e->verdict = j->verdict;
@@ -193,12 +206,8 @@ static int refresh_one(struct ocsp_fetcher *f)
 		e->expires = now + OCSP_RETRY_S;
 		return 1;
 	}
-	if (v == OCSP_V_REVOKED && e->verdict != OCSP_V_REVOKED) {
-		keyd_log(LOG_WARNING, "OCSP: %s now says REVOKED for a certificate %u live sessions use",
-			 e->src->url, e->live);
-		atomic_store(&f->revoked, 1);
-		(void)eventfd_write(f->notify_fd, 1);
-	}
+	if (v == OCSP_V_REVOKED && e->verdict != OCSP_V_REVOKED)
+		turned_revoked(f, e);
 	e->verdict = v;
 	e->expires = next < now + (time_t)e->src->max_ttl_s ? next : now + (time_t)e->src->max_ttl_s;
 	return 1;
@@ -262,6 +271,8 @@ int ocsp_fetcher_new(unsigned cache_size, int notify_fd, struct ocsp_fetcher **r
 	return 0;
 }
 
+/* XXX: a thread in the middle of a question finishes it first: stopping
+ * waits up to ocsp-timeout (getaddrinfo() aside). */
 void ocsp_fetcher_stop(struct ocsp_fetcher *f)
 {
 	if (!f)
