@@ -46,6 +46,7 @@ static int unavailable(struct conn *c, const char *why, char *note, size_t len)
 	return 0;
 }
 
+/* from: the responder's URL, or NULL for a verdict from the cache. */
 static int verdict(struct conn *c, int v, const uint8_t key[32], const char *from, char *note,
 		   size_t len)
 {
@@ -53,7 +54,8 @@ static int verdict(struct conn *c, int v, const uint8_t key[32], const char *fro
 
 	if (v == OCSP_V_REVOKED) {
 		c->reason = "revoked";
-		(void)snprintf(note, len, "peer certificate rejected: revoked (OCSP, %s)", from);
+		(void)snprintf(note, len, "peer certificate rejected: revoked (OCSP, %s)",
+			       from ? from : "cached answer");
 		return -EKEYREJECTED;
 	}
 	/* A live session keeps its entry, which is asked again on expiry. */
@@ -61,7 +63,7 @@ static int verdict(struct conn *c, int v, const uint8_t key[32], const char *fro
 		memcpy(c->ocsp_key, key, 32);
 		c->ocsp_held = 1;
 	}
-	(void)snprintf(note, len, " ocsp=good%s", from[0] == 'c' ? " (cached)" : "");
+	(void)snprintf(note, len, " ocsp=good%s", from ? "" : " (cached)");
 	return 0;
 }
 
@@ -153,7 +155,7 @@ int ocsp_online_start(struct conn *c, const char *detail, char *note, size_t len
 	if (r < 0)
 		return unavailable(c, why, note, len);
 	if (ocsp_cache_lookup(f, j->key, &v) == 0) {
-		r = verdict(c, v, j->key, "cache", note, len);
+		r = verdict(c, v, j->key, NULL, note, len);
 		ocsp_job_free(j);
 		return r;
 	}
