@@ -179,7 +179,9 @@ int ocsp_online_start(struct conn *c, const char *detail, char *note, size_t len
 				   note, len);
 	}
 	/* Quiet on the network side (the handshake is over, GnuTLS is not
-	 * called again until delivery); a caller that goes away is seen. */
+	 * called again until delivery, not even for a DTLS resend); a caller
+	 * that goes away is seen. */
+	c->retransmit_ms = 0;
 	if (conn_ev_update(c, &c->net, 0) < 0 || conn_ev_update(c, &c->ctl, EPOLLIN | EPOLLRDHUP) < 0) {
 		(void)snprintf(note, len, "epoll: cannot wait for the OCSP answer");
 		return -EIO;
