@@ -16,7 +16,9 @@
 # Server role, item 6: two live sessions with client certificates; one is
 # revoked in the responder's index, the cache entry expires
 # (ocsp-max-ttl = 2), the fetch thread asks again, and that session ends
-# with end=revoked while the other keeps relaying.
+# with end=revoked while the other keeps relaying; under reevaluate = log
+# it is noted and kept.  ocsp-cache-size = 1: a second certificate evicts
+# the first, which is asked about again.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl ip unshare gnutls-cli certtool
 if [ "${TK_OCSP_NETNS:-}" != 1 ]; then
@@ -255,5 +257,35 @@ tk_wait_pid "$APP_bob" 10 || rc=$?
 [ "$rc" != 0 ] || tk_fail "bob: the app exited 0, its session was not cut"
 relays dave "dave after bob's revocation"
 tk_no_log "event=session-end .*peer=dave@example.test" || tk_fail "dave's session ended"
+close_live() {
+	local fd
+	eval "fd=\$FD_$1"
+	exec {fd}>&-
+}
+close_live dave
+
+tk_log "reevaluate = log: the turn is noted, the session kept"
+index
+tk_conf livelog "peer-ocsp-online=hard" "ocsp-max-ttl=2" "reevaluate=log"
+tk_daemon_start "$TK_TMP/livelog.conf"
+tk_mark
+open_session dave2 dave
+tk_mark
+index dave
+tk_wait_log "audit: event=reevaluate .*peer=dave@example.test .*reason=revoked .*kept \\(reevaluate = log\\)" 10 ||
+	tk_fail "log mode: no reevaluate record"
+relays dave2 "dave still relays in log mode"
+tk_no_log "end=revoked" || tk_fail "log mode ended a session"
+close_live dave2
+
+tk_log "ocsp-cache-size = 1: a second certificate evicts the first"
+index
+tk_conf small "peer-ocsp-online=hard" "ocsp-cache-size=1"
+client small-good small ok good
+client small-other small ok other
+tk_mark
+client small-good-again small ok good
+tk_wait_log "OCSP: asked $url: good" || tk_fail "small: the evicted entry was not asked for again"
+tk_wait_log "event=established .*ocsp=good\"" || tk_fail "small: no fresh ocsp=good"
 responder_stop
 tk_done
