@@ -46,6 +46,7 @@ struct ocsp_fetcher {
 	unsigned queued;
 	struct entry *cache;
 	unsigned n_cache;
+	unsigned long holds; /* sum of the entries' live counts */
 	int notify_fd;
 	atomic_int revoked;
 };
@@ -234,7 +235,12 @@ static void *fetch_main(void *arg)
 		}
 		if (refresh_one(f))
 			continue;
-		/* Expiries are looked for once a second. */
+		/* Expiries matter only while sessions hold entries: then they
+		 * are looked for once a second, otherwise the threads sleep. */
+		if (!f->holds) {
+			(void)pthread_cond_wait(&f->cond, &f->lock);
+			continue;
+		}
 		(void)clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		(void)pthread_cond_timedwait(&f->cond, &f->lock, &ts);
@@ -350,8 +356,11 @@ int ocsp_cache_hold(struct ocsp_fetcher *f, const uint8_t key[32])
 
 	pthread_mutex_lock(&f->lock);
 	e = find(f, key);
-	if (e)
+	if (e) {
 		e->live++;
+		if (f->holds++ == 0)
+			pthread_cond_broadcast(&f->cond); /* start looking at expiries */
+	}
 	pthread_mutex_unlock(&f->lock);
 	return e ? 0 : -ENOENT;
 }
@@ -362,8 +371,10 @@ void ocsp_cache_release(struct ocsp_fetcher *f, const uint8_t key[32])
 
 	pthread_mutex_lock(&f->lock);
 	e = find(f, key);
-	if (e && e->live)
+	if (e && e->live) {
 		e->live--;
+		f->holds--;
+	}
 	pthread_mutex_unlock(&f->lock);
 }
 
