@@ -36,6 +36,7 @@ struct keyd_identity {
 	int optional;   /* optional = yes: unusable is a warning, not an error */
 	char *ocsp_file; /* ocsp-response: DER OCSP response to staple, or NULL */
 	int peer_ocsp;   /* peer-ocsp of this identity (enum keyd_peer_ocsp), 0: the global one */
+	int peer_ocsp_online; /* peer-ocsp-online (enum keyd_ocsp_online), 0: the global one */
 	int peer_cn;    /* peer-cn of this identity (KEYD_PEER_CN_* bits), -1: the global one */
 	int resumption; /* resumption = on/off here, -1: the global setting */
 	int client_resumption; /* client-resumption = on/off here, -1: global */
@@ -64,6 +65,11 @@ struct keyd_peer {
 
 /* peer-ocsp: what a stapled OCSP response of the peer must do (keyd/ocsp.c). */
 enum keyd_peer_ocsp { KEYD_OCSP_INHERIT = 0, KEYD_OCSP_OFF, KEYD_OCSP_IF_STAPLED, KEYD_OCSP_REQUIRE };
+/* peer-ocsp-online = (doc/config.md "OCSP"): ask the peer certificate's
+ * responder when no valid staple came; soft accepts when it cannot be
+ * asked, hard refuses. */
+enum keyd_ocsp_online { KEYD_OCSP_ONLINE_INHERIT = 0, KEYD_OCSP_ONLINE_OFF, KEYD_OCSP_ONLINE_SOFT,
+			KEYD_OCSP_ONLINE_HARD };
 
 struct keyd_conf {
 	char *path;
@@ -94,6 +100,10 @@ struct keyd_conf {
 	unsigned cert_expiry_warning_days; /* cert-expiry-warning: warn this close to notAfter, 0: never */
 	unsigned upgrade_drain_s;  /* upgrade-drain: how long an upgraded process keeps relaying */
 	int peer_ocsp;             /* peer-ocsp (enum keyd_peer_ocsp), never INHERIT */
+	int peer_ocsp_online;      /* enum keyd_ocsp_online, 0: off */
+	unsigned ocsp_timeout_ms;  /* ocsp-timeout, 0: OCSP_ONLINE_TIMEOUT_MS */
+	unsigned ocsp_cache_size;  /* ocsp-cache-size (read at start), 0: OCSP_CACHE_DEFAULT */
+	unsigned ocsp_max_ttl_s;   /* ocsp-max-ttl, 0: OCSP_MAX_TTL_DEFAULT */
 	enum keyd_dane dane;       /* global dane = (KEYD_DANE_OFF by default) */
 	char *dns_resolver;        /* dns-resolver: "ADDR" or "ADDR@PORT", NULL: none */
 	char *dns_trust_anchor;    /* dns-trust-anchor: DNSKEY/DS file for libunbound */

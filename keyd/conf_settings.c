@@ -27,6 +27,7 @@ static const char *const refuse_unix[] = { "refuse", "unix", NULL };
 /* peer-cn: the index is the KEYD_PEER_CN_* bits (1 hostname, 2 e-mail). */
 static const char *const peer_cn[] = { "off", "hostname", "email", "both", NULL };
 static const char *const peer_ocsp[] = { "", "off", "if-stapled", "require", NULL };
+static const char *const ocsp_online[] = { "", "off", "soft", "hard", NULL };
 
 int conf_set_str(struct parser *p, char **dst, const char *key, const char *val)
 {
@@ -259,6 +260,10 @@ const struct conf_setting conf_global_settings[] = {
 	{ .key = "upgrade-drain", .kind = CONF_UINT, .off = G(upgrade_drain_s), .min = 1, .max = 7 * 24 * 3600 },
 	{ .key = "request-timeout", .kind = CONF_UINT, .off = G(request_timeout_ms), .min = 1, .max = 3600 * 1000 },
 	{ .key = "peer-ocsp", .kind = CONF_CHOICE, .off = G(peer_ocsp), .choices = peer_ocsp },
+	{ .key = "peer-ocsp-online", .kind = CONF_CHOICE, .off = G(peer_ocsp_online), .choices = ocsp_online },
+	{ .key = "ocsp-timeout", .kind = CONF_UINT, .off = G(ocsp_timeout_ms), .min = 1, .max = 60000 },
+	{ .key = "ocsp-cache-size", .kind = CONF_UINT, .off = G(ocsp_cache_size), .min = 1, .max = 65536 },
+	{ .key = "ocsp-max-ttl", .kind = CONF_UINT, .off = G(ocsp_max_ttl_s), .min = 1, .max = 7 * 24 * 3600 },
 	{ .key = "reevaluate", .kind = CONF_FN, .off = G(reevaluate), .fn = set_reeval },
 	{ .key = "resumption", .kind = CONF_CHOICE, .off = G(resumption), .choices = off_on },
 	{ .key = "client-resumption", .kind = CONF_CHOICE, .off = G(client_resumption), .choices = off_on },
@@ -279,6 +284,7 @@ const struct conf_setting conf_identity_settings[] = {
 	{ .key = "optional", .kind = CONF_BOOL, .off = I(optional) },
 	{ .key = "ocsp-response", .kind = CONF_PATH, .off = I(ocsp_file) },
 	{ .key = "peer-ocsp", .kind = CONF_CHOICE, .off = I(peer_ocsp), .choices = peer_ocsp },
+	{ .key = "peer-ocsp-online", .kind = CONF_CHOICE, .off = I(peer_ocsp_online), .choices = ocsp_online },
 	{ .key = "peer-cn", .kind = CONF_CHOICE, .off = I(peer_cn), .choices = peer_cn },
 	{ .key = "resumption", .kind = CONF_CHOICE, .off = I(resumption), .choices = off_on },
 	{ .key = "client-resumption", .kind = CONF_CHOICE, .off = I(client_resumption), .choices = off_on },

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -13,6 +14,7 @@
 
 #include "common/util.h"
 #include "keyd/conn.h"
+#include "keyd/ocsp_fetch.h"
 #include "keyd/dane_match.h"
 #include "keyd/gen.h"
 #include "keyd/keys.h"
@@ -136,6 +138,12 @@ enum conn_status conn_close(struct conn *c, int err, const char *why)
 	}
 	conn_handshake_done(c);
 	conn_set_timed(c, 0);
+	/* The OCSP entry this session held (ocsp_online.c). */
+	free(c->ocsp_detail);
+	c->ocsp_detail = NULL;
+	if (c->ocsp_held && w->k->ocsp)
+		ocsp_cache_release(w->k->ocsp, c->ocsp_key);
+	c->ocsp_held = 0;
 	if (c->prev)
 		c->prev->next = c->next;
 	else

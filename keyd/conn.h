@@ -120,6 +120,13 @@ struct conn {
 	unsigned long long dane_serial;
 	int dane_usage;
 	const char *dane_why;
+	/* Online OCSP (ocsp_online.c): the fetch the conn waits for (0:
+	 * none), the "established" detail kept meanwhile (malloc), the cache
+	 * entry a live session holds (ocsp_held) so that a refresh can end it. */
+	unsigned long long ocsp_serial;
+	char *ocsp_detail;
+	int ocsp_held;
+	uint8_t ocsp_key[32];
 
 	/* Relay state. */
 	unsigned app_eof : 1;     /* app shut down its write side */

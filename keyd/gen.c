@@ -223,7 +223,7 @@ static int str_differ(const char *a, const char *b)
 unsigned gen_restart_needed(const struct keyd_conf *old, const struct keyd_conf *fresh, char *out,
 			    size_t len)
 {
-	const char *names[5];
+	const char *names[6];
 	unsigned n = 0;
 	size_t used = 0;
 
@@ -238,6 +238,9 @@ unsigned gen_restart_needed(const struct keyd_conf *old, const struct keyd_conf 
 		names[n++] = "dns-resolver";
 	if (str_differ(old->dns_trust_anchor, fresh->dns_trust_anchor))
 		names[n++] = "dns-trust-anchor";
+	/* The OCSP cache is sized when the fetch threads start. */
+	if (old->ocsp_cache_size != fresh->ocsp_cache_size)
+		names[n++] = "ocsp-cache-size";
 	if (len)
 		out[0] = '\0';
 	for (unsigned i = 0; i < n && used < len; i++) {

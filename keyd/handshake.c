@@ -40,6 +40,7 @@
 #include "keyd/worker.h"
 #include "keyd/log.h"
 #include "keyd/ocsp.h"
+#include "keyd/ocsp_online.h"
 #include "keyd/passclose.h"
 #include "keyd/p11reset.h"
 #include <netinet/in.h>
@@ -436,7 +437,7 @@ static enum conn_status finish(struct conn *c)
 	const gnutls_datum_t *certs;
 	unsigned n = 0;
 	int r;
-	char why[TK_MESSAGE_MAX] = "", user[TK_SHORT_MAX + 1] = "";
+	char why[TK_MESSAGE_MAX] = "", user[TK_SHORT_MAX + 1] = "", note[TK_MESSAGE_MAX];
 	struct keyd_peer_ids ids = { .n = 0 };
 
 	certs = gnutls_certificate_get_peers(c->tls, &n);
@@ -511,7 +512,20 @@ checked:
 		       c->mapped_user[0] ? " mapped-user=" : "", c->mapped_user,
 		       c->cache_hit ? " (cached validation)" : c->pinned ? " (pinned)"
 		       : dane_usage_note(c->dane_usage));
+	/* Online OCSP may first ask the responder (ocsp_online.c): the conn
+	 * waits, its handshake timer running, and ocsp_conn.c delivers. */
+	r = ocsp_online_start(c, why, note, sizeof(note));
+	if (r < 0)
+		return handshake_fail(c, -r, "%s", note);
+	if (r == 1)
+		return CONN_LIVE;
+	(void)snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s", note);
 	return deliver(c, "established", why);
+}
+
+enum conn_status handshake_deliver(struct conn *c, const char *detail)
+{
+	return deliver(c, "established", detail);
 }
 
 enum conn_status handshake_step(struct conn *c)

@@ -10,6 +10,11 @@
 /* Set up the TLS session of a newly adopted conn and start the handshake. */
 enum conn_status handshake_begin(struct conn *c) CONN_MUST_CHECK;
 
+/* Deliver the protected descriptor of c, whose handshake and checks are
+ * done (an online OCSP answer came: ocsp_conn.c), with detail for its
+ * "established" record, and start relaying. */
+enum conn_status handshake_deliver(struct conn *c, const char *detail) CONN_MUST_CHECK;
+
 /* Drive the handshake after an event on the network socket (or a DTLS
  * resend timer); on success delivers the protected descriptor and hands
  * c to the relay. */

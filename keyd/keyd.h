@@ -23,6 +23,7 @@ struct stats;
 struct keyd_gen;
 struct upgrade;
 struct dane_resolver;
+struct ocsp_fetcher;
 
 struct keyd {
 	/* The generation in force (gen.h) and its configuration.  Both are
@@ -54,6 +55,7 @@ struct keyd {
 	unsigned long long last_reset_ms; /* accept loop only (p11reset_step) */
 	struct stats *stats; /* counters for STATUS (stats.h); NULL before start-up made it */
 	struct dane_resolver *dane; /* TLSA lookups (dane.h); NULL without dns-resolver */
+	struct ocsp_fetcher *ocsp;  /* online OCSP (ocsp_fetch.h); NULL if it could not start */
 };
 
 /* Path MTU assumed for DTLS: safe for IPv6 minimum links plus tunnels. */

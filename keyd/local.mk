@@ -28,6 +28,10 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/log.c keyd/log.h \
 	keyd/notify.c keyd/notify.h \
 	keyd/ocsp.c keyd/ocsp.h \
+	keyd/ocsp_fetch.c keyd/ocsp_fetch.h \
+	keyd/ocsp_http.c keyd/ocsp_http.h \
+	keyd/ocsp_online.c keyd/ocsp_online.h \
+	keyd/ocsp_conn.c keyd/ocsp_conn.h \
 	keyd/outcome.c keyd/outcome.h \
 	keyd/p11reset.c keyd/p11reset.h \
 	keyd/prio.c keyd/prio.h \

@@ -29,6 +29,8 @@
 #include "keyd/admission.h"
 #include "keyd/check.h"
 #include "keyd/dane.h"
+#include "keyd/ocsp_fetch.h"
+#include "keyd/reeval.h"
 #include "keyd/control.h"
 #include "keyd/gen.h"
 #include "keyd/reload.h"
@@ -206,6 +208,9 @@ static int run(struct loop *l)
 			} else if (p == &tags[TAG_DONE]) {
 				eventfd_t v;
 				(void)eventfd_read(l->k->donefd, &v);
+				/* A refresh saw a status turn to revoked. */
+				if (ocsp_fetcher_take_revoked(l->k->ocsp))
+					reeval_request(l->k, "OCSP status revoked");
 			} else if (p == &tags[TAG_UPGRADE]) {
 				upgrade_step(l, 1);
 			} else if (p == &tags[TAG_WATCH]) {
@@ -481,6 +486,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	r = loop_open(&l, socket_override, &mask);
+	if (r == 0)
+		r = ocsp_fetcher_new(k.conf->ocsp_cache_size, k.donefd, &k.ocsp);
 	if (r < 0)
 		goto out;
 	r = start_workers(&k, &started);
@@ -503,9 +510,11 @@ int main(int argc, char **argv)
 out:
 	admission_shutdown(&l.adm);
 	dane_resolver_stop(k.dane); /* no answer may reach a stopped worker */
+	ocsp_fetcher_stop(k.ocsp);
 	for (int i = 0; i < started; i++)
 		worker_stop(&k.workers[i]);
 	dane_resolver_free(k.dane);
+	ocsp_fetcher_free(k.ocsp);
 	if (started)
 		keyd_log(LOG_NOTICE, "stopped after %llu s", k.stats ? (tk_now_ms() - k.stats->start_ms) / 1000 : 0);
 	free(k.workers);

@@ -18,6 +18,7 @@
 #include "keyd/conn.h"
 #include "keyd/gen.h"
 #include "keyd/log.h"
+#include "keyd/ocsp_online.h"
 #include "keyd/outcome.h"
 #include "keyd/reeval.h"
 #include "keyd/trust.h"
@@ -68,6 +69,12 @@ static int reeval_check(struct conn *c, const struct keyd_gen *g, struct acl *ac
 	if (!id) {
 		*reason = "identity-removed";
 		(void)snprintf(why, len, "identity %s is no longer configured", q->msg.myname);
+		return -EKEYREVOKED;
+	}
+	if (ocsp_online_revoked(c)) {
+		*reason = "revoked";
+		(void)snprintf(why, len, "peer %s no longer valid (revoked: the OCSP responder says so)",
+			       c->peer[0] ? c->peer : "-");
 		return -EKEYREVOKED;
 	}
 	if (trust_peer_recheck(g, (size_t)(id - g->conf->ids), c, reason) < 0) {

@@ -126,6 +126,7 @@ static int carry_restart_only(const struct keyd_conf *old, struct keyd_conf *fre
 	    carry_str(&fresh->dns_trust_anchor, old->dns_trust_anchor) < 0)
 		return -ENOMEM;
 	fresh->workers = old->workers;
+	fresh->ocsp_cache_size = old->ocsp_cache_size;
 	return 0;
 }
 

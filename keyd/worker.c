@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "keyd/conn.h"
 #include "keyd/dane_conn.h"
+#include "keyd/ocsp_conn.h"
 #include "keyd/gen.h"
 #include "keyd/reeval.h"
 #include "keyd/worker.h"
@@ -154,7 +155,8 @@ static void expire(struct worker *w)
 		if (st == CONN_CLOSED || c->state != CONN_HANDSHAKE)
 			continue;
 		if (c->deadline_ms <= now) {
-			st = c->dane_serial ? dane_conn_timeout(c) : handshake_timeout(c);
+			st = c->dane_serial ? dane_conn_timeout(c)
+			     : c->ocsp_serial ? ocsp_conn_timeout(c) : handshake_timeout(c);
 		} else if (c->retransmit_ms && c->retransmit_ms <= now) {
 			/* DTLS: GnuTLS resends its last flight when called. */
 			c->retransmit_ms = 0;
@@ -226,6 +228,7 @@ static void *worker_main(void *arg)
 		adopt_inbox(w);
 		dane_worker_deliver(w);
 		wcmd_run(w); /* session controls for our conns */
+		ocsp_conn_deliver(w);
 		reset_check(w);
 		reeval_worker_run(w); /* after a reload: sessions no longer allowed */
 		keys_prune(w); /* after a reload: keys of the old generation */
@@ -307,6 +310,7 @@ void worker_stop(struct worker *w)
 	bury(w);
 	reeval_worker_clear(w);
 	dane_worker_drop(w);
+	ocsp_conn_drop(w);
 	keys_free_all(w);
 	if (w->scratch)
 		tk_wipe(w->scratch, RELAY_IO_SCRATCH_SIZE); /* relayed plaintext passed through it */

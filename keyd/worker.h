@@ -11,6 +11,7 @@
 #include "keyd/relay_io.h"
 
 struct dane_job;
+struct ocsp_job;
 
 struct wcmd;
 
@@ -68,6 +69,7 @@ struct worker {
 	uint8_t *scratch;      /* RELAY_IO_SCRATCH_SIZE bytes: the relay's buffers */
 	struct relay_io rio;   /* who holds which part of scratch */
 	struct dane_job *dane_done;    /* TLSA lookups answered (dane.c), protected by lock */
+	struct ocsp_job *ocsp_done;    /* OCSP fetches answered (ocsp_fetch.c), protected by lock */
 };
 
 /* Start worker index of k: its epoll set and thread.

@@ -2,21 +2,14 @@
  * the OCSP responder its certificate names (AIA, plain HTTP as OCSP is),
  * check the answer as the daemon will (keyd/ocsp.c) and replace the file
  * atomically; --reload then tells the daemon.  Run by tlskeyd-ocsp.timer.
- *
- * The HTTP client is small on purpose: one POST, HTTP/1.0, every step
- * bounded in time (--timeout) and size (OCSP_MAX_RESPONSE). */
+ * The HTTP client is keyd/ocsp_http.c, shared with the daemon. */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,234 +20,10 @@
 #include "common/file.h"
 #include "common/util.h"
 #include "keyd/ocsp.h"
+#include "keyd/ocsp_http.h"
 #include "keyd/trust.h"
 #include "pkcs11/p11.h"
 #include "tools/tlskeyctl.h"
-
-#define HTTP_HEAD_MAX 8192
-
-struct http_url {
-	char host[256];
-	char port[8];
-	char path[512];
-};
-
-/* http://HOST[:PORT][/PATH]; anything else (https, user info) is refused. */
-static int url_parse(const char *url, struct http_url *u)
-{
-	const char *h = url + 7, *end, *colon, *slash;
-	size_t hl;
-
-	if (strncasecmp(url, "http://", 7))
-		return -EPROTONOSUPPORT;
-	slash = strchr(h, '/');
-	end = slash ? slash : h + strlen(h);
-	if (memchr(h, '@', (size_t)(end - h)) || h[0] == '[')
-		return -EINVAL;
-	colon = memchr(h, ':', (size_t)(end - h));
-	hl = (size_t)((colon ? colon : end) - h);
-	if (hl == 0 || hl >= sizeof(u->host))
-		return -EINVAL;
-	memcpy(u->host, h, hl);
-	u->host[hl] = '\0';
-	(void)snprintf(u->port, sizeof(u->port), "%.*s", colon ? (int)(end - colon - 1) : 2,
-		       colon ? colon + 1 : "80");
-	if (!u->port[0] || strspn(u->port, "0123456789") != strlen(u->port))
-		return -EINVAL;
-	if (snprintf(u->path, sizeof(u->path), "%s", slash ? slash : "/") >= (int)sizeof(u->path) ||
-	    strpbrk(u->path, " \r\n"))
-		return -EINVAL;
-	return 0;
-}
-
-/* Wait until fd is ready for events or the deadline passes. */
-static int wait_fd(int fd, short events, unsigned long long deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	unsigned long long now = tk_now_ms();
-	int r;
-
-	if (now >= deadline)
-		return -ETIMEDOUT;
-	do
-		r = poll(&p, 1, (int)(deadline - now));
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : r == 0 ? -ETIMEDOUT : 0;
-}
-
-static int http_connect(const struct http_url *u, unsigned long long deadline, int *ret_fd)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
-	int fd = -1, r = -EHOSTUNREACH;
-
-	/* XXX: getaddrinfo() has no timeout of its own; the timer unit's
-	 * TimeoutStartSec bounds the whole run. */
-	if (getaddrinfo(u->host, u->port, &hints, &res) != 0)
-		return -EHOSTUNREACH;
-	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
-		int err = 0;
-		socklen_t el = sizeof(err);
-
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0) {
-			r = -errno;
-			continue;
-		}
-		r = 0;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-			r = errno == EINPROGRESS ? wait_fd(fd, POLLOUT, deadline) : -errno;
-			if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
-				r = -errno;
-			else if (r == 0 && err)
-				r = -err;
-		}
-		if (r < 0) {
-			(void)close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		return r;
-	*ret_fd = fd;
-	return 0;
-}
-
-static int send_all(int fd, const void *buf, size_t len, unsigned long long deadline)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		int r;
-
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		if (n < 0) {
-			r = wait_fd(fd, POLLOUT, deadline);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Read the whole answer (the server closes: HTTP/1.0) into buf. */
-static int recv_all(int fd, char *buf, size_t max, size_t *ret_len, unsigned long long deadline)
-{
-	size_t got = 0;
-
-	for (;;) {
-		ssize_t n;
-		int r;
-
-		if (got == max)
-			return -EFBIG;
-		n = recv(fd, buf + got, max - got, MSG_DONTWAIT);
-		if (n == 0)
-			break;
-		if (n > 0) {
-			got += (size_t)n;
-			continue;
-		}
-		if (errno != EAGAIN && errno != EINTR)
-			return -errno;
-		r = wait_fd(fd, POLLIN, deadline);
-		if (r < 0)
-			return r;
-	}
-	*ret_len = got;
-	return 0;
-}
-
-/* POST req to url; the body of a 200 answer of type
- * application/ocsp-response into *ret (gnutls_malloc). */
-static int http_post(const char *url, const gnutls_datum_t *req, unsigned timeout_s,
-		     gnutls_datum_t *ret, char *err, size_t len)
-{
-	unsigned long long deadline = tk_now_ms() + timeout_s * 1000ull;
-	struct http_url u;
-	char head[1024], *buf, *body;
-	size_t got = 0, max = OCSP_MAX_RESPONSE + HTTP_HEAD_MAX;
-	int fd = -1, r, n;
-
-	r = url_parse(url, &u);
-	if (r < 0) {
-		tk_errf(err, len, "responder URL %s: only http://host[:port]/path is supported", url);
-		return r;
-	}
-	n = snprintf(head, sizeof(head), "POST %s HTTP/1.0\r\nHost: %s:%s\r\nContent-Type: "
-		     "application/ocsp-request\r\nContent-Length: %u\r\nConnection: close\r\n\r\n",
-		     u.path, u.host, u.port, req->size);
-	buf = malloc(max);
-	if (!buf)
-		return -ENOMEM;
-	r = http_connect(&u, deadline, &fd);
-	if (r == 0)
-		r = send_all(fd, head, (size_t)n, deadline);
-	if (r == 0)
-		r = send_all(fd, req->data, req->size, deadline);
-	if (r == 0)
-		r = recv_all(fd, buf, max - 1, &got, deadline);
-	if (fd >= 0)
-		(void)close(fd);
-	if (r < 0) {
-		tk_errf(err, len, "responder %s: %s", url,
-			r == -EFBIG ? "answer too large" : strerror(-r));
-		goto out;
-	}
-	buf[got] = '\0';
-	body = memmem(buf, got, "\r\n\r\n", 4);
-	r = -EPROTO;
-	if (!body || (strncmp(buf, "HTTP/1.0 200", 12) && strncmp(buf, "HTTP/1.1 200", 12))) {
-		/* Only the status line, cut short and printable: the answer
-		 * is the peer's and goes to a terminal or the journal. */
-		size_t line = strcspn(buf, "\r\n");
-
-		for (size_t i = 0; i < line; i++)
-			if (!isprint((unsigned char)buf[i]))
-				buf[i] = '?';
-
-		tk_errf(err, len, "responder %s: not an HTTP 200 answer: %.*s", url,
-			(int)(line < 60 ? line : 60), buf);
-		goto out;
-	}
-	body += 4;
-	ret->size = (unsigned)(got - (size_t)(body - buf));
-	ret->data = gnutls_malloc(ret->size ? ret->size : 1);
-	if (!ret->data) {
-		r = -ENOMEM;
-		goto out;
-	}
-	memcpy(ret->data, body, ret->size);
-	r = 0;
-out:
-	free(buf);
-	return r;
-}
-
-/* The first OCSP URI of the certificate's Authority Information Access. */
-static int aia_ocsp_url(gnutls_x509_crt_t crt, char *url, size_t len)
-{
-	for (unsigned seq = 0; seq < 16; seq++) {
-		gnutls_datum_t d = { NULL, 0 };
-		int r = gnutls_x509_crt_get_authority_info_access(crt, seq, GNUTLS_IA_OCSP_URI, &d,
-								    NULL);
-
-		if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-			return -ENOENT;
-		if (r < 0)
-			continue;
-		r = snprintf(url, len, "%.*s", (int)d.size, (const char *)d.data);
-		gnutls_free(d.data);
-		if (r > 0 && (size_t)r < len)
-			return 0;
-	}
-	return -ENOENT;
-}
 
 static void format_utc(time_t t, char *buf, size_t len)
 {
@@ -287,14 +56,14 @@ static int fetch_one(struct fetch_ctx *fx, const struct keyd_identity *id)
 		r = -EINVAL, tk_errf(err, sizeof(err), "cannot parse %s", id->cert_src);
 	if (r == 0)
 		r = ocsp_find_issuer(chain, n, fx->anchors, &issuer, err, sizeof(err));
-	if (r == 0 && aia_ocsp_url(leaf, url, sizeof(url)) < 0)
+	if (r == 0 && ocsp_aia_url(leaf, url, sizeof(url)) < 0)
 		r = -ENOENT, tk_errf(err, sizeof(err), "the certificate names no OCSP responder (AIA)");
 	if (r == 0 && (gnutls_ocsp_req_init(&req) < 0 ||
 		       gnutls_ocsp_req_add_cert(req, GNUTLS_DIG_SHA1, issuer, leaf) < 0 ||
 		       gnutls_ocsp_req_export(req, &der) < 0))
 		r = -ENOMEM, tk_errf(err, sizeof(err), "cannot build the OCSP request");
 	if (r == 0)
-		r = http_post(url, &der, fx->timeout_s, &resp, err, sizeof(err));
+		r = ocsp_http_post(url, &der, tk_now_ms() + fx->timeout_s * 1000ull, &resp, err, sizeof(err));
 	if (r == 0)
 		r = ocsp_resp_check(&resp, leaf, issuer, time(NULL), &revoked, &next, err, sizeof(err));
 	if (r == 0)

@@ -17,6 +17,7 @@ SOFTHSM_TESTS = test/softhsm/fixture-check.sh test/softhsm/server-gnutls.sh \
 	test/softhsm/rsa-kx.sh \
 	test/softhsm/alpn.sh \
 	test/softhsm/ocsp.sh \
+	test/softhsm/ocsp-online.sh \
 	test/softhsm/relay-syscalls.sh \
 	test/softhsm/crl.sh \
 	test/softhsm/trust-identity.sh \

@@ -239,6 +239,41 @@ START_TEST(ocsp_settings)
 }
 END_TEST
 
+/* peer-ocsp-online globally and per identity; ocsp-timeout, -cache-size,
+ * -max-ttl; defaults (0: the built-in ones) and mistakes. */
+START_TEST(ocsp_online_settings)
+{
+	static const char conf[] = "peer-ocsp-online = soft\nocsp-timeout = 1500\n"
+				   "ocsp-cache-size = 16\nocsp-max-ttl = 60\n"
+				   "[identity a.test]\nkey = pkcs11:object=k\ncert = /c.pem\n"
+				   "peer-ocsp-online = hard\n"
+				   "[identity b.test]\nkey = pkcs11:object=k\ncert = /c.pem\n";
+	struct keyd_conf *c = NULL;
+	char err[256] = "";
+
+	ck_assert_int_eq(keyd_conf_parse("t.conf", good, strlen(good), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->peer_ocsp_online, 0);
+	ck_assert_uint_eq(c->ocsp_timeout_ms, 0);
+	keyd_conf_free(c);
+	c = NULL;
+	ck_assert_msg(keyd_conf_parse("t.conf", conf, strlen(conf), &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(c->peer_ocsp_online, KEYD_OCSP_ONLINE_SOFT);
+	ck_assert_uint_eq(c->ocsp_timeout_ms, 1500);
+	ck_assert_uint_eq(c->ocsp_cache_size, 16);
+	ck_assert_uint_eq(c->ocsp_max_ttl_s, 60);
+	ck_assert_int_eq(c->ids[0].peer_ocsp_online, KEYD_OCSP_ONLINE_HARD);
+	ck_assert_int_eq(c->ids[1].peer_ocsp_online, KEYD_OCSP_ONLINE_INHERIT);
+	keyd_conf_free(c);
+	expect_error("peer-ocsp-online = yes\n", "t.conf:1: 'peer-ocsp-online' must be off, soft or hard");
+	expect_error("ocsp-timeout = 0\n", "'ocsp-timeout' must be an integer from 1 to 60000");
+	expect_error("ocsp-timeout = 60001\n", "'ocsp-timeout' must be an integer from 1 to 60000");
+	expect_error("ocsp-cache-size = 0\n", "'ocsp-cache-size' must be an integer from 1 to 65536");
+	expect_error("ocsp-max-ttl = 0\n", "'ocsp-max-ttl' must be an integer");
+	expect_error("[identity a.test]\nkey = pkcs11:object=k\ncert = /c.pem\nocsp-timeout = 5\n",
+		     "t.conf:4: unknown identity setting 'ocsp-timeout'");
+}
+END_TEST
+
 /* resumption = on|off globally and per identity, ticket-rotation. */
 START_TEST(resumption_settings)
 {
@@ -496,7 +531,7 @@ END_TEST
 int main(void)
 {
 	const TTest *tests[] = { parse_good,   every_error_reported, pin_encodings, identity_case_rule,
-				 parse_errors, parse_limits,	     load_limits,   ocsp_settings,
+				 parse_errors, parse_limits,	     load_limits,   ocsp_settings, ocsp_online_settings,
 				 trust_settings, peer_cn,     dane_settings, resumption_settings,
 				 NULL };
 
