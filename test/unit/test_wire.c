@@ -281,6 +281,104 @@ START_TEST(alpn_list)
 }
 END_TEST
 
+/* SESSION_CTL: the exporter's items round-trip; a context present but
+ * empty stays present (it is not "no context"); bounds hold both ways. */
+START_TEST(session_ctl)
+{
+	struct tk_msg m = { .type = TK_MSG_SESSION_CTL, .ctl_op = TK_CTL_EXPORT, .export_len = 32 }, d;
+	uint8_t buf[TK_WIRE_MAX_MSG];
+	size_t len;
+
+	m.present = (1u << TK_TAG_CTL_OP) | (1u << TK_TAG_EXPORT_LEN) | (1u << TK_TAG_CONTEXT);
+	ck_assert_int_eq(tk_msg_set_str(&m, TK_TAG_LABEL, "EXPORTER-Channel-Binding"), 0);
+	ck_assert_int_eq(tk_msg_encode(&m, buf, sizeof(buf), &len), 0);
+	ck_assert_int_eq(tk_msg_decode(buf, len, &d), 0);
+	ck_assert(TK_HAS(&d, TK_TAG_CONTEXT));
+	ck_assert_uint_eq(d.context_len, 0);
+	ck_assert_str_eq(d.label, "EXPORTER-Channel-Binding");
+	/* A context over 255 bytes is not encoded... */
+	m.context_len = TK_CONTEXT_MAX + 1;
+	ck_assert_int_eq(tk_msg_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+	/* ...nor accepted: patch one in by hand (header, CTL_OP, then CONTEXT). */
+	m.context_len = 0;
+	m.present &= ~(1u << TK_TAG_CONTEXT);
+	ck_assert_int_eq(tk_msg_encode(&m, buf, sizeof(buf) - 300, &len), 0);
+	{
+		struct tk_wbuf w;
+		uint8_t big[300] = { 0 };
+
+		tk_wbuf_init(&w, buf + len, 4 + sizeof(big));
+		tk_wbuf_put_u16(&w, TK_TAG_CONTEXT);
+		tk_wbuf_put_u16(&w, sizeof(big));
+		tk_wbuf_put_bytes(&w, big, sizeof(big));
+		len += w.len;
+		buf[4] = buf[5] = 0;
+		buf[6] = (uint8_t)((len - 8) >> 8);
+		buf[7] = (uint8_t)(len - 8);
+	}
+	ck_assert_int_eq(tk_msg_decode(buf, len, &d), -EBADMSG);
+	/* EXPORTED belongs in a RESULT only. */
+	m.present |= 1u << TK_TAG_EXPORTED;
+	ck_assert_int_eq(tk_msg_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+}
+END_TEST
+
+/* The session document: round trip with a chain and identities; every
+ * malformation refused. */
+START_TEST(sessdoc)
+{
+	static const uint8_t c1[] = { 0x30, 0x03, 1, 2, 3 }, c2[] = { 0x30, 0x01, 9 };
+	struct tk_sessdoc d = { .role = TK_ROLE_SERVER, .bytes_in = 1ull << 40, .bytes_out = 7 }, e;
+	uint8_t buf[4096];
+	size_t len, n;
+
+	(void)snprintf(d.group, sizeof(d.group), "X25519");
+	(void)snprintf(d.acl_rule, sizeof(d.acl_rule), "/etc/tlskeyd/acl.conf:3");
+	d.cert[0] = c1, d.cert_len[0] = sizeof(c1);
+	d.cert[1] = c2, d.cert_len[1] = sizeof(c2);
+	d.n_certs = 2;
+	d.id[0] = "bob@example.test", d.id_len[0] = 16;
+	d.n_ids = 1;
+	n = tk_sessdoc_size(&d);
+	ck_assert_int_eq(tk_sessdoc_encode(&d, buf, n, &len), 0);
+	ck_assert_uint_eq(len, n);
+	ck_assert_int_eq(tk_sessdoc_encode(&d, buf, n - 1, &len), -EMSGSIZE);
+	ck_assert_int_eq(tk_sessdoc_decode(buf, n, &e), 0);
+	ck_assert_uint_eq(e.role, TK_ROLE_SERVER);
+	ck_assert(e.bytes_in == 1ull << 40 && e.bytes_out == 7);
+	ck_assert_str_eq(e.group, "X25519");
+	ck_assert_str_eq(e.acl_rule, "/etc/tlskeyd/acl.conf:3");
+	ck_assert_uint_eq(e.n_certs, 2);
+	ck_assert_mem_eq(e.cert[1], c2, sizeof(c2));
+	ck_assert_uint_eq(e.n_ids, 1);
+	ck_assert_int_eq(memcmp(e.id[0], "bob@example.test", 16), 0);
+	/* Cut inside the last item (the identity, 6 + 16 bytes): refused. */
+	for (size_t cut = 1; cut < 22; cut++)
+		ck_assert_int_eq(tk_sessdoc_decode(buf, n - cut, &e), -EBADMSG);
+	/* A single item twice (the first item, ROLE, appended again). */
+	memcpy(buf + n, buf, 7);
+	ck_assert_int_eq(tk_sessdoc_decode(buf, n + 7, &e), -EBADMSG);
+	/* Unknown tag, wrong integer size, an empty certificate. */
+	{
+		static const uint8_t unknown[] = { 0, 99, 0, 0, 0, 0 }, wide[] = { 0, 1, 0, 0, 0, 2, 1, 1 },
+				     empty[] = { 0, TK_DOC_CERT, 0, 0, 0, 0 };
+		ck_assert_int_eq(tk_sessdoc_decode(unknown, sizeof(unknown), &e), -EBADMSG);
+		ck_assert_int_eq(tk_sessdoc_decode(wide, sizeof(wide), &e), -EBADMSG);
+		ck_assert_int_eq(tk_sessdoc_decode(empty, sizeof(empty), &e), -EBADMSG);
+	}
+	/* More than TK_DOC_CERTS_MAX certificates. */
+	len = 0;
+	for (unsigned i = 0; i <= TK_DOC_CERTS_MAX; i++) {
+		static const uint8_t one[] = { 0, TK_DOC_CERT, 0, 0, 0, 1, 0x30 };
+		memcpy(buf + len, one, sizeof(one));
+		len += sizeof(one);
+	}
+	ck_assert_int_eq(tk_sessdoc_decode(buf, len, &e), -EBADMSG);
+	ck_assert_int_eq(tk_sessdoc_decode(buf, len - 7, &e), 0);
+	ck_assert_uint_eq(e.n_certs, TK_DOC_CERTS_MAX);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *tests[] = { roundtrip, bad_header, bad_items, bad_strings, fd_passing, names,
