@@ -413,6 +413,9 @@ START_TEST(trust_settings)
 		     "crl-dir = /x\ncrl-dir = /y\n", "t.conf:5: duplicate setting 'crl-dir'");
 	expect_error("[identity a.example.test]\nkey = pkcs11:object=a\ncert = /a.pem\n"
 		     "reevaluate = off\n", "t.conf:4: unknown identity setting 'reevaluate'");
+}
+END_TEST
+
 /* peer-cn: global, per identity (which wins), default off; bad values. */
 START_TEST(peer_cn)
 {
@@ -443,6 +446,9 @@ START_TEST(peer_cn)
 	expect_error("peer-cn = yes\n", "t.conf:1: 'peer-cn' must be off, hostname, email or both");
 	expect_error("[identity a.example.test]\nkey = pkcs11:token=t;object=a;type=private\n"
 		     "cert = /etc/a.pem\npeer-cn = HOSTNAME\n", "t.conf:4: 'peer-cn' must be");
+}
+END_TEST
+
 /* DANE settings: three levels, defaults, and every mistake refused. */
 START_TEST(dane_settings)
 {
