@@ -19,10 +19,10 @@ SOFTHSM_TESTS = test/softhsm/fixture-check.sh test/softhsm/server-gnutls.sh \
 	test/softhsm/relay-syscalls.sh \
 	test/softhsm/crl.sh \
 	test/softhsm/trust-identity.sh \
-	test/softhsm/reevaluate.sh \
+	test/softhsm/reevaluate.sh test/softhsm/reeval-inflight.sh \
 	test/softhsm/vhost.sh test/softhsm/peer-forms.sh \
 	test/softhsm/resume.sh test/softhsm/resume-client.sh
 
 TESTS += $(SOFTHSM_TESTS)
-EXTRA_DIST += $(SOFTHSM_TESTS) \
+EXTRA_DIST += $(SOFTHSM_TESTS) test/softhsm/hs-hold.py \
 	test/softhsm/fixture.sh
