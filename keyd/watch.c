@@ -24,6 +24,10 @@
 #define WATCH_MAX 64           /* directories watched */
 #define WATCH_QUIET_MS 200     /* the files must be quiet this long */
 #define WATCH_MIN_GAP_MS 1000  /* between two reloads of ours */
+/* A change waits no longer than this for quiet: whoever keeps writing in a
+ * watched directory (a crl-dir others can write, a tool that touches its
+ * files in a loop) must not hold a new CRL back for as long as it writes. */
+#define WATCH_MAX_DEFER_MS 2000
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB)
 
 struct watch_dir {
@@ -40,6 +44,7 @@ struct watch {
 	struct watch_dir d[WATCH_MAX];
 	unsigned n;
 	unsigned long long due_ms, last_ms; /* planned reload (0 none), the last one */
+	unsigned long long first_ms; /* the first change since the last reload */
 };
 
 int watch_new(struct watch **ret)
@@ -156,8 +161,15 @@ void watch_readable(struct watch *w)
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	if (hit)
-		w->due_ms = tk_now_ms() + WATCH_QUIET_MS; /* again quiet from now on */
+	if (hit) {
+		unsigned long long now = tk_now_ms();
+
+		if (!w->due_ms)
+			w->first_ms = now;
+		w->due_ms = now + WATCH_QUIET_MS; /* again quiet from now on */
+		if (w->due_ms > w->first_ms + WATCH_MAX_DEFER_MS)
+			w->due_ms = w->first_ms + WATCH_MAX_DEFER_MS;
+	}
 }
 
 int watch_timeout(const struct watch *w, unsigned long long now_ms)
