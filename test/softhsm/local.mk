@@ -20,6 +20,7 @@ SOFTHSM_TESTS = test/softhsm/fixture-check.sh test/softhsm/server-gnutls.sh \
 	test/softhsm/crl.sh \
 	test/softhsm/trust-identity.sh \
 	test/softhsm/reevaluate.sh test/softhsm/reeval-inflight.sh test/softhsm/crl-storm.sh \
+	test/softhsm/crl-watch-names.sh \
 	test/softhsm/vhost.sh test/softhsm/peer-forms.sh \
 	test/softhsm/resume.sh test/softhsm/resume-client.sh
 
