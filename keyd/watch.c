@@ -87,8 +87,12 @@ static void watch_add(struct watch *w, const char *dir, size_t dlen, const char 
 		if (strlen(w->d[i].dir) == dlen && !strncmp(w->d[i].dir, dir, dlen))
 			d = &w->d[i];
 	if (!d) {
-		if (w->n >= WATCH_MAX || dlen >= sizeof(d->dir))
+		if (w->n >= WATCH_MAX || dlen >= sizeof(d->dir)) {
+			keyd_log(LOG_WARNING, "cannot watch %.*s for CRL changes: more than %d directories "
+				 "or too long a name (reload by hand)", (int)(dlen < 4096 ? dlen : 4096), dir,
+				 WATCH_MAX);
 			return;
+		}
 		d = &w->d[w->n];
 		memset(d, 0, sizeof(*d));
 		memcpy(d->dir, dir, dlen);
@@ -102,7 +106,11 @@ static void watch_add(struct watch *w, const char *dir, size_t dlen, const char 
 		w->n++;
 	}
 	d->whole |= whole;
-	if (name && d->n_names < 8)
+	/* No room for another name (or no room for it whole): every change
+	 * in the directory counts then, more reloads but none missed. */
+	if (name && (d->n_names == 8 || strlen(name) >= sizeof(d->names[0])))
+		d->whole = 1;
+	else if (name)
 		(void)snprintf(d->names[d->n_names++], sizeof(d->names[0]), "%s", name);
 }
 

@@ -3,7 +3,9 @@
 # used to be set up only at the main loop's first wake-up, up to a second
 # after "ready", so a CRL written at once went unnoticed until a reload by
 # hand.  Nine crl-files share a directory (the global one and eight
-# identities'); the global one changing right after start reloads.
+# identities'); the global one changing right after start reloads, and
+# so does the 9th: a directory's watch kept at most 8 crl-file names and
+# dropped the rest without a word (now it watches the whole directory).
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need certtool
 tk_setup --no-daemon
@@ -34,4 +36,7 @@ changed() {
 }
 # At once after "ready": the watches exist from then on.
 changed 0 "the global crl-file, right after start,"
+# The 9th name in the directory: a watch kept 8 names and dropped the
+# rest without a word; now a full list watches the whole directory.
+changed 8 "the 9th crl-file of a directory"
 tk_pass
