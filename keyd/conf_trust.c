@@ -76,9 +76,14 @@ struct keyd_trustconf keyd_conf_trust_of(const struct keyd_conf *conf, const str
 		 * the global CAs, not by this identity's. */
 		t.crl_file = o->crl_file;
 		t.crl_dir = o->crl_dir;
-	} else if (o->crl_file || o->crl_dir) {
-		t.crl_file = o->crl_file;
-		t.crl_dir = o->crl_dir;
+	} else {
+		/* Under the global anchors each CRL setting stands alone: a
+		 * crl-dir of the identity's must not drop the global crl-file
+		 * (its revocations would stop counting here). */
+		if (o->crl_file)
+			t.crl_file = o->crl_file;
+		if (o->crl_dir)
+			t.crl_dir = o->crl_dir;
 	}
 	if (o->client_ca_names)
 		t.client_ca_names = o->client_ca_names;

@@ -35,6 +35,7 @@
 #include "keyd/appsock.h"
 #include "keyd/signer.h"
 #include "keyd/trust.h"
+#include "keyd/reeval.h"
 #include "keyd/vhost.h"
 #include "keyd/tickets.h"
 #include "keyd/worker.h"
@@ -385,8 +386,11 @@ static int make_protected(struct conn *c, char *why, size_t whylen)
 static enum conn_status deliver(struct conn *c, const char *event, const char *detail)
 {
 	char why[TK_MESSAGE_MAX] = "";
-	int r = make_protected(c, why, sizeof(why));
+	int r = reeval_late_check(c, why, sizeof(why));
 
+	if (r < 0)
+		return handshake_fail(c, -r, "%s", why);
+	r = make_protected(c, why, sizeof(why));
 	if (r < 0) {
 		/* Failed means closed: nothing may be delivered (nor audited as
 		 * established) after it. */

@@ -181,6 +181,9 @@ static int run(struct loop *l)
 		l->watchdog_ms = wd_usec / 1000;
 	l->idle_since_ms = tk_now_ms();
 	keyd_notify("READY=1\nSTATUS=accepting requests");
+	/* The CRL watches exist from "ready" on, not from the first wake-up
+	 * (up to a second later: a CRL written then went unnoticed). */
+	watch_step(l->watch, l->k, tk_now_ms());
 	while (!l->stop) {
 		int timeout = next_timeout(l);
 		int n;

@@ -42,6 +42,7 @@ void reeval_request(struct keyd *k, const char *why)
 		old_acl = w->reeval_acl;
 		w->reeval_gen = gen_ref(k->gen);
 		w->reeval_acl = acl;
+		w->reeval_acl_gen = acl_gen;
 		(void)snprintf(w->reeval_why, sizeof(w->reeval_why), "%s", why);
 		atomic_store(&w->reeval_pending, 1);
 		pthread_mutex_unlock(&w->lock);
@@ -123,7 +124,7 @@ void reeval_worker_run(struct worker *w)
 	struct keyd_gen *g;
 	struct acl *acl;
 	char what[64];
-	unsigned ended = 0, noted = 0;
+	unsigned ended = 0, noted = 0, acl_gen;
 
 	/* Every event batch passes here: no lock unless something is asked. */
 	if (!atomic_exchange(&w->reeval_pending, 0))
@@ -131,6 +132,7 @@ void reeval_worker_run(struct worker *w)
 	pthread_mutex_lock(&w->lock);
 	g = w->reeval_gen;
 	acl = w->reeval_acl;
+	acl_gen = w->reeval_acl_gen;
 	(void)snprintf(what, sizeof(what), "%s", w->reeval_why);
 	w->reeval_gen = NULL;
 	w->reeval_acl = NULL;
@@ -163,8 +165,37 @@ void reeval_worker_run(struct worker *w)
 	if (ended || noted)
 		keyd_log(LOG_NOTICE, "worker %u: re-evaluation (%s, generation %u): %u sessions ended, %u noted",
 			 w->index, what, g->serial, ended, noted);
-	gen_unref(g);
-	acl_unref(acl);
+	/* Kept for the handshakes under way now: they were skipped above and
+	 * would otherwise finish under the trust and ACL this run replaced. */
+	gen_unref(w->reeval_last_gen);
+	acl_unref(w->reeval_last_acl);
+	w->reeval_last_gen = g;
+	w->reeval_last_acl = acl;
+	w->reeval_last_acl_gen = acl_gen;
+}
+
+int reeval_late_check(struct conn *c, char *why, size_t len)
+{
+	const struct worker *w = c->w;
+	const struct keyd_gen *g = w->reeval_last_gen;
+	const char *reason = NULL;
+	char detail[TK_MESSAGE_MAX + 160], msg[TK_MESSAGE_MAX] = "";
+	int r;
+
+	if (!g || g->conf->reevaluate == KEYD_REEVAL_OFF ||
+	    (c->req.gen->serial >= g->serial && c->req.acl_gen >= w->reeval_last_acl_gen))
+		return 0;
+	r = reeval_check(c, g, w->reeval_last_acl, &reason, msg, sizeof(msg));
+	if (r == 0)
+		return 0;
+	c->reason = reason;
+	(void)snprintf(detail, sizeof(detail), "%s (handshake under way at the reload): %s", msg,
+		       g->conf->reevaluate == KEYD_REEVAL_END ? "refused" : "kept (reevaluate = log)");
+	outcome_audit_reeval(c, -r, reason, detail);
+	if (g->conf->reevaluate != KEYD_REEVAL_END)
+		return 0;
+	(void)snprintf(why, len, "%s", msg);
+	return r;
 }
 
 void reeval_worker_clear(struct worker *w)
@@ -175,4 +206,8 @@ void reeval_worker_clear(struct worker *w)
 	w->reeval_gen = NULL;
 	w->reeval_acl = NULL;
 	pthread_mutex_unlock(&w->lock);
+	gen_unref(w->reeval_last_gen);
+	acl_unref(w->reeval_last_acl);
+	w->reeval_last_gen = NULL;
+	w->reeval_last_acl = NULL;
 }

@@ -2,8 +2,11 @@
 #ifndef TLSKEY_KEYD_REEVAL_H
 #define TLSKEY_KEYD_REEVAL_H
 
+#include <stddef.h>
+
 #include "keyd/keyd.h"
 
+struct conn;
 struct worker;
 
 /* Ask every worker to check its established sessions against the
@@ -23,7 +26,15 @@ void reeval_request(struct keyd *k, const char *why);
  * batches. */
 void reeval_worker_run(struct worker *w);
 
-/* Drop a pending request of w (worker_stop). */
+/* A handshake that began under an older generation or ACL than the
+ * last re-evaluation of its worker checked (it was not established
+ * then, so that run skipped it): judge it as that run would have, before
+ * anything is delivered.  0 to go on; a negative errno with why filled
+ * when reevaluate = end refuses it (audited as reevaluate, either way).
+ * Worker thread of c only. */
+int reeval_late_check(struct conn *c, char *why, size_t len);
+
+/* Drop a pending request of w and the last one run (worker_stop). */
 void reeval_worker_clear(struct worker *w);
 
 #endif

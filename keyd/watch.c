@@ -24,6 +24,10 @@
 #define WATCH_MAX 64           /* directories watched */
 #define WATCH_QUIET_MS 200     /* the files must be quiet this long */
 #define WATCH_MIN_GAP_MS 1000  /* between two reloads of ours */
+/* A change waits no longer than this for quiet: whoever keeps writing in a
+ * watched directory (a crl-dir others can write, a tool that touches its
+ * files in a loop) must not hold a new CRL back for as long as it writes. */
+#define WATCH_MAX_DEFER_MS 2000
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB)
 
 struct watch_dir {
@@ -40,6 +44,7 @@ struct watch {
 	struct watch_dir d[WATCH_MAX];
 	unsigned n;
 	unsigned long long due_ms, last_ms; /* planned reload (0 none), the last one */
+	unsigned long long first_ms; /* the first change since the last reload */
 };
 
 int watch_new(struct watch **ret)
@@ -82,8 +87,12 @@ static void watch_add(struct watch *w, const char *dir, size_t dlen, const char 
 		if (strlen(w->d[i].dir) == dlen && !strncmp(w->d[i].dir, dir, dlen))
 			d = &w->d[i];
 	if (!d) {
-		if (w->n >= WATCH_MAX || dlen >= sizeof(d->dir))
+		if (w->n >= WATCH_MAX || dlen >= sizeof(d->dir)) {
+			keyd_log(LOG_WARNING, "cannot watch %.*s for CRL changes: more than %d directories "
+				 "or too long a name (reload by hand)", (int)(dlen < 4096 ? dlen : 4096), dir,
+				 WATCH_MAX);
 			return;
+		}
 		d = &w->d[w->n];
 		memset(d, 0, sizeof(*d));
 		memcpy(d->dir, dir, dlen);
@@ -97,7 +106,11 @@ static void watch_add(struct watch *w, const char *dir, size_t dlen, const char 
 		w->n++;
 	}
 	d->whole |= whole;
-	if (name && d->n_names < 8)
+	/* No room for another name (or no room for it whole): every change
+	 * in the directory counts then, more reloads but none missed. */
+	if (name && (d->n_names == 8 || strlen(name) >= sizeof(d->names[0])))
+		d->whole = 1;
+	else if (name)
 		(void)snprintf(d->names[d->n_names++], sizeof(d->names[0]), "%s", name);
 }
 
@@ -156,8 +169,15 @@ void watch_readable(struct watch *w)
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	if (hit)
-		w->due_ms = tk_now_ms() + WATCH_QUIET_MS; /* again quiet from now on */
+	if (hit) {
+		unsigned long long now = tk_now_ms();
+
+		if (!w->due_ms)
+			w->first_ms = now;
+		w->due_ms = now + WATCH_QUIET_MS; /* again quiet from now on */
+		if (w->due_ms > w->first_ms + WATCH_MAX_DEFER_MS)
+			w->due_ms = w->first_ms + WATCH_MAX_DEFER_MS;
+	}
 }
 
 int watch_timeout(const struct watch *w, unsigned long long now_ms)

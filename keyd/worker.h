@@ -64,7 +64,14 @@ struct worker {
 	 * generation and ACL to check established sessions against. */
 	struct keyd_gen *reeval_gen;
 	struct acl *reeval_acl;
+	unsigned reeval_acl_gen;
 	char reeval_why[64];
+	/* The last re-evaluation run (worker thread only): a handshake that
+	 * began under an older generation or ACL is checked against these
+	 * before it is delivered (reeval_late_check). */
+	struct keyd_gen *reeval_last_gen;
+	struct acl *reeval_last_acl;
+	unsigned reeval_last_acl_gen;
 	atomic_int reeval_pending; /* set with them: the loop looks here first, lock-free */
 	uint8_t *scratch;      /* RELAY_IO_SCRATCH_SIZE bytes: the relay's buffers */
 	struct relay_io rio;   /* who holds which part of scratch */

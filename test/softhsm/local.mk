@@ -21,11 +21,12 @@ SOFTHSM_TESTS = test/softhsm/fixture-check.sh test/softhsm/server-gnutls.sh \
 	test/softhsm/relay-syscalls.sh \
 	test/softhsm/crl.sh \
 	test/softhsm/trust-identity.sh \
-	test/softhsm/reevaluate.sh \
+	test/softhsm/reevaluate.sh test/softhsm/reeval-inflight.sh test/softhsm/crl-storm.sh \
+	test/softhsm/crl-watch-names.sh \
 	test/softhsm/vhost.sh test/softhsm/peer-forms.sh \
 	test/softhsm/resume.sh test/softhsm/resume-client.sh \
 	test/softhsm/session-info.sh test/softhsm/key-update.sh
 
 TESTS += $(SOFTHSM_TESTS)
-EXTRA_DIST += $(SOFTHSM_TESTS) \
+EXTRA_DIST += $(SOFTHSM_TESTS) test/softhsm/hs-hold.py \
 	test/softhsm/fixture.sh

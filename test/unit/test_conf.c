@@ -430,7 +430,9 @@ START_TEST(trust_settings)
 	ck_assert_str_eq(b.client_ca_names, "none");
 	ck_assert_int_eq(b.crl_expired, KEYD_CRL_EXPIRED_ACCEPT);
 	ck_assert_str_eq(cc.ca_file, "/etc/ca.pem");
-	ck_assert_ptr_null(cc.crl_file);
+	/* Global anchors: the global crl-file still counts next to its own
+	 * crl-dir (dropping it would accept what it revokes). */
+	ck_assert_str_eq(cc.crl_file, "/etc/ca.crl");
 	ck_assert_str_eq(cc.crl_dir, "/etc/crls");
 	ck_assert_int_eq(cc.crl_expired, KEYD_CRL_EXPIRED_REFUSE);
 	ck_assert(!keyd_conf_trust_equal(&b, &cc));
