@@ -169,6 +169,10 @@ static int all_san(gnutls_x509_crt_t crt, unsigned want, struct keyd_peer_ids *i
 		/* Only SPIFFE IDs among URIs; names as tk_name_validate says. */
 		if (want == GNUTLS_SAN_URI ? tk_spiffe_validate(buf, n) < 0 : tk_name_validate(buf, n) < 0)
 			continue;
+		/* A dNSName spelt as an address is no name, and must not pass
+		 * for the iPAddress identity that peers=ADDRESS/BITS matches. */
+		if (want != GNUTLS_SAN_URI && tk_peer_kind(buf) != TK_PEER_NAME)
+			continue;
 		found |= ids_add(ids, buf);
 	}
 	return found;
@@ -213,7 +217,7 @@ int keyd_identity_list(gnutls_x509_crt_t crt, unsigned cn_mode, struct keyd_peer
 		r = from_dn(crt, dn, sizeof(dn));
 		if (r < 0 && r != -ENOENT)
 			return r;
-		if (r == 0)
+		if (r == 0 && tk_peer_kind(dn) == TK_PEER_NAME)
 			(void)ids_add(&ids, dn);
 	}
 	if (cn_mode) {

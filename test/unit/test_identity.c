@@ -216,6 +216,7 @@ START_TEST(identity_forms)
 				       { GNUTLS_SAN_DNSNAME, "www.example.test", 0 }, { 0 } };
 	const struct san bad_uri[] = { { GNUTLS_SAN_URI, "spiffe://td/../x", 0 }, { 0 } };
 	const struct san none[] = { { 0 } };
+	const struct san dns_ip[] = { { GNUTLS_SAN_DNSNAME, "10.0.0.1", 0 }, { 0 } };
 	const struct san mail[] = { { GNUTLS_SAN_RFC822NAME, "bob@example.test", 0 }, { 0 } };
 
 	expect_list("CN=x", uri, 0, 0, (const char *[]){ "spiffe://td/web", NULL });
@@ -240,6 +241,9 @@ START_TEST(identity_forms)
 	expect_list("CN=*.example.test", none, 3, -ENOENT, NULL);
 	expect_list("CN=host.example.test\\, x", none, 3, -ENOENT, NULL);
 	expect_list("CN=192.0.2.1", none, 3, -ENOENT, NULL);
+	/* An address in a dNSName or dc= components is not an IP identity. */
+	expect_list("CN=x", dns_ip, 0, -ENOENT, NULL);
+	expect_list("DC=1,DC=2,DC=0,DC=192", none, 0, -ENOENT, NULL);
 }
 END_TEST
 
