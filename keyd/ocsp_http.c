@@ -47,9 +47,14 @@ static int url_parse(const char *url, struct http_url *u)
 		return -EINVAL;
 	memcpy(u->host, h, hl);
 	u->host[hl] = '\0';
+	/* At most 5 digits, 1 to 65535: a longer port is refused, never cut
+	 * to another one. */
+	if (colon && (end - colon - 1 < 1 || end - colon - 1 > 5))
+		return -EINVAL;
 	(void)snprintf(u->port, sizeof(u->port), "%.*s", colon ? (int)(end - colon - 1) : 2,
 		       colon ? colon + 1 : "80");
-	if (!u->port[0] || strspn(u->port, "0123456789") != strlen(u->port))
+	if (!u->port[0] || strspn(u->port, "0123456789") != strlen(u->port) || atoi(u->port) < 1 ||
+	    atoi(u->port) > 65535)
 		return -EINVAL;
 	if (snprintf(u->path, sizeof(u->path), "%s", slash ? slash : "/") >= (int)sizeof(u->path) ||
 	    strpbrk(u->path, " \r\n"))

@@ -33,8 +33,10 @@ check_PROGRAMS += test/unit/test_control test/unit/test_authz test/unit/test_con
 	test/unit/test_admission test/unit/test_passclose
 TESTS += test/unit/test_control test/unit/test_authz test/unit/test_conn test/unit/test_relay \
 	test/unit/test_admission test/unit/test_passclose
-check_PROGRAMS += test/unit/test_prio test/unit/test_vhost test/unit/test_dane
-TESTS += test/unit/test_prio test/unit/test_vhost test/unit/test_dane
+check_PROGRAMS += test/unit/test_prio test/unit/test_vhost test/unit/test_dane test/unit/test_ocsp_http
+TESTS += test/unit/test_prio test/unit/test_vhost test/unit/test_dane test/unit/test_ocsp_http
+test_unit_test_ocsp_http_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
+test_unit_test_ocsp_http_LDADD = libtlskey-keyd.la $(GNUTLS_LIBS) $(CHECK_LIBS)
 test_unit_test_vhost_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
 test_unit_test_vhost_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
 test_unit_test_dane_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
