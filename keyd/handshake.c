@@ -38,6 +38,7 @@
 #include "keyd/reeval.h"
 #include "keyd/vhost.h"
 #include "keyd/tickets.h"
+#include "keyd/transport.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
 #include "keyd/ocsp.h"
@@ -47,9 +48,6 @@
 #include <netinet/in.h>
 #include "pkcs11/p11.h"
 #include "tlskey/starttls.h"
-
-
-
 
 
 /* End a handshake: audit (event at prio), answer the caller, close. */
@@ -132,7 +130,6 @@ static int explain(struct conn *c, int r, char *buf, size_t len)
 }
 
 
-
 static int post_client_hello(gnutls_session_t s)
 {
 	struct conn *c = gnutls_session_get_ptr(s);
@@ -178,66 +175,6 @@ static int post_client_hello(gnutls_session_t s)
 	return GNUTLS_E_INTERRUPTED;
 }
 
-
-
-
-
-/* GnuTLS transport on the caller's socket.  The caller still shares the
- * file description and can clear O_NONBLOCK on its own duplicate at any
- * time, so the flag is no protection: every call says MSG_DONTWAIT
- * itself, and a worker never blocks on a socket the caller controls. */
-static ssize_t net_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
-{
-	struct conn *c = p;
-	ssize_t n;
-
-	do
-		n = recv(c->net.fd, buf, len, MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		gnutls_transport_set_errno(c->tls, errno == EWOULDBLOCK ? EAGAIN : errno);
-	else
-		c->hs_bytes_in += (unsigned long long)n;
-	return n;
-}
-
-static ssize_t net_vec_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
-{
-	struct conn *c = p;
-	struct msghdr mh = { .msg_iov = (struct iovec *)(void *)iov, .msg_iovlen = (size_t)iovcnt };
-	ssize_t n;
-
-	do
-		n = sendmsg(c->net.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		gnutls_transport_set_errno(c->tls, errno == EWOULDBLOCK ? EAGAIN : errno);
-	return n;
-}
-
-static ssize_t net_push(gnutls_transport_ptr_t p, const void *buf, size_t len)
-{
-	giovec_t iov = { .iov_base = (void *)buf, .iov_len = len };
-
-	return net_vec_push(p, &iov, 1);
-}
-
-/* DTLS asks whether a datagram is waiting.  The worker's epoll loop does
- * the waiting (GNUTLS_NONBLOCK), so this only looks, whatever ms says. */
-static int net_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
-{
-	struct conn *c = p;
-	struct pollfd pfd = { .fd = c->net.fd, .events = POLLIN };
-	int r;
-
-	(void)ms;
-	do
-		r = poll(&pfd, 1, 0);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		gnutls_transport_set_errno(c->tls, errno);
-	return r;
-}
 
 static enum conn_status set_net_interest(struct conn *c)
 {
@@ -304,11 +241,7 @@ enum conn_status handshake_begin(struct conn *c)
 		return handshake_fail(c, -r, "%s", alpn_why);
 	if (tickets_session_setup(c) < 0)
 		return handshake_fail(c, EIO, "session setup: no session ticket key");
-	gnutls_transport_set_ptr(c->tls, c);
-	gnutls_transport_set_pull_function(c->tls, net_pull);
-	gnutls_transport_set_push_function(c->tls, net_push);
-	gnutls_transport_set_vec_push_function(c->tls, net_vec_push);
-	gnutls_transport_set_pull_timeout_function(c->tls, net_pull_timeout);
+	transport_attach(c);
 	if (q->msg.role == TK_ROLE_CLIENT) {
 		const char *sni = TK_HAS(&q->msg, TK_TAG_SNINAME) ? q->msg.sniname : NULL;
 

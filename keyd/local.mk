@@ -53,6 +53,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/status.c keyd/status.h \
 	keyd/scache.c keyd/scache.h \
 	keyd/tickets.c keyd/tickets.h \
+	keyd/transport.c keyd/transport.h \
 	keyd/trust.c keyd/trust.h \
 	keyd/upgrade.c keyd/upgrade.h \
 	keyd/vcache.c keyd/vcache.h \

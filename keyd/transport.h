@@ -1,0 +1,12 @@
+/* The GnuTLS transport of a connection's handshake on the caller's socket
+ * (the relay replaces it with keyd/relay_io.c's once established). */
+#ifndef TLSKEY_KEYD_TRANSPORT_H
+#define TLSKEY_KEYD_TRANSPORT_H
+
+#include "keyd/conn.h"
+
+/* Make c->tls read and write c->net.fd without ever blocking (every call
+ * passes MSG_DONTWAIT), counting the bytes read in c->hs_bytes_in. */
+void transport_attach(struct conn *c);
+
+#endif
