@@ -269,10 +269,13 @@ static enum conn_status batch_from_net(struct conn *c, uint8_t *buf, size_t *ret
 		if (n < 0) {
 			char why[160];
 			(void)snprintf(why, sizeof(why), "TLS receive: %s", gnutls_strerror((int)n));
-			tk_wipe(buf, off);
 			conn_set_end(c, n == GNUTLS_E_PREMATURE_TERMINATION ? STATS_END_TRUNCATED
 					: n == GNUTLS_E_PULL_ERROR ? STATS_END_RESET : STATS_END_ERROR);
 			relay_alert(c, (int)n);
+			/* What the peer sent before the break is the app's: it goes
+			 * out (or is parked for the drain) before the reset. */
+			if (off && batch_to_app(c, buf, off) == CONN_CLOSED)
+				return CONN_CLOSED;
 			return relay_abort(c, why);
 		}
 		if (n == 0) {
