@@ -21,12 +21,6 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
  * descriptors it passed are shut down and closed).  Consumes ctlfd. */
 void control_refuse(int ctlfd, const struct ucred *cred, const char *unit, int err, const char *why);
 
-/* Admission decision on the wire fields of a START request alone (role,
- * protocol, flags and the roles they apply to, names, timers, SNI
- * options).  Pure.  Returns 0, or a negative errno (-EINVAL,
- * -EPROTONOSUPPORT) with the reason in why. */
-int control_check_request(const struct tk_msg *m, char *why, size_t len);
-
 /* What descriptor a request type carries, and who may send it. */
 enum control_fd_rule { CONTROL_FD_NONE, CONTROL_FD_OPTIONAL, CONTROL_FD_REQUIRED };
 enum control_who {

@@ -17,6 +17,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/caller.c keyd/caller.h \
 	keyd/check.c keyd/check.h \
 	keyd/control.c keyd/control.h keyd/control_info.c \
+	keyd/start_check.c keyd/start_check.h \
 	keyd/gen.c keyd/gen.h \
 	keyd/listener.c keyd/listener.h \
 	keyd/handshake.c keyd/handshake.h \
@@ -45,7 +46,8 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/reload.c keyd/reload.h \
 	keyd/reeval.c keyd/reeval.h \
 	keyd/watch.c keyd/watch.h \
-	keyd/relay.c keyd/relay.h keyd/relay_io.c keyd/relay_io.h \
+	keyd/relay.c keyd/relay.h keyd/relay_end.c keyd/relay_end.h \
+	keyd/relay_io.c keyd/relay_io.h \
 	keyd/appsock.c keyd/appsock.h \
 	keyd/authz.c keyd/authz.h \
 	keyd/signer.c keyd/signer.h \

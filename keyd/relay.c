@@ -26,6 +26,7 @@
 #include "keyd/gen.h"
 #include "keyd/relay.h"
 #include "keyd/relay_io.h"
+#include "keyd/relay_end.h"
 #include "keyd/appsock.h"
 #include "keyd/tickets.h"
 #include "keyd/keyupdate.h"
@@ -39,52 +40,6 @@
 #define RELAY_BATCH_RECORDS 64
 #define RELAY_APP_CHUNKS 4
 #define RECORD_MAX (16 * 1024)
-/* After a failure the app gets this long to take what it was sent before
- * its descriptor is reset; we look this often whether it has. */
-#define DRAIN_MAX_MS 10000
-#define DRAIN_POLL_MS 20
-
-static void record_failure(struct conn *c, const char *why)
-{
-	/* Record the failure before the app sees its error or EOF, so that a
-	 * tlskey_query() right after it already says "failed". */
-	c->failed = 1;
-	registry_fail(c->info);
-	c->info = NULL;
-	keyd_log(LOG_INFO, "relay closed: uid=%u pid=%d myname=%s peer=%s: %s",
-		 (unsigned)c->req.cred.uid, (int)c->req.cred.pid, c->req.msg.myname,
-		 c->peer[0] ? c->peer : "(none)", why);
-}
-
-/* The application went away: end the session, the peer sees the TCP
- * connection end without close_notify. */
-static enum conn_status app_gone(struct conn *c, const char *why)
-{
-	conn_set_end(c, STATS_END_APP_CLOSE);
-	record_failure(c, why);
-	if (c->net.fd >= 0)
-		(void)shutdown(c->net.fd, SHUT_RDWR);
-	return conn_close(c, 0, why); /* the failure is recorded already */
-}
-
-/* The network side failed (truncation, reset, TLS error): the app must see
- * an error, never a clean EOF.  On a TCP protected descriptor it gets the
- * bytes already sent to it, then ECONNRESET; a UNIX pair can only end. */
-static enum conn_status relay_abort(struct conn *c, const char *why)
-{
-	record_failure(c, why);
-	if (c->net.fd >= 0)
-		(void)shutdown(c->net.fd, SHUT_RDWR);
-	if (c->app_tcp && c->app.fd >= 0) {
-		conn_set_state(c, CONN_DRAIN);
-		c->deadline_ms = tk_now_ms() + DRAIN_MAX_MS;
-		(void)conn_ev_update(c, &c->net, 0);
-		return relay_drain_step(c);
-	}
-	if (c->app.fd >= 0)
-		(void)shutdown(c->app.fd, SHUT_RDWR);
-	return conn_close(c, 0, why);
-}
 
 /* The byte counts tlskey_query_session() reads from the accept thread;
  * and the key-update-bytes count. */
@@ -106,8 +61,12 @@ static int key_update_step(struct conn *c)
 	if (r == -EAGAIN)
 		return 1;
 	if (r < 0) {
+		enum conn_status st;
+
 		conn_set_end(c, STATS_END_ERROR);
-		(void)relay_abort(c, "TLS KeyUpdate failed");
+		/* Closed or draining: either way the relay moves no more. */
+		st = relay_end_abort(c, "TLS KeyUpdate failed");
+		(void)st;
 		return -1;
 	}
 	return 0;
@@ -163,51 +122,6 @@ static ssize_t net_send(struct conn *c, const uint8_t *buf, size_t len)
 	return n;
 }
 
-/* The peer's close_notify, after everything before it, becomes EOF for
- * the app.  While a session is live the daemon's end of a TCP protected
- * descriptor lingers {1, 0} (appsock.c), so that if the daemon dies the
- * app reads ECONNRESET, never a clean EOF; this is the one orderly end,
- * so the reset goes first: the FIN must not be followed by one. */
-static void app_orderly_eof(struct conn *c)
-{
-	if (c->app_tcp)
-		appsock_orderly(c->app.fd);
-	(void)shutdown(c->app.fd, SHUT_WR);
-}
-
-/* The app shut down its side: from now on the peer has close-timeout to
- * make progress each time (see the top of this file). */
-static void close_timer_arm(struct conn *c)
-{
-	if (c->state != CONN_RELAY || c->timed)
-		return;
-	c->deadline_ms = tk_now_ms() + c->req.gen->conf->close_timeout_ms;
-	conn_set_timed(c, 1);
-}
-
-/* Write out decrypted bytes the app has not taken yet (all of them taken:
- * c->to_app is NULL afterwards).  CONN_CLOSED if the app is gone. */
-static enum conn_status flush_to_app(struct conn *c)
-{
-	while (c->to_app_off < c->to_app_len) {
-		ssize_t n = send(c->app.fd, c->to_app + c->to_app_off, c->to_app_len - c->to_app_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return CONN_LIVE;
-		if (n < 0) {
-			return app_gone(c, "application closed its descriptor");
-		}
-		c->to_app_off += (size_t)n;
-	}
-	tk_wipe(c->to_app, c->to_app_len); /* decrypted plaintext */
-	free(c->to_app);
-	c->to_app = NULL;
-	c->to_app_len = c->to_app_off = 0;
-	return CONN_LIVE;
-}
-
 /* Hand the app what one batch decrypted, parking the rest under
  * backpressure.  The plaintext in buf is wiped in every case. */
 static enum conn_status batch_to_app(struct conn *c, uint8_t *buf, size_t len)
@@ -219,7 +133,7 @@ static enum conn_status batch_to_app(struct conn *c, uint8_t *buf, size_t len)
 	while (w < 0 && errno == EINTR);
 	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 		tk_wipe(buf, len);
-		return app_gone(c, "application closed its descriptor");
+		return relay_end_app_gone(c, "application closed its descriptor");
 	}
 	if (w < 0)
 		w = 0;
@@ -228,7 +142,7 @@ static enum conn_status batch_to_app(struct conn *c, uint8_t *buf, size_t len)
 		c->to_app = malloc(len - (size_t)w);
 		if (!c->to_app) {
 			tk_wipe(buf, len);
-			return relay_abort(c, "out of memory");
+			return relay_end_abort(c, "out of memory");
 		}
 		memcpy(c->to_app, buf + w, len - (size_t)w);
 		c->to_app_len = len - (size_t)w;
@@ -276,7 +190,7 @@ static enum conn_status batch_from_net(struct conn *c, uint8_t *buf, size_t *ret
 			 * out (or is parked for the drain) before the reset. */
 			if (off && batch_to_app(c, buf, off) == CONN_CLOSED)
 				return CONN_CLOSED;
-			return relay_abort(c, why);
+			return relay_end_abort(c, why);
 		}
 		if (n == 0) {
 			c->net_eof = 1;
@@ -318,7 +232,7 @@ static enum conn_status pump_net_batches(struct conn *c)
 			break;
 	}
 	if (c->net_eof && !c->to_app)
-		app_orderly_eof(c);
+		relay_end_app_eof(c);
 	return CONN_LIVE;
 }
 
@@ -330,7 +244,7 @@ static enum conn_status pump_net_to_app(struct conn *c)
 	st = pump_net_batches(c);
 	/* Kept only for a relay that goes on (not closed, not draining). */
 	if (relay_io_rx_end(c, st == CONN_LIVE && c->state == CONN_RELAY && !c->net_eof) < 0)
-		return relay_abort(c, "out of memory");
+		return relay_end_abort(c, "out of memory");
 	return st;
 }
 
@@ -354,7 +268,7 @@ static enum conn_status send_bye(struct conn *c)
 	/* close_notify may sit in the worker's tx buffer: out with it first. */
 	if (relay_io_tx_flush(c) < 0) {
 		conn_set_end(c, STATS_END_RESET);
-		return relay_abort(c, "send failed: peer gone");
+		return relay_end_abort(c, "send failed: peer gone");
 	}
 	/* close_notify is out (or stashed behind what is owed: then the FIN
 	 * waits for it, see net_owed_flush); a FIN tells TCP-level peers too. */
@@ -376,13 +290,13 @@ static enum conn_status raw_send_all(struct conn *c, const uint8_t *buf, size_t 
 			break;
 		if (n < 0) {
 			conn_set_end(c, STATS_END_RESET);
-			return relay_abort(c, "send failed: peer gone");
+			return relay_end_abort(c, "send failed: peer gone");
 		}
 		off += (size_t)n;
 	}
 	e = relay_io_stash(c, buf + off, len - off);
 	if (e < 0)
-		return relay_abort(c, "out of memory");
+		return relay_end_abort(c, "out of memory");
 	return CONN_LIVE;
 }
 
@@ -403,7 +317,7 @@ static enum conn_status chunk_to_net(struct conn *c, const uint8_t *buf, size_t 
 			continue;
 		if (r < 0) {
 			conn_set_end(c, STATS_END_RESET);
-			return relay_abort(c, r == GNUTLS_E_PUSH_ERROR ? "TLS send failed: peer gone"
+			return relay_end_abort(c, r == GNUTLS_E_PUSH_ERROR ? "TLS send failed: peer gone"
 								: "TLS send failed");
 		}
 		off += (size_t)r;
@@ -411,7 +325,7 @@ static enum conn_status chunk_to_net(struct conn *c, const uint8_t *buf, size_t 
 	e = relay_io_tx_flush(c);
 	if (e < 0) {
 		conn_set_end(c, STATS_END_RESET);
-		return relay_abort(c, e == -ENOBUFS || e == -ENOMEM ? "TLS send: peer does not read"
+		return relay_end_abort(c, e == -ENOBUFS || e == -ENOMEM ? "TLS send: peer does not read"
 								      : "TLS send failed: peer gone");
 	}
 	return CONN_LIVE;
@@ -439,7 +353,7 @@ static enum conn_status data_to_net(struct conn *c, const uint8_t *buf, size_t l
 	}
 	if (r < 0) {
 		conn_set_end(c, STATS_END_RESET);
-		return relay_abort(c, "TLS send failed: peer gone");
+		return relay_end_abort(c, "TLS send failed: peer gone");
 	}
 	return CONN_LIVE;
 }
@@ -450,7 +364,7 @@ static enum conn_status net_owed_flush(struct conn *c)
 	if (c->to_net) {
 		if (relay_io_net_flush(c) < 0) {
 			conn_set_end(c, STATS_END_RESET);
-			return relay_abort(c, "send failed: peer gone");
+			return relay_end_abort(c, "send failed: peer gone");
 		}
 		if (c->to_net)
 			return CONN_LIVE;
@@ -463,7 +377,7 @@ static enum conn_status net_owed_flush(struct conn *c)
 			return CONN_LIVE;
 		if (r < 0) {
 			conn_set_end(c, STATS_END_RESET);
-			return relay_abort(c, "TLS send failed");
+			return relay_end_abort(c, "TLS send failed");
 		}
 		c->send_pending = 0;
 	}
@@ -497,12 +411,12 @@ static enum conn_status pump_app_chunks(struct conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n < 0) {
-			return app_gone(c, "application descriptor error");
+			return relay_end_app_gone(c, "application descriptor error");
 		}
 		if (n == 0) {
 			c->app_eof = 1;
 			conn_set_end(c, STATS_END_APP_CLOSE);
-			close_timer_arm(c);
+			relay_end_timer_arm(c);
 			return send_bye(c);
 		}
 		c->bytes_out += (unsigned long long)n;
@@ -523,7 +437,7 @@ static enum conn_status pump_app_to_net(struct conn *c)
 	st = pump_app_chunks(c);
 	if (relay_io_tx_end(c, st == CONN_LIVE && c->state == CONN_RELAY) < 0) {
 		conn_set_end(c, STATS_END_RESET);
-		return relay_abort(c, "send failed: peer gone");
+		return relay_end_abort(c, "send failed: peer gone");
 	}
 	return st;
 }
@@ -557,39 +471,8 @@ static enum conn_status relay_rearm(struct conn *c)
 	if (r == 0)
 		r = conn_ev_update(c, &c->app, app);
 	if (r < 0)
-		return relay_abort(c, "epoll failed");
+		return relay_end_abort(c, "epoll failed");
 	return CONN_LIVE;
-}
-
-enum conn_status relay_drain_step(struct conn *c)
-{
-	unsigned long long now = tk_now_ms();
-
-	if (c->to_app && flush_to_app(c) == CONN_CLOSED)
-		return CONN_CLOSED;
-	if ((!c->to_app && appsock_unsent(c->app.fd) == 0) || now >= c->deadline_ms) {
-		appsock_reset(c->app.fd);
-		return conn_close(c, 0, "drained");
-	}
-	c->retransmit_ms = now + DRAIN_POLL_MS;
-	if (conn_ev_update(c, &c->app, c->to_app ? EPOLLOUT : 0) < 0) {
-		appsock_reset(c->app.fd);
-		return conn_close(c, 0, "drain: epoll failed");
-	}
-	return CONN_LIVE;
-}
-
-enum conn_status relay_close_expired(struct conn *c)
-{
-	char why[160];
-
-	(void)snprintf(why, sizeof(why), "the application closed; the peer made no progress for "
-		       "close-timeout (%u ms)%s", c->req.gen->conf->close_timeout_ms,
-		       c->bye_done ? " after our close_notify" : ", close_notify not sent");
-	c->net_reset = 1;
-	/* The application's close came first, but the timer ends it. */
-	c->end = STATS_END_TIMEOUT + 1;
-	return relay_abort(c, why);
 }
 
 enum conn_status relay_event(struct conn *c, struct ev *ev, uint32_t events)
@@ -598,17 +481,17 @@ enum conn_status relay_event(struct conn *c, struct ev *ev, uint32_t events)
 		return relay_drain_step(c);
 	if (ev->kind == EV_APP && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
 		c->app_hup = 1;
-		close_timer_arm(c);
+		relay_end_timer_arm(c);
 	}
 	/* Anything on the network side is the peer's doing: it answers, or
 	 * takes what we owe it.  The close timer starts over. */
 	if (ev->kind == EV_NET && c->timed)
 		c->deadline_ms = tk_now_ms() + c->req.gen->conf->close_timeout_ms;
 	if (ev->kind == EV_APP && (events & EPOLLOUT) && c->to_app) {
-		if (flush_to_app(c) == CONN_CLOSED)
+		if (relay_end_flush_app(c) == CONN_CLOSED)
 			return CONN_CLOSED;
 		if (!c->to_app && c->net_eof)
-			app_orderly_eof(c);
+			relay_end_app_eof(c);
 	}
 	if (ev->kind == EV_NET && (events & EPOLLOUT)) {
 		if (pump_app_to_net(c) == CONN_CLOSED)

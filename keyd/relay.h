@@ -10,16 +10,6 @@
 enum conn_status relay_begin(struct conn *c) CONN_MUST_CHECK;
 /* An event on one of c's descriptors while it relays or drains. */
 enum conn_status relay_event(struct conn *c, struct ev *ev, uint32_t events) CONN_MUST_CHECK;
-/* A failed relay's next step while the app drains what it was sent (state
- * CONN_DRAIN): flush, then reset the app's descriptor and free c once the
- * app has it all or the drain time is up.  May close c. */
-enum conn_status relay_drain_step(struct conn *c) CONN_MUST_CHECK;
-/* The close timer of a relay fired (state CONN_RELAY, deadline_ms passed):
- * the application has shut down its side and the peer made no progress
- * for close-timeout.  Resets the network socket and closes c (through
- * relay_abort, so the app sees ECONNRESET on a TCP protected descriptor). */
-enum conn_status relay_close_expired(struct conn *c) CONN_MUST_CHECK;
-
 /* Move what can move app -> TLS now (a KeyUpdate just asked for goes out
  * first) and wait for what comes next.  For SESSION_CTL (wcmd.c). */
 enum conn_status relay_kick(struct conn *c) CONN_MUST_CHECK;

@@ -20,6 +20,7 @@
 #include "keyd/worker.h"
 #include "keyd/handshake.h"
 #include "keyd/relay.h"
+#include "keyd/relay_end.h"
 #include "keyd/appsock.h"
 #include "keyd/keys.h"
 #include "keyd/log.h"

@@ -1,5 +1,5 @@
 /* Unit tests for keyd/control.c: the admission decision on the wire fields
- * (control_check_request), the dispatch table (unknown type, descriptor
+ * (start_check_request), the dispatch table (unknown type, descriptor
  * rule, who may send) and control_admit() end to end over a real
  * SOCK_SEQPACKET socketpair, with a real ACL and real passed sockets. */
 #include "config.h"
@@ -18,6 +18,7 @@
 
 #include "common/util.h"
 #include "keyd/control.h"
+#include "keyd/start_check.h"
 #include "keyd/registry.h"
 #include "keyd/wcmd.h"
 #include "keyd/worker.h"
@@ -43,7 +44,7 @@ static struct tk_msg start_msg(uint8_t role, uint8_t proto, uint32_t flags, cons
 static int check(const struct tk_msg *m, const char *want_why)
 {
 	char why[TK_MESSAGE_MAX] = "";
-	int r = control_check_request(m, why, sizeof(why));
+	int r = start_check_request(m, why, sizeof(why));
 
 	if (want_why)
 		ck_assert_msg(strstr(why, want_why), "why: %s", why);

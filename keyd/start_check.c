@@ -1,0 +1,135 @@
+/* The checks of a START request before anything is looked up
+ * (keyd/control.c calls them): the wire fields alone, and the passed
+ * socket (its kind, connected, and the options the daemon relies on). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "common/flags.h"
+#include "common/namelist.h"
+#include "common/util.h"
+#include "keyd/alpn.h"
+#include "keyd/start_check.h"
+#include "tlskey/starttls.h"
+
+/* Is fd a connected socket of the kind `proto` needs? */
+int start_check_fd(int fd, int proto, char *why, size_t len)
+{
+	struct stat st;
+	struct sockaddr_storage sa;
+	socklen_t sl = sizeof(sa);
+	int type = 0, protocol = 0;
+	socklen_t il = sizeof(int);
+
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		(void)snprintf(why, len, "passed descriptor is not a socket");
+		return -ENOTSOCK;
+	}
+	/* fstat() succeeds on an O_PATH descriptor of a socket inode, but it
+	 * is no socket we can use: every socket call fails with EBADF. */
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0) {
+		(void)snprintf(why, len, "passed descriptor is not a socket");
+		return -ENOTSOCK;
+	}
+	if (type != (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM)) {
+		(void)snprintf(why, len, "passed socket is not a %s socket",
+			       proto == IPPROTO_UDP ? "datagram (DTLS needs UDP)" : "stream (TLS needs TCP)");
+		return -EPROTOTYPE;
+	}
+	il = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &il) < 0 || protocol != proto) {
+		(void)snprintf(why, len, "passed socket is not a %s socket",
+			       proto == IPPROTO_UDP ? "UDP" : "TCP");
+		return -EPROTONOSUPPORT;
+	}
+	if (getpeername(fd, (struct sockaddr *)&sa, &sl) < 0) {
+		(void)snprintf(why, len, "passed socket is not connected");
+		return -ENOTCONN;
+	}
+	return 0;
+}
+
+/* The caller set up fd and may keep a duplicate: take back every option
+ * that could make a daemon system call on it block or stall.  SO_LINGER
+ * with a timeout would make close() wait for the peer, so l_onoff = 0:
+ * close() never blocks (where the daemon wants a reset it sets {1, 0}
+ * itself, which does not block either).  SO_RCVLOWAT above 1 would keep
+ * epoll from ever reporting a partial record.  O_NONBLOCK is set for
+ * calls without flags, but every send and recv also says MSG_DONTWAIT, as
+ * the caller can clear the flag again through its own duplicate; O_ASYNC
+ * goes (no SIGIO for the daemon).  SO_SNDTIMEO and SO_RCVTIMEO do not
+ * matter with MSG_DONTWAIT.  Runs before anything can close fd, the
+ * refusal path included.  Errors are ignored: a descriptor that is not a
+ * socket is refused by start_check_fd() next. */
+void start_take_options(int fd)
+{
+	struct linger lg = { .l_onoff = 0, .l_linger = 0 };
+	int one = 1;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
+}
+
+int start_check_request(const struct tk_msg *m, char *why, size_t len)
+{
+	const uint32_t server_only = TLSKEY_FLAG_NO_REQUIRE_PEER_CERT | TLSKEY_FLAG_NO_REQUEST_PEER_CERT;
+	const uint32_t client_only = TLSKEY_FLAG_NO_LOCAL_CERT;
+
+	if (m->role != TK_ROLE_CLIENT && m->role != TK_ROLE_SERVER) {
+		(void)snprintf(why, len, "unknown role %u", m->role);
+		return -EINVAL;
+	}
+	if (m->proto != IPPROTO_TCP && m->proto != IPPROTO_UDP) {
+		(void)snprintf(why, len, "unsupported protocol %u", m->proto);
+		return -EPROTONOSUPPORT;
+	}
+	if (m->flags & ~(uint32_t)TLSKEY_FLAGS_ALL) {
+		(void)snprintf(why, len, "unknown flags 0x%x", m->flags & ~(uint32_t)TLSKEY_FLAGS_ALL);
+		return -EINVAL;
+	}
+	if ((m->role == TK_ROLE_CLIENT && (m->flags & server_only)) ||
+	    (m->role == TK_ROLE_SERVER && (m->flags & client_only))) {
+		char names[160];
+
+		(void)tk_flags_format(m->flags & (m->role == TK_ROLE_CLIENT ? server_only : client_only),
+				      names, sizeof(names));
+		(void)snprintf(why, len, "flags %s do not apply to this role", names);
+		return -EINVAL;
+	}
+	if (tk_namelist_is_multi(m->myname)) {
+		if (m->role != TK_ROLE_SERVER || tk_namelist_validate(m->myname) < 0) {
+			(void)snprintf(why, len, m->role != TK_ROLE_SERVER
+					       ? "a list of local names needs the server role"
+					       : "invalid list of local names");
+			return -EINVAL;
+		}
+	} else if (tk_name_validate(m->myname, strlen(m->myname)) < 0) {
+		(void)snprintf(why, len, "invalid local identity name");
+		return -EINVAL;
+	}
+	if (TK_HAS(m, TK_TAG_SNINAME) &&
+	    (m->role != TK_ROLE_CLIENT || tk_name_validate(m->sniname, strlen(m->sniname)) < 0)) {
+		(void)snprintf(why, len, "invalid server name indication");
+		return -EINVAL;
+	}
+	if (m->timeout_ms > 3600u * 1000u) {
+		(void)snprintf(why, len, "handshake timer over one hour");
+		return -EINVAL;
+	}
+	if (m->allow_hs_timeout && (m->role != TK_ROLE_SERVER || m->timeout_ms == 0)) {
+		(void)snprintf(why, len, "allow-handshake-timeout needs the server role and a timer");
+		return -EINVAL;
+	}
+	if (m->checksni && m->role != TK_ROLE_SERVER) {
+		(void)snprintf(why, len, "SNI checking applies to the server role only");
+		return -EINVAL;
+	}
+	return alpn_check_request(m, why, len);
+}
