@@ -45,6 +45,15 @@ int tk_file_read(const char *what, const char *path, size_t max, int extra, char
  * take over every key.  Returns 0, or -EPERM with "PATH: reason" in err. */
 int tk_file_trusted(const char *path, const struct stat *st, char *err, size_t errlen);
 
+/* Read a document the daemon answered with (a sealed memfd passed as
+ * fd, or any regular file) into a new buffer, NUL terminated (not counted
+ * in *ret_len; free with free()).  Its size, by fstat(), must lie in
+ * [min, max], checked before allocation; it is read to that size, and a
+ * file that ends short is refused.  Returns 0, or -EBADMSG (no regular
+ * file, size out of bounds, short), -ENOMEM or another negative errno.
+ * Does not close fd. */
+int tk_file_read_doc(int fd, size_t min, size_t max, char **ret_buf, size_t *ret_len);
+
 /* Wipe (the file may hold a secret) and free a buffer of tk_file_read(). */
 void tk_file_free(char *buf, size_t len);
 

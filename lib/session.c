@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/sessdoc.h"
 #include "common/util.h"
 #include "common/wire.h"
@@ -107,36 +108,6 @@ int tlskey_query(int fd, struct tlskey_info *ret)
 	return 0;
 }
 
-/* Read the sealed memfd doc (at most TK_DOC_MAX bytes) into a new buffer. */
-static int doc_read(int doc, uint8_t **ret, size_t *ret_len)
-{
-	struct stat st;
-	uint8_t *buf;
-	size_t off = 0;
-
-	if (fstat(doc, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (unsigned long long)st.st_size > TK_DOC_MAX)
-		return -EBADMSG;
-	buf = malloc((size_t)st.st_size);
-	if (!buf)
-		return -ENOMEM;
-	while (off < (size_t)st.st_size) {
-		ssize_t n = pread(doc, buf + off, (size_t)st.st_size - off, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(buf);
-			return n < 0 ? -errno : -EBADMSG;
-		}
-		off += (size_t)n;
-	}
-	*ret = buf;
-	*ret_len = off;
-	return 0;
-}
-
 /* The chain and identities into the caller's buffers; -ENOBUFS (the sizes
  * needed still written) if either does not fit. */
 static int fill_lists(const struct tk_sessdoc *d, struct tlskey_session_info *info)
@@ -201,7 +172,7 @@ int tlskey_query_session(int fd, struct tlskey_session_info *info)
 	struct tk_msg q = { .type = TK_MSG_QUERY_FULL };
 	struct tk_msg *m = NULL;
 	struct tk_sessdoc *d = NULL;
-	uint8_t *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0;
 	int doc = -1, r;
 
@@ -215,13 +186,13 @@ int tlskey_query_session(int fd, struct tlskey_session_info *info)
 	if (r < 0)
 		return fail(r);
 	free(m);
-	r = doc < 0 ? -EBADMSG : doc_read(doc, &buf, &len);
+	r = doc < 0 ? -EBADMSG : tk_file_read_doc(doc, 1, TK_DOC_MAX, &buf, &len);
 	(void)tk_close(doc);
 	d = r == 0 ? malloc(sizeof(*d)) : NULL;
 	if (r == 0 && !d)
 		r = -ENOMEM;
 	if (r == 0)
-		r = tk_sessdoc_decode(buf, len, d);
+		r = tk_sessdoc_decode((const uint8_t *)buf, len, d);
 	if (r < 0)
 		lib_set_error("bad session document from tlskeyd: %s", strerror(-r));
 	else

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "common/wire.h"
 #include "tools/tlskeyctl.h"
@@ -30,37 +31,6 @@
 /* metrics --http: the request line and headers, and the time to send them. */
 #define HTTP_REQ_MAX 8192
 #define HTTP_TIMEOUT_MS 5000
-
-/* Read the sealed memfd the daemon attached, at most STATUS_DOC_MAX bytes. */
-static int read_doc(int fd, char **ret, size_t *ret_len)
-{
-	struct stat st;
-	size_t off = 0;
-	char *buf;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (unsigned long long)st.st_size > STATUS_DOC_MAX)
-		return -EBADMSG;
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (off < (size_t)st.st_size) {
-		ssize_t n = pread(fd, buf + off, (size_t)st.st_size - off, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(buf);
-			return n < 0 ? -errno : -EBADMSG;
-		}
-		off += (size_t)n;
-	}
-	buf[off] = '\0';
-	*ret = buf;
-	*ret_len = off;
-	return 0;
-}
 
 int ctl_status_fetch(struct ctl *ctl, unsigned format, char **ret, size_t *ret_len)
 {
@@ -97,7 +67,7 @@ int ctl_status_fetch(struct ctl *ctl, unsigned format, char **ret, size_t *ret_l
 		ctl_err("status: the daemon's answer carries no document");
 		goto out;
 	}
-	r = read_doc(doc, ret, ret_len);
+	r = tk_file_read_doc(doc, 0, STATUS_DOC_MAX, ret, ret_len);
 	if (r < 0)
 		ctl_err("status: unreadable document: %s", strerror(-r));
 out:
