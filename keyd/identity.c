@@ -27,27 +27,42 @@ static int copy_out(const char *s, size_t n, char *ret, size_t len)
 	return 0;
 }
 
-static int from_san(gnutls_x509_crt_t crt, unsigned want, char *ret, size_t len)
+/* The next SAN of type want at index *idx or after it, into buf (size
+ * bytes; *ret_n its length, not terminated); *idx moves past it.  Returns
+ * 1 found, 0 no more, or -ENAMETOOLONG: a name too long for us is refused,
+ * never skipped, as skipping it would let a later, different name stand
+ * for the peer. */
+static int san_next(gnutls_x509_crt_t crt, unsigned want, unsigned *idx, char *buf, size_t size,
+		    size_t *ret_n)
 {
-	for (unsigned i = 0; i < 64; i++) {
-		char buf[512];
-		size_t n = sizeof(buf) - 1;
+	while (*idx < 64) {
+		size_t n = size - 1;
 		unsigned critical;
-		int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &n, &critical);
+		int type = gnutls_x509_crt_get_subject_alt_name(crt, (*idx)++, buf, &n, &critical);
 
 		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-			break;
-		/* A name too long for us is refused, never skipped: skipping
-		 * it would let a later, different name stand for the peer. */
+			return 0;
 		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
 			return -ENAMETOOLONG;
 		if (type < 0 || (unsigned)type != want)
 			continue;
-		if (memchr(buf, '\0', n))
-			continue;
-		return copy_out(buf, n, ret, len);
+		*ret_n = n;
+		return 1;
 	}
-	return -ENOENT;
+	return 0;
+}
+
+static int from_san(gnutls_x509_crt_t crt, unsigned want, char *ret, size_t len)
+{
+	char buf[512];
+	unsigned idx = 0;
+	size_t n = 0;
+	int r;
+
+	while ((r = san_next(crt, want, &idx, buf, sizeof(buf), &n)) == 1)
+		if (!memchr(buf, '\0', n))
+			return copy_out(buf, n, ret, len);
+	return r < 0 ? r : -ENOENT;
 }
 
 /* Component idx of oid in the subject DN into buf (size bytes), NUL
@@ -143,20 +158,12 @@ static int ids_add(struct keyd_peer_ids *ids, const char *s)
 /* Every SAN of type want, as identity text, in certificate order. */
 static int all_san(gnutls_x509_crt_t crt, unsigned want, struct keyd_peer_ids *ids)
 {
-	int found = 0;
+	char buf[512], text[INET6_ADDRSTRLEN];
+	unsigned idx = 0;
+	size_t n = 0;
+	int found = 0, r;
 
-	for (unsigned i = 0; i < 64; i++) {
-		char buf[512], text[INET6_ADDRSTRLEN];
-		size_t n = sizeof(buf) - 1;
-		unsigned critical;
-		int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &n, &critical);
-
-		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-			break;
-		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
-			return -ENAMETOOLONG;
-		if (type < 0 || (unsigned)type != want)
-			continue;
+	while ((r = san_next(crt, want, &idx, buf, sizeof(buf), &n)) == 1) {
 		if (want == GNUTLS_SAN_IPADDRESS) {
 			if ((n != 4 && n != 16) || !inet_ntop(n == 4 ? AF_INET : AF_INET6, buf, text, sizeof(text)))
 				continue;
@@ -175,7 +182,7 @@ static int all_san(gnutls_x509_crt_t crt, unsigned want, struct keyd_peer_ids *i
 			continue;
 		found |= ids_add(ids, buf);
 	}
-	return found;
+	return r < 0 ? r : found;
 }
 
 /* The subject CN, opt-in: a host name only without a dNSName SAN, an
