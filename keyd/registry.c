@@ -157,29 +157,34 @@ static const struct session_info *lookup_locked(const struct stat *st, uint64_t 
 	return i ? i : find(failed_head, st, cookie);
 }
 
-static int socket_id(int fd, struct stat *st, uint64_t *cookie)
+/* The entry behind the socket fd, live or failed (*ret_info NULL if
+ * none; *ret_live says which), found with the lock taken: on 0 the caller
+ * holds the lock and releases it.  -ENOTSOCK or another negative errno
+ * (lock not taken) if fd is no socket. */
+static int lookup_lock(int fd, const struct session_info **ret_info, int *ret_live)
 {
-	if (fstat(fd, st) < 0)
+	struct stat st;
+	uint64_t cookie;
+
+	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (!S_ISSOCK(st->st_mode))
+	if (!S_ISSOCK(st.st_mode))
 		return -ENOTSOCK;
-	*cookie = socket_cookie(fd);
+	cookie = socket_cookie(fd);
+	pthread_mutex_lock(&lock);
+	*ret_info = lookup_locked(&st, cookie, ret_live);
 	return 0;
 }
 
 int registry_query(int fd, struct tk_msg *ret)
 {
 	const struct session_info *i;
-	struct stat st;
-	uint64_t cookie;
 	size_t big = 0;
 	int r, is_live;
 
-	r = socket_id(fd, &st, &cookie);
+	r = lookup_lock(fd, &i, &is_live);
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&lock);
-	i = lookup_locked(&st, cookie, &is_live);
 	if (i) {
 		ret->state = i->state;
 		ret->hs_ms = i->hs_ms;
@@ -262,15 +267,11 @@ static int doc_build(const struct session_info *i, uint8_t **ret, size_t *ret_le
 int registry_query_doc(int fd, uint8_t **ret, size_t *ret_len)
 {
 	const struct session_info *i;
-	struct stat st;
-	uint64_t cookie;
 	int r, is_live;
 
-	r = socket_id(fd, &st, &cookie);
+	r = lookup_lock(fd, &i, &is_live);
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&lock);
-	i = lookup_locked(&st, cookie, &is_live);
 	r = i ? doc_build(i, ret, ret_len) : -ENOENT;
 	pthread_mutex_unlock(&lock);
 	return r;
@@ -279,15 +280,11 @@ int registry_query_doc(int fd, uint8_t **ret, size_t *ret_len)
 int registry_lookup(int fd, void **ret_owner, uint64_t *ret_serial)
 {
 	const struct session_info *i;
-	struct stat st;
-	uint64_t cookie;
 	int r, is_live;
 
-	r = socket_id(fd, &st, &cookie);
+	r = lookup_lock(fd, &i, &is_live);
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&lock);
-	i = lookup_locked(&st, cookie, &is_live);
 	if (i && is_live) {
 		*ret_owner = i->owner;
 		*ret_serial = i->serial;
