@@ -4,7 +4,7 @@ EXTRA_DIST += test/lsan.supp
 # test/lib/tk.sh, which sources the other parts.
 EXTRA_DIST += test/lib/tk.sh test/lib/tk-pki.sh test/lib/tk-ext.sh test/lib/tk-acl.sh \
 	test/lib/tk-fault.sh test/lib/tk-hostile.sh test/lib/tk-tokens.sh test/lib/tk-tunnel.sh \
-	test/lib/tk-tlsfuzzer.sh test/lib/tk-usermgr.sh test/lib/tk-dns.sh
+	test/lib/tk-tlsfuzzer.sh test/lib/tk-usermgr.sh test/lib/tk-dns.sh test/lib/tk-revoke.sh
 # libtkt: the helpers the C test programs share (test/lib/tkt.h).
 check_LTLIBRARIES += test/lib/libtkt.la
 test_lib_libtkt_la_SOURCES = test/lib/tkt.h test/lib/tkt-util.c test/lib/tkt-net.c \

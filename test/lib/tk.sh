@@ -15,6 +15,7 @@
 #   tk-usermgr.sh  a private systemd --user manager for the unit tests
 #   tk-tlsfuzzer.sh tlsfuzzer against tlskeyd and gnutls-serv (test/conformance)
 #   tk-dns.sh      a DNSSEC-signed zone served by nsd, a validating unbound (test/dane)
+#   tk-revoke.sh   CRLs, an OCSP responder, live sessions that revocation ends
 #
 # A test does:
 #   . "${top_srcdir:-.}/test/lib/tk.sh"
@@ -525,7 +526,7 @@ tk_pass() {
 
 # The parts (see the top of this file); they only define functions and
 # defaults, so the order matters only for readability.
-for _tk_part in pki ext acl fault hostile tokens tunnel tlsfuzzer usermgr dns; do
+for _tk_part in pki ext acl fault hostile tokens tunnel tlsfuzzer usermgr dns revoke; do
 	# shellcheck source=/dev/null
 	. "$top_srcdir/test/lib/tk-$_tk_part.sh"
 done

@@ -9,20 +9,10 @@
 tk_need gnutls-cli certtool
 tk_setup --no-daemon
 
-# crl OUT [CERT]: a fresh CRL revoking CERT, made aside and renamed into
-# place (every file in a crl-dir must be a CRL).
-crl() {
-	local w=$TK_TMP/work
-	printf 'crl_number = %d\ncrl_next_update = 30\n' "$RANDOM" >"$w.tmpl"
-	certtool --generate-crl --load-ca-privkey "$TK_FX/ca.key" --load-ca-certificate "$TK_FX/ca.pem" \
-		${2:+--load-certificate "$2"} --template "$w.tmpl" --no-text --outfile "$w.crl" \
-		>"$w.log" 2>&1 || { cat "$w.log" >&2; tk_fail "cannot make $1"; }
-	mv "$w.crl" "$1"
-}
 BOB=("$TK_FX/peer-user.pem" "$TK_FX/peer-user.key")
 
 mkdir -m 755 "$TK_TMP/crls"
-crl "$TK_TMP/crls/ca.crl"
+tk_crl_make "$TK_TMP/crls/ca.crl"
 tk_conf storm "crl-dir=$TK_TMP/crls"
 tk_daemon_start "$TK_TMP/storm.conf" || tk_fail "daemon did not start"
 tk_srv_cli bob-before -- --x509certfile "${BOB[0]}" --x509keyfile "${BOB[1]}"
@@ -31,7 +21,7 @@ tk_srv_cli bob-before -- --x509certfile "${BOB[0]}" --x509keyfile "${BOB[1]}"
 tk_bg timeout 15 bash -c 'while :; do touch "$1"; sleep 0.05; done' storm "$TK_TMP/crls/ca.crl"
 STORM=$TK_BG_PID
 tk_mark
-crl "$TK_TMP/crls/ca.crl" "${BOB[0]}"
+tk_crl_make "$TK_TMP/crls/ca.crl" "${BOB[0]}"
 tk_wait_log "a CRL file changed: reloading" 5 || tk_fail "the new CRL waited for the storm to end"
 tk_wait_log "ACL loaded from" 3 || tk_fail "the reload did not complete"
 kill "$STORM" 2>/dev/null || true

@@ -35,15 +35,7 @@ mkdir "$O"
 ocsp_port=$(tk_free_port) || tk_fail "no free port"
 silent_port=$(tk_free_port) || tk_fail "no free port"
 url=http://127.0.0.1:$ocsp_port/
-certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 --no-text \
-	--outfile "$O/responder.key" 2>/dev/null || tk_fail "responder key"
-for k in "$O/responder.key" "$TK_FX/peer-server.key"; do
-	certtool --load-privkey "$k" --pubkey-info --outfile "$O/$(basename "$k" .key).pub" \
-		2>/dev/null || tk_fail "public key of $k"
-done
-tk_check_cert "$O/responder.pem" "$O/responder.pub" 30 'cn = "test OCSP responder"
-ocsp_signing_key
-signing_key'
+tk_ocsp_pki "$O"
 # peer NAME [AIA-URL]: a server certificate for peer.example.test.
 peer() {
 	tk_check_cert "$O/$1.pem" "$O/peer-server.pub" 30 "cn = peer.example.test
@@ -70,13 +62,12 @@ signing_key
 ocsp_uri = $url"
 done
 
-serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
 # index [REVOKED-CERT...]: the responder's index; the others are valid.
 index() {
 	local c s
 	: >"$O/index.new"
 	for c in good other silent bob dave revoked; do
-		s=$(serial "$O/$c.pem")
+		s=$(tk_ocsp_serial "$O/$c.pem")
 		case " $* " in
 		*" $c "*) printf 'R\t301231235959Z\t261201000000Z\t%s\tunknown\t/CN=%s\n' "$s" "$c" ;;
 		*) printf 'V\t301231235959Z\t\t%s\tunknown\t/CN=%s\n' "$s" "$c" ;;
@@ -86,18 +77,11 @@ index() {
 }
 index revoked
 echo 'unique_subject = no' >"$O/index.txt.attr"
-responder_start() {
-	tk_bg openssl ocsp -index "$O/index.txt" -port "$ocsp_port" -rsigner "$O/responder.pem" \
-		-rkey "$O/responder.key" -CA "$TK_FX/ca.pem" -ndays 1 </dev/null >>"$O/ocspd.out" 2>>"$O/ocspd.err"
-	RESPONDER_PID=$TK_BG_PID
-	tk_wait_listen "$ocsp_port" "$RESPONDER_PID" ||
-		{ cat "$O/ocspd.err" >&2; tk_fail "the responder did not start"; }
-}
 responder_stop() {
 	kill "$RESPONDER_PID" 2>/dev/null || true
 	tk_wait_pid "$RESPONDER_PID" 5 || true
 }
-responder_start
+tk_ocsp_responder_start "$O" "$ocsp_port"
 
 # --- client role --------------------------------------------------------------
 # client NAME CONF ERRNO|ok CERT: alice as client against openssl s_server
@@ -167,7 +151,7 @@ client hard-noaia hard EKEYREJECTED noaia
 tk_expect_grep "$TK_TMP/hard-noaia.err" 'names no http:// OCSP responder'
 
 tk_log "a silent responder: bounded by ocsp-timeout; the only worker serves others meanwhile"
-responder_start
+tk_ocsp_responder_start "$O" "$ocsp_port"
 tk_bg "$TK_APP" sink --listen "127.0.0.1:$silent_port" --timeout 30 >"$O/silent.out" 2>&1
 SINK_PID=$TK_BG_PID
 tk_wait_listen "$silent_port" "$SINK_PID" || tk_fail "the silent responder did not start"
@@ -221,33 +205,13 @@ tk_wait_pid "$SILENT_SRV" 5 || true
 tk_wait_pid "$SINK_PID" 5 || true
 
 # --- item 6: a status that turns to revoked ends a live session ---------------
-open_session() {
-	local n=$1 fd
-	tk_app_server "$n" --myname server.example.test --echo
-	eval "APP_$n=\$TK_SERVER_PID"
-	mkfifo "$TK_TMP/$n.fifo"
-	exec {fd}<>"$TK_TMP/$n.fifo"
-	eval "FD_$n=\$fd"
-	tk_bg timeout 60 gnutls-cli --logfile="$TK_TMP/$n.cli.log" --port "$TK_PORT" \
-		--x509cafile "$TK_FX/ca.pem" --x509certfile "$O/$2.pem" --x509keyfile "$O/$2.key" \
-		--verify-hostname server.example.test --sni-hostname server.example.test 127.0.0.1 \
-		<"$TK_TMP/$n.fifo" >"$TK_TMP/$n.out" 2>"$TK_TMP/$n.cerr" {fd}>&-
-	relays "$n" "first line of $n"
-}
-relays() {
-	local fd
-	eval "fd=\$FD_$1"
-	echo "$2" >&"$fd"
-	tk_wait_line "$TK_TMP/$1.out" "^$2\$" 10 ||
-		{ cat "$TK_TMP/$1.err" "$TK_TMP/$1.cli.log" >&2; tk_fail "session $1 did not relay '$2'"; }
-}
 tk_log "item 6: bob's status turns to revoked while his session lives"
 index revoked
 tk_conf live "peer-ocsp-online=hard" "ocsp-max-ttl=2" "reevaluate=end"
 tk_daemon_start "$TK_TMP/live.conf"
 tk_mark
-open_session bob bob
-open_session dave dave
+tk_live_open bob "$O/bob.pem" "$O/bob.key"
+tk_live_open dave "$O/dave.pem" "$O/dave.key"
 tk_wait_log "event=established .*peer=bob@example.test.*ocsp=good" || tk_fail "bob: no ocsp=good"
 tk_mark
 # openssl ocsp reads its index again when the file changes.
@@ -258,28 +222,23 @@ tk_wait_log "audit: event=session-end .*peer=bob@example.test .*end=revoked .*re
 rc=0
 tk_wait_pid "$APP_bob" 10 || rc=$?
 [ "$rc" != 0 ] || tk_fail "bob: the app exited 0, its session was not cut"
-relays dave "dave after bob's revocation"
+tk_live_relays dave "dave after bob's revocation"
 tk_no_log "event=session-end .*peer=dave@example.test" || tk_fail "dave's session ended"
-close_live() {
-	local fd
-	eval "fd=\$FD_$1"
-	exec {fd}>&-
-}
-close_live dave
+tk_live_close dave
 
 tk_log "reevaluate = log: the turn is noted, the session kept"
 index
 tk_conf livelog "peer-ocsp-online=hard" "ocsp-max-ttl=2" "reevaluate=log"
 tk_daemon_start "$TK_TMP/livelog.conf"
 tk_mark
-open_session dave2 dave
+tk_live_open dave2 "$O/dave.pem" "$O/dave.key"
 tk_mark
 index dave
 tk_wait_log "audit: event=reevaluate .*peer=dave@example.test .*reason=revoked .*kept \\(reevaluate = log\\)" 10 ||
 	tk_fail "log mode: no reevaluate record"
-relays dave2 "dave still relays in log mode"
+tk_live_relays dave2 "dave still relays in log mode"
 tk_no_log "end=revoked" || tk_fail "log mode ended a session"
-close_live dave2
+tk_live_close dave2
 
 tk_log "ocsp-cache-size = 1: a second certificate evicts the first"
 index

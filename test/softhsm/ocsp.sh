@@ -37,15 +37,7 @@ mkdir "$O"
 # --- PKI: a delegated responder, a must-staple server certificate -------
 ocsp_port=$(tk_free_port) || tk_fail "no free port"
 url=http://127.0.0.1:$ocsp_port/
-certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 --no-text \
-	--outfile "$O/responder.key" 2>/dev/null || tk_fail "responder key"
-for k in "$O/responder.key" "$TK_FX/peer-server.key"; do
-	certtool --load-privkey "$k" --pubkey-info --outfile "$O/$(basename "$k" .key).pub" \
-		2>/dev/null || tk_fail "public key of $k"
-done
-tk_check_cert "$O/responder.pem" "$O/responder.pub" 30 'cn = "test OCSP responder"
-ocsp_signing_key
-signing_key'
+tk_ocsp_pki "$O"
 aia="ocsp_uri = $url"
 tk_check_cert "$O/server.pem" "$TK_FX/server-ec.pub" 30 "cn = server.example.test
 dns_name = server.example.test
@@ -74,21 +66,17 @@ $aia"
 openssl x509 -in "$O/staple.pem" -noout -text | grep -A1 'TLS Feature' | grep -q status_request ||
 	tk_fail "staple.pem is not must-staple"
 
-serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
 # The responder's index: R(evoked) for rsa.pem and peer-server2.
 {
-	printf 'V\t301231235959Z\t\t%s\tunknown\t/CN=a\n' "$(serial "$O/server.pem")" \
-		"$(serial "$O/staple.pem")" "$(serial "$TK_FX/peer-server.pem")" \
-		"$(serial "$O/peer-ms.pem")"
-	printf 'R\t301231235959Z\t261201000000Z\t%s\tunknown\t/CN=b\n' "$(serial "$O/rsa.pem")" \
-		"$(serial "$TK_FX/peer-server2.pem")"
+	printf 'V\t301231235959Z\t\t%s\tunknown\t/CN=a\n' "$(tk_ocsp_serial "$O/server.pem")" \
+		"$(tk_ocsp_serial "$O/staple.pem")" "$(tk_ocsp_serial "$TK_FX/peer-server.pem")" \
+		"$(tk_ocsp_serial "$O/peer-ms.pem")"
+	printf 'R\t301231235959Z\t261201000000Z\t%s\tunknown\t/CN=b\n' "$(tk_ocsp_serial "$O/rsa.pem")" \
+		"$(tk_ocsp_serial "$TK_FX/peer-server2.pem")"
 } >"$O/index.txt"
 echo 'unique_subject = no' >"$O/index.txt.attr"
 # The port is in the certificates already: started here, not by tk_start_peer.
-tk_bg openssl ocsp -index "$O/index.txt" -port "$ocsp_port" -rsigner "$O/responder.pem" \
-	-rkey "$O/responder.key" -CA "$TK_FX/ca.pem" -ndays 1 </dev/null >"$O/ocspd.out" 2>"$O/ocspd.err"
-RESPONDER_PID=$TK_BG_PID
-tk_wait_listen "$ocsp_port" "$RESPONDER_PID" || { cat "$O/ocspd.err" >&2; tk_fail "the responder did not start"; }
+tk_ocsp_responder_start "$O" "$ocsp_port"
 
 # fetch CERT OUT: the response for CERT (openssl as the OCSP client).
 fetch() {

@@ -12,13 +12,6 @@
 tk_need gnutls-cli certtool python3
 tk_setup --no-daemon
 
-crl() {
-	printf 'crl_number = %d\ncrl_next_update = 30\n' "$RANDOM" >"$1.tmpl"
-	certtool --generate-crl --load-ca-privkey "$TK_FX/ca.key" --load-ca-certificate "$TK_FX/ca.pem" \
-		${2:+--load-certificate "$2"} --template "$1.tmpl" --no-text --outfile "$1.new" \
-		>"$1.log" 2>&1 || { cat "$1.log" >&2; tk_fail "cannot make $1"; }
-	mv "$1.new" "$1"
-}
 BOB=("$TK_FX/peer-user.pem" "$TK_FX/peer-user.key")
 
 # held NAME APP-ARGS...: app server NAME, and hs-hold.py as bob stopped
@@ -43,7 +36,7 @@ held() {
 # established session), then let the held peer send its last flight.
 revoke_and_go() {
 	tk_mark
-	crl "$TK_TMP/crl.pem" "${BOB[0]}"
+	tk_crl_make "$TK_TMP/crl.pem" "${BOB[0]}"
 	tk_wait_log "a CRL file changed: reloading" 5 || tk_fail "$1: the new CRL was not noticed"
 	tk_wait_log "audit: event=reevaluate .*peer=bob@example.test .*reason=revoked" 10 ||
 		tk_fail "$1: the reload's re-evaluation did not run"
@@ -65,7 +58,7 @@ established() {
 }
 
 # ---- reevaluate = end: the held handshake is refused --------------------------
-crl "$TK_TMP/crl.pem"
+tk_crl_make "$TK_TMP/crl.pem"
 # One worker: the held handshake and the established session share it,
 # so the re-evaluation record for the latter shows the worker has run it.
 tk_conf end "crl-file=$TK_TMP/crl.pem" "workers=1"
@@ -85,7 +78,7 @@ tk_srv_cli bob-new --expect-errno EKEYREJECTED -- --x509certfile "${BOB[0]}" --x
 exec {FD_EST}>&-
 
 # ---- reevaluate = log: noted, kept -------------------------------------------
-crl "$TK_TMP/crl.pem"
+tk_crl_make "$TK_TMP/crl.pem"
 tk_conf log "crl-file=$TK_TMP/crl.pem" "workers=1" "reevaluate=log"
 tk_daemon_start "$TK_TMP/log.conf" || tk_fail "daemon (log) did not start"
 established est2

@@ -15,39 +15,7 @@ tk_need gnutls-cli certtool
 tk_setup --no-daemon
 
 tk_user_cert dave dave@example.test
-# crl OUT [CERT]: a fresh CRL of the fixture CA revoking CERT.
-crl() {
-	printf 'crl_number = %d\ncrl_next_update = 30\n' "$RANDOM" >"$1.tmpl"
-	certtool --generate-crl --load-ca-privkey "$TK_FX/ca.key" --load-ca-certificate "$TK_FX/ca.pem" \
-		${2:+--load-certificate "$2"} --template "$1.tmpl" --no-text --outfile "$1.new" \
-		>"$1.log" 2>&1 || { cat "$1.log" >&2; tk_fail "cannot make $1"; }
-	mv "$1.new" "$1"
-}
 
-# open NAME CERT KEY: app server (echo) <- gnutls-cli presenting CERT, its
-# stdin a FIFO held open on the fd in FD_<NAME>; one line relayed.
-open_session() {
-	local n=$1 fd
-	tk_app_server "$n" --myname server.example.test --echo
-	eval "APP_$n=\$TK_SERVER_PID"
-	mkfifo "$TK_TMP/$n.fifo"
-	exec {fd}<>"$TK_TMP/$n.fifo"
-	eval "FD_$n=\$fd"
-	tk_bg timeout 60 gnutls-cli --logfile="$TK_TMP/$n.cli.log" --port "$TK_PORT" \
-		--x509cafile "$TK_FX/ca.pem" --x509certfile "$2" --x509keyfile "$3" \
-		--verify-hostname server.example.test --sni-hostname server.example.test 127.0.0.1 \
-		<"$TK_TMP/$n.fifo" >"$TK_TMP/$n.out" 2>"$TK_TMP/$n.cerr" {fd}>&-
-	eval "CLI_$n=\$TK_BG_PID"
-	relays "$n" "first line of $n"
-}
-# relays NAME LINE: LINE goes through session NAME and comes back.
-relays() {
-	local fd
-	eval "fd=\$FD_$1"
-	echo "$2" >&"$fd"
-	tk_wait_line "$TK_TMP/$1.out" "^$2\$" 10 ||
-		{ cat "$TK_TMP/$1.err" "$TK_TMP/$1.cli.log" >&2; tk_fail "session $1 did not relay '$2'"; }
-}
 # ended NAME: the app of session NAME saw its stream reset.
 ended() {
 	local pid rc=0
@@ -72,53 +40,53 @@ BOB=("$TK_FX/peer-user.pem" "$TK_FX/peer-user.key")
 DAVE=("$TK_TMP/dave.pem" "$TK_TMP/dave.key")
 
 # ---- reevaluate = end (default) ---------------------------------------------
-crl "$TK_TMP/crl.pem"
+tk_crl_make "$TK_TMP/crl.pem"
 tk_conf end "crl-file=$TK_TMP/crl.pem"
 tk_daemon_start "$TK_TMP/end.conf" || tk_fail "daemon did not start"
-open_session bob1 "${BOB[@]}"
-open_session dave1 "${DAVE[@]}"
+tk_live_open bob1 "${BOB[@]}"
+tk_live_open dave1 "${DAVE[@]}"
 # No SIGHUP: the new CRL file itself is noticed (inotify) and reloaded.
 tk_mark
-crl "$TK_TMP/crl.pem" "$TK_FX/peer-user.pem"
+tk_crl_make "$TK_TMP/crl.pem" "$TK_FX/peer-user.pem"
 tk_wait_log "a CRL file changed: reloading" 5 || tk_fail "the new CRL was not noticed"
 tk_wait_log "audit: event=reevaluate .*peer=bob@example.test result=EKEYREVOKED .*reason=revoked" ||
 	tk_fail "no reevaluate record for bob"
 tk_wait_log "audit: event=session-end .*peer=bob@example.test .*end=revoked .*reason=revoked" ||
 	tk_fail "no session-end end=revoked for bob"
 ended bob1
-relays dave1 "dave after the reload"
+tk_live_relays dave1 "dave after the reload"
 tk_no_log "event=reevaluate .*peer=dave@example.test" || tk_fail "dave's session was re-evaluated as failed"
 # A new handshake as bob is refused as well.
 tk_srv_cli bob-new --expect-errno EKEYREJECTED -- --x509certfile "${BOB[0]}" --x509keyfile "${BOB[1]}"
 close_session dave1
 
 # ---- reevaluate = log -----------------------------------------------------------
-crl "$TK_TMP/crl.pem"
+tk_crl_make "$TK_TMP/crl.pem"
 tk_conf log "crl-file=$TK_TMP/crl.pem" "reevaluate=log"
 cp "$TK_TMP/log.conf" "$TK_TMP/cur.conf"
 tk_daemon_start "$TK_TMP/cur.conf" || tk_fail "daemon (log) did not start"
-open_session bob2 "${BOB[@]}"
-crl "$TK_TMP/crl.pem" "$TK_FX/peer-user.pem"
+tk_live_open bob2 "${BOB[@]}"
+tk_crl_make "$TK_TMP/crl.pem" "$TK_FX/peer-user.pem"
 reload
 tk_wait_log "audit: event=reevaluate .*peer=bob@example.test result=EKEYREVOKED .*reason=revoked .*kept \\(reevaluate = log\\)" ||
 	tk_fail "no reevaluate record in log mode"
-relays bob2 "bob after the reload, log mode"
+tk_live_relays bob2 "bob after the reload, log mode"
 tk_no_log "end=revoked" || tk_fail "log mode ended a session"
 
 # ---- reevaluate = off: the same reload writes nothing -------------------------------
 tk_conf off "crl-file=$TK_TMP/crl.pem" "reevaluate=off"
 cp "$TK_TMP/off.conf" "$TK_TMP/cur.conf"
 reload
-relays bob2 "bob after the reload, off"
+tk_live_relays bob2 "bob after the reload, off"
 reload
-relays bob2 "bob after the second reload, off"
+tk_live_relays bob2 "bob after the second reload, off"
 tk_no_log "event=reevaluate" || tk_fail "reevaluate = off wrote a record"
 close_session bob2
 
 # ---- an ACL change ends the caller's session (reason=acl) ----------------------------
-crl "$TK_TMP/crl.pem"
+tk_crl_make "$TK_TMP/crl.pem"
 tk_daemon_start "$TK_TMP/end.conf" || tk_fail "daemon did not start"
-open_session bob3 "${BOB[@]}"
+tk_live_open bob3 "${BOB[@]}"
 cp "$TK_FX/acl.conf" "$TK_TMP/acl.saved"
 printf 'allow user:%s alice@example.test client\n' "$(id -un)" >"$TK_FX/acl.conf"
 reload
@@ -128,7 +96,7 @@ ended bob3
 cp "$TK_TMP/acl.saved" "$TK_FX/acl.conf"
 reload
 # ... and peers= narrowed to someone else ends it too (reason=acl-peer).
-open_session bob4 "${BOB[@]}"
+tk_live_open bob4 "${BOB[@]}"
 printf 'allow user:%s * client,server peers=dave@example.test\n' "$(id -un)" >"$TK_FX/acl.conf"
 reload
 tk_wait_log "audit: event=reevaluate .*peer=bob@example.test .*reason=acl-peer" ||
@@ -137,7 +105,7 @@ ended bob4
 cp "$TK_TMP/acl.saved" "$TK_FX/acl.conf"
 reload
 # ... and so does the identity leaving the configuration.
-open_session bob5 "${BOB[@]}"
+tk_live_open bob5 "${BOB[@]}"
 awk '/^\[identity server.example.test\]/ { skip = 1; next } /^\[/ { skip = 0 } !skip' \
 	"$TK_TMP/end.conf" >"$TK_TMP/end.new" && mv "$TK_TMP/end.new" "$TK_TMP/end.conf"
 reload
