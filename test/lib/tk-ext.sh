@@ -309,3 +309,16 @@ tk_held_cli() {
 		<"$TK_TMP/$1.fifo" >"$TK_TMP/$1.out" 2>"$TK_TMP/$1.err" 6>&-
 	TK_CLI_PID=$TK_BG_PID
 }
+
+# tk_netns_enter "$@": run this test again (once; its arguments passed on)
+# in a network namespace of its own, a user namespace too when not root,
+# and bring lo up there: for peers that bind every interface (gnutls-serv,
+# openssl ocsp).  Call it before tk_setup.
+tk_netns_enter() {
+	if [ "${TK_NETNS:-}" != 1 ]; then
+		local u=-n
+		[ "$(id -u)" = 0 ] || u=-rn
+		TK_NETNS=1 exec unshare $u -- "${BASH:-bash}" "$0" "$@"
+	fi
+	ip link set lo up || tk_fail "cannot bring lo up in the test's network namespace"
+}

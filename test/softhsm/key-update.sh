@@ -20,12 +20,7 @@
 # addresses).
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl gnutls-cli gnutls-serv unshare ip base64
-if [ "${TK_NETNS:-}" != 1 ]; then
-	u=-n
-	[ "$(id -u)" = 0 ] || u=-rn
-	TK_NETNS=1 exec unshare $u -- "${BASH:-bash}" "$0" "$@"
-fi
-ip link set lo up || tk_fail "cannot bring lo up in the test's network namespace"
+tk_netns_enter "$@"
 tk_setup
 
 # About 3 MiB of text; 256 KiB for openssl s_client, which does not read

@@ -21,12 +21,7 @@
 # the first, which is asked about again.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl ip unshare gnutls-cli certtool
-if [ "${TK_OCSP_NETNS:-}" != 1 ]; then
-	u=-n
-	[ "$(id -u)" = 0 ] || u=-rn
-	TK_OCSP_NETNS=1 exec unshare $u -- "${BASH:-bash}" "$0" "$@"
-fi
-ip link set lo up || tk_fail "cannot bring lo up in the test's network namespace"
+tk_netns_enter "$@"
 tk_setup --no-daemon
 O=$TK_TMP/ocsp
 mkdir "$O"

@@ -19,12 +19,7 @@
 # namespace of its own, where only lo exists.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl ip unshare
-if [ "${TK_OCSP_NETNS:-}" != 1 ]; then
-	u=-n
-	[ "$(id -u)" = 0 ] || u=-rn
-	TK_OCSP_NETNS=1 exec unshare $u -- "${BASH:-bash}" "$0" "$@"
-fi
-ip link set lo up || tk_fail "cannot bring lo up in the test's network namespace"
+tk_netns_enter "$@"
 PY=/usr/bin/python3
 "$PY" -c 'import cryptography.x509.ocsp' 2>/dev/null ||
 	tk_fail "python3-cryptography is missing (tools/install-deps.sh --test installs it)"

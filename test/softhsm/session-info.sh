@@ -20,12 +20,7 @@
 # The test runs in its own network namespace: nothing binds outside it.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl certtool unshare ip
-if [ "${TK_NETNS:-}" != 1 ]; then
-	u=-n
-	[ "$(id -u)" = 0 ] || u=-rn
-	TK_NETNS=1 exec unshare $u -- "${BASH:-bash}" "$0" "$@"
-fi
-ip link set lo up || tk_fail "cannot bring lo up in the test's network namespace"
+tk_netns_enter "$@"
 tk_setup --no-daemon
 
 me=$(id -un)
