@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -19,24 +18,6 @@
 
 #define CONF_MAX_SIZE (1024 * 1024)
 #define CONF_MAX_LINE 4096
-int conf_perr(struct parser *p, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (p->err && p->errlen) {
-		size_t used = p->n_errors ? strnlen(p->err, p->errlen) : 0;
-
-		if (used + 1 < p->errlen)
-			(void)snprintf(p->err + used, p->errlen - used, "%s%s:%u: %s",
-				       p->n_errors ? "\n" : "", p->name, p->line, msg);
-	}
-	p->n_errors++;
-	return -EINVAL;
-}
 
 /* A setting given twice in a section is a mistake whichever value was
  * meant: an error at the second one's line, for every kind of setting

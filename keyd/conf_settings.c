@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,27 @@
 
 #define G(field) offsetof(struct keyd_conf, field)
 #define I(field) offsetof(struct keyd_identity, field)
+
+/* Contract in conf_parse.h.  Here, not in conf.c, so that the two files
+ * of the parser call each other one way only (conf.c -> conf_settings.c). */
+int conf_perr(struct parser *p, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->err && p->errlen) {
+		size_t used = p->n_errors ? strnlen(p->err, p->errlen) : 0;
+
+		if (used + 1 < p->errlen)
+			(void)snprintf(p->err + used, p->errlen - used, "%s%s:%u: %s",
+				       p->n_errors ? "\n" : "", p->name, p->line, msg);
+	}
+	p->n_errors++;
+	return -EINVAL;
+}
 
 static const char *const tcp_unix[] = { "tcp", "unix", NULL };
 static const char *const off_on[] = { "off", "on", NULL };
