@@ -200,7 +200,7 @@ void conn_set_state(struct conn *c, enum conn_state to)
 	switch (to) {
 	case CONN_RELAY:
 		/* The handshake is over: its slot and timer go, the relay's
-		 * close timer is armed later (relay.c) when the app shuts down. */
+		 * close timer is armed later (relay_end.c) when the app shuts down. */
 		conn_set_timed(c, 0);
 		c->retransmit_ms = 0;
 		conn_handshake_done(c);
