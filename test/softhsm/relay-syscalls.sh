@@ -1,18 +1,25 @@
 #!/bin/bash
 # The relay's system calls (keyd/relay_io.c): a full-duplex bulk transfer
 # between an app client and an app server, both behind tlskeyd, costs the
-# daemon at most TK_RELAY_MAX_PER_MIB (60) system calls per MiB each
+# daemon at most TK_RELAY_MAX_PER_MIB (100) system calls per MiB each
 # session relays, counted by perf on the daemon's threads while only the
 # transfer runs.  Reading one record at a time (two recv() calls per 16 KiB
-# record, one send() per record) costs about 200.  Context switches per
-# MiB are bounded as well (TK_RELAY_MAX_CSW_PER_MIB, 30).  Both streams are
-# checked by SHA-256.
+# record, one send() per record) costs about 200; the batched relay about
+# 45 on an idle machine.  The bound is a regression guard with room for a
+# loaded machine, where batches run less full (the 60 is a bench
+# figure, bench/run.sh prints it); not run under sanitizers, whose runtime
+# makes system calls of its own (88 per MiB seen in CI).  Context switches
+# per MiB are bounded as well (TK_RELAY_MAX_CSW_PER_MIB, 30).  Both streams
+# are checked by SHA-256.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need sha256sum head perf
 tk_setup
+if grep -a __asan_init "$TLSKEYD" >/dev/null 2>&1; then
+	tk_skip "sanitizer build: its runtime's own system calls would be counted"
+fi
 
 MIB=${TK_RELAY_MIB:-32}
-MAX=${TK_RELAY_MAX_PER_MIB:-60}
+MAX=${TK_RELAY_MAX_PER_MIB:-100}
 MAX_CSW=${TK_RELAY_MAX_CSW_PER_MIB:-30}
 perf stat -x, -e raw_syscalls:sys_enter,context-switches -o /dev/null -- true 2>/dev/null ||
 	tk_skip "perf cannot count raw_syscalls:sys_enter here (root or kernel.perf_event_paranoid <= -1)"
