@@ -62,7 +62,7 @@ TK_TF_MAIN_SET="test-tls13-conversation test-conversation test-tls13-keyupdate
 # sanitizer build is recognised by the ASan runtime in the daemon.
 tk_tf_long() {
 	[ "${TK_CONFORMANCE_FULL:-0}" = 1 ] && return 0
-	if grep -a __asan_init "$TLSKEYD" >/dev/null 2>&1; then
+	if tk_sanitized; then
 		tk_skip "sanitizer build: the long tlsfuzzer scripts run in the normal build only"
 	fi
 }

@@ -230,6 +230,12 @@ tk_wait_line_pid() {
 	tk_fail "no /$2/ in $(basename "$1") within ${4:-20} s"
 }
 
+# tk_sanitized: true if the daemon under test is a sanitizer build (its
+# ASan runtime is linked in), for tests whose figures that would distort.
+tk_sanitized() {
+	grep -a __asan_init "$TLSKEYD" >/dev/null 2>&1
+}
+
 # tk_built PATH...: the test programs it needs were built (a missing one is
 # a build problem, not a reason to skip).
 tk_built() {
