@@ -16,6 +16,7 @@
 
 #include "common/util.h"
 #include "keyd/admission.h"
+#include "keyd/appsock.h"
 #include "keyd/gen.h"
 #include "keyd/stats.h"
 #include "keyd/log.h"
@@ -26,10 +27,11 @@
 
 /* Descriptors kept free for transient use: on the accept thread the
  * caller's pidfd, /proc files and the descriptor being received; on each
- * worker the one-shot listener of a loopback pair and the files a PKCS#11
- * module opens while it signs (SoftHSM: two at a time). */
+ * worker its pool of protected pairs made ahead (appsock.h), the
+ * listener of a batch of them and the files a PKCS#11 module opens while
+ * it signs (SoftHSM: two at a time). */
 #define FD_RESERVE_BASE 8
-#define FD_RESERVE_PER_WORKER 3
+#define FD_RESERVE_PER_WORKER (3 + 2 * APPSOCK_POOL)
 
 
 static void client_drop(struct admission *l, struct client *c)

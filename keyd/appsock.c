@@ -13,9 +13,10 @@
  * says so, when a loopback connection cannot be made; otherwise that start
  * fails with EAGAIN rather than silently losing truncation detection.
  *
- * The loopback connection is made through a listener that lives only for
- * the call, bound to a random address in 127.0.0.0/8 (ports in TIME_WAIT
- * on one address never exhaust another), and the accepted connection
+ * Loopback connections are made in batches (a worker's pool, filled
+ * before it waits for events), through a listener that lives only for
+ * the batch, bound to a random address in 127.0.0.0/8 (ports in TIME_WAIT
+ * on one address never exhaust another), and each accepted connection
  * must come from our own connecting socket: a stranger who guesses the
  * port in that window is turned away. */
 #include "config.h"
@@ -82,7 +83,9 @@ static int same_addr(const struct sockaddr_in *x, const struct sockaddr_in *y)
 	       x->sin_addr.s_addr == y->sin_addr.s_addr;
 }
 
-/* Our connection from listener ls, sent from the address `from`. */
+/* Our connection from listener ls, sent from the address `from`; the
+ * accepted socket blocks, like the socket the application handed us (it
+ * is the application's end).  It inherits TCP_NODELAY from ls. */
 static int accept_own(int ls, const struct sockaddr_in *from)
 {
 	int waits = 0;
@@ -90,7 +93,7 @@ static int accept_own(int ls, const struct sockaddr_in *from)
 	for (int i = 0; i <= MAX_STRANGERS; i++) {
 		struct sockaddr_in peer;
 		socklen_t len = sizeof(peer);
-		int s = accept4(ls, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int s = accept4(ls, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
 
 		if (s < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			int r = ++waits > 3 ? -ETIMEDOUT : wait_for(ls, POLLIN);
@@ -114,15 +117,18 @@ static int accept_own(int ls, const struct sockaddr_in *from)
 	return -EADDRINUSE;
 }
 
-static int tcp_pair(int ret_sv[2])
+/* A listener for one batch of pairs, on a random address of 127/8, with
+ * TCP_NODELAY for the connections it hands out.  Returns it or -errno. */
+static int batch_listener(struct sockaddr_in *ret_addr)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET }, from;
+	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t len = sizeof(a);
-	int ls, cs = -1, as = -1, r, one = 1;
+	int ls, one = 1, r;
 
 	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (ls < 0)
 		return -errno;
+	(void)setsockopt(ls, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	random_loopback(&a);
 	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		/* Not all of 127/8 may be local here (a namespace, a jail). */
@@ -131,56 +137,114 @@ static int tcp_pair(int ret_sv[2])
 		if (bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0)
 			goto fail;
 	}
-	if (listen(ls, 1) < 0 || getsockname(ls, (struct sockaddr *)&a, &len) < 0)
+	if (listen(ls, APPSOCK_POOL) < 0 || getsockname(ls, (struct sockaddr *)&a, &len) < 0)
 		goto fail;
-	cs = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (cs < 0)
-		goto fail;
-	/* On loopback the handshake is usually done when connect() returns
-	 * EINPROGRESS; either way, once the listener hands out a connection
-	 * from our address, ours is established too. */
-	if (connect(cs, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS)
-		goto fail;
-	len = sizeof(from);
-	if (getsockname(cs, (struct sockaddr *)&from, &len) < 0)
-		goto fail;
-	as = accept_own(ls, &from);
-	if (as < 0) {
-		errno = -as;
-		goto fail;
-	}
-	(void)tk_close(ls);
-	/* The application's end blocks, like the socket it handed us. */
-	if (fcntl(cs, F_SETFL, 0) < 0) {
-		r = -errno;
-		(void)tk_close(as);
-		(void)tk_close(cs);
-		return r;
-	}
-	/* Each write is meant for the peer now: no Nagle delay on loopback. */
-	(void)setsockopt(cs, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	(void)setsockopt(as, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* Until the orderly end, any close of ours -- a daemon killed or
-	 * crashed included -- resets: the app reads ECONNRESET, not EOF. */
-	appsock_reset(as);
-	ret_sv[0] = as; /* the daemon's end, non-blocking */
-	ret_sv[1] = cs; /* the application's end */
-	return 0;
+	*ret_addr = a;
+	return ls;
 fail:
 	r = -errno;
-	(void)tk_close(cs);
 	(void)tk_close(ls);
 	return r;
 }
 
-int appsock_pair(const struct keyd_conf *conf, int dtls, int ret_sv[2], int *ret_tcp, char *why,
-		 size_t whylen)
+/* One loopback connection through listener ls at a: sv[0] the daemon's
+ * end (non-blocking, connecting), sv[1] the application's (accepted). */
+static int tcp_pair(int ls, const struct sockaddr_in *a, int sv[2])
+{
+	struct sockaddr_in from;
+	socklen_t len = sizeof(from);
+	int cs, as, r, one = 1;
+
+	cs = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (cs < 0)
+		return -errno;
+	/* On loopback the handshake is usually done when connect() returns
+	 * EINPROGRESS; either way, once the listener hands out a connection
+	 * from our address, ours is established too. */
+	if ((connect(cs, (const struct sockaddr *)a, sizeof(*a)) < 0 && errno != EINPROGRESS) ||
+	    getsockname(cs, (struct sockaddr *)&from, &len) < 0) {
+		r = -errno;
+		(void)tk_close(cs);
+		return r;
+	}
+	as = accept_own(ls, &from);
+	if (as < 0) {
+		(void)tk_close(cs);
+		return as;
+	}
+	/* Each write is meant for the peer now: no Nagle delay on loopback
+	 * (the accepted end has it from the listener). */
+	(void)setsockopt(cs, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Until the orderly end, any close of ours -- a daemon killed or
+	 * crashed included -- resets: the app reads ECONNRESET, not EOF. */
+	appsock_reset(cs);
+	sv[0] = cs;
+	sv[1] = as;
+	return 0;
+}
+
+int appsock_pool_fill(struct appsock_pool *p)
+{
+	struct sockaddr_in a;
+	int ls, r = 0;
+
+	if (p->n >= APPSOCK_POOL)
+		return 0;
+	ls = batch_listener(&a);
+	if (ls < 0)
+		return ls;
+	while (p->n < APPSOCK_POOL) {
+		r = tcp_pair(ls, &a, p->fd[p->n]);
+		if (r < 0)
+			break;
+		p->n++;
+		if (p->ready)
+			(void)atomic_fetch_add(p->ready, 1);
+	}
+	(void)tk_close(ls);
+	return p->n ? 0 : r;
+}
+
+void appsock_pool_drain(struct appsock_pool *p)
+{
+	while (p->n > 0) {
+		p->n--;
+		if (p->ready)
+			(void)atomic_fetch_sub(p->ready, 1);
+		(void)tk_close(p->fd[p->n][0]);
+		(void)tk_close(p->fd[p->n][1]);
+	}
+}
+
+/* A loopback pair: from the pool, filled first if empty (one listener
+ * for the batch), or made alone where there is no pool. */
+static int loopback_pair(struct appsock_pool *pool, int sv[2])
+{
+	struct appsock_pool one = { .n = 0 };
+	struct appsock_pool *p = pool ? pool : &one;
+	int r = p->n ? 0 : appsock_pool_fill(p);
+
+	if (r < 0)
+		return r;
+	p->used = 1;
+	p->n--;
+	if (p->ready)
+		(void)atomic_fetch_sub(p->ready, 1);
+	sv[0] = p->fd[p->n][0];
+	sv[1] = p->fd[p->n][1];
+	if (!pool)
+		appsock_pool_drain(&one); /* the rest of a batch made for one */
+	return 0;
+}
+
+int appsock_pair(struct appsock_pool *pool, const struct keyd_conf *conf, int dtls, int ret_sv[2],
+		 int *ret_tcp, char *why, size_t whylen)
 {
 	static atomic_ullong warned_ms;
 	int sv[2], r;
 
 	if (!dtls && !conf->protected_unix) {
-		r = tcp_pair(sv);
+		r = loopback_pair(pool, sv);
 		if (r == 0) {
 			ret_sv[0] = sv[0];
 			ret_sv[1] = sv[1];

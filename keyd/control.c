@@ -424,6 +424,7 @@ static int handle_start(struct control_call *x)
 	const struct tk_msg *m = x->m;
 	int ctlfd = x->ctlfd, netfd = x->fd;
 	struct keyd_request q;
+	struct sockaddr_storage peer;
 	const char *role;
 	char why[TK_MESSAGE_MAX] = "";
 	int r;
@@ -442,10 +443,10 @@ static int handle_start(struct control_call *x)
 			 q.gen->conf->handshake_timeout_ms);
 		q.msg.timeout_ms = q.gen->conf->handshake_timeout_ms;
 	}
-	r = start_check_fd(netfd, q.msg.proto, why, sizeof(why));
+	r = start_check_fd(netfd, q.msg.proto, &peer, why, sizeof(why));
 	if (r < 0)
 		goto refuse;
-	(void)outcome_remote(netfd, q.remote, sizeof(q.remote));
+	(void)outcome_remote_of(&peer, q.remote, sizeof(q.remote));
 
 	role = q.msg.role == TK_ROLE_SERVER ? "server" : "client";
 	r = start_lookup(&q, why, sizeof(why));

@@ -203,7 +203,7 @@ enum conn_status handshake_begin(struct conn *c)
 	const struct keyd_request *q = &c->req;
 	char alpn_why[TK_MESSAGE_MAX];
 	unsigned flags, timeout;
-	int r, fl;
+	int r;
 
 	/* A list's key is made ready once the ClientHello chose it (vhost.c). */
 	if (!q->vhost && !(q->msg.role == TK_ROLE_CLIENT && (q->msg.flags & TLSKEY_FLAG_NO_LOCAL_CERT))) {
@@ -213,13 +213,8 @@ enum conn_status handshake_begin(struct conn *c)
 		if (r < 0)
 			return handshake_fail(c, -r, "%s", why);
 	}
-	/* Kept for the odd call that takes no flags, never relied on: the
-	 * transport functions pass MSG_DONTWAIT (see net_pull).  The socket
-	 * options the daemon depends on were set at admission. */
-	fl = fcntl(c->net.fd, F_GETFL);
-	if (fl < 0 || fcntl(c->net.fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		return handshake_fail(c, errno, "cannot make socket non-blocking: %s", strerror(errno));
-	}
+	/* O_NONBLOCK was set at admission (start_take_options) and is never
+	 * relied on: the transport functions pass MSG_DONTWAIT (net_pull). */
 	c->dtls = q->msg.proto == IPPROTO_UDP;
 	flags = (q->msg.role == TK_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
 		GNUTLS_NO_SIGNAL | (c->dtls ? GNUTLS_DATAGRAM : 0);
@@ -306,7 +301,7 @@ static int make_protected(struct conn *c, char *why, size_t whylen)
 		return -EBADF;
 	if (c->app.fd >= 0)
 		return 0;
-	r = appsock_pair(c->req.gen->conf, c->dtls, sv, &tcp, why, whylen);
+	r = appsock_pair(&c->w->pool, c->req.gen->conf, c->dtls, sv, &tcp, why, whylen);
 	if (r < 0)
 		return r;
 	c->app.fd = sv[0];

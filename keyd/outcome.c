@@ -90,27 +90,34 @@ static enum stats_outcome event_outcome(const char *event)
 	return STATS_FAILED;
 }
 
-char *outcome_remote(int fd, char *buf, size_t len)
+char *outcome_remote_of(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
 	char a[INET6_ADDRSTRLEN];
 
 	buf[0] = '\0';
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return buf;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
 
 		if (inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)))
 			(void)snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
 
 		if (inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)))
 			(void)snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
 	}
 	return buf;
+}
+
+char *outcome_remote(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	buf[0] = '\0';
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return buf;
+	return outcome_remote_of(&ss, buf, len);
 }
 
 /* The fields every audit record about connection c carries. */

@@ -27,6 +27,8 @@ void outcome_session_end(const struct conn *c, const char *why);
 /* The peer address of socket fd as "192.0.2.1:443" or "[2001:db8::1]:443"
  * into buf ("" if it has none).  Returns buf. */
 char *outcome_remote(int fd, char *buf, size_t len);
+/* The same for an address already known (start_check_fd() gives it). */
+char *outcome_remote_of(const struct sockaddr_storage *ss, char *buf, size_t len);
 
 /* A new registry record describing c's session (NULL: out of memory);
  * owned by the caller until registry_add(). */

@@ -19,20 +19,15 @@
 #include "tlskey/starttls.h"
 
 /* Is fd a connected socket of the kind `proto` needs? */
-int start_check_fd(int fd, int proto, char *why, size_t len)
+int start_check_fd(int fd, int proto, struct sockaddr_storage *ret_peer, char *why, size_t len)
 {
-	struct stat st;
-	struct sockaddr_storage sa;
-	socklen_t sl = sizeof(sa);
+	socklen_t sl = sizeof(*ret_peer);
 	int type = 0, protocol = 0;
 	socklen_t il = sizeof(int);
 
-	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		(void)snprintf(why, len, "passed descriptor is not a socket");
-		return -ENOTSOCK;
-	}
-	/* fstat() succeeds on an O_PATH descriptor of a socket inode, but it
-	 * is no socket we can use: every socket call fails with EBADF. */
+	/* ENOTSOCK for anything but a socket, EBADF for an O_PATH descriptor
+	 * of a socket inode (no socket we can use): no fstat() needed. */
+	memset(ret_peer, 0, sizeof(*ret_peer));
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0) {
 		(void)snprintf(why, len, "passed descriptor is not a socket");
 		return -ENOTSOCK;
@@ -48,7 +43,7 @@ int start_check_fd(int fd, int proto, char *why, size_t len)
 			       proto == IPPROTO_UDP ? "UDP" : "TCP");
 		return -EPROTONOSUPPORT;
 	}
-	if (getpeername(fd, (struct sockaddr *)&sa, &sl) < 0) {
+	if (getpeername(fd, (struct sockaddr *)ret_peer, &sl) < 0) {
 		(void)snprintf(why, len, "passed socket is not connected");
 		return -ENOTCONN;
 	}

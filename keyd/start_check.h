@@ -3,6 +3,7 @@
 #define TLSKEY_KEYD_START_CHECK_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "common/wire.h"
 
@@ -13,9 +14,10 @@
 int start_check_request(const struct tk_msg *m, char *why, size_t len);
 
 /* Is fd a connected socket of the kind proto (IPPROTO_TCP: stream,
- * IPPROTO_UDP: datagram) needs?  Returns 0, or -ENOTSOCK, -EPROTOTYPE,
- * -EPROTONOSUPPORT, -ENOTCONN with the reason in why. */
-int start_check_fd(int fd, int proto, char *why, size_t len);
+ * IPPROTO_UDP: datagram) needs?  Returns 0 with its peer's address in
+ * *ret_peer, or -ENOTSOCK, -EPROTOTYPE, -EPROTONOSUPPORT, -ENOTCONN with
+ * the reason in why. */
+int start_check_fd(int fd, int proto, struct sockaddr_storage *ret_peer, char *why, size_t len);
 
 /* Take back every option of the caller's socket fd that could make a
  * daemon call on it block or stall (SO_LINGER off, SO_RCVLOWAT 1,

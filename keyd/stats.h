@@ -72,6 +72,7 @@ struct stats {
 	atomic_ullong bytes_in, bytes_out; /* of ended sessions */
 	atomic_ullong resumed;             /* established handshakes that resumed a session */
 	atomic_ullong queued, waiting;     /* the accept loop's queue, refreshed each second */
+	atomic_ullong pairs_ready;         /* protected pairs made ahead, all workers (appsock.h) */
 };
 
 /* Identity slots beyond those configured at start, for identities that

@@ -169,7 +169,7 @@ static void id_view(const struct keyd *k, size_t i, struct id_view *v)
 
 /* The daemon-wide numbers. */
 struct global_view {
-	unsigned long long uptime_s, sessions, handshakes, queued, waiting, denied;
+	unsigned long long uptime_s, sessions, handshakes, queued, waiting, denied, pairs;
 	long long start_wall;
 };
 
@@ -186,6 +186,7 @@ static void global_view(const struct keyd *k, struct global_view *g)
 	g->start_wall = s->start_wall;
 	g->queued = GET(s->queued);
 	g->waiting = GET(s->waiting);
+	g->pairs = GET(s->pairs_ready);
 	for (int e = 0; e < STATS_ERRNO_MAX; e++)
 		g->denied += GET(s->outcome[STATS_ACL_DENIED][e]);
 }
@@ -250,8 +251,8 @@ static void render_text(const struct keyd *k, size_t n_ids, struct sb *b)
 		  k->conf->path ? k->conf->path : "-", k->conf->acl_path ? k->conf->acl_path : "-");
 	sb_printf(b, "uptime: %llu s (since %s)\n", g.uptime_s, t1);
 	sb_printf(b, "sessions: %llu\nhandshakes in flight: %llu\nqueued requests: %llu\n"
-		     "waiting clients: %llu\nacl denials: %llu\n",
-		  g.sessions, g.handshakes, g.queued, g.waiting, g.denied);
+		     "waiting clients: %llu\nprotected pairs ready: %llu\nacl denials: %llu\n",
+		  g.sessions, g.handshakes, g.queued, g.waiting, g.pairs, g.denied);
 	text_counters(k, b);
 	for (size_t i = 0; i < n_ids; i++) {
 		struct id_view v;
@@ -333,8 +334,9 @@ static void render_json(const struct keyd *k, size_t n_ids, struct sb *b)
 		sb_printf(b, "null,");
 	sb_printf(b, "\"uptime_seconds\":%llu,\"start_time\":%lld,\"sessions\":%llu,"
 		     "\"handshakes_in_flight\":%llu,\"queued_requests\":%llu,\"waiting_clients\":%llu,"
-		     "\"acl_denials\":%llu,",
-		  g.uptime_s, g.start_wall, g.sessions, g.handshakes, g.queued, g.waiting, g.denied);
+		     "\"protected_pairs_ready\":%llu,\"acl_denials\":%llu,",
+		  g.uptime_s, g.start_wall, g.sessions, g.handshakes, g.queued, g.waiting, g.pairs,
+		  g.denied);
 	json_counters(k, b);
 	sb_printf(b, "\"identities\":[");
 	for (size_t i = 0; i < n_ids; i++) {
@@ -385,6 +387,8 @@ static void prom_globals(const struct keyd *k, struct sb *b)
 			{ "handshakes_in_flight", "Handshakes running now.", g.handshakes },
 			{ "queued_requests", "Admitted requests waiting for a handshake slot.", g.queued },
 			{ "waiting_clients", "Connected clients whose request is not read yet.", g.waiting },
+			{ "protected_pairs_ready", "Protected descriptor pairs made ahead by the workers.",
+			  g.pairs },
 		};
 
 		for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {

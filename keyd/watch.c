@@ -192,7 +192,7 @@ int watch_timeout(const struct watch *w, unsigned long long now_ms)
 
 void watch_step(struct watch *w, struct keyd *k, unsigned long long now_ms)
 {
-	struct ucred self = { .pid = getpid(), .uid = geteuid(), .gid = getegid() };
+	struct ucred self;
 	char msg[1024];
 	int r;
 
@@ -204,6 +204,7 @@ void watch_step(struct watch *w, struct keyd *k, unsigned long long now_ms)
 		return;
 	w->due_ms = 0;
 	w->last_ms = now_ms;
+	self = (struct ucred){ .pid = getpid(), .uid = geteuid(), .gid = getegid() };
 	keyd_log(LOG_NOTICE, "a CRL file changed: reloading");
 	r = reload_run(k, msg, sizeof(msg));
 	aclstore_audit_reload(k, &self, NULL, r, msg);

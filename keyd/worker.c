@@ -234,6 +234,9 @@ static void *worker_main(void *arg)
 		reeval_worker_run(w); /* after a reload: sessions no longer allowed */
 		keys_prune(w); /* after a reload: keys of the old generation */
 		bury(w);
+		/* Before waiting: the next batch of protected pairs. */
+		if (w->pool.used && w->pool.n == 0)
+			(void)appsock_pool_fill(&w->pool);
 		pthread_mutex_lock(&w->lock);
 		stop = w->stop;
 		pthread_mutex_unlock(&w->lock);
@@ -281,6 +284,7 @@ int worker_start(struct keyd *k, struct worker *w, unsigned index)
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	w->scratch = malloc(RELAY_IO_SCRATCH_SIZE);
+	w->pool.ready = k->stats ? &k->stats->pairs_ready : NULL;
 	if (w->epfd < 0 || w->wakefd < 0 || !w->scratch)
 		return -ENOMEM;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &e) < 0)
@@ -313,6 +317,7 @@ void worker_stop(struct worker *w)
 	dane_worker_drop(w);
 	ocsp_conn_drop(w);
 	keys_free_all(w);
+	appsock_pool_drain(&w->pool);
 	if (w->scratch)
 		tk_wipe(w->scratch, RELAY_IO_SCRATCH_SIZE); /* relayed plaintext passed through it */
 	free(w->scratch);

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <gnutls/abstract.h>
 
+#include "keyd/appsock.h"
 #include "keyd/conn.h"
 #include "keyd/keyd.h"
 #include "keyd/relay_io.h"
@@ -73,6 +74,7 @@ struct worker {
 	struct acl *reeval_last_acl;
 	unsigned reeval_last_acl_gen;
 	atomic_int reeval_pending; /* set with them: the loop looks here first, lock-free */
+	struct appsock_pool pool; /* protected descriptor pairs made ahead (appsock.h) */
 	uint8_t *scratch;      /* RELAY_IO_SCRATCH_SIZE bytes: the relay's buffers */
 	struct relay_io rio;   /* who holds which part of scratch */
 	struct dane_job *dane_done;    /* TLSA lookups answered (dane.c), protected by lock */

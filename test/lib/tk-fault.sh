@@ -3,7 +3,8 @@
 #                              extra "key = value" lines appended to the
 #                              global section (they override the fixture's)
 #   tk_fault_set LINE...          rewrite the control file atomically
-#   tk_fault_fds / tk_fault_rss_kb   the daemon's open descriptors / VmRSS
+#   tk_fault_fds / tk_fault_rss_kb   the daemon's open descriptors (but its pairs made
+#                                    ahead) / VmRSS
 FAULT_LIB=${FAULT_LIB:-$top_builddir/test/fault/.libs/libfaultp11.so}
 FAULT_HOSTILE=${FAULT_HOSTILE:-$top_builddir/test/fault/hostile}
 
@@ -45,7 +46,25 @@ tk_fault_set() {
 	mv -f "$FAULTP11_CONTROL.tmp" "$FAULTP11_CONTROL"
 }
 
-tk_fault_fds() { ls "/proc/$TK_DAEMON_PID/fd" | wc -l; }
+# Descriptors, not counting the protected pairs the workers made ahead
+# (STATUS "protected pairs ready", two descriptors each): counted between
+# two reads of that number that agree, so a pool refilled meanwhile is not
+# taken for a leak or for a return to the baseline.
+tk_fault_pairs() {
+	timeout 10 "${TLSKEYCTL:-$top_builddir/tlskeyctl}" status 2>/dev/null |
+		awk -F': ' '$1 == "protected pairs ready" { print $2 }'
+}
+tk_fault_fds() {
+	local p1 p2 n
+	for _ in 1 2 3 4 5; do
+		p1=$(tk_fault_pairs)
+		n=$(ls "/proc/$TK_DAEMON_PID/fd" | wc -l)
+		p2=$(tk_fault_pairs)
+		[ -n "$p1" ] && [ "$p1" = "$p2" ] && break
+	done
+	[ -n "$p1" ] || tk_fail "tk_fault_fds: no \"protected pairs ready\" in tlskeyctl status"
+	echo $((n - 2 * p1))
+}
 tk_fault_rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$TK_DAEMON_PID/status"; }
 
 # tk_ms: milliseconds since the epoch.
