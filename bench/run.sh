@@ -52,7 +52,10 @@ done
 STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
 [ -n "$STUNNEL" ] || missing+=("stunnel4 (package stunnel4)")
 PERF=$(command -v perf || true)
-if [ -z "$PERF" ]; then
+[ "${BENCH_PERF:-1}" = 0 ] && PERF=
+if [ "${BENCH_PERF:-1}" = 0 ]; then
+	:
+elif [ -z "$PERF" ]; then
 	missing+=("perf (package linux-perf)")
 elif ! "$PERF" stat -x, -e raw_syscalls:sys_enter,context-switches -o /dev/null -- true 2>/dev/null; then
 	missing+=("a usable perf (perf stat -e raw_syscalls:sys_enter fails: root, or kernel.perf_event_paranoid <= -1, and tracefs)")

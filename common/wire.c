@@ -73,7 +73,7 @@ static const struct item_def {
 	[TK_TAG_ALPN_STRICT] = { KIND_U8, offsetof(struct tk_msg, alpn_strict), 0, T(TK_MSG_START), 0 },
 	[TK_TAG_ALPN_SELECTED] = { KIND_STR, offsetof(struct tk_msg, alpn_selected), TK_ALPN_ID_MAX,
 				   T(TK_MSG_RESULT) | T(TK_MSG_QUERY_RESULT), 0 },
-			       	[TK_TAG_CTL_OP] = { KIND_U8, offsetof(struct tk_msg, ctl_op), 0, T(TK_MSG_SESSION_CTL),
+	[TK_TAG_CTL_OP] = { KIND_U8, offsetof(struct tk_msg, ctl_op), 0, T(TK_MSG_SESSION_CTL),
 			    T(TK_MSG_SESSION_CTL) },
 	[TK_TAG_LABEL] = { KIND_STR, offsetof(struct tk_msg, label), TK_LABEL_MAX, T(TK_MSG_SESSION_CTL),
 			   0 },
@@ -83,6 +83,7 @@ static const struct item_def {
 				0 },
 	[TK_TAG_EXPORTED] = { KIND_BLOB, offsetof(struct tk_msg, exported), TK_EXPORT_MAX,
 			      T(TK_MSG_RESULT), 0, offsetof(struct tk_msg, exported_len) },
+	[TK_TAG_KEEP] = { KIND_U8, offsetof(struct tk_msg, keep), 0, T(TK_MSG_RESULT), 0 },
 };
 
 int tk_msg_set_str(struct tk_msg *m, enum tk_tag tag, const char *s)

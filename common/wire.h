@@ -73,6 +73,7 @@ enum tk_tag {
 	TK_TAG_CONTEXT = 28,     /* bytes: exporter context (absent: no context) */
 	TK_TAG_EXPORT_LEN = 29,  /* u32: bytes of keying material wanted */
 	TK_TAG_EXPORTED = 30,    /* bytes: keying material, in the RESULT of a SESSION_CTL */
+	TK_TAG_KEEP = 31,        /* u8: 1 = the daemon keeps this control connection for the next START */
 	TK_TAG_MAX
 };
 
@@ -124,6 +125,7 @@ struct tk_msg {
 	uint16_t alpn_len;
 	uint8_t alpn[TK_ALPN_LIST_MAX]; /* checked by tk_alpn_list_check() on decode */
 	char alpn_selected[TK_ALPN_ID_MAX + 1];
+	uint8_t keep;
 };
 
 #define TK_HAS(m, tag) (((m)->present >> (tag)) & 1u)

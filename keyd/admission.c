@@ -25,14 +25,21 @@
 #include "keyd/passclose.h"
 #include "keyd/vhost.h"
 
-/* Descriptors kept free for transient use: on the accept thread the
- * caller's pidfd, /proc files and the descriptor being received; on each
- * worker its pool of protected pairs made ahead (appsock.h), the
- * listener of a batch of them and the files a PKCS#11 module opens while
- * it signs (SoftHSM: two at a time). */
-#define FD_RESERVE_BASE 8
-#define FD_RESERVE_PER_WORKER (3 + 2 * APPSOCK_POOL)
+/* Descriptors kept free for transient use (ADMISSION_FD_RESERVE): on the
+ * accept thread the caller's pidfd, /proc files and the descriptor being
+ * received; on each worker the same while it admits, the listener of a
+ * batch of protected pairs and the files a PKCS#11 module opens while it
+ * signs (SoftHSM: two at a time).  The pairs a worker made ahead are
+ * counted as they are (STATUS pairs_ready); a batch is only made where
+ * the budget has room for it (worker.c). */
 
+/* What the workers read of the accept loop's share of the budget. */
+static void held_publish(struct admission *l)
+{
+	atomic_store(&l->k->adm_held, (unsigned)(l->n_clients + l->n_pending));
+	atomic_store(&l->k->adm_clients, (unsigned)l->n_clients);
+	atomic_store(&l->k->max_pending, l->k->conf->max_pending);
+}
 
 static void client_drop(struct admission *l, struct client *c)
 {
@@ -66,6 +73,8 @@ static void client_refuse(struct admission *l, struct client *c, int err, const 
 	client_drop(l, c);
 }
 
+static void queue_append(struct admission *l, struct pending *p);
+
 static void pending_unlink(struct admission *l, struct pending *prev, struct pending *p)
 {
 	if (prev)
@@ -87,7 +96,7 @@ void admission_dispatch(struct admission *l)
 
 	/* Announce first, then look: a slot freed in between still wakes us. */
 	atomic_store(&k->queued, l->head != NULL);
-	if (atomic_load(&k->resetting))
+	if (atomic_load(&k->resetting) || l->stopping)
 		return; /* requests wait until the module is back */
 	/* The first request that fits its uid's and its identity's share
 	 * goes, not necessarily the head: one uid over its share (or one
@@ -114,6 +123,7 @@ void admission_dispatch(struct admission *l)
 		free(p);
 	}
 	atomic_store(&k->queued, l->head != NULL);
+	held_publish(l);
 }
 
 void admission_readable(struct admission *l, struct client *c)
@@ -162,19 +172,16 @@ void admission_readable(struct admission *l, struct client *c)
 	p->req = req;
 	p->netfd = netfd;
 	p->ctlfd = ctlfd;
-	if (l->tail)
-		l->tail->next = p;
-	else
-		l->head = p;
-	l->tail = p;
-	l->n_pending++;
+	queue_append(l, p);
 	admission_dispatch(l);
 }
 
 /* Descriptor budget.  Every client and session costs a known number of
  * descriptors: an accepted client 2 (its connection and the socket it is
  * about to pass), an admitted request or a session 2, a handshake 2 more
- * (the protected descriptor, made while it runs).  Admission stops while that estimate plus a reserve would
+ * (the protected descriptor, made while it runs, and the caller's pidfd),
+ * a control connection parked between requests 2 (it and the pidfd), a
+ * protected pair made ahead 2.  Admission stops while that estimate plus a reserve would
  * exceed the limit, so requests that were accepted can also be served:
  * accepting greedily until EMFILE would leave accepted clients whose
  * descriptors cannot be received. */
@@ -182,8 +189,10 @@ static unsigned fds_accounted(const struct admission *l)
 {
 	const struct keyd *k = l->k;
 
-	return (unsigned)(2 * l->n_clients + 2 * l->n_pending) + 2 * atomic_load(&k->sessions) +
-	       2 * atomic_load(&k->handshakes);
+	return (unsigned)(2 * l->n_clients + 2 * l->n_pending) + 2 * atomic_load(&k->n_handoffs) +
+	       2 * atomic_load(&k->n_parked) +
+	       (k->stats ? 2 * (unsigned)atomic_load(&k->stats->pairs_ready) : 0) +
+	       2 * atomic_load(&k->sessions) + 2 * atomic_load(&k->handshakes);
 }
 
 static unsigned count_open_fds(void)
@@ -219,11 +228,14 @@ void admission_fd_calibrate(struct admission *l)
 	l->fd_max = fd_limit();
 	if (open)
 		l->fd_base = open > acc ? open - acc : 0;
+	atomic_store(&l->k->fd_base, l->fd_base);
+	atomic_store(&l->k->fd_max, l->fd_max);
+	held_publish(l);
 }
 
 static unsigned fd_reserve(const struct admission *l)
 {
-	return FD_RESERVE_BASE + FD_RESERVE_PER_WORKER * l->k->n_workers;
+	return ADMISSION_FD_RESERVE(l->k->n_workers);
 }
 
 static int fd_room(const struct admission *l)
@@ -232,11 +244,10 @@ static int fd_room(const struct admission *l)
 }
 
 /* Out of descriptors: the pending connection stays in the backlog and
- * would wake us forever, so stop watching the listener.  tick() resumes
- * it once sessions have ended. */
+ * would wake the workers forever, so they stop watching the listener.
+ * tick() resumes it once sessions have ended. */
 static void listen_pause(struct admission *l, int err)
 {
-	struct epoll_event e = { .events = 0, .data.ptr = l->listen_tag };
 	unsigned long long now = tk_now_ms();
 
 	if (l->listen_paused)
@@ -249,87 +260,154 @@ static void listen_pause(struct admission *l, int err)
 			 l->n_pending + l->n_clients, l->fd_base + fds_accounted(l), l->fd_max);
 		l->fd_warned_ms = now;
 	}
-	(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->listen_fd, &e);
 	l->listen_paused = 1;
+	if (atomic_load(&l->k->listen_on) > 0) {
+		atomic_store(&l->k->listen_on, 0);
+		admission_workers_wake(l->k);
+	}
 }
 
 static void listen_resume(struct admission *l)
 {
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = l->listen_tag };
-
 	if (!l->listen_paused)
 		return;
 	/* tick() has just calibrated: a paused listener means the limit is near. */
 	if (!fd_room(l))
 		return;
-	(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->listen_fd, &e);
 	l->listen_paused = 0;
 	l->fd_warned_ms = 0;
+	atomic_store(&l->k->listen_full, 0);
+	if (atomic_load(&l->k->listen_on) == 0) {
+		atomic_store(&l->k->listen_on, 1);
+		admission_workers_wake(l->k);
+	}
 	keyd_log(LOG_NOTICE, "accepting clients again (%u sessions)", atomic_load(&l->k->sessions));
 }
 
-void admission_accept(struct admission *l)
+/* A client a worker accepted but whose request had not arrived: watched
+ * here from now on, as if accepted here. */
+static void take_client(struct admission *l, struct handoff *h)
 {
-	for (int i = 0; i < 64; i++) {
-		char why[TK_MESSAGE_MAX];
-		struct client *c;
-		int fd, r;
+	struct client *c;
 
-		if (!fd_room(l)) {
-			listen_pause(l, 0);
-			return;
-		}
-		fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE) {
-				admission_fd_calibrate(l); /* the estimate was low */
-				listen_pause(l, errno);
-			}
-			return;
-		}
-		if (l->n_clients >= l->k->conf->max_pending) {
-			keyd_log(LOG_WARNING, "too many waiting clients (%zu): refusing one", l->n_clients);
-			control_refuse(fd, NULL, NULL, EAGAIN, "tlskeyd has too many waiting clients");
-			stats_outcome(l->k->stats, STATS_REFUSED, EAGAIN, (size_t)-1);
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			(void)tk_close(fd);
-			continue;
-		}
-		r = caller_identify(fd, &c->who);
-		if (r < 0) {
-			keyd_log(LOG_INFO, "a client could not be identified (%s): closed",
-				 r == -ESRCH ? "it exited, or its PID was reused" : strerror(-r));
-			free(c);
-			(void)tk_close(fd);
-			continue;
-		}
-		r = quota_pending_take(l->k->quota, c->who.cred.uid, why, sizeof(why));
-		if (r < 0) {
-			keyd_log(LOG_WARNING, "uid=%u pid=%d: %s: refusing", (unsigned)c->who.cred.uid,
-				 (int)c->who.cred.pid, r == -EAGAIN ? why : strerror(-r));
-			control_refuse(fd, &c->who.cred, c->who.unit[0] ? c->who.unit : NULL, EAGAIN,
-				       r == -EAGAIN ? why : "tlskeyd is out of memory, try again later");
-			stats_outcome(l->k->stats, STATS_REFUSED, EAGAIN, (size_t)-1);
-			caller_done(&c->who);
-			free(c);
-			continue;
-		}
-		c->counted = 1;
-		c->fd = fd;
-		c->deadline_ms = tk_now_ms() + l->k->conf->request_timeout_ms;
-		c->next = l->clients;
-		if (c->next)
-			c->next->prev = c;
-		l->clients = c;
-		l->n_clients++;
-		/* The library sends its request right after connecting: it is
-		 * usually here already, so epoll only watches clients whose
-		 * request has not arrived (client_readable). */
-		admission_readable(l, c);
+	if (l->n_clients >= l->k->conf->max_pending || !(c = calloc(1, sizeof(*c)))) {
+		keyd_log(LOG_WARNING, "too many waiting clients (%zu): refusing one", l->n_clients);
+		control_refuse(h->ctlfd, &h->who.cred, h->who.unit[0] ? h->who.unit : NULL, EAGAIN,
+			       "tlskeyd has too many waiting clients");
+		stats_outcome(l->k->stats, STATS_REFUSED, EAGAIN, (size_t)-1);
+		quota_pending_put(l->k->quota, h->who.cred.uid);
+		caller_done(&h->who);
+		return;
 	}
+	c->who = h->who; /* its group list now c's */
+	c->counted = h->counted;
+	c->fd = h->ctlfd;
+	c->deadline_ms = tk_now_ms() + l->k->conf->request_timeout_ms;
+	c->next = l->clients;
+	if (c->next)
+		c->next->prev = c;
+	l->clients = c;
+	l->n_clients++;
+	admission_readable(l, c);
+}
+
+/* A request other than START that a worker read: answered here. */
+static void take_call(struct admission *l, struct handoff *h)
+{
+	struct control_call x = { .k = l->k, .ctlfd = h->ctlfd, .who = &h->who, .m = h->m, .fd = h->fd };
+
+	if (l->stopping) {
+		if (x.fd >= 0) {
+			(void)shutdown(x.fd, SHUT_RDWR);
+			(void)passclose(x.fd);
+		}
+		control_refuse(h->ctlfd, &h->who.cred, h->who.unit[0] ? h->who.unit : NULL, ESHUTDOWN,
+			       "tlskeyd is shutting down");
+	} else {
+		(void)control_dispatch(&x);
+		(void)tk_close(x.fd); /* a handler that kept it set -1 */
+		(void)tk_close(h->ctlfd);
+	}
+	free(h->m);
+	if (h->counted)
+		quota_pending_put(l->k->quota, h->who.cred.uid);
+	caller_done(&h->who);
+}
+
+static void queue_append(struct admission *l, struct pending *p)
+{
+	if (l->tail)
+		l->tail->next = p;
+	else
+		l->head = p;
+	l->tail = p;
+	l->n_pending++;
+}
+
+/* An admitted START that had to wait: queued behind the others. */
+static void take_queued(struct admission *l, struct handoff *h)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (!p || l->n_pending >= l->k->conf->max_pending) {
+		free(p);
+		keyd_log(LOG_WARNING, "uid=%u pid=%d: too many pending handshakes (%zu), refusing",
+			 (unsigned)h->req.cred.uid, (int)h->req.cred.pid, l->n_pending);
+		acl_unref(h->req.acl);
+		gen_unref(h->req.gen);
+		vhost_free(h->req.vhost);
+		(void)shutdown(h->fd, SHUT_RDWR);
+		(void)passclose(h->fd);
+		control_refuse(h->ctlfd, &h->req.cred, h->req.unit[0] ? h->req.unit : NULL, EAGAIN,
+			       "tlskeyd is overloaded, try again later");
+		stats_outcome(l->k->stats, STATS_REFUSED, EAGAIN, (size_t)-1);
+		if (h->counted)
+			quota_pending_put(l->k->quota, h->req.cred.uid);
+		return;
+	}
+	p->req = h->req;
+	p->netfd = h->fd;
+	p->ctlfd = h->ctlfd;
+	p->counted = h->counted;
+	queue_append(l, p);
+}
+
+void admission_take_handoffs(struct admission *l)
+{
+	struct keyd *k = l->k;
+	struct handoff *list, *rev = NULL;
+	int full = atomic_load(&k->listen_full);
+
+	if (full) {
+		admission_fd_calibrate(l); /* the estimate was low */
+		listen_pause(l, full - 1);
+	}
+	pthread_mutex_lock(&k->handoff_lock);
+	list = k->handoffs;
+	k->handoffs = NULL;
+	pthread_mutex_unlock(&k->handoff_lock);
+	/* Oldest first: the queue keeps the order they were admitted in. */
+	while (list) {
+		struct handoff *h = list;
+
+		list = h->next;
+		h->next = rev;
+		rev = h;
+	}
+	while (rev) {
+		struct handoff *h = rev;
+
+		rev = h->next;
+		(void)atomic_fetch_sub(&k->n_handoffs, 1);
+		if (h->kind == HANDOFF_CLIENT)
+			take_client(l, h);
+		else if (h->kind == HANDOFF_CALL)
+			take_call(l, h);
+		else
+			take_queued(l, h);
+		free(h);
+	}
+	held_publish(l);
 }
 
 void admission_expire(struct admission *l)
@@ -346,6 +424,7 @@ void admission_expire(struct admission *l)
 			client_refuse(l, c, ETIMEDOUT, "no request received in time");
 		}
 	}
+	held_publish(l);
 }
 
 

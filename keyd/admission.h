@@ -2,6 +2,7 @@
 #ifndef TLSKEY_KEYD_ADMISSION_H
 #define TLSKEY_KEYD_ADMISSION_H
 
+#include "keyd/appsock.h"
 #include "keyd/control.h"
 
 /* A control connection that has not sent its request yet. */
@@ -22,6 +23,22 @@ struct pending {
 	int counted; /* holds a max-pending-per-uid slot, as struct client */
 };
 
+/* What a worker that accepted a client hands to the accept loop
+ * (admission_worker.c): a client whose request has not arrived, a request
+ * for the accept loop (anything but START), or an admitted START that
+ * must wait for a slot behind the queue. */
+enum handoff_kind { HANDOFF_CLIENT, HANDOFF_CALL, HANDOFF_QUEUE };
+struct handoff {
+	struct handoff *next;
+	enum handoff_kind kind;
+	int ctlfd;
+	int fd;            /* CALL: the descriptor the request carried, or -1; QUEUE: the network socket */
+	int counted;       /* holds a max-pending-per-uid slot */
+	struct caller who; /* CLIENT, CALL */
+	struct tk_msg *m;  /* CALL */
+	struct keyd_request req; /* QUEUE */
+};
+
 /* The accept side's state. */
 struct admission {
 	struct keyd *k;
@@ -33,7 +50,8 @@ struct admission {
 	struct pending *head, *tail;
 	size_t n_pending;
 	unsigned next_worker;
-	int listen_paused; /* out of descriptors: not accepting for now */
+	int listen_paused; /* out of descriptors: the workers do not accept for now */
+	int stopping;      /* shutting down: nothing is dispatched, hand-offs are refused */
 	unsigned fd_base; /* descriptors open besides clients and sessions */
 	unsigned long long fd_max; /* RLIMIT_NOFILE, read again every tick */
 	unsigned long long fd_warned_ms;
@@ -67,5 +85,35 @@ void admission_tick(struct admission *a);
 
 /* Refuse (ESHUTDOWN, audited) every client and queued request. */
 void admission_shutdown(struct admission *a);
+
+/* The accept loop, each turn: take what workers handed over (clients to
+ * watch, requests to dispatch, requests to queue), and pause the
+ * listener if a worker ran out of descriptors. */
+void admission_take_handoffs(struct admission *a);
+
+/* Descriptors kept free for transient use (admission.c). */
+#define ADMISSION_FD_RESERVE(n_workers) (8u + 3u * (n_workers))
+
+/* The workers' listener (admission_worker.c).  listen_sync: each loop
+ * turn, watch or stop watching the worker's duplicate as k->listen_on
+ * says (closing it once that is -1).  accept: the listener is readable:
+ * accept one client, identify it, read its request and admit a START on
+ * this worker when a slot is free and nobody queues; everything else goes
+ * to the accept loop. */
+struct worker;
+struct ctlconn;
+extern struct ev admission_listen_tag;
+void admission_worker_listen_sync(struct worker *w);
+void admission_worker_accept(struct worker *w);
+/* cc (a client identified on this worker, its pending share held) is
+ * readable: read its request and act on it as admission_worker_accept
+ * says.  Consumes cc and the share. */
+void admission_worker_request(struct worker *w, struct ctlconn *cc);
+/* Is there room for extra more descriptors than the budget counts now
+ * (a batch of protected pairs)? */
+int admission_fd_room_for(const struct keyd *k, unsigned extra);
+
+/* The accept loop: tell every worker to look at k->listen_on again. */
+void admission_workers_wake(struct keyd *k);
 
 #endif

@@ -186,14 +186,14 @@ static int tcp_pair(int ls, const struct sockaddr_in *a, int sv[2])
 int appsock_pool_fill(struct appsock_pool *p)
 {
 	struct sockaddr_in a;
-	int ls, r = 0;
+	int ls, r = 0, want = p->batch < 1 ? 1 : p->batch > APPSOCK_POOL ? APPSOCK_POOL : p->batch;
 
-	if (p->n >= APPSOCK_POOL)
+	if (p->n >= want)
 		return 0;
 	ls = batch_listener(&a);
 	if (ls < 0)
 		return ls;
-	while (p->n < APPSOCK_POOL) {
+	while (p->n < want) {
 		r = tcp_pair(ls, &a, p->fd[p->n]);
 		if (r < 0)
 			break;

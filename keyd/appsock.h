@@ -13,12 +13,13 @@
 struct appsock_pool {
 	int n;
 	int used; /* a pair was taken: worth keeping filled */
+	int batch; /* pairs a fill makes, at most APPSOCK_POOL: fewer near the descriptor limit */
 	atomic_ullong *ready; /* a daemon-wide count of pairs in pools (STATUS), or NULL */
 	int fd[APPSOCK_POOL][2]; /* [0] the daemon's end, [1] the application's */
 };
 
-/* Top pool up to APPSOCK_POOL pairs (workers call it when the pool they
- * use ran empty, before they wait for events).  Returns 0 if it holds any, else a
+/* Top pool up to pool->batch pairs (at least one; workers call it when
+ * the pool they use ran empty, before they wait for events).  Returns 0 if it holds any, else a
  * negative errno. */
 int appsock_pool_fill(struct appsock_pool *pool);
 /* Close every pair left in pool. */

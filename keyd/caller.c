@@ -324,7 +324,12 @@ static void caller_unit_remember(const struct caller *c, unsigned long long key,
 	pthread_mutex_unlock(&unit_cache_lock);
 }
 
-int caller_identify(int ctlfd, struct caller *ret)
+int caller_still_there(int pidfd)
+{
+	return pidfd < 0 ? -1 : pidfd_alive(pidfd);
+}
+
+int caller_identify(int ctlfd, struct caller *ret, int *ret_pidfd)
 {
 	struct caller c;
 	socklen_t len = sizeof(c.cred);
@@ -372,11 +377,14 @@ int caller_identify(int ctlfd, struct caller *ret)
 	 * the start time has clock-tick resolution, and a PID can be reused
 	 * within one tick. */
 	c.verified = pidfd >= 0 && alive;
-	(void)tk_close(pidfd);
+	if (!alive || !ret_pidfd)
+		pidfd = tk_close(pidfd);
 	if (!alive) {
 		caller_done(&c);
 		return -ESRCH;
 	}
+	if (ret_pidfd)
+		*ret_pidfd = pidfd;
 	caller_unit_remember(&c, key, now);
 	*ret = c; /* the group list now owned by *ret */
 	return 0;

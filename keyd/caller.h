@@ -45,8 +45,14 @@ struct acl_subject caller_subject_view(const struct keyd_subject *s, const char 
 /* Fill in the caller's credentials and attributes from its socket.
  * Returns 0 and fills *ret (which then owns memory: caller_done()),
  * -ESRCH if the process went away while it was read, another negative
- * errno if the socket gives no credentials; *ret untouched on failure. */
-int caller_identify(int ctlfd, struct caller *ret);
+ * errno if the socket gives no credentials; *ret untouched on failure.
+ * With ret_pidfd, the pidfd of the process that connected is kept there
+ * (-1 where the kernel has none) for caller_still_there(). */
+int caller_identify(int ctlfd, struct caller *ret, int *ret_pidfd);
+
+/* Is the process behind pidfd (caller_identify's) still running?  1 yes,
+ * 0 no, -1 cannot be told (no pidfd). */
+int caller_still_there(int pidfd);
 
 /* Free what a caller owns; idempotent, NULL ok. */
 void caller_done(struct caller *c);

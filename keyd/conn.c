@@ -14,6 +14,7 @@
 
 #include "common/util.h"
 #include "keyd/conn.h"
+#include "keyd/ctlconn.h"
 #include "keyd/ocsp_fetch.h"
 #include "keyd/dane_match.h"
 #include "keyd/gen.h"
@@ -161,6 +162,8 @@ enum conn_status conn_close(struct conn *c, int err, const char *why)
 	ev_close(w, &c->net);
 	ev_close(w, &c->app);
 	ev_close(w, &c->ctl);
+	ctlconn_free(c->cc); /* its socket was ctl, closed just now */
+	c->cc = NULL;
 	c->app_out = tk_close(c->app_out);
 	if (c->to_app) {
 		tk_wipe(c->to_app, c->to_app_len);

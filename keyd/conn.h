@@ -20,6 +20,7 @@
 
 struct worker;
 struct worker_keyset;
+struct ctlconn;
 struct dane_answer;
 
 /* What an entry point left of the conn it was given.  CONN_CLOSED: it was
@@ -29,7 +30,7 @@ enum conn_status { CONN_LIVE = 0, CONN_CLOSED };
 #define CONN_MUST_CHECK __attribute__((warn_unused_result))
 
 /* What an epoll event refers to: one of a conn's descriptors. */
-enum ev_kind { EV_NET = 1, EV_APP, EV_CTL };
+enum ev_kind { EV_NET = 1, EV_APP, EV_CTL, EV_IDLE /* a parked control connection (ctlconn.h) */ };
 struct ev {
 	uint8_t kind;
 	uint32_t mask; /* events currently registered, 0 = not registered */
@@ -147,6 +148,8 @@ struct conn {
 	unsigned long long bytes_in, bytes_out; /* plaintext from / to the peer */
 	unsigned long long hs_bytes_in;         /* bytes received from the peer (TLS records) */
 	int app_out;               /* the caller's end of it until delivery, or -1 */
+	struct ctlconn *cc;        /* who is on ctl, kept for its next request (ctlconn.h), or NULL */
+	int keep_ctl;              /* the RESULT said ctl stays open: parked after delivery */
 	uint8_t *to_app;          /* decrypted bytes the app has not taken */
 	size_t to_app_len, to_app_off;
 	uint8_t *to_net;          /* bytes owed to the peer it has not taken (relay_io.c) */

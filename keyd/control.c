@@ -296,6 +296,33 @@ int control_dispatch(struct control_call *x)
 	return e->handle(x);
 }
 
+int control_recv(int ctlfd, const struct caller *who, struct tk_msg *m, int *ret_fd)
+{
+	int r = tk_msg_recv(ctlfd, m, ret_fd);
+
+	if (r == -EAGAIN)
+		return r;
+	if (r == -EMFILE) {
+		struct keyd_audit a = { .event = "refused", .cred = &who->cred,
+					.unit = who->unit[0] ? who->unit : NULL, .err = EAGAIN,
+					.sign_us = -1, .handshake_ms = -1,
+					.detail = "out of file descriptors" };
+
+		keyd_log(LOG_ERR, "uid=%u pid=%d: out of file descriptors, request dropped",
+			 (unsigned)who->cred.uid, (int)who->cred.pid);
+		keyd_audit(&a);
+		tk_msg_send_result(ctlfd, EAGAIN, "tlskeyd is out of file descriptors, try again later");
+		return r;
+	}
+	if (r < 0) {
+		keyd_log(LOG_WARNING, "uid=%u pid=%d: malformed request: %s", (unsigned)who->cred.uid,
+			 (int)who->cred.pid, strerror(-r));
+		if (r != -ECONNRESET)
+			tk_msg_send_result(ctlfd, -r, "malformed request");
+	}
+	return r;
+}
+
 int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *ret_req,
 		  int *ret_netfd)
 {
@@ -306,36 +333,13 @@ int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct ke
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	r = tk_msg_recv(ctlfd, m, &netfd);
-	if (r == -EAGAIN)
-		goto out;
-	if (r == -EMFILE) {
-		keyd_log(LOG_ERR, "uid=%u pid=%d: out of file descriptors, request dropped",
-			 (unsigned)who->cred.uid, (int)who->cred.pid);
-		{
-			struct keyd_audit a = { .event = "refused", .cred = &who->cred,
-						.unit = who->unit[0] ? who->unit : NULL, .err = EAGAIN,
-						.sign_us = -1, .handshake_ms = -1,
-						.detail = "out of file descriptors" };
-			keyd_audit(&a);
-		}
-		tk_msg_send_result(ctlfd, EAGAIN, "tlskeyd is out of file descriptors, try again later");
-		goto out;
-	}
-	if (r < 0) {
-		keyd_log(LOG_WARNING, "uid=%u pid=%d: malformed request: %s", (unsigned)who->cred.uid,
-			 (int)who->cred.pid, strerror(-r));
-		if (r != -ECONNRESET)
-			tk_msg_send_result(ctlfd, -r, "malformed request");
-		goto out;
-	}
-	{
+	r = control_recv(ctlfd, who, m, &netfd);
+	if (r == 0) {
 		struct control_call x = { .k = k, .ctlfd = ctlfd, .who = who, .m = m, .fd = netfd,
 					  .ret_req = ret_req, .ret_netfd = ret_netfd };
 
 		r = control_dispatch(&x);
 	}
-out:
 	free(m);
 	return r;
 }
@@ -432,8 +436,8 @@ static int handle_start(struct control_call *x)
 	memset(&q, 0, sizeof(q));
 	start_keep(&q.msg, m);
 	/* The generation in force now serves this request to its end, even
-	 * if a reload publishes another meanwhile. */
-	q.gen = gen_ref(k->gen);
+	 * if a reload publishes another meanwhile (workers admit too). */
+	q.gen = keyd_gen_current(k);
 	/* The caller's timer may shorten the handshake, never lengthen it past
 	 * handshake-timeout: a slot held for an hour by a silent peer is a
 	 * slot nobody else gets. */

@@ -15,6 +15,12 @@
 int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *ret_req,
 		  int *ret_netfd);
 
+/* Read one request from ctlfd into m (and the descriptor it carries, or
+ * -1).  Returns 0; -EAGAIN if nothing complete arrived yet; another
+ * negative errno when the request was unreadable, after logging and
+ * answering the caller (not when it reset the connection). */
+int control_recv(int ctlfd, const struct caller *who, struct tk_msg *m, int *ret_fd);
+
 /* Turn a client away: audit record ("refused", cred or, if NULL, the
  * socket's SO_PEERCRED), a failure result with err and why, and a close
  * that lets the client read that result (no reset from unread input;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "keyd/gen.h"
+#include "keyd/keyd.h"
 #include "keyd/log.h"
 #include "keyd/ocsp.h"
 #include "keyd/quota.h"
@@ -46,6 +47,16 @@ struct keyd_gen *gen_ref(struct keyd_gen *g)
 {
 	if (g)
 		(void)atomic_fetch_add(&g->refs, 1);
+	return g;
+}
+
+struct keyd_gen *keyd_gen_current(struct keyd *k)
+{
+	struct keyd_gen *g;
+
+	pthread_mutex_lock(&k->gen_lock);
+	g = gen_ref(k->gen);
+	pthread_mutex_unlock(&k->gen_lock);
 	return g;
 }
 

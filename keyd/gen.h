@@ -10,6 +10,7 @@
 
 #include "keyd/conf.h"
 
+struct keyd;
 struct vcache;
 struct quota;
 struct tickets;
@@ -96,6 +97,10 @@ int gen_identity_build(struct keyd_gen *g, size_t i, struct gen_errors *errs);
 /* A new reference to g (NULL ok), and dropping one: the last frees g. */
 struct keyd_gen *gen_ref(struct keyd_gen *g);
 void gen_unref(struct keyd_gen *g);
+
+/* A reference to the generation in force (k->gen), from any thread:
+ * under k->gen_lock, which the swap in reload.c holds too. */
+struct keyd_gen *keyd_gen_current(struct keyd *k);
 
 /* Which settings differ between old and fresh that only a restart can
  * apply (socket, workers, module): "socket, workers" into out, "" if

@@ -33,6 +33,7 @@
 #include "keyd/handshake.h"
 #include "keyd/relay.h"
 #include "keyd/appsock.h"
+#include "keyd/ctlconn.h"
 #include "keyd/signer.h"
 #include "keyd/trust.h"
 #include "keyd/reeval.h"
@@ -331,6 +332,7 @@ static enum conn_status deliver(struct conn *c, const char *event, const char *d
 		free(c->info);
 		c->info = NULL;
 	}
+	c->keep_ctl = ctlconn_keepable(c);
 	outcome_send_result(c, 0, NULL, c->app_out);
 	/* The caller has its own copy now (or is gone). */
 	c->app_out = tk_close(c->app_out);
@@ -341,9 +343,9 @@ static enum conn_status deliver(struct conn *c, const char *event, const char *d
 	/* The candidates (10.5 KiB) served the pick only: not kept per session. */
 	vhost_free(c->req.vhost);
 	c->req.vhost = NULL;
-	/* The handshake slot is free: the caller and the relay take over. */
-	(void)conn_ev_update(c, &c->ctl, 0);
-	c->ctl.fd = tk_close(c->ctl.fd);
+	/* The handshake slot is free: the caller and the relay take over;
+	 * the control connection waits for the caller's next start. */
+	ctlconn_park(c);
 	conn_set_state(c, CONN_RELAY);
 	return relay_begin(c);
 }

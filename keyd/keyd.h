@@ -24,6 +24,7 @@ struct keyd_gen;
 struct upgrade;
 struct dane_resolver;
 struct ocsp_fetcher;
+struct handoff;
 
 struct keyd {
 	/* The generation in force (gen.h) and its configuration.  Both are
@@ -33,6 +34,7 @@ struct keyd {
 	struct keyd_conf *conf;
 	struct keyd_gen *gen;
 	atomic_uint gen_serial; /* k->gen->serial, for workers to drop old keys */
+	pthread_mutex_t gen_lock; /* the swap of k->gen, against keyd_gen_current() on workers */
 	char reload_note[256];  /* last reload's outcome for STATUS= (accept thread) */
 	struct upgrade *upgrade; /* main.c's, for the UPGRADE request (accept thread) */
 	atomic_int drain_cut;    /* shutting down at the upgrade's drain limit */
@@ -54,6 +56,23 @@ struct keyd {
 	atomic_uint reset_acks;
 	unsigned long long last_reset_ms; /* accept loop only (p11reset_step) */
 	struct stats *stats; /* counters for STATUS (stats.h); NULL before start-up made it */
+	/* Admission on the workers (admission_worker.c).  Each worker watches
+	 * its own duplicate of the listener while listen_on is 1; the accept
+	 * loop sets 0 to pause (descriptors), -1 once the listener is gone
+	 * (upgrade, shutdown).  A worker that runs out of descriptors sets
+	 * listen_full (1 + errno) for the accept loop to pause and log.  What
+	 * a worker does not finish itself it hands to the accept loop. */
+	int listen_fd;            /* the accept loop's; workers duplicate it at start */
+	atomic_int listen_on;
+	atomic_int listen_full;
+	atomic_uint adm_held;     /* clients and queued requests the accept loop holds */
+	atomic_uint adm_clients;  /* of those, clients whose request it waits for */
+	atomic_uint max_pending;  /* the setting in force, for workers */
+	atomic_uint n_handoffs;   /* handed over, not yet taken */
+	atomic_uint n_parked;     /* control connections parked between requests, all workers */
+	atomic_ullong fd_base, fd_max; /* the descriptor budget (admission_fd_calibrate) */
+	pthread_mutex_t handoff_lock;
+	struct handoff *handoffs; /* newest first, under handoff_lock */
 	struct dane_resolver *dane; /* TLSA lookups (dane.h); NULL without dns-resolver */
 	struct ocsp_fetcher *ocsp;  /* online OCSP (ocsp_fetch.h); NULL if it could not start */
 };

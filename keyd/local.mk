@@ -14,6 +14,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/dane_match.c keyd/dane_match.h \
 	keyd/aclstore.c keyd/aclstore.h \
 	keyd/admission.c keyd/admission.h \
+	keyd/admission_worker.c keyd/ctlconn.c keyd/ctlconn.h \
 	keyd/caller.c keyd/caller.h \
 	keyd/check.c keyd/check.h \
 	keyd/control.c keyd/control.h keyd/control_info.c \

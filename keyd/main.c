@@ -125,8 +125,11 @@ static void upgrade_step(struct loop *l, int readable)
 		return;
 	}
 	l->up_watched = 0;
-	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listen_fd, NULL);
-	l->listen_fd = l->adm.listen_fd = tk_close(l->listen_fd);
+	/* The workers close their duplicates; connections they accepted
+	 * meanwhile are served here. */
+	atomic_store(&l->k->listen_on, -1);
+	admission_workers_wake(l->k);
+	l->listen_fd = l->adm.listen_fd = l->k->listen_fd = tk_close(l->listen_fd);
 	l->own_socket = 0; /* the new process removes it at its exit */
 	l->drain_until_ms = tk_now_ms() + (unsigned long long)l->k->conf->upgrade_drain_s * 1000;
 	keyd_log(LOG_NOTICE, "upgrade: draining %u sessions for up to %u s", atomic_load(&l->k->sessions),
@@ -180,6 +183,9 @@ static int run(struct loop *l)
 	if (sd_watchdog_enabled(0, &wd_usec) > 0)
 		l->watchdog_ms = wd_usec / 1000;
 	l->idle_since_ms = tk_now_ms();
+	/* The workers accept from now on. */
+	atomic_store(&l->k->listen_on, 1);
+	admission_workers_wake(l->k);
 	keyd_notify("READY=1\nSTATUS=accepting requests");
 	/* The CRL watches exist from "ready" on, not from the first wake-up
 	 * (up to a second later: a CRL written then went unnoticed). */
@@ -204,9 +210,7 @@ static int run(struct loop *l)
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 
-			if (p == &tags[TAG_LISTEN]) {
-				admission_accept(&l->adm);
-			} else if (p == &tags[TAG_SIGNAL]) {
+			if (p == &tags[TAG_SIGNAL]) {
 				handle_signal(l);
 			} else if (p == &tags[TAG_DONE]) {
 				eventfd_t v;
@@ -224,6 +228,7 @@ static int run(struct loop *l)
 				admission_readable(&l->adm, p);
 			}
 		}
+		admission_take_handoffs(&l->adm);
 		admission_expire(&l->adm);
 		p11reset_step(l->k, tk_now_ms());
 		admission_dispatch(&l->adm);
@@ -246,6 +251,8 @@ static void keyd_free(struct keyd *k)
 	quota_free(k->quota);
 	(void)tk_close(k->donefd);
 	pthread_mutex_destroy(&k->acl_lock);
+	pthread_mutex_destroy(&k->gen_lock);
+	pthread_mutex_destroy(&k->handoff_lock);
 	/* k->conf is the generation's once there is one. */
 	if (k->gen)
 		gen_unref(k->gen);
@@ -352,9 +359,9 @@ static int loop_open(struct loop *l, const char *socket_override, const sigset_t
 		return r;
 	if (upgrade_child_env_listener(l) < 0)
 		return -EINVAL;
-	e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &tags[TAG_LISTEN] };
-	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &e);
-	e.data.ptr = &tags[TAG_SIGNAL];
+	/* The listener is the workers' (admission_worker.c), each through
+	 * its own duplicate: not in this epoll set. */
+	e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &tags[TAG_SIGNAL] };
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->sig_fd, &e);
 	e.data.ptr = &tags[TAG_DONE];
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->k->donefd, &e);
@@ -424,6 +431,9 @@ static void early_init(struct keyd *k, struct loop *l, sigset_t *mask, char **ar
 	l->adm.k = k;
 	l->adm.listen_tag = &tags[TAG_LISTEN];
 	pthread_mutex_init(&k->acl_lock, NULL);
+	pthread_mutex_init(&k->gen_lock, NULL);
+	pthread_mutex_init(&k->handoff_lock, NULL);
+	k->listen_fd = -1;
 	if (upgrade_init(&l->up, argv) == 0)
 		k->upgrade = &l->up;
 	process_harden();
@@ -493,6 +503,7 @@ int main(int argc, char **argv)
 		r = ocsp_fetcher_new(k.conf->ocsp_cache_size, k.donefd, &k.ocsp);
 	if (r < 0)
 		goto out;
+	k.listen_fd = l.listen_fd; /* each worker takes a duplicate */
 	r = start_workers(&k, &started);
 	if (r < 0)
 		goto out;
@@ -511,11 +522,19 @@ int main(int argc, char **argv)
 	r = run(&l);
 
 out:
+	/* No worker accepts any more; what they handed over until they
+	 * stopped is refused with the rest. */
+	atomic_store(&k.listen_on, -1);
+	if (k.workers)
+		admission_workers_wake(&k);
+	l.adm.stopping = 1;
 	admission_shutdown(&l.adm);
 	dane_resolver_stop(k.dane); /* no answer may reach a stopped worker */
 	ocsp_fetcher_stop(k.ocsp);
 	for (int i = 0; i < started; i++)
 		worker_stop(&k.workers[i]);
+	admission_take_handoffs(&l.adm);
+	admission_shutdown(&l.adm);
 	dane_resolver_free(k.dane);
 	ocsp_fetcher_free(k.ocsp);
 	if (started)

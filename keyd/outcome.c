@@ -64,6 +64,10 @@ void outcome_send_result(struct conn *c, int err, const char *message, int passf
 		if (c->mapped_user[0])
 			(void)tk_msg_set_str(m, TK_TAG_MAPPED_USER, c->mapped_user);
 		(void)tk_msg_set_str(m, TK_TAG_ALPN_SELECTED, c->alpn);
+		if (c->keep_ctl) {
+			m->keep = 1;
+			m->present |= 1u << TK_TAG_KEEP;
+		}
 	}
 	r = tk_msg_send(c->ctl.fd, m, passfd);
 	free(m);

@@ -137,8 +137,10 @@ static void publish(struct keyd *k, struct keyd_gen *g, struct acl *acl)
 	struct keyd_gen *old = k->gen;
 
 	aclstore_publish(k, acl);
+	pthread_mutex_lock(&k->gen_lock);
 	k->gen = g;
 	k->conf = g->conf;
+	pthread_mutex_unlock(&k->gen_lock);
 	atomic_store(&k->gen_serial, g->serial);
 	quota_set_pending_per_uid(k->quota, g->conf->max_pending_per_uid);
 	/* Workers drop their keys of the old generation once idle. */

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,9 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "keyd/admission.h"
 #include "keyd/conn.h"
+#include "keyd/ctlconn.h"
 #include "keyd/dane_conn.h"
 #include "keyd/ocsp_conn.h"
 #include "keyd/gen.h"
@@ -52,6 +55,7 @@ static struct conn *conn_of(struct ev *ev)
 
 static void bury(struct worker *w)
 {
+	ctlconn_bury(w);
 	while (w->grave) {
 		struct conn *c = w->grave;
 		w->grave = c->next;
@@ -59,7 +63,9 @@ static void bury(struct worker *w)
 	}
 }
 
-int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd)
+/* A conn for an admitted request (its references now c's), or NULL with
+ * everything released. */
+static struct conn *conn_make(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
@@ -69,7 +75,7 @@ int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, i
 		acl_unref(req->acl);
 		gen_unref(req->gen);
 		vhost_free(req->vhost);
-		return -ENOMEM;
+		return NULL;
 	}
 	c->req = *req; /* acl and generation references now owned by c */
 	c->net = (struct ev){ .kind = EV_NET, .fd = netfd };
@@ -78,8 +84,17 @@ int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, i
 	c->ctl = (struct ev){ .kind = EV_CTL, .fd = ctlfd };
 	c->w = w;
 	c->state = CONN_HANDSHAKE;
-	c->hs_slot = 1; /* taken by the caller (dispatch_pending) */
+	c->hs_slot = 1; /* taken by the caller (admission) */
 	c->sign_us = -1;
+	return c;
+}
+
+int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd)
+{
+	struct conn *c = conn_make(w, req, netfd, ctlfd);
+
+	if (!c)
+		return -ENOMEM;
 	(void)atomic_fetch_add(&w->k->handshakes, 1);
 	(void)atomic_fetch_add(&w->k->sessions, 1);
 	pthread_mutex_lock(&w->lock);
@@ -88,6 +103,61 @@ int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, i
 	pthread_mutex_unlock(&w->lock);
 	(void)eventfd_write(w->wakefd, 1);
 	return 0;
+}
+
+/* c joins this worker's conns and its handshake starts. */
+static void adopt_one(struct worker *w, struct conn *c)
+{
+	c->prev = NULL;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->n_conns++;
+	w->n_handshakes++;
+	conn_set_timed(c, 1);
+	if (keys_attach(c) < 0) {
+		(void)handshake_fail(c, ENOMEM, "out of memory");
+		return;
+	}
+	/* A failed start closed c; its memory goes with the batch.
+	 * DANE may first look up the server's TLSA records. */
+	if (dane_conn_begin(c) == CONN_CLOSED)
+		return;
+}
+
+void worker_adopt(struct worker *w, const struct keyd_request *req, int netfd, struct ctlconn *cc)
+{
+	struct keyd_gen *g = gen_ref(req->gen); /* conn_make() may drop the request's */
+	uint32_t mask = cc->ev.mask;
+	struct conn *c = conn_make(w, req, netfd, cc->ev.fd);
+
+	cc->ev.fd = -1; /* the conn's now (or closed) */
+	cc->ev.mask = 0;
+	if (c) {
+		c->cc = cc;
+		/* A parked socket stays registered, its events now the conn's:
+		 * one MOD rather than DEL and ADD. */
+		if (mask) {
+			struct epoll_event e = { .events = mask, .data.ptr = &c->ctl };
+
+			if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->ctl.fd, &e) == 0)
+				c->ctl.mask = mask;
+			else
+				(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->ctl.fd, NULL);
+		}
+	} else {
+		ctlconn_free(cc);
+		/* The slot admission claimed for it. */
+		quota_handshake_put(g->quota, req->cred.uid, req->id_index);
+		(void)atomic_fetch_sub(&w->k->handshakes, 1);
+		keyd_slot_free(w->k);
+	}
+	gen_unref(g);
+	if (!c)
+		return;
+	(void)atomic_fetch_add(&w->k->sessions, 1);
+	adopt_one(w, c);
 }
 
 static void adopt_inbox(struct worker *w)
@@ -100,22 +170,7 @@ static void adopt_inbox(struct worker *w)
 	pthread_mutex_unlock(&w->lock);
 	while ((c = list)) {
 		list = c->next;
-		c->prev = NULL;
-		c->next = w->conns;
-		if (w->conns)
-			w->conns->prev = c;
-		w->conns = c;
-		w->n_conns++;
-		w->n_handshakes++;
-		conn_set_timed(c, 1);
-		if (keys_attach(c) < 0) {
-			(void)handshake_fail(c, ENOMEM, "out of memory");
-			continue;
-		}
-		/* A failed start closed c; its memory goes with the batch.
-		 * DANE may first look up the server's TLSA records. */
-		if (dane_conn_begin(c) == CONN_CLOSED)
-			continue;
+		adopt_one(w, c);
 	}
 }
 
@@ -135,6 +190,12 @@ static int next_timeout(struct worker *w)
 		if (c->retransmit_ms && c->retransmit_ms < best)
 			best = c->retransmit_ms;
 	}
+	{
+		int t = ctlconn_next_timeout(w, now);
+
+		if (t >= 0 && (!best || now + (unsigned long long)t < best))
+			best = now + (unsigned long long)t;
+	}
 	if (!best)
 		return -1;
 	return best <= now ? 0 : (int)(best - now > 60000 ? 60000 : best - now);
@@ -145,6 +206,7 @@ static void expire(struct worker *w)
 	unsigned long long now = tk_now_ms();
 	struct conn *c = w->timed, *next;
 
+	ctlconn_expire(w, now);
 	for (; c; c = next) {
 		enum conn_status st = CONN_LIVE;
 
@@ -188,10 +250,18 @@ static void reset_check(struct worker *w)
 
 /* One epoll event.  A conn closed by an earlier event of the same batch
  * is still in memory (dead): its later events are dropped here. */
-static enum conn_status dispatch(struct ev *ev, uint32_t events)
+static enum conn_status dispatch(struct worker *w, struct ev *ev, uint32_t events)
 {
-	struct conn *c = conn_of(ev);
+	struct conn *c;
 
+	if (ev->kind == EV_IDLE) {
+		struct ctlconn *cc = (struct ctlconn *)(void *)ev; /* ev is its first member */
+
+		if (!cc->dead)
+			ctlconn_event(w, cc, events);
+		return CONN_LIVE;
+	}
+	c = conn_of(ev);
 	if (!c || c->dead)
 		return CONN_CLOSED;
 	if (c->state != CONN_HANDSHAKE)
@@ -222,7 +292,11 @@ static void *worker_main(void *arg)
 				(void)eventfd_read(w->wakefd, &v);
 				continue;
 			}
-			if (dispatch(ev, evs[i].events) == CONN_CLOSED)
+			if (ev == &admission_listen_tag) {
+				admission_worker_accept(w);
+				continue;
+			}
+			if (dispatch(w, ev, evs[i].events) == CONN_CLOSED)
 				continue; /* freed by bury() after the batch */
 		}
 		expire(w);
@@ -234,8 +308,12 @@ static void *worker_main(void *arg)
 		reeval_worker_run(w); /* after a reload: sessions no longer allowed */
 		keys_prune(w); /* after a reload: keys of the old generation */
 		bury(w);
-		/* Before waiting: the next batch of protected pairs. */
-		if (w->pool.used && w->pool.n == 0)
+		admission_worker_listen_sync(w);
+		/* Before waiting: the next batch of protected pairs, a whole
+		 * one only where the descriptor budget has room for it (else
+		 * pairs are made one at a time, as they are needed). */
+		w->pool.batch = admission_fd_room_for(w->k, 2 * APPSOCK_POOL + 1) ? APPSOCK_POOL : 1;
+		if (w->pool.used && w->pool.n == 0 && w->pool.batch > 1)
 			(void)appsock_pool_fill(&w->pool);
 		pthread_mutex_lock(&w->lock);
 		stop = w->stop;
@@ -244,6 +322,7 @@ static void *worker_main(void *arg)
 			break;
 	}
 	wcmd_run(w); /* the last ones queued before stop: answered */
+	ctlconn_close_all(w);
 	/* Shutting down.  A caller whose handshake is still running hears why
 	 * its descriptor goes away, rather than seeing it just closed. */
 	for (struct conn *c = w->conns, *next; c; c = next) {
@@ -281,6 +360,9 @@ int worker_start(struct keyd *k, struct worker *w, unsigned index)
 	memset(w, 0, sizeof(*w));
 	w->k = k;
 	w->index = index;
+	/* Its own duplicate of the listener: it watches and closes it on its
+	 * own thread (admission_worker_listen_sync). */
+	w->listen_fd = k->listen_fd >= 0 ? fcntl(k->listen_fd, F_DUPFD_CLOEXEC, 3) : -1;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	w->scratch = malloc(RELAY_IO_SCRATCH_SIZE);
@@ -318,6 +400,7 @@ void worker_stop(struct worker *w)
 	ocsp_conn_drop(w);
 	keys_free_all(w);
 	appsock_pool_drain(&w->pool);
+	w->listen_fd = tk_close(w->listen_fd);
 	if (w->scratch)
 		tk_wipe(w->scratch, RELAY_IO_SCRATCH_SIZE); /* relayed plaintext passed through it */
 	free(w->scratch);

@@ -75,6 +75,11 @@ struct worker {
 	unsigned reeval_last_acl_gen;
 	atomic_int reeval_pending; /* set with them: the loop looks here first, lock-free */
 	struct appsock_pool pool; /* protected descriptor pairs made ahead (appsock.h) */
+	int listen_fd;  /* its duplicate of the listener, -1 once gone (admission_worker.c) */
+	int listening;  /* listen_fd is in the epoll set */
+	struct ctlconn *parked_head, *parked_tail; /* control connections between requests (ctlconn.c) */
+	unsigned n_parked;
+	struct ctlconn *cc_grave; /* closed during the batch, freed after it */
 	uint8_t *scratch;      /* RELAY_IO_SCRATCH_SIZE bytes: the relay's buffers */
 	struct relay_io rio;   /* who holds which part of scratch */
 	struct dane_job *dane_done;    /* TLSA lookups answered (dane.c), protected by lock */
@@ -93,5 +98,11 @@ void worker_stop(struct worker *w);
  * ownership of netfd, ctlfd and req->acl in all cases, and with them the
  * handshake slot the caller took.  Returns 0 or -ENOMEM. */
 int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd);
+
+/* The same on w's own thread, for a request it admitted itself on the
+ * control connection cc with the handshake slot already claimed
+ * (k->handshakes and the shares): the handshake starts now, cc goes with
+ * the conn.  On failure everything, the slot included, is released. */
+void worker_adopt(struct worker *w, const struct keyd_request *req, int netfd, struct ctlconn *cc);
 
 #endif

@@ -110,14 +110,19 @@ int lib_wait_readable(int sock, unsigned long long deadline, unsigned budget)
 	}
 }
 
+const char *lib_daemon_path(void)
+{
+	const char *path = secure_getenv("TLSKEYD_SOCKET");
+
+	return path && *path ? path : TLSKEYD_DEFAULT_SOCKET;
+}
+
 int lib_daemon_connect(int *ret_sock, unsigned budget)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = secure_getenv("TLSKEYD_SOCKET");
+	const char *path = lib_daemon_path();
 	int s;
 
-	if (!path || !*path)
-		path = TLSKEYD_DEFAULT_SOCKET;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		lib_set_error("daemon socket path too long: %s", path);
 		return -ENAMETOOLONG;

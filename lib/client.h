@@ -2,6 +2,8 @@
 #ifndef TLSKEY_LIB_CLIENT_H
 #define TLSKEY_LIB_CLIENT_H
 
+#include <sys/types.h>
+
 /* Set the calling thread's tlskey_last_error() text. */
 void lib_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -22,6 +24,28 @@ unsigned long long lib_wait_deadline(unsigned budget);
 /* Wait until sock is readable or the deadline passes.  0, -ETIMEDOUT
  * (the error text says so) or another negative errno. */
 int lib_wait_readable(int sock, unsigned long long deadline, unsigned budget);
+
+/* The daemon's socket: TLSKEYD_SOCKET or the default. */
+const char *lib_daemon_path(void);
+
+/* Who this process is, as the daemon saw it when a control connection
+ * was made (lib/ctlpool.c). */
+#define LIB_POOL_GROUPS 64
+struct lib_self {
+	unsigned forks; /* fork()s this process is a child of */
+	uid_t euid;
+	gid_t egid;
+	int n_groups; /* -1: more than LIB_POOL_GROUPS (then nothing is kept) */
+	gid_t groups[LIB_POOL_GROUPS];
+	char path[108];
+};
+
+/* A control connection to the daemon at path that it kept after an
+ * earlier start of this process with its current credentials, or -1;
+ * *self is filled in either way, for give: keep fd for the next start of
+ * the same identity (or close it). */
+int lib_ctlpool_take(const char *path, struct lib_self *self);
+void lib_ctlpool_give(int fd, const struct lib_self *self);
 
 /* Connect to the daemon's socket (TLSKEYD_SOCKET), with sends bounded by
  * budget ms.  0 and the socket in *ret_sock, or a negative errno. */

@@ -121,8 +121,16 @@ static int sni_cb_call(const struct sni_cb *cb, const char *name)
  * -ETIMEDOUT).  Consumes sock, except that with `one_step` it returns
  * -EINPROGRESS after answering a query, leaving sock open.  Returns the
  * protected fd or a negative errno; last_error is set. */
+/* A blocking start on a connection that may be kept (ctlpool.c): may_keep
+ * in; kept when the daemon said it keeps the connection (sock is then
+ * left open for the pool), unanswered when the daemon closed it before
+ * any answer (a kept connection it had closed: try a new one). */
+struct await_keep {
+	int may_keep, kept, unanswered;
+};
+
 static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigned budget, char *peername,
-			size_t peername_len, char *alpn, size_t alpn_len)
+			size_t peername_len, char *alpn, size_t alpn_len, struct await_keep *kp)
 {
 	unsigned long long deadline = lib_wait_deadline(budget);
 	char why[TK_MESSAGE_MAX + 1] = "";
@@ -138,6 +146,8 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 		r = tk_msg_recv(sock, &m, &newfd);
 		if (r == -ECONNRESET) {
 			lib_set_error("tlskeyd closed the connection");
+			if (kp && queries == 0)
+				kp->unanswered = 1;
 			goto out;
 		}
 		if (r < 0) {
@@ -209,9 +219,70 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 	}
 	lib_error_clear();
 	r = newfd;
+	if (kp && kp->may_keep && TK_HAS(&m, TK_TAG_KEEP) && m.keep == 1) {
+		kp->kept = 1;
+		return r; /* sock stays open, for the next start */
+	}
 out:
 	(void)tk_close(sock);
 	return r;
+}
+
+/* Send start with *fd to the daemon and, unless non-blocking, wait for its
+ * verdict.  A blocking start takes a control connection the daemon kept
+ * (ctlpool.c) if there is one, and keeps *fd until the answer: if that
+ * connection turns out closed unread (the daemon restarted, or let it go
+ * idle), the start goes on the next kept one or a new one.  Returns the protected
+ * descriptor (non-blocking: the pending one) or a negative errno; *fd is
+ * closed (-1) once the daemon has it, left to the caller otherwise. */
+static int start_send(const struct tk_msg *start, const struct tlskey_options *o,
+		      const struct sni_cb *cb, unsigned budget, int *fd, char *peername,
+		      size_t peername_len)
+{
+	const char *path = lib_daemon_path();
+	struct lib_self self;
+
+	for (;;) {
+		struct await_keep kp = { .may_keep = !o->nonblocking };
+		int sock = o->nonblocking ? -1 : lib_ctlpool_take(path, &self);
+		int reused = sock >= 0, r;
+
+		if (sock < 0) {
+			r = lib_daemon_connect(&sock, budget);
+			if (r < 0)
+				return r;
+		}
+		r = tk_msg_send(sock, start, *fd);
+		if ((r == -EPIPE || r == -ECONNRESET) && reused) {
+			(void)tk_close(sock); /* closed by the daemon meanwhile */
+			continue;
+		}
+		if (r == -EPIPE || r == -ECONNRESET) {
+			r = refused_early(sock, r);
+			(void)tk_close(sock);
+			return r;
+		}
+		if (r < 0) {
+			lib_set_error("sending request to tlskeyd: %s", strerror(-r));
+			(void)tk_close(sock);
+			return r;
+		}
+		/* The daemon holds its own reference now; ours is no longer
+		 * needed, unless this connection may have been closed unread. */
+		if (!reused)
+			*fd = tk_close(*fd);
+		if (o->nonblocking)
+			return sock; /* the caller polls it: the pending descriptor */
+		r = await_result(sock, cb, 0, budget, peername, peername_len, o->alpn_selected,
+				 o->alpn_selected_len, &kp);
+		if (kp.kept)
+			lib_ctlpool_give(sock, &self);
+		if (r < 0 && kp.unanswered && reused)
+			continue; /* never read: *fd is still ours, untouched */
+		/* Read by the daemon: it has the socket, ours just goes. */
+		*fd = tk_close(*fd);
+		return r;
+	}
 }
 
 static int starttls_common(int fd, int proto, const char *myname, int flags, int role,
@@ -221,7 +292,7 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 	struct tlskey_options o;
 	struct sni_cb cb;
 	unsigned budget;
-	int sock = -1, r;
+	int r;
 
 	lib_error_clear();
 	memset(&o, 0, sizeof(o));
@@ -279,31 +350,8 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 	}
 
 	budget = lib_wait_budget_ms(o.handshake_timeout_ms);
-	r = lib_daemon_connect(&sock, budget);
-	if (r < 0)
-		goto out;
-	r = tk_msg_send(sock, &start, fd);
-	if (r == -EPIPE || r == -ECONNRESET) {
-		r = refused_early(sock, r);
-		goto out;
-	}
-	if (r < 0) {
-		lib_set_error("sending request to tlskeyd: %s", strerror(-r));
-		goto out;
-	}
-	/* The daemon holds its own reference now; ours is no longer needed. */
-	fd = tk_close(fd);
-	if (o.nonblocking) {
-		/* The caller polls the control socket; it is the pending descriptor. */
-		r = sock;
-		sock = -1;
-		goto out;
-	}
-	r = await_result(sock, &cb, 0, budget, peername, peername_len, o.alpn_selected,
-			 o.alpn_selected_len);
-	sock = -1;
+	r = start_send(&start, &o, &cb, budget, &fd, peername, peername_len);
 out:
-	(void)tk_close(sock);
 	if (fd >= 0) {
 		/* Failure before the daemon took over: honour the contract that
 		 * the caller's socket is shut down and closed. */
@@ -365,7 +413,7 @@ static int finish(int pending, const struct sni_cb *cb, char *peername, size_t p
 		return -1;
 	}
 	r = await_result(pending, cb ? cb : &(struct sni_cb){ 0 }, cb != NULL, lib_wait_budget_ms(0), peername,
-			 peername_len, NULL, 0);
+			 peername_len, NULL, 0, NULL);
 	if (r < 0) {
 		errno = -r;
 		return -1;
