@@ -15,13 +15,14 @@
 # BENCH_KD_EXTRA one more "key = value" line for tlskeyd in the handshake
 # test (e.g. "protected-socket = unix"), BENCH_ROUND_SECS seconds per
 # handshake round (3), BENCH_ALLOW_MISSING=1 to skip the parts whose tools
-# are missing instead of stopping.
+# are missing instead of stopping, BENCH_PERF=0 to skip the counted rounds.
 # Needs softhsm2, gnutls-bin, stunnel4, linux-perf (tools/install-deps.sh
 # --bench installs them); root (or a high hard fd limit) for the
 # idle-session test.  Uses 127.0.0.1 only; every wait is bounded.
 # System calls and context switches are counted with perf stat, wrapped
-# around the daemon, the app and the in-process server, and enabled only
-# while a measured round runs (--control fifo).
+# around the daemon, the app and the in-process server, in one extra round
+# each after the rate rounds (enabled only while it runs, --control fifo);
+# the rates come from processes that perf does not watch.
 set -euo pipefail
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -133,9 +134,14 @@ rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
 # system calls and context switches (its threads' and children's too) we
 # count.  Counting is off until "count on NAME".
 PERF_CMD=()
+# Rates are measured with COUNTING=0: no process under perf, as a traced
+# system call costs more than one that is not, and tlskeyd makes more of
+# them than the in-process server.  The counts come from a separate round
+# with COUNTING=1.
+COUNTING=0
 counted() {
 	PERF_CMD=()
-	[ -n "$PERF" ] || return 0
+	[ -n "$PERF" ] && [ "$COUNTING" = 1 ] || return 0
 	rm -f "$TMP/$1.ctl" "$TMP/$1.ack" "$TMP/$1.perf"
 	mkfifo "$TMP/$1.ctl" "$TMP/$1.ack"
 	PERF_CMD=("$PERF" stat -x, -D -1 --control "fifo:$TMP/$1.ctl,$TMP/$1.ack"
@@ -144,7 +150,7 @@ counted() {
 count() { # count on|off NAME...: and wait for perf's acknowledgement
 	local op=$1 n
 	shift
-	[ -n "$PERF" ] || return 0
+	[ -n "$PERF" ] && [ "$COUNTING" = 1 ] || return 0
 	for n; do
 		timeout 10 bash -c 'echo "$1" >"$2" && head -n 1 "$3" >/dev/null' _ \
 			"$([ "$op" = on ] && echo enable || echo disable)" "$TMP/$n.ctl" "$TMP/$n.ack" ||
@@ -157,7 +163,7 @@ count() { # count on|off NAME...: and wait for perf's acknowledgement
 count_end() {
 	local name=$1 pid=$2 kids k gk=""
 	SYS=0 CSW=0 CPU=0
-	[ -n "$PERF" ] || return 0
+	[ -n "$PERF" ] && [ "$COUNTING" = 1 ] || return 0
 	kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
 	# A pre-forked server's processes go first: their counts reach perf
 	# when they exit, and their parent exits once they have.
@@ -305,43 +311,55 @@ if [[ " $ONLY " = *" hs "* ]]; then
 	log "baseline: hs-server $WORKERS processes, tlskeyd workers = $WORKERS, both on the token key (SoftHSM)"
 	for kt in ec rsa; do
 		if [ $kt = ec ]; then my=server.example.test key=server-ec; else my=rsa.example.test key=server-rsa; fi
-		daemon "workers = $WORKERS${BENCH_KD_EXTRA:+
+		hs_start() {
+			daemon "workers = $WORKERS${BENCH_KD_EXTRA:+
 $BENCH_KD_EXTRA}"
-		app "app-hs-$kt" hs --threads 8 --myname "$my"
-		inproc "srv-hs-$kt" hs "$key" --workers "$WORKERS"
-		kd=() in=() nkd=0 nin=0
+			app "app-hs-$kt" hs --threads 8 --myname "$my"
+			inproc "srv-hs-$kt" hs "$key" --workers "$WORKERS"
+		}
+		COUNTING=0
+		hs_start
+		kd=() in=()
 		for r in $(seq "$ROUNDS"); do
-			count on kd "app-hs-$kt"
 			clients "hs-kd-$kt-$r" "$APP_PORT" "$HS_N" 2 "$HS_CONC" --secs "$ROUND_SECS"
-			count off kd "app-hs-$kt"
-			kd+=("$RATE") nkd=$((nkd + NDONE))
-			count on "srv-hs-$kt"
+			kd+=("$RATE")
 			clients "hs-in-$kt-$r" "$SRV_PORT" "$HS_N" 2 "$HS_CONC" --secs "$ROUND_SECS"
-			count off "srv-hs-$kt"
-			in+=("$RATE") nin=$((nin + NDONE))
+			in+=("$RATE")
 		done
 		log "hs $kt rounds: tlskeyd ${kd[*]}, in-process ${in[*]}"
 		result "hs_per_s.$kt.tlskeyd" "$(median "${kd[@]}")"
 		result "hs_per_s.$kt.tlskeyd.spread" "$(spread "${kd[@]}")"
 		result "hs_per_s.$kt.inprocess" "$(median "${in[@]}")"
 		result "hs_per_s.$kt.inprocess.spread" "$(spread "${in[@]}")"
-		count_end "app-hs-$kt" "$APP_PID"
-		asys=$SYS acsw=$CSW acpu=$CPU
-		count_end kd "$DAEMON"
-		DAEMON=
+		stop "$APP_PID"
+		stop "$SRV_PID"
 		if [ -n "$PERF" ]; then
+			# One more round each under perf stat, for the counts.
+			COUNTING=1
+			hs_start
+			count on kd "app-hs-$kt"
+			clients "hs-kd-$kt-c" "$APP_PORT" "$HS_N" 2 "$HS_CONC" --secs "$ROUND_SECS"
+			count off kd "app-hs-$kt"
+			nkd=$NDONE
+			count on "srv-hs-$kt"
+			clients "hs-in-$kt-c" "$SRV_PORT" "$HS_N" 2 "$HS_CONC" --secs "$ROUND_SECS"
+			count off "srv-hs-$kt"
+			nin=$NDONE
+			count_end "app-hs-$kt" "$APP_PID"
+			asys=$SYS acsw=$CSW acpu=$CPU
+			count_end kd "$DAEMON"
+			DAEMON=
 			result "cpu_us_per_hs.$kt.tlskeyd" "$(per $((CPU + acpu)) "$nkd") (daemon $(per "$CPU" "$nkd"), app $(per "$acpu" "$nkd"))"
 			result "syscalls_per_hs.$kt.tlskeyd" "$(per $((SYS + asys)) "$nkd") (daemon $(per "$SYS" "$nkd"), app $(per "$asys" "$nkd"))"
 			result "ctxsw_per_hs.$kt.tlskeyd" "$(per $((CSW + acsw)) "$nkd") (daemon $(per "$CSW" "$nkd"), app $(per "$acsw" "$nkd"))"
-		fi
-		count_end "srv-hs-$kt" "$SRV_PID"
-		if [ -n "$PERF" ]; then
+			count_end "srv-hs-$kt" "$SRV_PID"
 			result "cpu_us_per_hs.$kt.inprocess" "$(per "$CPU" "$nin")"
 			result "syscalls_per_hs.$kt.inprocess" "$(per "$SYS" "$nin")"
 			result "ctxsw_per_hs.$kt.inprocess" "$(per "$CSW" "$nin")"
+			stop "$APP_PID"
+			stop "$SRV_PID"
+			COUNTING=0
 		fi
-		stop "$APP_PID"
-		stop "$SRV_PID"
 		if [ -n "$STUNNEL" ]; then
 			app "be-hs-$kt" hs --plain --threads 8
 			stunnel_start "st-hs-$kt" "$kt" "$APP_PORT"
@@ -417,23 +435,23 @@ bulk_result() { # bulk_result KEY UPS DOWNS (space separated)
 }
 if [[ " $ONLY " = *" bulk "* ]]; then
 	BYTES=$((BULK_MIB * 1024 * 1024))
-	daemon "workers = $WORKERS
+	bulk_start() {
+		daemon "workers = $WORKERS
 priority = $AES128"
-	app app-bulk bulk --threads 2 --bytes "$BYTES"
-	kd_app=$APP_PID kd_port=$APP_PORT
-	inproc srv-bulk bulk server-ec --workers "$WORKERS" --bytes "$BYTES" --prio "$AES128"
+		app app-bulk bulk --threads 2 --bytes "$BYTES"
+		kd_app=$APP_PID kd_port=$APP_PORT
+		inproc srv-bulk bulk server-ec --workers "$WORKERS" --bytes "$BYTES" --prio "$AES128"
+	}
+	COUNTING=0
+	bulk_start
 	app be-bulk bulk --plain --threads 2 --bytes "$BYTES"
 	be_app=$APP_PID be_port=$APP_PORT
 	[ -n "$STUNNEL" ] && stunnel_start st-bulk ec "$be_port" "ciphersuites = TLS_AES_128_GCM_SHA256"
 	ku="" kdn="" iu="" idn="" su="" sdn="" tu="" tdn=""
 	for r in $(seq "$ROUNDS"); do
-		count on kd app-bulk
 		bulk_run "bulk-kd-$r" "$kd_port" --prio "$AES128"
-		count off kd app-bulk
 		ku+=" $UP" kdn+=" $DOWN"
-		count on srv-bulk
 		bulk_run "bulk-in-$r" "$SRV_PORT" --prio "$AES128"
-		count off srv-bulk
 		iu+=" $UP" idn+=" $DOWN"
 		if [ -n "$STUNNEL" ]; then
 			bulk_run "bulk-st-$r" "$ST_PORT" --prio "$AES128"
@@ -447,31 +465,41 @@ priority = $AES128"
 	bulk_result inprocess "$iu" "$idn"
 	[ -n "$STUNNEL" ] && bulk_result stunnel "$su" "$sdn"
 	bulk_result plain_tcp "$tu" "$tdn"
-	mib=$((BULK_MIB * 2 * ROUNDS))
-	count_end app-bulk "$kd_app"
-	asys=$SYS acsw=$CSW acpu=$CPU
-	count_end kd "$DAEMON"
-	DAEMON=
+	[ -n "$STUNNEL" ] && stop "$ST_PID"
+	stop "$kd_app"
+	stop "$SRV_PID"
+	stop "$be_app"
 	if [ -n "$PERF" ]; then
+		# One more round each under perf stat, for the counts.
+		COUNTING=1
+		bulk_start
+		count on kd app-bulk
+		bulk_run bulk-kd-c "$kd_port" --prio "$AES128"
+		count off kd app-bulk
+		count on srv-bulk
+		bulk_run bulk-in-c "$SRV_PORT" --prio "$AES128"
+		count off srv-bulk
+		mib=$((BULK_MIB * 2))
+		count_end app-bulk "$kd_app"
+		asys=$SYS acsw=$CSW acpu=$CPU
+		count_end kd "$DAEMON"
+		DAEMON=
 		result cpu_us_per_MiB.tlskeyd "$(per $((CPU + acpu)) "$mib") (daemon $(per "$CPU" "$mib"), app $(per "$acpu" "$mib"))"
 		result syscalls_per_MiB.tlskeyd "$(per $((SYS + asys)) "$mib") (daemon $(per "$SYS" "$mib"), app $(per "$asys" "$mib"))"
 		result ctxsw_per_MiB.tlskeyd "$(per $((CSW + acsw)) "$mib") (daemon $(per "$CSW" "$mib"), app $(per "$acsw" "$mib"))"
-	fi
-	count_end srv-bulk "$SRV_PID"
-	if [ -n "$PERF" ]; then
+		count_end srv-bulk "$SRV_PID"
 		result cpu_us_per_MiB.inprocess "$(per "$CPU" "$mib")"
 		result syscalls_per_MiB.inprocess "$(per "$SYS" "$mib")"
 		result ctxsw_per_MiB.inprocess "$(per "$CSW" "$mib")"
+		stop "$kd_app"
+		stop "$SRV_PID"
+		COUNTING=0
 	fi
 	for d in up down; do
 		result "ratio.bulk.tlskeyd_vs_inprocess.$d" "$(ratio "${R[bulk_MBps.tlskeyd.$d]}" "${R[bulk_MBps.inprocess.$d]}")"
 		[ -n "$STUNNEL" ] && result "ratio.bulk.tlskeyd_vs_stunnel.$d" \
 			"$(ratio "${R[bulk_MBps.tlskeyd.$d]}" "${R[bulk_MBps.stunnel.$d]}")"
 	done
-	[ -n "$STUNNEL" ] && stop "$ST_PID"
-	stop "$kd_app"
-	stop "$SRV_PID"
-	stop "$be_app"
 fi
 
 # --- 5. memory per idle session --------------------------------------------

@@ -17,6 +17,7 @@
 #include "common/util.h"
 #include "keyd/admission.h"
 #include "keyd/appsock.h"
+#include "keyd/ctlconn.h"
 #include "keyd/gen.h"
 #include "keyd/stats.h"
 #include "keyd/log.h"
@@ -55,6 +56,7 @@ static void client_drop(struct admission *l, struct client *c)
 	if (c->counted)
 		quota_pending_put(l->k->quota, c->who.cred.uid);
 	(void)tk_close(c->fd);
+	(void)tk_close(c->pidfd);
 	caller_done(&c->who);
 	free(c);
 }
@@ -117,7 +119,7 @@ void admission_dispatch(struct admission *l)
 		/* netfd, ctlfd and the ACL reference now belong to the worker,
 		 * and with them the handshake slot just taken. */
 		g = gen_ref(p->req.gen); /* worker_submit() may drop the request's */
-		if (worker_submit(w, &p->req, p->netfd, p->ctlfd) < 0)
+		if (worker_submit(w, &p->req, p->netfd, p->ctlfd, p->cc) < 0)
 			quota_handshake_put(g->quota, p->req.cred.uid, p->req.id_index);
 		gen_unref(g);
 		free(p);
@@ -165,9 +167,15 @@ void admission_readable(struct admission *l, struct client *c)
 		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, ctlfd, NULL);
 	c->watched = 0;
 	c->fd = -1;
-	/* Its max-pending-per-uid slot moves with it. */
+	/* Its max-pending-per-uid slot moves with it, and who connected: the
+	 * control connection can be kept after delivery (ctlconn.h). */
 	p->counted = c->counted;
 	c->counted = 0;
+	p->cc = ctlconn_new(-1, c->pidfd, &c->who);
+	if (p->cc) {
+		c->pidfd = -1;
+		memset(&c->who, 0, sizeof(c->who));
+	}
 	client_drop(l, c);
 	p->req = req;
 	p->netfd = netfd;
@@ -297,9 +305,11 @@ static void take_client(struct admission *l, struct handoff *h)
 		stats_outcome(l->k->stats, STATS_REFUSED, EAGAIN, (size_t)-1);
 		quota_pending_put(l->k->quota, h->who.cred.uid);
 		caller_done(&h->who);
+		(void)tk_close(h->pidfd);
 		return;
 	}
 	c->who = h->who; /* its group list now c's */
+	c->pidfd = h->pidfd;
 	c->counted = h->counted;
 	c->fd = h->ctlfd;
 	c->deadline_ms = tk_now_ms() + l->k->conf->request_timeout_ms;
@@ -363,12 +373,14 @@ static void take_queued(struct admission *l, struct handoff *h)
 		stats_outcome(l->k->stats, STATS_REFUSED, EAGAIN, (size_t)-1);
 		if (h->counted)
 			quota_pending_put(l->k->quota, h->req.cred.uid);
+		ctlconn_free(h->cc);
 		return;
 	}
 	p->req = h->req;
 	p->netfd = h->fd;
 	p->ctlfd = h->ctlfd;
 	p->counted = h->counted;
+	p->cc = h->cc;
 	queue_append(l, p);
 }
 
@@ -466,6 +478,7 @@ void admission_shutdown(struct admission *l)
 		acl_unref(p->req.acl);
 		gen_unref(p->req.gen);
 		vhost_free(p->req.vhost);
+		ctlconn_free(p->cc);
 		free(p);
 	}
 }

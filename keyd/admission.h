@@ -13,7 +13,10 @@ struct client {
 	int counted; /* holds one of its uid's max-pending-per-uid slots */
 	unsigned long long deadline_ms;
 	struct caller who;
+	int pidfd; /* of the process that connected (caller_identify), or -1 */
 };
+
+struct ctlconn;
 
 /* An admitted request waiting for a handshake slot. */
 struct pending {
@@ -21,6 +24,7 @@ struct pending {
 	struct keyd_request req;
 	int netfd, ctlfd;
 	int counted; /* holds a max-pending-per-uid slot, as struct client */
+	struct ctlconn *cc; /* who connected, for keeping ctlfd after delivery (no descriptor of its own), or NULL */
 };
 
 /* What a worker that accepted a client hands to the accept loop
@@ -35,8 +39,10 @@ struct handoff {
 	int fd;            /* CALL: the descriptor the request carried, or -1; QUEUE: the network socket */
 	int counted;       /* holds a max-pending-per-uid slot */
 	struct caller who; /* CLIENT, CALL */
+	int pidfd;         /* CLIENT: of the process that connected, or -1 */
 	struct tk_msg *m;  /* CALL */
 	struct keyd_request req; /* QUEUE */
+	struct ctlconn *cc; /* QUEUE: who connected (no descriptor of its own), or NULL */
 };
 
 /* The accept side's state. */

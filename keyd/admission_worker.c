@@ -140,9 +140,9 @@ static void start_admitted(struct worker *w, struct keyd_request *q, int netfd, 
 		return;
 	}
 	ctlfd = ctlconn_release_fd(w, cc);
-	ctlconn_free(cc);
 	h = calloc(1, sizeof(*h));
 	if (!h) {
+		ctlconn_free(cc);
 		quota_pending_put(k->quota, q->cred.uid);
 		acl_unref(q->acl);
 		gen_unref(q->gen);
@@ -153,7 +153,8 @@ static void start_admitted(struct worker *w, struct keyd_request *q, int netfd, 
 			       "tlskeyd is out of memory, try again later");
 		return;
 	}
-	*h = (struct handoff){ .kind = HANDOFF_QUEUE, .ctlfd = ctlfd, .fd = netfd, .counted = 1, .req = *q };
+	*h = (struct handoff){ .kind = HANDOFF_QUEUE, .ctlfd = ctlfd, .fd = netfd, .counted = 1, .req = *q,
+			       .cc = cc };
 	hand_over(k, h);
 }
 
@@ -171,8 +172,11 @@ void admission_worker_request(struct worker *w, struct ctlconn *cc)
 		 * with who connected (cc ends here). */
 		*h = (struct handoff){ .kind = r == 0 ? HANDOFF_CALL : HANDOFF_CLIENT,
 				       .ctlfd = ctlconn_release_fd(w, cc), .fd = fd, .counted = 1,
-				       .who = cc->who, .m = r == 0 ? m : NULL };
+				       .who = cc->who, .pidfd = r == 0 ? -1 : cc->pidfd,
+				       .m = r == 0 ? m : NULL };
 		memset(&cc->who, 0, sizeof(cc->who)); /* its memory is h's now */
+		if (r != 0)
+			cc->pidfd = -1; /* and so is the pidfd of a client */
 		ctlconn_free(cc);
 		if (r != 0)
 			free(m);

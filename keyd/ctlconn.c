@@ -35,6 +35,7 @@ struct ctlconn *ctlconn_new(int fd, int pidfd, const struct caller *who)
 		return NULL;
 	cc->ev = (struct ev){ .kind = EV_IDLE, .fd = fd };
 	cc->pidfd = pidfd;
+	cc->born_ms = tk_now_ms();
 	cc->who = *who;
 	return cc;
 }
@@ -80,7 +81,10 @@ int ctlconn_release_fd(struct worker *w, struct ctlconn *cc)
 
 int ctlconn_keepable(const struct conn *c)
 {
-	return c->cc && atomic_load(&c->w->k->listen_on) >= 0;
+	/* Without a pidfd a later request could not be tied to the process
+	 * that connected: no keeping then. */
+	return c->cc && c->cc->pidfd >= 0 && atomic_load(&c->w->k->listen_on) >= 0 &&
+	       tk_now_ms() - c->cc->born_ms < CTLCONN_MAX_AGE_MS;
 }
 
 void ctlconn_park(struct conn *c)
@@ -172,6 +176,8 @@ void ctlconn_event(struct worker *w, struct ctlconn *cc, uint32_t events)
 		ctlconn_free(cc);
 		return;
 	}
+	if (k->stats)
+		(void)atomic_fetch_add(&k->stats->ctl_reused, 1);
 	admission_worker_request(w, cc);
 }
 

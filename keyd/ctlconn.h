@@ -12,6 +12,9 @@
  * one for its next start). */
 #define CTLCONN_IDLE_MS 30000
 #define CTLCONN_PARKED_MAX 256
+/* A connection older than this is not kept again: the caller connects,
+ * and is identified, afresh at least every ten minutes. */
+#define CTLCONN_MAX_AGE_MS 600000
 
 /* A client's control connection with who connected it: made when the
  * connection is accepted, it lives with the conn of each START it
@@ -23,6 +26,7 @@ struct ctlconn {
 	struct ctlconn *next, *prev; /* the worker's parked list, oldest first */
 	int pidfd;                 /* the process that connected, -1 if the kernel has none */
 	int parked;
+	unsigned long long born_ms; /* when the caller connected */
 	int dead;                  /* closed while events for it may sit in the batch: freed by ctlconn_bury() */
 	unsigned long long parked_ms;
 	struct caller who;

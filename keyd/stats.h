@@ -73,6 +73,7 @@ struct stats {
 	atomic_ullong resumed;             /* established handshakes that resumed a session */
 	atomic_ullong queued, waiting;     /* the accept loop's queue, refreshed each second */
 	atomic_ullong pairs_ready;         /* protected pairs made ahead, all workers (appsock.h) */
+	atomic_ullong ctl_reused;          /* starts that came on a kept control connection (ctlconn.c) */
 };
 
 /* Identity slots beyond those configured at start, for identities that

@@ -169,7 +169,7 @@ static void id_view(const struct keyd *k, size_t i, struct id_view *v)
 
 /* The daemon-wide numbers. */
 struct global_view {
-	unsigned long long uptime_s, sessions, handshakes, queued, waiting, denied, pairs;
+	unsigned long long uptime_s, sessions, handshakes, queued, waiting, denied, pairs, parked, reused;
 	long long start_wall;
 };
 
@@ -187,6 +187,8 @@ static void global_view(const struct keyd *k, struct global_view *g)
 	g->queued = GET(s->queued);
 	g->waiting = GET(s->waiting);
 	g->pairs = GET(s->pairs_ready);
+	g->parked = atomic_load(&k->n_parked);
+	g->reused = GET(s->ctl_reused);
 	for (int e = 0; e < STATS_ERRNO_MAX; e++)
 		g->denied += GET(s->outcome[STATS_ACL_DENIED][e]);
 }
@@ -251,8 +253,10 @@ static void render_text(const struct keyd *k, size_t n_ids, struct sb *b)
 		  k->conf->path ? k->conf->path : "-", k->conf->acl_path ? k->conf->acl_path : "-");
 	sb_printf(b, "uptime: %llu s (since %s)\n", g.uptime_s, t1);
 	sb_printf(b, "sessions: %llu\nhandshakes in flight: %llu\nqueued requests: %llu\n"
-		     "waiting clients: %llu\nprotected pairs ready: %llu\nacl denials: %llu\n",
-		  g.sessions, g.handshakes, g.queued, g.waiting, g.pairs, g.denied);
+		     "waiting clients: %llu\nprotected pairs ready: %llu\n"
+		     "control connections kept: %llu\nstarts on kept control connections: %llu\n"
+		     "acl denials: %llu\n",
+		  g.sessions, g.handshakes, g.queued, g.waiting, g.pairs, g.parked, g.reused, g.denied);
 	text_counters(k, b);
 	for (size_t i = 0; i < n_ids; i++) {
 		struct id_view v;
@@ -334,9 +338,10 @@ static void render_json(const struct keyd *k, size_t n_ids, struct sb *b)
 		sb_printf(b, "null,");
 	sb_printf(b, "\"uptime_seconds\":%llu,\"start_time\":%lld,\"sessions\":%llu,"
 		     "\"handshakes_in_flight\":%llu,\"queued_requests\":%llu,\"waiting_clients\":%llu,"
-		     "\"protected_pairs_ready\":%llu,\"acl_denials\":%llu,",
+		     "\"protected_pairs_ready\":%llu,\"control_connections_kept\":%llu,"
+		     "\"kept_control_connection_starts\":%llu,\"acl_denials\":%llu,",
 		  g.uptime_s, g.start_wall, g.sessions, g.handshakes, g.queued, g.waiting, g.pairs,
-		  g.denied);
+		  g.parked, g.reused, g.denied);
 	json_counters(k, b);
 	sb_printf(b, "\"identities\":[");
 	for (size_t i = 0; i < n_ids; i++) {
@@ -389,6 +394,8 @@ static void prom_globals(const struct keyd *k, struct sb *b)
 			{ "waiting_clients", "Connected clients whose request is not read yet.", g.waiting },
 			{ "protected_pairs_ready", "Protected descriptor pairs made ahead by the workers.",
 			  g.pairs },
+			{ "control_connections_kept", "Control connections kept open between starts.",
+			  g.parked },
 		};
 
 		for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
@@ -419,6 +426,9 @@ static void prom_globals(const struct keyd *k, struct sb *b)
 	sb_printf(b, "tlskeyd_session_bytes_sent_total %llu\n", s ? GET(s->bytes_out) : 0);
 	prom_head(b, "handshakes_resumed_total", "counter", "Established handshakes that resumed a session.");
 	sb_printf(b, "tlskeyd_handshakes_resumed_total %llu\n", s ? GET(s->resumed) : 0);
+	prom_head(b, "kept_control_connection_starts_total", "counter",
+		  "Starts that came on a control connection kept from an earlier start.");
+	sb_printf(b, "tlskeyd_kept_control_connection_starts_total %llu\n", s ? GET(s->ctl_reused) : 0);
 }
 
 /* Metric families per identity: all samples of one family together. */

@@ -89,12 +89,16 @@ static struct conn *conn_make(struct worker *w, const struct keyd_request *req, 
 	return c;
 }
 
-int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd)
+int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd,
+		  struct ctlconn *cc)
 {
 	struct conn *c = conn_make(w, req, netfd, ctlfd);
 
-	if (!c)
+	if (!c) {
+		ctlconn_free(cc);
 		return -ENOMEM;
+	}
+	c->cc = cc;
 	(void)atomic_fetch_add(&w->k->handshakes, 1);
 	(void)atomic_fetch_add(&w->k->sessions, 1);
 	pthread_mutex_lock(&w->lock);

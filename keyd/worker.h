@@ -95,9 +95,12 @@ int worker_start(struct keyd *k, struct worker *w, unsigned index);
 void worker_stop(struct worker *w);
 
 /* Hand an admitted request and its descriptors to a worker.  Takes
- * ownership of netfd, ctlfd and req->acl in all cases, and with them the
- * handshake slot the caller took.  Returns 0 or -ENOMEM. */
-int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd);
+ * ownership of netfd, ctlfd, cc (who connected, with no descriptor of its
+ * own; NULL: ctlfd is closed after delivery) and req->acl in all cases,
+ * and with them the handshake slot the caller took.  Returns 0 or
+ * -ENOMEM. */
+int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd,
+		  struct ctlconn *cc);
 
 /* The same on w's own thread, for a request it admitted itself on the
  * control connection cc with the handshake slot already claimed

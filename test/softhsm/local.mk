@@ -1,6 +1,8 @@
 # test/softhsm: integration tests (SoftHSM token, real daemon, real peers).
 # See doc/testing.md.
-check_PROGRAMS += test/softhsm/tk-app test/softhsm/tk-threads
+check_PROGRAMS += test/softhsm/tk-app test/softhsm/tk-threads test/softhsm/tk-keep
+test_softhsm_tk_keep_SOURCES = test/softhsm/tk-keep.c
+test_softhsm_tk_keep_LDADD = test/lib/libtkt.la libtlskey.la
 test_softhsm_tk_threads_SOURCES = test/softhsm/tk-threads.c
 test_softhsm_tk_threads_CFLAGS = $(AM_CFLAGS) -pthread
 test_softhsm_tk_threads_LDADD = libtlskey.la -lpthread
@@ -25,7 +27,8 @@ SOFTHSM_TESTS = test/softhsm/fixture-check.sh test/softhsm/server-gnutls.sh \
 	test/softhsm/crl-watch-names.sh \
 	test/softhsm/vhost.sh test/softhsm/peer-forms.sh \
 	test/softhsm/resume.sh test/softhsm/resume-client.sh \
-	test/softhsm/session-info.sh test/softhsm/key-update.sh
+	test/softhsm/session-info.sh test/softhsm/key-update.sh \
+	test/softhsm/ctl-keep.sh
 
 TESTS += $(SOFTHSM_TESTS)
 EXTRA_DIST += $(SOFTHSM_TESTS) test/softhsm/hs-hold.py \

@@ -195,8 +195,9 @@ START_TEST(overloaded_refusal)
 	m.present = 1u << TK_TAG_ROLE | 1u << TK_TAG_PROTO | 1u << TK_TAG_FLAGS;
 	ck_assert_int_eq(tk_msg_set_str(&m, TK_TAG_MYNAME, "server.example.test"), 0);
 	ck_assert_int_eq(tk_msg_send(sv[1], &m, tcp[0]), 0);
-	/* The client as admission_accept() leaves it. */
+	/* The client as a worker hands it over (admission_take_handoffs). */
 	c->fd = sv[0];
+	c->pidfd = -1;
 	c->who.cred = (struct ucred){ .pid = getpid(), .uid = 4242, .gid = 4242 };
 	c->who.groups_complete = 1;
 	ck_assert_int_eq(quota_pending_take(k.quota, 4242, NULL, 0), 0);

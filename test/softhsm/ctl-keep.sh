@@ -1,0 +1,69 @@
+#!/bin/bash
+# Control connections kept between starts (keyd/ctlconn.c, lib/ctlpool.c):
+#  1. three starts in one process: the second and third come on the
+#     connection the first one opened (STATUS counts them), all as that
+#     process;
+#  2. a child of fork() does not use its parent's connection: the daemon
+#     sees the child (its pid in the audit record);
+#  3. a process that drops to another uid does not either: the daemon
+#     judges the new uid (nobody: denied), not the one that connected;
+#  4. the daemon restarts between two starts: the kept connection is gone,
+#     the second start goes on a new one and succeeds.
+. "${top_srcdir:-.}/test/lib/tk.sh"
+tk_need gnutls-serv
+tk_setup
+KEEP=$top_builddir/test/softhsm/tk-keep
+tk_built "$KEEP"
+tk_start_gnutls_serv peer --x509certfile "$TK_FX/peer-server.pem" --x509keyfile "$TK_FX/peer-server.key"
+PEER_PORT=$TK_PORT
+keep() { # keep NAME STEP...: tk-keep against the peer, output in NAME.out
+	local name=$1
+	shift
+	timeout 60 "$KEEP" "$PEER_PORT" alice@example.test peer.example.test "$@" \
+		>"$TK_TMP/$name.out" 2>"$TK_TMP/$name.err" || { cat "$TK_TMP/$name.err" >&2; tk_fail "tk-keep $name failed"; }
+}
+reused() {
+	"$TLSKEYCTL" status 2>/dev/null | awk -F': ' '$1 == "starts on kept control connections" { print $2 }'
+}
+
+# 1. Three starts, one connection.
+tk_mark
+r0=$(reused)
+[ -n "$r0" ] || tk_fail "no \"starts on kept control connections\" in tlskeyctl status"
+keep three start start start
+[ "$(grep -c '^START ok ' "$TK_TMP/three.out")" = 3 ] || tk_fail "three starts: $(cat "$TK_TMP/three.out")"
+r1=$(reused)
+[ "$r1" -eq $((r0 + 2)) ] || tk_fail "starts on kept connections: $r0 before, $r1 after three starts (want +2)"
+pid=$(sed -n '1s/.* pid=\([0-9]*\) .*/\1/p' "$TK_TMP/three.out")
+[ "$(tk_log_since | grep -c "audit: event=established uid=0 gid=0 pid=$pid .*myname=alice@example.test")" -ge 3 ] ||
+	tk_fail "not all three sessions were audited as pid $pid"
+
+# 2. fork(): the child connects afresh, as itself.
+tk_mark
+keep fork start fork start
+parent=$(sed -n '1s/.* pid=\([0-9]*\) .*/\1/p' "$TK_TMP/fork.out")
+child=$(sed -n '2s/.* pid=\([0-9]*\) .*/\1/p' "$TK_TMP/fork.out")
+[ -n "$child" ] && [ "$child" != "$parent" ] || tk_fail "fork: $(cat "$TK_TMP/fork.out")"
+tk_expect_grep "$TK_TMP/fork.out" "^START ok pid=$child "
+tk_log_expect "audit: event=established uid=0 gid=0 pid=$child .*myname=alice@example.test"
+
+# 3. Dropping privileges: the daemon sees nobody, which the ACL denies.
+chmod 755 "$TK_TMP" "$TK_FX" # nobody may reach the socket
+tk_mark
+keep drop start drop:65534:65534 start
+tk_expect_grep "$TK_TMP/drop.out" '^START ok '
+tk_expect_grep "$TK_TMP/drop.out" '^START errno=EACCES '
+tk_log_expect "audit: event=acl-denied uid=65534 "
+
+# 4. The daemon restarts between two starts.
+rm -f "$TK_TMP/restarted"
+tk_bg "$KEEP" "$PEER_PORT" alice@example.test peer.example.test start "wait:$TK_TMP/restarted" start \
+	>"$TK_TMP/restart.out" 2>"$TK_TMP/restart.err"
+kpid=$TK_BG_PID
+tk_wait_line_pid "$TK_TMP/restart.out" '^START ok ' "$kpid"
+tk_daemon_start "$TK_FX/tlskeyd.conf"
+touch "$TK_TMP/restarted"
+tk_wait_pid "$kpid" 30 || tk_fail "tk-keep did not finish after the restart"
+[ "$(grep -c '^START ok ' "$TK_TMP/restart.out")" = 2 ] ||
+	tk_fail "after a daemon restart: $(cat "$TK_TMP/restart.out" "$TK_TMP/restart.err")"
+tk_pass
