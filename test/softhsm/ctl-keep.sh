@@ -8,7 +8,9 @@
 #  3. a process that drops to another uid does not either: the daemon
 #     judges the new uid (nobody: denied), not the one that connected;
 #  4. the daemon restarts between two starts: the kept connection is gone,
-#     the second start goes on a new one and succeeds.
+#     the second start goes on a new one and succeeds;
+#  5. a kept connection passed to another process once the one that
+#     connected has exited speaks for nobody: ESRCH.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-serv
 tk_setup
@@ -66,4 +68,8 @@ touch "$TK_TMP/restarted"
 tk_wait_pid "$kpid" 30 || tk_fail "tk-keep did not finish after the restart"
 [ "$(grep -c '^START ok ' "$TK_TMP/restart.out")" = 2 ] ||
 	tk_fail "after a daemon restart: $(cat "$TK_TMP/restart.out" "$TK_TMP/restart.err")"
+# 5. Passed on after its process exited.
+keep handoff handoff
+tk_expect_grep "$TK_TMP/handoff.out" '^HANDOFF keep=1 errno=ESRCH$'
+tk_log_expect "audit: event=refused uid=0 .*result=ESRCH .*detail=\"the process that opened this connection to tlskeyd has exited"
 tk_pass

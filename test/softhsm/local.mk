@@ -2,7 +2,7 @@
 # See doc/testing.md.
 check_PROGRAMS += test/softhsm/tk-app test/softhsm/tk-threads test/softhsm/tk-keep
 test_softhsm_tk_keep_SOURCES = test/softhsm/tk-keep.c
-test_softhsm_tk_keep_LDADD = test/lib/libtkt.la libtlskey.la
+test_softhsm_tk_keep_LDADD = test/lib/libtkt.la libtlskey.la libtlskey-common.la
 test_softhsm_tk_threads_SOURCES = test/softhsm/tk-threads.c
 test_softhsm_tk_threads_CFLAGS = $(AM_CFLAGS) -pthread
 test_softhsm_tk_threads_LDADD = libtlskey.la -lpthread

@@ -10,6 +10,10 @@
  *               waits for it (so their lines never interleave)
  *   drop:U:G    setgroups(0), setresgid(G), setresuid(U)
  *   wait:FILE   wait until FILE exists (at most 30 s)
+ *   handoff     a child connects to the daemon itself, gets a start
+ *               answered (with KEEP), passes its control socket to us and
+ *               exits; we send a start on that socket and print
+ *               "HANDOFF keep=K errno=NAME" (the second answer's errno)
  * Exits 0 when every step ran (a refused start is a result, not a
  * failure). */
 #include "config.h"
@@ -20,10 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/wire.h"
 #include "test/lib/tkt.h"
 #include "tlskey/starttls.h"
 
@@ -52,6 +58,114 @@ static int do_start(unsigned port, const char *myname, const char *sni)
 	return fflush(stdout);
 }
 
+/* One byte and a descriptor over a UNIX socket, and back. */
+static int send_fd(int sock, int fd, char byte)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &mh, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock, char *byte)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = { .iov_base = byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	int fd = -1;
+
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+static int peer_socket(unsigned port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = tkt_tcp_connect4(&a);
+
+	if (fd < 0)
+		tkt_dief("connect to 127.0.0.1:%u", port);
+	return fd;
+}
+
+/* One START on ctl for a new connection to the peer; the RESULT in *m. */
+static void raw_start(int ctl, unsigned port, const char *myname, const char *sni, struct tk_msg *m)
+{
+	struct tk_msg q = { .type = TK_MSG_START, .role = TK_ROLE_CLIENT, .proto = IPPROTO_TCP };
+	int net = peer_socket(port), fd = -1;
+
+	q.present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS);
+	if (tk_msg_set_str(&q, TK_TAG_MYNAME, myname) < 0 || tk_msg_set_str(&q, TK_TAG_SNINAME, sni) < 0 ||
+	    tk_msg_send(ctl, &q, net) < 0)
+		tkt_die("send START");
+	(void)close(net);
+	if (tk_msg_recv(ctl, m, &fd) < 0 || m->type != TK_MSG_RESULT)
+		tkt_die("no RESULT");
+	if (fd >= 0)
+		(void)close(fd);
+}
+
+static void do_handoff(unsigned port, const char *myname, const char *sni)
+{
+	static struct tk_msg m;
+	int sv[2], st = 0, ctl = -1, keep;
+	pid_t p;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		tkt_die("socketpair");
+	p = fork();
+	if (p < 0)
+		tkt_die("fork");
+	if (p == 0) {
+		int c = tkt_unix_connect(getenv("TLSKEYD_SOCKET"), SOCK_SEQPACKET);
+
+		if (c < 0)
+			tkt_die("connect to the daemon");
+		raw_start(c, port, myname, sni, &m);
+		if (m.err)
+			tkt_dief("first start: errno %u", (unsigned)m.err);
+		/* Tell whether it was kept, with the socket. */
+		keep = TK_HAS(&m, TK_TAG_KEEP) && m.keep == 1;
+		if (send_fd(sv[1], c, (char)('0' + keep)) < 0)
+			tkt_die("pass the socket");
+		_exit(0);
+	}
+	(void)close(sv[1]);
+	{
+		char tag = 0;
+
+		ctl = recv_fd(sv[0], &tag);
+		keep = tag == '1';
+	}
+	if (ctl < 0 || waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+		tkt_die("the child failed");
+	raw_start(ctl, port, myname, sni, &m);
+	(void)printf("HANDOFF keep=%d errno=%s\n", keep, m.err ? strerrorname_np((int)m.err) : "0");
+	(void)fflush(stdout);
+	(void)close(ctl);
+	(void)close(sv[0]);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long port;
@@ -65,6 +179,8 @@ int main(int argc, char **argv)
 
 		if (!strcmp(s, "start")) {
 			(void)do_start((unsigned)port, argv[2], argv[3]);
+		} else if (!strcmp(s, "handoff")) {
+			do_handoff((unsigned)port, argv[2], argv[3]);
 		} else if (!strcmp(s, "fork")) {
 			int st = 0;
 			pid_t p = fork();
