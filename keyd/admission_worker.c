@@ -196,7 +196,7 @@ void admission_worker_request(struct worker *w, struct ctlconn *cc)
 	if (r != 0) {
 		/* Refused and answered (or unreadable): the connection is done. */
 		quota_pending_put(k->quota, cc->who.cred.uid);
-		ctlconn_free(cc);
+		ctlconn_drop(w, cc);
 		return;
 	}
 	start_admitted(w, &q, netfd, cc);

@@ -73,11 +73,11 @@ static void ev_close(struct worker *w, struct ev *ev)
 {
 	if (ev->fd < 0)
 		return;
-	/* The caller's socket is removed explicitly: another process may
-	 * still hold a duplicate of it, which would keep the epoll
-	 * registration alive.  The control socket and the daemon's end of the
-	 * pair are ours alone: their close removes them. */
-	if (ev->mask && ev->kind == EV_NET)
+	/* Remove explicitly: another process may still hold a duplicate of
+	 * this socket, which would keep the epoll registration alive (the
+	 * caller's own socket; and any of ours in an upgrade's child between
+	 * its fork and exec). */
+	if (ev->mask)
 		(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
 	ev->mask = 0;
 	/* The network socket is the caller's too: its close is bounded. */

@@ -44,10 +44,21 @@ void ctlconn_free(struct ctlconn *cc)
 {
 	if (!cc)
 		return;
-	(void)tk_close(cc->ev.fd); /* a parked one leaves epoll with it */
+	(void)tk_close(cc->ev.fd); /* out of epoll first: ctlconn_drop() */
 	(void)tk_close(cc->pidfd);
 	caller_done(&cc->who);
 	free(cc);
+}
+
+/* Free a cc this worker may still watch: out of the epoll set first (a
+ * close alone does not remove it while an upgrade's child, between fork
+ * and exec, holds a duplicate). */
+void ctlconn_drop(struct worker *w, struct ctlconn *cc)
+{
+	if (cc->ev.mask)
+		(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, cc->ev.fd, NULL);
+	cc->ev.mask = 0;
+	ctlconn_free(cc);
 }
 
 static void unpark(struct worker *w, struct ctlconn *cc)
@@ -123,6 +134,9 @@ void ctlconn_park(struct conn *c)
 		/* An event for it may sit later in this batch: closed now,
 		 * freed after the batch. */
 		unpark(w, old);
+		if (old->ev.mask)
+			(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, old->ev.fd, NULL);
+		old->ev.mask = 0;
 		old->ev.fd = tk_close(old->ev.fd);
 		old->dead = 1;
 		old->next = w->cc_grave;
@@ -151,7 +165,7 @@ void ctlconn_event(struct worker *w, struct ctlconn *cc, uint32_t events)
 	/* Closed by the caller (or it exited): a request sent just before
 	 * would have no one to answer to. */
 	if (!(events & EPOLLIN) || (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-		ctlconn_free(cc);
+		ctlconn_drop(w, cc);
 		return;
 	}
 	/* The identity is the connecting process's: not one that was
@@ -187,7 +201,7 @@ void ctlconn_expire(struct worker *w, unsigned long long now)
 		struct ctlconn *cc = w->parked_head;
 
 		unpark(w, cc);
-		ctlconn_free(cc);
+		ctlconn_drop(w, cc);
 	}
 }
 
@@ -207,7 +221,7 @@ void ctlconn_close_all(struct worker *w)
 		struct ctlconn *cc = w->parked_head;
 
 		unpark(w, cc);
-		ctlconn_free(cc);
+		ctlconn_drop(w, cc);
 	}
 }
 

@@ -36,8 +36,11 @@ struct ctlconn {
  * memory, nothing taken. */
 struct ctlconn *ctlconn_new(int fd, int pidfd, const struct caller *who);
 
-/* Free cc: its socket (unless handed on: ev.fd = -1), pidfd, caller. */
+/* Free cc: its socket (unless handed on: ev.fd = -1), pidfd, caller.
+ * One this worker may watch goes with ctlconn_drop(), which takes it out
+ * of the epoll set first. */
 void ctlconn_free(struct ctlconn *cc);
+void ctlconn_drop(struct worker *w, struct ctlconn *cc);
 
 /* Hand cc's socket on to another thread or a conn: out of this worker's
  * epoll set if it is in it; cc keeps no descriptor of it. */

@@ -65,10 +65,9 @@ static void bury(struct worker *w)
 
 /* A conn for an admitted request (its references now c's), or NULL with
  * everything released. */
-static struct conn *conn_make(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd)
+static struct conn *conn_make(struct worker *w, struct conn *c, const struct keyd_request *req,
+			      int netfd, int ctlfd)
 {
-	struct conn *c = calloc(1, sizeof(*c));
-
 	if (!c) {
 		(void)passclose(netfd);
 		(void)tk_close(ctlfd);
@@ -92,7 +91,7 @@ static struct conn *conn_make(struct worker *w, const struct keyd_request *req, 
 int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, int ctlfd,
 		  struct ctlconn *cc)
 {
-	struct conn *c = conn_make(w, req, netfd, ctlfd);
+	struct conn *c = conn_make(w, calloc(1, sizeof(*c)), req, netfd, ctlfd);
 
 	if (!c) {
 		ctlconn_free(cc);
@@ -133,8 +132,16 @@ static void adopt_one(struct worker *w, struct conn *c)
 void worker_adopt(struct worker *w, const struct keyd_request *req, int netfd, struct ctlconn *cc)
 {
 	struct keyd_gen *g = gen_ref(req->gen); /* conn_make() may drop the request's */
+	struct conn *mem = calloc(1, sizeof(*mem));
 	uint32_t mask = cc->ev.mask;
-	struct conn *c = conn_make(w, req, netfd, cc->ev.fd);
+	struct conn *c;
+
+	/* Out of memory: the socket is closed, out of the epoll set first. */
+	if (!mem && mask) {
+		(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, cc->ev.fd, NULL);
+		mask = 0;
+	}
+	c = conn_make(w, mem, req, netfd, cc->ev.fd);
 
 	cc->ev.fd = -1; /* the conn's now (or closed) */
 	cc->ev.mask = 0;
