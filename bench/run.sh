@@ -221,7 +221,7 @@ daemon() {
 		if [ -S "$TLSKEYD_SOCKET" ]; then
 			# The daemon itself, under perf: for its RSS.
 			KD_PID=$DAEMON
-			[ -z "$PERF" ] || KD_PID=$(awk '{ print $1 }' /proc/"$DAEMON"/task/*/children)
+			[ ${#PERF_CMD[@]} -eq 0 ] || KD_PID=$(awk '{ print $1 }' /proc/"$DAEMON"/task/*/children)
 			return 0
 		fi
 		sleep 0.1

@@ -126,8 +126,30 @@ static int slot_claim(struct keyd *k, const struct keyd_request *q)
 	return 1;
 }
 
+/* The worker with the fewest handshakes, this one while it has none: a
+ * worker that signs blocks, so handshakes piled on one worker wait for
+ * each other's signatures while others idle (the kernel wakes whichever
+ * worker waits in epoll, also one with handshakes waiting for peers). */
+static struct worker *least_loaded(struct worker *self)
+{
+	struct keyd *k = self->k;
+	struct worker *best = self;
+	unsigned low = atomic_load(&self->load);
+
+	for (unsigned i = 0; low && i < k->n_workers; i++) {
+		unsigned l = atomic_load(&k->workers[i].load);
+
+		if (l < low) {
+			low = l;
+			best = &k->workers[i];
+		}
+	}
+	return best;
+}
+
 /* A START admitted here on cc: start it on this worker (cc goes with the
- * conn), or queue it at the accept loop (the socket goes, cc ends). */
+ * conn) or on a less loaded one, or queue it at the accept loop (the
+ * socket goes, cc ends). */
 static void start_admitted(struct worker *w, struct keyd_request *q, int netfd, struct ctlconn *cc)
 {
 	struct keyd *k = w->k;
@@ -135,8 +157,24 @@ static void start_admitted(struct worker *w, struct keyd_request *q, int netfd, 
 	int ctlfd;
 
 	if (slot_claim(k, q)) {
+		struct worker *to = least_loaded(w);
+
 		quota_pending_put(k->quota, q->cred.uid);
-		worker_adopt(w, q, netfd, cc);
+		if (to == w) {
+			worker_adopt(w, q, netfd, cc);
+			return;
+		}
+		/* worker_submit() counts the slot itself; the shares go with
+		 * the request. */
+		ctlfd = ctlconn_release_fd(w, cc);
+		(void)atomic_fetch_sub(&k->handshakes, 1);
+		{
+			struct keyd_gen *g = gen_ref(q->gen);
+
+			if (worker_submit(to, q, netfd, ctlfd, cc) < 0)
+				quota_handshake_put(g->quota, q->cred.uid, q->id_index);
+			gen_unref(g);
+		}
 		return;
 	}
 	ctlfd = ctlconn_release_fd(w, cc);
@@ -162,12 +200,19 @@ void admission_worker_request(struct worker *w, struct ctlconn *cc)
 {
 	struct keyd *k = w->k;
 	struct tk_msg *m = calloc(1, sizeof(*m));
-	struct handoff *h = calloc(1, sizeof(*h));
+	struct handoff *h = NULL;
 	struct keyd_request q;
 	int fd = -1, netfd = -1, r;
 
-	r = m && h ? control_recv(cc->ev.fd, &cc->who, m, &fd) : -ENOMEM;
-	if (r == -EAGAIN || (r == 0 && m->type != TK_MSG_START)) {
+	r = m ? control_recv(cc->ev.fd, &cc->who, m, &fd) : -ENOMEM;
+	/* The hand-off only for what goes to the accept loop. */
+	if ((r == -EAGAIN || (r == 0 && m->type != TK_MSG_START)) && !(h = calloc(1, sizeof(*h)))) {
+		if (fd >= 0)
+			(void)passclose(fd);
+		fd = -1;
+		r = -ENOMEM;
+	}
+	if (h) {
 		/* Not here yet, or not ours to answer: the accept loop's,
 		 * with who connected (cc ends here). */
 		*h = (struct handoff){ .kind = r == 0 ? HANDOFF_CALL : HANDOFF_CLIENT,
@@ -183,7 +228,6 @@ void admission_worker_request(struct worker *w, struct ctlconn *cc)
 		hand_over(k, h);
 		return;
 	}
-	free(h);
 	if (r == 0) {
 		struct control_call x = { .k = k, .ctlfd = cc->ev.fd, .who = &cc->who, .m = m, .fd = fd,
 					  .ret_req = &q, .ret_netfd = &netfd };

@@ -116,6 +116,7 @@ void conn_handshake_done(struct conn *c)
 		return;
 	c->hs_slot = 0;
 	w->n_handshakes--;
+	(void)atomic_fetch_sub(&w->load, 1);
 	quota_handshake_put(c->req.gen->quota, c->req.cred.uid, c->req.id_index);
 	/* The relay needs no key: this worker's key objects of an older
 	 * generation go once its last handshake on them is over. */

@@ -98,6 +98,7 @@ int worker_submit(struct worker *w, const struct keyd_request *req, int netfd, i
 		return -ENOMEM;
 	}
 	c->cc = cc;
+	(void)atomic_fetch_add(&w->load, 1);
 	(void)atomic_fetch_add(&w->k->handshakes, 1);
 	(void)atomic_fetch_add(&w->k->sessions, 1);
 	pthread_mutex_lock(&w->lock);
@@ -167,6 +168,7 @@ void worker_adopt(struct worker *w, const struct keyd_request *req, int netfd, s
 	gen_unref(g);
 	if (!c)
 		return;
+	(void)atomic_fetch_add(&w->load, 1);
 	(void)atomic_fetch_add(&w->k->sessions, 1);
 	adopt_one(w, c);
 }

@@ -60,6 +60,7 @@ struct worker {
 	struct conn *grave; /* dead, freed after the current batch */
 	int reset_acked;    /* this worker dropped its keys for the current reset */
 	size_t n_conns, n_handshakes;
+	atomic_uint load; /* handshakes it runs or has in its inbox: where admission sends the next */
 	struct worker_keyset *keysets; /* newest first */
 	/* A re-evaluation asked for (reeval.c), protected by lock: the
 	 * generation and ACL to check established sessions against. */
