@@ -39,7 +39,9 @@ static void held_publish(struct admission *l)
 {
 	atomic_store(&l->k->adm_held, (unsigned)(l->n_clients + l->n_pending));
 	atomic_store(&l->k->adm_clients, (unsigned)l->n_clients);
-	atomic_store(&l->k->max_pending, l->k->conf->max_pending);
+	/* No configuration: start-up failed, the exit path runs. */
+	if (l->k->conf)
+		atomic_store(&l->k->max_pending, l->k->conf->max_pending);
 }
 
 static void client_drop(struct admission *l, struct client *c)
