@@ -115,6 +115,10 @@ void admission_worker_accept(struct worker *w);
  * readable: read its request and act on it as admission_worker_accept
  * says.  Consumes cc and the share. */
 void admission_worker_request(struct worker *w, struct ctlconn *cc);
+/* Take cc's uid's max-pending-per-uid share for its request: 0, or a
+ * negative errno after refusing the caller (EAGAIN, logged) and freeing
+ * cc. */
+int admission_worker_share(struct worker *w, struct ctlconn *cc);
 /* Is there room for extra more descriptors than the budget counts now
  * (a batch of protected pairs)? */
 int admission_fd_room_for(const struct keyd *k, unsigned extra);

@@ -246,12 +246,24 @@ void admission_worker_request(struct worker *w, struct ctlconn *cc)
 	start_admitted(w, &q, netfd, cc);
 }
 
+int admission_worker_share(struct worker *w, struct ctlconn *cc)
+{
+	char why[TK_MESSAGE_MAX];
+	int r = quota_pending_take(w->k->quota, cc->who.cred.uid, why, sizeof(why));
+
+	if (r == 0)
+		return 0;
+	keyd_log(LOG_WARNING, "uid=%u pid=%d: %s: refusing", (unsigned)cc->who.cred.uid,
+		 (int)cc->who.cred.pid, r == -EAGAIN ? why : strerror(-r));
+	ctlconn_refuse(w, cc, EAGAIN, r == -EAGAIN ? why : "tlskeyd is out of memory, try again later");
+	return r;
+}
+
 void admission_worker_accept(struct worker *w)
 {
 	struct keyd *k = w->k;
 	struct ctlconn *cc;
 	struct caller who;
-	char why[TK_MESSAGE_MAX];
 	int fd, pidfd = -1, r;
 
 	if (!fd_room(k)) {
@@ -288,16 +300,6 @@ void admission_worker_accept(struct worker *w)
 		caller_done(&who);
 		return;
 	}
-	r = quota_pending_take(k->quota, who.cred.uid, why, sizeof(why));
-	if (r < 0) {
-		keyd_log(LOG_WARNING, "uid=%u pid=%d: %s: refusing", (unsigned)who.cred.uid,
-			 (int)who.cred.pid, r == -EAGAIN ? why : strerror(-r));
-		control_refuse(ctlconn_release_fd(w, cc), &cc->who.cred,
-			       cc->who.unit[0] ? cc->who.unit : NULL, EAGAIN,
-			       r == -EAGAIN ? why : "tlskeyd is out of memory, try again later");
-		stats_outcome(k->stats, STATS_REFUSED, EAGAIN, (size_t)-1);
-		ctlconn_free(cc);
-		return;
-	}
-	admission_worker_request(w, cc);
+	if (admission_worker_share(w, cc) == 0)
+		admission_worker_request(w, cc);
 }

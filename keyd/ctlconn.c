@@ -155,11 +155,17 @@ void ctlconn_park(struct conn *c)
 	(void)atomic_fetch_add(&w->k->n_parked, 1);
 }
 
+void ctlconn_refuse(struct worker *w, struct ctlconn *cc, int err, const char *why)
+{
+	control_refuse(ctlconn_release_fd(w, cc), &cc->who.cred, cc->who.unit[0] ? cc->who.unit : NULL,
+		       err, why);
+	stats_outcome(w->k->stats, STATS_REFUSED, err, (size_t)-1);
+	ctlconn_free(cc);
+}
+
 void ctlconn_event(struct worker *w, struct ctlconn *cc, uint32_t events)
 {
 	struct keyd *k = w->k;
-	char why[TK_MESSAGE_MAX];
-	int r;
 
 	unpark(w, cc);
 	/* Closed by the caller (or it exited): a request sent just before
@@ -173,23 +179,12 @@ void ctlconn_event(struct worker *w, struct ctlconn *cc, uint32_t events)
 	if (caller_still_there(cc->pidfd) == 0) {
 		keyd_log(LOG_INFO, "uid=%u pid=%d: a request on a control connection whose process "
 			 "has exited: refused", (unsigned)cc->who.cred.uid, (int)cc->who.cred.pid);
-		control_refuse(ctlconn_release_fd(w, cc), &cc->who.cred,
-			       cc->who.unit[0] ? cc->who.unit : NULL, ESRCH,
-			       "the process that opened this connection to tlskeyd has exited: "
-			       "connect again");
-		stats_outcome(k->stats, STATS_REFUSED, ESRCH, (size_t)-1);
-		ctlconn_free(cc);
+		ctlconn_refuse(w, cc, ESRCH, "the process that opened this connection to tlskeyd has "
+			       "exited: connect again");
 		return;
 	}
-	r = quota_pending_take(k->quota, cc->who.cred.uid, why, sizeof(why));
-	if (r < 0) {
-		control_refuse(ctlconn_release_fd(w, cc), &cc->who.cred,
-			       cc->who.unit[0] ? cc->who.unit : NULL, EAGAIN,
-			       r == -EAGAIN ? why : "tlskeyd is out of memory, try again later");
-		stats_outcome(k->stats, STATS_REFUSED, EAGAIN, (size_t)-1);
-		ctlconn_free(cc);
+	if (admission_worker_share(w, cc) < 0)
 		return;
-	}
 	if (k->stats)
 		(void)atomic_fetch_add(&k->stats->ctl_reused, 1);
 	admission_worker_request(w, cc);

@@ -46,6 +46,10 @@ void ctlconn_drop(struct worker *w, struct ctlconn *cc);
  * epoll set if it is in it; cc keeps no descriptor of it. */
 int ctlconn_release_fd(struct worker *w, struct ctlconn *cc);
 
+/* Turn the caller on cc away (control_refuse: audited, answered with err
+ * and why), count it, and free cc. */
+void ctlconn_refuse(struct worker *w, struct ctlconn *cc, int err, const char *why);
+
 /* Will c's control connection be parked after delivery?  Then the RESULT
  * says so (TK_TAG_KEEP). */
 int ctlconn_keepable(const struct conn *c);
