@@ -39,6 +39,7 @@
 #include "keyd/reeval.h"
 #include "keyd/vhost.h"
 #include "keyd/tickets.h"
+#include "keyd/relay_io.h"
 #include "keyd/transport.h"
 #include "keyd/worker.h"
 #include "keyd/log.h"
@@ -469,12 +470,31 @@ enum conn_status handshake_step(struct conn *c)
 	int r, err;
 
 	c->waiting_hello = 0; /* the peer spoke: TLS it is */
-	for (int i = 0; i < 16; i++) {
-		size_t idx = c->req.id_index;
+	for (int i = 0, hold = 0; i < 16; i++) {
+		size_t idx = c->req.id_index, before, after;
 		unsigned long long signs = c->ks->keys[idx].signs;
 		long long spent = c->ks->keys[idx].sign_us;
 
+		relay_io_rx_begin(c);
+		relay_io_rx_hold(c, hold);
+		before = relay_io_rx_left(c);
 		r = gnutls_handshake(c->tls);
+		after = relay_io_rx_left(c);
+		/* Bytes read ahead past this step (the peer's first
+		 * application data, or a flight while the SNI verdict is
+		 * awaited) are the session's own from now on. */
+		if (relay_io_rx_end(c, 1) < 0)
+			return handshake_fail(c, ENOMEM, "out of memory");
+		/* GnuTLS says AGAIN after each record of a handshake message
+		 * that spans several: if the next is already read ahead, no
+		 * epoll event will come for it.  Go on with what is buffered,
+		 * reading nothing more (hold: the socket's own bytes wake us
+		 * as usual), for as long as each call takes some of it. */
+		if (r == GNUTLS_E_AGAIN && after > 0 && (!hold || after < before)) {
+			hold = 1;
+			i--;
+			continue;
+		}
 		/* The ClientHello may just have picked another identity. */
 		if (c->req.id_index != idx) {
 			signs = c->req.vhost->signs0;

@@ -514,8 +514,10 @@ enum conn_status relay_event(struct conn *c, struct ev *ev, uint32_t events)
 enum conn_status relay_begin(struct conn *c)
 {
 	relay_io_attach(c);
-	/* Data may have arrived with the last handshake flight. */
-	if (c->tls && gnutls_record_check_pending(c->tls) > 0 && pump_net_to_app(c) == CONN_CLOSED)
+	/* Data may have arrived with the last handshake flight: decrypted
+	 * in GnuTLS, or read ahead by the handshake (c->from_net). */
+	if (c->tls && (c->from_net || gnutls_record_check_pending(c->tls) > 0) &&
+	    pump_net_to_app(c) == CONN_CLOSED)
 		return CONN_CLOSED;
 	return relay_rearm(c);
 }

@@ -182,11 +182,17 @@ void relay_io_rx_hold(struct conn *c, int hold)
 		c->w->rio.rx_hold = hold;
 }
 
-int relay_io_rx_buffered(const struct conn *c)
+size_t relay_io_rx_left(const struct conn *c)
 {
 	const struct relay_io *r = &c->w->rio;
+	size_t n = c->from_net ? c->from_net_len - c->from_net_off : 0;
 
-	return c->from_net || (r->rx_owner == c && r->rx_off < r->rx_len);
+	return n + (r->rx_owner == c ? r->rx_len - r->rx_off : 0);
+}
+
+int relay_io_rx_buffered(const struct conn *c)
+{
+	return relay_io_rx_left(c) > 0;
 }
 
 int relay_io_rx_end(struct conn *c, int keep)

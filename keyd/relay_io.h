@@ -27,9 +27,9 @@ struct relay_io {
 	int rx_hold; /* serve buffered bytes only: no new recv() */
 };
 
-/* Switch c's GnuTLS transport (TLS over a stream, after the handshake) to
- * the relay's pull and push functions below.  DTLS and cleartext
- * sessions keep theirs. */
+/* Switch c's GnuTLS transport (TLS over a stream, from the handshake's
+ * first read on: transport_attach()) to the relay's pull and push
+ * functions below.  DTLS and cleartext sessions keep theirs. */
 void relay_io_attach(struct conn *c);
 
 /* Reading TLS records for c may start: the worker's rx buffer is c's until
@@ -39,8 +39,10 @@ void relay_io_rx_begin(struct conn *c);
  * EAGAIN instead of reading the socket again (the event budget is spent;
  * level-triggered epoll calls us back for the rest). */
 void relay_io_rx_hold(struct conn *c, int hold);
-/* Bytes read from the peer that GnuTLS has not taken yet. */
+/* Bytes read from the peer that GnuTLS has not taken yet: whether there
+ * are any, and how many. */
 int relay_io_rx_buffered(const struct conn *c);
+size_t relay_io_rx_left(const struct conn *c);
 /* End of reading for now.  keep != 0: bytes GnuTLS has not taken move to
  * c's own stash (c->from_net), served first next time; otherwise they are
  * dropped.  Returns 0, or -ENOMEM (nothing kept; the caller aborts). */

@@ -8,6 +8,7 @@
 #include <gnutls/gnutls.h>
 
 #include "keyd/conn.h"
+#include "keyd/relay_io.h"
 #include "keyd/transport.h"
 
 /* GnuTLS transport on the caller's socket.  The caller still shares the
@@ -74,4 +75,9 @@ void transport_attach(struct conn *c)
 	gnutls_transport_set_push_function(c->tls, net_push);
 	gnutls_transport_set_vec_push_function(c->tls, net_vec_push);
 	gnutls_transport_set_pull_timeout_function(c->tls, net_pull_timeout);
+	/* TLS reads ahead into the worker's rx buffer from the first
+	 * ClientHello byte on (one recv() per flight instead of two per
+	 * record); handshake_step() keeps what is left past a step in
+	 * c->from_net.  A datagram is one read: DTLS keeps net_pull. */
+	relay_io_attach(c);
 }

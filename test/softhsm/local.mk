@@ -28,7 +28,7 @@ SOFTHSM_TESTS = test/softhsm/fixture-check.sh test/softhsm/server-gnutls.sh \
 	test/softhsm/vhost.sh test/softhsm/peer-forms.sh \
 	test/softhsm/resume.sh test/softhsm/resume-client.sh \
 	test/softhsm/session-info.sh test/softhsm/key-update.sh \
-	test/softhsm/ctl-keep.sh
+	test/softhsm/ctl-keep.sh test/softhsm/hs-readahead.sh
 
 TESTS += $(SOFTHSM_TESTS)
 EXTRA_DIST += $(SOFTHSM_TESTS) test/softhsm/hs-hold.py \
