@@ -10,7 +10,12 @@
 #  4. the daemon restarts between two starts: the kept connection is gone,
 #     the second start goes on a new one and succeeds;
 #  5. a kept connection passed to another process once the one that
-#     connected has exited speaks for nobody: ESRCH.
+#     connected has exited speaks for nobody: ESRCH;
+#  6. a caller that sends two STARTs at once on its kept connection (the
+#     second while the first handshake runs) loses that handshake
+#     (ECONNABORTED, audited) and the connection, and nothing else;
+#  7. another request type on a kept connection is answered like on a new
+#     one (CHECK: a RESULT), and the connection is closed after it.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-serv
 tk_setup
@@ -72,4 +77,26 @@ tk_wait_pid "$kpid" 30 || tk_fail "tk-keep did not finish after the restart"
 keep handoff handoff
 tk_expect_grep "$TK_TMP/handoff.out" '^HANDOFF keep=1 errno=ESRCH$'
 tk_log_expect "audit: event=refused uid=0 .*result=ESRCH .*detail=\"the process that opened this connection to tlskeyd has exited"
+# 6. Two STARTs at once on a kept connection.
+tk_mark
+keep pipeline pipeline
+tk_expect_line "$TK_TMP/pipeline.out" "PIPELINE keep=1"
+tk_expect_line "$TK_TMP/pipeline.out" "END eof"
+if ! grep -q '^ANSWER ' "$TK_TMP/pipeline.out"; then
+	# The usual order: the second START is read during the first handshake.
+	tk_wait_log "audit: event=handshake-failed uid=0 .*myname=alice@example.test .*result=ECONNABORTED" 5 ||
+		tk_fail "pipelined STARTs: no answer and no ECONNABORTED record"
+elif [ "$(grep -c '^ANSWER errno=0 type=4$' "$TK_TMP/pipeline.out")" != 2 ]; then
+	# The first handshake ended before the second START was read.
+	tk_fail "pipelined STARTs: $(cat "$TK_TMP/pipeline.out")"
+fi
+# 7. A CHECK on a kept connection.
+keep other other
+tk_expect_line "$TK_TMP/other.out" "OTHER keep=1"
+tk_expect_line "$TK_TMP/other.out" "ANSWER errno=0 type=4"
+tk_expect_line "$TK_TMP/other.out" "END eof"
+# ... and the next caller is served as usual.
+keep after start
+tk_expect_grep "$TK_TMP/after.out" '^START ok '
+tk_daemon_alive
 tk_pass

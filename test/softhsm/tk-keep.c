@@ -14,6 +14,13 @@
  *               answered (with KEEP), passes its control socket to us and
  *               exits; we send a start on that socket and print
  *               "HANDOFF keep=K errno=NAME" (the second answer's errno)
+ *   pipeline    a start answered with KEEP, then two STARTs sent at once
+ *               on that connection without waiting: prints "PIPELINE
+ *               keep=K" and an "ANSWER errno=NAME" line per RESULT that
+ *               comes back, then "END eof" when the daemon closes it
+ *   other       a start answered with KEEP, then a CHECK request on that
+ *               connection: "OTHER keep=K", "ANSWER errno=NAME type=T"
+ *               for what comes back, then "END eof" or "END open"
  * Exits 0 when every step ran (a refused start is a result, not a
  * failure). */
 #include "config.h"
@@ -26,6 +33,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -166,6 +174,82 @@ static void do_handoff(unsigned port, const char *myname, const char *sni)
 	(void)close(sv[0]);
 }
 
+/* The first start of a raw connection to the daemon; prints "WHAT keep=K". */
+static int kept_conn(unsigned port, const char *myname, const char *sni, const char *what)
+{
+	static struct tk_msg m;
+	int c = tkt_unix_connect(getenv("TLSKEYD_SOCKET"), SOCK_SEQPACKET);
+
+	if (c < 0)
+		tkt_die("connect to the daemon");
+	raw_start(c, port, myname, sni, &m);
+	if (m.err)
+		tkt_dief("first start: errno %u", (unsigned)m.err);
+	(void)printf("%s keep=%d\n", what, TK_HAS(&m, TK_TAG_KEEP) && m.keep == 1);
+	return c;
+}
+
+/* Print every answer until the daemon closes ctl (bounded by alarm()). */
+static void answers(int ctl, int want_eof)
+{
+	static struct tk_msg m;
+
+	for (;;) {
+		int fd = -1, r = tk_msg_recv(ctl, &m, &fd);
+
+		if (fd >= 0)
+			(void)close(fd);
+		if (r == -EAGAIN || r == -EINTR)
+			continue;
+		if (r < 0) {
+			(void)printf("END eof\n");
+			break;
+		}
+		(void)printf("ANSWER errno=%s type=%u\n", m.err ? strerrorname_np((int)m.err) : "0",
+			     (unsigned)m.type);
+		if (!want_eof) {
+			struct timeval tv = { .tv_sec = 2 };
+			char b;
+
+			/* Then: closed by the daemon, or still open after 2 s. */
+			(void)setsockopt(ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			(void)printf("END %s\n", recv(ctl, &b, 1, 0) == 0 ? "eof" : "open");
+			break;
+		}
+	}
+	(void)fflush(stdout);
+	(void)close(ctl);
+}
+
+static void do_pipeline(unsigned port, const char *myname, const char *sni)
+{
+	struct tk_msg q = { .type = TK_MSG_START, .role = TK_ROLE_CLIENT, .proto = IPPROTO_TCP };
+	int ctl = kept_conn(port, myname, sni, "PIPELINE");
+
+	q.present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS);
+	if (tk_msg_set_str(&q, TK_TAG_MYNAME, myname) < 0 || tk_msg_set_str(&q, TK_TAG_SNINAME, sni) < 0)
+		tkt_die("START");
+	for (int i = 0; i < 2; i++) {
+		int net = peer_socket(port);
+
+		if (tk_msg_send(ctl, &q, net) < 0)
+			tkt_die("send START");
+		(void)close(net);
+	}
+	answers(ctl, 1);
+}
+
+static void do_other(unsigned port, const char *myname, const char *sni)
+{
+	struct tk_msg q = { .type = TK_MSG_CHECK, .role = TK_ROLE_CLIENT };
+	int ctl = kept_conn(port, myname, sni, "OTHER");
+
+	q.present = 1u << TK_TAG_ROLE;
+	if (tk_msg_set_str(&q, TK_TAG_MYNAME, myname) < 0 || tk_msg_send(ctl, &q, -1) < 0)
+		tkt_die("send CHECK");
+	answers(ctl, 0);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long port;
@@ -181,6 +265,10 @@ int main(int argc, char **argv)
 			(void)do_start((unsigned)port, argv[2], argv[3]);
 		} else if (!strcmp(s, "handoff")) {
 			do_handoff((unsigned)port, argv[2], argv[3]);
+		} else if (!strcmp(s, "pipeline")) {
+			do_pipeline((unsigned)port, argv[2], argv[3]);
+		} else if (!strcmp(s, "other")) {
+			do_other((unsigned)port, argv[2], argv[3]);
 		} else if (!strcmp(s, "fork")) {
 			int st = 0;
 			pid_t p = fork();
