@@ -86,3 +86,13 @@ tk_as() {
 	shift 2
 	setpriv --reuid "$uid" --regid "$gid" --clear-groups "$@"
 }
+
+# tk_as_exec UID GID CMD...: tk_as in place of the current shell, for a
+# subshell only (tk_bg tk_as_exec ...): TK_BG_PID is then the command
+# itself, and killing it ends the command, not a wrapper that leaves it
+# running until the test's cleanup.
+tk_as_exec() {
+	local uid=$1 gid=$2
+	shift 2
+	exec setpriv --reuid "$uid" --regid "$gid" --clear-groups "$@"
+}
