@@ -116,21 +116,45 @@ static int peer_socket(unsigned port)
 	return fd;
 }
 
-/* One START on ctl for a new connection to the peer; the RESULT in *m. */
-static void raw_start(int ctl, unsigned port, const char *myname, const char *sni, struct tk_msg *m)
+/* Send one START on ctl for a new connection to the peer. */
+static void send_start(int ctl, unsigned port, const char *myname, const char *sni)
 {
 	struct tk_msg q = { .type = TK_MSG_START, .role = TK_ROLE_CLIENT, .proto = IPPROTO_TCP };
-	int net = peer_socket(port), fd = -1;
+	int net = peer_socket(port);
 
 	q.present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS);
 	if (tk_msg_set_str(&q, TK_TAG_MYNAME, myname) < 0 || tk_msg_set_str(&q, TK_TAG_SNINAME, sni) < 0 ||
 	    tk_msg_send(ctl, &q, net) < 0)
 		tkt_die("send START");
 	(void)close(net);
+}
+
+/* One START on ctl for a new connection to the peer; the RESULT in *m. */
+static void raw_start(int ctl, unsigned port, const char *myname, const char *sni, struct tk_msg *m)
+{
+	int fd = -1;
+
+	send_start(ctl, port, myname, sni);
 	if (tk_msg_recv(ctl, m, &fd) < 0 || m->type != TK_MSG_RESULT)
 		tkt_die("no RESULT");
 	if (fd >= 0)
 		(void)close(fd);
+}
+
+/* A new raw connection to the daemon and its first START, which must
+ * succeed; *ret_keep: the daemon keeps the connection. */
+static int first_start(unsigned port, const char *myname, const char *sni, int *ret_keep)
+{
+	static struct tk_msg m;
+	int c = tkt_unix_connect(getenv("TLSKEYD_SOCKET"), SOCK_SEQPACKET);
+
+	if (c < 0)
+		tkt_die("connect to the daemon");
+	raw_start(c, port, myname, sni, &m);
+	if (m.err)
+		tkt_dief("first start: errno %u", (unsigned)m.err);
+	*ret_keep = TK_HAS(&m, TK_TAG_KEEP) && m.keep == 1;
+	return c;
 }
 
 static void do_handoff(unsigned port, const char *myname, const char *sni)
@@ -145,15 +169,9 @@ static void do_handoff(unsigned port, const char *myname, const char *sni)
 	if (p < 0)
 		tkt_die("fork");
 	if (p == 0) {
-		int c = tkt_unix_connect(getenv("TLSKEYD_SOCKET"), SOCK_SEQPACKET);
+		int c = first_start(port, myname, sni, &keep);
 
-		if (c < 0)
-			tkt_die("connect to the daemon");
-		raw_start(c, port, myname, sni, &m);
-		if (m.err)
-			tkt_dief("first start: errno %u", (unsigned)m.err);
 		/* Tell whether it was kept, with the socket. */
-		keep = TK_HAS(&m, TK_TAG_KEEP) && m.keep == 1;
 		if (send_fd(sv[1], c, (char)('0' + keep)) < 0)
 			tkt_die("pass the socket");
 		_exit(0);
@@ -177,15 +195,9 @@ static void do_handoff(unsigned port, const char *myname, const char *sni)
 /* The first start of a raw connection to the daemon; prints "WHAT keep=K". */
 static int kept_conn(unsigned port, const char *myname, const char *sni, const char *what)
 {
-	static struct tk_msg m;
-	int c = tkt_unix_connect(getenv("TLSKEYD_SOCKET"), SOCK_SEQPACKET);
+	int keep, c = first_start(port, myname, sni, &keep);
 
-	if (c < 0)
-		tkt_die("connect to the daemon");
-	raw_start(c, port, myname, sni, &m);
-	if (m.err)
-		tkt_dief("first start: errno %u", (unsigned)m.err);
-	(void)printf("%s keep=%d\n", what, TK_HAS(&m, TK_TAG_KEEP) && m.keep == 1);
+	(void)printf("%s keep=%d\n", what, keep);
 	return c;
 }
 
@@ -223,19 +235,10 @@ static void answers(int ctl, int want_eof)
 
 static void do_pipeline(unsigned port, const char *myname, const char *sni)
 {
-	struct tk_msg q = { .type = TK_MSG_START, .role = TK_ROLE_CLIENT, .proto = IPPROTO_TCP };
 	int ctl = kept_conn(port, myname, sni, "PIPELINE");
 
-	q.present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS);
-	if (tk_msg_set_str(&q, TK_TAG_MYNAME, myname) < 0 || tk_msg_set_str(&q, TK_TAG_SNINAME, sni) < 0)
-		tkt_die("START");
-	for (int i = 0; i < 2; i++) {
-		int net = peer_socket(port);
-
-		if (tk_msg_send(ctl, &q, net) < 0)
-			tkt_die("send START");
-		(void)close(net);
-	}
+	send_start(ctl, port, myname, sni);
+	send_start(ctl, port, myname, sni);
 	answers(ctl, 1);
 }
 
