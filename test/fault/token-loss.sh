@@ -58,14 +58,24 @@ for fault in CKR_DEVICE_REMOVED CKR_TOKEN_NOT_PRESENT CKR_DEVICE_ERROR CKR_SESSI
 	tk_log "fault $fault"
 	tk_fault_set "fail=$fault"
 	# Enough attempts to reach every worker twice: the first failure on a
-	# worker's key, then the re-import (or its backoff).
+	# worker's key, then the re-import (or its backoff).  A key that used
+	# to work and fails makes the daemon re-initialise the module (at most
+	# every 5 s, doc/pkcs11.md); a handshake under way when that starts
+	# fails with EIO "being re-initialised": allowed once per fault, never
+	# for the first attempt.
+	reinit=0
 	for i in 1 2 3 4 5 6; do
 		name=$fault-fail-$i
 		rc=0
 		hs "$name" || rc=$?
 		[ "$rc" = 2 ] || tk_fail "$fault: handshake $i did not fail cleanly (exit $rc): $(cat "$TK_TMP/$name.err")"
 		[ "$HS_MS" -lt 2000 ] || tk_fail "$fault: handshake $i took $HS_MS ms to fail"
-		tk_expect_grep "$TK_TMP/$name.err" '^ERROR errno=ENOTRECOVERABLE .*(token|CKR_|signature)'
+		if [ "$i" -gt 1 ] && [ "$reinit" = 0 ] &&
+			grep -qE '^ERROR errno=EIO .*PKCS#11 module is being re-initialised' "$TK_TMP/$name.err"; then
+			reinit=1
+		else
+			tk_expect_grep "$TK_TMP/$name.err" '^ERROR errno=ENOTRECOVERABLE .*(token|CKR_|signature)'
+		fi
 		tk_log "  attempt $i: ${HS_MS} ms: $(head -n 1 "$TK_TMP/$name.err")"
 		tk_daemon_alive
 	done
