@@ -85,11 +85,15 @@ int registry_add(struct session_info *info, int fd)
 	static uint64_t next_serial;
 	struct stat st;
 
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	info->dev = st.st_dev;
-	info->ino = st.st_ino;
+	/* The cookie alone names the socket where there is one (it is never
+	 * reused); (dev, inode) only without it. */
 	info->cookie = socket_cookie(fd);
+	if (!info->cookie) {
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		info->dev = st.st_dev;
+		info->ino = st.st_ino;
+	}
 	pthread_mutex_lock(&lock);
 	info->serial = ++next_serial;
 	info->next = live;
@@ -143,7 +147,8 @@ static const struct session_info *find(const struct session_info *list, const st
 					uint64_t cookie)
 {
 	for (; list; list = list->next)
-		if (list->ino == st->st_ino && list->dev == st->st_dev && list->cookie == cookie)
+		if (list->cookie == cookie &&
+		    (cookie || (list->ino == st->st_ino && list->dev == st->st_dev)))
 			return list;
 	return NULL;
 }

@@ -1,10 +1,11 @@
 /* Sessions by protected descriptor, for tlskey_query().  A session is found
  * by the socket of the application's end of its socket pair: only a
  * process holding that descriptor can pass it to us, so holding it is the
- * credential.  The socket is named by (dev, inode, SO_COOKIE): socket
- * inode numbers come from a 32-bit counter that a patient local user can
- * wrap, so the inode alone could name another user's session; the cookie
- * is 64 bits and never reused while the system runs.  Thread-safe: workers publish, the accept loop answers. */
+ * credential.  The socket is named by its SO_COOKIE: socket inode
+ * numbers come from a 32-bit counter that a patient local user can wrap,
+ * so the inode alone could name another user's session; the cookie is 64
+ * bits and never reused while the system runs.  Only on a kernel without
+ * cookies (0) is it named by (dev, inode).  Thread-safe: workers publish, the accept loop answers. */
 #ifndef TLSKEY_KEYD_REGISTRY_H
 #define TLSKEY_KEYD_REGISTRY_H
 
@@ -18,7 +19,7 @@
 
 struct session_info {
 	struct session_info *prev, *next;
-	dev_t dev;
+	dev_t dev; /* (dev, ino) only when cookie is 0 */
 	ino_t ino;
 	uint64_t cookie; /* SO_COOKIE, 0 where the kernel has none */
 	uint8_t state; /* TK_STATE_* */
