@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,6 +19,10 @@
 #include "keyd/start_check.h"
 #include "tlskey/starttls.h"
 
+#ifndef TCP_IS_MPTCP
+#define TCP_IS_MPTCP 43 /* Linux 5.16 */
+#endif
+
 /* Is fd a connected socket of the kind `proto` needs? */
 int start_check_fd(int fd, int proto, struct sockaddr_storage *ret_peer, char *why, size_t len)
 {
@@ -25,9 +30,22 @@ int start_check_fd(int fd, int proto, struct sockaddr_storage *ret_peer, char *w
 	int type = 0, protocol = 0;
 	socklen_t il = sizeof(int);
 
+	memset(ret_peer, 0, sizeof(*ret_peer));
+	/* One call for the common case: only a TCP socket answers a TCP-level
+	 * option (a UDP, raw, SCTP, UNIX or VSOCK socket refuses it, and so
+	 * does anything that is not a socket), and TCP_IS_MPTCP is 0 for
+	 * plain TCP.  An MPTCP socket, a kernel without the option and every
+	 * refusal go the long way, which also says precisely what is wrong. */
+	if (proto == IPPROTO_TCP) {
+		int mptcp = -1;
+
+		if (getsockopt(fd, IPPROTO_TCP, TCP_IS_MPTCP, &mptcp, &il) == 0 && il == sizeof(int) &&
+		    mptcp == 0)
+			goto connected;
+		il = sizeof(int);
+	}
 	/* ENOTSOCK for anything but a socket, EBADF for an O_PATH descriptor
 	 * of a socket inode (no socket we can use): no fstat() needed. */
-	memset(ret_peer, 0, sizeof(*ret_peer));
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0) {
 		(void)snprintf(why, len, "passed descriptor is not a socket");
 		return -ENOTSOCK;
@@ -43,6 +61,7 @@ int start_check_fd(int fd, int proto, struct sockaddr_storage *ret_peer, char *w
 			       proto == IPPROTO_UDP ? "UDP" : "TCP");
 		return -EPROTONOSUPPORT;
 	}
+connected:
 	if (getpeername(fd, (struct sockaddr *)ret_peer, &sl) < 0) {
 		(void)snprintf(why, len, "passed socket is not connected");
 		return -ENOTCONN;

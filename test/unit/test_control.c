@@ -224,6 +224,61 @@ static void tcp_pair(int ret[2])
 	(void)tk_close(l);
 }
 
+/* start_check_fd on real sockets: the one-call TCP test (TCP_IS_MPTCP)
+ * lets only plain connected TCP through, and every other kind still gets
+ * its own errno. */
+static int fd_check(int fd, int proto)
+{
+	struct sockaddr_storage peer;
+	char why[TK_MESSAGE_MAX] = "";
+
+	return start_check_fd(fd, proto, &peer, why, sizeof(why));
+}
+
+START_TEST(check_fd_kinds)
+{
+	int tcp[2], u, un[2], p[2], s;
+
+	tcp_pair(tcp);
+	ck_assert_int_eq(fd_check(tcp[0], IPPROTO_TCP), 0);
+	ck_assert_int_eq(fd_check(tcp[0], IPPROTO_UDP), -EPROTOTYPE);
+	(void)tk_close(tcp[0]);
+	(void)tk_close(tcp[1]);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_eq(fd_check(s, IPPROTO_TCP), -ENOTCONN);
+	(void)tk_close(s);
+	u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(u, 0);
+	ck_assert_int_eq(fd_check(u, IPPROTO_TCP), -EPROTOTYPE);
+	(void)tk_close(u);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, un), 0);
+	ck_assert_int_eq(fd_check(un[0], IPPROTO_TCP), -EPROTONOSUPPORT);
+	(void)tk_close(un[0]);
+	(void)tk_close(un[1]);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(fd_check(p[0], IPPROTO_TCP), -ENOTSOCK);
+	(void)tk_close(p[0]);
+	(void)tk_close(p[1]);
+	/* A raw socket of protocol TCP answers SO_PROTOCOL with 6, but is
+	 * no stream (needs CAP_NET_RAW: root in CI). */
+	s = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (s >= 0) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+		ck_assert_int_eq(connect(s, (struct sockaddr *)&a, sizeof(a)), 0);
+		ck_assert_int_eq(fd_check(s, IPPROTO_TCP), -EPROTOTYPE);
+		(void)tk_close(s);
+	}
+	/* MPTCP is a stream of another protocol: refused as before. */
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262 /* IPPROTO_MPTCP */);
+	if (s >= 0) {
+		ck_assert_int_eq(fd_check(s, IPPROTO_TCP), -EPROTONOSUPPORT);
+		(void)tk_close(s);
+	}
+}
+END_TEST
+
 START_TEST(dispatch_unknown_type)
 {
 	struct tk_msg m, res;
@@ -589,6 +644,7 @@ int main(void)
 	tcase_add_test(pure, check_request_decisions);
 	tcase_add_test(pure, table_rows);
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, check_fd_kinds);
 	tcase_add_test(tc, dispatch_unknown_type);
 	tcase_add_test(tc, dispatch_descriptor_rule);
 	tcase_add_test(tc, dispatch_who_may_send);
