@@ -49,6 +49,10 @@ int conn_ev_update(struct conn *c, struct ev *ev, uint32_t mask)
 	if (epoll_ctl(c->w->epfd, op, ev->fd, &e) < 0)
 		return -errno;
 	ev->mask = mask;
+	/* ctl's registration names &c->ctl from now on (or is gone), no
+	 * longer the parked ctlconn's (worker_adopt). */
+	if (ev == &c->ctl && c->cc)
+		c->cc->owner = NULL;
 	return 0;
 }
 
@@ -163,7 +167,9 @@ enum conn_status conn_close(struct conn *c, int err, const char *why)
 	ev_close(w, &c->net);
 	ev_close(w, &c->app);
 	ev_close(w, &c->ctl);
-	ctlconn_free(c->cc); /* its socket was ctl, closed just now */
+	/* Its socket was ctl, closed just now; events of this batch may
+	 * still name it (worker_adopt). */
+	ctlconn_grave(w, c->cc);
 	c->cc = NULL;
 	c->app_out = tk_close(c->app_out);
 	if (c->to_app) {

@@ -50,6 +50,16 @@ void ctlconn_free(struct ctlconn *cc)
 	free(cc);
 }
 
+void ctlconn_grave(struct worker *w, struct ctlconn *cc)
+{
+	if (!cc)
+		return;
+	cc->owner = NULL;
+	cc->dead = 1;
+	cc->next = w->cc_grave;
+	w->cc_grave = cc;
+}
+
 /* Free a cc this worker may still watch: out of the epoll set first (a
  * close alone does not remove it while an upgrade's child, between fork
  * and exec, holds a duplicate). */
@@ -110,18 +120,22 @@ void ctlconn_park(struct conn *c)
 		c->ctl.fd = tk_close(c->ctl.fd);
 		if (cc)
 			cc->ev.fd = -1; /* closed just now */
-		ctlconn_free(cc);
+		ctlconn_grave(w, cc); /* the registration may have named it */
 		return;
 	}
-	/* The same registration, now pointing at cc: one system call. */
 	e = (struct epoll_event){ .events = EPOLLIN | EPOLLRDHUP, .data.ptr = &cc->ev };
-	if (epoll_ctl(w->epfd, c->ctl.mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->ctl.fd, &e) < 0) {
+	if (cc->owner == c && c->ctl.mask == e.events) {
+		/* Registered as cc all along (worker_adopt): no call at all. */
+		cc->owner = NULL;
+	} else if (epoll_ctl(w->epfd, c->ctl.mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->ctl.fd, &e) < 0) {
+		/* The same registration, now pointing at cc: one system call. */
 		(void)conn_ev_update(c, &c->ctl, 0);
 		c->ctl.fd = tk_close(c->ctl.fd);
 		cc->ev.fd = -1;
-		ctlconn_free(cc);
+		ctlconn_grave(w, cc);
 		return;
 	}
+	cc->owner = NULL;
 	cc->ev.fd = c->ctl.fd;
 	cc->ev.mask = e.events;
 	c->ctl.fd = -1;
@@ -138,9 +152,7 @@ void ctlconn_park(struct conn *c)
 			(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, old->ev.fd, NULL);
 		old->ev.mask = 0;
 		old->ev.fd = tk_close(old->ev.fd);
-		old->dead = 1;
-		old->next = w->cc_grave;
-		w->cc_grave = old;
+		ctlconn_grave(w, old);
 	}
 	cc->parked = 1;
 	cc->parked_ms = tk_now_ms();

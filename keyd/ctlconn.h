@@ -30,6 +30,11 @@ struct ctlconn {
 	int dead;                  /* closed while events for it may sit in the batch: freed by ctlconn_bury() */
 	unsigned long long parked_ms;
 	struct caller who;
+	/* While a conn uses the socket (c->cc == cc) its epoll registration
+	 * may still point at ev, as it did while parked: then owner is that
+	 * conn, and events on ev are the conn's (worker.c dispatch).  Saves
+	 * an epoll MOD at adoption and another at parking. */
+	struct conn *owner;
 };
 
 /* A ctlconn for fd, taking over pidfd and *who (its memory).  NULL: out of
@@ -40,6 +45,9 @@ struct ctlconn *ctlconn_new(int fd, int pidfd, const struct caller *who);
  * One this worker may watch goes with ctlconn_drop(), which takes it out
  * of the epoll set first. */
 void ctlconn_free(struct ctlconn *cc);
+/* Free cc once the current epoll batch is done (events naming it may
+ * still sit there): its socket must already be out of the epoll set. */
+void ctlconn_grave(struct worker *w, struct ctlconn *cc);
 void ctlconn_drop(struct worker *w, struct ctlconn *cc);
 
 /* Hand cc's socket on to another thread or a conn: out of this worker's

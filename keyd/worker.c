@@ -148,15 +148,12 @@ void worker_adopt(struct worker *w, const struct keyd_request *req, int netfd, s
 	cc->ev.mask = 0;
 	if (c) {
 		c->cc = cc;
-		/* A parked socket stays registered, its events now the conn's:
-		 * one MOD rather than DEL and ADD. */
+		/* A socket already registered stays so, still naming cc: its
+		 * events are the conn's through cc->owner (dispatch), with no
+		 * system call, until the conn changes the registration. */
 		if (mask) {
-			struct epoll_event e = { .events = mask, .data.ptr = &c->ctl };
-
-			if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->ctl.fd, &e) == 0)
-				c->ctl.mask = mask;
-			else
-				(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->ctl.fd, NULL);
+			c->ctl.mask = mask;
+			cc->owner = c;
 		}
 	} else {
 		ctlconn_free(cc);
@@ -270,9 +267,13 @@ static enum conn_status dispatch(struct worker *w, struct ev *ev, uint32_t event
 	if (ev->kind == EV_IDLE) {
 		struct ctlconn *cc = (struct ctlconn *)(void *)ev; /* ev is its first member */
 
-		if (!cc->dead)
+		if (cc->dead)
+			return CONN_LIVE;
+		if (!cc->owner) {
 			ctlconn_event(w, cc, events);
-		return CONN_LIVE;
+			return CONN_LIVE;
+		}
+		ev = &cc->owner->ctl; /* a conn's control socket (worker_adopt) */
 	}
 	c = conn_of(ev);
 	if (!c || c->dead)
