@@ -15,7 +15,11 @@
 #     second while the first handshake runs) loses that handshake
 #     (ECONNABORTED, audited) and the connection, and nothing else;
 #  7. another request type on a kept connection is answered like on a new
-#     one (CHECK: a RESULT), and the connection is closed after it.
+#     one (CHECK: a RESULT), and the connection is closed after it;
+#  8. a caller that hangs up its kept connection while the handshake it
+#     asked for waits on a silent peer: the daemon notices at once (not
+#     at the handshake timer), ends that handshake (ECONNABORTED, audited)
+#     and lets the peer connection go.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-serv
 tk_setup
@@ -95,6 +99,16 @@ keep other other
 tk_expect_line "$TK_TMP/other.out" "OTHER keep=1"
 tk_expect_line "$TK_TMP/other.out" "ANSWER errno=0 type=4"
 tk_expect_line "$TK_TMP/other.out" "END eof"
+# 8. Hang-up during a handshake on a kept connection (handshake-timeout
+# is 10 s in the fixture: the daemon must see the hang-up itself).
+tk_mark
+keep hangup hangup
+tk_expect_line "$TK_TMP/hangup.out" "HANGUP keep=1"
+tk_expect_grep "$TK_TMP/hangup.out" '^PEER closed [0-9]+$'
+ms=$(awk '$1 == "PEER" { print $3 }' "$TK_TMP/hangup.out")
+[ "$ms" -lt 3000 ] || tk_fail "hang-up on a kept connection noticed only after $ms ms"
+tk_wait_log "audit: event=handshake-failed uid=0 .*myname=alice@example.test .*result=ECONNABORTED .*caller closed its request" 5 ||
+	tk_fail "hang-up on a kept connection: no ECONNABORTED record"
 # ... and the next caller is served as usual.
 keep after start
 tk_expect_grep "$TK_TMP/after.out" '^START ok '

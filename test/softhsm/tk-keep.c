@@ -21,6 +21,12 @@
  *   other       a start answered with KEEP, then a CHECK request on that
  *               connection: "OTHER keep=K", "ANSWER errno=NAME type=T"
  *               for what comes back, then "END eof" or "END open"
+ *   hangup      a start answered with KEEP, then a START on that
+ *               connection for a peer that never answers (our own
+ *               listener), and the control socket closed once the
+ *               ClientHello has come: "HANGUP keep=K", then "PEER closed
+ *               MS" when the daemon gives that connection up (EOF or a
+ *               reset on our end), or "PEER open" after 5 s
  * Exits 0 when every step ran (a refused start is a result, not a
  * failure). */
 #include "config.h"
@@ -35,6 +41,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/wire.h"
@@ -253,6 +260,49 @@ static void do_other(unsigned port, const char *myname, const char *sni)
 	answers(ctl, 0);
 }
 
+static unsigned long long now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
+}
+
+static void do_hangup(unsigned port, const char *myname, const char *sni)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	struct timeval tv = { .tv_sec = 5 };
+	int ctl = kept_conn(port, myname, sni, "HANGUP");
+	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), srv;
+	unsigned long long t0;
+	char b[4096];
+	ssize_t n;
+
+	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 4) < 0 ||
+	    getsockname(ls, (struct sockaddr *)&a, &al) < 0)
+		tkt_die("listener");
+	send_start(ctl, ntohs(a.sin_port), myname, sni);
+	srv = accept(ls, NULL, NULL);
+	if (srv < 0 || setsockopt(srv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		tkt_die("accept");
+	/* The daemon's ClientHello: its handshake runs and waits for us. */
+	if (recv(srv, b, sizeof(b), 0) <= 0)
+		tkt_die("no ClientHello");
+	t0 = now_ms();
+	(void)close(ctl);
+	do
+		n = recv(srv, b, sizeof(b), 0);
+	while (n > 0 || (n < 0 && errno == EINTR));
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
+		(void)printf("PEER closed %llu\n", now_ms() - t0);
+	else
+		(void)printf("PEER open\n");
+	(void)fflush(stdout);
+	(void)close(srv);
+	(void)close(ls);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long port;
@@ -272,6 +322,8 @@ int main(int argc, char **argv)
 			do_pipeline((unsigned)port, argv[2], argv[3]);
 		} else if (!strcmp(s, "other")) {
 			do_other((unsigned)port, argv[2], argv[3]);
+		} else if (!strcmp(s, "hangup")) {
+			do_hangup((unsigned)port, argv[2], argv[3]);
 		} else if (!strcmp(s, "fork")) {
 			int st = 0;
 			pid_t p = fork();
