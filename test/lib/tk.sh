@@ -439,7 +439,10 @@ tk_start_openssl_serv() {
 # openssl s_client) whose stdin stays open until WANT bytes arrived on its
 # stdout, then close stdin.  These clients quit at stdin EOF without
 # waiting for the server, so an early EOF would race with the answer.
-# Output in NAME.out / NAME.err; returns CMD's exit status.
+# With TK_FIFO_WAIT_LINE set, stdin stays open until that whole line is on
+# stdout instead (for a client that prints its session first, such as
+# s_client without -quiet, whose output passes WANT bytes before any
+# answer).  Output in NAME.out / NAME.err; returns CMD's exit status.
 tk_fifo_client() {
 	local name=$1 infile=$2 want=$3 fifo pid i rc=0
 	shift 3
@@ -455,7 +458,11 @@ tk_fifo_client() {
 	pid=$TK_BG_PID
 	cat "$infile" >&7 || true
 	for i in $(seq 200); do
-		[ "$(wc -c <"$TK_TMP/$name.out")" -ge "$want" ] && break
+		if [ -n "${TK_FIFO_WAIT_LINE:-}" ]; then
+			grep -qxF -- "$TK_FIFO_WAIT_LINE" "$TK_TMP/$name.out" && break
+		elif [ "$(wc -c <"$TK_TMP/$name.out")" -ge "$want" ]; then
+			break
+		fi
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done

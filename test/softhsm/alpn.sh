@@ -20,7 +20,9 @@ srv() {
 	tk_log "case $name: app server $app, s_client $*"
 	# shellcheck disable=SC2086
 	tk_app_server "$name" --myname server.example.test --echo $app
-	tk_fifo_client "$name-cli" "$TK_TMP/line" "$want" openssl s_client -no_ign_eof \
+	# Without -quiet s_client prints the session first: wait for the echo.
+	TK_FIFO_WAIT_LINE="one line through ALPN" \
+		tk_fifo_client "$name-cli" "$TK_TMP/line" "$want" openssl s_client -no_ign_eof \
 		-connect "127.0.0.1:$TK_PORT" -servername server.example.test \
 		-CAfile "$TK_FX/ca.pem" "${USER_CERT[@]}" "$@" || rc=$?
 	TK_CLI_RC=$rc
