@@ -88,6 +88,9 @@ struct conn {
 	enum conn_state state;
 	struct keyd_request req;
 	struct worker_keyset *ks; /* this worker's keys of req.gen, during the handshake only */
+	/* ctl's epoll registration may still name c->cc's ev (cc->owner == c,
+	 * ctlconn.h): change it only through conn_ev_update(), which takes it
+	 * over, never with epoll_ctl() directly. */
 	struct ev net, app, ctl;
 	gnutls_session_t tls;
 	/* Handshake timer; drain limit (CONN_DRAIN); close timer (CONN_RELAY

@@ -124,11 +124,10 @@ void ctlconn_park(struct conn *c)
 		return;
 	}
 	e = (struct epoll_event){ .events = EPOLLIN | EPOLLRDHUP, .data.ptr = &cc->ev };
-	if (cc->owner == c && c->ctl.mask == e.events) {
-		/* Registered as cc all along (worker_adopt): no call at all. */
-		cc->owner = NULL;
-	} else if (epoll_ctl(w->epfd, c->ctl.mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->ctl.fd, &e) < 0) {
-		/* The same registration, now pointing at cc: one system call. */
+	/* Registered as cc all along (worker_adopt): no call at all; else
+	 * the same registration, now pointing at cc: one system call. */
+	if (!(cc->owner == c && c->ctl.mask == e.events) &&
+	    epoll_ctl(w->epfd, c->ctl.mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->ctl.fd, &e) < 0) {
 		(void)conn_ev_update(c, &c->ctl, 0);
 		c->ctl.fd = tk_close(c->ctl.fd);
 		cc->ev.fd = -1;

@@ -41,7 +41,6 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/wire.h"
@@ -260,14 +259,6 @@ static void do_other(unsigned port, const char *myname, const char *sni)
 	answers(ctl, 0);
 }
 
-static unsigned long long now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
-}
-
 static void do_hangup(unsigned port, const char *myname, const char *sni)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -275,7 +266,7 @@ static void do_hangup(unsigned port, const char *myname, const char *sni)
 	struct timeval tv = { .tv_sec = 5 };
 	int ctl = kept_conn(port, myname, sni, "HANGUP");
 	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), srv;
-	unsigned long long t0;
+	long long t0;
 	char b[4096];
 	ssize_t n;
 
@@ -289,13 +280,13 @@ static void do_hangup(unsigned port, const char *myname, const char *sni)
 	/* The daemon's ClientHello: its handshake runs and waits for us. */
 	if (recv(srv, b, sizeof(b), 0) <= 0)
 		tkt_die("no ClientHello");
-	t0 = now_ms();
+	t0 = tkt_now_ms();
 	(void)close(ctl);
 	do
 		n = recv(srv, b, sizeof(b), 0);
 	while (n > 0 || (n < 0 && errno == EINTR));
 	if (n == 0 || (n < 0 && errno == ECONNRESET))
-		(void)printf("PEER closed %llu\n", now_ms() - t0);
+		(void)printf("PEER closed %lld\n", tkt_now_ms() - t0);
 	else
 		(void)printf("PEER open\n");
 	(void)fflush(stdout);
