@@ -56,24 +56,7 @@ int conn_ev_update(struct conn *c, struct ev *ev, uint32_t mask)
 	return 0;
 }
 
-/* Before the daemon's last close() of the caller's socket.  The caller
- * set it up and may hold a duplicate through which it can set SO_LINGER
- * with a timeout again after admission: with unsent data that would make
- * close() block the worker until the peer takes it.  l_onoff = 0 makes
- * close() return at once (the kernel finishes in the background), {1, 0}
- * resets, also without blocking.  A caller that sets SO_LINGER again
- * through its duplicate and closes that duplicate between this call and
- * our close() wins the race for the option, but not for the thread: the
- * close itself is bounded (passclose.h). */
-static void net_close_prepare(const struct conn *c)
-{
-	struct linger lg = { .l_onoff = c->net_reset, .l_linger = 0 };
-
-	if (c->net.fd >= 0)
-		(void)setsockopt(c->net.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
-static void ev_close(struct worker *w, struct ev *ev)
+static void ev_close(struct worker *w, struct ev *ev, int reset)
 {
 	if (ev->fd < 0)
 		return;
@@ -84,8 +67,14 @@ static void ev_close(struct worker *w, struct ev *ev)
 	if (ev->mask)
 		(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
 	ev->mask = 0;
-	/* The network socket is the caller's too: its close is bounded. */
-	ev->fd = ev->kind == EV_NET ? passclose(ev->fd) : tk_close(ev->fd);
+	/* The network socket is the caller's too: its close is bounded, and
+	 * SO_LINGER is ours again just before it (passclose.h): a reset
+	 * where the session wants one, else an orderly end in the
+	 * background. */
+	if (ev->kind == EV_NET)
+		ev->fd = passclose_linger(ev->fd, reset ? PASSCLOSE_RESET : PASSCLOSE_ORDERLY);
+	else
+		ev->fd = tk_close(ev->fd);
 }
 
 void conn_set_timed(struct conn *c, int on)
@@ -163,10 +152,9 @@ enum conn_status conn_close(struct conn *c, int err, const char *why)
 	if (c->tls)
 		gnutls_deinit(c->tls);
 	c->tls = NULL; /* a dead conn's later events must not reach it */
-	net_close_prepare(c);
-	ev_close(w, &c->net);
-	ev_close(w, &c->app);
-	ev_close(w, &c->ctl);
+	ev_close(w, &c->net, c->net_reset);
+	ev_close(w, &c->app, 0);
+	ev_close(w, &c->ctl, 0);
 	/* Its socket was ctl, closed just now; events of this batch may
 	 * still name it (worker_adopt). */
 	ctlconn_grave(w, c->cc);

@@ -215,8 +215,8 @@ enum conn_status handshake_begin(struct conn *c)
 		if (r < 0)
 			return handshake_fail(c, -r, "%s", why);
 	}
-	/* O_NONBLOCK was set at admission (start_take_options) and is never
-	 * relied on: the transport functions pass MSG_DONTWAIT (net_pull). */
+	/* O_NONBLOCK is neither set nor relied on: the transport functions
+	 * pass MSG_DONTWAIT (net_pull). */
 	c->dtls = q->msg.proto == IPPROTO_UDP;
 	flags = (q->msg.role == TK_ROLE_SERVER ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
 		GNUTLS_NO_SIGNAL | (c->dtls ? GNUTLS_DATAGRAM : 0);

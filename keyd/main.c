@@ -423,6 +423,8 @@ static void early_init(struct keyd *k, struct loop *l, sigset_t *mask, char **ar
 	sigaddset(mask, SIGUSR2);
 	(void)pthread_sigmask(SIG_BLOCK, mask, NULL);
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* A caller's socket may carry O_ASYNC (start_check.c). */
+	(void)signal(SIGIO, SIG_IGN);
 	memset(k, 0, sizeof(*k));
 	memset(l, 0, sizeof(*l));
 	k->donefd = -1;

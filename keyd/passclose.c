@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,7 +62,7 @@ static int thread_timer_ready(void)
 	return 1;
 }
 
-int passclose(int fd)
+int passclose_linger(int fd, enum passclose_linger linger)
 {
 	const struct itimerspec arm = { .it_value = { 0, PASSCLOSE_MAX_MS * 1000000L } };
 	const struct itimerspec disarm = { .it_value = { 0, 0 } };
@@ -69,12 +70,22 @@ int passclose(int fd)
 
 	if (fd < 0)
 		return -1;
+	if (linger != PASSCLOSE_AS_IS) {
+		struct linger lg = { .l_onoff = linger == PASSCLOSE_RESET, .l_linger = 0 };
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	timed = thread_timer_ready() && timer_settime(thread_timer, 0, &arm, NULL) == 0;
 	/* Linux releases the descriptor even when close() is interrupted. */
 	(void)close(fd);
 	if (timed)
 		(void)timer_settime(thread_timer, 0, &disarm, NULL);
 	return -1;
+}
+
+int passclose(int fd)
+{
+	return passclose_linger(fd, PASSCLOSE_ORDERLY);
 }
 
 void passclose_thread_done(void)

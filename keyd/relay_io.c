@@ -19,7 +19,7 @@
  * record again under backpressure.
  *
  * Every call on the peer's socket says MSG_DONTWAIT: the caller shares the
- * file description and may clear O_NONBLOCK (handshake.c). */
+ * file description, and O_NONBLOCK is not set on it (start_check.c). */
 #include "config.h"
 
 #include <errno.h>

@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -69,26 +68,22 @@ connected:
 	return 0;
 }
 
-/* The caller set up fd and may keep a duplicate: take back every option
- * that could make a daemon system call on it block or stall.  SO_LINGER
- * with a timeout would make close() wait for the peer, so l_onoff = 0:
- * close() never blocks (where the daemon wants a reset it sets {1, 0}
- * itself, which does not block either).  SO_RCVLOWAT above 1 would keep
- * epoll from ever reporting a partial record.  O_NONBLOCK is set for
- * calls without flags, but every send and recv also says MSG_DONTWAIT, as
- * the caller can clear the flag again through its own duplicate; O_ASYNC
- * goes (no SIGIO for the daemon).  SO_SNDTIMEO and SO_RCVTIMEO do not
- * matter with MSG_DONTWAIT.  Runs before anything can close fd, the
- * refusal path included.  Errors are ignored: a descriptor that is not a
- * socket is refused by start_check_fd() next. */
+/* The caller set up fd and may keep a duplicate: take back what could
+ * stall the daemon.  SO_RCVLOWAT above 1 would keep epoll from ever
+ * reporting a partial record, so it goes back to 1 here.  The rest is not
+ * set at admission, as the caller could change it again through its
+ * duplicate anyway: every send and recv says MSG_DONTWAIT (O_NONBLOCK is
+ * not relied on, nor set), SO_SNDTIMEO and SO_RCVTIMEO do not matter with
+ * MSG_DONTWAIT, SO_LINGER is set just before the daemon's close
+ * (passclose.h), and SIGIO is ignored (main.c) should O_ASYNC name the
+ * daemon.  Runs before anything can close fd, the refusal path included.
+ * Errors are ignored: a descriptor that is not a socket is refused by
+ * start_check_fd() next. */
 void start_take_options(int fd)
 {
-	struct linger lg = { .l_onoff = 0, .l_linger = 0 };
 	int one = 1;
 
-	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
-	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
 int start_check_request(const struct tk_msg *m, char *why, size_t len)

@@ -12,8 +12,8 @@
 #include "keyd/transport.h"
 
 /* GnuTLS transport on the caller's socket.  The caller still shares the
- * file description and can clear O_NONBLOCK on its own duplicate at any
- * time, so the flag is no protection: every call says MSG_DONTWAIT
+ * file description and could clear O_NONBLOCK on its own duplicate at any
+ * time, so the daemon does not set it: every call says MSG_DONTWAIT
  * itself, and a worker never blocks on a socket the caller controls. */
 static ssize_t net_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 {

@@ -5,10 +5,11 @@
  *
  *   datapath freeze-nonblock --myname N [--hold SEC]
  *       An admitted caller that keeps a duplicate of the socket it passes
- *       (TLS server role, non-blocking start), waits until the daemon set
- *       O_NONBLOCK, clears it again through the duplicate and makes its
- *       own peer send one byte of a record header: a worker that relies on
- *       O_NONBLOCK blocks in recv().  Prints "FREEZE armed", holds.
+ *       (TLS server role, non-blocking start), waits until the daemon
+ *       admitted it, clears O_NONBLOCK through the duplicate (in case a
+ *       daemon set it) and makes its own peer send one byte of a record
+ *       header: a worker that relies on O_NONBLOCK blocks in recv().
+ *       Prints "FREEZE armed", holds.
  *   datapath freeze-linger --myname N [--hold SEC]
  *       A caller that sets SO_LINGER {1, 3600} on a socket whose buffers it
  *       filled (its peer never reads), passes it (TLS client role,
@@ -67,16 +68,30 @@ static void hold(unsigned sec)
 		(void)poll(NULL, 0, 200);
 }
 
-/* Wait (bounded) until the daemon has set O_NONBLOCK on the shared file
- * description: its worker has begun the handshake. */
-static int wait_nonblock(int dupfd, int ms)
+/* SO_RCVLOWAT set on a socket before it is passed: the daemon puts it
+ * back to 1 at admission (start_take_options), a sign that its worker has
+ * the socket. */
+#define SENTINEL_LOWAT 7
+
+static void set_sentinel(int fd)
+{
+	int v = SENTINEL_LOWAT;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)) < 0)
+		tkt_die("SO_RCVLOWAT");
+}
+
+/* Wait (bounded) until the daemon has admitted the socket: the sentinel
+ * is gone from the shared socket. */
+static int wait_admitted(int dupfd, int ms)
 {
 	long long end = tkt_now_ms() + ms;
 
 	while (tkt_now_ms() < end) {
-		int fl = fcntl(dupfd, F_GETFL);
+		int v = 0;
+		socklen_t sl = sizeof(v);
 
-		if (fl >= 0 && (fl & O_NONBLOCK))
+		if (getsockopt(dupfd, SOL_SOCKET, SO_RCVLOWAT, &v, &sl) == 0 && v != SENTINEL_LOWAT)
 			return 0;
 		(void)poll(NULL, 0, 2);
 	}
@@ -97,11 +112,12 @@ static int freeze_nonblock(const struct opts *o)
 	dupfd = fcntl(s, F_DUPFD_CLOEXEC, 0);
 	if (dupfd < 0)
 		tkt_die("dup");
+	set_sentinel(s);
 	pending = tlskey_starttls(s, IPPROTO_TCP, TLSKEY_ROLE_SERVER, (char *)o->myname, 0, &opt, NULL, 0);
 	if (pending < 0)
 		tkt_die("tlskey_starttls");
-	if (wait_nonblock(dupfd, 5000) < 0)
-		(void)fprintf(stderr, "datapath: the daemon never set O_NONBLOCK (worker busy?)\n");
+	if (wait_admitted(dupfd, 5000) < 0)
+		(void)fprintf(stderr, "datapath: the daemon never reset SO_RCVLOWAT (worker busy?)\n");
 	if (fcntl(dupfd, F_SETFL, 0) < 0)
 		tkt_die("F_SETFL");
 	if (send(peer, &byte, 1, MSG_NOSIGNAL) != 1)
@@ -146,13 +162,15 @@ static int freeze_linger(const struct opts *o)
 	dupfd = fcntl(s, F_DUPFD_CLOEXEC, 0);
 	if (dupfd < 0)
 		tkt_die("dup");
+	set_sentinel(s);
 	pending = tlskey_starttls(s, IPPROTO_TCP, TLSKEY_ROLE_CLIENT, (char *)o->myname, 0, &opt, NULL, 0);
 	if (pending < 0)
 		tkt_die("tlskey_starttls");
-	if (wait_nonblock(dupfd, 5000) < 0)
-		(void)fprintf(stderr, "datapath: the daemon never set O_NONBLOCK (worker busy?)\n");
-	/* Whatever the daemon set at admission, set it again, then leave the
-	 * daemon holding the last reference and make it close. */
+	if (wait_admitted(dupfd, 5000) < 0)
+		(void)fprintf(stderr, "datapath: the daemon never reset SO_RCVLOWAT (worker busy?)\n");
+	/* Set it again after admission (a daemon that took the option back
+	 * only then would now obey it), then leave the daemon holding the
+	 * last reference and make it close. */
 	(void)setsockopt(dupfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	(void)close(dupfd);
 	(void)close(pending);

@@ -1,9 +1,10 @@
 #!/bin/bash
 # Finding 2: one admitted caller could freeze every worker thread.
 #  (a) it keeps a duplicate of the socket it passes, clears O_NONBLOCK
-#      through it once the daemon set it, and makes its peer send one
-#      byte: a worker whose GnuTLS transport relies on O_NONBLOCK blocks
-#      in recv() for good;
+#      through it once the daemon admitted it (the daemon no longer sets
+#      it, but a daemon that did would have it undone), and makes its peer
+#      send one byte: a worker whose GnuTLS transport relies on O_NONBLOCK
+#      blocks in recv() for good;
 #  (b) it sets SO_LINGER {1, 3600} on a socket whose buffers it filled and
 #      abandons the start: the worker's close() blocks for an hour.
 # Each attack runs more times than there are workers; meanwhile another

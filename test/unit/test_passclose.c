@@ -1,7 +1,9 @@
 /* Unit tests for keyd/passclose.c: a close that would wait for an hour on
  * SO_LINGER set by a caller returns within its bound, and the descriptor
  * is gone.  Without the bound the test case hangs and Check's timeout
- * fails it. */
+ * fails it.  The SO_LINGER that passclose_linger() sets before the close
+ * overrides the caller's: an orderly end where the caller asked for a
+ * reset, a reset where it asked to linger. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -9,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,14 +27,11 @@ static long long now_ms(void)
 	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* A loopback TCP connection whose sending end has a full send queue (the
- * receiver never reads) and SO_LINGER {1, 3600}: closing it waits. */
-static int lingering_socket(int *ret_receiver)
+/* A loopback TCP connection: returns the sending end, *ret_receiver the other. */
+static int tcp_pair(int *ret_receiver)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
-	struct linger lg = { .l_onoff = 1, .l_linger = 3600 };
-	static char buf[65536];
 	int ls, cs, as;
 
 	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -45,11 +45,37 @@ static int lingering_socket(int *ret_receiver)
 	as = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 	ck_assert_int_ge(as, 0);
 	ck_assert_int_eq(close(ls), 0);
-	while (send(cs, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
-		;
-	ck_assert_int_eq(setsockopt(cs, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
 	*ret_receiver = as;
 	return cs;
+}
+
+static void set_linger(int fd, int on, int sec)
+{
+	struct linger lg = { .l_onoff = on, .l_linger = sec };
+
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+}
+
+/* A loopback TCP connection whose sending end has a full send queue (the
+ * receiver never reads) and SO_LINGER {1, 3600}: closing it waits. */
+static int lingering_socket(int *ret_receiver)
+{
+	static char buf[65536];
+	int cs = tcp_pair(ret_receiver);
+
+	while (send(cs, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+		;
+	set_linger(cs, 1, 3600);
+	return cs;
+}
+
+/* recv() on fd after waiting (bounded) for it to become readable. */
+static ssize_t recv_within(int fd, void *buf, size_t len)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	ck_assert_int_eq(poll(&p, 1, 5000), 1);
+	return recv(fd, buf, len, MSG_DONTWAIT);
 }
 
 START_TEST(linger_close_bounded)
@@ -58,7 +84,7 @@ START_TEST(linger_close_bounded)
 		int receiver, fd = lingering_socket(&receiver);
 		long long t0 = now_ms(), spent;
 
-		ck_assert_int_eq(passclose(fd), -1);
+		ck_assert_int_eq(passclose_linger(fd, PASSCLOSE_AS_IS), -1);
 		spent = now_ms() - t0;
 		/* The bound is PASSCLOSE_MAX_MS; allow a loaded machine ten times that. */
 		ck_assert_msg(spent < 10 * PASSCLOSE_MAX_MS, "close took %lld ms", spent);
@@ -67,6 +93,43 @@ START_TEST(linger_close_bounded)
 		ck_assert_int_eq(close(receiver), 0);
 	}
 	passclose_thread_done();
+	passclose_thread_done();
+}
+END_TEST
+
+/* The caller asked for a reset ({1, 0}); passclose() ends in order: the
+ * peer reads what was sent, then a clean EOF. */
+START_TEST(orderly_overrides_reset)
+{
+	char buf[16];
+	int receiver, fd = tcp_pair(&receiver);
+
+	set_linger(fd, 1, 0);
+	ck_assert_int_eq(send(fd, "hello", 5, MSG_NOSIGNAL), 5);
+	ck_assert_int_eq(passclose(fd), -1);
+	ck_assert_int_eq(recv_within(receiver, buf, sizeof(buf)), 5);
+	ck_assert_int_eq(recv_within(receiver, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(close(receiver), 0);
+	passclose_thread_done();
+}
+END_TEST
+
+/* The caller asked to linger for an hour on an idle socket (its close
+ * would send FIN at once); PASSCLOSE_RESET resets it, without waiting. */
+START_TEST(reset_overrides_linger)
+{
+	char buf[16];
+	int receiver, fd = tcp_pair(&receiver);
+	long long t0 = now_ms(), spent;
+
+	set_linger(fd, 1, 3600);
+	ck_assert_int_eq(passclose_linger(fd, PASSCLOSE_RESET), -1);
+	spent = now_ms() - t0;
+	ck_assert_msg(spent < 10 * PASSCLOSE_MAX_MS, "close took %lld ms", spent);
+	errno = 0;
+	ck_assert_int_eq(recv_within(receiver, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(errno, ECONNRESET);
+	ck_assert_int_eq(close(receiver), 0);
 	passclose_thread_done();
 }
 END_TEST
@@ -88,7 +151,8 @@ END_TEST
 
 int main(void)
 {
-	const TTest *tests[] = { linger_close_bounded, ordinary_close, NULL };
+	const TTest *tests[] = { linger_close_bounded, orderly_overrides_reset, reset_overrides_linger,
+				ordinary_close, NULL };
 
 	return tkt_run("passclose", "/keyd/passclose", NULL, NULL, 20, tests);
 }
