@@ -287,7 +287,7 @@ void admission_worker_accept(struct worker *w)
 	}
 	r = caller_identify(fd, &who, &pidfd);
 	if (r < 0) {
-		keyd_log(LOG_INFO, "a client could not be identified (%s): closed",
+		keyd_log(r == -ESRCH ? LOG_INFO : LOG_WARNING, "a client could not be identified (%s): closed",
 			 r == -ESRCH ? "it exited, or its PID was reused" : strerror(-r));
 		(void)tk_close(fd);
 		return;

@@ -335,7 +335,7 @@ int caller_identify(int ctlfd, struct caller *ret, int *ret_pidfd)
 	socklen_t len = sizeof(c.cred);
 	char path[64];
 	unsigned long long t0 = 0, key, now = tk_now_ms();
-	int pidfd = -1, alive, r;
+	int pidfd = -1, alive, check_err = 0, r;
 	ssize_t n;
 
 	memset(&c, 0, sizeof(c));
@@ -372,7 +372,16 @@ int caller_identify(int ctlfd, struct caller *ret, int *ret_pidfd)
 	c.exe[n] = '\0';
 	/* The caller may have exited and its PID been reused while we read
 	 * /proc: then groups, unit and exe describe someone else. */
-	alive = pidfd >= 0 ? pidfd_alive(pidfd) == 1 : (t0 != 0 && start_time(c.cred.pid) == t0);
+	if (pidfd >= 0) {
+		int a = pidfd_alive(pidfd);
+
+		/* Neither alive nor gone (EBADF, EINVAL): say so, rather than
+		 * blame the caller for having exited. */
+		check_err = a < 0 ? errno : 0;
+		alive = a == 1;
+	} else {
+		alive = t0 != 0 && start_time(c.cred.pid) == t0;
+	}
 	/* Only the pidfd ties what /proc said to the process that connected:
 	 * the start time has clock-tick resolution, and a PID can be reused
 	 * within one tick. */
@@ -381,7 +390,7 @@ int caller_identify(int ctlfd, struct caller *ret, int *ret_pidfd)
 		pidfd = tk_close(pidfd);
 	if (!alive) {
 		caller_done(&c);
-		return -ESRCH;
+		return check_err ? -check_err : -ESRCH;
 	}
 	if (ret_pidfd)
 		*ret_pidfd = pidfd;

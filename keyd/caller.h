@@ -45,7 +45,9 @@ struct acl_subject caller_subject_view(const struct keyd_subject *s, const char 
 /* Fill in the caller's credentials and attributes from its socket.
  * Returns 0 and fills *ret (which then owns memory: caller_done()),
  * -ESRCH if the process went away while it was read, another negative
- * errno if the socket gives no credentials; *ret untouched on failure.
+ * errno if the socket gives no credentials or its pidfd can be told
+ * neither alive nor gone (pidfd_send_signal's errno); *ret untouched on
+ * failure.
  * With ret_pidfd, the pidfd of the process that connected is kept there
  * (-1 where the kernel has none) for caller_still_there(). */
 int caller_identify(int ctlfd, struct caller *ret, int *ret_pidfd);

@@ -94,11 +94,15 @@ void control_refuse(int ctlfd, const struct ucred *cred, const char *unit, int e
 
 /* tlskey_query(): the passed descriptor is the credential.  Answered with
  * a QUERY_RESULT, also when refused (r < 0: why the descriptor is no
- * session of ours). */
-static int query_reply(int ctlfd, int fd, int r)
+ * session of ours).  Closes x->fd and says so (-1): the descriptor number
+ * may belong to another thread's new descriptor right after the close,
+ * so nobody may close it again. */
+static int query_reply(struct control_call *x, int r)
 {
 	struct tk_msg *m = calloc(1, sizeof(*m));
+	int fd = x->fd;
 
+	x->fd = -1;
 	if (!m) {
 		(void)passclose(fd);
 		return -ENOMEM;
@@ -114,7 +118,7 @@ static int query_reply(int ctlfd, int fd, int r)
 					     r == -ENOENT ? "no tlskeyd session behind this descriptor"
 							  : "not a tlskeyd protected descriptor");
 	}
-	(void)tk_msg_send(ctlfd, m, -1);
+	(void)tk_msg_send(x->ctlfd, m, -1);
 	free(m);
 	(void)passclose(fd);
 	return 1;
@@ -122,13 +126,13 @@ static int query_reply(int ctlfd, int fd, int r)
 
 static int handle_query(struct control_call *x)
 {
-	return query_reply(x->ctlfd, x->fd, 0);
+	return query_reply(x, 0);
 }
 
 static int refuse_query(struct control_call *x, int err, const char *why)
 {
 	(void)why;
-	return query_reply(x->ctlfd, x->fd, -err);
+	return query_reply(x, -err);
 }
 
 /* tlskeyctl reload: everything (reload.c). */

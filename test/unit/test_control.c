@@ -342,6 +342,57 @@ START_TEST(dispatch_descriptor_rule)
 }
 END_TEST
 
+/* The accept loop closes what a handler leaves in x.fd after
+ * control_dispatch() (admission.c, take_call): a handler that closed the
+ * descriptor must say so with -1, or that second close hits whatever
+ * descriptor another thread got the same number for in between.  Every
+ * request type that takes a descriptor, answered and refused, with a
+ * socket that is no session. */
+START_TEST(dispatch_disposes_descriptor)
+{
+	const uint8_t types[] = { TK_MSG_QUERY, TK_MSG_QUERY_FULL, TK_MSG_SESSION_CTL, TK_MSG_STATUS };
+
+	for (size_t i = 0; i < sizeof(types); i++) {
+		for (int refused = 0; refused < 2; refused++) {
+			struct tk_msg m = { .type = types[i] };
+			struct control_call x = { .k = &k, .ctlfd = sv[0], .who = &who, .m = &m };
+			struct caller nobody = who;
+			struct tk_msg ans;
+			int p[2], fd, extra = -1;
+
+			if (types[i] == TK_MSG_SESSION_CTL) {
+				m.ctl_op = TK_CTL_CLOSE_NOTIFY;
+				m.present = 1u << TK_TAG_CTL_OP;
+				/* Refused by its check: an unknown operation. */
+				if (refused)
+					m.ctl_op = TK_CTL_MAX;
+			} else if (refused) {
+				/* Refused before the handler: not allowed to send it. */
+				nobody.cred.uid = 4242;
+				x.who = &nobody;
+			}
+			ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), 0);
+			fd = x.fd = p[0];
+			(void)control_dispatch(&x);
+			/* Answered in the type's own format, whatever it said. */
+			ck_assert_int_eq(tk_msg_recv(sv[1], &ans, &extra), 0);
+			(void)tk_close(extra);
+			if (x.fd >= 0) {
+				/* Kept: then it is still ours to close. */
+				ck_assert_int_eq(x.fd, fd);
+				ck_assert_int_ne(fcntl(x.fd, F_GETFD), -1);
+				(void)tk_close(x.fd);
+			} else {
+				ck_assert_msg(fcntl(fd, F_GETFD) == -1 && errno == EBADF,
+					      "type %u (%s): x.fd is -1 but the descriptor is open",
+					      types[i], refused ? "refused" : "handled");
+			}
+			(void)tk_close(p[1]);
+		}
+	}
+}
+END_TEST
+
 static struct tk_msg ctl_msg(uint8_t op)
 {
 	struct tk_msg m = { .type = TK_MSG_SESSION_CTL, .ctl_op = op,
@@ -647,6 +698,7 @@ int main(void)
 	tcase_add_test(tc, check_fd_kinds);
 	tcase_add_test(tc, dispatch_unknown_type);
 	tcase_add_test(tc, dispatch_descriptor_rule);
+	tcase_add_test(tc, dispatch_disposes_descriptor);
 	tcase_add_test(tc, dispatch_who_may_send);
 	tcase_add_test(tc, dispatch_session_ctl);
 	tcase_add_test(tc, dispatch_status);
