@@ -19,8 +19,9 @@ int tk_file_open_regular(const char *what, const char *path, int extra, int *ret
 			 struct stat *ret_st, char *err, size_t errlen);
 
 /* Replace the regular file at path with len bytes of data: written to a
- * temporary file in the same directory, then renamed over path, so
- * readers see the old contents or the new, never a part.  Refuses
+ * temporary file in the same directory and fsync()ed, then renamed over
+ * path (the directory fsync()ed too), so readers, and the file after a
+ * crash, see the old contents or the new, never a part.  Refuses
  * (-EEXIST, with a message in err) when path exists and is anything but a
  * regular file -- a device, a FIFO, a socket, a directory or a symbolic
  * link (lstat): rename() would replace that node, and a root process
@@ -38,11 +39,25 @@ int tk_file_replace(const char *path, const void *data, size_t len, char *err, s
 int tk_file_read(const char *what, const char *path, size_t max, int extra, char **ret_buf,
 		 size_t *ret_len, struct stat *ret_st, char *err, size_t errlen);
 
+/* tk_file_read() with judge(path, st, err, errlen) between the open and
+ * the first read (st: the opened file's fstat()): a file it refuses is
+ * never read, since a read of a regular file can block too (one on FUSE,
+ * /proc/kmsg).  Its negative errno is returned and its message left in err. */
+typedef int (*tk_file_judge)(const char *path, const struct stat *st, char *err, size_t errlen);
+int tk_file_read_judged(const char *what, const char *path, size_t max, int extra, tk_file_judge judge,
+			char **ret_buf, size_t *ret_len, struct stat *ret_st, char *err, size_t errlen);
+
 /* May the daemon trust what the file at path says (st: its fstat() or
  * stat())?  Only if root or the effective uid owns it and neither group
  * nor others may write it: whoever can write the ACL, tlskeyd.conf (it
  * names the PKCS#11 module to load), a CA file or the module itself can
- * take over every key.  Returns 0, or -EPERM with "PATH: reason" in err. */
+ * take over every key.  The same holds for every directory that holds a
+ * name on the way to it, path followed name by name (links, and links to
+ * links, included), but a sticky one such as /tmp, where a link must be
+ * root's or ours: whoever may write such a directory may rename another
+ * file over it (an older CRL, say) or repoint a link.  Returns 0, or
+ * -EPERM (another negative errno if a directory cannot be examined) with
+ * "PATH: reason" in err. */
 int tk_file_trusted(const char *path, const struct stat *st, char *err, size_t errlen);
 
 /* Read a document the daemon answered with (a sealed memfd passed as

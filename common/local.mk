@@ -3,6 +3,7 @@ noinst_LTLIBRARIES += libtlskey-common.la
 libtlskey_common_la_SOURCES = \
 	common/alpn.c common/alpn.h \
 	common/buf.h \
+	common/daemonpeer.c common/daemonpeer.h \
 	common/file.c common/file.h \
 	common/flags.c common/flags.h \
 	common/namelist.c common/namelist.h \

@@ -180,17 +180,31 @@ int tk_msg_encode(const struct tk_msg *m, uint8_t *buf, size_t cap, size_t *ret_
 	return 0;
 }
 
+static int decode(const uint8_t *buf, size_t len, struct tk_msg *ret);
+
+/* Messages carry secrets (exported keying material): the copy decoded on
+ * the stack is wiped, whatever the outcome. */
 int tk_msg_decode(const uint8_t *buf, size_t len, struct tk_msg *ret)
 {
-	struct tk_rbuf r;
 	struct tk_msg m;
+	int r = decode(buf, len, &m);
+
+	if (r == 0)
+		*ret = m;
+	tk_wipe(&m, sizeof(m));
+	return r;
+}
+
+static int decode(const uint8_t *buf, size_t len, struct tk_msg *ret)
+{
+	struct tk_rbuf r;
 	uint16_t magic;
 	uint8_t version, type;
 	uint32_t body;
 
 	if (len < TK_WIRE_HDR_LEN || len > TK_WIRE_MAX_MSG)
 		return -EBADMSG;
-	memset(&m, 0, sizeof(m));
+	memset(ret, 0, sizeof(*ret));
 	tk_rbuf_init(&r, buf, len);
 	(void)tk_rbuf_get_u16(&r, &magic);
 	(void)tk_rbuf_get_u8(&r, &version);
@@ -200,7 +214,7 @@ int tk_msg_decode(const uint8_t *buf, size_t len, struct tk_msg *ret)
 		return -EPROTO;
 	if (type == 0 || type >= TK_MSG_TYPE_MAX || body != len - TK_WIRE_HDR_LEN)
 		return -EBADMSG;
-	m.type = type;
+	ret->type = type;
 
 	while (tk_rbuf_remaining(&r) > 0) {
 		uint16_t tag, ilen;
@@ -212,9 +226,9 @@ int tk_msg_decode(const uint8_t *buf, size_t len, struct tk_msg *ret)
 		if (tag == 0 || tag >= TK_TAG_MAX)
 			return -EBADMSG;
 		d = &items[tag];
-		if (!(d->allowed & T(type)) || (m.present & T(tag)))
+		if (!(d->allowed & T(type)) || (ret->present & T(tag)))
 			return -EBADMSG;
-		p = (char *)&m + d->offset;
+		p = (char *)ret + d->offset;
 		switch (d->kind) {
 		case KIND_U8:
 			if (ilen != 1 || tk_rbuf_get_u8(&r, (uint8_t *)p) < 0)
@@ -222,6 +236,11 @@ int tk_msg_decode(const uint8_t *buf, size_t len, struct tk_msg *ret)
 			break;
 		case KIND_U32:
 			if (ilen != 4 || tk_rbuf_get_u32(&r, (uint32_t *)p) < 0)
+				return -EBADMSG;
+			/* An errno is small and positive as an int: a reader
+			 * negates it (-(int)err), and 0xffffffff made +1, a
+			 * failure read as success. */
+			if (tag == TK_TAG_ERRNO && *(uint32_t *)p > TK_ERRNO_MAX)
 				return -EBADMSG;
 			break;
 		case KIND_STR: {
@@ -241,16 +260,15 @@ int tk_msg_decode(const uint8_t *buf, size_t len, struct tk_msg *ret)
 			if (d->check && d->check(s, ilen) < 0)
 				return -EBADMSG;
 			memcpy(p, s, ilen);
-			memcpy((char *)&m + d->len_offset, &ilen, sizeof(ilen));
+			memcpy((char *)ret + d->len_offset, &ilen, sizeof(ilen));
 			break;
 		}
 		}
-		m.present |= T(tag);
+		ret->present |= T(tag);
 	}
 	for (unsigned tag = 1; tag < TK_TAG_MAX; tag++)
-		if ((items[tag].required & T(type)) && !(m.present & T(tag)))
+		if ((items[tag].required & T(type)) && !(ret->present & T(tag)))
 			return -EBADMSG;
-	*ret = m;
 	return 0;
 }
 
@@ -268,8 +286,10 @@ int tk_msg_send(int sock, const struct tk_msg *m, int passfd)
 	int r;
 
 	r = tk_msg_encode(m, buf, sizeof(buf), &len);
-	if (r < 0)
+	if (r < 0) {
+		tk_wipe(buf, sizeof(buf)); /* what it wrote before it failed */
 		return r;
+	}
 	iov.iov_base = buf;
 	iov.iov_len = len;
 	memset(&mh, 0, sizeof(mh));
@@ -290,11 +310,9 @@ int tk_msg_send(int sock, const struct tk_msg *m, int passfd)
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != len)
-		return -EMSGSIZE;
-	return 0;
+	r = n < 0 ? -errno : (size_t)n != len ? -EMSGSIZE : 0;
+	tk_wipe(buf, len); /* it may hold exported keying material */
+	return r;
 }
 
 /* How tk_msg_recv() closes descriptors it does not hand out. */
@@ -307,12 +325,20 @@ void tk_msg_set_closer(int (*close_fd)(int fd))
 
 int tk_msg_recv(int sock, struct tk_msg *ret, int *ret_fd)
 {
+	return tk_msg_recv_cred(sock, ret, ret_fd, NULL);
+}
+
+int tk_msg_recv_cred(int sock, struct tk_msg *ret, int *ret_fd, struct ucred *ret_cred)
+{
 	uint8_t buf[TK_WIRE_MAX_MSG + 1];
 	union {
 		struct cmsghdr align;
-		/* Room for a few fds so that a client sending several is
-		 * detected and every one of them gets closed. */
-		char buf[CMSG_SPACE(8 * sizeof(int))];
+		/* Room for the most one message can carry (the kernel's
+		 * SCM_MAX_FD, 253), and credentials: a cut (MSG_CTRUNC) would
+		 * have the kernel close the rest here, and one close of a
+		 * sender's socket can wait as long as the sender's SO_LINGER.
+		 * Every one of them is closed through msg_closer. */
+		char buf[CMSG_SPACE(253 * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
 	} control;
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
 	struct msghdr mh;
@@ -320,6 +346,8 @@ int tk_msg_recv(int sock, struct tk_msg *ret, int *ret_fd)
 	int fd = -1, nfds = 0, r;
 	ssize_t n;
 
+	if (ret_cred)
+		memset(ret_cred, 0, sizeof(*ret_cred));
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
@@ -335,6 +363,9 @@ int tk_msg_recv(int sock, struct tk_msg *ret, int *ret_fd)
 		int *fds;
 		size_t k;
 
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred)) && ret_cred)
+			memcpy(ret_cred, CMSG_DATA(c), sizeof(*ret_cred));
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		fds = (int *)CMSG_DATA(c);
@@ -364,12 +395,14 @@ int tk_msg_recv(int sock, struct tk_msg *ret, int *ret_fd)
 	r = tk_msg_decode(buf, (size_t)n, ret);
 	if (r < 0)
 		goto fail;
+	tk_wipe(buf, (size_t)n); /* as tk_msg_decode() wipes its copy */
 	if (ret_fd)
 		*ret_fd = fd;
 	else if (fd >= 0)
 		(void)msg_closer(fd), fd = -1;
 	return 0;
 fail:
+	tk_wipe(buf, (size_t)n);
 	(void)msg_closer(fd);
 	return r;
 }

@@ -18,6 +18,7 @@
 #define TK_NAME_MAX 255u /* local names (myname, sniname) */
 #define TK_ID_MAX 320u   /* authenticated identities (user@domain) */
 #define TK_MESSAGE_MAX 512u
+#define TK_ERRNO_MAX 4095u /* the largest ERRNO item a decoder takes (Linux errnos are < 4096) */
 #define TK_CERT_MAX 8192u /* DER certificate in a query answer */
 #define TK_SHORT_MAX 63u  /* version and cipher suite names, user names */
 #define TK_LABEL_MAX 255u   /* exporter label */
@@ -162,6 +163,13 @@ void tk_msg_send_result(int sock, int err, const char *message);
  * returned in *ret_fd (or -1).  Extra fds are closed and yield -EBADMSG.
  * Returns 0, -ECONNRESET on orderly EOF, or a negative errno. */
 int tk_msg_recv(int sock, struct tk_msg *ret, int *ret_fd);
+
+/* tk_msg_recv(), and the sender's credentials as the kernel recorded them
+ * when it sent the message (SCM_CREDENTIALS: needs SO_PASSCRED on sock,
+ * or on the listener it was accepted from), in *ret_cred; pid 0 if none
+ * came with it.  ret_cred may be NULL. */
+struct ucred;
+int tk_msg_recv_cred(int sock, struct tk_msg *ret, int *ret_fd, struct ucred *ret_cred);
 
 /* Make tk_msg_recv() close the descriptors it refuses with close_fd (NULL:
  * plain close).  The daemon sets its bounded close (keyd/passclose.h): a

@@ -57,7 +57,7 @@ static void client_drop(struct admission *l, struct client *c)
 		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	if (c->counted)
 		quota_pending_put(l->k->quota, c->who.cred.uid);
-	(void)tk_close(c->fd);
+	(void)passclose_ctl(c->fd);
 	(void)tk_close(c->pidfd);
 	caller_done(&c->who);
 	free(c);
@@ -148,6 +148,13 @@ void admission_readable(struct admission *l, struct client *c)
 		}
 		c->watched = 1;
 		return;
+	}
+	if (r == CONTROL_KEPT) {
+		/* The handler answers on its copy: ours is not shut. */
+		if (c->watched)
+			(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, ctlfd, NULL);
+		c->watched = 0;
+		c->fd = passclose_linger(c->fd, PASSCLOSE_AS_IS); /* timed: it may be the last */
 	}
 	if (r != 0) {
 		client_drop(l, c);
@@ -336,9 +343,16 @@ static void take_call(struct admission *l, struct handoff *h)
 		control_refuse(h->ctlfd, &h->who.cred, h->who.unit[0] ? h->who.unit : NULL, ESHUTDOWN,
 			       "tlskeyd is shutting down");
 	} else {
-		(void)control_dispatch(&x);
-		(void)tk_close(x.fd); /* a handler that kept it set -1 */
-		(void)tk_close(h->ctlfd);
+		int r = control_dispatch(&x);
+
+		(void)passclose(x.fd); /* a handler that kept it set -1 */
+		if (r == CONTROL_KEPT)
+			/* No shutdown, no drain: the handler answers on its
+			 * copy.  Timed all the same: if the handler was done
+			 * first, this close is the last one. */
+			(void)passclose_linger(h->ctlfd, PASSCLOSE_AS_IS);
+		else
+			(void)passclose_ctl(h->ctlfd);
 	}
 	free(h->m);
 	if (h->counted)
@@ -474,7 +488,7 @@ void admission_shutdown(struct admission *l)
 
 		pending_unlink(l, NULL, p);
 		(void)shutdown(p->netfd, SHUT_RDWR);
-		(void)tk_close(p->netfd);
+		(void)passclose(p->netfd);
 		control_refuse(p->ctlfd, &p->req.cred, p->req.unit[0] ? p->req.unit : NULL, ESHUTDOWN,
 			       "tlskeyd is shutting down");
 		acl_unref(p->req.acl);

@@ -289,7 +289,7 @@ void admission_worker_accept(struct worker *w)
 	if (r < 0) {
 		keyd_log(r == -ESRCH ? LOG_INFO : LOG_WARNING, "a client could not be identified (%s): closed",
 			 r == -ESRCH ? "it exited, or its PID was reused" : strerror(-r));
-		(void)tk_close(fd);
+		(void)passclose_ctl(fd);
 		return;
 	}
 	cc = ctlconn_new(fd, pidfd, &who);

@@ -370,15 +370,14 @@ int keyd_conf_load(const char *path, struct keyd_conf **ret_conf, char *err, siz
 
 	/* tk_file_read() refuses a file over the limit, or one that grows past
 	 * it while it is read, instead of parsing the part it got. */
-	r = tk_file_read("configuration file", path, CONF_MAX_SIZE, 0, &buf, &len, &st, err,
-			 errlen);
+	/* It names the PKCS#11 module the daemon loads and the ACL: whoever
+	 * may write it runs code as the daemon.  The ACL's own rule, judged
+	 * before the file is read. */
+	r = tk_file_read_judged("configuration file", path, CONF_MAX_SIZE, 0, tk_file_trusted, &buf, &len,
+				&st, err, errlen);
 	if (r < 0)
 		return r;
-	/* It names the PKCS#11 module the daemon loads and the ACL: whoever
-	 * may write it runs code as the daemon.  The ACL's own rule. */
-	r = tk_file_trusted(path, &st, err, errlen);
-	if (r == 0)
-		r = keyd_conf_parse(path, buf, len, &conf, err, errlen);
+	r = keyd_conf_parse(path, buf, len, &conf, err, errlen);
 	tk_file_free(buf, len);
 	if (r < 0)
 		return r;

@@ -246,8 +246,25 @@ static int set_cert(struct parser *p, void *section, const char *key, const char
 
 	if (strncmp(val, "pkcs11:", 7) && val[0] != '/')
 		return conf_perr(p, "'cert' must be an absolute path or a PKCS#11 URI");
-	if (!strncmp(val, "pkcs11:", 7) && p11_uri_check(val, why, sizeof(why)) < 0)
-		return conf_perr(p, "'cert': %s", why);
+	if (!strncmp(val, "pkcs11:", 7)) {
+		/* The certificate's URI is printed (logs, tlskeyctl keys, the
+		 * check's message below): a PIN in it would be too.  The key's
+		 * PIN belongs to 'key' or 'pin-file'.  So this comes first. */
+		char *uri = NULL, *pin_source = NULL;
+		int had_value = 0, pin;
+
+		if (p11_uri_split_pin(val, &uri, &pin_source, &had_value) < 0)
+			return conf_perr(p, "malformed PKCS#11 URI in 'cert'");
+		pin = had_value || pin_source;
+		free(uri);
+		free(pin_source);
+		if (pin)
+			return conf_perr(p, "'cert' must not carry a PIN (pin-value, pin-source): "
+					    "the certificate's URI is printed; give the PIN with 'key' or "
+					    "'pin-file'");
+		if (p11_uri_check(val, why, sizeof(why)) < 0)
+			return conf_perr(p, "'cert': %s", why);
+	}
 	return conf_set_str(p, &((struct keyd_identity *)section)->cert_src, key, val);
 }
 

@@ -73,6 +73,8 @@ static void ev_close(struct worker *w, struct ev *ev, int reset)
 	 * background. */
 	if (ev->kind == EV_NET)
 		ev->fd = passclose_linger(ev->fd, reset ? PASSCLOSE_RESET : PASSCLOSE_ORDERLY);
+	else if (ev->kind == EV_CTL || ev->kind == EV_IDLE)
+		ev->fd = passclose_ctl(ev->fd); /* what the caller queued in it goes too */
 	else
 		ev->fd = tk_close(ev->fd);
 }

@@ -32,40 +32,6 @@
 #include "keyd/vhost.h"
 #include "tlskey/starttls.h"
 
-/* Read and discard whatever the client has sent, closing any descriptors
- * that came with it.  Bounded: the socket is shut down first, so nothing
- * new can arrive, and its receive queue holds a bounded number of
- * messages. */
-static void drain(int ctlfd)
-{
-	for (int i = 0; i < 64; i++) {
-		union {
-			struct cmsghdr align;
-			char buf[CMSG_SPACE(8 * sizeof(int))];
-		} control;
-		char byte;
-		struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
-		ssize_t n = recvmsg(ctlfd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
-
-		if (n <= 0)
-			return;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			for (size_t k = 0; k < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
-				/* The contract: a refused socket is shut down. */
-				(void)shutdown(fd, SHUT_RDWR);
-				(void)passclose(fd);
-			}
-		}
-	}
-}
-
 void control_refuse(int ctlfd, const struct ucred *cred, const char *unit, int err, const char *why)
 {
 	struct ucred peer;
@@ -84,12 +50,11 @@ void control_refuse(int ctlfd, const struct ucred *cred, const char *unit, int e
 	tk_msg_send_result(ctlfd, err, why);
 	/* Closing a UNIX socket with unread messages resets the peer, and a
 	 * reset hides the answer just queued for it (the client would see
-	 * ECONNRESET, not our errno).  So: no more input (the client's own
-	 * send now fails with EPIPE, and it reads the answer), then read what
-	 * had arrived, then close. */
-	(void)shutdown(ctlfd, SHUT_RDWR);
-	drain(ctlfd);
-	(void)tk_close(ctlfd);
+	 * ECONNRESET, not our errno).  passclose_ctl() shuts it first (the
+	 * client's own send now fails with EPIPE, and it reads the answer),
+	 * reads what had arrived, closing the descriptors in it in bounded
+	 * time, then closes. */
+	(void)passclose_ctl(ctlfd);
 }
 
 /* tlskey_query(): the passed descriptor is the credential.  Answered with
@@ -197,7 +162,7 @@ static int refuse_start(struct control_call *x, int err, const char *why)
 	if (x->fd >= 0) {
 		/* The contract: a refused socket is shut down. */
 		(void)shutdown(x->fd, SHUT_RDWR);
-		x->fd = tk_close(x->fd);
+		x->fd = passclose(x->fd);
 	}
 	return -err;
 }
@@ -277,13 +242,13 @@ int control_dispatch(struct control_call *x)
 	int r;
 
 	if (!e) {
-		x->fd = tk_close(x->fd);
+		x->fd = passclose(x->fd);
 		tk_msg_send_result(x->ctlfd, EBADMSG, "unexpected message type");
 		return -EBADMSG;
 	}
 	if (!control_may_send(e, &x->who->cred) &&
 	    !(e->who == CONTROL_OPERATOR && control_in_admin_group(x->who, x->k->conf))) {
-		x->fd = tk_close(x->fd);
+		x->fd = passclose(x->fd);
 		may_not(e, x->k->conf, why, sizeof(why));
 		return e->refuse(x, EPERM, why);
 	}
@@ -294,7 +259,7 @@ int control_dispatch(struct control_call *x)
 	}
 	/* A descriptor the request has no use for is dropped, unread. */
 	if (e->fd_rule == CONTROL_FD_NONE)
-		x->fd = tk_close(x->fd);
+		x->fd = passclose(x->fd);
 	if (e->fd_rule == CONTROL_FD_REQUIRED && x->fd < 0)
 		return e->refuse(x, EBADF, "no file descriptor attached");
 	return e->handle(x);
@@ -302,10 +267,36 @@ int control_dispatch(struct control_call *x)
 
 int control_recv(int ctlfd, const struct caller *who, struct tk_msg *m, int *ret_fd)
 {
-	int r = tk_msg_recv(ctlfd, m, ret_fd);
+	struct ucred sent;
+	int r = tk_msg_recv_cred(ctlfd, m, ret_fd, &sent);
 
 	if (r == -EAGAIN)
 		return r;
+	/* Who connected is who may speak on this connection (SO_PEERCRED,
+	 * its pidfd): not a child it forked, not a process it passed the
+	 * socket to.  The kernel records the sender of every message (the
+	 * listener has SO_PASSCRED); pid 0 means it could not (a sender in a
+	 * PID namespace we cannot see, whose connect-time pid is 0 too). */
+	if (r == 0 && sent.pid != 0 && sent.pid != who->cred.pid) {
+		char why[TK_MESSAGE_MAX];
+
+		if (ret_fd && *ret_fd >= 0)
+			*ret_fd = passclose(*ret_fd);
+		(void)snprintf(why, sizeof(why), "this connection to tlskeyd was opened by pid %d; a request "
+			       "from pid %d on it is not taken: connect again", (int)who->cred.pid,
+			       (int)sent.pid);
+		keyd_log(LOG_WARNING, "uid=%u pid=%d: a request sent by pid %d (uid %u) on its "
+			 "connection: refused", (unsigned)who->cred.uid, (int)who->cred.pid, (int)sent.pid,
+			 (unsigned)sent.uid);
+		{
+			struct keyd_audit a = { .event = "refused", .cred = &who->cred,
+						.unit = who->unit[0] ? who->unit : NULL, .err = EPERM,
+						.sign_us = -1, .handshake_ms = -1, .detail = why };
+			keyd_audit(&a);
+		}
+		tk_msg_send_result(ctlfd, EPERM, why);
+		return -EPERM;
+	}
 	if (r == -EMFILE) {
 		struct keyd_audit a = { .event = "refused", .cred = &who->cred,
 					.unit = who->unit[0] ? who->unit : NULL, .err = EAGAIN,
@@ -402,6 +393,10 @@ static int start_vhost(struct keyd *k, const struct caller *who, struct keyd_req
 		q->id = &q->gen->conf->ids[i];
 	if (r == -EACCES)
 		audit_acl_denied(k, who, q, "server");
+	/* As start_acl_check(): reevaluation judges the caller as it was
+	 * at admission (q was zeroed: uid 0 else). */
+	if (r == 0)
+		caller_subject_save(who, &q->subj);
 	return r;
 }
 

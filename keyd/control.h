@@ -11,7 +11,13 @@
  * On failure the caller has been sent an error result and a negative
  * errno is returned; -EAGAIN means nothing complete arrived yet.  Returns
  * 1 when the message was another request that has been answered (a
- * session query): the connection is done. */
+ * session query): the connection is done; CONTROL_KEPT when the handler
+ * kept a copy of the connection to answer on later (a session control,
+ * an upgrade): the caller's copy is then closed under the timer
+ * (passclose_linger(fd, PASSCLOSE_AS_IS): it is the last if the handler was
+ * quicker), never shut down or drained (that would end the socket under
+ * the copy). */
+#define CONTROL_KEPT 2
 int control_admit(struct keyd *k, int ctlfd, const struct caller *who, struct keyd_request *ret_req,
 		  int *ret_netfd);
 

@@ -158,5 +158,5 @@ int control_handle_upgrade(struct control_call *x)
 		return 1;
 	}
 	(void)upgrade_begin(x->k->upgrade, fd, &x->who->cred); /* fd now owned by the upgrade */
-	return 1;
+	return CONTROL_KEPT;
 }

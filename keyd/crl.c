@@ -116,12 +116,9 @@ static int crl_add_file(gnutls_x509_trust_list_t tl, struct crl_set *s, const ch
 	int r;
 
 	/* Regular files only (tk_file_read): a FIFO would hang a reload. */
-	r = tk_file_read(what, path, CRL_FILE_MAX, 0, &buf, &len, &st, err, errlen);
+	r = tk_file_read_judged(what, path, CRL_FILE_MAX, 0, tk_file_trusted, &buf, &len, &st, err, errlen);
 	if (r < 0)
 		return r;
-	r = tk_file_trusted(path, &st, err, errlen);
-	if (r < 0)
-		goto out;
 	s->bytes += len;
 	if (s->bytes > CRL_TOTAL_MAX) {
 		tk_errf(err, errlen, "%s %s: the CRLs of one identity exceed %u MiB", what, path,

@@ -23,6 +23,7 @@
 #include "keyd/control.h"
 #include "keyd/ctlconn.h"
 #include "keyd/log.h"
+#include "keyd/passclose.h"
 #include "keyd/quota.h"
 #include "keyd/stats.h"
 #include "keyd/worker.h"
@@ -44,7 +45,7 @@ void ctlconn_free(struct ctlconn *cc)
 {
 	if (!cc)
 		return;
-	(void)tk_close(cc->ev.fd); /* out of epoll first: ctlconn_drop() */
+	(void)passclose_ctl(cc->ev.fd); /* out of epoll first: ctlconn_drop() */
 	(void)tk_close(cc->pidfd);
 	caller_done(&cc->who);
 	free(cc);
@@ -117,7 +118,7 @@ void ctlconn_park(struct conn *c)
 	c->cc = NULL;
 	if (!cc || !c->keep_ctl) {
 		(void)conn_ev_update(c, &c->ctl, 0);
-		c->ctl.fd = tk_close(c->ctl.fd);
+		c->ctl.fd = passclose_ctl(c->ctl.fd);
 		if (cc)
 			cc->ev.fd = -1; /* closed just now */
 		ctlconn_grave(w, cc); /* the registration may have named it */
@@ -129,7 +130,7 @@ void ctlconn_park(struct conn *c)
 	if (!(cc->owner == c && c->ctl.mask == e.events) &&
 	    epoll_ctl(w->epfd, c->ctl.mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->ctl.fd, &e) < 0) {
 		(void)conn_ev_update(c, &c->ctl, 0);
-		c->ctl.fd = tk_close(c->ctl.fd);
+		c->ctl.fd = passclose_ctl(c->ctl.fd);
 		cc->ev.fd = -1;
 		ctlconn_grave(w, cc);
 		return;
@@ -150,7 +151,7 @@ void ctlconn_park(struct conn *c)
 		if (old->ev.mask)
 			(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, old->ev.fd, NULL);
 		old->ev.mask = 0;
-		old->ev.fd = tk_close(old->ev.fd);
+		old->ev.fd = passclose_ctl(old->ev.fd);
 		ctlconn_grave(w, old);
 	}
 	cc->parked = 1;

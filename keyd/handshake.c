@@ -566,7 +566,7 @@ enum conn_status handshake_ctl_event(struct conn *c, uint32_t events)
 		if (c->tls)
 			(void)gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_USER_CANCELED);
 		(void)conn_ev_update(c, &c->ctl, 0);
-		c->ctl.fd = tk_close(c->ctl.fd);
+		c->ctl.fd = passclose_ctl(c->ctl.fd);
 		return handshake_fail(c, ECONNABORTED, "caller closed its request");
 	}
 	if (!m.accept) {
@@ -599,6 +599,13 @@ enum conn_status handshake_timeout(struct conn *c)
 
 	/* Reset rather than close politely: the peer missed its chance. */
 	c->net_reset = 1;
+	if (c->tls)
+		keyd_log(LOG_DEBUG, "uid=%u pid=%d myname=%s: handshake timer expired: last message sent %s, "
+			 "last received %s%s", (unsigned)c->req.cred.uid, (int)c->req.cred.pid,
+			 c->req.msg.myname,
+			 gnutls_handshake_description_get_name(gnutls_handshake_get_last_out(c->tls)),
+			 gnutls_handshake_description_get_name(gnutls_handshake_get_last_in(c->tls)),
+			 c->dtls ? " (DTLS)" : "");
 	outcome_audit(c, "handshake-failed", ETIMEDOUT, "handshake timer expired");
 	outcome_send_result(c, ETIMEDOUT, "handshake timer expired", -1);
 	return conn_close(c, ETIMEDOUT, "handshake timer expired");

@@ -180,6 +180,12 @@ static int all_san(gnutls_x509_crt_t crt, unsigned want, struct keyd_peer_ids *i
 		 * for the iPAddress identity that peers=ADDRESS/BITS matches. */
 		if (want != GNUTLS_SAN_URI && tk_peer_kind(buf) != TK_PEER_NAME)
 			continue;
+		/* The kind is the SAN's, not the text's: a dNSName is a
+		 * domain, never user@domain (map-user would take its local
+		 * part for an account), and an rfc822Name always a user. */
+		if ((want == GNUTLS_SAN_DNSNAME && keyd_identity_is_user(buf)) ||
+		    (want == GNUTLS_SAN_RFC822NAME && !keyd_identity_is_user(buf)))
+			continue;
 		found |= ids_add(ids, buf);
 	}
 	return r < 0 ? r : found;

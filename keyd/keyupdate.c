@@ -37,7 +37,9 @@ void keyupdate_account(struct conn *c, size_t n)
 
 	if (!conf->key_update_bytes && !conf->key_update_s)
 		return;
-	if (c->ku_pending || keyupdate_possible(c) < 0)
+	/* None after our side ended (keyupdate_flush() would drop it, and
+	 * until then it would ask for EPOLLOUT for nothing). */
+	if (c->ku_pending || c->app_eof || c->bye_done || c->bye_pending || keyupdate_possible(c) < 0)
 		return;
 	c->ku_bytes += n;
 	if (conf->key_update_bytes && c->ku_bytes >= conf->key_update_bytes) {

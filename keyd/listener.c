@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "keyd/listener.h"
 #include "keyd/log.h"
@@ -44,7 +45,11 @@ static int socket_stale(const struct sockaddr_un *sa)
 }
 
 /* At exit: remove our socket, but only if the path still names the one we
- * bound (a second daemon may have replaced a socket it found stale). */
+ * bound (a second daemon may have replaced a socket it found stale).  The
+ * descriptor is left to the process's exit: a close here would release
+ * what connections not yet accepted carry (descriptors a caller passed,
+ * one with SO_LINGER set can make that close wait for an hour), and
+ * closes at exit never linger. */
 void listener_close(struct loop *l)
 {
 	struct stat st;
@@ -52,7 +57,7 @@ void listener_close(struct loop *l)
 	if (l->own_socket && l->socket_path && lstat(l->socket_path, &st) == 0 &&
 	    S_ISSOCK(st.st_mode) && st.st_dev == l->sock_dev && st.st_ino == l->sock_ino)
 		(void)unlink(l->socket_path);
-	l->listen_fd = tk_close(l->listen_fd);
+	l->listen_fd = -1;
 }
 
 int listener_open(struct loop *l, const char *path)
@@ -94,12 +99,33 @@ int listener_open(struct loop *l, const char *path)
 		char dir[sizeof(sa.sun_path)];
 		char *slash;
 
+		char why[512];
+		struct stat dst;
+
 		memcpy(dir, path, strlen(path) + 1);
 		slash = strrchr(dir, '/');
 		if (slash && slash != dir) {
 			*slash = '\0';
 			if (mkdir(dir, 0755) == 0)
 				(void)chmod(dir, 0755); /* despite our umask */
+		} else {
+			/* "/x.sock" lies in "/", "x.sock" in the working
+			 * directory (-s with a relative path). */
+			(void)snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
+		}
+		/* One that was there may be anybody's: whoever may write it
+		 * could put another socket in our place (clients refuse a
+		 * listener of another uid, but would find no daemon). */
+		if (stat(dir, &dst) < 0) {
+			int r = -errno;
+
+			keyd_log(LOG_ERR, "socket directory %s: %s", dir, strerror(-r));
+			return r;
+		}
+		if (tk_file_trusted(dir, &dst, why, sizeof(why)) < 0) {
+			keyd_log(LOG_ERR, "refusing the socket directory %s: %s (whoever may write it could put "
+				 "another socket in the daemon's place)", dir, why);
+			return -EPERM;
 		}
 	}
 	/* A socket at the path is either a live daemon's or left over. */

@@ -37,8 +37,8 @@ struct loop {
 int listener_open(struct loop *l, const char *path);
 
 /* At exit: remove our socket, but only if the path still names the one we
- * bound (a second daemon may have replaced a socket it found stale); close
- * the listener. */
+ * bound (a second daemon may have replaced a socket it found stale).  The
+ * listener itself is closed by the process's exit (listener.c). */
 void listener_close(struct loop *l);
 
 /* An upgraded process, once the old one handed over: the old process's

@@ -36,22 +36,78 @@ void keyd_log_init(int max_prio)
 		use_journal = 1;
 }
 
-/* "2026-12-01T23:59:59.123+01:00 " into buf; returns its length. */
+/* The local time of one second, "2026-12-01T23:59:59" and "+01:00",
+ * kept per thread: localtime_r() takes glibc's time zone lock, which the
+ * workers would contend for at every record.  A zone change (DST) takes
+ * effect at a second's boundary, where the text is made afresh. */
+struct stamp_cache {
+	time_t sec;
+	int valid;
+	size_t len; /* of text; 0 if localtime_r failed */
+	char text[32];
+	char zone[8]; /* "+01:00", "" if strftime gave no %z */
+};
+
+/* "2026-12-01T23:59:59.123+01:00 " into buf (len >= 40); its length. */
 static int stamp(char *buf, size_t len)
 {
+	static _Thread_local struct stamp_cache c;
 	struct timespec ts;
-	struct tm tm;
-	char zone[8];
+	long ms;
 	size_t n;
 
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	if (!localtime_r(&ts.tv_sec, &tm))
+	if (!c.valid || c.sec != ts.tv_sec) {
+		struct tm tm;
+		char z[8];
+
+		c.sec = ts.tv_sec;
+		c.valid = 1;
+		c.len = 0;
+		c.zone[0] = '\0';
+		if (localtime_r(&ts.tv_sec, &tm)) {
+			c.len = strftime(c.text, sizeof(c.text), "%Y-%m-%dT%H:%M:%S", &tm);
+			if (c.len && strftime(z, sizeof(z), "%z", &tm) == 5) {
+				memcpy(c.zone, z, 3); /* "+0100" -> "+01:00" */
+				c.zone[3] = ':';
+				memcpy(c.zone + 4, z + 3, 2);
+				c.zone[6] = '\0';
+			}
+		}
+	}
+	if (!c.len || len < c.len + 16)
 		return 0;
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!n || strftime(zone, sizeof(zone), "%z", &tm) != 5)
-		return (int)n;
-	return (int)n + snprintf(buf + n, len - n, ".%03ld%.3s:%s ", ts.tv_nsec / 1000000, zone,
-				 zone + 3);
+	memcpy(buf, c.text, c.len);
+	n = c.len;
+	ms = ts.tv_nsec / 1000000;
+	buf[n++] = '.';
+	buf[n++] = (char)('0' + ms / 100);
+	buf[n++] = (char)('0' + ms / 10 % 10);
+	buf[n++] = (char)('0' + ms % 10);
+	memcpy(buf + n, c.zone, strlen(c.zone));
+	n += strlen(c.zone);
+	buf[n++] = ' ';
+	return (int)n;
+}
+
+/* One line to stderr in one write() where the kernel takes it whole,
+ * under stderr's own lock (as fputs() would take it) so that lines from
+ * several threads, or from a library writing through stdio, never
+ * interleave. */
+static void put_line(const char *s, size_t n)
+{
+	flockfile(stderr);
+	while (n) {
+		ssize_t w = write(STDERR_FILENO, s, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		s += w;
+		n -= (size_t)w;
+	}
+	funlockfile(stderr);
 }
 
 void keyd_log(int prio, const char *fmt, ...)
@@ -60,7 +116,7 @@ void keyd_log(int prio, const char *fmt, ...)
 					     "notice", "info", "debug" };
 	char line[9216]; /* an audit record (keyd_audit: 8192) plus the prefix */
 	va_list ap;
-	int n;
+	int n, m;
 
 	if (prio > log_max)
 		return;
@@ -76,10 +132,13 @@ void keyd_log(int prio, const char *fmt, ...)
 	n = stamp(line, sizeof(line));
 	n += snprintf(line + n, sizeof(line) - (size_t)n, "tlskeyd: %s: ", names[prio & 7]);
 	va_start(ap, fmt);
-	(void)vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
-	(void)strcat(line, "\n");
-	(void)fputs(line, stderr);
+	if (m < 0)
+		m = 0;
+	n += m < (int)(sizeof(line) - (size_t)n - 1) ? m : (int)(sizeof(line) - (size_t)n - 2);
+	line[n++] = '\n';
+	put_line(line, (size_t)n);
 }
 
 /* Characters an audit value may hold unquoted: none that a key=value
@@ -164,7 +223,7 @@ static void join_lines(const char *in, char *out, size_t len)
 
 void keyd_audit(const struct keyd_audit *a)
 {
-	char detail[1024] = "", q[9][1100], ends[160], flags[160] = "-", line[8192];
+	char detail[1024], q[9][1100], ends[160], flags[160] = "-", line[8192];
 	int prio = a->prio ? a->prio : a->err ? LOG_WARNING : LOG_INFO;
 	const char *result = a->err ? strerrorname_np(a->err) : "ok";
 	char sign[32] = "-", hs[32] = "-";

@@ -506,6 +506,16 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	k.listen_fd = l.listen_fd; /* each worker takes a duplicate */
+	/* The kernel then records who sent each message on an accepted
+	 * connection (inherited at accept): control_recv() takes requests
+	 * from the connecting process only. */
+	{
+		int on = 1;
+
+		if (setsockopt(l.listen_fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
+			keyd_log(LOG_WARNING, "SO_PASSCRED on the listening socket: %s: requests are not "
+				 "checked to come from the process that connected", strerror(errno));
+	}
 	r = start_workers(&k, &started);
 	if (r < 0)
 		goto out;

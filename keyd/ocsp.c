@@ -158,14 +158,12 @@ static int staple_read(const struct keyd_identity *id, gnutls_x509_crt_t leaf,
 	time_t next = 0;
 	int r, revoked = 0;
 
-	r = tk_file_read("ocsp-response", id->ocsp_file, OCSP_MAX_RESPONSE, 0, &buf, &blen, &st, err,
-			 len);
+	/* Whoever may write it could staple an older "good" answer. */
+	r = tk_file_read_judged("ocsp-response", id->ocsp_file, OCSP_MAX_RESPONSE, 0, tk_file_trusted, &buf,
+				&blen, &st, err, len);
 	if (r < 0)
 		return r;
-	/* Whoever may write it could staple an older "good" answer. */
-	r = tk_file_trusted(id->ocsp_file, &st, err, len);
-	if (r == 0)
-		r = ocsp_find_issuer(chain, n, cred, &issuer, err, len);
+	r = ocsp_find_issuer(chain, n, cred, &issuer, err, len);
 	if (r == 0) {
 		gnutls_datum_t der = { (unsigned char *)buf, (unsigned)blen };
 

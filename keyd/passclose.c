@@ -88,6 +88,51 @@ int passclose(int fd)
 	return passclose_linger(fd, PASSCLOSE_ORDERLY);
 }
 
+void passclose_drain(int sock, unsigned max)
+{
+	unsigned fds = 0;
+
+	for (unsigned i = 0; i < max && fds < max; i++) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(PASSCLOSE_MSG_FDS * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+		} control;
+		char byte;
+		struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+		ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* The end (or an empty message, which reads the same: what
+		 * may follow it is left to the timed close). */
+		if (n < 0 || (n == 0 && mh.msg_controllen == 0))
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t k = 0; k < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+				(void)passclose(fd);
+				fds++;
+			}
+		}
+	}
+}
+
+int passclose_ctl(int fd)
+{
+	if (fd < 0)
+		return -1;
+	(void)shutdown(fd, SHUT_RDWR);
+	passclose_drain(fd, PASSCLOSE_DRAIN_MAX);
+	/* Under the timer: whatever the drain left is released here. */
+	return passclose_linger(fd, PASSCLOSE_AS_IS);
+}
+
 void passclose_thread_done(void)
 {
 	if (timer_state > 0)

@@ -36,6 +36,30 @@ int passclose_linger(int fd, enum passclose_linger linger);
 /* passclose_linger(fd, PASSCLOSE_ORDERLY). */
 int passclose(int fd);
 
+/* Most descriptors one SCM_RIGHTS message can carry (the kernel's
+ * SCM_MAX_FD): a receive buffer this size is never cut (MSG_CTRUNC), and
+ * a cut would make the kernel close the rest on the receiving thread. */
+#define PASSCLOSE_MSG_FDS 253
+
+/* Messages, and descriptors, passclose_ctl() takes out of a socket before
+ * it leaves the rest to one close under the timer: a bound on the work a
+ * client can queue for the thread that closes its connection. */
+#define PASSCLOSE_DRAIN_MAX 256
+
+/* Take messages waiting in sock (a UNIX socket of ours), without waiting,
+ * and close every descriptor that came with them through passclose(); up
+ * to max messages, stopping once max descriptors are closed. */
+void passclose_drain(int sock, unsigned max);
+
+/* Close a control socket of ours (the daemon's end of a client's
+ * connection).  A close() releases the descriptors still queued in it on
+ * the closing thread, and one of them may be a socket that lingers; so:
+ * shut it (nothing new can arrive), take what is queued through
+ * passclose_drain(), then close it under the timer (a drain stops at an
+ * empty message or after PASSCLOSE_DRAIN_MAX; whatever it left is released
+ * by that close, which the timer bounds).  fd < 0 is ignored; returns -1. */
+int passclose_ctl(int fd);
+
 /* Release the calling thread's timer (at thread exit; idempotent). */
 void passclose_thread_done(void);
 

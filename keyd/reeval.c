@@ -139,10 +139,14 @@ void reeval_worker_run(struct worker *w)
 	pthread_mutex_unlock(&w->lock);
 	if (!g)
 		return;
-	for (struct conn *c = w->conns; c; c = c->next) {
+	/* next first: ending c moves it to the grave, whose list its next
+	 * then follows (the sessions after it would go unchecked). */
+	for (struct conn *c = w->conns, *next; c; c = next) {
 		const char *reason = NULL;
 		char why[TK_MESSAGE_MAX] = "", detail[TK_MESSAGE_MAX + 160];
 		int r;
+
+		next = c->next;
 
 		/* A draining session (its network side is gone) only hands the
 		 * application what it has not read yet: leave it be. */

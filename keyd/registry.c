@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,14 +169,19 @@ static const struct session_info *lookup_locked(const struct stat *st, uint64_t 
  * (lock not taken) if fd is no socket. */
 static int lookup_lock(int fd, const struct session_info **ret_info, int *ret_live)
 {
-	struct stat st;
+	struct stat st = { 0 };
 	uint64_t cookie;
+	int type;
+	socklen_t len = sizeof(type);
 
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -ENOTSOCK;
+	/* A socket first, asked of the socket layer alone: fstat() of a file
+	 * a caller passed can wait on whoever serves it (a FUSE mount). */
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		/* An O_PATH descriptor is EBADF to it, and no socket either. */
+		return errno == EBADF && fcntl(fd, F_GETFD) >= 0 ? -ENOTSOCK : -errno;
 	cookie = socket_cookie(fd);
+	if (!cookie && fstat(fd, &st) < 0)
+		return -errno;
 	pthread_mutex_lock(&lock);
 	*ret_info = lookup_locked(&st, cookie, ret_live);
 	return 0;

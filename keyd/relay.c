@@ -226,8 +226,14 @@ static enum conn_status pump_net_batches(struct conn *c)
 		}
 		if (batch_from_net(c, buf, &len, &again) == CONN_CLOSED)
 			return CONN_CLOSED;
+		/* Aborted (a bad record, a reset): the session drains, and its
+		 * TLS state is gone; nothing more is read. */
+		if (c->state != CONN_RELAY)
+			return CONN_LIVE;
 		if (len && batch_to_app(c, buf, len) == CONN_CLOSED)
 			return CONN_CLOSED;
+		if (c->state != CONN_RELAY)
+			return CONN_LIVE;
 		if (again)
 			break;
 	}
@@ -448,6 +454,11 @@ static enum conn_status relay_rearm(struct conn *c)
 	uint32_t net = 0, app = 0;
 	int r;
 
+	/* A draining session has the interest relay_drain_step() set: the
+	 * network side is shut and out of epoll, and stays so. */
+	if (c->state != CONN_RELAY)
+		return CONN_LIVE;
+
 	/* DTLS has no transport EOF to wait for: once the app is done and our
 	 * close_notify is out, the session is over. */
 	if ((c->net_eof || c->dtls) && !c->to_app && c->app_eof && c->bye_done && !c->send_pending &&
@@ -455,7 +466,7 @@ static enum conn_status relay_rearm(struct conn *c)
 		return conn_close(c, 0, "both directions done");
 	if (!c->net_eof && !c->to_app)
 		net |= EPOLLIN;
-	if (c->send_pending || c->bye_pending || c->to_net || c->ku_pending)
+	if (c->send_pending || c->bye_pending || c->to_net || (c->ku_pending && !c->app_eof))
 		net |= EPOLLOUT;
 	if (c->to_app)
 		app |= EPOLLOUT;
@@ -497,10 +508,12 @@ enum conn_status relay_event(struct conn *c, struct ev *ev, uint32_t events)
 		if (pump_app_to_net(c) == CONN_CLOSED)
 			return CONN_CLOSED;
 	}
-	if (ev->kind == EV_APP && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+	if (ev->kind == EV_APP && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->state == CONN_RELAY) {
 		if (pump_app_to_net(c) == CONN_CLOSED)
 			return CONN_CLOSED;
 	}
+	if (c->state != CONN_RELAY)
+		return CONN_LIVE; /* aborted above: draining */
 	/* Decrypted data can be buffered inside GnuTLS without the socket
 	 * being readable, so the TLS side is pumped whenever it may move. */
 	if (!c->to_app && !c->net_eof &&

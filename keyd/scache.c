@@ -1,4 +1,5 @@
-/* The client role's session cache: direct-mapped slots under a mutex.
+/* The client role's session cache: slots in sets of 4 under a mutex (a
+ * key takes any slot of its set, a full set gives up its oldest entry).
  * Lookups are exact 32-byte keys (tickets.c hashes everything a session
  * must not cross into them), so a collision only evicts. */
 #include "config.h"
@@ -19,9 +20,13 @@ struct scache_entry {
 	unsigned long long expires_ms;
 };
 
+enum { SCACHE_WAYS = 4 };
+
 struct scache {
 	pthread_mutex_t lock;
-	size_t n;
+	size_t n; /* slots: n_sets * ways */
+	size_t n_sets;
+	unsigned ways;
 	unsigned ttl_s;
 	struct scache_entry *e;
 };
@@ -35,12 +40,22 @@ static void entry_clear(struct scache_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static struct scache_entry *slot(struct scache *s, const uint8_t key[32])
+/* The first slot of key's set. */
+static struct scache_entry *set_of(struct scache *s, const uint8_t key[32])
 {
 	uint64_t h;
 
 	memcpy(&h, key, sizeof(h));
-	return &s->e[h % s->n];
+	return &s->e[(h % s->n_sets) * s->ways];
+}
+
+/* key's slot in its set (live or expired), or NULL. */
+static struct scache_entry *find(struct scache *s, struct scache_entry *set, const uint8_t key[32])
+{
+	for (unsigned i = 0; i < s->ways; i++)
+		if (set[i].data && !memcmp(set[i].key, key, 32))
+			return &set[i];
+	return NULL;
 }
 
 int scache_new(size_t n, unsigned ttl_s, struct scache **ret_s)
@@ -52,6 +67,9 @@ int scache_new(size_t n, unsigned ttl_s, struct scache **ret_s)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->ways = n < SCACHE_WAYS ? (unsigned)n : SCACHE_WAYS;
+	s->n_sets = n / s->ways;
+	n = s->n_sets * s->ways;
 	s->e = calloc(n, sizeof(*s->e));
 	if (!s->e || pthread_mutex_init(&s->lock, NULL) != 0) {
 		free(s->e);
@@ -77,7 +95,8 @@ void scache_free(struct scache *s)
 
 void scache_put(struct scache *s, const uint8_t key[32], const gnutls_datum_t *data)
 {
-	struct scache_entry *e;
+	struct scache_entry *set, *e;
+	unsigned long long now;
 	unsigned char *copy;
 
 	if (!s || !data->size || data->size > SCACHE_DATA_MAX)
@@ -87,12 +106,25 @@ void scache_put(struct scache *s, const uint8_t key[32], const gnutls_datum_t *d
 		return;
 	memcpy(copy, data->data, data->size);
 	(void)pthread_mutex_lock(&s->lock);
-	e = slot(s, key);
+	now = tk_now_ms();
+	set = set_of(s, key);
+	/* The key's own slot, else an empty or expired one, else the one
+	 * expiring first (every entry lives ttl_s: the oldest). */
+	e = find(s, set, key);
+	for (unsigned i = 0; !e && i < s->ways; i++)
+		if (!set[i].data || set[i].expires_ms <= now)
+			e = &set[i];
+	if (!e) {
+		e = &set[0];
+		for (unsigned i = 1; i < s->ways; i++)
+			if (set[i].expires_ms < e->expires_ms)
+				e = &set[i];
+	}
 	entry_clear(e);
 	memcpy(e->key, key, 32);
 	e->data = copy;
 	e->len = data->size;
-	e->expires_ms = tk_now_ms() + (unsigned long long)s->ttl_s * 1000;
+	e->expires_ms = now + (unsigned long long)s->ttl_s * 1000;
 	(void)pthread_mutex_unlock(&s->lock);
 }
 
@@ -104,8 +136,8 @@ int scache_take(struct scache *s, const uint8_t key[32], gnutls_datum_t *ret_dat
 	if (!s)
 		return -ENOENT;
 	(void)pthread_mutex_lock(&s->lock);
-	e = slot(s, key);
-	if (e->data && !memcmp(e->key, key, 32)) {
+	e = find(s, set_of(s, key), key);
+	if (e) {
 		if (tk_now_ms() < e->expires_ms) {
 			/* Ownership moves to the caller. */
 			ret_data->data = e->data;

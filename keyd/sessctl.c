@@ -137,8 +137,9 @@ int sessctl_handle_ctl(struct control_call *x)
 				   r == -EAGAIN ? "too many session controls waiting for this session's "
 						  "worker, try again"
 						: "tlskeyd is shutting down");
+		return 1;
 	}
-	return 1;
+	return CONTROL_KEPT;
 }
 
 int sessctl_refuse_ctl(struct control_call *x, int err, const char *why)

@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <stdlib.h>
 #include <time.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
@@ -193,7 +195,7 @@ static int anchors_trusted(const char *what, const char *path, const struct stat
 	return r;
 }
 
-/* Anchors of kind 's'ystem, 'f'ile or 'd'irectory into cred.  With
+/* Anchors of kind 's'ystem or 'f'ile into cred (a ca-dir: anchors_add_dir).  With
  * names, their subject names go into the CertificateRequest (GnuTLS's
  * GNUTLS_TL_USE_IN_TLS, what the credentials functions do); without,
  * client-ca-names names a file of its own (ca_names_load). */
@@ -203,12 +205,112 @@ static int anchors_add(gnutls_certificate_credentials_t cred, char kind, const c
 
 	if (names)
 		return kind == 's' ? gnutls_certificate_set_x509_system_trust(cred)
-		       : kind == 'f' ? gnutls_certificate_set_x509_trust_file(cred, path, GNUTLS_X509_FMT_PEM)
-				     : gnutls_certificate_set_x509_trust_dir(cred, path, GNUTLS_X509_FMT_PEM);
+				   : gnutls_certificate_set_x509_trust_file(cred, path, GNUTLS_X509_FMT_PEM);
 	gnutls_certificate_get_trust_list(cred, &tl);
 	return kind == 's' ? gnutls_x509_trust_list_add_system_trust(tl, 0, 0)
-	       : kind == 'f' ? gnutls_x509_trust_list_add_trust_file(tl, path, NULL, GNUTLS_X509_FMT_PEM, 0, 0)
-			     : gnutls_x509_trust_list_add_trust_dir(tl, path, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
+			   : gnutls_x509_trust_list_add_trust_file(tl, path, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
+}
+
+/* tk_file_read_judged() judges for a ca-dir file and client-ca-names:
+ * tk_file_trusted() with the setting's name in front. */
+static int judge_ca_dir_file(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	return anchors_trusted("ca-dir file", path, st, err, errlen);
+}
+
+static int judge_ca_names(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	return anchors_trusted("client-ca-names", path, st, err, errlen);
+}
+
+#define CA_DIR_MAX_FILES 4096
+#define CA_FILE_MAX (16u * 1024 * 1024)   /* one file of a ca-dir */
+#define CA_DIR_TOTAL_MAX (64u * 1024 * 1024) /* all of them */
+
+/* ca-dir: the certificates of every regular file in it (not GnuTLS's
+ * directory reader: it opens each entry with a blocking open(), a FIFO
+ * hangs start-up, and asks nobody who may write them).  A symbolic link
+ * to a regular file counts (/etc/ssl/certs is made of them); names that
+ * start with a dot and other kinds of entries are skipped, and so is a
+ * file with no PEM certificate in it, as GnuTLS does.  Each file read is
+ * owned and moded as tk_file_trusted() wants, or the whole directory is
+ * refused: whoever may write one of them could add a trust anchor.
+ * Returns the number of certificates added or a negative errno. */
+static int anchors_add_dir(gnutls_certificate_credentials_t cred, const char *dir, int names, char *err,
+			   size_t errlen)
+{
+	gnutls_x509_trust_list_t tl;
+	struct dirent *de;
+	struct stat st;
+	size_t total = 0;
+	unsigned files = 0;
+	int fd, r = 0, n = 0;
+	DIR *d;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = -errno;
+		tk_errf(err, errlen, "ca-dir %s: %s", dir, strerror(-r));
+		(void)tk_close(fd);
+		return r;
+	}
+	r = anchors_trusted("ca-dir", dir, &st, err, errlen);
+	d = r < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (r == 0) {
+			r = -errno;
+			tk_errf(err, errlen, "ca-dir %s: %s", dir, strerror(-r));
+		}
+		(void)tk_close(fd);
+		return r;
+	}
+	gnutls_certificate_get_trust_list(cred, &tl);
+	while (r == 0 && (errno = 0, de = readdir(d))) {
+		char path[4096], *buf = NULL;
+		size_t len = 0;
+		gnutls_datum_t pem;
+		int added;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(fd, de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (++files > CA_DIR_MAX_FILES) {
+			tk_errf(err, errlen, "ca-dir %s: more than %d files", dir, CA_DIR_MAX_FILES);
+			r = -E2BIG;
+			break;
+		}
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path)) {
+			tk_errf(err, errlen, "ca-dir %s: a name in it is too long", dir);
+			r = -ENAMETOOLONG;
+			break;
+		}
+		r = tk_file_read_judged("ca-dir file", path, CA_FILE_MAX, 0, judge_ca_dir_file, &buf, &len, &st,
+					err, errlen);
+		if (r == -ENOENT) {
+			r = 0; /* removed since readdir() */
+			continue;
+		}
+		if (r == 0 && (total += len) > CA_DIR_TOTAL_MAX) {
+			tk_errf(err, errlen, "ca-dir %s: its files exceed %u MiB", dir, CA_DIR_TOTAL_MAX >> 20);
+			r = -EFBIG;
+		}
+		if (r == 0) {
+			pem = (gnutls_datum_t){ (unsigned char *)buf, (unsigned)len };
+			added = names ? gnutls_certificate_set_x509_trust_mem(cred, &pem, GNUTLS_X509_FMT_PEM)
+				      : gnutls_x509_trust_list_add_trust_mem(tl, &pem, NULL, GNUTLS_X509_FMT_PEM,
+									    0, 0);
+			if (added > 0)
+				n += added;
+		}
+		tk_file_free(buf, len);
+	}
+	if (r == 0 && errno != 0) {
+		r = -errno;
+		tk_errf(err, errlen, "ca-dir %s: %s", dir, strerror(-r));
+	}
+	(void)closedir(d);
+	return r < 0 ? r : n;
 }
 
 int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_credentials_t cred,
@@ -251,20 +353,14 @@ int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_cre
 		n += r;
 	}
 	if (conf->ca_dir) {
-		if (stat(conf->ca_dir, &st) < 0) {
-			r = -errno;
-			tk_errf(err, errlen, "ca-dir %s: %s", conf->ca_dir, strerror(-r));
-			return r;
-		}
-		r = anchors_trusted("ca-dir", conf->ca_dir, &st, err, errlen);
+		r = anchors_add_dir(cred, conf->ca_dir, names, err, errlen);
 		if (r < 0)
 			return r;
 		/* A configured directory that yields nothing is a mistake even
 		 * when a ca-file or pins provide other anchors. */
-		r = anchors_add(cred, 'd', conf->ca_dir, names);
-		if (r <= 0) {
-			tk_errf(err, errlen, "no trust anchors loaded from ca-dir %s: %s", conf->ca_dir,
-				r < 0 ? gnutls_strerror(r) : "directory holds no certificate");
+		if (r == 0) {
+			tk_errf(err, errlen, "no trust anchors loaded from ca-dir %s: directory holds no "
+				"certificate", conf->ca_dir);
 			return -EINVAL;
 		}
 		n += r;
@@ -291,10 +387,10 @@ static int ca_names_load(gnutls_certificate_credentials_t cred, const char *path
 	unsigned n = 0, i, status;
 	int r;
 
-	r = tk_file_read("client-ca-names", path, CA_NAMES_MAX_SIZE, 0, &buf, &blen, &st, err, len);
+	r = tk_file_read_judged("client-ca-names", path, CA_NAMES_MAX_SIZE, 0, judge_ca_names, &buf, &blen,
+				&st, err, len);
 	if (r < 0)
 		return r;
-	r = anchors_trusted("client-ca-names", path, &st, err, len);
 	d = (gnutls_datum_t){ (unsigned char *)buf, (unsigned)blen };
 	if (r == 0 && (gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0) < 0 || n == 0 ||
 		       n > CA_NAMES_MAX)) {

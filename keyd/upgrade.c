@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "common/wire.h"
 #include "keyd/log.h"
+#include "keyd/passclose.h"
 #include "keyd/notify.h"
 #include "keyd/upgrade.h"
 
@@ -75,7 +76,7 @@ static void reply(struct upgrade *u, int err, const char *fmt, ...)
 		m.present = 1u << TK_TAG_ERRNO;
 		(void)tk_msg_set_str(&m, TK_TAG_MESSAGE, msg);
 		(void)tk_msg_send(u->replyfd, &m, -1);
-		u->replyfd = tk_close(u->replyfd);
+		u->replyfd = passclose_ctl(u->replyfd);
 	}
 }
 

@@ -1,5 +1,6 @@
 /* Cache of peer validation and authorization results.  Bounded (a fixed
- * number of slots, direct-mapped), entries expire after a TTL, and the key
+ * number of slots in sets of 4: a key takes any slot of its set, a full
+ * set gives up its oldest entry), entries expire after a TTL, and the key
  * covers everything the result depends on -- the peer's whole certificate
  * chain, the role, the expected server name, the local identity, the
  * identity-kind flags and the ACL generation -- so a changed certificate

@@ -17,10 +17,10 @@
 #include "keyd/reload.h"
 #include "keyd/watch.h"
 
-/* XXX: the directory holding crl-file is not checked for who may write
- * it (ca-file's is not either).  In a directory others can write, they
- * cannot plant a CRL (tk_file_trusted refuses it), but they can cause a
- * failed reload, and its log lines, once a second. */
+/* Only directories nobody else may write are watched: tk_file_trusted()
+ * judges the directories above every crl-file and crl-dir (a sticky one
+ * excepted, where others may still add names and so cause a reload, and
+ * its log lines, once a second). */
 #define WATCH_MAX 64           /* directories watched */
 #define WATCH_QUIET_MS 200     /* the files must be quiet this long */
 #define WATCH_MIN_GAP_MS 1000  /* between two reloads of ours */

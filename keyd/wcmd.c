@@ -9,6 +9,7 @@
 #include "common/util.h"
 #include "keyd/keyupdate.h"
 #include "keyd/log.h"
+#include "keyd/passclose.h"
 #include "keyd/relay.h"
 #include "keyd/wcmd.h"
 #include "keyd/worker.h"
@@ -54,7 +55,9 @@ static void answer(struct wcmd *cmd, int err, const char *why, const uint8_t *ou
 		tk_wipe(m->exported, sizeof(m->exported));
 		free(m);
 	}
-	cmd->ctlfd = tk_close(cmd->ctlfd);
+	/* Maybe the last copy of the connection (the accept loop closes
+	 * its own without a shutdown: CONTROL_KEPT). */
+	cmd->ctlfd = passclose_ctl(cmd->ctlfd);
 }
 
 static struct conn *find_conn(struct worker *w, uint64_t serial)

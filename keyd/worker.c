@@ -70,7 +70,7 @@ static struct conn *conn_make(struct worker *w, struct conn *c, const struct key
 {
 	if (!c) {
 		(void)passclose(netfd);
-		(void)tk_close(ctlfd);
+		(void)passclose_ctl(ctlfd);
 		acl_unref(req->acl);
 		gen_unref(req->gen);
 		vhost_free(req->vhost);
@@ -233,6 +233,9 @@ static void expire(struct worker *w)
 		} else if (c->retransmit_ms && c->retransmit_ms <= now) {
 			/* DTLS: GnuTLS resends its last flight when called. */
 			c->retransmit_ms = 0;
+			keyd_log(LOG_DEBUG, "uid=%u pid=%d myname=%s: DTLS: no answer to our last flight yet, "
+				 "resending it", (unsigned)c->req.cred.uid, (int)c->req.cred.pid,
+				 c->req.msg.myname);
 			st = handshake_step(c);
 		}
 		/* Closed or not, c stays in memory until bury(). */
@@ -296,6 +299,14 @@ static void *worker_main(void *arg)
 		n = epoll_wait(w->epfd, evs, MAX_EVENTS, next_timeout(w));
 		if (n < 0 && errno != EINTR) {
 			keyd_log(LOG_CRIT, "worker %u: epoll_wait: %s", w->index, strerror(errno));
+			/* Session controls for a worker that is gone: what is
+			 * queued now is answered below, later ones are refused
+			 * (ESHUTDOWN) instead of waiting for ever.
+			 * XXX: starts may still be handed to it (worker_submit
+			 * does not look): they wait until the daemon stops. */
+			pthread_mutex_lock(&w->lock);
+			w->stop = 1;
+			pthread_mutex_unlock(&w->lock);
 			break;
 		}
 		for (int i = 0; i < n; i++) {
@@ -344,14 +355,20 @@ static void *worker_main(void *arg)
 		if (c->state == CONN_HANDSHAKE)
 			handshake_fail(c, ESHUTDOWN, "tlskeyd is shutting down");
 	}
-	/* Tell every peer we are closing (best effort, the sockets are
-	 * non-blocking) rather than just dropping connections. */
+	/* A live session ends because we stop, whatever it was doing.  Its
+	 * peer must not take that for the end of the stream: close_notify
+	 * says the stream is complete, true only where the app ended its side
+	 * and nothing is owed; else the peer sees a reset, as when the app's
+	 * side breaks (relay_end_app_gone). */
 	for (struct conn *c = w->conns; c; c = c->next) {
-		/* A live session ends because we stop, whatever it was doing. */
 		if (c->state == CONN_RELAY)
 			c->end = STATS_END_SHUTDOWN + 1;
-		if (c->state == CONN_RELAY && c->tls && !c->bye_done)
-			(void)gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+		if (c->state == CONN_RELAY && c->tls && !c->bye_done) {
+			if (c->app_eof && !c->to_net && !c->send_pending)
+				(void)gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+			else
+				c->net_reset = 1;
+		}
 		/* The app's stream did not end, it was cut: say so. */
 		if (c->app_tcp && c->app.fd >= 0 && !(c->net_eof && !c->to_app))
 			appsock_reset(c->app.fd);

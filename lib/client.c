@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/daemonpeer.h"
 #include "common/util.h"
 #include "common/wire.h"
 #include "lib/client.h"
@@ -121,6 +122,7 @@ int lib_daemon_connect(int *ret_sock, unsigned budget)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = lib_daemon_path();
+	unsigned long long deadline;
 	int s;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -134,13 +136,40 @@ int lib_daemon_connect(int *ret_sock, unsigned budget)
 		lib_set_error("socket: %s", strerror(-r));
 		return r;
 	}
-	if (budget) {
-		/* Bounds connect() on a full backlog and the sends of our
-		 * request (the answer is bounded by lib_wait_readable()). */
-		struct timeval tv = { .tv_sec = budget / 1000, .tv_usec = (budget % 1000) * 1000 };
-		(void)setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	deadline = lib_wait_deadline(budget);
+	for (;;) {
+		int left = lib_wait_left(deadline);
+
+		if (budget) {
+			/* Bounds connect() on a full backlog and the sends of our
+			 * request (the answer is bounded by lib_wait_readable()):
+			 * what is left of the budget, since a signal interrupts
+			 * the wait (SO_SNDTIMEO makes it EINTR even under
+			 * SA_RESTART) and it starts again. */
+			struct timeval tv = { .tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000 };
+
+			if (left <= 0) {
+				errno = EAGAIN;
+				break;
+			}
+			(void)setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		}
+		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			char why[TK_MESSAGE_MAX];
+			int r = tk_daemon_peer_check(s, path, why, sizeof(why));
+
+			if (r < 0) {
+				lib_set_error("%s", why);
+				(void)tk_close(s);
+				return r;
+			}
+			*ret_sock = s;
+			return 0;
+		}
+		if (errno != EINTR)
+			break;
 	}
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	{
 		int r = -errno;
 		if (r == -EAGAIN && budget) {
 			lib_set_error("tlskeyd at %s did not accept within %u ms (TLSKEYD_TIMEOUT)", path, budget);
@@ -151,7 +180,5 @@ int lib_daemon_connect(int *ret_sock, unsigned budget)
 		(void)tk_close(s);
 		return r;
 	}
-	*ret_sock = s;
-	return 0;
 }
 

@@ -38,14 +38,34 @@ static int pool_n;
 /* Bumped in a child of fork(): what the pool holds is the parent's. */
 static unsigned forks;
 
+/* fork() holds the pool's lock, so that no other thread is half way
+ * through the pool in the child, whose only thread would then wait for
+ * it forever (a threaded program's child blocked in its first start). */
+static void before_fork(void)
+{
+	pthread_mutex_lock(&pool_lock);
+}
+
+static void after_fork_parent(void)
+{
+	pthread_mutex_unlock(&pool_lock);
+}
+
 static void after_fork_child(void)
 {
+	/* The parent's connections speak for the parent (the daemon refuses
+	 * a request from another pid on them): the child's copies go now.
+	 * One another thread had taken out at the fork stays open in the
+	 * child, unused (forks differs), until it execs or exits. */
+	while (pool_n > 0)
+		(void)close(pool_fd[--pool_n]);
 	forks++;
+	pthread_mutex_unlock(&pool_lock);
 }
 
 static void pool_init(void)
 {
-	(void)pthread_atfork(NULL, NULL, after_fork_child);
+	(void)pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
 static void self_now(struct lib_self *s, const char *path)

@@ -78,9 +78,11 @@ static int refused_early(int sock, int send_err)
 	lib_set_error("sending request to tlskeyd: %s", strerror(-send_err));
 	if (!m)
 		return r;
-	/* The daemon's end is closed: this returns at once, with the queued
-	 * answer or end of file. */
-	if (tk_msg_recv(sock, m, &newfd) == 0 && m->type == TK_MSG_RESULT && m->err != 0) {
+	/* The daemon's end is closed: the answer, if any, is queued.  Only
+	 * then is it read: a peer that shut its reading side and stays (no
+	 * daemon does) would else hold this receive forever. */
+	if (poll(&(struct pollfd){ .fd = sock, .events = POLLIN }, 1, 0) == 1 &&
+	    tk_msg_recv(sock, m, &newfd) == 0 && m->type == TK_MSG_RESULT && m->err != 0) {
 		lib_set_error("%s", TK_HAS(m, TK_TAG_MESSAGE) ? m->message : strerror((int)m->err));
 		r = m->err < 4096 ? -(int)m->err : -EPROTO;
 	}
@@ -134,16 +136,23 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 {
 	unsigned long long deadline = lib_wait_deadline(budget);
 	char why[TK_MESSAGE_MAX + 1] = "";
-	struct tk_msg m;
+	/* On the heap: a message is 12 KiB, and an app may start sessions
+	 * from threads with small stacks. */
+	struct tk_msg *m = malloc(sizeof(*m));
 	int newfd = -1, r, queries = 0;
 
+	if (!m) {
+		lib_set_error("out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
 	for (;;) {
 		/* One bound for the whole wait, SNI queries included: a daemon
 		 * that accepts and never answers must not hold us forever. */
 		r = lib_wait_readable(sock, deadline, budget);
 		if (r < 0)
 			goto out;
-		r = tk_msg_recv(sock, &m, &newfd);
+		r = tk_msg_recv(sock, m, &newfd);
 		if (r == -ECONNRESET) {
 			lib_set_error("tlskeyd closed the connection");
 			if (kp && queries == 0)
@@ -154,41 +163,45 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 			lib_set_error("bad answer from tlskeyd: %s", strerror(-r));
 			goto out;
 		}
-		if (m.type == TK_MSG_SNI_QUERY && newfd < 0 && !sni_cb_set(cb)) {
+		if (m->type == TK_MSG_SNI_QUERY && newfd < 0 && !sni_cb_set(cb)) {
 			lib_set_error("tlskeyd asks about the client's server name: finish this start "
 				  "with tlskey_finish_sni() or tlskey_finish_sni_ctx()");
 			r = -EINVAL;
 			goto out;
 		}
-		if (m.type == TK_MSG_SNI_QUERY && newfd < 0 && ++queries <= MAX_SNI_QUERIES) {
-			struct tk_msg a = { .type = TK_MSG_SNI_ANSWER };
+		if (m->type == TK_MSG_SNI_QUERY && newfd < 0 && ++queries <= MAX_SNI_QUERIES) {
+			/* The answer goes in the query's place. */
+			uint8_t accept = sni_cb_call(cb, m->sniname) ? 1 : 0;
 
-			a.accept = sni_cb_call(cb, m.sniname) ? 1 : 0;
-			a.present = 1u << TK_TAG_ACCEPT;
-			r = tk_msg_send(sock, &a, -1);
+			memset(m, 0, sizeof(*m));
+			m->type = TK_MSG_SNI_ANSWER;
+			m->accept = accept;
+			m->present = 1u << TK_TAG_ACCEPT;
+			r = tk_msg_send(sock, m, -1);
 			if (r < 0) {
 				lib_set_error("answering SNI query: %s", strerror(-r));
 				goto out;
 			}
 			if (one_step) {
 				lib_set_error("handshake in progress");
+				free(m);
 				return -EINPROGRESS;
 			}
 			continue;
 		}
-		if (m.type != TK_MSG_RESULT) {
+		if (m->type != TK_MSG_RESULT) {
 			newfd = tk_close(newfd);
-			lib_set_error("unexpected message type %u from tlskeyd", m.type);
+			lib_set_error("unexpected message type %u from tlskeyd", m->type);
 			r = -EBADMSG;
 			goto out;
 		}
 		break;
 	}
 
-	if (m.err != 0) {
+	if (m->err != 0) {
 		newfd = tk_close(newfd);
-		lib_set_error("%s", TK_HAS(&m, TK_TAG_MESSAGE) ? m.message : strerror((int)m.err));
-		r = m.err < 4096 ? -(int)m.err : -EPROTO;
+		lib_set_error("%s", TK_HAS(m, TK_TAG_MESSAGE) ? m->message : strerror((int)m->err));
+		r = m->err < 4096 ? -(int)m->err : -EPROTO;
 		/* EINPROGRESS means "answered, keep waiting" to our caller. */
 		if (one_step && r == -EINPROGRESS)
 			r = -EPROTO;
@@ -200,7 +213,7 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 		goto out;
 	}
 	if (peername) {
-		size_t n = strlen(m.peername);
+		size_t n = strlen(m->peername);
 
 		if (n + 1 > peername_len) {
 			/* The daemon checks this too; never truncate. */
@@ -209,9 +222,9 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 			r = -ERANGE;
 			goto out;
 		}
-		memcpy(peername, m.peername, n + 1);
+		memcpy(peername, m->peername, n + 1);
 	}
-	r = lib_alpn_result(&m, alpn, alpn_len, why, sizeof(why));
+	r = lib_alpn_result(m, alpn, alpn_len, why, sizeof(why));
 	if (r < 0) {
 		lib_set_error("%s", why);
 		newfd = tk_close(newfd);
@@ -219,11 +232,13 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 	}
 	lib_error_clear();
 	r = newfd;
-	if (kp && kp->may_keep && TK_HAS(&m, TK_TAG_KEEP) && m.keep == 1) {
+	if (kp && kp->may_keep && TK_HAS(m, TK_TAG_KEEP) && m->keep == 1) {
 		kp->kept = 1;
+		free(m);
 		return r; /* sock stays open, for the next start */
 	}
 out:
+	free(m);
 	(void)tk_close(sock);
 	return r;
 }
@@ -288,7 +303,7 @@ static int start_send(const struct tk_msg *start, const struct tlskey_options *o
 static int starttls_common(int fd, int proto, const char *myname, int flags, int role,
 			   const struct tlskey_options *opt, char *peername, size_t peername_len)
 {
-	struct tk_msg start = { .type = TK_MSG_START };
+	struct tk_msg *start = NULL; /* 12 KiB: on the heap (small thread stacks) */
 	struct tlskey_options o;
 	struct sni_cb cb;
 	unsigned budget;
@@ -319,30 +334,37 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 		lib_set_error("allow_handshake_timeout needs the server role and a handshake timer");
 		goto out;
 	}
-	start.role = (uint8_t)role;
-	start.proto = (uint8_t)proto;
-	start.flags = (uint32_t)flags;
-	start.checksni = sni_cb_set(&cb) ? 1 : 0;
-	start.timeout_ms = o.handshake_timeout_ms;
-	start.allow_hs_timeout = o.allow_handshake_timeout ? 1 : 0;
-	start.peername_max = (peername && !o.nonblocking)
+	start = calloc(1, sizeof(*start));
+	if (!start) {
+		lib_set_error("out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	start->type = TK_MSG_START;
+	start->role = (uint8_t)role;
+	start->proto = (uint8_t)proto;
+	start->flags = (uint32_t)flags;
+	start->checksni = sni_cb_set(&cb) ? 1 : 0;
+	start->timeout_ms = o.handshake_timeout_ms;
+	start->allow_hs_timeout = o.allow_handshake_timeout ? 1 : 0;
+	start->peername_max = (peername && !o.nonblocking)
 				     ? (peername_len > UINT32_MAX ? UINT32_MAX : (uint32_t)peername_len)
 				     : UINT32_MAX;
-	start.present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS) |
+	start->present = (1u << TK_TAG_ROLE) | (1u << TK_TAG_PROTO) | (1u << TK_TAG_FLAGS) |
 			(1u << TK_TAG_CHECKSNI) | (1u << TK_TAG_PEERNAME_MAX) |
 			(1u << TK_TAG_TIMEOUT_MS) | (1u << TK_TAG_ALLOW_HS_TIMEOUT);
 	{
 		char why[TK_MESSAGE_MAX + 1] = "";
 
-		r = lib_alpn_request(&o, proto, &start, why, sizeof(why));
+		r = lib_alpn_request(&o, proto, start, why, sizeof(why));
 		if (r < 0) {
 			lib_set_error("%s", why);
 			goto out;
 		}
 	}
-	r = tk_msg_set_str(&start, TK_TAG_MYNAME, myname);
+	r = tk_msg_set_str(start, TK_TAG_MYNAME, myname);
 	if (r == 0 && o.sniname)
-		r = tk_msg_set_str(&start, TK_TAG_SNINAME, o.sniname);
+		r = tk_msg_set_str(start, TK_TAG_SNINAME, o.sniname);
 	if (r < 0) {
 		lib_set_error("name too long");
 		r = -EINVAL;
@@ -350,8 +372,9 @@ static int starttls_common(int fd, int proto, const char *myname, int flags, int
 	}
 
 	budget = lib_wait_budget_ms(o.handshake_timeout_ms);
-	r = start_send(&start, &o, &cb, budget, &fd, peername, peername_len);
+	r = start_send(start, &o, &cb, budget, &fd, peername, peername_len);
 out:
+	free(start);
 	if (fd >= 0) {
 		/* Failure before the daemon took over: honour the contract that
 		 * the caller's socket is shut down and closed. */

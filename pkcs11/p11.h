@@ -43,6 +43,9 @@ int p11_pin_add(const char *uri, const char *pin_file, char *err, size_t errlen)
 /* Return a copy of `uri` without pin-value/pin-source attributes, and the
  * pin-source path (or NULL) in *ret_pin_source; both malloc'd. */
 int p11_uri_strip_pin(const char *uri, char **ret_uri, char **ret_pin_source);
+/* The same, and *ret_had_pin_value (if not NULL) says whether a pin-value
+ * attribute was there. */
+int p11_uri_split_pin(const char *uri, char **ret_uri, char **ret_pin_source, int *ret_had_pin_value);
 
 /* Is `uri` (pin attributes may be present) a PKCS#11 URI whose every
  * attribute p11-kit understands?  A misspelt attribute ("typ=private")

@@ -27,18 +27,17 @@ int acl_load_file(const char *path, struct acl **ret_acl, char *err, size_t errl
 	}
 	/* Never blocks on a FIFO planted at path; a file over ACL_FILE_MAX,
 	 * or one that grows past it while read, is refused (-EFBIG). */
-	r = tk_file_read("ACL file", path, ACL_FILE_MAX, 0, &buf, &len, &st, err, errlen);
+	/* Whoever can write the ACL can grant themselves every key: judged
+	 * as opened (st is its fstat()), before it is read. */
+	r = tk_file_read_judged("ACL file", path, ACL_FILE_MAX, 0, tk_file_trusted, &buf, &len, &st, err,
+				errlen);
 	if (r == -EINVAL)
 		return -EPERM; /* not a regular file: acl.h promises -EPERM */
 	if (r == -ENOMEM)
 		tk_errf(err, errlen, "%s: out of memory", path);
 	if (r < 0)
 		return r;
-	/* The checks apply to the file as it was opened (st is its fstat()). */
-	/* Whoever can write the ACL can grant themselves every key. */
-	r = tk_file_trusted(path, &st, err, errlen);
-	if (r == 0)
-		r = acl_load_buffer(path, buf, len, ret_acl, err, errlen);
+	r = acl_load_buffer(path, buf, len, ret_acl, err, errlen);
 	tk_file_free(buf, len);
 	return r;
 }

@@ -10,7 +10,7 @@ run_pkgs=(softhsm2 gnutls-bin p11-kit openssl)
 test_pkgs=(clang libclang-rt-dev systemd procps psmisc iproute2 passwd util-linux groff-base man-db
 	swtpm libtpm2-pkcs11-1 tpm2-abrmd libtss2-tcti-tabrmd0 libtss2-tcti-swtpm0 dbus-daemon
 	p11-kit-modules curl python3 python3-ecdsa nghttp2-server python3-cryptography linux-perf
-	unbound nsd ldnsutils)
+	unbound nsd ldnsutils strace)
 
 # bench/run.sh: stunnel is one of the peers it measures against, perf
 # counts system calls and context switches.

@@ -18,6 +18,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "common/daemonpeer.h"
 #include "common/util.h"
 #include "common/wire.h"
 #include "pkcs11/p11.h"
@@ -82,6 +83,17 @@ int ctl_daemon_connect(struct ctl *ctl, int quiet, int timeout_s, int *ret_fd, c
 			ctl_err("cannot reach tlskeyd at %s: %s", path, strerror(-r));
 		(void)tk_close(fd);
 		return r;
+	}
+	{
+		char why[512];
+
+		/* The status, metrics and answers of an impostor are lies. */
+		r = tk_daemon_peer_check(fd, path, why, sizeof(why));
+		if (r < 0) {
+			ctl_err("%s", why);
+			(void)tk_close(fd);
+			return r;
+		}
 	}
 	*ret_fd = fd;
 	return 0;

@@ -178,11 +178,54 @@ static int read_acl(struct edit *e)
 	return 0;
 }
 
+/* An edit writes where path leads (a link is edited at its target): only
+ * if nobody but root and us may redirect it, as tlskeyd judges the ACL it
+ * reads (tk_file_trusted(): the file, and every directory holding a name
+ * on the way).  Else whoever may write one of those directories could
+ * point a root "acl add" at another file.  A new ACL: its directory. */
+static int judge_path(const char *path)
+{
+	char err[CTL_LINE_MAX];
+	struct stat st;
+	char *copy = NULL;
+	int r;
+
+	if (stat(path, &st) == 0) {
+		r = tk_file_trusted(path, &st, err, sizeof(err));
+	} else if (errno == ENOENT) {
+		copy = strdup(path);
+		if (!copy) {
+			ctl_err("out of memory");
+			return -ENOMEM;
+		}
+		{
+			const char *dir = dirname(copy);
+
+			if (stat(dir, &st) < 0) {
+				r = -errno;
+				(void)snprintf(err, sizeof(err), "%s: %s", dir, strerror(errno));
+			} else {
+				r = tk_file_trusted(dir, &st, err, sizeof(err));
+			}
+		}
+	} else {
+		r = -errno;
+		(void)snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+	}
+	free(copy);
+	if (r < 0)
+		ctl_err("refusing to edit %s: %s", path, err);
+	return r;
+}
+
 static int edit_begin(const char *path, struct edit *ret)
 {
 	struct edit e = { .lock_fd = -1 };
 	int r;
 
+	r = judge_path(path);
+	if (r < 0)
+		return r;
 	r = resolve_path(path, &e.path, &e.dir);
 	if (r < 0) {
 		ctl_err("%s: %s", path, strerror(-r));

@@ -9,7 +9,12 @@
  *
  * All functions are thread-safe.  The daemon socket is
  * /run/tlskeyd/tlskeyd.sock unless the environment variable TLSKEYD_SOCKET
- * names another path. */
+ * names another path.  Whatever listens there must run as root (systemd's
+ * socket unit), as the account "tlskeyd", as the caller's own effective
+ * uid or as the user TLSKEYD_SOCKET_USER names (a name or a number): the
+ * library checks (SO_PEERCRED) before it sends anything, and fails with
+ * EPERM otherwise.  Both variables are ignored in setuid and setgid
+ * programs (secure_getenv). */
 #ifndef TLSKEY_STARTTLS_H
 #define TLSKEY_STARTTLS_H
 
@@ -90,6 +95,8 @@ extern "C" {
  *   EBADF, ENOTSOCK, EPROTOTYPE, EPROTONOSUPPORT, ENOTCONN
  *                 fd is not a connected socket of the kind proto needs
  *   ENOENT, ECONNREFUSED  the daemon is not reachable
+ *   EPERM         what listens at the daemon's path is not tlskeyd (it runs
+ *                 as another uid; see above): fd was not passed to it
  *   EAGAIN        the daemon is overloaded, or cannot make a loopback TCP
  *                 protected descriptor right now (local ports exhausted)
  *                 and is not configured to fall back to a UNIX pair

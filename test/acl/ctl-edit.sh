@@ -232,4 +232,33 @@ t 1 map-dash --user 4242 --group 4242 --exe /usr/bin/myapp --myname alice@exampl
 t 1 map-nouser --user 4242 --group 4242 --exe /usr/bin/myapp --myname alice@example.test \
 	--role client --peer "nosuch$$@example.test"
 tk_expect_grep "$TK_TMP/test-map-nouser.out" "^mapped-user: nosuch$$ \\(refused: no such local account\\)"
+
+# ---- edits through a path others may redirect ----------------------------------
+# An ACL that is a link in a directory others may write: whoever may write
+# it could point the link at any file, and a root "acl add" would rewrite
+# that file (a review of tlskeyctl).  Refused, the target untouched, no
+# lock file next to it; the same for a new ACL in such a directory.
+mkdir "$TK_TMP/open" "$TK_TMP/safe"
+chmod 777 "$TK_TMP/open"
+printf '# not an ACL: a file an attacker wants rewritten\n' >"$TK_TMP/safe/victim"
+chmod 440 "$TK_TMP/safe/victim"
+cp -p "$TK_TMP/safe/victim" "$TK_TMP/victim.orig"
+ln -s "$TK_TMP/safe/victim" "$TK_TMP/open/acl.conf"
+a 1 redirect --acl "$TK_TMP/open/acl.conf" acl add allow user:root '*' any
+tk_expect_grep "$TK_TMP/redirect.err" "refusing to edit $TK_TMP/open/acl.conf: .*writable by group or others"
+tk_same "$TK_TMP/victim.orig" "$TK_TMP/safe/victim"
+[ ! -e "$TK_TMP/safe/victim.lock" ] || tk_fail "redirect: a lock file was made next to the link's target"
+a 1 redirect-remove --acl "$TK_TMP/open/acl.conf" acl remove 1
+tk_same "$TK_TMP/victim.orig" "$TK_TMP/safe/victim"
+a 1 new-in-open --acl "$TK_TMP/open/new.conf" acl add allow user:root '*' any
+tk_expect_grep "$TK_TMP/new-in-open.err" "refusing to edit $TK_TMP/open/new.conf: "
+[ ! -e "$TK_TMP/open/new.conf" ] || tk_fail "new-in-open: the ACL was created"
+# Control: a link in a directory only we may write is edited at its target.
+cp "$top_srcdir/test/unit/acl-example.conf" "$TK_TMP/safe/real.conf"
+chmod 644 "$TK_TMP/safe/real.conf"
+mkdir "$TK_TMP/links"
+ln -s "$TK_TMP/safe/real.conf" "$TK_TMP/links/acl.conf"
+a 0 via-link --acl "$TK_TMP/links/acl.conf" acl add allow uid:4244 link.example.test client
+tk_expect_grep "$TK_TMP/safe/real.conf" '^allow uid:4244 link.example.test client$'
+[ -L "$TK_TMP/links/acl.conf" ] || tk_fail "via-link: the link was replaced by a file"
 tk_pass

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The daemon under an unprivileged account, as the shipped unit runs it
 # (User=tlskeyd), serving callers under other uids: root and a second
-# account.  Everything the daemon opens (token, PIN file, configuration)
+# account.  A root caller takes that listener for the daemon only with
+# TLSKEYD_SOCKET_USER naming the account (EPERM without).  Everything the daemon opens (token, PIN file, configuration)
 # belongs to that account.
 #
 # Regression: the check against PID reuse signalled the caller's pidfd
@@ -32,6 +33,12 @@ tk_daemon_start "$TK_FX/tlskeyd.conf"
 TLSKEYD=$real
 [ "$(stat -c %u "/proc/$TK_DAEMON_PID")" = "$TK_TEST_UID" ] || tk_fail "the daemon does not run as $U"
 
+# A root caller believes a listener of another uid only when told to
+# (TLSKEYD_SOCKET_USER; the shipped units' account is "tlskeyd", absent here).
+tk_err root-no-socket-user EPERM client --connect "127.0.0.1:$PEER_PORT" --myname alice@example.test \
+	--sni peer.example.test
+tk_expect_grep "$TK_TMP/root-no-socket-user.err" "is not tlskeyd's: its listener runs as uid $TK_TEST_UID"
+export TLSKEYD_SOCKET_USER=$U
 tk_mark
 tk_acl_client root-caller ok alice@example.test
 tk_log_expect "audit: event=established uid=0 .*myname=alice@example.test role=client .*result=ok"
@@ -39,7 +46,8 @@ AS_USER=1 tk_acl_client same-uid-caller ok alice@example.test
 tk_log_expect "audit: event=established uid=$TK_TEST_UID .*myname=alice@example.test role=client .*result=ok"
 # The ACL still decides: root may not use another identity.
 tk_acl_client root-denied EACCES carol@example.test
-if grep -q 'could not be identified' "$TK_TMP/tlskeyd.log"; then
+# (Since the mark: the refused caller above hung up unidentified.)
+if tk_log_since | grep -q 'could not be identified'; then
 	tk_fail "a running caller was taken for one that had exited"
 fi
 tk_pass

@@ -66,11 +66,13 @@ done
 # 4. Resources back to baseline.  Descriptors must match exactly once the
 # last connections are gone; memory may keep malloc's high-water mark, but
 # must not grow from round to round.
+# (The loop's own last sample decides: each sample asks the daemon, whose
+# answer comes before it closes that connection.)
 for i in $(seq 50); do
-	[ "$(tk_fault_fds)" -le "$BASE_FDS" ] && break
+	fds=$(tk_fault_fds)
+	[ "$fds" -le "$BASE_FDS" ] && break
 	sleep 0.2
 done
-fds=$(tk_fault_fds)
 rss=$(tk_fault_rss_kb)
 tk_log "after: $fds fds, $rss kB RSS (rounds: ${rss_round[*]} kB)"
 [ "$fds" -le "$BASE_FDS" ] || { ls -l "/proc/$TK_DAEMON_PID/fd" >&2; tk_fail "descriptor leak: $fds open, baseline $BASE_FDS"; }

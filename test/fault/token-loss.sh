@@ -69,7 +69,8 @@ for fault in CKR_DEVICE_REMOVED CKR_TOKEN_NOT_PRESENT CKR_DEVICE_ERROR CKR_SESSI
 		rc=0
 		hs "$name" || rc=$?
 		[ "$rc" = 2 ] || tk_fail "$fault: handshake $i did not fail cleanly (exit $rc): $(cat "$TK_TMP/$name.err")"
-		[ "$HS_MS" -lt 2000 ] || tk_fail "$fault: handshake $i took $HS_MS ms to fail"
+		# Below the handshake timer (5000), with room for a tk-app start and exit.
+		[ "$HS_MS" -lt 4000 ] || tk_fail "$fault: handshake $i took $HS_MS ms to fail"
 		if [ "$i" -gt 1 ] && [ "$reinit" = 0 ] &&
 			grep -qE '^ERROR errno=EIO .*PKCS#11 module is being re-initialised' "$TK_TMP/$name.err"; then
 			reinit=1

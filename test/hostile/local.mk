@@ -6,7 +6,17 @@ HOSTILE_TESTS = test/hostile/acl-case.sh test/hostile/anon-peers.sh test/hostile
 	test/hostile/many-groups.sh test/hostile/no-pidfd.sh test/hostile/worker-freeze.sh \
 	test/hostile/close-timer.sh test/hostile/daemon-death.sh \
 	test/hostile/protected-fallback.sh test/hostile/fairness.sh test/hostile/refusals.sh \
-	test/hostile/pin-fifo.sh test/hostile/second-daemon.sh test/hostile/port-file.sh
+	test/hostile/pin-fifo.sh test/hostile/second-daemon.sh test/hostile/port-file.sh \
+	test/hostile/linger-close.sh test/hostile/forged-record.sh test/hostile/shutdown-cut.sh \
+	test/hostile/ku-after-eof.sh test/hostile/kept-fork.sh test/hostile/exit-backlog.sh \
+	test/hostile/impostor.sh
+
+# fork() while other threads start sessions: no child inherits the pool's
+# lock held (test/hostile/fork-pool.c; a test program of its own).
+check_PROGRAMS += test/hostile/fork-pool
+test_hostile_fork_pool_SOURCES = test/hostile/fork-pool.c
+test_hostile_fork_pool_LDADD = libtlskey.la -lpthread
+TESTS += test/hostile/fork-pool
 
 # A launcher that hides SO_PEERPIDFD and pidfd_send_signal (no-pidfd.sh).
 check_PROGRAMS += test/hostile/no-pidfd
@@ -24,4 +34,5 @@ test_hostile_attack_SOURCES = test/hostile/attack.c
 test_hostile_attack_LDADD = test/lib/libtkt.la libtlskey-common.la
 
 TESTS += $(HOSTILE_TESTS)
-EXTRA_DIST += $(HOSTILE_TESTS)
+EXTRA_DIST += $(HOSTILE_TESTS) test/hostile/linger-attack.py test/hostile/forge-peer.py \
+	test/hostile/sink-peer.py test/hostile/kept-fork.py test/hostile/impostor.py

@@ -62,7 +62,9 @@ tk_fail() {
 tk_dump_logs() {
 	local f
 	[ -n "$TK_TMP" ] && [ -d "$TK_TMP" ] || return 0
-	for f in "$TK_TMP"/tlskeyd*.log "$TK_TMP"/last-*.err; do
+	# TK_DUMP_EXTRA: more names (globs) in $TK_TMP a test wants shown.
+	for f in "$TK_TMP"/tlskeyd*.log "$TK_TMP"/last-*.err ${TK_DUMP_EXTRA:+$(cd "$TK_TMP" &&
+		for g in $TK_DUMP_EXTRA; do printf '%s\n' "$TK_TMP/$g"; done)}; do
 		[ -s "$f" ] || continue
 		echo "----- tail of $f -----" >&2
 		tail -n 25 "$f" >&2
@@ -109,6 +111,13 @@ tk_wait_pid() {
 		i=$((i + 1))
 		if [ "$i" -gt "$limit" ]; then
 			kill "$pid" 2>/dev/null || true
+			# One that ignores SIGTERM (a daemon whose worker spins) must
+			# not make wait block for good: SIGKILL 2 s later.
+			for i in $(seq 20); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -9 "$pid" 2>/dev/null || true
 			wait "$pid" 2>/dev/null || true
 			return 124
 		fi
@@ -276,16 +285,32 @@ tk_daemon_start() {
 	tk_daemon_stop
 	rm -f "$TLSKEYD_SOCKET"
 	echo "=== tlskeyd -c $conf ($(date +%T))" >>"$TK_TMP/tlskeyd.log"
+	TK_DAEMON_LOG_AT=$(stat -c %s "$TK_TMP/tlskeyd.log")
 	"$TLSKEYD" -d -c "$conf" </dev/null >>"$TK_TMP/tlskeyd.log" 2>&1 &
 	TK_DAEMON_PID=$!
-	tk_wait_until 10 "$TK_DAEMON_PID" test -S "$TLSKEYD_SOCKET" && return 0
+	# The socket is bound before the workers start, the CRL watches are
+	# set and "ready:" is logged: a test that acts or reads the log at
+	# once must wait for that line (this start's, past the offset).  Not
+	# with JOURNAL_STREAM naming the log (device:inode, as the daemon
+	# compares it): the daemon logs to journald then.
+	if tk_wait_until 10 "$TK_DAEMON_PID" test -S "$TLSKEYD_SOCKET" &&
+		{ [ "${JOURNAL_STREAM:-}" = "$(stat -c %d:%i "$TK_TMP/tlskeyd.log")" ] ||
+			tk_wait_until 20 "$TK_DAEMON_PID" _tk_daemon_ready; }; then
+		return 0
+	fi
 	if kill -0 "$TK_DAEMON_PID" 2>/dev/null; then
-		tk_fail "tlskeyd did not create $TLSKEYD_SOCKET within 10s"
+		tk_fail "tlskeyd did not create $TLSKEYD_SOCKET and log 'ready:' within 10+20 s"
 	fi
 	local rc=0
 	wait "$TK_DAEMON_PID" || rc=$?
 	TK_DAEMON_PID=
 	return "$rc"
+}
+
+_tk_daemon_ready() {
+	local t
+	t=$(tail -c +"$((TK_DAEMON_LOG_AT + 1))" "$TK_TMP/tlskeyd.log")
+	[[ $t == *"notice: ready: tlskeyd "* ]]
 }
 
 tk_daemon_stop() {

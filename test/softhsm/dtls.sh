@@ -10,6 +10,8 @@
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli gnutls-serv ss
 tk_setup
+# On a failure, the UDP peers' side too.
+TK_DUMP_EXTRA='srv-*.err srv-*.out'
 
 printf 'one\ntwo two\nthree three three\n' >"$TK_TMP/dgrams"
 LENS='4 8 18'
@@ -22,13 +24,17 @@ udp_serv() {
 		if ss -Hlun "sport = :$port" | grep . >/dev/null; then
 			continue
 		fi
-		tk_bg gnutls-serv --udp --port "$port" --echo --x509cafile "$TK_FX/ca.pem" \
+		# Line-buffered, so its log says where a failed case stood.
+		tk_bg stdbuf -oL -eL gnutls-serv --udp --port "$port" --echo --x509cafile "$TK_FX/ca.pem" \
 			--require-client-cert --verify-client-cert \
 			--x509certfile "$TK_FX/$cert.pem" --x509keyfile "$TK_FX/$cert.key" \
 			</dev/null >"$TK_TMP/$name.out" 2>"$TK_TMP/$name.err"
 		UDP_PID=$TK_BG_PID
+		# IPv4 (-4): gnutls-serv binds every address the port resolves
+		# to and goes on with the IPv6 one alone if the IPv4 bind fails
+		# (the port taken meanwhile), and the app sends to 127.0.0.1.
 		for i in $(seq 50); do
-			if ss -Hlun "sport = :$port" | grep . >/dev/null; then
+			if ss -Hlun4 "sport = :$port" | grep . >/dev/null; then
 				UDP_PORT=$port
 				return 0
 			fi

@@ -205,15 +205,17 @@ full p1 server.example.test t4
 # The ticket keeps the peer's certificate, not its validity: a resumed
 # session is validated again (cache-size = 0: no cached verdict either),
 # so a certificate that expired since the ticket was issued is refused.
-end=$(( $(date +%s) + 4 ))
+# It is issued after the daemon started (the peer reads it at connect),
+# so its 6 s are the ticket handshake's alone.
+tk_conf exp resumption=on cache-size=0
+tk_daemon_start "$TK_TMP/exp.conf"
+end=$(( $(date +%s) + 6 ))
 printf '%s\n' "serial = $((RANDOM + 1000))" 'cn = "bob"' 'email = bob@example.test' signing_key \
 	tls_www_client "expiration_date = \"$(date -u -d "@$end" '+%Y-%m-%d %H:%M:%S') UTC\"" \
 	>"$TK_TMP/short.tmpl"
 tk_cert_issue "$TK_TMP/short.pem" "$TK_TMP/short.tmpl" "$TK_FX/ca.pem" "$TK_FX/ca.key" \
 	--load-privkey "$TK_FX/peer-user.key" >"$TK_TMP/short.log" 2>&1 ||
 	{ cat "$TK_TMP/short.log" >&2; tk_fail "cannot issue short.pem"; }
-tk_conf exp resumption=on cache-size=0
-tk_daemon_start "$TK_TMP/exp.conf"
 peer_cert=$TK_TMP/short.pem
 ticket e1 server.example.test
 past() { [ "$(date +%s)" -gt "$1" ]; }

@@ -44,7 +44,8 @@ tk_expect_grep "$TK_TMP/timer-server.err" '^EXPECTED errno=ETIMEDOUT'
 tk_expect_line "$TK_TMP/timer-sink.err" "SINK end=reset"
 ms=$(sed -n 's/^SINK ms=//p' "$TK_TMP/timer-sink.err")
 [ "$ms" -ge 400 ] && [ "$ms" -le 1500 ] || tk_fail "timer-server: reset after ${ms}ms, wanted ~500"
-[ "$t" -le 2500 ] || tk_fail "timer-server: took ${t}ms"
+# t includes two tk-app starts and exits (slow in a sanitizer build).
+[ "$t" -le 4000 ] || tk_fail "timer-server: took ${t}ms"
 
 tk_log "case timer-client: silent remote server, --hs-timeout 700"
 tk_app_listen timer-srv-sink sink
@@ -52,7 +53,7 @@ t0=$(now_ms)
 tk_err timer-client ETIMEDOUT client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
 	--sni peer.example.test --hs-timeout 700
 t=$(($(now_ms) - t0))
-[ "$t" -ge 600 ] && [ "$t" -le 2000 ] || tk_fail "timer-client: ETIMEDOUT after ${t}ms, wanted ~700"
+[ "$t" -ge 600 ] && [ "$t" -le 3000 ] || tk_fail "timer-client: ETIMEDOUT after ${t}ms, wanted ~700"
 tk_wait_pid "$TK_SERVER_PID" 5 || tk_fail "timer-client: the silent server did not end"
 tk_expect_line "$TK_TMP/timer-srv-sink.err" "SINK end=reset"
 

@@ -5,7 +5,8 @@
  * Each pair is a server thread (starttls_server as server.example.test)
  * and a client thread (starttls_client as alice@example.test) talking over
  * loopback TCP; each client sends its own message and expects it echoed.
- * Exit 0 when every pair worked. */
+ * TK_THREADS_STACK_KIB=N gives every thread a stack of N KiB (the
+ * library must fit in a small one).  Exit 0 when every pair worked. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -96,6 +97,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	pthread_barrier_init(&start, NULL, (unsigned)n);
+	pthread_attr_t attr;
+	const char *kib = getenv("TK_THREADS_STACK_KIB");
+
+	pthread_attr_init(&attr);
+	if (kib && pthread_attr_setstacksize(&attr, (size_t)atoi(kib) * 1024) != 0) {
+		fprintf(stderr, "bad TK_THREADS_STACK_KIB %s\n", kib);
+		return 2;
+	}
 	for (int i = 0; i < n; i++) {
 		struct sockaddr_in sa = { .sin_family = AF_INET };
 		socklen_t sl = sizeof(sa);
@@ -110,8 +119,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		pairs[i].port = ntohs(sa.sin_port);
-		pthread_create(&st[i], NULL, server_main, &pairs[i]);
-		pthread_create(&ct[i], NULL, client_main, &pairs[i]);
+		if (pthread_create(&st[i], &attr, server_main, &pairs[i]) != 0 ||
+		    pthread_create(&ct[i], &attr, client_main, &pairs[i]) != 0) {
+			perror("pthread_create");
+			return 1;
+		}
 	}
 	for (int i = 0; i < n; i++) {
 		pthread_join(ct[i], NULL);

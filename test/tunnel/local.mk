@@ -8,7 +8,8 @@ test_tunnel_tt_backend_LDADD = test/lib/libtkt.la libtlskey-common.la
 
 TUNNEL_TESTS = test/tunnel/options.sh test/tunnel/server.sh test/tunnel/exec.sh \
 	test/tunnel/client.sh test/tunnel/negative.sh \
-	test/tunnel/reload.sh test/tunnel/alpn.sh
+	test/tunnel/reload.sh test/tunnel/alpn.sh test/tunnel/shutdown.sh \
+	test/tunnel/reload-sni.sh test/tunnel/proxy-resume.sh test/tunnel/warnings.sh
 
 TESTS += $(TUNNEL_TESTS)
 EXTRA_DIST += $(TUNNEL_TESTS)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # tlskey-tunnel option and configuration file handling, no daemon needed:
 # every bad command line or file exits 2 with a message naming the
-# problem; --help exits 0; a good configuration starts, listens and stops
+# problem (a file others may write, or in a directory they may write, is
+# refused); --help exits 0; a good configuration starts, listens and stops
 # on SIGTERM with status 0.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 TK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tlskeyd-$TK_NAME.XXXXXX")
@@ -69,6 +70,34 @@ bad conf-huge "not a regular file of at most 65536 bytes" --config "$TK_TMP/huge
 bad conf-dir "not a regular file" --config "$TK_TMP"
 { printf 'myname = '; head -c 5000 /dev/zero | tr '\0' a; printf '\n'; } >"$TK_TMP/longline.conf"
 bad conf-longline "longline.conf:1: : line longer than 4096 bytes" --config "$TK_TMP/longline.conf"
+
+# A file others may write, or one in a directory they may write, or owned
+# by another account, is refused before it is read (it names the backend,
+# the identity and --exec programs): tk_file_trusted(), as tlskeyd judges
+# its own files.  A good file in the same places works (below).
+printf 'mode = server\n' >"$TK_TMP/open.conf"
+chmod 0666 "$TK_TMP/open.conf"
+bad conf-mode "refusing configuration file .*open\.conf: writable by group or others \(mode 0666\): whoever may write it chooses the backend, the identity and --exec programs" \
+	--config "$TK_TMP/open.conf"
+mkdir -m 0777 "$TK_TMP/opendir"
+chmod 0777 "$TK_TMP/opendir" # whatever the umask
+printf 'mode = server\n' >"$TK_TMP/opendir/t.conf"
+bad conf-dir-mode "refusing configuration file .*opendir/t\.conf: its directory .*opendir is writable by group or others \(mode 0777\)" \
+	--config "$TK_TMP/opendir/t.conf"
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	printf 'mode = server\n' >"$TK_TMP/theirs.conf"
+	chown nobody "$TK_TMP/theirs.conf"
+	bad conf-owner "refusing configuration file .*theirs\.conf: owned by uid $(id -u nobody), expected root or uid 0" \
+		--config "$TK_TMP/theirs.conf"
+else
+	tk_log "not root: the file-owner case is skipped"
+fi
+# Control: the same contents, mode 0644 in a 0755 directory, are read
+# (the next problem is the missing myname).
+chmod 0644 "$TK_TMP/open.conf"
+chmod 0755 "$TK_TMP/opendir"
+bad conf-trusted "^tlskey-tunnel: --myname: missing$" --config "$TK_TMP/open.conf"
+bad conf-trusted-dir "^tlskey-tunnel: --myname: missing$" --config "$TK_TMP/opendir/t.conf"
 
 # --help and --version.
 "$TT_TUNNEL" --help >"$TK_TMP/help.out" || tk_fail "--help failed"

@@ -12,6 +12,13 @@
  *       the peer half-closed (which proves that half-close travels through
  *       the tunnel), then half-closes itself.  Per connection it prints
  *       "BACKEND bytes=N" and writes what it received to stdout.
+ *   tt-backend source (--listen 127.0.0.1:0 | --unix PATH) [--port-file F]
+ *              [--proxy-v2] [--timeout SEC]
+ *       Serves one connection: sends stdin to it (blocking, so the
+ *       tunnel's backpressure holds it), half-closes, prints
+ *       "SOURCE sent=N", then waits for the other side's end and prints
+ *       "SOURCE end=eof" or "SOURCE end=reset".  A failed send prints
+ *       "SOURCE error sent=N: REASON" and exits 1.
  *   tt-backend send --connect ADDR:PORT|unix:PATH [--timeout SEC]
  *       A plaintext client: sends stdin, half-closes at stdin EOF, copies
  *       what comes back to stdout until EOF, prints "SEND sent=N received=M".
@@ -280,6 +287,63 @@ static void serve_one(int c, int proxy, int at_eof)
 	(void)close(c);
 }
 
+/* source: stdin to the connection, then report how the other side ended. */
+static int serve_source(int c, int proxy)
+{
+	static uint8_t buf[BUF];
+	size_t sent = 0;
+	struct pollfd pfd = { .fd = c, .events = POLLIN };
+	ssize_t n;
+
+	if (proxy)
+		proxy_v2_read(c);
+	for (;;) {
+		size_t off = 0;
+
+		n = read(STDIN_FILENO, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("stdin");
+		if (n == 0)
+			break;
+		while (off < (size_t)n) {
+			ssize_t w = send(c, buf + off, (size_t)n - off, MSG_NOSIGNAL);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				(void)fprintf(stderr, "SOURCE error sent=%zu: %s\n", sent, strerror(errno));
+				return 1;
+			}
+			off += (size_t)w;
+			sent += (size_t)w;
+		}
+	}
+	if (shutdown(c, SHUT_WR) < 0)
+		die("shutdown");
+	(void)fprintf(stderr, "SOURCE sent=%zu\n", sent);
+	for (;;) {
+		if (poll(&pfd, 1, (int)timeout_sec * 1000) <= 0)
+			bad("timeout waiting for the other side to end");
+		n = read(c, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == ECONNRESET) {
+			(void)fputs("SOURCE end=reset\n", stderr);
+			break;
+		}
+		if (n < 0)
+			die("read");
+		if (n == 0) {
+			(void)fputs("SOURCE end=eof\n", stderr);
+			break;
+		}
+	}
+	(void)close(c);
+	return 0;
+}
+
 static int listen_on(const char *listen_addr, const char *unix_path, const char *port_file)
 {
 	int fd, one = 1;
@@ -406,9 +470,24 @@ int main(int argc, char **argv)
 			usage();
 		return do_send(connect);
 	}
-	if (strcmp(argv[1], "echo") != 0)
+	if (strcmp(argv[1], "echo") != 0 && strcmp(argv[1], "source") != 0)
 		usage();
 	lfd = listen_on(listen_addr, unix_path, port_file);
+	if (strcmp(argv[1], "source") == 0) {
+		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+		int c, rc;
+
+		if (poll(&pfd, 1, (int)timeout_sec * 1000) <= 0)
+			bad("timeout waiting for a connection");
+		c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			die("accept");
+		rc = serve_source(c, proxy);
+		(void)close(lfd);
+		if (unix_path)
+			(void)unlink(unix_path);
+		return rc;
+	}
 	for (unsigned i = 0; i < count; i++) {
 		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 		int c;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/file.h"
@@ -66,6 +67,103 @@ static void write_file(const char *path, size_t len)
 		ck_assert_int_ne(fputc('a' + (int)(i % 26), f), EOF);
 	ck_assert_int_eq(fclose(f), 0);
 }
+
+static int judged;
+
+static int judge_no(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	judged++;
+	ck_assert_uint_eq((unsigned long long)st->st_size, 100);
+	(void)snprintf(err, errlen, "%s: not trusted", path);
+	return -EPERM;
+}
+
+static int judge_yes(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	(void)path, (void)err, (void)errlen;
+	judged++;
+	ck_assert_uint_eq((unsigned long long)st->st_size, 100);
+	return 0;
+}
+
+/* The judge sees the opened file before a byte is read: the file's atime,
+ * set before its mtime, moves on a read (relatime), and must not when the
+ * judge refuses. */
+START_TEST(file_read_judged_first)
+{
+	char dir[] = "/tmp/tk-common-XXXXXX", path[64], err[256], *buf = NULL;
+	struct timespec old[2] = { { .tv_sec = 1000000 }, { .tv_nsec = UTIME_OMIT } };
+	size_t len = 0;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	(void)snprintf(path, sizeof(path), "%s/f", dir);
+	write_file(path, 100);
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+	judged = 0;
+	ck_assert_int_eq(tk_file_read_judged("test file", path, 1000, 0, judge_no, &buf, &len, &st, err,
+					     sizeof(err)),
+			 -EPERM);
+	ck_assert_int_eq(judged, 1);
+	ck_assert_ptr_null(buf);
+	ck_assert_ptr_nonnull(strstr(err, "not trusted"));
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq((long long)st.st_atime, 1000000);
+	/* The control: a judge that says yes, and the read moves atime. */
+	ck_assert_int_eq(tk_file_read_judged("test file", path, 1000, 0, judge_yes, &buf, &len, &st, err,
+					     sizeof(err)),
+			 0);
+	ck_assert_int_eq(judged, 2);
+	ck_assert_uint_eq(len, 100);
+	tk_file_free(buf, len);
+	ck_assert_int_eq(stat(path, &st), 0);
+	{
+		struct statvfs vfs;
+
+		/* (Where reads never move atime, the test above proves nothing.) */
+		ck_assert_int_eq(statvfs(dir, &vfs), 0);
+		if (!(vfs.f_flag & ST_NOATIME))
+			ck_assert_int_ne((long long)st.st_atime, 1000000);
+	}
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* tk_file_trusted() judges st, the file as it was opened, and its walk of
+ * the path must end on that same file: a name swapped in between (two
+ * names of another user in a sticky directory, say) is refused. */
+START_TEST(file_trusted_same_file)
+{
+	char dir[] = "/tmp/tk-common-XXXXXX", a[64], b[64], err[512];
+	struct stat sa;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	(void)snprintf(a, sizeof(a), "%s/a", dir);
+	(void)snprintf(b, sizeof(b), "%s/b", dir);
+	write_file(a, 10);
+	write_file(b, 10);
+	ck_assert_int_eq(chmod(a, 0644), 0);
+	ck_assert_int_eq(chmod(b, 0644), 0);
+	ck_assert_int_eq(stat(a, &sa), 0);
+	ck_assert_int_eq(tk_file_trusted(a, &sa, err, sizeof(err)), 0);
+	ck_assert_int_eq(tk_file_trusted(b, &sa, err, sizeof(err)), -EAGAIN);
+	ck_assert_ptr_nonnull(strstr(err, "changed while it was checked"));
+	/* The same through a trailing "/." on a directory. */
+	{
+		char dot[80];
+		struct stat sd;
+
+		(void)snprintf(dot, sizeof(dot), "%s/.", dir);
+		ck_assert_int_eq(stat(dir, &sd), 0);
+		ck_assert_int_eq(tk_file_trusted(dot, &sd, err, sizeof(err)), 0);
+		ck_assert_int_eq(tk_file_trusted(dot, &sa, err, sizeof(err)), -EAGAIN);
+	}
+	ck_assert_int_eq(unlink(a), 0);
+	ck_assert_int_eq(unlink(b), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
 
 START_TEST(file_read_bounded)
 {
@@ -213,7 +311,7 @@ END_TEST
 
 int main(void)
 {
-	const TTest *tests[] = { flags_round_trip, flags_negative, file_read_bounded, parse_ulong,
+	const TTest *tests[] = { flags_round_trip, flags_negative, file_read_bounded, file_read_judged_first, file_trusted_same_file, parse_ulong,
 				 namelist_validate, namelist_entries, namelist_match, NULL };
 
 	return tkt_run("common", "/common", NULL, NULL, 0, tests);

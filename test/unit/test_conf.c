@@ -212,6 +212,41 @@ START_TEST(parse_errors)
 	expect_error("[identity a.test]\nocsp-response = resp.der\n",
 		     "t.conf:2: 'ocsp-response' must be an absolute path");
 	expect_error("[identity a.test]\npeer-ocsp = REQUIRE\n", "'peer-ocsp' must be off, if-stapled or require");
+	/* A PIN in the certificate's URI would be printed with it (logs,
+	 * tlskeyctl keys): refused, and the message does not repeat it. */
+	{
+		static const char *const bad[] = {
+			"[identity a.test]\nkey=pkcs11:object=k\ncert = pkcs11:object=c;type=cert?pin-value=918273\n",
+			"[identity a.test]\nkey=pkcs11:object=k\ncert = pkcs11:object=c;type=cert?pin-source=/p918273\n",
+			/* An unknown attribute too: the PIN is judged first. */
+			"[identity a.test]\nkey=pkcs11:object=k\ncert = pkcs11:object=c;bogus-attr=1?pin-value=918273\n",
+		};
+
+		for (size_t i = 0; i < 3; i++) {
+			struct keyd_conf *c = NULL;
+			char err[512] = "";
+
+			ck_assert_int_lt(keyd_conf_parse("t.conf", bad[i], strlen(bad[i]), &c, err, sizeof(err)), 0);
+			ck_assert_msg(strstr(err, "t.conf:3: 'cert' must not carry a PIN"), "%s", err);
+			ck_assert_msg(!strstr(err, "918273"), "the PIN is in the message: %s", err);
+		}
+	}
+	/* Empty parts are no PIN (they were refused as one). */
+	{
+		static const char *const empty_parts[] = {
+			"[identity a.test]\nkey=pkcs11:object=k\ncert = pkcs11:object=c;type=cert;\n",
+			"[identity a.test]\nkey=pkcs11:object=k\ncert = pkcs11:object=c;type=cert?\n",
+		};
+
+		for (size_t i = 0; i < 2; i++) {
+			struct keyd_conf *c = NULL;
+			char err[512] = "";
+
+			ck_assert_msg(keyd_conf_parse("t.conf", empty_parts[i], strlen(empty_parts[i]), &c, err,
+						      sizeof(err)) == 0, "%s: %s", empty_parts[i], err);
+			keyd_conf_free(c);
+		}
+	}
 }
 END_TEST
 

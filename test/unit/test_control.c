@@ -450,16 +450,22 @@ START_TEST(dispatch_session_ctl)
 	info->owner = &w;
 	ck_assert_int_eq(registry_add(info, p[0]), 0);
 	ck_assert_int_eq(tk_msg_send(sv[1], &m, p[0]), 0);
-	ck_assert_int_eq(control_admit(&k, sv[0], &who, &req, &netfd), 1);
-	/* Queued, not answered by the accept thread. */
+	ck_assert_int_eq(control_admit(&k, sv[0], &who, &req, &netfd), CONTROL_KEPT);
+	/* Queued, not answered by the accept thread, which drops its copy
+	 * of the connection as the accept loop does (no shutdown). */
 	ck_assert_uint_eq(w.n_wcmds, 1);
 	ck_assert_int_eq(recv(sv[1], &res, 1, MSG_DONTWAIT | MSG_PEEK), -1);
-	/* The worker answers: no conn of its own has that session. */
+	sv[0] = tk_close(sv[0]);
+	/* The worker answers on its copy (no conn of its own has that
+	 * session), then ends the connection. */
 	wcmd_run(&w);
 	ck_assert_uint_eq(w.n_wcmds, 0);
 	ck_assert_int_eq(tk_msg_recv(sv[1], &res, &fd), 0);
 	ck_assert_uint_eq(res.type, TK_MSG_RESULT);
 	ck_assert_uint_eq(res.err, ENOENT);
+	ck_assert_int_eq(tk_msg_recv(sv[1], &res, &fd), -ECONNRESET);
+	(void)tk_close(sv[1]);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
 	/* A full mailbox: EAGAIN at once. */
 	w.n_wcmds = WCMD_QUEUE_MAX;
 	ck_assert_int_eq(admit(&m, p[0], &res, &req, &netfd), 1);

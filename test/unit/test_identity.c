@@ -218,6 +218,14 @@ START_TEST(identity_forms)
 	const struct san none[] = { { 0 } };
 	const struct san dns_ip[] = { { GNUTLS_SAN_DNSNAME, "10.0.0.1", 0 }, { 0 } };
 	const struct san mail[] = { { GNUTLS_SAN_RFC822NAME, "bob@example.test", 0 }, { 0 } };
+	/* The kind is the SAN's: a dNSName spelt user@domain, an rfc822Name
+	 * without a local part, are no identity of either kind. */
+	const struct san dns_user[] = { { GNUTLS_SAN_DNSNAME, "root@example.test", 0 }, { 0 } };
+	const struct san mail_host[] = { { GNUTLS_SAN_RFC822NAME, "www.example.test", 0 }, { 0 } };
+	const struct san crossed[] = { { GNUTLS_SAN_DNSNAME, "root@example.test", 0 },
+				       { GNUTLS_SAN_RFC822NAME, "www.example.test", 0 },
+				       { GNUTLS_SAN_DNSNAME, "www.example.test", 0 },
+				       { GNUTLS_SAN_RFC822NAME, "bob@example.test", 0 }, { 0 } };
 
 	expect_list("CN=x", uri, 0, 0, (const char *[]){ "spiffe://td/web", NULL });
 	expect_list("CN=x", ip, 0, 0, (const char *[]){ "192.0.2.7", "2001:db8::1", NULL });
@@ -243,6 +251,9 @@ START_TEST(identity_forms)
 	expect_list("CN=192.0.2.1", none, 3, -ENOENT, NULL);
 	/* An address in a dNSName or dc= components is not an IP identity. */
 	expect_list("CN=x", dns_ip, 0, -ENOENT, NULL);
+	expect_list("CN=x", dns_user, 0, -ENOENT, NULL);
+	expect_list("CN=x", mail_host, 0, -ENOENT, NULL);
+	expect_list("CN=x", crossed, 0, 0, (const char *[]){ "bob@example.test", "www.example.test", NULL });
 	expect_list("DC=1,DC=2,DC=0,DC=192", none, 0, -ENOENT, NULL);
 }
 END_TEST

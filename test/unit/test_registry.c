@@ -108,6 +108,20 @@ START_TEST(not_a_socket)
 	free(m);
 	(void)close(p[0]);
 	(void)close(p[1]);
+	/* A file, and an O_PATH descriptor: told apart from a socket without
+	 * asking the file system (fstat() of a FUSE file waits on its server). */
+	p[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	p[1] = open("/dev/null", O_PATH | O_CLOEXEC);
+	ck_assert_int_ge(p[0], 0);
+	ck_assert_int_ge(p[1], 0);
+	m = query(p[0], &r);
+	ck_assert_int_eq(r, -ENOTSOCK);
+	free(m);
+	m = query(p[1], &r);
+	ck_assert_int_eq(r, -ENOTSOCK);
+	free(m);
+	(void)close(p[0]);
+	(void)close(p[1]);
 }
 END_TEST
 

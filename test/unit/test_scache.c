@@ -80,9 +80,49 @@ START_TEST(bounds)
 }
 END_TEST
 
+/* Keys that meet in one set (64 slots: 16 sets of 4; a first word that is
+ * a multiple of 64 shares slot 0 of a direct-mapped cache too) keep each
+ * other: four are all there (direct-mapped, the last one only), a fifth
+ * gives up the oldest. */
+static void key_n(uint64_t n, uint8_t k[32])
+{
+	memset(k, 0x11, 32);
+	memcpy(k, &n, sizeof(n));
+}
+
+START_TEST(colliding_keys)
+{
+	struct scache *s = NULL;
+	uint8_t k[32];
+	gnutls_datum_t in = datum("session"), out = { NULL, 0 };
+
+	ck_assert_int_eq(scache_new(64, 60, &s), 0);
+	for (uint64_t n = 0; n < 4; n++) {
+		key_n(n * 64, k);
+		scache_put(s, k, &in);
+	}
+	for (uint64_t n = 0; n < 4; n++) {
+		key_n(n * 64, k);
+		ck_assert_msg(scache_take(s, k, &out) == 0, "session %u of 4 in one set was evicted", (unsigned)n);
+		scache_datum_free(&out);
+		scache_put(s, k, &in); /* taken: put back, in the same order */
+	}
+	key_n(4 * 64, k);
+	scache_put(s, k, &in);
+	key_n(0, k);
+	ck_assert_int_eq(scache_take(s, k, &out), -ENOENT);
+	for (uint64_t n = 1; n < 5; n++) {
+		key_n(n * 64, k);
+		ck_assert_int_eq(scache_take(s, k, &out), 0);
+		scache_datum_free(&out);
+	}
+	scache_free(s);
+}
+END_TEST
+
 int main(void)
 {
-	const TTest *tests[] = { take_once, bounds, NULL };
+	const TTest *tests[] = { take_once, bounds, colliding_keys, NULL };
 
 	return tkt_run("scache", "/keyd/scache", NULL, NULL, 0, tests);
 }

@@ -142,6 +142,46 @@ START_TEST(slots_bound)
 }
 END_TEST
 
+/* Keys that meet in one set (64 slots: 16 sets of 4; key_of(n) lands in
+ * set n % 16; multiples of 64 share a slot of a direct-mapped cache too) keep each other: four all hit (a direct-mapped cache kept
+ * the last one only), a fifth gives up the oldest, the others stay. */
+START_TEST(colliding_keys)
+{
+	struct vcache *vc = NULL;
+	struct vcache_value in = value_of("p"), out;
+	uint8_t k[VCACHE_KEY_LEN];
+	unsigned n;
+
+	ck_assert_int_eq(vcache_new(64, 60, &vc), 0);
+	for (n = 0; n < 4; n++) {
+		key_of(n * 64, k);
+		vcache_put(vc, k, &in);
+	}
+	for (n = 0; n < 4; n++) {
+		key_of(n * 64, k);
+		ck_assert_msg(vcache_get(vc, k, &out) == 0, "key %u of 4 in one set was evicted", n);
+	}
+	/* Putting a key again updates its slot rather than taking another. */
+	key_of(64, k);
+	vcache_put(vc, k, &in);
+	key_of(0, k);
+	ck_assert_int_eq(vcache_get(vc, k, &out), 0);
+	key_of(256, k);
+	vcache_put(vc, k, &in);
+	ck_assert_int_eq(vcache_get(vc, k, &out), 0);
+	key_of(0, k);
+	expect_miss(vc, k);
+	for (n = 1; n < 4; n++) {
+		key_of(n * 64, k);
+		ck_assert_int_eq(vcache_get(vc, k, &out), 0);
+	}
+	/* Another set is untouched by all this. */
+	key_of(1, k);
+	expect_miss(vc, k);
+	vcache_free(vc);
+}
+END_TEST
+
 /* An entry hits until its TTL (1 s, the smallest) has passed, then misses.
  * The wait is bounded (3 s) and polled, not a fixed sleep. */
 START_TEST(ttl_expiry)
@@ -203,7 +243,7 @@ END_TEST
 
 int main(void)
 {
-	const TTest *tests[] = { hit_and_miss, different_keys, slots_bound, ttl_expiry, disabled, NULL };
+	const TTest *tests[] = { hit_and_miss, different_keys, slots_bound, colliding_keys, ttl_expiry, disabled, NULL };
 
 	return tkt_run("vcache", "/keyd/vcache", NULL, NULL, 0, tests);
 }

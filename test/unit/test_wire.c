@@ -132,6 +132,28 @@ START_TEST(bad_items)
 }
 END_TEST
 
+/* An ERRNO item must be an errno (< 4096): 0xffffffff, negated as an int
+ * by its reader, made +1, a failure taken for success (tlskeyctl exited
+ * 0 on "reload failed"). */
+START_TEST(errno_range)
+{
+	static const uint32_t ok[] = { 0, EPERM, 4095 }, bad[] = { 4096, 0x7fffffff, 0xffffffff };
+	struct tk_msg m = { .type = TK_MSG_RESULT, .present = 1u << TK_TAG_ERRNO }, d;
+	uint8_t buf[TK_WIRE_MAX_MSG];
+	size_t len;
+
+	for (size_t i = 0; i < 3; i++) {
+		m.err = ok[i];
+		ck_assert_int_eq(tk_msg_encode(&m, buf, sizeof(buf), &len), 0);
+		ck_assert_int_eq(tk_msg_decode(buf, len, &d), 0);
+		ck_assert_uint_eq(d.err, ok[i]);
+		m.err = bad[i];
+		ck_assert_int_eq(tk_msg_encode(&m, buf, sizeof(buf), &len), 0);
+		ck_assert_msg(tk_msg_decode(buf, len, &d) == -EBADMSG, "ERRNO %u decoded", (unsigned)bad[i]);
+	}
+}
+END_TEST
+
 START_TEST(bad_strings)
 {
 	uint8_t b[TK_WIRE_MAX_MSG];
@@ -381,7 +403,7 @@ END_TEST
 
 int main(void)
 {
-	const TTest *tests[] = { roundtrip, bad_header, bad_items, bad_strings, fd_passing, names,
+	const TTest *tests[] = { roundtrip, bad_header, bad_items, errno_range, bad_strings, fd_passing, names,
 				alpn_list, session_ctl, sessdoc, NULL };
 
 	return tkt_run("wire", "/common/wire", NULL, NULL, 0, tests);

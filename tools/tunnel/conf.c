@@ -324,6 +324,28 @@ static char *trim(char *s)
 	return s;
 }
 
+/* The file names the backend (where decrypted traffic goes), the identity
+ * whose key tlskeyd uses and --exec programs run for each connection:
+ * whoever may write it, or any directory on the way to it, has the
+ * tunnel's identity and its traffic.  The daemon's rule for its own
+ * files (tk_file_trusted: owned by root or us, not writable by group or
+ * others, the same for the directories), judged before the first read.
+ * Its errno is never -EINVAL or -EFBIG, which conf_load_file() reads as
+ * "not a regular file of at most ...". */
+static int conf_file_judge(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	char why[512];
+	int r = tk_file_trusted(path, st, why, sizeof(why));
+
+	if (r == 0)
+		return 0;
+	(void)snprintf(err, errlen,
+		       "refusing configuration file %s: whoever may write it chooses the backend, "
+		       "the identity and --exec programs",
+		       why);
+	return r == -EINVAL || r == -EFBIG ? -EPERM : r;
+}
+
 /* Read and apply a configuration file: "key = value" lines, '#' comments
  * (at the start of a line), blank lines.  Bounded: TUNNEL_CONF_FILE_MAX
  * bytes, TUNNEL_CONF_LINE_MAX per line, no NUL or control bytes. */
@@ -335,10 +357,11 @@ static int conf_load_file(struct tunnel_conf *c, const char *path)
 	size_t len = 0;
 	int r;
 
-	/* tk_file_read(): a FIFO or device at the path does not hang start-up,
-	 * and a file that grows past the limit while it is read is refused. */
-	r = tk_file_read("configuration file", path, TUNNEL_CONF_FILE_MAX, 0, &data, &len, NULL, err,
-			 sizeof(err));
+	/* tk_file_read_judged(): a FIFO or device at the path does not hang
+	 * start-up, a file that grows past the limit while it is read is
+	 * refused, and so is one that others may write (conf_file_judge). */
+	r = tk_file_read_judged("configuration file", path, TUNNEL_CONF_FILE_MAX, 0, conf_file_judge, &data,
+				&len, NULL, err, sizeof(err));
 	if (r == -EFBIG || r == -EINVAL) {
 		(void)fprintf(stderr, "tlskey-tunnel: %s: not a regular file of at most %u bytes\n", path,
 			      TUNNEL_CONF_FILE_MAX);

@@ -76,6 +76,10 @@ struct tunnel_conn {
 	char remote_text[TUNNEL_ADDR_TEXT_MAX];
 	char peer[TUNNEL_PEER_MAX];
 	char sni_refused[TUNNEL_NAME_MAX + 1]; /* the name --sni-allow refused */
+	/* The start asked tlskeyd to consult us about the server name: the
+	 * finish must answer (tlskey_finish_sni_ctx), whatever a SIGHUP in
+	 * between made of --sni-allow. */
+	int checksni;
 	char local_id[TUNNEL_NAME_MAX + 1]; /* the identity a --myname list picked, "" if not asked */
 };
 
@@ -127,9 +131,20 @@ static void relay_touch(struct tunnel_conn *c);
 
 /* End a connection: the one log line, close both sides (closing the
  * protected descriptor makes tlskeyd send close_notify; after an error both
- * sides are reset instead), and move it to the dead list.  `err` is a
- * positive errno or 0; `why` is the daemon's explanation or NULL. */
+ * sides are reset instead, and tlskeyd ends the peer's connection without
+ * close_notify), and move it to the dead list.  `err` is a positive errno
+ * or 0; `why` is the daemon's explanation or NULL. */
+static void conn_end_sides(struct tunnel_conn *c, const char *end, int err, const char *why, int reset_tls,
+			   int reset_plain);
+
 static void conn_end(struct tunnel_conn *c, const char *end, int err, const char *why)
+{
+	conn_end_sides(c, end, err, why, err != 0, err != 0);
+}
+
+/* conn_end() with each side's close chosen: reset_tls, reset_plain. */
+static void conn_end_sides(struct tunnel_conn *c, const char *end, int err, const char *why, int reset_tls,
+			   int reset_plain)
 {
 	struct tunnel *t = c->t;
 	char ename[24], clean[600], extra[700] = "";
@@ -151,8 +166,8 @@ static void conn_end(struct tunnel_conn *c, const char *end, int err, const char
 			   c->remote_text, c->peer[0] ? c->peer : "-", c->local_id[0] ? c->local_id : t->conf->myname,
 			   (unsigned long long)c->bytes[SIDE_TLS], (unsigned long long)c->bytes[SIDE_PLAIN],
 			   (unsigned long long)ms, end, extra);
-	ep_close(t, &c->ep[SIDE_TLS], err != 0);
-	ep_close(t, &c->ep[SIDE_PLAIN], err != 0);
+	ep_close(t, &c->ep[SIDE_TLS], reset_tls);
+	ep_close(t, &c->ep[SIDE_PLAIN], reset_plain);
 	c->state = CS_DEAD;
 
 	/* Unlink from the live list, park on the dead list. */
@@ -205,7 +220,9 @@ static int sni_check(void *ctx, const char *name, size_t len)
 	struct tunnel_conn *c = ctx;
 
 	(void)len; /* name is NUL-terminated */
-	if (tunnel_sni_allowed(c->t->conf, name))
+	/* A SIGHUP since the start may have removed --sni-allow: then any
+	 * name is allowed, as for a connection started now. */
+	if (c->t->conf->n_sni_allow == 0 || tunnel_sni_allowed(c->t->conf, name))
 		return 1;
 	(void)snprintf(c->sni_refused, sizeof(c->sni_refused), "%s", name[0] ? name : "(none)");
 	return 0;
@@ -240,6 +257,7 @@ static void conn_starttls(struct tunnel_conn *c, int fd)
 		 * passes the callback and c again to tlskey_finish_sni_ctx(). */
 		o.checksni_ctx = sni_check;
 		o.checksni_arg = c;
+		c->checksni = 1;
 	}
 	pending = tlskey_starttls(fd, IPPROTO_TCP, role, conf->myname, conf->flags, &o, NULL, 0);
 	/* fd is consumed by tlskey_starttls() in every case. */
@@ -307,13 +325,18 @@ static void relay_start(struct tunnel_conn *c)
 
 		/* Version, cipher and ALPN are nice to have; without them the
 		 * header still carries the addresses and the identity.  No chain
-		 * buffer: ENOBUFS then says only that the chain was not copied. */
+		 * buffer: ENOBUFS then says only that the chain was not copied.
+		 * Whether the certificate came on this connection is claimed only
+		 * when the daemon says it was a full handshake. */
 		if (info)
 			info->size = sizeof(*info);
 		if (info && (tlskey_query_session(c->ep[SIDE_TLS].fd, info) == 0 || errno == ENOBUFS)) {
 			tls.version = info->version;
 			tls.cipher = info->cipher_suite;
 			tls.alpn = info->alpn;
+			/* An ENOBUFS that came before the document was read
+			 * left it zero (no version): not known, not claimed. */
+			tls.cert_conn = info->version[0] && !info->resumed;
 		}
 		r = proxy_v2_encode((struct sockaddr *)&c->remote, c->remote_len,
 				    (struct sockaddr *)&c->local, c->local_len, &tls, c->buf[SIDE_TLS].data,
@@ -365,7 +388,10 @@ static void on_handshake(struct tunnel_conn *c)
 	int pending = c->ep[SIDE_TLS].fd, pfd;
 
 	(void)tunnel_ep_set(c->t, &c->ep[SIDE_TLS], 0);
-	if (c->t->conf->mode == TUNNEL_MODE_SERVER && c->t->conf->n_sni_allow) {
+	/* What the start chose, not what the configuration says now: tlskeyd
+	 * asks about the name exactly when the start said so, and
+	 * tlskey_finish() fails with EINVAL on a question it cannot answer. */
+	if (c->checksni) {
 		pfd = tlskey_finish_sni_ctx(pending, sni_check, c, c->peer, sizeof(c->peer));
 		if (pfd < 0 && errno == EINPROGRESS) {
 			/* Question answered; wait for the result. */
@@ -685,6 +711,18 @@ int tunnel_conn_child_exited(struct tunnel *t, pid_t pid, int status)
 	return -ESRCH;
 }
 
+/* Is nothing owed in either direction?  Only then may a close at shutdown
+ * be clean: the stream towards the TLS peer has ended (EOF from the
+ * plaintext side forwarded, so its close_notify is already on the way) and
+ * nothing read from the peer waits for the plaintext side.  Anything else
+ * closed cleanly would give the peer close_notify after a stream cut in
+ * the middle, which it takes for the whole of it. */
+static int relay_finished(const struct tunnel_conn *c)
+{
+	return c->state == CS_RELAY && c->wr_shut[SIDE_TLS] && c->buf[SIDE_PLAIN].len == 0 &&
+	       c->buf[SIDE_TLS].len == 0;
+}
+
 unsigned tunnel_conn_shutdown_all(struct tunnel *t)
 {
 	struct tunnel_conn *c, *n;
@@ -697,7 +735,21 @@ unsigned tunnel_conn_shutdown_all(struct tunnel *t)
 			children++;
 			continue;
 		}
-		conn_end(c, "shutdown", 0, NULL);
+		/* A cut stream, a handshake or a connect in progress: both sides
+		 * are reset, so the TLS peer sees no close_notify (tlskeyd ends
+		 * its connection without one) and the plaintext side reads
+		 * ECONNRESET, never a clean end.  Each direction is judged on
+		 * its own: the stream to the TLS peer ends cleanly only if the
+		 * plaintext side's end went out to it, the one to the plaintext
+		 * side only if the peer's did (a response still arriving after
+		 * the app's request and half-close is cut, say). */
+		if (relay_finished(c) && c->wr_shut[SIDE_PLAIN])
+			conn_end(c, "shutdown", 0, NULL);
+		else if (relay_finished(c))
+			conn_end_sides(c, "shutdown", ECONNABORTED,
+				       "the peer's stream cut short by SIGTERM: the plaintext side reset", 0, 1);
+		else
+			conn_end(c, "shutdown", ECONNABORTED, "cut short by SIGTERM: both sides reset");
 	}
 	return children;
 }

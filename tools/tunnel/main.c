@@ -271,6 +271,45 @@ static void describe(const struct tunnel_conf *c, int listen_fd)
 			   c->connect.text, c->myname, c->sni[0] ? c->sni : "(none)");
 }
 
+/* Does `a` name a loopback address only (127/8, ::1, ::ffff:127/104)?
+ * The wildcard is not: it takes connections from every interface. */
+static int addr_is_loopback(const struct tunnel_addr *a)
+{
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&a->ss;
+
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (a->ss.ss_family == AF_INET6) {
+		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(in6) || (IN6_IS_ADDR_V4MAPPED(in6) && in6->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+/* Settings that hand what the tunnel vouches for to more than the
+ * operator may think: said at every start and reload, since the tunnel
+ * cannot tell who else is on the host or the network. */
+static void warn_exposure(const struct tunnel_conf *c)
+{
+	/* The backend cannot tell our connections from anybody else's: on a
+	 * TCP port every local user may connect and send a PROXY header of
+	 * its own, with any address and identity. */
+	if (c->mode == TUNNEL_MODE_SERVER && c->proxy_v2 && c->backend.len &&
+	    c->backend.ss.ss_family != AF_UNIX)
+		tunnel_log("warning: --proxy-v2 with the TCP backend %s: any local user can connect to it "
+			   "directly and forge a PROXY header (address and peer identity); use a UNIX "
+			   "backend socket in a directory only the tunnel and the backend can reach",
+			   c->backend.text);
+	/* Whoever reaches the plaintext listener speaks TLS as myname. */
+	if (c->mode == TUNNEL_MODE_CLIENT && c->listen.ss.ss_family != AF_UNIX && !addr_is_loopback(&c->listen))
+		tunnel_log("warning: client mode listening on %s, not a loopback address: everyone who can "
+			   "connect to it uses the identity %s; listen on a UNIX socket in a directory "
+			   "only its clients can reach",
+			   c->listen.text, c->myname);
+}
+
 static int same_addr(const struct tunnel_addr *a, const struct tunnel_addr *b)
 {
 	return a->len == b->len && !memcmp(&a->ss, &b->ss, a->len) && !strcmp(a->text, b->text);
@@ -328,6 +367,7 @@ static void on_reload(struct tunnel *t)
 	    (r = tunnel_ep_set(t, &t->listen_ep, EPOLLIN)) < 0)
 		tunnel_log("epoll_ctl: %s", strerror(-r));
 	describe(fresh, t->listen_ep.fd);
+	warn_exposure(fresh);
 	tunnel_log("SIGHUP: configuration reloaded%s (%u connections kept)",
 		   fd >= 0 ? ", new listener" : "", t->nconns);
 }
@@ -463,6 +503,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	describe(conf, t.listen_ep.fd);
+	warn_exposure(conf);
 	if (run(&t) == 0) {
 		tunnel_log("stopped");
 		rc = TUNNEL_EXIT_OK;

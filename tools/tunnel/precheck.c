@@ -12,6 +12,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 
+#include "common/daemonpeer.h"
 #include "common/util.h"
 #include "common/wire.h"
 #include "tools/tunnel/tunnel.h"
@@ -49,6 +50,16 @@ int tunnel_precheck(const struct tunnel_conf *conf)
 			   ans ? strerror(errno) : "out of memory");
 		r = 0;
 		goto out;
+	}
+	{
+		char why[512];
+
+		if (tk_daemon_peer_check(fd, path, why, sizeof(why)) < 0) {
+			/* The library refuses it too, at every connection. */
+			tunnel_log("warning: %s", why);
+			r = 0;
+			goto out;
+		}
 	}
 	r = tk_msg_send(fd, &req, -1);
 	if (r == 0)

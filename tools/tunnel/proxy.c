@@ -5,7 +5,9 @@
  *   12-byte signature, 0x21 (v2, PROXY), family/transport, length,
  *   addresses (IPv4 12 bytes, IPv6 36 bytes, or none for AF_UNSPEC),
  *   PP2_TYPE_ALPN { the negotiated id } when there is one,
- *   PP2_TYPE_SSL { client, verify, sub-TLVs SSL_VERSION, SSL_CIPHER, SSL_CN }.
+ *   PP2_TYPE_SSL { client, verify, sub-TLVs SSL_VERSION, SSL_CIPHER, SSL_CN }
+ *   (client: CERT_CONN only when the certificate came on this connection,
+ *   not on a resumed session's).
  *
  * The SSL_CN sub-TLV carries the identity tlskeyd authenticated (an
  * rfc822Name "user@domain", a dNSName or a dc=/uid= name, doc/identities.md)
@@ -170,9 +172,12 @@ int proxy_v2_encode(const struct sockaddr *src, socklen_t srclen, const struct s
 	ssl_len_at = o.len;
 	put_u16(&o, 0); /* patched below */
 	if (tls->peer && *tls->peer) {
-		/* The certificate was sent on this connection and verified by
-		 * tlskeyd (verify = 0 means "verified"). */
-		put_u8(&o, PP2_CLIENT_SSL | PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS);
+		/* tlskeyd verified the certificate behind the session (verify =
+		 * 0 means "verified"); it was sent on this connection only in a
+		 * full handshake: a resumed session carries the identity of an
+		 * earlier one, and CERT_CONN would claim more than happened. */
+		put_u8(&o, PP2_CLIENT_SSL | PP2_CLIENT_CERT_SESS |
+				   (tls->cert_conn ? PP2_CLIENT_CERT_CONN : 0));
 		put_u32(&o, 0);
 	} else {
 		put_u8(&o, PP2_CLIENT_SSL);

@@ -135,6 +135,10 @@ struct proxy_v2_tls {
 	const char *cipher;  /* e.g. "TLS_AES_128_GCM_SHA256"; NULL or "" to omit */
 	const char *peer;    /* authenticated peer identity; NULL or "": none */
 	const char *alpn;    /* negotiated ALPN id (PP2_TYPE_ALPN); NULL or "": omit */
+	/* 1: the peer's certificate was sent and verified on this connection
+	 * (a full handshake): PP2_CLIENT_CERT_CONN.  0: the session was
+	 * resumed, or that is not known: only PP2_CLIENT_CERT_SESS. */
+	int cert_conn;
 };
 
 #define PROXY_V2_HDR_MAX 1024u
@@ -145,7 +149,9 @@ struct proxy_v2_tls {
  * is sent as AF_UNSPEC without addresses, which receivers must accept.
  * Appends a PP2_TYPE_ALPN TLV when tls->alpn is set, then one PP2_TYPE_SSL
  * TLV with PP2_SUBTYPE_SSL_VERSION, _CIPHER and _CN (the peer identity), as
- * HAProxy does (doc/tunnel.md).  Returns 0 and
+ * HAProxy does (doc/tunnel.md); its client field has PP2_CLIENT_CERT_SESS
+ * with a peer identity, and PP2_CLIENT_CERT_CONN only with tls->cert_conn
+ * as well.  Returns 0 and
  * the length in *ret_len, or -EINVAL (NULL arguments), -ENOSPC (cap too
  * small; strings are bounded by the caller, so 0xffff never overflows). */
 int proxy_v2_encode(const struct sockaddr *src, socklen_t srclen, const struct sockaddr *dst,
@@ -218,7 +224,11 @@ int tunnel_conn_child_exited(struct tunnel *t, pid_t pid, int status);
 
 /* SIGTERM: close every relaying or handshaking connection (logged with
  * end=shutdown) and send SIGTERM to --exec children, which are reaped by
- * the caller.  Returns the number of children still running. */
+ * the caller.  Only a relay with nothing owed either way (the stream to
+ * the TLS peer ended, no byte buffered) closes cleanly; every other
+ * connection is reset on both sides (errno=ECONNABORTED in its line), so
+ * that a cut stream never ends in close_notify.  Returns the number of
+ * children still running. */
 unsigned tunnel_conn_shutdown_all(struct tunnel *t);
 
 /* SIGKILL every remaining --exec child (after the shutdown grace). */
