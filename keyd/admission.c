@@ -269,6 +269,8 @@ static void listen_pause(struct admission *l, int err)
 
 	if (l->listen_paused)
 		return;
+	if (l->k->stats)
+		(void)atomic_fetch_add(&l->k->stats->fd_pauses, 1);
 	/* One line per episode, not one per second while it lasts. */
 	if (!l->fd_warned_ms || now - l->fd_warned_ms >= 60000) {
 		keyd_log(LOG_ERR, "cannot accept more clients: %s (%u sessions, %zu waiting, "
@@ -461,6 +463,9 @@ void admission_expire(struct admission *l)
 void admission_tick(struct admission *l)
 {
 	l->fd_max = fd_limit();
+	/* The workers' budget (admission_fd_room_for) and STATUS read it
+	 * too: a limit raised from outside counts at once. */
+	atomic_store(&l->k->fd_max, l->fd_max);
 	if ((unsigned long long)l->fd_base + fds_accounted(l) + 8 * fd_reserve(l) >= l->fd_max)
 		admission_fd_calibrate(l);
 	listen_resume(l);

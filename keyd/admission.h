@@ -123,6 +123,10 @@ int admission_worker_share(struct worker *w, struct ctlconn *cc);
  * (a batch of protected pairs)? */
 int admission_fd_room_for(const struct keyd *k, unsigned extra);
 
+/* The descriptors that budget counts as in use now (without the reserve):
+ * what STATUS reports next to k->fd_max. */
+unsigned long long admission_fds_used(const struct keyd *k);
+
 /* The accept loop: tell every worker to look at k->listen_on again. */
 void admission_workers_wake(struct keyd *k);
 

@@ -71,16 +71,19 @@ void admission_worker_listen_sync(struct worker *w)
 /* Room for one more client, by the budget the accept loop publishes
  * (admission.c: fds_accounted, with the clients a worker is admitting
  * counted as handshakes). */
+unsigned long long admission_fds_used(const struct keyd *k)
+{
+	return atomic_load(&k->fd_base) +
+	       2ULL * (atomic_load(&k->adm_held) + atomic_load(&k->n_handoffs) +
+		       atomic_load(&k->n_parked)) +
+	       2ULL * atomic_load(&k->sessions) + 2ULL * atomic_load(&k->handshakes) +
+	       (k->stats ? 2ULL * atomic_load(&k->stats->pairs_ready) : 0);
+}
+
 int admission_fd_room_for(const struct keyd *k, unsigned extra)
 {
-	unsigned long long used = atomic_load(&k->fd_base) +
-				  2ULL * (atomic_load(&k->adm_held) + atomic_load(&k->n_handoffs) +
-					  atomic_load(&k->n_parked)) +
-				  2ULL * atomic_load(&k->sessions) + 2ULL * atomic_load(&k->handshakes) +
-				  (k->stats ? 2ULL * atomic_load(&k->stats->pairs_ready) : 0) +
-				  ADMISSION_FD_RESERVE(k->n_workers) + extra;
-
-	return used < atomic_load(&k->fd_max);
+	return admission_fds_used(k) + ADMISSION_FD_RESERVE(k->n_workers) + extra <
+	       atomic_load(&k->fd_max);
 }
 
 static int fd_room(const struct keyd *k)

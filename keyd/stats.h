@@ -74,6 +74,7 @@ struct stats {
 	atomic_ullong queued, waiting;     /* the accept loop's queue, refreshed each second */
 	atomic_ullong pairs_ready;         /* protected pairs made ahead, all workers (appsock.h) */
 	atomic_ullong ctl_reused;          /* starts that came on a kept control connection (ctlconn.c) */
+	atomic_ullong fd_pauses;           /* times admission paused at the descriptor limit (admission.c) */
 };
 
 /* Identity slots beyond those configured at start, for identities that

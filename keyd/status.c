@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "common/util.h"
 #include "common/wire.h"
+#include "keyd/admission.h"
 #include "keyd/gen.h"
 #include "keyd/stats.h"
 #include "keyd/status.h"
@@ -170,7 +172,8 @@ static void id_view(const struct keyd *k, size_t i, struct id_view *v)
 /* The daemon-wide numbers. */
 struct global_view {
 	unsigned long long uptime_s, sessions, handshakes, queued, waiting, denied, pairs, parked, reused;
-	long long start_wall;
+	unsigned long long fd_used, fd_pauses;
+	long long start_wall, fd_max; /* fd_max -1: no limit */
 };
 
 static void global_view(const struct keyd *k, struct global_view *g)
@@ -180,8 +183,13 @@ static void global_view(const struct keyd *k, struct global_view *g)
 	memset(g, 0, sizeof(*g));
 	g->sessions = atomic_load(&k->sessions);
 	g->handshakes = atomic_load(&k->handshakes);
+	g->fd_used = admission_fds_used(k);
+	g->fd_max = atomic_load(&k->fd_max) >= (unsigned long long)LLONG_MAX
+			    ? -1
+			    : (long long)atomic_load(&k->fd_max);
 	if (!s)
 		return;
+	g->fd_pauses = GET(s->fd_pauses);
 	g->uptime_s = (tk_now_ms() - s->start_ms) / 1000;
 	g->start_wall = s->start_wall;
 	g->queued = GET(s->queued);
@@ -257,6 +265,11 @@ static void render_text(const struct keyd *k, size_t n_ids, struct sb *b)
 		     "control connections kept: %llu\nstarts on kept control connections: %llu\n"
 		     "acl denials: %llu\n",
 		  g.sessions, g.handshakes, g.queued, g.waiting, g.pairs, g.parked, g.reused, g.denied);
+	if (g.fd_max < 0)
+		sb_printf(b, "descriptors in use: about %llu (no limit)\n", g.fd_used);
+	else
+		sb_printf(b, "descriptors in use: about %llu of %lld\n", g.fd_used, g.fd_max);
+	sb_printf(b, "pauses at the descriptor limit: %llu\n", g.fd_pauses);
 	text_counters(k, b);
 	for (size_t i = 0; i < n_ids; i++) {
 		struct id_view v;
@@ -339,9 +352,12 @@ static void render_json(const struct keyd *k, size_t n_ids, struct sb *b)
 	sb_printf(b, "\"uptime_seconds\":%llu,\"start_time\":%lld,\"sessions\":%llu,"
 		     "\"handshakes_in_flight\":%llu,\"queued_requests\":%llu,\"waiting_clients\":%llu,"
 		     "\"protected_pairs_ready\":%llu,\"control_connections_kept\":%llu,"
-		     "\"kept_control_connection_starts\":%llu,\"acl_denials\":%llu,",
+		     "\"kept_control_connection_starts\":%llu,\"acl_denials\":%llu,"
+		     "\"descriptors_in_use\":%llu,",
 		  g.uptime_s, g.start_wall, g.sessions, g.handshakes, g.queued, g.waiting, g.pairs,
-		  g.parked, g.reused, g.denied);
+		  g.parked, g.reused, g.denied, g.fd_used);
+	json_num(b, "descriptor_limit", g.fd_max, ",");
+	sb_printf(b, "\"descriptor_limit_pauses\":%llu,", g.fd_pauses);
 	json_counters(k, b);
 	sb_printf(b, "\"identities\":[");
 	for (size_t i = 0; i < n_ids; i++) {
@@ -396,6 +412,9 @@ static void prom_globals(const struct keyd *k, struct sb *b)
 			  g.pairs },
 			{ "control_connections_kept", "Control connections kept open between starts.",
 			  g.parked },
+			{ "descriptors_in_use",
+			  "Descriptors the daemon counts as open (an estimate, recalibrated near the limit).",
+			  g.fd_used },
 		};
 
 		for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
@@ -403,6 +422,14 @@ static void prom_globals(const struct keyd *k, struct sb *b)
 			sb_printf(b, "tlskeyd_%s %llu\n", gauges[i].name, gauges[i].v);
 		}
 	}
+	prom_head(b, "descriptor_limit", "gauge", "The daemon's open file limit (RLIMIT_NOFILE).");
+	if (g.fd_max < 0)
+		sb_printf(b, "tlskeyd_descriptor_limit +Inf\n");
+	else
+		sb_printf(b, "tlskeyd_descriptor_limit %lld\n", g.fd_max);
+	prom_head(b, "descriptor_limit_pauses_total", "counter",
+		  "Times admission paused because the descriptor limit was near.");
+	sb_printf(b, "tlskeyd_descriptor_limit_pauses_total %llu\n", g.fd_pauses);
 	prom_head(b, "handshakes_total", "counter", "Requests by outcome and cause (errno name).");
 	for (int o = 0; s && o < STATS_OUTCOME_N; o++)
 		for (int e = 0; e < STATS_ERRNO_MAX; e++) {

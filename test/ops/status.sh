@@ -77,6 +77,18 @@ want=$(date -d "$(openssl x509 -in "$TK_FX/server-ec.pem" -noout -enddate | cut 
 	tk_fail "certificate_expiry_timestamp_seconds is not the certificate's notAfter ($want)"
 [ "$(mget m 'tlskeyd_sign_duration_seconds_count{identity="server.example.test"}')" = "$signs" ] ||
 	tk_fail "the histogram count is not the signature count"
+# The descriptor budget: the limit is the daemon's soft RLIMIT_NOFILE, the
+# count near what /proc shows, and the three views agree.
+soft=$(awk '/^Max open files/ { print $4 }' "/proc/$TK_DAEMON_PID/limits")
+[ "$(mget m tlskeyd_descriptor_limit)" = "$soft" ] ||
+	tk_fail "tlskeyd_descriptor_limit $(mget m tlskeyd_descriptor_limit), the daemon's limit is $soft"
+[ "$(jget j2 'd["descriptor_limit"]')" = "$soft" ] || tk_fail "descriptor_limit in the JSON is not $soft"
+open=$(ls "/proc/$TK_DAEMON_PID/fd" | wc -l)
+used=$(mget m tlskeyd_descriptors_in_use)
+[ "$used" -ge $((open - 8)) ] && [ "$used" -le $((open + 8)) ] ||
+	tk_fail "tlskeyd_descriptors_in_use $used, /proc shows $open open"
+[ "$(mget m tlskeyd_descriptor_limit_pauses_total)" = 0 ] || tk_fail "a pause at the descriptor limit was counted"
+tk_expect_grep "$TK_TMP/s0.out" "^descriptors in use: about [0-9]+ of $soft\$"
 
 # --- metrics --http (what tlskeyd-metrics@.service runs) ------------------------
 http() {
