@@ -182,8 +182,12 @@ static int read_acl(struct edit *e)
  * if nobody but root and us may redirect it, as tlskeyd judges the ACL it
  * reads (tk_file_trusted(): the file, and every directory holding a name
  * on the way).  Else whoever may write one of those directories could
- * point a root "acl add" at another file.  A new ACL: its directory. */
-static int judge_path(const char *path)
+ * point a root "acl add" at another file.  A new ACL: its directory.
+ * Judged twice: before the lock (no lock file is made where it may not be
+ * trusted) and, finally, under it.  Before it, another tlskeyctl's rename
+ * may replace the file between our stat() and the walk; that is no
+ * reason to refuse, and under the lock no tlskeyctl renames. */
+static int judge_path(const char *path, int final)
 {
 	char err[CTL_LINE_MAX];
 	struct stat st;
@@ -213,6 +217,8 @@ static int judge_path(const char *path)
 		(void)snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
 	}
 	free(copy);
+	if (r == -EAGAIN && !final)
+		return 0; /* replaced between our stat and the walk: judged again under the lock */
 	if (r < 0)
 		ctl_err("refusing to edit %s: %s", path, err);
 	return r;
@@ -223,7 +229,7 @@ static int edit_begin(const char *path, struct edit *ret)
 	struct edit e = { .lock_fd = -1 };
 	int r;
 
-	r = judge_path(path);
+	r = judge_path(path, 0);
 	if (r < 0)
 		return r;
 	r = resolve_path(path, &e.path, &e.dir);
@@ -232,6 +238,8 @@ static int edit_begin(const char *path, struct edit *ret)
 		return r;
 	}
 	r = lock_acquire(e.path, &e.lock_fd);
+	if (r == 0)
+		r = judge_path(path, 1);
 	if (r == 0)
 		r = read_acl(&e);
 	if (r < 0) {
