@@ -101,9 +101,17 @@ static int next_timeout(const struct loop *l)
 
 static void report_status(struct loop *l)
 {
-	keyd_notifyf("STATUS=%u sessions, %u handshakes, %zu waiting%s%s",
+	char paused[128] = "";
+
+	/* What tlskeyctl status cannot tell while the listener is paused:
+	 * its request waits in the backlog with the others. */
+	if (l->adm.listen_paused)
+		(void)snprintf(paused, sizeof(paused),
+			       "; paused at the descriptor limit (about %llu of %llu in use)",
+			       admission_fds_used(l->k), (unsigned long long)l->adm.fd_max);
+	keyd_notifyf("STATUS=%u sessions, %u handshakes, %zu waiting%s%s%s",
 			 atomic_load(&l->k->sessions), atomic_load(&l->k->handshakes), l->adm.n_pending,
-			 l->k->reload_note[0] ? "; " : "", l->k->reload_note);
+			 paused, l->k->reload_note[0] ? "; " : "", l->k->reload_note);
 	/* tlskeyctl status reads the queue from here (the accept loop owns it). */
 	if (l->k->stats) {
 		atomic_store(&l->k->stats->queued, l->adm.n_pending);

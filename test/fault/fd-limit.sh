@@ -3,10 +3,25 @@
 # refused or wait with a clear log line, the daemon does not spin on its
 # listening socket, established sessions keep working, and once sessions
 # end new requests succeed again.  tlskeyctl status reports the limit and
-# the estimate it admits by, and counts the pause.
+# the estimate it admits by, and counts the pause; while paused (when
+# tlskeyctl status waits in the backlog too) the service manager's STATUS=
+# says so.
 . "${top_srcdir:-.}/test/lib/tk.sh"
-tk_need prlimit gnutls-serv
-tk_setup
+tk_need prlimit gnutls-serv python3
+tk_setup --no-daemon
+# A stand-in for the service manager's notification socket: one line per
+# datagram.
+tk_bg timeout 120 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a") as f:
+    print("bound", file=f, flush=True)
+    while True:
+        print(s.recv(4096).decode(errors="replace").replace("\n", " | "), file=f, flush=True)
+' "$TK_TMP/notify.sock" "$TK_TMP/notify.log" </dev/null
+tk_wait_file "$TK_TMP/notify.log" "$TK_BG_PID" 10 || tk_fail "the notification socket did not come up"
+NOTIFY_SOCKET=$TK_TMP/notify.sock tk_daemon_start "$TK_FX/tlskeyd.conf"
 
 tk_start_gnutls_serv peer --x509certfile "$TK_FX/peer-server.pem" --x509keyfile "$TK_FX/peer-server.key"
 PEER_PORT=$TK_PORT
@@ -49,6 +64,8 @@ done
 # cannot accept from.
 tk_wait_line "$TK_TMP/tlskeyd.log" "cannot accept more clients: open file limit reached" 20 "$TK_DAEMON_PID" ||
 	tk_fail "the daemon did not pause at its limit: $(tail -3 "$TK_TMP/tlskeyd.log")"
+tk_wait_line "$TK_TMP/notify.log" "STATUS=.*; paused at the descriptor limit \(about [0-9]+ of $limit in use\)" 5 ||
+	tk_fail "STATUS= does not say the daemon is paused: $(tail -1 "$TK_TMP/notify.log")"
 ticks() { awk '{ print $14 + $15 }' "/proc/$TK_DAEMON_PID/stat"; }
 t0=$(ticks)
 sleep 2
@@ -76,5 +93,7 @@ prlimit --pid "$TK_DAEMON_PID" --nofile="$soft:" || tk_fail "prlimit cannot rest
 tk_wait_until 10 "$TK_DAEMON_PID" limit_is "$soft" ||
 	tk_fail "the raised limit does not show: $(st 'descriptors in use')"
 [ "$(st 'pauses at the descriptor limit')" -ge 1 ] || tk_fail "the pause was not counted"
+last_unpaused() { tail -1 "$TK_TMP/notify.log" | grep -E '^STATUS=[0-9]+ sessions' | grep -vq paused; }
+tk_wait_until 5 "$TK_DAEMON_PID" last_unpaused || tk_fail "STATUS= still says paused: $(tail -1 "$TK_TMP/notify.log")"
 tk_legit_check after-limit
 tk_pass
