@@ -64,14 +64,16 @@ static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, u
 	gnutls_hash_deinit(h, out);
 }
 
-/* A configured pin may stand in for the CA, never for the validity dates. */
-static int pin_accepts(struct conn *c, const gnutls_datum_t *leaf, unsigned status)
+/* A configured pin of conf may stand in for the CA, never for the
+ * validity dates: at the handshake (the connection's configuration) and
+ * when a reload re-evaluates the session (the new one). */
+static int pin_accepts(const struct keyd_conf *conf, const struct keyd_request *q,
+		       const gnutls_datum_t *leaf, unsigned status)
 {
 	/* An expired CRL is no better for a pinned peer: crl-expired decides. */
 	const unsigned fatal = GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED | GNUTLS_CERT_REVOKED |
 			       GNUTLS_CERT_PURPOSE_MISMATCH | GNUTLS_CERT_MISSING_OCSP_STATUS |
 			       GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED;
-	const struct keyd_conf *conf = c->req.gen->conf;
 	const struct keyd_peer *pe;
 	gnutls_x509_crt_t crt;
 	unsigned char spki[32], whole[32];
@@ -86,16 +88,16 @@ static int pin_accepts(struct conn *c, const gnutls_datum_t *leaf, unsigned stat
 	    gnutls_hash_fast(GNUTLS_DIG_SHA256, leaf->data, leaf->size, whole) < 0)
 		goto out;
 	/* The pinned name must be the one the connection is about. */
-	if (c->req.msg.role == TK_ROLE_CLIENT && TK_HAS(&c->req.msg, TK_TAG_SNINAME))
-		(void)snprintf(id, sizeof(id), "%s", c->req.msg.sniname);
+	if (q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME))
+		(void)snprintf(id, sizeof(id), "%s", q->msg.sniname);
 	else if (keyd_identity_from_cert(crt, id, sizeof(id)) < 0)
 		goto out;
 	pe = keyd_conf_peer(conf, id);
 	for (size_t i = 0; pe && i < pe->n_pins && !ok; i++)
 		ok = !memcmp(pe->pins[i].sha256, pe->pins[i].kind == KEYD_PIN_SPKI ? spki : whole, 32);
-	if (ok && c->req.msg.role == TK_ROLE_CLIENT && TK_HAS(&c->req.msg, TK_TAG_SNINAME) &&
+	if (ok && q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME) &&
 	    !gnutls_x509_crt_check_hostname(crt, id) && keyd_identity_from_cert(crt, id, sizeof(id)) == 0 &&
-	    strcasecmp(id, c->req.msg.sniname))
+	    strcasecmp(id, q->msg.sniname))
 		ok = 0;
 out:
 	gnutls_x509_crt_deinit(crt);
@@ -167,7 +169,7 @@ int trust_peer_verify(struct conn *c)
 		status = GNUTLS_CERT_INVALID | GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED;
 	c->reason = (status & GNUTLS_CERT_REVOKED) ? "revoked"
 		    : (status & GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED) ? "crl-expired" : NULL;
-	if (status && !c->dane && pin_accepts(c, &certs[0], status)) {
+	if (status && !c->dane && pin_accepts(c->req.gen->conf, q, &certs[0], status)) {
 		c->pinned = 1;
 		return 0;
 	}
@@ -553,8 +555,7 @@ int trust_peer_recheck(const struct keyd_gen *g, size_t id_index, const struct c
 	int r = 0;
 
 	certs = c->tls ? gnutls_certificate_get_peers(c->tls, &n) : NULL;
-	/* XXX: a pinned peer is not checked again (its pins may have gone). */
-	if (!certs || n == 0 || c->pinned)
+	if (!certs || n == 0)
 		return 0;
 	if (n > RECHECK_MAX_CHAIN)
 		n = RECHECK_MAX_CHAIN;
@@ -580,6 +581,10 @@ int trust_peer_recheck(const struct keyd_gen *g, size_t id_index, const struct c
 		status = GNUTLS_CERT_INVALID;
 	if (!status && !d->crl_expired_accept && crl_set_expired_for(d->crls, certs, n, time(NULL)))
 		status = GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED;
+	/* A peer the handshake admitted by a pin stays only while the new
+	 * configuration pins it too (and nothing fatal came up). */
+	if (status && c->pinned && pin_accepts(g->conf, q, &certs[0], status))
+		status = 0;
 	if (status) {
 		*ret_reason = (status & GNUTLS_CERT_REVOKED) ? "revoked"
 			      : (status & GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED) ? "crl-expired"

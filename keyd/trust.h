@@ -47,8 +47,10 @@ int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_cre
 
 /* Validate the peer chain of established session c again, under the
  * trust domain of identity id_index of g (a newer generation): anchors,
- * CRLs, the CRL expiry rule, purpose and name.  A pinned peer, or one
- * without a certificate, passes.  Returns 0, or -EKEYREJECTED with the
+ * CRLs, the CRL expiry rule, purpose and name.  A peer the handshake
+ * admitted by a pin passes while g's configuration pins it too (and
+ * nothing fatal came up); one without a certificate passes.  Returns 0,
+ * or -EKEYREJECTED with the
  * audit reason ("revoked", "crl-expired", "untrusted") in *ret_reason.
  * Worker thread of c only. */
 int trust_peer_recheck(const struct keyd_gen *g, size_t id_index, const struct conn *c,

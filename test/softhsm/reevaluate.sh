@@ -8,8 +8,10 @@
 # session is noted and keeps relaying; with off nothing is written.  An
 # ACL change that takes the caller's right away ends its session too
 # (reason=acl), as does narrowing peers= (acl-peer) and removing the
-# identity (identity-removed).  The first revocation comes from the CRL
-# file changing, without a SIGHUP.
+# identity (identity-removed), and so does removing the [peer] pin that
+# admitted a peer without a CA (reason=untrusted; a reload that keeps the
+# pin keeps the session).  The first revocation comes from the CRL file
+# changing, without a SIGHUP.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli certtool
 tk_setup --no-daemon
@@ -82,6 +84,24 @@ reload
 tk_live_relays bob2 "bob after the second reload, off"
 tk_no_log "event=reevaluate" || tk_fail "reevaluate = off wrote a record"
 close_session bob2
+
+# ---- a peer admitted by a [peer] pin: checked against the new pins ------------------
+MAL=("$TK_FX/rogue-user.pem" "$TK_FX/rogue-user.key")
+tk_crl_make "$TK_TMP/crl.pem"
+tk_conf pinned "crl-file=$TK_TMP/crl.pem" -- "[peer mallory@example.test]" \
+	"pin-sha256 = $(tk_spki_pin "$TK_FX/rogue-user.pem")"
+tk_conf unpinned "crl-file=$TK_TMP/crl.pem"
+cp "$TK_TMP/pinned.conf" "$TK_TMP/cur.conf"
+tk_daemon_start "$TK_TMP/cur.conf" || tk_fail "daemon (pins) did not start"
+tk_live_open mal1 "${MAL[@]}"
+reload
+tk_live_relays mal1 "mallory after a reload that keeps her pin"
+tk_no_log "event=reevaluate .*peer=mallory@example.test" || tk_fail "a kept pin failed the re-evaluation"
+cp "$TK_TMP/unpinned.conf" "$TK_TMP/cur.conf"
+reload
+tk_wait_log "audit: event=reevaluate .*peer=mallory@example.test result=EKEYREVOKED .*reason=untrusted" ||
+	tk_fail "no reevaluate record for the peer whose pin was removed"
+ended mal1
 
 # ---- an ACL change ends the caller's session (reason=acl) ----------------------------
 tk_crl_make "$TK_TMP/crl.pem"
