@@ -37,7 +37,7 @@
 /* What the workers read of the accept loop's share of the budget. */
 static void held_publish(struct admission *l)
 {
-	atomic_store(&l->k->adm_held, (unsigned)(l->n_clients + l->n_pending));
+	atomic_store(&l->k->adm_fds, (unsigned)(2 * l->n_clients + 3 * l->n_pending));
 	atomic_store(&l->k->adm_clients, (unsigned)l->n_clients);
 	/* No configuration: start-up failed, the exit path runs. */
 	if (l->k->conf)
@@ -194,11 +194,16 @@ void admission_readable(struct admission *l, struct client *c)
 }
 
 /* Descriptor budget.  Every client and session costs a known number of
- * descriptors: an accepted client 2 (its connection and the socket it is
- * about to pass), an admitted request or a session 2, a handshake 2 more
- * (the protected descriptor, made while it runs, and the caller's pidfd),
- * a control connection parked between requests 2 (it and the pidfd), a
- * protected pair made ahead 2.  Admission stops while that estimate plus a reserve would
+ * descriptors: an accepted client 2 (its connection and its pidfd; the
+ * socket it passes is counted once received), a queued request 3 (the
+ * control connection, the caller's pidfd and the peer's socket), one
+ * handed from a worker to the accept loop 3 at most, a session 2 (the
+ * peer's socket and the daemon's end of the protected descriptor), a
+ * handshake 3 more (the control connection, the caller's pidfd and the
+ * caller's end of the protected descriptor, made once our first flight is
+ * out and held until it is delivered), a control connection parked
+ * between requests 2 (it and the pidfd), a protected pair made ahead 2.
+ * Checked against /proc/self/fd during bursts with and without a queue.  Admission stops while that estimate plus a reserve would
  * exceed the limit, so requests that were accepted can also be served:
  * accepting greedily until EMFILE would leave accepted clients whose
  * descriptors cannot be received. */
@@ -206,10 +211,10 @@ static unsigned fds_accounted(const struct admission *l)
 {
 	const struct keyd *k = l->k;
 
-	return (unsigned)(2 * l->n_clients + 2 * l->n_pending) + 2 * atomic_load(&k->n_handoffs) +
+	return (unsigned)(2 * l->n_clients + 3 * l->n_pending) + 3 * atomic_load(&k->n_handoffs) +
 	       2 * atomic_load(&k->n_parked) +
 	       (k->stats ? 2 * (unsigned)atomic_load(&k->stats->pairs_ready) : 0) +
-	       2 * atomic_load(&k->sessions) + 2 * atomic_load(&k->handshakes);
+	       2 * atomic_load(&k->sessions) + 3 * atomic_load(&k->handshakes);
 }
 
 static unsigned count_open_fds(void)

@@ -68,15 +68,14 @@ void admission_worker_listen_sync(struct worker *w)
 	}
 }
 
-/* Room for one more client, by the budget the accept loop publishes
- * (admission.c: fds_accounted, with the clients a worker is admitting
- * counted as handshakes). */
+/* The budget the accept loop counts by (admission.c: fds_accounted),
+ * from what it publishes; the client a worker is admitting right now is
+ * covered by the reserve (ADMISSION_FD_RESERVE). */
 unsigned long long admission_fds_used(const struct keyd *k)
 {
-	return atomic_load(&k->fd_base) +
-	       2ULL * (atomic_load(&k->adm_held) + atomic_load(&k->n_handoffs) +
-		       atomic_load(&k->n_parked)) +
-	       2ULL * atomic_load(&k->sessions) + 2ULL * atomic_load(&k->handshakes) +
+	return atomic_load(&k->fd_base) + atomic_load(&k->adm_fds) + 3ULL * atomic_load(&k->n_handoffs) +
+	       2ULL * atomic_load(&k->n_parked) +
+	       2ULL * atomic_load(&k->sessions) + 3ULL * atomic_load(&k->handshakes) +
 	       (k->stats ? 2ULL * atomic_load(&k->stats->pairs_ready) : 0);
 }
 

@@ -65,7 +65,7 @@ struct keyd {
 	int listen_fd;            /* the accept loop's; workers duplicate it at start */
 	atomic_int listen_on;
 	atomic_int listen_full;
-	atomic_uint adm_held;     /* clients and queued requests the accept loop holds */
+	atomic_uint adm_fds;      /* descriptors the accept loop's clients and queued requests hold */
 	atomic_uint adm_clients;  /* of those, clients whose request it waits for */
 	atomic_uint max_pending;  /* the setting in force, for workers */
 	atomic_uint n_handoffs;   /* handed over, not yet taken */
