@@ -37,7 +37,7 @@
 /* What the workers read of the accept loop's share of the budget. */
 static void held_publish(struct admission *l)
 {
-	atomic_store(&l->k->adm_fds, (unsigned)(2 * l->n_clients + 3 * l->n_pending));
+	atomic_store(&l->k->adm_fds, (unsigned)(ADM_FDS_CLIENT * l->n_clients + ADM_FDS_QUEUED * l->n_pending));
 	atomic_store(&l->k->adm_clients, (unsigned)l->n_clients);
 	/* No configuration: start-up failed, the exit path runs. */
 	if (l->k->conf)
@@ -202,19 +202,20 @@ void admission_readable(struct admission *l, struct client *c)
  * handshake 3 more (the control connection, the caller's pidfd and the
  * caller's end of the protected descriptor, made once our first flight is
  * out and held until it is delivered), a control connection parked
- * between requests 2 (it and the pidfd), a protected pair made ahead 2.
- * Checked against /proc/self/fd during bursts with and without a queue.  Admission stops while that estimate plus a reserve would
- * exceed the limit, so requests that were accepted can also be served:
+ * between requests 2 (it and the pidfd), a protected pair made ahead 2
+ * (ADM_FDS_*; checked against /proc/self/fd during bursts with and
+ * without a queue).  Admission stops while that estimate plus a reserve
+ * would exceed the limit, so requests that were accepted can also be served:
  * accepting greedily until EMFILE would leave accepted clients whose
  * descriptors cannot be received. */
 static unsigned fds_accounted(const struct admission *l)
 {
 	const struct keyd *k = l->k;
 
-	return (unsigned)(2 * l->n_clients + 3 * l->n_pending) + 3 * atomic_load(&k->n_handoffs) +
-	       2 * atomic_load(&k->n_parked) +
-	       (k->stats ? 2 * (unsigned)atomic_load(&k->stats->pairs_ready) : 0) +
-	       2 * atomic_load(&k->sessions) + 3 * atomic_load(&k->handshakes);
+	return (unsigned)(ADM_FDS_CLIENT * l->n_clients + ADM_FDS_QUEUED * l->n_pending) +
+	       ADM_FDS_HANDOFF * atomic_load(&k->n_handoffs) + ADM_FDS_PARKED * atomic_load(&k->n_parked) +
+	       (k->stats ? ADM_FDS_PAIR * (unsigned)atomic_load(&k->stats->pairs_ready) : 0) +
+	       ADM_FDS_SESSION * atomic_load(&k->sessions) + ADM_FDS_HANDSHAKE * atomic_load(&k->handshakes);
 }
 
 static unsigned count_open_fds(void)

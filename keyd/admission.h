@@ -100,6 +100,16 @@ void admission_take_handoffs(struct admission *a);
 /* Descriptors kept free for transient use (admission.c). */
 #define ADMISSION_FD_RESERVE(n_workers) (8u + 3u * (n_workers))
 
+/* What each thing admission counts holds (admission.c: fds_accounted):
+ * shared by the accept loop's count and the workers' (admission_fds_used). */
+#define ADM_FDS_CLIENT 2u    /* accepted, its request not read: connection, pidfd */
+#define ADM_FDS_QUEUED 3u    /* connection, pidfd, the peer's socket */
+#define ADM_FDS_HANDOFF 3u   /* from a worker to the accept loop: at most that */
+#define ADM_FDS_SESSION 2u   /* the peer's socket, our end of the protected descriptor */
+#define ADM_FDS_HANDSHAKE 3u /* more: connection, pidfd, the caller's end until delivered */
+#define ADM_FDS_PARKED 2u    /* a kept control connection: it and its pidfd */
+#define ADM_FDS_PAIR 2u      /* a protected pair made ahead */
+
 /* The workers' listener (admission_worker.c).  listen_sync: each loop
  * turn, watch or stop watching the worker's duplicate as k->listen_on
  * says (closing it once that is -1).  accept: the listener is readable:

@@ -73,10 +73,12 @@ void admission_worker_listen_sync(struct worker *w)
  * covered by the reserve (ADMISSION_FD_RESERVE). */
 unsigned long long admission_fds_used(const struct keyd *k)
 {
-	return atomic_load(&k->fd_base) + atomic_load(&k->adm_fds) + 3ULL * atomic_load(&k->n_handoffs) +
-	       2ULL * atomic_load(&k->n_parked) +
-	       2ULL * atomic_load(&k->sessions) + 3ULL * atomic_load(&k->handshakes) +
-	       (k->stats ? 2ULL * atomic_load(&k->stats->pairs_ready) : 0);
+	return (unsigned long long)atomic_load(&k->fd_base) + atomic_load(&k->adm_fds) +
+	       (unsigned long long)ADM_FDS_HANDOFF * atomic_load(&k->n_handoffs) +
+	       (unsigned long long)ADM_FDS_PARKED * atomic_load(&k->n_parked) +
+	       (unsigned long long)ADM_FDS_SESSION * atomic_load(&k->sessions) +
+	       (unsigned long long)ADM_FDS_HANDSHAKE * atomic_load(&k->handshakes) +
+	       (k->stats ? (unsigned long long)ADM_FDS_PAIR * atomic_load(&k->stats->pairs_ready) : 0);
 }
 
 int admission_fd_room_for(const struct keyd *k, unsigned extra)

@@ -50,8 +50,8 @@ int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_cre
  * CRLs, the CRL expiry rule, purpose and name.  A peer the handshake
  * admitted by a pin passes while g's configuration pins it too (and
  * nothing fatal came up); one without a certificate passes.  Returns 0,
- * or -EKEYREJECTED with the
- * audit reason ("revoked", "crl-expired", "untrusted") in *ret_reason.
+ * or -EKEYREJECTED with the audit reason ("revoked", "crl-expired",
+ * "untrusted") in *ret_reason.
  * Worker thread of c only. */
 int trust_peer_recheck(const struct keyd_gen *g, size_t id_index, const struct conn *c,
 		       const char **ret_reason);
