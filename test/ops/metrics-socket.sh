@@ -55,13 +55,18 @@ if systemd-analyze security --help 2>&1 | grep -- '--offline' >/dev/null; then
 	awk -v s="$score" 'BEGIN { exit !(s + 0 <= 1.0) }' || tk_fail "tlskeyd-metrics@.service exposure $score is above 1.0"
 fi
 
-port=$(tk_free_port) || tk_fail "no free port"
 tk_um_dropins
-cat >"$udir/tlskeyd-metrics.socket.d/test.conf" <<EOF
+# metrics_port: point the metrics socket at a free port (the manager binds
+# it; another process may take the port first, so the start below retries).
+metrics_port() {
+	port=$(tk_free_port) || tk_fail "no free port"
+	cat >"$udir/tlskeyd-metrics.socket.d/test.conf" <<EOF
 [Socket]
 ListenStream=
 ListenStream=127.0.0.1:$port
 EOF
+}
+metrics_port
 cat >"$udir/tlskeyd-metrics@.service.d/test.conf" <<EOF
 [Service]
 DynamicUser=no
@@ -74,7 +79,15 @@ EOF
 
 tk_um_start
 
-uctl start tlskeyd.socket tlskeyd-metrics.socket || tk_fail "cannot start the sockets"
+uctl start tlskeyd.socket || tk_fail "cannot start tlskeyd.socket"
+for try in 1 2 3 4 5; do
+	uctl start tlskeyd-metrics.socket && break
+	[ "$try" != 5 ] || tk_fail "cannot start tlskeyd-metrics.socket"
+	tk_log "tlskeyd-metrics.socket did not start on port $port; another port"
+	uctl reset-failed tlskeyd-metrics.socket || true
+	metrics_port
+	uctl daemon-reload || tk_fail "daemon-reload failed"
+done
 tk_wait_until 5 "" test -S "$sock" || tk_fail "tlskeyd.socket did not create $sock"
 tk_wait_listen "$port" "" || tk_fail "tlskeyd-metrics.socket does not listen on $port"
 # Loopback only.

@@ -24,7 +24,28 @@ UNIT_OSVC=$top_builddir/systemd/tlskeyd-ocsp.service
 tk_setup --no-daemon
 tk_um_paths
 
-port=$(tk_free_port) || tk_fail "no free port"
+# The responder: answers one POST with the response file (signed below,
+# once the certificate naming the responder's port exists).  It binds a
+# port of the kernel's choosing before anything names it, so no other
+# process can take the port in between.
+tk_bg "$PY" - "$TK_TMP/signed.der" "$TK_TMP/responder.port" >"$TK_TMP/responder.log" 2>&1 <<'EOF'
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0)); s.listen(1)
+with open(sys.argv[2] + ".new", "w") as f:
+    f.write("%d\n" % s.getsockname()[1])
+os.rename(sys.argv[2] + ".new", sys.argv[2])
+c, _ = s.accept()
+req = c.recv(65536)
+print(req.split(b"\r\n")[0].decode(), flush=True)
+body = open(sys.argv[1], "rb").read()
+c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: %d\r\n\r\n"
+          % len(body) + body)
+c.close()
+EOF
+RESP_PID=$TK_BG_PID
+tk_wait_until 10 "$RESP_PID" test -s "$TK_TMP/responder.port" || tk_fail "the responder did not start"
+port=$(cat "$TK_TMP/responder.port")
 tk_check_cert "$TK_TMP/server.pem" "$TK_FX/server-ec.pub" 30 "cn = server.example.test
 dns_name = server.example.test
 signing_key
@@ -67,24 +88,6 @@ tk_log "tlskeyd-ocsp.timer: next elapse (monotonic) $next"
 [ -n "$next" ] && [ "$next" != infinity ] && [ "$next" != 0 ] || tk_fail "the timer is not scheduled"
 [ "$(um_show tlskeyd-ocsp.timer Unit)" = tlskeyd-ocsp.service ] || tk_fail "the timer starts another unit"
 
-# serve: answer one POST with the signed response.
-serve() {
-	tk_bg "$PY" - "$port" "$TK_TMP/signed.der" >"$TK_TMP/responder.log" 2>&1 <<'EOF'
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
-c, _ = s.accept()
-req = c.recv(65536)
-print(req.split(b"\r\n")[0].decode(), flush=True)
-body = open(sys.argv[2], "rb").read()
-c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: %d\r\n\r\n"
-          % len(body) + body)
-c.close()
-EOF
-	RESP_PID=$TK_BG_PID
-	tk_wait_listen "$port" "$RESP_PID" || tk_fail "the responder did not start"
-}
-serve
 lines=$(wc -l <"$log")
 uctl start tlskeyd-ocsp.service || { uctl status tlskeyd-ocsp.service >&2 || true; tk_fail "tlskeyd-ocsp.service failed"; }
 tk_wait_pid "$RESP_PID" 10 || tk_fail "the responder did not answer"

@@ -65,7 +65,7 @@ st m metrics || tk_fail "tlskeyctl metrics failed"
 tk_expect_line "$TK_TMP/m.out" "# TYPE tlskeyd_handshakes_total counter"
 tk_expect_line "$TK_TMP/m.out" "# TYPE tlskeyd_sign_duration_seconds histogram"
 tk_expect_grep "$TK_TMP/m.out" "^# HELP tlskeyd_certificate_expiry_timestamp_seconds "
-if grep -vE '^(# (HELP|TYPE) tlskeyd_[a-z_]+ .+|tlskeyd_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [-+0-9.e]+)$' "$TK_TMP/m.out" >&2; then
+if grep -vE '^(# (HELP|TYPE) tlskeyd_[a-z_]+ .+|tlskeyd_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? ([-+0-9.e]+|[-+]Inf|NaN))$' "$TK_TMP/m.out" >&2; then
 	tk_fail "lines above are not valid text exposition with the tlskeyd_ prefix"
 fi
 [ "$(mget m 'tlskeyd_handshakes_total{outcome="established",cause="ok"}')" = "$est1" ] ||
