@@ -5,12 +5,10 @@
  * admission can run on whichever thread owns that struct. */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +16,7 @@
 #include "keyd/admission.h"
 #include "keyd/appsock.h"
 #include "keyd/ctlconn.h"
+#include "keyd/fdcount.h"
 #include "keyd/gen.h"
 #include "keyd/stats.h"
 #include "keyd/log.h"
@@ -218,37 +217,14 @@ static unsigned fds_accounted(const struct admission *l)
 	       ADM_FDS_SESSION * atomic_load(&k->sessions) + ADM_FDS_HANDSHAKE * atomic_load(&k->handshakes);
 }
 
-static unsigned count_open_fds(void)
-{
-	unsigned n = 0;
-	struct dirent *d;
-	DIR *dir = opendir("/proc/self/fd");
-
-	if (!dir)
-		return 0;
-	while ((d = readdir(dir)))
-		if (d->d_name[0] != '.')
-			n++;
-	(void)closedir(dir);
-	return n ? n - 1 : 0; /* not the directory's own descriptor */
-}
-
-static unsigned long long fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		return ~0ULL;
-	return rl.rlim_cur;
-}
-
 /* Learn what is open besides what fds_accounted() counts: at start, and
  * when the estimate proved wrong or the limit is near. */
 void admission_fd_calibrate(struct admission *l)
 {
-	unsigned open = count_open_fds(), acc = fds_accounted(l);
+	int n = fds_open();
+	unsigned open = n > 0 ? (unsigned)n : 0, acc = fds_accounted(l);
 
-	l->fd_max = fd_limit();
+	l->fd_max = fds_limit();
 	if (open)
 		l->fd_base = open > acc ? open - acc : 0;
 	atomic_store(&l->k->fd_base, l->fd_base);
@@ -468,7 +444,7 @@ void admission_expire(struct admission *l)
  * near it the estimate must be exact.  Then resume a paused listener. */
 void admission_tick(struct admission *l)
 {
-	l->fd_max = fd_limit();
+	l->fd_max = fds_limit();
 	/* The workers' budget (admission_fd_room_for) and STATUS read it
 	 * too: a limit raised from outside counts at once. */
 	atomic_store(&l->k->fd_max, l->fd_max);

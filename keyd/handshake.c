@@ -121,10 +121,20 @@ static int explain(struct conn *c, int r, char *buf, size_t len)
 	case GNUTLS_E_PKCS11_TOKEN_ERROR:
 	case GNUTLS_E_PKCS11_SESSION_ERROR:
 	case GNUTLS_E_PKCS11_PIN_ERROR:
-	case GNUTLS_E_PKCS11_KEY_ERROR:
+	case GNUTLS_E_PKCS11_KEY_ERROR: {
+		const struct worker_key *wk = c->ks ? &c->ks->keys[c->req.id_index] : NULL;
+
+		if (wk && wk->fd_short) {
+			(void)snprintf(buf, len,
+				       "token operation failed for key %s while tlskeyd was at its open file "
+				       "limit (about %llu of %llu descriptors open), so the key is kept: %s",
+				       c->req.id->key_uri, wk->fd_open, wk->fd_limit, gnutls_strerror(r));
+			return EMFILE;
+		}
 		(void)snprintf(buf, len, "token operation failed for key %s: %s", c->req.id->key_uri,
 			       gnutls_strerror(r));
 		return KEYS_ERRNO;
+	}
 	default:
 		(void)snprintf(buf, len, "TLS handshake failed: %s", gnutls_strerror(r));
 		return EPROTO;

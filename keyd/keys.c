@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/util.h"
+#include "keyd/fdcount.h"
 #include "keyd/gen.h"
 #include "keyd/keys.h"
 #include "keyd/log.h"
@@ -83,6 +84,20 @@ int keys_ensure(struct conn *c, char *why, size_t len)
 		 * (and held back by the reset interval) would now only fail the
 		 * handshakes under way. */
 		p11reset_cancel(c->w->k);
+	}
+	if (r == -EIO || r == -ENODEV) {
+		unsigned long long used, limit;
+
+		/* Out of descriptors, the module cannot open its files or
+		 * sockets and says so as a token error: not a reason to back
+		 * off or to re-initialise it, but to fail this request. */
+		if (fds_short(&used, &limit)) {
+			wk->token_key = NULL;
+			(void)snprintf(why, len, "cannot use key for %s: tlskeyd is at its open file limit "
+				       "(about %llu of %llu descriptors open): %s",
+				       c->req.id->name, used, limit, err);
+			return -EMFILE;
+		}
 	}
 	stats_key_event(c->w->k->stats, c->req.id->stats_slot, -r);
 	if (r < 0 && wk->ever_ok && (r == -ENODEV || r == -EIO)) {

@@ -10,6 +10,7 @@
 
 #include "common/util.h"
 
+#include "keyd/fdcount.h"
 #include "keyd/signer.h"
 #include "keyd/stats.h"
 
@@ -28,8 +29,18 @@ static void account(struct worker_key *wk, long long t0, int r)
 	wk->signs++;
 	wk->sign_us += us;
 	stats_sign_record(wk->stats, wk->worker, wk->id, us, r >= 0);
-	if (r < 0)
-		wk->failed = 1;
+	wk->fd_short = 0;
+	if (r < 0) {
+		/* A module that could not open its own files for want of a
+		 * descriptor answers with a generic error (SoftHSM: it opens and
+		 * locks two token files per signature): the token and the key
+		 * are fine, so keep them (no re-import, no module reset) and let
+		 * the handshake say what happened. */
+		if (fds_short(&wk->fd_open, &wk->fd_limit))
+			wk->fd_short = 1;
+		else
+			wk->failed = 1;
+	}
 }
 
 /* One signature on the token, timed.  `in` is the data or, with is_hash,
@@ -127,6 +138,7 @@ void signer_drop(struct worker_key *wk)
 	wk->key = NULL;
 	wk->token_key = NULL;
 	wk->failed = 0;
+	wk->fd_short = 0;
 }
 
 /* The signature scheme of the test signature for a certificate key. */

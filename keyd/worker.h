@@ -25,6 +25,10 @@ struct worker_key {
 	unsigned long long signs;   /* signatures made, for accounting */
 	long long sign_us;          /* total time the token took */
 	int failed;                 /* a signature failed: re-import */
+	/* The last signature failed while the process was out of descriptors
+	 * (fdcount.h): the key is kept, the handshake fails with EMFILE. */
+	int fd_short;
+	unsigned long long fd_open, fd_limit; /* what fds_short() saw then */
 	struct stats *stats;        /* where signer.c counts: worker `worker`, identity `id` */
 	unsigned worker;
 	size_t id;

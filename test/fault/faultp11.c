@@ -19,6 +19,14 @@
  *                  slot, C_GetSlotInfo clears CKF_TOKEN_PRESENT,
  *                  C_GetTokenInfo and C_OpenSession return
  *                  CKR_TOKEN_NOT_PRESENT, C_Login and C_SignInit return NAME.
+ *   exhaust_fds=WHERE   WHERE is sign, open or none: every C_Sign that
+ *                produces a signature (sign) or every C_OpenSession (open)
+ *                first takes all the descriptors the process has left
+ *                (dup() until EMFILE), holds them for exhaust_ms, and
+ *                returns CKR_GENERAL_ERROR, as a module that cannot open
+ *                its own files does; a call while they are held just
+ *                fails
+ *   exhaust_ms=N how long the descriptors are held (default 1000)
  *
  * Write the file atomically (write a temporary file, rename it over the
  * old one): a new inode is always noticed, even within one mtime tick.
@@ -33,12 +41,14 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
 
@@ -48,9 +58,13 @@
  * for RSA keys up to 65536 bits. */
 #define SIG_SCRATCH 8192
 
+enum exhaust_at { EXHAUST_NONE, EXHAUST_SIGN, EXHAUST_OPEN };
+
 struct fault_state {
 	unsigned delay_ms;
 	CK_RV fail; /* CKR_OK: no fault */
+	enum exhaust_at exhaust;
+	unsigned exhaust_ms;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -82,6 +96,19 @@ static void parse_line(const char *line, struct fault_state *st)
 
 		if (*end == '\0' && v <= 60000)
 			st->delay_ms = (unsigned)v;
+	} else if (strcmp(key, "exhaust_ms") == 0) {
+		char *end;
+		unsigned long v = strtoul(val, &end, 10);
+
+		if (*end == '\0' && v <= 60000)
+			st->exhaust_ms = (unsigned)v;
+	} else if (strcmp(key, "exhaust_fds") == 0) {
+		if (strcmp(val, "sign") == 0)
+			st->exhaust = EXHAUST_SIGN;
+		else if (strcmp(val, "open") == 0)
+			st->exhaust = EXHAUST_OPEN;
+		else if (strcmp(val, "none") == 0)
+			st->exhaust = EXHAUST_NONE;
 	} else if (strcmp(key, "fail") == 0) {
 		for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
 			if (strcmp(val, faults[i].name) == 0)
@@ -102,7 +129,7 @@ static int same_file(const struct stat *a, const struct stat *b)
 static struct fault_state fault_get(void)
 {
 	const char *path = getenv("FAULTP11_CONTROL");
-	struct fault_state st = { 0, CKR_OK };
+	struct fault_state st = { 0, CKR_OK, EXHAUST_NONE, 1000 };
 	struct stat now;
 
 	if (!path || !*path)
@@ -119,8 +146,10 @@ static struct fault_state fault_get(void)
 				parse_line(line, &st);
 			(void)fclose(f);
 		}
-		current = st;
-		seen = now;
+		if (f || !now.st_ino) {
+			current = st;
+			seen = now;
+		} /* else (no descriptor to read it with): read it next time */
 	}
 	st = current;
 	pthread_mutex_unlock(&lock);
@@ -138,6 +167,64 @@ static void sleep_ms(unsigned ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* The descriptors taken by exhaust(), protected by held_lock. */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static int *held;
+static size_t n_held;
+
+static void *release_later(void *arg)
+{
+	unsigned ms = (unsigned)(unsigned long)arg;
+
+	sleep_ms(ms);
+	pthread_mutex_lock(&held_lock);
+	for (size_t i = 0; i < n_held; i++)
+		(void)close(held[i]);
+	free(held);
+	held = NULL;
+	n_held = 0;
+	pthread_mutex_unlock(&held_lock);
+	return NULL;
+}
+
+/* Take every descriptor the process has left, for ms milliseconds (or,
+ * while they are still held, do nothing more). */
+static void exhaust(unsigned ms)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	size_t cap = 0;
+	int base;
+
+	pthread_mutex_lock(&held_lock);
+	if (held) {
+		pthread_mutex_unlock(&held_lock);
+		return;
+	}
+	base = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (int fd = base; fd >= 0; fd = fcntl(base, F_DUPFD_CLOEXEC, 0)) {
+		if (n_held == cap) {
+			int *n = realloc(held, (cap ? 2 * cap : 256) * sizeof(*held));
+
+			if (!n) {
+				(void)close(fd);
+				break;
+			}
+			held = n;
+			cap = cap ? 2 * cap : 256;
+		}
+		held[n_held++] = fd;
+	}
+	if (!held)
+		held = malloc(sizeof(*held)); /* marks "held" even with none taken */
+	pthread_mutex_unlock(&held_lock);
+	(void)pthread_attr_init(&attr);
+	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, release_later, (void *)(unsigned long)ms) != 0)
+		(void)release_later((void *)0UL);
+	(void)pthread_attr_destroy(&attr);
 }
 
 static CK_RV fault_GetSlotList(CK_BBOOL present, CK_SLOT_ID *list, CK_ULONG *count)
@@ -179,6 +266,10 @@ static CK_RV fault_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, void *app, CK_NO
 
 	if (token_gone(&st))
 		return CKR_TOKEN_NOT_PRESENT;
+	if (st.exhaust == EXHAUST_OPEN) {
+		exhaust(st.exhaust_ms);
+		return CKR_GENERAL_ERROR;
+	}
 	return real->C_OpenSession(slot, flags, app, notify, ret);
 }
 
@@ -205,13 +296,16 @@ static CK_RV fault_Sign(CK_SESSION_HANDLE s, CK_BYTE *data, CK_ULONG len, CK_BYT
 {
 	struct fault_state st = fault_get();
 
-	if (st.fail != CKR_OK) {
+	if (st.fail != CKR_OK || (sig && st.exhaust == EXHAUST_SIGN)) {
 		/* Finish the real operation so the session is clean, then fail. */
 		static __thread CK_BYTE scratch[SIG_SCRATCH];
 		CK_ULONG n = sizeof(scratch);
 
 		(void)real->C_Sign(s, data, len, scratch, &n);
-		return st.fail;
+		if (st.fail != CKR_OK)
+			return st.fail;
+		exhaust(st.exhaust_ms);
+		return CKR_GENERAL_ERROR;
 	}
 	if (sig && st.delay_ms)
 		sleep_ms(st.delay_ms);

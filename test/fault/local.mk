@@ -13,7 +13,7 @@ test_fault_hostile_SOURCES = test/fault/hostile.c
 test_fault_hostile_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
 test_fault_hostile_LDADD = test/lib/libtkt.la libtlskey.la libtlskey-common.la $(GNUTLS_LIBS)
 
-FAULT_TESTS = test/fault/fd-limit.sh test/fault/token-loss.sh test/fault/hostile-clients.sh \
+FAULT_TESTS = test/fault/fd-limit.sh test/fault/fd-short.sh test/fault/token-loss.sh test/fault/hostile-clients.sh \
 	test/fault/hostile-peers.sh test/fault/no-data-loss.sh
 
 TESTS += $(FAULT_TESTS)

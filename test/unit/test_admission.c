@@ -7,16 +7,19 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/util.h"
 #include "keyd/admission.h"
+#include "keyd/fdcount.h"
 #include "keyd/worker.h"
 #include "test/unit/keyd-unit.h"
 #include "test/unit/keyd-gen-unit.h"
@@ -230,10 +233,59 @@ START_TEST(overloaded_refusal)
 }
 END_TEST
 
+/* fds_short() against the soft limit: room, within the margin, and no
+ * descriptor left at all (not even for /proc/self/fd).  The limit is
+ * restored at the end (Check may run the tests in one process). */
+START_TEST(fds_short_near_the_limit)
+{
+	struct rlimit saved, rl;
+	unsigned long long used, limit;
+	int base = open("/dev/null", O_RDONLY | O_CLOEXEC), n = fds_open(), held[64], n_held = 0, fd;
+
+	ck_assert_int_ge(base, 0);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	ck_assert(saved.rlim_cur == RLIM_INFINITY || saved.rlim_cur > (rlim_t)n + 64);
+	rl = saved;
+
+	rl.rlim_cur = (rlim_t)n + 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_eq(fds_short(&used, &limit), 0);
+	ck_assert_uint_eq(limit, (unsigned long long)n + 64);
+	ck_assert_uint_eq(used, (unsigned long long)n);
+	ck_assert_uint_eq(fds_limit(), (unsigned long long)n + 64);
+
+	/* Only the margin left. */
+	rl.rlim_cur = (rlim_t)n + FDS_SHORT_MARGIN;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_eq(fds_short(&used, &limit), 1);
+	ck_assert_uint_eq(used, (unsigned long long)n);
+
+	/* One more than the margin: not short. */
+	rl.rlim_cur = (rlim_t)n + FDS_SHORT_MARGIN + 1;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_eq(fds_short(&used, &limit), 0);
+
+	/* None left. */
+	while (n_held < 64 && (fd = fcntl(base, F_DUPFD_CLOEXEC, 0)) >= 0)
+		held[n_held++] = fd;
+	ck_assert_int_eq(errno, EMFILE);
+	ck_assert_int_eq(fds_open(), -EMFILE);
+	ck_assert_int_eq(fds_short(&used, &limit), 1);
+	ck_assert_uint_eq(used, limit);
+
+	while (n_held > 0)
+		(void)tk_close(held[--n_held]);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	ck_assert_int_eq(fds_open(), n);
+	(void)tk_close(base);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *tests[] = { shares_skip_the_head, max_handshakes_holds_the_queue,
-				overloaded_refusal, NULL };
+				overloaded_refusal, fds_short_near_the_limit, NULL };
 
 	return tkt_run("admission", "/keyd/admission", setup, teardown, 0, tests);
 }
