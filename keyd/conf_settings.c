@@ -217,14 +217,24 @@ static int set_key(struct parser *p, void *section, const char *key, const char 
 {
 	struct keyd_identity *id = section;
 	char *uri = NULL, *pin_source = NULL;
+	int had_value = 0;
 
 	(void)key;
 	if (strncmp(val, "pkcs11:", 7))
 		return conf_perr(p, "'key' must be a PKCS#11 URI (pkcs11:...)");
 	if (id->key_uri)
 		return conf_perr(p, "duplicate setting 'key'");
-	if (p11_uri_strip_pin(val, &uri, &pin_source) < 0)
+	if (p11_uri_split_pin(val, &uri, &pin_source, &had_value) < 0)
 		return conf_perr(p, "malformed PKCS#11 URI in 'key'");
+	/* A PIN written into the configuration file would be as readable as
+	 * the file; it goes in a PIN file of its own (mode 0600).  The
+	 * message does not repeat it. */
+	if (had_value) {
+		free(uri);
+		free(pin_source);
+		return conf_perr(p, "'key' must not carry pin-value: put the PIN in a file of its own "
+				    "(mode 0600) named by 'pin-file' or by pin-source= in the URI");
+	}
 	/* An unknown attribute (p11_uri_check) makes this identity unusable,
 	 * not the file: keyd/check.c reports it at this line and the daemon
 	 * serves the other identities. */

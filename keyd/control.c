@@ -232,7 +232,8 @@ static void may_not(const struct control_entry *e, const struct keyd_conf *conf,
 			       "may ask for tlskeyd's %s (no admin-group is configured)",
 			       (unsigned)geteuid(), e->name);
 	else
-		(void)snprintf(why, len, "only root may %s tlskeyd", e->name);
+		(void)snprintf(why, len, "only root and the daemon's user (uid %u) may %s tlskeyd",
+			       (unsigned)geteuid(), e->name);
 }
 
 int control_dispatch(struct control_call *x)

@@ -164,7 +164,7 @@ int ctl_upgrade(struct ctl *ctl, int argc, char **argv)
 		"listening socket.  Once the new process is ready it takes every new request;\n"
 		"the old one keeps relaying its sessions until they end or upgrade-drain\n"
 		"passes, then exits.  If the new one cannot start, the old one keeps serving\n"
-		"and the exit status is 1.  Root only.\n";
+		"and the exit status is 1.  Root and the daemon's user only.\n";
 	int r = ctl_only_help(argc, argv, usage_text, 0);
 
 	if (r >= 0)

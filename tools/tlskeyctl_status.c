@@ -220,7 +220,7 @@ int ctl_metrics(struct ctl *ctl, int argc, char **argv)
 		"Usage: tlskeyctl [-c CONFIG] [-s SOCKET] metrics [--http]\n"
 		"Print the daemon's counters in the Prometheus text exposition format\n"
 		"(doc/status.md).  With --http, read one HTTP request on standard input\n"
-		"and answer it on standard output (GET /metrics: 200 with the metrics;\n"
+		"and answer it on standard output (GET /metrics or /: 200 with the metrics;\n"
 		"other paths 404, other methods 405), as tlskeyd-metrics@.service does.\n";
 	static const struct option opts[] = { { "http", no_argument, NULL, 'H' },
 					      { "help", no_argument, NULL, 'h' },

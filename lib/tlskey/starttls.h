@@ -101,6 +101,10 @@ extern "C" {
  *                 protected descriptor right now (local ports exhausted)
  *                 and is not configured to fall back to a UNIX pair
  *   ESHUTDOWN     the daemon is shutting down
+ *   EKEYEXPIRED   server role: the identity's certificate is must-staple and
+ *                 the daemon has no current OCSP response for it
+ *   EMFILE        a token operation failed while the daemon was out of
+ *                 descriptors (the key is not taken for a failed one)
  * tlskey_last_error() gives the daemon's explanation. */
 TLSKEY_EXPORT int starttls_client(int fd, int proto, char *myname, int flags, char *sniname,
 				  char *peername, size_t peername_len);

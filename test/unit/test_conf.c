@@ -212,6 +212,23 @@ START_TEST(parse_errors)
 	expect_error("[identity a.test]\nocsp-response = resp.der\n",
 		     "t.conf:2: 'ocsp-response' must be an absolute path");
 	expect_error("[identity a.test]\npeer-ocsp = REQUIRE\n", "'peer-ocsp' must be off, if-stapled or require");
+	/* A PIN in the key's URI would live in the configuration file:
+	 * refused, without repeating it; pin-source is taken as the PIN file. */
+	{
+		static const char bad[] = "[identity a.test]\nkey = pkcs11:object=k?pin-value=918273\ncert = /c.pem\n";
+		static const char srcpin[] = "[identity a.test]\nkey = pkcs11:object=k?pin-source=/etc/p\ncert = /c.pem\n";
+		struct keyd_conf *c = NULL;
+		char err[512] = "";
+
+		ck_assert_int_lt(keyd_conf_parse("t.conf", bad, strlen(bad), &c, err, sizeof(err)), 0);
+		ck_assert_msg(strstr(err, "t.conf:2: 'key' must not carry pin-value"), "%s", err);
+		ck_assert_ptr_null(strstr(err, "918273"));
+		ck_assert_ptr_null(c);
+		ck_assert_int_eq(keyd_conf_parse("t.conf", srcpin, strlen(srcpin), &c, err, sizeof(err)), 0);
+		ck_assert_str_eq(c->ids[0].key_uri, "pkcs11:object=k");
+		ck_assert_str_eq(c->ids[0].pin_file, "/etc/p");
+		keyd_conf_free(c);
+	}
 	/* A PIN in the certificate's URI would be printed with it (logs,
 	 * tlskeyctl keys): refused, and the message does not repeat it. */
 	{
