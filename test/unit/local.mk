@@ -45,6 +45,10 @@ test_unit_test_prio_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS)
 test_unit_test_prio_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
 test_unit_test_passclose_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_unit_test_passclose_LDADD = libtlskey-keyd.la $(CHECK_LIBS)
+check_PROGRAMS += test/unit/test_tunnel_source
+TESTS += test/unit/test_tunnel_source
+test_unit_test_tunnel_source_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_unit_test_tunnel_source_LDADD = libtlskey-tunnel-conf.la libtlskey-common.la $(CHECK_LIBS)
 # The keyd unit tests that run a struct keyd of their own (keyd-unit.h).
 KEYD_UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(GNUTLS_CFLAGS) -pthread
 KEYD_UNIT_LDADD = libtlskey-keyd.la $(CHECK_LIBS)

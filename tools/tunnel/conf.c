@@ -276,6 +276,13 @@ static int conf_set(struct tunnel_conf *c, const char *key, const char *value, c
 		c->max_conns = (unsigned)v;
 		return 0;
 	}
+	if (strcmp(key, "max-conns-per-source") == 0) {
+		if (tk_parse_ulong(value, 0, TUNNEL_MAX_CONNS_LIMIT, &v) < 0)
+			return conf_error(o, "expected 0 (no cap) to %u, got '%s'", TUNNEL_MAX_CONNS_LIMIT,
+					  value);
+		c->max_conns_per_source = (unsigned)v;
+		return 0;
+	}
 	if (strcmp(key, "timeout") == 0) {
 		if (parse_timeout(value, TUNNEL_TIMEOUT_MAX_MS, &c->timeout_ms) < 0)
 			return conf_error(o, "expected SECONDS, SECONDSs or MILLISECONDSms up to 3600s, got '%s'",
@@ -440,7 +447,8 @@ static void usage(FILE *f)
 		"       server mode also: [--sni-allow NAME,*.DOMAIN,...]\n"
 		"       either mode: [--alpn ID,ID,... [--alpn-strict]] (e.g. h2,http/1.1)\n"
 		"       tlskey-tunnel --config FILE [OPTIONS]\n"
-		"Options: --flags LIST  --max-conns N  --timeout SECONDS|Ns|Nms\n"
+		"Options: --flags LIST  --max-conns N  --max-conns-per-source N\n"
+		"         --timeout SECONDS|Ns|Nms\n"
 		"         --idle-timeout SECONDS|Ns|Nms  --port-file FILE\n"
 		"ADDR: HOST:PORT, [IPV6]:PORT, *:PORT (listen on all), unix:/PATH\n"
 		"--exec must come last.  See tlskey-tunnel(1).\n",
@@ -461,6 +469,7 @@ static const struct option long_opts[] = {
 	{ "alpn", required_argument, NULL, OPT_BASE },
 	{ "flags", required_argument, NULL, OPT_BASE },
 	{ "max-conns", required_argument, NULL, OPT_BASE },
+	{ "max-conns-per-source", required_argument, NULL, OPT_BASE },
 	{ "timeout", required_argument, NULL, OPT_BASE },
 	{ "idle-timeout", required_argument, NULL, OPT_BASE },
 	{ "port-file", required_argument, NULL, OPT_BASE },
@@ -542,6 +551,7 @@ int tunnel_conf_from_argv(int argc, char **argv, struct tunnel_conf *ret_conf)
 
 	memset(&c, 0, sizeof(c));
 	c.max_conns = DEFAULT_MAX_CONNS;
+	c.max_conns_per_source = TUNNEL_PER_SOURCE_DEFAULT;
 	/* Everything after --exec belongs to the program, not to getopt. */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--exec") == 0) {

@@ -81,6 +81,8 @@ struct tunnel_conn {
 	 * between made of --sni-allow. */
 	int checksni;
 	char local_id[TUNNEL_NAME_MAX + 1]; /* the identity a --myname list picked, "" if not asked */
+	struct tunnel_source_key src; /* counted in t->sources when src_counted */
+	int src_counted;
 };
 
 /* "ECONNRESET" for the log line; glibc knows every name (2.32+), and an
@@ -182,6 +184,9 @@ static void conn_end_sides(struct tunnel_conn *c, const char *end, int err, cons
 	t->dead = c;
 
 	t->nconns--;
+	if (c->src_counted)
+		tunnel_sources_del(&t->sources, &c->src);
+	c->src_counted = 0;
 	/* A slot is free again: resume accepting if max-conns had paused it. */
 	if (!t->stopping && t->listen_ep.fd >= 0 && t->nconns < t->conf->max_conns)
 		(void)tunnel_ep_set(t, &t->listen_ep, EPOLLIN);
@@ -612,13 +617,51 @@ void tunnel_conn_event(struct tunnel *t, void *ptr, uint32_t events)
 	}
 }
 
+/* Over --max-conns-per-source: the connection is reset at once, before
+ * anything is read from it or handed to tlskeyd, so that one source
+ * holding silent connections cannot take every slot.  One log line a
+ * minute at most, with how many were refused since the last one. */
+static void refuse_source(struct tunnel *t, int fd, const struct sockaddr *remote, socklen_t remote_len,
+			  unsigned cap)
+{
+	static const struct linger rst = { 1, 0 };
+	static uint64_t last;
+	uint64_t now = tunnel_now_ms();
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+	(void)close(fd);
+	t->refused_per_source++;
+	if (!last || now - last >= 60000) {
+		char text[TUNNEL_ADDR_TEXT_MAX];
+
+		tunnel_addr_format(remote, remote_len, text, sizeof(text));
+		tunnel_log("max-conns-per-source %u reached for %s: connection reset (%lu refused "
+			   "since the last such line)", cap, text, t->refused_per_source);
+		t->refused_per_source = 0;
+		last = now;
+	}
+}
+
 int tunnel_conn_start(struct tunnel *t, int fd, const struct sockaddr *remote, socklen_t remote_len,
 		      const struct sockaddr *local, socklen_t local_len)
 {
+	struct tunnel_source_key src = { 0 };
+	unsigned cap = tunnel_conf_per_source(t->conf);
+	/* Counted with or without a cap, so that a SIGHUP that sets one
+	 * judges the next connections by what each source already holds. */
+	int keyed = tunnel_source_key(remote, remote_len, &src) == 0;
 	struct tunnel_conn *c;
 	int r;
 
+	if (keyed && cap && tunnel_sources_count(&t->sources, &src) >= cap) {
+		refuse_source(t, fd, remote, remote_len, cap);
+		return -EUSERS;
+	}
 	c = calloc(1, sizeof(*c));
+	if (c && keyed && tunnel_sources_add(&t->sources, &src) < 0) {
+		free(c);
+		c = NULL;
+	}
 	if (!c) {
 		tunnel_log("conn=%lu end=error errno=ENOMEM", ++t->next_id);
 		(void)close(fd);
@@ -627,6 +670,8 @@ int tunnel_conn_start(struct tunnel *t, int fd, const struct sockaddr *remote, s
 	c->t = t;
 	c->id = ++t->next_id;
 	c->start_ms = tunnel_now_ms();
+	c->src = src;
+	c->src_counted = keyed;
 	for (int i = 0; i < 2; i++) {
 		c->ep[i].kind = TUNNEL_EP_CONN;
 		c->ep[i].fd = -1;

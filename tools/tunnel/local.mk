@@ -16,7 +16,7 @@ tlskey_tunnel_LDADD = libtlskey-tunnel-conf.la libtlskey.la libtlskey-common.la
 # objects as the program.
 noinst_LTLIBRARIES += libtlskey-tunnel-conf.la
 libtlskey_tunnel_conf_la_SOURCES = tools/tunnel/tunnel.h tools/tunnel/conf.c tools/tunnel/addr.c \
-	tools/tunnel/alpn.c
+	tools/tunnel/alpn.c tools/tunnel/source.c
 
 dist_man_MANS += doc/man/tlskey-tunnel.1
 dist_doc_DATA += doc/tunnel.md

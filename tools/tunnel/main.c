@@ -269,6 +269,11 @@ static void describe(const struct tunnel_conf *c, int listen_fd)
 	else
 		tunnel_log("client mode: plaintext on %s, TLS to %s as %s, sni %s", where,
 			   c->connect.text, c->myname, c->sni[0] ? c->sni : "(none)");
+	if (tunnel_conf_per_source(c))
+		tunnel_log("max-conns %u, at most %u from one source address (IPv6: one /64)", c->max_conns,
+			   tunnel_conf_per_source(c));
+	else
+		tunnel_log("max-conns %u, no cap per source address", c->max_conns);
 }
 
 /* Does `a` name a loopback address only (127/8, ::1, ::ffff:127/104)?
@@ -476,6 +481,7 @@ int main(int argc, char **argv)
 	t.listen_ep.fd = -1;
 	t.signal_ep.kind = TUNNEL_EP_SIGNAL;
 	t.signal_ep.fd = -1;
+	tunnel_sources_init(&t.sources);
 
 	/* Writes to a closed peer must fail with EPIPE, not kill us. */
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -510,6 +516,7 @@ int main(int argc, char **argv)
 	}
 out:
 	tunnel_conn_reap(&t);
+	tunnel_sources_free(&t.sources);
 	listen_close(&t);
 	if (t.signal_ep.fd >= 0)
 		(void)close(t.signal_ep.fd);

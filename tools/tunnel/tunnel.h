@@ -9,6 +9,7 @@
  *            the relay with half-close, the log line
  *   spawn.c  --exec: the protected descriptor as a child's stdin/stdout
  *   proxy.c  PROXY protocol v2 header encoder (no I/O)
+ *   source.c connections per source address (--max-conns-per-source)
  *   alpn.c   --alpn: the list of ALPN protocol ids */
 #ifndef TLSKEY_TUNNEL_H
 #define TLSKEY_TUNNEL_H
@@ -23,6 +24,9 @@
 #define TUNNEL_ADDR_TEXT_MAX 300u /* "unix:" + sun_path, or "[v6]:port" */
 #define TUNNEL_EXEC_ARGS_MAX 64u  /* argv entries of --exec, without the NULL */
 #define TUNNEL_MAX_CONNS_LIMIT 65536u
+/* max_conns_per_source not given: a quarter of max_conns in server mode,
+ * none in client mode (tunnel_conf_per_source). */
+#define TUNNEL_PER_SOURCE_DEFAULT 0xffffffffu
 #define TUNNEL_TIMEOUT_MAX_MS (3600u * 1000u)
 #define TUNNEL_IDLE_MAX_MS (7u * 24u * 3600u * 1000u)
 #define TUNNEL_SNI_ALLOW_MAX 16u
@@ -68,6 +72,7 @@ struct tunnel_conf {
 	int proxy_v2;                     /* server mode with --backend */
 	char *exec_argv[TUNNEL_EXEC_ARGS_MAX + 1]; /* owned, NULL-terminated; [0] NULL: none */
 	unsigned max_conns;
+	unsigned max_conns_per_source;    /* 0: no cap; TUNNEL_PER_SOURCE_DEFAULT: not given */
 	unsigned timeout_ms;              /* 0: the daemon's handshake-timeout */
 	unsigned idle_timeout_ms;         /* 0: connections may idle forever */
 	char port_file[TUNNEL_ADDR_TEXT_MAX]; /* "" or where to write the bound port */
@@ -158,6 +163,41 @@ int proxy_v2_encode(const struct sockaddr *src, socklen_t srclen, const struct s
 		    socklen_t dstlen, const struct proxy_v2_tls *tls, uint8_t *out, size_t cap,
 		    size_t *ret_len);
 
+/* ---- source.c ------------------------------------------------------------ */
+
+/* A connection's source for --max-conns-per-source: an IPv4 address (also
+ * when it arrives IPv4-mapped) or the /64 of an IPv6 one. */
+struct tunnel_source_key {
+	uint8_t family; /* 4 or 6 */
+	uint8_t addr[8]; /* the IPv4 address (4 bytes, then zeros) or the /64 */
+};
+
+#define TUNNEL_SOURCE_BUCKETS 1024u
+
+struct tunnel_source;
+
+/* Connections per source (sources with none are not kept). */
+struct tunnel_sources {
+	struct tunnel_source *buckets[TUNNEL_SOURCE_BUCKETS];
+	uint64_t seed[2]; /* the hash key, random */
+	size_t n;         /* sources with connections */
+};
+
+/* The source of `sa`: 0, or -EAFNOSUPPORT for anything but IPv4/IPv6 (a
+ * UNIX listener's clients have none and are not counted). */
+int tunnel_source_key(const struct sockaddr *sa, socklen_t len, struct tunnel_source_key *k);
+
+void tunnel_sources_init(struct tunnel_sources *s);
+unsigned tunnel_sources_count(struct tunnel_sources *s, const struct tunnel_source_key *k);
+/* One more connection from k: 0 or -ENOMEM. */
+int tunnel_sources_add(struct tunnel_sources *s, const struct tunnel_source_key *k);
+/* One connection fewer from k (which tunnel_sources_add counted). */
+void tunnel_sources_del(struct tunnel_sources *s, const struct tunnel_source_key *k);
+void tunnel_sources_free(struct tunnel_sources *s);
+
+/* The cap in force: max_conns_per_source, or its default; 0: none. */
+unsigned tunnel_conf_per_source(const struct tunnel_conf *c);
+
 /* ---- conn.c -------------------------------------------------------------- */
 
 struct tunnel_conn;
@@ -187,6 +227,8 @@ struct tunnel {
 	struct tunnel_ep signal_ep;
 	int stopping;               /* SIGTERM seen */
 	unsigned nconns;            /* in every state, --exec children included */
+	struct tunnel_sources sources; /* nconns by source address */
+	unsigned long refused_per_source; /* since the last log line about it */
 	unsigned long next_id;      /* connection numbers in the log */
 	struct tunnel_conn *conns;  /* live connections, doubly linked */
 	struct tunnel_conn *dead;   /* ended during this epoll batch, freed after it
