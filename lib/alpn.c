@@ -23,7 +23,7 @@ int lib_alpn_request(const struct tlskey_options *o, int proto, struct tk_msg *s
 	int r;
 
 	if (o->alpn_selected && o->nonblocking) {
-		(void)snprintf(why, whylen, "alpn_selected needs a blocking start (use tlskey_query())");
+		(void)snprintf(why, whylen, "alpn_selected needs a blocking start (use tlskey_query_session())");
 		return -EINVAL;
 	}
 	if (!o->alpn && o->n_alpn == 0) {
