@@ -45,6 +45,11 @@ struct lib_self {
  * *self is filled in either way, for give: keep fd for the next start of
  * the same identity (or close it). */
 int lib_ctlpool_take(const char *path, struct lib_self *self);
+/* After a new connection was made: if the process's credentials changed
+ * since lib_ctlpool_take() looked (another thread's seteuid()), the daemon
+ * knows the connection under the new ones: mark self so that
+ * lib_ctlpool_give() does not keep it for the old. */
+void lib_ctlpool_recheck(struct lib_self *self);
 void lib_ctlpool_give(int fd, const struct lib_self *self);
 
 /* Connect to the daemon's socket (TLSKEYD_SOCKET), with sends bounded by

@@ -120,6 +120,15 @@ int lib_ctlpool_take(const char *path, struct lib_self *self)
 	return fd;
 }
 
+void lib_ctlpool_recheck(struct lib_self *self)
+{
+	struct lib_self now;
+
+	self_now(&now, self->path);
+	if (!self_same(self, &now))
+		self->n_groups = -1;
+}
+
 void lib_ctlpool_give(int fd, const struct lib_self *self)
 {
 	pthread_mutex_lock(&pool_lock);

@@ -266,6 +266,8 @@ static int start_send(const struct tk_msg *start, const struct tlskey_options *o
 			r = lib_daemon_connect(&sock, budget);
 			if (r < 0)
 				return r;
+			if (!o->nonblocking)
+				lib_ctlpool_recheck(&self);
 		}
 		r = tk_msg_send(sock, start, *fd);
 		if ((r == -EPIPE || r == -ECONNRESET) && reused) {

@@ -20,6 +20,12 @@
 #     asked for waits on a silent peer: the daemon notices at once (not
 #     at the handshake timer), ends that handshake (ECONNABORTED, audited)
 #     and lets the peer connection go.
+#  9. the effective uid changes between the library's look at the
+#     process's credentials and its connect (another thread's seteuid():
+#     tk-keep's connect-as-root makes it deterministic): the connection
+#     made as root is not kept under the nobody the library saw, so after
+#     the process is back at euid nobody its next start is judged as
+#     nobody (EACCES), not as root.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-serv
 tk_setup
@@ -112,5 +118,16 @@ tk_wait_log "audit: event=handshake-failed uid=0 .*myname=alice@example.test .*r
 # ... and the next caller is served as usual.
 keep after start
 tk_expect_grep "$TK_TMP/after.out" '^START ok '
+
+# 9. Credentials that changed under the library's feet.
+tk_mark
+# (Back to root at the end: LeakSanitizer cannot inspect a process whose
+# effective uid is not its real one.)
+keep race seteuid:65534:65534 connect-as-root start seteuid:65534:65534 start seteuid:0:0
+[ "$(sed -n 1p "$TK_TMP/race.out" | cut -d' ' -f1-2)" = "START ok" ] ||
+	tk_fail "race: the start on the connection made as root: $(cat "$TK_TMP/race.out")"
+[ "$(sed -n 2p "$TK_TMP/race.out" | cut -d' ' -f1-2)" = "START errno=EACCES" ] ||
+	tk_fail "race: the next start at euid nobody was not judged as nobody: $(cat "$TK_TMP/race.out")"
+tk_log_expect "audit: event=acl-denied uid=65534 "
 tk_daemon_alive
 tk_pass

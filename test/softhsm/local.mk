@@ -3,6 +3,8 @@
 check_PROGRAMS += test/softhsm/tk-app test/softhsm/tk-threads test/softhsm/tk-keep
 test_softhsm_tk_keep_SOURCES = test/softhsm/tk-keep.c
 test_softhsm_tk_keep_LDADD = test/lib/libtkt.la libtlskey.la libtlskey-common.la
+# tk-keep's connect() must stand in for libc's inside libtlskey too.
+test_softhsm_tk_keep_LDFLAGS = -Wl,--export-dynamic-symbol=connect
 test_softhsm_tk_threads_SOURCES = test/softhsm/tk-threads.c
 test_softhsm_tk_threads_CFLAGS = $(AM_CFLAGS) -pthread
 test_softhsm_tk_threads_LDADD = libtlskey.la -lpthread

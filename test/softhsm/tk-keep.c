@@ -9,6 +9,13 @@
  *   fork        fork(); the child runs the remaining steps, the parent
  *               waits for it (so their lines never interleave)
  *   drop:U:G    setgroups(0), setresgid(G), setresuid(U)
+ *   seteuid:U:G setegid(G), seteuid(U) (for U 0 the other way round):
+ *               reversible, the real and saved ids stay root's
+ *   connect-as-root  just before the next connect() to a UNIX socket
+ *               (the library's, to the daemon) switch to euid and egid 0,
+ *               and stay: another thread's seteuid() between the
+ *               library's look at our credentials and its connect, made
+ *               deterministic
  *   wait:FILE   wait until FILE exists (at most 30 s)
  *   handoff     a child connects to the daemon itself, gets a start
  *               answered (with KEEP), passes its control socket to us and
@@ -31,6 +38,7 @@
  * failure). */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -46,6 +54,30 @@
 #include "common/wire.h"
 #include "test/lib/tkt.h"
 #include "tlskey/starttls.h"
+
+/* connect-as-root: armed for the next connect() to a UNIX socket. */
+static int connect_as_root;
+
+/* Our connect() stands in for libc's, for libtlskey too (the executable's
+ * definition comes first in symbol lookup; exported: test/softhsm/local.mk). */
+__attribute__((visibility("default"))) int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	static int (*real)(int, const struct sockaddr *, socklen_t);
+	int armed = connect_as_root && sa && sa->sa_family == AF_UNIX;
+
+	if (!real)
+		real = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "connect");
+	if (!real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (armed) {
+		connect_as_root = 0;
+		if (seteuid(0) < 0 || setegid(0) < 0)
+			tkt_dief("connect-as-root: seteuid(0)");
+	}
+	return real(fd, sa, len);
+}
 
 static int do_start(unsigned port, const char *myname, const char *sni)
 {
@@ -339,6 +371,22 @@ int main(int argc, char **argv)
 			if (setgroups(0, NULL) < 0 || setresgid((gid_t)g, (gid_t)g, (gid_t)g) < 0 ||
 			    setresuid((uid_t)u, (uid_t)u, (uid_t)u) < 0)
 				tkt_dief("drop to %lu:%lu", u, g);
+		} else if (!strncmp(s, "seteuid:", 8)) {
+			unsigned long u, g;
+			char *colon = strchr(s + 8, ':');
+
+			if (!colon)
+				tkt_die("seteuid:UID:GID");
+			*colon = '\0';
+			if (tkt_parse_ulong(s + 8, 10, 1u << 31, &u) < 0 ||
+			    tkt_parse_ulong(colon + 1, 10, 1u << 31, &g) < 0)
+				tkt_die("seteuid:UID:GID");
+			/* Back to root: the uid first, which allows the gid. */
+			if (u == 0 ? seteuid(0) < 0 || setegid((gid_t)g) < 0
+				   : setegid((gid_t)g) < 0 || seteuid((uid_t)u) < 0)
+				tkt_dief("seteuid to %lu:%lu", u, g);
+		} else if (!strcmp(s, "connect-as-root")) {
+			connect_as_root = 1;
 		} else if (!strncmp(s, "wait:", 5)) {
 			struct stat st;
 			int n = 0;
