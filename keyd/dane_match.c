@@ -202,7 +202,8 @@ out:
 
 /* The best usage a record of a matches the chain with: a DANE match (3,
  * 2) before a PKIX-constrained one (1, 0), or -1.  *ta_seen: a DANE-TA
- * record matched a certificate whose chain then failed. */
+ * (1) or PKIX-TA (2) record matched a certificate that the certificates
+ * before it do not validate up to. */
 static int best_match(const struct dane_answer *a, const gnutls_datum_t *certs, unsigned n,
 		      const char *hostname, int *ta_seen)
 {
@@ -222,13 +223,16 @@ static int best_match(const struct dane_answer *a, const gnutls_datum_t *certs, 
 		for (unsigned j = 1; j < n && best < (int)t->usage; j++) {
 			if (!record_matches(t, &certs[j]))
 				continue;
-			if (t->usage == DANE_USAGE_PKIX_TA) {
-				best = DANE_USAGE_PKIX_TA; /* trust.c validates the whole chain */
+			/* PKIX-TA too: the certificate must be on a path of the
+			 * leaf (RFC 6698 2.1.1), not merely sent beside a chain to
+			 * some configured CA: the ones before it validate up to it
+			 * here, and trust.c validates the whole chain as usual. */
+			if (!ta_validates(certs, j, hostname)) {
+				if (!*ta_seen)
+					*ta_seen = t->usage == DANE_USAGE_PKIX_TA ? 2 : 1;
 				continue;
 			}
-			*ta_seen = 1;
-			if (ta_validates(certs, j, hostname))
-				best = DANE_USAGE_TA;
+			best = t->usage == DANE_USAGE_PKIX_TA ? DANE_USAGE_PKIX_TA : DANE_USAGE_TA;
 		}
 	}
 	return best;
@@ -241,9 +245,11 @@ int dane_chain_check(const struct dane_answer *a, const gnutls_datum_t *certs, u
 
 	if (best >= 0)
 		return best;
-	*ret_why = ta_seen ? "the chain does not validate up to the DANE-TA certificate (name, "
-			     "dates or signature)"
-			   : "no TLSA record matches the peer's certificate chain";
+	*ret_why = ta_seen == 1 ? "the chain does not validate up to the DANE-TA certificate (name, "
+				  "dates or signature)"
+		   : ta_seen == 2 ? "the certificate the PKIX-TA record names is not on the chain's "
+				    "path (the certificates before it do not validate up to it)"
+				  : "no TLSA record matches the peer's certificate chain";
 	return -EKEYREJECTED;
 }
 

@@ -26,7 +26,9 @@
 #   pkix-ee   PKIX-EE 1 1 1 of a server the CA accepts (which sends the CA
 #             too): passes, audited (PKIX-EE); pkix-ta: PKIX-TA 0 0 1 of that
 #             CA: passes (PKIX-TA); pkix-bad: 1 1 1 of another key: refused
-#             although the CA accepts the server; pkix-self: 1 1 1 matching a
+#             although the CA accepts the server; pkix-off-path: PKIX-TA 0 0 1
+#             of a CA certificate the server sends beside the chain, not on
+#             the leaf's path: refused; pkix-self: 1 1 1 matching a
 #             self-signed server: refused, PKIX validation is still required
 #   ttl       a TLSA record with TTL 2: asked again once it expired
 . "${top_srcdir:-.}/test/lib/tk.sh"
@@ -72,6 +74,7 @@ openssl pkey -in "$D/pkix.key" -pubout -out "$D/pkix.pub" 2>>"$D/openssl.log"
 tk_check_cert "$D/pkix.pem" "$D/pkix.pub" 2 'dns_name = "pkix.example.test"
 dns_name = "pkixta.example.test"
 dns_name = "pkixbad.example.test"
+dns_name = "pkixoff.example.test"
 tls_www_server
 signing_key'
 
@@ -95,6 +98,11 @@ P_PLAIN=$TK_PORT
 B2=$(tk_dns_tlsa_spki "$D/bogus2.example.test.pem")
 srv s-pkixd -cert "$D/pkix.pem" -key "$D/pkix.key" -cert_chain "$TK_FX/ca.pem"
 P_PX=$TK_PORT
+# The same server, sending an unrelated CA certificate (the DANE-TA test's)
+# after the fixture CA that issued it.
+cat "$TK_FX/ca.pem" "$D/ca.pem" >"$D/pkix-extra.pem"
+srv s-pkixx -cert "$D/pkix.pem" -key "$D/pkix.key" -cert_chain "$D/pkix-extra.pem"
+P_PXX=$TK_PORT
 
 EE=$(tk_dns_tlsa_spki "$D/ee.pem")
 OTHER=$(tk_dns_tlsa_spki "$D/other.pem")
@@ -112,6 +120,7 @@ tk_dns_rr "_$P_EE._tcp.ee IN TLSA 3 1 1 $EE" \
 	"_$P_PX._tcp.pkix IN TLSA 1 1 1 $(tk_dns_tlsa_spki "$D/pkix.pem")" \
 	"_$P_PX._tcp.pkixta IN TLSA 0 0 1 $(tk_dns_tlsa_cert "$TK_FX/ca.pem")" \
 	"_$P_PX._tcp.pkixbad IN TLSA 1 1 1 $OTHER" \
+	"_$P_PXX._tcp.pkixoff IN TLSA 0 0 1 $CA" \
 	"_$P_EE._tcp.pkixself IN TLSA 1 1 1 $EE"
 tk_dns_plain_rr "_$P_PLAIN._tcp.www IN TLSA 3 1 1 $OTHER" \
 	"_$P_PLAIN._tcp.www2 IN TLSA 3 1 1 $OTHER"
@@ -177,6 +186,9 @@ bad off "$P_EE" off.example.test "peer certificate rejected: The certificate is 
 ok_as pkix-ee "$P_PX" pkix.example.test PKIX-EE
 ok_as pkix-ta "$P_PX" pkixta.example.test PKIX-TA
 bad pkix-bad "$P_PX" pkixbad.example.test "DANE: no TLSA record matches"
+# PKIX-TA of a certificate the server sends but that is not on the leaf's
+# path (the leaf is the fixture CA's; the configured CA accepts it).
+bad pkix-off-path "$P_PXX" pkixoff.example.test "DANE: the certificate the PKIX-TA record names is not on the chain's path"
 bad pkix-self "$P_EE" pkixself.example.test "peer certificate rejected: The certificate is NOT trusted"
 
 ok ttl "$P_EE" short.example.test
