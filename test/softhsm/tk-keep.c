@@ -326,6 +326,21 @@ static void do_hangup(unsigned port, const char *myname, const char *sni)
 	(void)close(ls);
 }
 
+/* "STEP:UID:GID" with the step's name `skip` bytes long: the two ids, or
+ * exit naming the step. */
+static void parse_ids(const char *step, size_t skip, unsigned long *u, unsigned long *g)
+{
+	char ids[64], *colon;
+
+	(void)snprintf(ids, sizeof(ids), "%s", step + skip);
+	colon = strchr(ids, ':');
+	if (!colon)
+		tkt_dief("%.*sUID:GID", (int)skip, step);
+	*colon = '\0';
+	if (tkt_parse_ulong(ids, 10, 1u << 31, u) < 0 || tkt_parse_ulong(colon + 1, 10, 1u << 31, g) < 0)
+		tkt_dief("%.*sUID:GID", (int)skip, step);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long port;
@@ -360,27 +375,15 @@ int main(int argc, char **argv)
 			}
 		} else if (!strncmp(s, "drop:", 5)) {
 			unsigned long u, g;
-			char *colon = strchr(s + 5, ':');
 
-			if (!colon)
-				tkt_die("drop:UID:GID");
-			*colon = '\0';
-			if (tkt_parse_ulong(s + 5, 10, 1u << 31, &u) < 0 ||
-			    tkt_parse_ulong(colon + 1, 10, 1u << 31, &g) < 0)
-				tkt_die("drop:UID:GID");
+			parse_ids(s, 5, &u, &g);
 			if (setgroups(0, NULL) < 0 || setresgid((gid_t)g, (gid_t)g, (gid_t)g) < 0 ||
 			    setresuid((uid_t)u, (uid_t)u, (uid_t)u) < 0)
 				tkt_dief("drop to %lu:%lu", u, g);
 		} else if (!strncmp(s, "seteuid:", 8)) {
 			unsigned long u, g;
-			char *colon = strchr(s + 8, ':');
 
-			if (!colon)
-				tkt_die("seteuid:UID:GID");
-			*colon = '\0';
-			if (tkt_parse_ulong(s + 8, 10, 1u << 31, &u) < 0 ||
-			    tkt_parse_ulong(colon + 1, 10, 1u << 31, &g) < 0)
-				tkt_die("seteuid:UID:GID");
+			parse_ids(s, 8, &u, &g);
 			/* Back to root: the uid first, which allows the gid. */
 			if (u == 0 ? seteuid(0) < 0 || setegid((gid_t)g) < 0
 				   : setegid((gid_t)g) < 0 || seteuid((uid_t)u) < 0)

@@ -41,6 +41,15 @@ static struct tunnel_source_key key_of(const char *text, unsigned port)
 	return k;
 }
 
+/* Source i of many: 10.x.y.z. */
+static struct tunnel_source_key key_n(unsigned i)
+{
+	char text[64];
+
+	(void)snprintf(text, sizeof(text), "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
+	return key_of(text, 1);
+}
+
 static int same_key(struct tunnel_source_key a, struct tunnel_source_key b)
 {
 	return a.family == b.family && !memcmp(a.addr, b.addr, sizeof(a.addr));
@@ -72,7 +81,6 @@ START_TEST(counts_come_and_go)
 {
 	struct tunnel_sources s;
 	struct tunnel_source_key a = key_of("192.0.2.1", 1), b = key_of("2001:db8::1", 1);
-	char text[64];
 
 	tunnel_sources_init(&s);
 	ck_assert_uint_eq(tunnel_sources_count(&s, &a), 0);
@@ -91,19 +99,15 @@ START_TEST(counts_come_and_go)
 	ck_assert_uint_eq(tunnel_sources_count(&s, &a), 0);
 	/* Many sources, many collisions in 1024 buckets: each keeps its own. */
 	for (unsigned i = 0; i < 5000; i++) {
-		struct tunnel_source_key k;
+		struct tunnel_source_key k = key_n(i);
 
-		(void)snprintf(text, sizeof(text), "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
-		k = key_of(text, 1);
 		for (unsigned j = 0; j <= i % 3; j++)
 			ck_assert_int_eq(tunnel_sources_add(&s, &k), 0);
 	}
 	ck_assert_uint_eq(s.n, 5000);
 	for (unsigned i = 0; i < 5000; i++) {
-		struct tunnel_source_key k;
+		struct tunnel_source_key k = key_n(i);
 
-		(void)snprintf(text, sizeof(text), "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
-		k = key_of(text, 1);
 		ck_assert_uint_eq(tunnel_sources_count(&s, &k), i % 3 + 1);
 	}
 	tunnel_sources_free(&s);
