@@ -13,15 +13,11 @@
  * then the protected descriptor.  Side 1 (SIDE_PLAIN) is the backend
  * (server mode) or the local plaintext client (client mode).
  *
- * The relay reads from a side only while the buffer towards the other side
- * has room (backpressure), and forwards EOF as shutdown(SHUT_WR) once that
- * buffer has drained, so half-close works in both directions and no byte
- * read is ever dropped on a clean close.  Every connection ends in exactly
- * one log line (conn_end). */
+ * The bytes in RELAY are relay.c's.  Every connection ends in exactly one
+ * log line (tunnel_conn_end). */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,57 +29,15 @@
 
 #include <tlskey/starttls.h>
 
+#include "tools/tunnel/conn.h"
 #include "tools/tunnel/tunnel.h"
 
-#define SIDE_TLS 0
-#define SIDE_PLAIN 1
-#define RELAY_BUF (16u * 1024u)
 /* Without --timeout: how long an outgoing connect may take, and a guard
  * against a daemon that never answers (its own handshake-timeout should
  * always fire first). */
 #define CONNECT_TIMEOUT_DEFAULT_MS 10000u
 #define HANDSHAKE_GUARD_DEFAULT_MS 120000u
 #define HANDSHAKE_GUARD_EXTRA_MS 5000u
-
-enum conn_state {
-	CS_CONNECTING = 1,
-	CS_HANDSHAKE,
-	CS_RELAY,
-	CS_CHILD,
-	CS_DEAD,
-};
-
-struct relay_buf {
-	uint8_t *data; /* RELAY_BUF bytes, allocated when the relay starts */
-	size_t off, len;
-};
-
-struct tunnel_conn {
-	struct tunnel_conn *prev, *next;
-	struct tunnel *t;
-	unsigned long id;
-	int state; /* enum conn_state */
-	struct tunnel_ep ep[2];
-	struct relay_buf buf[2]; /* buf[i]: read from side i, to be written to side 1 - i */
-	int rd_eof[2];           /* read EOF on side i */
-	int wr_shut[2];          /* shutdown(SHUT_WR) done on side i */
-	uint64_t bytes[2];       /* payload bytes delivered from side i to the other side */
-	size_t hdr_left;         /* PROXY header bytes at the head of buf[SIDE_TLS] */
-	uint64_t start_ms, deadline_ms;
-	pid_t child;
-	struct sockaddr_storage remote, local;
-	socklen_t remote_len, local_len;
-	char remote_text[TUNNEL_ADDR_TEXT_MAX];
-	char peer[TUNNEL_PEER_MAX];
-	char sni_refused[TUNNEL_NAME_MAX + 1]; /* the name --sni-allow refused */
-	/* The start asked tlskeyd to consult us about the server name: the
-	 * finish must answer (tlskey_finish_sni_ctx), whatever a SIGHUP in
-	 * between made of --sni-allow. */
-	int checksni;
-	char local_id[TUNNEL_NAME_MAX + 1]; /* the identity a --myname list picked, "" if not asked */
-	struct tunnel_source_key src; /* counted in t->sources when src_counted */
-	int src_counted;
-};
 
 /* "ECONNRESET" for the log line; glibc knows every name (2.32+), and an
  * errno it does not know still gets a stable token. */
@@ -129,23 +83,18 @@ static void ep_close(struct tunnel *t, struct tunnel_ep *ep, int reset)
 	ep->fd = -1;
 }
 
-static void relay_touch(struct tunnel_conn *c);
-
 /* End a connection: the one log line, close both sides (closing the
  * protected descriptor makes tlskeyd send close_notify; after an error both
  * sides are reset instead, and tlskeyd ends the peer's connection without
  * close_notify), and move it to the dead list.  `err` is a positive errno
  * or 0; `why` is the daemon's explanation or NULL. */
-static void conn_end_sides(struct tunnel_conn *c, const char *end, int err, const char *why, int reset_tls,
-			   int reset_plain);
-
-static void conn_end(struct tunnel_conn *c, const char *end, int err, const char *why)
+void tunnel_conn_end(struct tunnel_conn *c, const char *end, int err, const char *why)
 {
-	conn_end_sides(c, end, err, why, err != 0, err != 0);
+	tunnel_conn_end_sides(c, end, err, why, err != 0, err != 0);
 }
 
-/* conn_end() with each side's close chosen: reset_tls, reset_plain. */
-static void conn_end_sides(struct tunnel_conn *c, const char *end, int err, const char *why, int reset_tls,
+/* tunnel_conn_end() with each side's close chosen: reset_tls, reset_plain. */
+void tunnel_conn_end_sides(struct tunnel_conn *c, const char *end, int err, const char *why, int reset_tls,
 			   int reset_plain)
 {
 	struct tunnel *t = c->t;
@@ -203,15 +152,6 @@ void tunnel_conn_reap(struct tunnel *t)
 	}
 }
 
-static int set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	return 0;
-}
-
 static uint64_t handshake_guard_ms(const struct tunnel_conf *conf)
 {
 	return conf->timeout_ms ? (uint64_t)conf->timeout_ms + HANDSHAKE_GUARD_EXTRA_MS
@@ -267,7 +207,7 @@ static void conn_starttls(struct tunnel_conn *c, int fd)
 	pending = tlskey_starttls(fd, IPPROTO_TCP, role, conf->myname, conf->flags, &o, NULL, 0);
 	/* fd is consumed by tlskey_starttls() in every case. */
 	if (pending < 0) {
-		conn_end(c, "handshake-failed", errno, tlskey_last_error());
+		tunnel_conn_end(c, "handshake-failed", errno, tlskey_last_error());
 		return;
 	}
 	c->ep[SIDE_TLS].fd = pending; /* owned by c */
@@ -275,7 +215,7 @@ static void conn_starttls(struct tunnel_conn *c, int fd)
 	c->deadline_ms = tunnel_now_ms() + handshake_guard_ms(conf);
 	r = tunnel_ep_set(c->t, &c->ep[SIDE_TLS], EPOLLIN);
 	if (r < 0)
-		conn_end(c, "error", -r, NULL);
+		tunnel_conn_end(c, "error", -r, NULL);
 }
 
 /* Begin a non-blocking connect to `to`; the socket goes to side `side`.
@@ -300,65 +240,6 @@ static int conn_connect(struct tunnel_conn *c, int side, const struct tunnel_add
 	return r < 0 ? r : 0;
 }
 
-static void relay_update(struct tunnel_conn *c);
-
-/* Both sides are ready: allocate the buffers and start moving bytes. */
-static void relay_start(struct tunnel_conn *c)
-{
-	const struct tunnel_conf *conf = c->t->conf;
-	uint8_t *mem;
-	int r;
-
-	mem = malloc(2 * RELAY_BUF);
-	if (!mem) {
-		conn_end(c, "error", ENOMEM, NULL);
-		return;
-	}
-	c->buf[0].data = mem; /* freed in tunnel_conn_reap() */
-	c->buf[1].data = mem + RELAY_BUF;
-	r = set_nonblock(c->ep[SIDE_TLS].fd);
-	if (r == 0)
-		r = set_nonblock(c->ep[SIDE_PLAIN].fd);
-	if (r < 0) {
-		conn_end(c, "error", -r, NULL);
-		return;
-	}
-	if (conf->mode == TUNNEL_MODE_SERVER && conf->proxy_v2) {
-		struct tlskey_session_info *info = calloc(1, sizeof(*info));
-		struct proxy_v2_tls tls = { .peer = c->peer };
-		size_t n;
-
-		/* Version, cipher and ALPN are nice to have; without them the
-		 * header still carries the addresses and the identity.  No chain
-		 * buffer: ENOBUFS then says only that the chain was not copied.
-		 * Whether the certificate came on this connection is claimed only
-		 * when the daemon says it was a full handshake. */
-		if (info)
-			info->size = sizeof(*info);
-		if (info && (tlskey_query_session(c->ep[SIDE_TLS].fd, info) == 0 || errno == ENOBUFS)) {
-			tls.version = info->version;
-			tls.cipher = info->cipher_suite;
-			tls.alpn = info->alpn;
-			/* An ENOBUFS that came before the document was read
-			 * left it zero (no version): not known, not claimed. */
-			tls.cert_conn = info->version[0] && !info->resumed;
-		}
-		r = proxy_v2_encode((struct sockaddr *)&c->remote, c->remote_len,
-				    (struct sockaddr *)&c->local, c->local_len, &tls, c->buf[SIDE_TLS].data,
-				    PROXY_V2_HDR_MAX, &n);
-		free(info);
-		if (r < 0) {
-			conn_end(c, "error", -r, "cannot encode the PROXY v2 header");
-			return;
-		}
-		c->buf[SIDE_TLS].len = n;
-		c->hdr_left = n;
-	}
-	c->state = CS_RELAY;
-	relay_touch(c);
-	relay_update(c);
-}
-
 /* Server mode, handshake done: run the --exec child or connect the backend. */
 static void server_after_handshake(struct tunnel_conn *c)
 {
@@ -371,7 +252,7 @@ static void server_after_handshake(struct tunnel_conn *c)
 		r = tunnel_spawn(conf, pfd, c->peer, c->local_id[0] ? c->local_id : conf->myname,
 				 (struct sockaddr *)&c->remote, c->remote_len, &pid);
 		if (r < 0) {
-			conn_end(c, "spawn-failed", -r, NULL);
+			tunnel_conn_end(c, "spawn-failed", -r, NULL);
 			return;
 		}
 		/* The child has its own copies on 0 and 1. */
@@ -383,9 +264,9 @@ static void server_after_handshake(struct tunnel_conn *c)
 	}
 	r = conn_connect(c, SIDE_PLAIN, &conf->backend);
 	if (r < 0)
-		conn_end(c, "backend-failed", -r, NULL);
+		tunnel_conn_end(c, "backend-failed", -r, NULL);
 	else if (r == 1)
-		relay_start(c);
+		tunnel_relay_start(c);
 }
 
 static void on_handshake(struct tunnel_conn *c)
@@ -402,7 +283,7 @@ static void on_handshake(struct tunnel_conn *c)
 			/* Question answered; wait for the result. */
 			int r = tunnel_ep_set(c->t, &c->ep[SIDE_TLS], EPOLLIN);
 			if (r < 0)
-				conn_end(c, "error", -r, NULL);
+				tunnel_conn_end(c, "error", -r, NULL);
 			return;
 		}
 	} else {
@@ -418,9 +299,9 @@ static void on_handshake(struct tunnel_conn *c)
 		if (c->sni_refused[0]) {
 			(void)snprintf(why, sizeof(why), "server name %s is not in --sni-allow",
 				       c->sni_refused);
-			conn_end(c, "handshake-failed", err, why);
+			tunnel_conn_end(c, "handshake-failed", err, why);
 		} else {
-			conn_end(c, "handshake-failed", err, tlskey_last_error());
+			tunnel_conn_end(c, "handshake-failed", err, tlskey_last_error());
 		}
 		return;
 	}
@@ -436,7 +317,7 @@ static void on_handshake(struct tunnel_conn *c)
 	if (c->t->conf->mode == TUNNEL_MODE_SERVER)
 		server_after_handshake(c);
 	else
-		relay_start(c);
+		tunnel_relay_start(c);
 }
 
 static void on_connected(struct tunnel_conn *c, int side)
@@ -447,149 +328,17 @@ static void on_connected(struct tunnel_conn *c, int side)
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err) {
-		conn_end(c, side == SIDE_PLAIN ? "backend-failed" : "connect-failed", err, NULL);
+		tunnel_conn_end(c, side == SIDE_PLAIN ? "backend-failed" : "connect-failed", err, NULL);
 		return;
 	}
 	(void)tunnel_ep_set(c->t, &c->ep[side], 0);
 	if (side == SIDE_PLAIN) {
-		relay_start(c);
+		tunnel_relay_start(c);
 		return;
 	}
 	/* Client mode: the outgoing socket is connected; tlskeyd takes it. */
 	c->ep[SIDE_TLS].fd = -1;
 	conn_starttls(c, fd);
-}
-
-/* ---- relay ------------------------------------------------------------ */
-
-static void relay_update(struct tunnel_conn *c)
-{
-	for (int i = 0; i < 2 && c->state == CS_RELAY; i++) {
-		uint32_t ev = 0;
-		int r;
-
-		/* relay_read() compacts, so any free byte is room. */
-		if (!c->rd_eof[i] && c->buf[i].len < RELAY_BUF)
-			ev |= EPOLLIN;
-		if (c->buf[1 - i].len > 0 && !c->wr_shut[i])
-			ev |= EPOLLOUT;
-		r = tunnel_ep_set(c->t, &c->ep[i], ev);
-		if (r < 0)
-			conn_end(c, "error", -r, NULL);
-	}
-}
-
-/* Data moved: the idle timer starts again. */
-static void relay_touch(struct tunnel_conn *c)
-{
-	unsigned idle = c->t->conf->idle_timeout_ms;
-
-	c->deadline_ms = idle ? tunnel_now_ms() + idle : 0;
-}
-
-/* Read once from side i.  Returns 0, or -1 if the connection ended. */
-static int relay_read(struct tunnel_conn *c, int i)
-{
-	struct relay_buf *b = &c->buf[i];
-	ssize_t n;
-
-	if (b->len == 0)
-		b->off = 0;
-	else if (b->off + b->len == RELAY_BUF) {
-		memmove(b->data, b->data + b->off, b->len);
-		b->off = 0;
-	}
-	if (b->off + b->len == RELAY_BUF)
-		return 0;
-	do
-		n = recv(c->ep[i].fd, b->data + b->off + b->len, RELAY_BUF - b->off - b->len, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
-	if (n < 0) {
-		conn_end(c, errno == ECONNRESET ? "reset" : "error", errno, NULL);
-		return -1;
-	}
-	if (n == 0)
-		c->rd_eof[i] = 1;
-	else
-		relay_touch(c);
-	b->len += (size_t)n;
-	return 0;
-}
-
-/* Write what buf[i] holds to side 1 - i.  Returns 0, or -1 if ended. */
-static int relay_write(struct tunnel_conn *c, int i)
-{
-	struct relay_buf *b = &c->buf[i];
-	int to = 1 - i;
-
-	while (b->len > 0) {
-		ssize_t n = send(c->ep[to].fd, b->data + b->off, b->len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n < 0) {
-			conn_end(c, (errno == EPIPE || errno == ECONNRESET) ? "reset" : "error", errno,
-				 NULL);
-			return -1;
-		}
-		if (c->hdr_left && i == SIDE_TLS) {
-			size_t h = (size_t)n < c->hdr_left ? (size_t)n : c->hdr_left;
-
-			c->hdr_left -= h;
-			c->bytes[i] += (size_t)n - h;
-		} else {
-			c->bytes[i] += (size_t)n;
-		}
-		b->off += (size_t)n;
-		b->len -= (size_t)n;
-	}
-	b->off = 0;
-	return 0;
-}
-
-/* Forward EOFs whose buffers have drained; end the connection when both
- * directions are closed. */
-static void relay_eof(struct tunnel_conn *c)
-{
-	for (int i = 0; i < 2; i++) {
-		int to = 1 - i;
-
-		if (c->rd_eof[i] && c->buf[i].len == 0 && !c->wr_shut[to]) {
-			/* On the protected descriptor this makes tlskeyd send
-			 * close_notify and a TCP FIN. */
-			if (shutdown(c->ep[to].fd, SHUT_WR) < 0 && errno != ENOTCONN) {
-				conn_end(c, "error", errno, NULL);
-				return;
-			}
-			c->wr_shut[to] = 1;
-		}
-	}
-	if (c->wr_shut[0] && c->wr_shut[1])
-		conn_end(c, "eof", 0, NULL);
-}
-
-static void relay_event(struct tunnel_conn *c, int side, uint32_t events)
-{
-	int other = 1 - side;
-
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && (c->ep[side].events & EPOLLIN)) {
-		if (relay_read(c, side) < 0)
-			return;
-		/* Pass it on at once rather than after another epoll round. */
-		if (!c->wr_shut[other] && relay_write(c, side) < 0)
-			return;
-	}
-	if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && (c->ep[side].events & EPOLLOUT)) {
-		if (relay_write(c, other) < 0)
-			return;
-	}
-	relay_eof(c);
-	if (c->state == CS_RELAY)
-		relay_update(c);
 }
 
 /* ---- entry points from main.c ----------------------------------------- */
@@ -609,7 +358,7 @@ void tunnel_conn_event(struct tunnel *t, void *ptr, uint32_t events)
 		on_handshake(c);
 		break;
 	case CS_RELAY:
-		relay_event(c, side, events);
+		tunnel_relay_event(c, side, events);
 		break;
 	default:
 		/* Ended earlier in this batch, or a child: nothing to do. */
@@ -699,7 +448,7 @@ int tunnel_conn_start(struct tunnel *t, int fd, const struct sockaddr *remote, s
 	c->ep[SIDE_PLAIN].fd = fd; /* the local plaintext client, owned by c */
 	r = conn_connect(c, SIDE_TLS, &t->conf->connect);
 	if (r < 0) {
-		conn_end(c, "connect-failed", -r, NULL);
+		tunnel_conn_end(c, "connect-failed", -r, NULL);
 		return 0;
 	}
 	if (r == 1) {
@@ -722,9 +471,9 @@ int tunnel_conn_expire(struct tunnel *t, uint64_t now_ms)
 			continue;
 		if (c->deadline_ms <= now_ms) {
 			if (c->state == CS_RELAY)
-				conn_end(c, "idle-timeout", ETIMEDOUT, "no data in either direction");
+				tunnel_conn_end(c, "idle-timeout", ETIMEDOUT, "no data in either direction");
 			else
-				conn_end(c, "timeout", ETIMEDOUT,
+				tunnel_conn_end(c, "timeout", ETIMEDOUT,
 					 c->state == CS_CONNECTING ? "connect timed out"
 								   : "no answer from tlskeyd in time");
 			continue;
@@ -750,22 +499,10 @@ int tunnel_conn_child_exited(struct tunnel *t, pid_t pid, int status)
 			(void)snprintf(end, sizeof(end), "signal:%d", WTERMSIG(status));
 		else
 			(void)snprintf(end, sizeof(end), "status:%d", status);
-		conn_end(c, end, 0, NULL);
+		tunnel_conn_end(c, end, 0, NULL);
 		return 0;
 	}
 	return -ESRCH;
-}
-
-/* Is nothing owed in either direction?  Only then may a close at shutdown
- * be clean: the stream towards the TLS peer has ended (EOF from the
- * plaintext side forwarded, so its close_notify is already on the way) and
- * nothing read from the peer waits for the plaintext side.  Anything else
- * closed cleanly would give the peer close_notify after a stream cut in
- * the middle, which it takes for the whole of it. */
-static int relay_finished(const struct tunnel_conn *c)
-{
-	return c->state == CS_RELAY && c->wr_shut[SIDE_TLS] && c->buf[SIDE_PLAIN].len == 0 &&
-	       c->buf[SIDE_TLS].len == 0;
 }
 
 unsigned tunnel_conn_shutdown_all(struct tunnel *t)
@@ -788,13 +525,13 @@ unsigned tunnel_conn_shutdown_all(struct tunnel *t)
 		 * plaintext side's end went out to it, the one to the plaintext
 		 * side only if the peer's did (a response still arriving after
 		 * the app's request and half-close is cut, say). */
-		if (relay_finished(c) && c->wr_shut[SIDE_PLAIN])
-			conn_end(c, "shutdown", 0, NULL);
-		else if (relay_finished(c))
-			conn_end_sides(c, "shutdown", ECONNABORTED,
+		if (tunnel_relay_finished(c) && c->wr_shut[SIDE_PLAIN])
+			tunnel_conn_end(c, "shutdown", 0, NULL);
+		else if (tunnel_relay_finished(c))
+			tunnel_conn_end_sides(c, "shutdown", ECONNABORTED,
 				       "the peer's stream cut short by SIGTERM: the plaintext side reset", 0, 1);
 		else
-			conn_end(c, "shutdown", ECONNABORTED, "cut short by SIGTERM: both sides reset");
+			tunnel_conn_end(c, "shutdown", ECONNABORTED, "cut short by SIGTERM: both sides reset");
 	}
 	return children;
 }

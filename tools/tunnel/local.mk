@@ -6,7 +6,9 @@ bin_PROGRAMS += tlskey-tunnel
 tlskey_tunnel_SOURCES = \
 	tools/tunnel/tunnel.h \
 	tools/tunnel/main.c \
+	tools/tunnel/conn.h \
 	tools/tunnel/conn.c \
+	tools/tunnel/relay.c \
 	tools/tunnel/spawn.c \
 	tools/tunnel/precheck.c \
 	tools/tunnel/proxy.c

@@ -5,8 +5,9 @@
  *   main.c   options -> listener -> event loop, signals, shutdown
  *   conf.c   command line and --config file (one table for both)
  *   addr.c   parsing, resolving and printing socket addresses
- *   conn.c   one connection: handshake through tlskeyd, backend connect,
- *            the relay with half-close, the log line
+ *   conn.c   one connection: handshake through tlskeyd, backend connect
+ *            or --exec child, the log line (conn.h: its state)
+ *   relay.c  the bytes between its two sides, with half-close
  *   spawn.c  --exec: the protected descriptor as a child's stdin/stdout
  *   proxy.c  PROXY protocol v2 header encoder (no I/O)
  *   source.c connections per source address (--max-conns-per-source)
