@@ -13,7 +13,9 @@
 #   7. tlskeyd not running -> end=handshake-failed errno=ENOENT|ECONNREFUSED
 #   8. the remote truncates the TLS stream (no close_notify): the tunnel
 #      logs end=reset errno=ECONNRESET and the backend reads ECONNRESET
-#      after the data, not a clean EOF
+#      after the data, not a clean EOF; the same with tlskeyd's
+#      protected-socket = unix, where the tunnel reads EOF and learns from
+#      tlskey_query() that the stream broke
 #   9. --idle-timeout 1s: a connection with a line every 0.4 s lives on
 #      (end=eof); one that goes quiet is ended after about a second
 #      (end=idle-timeout errno=ETIMEDOUT) and its backend reads ECONNRESET
@@ -138,6 +140,25 @@ tk_expect_line "$TK_TMP/be8.out" "hello"
 tk_expect_grep "$TK_TMP/be8.err" "^tt-backend: read: Connection reset by peer"
 tk_tunnel_wait_log t8 "conn=1 remote=127\.0\.0\.1:[0-9]+ peer=bob@example\.test .* end=reset errno=ECONNRESET"
 tk_tunnel_stop t8 "$T8"
+# A UNIX protected descriptor: the truncation reads as EOF there.
+tk_log "case 8b: the same with protected-socket = unix"
+tk_daemon_stop
+tk_conf unix protected-socket=unix
+tk_daemon_start "$TK_TMP/unix.conf" || tk_fail "daemon did not start with protected-socket = unix"
+tk_tt_backend be8b --count 1
+tk_tunnel t8b --mode server --myname server.example.test --backend "127.0.0.1:$TT_BACKEND_PORT"
+T8B=$TT_PID
+timeout 30 "$HOSTILE" peer truncate "127.0.0.1:$TT_PORT" --cert "$TK_FX/peer-user.pem" \
+	--key "$TK_FX/peer-user.key" --ca "$TK_FX/ca.pem" >"$TK_TMP/p8b.out" 2>&1 || true
+rc=0
+tk_wait_pid "$TT_BACKEND_PID" 20 || rc=$?
+tk_expect_line "$TK_TMP/be8b.out" "hello"
+[ "$rc" = 1 ] || tk_fail "case 8b: backend exit $rc, want 1 (a read error, not EOF)"
+tk_expect_grep "$TK_TMP/be8b.err" "^tt-backend: read: Connection reset by peer"
+tk_tunnel_wait_log t8b "conn=1 .* peer=bob@example\.test .* end=reset errno=ECONNRESET reason=\"the TLS stream was cut"
+tk_tunnel_stop t8b "$T8B"
+tk_daemon_stop
+tk_daemon_start "$TK_FX/tlskeyd.conf" || tk_fail "daemon did not start again"
 
 # ---- 9. idle timeout --------------------------------------------------------------
 tk_log "case 9: --idle-timeout 1s"

@@ -8,7 +8,10 @@
 #      echoes through backend 1;
 #   3. an invalid file (unknown key) and a mode change are refused: the log
 #      says the previous configuration is kept, and it still serves;
-#   4. the session ends with everything it sent echoed, in order.
+#   4. the session ends with everything it sent echoed, in order;
+#   5. a SIGHUP that sets an idle-timeout and another --myname: a session
+#      already idle is ended by the new timer, and its line names the
+#      identity its handshake used, not the new one.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need gnutls-cli ss
 tk_setup
@@ -82,5 +85,24 @@ tk_same "$TK_TMP/s.want" "$TK_TMP/s.out"
 tk_wait_ok "$BE1" 20 "backend be1" "$TK_TMP/be1.err"
 tk_wait_ok "$BE2" 20 "backend be2" "$TK_TMP/be2.err"
 tk_tunnel_wait_log t "conn=1 .*peer=bob@example\\.test .*end=eof"
+
+# ---- 5. idle-timeout and myname by SIGHUP, for a session under way --------
+tk_tt_backend be3 --count 1 --timeout 60
+B3=$TT_BACKEND_PORT
+sed "s/^backend = .*/backend = 127.0.0.1:$B3/" "$TK_TMP/good.conf" >"$CONF"
+kill -HUP "$T"
+tk_tunnel_wait_log t "backend 127\\.0\\.0\\.1:$B3\$"
+tk_held_cli s5 "$P2"
+CLI5=$TK_CLI_PID
+echo "line 5, then silence" >&6
+wait_for "$TK_TMP/s5.out" "line 5, then silence"
+printf '%s\n' "idle-timeout = 1s" "myname = rsa.example.test" >>"$CONF"
+kill -HUP "$T"
+tk_tunnel_wait_log t "as rsa\\.example\\.test, backend 127\\.0\\.0\\.1:$B3\$"
+# Bounded by tk_tunnel_wait_log (10 s): without the reload reaching it,
+# the session would wait for the old timer, which there is none of.
+tk_tunnel_wait_log t "conn=[0-9]+ .*peer=bob@example\\.test local=server\\.example\\.test .*end=idle-timeout errno=ETIMEDOUT"
+exec 6>&-
+tk_wait_pid "$CLI5" 20 || true
 tk_tunnel_stop t "$T"
 tk_pass

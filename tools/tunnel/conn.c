@@ -110,11 +110,11 @@ void tunnel_conn_end_sides(struct tunnel_conn *c, const char *end, int err, cons
 	}
 	if (c->state == CS_CHILD)
 		tunnel_log("conn=%lu remote=%s peer=%s local=%s rx=- tx=- ms=%llu end=%s%s", c->id,
-			   c->remote_text, c->peer[0] ? c->peer : "-", c->local_id[0] ? c->local_id : t->conf->myname,
+			   c->remote_text, c->peer[0] ? c->peer : "-", c->local_id[0] ? c->local_id : c->myname,
 			   (unsigned long long)ms, end, extra);
 	else
 		tunnel_log("conn=%lu remote=%s peer=%s local=%s rx=%llu tx=%llu ms=%llu end=%s%s", c->id,
-			   c->remote_text, c->peer[0] ? c->peer : "-", c->local_id[0] ? c->local_id : t->conf->myname,
+			   c->remote_text, c->peer[0] ? c->peer : "-", c->local_id[0] ? c->local_id : c->myname,
 			   (unsigned long long)c->bytes[SIDE_TLS], (unsigned long long)c->bytes[SIDE_PLAIN],
 			   (unsigned long long)ms, end, extra);
 	ep_close(t, &c->ep[SIDE_TLS], reset_tls);
@@ -204,7 +204,7 @@ static void conn_starttls(struct tunnel_conn *c, int fd)
 		o.checksni_arg = c;
 		c->checksni = 1;
 	}
-	pending = tlskey_starttls(fd, IPPROTO_TCP, role, conf->myname, conf->flags, &o, NULL, 0);
+	pending = tlskey_starttls(fd, IPPROTO_TCP, role, c->myname, conf->flags, &o, NULL, 0);
 	/* fd is consumed by tlskey_starttls() in every case. */
 	if (pending < 0) {
 		tunnel_conn_end(c, "handshake-failed", errno, tlskey_last_error());
@@ -249,7 +249,7 @@ static void server_after_handshake(struct tunnel_conn *c)
 	if (conf->exec_argv[0]) {
 		pid_t pid;
 
-		r = tunnel_spawn(conf, pfd, c->peer, c->local_id[0] ? c->local_id : conf->myname,
+		r = tunnel_spawn(conf, pfd, c->peer, c->local_id[0] ? c->local_id : c->myname,
 				 (struct sockaddr *)&c->remote, c->remote_len, &pid);
 		if (r < 0) {
 			tunnel_conn_end(c, "spawn-failed", -r, NULL);
@@ -306,7 +306,7 @@ static void on_handshake(struct tunnel_conn *c)
 		return;
 	}
 	c->ep[SIDE_TLS].fd = pfd; /* the protected descriptor, owned by c */
-	if (strchr(c->t->conf->myname, ',') || strchr(c->t->conf->myname, '*')) {
+	if (c->myname_list) {
 		/* A list: the log names the identity the client's SNI chose. */
 		struct tlskey_info *info = calloc(1, sizeof(*info));
 
@@ -418,6 +418,8 @@ int tunnel_conn_start(struct tunnel *t, int fd, const struct sockaddr *remote, s
 	}
 	c->t = t;
 	c->id = ++t->next_id;
+	memcpy(c->myname, t->conf->myname, sizeof(c->myname));
+	c->myname_list = strchr(c->myname, ',') || strchr(c->myname, '*');
 	c->start_ms = tunnel_now_ms();
 	c->src = src;
 	c->src_counted = keyed;
@@ -503,6 +505,13 @@ int tunnel_conn_child_exited(struct tunnel *t, pid_t pid, int status)
 		return 0;
 	}
 	return -ESRCH;
+}
+
+void tunnel_conn_reload(struct tunnel *t)
+{
+	for (struct tunnel_conn *c = t->conns; c; c = c->next)
+		if (c->state == CS_RELAY)
+			tunnel_relay_rearm(c);
 }
 
 unsigned tunnel_conn_shutdown_all(struct tunnel *t)

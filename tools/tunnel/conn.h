@@ -42,6 +42,7 @@ struct tunnel_conn {
 	uint64_t bytes[2];       /* payload bytes delivered from side i to the other side */
 	size_t hdr_left;         /* PROXY header bytes at the head of buf[SIDE_TLS] */
 	uint64_t start_ms, deadline_ms;
+	uint64_t active_ms; /* relaying: when data last moved (the idle timer's start) */
 	pid_t child;
 	struct sockaddr_storage remote, local;
 	socklen_t remote_len, local_len;
@@ -52,6 +53,10 @@ struct tunnel_conn {
 	 * finish must answer (tlskey_finish_sni_ctx), whatever a SIGHUP in
 	 * between made of --sni-allow. */
 	int checksni;
+	/* --myname as it was when the connection was accepted: a SIGHUP
+	 * that changes it does not rename connections already under way. */
+	char myname[TUNNEL_NAME_MAX + 1];
+	int myname_list; /* myname is a list: tlskey_query() says which one was used */
 	char local_id[TUNNEL_NAME_MAX + 1]; /* the identity a --myname list picked, "" if not asked */
 	struct tunnel_source_key src; /* counted in t->sources when src_counted */
 	int src_counted;
@@ -71,6 +76,10 @@ void tunnel_conn_end_sides(struct tunnel_conn *c, const char *end, int err, cons
 /* Both sides are ready: allocate the buffers (and in server mode with
  * --proxy-v2 put the header first) and start relaying.  Ends c on error. */
 void tunnel_relay_start(struct tunnel_conn *c);
+
+/* The idle timer of a relaying connection again, from when data last
+ * moved and the idle-timeout now in force (after a SIGHUP). */
+void tunnel_relay_rearm(struct tunnel_conn *c);
 
 /* An epoll event on side `side` of a relaying connection. */
 void tunnel_relay_event(struct tunnel_conn *c, int side, uint32_t events);

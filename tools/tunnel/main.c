@@ -188,12 +188,14 @@ static uint64_t on_accept(struct tunnel *t)
 		}
 		fd = accept4(t->listen_ep.fd, (struct sockaddr *)&remote, &rlen, flags);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			int err = errno; /* the log line's write() may change errno */
+
+			if (err == EINTR || err == ECONNABORTED)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (err == EAGAIN || err == EWOULDBLOCK)
 				return 0;
-			tunnel_log("accept on %s: %s", t->conf->listen.text, strerror(errno));
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			tunnel_log("accept on %s: %s", t->conf->listen.text, strerror(err));
+			if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
 				(void)tunnel_ep_set(t, &t->listen_ep, 0);
 				return tunnel_now_ms() + ACCEPT_PAUSE_MS;
 			}
@@ -368,6 +370,7 @@ static void on_reload(struct tunnel *t)
 	}
 	t->conf = fresh;
 	conf_destroy(old);
+	tunnel_conn_reload(t);
 	if (t->listen_ep.fd >= 0 && t->nconns < fresh->max_conns &&
 	    (r = tunnel_ep_set(t, &t->listen_ep, EPOLLIN)) < 0)
 		tunnel_log("epoll_ctl: %s", strerror(-r));

@@ -104,12 +104,40 @@ static void relay_update(struct tunnel_conn *c)
 	}
 }
 
-/* Data moved: the idle timer starts again. */
-static void relay_touch(struct tunnel_conn *c)
+void tunnel_relay_rearm(struct tunnel_conn *c)
 {
 	unsigned idle = c->t->conf->idle_timeout_ms;
 
-	c->deadline_ms = idle ? tunnel_now_ms() + idle : 0;
+	c->deadline_ms = idle ? c->active_ms + idle : 0;
+}
+
+/* Data moved: the idle timer starts again. */
+static void relay_touch(struct tunnel_conn *c)
+{
+	c->active_ms = tunnel_now_ms();
+	tunnel_relay_rearm(c);
+}
+
+/* EOF on the protected descriptor: a clean end, or (only on a UNIX one,
+ * which has no reset: protected-socket = unix, or its fallback) a TLS
+ * stream that broke, which tlskeyd reports through tlskey_query().  On a
+ * loopback TCP one a broken stream is ECONNRESET and never comes here.
+ * Returns 1 if the stream broke. */
+static int tls_eof_broken(struct tunnel_conn *c)
+{
+	struct tlskey_info *info;
+	int domain = 0, broken;
+	socklen_t len = sizeof(domain);
+
+	if (getsockopt(c->ep[SIDE_TLS].fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX)
+		return 0;
+	info = calloc(1, sizeof(*info));
+	/* Not known (out of memory, the daemon gone): not claimed clean
+	 * either way, so taken for broken, as a reset would be. */
+	broken = !info || (tlskey_query(c->ep[SIDE_TLS].fd, info) < 0 ? errno != ENOENT
+									 : info->state == TLSKEY_STATE_FAILED);
+	free(info);
+	return broken;
 }
 
 /* Read once from side i.  Returns 0, or -1 if the connection ended. */
@@ -133,6 +161,10 @@ static int relay_read(struct tunnel_conn *c, int i)
 		return 0;
 	if (n < 0) {
 		tunnel_conn_end(c, errno == ECONNRESET ? "reset" : "error", errno, NULL);
+		return -1;
+	}
+	if (n == 0 && i == SIDE_TLS && tls_eof_broken(c)) {
+		tunnel_conn_end(c, "reset", ECONNRESET, "the TLS stream was cut (tlskeyd's session state: failed)");
 		return -1;
 	}
 	if (n == 0)

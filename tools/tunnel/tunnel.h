@@ -274,6 +274,10 @@ int tunnel_conn_child_exited(struct tunnel *t, pid_t pid, int status);
  * children still running. */
 unsigned tunnel_conn_shutdown_all(struct tunnel *t);
 
+/* After a SIGHUP: the connections relaying get the idle-timeout now in
+ * force, counted from when their data last moved. */
+void tunnel_conn_reload(struct tunnel *t);
+
 /* SIGKILL every remaining --exec child (after the shutdown grace). */
 void tunnel_conn_kill_children(struct tunnel *t);
 
