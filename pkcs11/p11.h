@@ -44,13 +44,17 @@ int p11_pin_add(const char *uri, const char *pin_file, char *err, size_t errlen)
  * pin-source path (or NULL) in *ret_pin_source; both malloc'd. */
 int p11_uri_strip_pin(const char *uri, char **ret_uri, char **ret_pin_source);
 /* The same, and *ret_had_pin_value (if not NULL) says whether a pin-value
- * attribute was there. */
+ * attribute was there.  -EINVAL for a URI with whitespace or a control
+ * character (p11-kit skips whitespace, so an attribute could hide from
+ * this split), a malformed pin-source, or no pkcs11: scheme. */
 int p11_uri_split_pin(const char *uri, char **ret_uri, char **ret_pin_source, int *ret_had_pin_value);
 
 /* Is `uri` (pin attributes may be present) a PKCS#11 URI whose every
  * attribute p11-kit understands?  A misspelt attribute ("typ=private")
  * makes p11-kit match no object at all.  Returns 0, or -EINVAL with a
- * message naming the attribute, -ENOMEM.  No module needs to be loaded. */
+ * message naming the attribute (never the URI, which may hold a PIN:
+ * the caller says where it was written), -ENOMEM.  No module needs to be
+ * loaded. */
 int p11_uri_check(const char *uri, char *err, size_t errlen);
 
 /* Import a private key from the token, logging in if needed.  Each call

@@ -73,6 +73,13 @@ int p11_uri_split_pin(const char *uri, char **ret_uri, char **ret_pin_source, in
 
 	if (!uri || strncasecmp(uri, scheme, sizeof(scheme) - 1) != 0)
 		return -EINVAL;
+	/* p11_kit_uri_parse() skips whitespace anywhere, so "; pin-value=..."
+	 * is a pin-value to it that attr_is() would not see (and the PIN would
+	 * stay in a URI that is logged).  RFC 7512 URIs have none: any
+	 * whitespace or control character makes the URI malformed. */
+	for (const unsigned char *q = (const unsigned char *)uri; *q; q++)
+		if (*q <= ' ' || *q == 0x7f)
+			return -EINVAL;
 	out = malloc(strlen(uri) + 1);
 	if (!out)
 		return -ENOMEM;
@@ -185,9 +192,11 @@ int p11_uri_check(const char *uri, char *err, size_t errlen)
 
 		if (len > 0 && !uri_attr_known(p, len, in_query)) {
 			size_t nlen = strcspn(p, "=;?&");
-			tk_errf(err, errlen, "unknown PKCS#11 URI attribute '%.*s' in %.*s (RFC 7512 names: "
+			/* The attribute's name only: the URI could hold a PIN
+			 * (the caller reports where it was written). */
+			tk_errf(err, errlen, "unknown PKCS#11 URI attribute '%.*s' (RFC 7512 names: "
 				 "token, object, type, id, serial, manufacturer, model, ...)",
-				 (int)(nlen > 64 ? 64 : nlen), p, 200, uri);
+				 (int)(nlen > 64 ? 64 : nlen), p);
 			return -EINVAL;
 		}
 		p += len;
@@ -203,11 +212,10 @@ int p11_uri_check(const char *uri, char *err, size_t errlen)
 	}
 	r = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
 	if (r != P11_KIT_URI_OK) {
-		tk_errf(err, errlen, "malformed PKCS#11 URI %.*s: %s", 200, uri, p11_kit_uri_message(r));
+		tk_errf(err, errlen, "malformed PKCS#11 URI: %s", p11_kit_uri_message(r));
 		r = -EINVAL;
 	} else if (p11_kit_uri_any_unrecognized(u)) {
-		tk_errf(err, errlen, "PKCS#11 URI %.*s has an attribute or value p11-kit does not understand", 200,
-			 uri);
+		tk_errf(err, errlen, "the PKCS#11 URI has an attribute or value p11-kit does not understand");
 		r = -EINVAL;
 	} else {
 		r = 0;

@@ -224,6 +224,24 @@ START_TEST(parse_errors)
 		ck_assert_msg(strstr(err, "t.conf:2: 'key' must not carry pin-value"), "%s", err);
 		ck_assert_ptr_null(strstr(err, "918273"));
 		ck_assert_ptr_null(c);
+		/* p11-kit skips whitespace: a pin-value behind a blank is one
+		 * too.  Any whitespace makes the URI malformed, said without it. */
+		{
+			static const char *const hidden[] = {
+				"[identity a.test]\nkey = pkcs11:object=k; pin-value=918273\ncert = /c.pem\n",
+				"[identity a.test]\nkey = pkcs11:object=k?pin-value =918273\ncert = /c.pem\n",
+				"[identity a.test]\nkey = pkcs11:object=k?\tpin-value=918273\ncert = /c.pem\n",
+				"[identity a.test]\nkey = pkcs11:object=k\ncert = pkcs11:object=c; pin-value=918273\n",
+			};
+
+			for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+				ck_assert_int_lt(keyd_conf_parse("t.conf", hidden[i], strlen(hidden[i]), &c, err,
+								 sizeof(err)), 0);
+				ck_assert_msg(strstr(err, "malformed PKCS#11 URI in '"), "%zu: %s", i, err);
+				ck_assert_msg(!strstr(err, "918273"), "the PIN is in the message: %s", err);
+				ck_assert_ptr_null(c);
+			}
+		}
 		ck_assert_int_eq(keyd_conf_parse("t.conf", srcpin, strlen(srcpin), &c, err, sizeof(err)), 0);
 		ck_assert_str_eq(c->ids[0].key_uri, "pkcs11:object=k");
 		ck_assert_str_eq(c->ids[0].pin_file, "/etc/p");

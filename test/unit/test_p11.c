@@ -152,6 +152,8 @@ START_TEST(test_uri_strip)
 	strip_ok("pkcs11:a?b?c&pin-value=1", "pkcs11:a?b?c", NULL);
 
 	ck_assert_int_eq(p11_uri_strip_pin("file:/x", &uri, &source), -EINVAL);
+	ck_assert_int_eq(p11_uri_strip_pin("pkcs11:token=a; pin-value=1", &uri, &source), -EINVAL);
+	ck_assert_int_eq(p11_uri_strip_pin("pkcs11:token=a?pin-value\x7f=1", &uri, &source), -EINVAL);
 	ck_assert_int_eq(p11_uri_strip_pin("pkcs11:token=a?pin-source=relative", &uri, &source), -EINVAL);
 	ck_assert_int_eq(p11_uri_strip_pin("pkcs11:token=a?pin-source=https://h/p", &uri, &source), -EINVAL);
 	ck_assert_int_eq(p11_uri_strip_pin("pkcs11:?pin-source=/a&pin-source=/b", &uri, &source), -EINVAL);
@@ -555,6 +557,11 @@ START_TEST(test_pin_add_misspelt_uri)
 	ck_assert_int_eq(p11_uri_check(good, err, sizeof(err)), 0);
 	ck_assert_int_eq(p11_uri_check("pkcs11:token=a?module-path=/x.so&pin-source=/p", err, sizeof(err)), 0);
 	ck_assert_int_eq(p11_uri_check("pkcs11:token=a?modul-path=/x.so", err, sizeof(err)), -EINVAL);
+	/* The message names the attribute, never the URI (it may hold a PIN). */
+	ck_assert_int_eq(p11_uri_check("pkcs11:token=a;typ=private?pin-value=918273", err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "'typ'") && !strstr(err, "918273"), "%s", err);
+	ck_assert_int_eq(p11_uri_check("pkcs11:token=a;id=%zz?pin-value=918273", err, sizeof(err)), -EINVAL);
+	ck_assert_msg(!strstr(err, "918273"), "%s", err);
 	free(pin);
 	free(good);
 }
