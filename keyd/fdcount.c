@@ -3,9 +3,22 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 
 #include "keyd/fdcount.h"
+
+static atomic_uint short_workers;
+
+void fds_short_set_workers(unsigned n_workers)
+{
+	short_workers = n_workers;
+}
+
+unsigned fds_short_margin(void)
+{
+	return FDS_SHORT_MARGIN + FDS_SHORT_PER_WORKER * short_workers;
+}
 
 int fds_open(void)
 {
@@ -45,5 +58,5 @@ int fds_short(unsigned long long *used, unsigned long long *limit)
 		return 0;
 	}
 	*used = (unsigned long long)n;
-	return *used + FDS_SHORT_MARGIN >= *limit;
+	return *used + fds_short_margin() >= *limit;
 }

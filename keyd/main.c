@@ -29,6 +29,7 @@
 #include "keyd/admission.h"
 #include "keyd/check.h"
 #include "keyd/dane.h"
+#include "keyd/fdcount.h"
 #include "keyd/ocsp_fetch.h"
 #include "keyd/reeval.h"
 #include "keyd/control.h"
@@ -392,6 +393,7 @@ static int start_workers(struct keyd *k, int *started)
 	int r;
 
 	k->n_workers = k->conf->workers;
+	fds_short_set_workers(k->n_workers);
 	k->workers = calloc(k->n_workers, sizeof(*k->workers));
 	if (!k->workers)
 		return -ENOMEM;

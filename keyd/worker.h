@@ -28,6 +28,7 @@ struct worker_key {
 	/* The last signature failed while the process was out of descriptors
 	 * (fdcount.h): the key is kept, the handshake fails with EMFILE. */
 	int fd_short;
+	unsigned fd_short_run; /* such failures in a row, at most FDS_SHORT_RUN_MAX */
 	unsigned long long fd_open, fd_limit; /* what fds_short() saw then */
 	struct stats *stats;        /* where signer.c counts: worker `worker`, identity `id` */
 	unsigned worker;

@@ -14,6 +14,9 @@
 #    descriptors are free the import says "no such token present" and the
 #    daemon re-initialises the module then: handshakes succeed again within
 #    a few seconds;
+#  - four signatures in a row during a shortage: the fourth is taken for
+#    a token failure all the same (the key is opened again), so that a
+#    shortage that lasts cannot hide a token that died;
 #  - the daemon stays up and serves again once descriptors are free.
 # One worker, so that every handshake meets the same key object.
 . "${top_srcdir:-.}/test/lib/tk.sh"
@@ -80,6 +83,23 @@ done
 [ -n "$ok" ] || tk_fail "no handshake succeeded within $(($(tk_ms) - t0)) ms after the descriptors were free"
 tk_expect_line "$TK_TMP/open-after-$i.out" "hello open-after-$i"
 tk_log "served again after $(($(tk_ms) - t0)) ms ($i attempts)"
+
+tk_log "four signatures in a row without descriptors: the fourth is a token failure"
+# A shortage that lasts must not hide a token that died: after three
+# failures in a row put down to it, the next one counts (FDS_SHORT_RUN_MAX).
+tk_mark
+tk_fault_set "exhaust_fds=sign" "exhaust_ms=200"
+# Each handshake after the last one's descriptors came back, so that
+# only its signature meets the shortage.
+for i in 1 2 3; do
+	hs_fails "run-$i" '^ERROR errno=EMFILE .*so the key is kept: '
+	tk_wait_until 10 "$TK_DAEMON_PID" released || tk_fail "run-$i: the descriptors were not given back"
+done
+hs_fails run-4 '^ERROR errno=ENOTRECOVERABLE '
+tk_fault_set "exhaust_fds=none"
+tk_wait_until 10 "$TK_DAEMON_PID" released || tk_fail "the descriptors were not given back"
+hs_ok run-after
+tk_log_expect 'failed a signature .*re-opening it'
 
 tk_daemon_alive
 tk_legit_check after

@@ -255,7 +255,8 @@ START_TEST(fds_short_near_the_limit)
 	ck_assert_uint_eq(used, (unsigned long long)n);
 	ck_assert_uint_eq(fds_limit(), (unsigned long long)n + 64);
 
-	/* Only the margin left. */
+	/* Only the margin left (no workers set: the base margin). */
+	ck_assert_uint_eq(fds_short_margin(), FDS_SHORT_MARGIN);
 	rl.rlim_cur = (rlim_t)n + FDS_SHORT_MARGIN;
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	ck_assert_int_eq(fds_short(&used, &limit), 1);
@@ -265,6 +266,18 @@ START_TEST(fds_short_near_the_limit)
 	rl.rlim_cur = (rlim_t)n + FDS_SHORT_MARGIN + 1;
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	ck_assert_int_eq(fds_short(&used, &limit), 0);
+	/* With 16 workers the margin grows by what their signatures hold:
+	 * the same limit is short now, and so is one 36 above the count. */
+	fds_short_set_workers(16);
+	ck_assert_uint_eq(fds_short_margin(), FDS_SHORT_MARGIN + 16 * FDS_SHORT_PER_WORKER);
+	ck_assert_int_eq(fds_short(&used, &limit), 1);
+	rl.rlim_cur = (rlim_t)n + fds_short_margin();
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_eq(fds_short(&used, &limit), 1);
+	rl.rlim_cur = (rlim_t)n + fds_short_margin() + 1;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_eq(fds_short(&used, &limit), 0);
+	fds_short_set_workers(0);
 
 	/* None left. */
 	while (n_held < 64 && (fd = fcntl(base, F_DUPFD_CLOEXEC, 0)) >= 0)
