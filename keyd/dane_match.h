@@ -47,10 +47,11 @@ struct dane_answer {
 /* Build an answer.  status: what the resolver said; rdata/rdlen: the
  * RRset's records (NULL-terminated array as libunbound gives it, may be
  * NULL) for DANE_SECURE_RECORDS, ignored otherwise; why: a reason for the
- * non-secure statuses, may be NULL.  Records with a usage other than
- * DANE-TA(2)/DANE-EE(3), an unknown selector or matching type, a digest of
- * the wrong length, or over DANE_MAX_RDATA are unusable (RFC 7671 4.1) and
- * dropped; a secure RRset with none left becomes DANE_SECURE_NONE.
+ * non-secure statuses, may be NULL.  Records with an unknown usage (over
+ * DANE-EE(3)), selector or matching type, a digest of the wrong length, or
+ * over DANE_MAX_RDATA are unusable (RFC 7671 4.1) and dropped; PKIX-TA(0)
+ * and PKIX-EE(1) are kept, and match only with PKIX validation as well
+ * (dane_chain_check()); a secure RRset with none left becomes DANE_SECURE_NONE.
  * Returns 0 and *ret_answer (one reference), or -ENOMEM. */
 int dane_answer_new(enum dane_status status, char *const *rdata, const int *rdlen, unsigned ttl_s,
 		    const char *why, struct dane_answer **ret_answer);
