@@ -30,21 +30,21 @@ static void account(struct worker_key *wk, long long t0, int r)
 	wk->sign_us += us;
 	stats_sign_record(wk->stats, wk->worker, wk->id, us, r >= 0);
 	wk->fd_short = 0;
-	if (r >= 0)
+	if (r >= 0) {
 		wk->fd_short_run = 0;
-	if (r < 0) {
-		/* A module that could not open its own files for want of a
-		 * descriptor answers with a generic error (SoftHSM: it opens and
-		 * locks two token files per signature): the token and the key
-		 * are fine, so keep them (no re-import, no module reset) and let
-		 * the handshake say what happened. */
-		if (wk->fd_short_run < FDS_SHORT_RUN_MAX && fds_short(&wk->fd_open, &wk->fd_limit)) {
-			wk->fd_short = 1;
-			wk->fd_short_run++;
-		} else {
-			wk->failed = 1;
-			wk->fd_short_run = 0;
-		}
+		return;
+	}
+	/* A module that could not open its own files for want of a
+	 * descriptor answers with a generic error (SoftHSM: it opens and
+	 * locks two token files per signature): the token and the key are
+	 * fine, so keep them (no re-import, no module reset) and let the
+	 * handshake say what happened. */
+	if (wk->fd_short_run < FDS_SHORT_RUN_MAX && fds_short(&wk->fd_open, &wk->fd_limit)) {
+		wk->fd_short = 1;
+		wk->fd_short_run++;
+	} else {
+		wk->failed = 1;
+		wk->fd_short_run = 0;
 	}
 }
 

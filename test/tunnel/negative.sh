@@ -127,36 +127,31 @@ tk_log "case 8: the remote truncates the stream"
 HOSTILE=$top_builddir/test/fault/hostile
 [ -x "$HOSTILE" ] || tk_fail "$HOSTILE not built"
 tk_daemon_start "$TK_FX/tlskeyd.conf" || tk_fail "daemon did not start again"
-tk_tt_backend be8 --count 1
-tk_tunnel t8 --mode server --myname server.example.test --backend "127.0.0.1:$TT_BACKEND_PORT"
-T8=$TT_PID
-timeout 30 "$HOSTILE" peer truncate "127.0.0.1:$TT_PORT" --cert "$TK_FX/peer-user.pem" \
-	--key "$TK_FX/peer-user.key" --ca "$TK_FX/ca.pem" >"$TK_TMP/p8.out" 2>&1 || true
-rc=0
-tk_wait_pid "$TT_BACKEND_PID" 20 || rc=$?
-tk_log "case 8: peer: $(tr '\n' ' ' <"$TK_TMP/p8.out"); backend exit $rc: $(tr '\n' ' ' <"$TK_TMP/be8.err")"
-tk_expect_line "$TK_TMP/be8.out" "hello"
-[ "$rc" = 1 ] || tk_fail "case 8: backend exit $rc, want 1 (a read error)"
-tk_expect_grep "$TK_TMP/be8.err" "^tt-backend: read: Connection reset by peer"
-tk_tunnel_wait_log t8 "conn=1 remote=127\.0\.0\.1:[0-9]+ peer=bob@example\.test .* end=reset errno=ECONNRESET"
-tk_tunnel_stop t8 "$T8"
+# truncated NAME ERE: a tunnel in front of a backend that must read
+# ECONNRESET after the data; the hostile peer sends "hello" and cuts the
+# TLS stream; the tunnel's line for it must match ERE.
+truncated() {
+	local name=$1 ere=$2 t rc=0
+	tk_tt_backend "be-$name" --count 1
+	tk_tunnel "t-$name" --mode server --myname server.example.test --backend "127.0.0.1:$TT_BACKEND_PORT"
+	t=$TT_PID
+	timeout 30 "$HOSTILE" peer truncate "127.0.0.1:$TT_PORT" --cert "$TK_FX/peer-user.pem" \
+		--key "$TK_FX/peer-user.key" --ca "$TK_FX/ca.pem" >"$TK_TMP/p-$name.out" 2>&1 || true
+	tk_wait_pid "$TT_BACKEND_PID" 20 || rc=$?
+	tk_log "$name: peer: $(tr '\n' ' ' <"$TK_TMP/p-$name.out"); backend exit $rc: $(tr '\n' ' ' <"$TK_TMP/be-$name.err")"
+	tk_expect_line "$TK_TMP/be-$name.out" "hello"
+	[ "$rc" = 1 ] || tk_fail "$name: backend exit $rc, want 1 (a read error, not EOF)"
+	tk_expect_grep "$TK_TMP/be-$name.err" "^tt-backend: read: Connection reset by peer"
+	tk_tunnel_wait_log "t-$name" "$ere"
+	tk_tunnel_stop "t-$name" "$t"
+}
+truncated case-8 "conn=1 remote=127\.0\.0\.1:[0-9]+ peer=bob@example\.test .* end=reset errno=ECONNRESET"
 # A UNIX protected descriptor: the truncation reads as EOF there.
 tk_log "case 8b: the same with protected-socket = unix"
 tk_daemon_stop
 tk_conf unix protected-socket=unix
 tk_daemon_start "$TK_TMP/unix.conf" || tk_fail "daemon did not start with protected-socket = unix"
-tk_tt_backend be8b --count 1
-tk_tunnel t8b --mode server --myname server.example.test --backend "127.0.0.1:$TT_BACKEND_PORT"
-T8B=$TT_PID
-timeout 30 "$HOSTILE" peer truncate "127.0.0.1:$TT_PORT" --cert "$TK_FX/peer-user.pem" \
-	--key "$TK_FX/peer-user.key" --ca "$TK_FX/ca.pem" >"$TK_TMP/p8b.out" 2>&1 || true
-rc=0
-tk_wait_pid "$TT_BACKEND_PID" 20 || rc=$?
-tk_expect_line "$TK_TMP/be8b.out" "hello"
-[ "$rc" = 1 ] || tk_fail "case 8b: backend exit $rc, want 1 (a read error, not EOF)"
-tk_expect_grep "$TK_TMP/be8b.err" "^tt-backend: read: Connection reset by peer"
-tk_tunnel_wait_log t8b "conn=1 .* peer=bob@example\.test .* end=reset errno=ECONNRESET reason=\"the TLS stream was cut"
-tk_tunnel_stop t8b "$T8B"
+truncated case-8b "conn=1 .* peer=bob@example\.test .* end=reset errno=ECONNRESET reason=\"the TLS stream was cut"
 tk_daemon_stop
 tk_daemon_start "$TK_FX/tlskeyd.conf" || tk_fail "daemon did not start again"
 

@@ -83,17 +83,12 @@ static void ep_close(struct tunnel *t, struct tunnel_ep *ep, int reset)
 	ep->fd = -1;
 }
 
-/* End a connection: the one log line, close both sides (closing the
- * protected descriptor makes tlskeyd send close_notify; after an error both
- * sides are reset instead, and tlskeyd ends the peer's connection without
- * close_notify), and move it to the dead list.  `err` is a positive errno
- * or 0; `why` is the daemon's explanation or NULL. */
+/* Contract in conn.h; so is tunnel_conn_end_sides(). */
 void tunnel_conn_end(struct tunnel_conn *c, const char *end, int err, const char *why)
 {
 	tunnel_conn_end_sides(c, end, err, why, err != 0, err != 0);
 }
 
-/* tunnel_conn_end() with each side's close chosen: reset_tls, reset_plain. */
 void tunnel_conn_end_sides(struct tunnel_conn *c, const char *end, int err, const char *why, int reset_tls,
 			   int reset_plain)
 {

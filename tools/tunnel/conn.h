@@ -62,10 +62,12 @@ struct tunnel_conn {
 	int src_counted;
 };
 
-
-/* End the connection: its one log line, both sides closed (reset after an
- * error), moved to the dead list (freed by tunnel_conn_reap()).  `err` is
- * a positive errno or 0, `why` the daemon's explanation or NULL.
+/* End the connection: its one log line, both sides closed, moved to the
+ * dead list (freed by tunnel_conn_reap()).  Closing the protected
+ * descriptor makes tlskeyd send close_notify; after an error both sides
+ * are reset instead (a TCP reset; tlskeyd then ends the peer's connection
+ * without close_notify).  `err` is a positive errno or 0, `why` the
+ * daemon's explanation or NULL.
  * Idempotent: a connection already ended stays as it was. */
 void tunnel_conn_end(struct tunnel_conn *c, const char *end, int err, const char *why);
 
