@@ -46,6 +46,21 @@ udp_serv() {
 	tk_fail "gnutls-serv --udp ($name) did not start"
 }
 
+# udp_serv_done NAME N: wait (bounded) until gnutls-serv NAME has ended N
+# sessions.  It serves one session at a time and, until the previous one
+# has ended, takes the next client's datagrams for strays and drops them;
+# the daemon sends close_notify only after the app has gone, so without
+# this the next case could race the previous one's end.
+udp_serv_done() {
+	local name=$1 n=$2
+	udp_serv_ended() {
+		[ "$(cat "$TK_TMP/$name.out" "$TK_TMP/$name.err" 2>/dev/null |
+			grep -c -E '^EOF$|^Error in (recv|handshake)')" -ge "$n" ]
+	}
+	tk_wait_until 10 "$UDP_PID" udp_serv_ended ||
+		tk_fail "gnutls-serv $name has not ended its session $n"
+}
+
 # dgram_lens FILE: the DGRAM lengths tk-app logged, space separated.
 dgram_lens() {
 	sed -n 's/^DGRAM len=//p' "$1" | tr '\n' ' ' | sed 's/ $//'
@@ -65,6 +80,7 @@ tk_same "$TK_TMP/dgrams" "$TK_TMP/c1.out"
 # (gnutls-serv requires and verifies the client certificate, so the app
 # did present alice's; its own output is block-buffered in UDP mode.)
 # The RSA user key over DTLS as well.
+udp_serv_done srv-peer 1
 cp "$TK_TMP/dgrams" "$TK_TMP/c2.in"
 tk_ok c2 client --udp --connect "127.0.0.1:$UDP_PORT" --myname carol@example.test \
 	--sni peer.example.test
@@ -72,11 +88,13 @@ tk_same "$TK_TMP/dgrams" "$TK_TMP/c2.out"
 # Session controls over DTLS 1.2: no KeyUpdate there (EOPNOTSUPP), while
 # the exporter works (RFC 5705 covers DTLS).
 tk_log "case c3: tlskey_control and the exporter on DTLS"
+udp_serv_done srv-peer 2
 cp "$TK_TMP/dgrams" "$TK_TMP/c3.in"
 tk_app c3 client --udp --connect "127.0.0.1:$UDP_PORT" --myname alice@example.test \
 	--sni peer.example.test --export EXPERIMENTAL-dtls --ctl key-update || true
 tk_expect_grep "$TK_TMP/c3.err" '^EXPORT=[0-9A-F]{64}$'
 tk_expect_grep "$TK_TMP/c3.err" '^CTL-ERROR errno=EOPNOTSUPP .*TLS 1.3'
+udp_serv_done srv-peer 3
 tk_err c-wrong-name EKEYREJECTED client --udp --connect "127.0.0.1:$UDP_PORT" \
 	--myname alice@example.test --sni other.example.test
 kill "$UDP_PID" 2>/dev/null || true
