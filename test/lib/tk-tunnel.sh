@@ -49,6 +49,8 @@ tk_tunnel() {
 	portarg=(--port-file "$pf")
 	case " $* " in *" --listen "* | *" --config "*) listen=() ;; esac
 	case " $* " in *" --listen unix:"*) portarg=() ;; esac
+	# (A UNIX listener from a --config file: no port file either.)
+	[ -n "${TT_NO_PORT_FILE:-}" ] && portarg=()
 	# Not under timeout(1): it forwards SIGTERM and then sends SIGCONT to
 	# the process group, which under LeakSanitizer can resume the exiting
 	# tunnel in the middle of the leak check's ptrace stop and hang it.

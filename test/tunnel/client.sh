@@ -47,6 +47,29 @@ tk_tunnel_wait_log t2 "conn=1 remote=unix peer=peer\.example\.test local=carol@e
 tk_tunnel_stop t2 "$T2"
 # The socket is removed at exit.
 [ ! -e "$TK_TMP/plain.sock" ] || tk_fail "UNIX listener not removed at exit"
+# A SIGHUP that spells the same UNIX path another way opens the new
+# listener there before the old one closes: closing the old one must not
+# remove the new one's socket file.
+tk_log "case 2b: SIGHUP, the UNIX listener's path spelled another way"
+CONF=$TK_TMP/t2b.conf
+cat >"$CONF" <<EOC
+mode = client
+listen = unix:$TK_TMP/r.sock
+connect = 127.0.0.1:$TK_PORT
+myname = carol@example.test
+sni = peer.example.test
+EOC
+TT_NO_PORT_FILE=1 tk_tunnel t2b --config "$CONF"
+T2B=$TT_PID
+[ -S "$TK_TMP/r.sock" ] || tk_fail "no UNIX listener at $TK_TMP/r.sock"
+sed -i "s|^listen = .*|listen = unix:$TK_TMP/./r.sock|" "$CONF"
+kill -HUP "$T2B"
+tk_tunnel_wait_log t2b "^tlskey-tunnel: SIGHUP: configuration reloaded, new listener \\(0 connections kept\\)\$"
+[ -S "$TK_TMP/r.sock" ] || tk_fail "the reload removed the new listener's socket $TK_TMP/r.sock"
+send s2b "unix:$TK_TMP/r.sock" t2b
+tk_tunnel_wait_log t2b "conn=1 remote=unix peer=peer\.example\.test local=carol@example\.test rx=$want tx=$want .* end=eof\$"
+tk_tunnel_stop t2b "$T2B"
+[ ! -e "$TK_TMP/r.sock" ] || tk_fail "UNIX listener not removed at exit (after the reload)"
 kill "$SRV" 2>/dev/null || true
 tk_wait_pid "$SRV" 5 || true
 

@@ -102,8 +102,10 @@ static int write_port_file(const char *path, int fd, char *err, size_t errlen)
 	return tk_file_replace(path, text, (size_t)n, err, errlen);
 }
 
-/* Create the listening socket.  Returns the fd or a negative errno (logged). */
-static int listen_open(const struct tunnel_conf *conf)
+/* Create the listening socket.  Returns the fd or a negative errno (logged).
+ * For a UNIX listener *st gets the socket file just bound (st_ino 0 if it
+ * cannot be read back). */
+static int listen_open(const struct tunnel_conf *conf, struct stat *bound)
 {
 	const struct tunnel_addr *a = &conf->listen;
 	int fd, one = 1, zero = 0, r;
@@ -133,6 +135,10 @@ static int listen_open(const struct tunnel_conf *conf)
 		(void)close(fd);
 		return r;
 	}
+	memset(bound, 0, sizeof(*bound));
+	if (a->ss.ss_family == AF_UNIX &&
+	    lstat(((const struct sockaddr_un *)&a->ss)->sun_path, bound) < 0)
+		memset(bound, 0, sizeof(*bound));
 	if (conf->port_file[0]) {
 		char err[512] = "";
 
@@ -155,8 +161,28 @@ static void listen_close(struct tunnel *t)
 	(void)tunnel_ep_set(t, &t->listen_ep, 0);
 	(void)close(t->listen_ep.fd);
 	t->listen_ep.fd = -1;
-	if (a->ss.ss_family == AF_UNIX)
-		(void)unlink(((const struct sockaddr_un *)&a->ss)->sun_path);
+	if (a->ss.ss_family == AF_UNIX && t->listen_path_ours) {
+		const char *path = ((const struct sockaddr_un *)&a->ss)->sun_path;
+		struct stat st;
+
+		/* Only the file this listener bound: the same path spelled
+		 * another way by a SIGHUP names the new listener's socket by
+		 * now, and another program may have put its own there. */
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == t->listen_dev &&
+		    st.st_ino == t->listen_ino)
+			(void)unlink(path);
+	}
+	t->listen_path_ours = 0;
+}
+
+/* Take fd (from listen_open(), with the socket file it bound) as the
+ * listener. */
+static void listen_set(struct tunnel *t, int fd, const struct stat *bound)
+{
+	t->listen_ep.fd = fd;
+	t->listen_dev = bound->st_dev;
+	t->listen_ino = bound->st_ino;
+	t->listen_path_ours = bound->st_ino != 0;
 }
 
 /* Accept what is waiting, up to max-conns.  Returns a pause deadline
@@ -339,6 +365,7 @@ static void on_reload(struct tunnel *t)
 {
 	struct tunnel_conf *fresh = calloc(1, sizeof(*fresh));
 	struct tunnel_conf *old = (struct tunnel_conf *)t->conf;
+	struct stat bound;
 	int fd = -1, r;
 
 	if (!fresh) {
@@ -358,7 +385,7 @@ static void on_reload(struct tunnel *t)
 		return;
 	}
 	if (!same_addr(&fresh->listen, &old->listen)) {
-		fd = listen_open(fresh);
+		fd = listen_open(fresh, &bound);
 		if (fd < 0) {
 			tunnel_log("SIGHUP: keeping the previous configuration: cannot listen on %s",
 				   fresh->listen.text);
@@ -366,7 +393,7 @@ static void on_reload(struct tunnel *t)
 			return;
 		}
 		listen_close(t); /* still the old address: its UNIX path goes */
-		t->listen_ep.fd = fd;
+		listen_set(t, fd, &bound);
 	}
 	t->conf = fresh;
 	conf_destroy(old);
@@ -503,9 +530,14 @@ int main(int argc, char **argv)
 		tunnel_log("signalfd/epoll: %s", strerror(errno));
 		goto out;
 	}
-	t.listen_ep.fd = listen_open(conf);
-	if (t.listen_ep.fd < 0)
-		goto out;
+	{
+		struct stat bound;
+		int fd = listen_open(conf, &bound);
+
+		if (fd < 0)
+			goto out;
+		listen_set(&t, fd, &bound);
+	}
 	if ((r = tunnel_ep_set(&t, &t.signal_ep, EPOLLIN)) < 0 ||
 	    (r = tunnel_ep_set(&t, &t.listen_ep, EPOLLIN)) < 0) {
 		tunnel_log("epoll_ctl: %s", strerror(-r));

@@ -225,6 +225,11 @@ struct tunnel {
 	const struct tunnel_conf *conf;
 	int epfd;
 	struct tunnel_ep listen_ep; /* fd -1 once closed at shutdown */
+	/* A UNIX listener's socket file as bound (st_dev, st_ino): closing the
+	 * listener removes the path only while it still names that file. */
+	dev_t listen_dev;
+	ino_t listen_ino;
+	int listen_path_ours;
 	struct tunnel_ep signal_ep;
 	int stopping;               /* SIGTERM seen */
 	unsigned nconns;            /* in every state, --exec children included */
