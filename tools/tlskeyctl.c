@@ -118,7 +118,7 @@ static void usage(FILE *f)
 		"                           show which rule decides a request\n"
 		"  reload                   make the running daemon re-read its configuration\n"
 		"  upgrade                  start the daemon's binary anew without dropping sessions\n"
-		"  keys                     show each identity's token, key, certificate and status\n"
+		"  keys [--timeout S]       show each identity's token, key, certificate and status\n"
 		"  status [--json]          the running daemon's counters, sessions and identities\n"
 		"  metrics [--http]         the same as Prometheus metrics (--http: answer one\n"
 		"                           HTTP request on stdin, for tlskeyd-metrics.socket)\n"

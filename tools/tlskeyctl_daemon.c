@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,24 +419,94 @@ static int show_key(const struct keyd_identity *id)
 	return 0;
 }
 
+/* The deadline of "keys": a hung token (a remote one whose link is down, a
+ * module stuck in C_Login or C_Sign) must not hang the command.  The
+ * message is made before the alarm is armed; the handler only writes it
+ * and exits (PINs read so far go with the process, which cannot dump). */
+static char keys_deadline_msg[512];
+static size_t keys_deadline_len;
+
+static void keys_deadline_hit(int sig)
+{
+	(void)sig;
+	(void)!write(STDERR_FILENO, keys_deadline_msg, keys_deadline_len);
+	_exit(CTL_EXIT_FAIL);
+}
+
+/* Arm the deadline for one step on the token (what names it). */
+static void keys_deadline_arm(unsigned secs, const char *what)
+{
+	int n;
+
+	if (!secs)
+		return;
+	(void)fflush(stdout); /* what was printed so far stays printed */
+	n = snprintf(keys_deadline_msg, sizeof(keys_deadline_msg),
+		     "tlskeyctl: keys: %s: no answer from the token within %u s (a hung token or "
+		     "PKCS#11 module); giving up (--timeout)\n",
+		     what, secs);
+	keys_deadline_len = n < 0 ? 0 : (size_t)n >= sizeof(keys_deadline_msg) ? sizeof(keys_deadline_msg) - 1
+										 : (size_t)n;
+	(void)alarm(secs);
+}
+
 int ctl_keys(struct ctl *ctl, int argc, char **argv)
 {
 	static const char usage_text[] =
-		"Usage: tlskeyctl [-c CONFIG] keys\n"
+		"Usage: tlskeyctl [-c CONFIG] keys [--timeout SECONDS]\n"
 		"For each identity in the configuration: its key URI, token and key type,\n"
 		"its certificate's subject and expiry, and whether the key is present and\n"
 		"usable right now (a login and a test signature on the token), and the\n"
 		"certificate the running daemon serves for it (which differs from the\n"
 		"file until a reload).  Needs the\n"
 		"PIN files, so usually root.  Exit status 1 if any identity is not usable\n"
-		"or its certificate cannot be loaded or is not valid now.\n";
+		"or its certificate cannot be loaded or is not valid now.\n"
+		"  --timeout SECONDS  give up (exit 1) when the token does not answer\n"
+		"                     within SECONDS: loading the module, then each\n"
+		"                     identity's probe (default 30, 0 = wait forever)\n";
+	static const struct option opts[] = { { "help", no_argument, NULL, 'h' },
+					      { "timeout", required_argument, NULL, 't' },
+					      { NULL, 0, NULL, 0 } };
 	const struct keyd_conf *conf;
 	struct served_list served = { 0 };
+	struct sigaction sa;
 	char err[512] = "";
-	int r = ctl_only_help(argc, argv, usage_text, 0), bad = 0, have_served;
+	unsigned timeout_s = 30;
+	int r, opt, bad = 0, have_served;
 
-	if (r >= 0)
-		return r;
+	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		char *end;
+		unsigned long v;
+
+		switch (opt) {
+		case 'h':
+			(void)fputs(usage_text, stdout);
+			return CTL_EXIT_OK;
+		case 't':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v > 3600) {
+				ctl_err("--timeout: expected whole seconds, 0 to 3600: %s", optarg);
+				return CTL_EXIT_USAGE;
+			}
+			timeout_s = (unsigned)v;
+			break;
+		default:
+			(void)fputs(usage_text, stderr);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (argc > optind) {
+		(void)fputs(usage_text, stderr);
+		return CTL_EXIT_USAGE;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = keys_deadline_hit;
+	(void)sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0) {
+		ctl_err("sigaction: %s", strerror(errno));
+		return CTL_EXIT_FAIL;
+	}
 	/* PINs are read into our memory from here on: like the daemon, no
 	 * core dump and no ptrace by other processes of our uid. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
@@ -448,7 +519,9 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 		(void)printf("%s: no identities configured\n", ctl->conf_path);
 		return CTL_EXIT_OK;
 	}
+	keys_deadline_arm(timeout_s, "loading the PKCS#11 module");
 	r = p11_init(conf->module_path, err, sizeof(err));
+	(void)alarm(0);
 	if (r < 0) {
 		ctl_err("PKCS#11: %s", err);
 		if (geteuid() != 0)
@@ -464,6 +537,8 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 		const struct keyd_identity *id = &conf->ids[i];
 
 		(void)printf("%s%s (%s:%u)\n", i ? "\n" : "", id->name, ctl->conf_path, id->line);
+		/* The key's probe, and a certificate or chain on the token. */
+		keys_deadline_arm(timeout_s, id->name);
 		if (show_key(id) < 0)
 			bad++;
 		if (show_cert(id) < 0)
@@ -471,13 +546,16 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 		ctl_ocsp_show(conf, id);
 		if (have_served)
 			show_served(&served, id);
+		(void)alarm(0);
 	}
 	for (size_t i = 0; i < served.n; i++)
 		if (!served.v[i].seen)
 			(void)printf("\n%s\n  %-12s by the running daemon, but not in %s (tlskeyctl reload removes it)\n",
 				     served.v[i].name, "served:", ctl->conf_path);
 	served_free(&served);
+	keys_deadline_arm(timeout_s, "closing the PKCS#11 module");
 	p11_done();
+	(void)alarm(0);
 	if (bad && geteuid() != 0)
 		ctl_err("not root: PIN files are usually readable by root only");
 	return bad ? CTL_EXIT_FAIL : CTL_EXIT_OK;

@@ -2,7 +2,8 @@
 # tlskeyctl keys against the SoftHSM fixture (no daemon needed): every
 # identity usable, with token, key type, subject and expiry; an identity
 # whose key is missing, whose PIN is wrong or whose certificate expired
-# makes it exit 1 and says which.  And tlskeyctl reload without a daemon.
+# makes it exit 1 and says which; a token that does not answer makes it
+# give up at --timeout.  And tlskeyctl reload without a daemon.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need_root "reads the token's PIN file as the daemon does"
 tk_setup --no-daemon
@@ -44,6 +45,27 @@ tk_expect_grep "$TK_TMP/keys-expired.out" '^  expires: *2020-12-31 23:59:59 UTC 
 
 tk_ctl_expect 1 keys-noconf -c "$TK_TMP/missing.conf" keys
 tk_expect_grep "$TK_TMP/keys-noconf.err" "missing.conf"
+
+# ---- a token that does not answer: --timeout ends the wait -----------------
+# libfaultp11 in front of the token: first without faults (the control),
+# then 20 s before each signature; tk_ctl gives up at 30 s (exit 124).
+export FAULTP11_MODULE=$TK_MODULE FAULTP11_CONTROL=$TK_TMP/faultp11.ctl
+tk_fault_conf "" >"$TK_TMP/hung.conf"
+tk_fault_set "fail=none"
+tk_ctl_expect 0 keys-fault -c "$TK_TMP/hung.conf" keys --timeout 10
+[ "$(grep -c '^  status: *usable' "$TK_TMP/keys-fault.out")" = 4 ] || tk_fail "keys-fault: want 4 usable keys"
+tk_log "case keys-hung: 20 s per signature, --timeout 2"
+tk_fault_set "delay_ms=20000"
+t0=$(date +%s)
+tk_ctl_expect 1 keys-hung -c "$TK_TMP/hung.conf" keys --timeout 2
+took=$(($(date +%s) - t0))
+tk_expect_grep "$TK_TMP/keys-hung.err" '^tlskeyctl: keys: [a-z.@]+: no answer from the token within 2 s '
+# What came before the deadline was printed (stdout flushed first).
+tk_expect_grep "$TK_TMP/keys-hung.out" '^[a-z.@]+ \(.*/hung\.conf:[0-9]+\)$'
+[ "$took" -le 12 ] || tk_fail "keys --timeout 2 took $took s"
+tk_ctl_expect 2 keys-badtimeout -c "$TK_TMP/hung.conf" keys --timeout 2x
+tk_expect_grep "$TK_TMP/keys-badtimeout.err" 'timeout: expected whole seconds'
+tk_fault_set "fail=none"
 
 # ---- reload without a daemon: exit 1, naming the socket ------------------------
 tk_ctl_expect 1 reload-nodaemon -s "$TK_TMP/none.sock" reload
