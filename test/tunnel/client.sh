@@ -47,9 +47,9 @@ tk_tunnel_wait_log t2 "conn=1 remote=unix peer=peer\.example\.test local=carol@e
 tk_tunnel_stop t2 "$T2"
 # The socket is removed at exit.
 [ ! -e "$TK_TMP/plain.sock" ] || tk_fail "UNIX listener not removed at exit"
-# A SIGHUP that spells the same UNIX path another way opens the new
-# listener there before the old one closes: closing the old one must not
-# remove the new one's socket file.
+# A SIGHUP that spells the same UNIX path another way names the socket
+# file the listener bound: the tunnel keeps that listener (binding anew
+# would first remove the file clients connect to), and must not remove it.
 tk_log "case 2b: SIGHUP, the UNIX listener's path spelled another way"
 CONF=$TK_TMP/t2b.conf
 cat >"$CONF" <<EOC
@@ -62,14 +62,46 @@ EOC
 TT_NO_PORT_FILE=1 tk_tunnel t2b --config "$CONF"
 T2B=$TT_PID
 [ -S "$TK_TMP/r.sock" ] || tk_fail "no UNIX listener at $TK_TMP/r.sock"
+ino=$(stat -c %i "$TK_TMP/r.sock")
 sed -i "s|^listen = .*|listen = unix:$TK_TMP/./r.sock|" "$CONF"
 kill -HUP "$T2B"
-tk_tunnel_wait_log t2b "^tlskey-tunnel: SIGHUP: configuration reloaded, new listener \\(0 connections kept\\)\$"
-[ -S "$TK_TMP/r.sock" ] || tk_fail "the reload removed the new listener's socket $TK_TMP/r.sock"
+tk_tunnel_wait_log t2b "^tlskey-tunnel: SIGHUP: configuration reloaded \\(0 connections kept\\)\$"
+[ -S "$TK_TMP/r.sock" ] || tk_fail "the reload removed the listener's socket $TK_TMP/r.sock"
+[ "$(stat -c %i "$TK_TMP/r.sock")" = "$ino" ] ||
+	tk_fail "the reload bound a new socket file for the same listener"
 send s2b "unix:$TK_TMP/r.sock" t2b
 tk_tunnel_wait_log t2b "conn=1 remote=unix peer=peer\.example\.test local=carol@example\.test rx=$want tx=$want .* end=eof\$"
+
+# case 2c: a socket someone still listens on is not a stale one: a second
+# tunnel at that path does not start, and the first keeps serving.
+tk_log "case 2c: a live UNIX listener at the path is left alone"
+rc=0
+timeout 20 "$TT_TUNNEL" --mode client --listen "unix:$TK_TMP/r.sock" --connect "127.0.0.1:$TK_PORT" \
+	--myname carol@example.test --sni peer.example.test </dev/null >/dev/null 2>"$TK_TMP/t2c.log" || rc=$?
+[ "$rc" = 1 ] || { cat "$TK_TMP/t2c.log" >&2; tk_fail "second tunnel on a live UNIX socket: exit $rc, want 1"; }
+tk_expect_grep "$TK_TMP/t2c.log" "cannot listen on unix:$TK_TMP/r\.sock: Address already in use"
+[ "$(stat -c %i "$TK_TMP/r.sock")" = "$ino" ] || tk_fail "the second tunnel replaced the live socket"
+send s2c "unix:$TK_TMP/r.sock" t2b
+# (conn=2 was the second tunnel's probe: a connect, closed at once.)
+tk_tunnel_wait_log t2b "conn=2 remote=unix peer=peer\.example\.test local=carol@example\.test rx=0 tx=0 .* end=eof\$"
+tk_tunnel_wait_log t2b "conn=3 remote=unix peer=peer\.example\.test local=carol@example\.test rx=$want tx=$want .* end=eof\$"
 tk_tunnel_stop t2b "$T2B"
 [ ! -e "$TK_TMP/r.sock" ] || tk_fail "UNIX listener not removed at exit (after the reload)"
+
+# case 2d: the socket of a tunnel that died (SIGKILL: no cleanup) is stale
+# and is replaced by the next one.
+tk_log "case 2d: a stale UNIX socket is replaced"
+tk_tunnel t2d --mode client --listen "unix:$TK_TMP/r.sock" --connect "127.0.0.1:$TK_PORT" \
+	--myname carol@example.test --sni peer.example.test
+kill -KILL "$TT_PID"
+tk_wait_pid "$TT_PID" 10 || true
+[ -S "$TK_TMP/r.sock" ] || tk_fail "SIGKILL left no socket: the stale case is not tested"
+tk_tunnel t2e --mode client --listen "unix:$TK_TMP/r.sock" --connect "127.0.0.1:$TK_PORT" \
+	--myname carol@example.test --sni peer.example.test
+T2E=$TT_PID
+send s2e "unix:$TK_TMP/r.sock" t2e
+tk_tunnel_wait_log t2e "conn=1 remote=unix peer=peer\.example\.test local=carol@example\.test rx=$want tx=$want .* end=eof\$"
+tk_tunnel_stop t2e "$T2E"
 kill "$SRV" 2>/dev/null || true
 tk_wait_pid "$SRV" 5 || true
 

@@ -102,6 +102,21 @@ static int write_port_file(const char *path, int fd, char *err, size_t errlen)
 	return tk_file_replace(path, text, (size_t)n, err, errlen);
 }
 
+/* True if nothing listens on the UNIX socket file at ss any more: a
+ * connect() to it is refused.  A live listener (even one whose backlog
+ * is full: EAGAIN) or a file we may not connect to is not stale. */
+static int unix_path_stale(const struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), r, e;
+
+	if (fd < 0)
+		return 0;
+	r = connect(fd, (const struct sockaddr *)ss, len);
+	e = errno;
+	(void)close(fd);
+	return r < 0 && e == ECONNREFUSED;
+}
+
 /* Create the listening socket.  Returns the fd or a negative errno (logged).
  * For a UNIX listener *st gets the socket file just bound (st_ino 0 if it
  * cannot be read back). */
@@ -120,8 +135,10 @@ static int listen_open(const struct tunnel_conf *conf, struct stat *bound)
 		const char *path = ((const struct sockaddr_un *)&a->ss)->sun_path;
 		struct stat st;
 
-		/* A stale socket from an earlier run; never remove anything else. */
-		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		/* A stale socket from an earlier run goes; one that still has a
+		 * listener (another tunnel, another program) stays, and bind()
+		 * below then fails with EADDRINUSE; never remove anything else. */
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unix_path_stale(&a->ss, a->len))
 			(void)unlink(path);
 	} else {
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -354,6 +371,21 @@ static void conf_destroy(struct tunnel_conf *c)
 	free(c);
 }
 
+/* True if a names, by another spelling (dir/./sock, a symlinked
+ * directory), the socket file the current listener bound: the listener
+ * is kept as it is, since binding anew would first have to remove the
+ * file clients are connecting to. */
+static int same_unix_listener(const struct tunnel *t, const struct tunnel_addr *a)
+{
+	struct stat st;
+
+	if (a->ss.ss_family != AF_UNIX || t->conf->listen.ss.ss_family != AF_UNIX ||
+	    t->listen_ep.fd < 0 || !t->listen_path_ours)
+		return 0;
+	return lstat(((const struct sockaddr_un *)&a->ss)->sun_path, &st) == 0 &&
+	       S_ISSOCK(st.st_mode) && st.st_dev == t->listen_dev && st.st_ino == t->listen_ino;
+}
+
 /* SIGHUP: parse the same command line again (and with it the --config
  * file) and apply the result, all or nothing.  A new listen address gets
  * its listener before the old one closes, so that no client is refused in
@@ -384,7 +416,7 @@ static void on_reload(struct tunnel *t)
 		conf_destroy(fresh);
 		return;
 	}
-	if (!same_addr(&fresh->listen, &old->listen)) {
+	if (!same_addr(&fresh->listen, &old->listen) && !same_unix_listener(t, &fresh->listen)) {
 		fd = listen_open(fresh, &bound);
 		if (fd < 0) {
 			tunnel_log("SIGHUP: keeping the previous configuration: cannot listen on %s",
