@@ -420,33 +420,43 @@ static int show_key(const struct keyd_identity *id)
 }
 
 /* The deadline of "keys": a hung token (a remote one whose link is down, a
- * module stuck in C_Login or C_Sign) must not hang the command.  The
- * message is made before the alarm is armed; the handler only writes it
- * and exits (PINs read so far go with the process, which cannot dump). */
-static char keys_deadline_msg[512];
-static size_t keys_deadline_len;
+ * module stuck in C_Login or C_Sign) must not hang the command.  Every
+ * step's message is made before the first alarm is armed, and arming a
+ * step only stores its index: the handler, which may run on a module's
+ * own thread, only writes one of them and exits (PINs read so far go with
+ * the process, which cannot dump). */
+#define KEYS_MSG_MAX 512
+static char (*keys_deadline_msgs)[KEYS_MSG_MAX];
+static size_t *keys_deadline_lens;
+static volatile sig_atomic_t keys_deadline_step;
 
 static void keys_deadline_hit(int sig)
 {
+	sig_atomic_t i = keys_deadline_step;
+
 	(void)sig;
-	(void)!write(STDERR_FILENO, keys_deadline_msg, keys_deadline_len);
+	(void)!write(STDERR_FILENO, keys_deadline_msgs[i], keys_deadline_lens[i]);
 	_exit(CTL_EXIT_FAIL);
 }
 
-/* Arm the deadline for one step on the token (what names it). */
-static void keys_deadline_arm(unsigned secs, const char *what)
+/* Make the message of step i (what names it). */
+static void keys_deadline_set(size_t i, unsigned secs, const char *what)
 {
-	int n;
+	int n = snprintf(keys_deadline_msgs[i], KEYS_MSG_MAX,
+			 "tlskeyctl: keys: %s: not done within %u s (the token or PKCS#11 module "
+			 "does not answer?); giving up (--timeout)\n",
+			 what, secs);
 
+	keys_deadline_lens[i] = n < 0 ? 0 : (size_t)n >= KEYS_MSG_MAX ? KEYS_MSG_MAX - 1 : (size_t)n;
+}
+
+/* Arm the deadline for step i, whose message keys_deadline_set() made. */
+static void keys_deadline_arm(unsigned secs, size_t i)
+{
 	if (!secs)
 		return;
 	(void)fflush(stdout); /* what was printed so far stays printed */
-	n = snprintf(keys_deadline_msg, sizeof(keys_deadline_msg),
-		     "tlskeyctl: keys: %s: no answer from the token within %u s (a hung token or "
-		     "PKCS#11 module); giving up (--timeout)\n",
-		     what, secs);
-	keys_deadline_len = n < 0 ? 0 : (size_t)n >= sizeof(keys_deadline_msg) ? sizeof(keys_deadline_msg) - 1
-										 : (size_t)n;
+	keys_deadline_step = (sig_atomic_t)i;
 	(void)alarm(secs);
 }
 
@@ -461,9 +471,10 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 		"file until a reload).  Needs the\n"
 		"PIN files, so usually root.  Exit status 1 if any identity is not usable\n"
 		"or its certificate cannot be loaded or is not valid now.\n"
-		"  --timeout SECONDS  give up (exit 1) when the token does not answer\n"
-		"                     within SECONDS: loading the module, then each\n"
-		"                     identity's probe (default 30, 0 = wait forever)\n";
+		"  --timeout SECONDS  give up (exit 1) when a step is not done within\n"
+		"                     SECONDS: loading the module, each identity,\n"
+		"                     closing the module (default 30, 0 to 3600,\n"
+		"                     0 = wait forever)\n";
 	static const struct option opts[] = { { "help", no_argument, NULL, 'h' },
 					      { "timeout", required_argument, NULL, 't' },
 					      { NULL, 0, NULL, 0 } };
@@ -500,6 +511,8 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 		(void)fputs(usage_text, stderr);
 		return CTL_EXIT_USAGE;
 	}
+	/* Line by line: a deadline's _exit() keeps what was printed. */
+	(void)setvbuf(stdout, NULL, _IOLBF, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = keys_deadline_hit;
 	(void)sigemptyset(&sa.sa_mask);
@@ -519,7 +532,21 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 		(void)printf("%s: no identities configured\n", ctl->conf_path);
 		return CTL_EXIT_OK;
 	}
-	keys_deadline_arm(timeout_s, "loading the PKCS#11 module");
+	/* Steps: 0 loading the module, 1..n_ids the identities, n_ids + 1
+	 * closing the module.  Freed by the exit. */
+	if (timeout_s) {
+		keys_deadline_msgs = calloc(conf->n_ids + 2, sizeof(*keys_deadline_msgs));
+		keys_deadline_lens = calloc(conf->n_ids + 2, sizeof(*keys_deadline_lens));
+		if (!keys_deadline_msgs || !keys_deadline_lens) {
+			ctl_err("out of memory");
+			return CTL_EXIT_FAIL;
+		}
+		keys_deadline_set(0, timeout_s, "loading the PKCS#11 module");
+		for (size_t i = 0; i < conf->n_ids; i++)
+			keys_deadline_set(i + 1, timeout_s, conf->ids[i].name);
+		keys_deadline_set(conf->n_ids + 1, timeout_s, "closing the PKCS#11 module");
+	}
+	keys_deadline_arm(timeout_s, 0);
 	r = p11_init(conf->module_path, err, sizeof(err));
 	(void)alarm(0);
 	if (r < 0) {
@@ -538,7 +565,7 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 
 		(void)printf("%s%s (%s:%u)\n", i ? "\n" : "", id->name, ctl->conf_path, id->line);
 		/* The key's probe, and a certificate or chain on the token. */
-		keys_deadline_arm(timeout_s, id->name);
+		keys_deadline_arm(timeout_s, i + 1);
 		if (show_key(id) < 0)
 			bad++;
 		if (show_cert(id) < 0)
@@ -553,7 +580,7 @@ int ctl_keys(struct ctl *ctl, int argc, char **argv)
 			(void)printf("\n%s\n  %-12s by the running daemon, but not in %s (tlskeyctl reload removes it)\n",
 				     served.v[i].name, "served:", ctl->conf_path);
 	served_free(&served);
-	keys_deadline_arm(timeout_s, "closing the PKCS#11 module");
+	keys_deadline_arm(timeout_s, conf->n_ids + 1);
 	p11_done();
 	(void)alarm(0);
 	if (bad && geteuid() != 0)
