@@ -55,7 +55,7 @@ udp_serv_done() {
 	local name=$1 n=$2
 	udp_serv_ended() {
 		[ "$(cat "$TK_TMP/$name.out" "$TK_TMP/$name.err" 2>/dev/null |
-			grep -c -E '^EOF$|^Error in (recv|handshake)')" -ge "$n" ]
+			grep -c -E '^EOF$|^Error in (recv|send|handshake)')" -ge "$n" ]
 	}
 	tk_wait_until 10 "$UDP_PID" udp_serv_ended ||
 		tk_fail "gnutls-serv $name has not ended its session $n"
