@@ -42,6 +42,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/process.c keyd/process.h \
 	keyd/quota.c keyd/quota.h \
 	keyd/registry.c keyd/registry.h \
+	keyd/resolve.c keyd/resolve.h \
 	keyd/sessctl.c keyd/sessctl.h \
 	keyd/wcmd.c keyd/wcmd.h \
 	keyd/keyupdate.c keyd/keyupdate.h \

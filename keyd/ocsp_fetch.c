@@ -278,7 +278,7 @@ int ocsp_fetcher_new(unsigned cache_size, int notify_fd, struct ocsp_fetcher **r
 }
 
 /* XXX: a thread in the middle of a question finishes it first: stopping
- * waits up to ocsp-timeout (getaddrinfo() aside). */
+ * waits up to ocsp-timeout (the name lookup included: keyd/resolve.c). */
 void ocsp_fetcher_stop(struct ocsp_fetcher *f)
 {
 	if (!f)

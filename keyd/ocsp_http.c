@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "keyd/ocsp.h"
 #include "keyd/ocsp_http.h"
+#include "keyd/resolve.h"
 
 #define HTTP_HEAD_MAX 8192
 
@@ -77,17 +78,19 @@ static int wait_fd(int fd, short events, unsigned long long deadline)
 	return r < 0 ? -errno : r == 0 ? -ETIMEDOUT : 0;
 }
 
-static int http_connect(const struct http_url *u, unsigned long long deadline, int *ret_fd)
+/* Connect to the responder; a name lookup that fails or runs out of time
+ * says why in rwhy. */
+static int http_connect(const struct http_url *u, unsigned long long deadline, int *ret_fd,
+			char *rwhy, size_t rwhylen)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
-	int fd = -1, r = -EHOSTUNREACH;
+	int fd = -1, r;
 
-	/* XXX: getaddrinfo() has no timeout of its own: in tlskeyctl the
-	 * timer unit's TimeoutStartSec bounds the whole run; in the daemon
-	 * only the fetch thread waits (ocsp_fetch.c), the worker's handshake
-	 * timer still ends the connection. */
-	if (getaddrinfo(u->host, u->port, &hints, &res) != 0)
-		return -EHOSTUNREACH;
+	/* getaddrinfo() alone would wait as long as the resolver does. */
+	r = tk_resolve(u->host, u->port, &hints, deadline, &res, rwhy, rwhylen);
+	if (r < 0)
+		return r;
+	r = -EHOSTUNREACH;
 	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
 		int err = 0;
 		socklen_t el = sizeof(err);
@@ -173,6 +176,7 @@ int ocsp_http_post(const char *url, const gnutls_datum_t *req, unsigned long lon
 	struct http_url u;
 	char head[1024], *buf, *body;
 	size_t got = 0, max = OCSP_MAX_RESPONSE + HTTP_HEAD_MAX;
+	char rwhy[128] = "";
 	int fd = -1, r, n;
 
 	r = url_parse(url, &u);
@@ -186,7 +190,7 @@ int ocsp_http_post(const char *url, const gnutls_datum_t *req, unsigned long lon
 	buf = malloc(max);
 	if (!buf)
 		return -ENOMEM;
-	r = http_connect(&u, deadline, &fd);
+	r = http_connect(&u, deadline, &fd, rwhy, sizeof(rwhy));
 	if (r == 0)
 		r = send_all(fd, head, (size_t)n, deadline);
 	if (r == 0)
@@ -195,6 +199,10 @@ int ocsp_http_post(const char *url, const gnutls_datum_t *req, unsigned long lon
 		r = recv_all(fd, buf, max - 1, &got, deadline);
 	if (fd >= 0)
 		(void)close(fd);
+	if (r < 0 && rwhy[0]) {
+		tk_errf(err, len, "responder %s: looking up %s: %s", url, u.host, rwhy);
+		goto out;
+	}
 	if (r < 0) {
 		tk_errf(err, len, "responder %s: %s", url,
 			r == -EFBIG ? "answer too large" : strerror(-r));

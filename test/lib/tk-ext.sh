@@ -313,12 +313,15 @@ tk_held_cli() {
 # tk_netns_enter "$@": run this test again (once; its arguments passed on)
 # in a network namespace of its own, a user namespace too when not root,
 # and bring lo up there: for peers that bind every interface (gnutls-serv,
-# openssl ocsp).  Call it before tk_setup.
+# openssl ocsp).  Call it before tk_setup.  With TK_NETNS_MOUNT=1 a mount
+# namespace of its own too (private mounts: for bind-mounting test files
+# over /etc/resolv.conf, /etc/hosts, say, seen by this test alone).
 tk_netns_enter() {
 	if [ "${TK_NETNS:-}" != 1 ]; then
-		local u=-n
-		[ "$(id -u)" = 0 ] || u=-rn
-		TK_NETNS=1 exec unshare $u -- "${BASH:-bash}" "$0" "$@"
+		local u=n
+		[ "${TK_NETNS_MOUNT:-}" = 1 ] && u=nm
+		[ "$(id -u)" = 0 ] || u=r$u
+		TK_NETNS=1 exec unshare -$u -- "${BASH:-bash}" "$0" "$@"
 	fi
 	ip link set lo up || tk_fail "cannot bring lo up in the test's network namespace"
 }
