@@ -434,7 +434,8 @@ static enum conn_status finish(struct conn *c)
 		return handshake_fail(c, EACCES, "%s", why);
 	if (c->peer[0] && !(q->msg.flags & TLSKEY_FLAG_NO_CACHE_WRITE) &&
 	    !(q->msg.flags & TLSKEY_FLAG_SKIP_AUTHORIZATION)) {
-		struct vcache_value v;
+		struct vcache_value v = { .pinned = (uint8_t)(c->pinned != 0),
+					  .dane_usage = (uint8_t)c->dane_usage };
 
 		(void)snprintf(v.peer, sizeof(v.peer), "%s", c->peer);
 		(void)snprintf(v.mapped_user, sizeof(v.mapped_user), "%s", c->mapped_user);

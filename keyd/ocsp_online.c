@@ -14,6 +14,7 @@
 #include <gnutls/ocsp.h>
 
 #include "common/util.h"
+#include "keyd/dane_match.h"
 #include "keyd/gen.h"
 #include "keyd/log.h"
 #include "keyd/ocsp_fetch.h"
@@ -67,7 +68,26 @@ static int verdict(struct conn *c, int v, const uint8_t key[32], const char *fro
 	return 0;
 }
 
-/* The issuer of certs[0]: certs[1] if it issued it, else an anchor. */
+/* 1 if is signed leaf (dates aside: the chain's were checked).  A name
+ * match is not enough: the peer may append a certificate of its own with
+ * the issuer's name, which the chain's validation passes over but whose
+ * key would then check a forged OCSP answer. */
+static int signed_by(gnutls_x509_crt_t leaf, gnutls_x509_crt_t is)
+{
+	unsigned status = 0;
+
+	if (!gnutls_x509_crt_check_issuer(leaf, is))
+		return 0;
+	if (gnutls_x509_crt_verify(leaf, &is, 1,
+				   GNUTLS_VERIFY_DISABLE_TIME_CHECKS |
+					   GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS,
+				   &status) < 0)
+		return 0;
+	return status == 0;
+}
+
+/* The issuer of certs[0]: certs[1] if it signed it, else an anchor that
+ * did. */
 static int issuer_of(const struct conn *c, const gnutls_datum_t *certs, unsigned n,
 		     gnutls_x509_crt_t leaf, gnutls_x509_crt_t *ret)
 {
@@ -77,15 +97,20 @@ static int issuer_of(const struct conn *c, const gnutls_datum_t *certs, unsigned
 		if (gnutls_x509_crt_init(&is) < 0)
 			return -ENOMEM;
 		if (gnutls_x509_crt_import(is, &certs[1], GNUTLS_X509_FMT_DER) == 0 &&
-		    gnutls_x509_crt_check_issuer(leaf, is)) {
+		    signed_by(leaf, is)) {
 			*ret = is;
 			return 0;
 		}
 		gnutls_x509_crt_deinit(is);
+		is = NULL;
 	}
 	if (gnutls_certificate_get_issuer(gen_trust_of(c->req.gen, c->req.id_index)->cred, leaf, &is,
 					  GNUTLS_TL_GET_COPY) < 0)
 		return -ENOENT;
+	if (!signed_by(leaf, is)) {
+		gnutls_x509_crt_deinit(is);
+		return -ENOENT;
+	}
 	*ret = is;
 	return 0;
 }
@@ -111,7 +136,7 @@ static int job_make(struct conn *c, struct ocsp_job **ret, const char **why)
 	*why = "the certificate names no http:// OCSP responder (AIA)";
 	if (ocsp_aia_url(j->leaf, j->url, sizeof(j->url)) < 0 || strncasecmp(j->url, "http://", 7))
 		goto out;
-	*why = "the certificate's issuer is not known";
+	*why = "the certificate's issuer is not known (neither the next certificate of the chain nor an anchor signed it)";
 	if (issuer_of(c, certs, n, j->leaf, &j->issuer) < 0)
 		goto out;
 	r = -ENOMEM;
@@ -142,8 +167,12 @@ int ocsp_online_start(struct conn *c, const char *detail, char *note, size_t len
 	int r, v;
 
 	note[0] = '\0';
-	/* Off, no certificate, a pin (no CA), or a valid staple: nothing to ask. */
+	/* Off, no certificate, a pin or a DANE-TA/EE match (no CA vouched for
+	 * the chain, so neither its AIA nor its issuer is to be trusted; RFC
+	 * 7671 section 5.1: revocation does not apply to DANE-EE), or a valid
+	 * staple: nothing to ask. */
 	if (online_mode(c) == KEYD_OCSP_ONLINE_OFF || !c->tls || c->pinned ||
+	    c->dane_usage >= DANE_USAGE_TA + 1 ||
 	    !gnutls_certificate_get_peers(c->tls, &(unsigned){ 0 }) ||
 	    gnutls_ocsp_status_request_is_checked(c->tls, 0))
 		return 0;

@@ -139,6 +139,8 @@ int trust_peer_verify(struct conn *c)
 	if (!(q->msg.flags & TLSKEY_FLAG_NO_CACHE_READ) &&
 	    vcache_get(c->req.gen->vcache, c->cache_key, &v) == 0) {
 		c->cache_hit = 1;
+		c->pinned = v.pinned;
+		c->dane_usage = v.dane_usage;
 		(void)snprintf(c->peer, sizeof(c->peer), "%s", v.peer);
 		(void)snprintf(c->mapped_user, sizeof(c->mapped_user), "%s", v.mapped_user);
 		keyd_log(LOG_DEBUG, "validation cache hit: myname=%s peer=%s", q->msg.myname, v.peer);

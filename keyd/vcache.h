@@ -20,6 +20,11 @@ struct vcache;
 struct vcache_value {
 	char peer[TK_ID_MAX + 1];
 	char mapped_user[TK_SHORT_MAX + 1];
+	/* How the chain was accepted, which decides what else is asked
+	 * (online OCSP asks nobody about a pinned or a DANE-TA/EE peer):
+	 * conn's pinned and dane_usage. */
+	uint8_t pinned;
+	uint8_t dane_usage;
 };
 
 /* slots == 0 or ttl_s == 0 disables the cache (every lookup misses). */

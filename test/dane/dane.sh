@@ -31,6 +31,12 @@
 #             the leaf's path: refused; pkix-self: 1 1 1 matching a
 #             self-signed server: refused, PKIX validation is still required
 #   ttl       a TLSA record with TTL 2: asked again once it expired
+#   ocsp-*    peer-ocsp-online = hard: a DANE-EE peer (twice: the second
+#             from the validation cache) and a DANE-TA one connect with
+#             nobody asked (no CA vouched for their AIA or issuer, RFC 7671
+#             5.1; without the check hard refused them: no responder), a
+#             PKIX-EE one is still asked (its certificate names none:
+#             refused, ocsp-unavailable)
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl
 tk_dns_need
@@ -196,6 +202,20 @@ sleep 3 # the record's TTL (2 s) must pass: time itself is what is tested
 ok ttl-again "$P_EE" short.example.test
 n=$(grep -c "TLSA query _$P_EE._tcp.short.example.test" "$TK_TMP/tlskeyd.log" || true)
 [ "$n" = 2 ] || tk_fail "ttl: $n queries for a record whose TTL expired, not 2"
+
+cp "$TK_TMP/dane.conf" "$TK_TMP/dane-ocsp.conf"
+sed -i '0,/^\[/s//peer-ocsp-online = hard\n[/' "$TK_TMP/dane-ocsp.conf"
+grep -q '^peer-ocsp-online = hard$' "$TK_TMP/dane-ocsp.conf" || tk_fail "dane-ocsp.conf"
+tk_daemon_start "$TK_TMP/dane-ocsp.conf" || tk_fail "tlskeyd refused dane-ocsp.conf"
+ok_as ocsp-ee "$P_EE" ee.example.test DANE-EE
+tk_no_log "OCSP" || tk_fail "ocsp-ee: a DANE-EE peer was asked about"
+tk_mark
+ok ocsp-ee-cached "$P_EE" ee.example.test
+tk_wait_log "validation cache hit: myname=alice@example.test" || tk_fail "ocsp-ee-cached: no cache hit"
+tk_no_log "OCSP" || tk_fail "ocsp-ee-cached: a DANE-EE peer was asked about"
+ok_as ocsp-ta "$P_TA" ta.example.test DANE-TA
+tk_no_log "OCSP" || tk_fail "ocsp-ta: a DANE-TA peer was asked about"
+bad ocsp-pkix-ee "$P_PX" pkix.example.test "reason=ocsp-unavailable .*names no http:// OCSP responder"
 
 tk_daemon_alive
 tk_pass

@@ -72,12 +72,19 @@ START_TEST(hit_and_miss)
 	ck_assert_int_eq(get_marked(vc, k1, &out), 0);
 	ck_assert_str_eq(out.peer, "bob@example.test");
 	ck_assert_str_eq(out.mapped_user, "u");
+	ck_assert_int_eq(out.pinned, 0);
+	ck_assert_int_eq(out.dane_usage, 0);
 	expect_miss(vc, k2);
-	/* A second put on the same key replaces the value. */
+	/* A second put on the same key replaces the value, how the chain
+	 * was accepted included (online OCSP asks by it). */
 	in = value_of("carol@example.test");
+	in.pinned = 1;
+	in.dane_usage = 4;
 	vcache_put(vc, k1, &in);
 	ck_assert_int_eq(get_marked(vc, k1, &out), 0);
 	ck_assert_str_eq(out.peer, "carol@example.test");
+	ck_assert_int_eq(out.pinned, 1);
+	ck_assert_int_eq(out.dane_usage, 4);
 	vcache_free(vc);
 }
 END_TEST
