@@ -29,7 +29,8 @@ struct entry {
 	int used;
 	uint8_t key[32];
 	int verdict;
-	time_t expires;
+	time_t expires;            /* new connections take the verdict until then */
+	time_t retry_at;           /* a refresh for live sessions is due then */
 	unsigned live;             /* sessions holding it */
 	int refreshing;
 	unsigned long long last_ms; /* for the LRU choice */
@@ -149,6 +150,7 @@ static void cache_put(struct ocsp_fetcher *f, struct ocsp_job *j, time_t next)
 	memcpy(e->key, j->key, 32);
 	e->verdict = j->verdict;
 	e->expires = next < cap ? next : cap;
+	e->retry_at = e->expires;
 	e->last_ms = tk_now_ms();
 }
 
@@ -189,7 +191,7 @@ static int refresh_one(struct ocsp_fetcher *f)
 
 	for (unsigned i = 0; !e && i < f->n_cache; i++)
 		if (f->cache[i].used && f->cache[i].live && !f->cache[i].refreshing &&
-		    f->cache[i].expires <= now)
+		    f->cache[i].retry_at <= now)
 			e = &f->cache[i];
 	if (!e)
 		return 0;
@@ -201,16 +203,19 @@ static int refresh_one(struct ocsp_fetcher *f)
 	e->refreshing = 0;
 	now = time(NULL);
 	if (v == OCSP_V_FAILED) {
-		/* The old verdict stands until a responder says otherwise. */
+		/* The old verdict stands for the sessions that hold it until a
+		 * responder says otherwise; a new connection no longer takes it
+		 * (expires stays: the response's nextUpdate has passed). */
 		keyd_log(LOG_WARNING, "OCSP: refresh from %s failed (%s); asking again in %u s",
 			 e->src->url, why, OCSP_RETRY_S);
-		e->expires = now + OCSP_RETRY_S;
+		e->retry_at = now + OCSP_RETRY_S;
 		return 1;
 	}
 	if (v == OCSP_V_REVOKED && e->verdict != OCSP_V_REVOKED)
 		turned_revoked(f, e);
 	e->verdict = v;
 	e->expires = next < now + (time_t)e->src->max_ttl_s ? next : now + (time_t)e->src->max_ttl_s;
+	e->retry_at = e->expires;
 	return 1;
 }
 

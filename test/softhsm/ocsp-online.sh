@@ -18,7 +18,10 @@
 # (ocsp-max-ttl = 2), the fetch thread asks again, and that session ends
 # with end=revoked while the other keeps relaying; under reevaluate = log
 # it is noted and kept.  ocsp-cache-size = 1: a second certificate evicts
-# the first, which is asked about again.
+# the first, which is asked about again.  Expired: the responder stopped,
+# the live session's refresh fails and the session keeps its verdict, but a
+# new connection with the same certificate is refused (hard), not served
+# the expired verdict.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need openssl ip unshare gnutls-cli certtool
 tk_netns_enter "$@"
@@ -246,4 +249,27 @@ client small-good-again small ok good
 tk_wait_log "OCSP: asked $url: good" || tk_fail "small: the evicted entry was not asked for again"
 tk_wait_log "event=established .*ocsp=good\"" || tk_fail "small: no fresh ocsp=good"
 responder_stop
+
+tk_log "expired: a failed refresh keeps the verdict for the live session, not for new connections"
+tk_ocsp_responder_start "$O" "$ocsp_port"
+tk_conf stale "peer-ocsp-online=hard" "ocsp-max-ttl=2" "reevaluate=end"
+tk_daemon_start "$TK_TMP/stale.conf"
+tk_mark
+tk_live_open dave3 "$O/dave.pem" "$O/dave.key"
+tk_wait_log "event=established .*peer=dave@example.test.*ocsp=good" || tk_fail "dave3: no ocsp=good"
+responder_stop
+tk_mark
+tk_wait_log "OCSP: refresh from $url failed" 10 || tk_fail "expired: the refresh did not fail"
+# The same certificate on a new connection: the verdict expired (ocsp-max-ttl
+# = 2 stands for nextUpdate), the responder is down: hard refuses.
+tk_app_server dave4 --myname server.example.test --echo
+timeout 20 gnutls-cli --port "$TK_PORT" --x509cafile "$TK_FX/ca.pem" --x509certfile "$O/dave.pem" \
+	--x509keyfile "$O/dave.key" --verify-hostname server.example.test \
+	--sni-hostname server.example.test 127.0.0.1 </dev/null >"$O/dave4.cli.out" 2>&1 || true
+tk_wait_log "event=handshake-failed .*peer=dave@example.test.*reason=ocsp-unavailable" 5 ||
+	tk_fail "expired: a new connection took the expired verdict"
+tk_no_log "ocsp=good \\(cached\\)" || tk_fail "expired: served from the cache after nextUpdate"
+tk_wait_pid "$TK_SERVER_PID" 10 || true
+tk_live_relays dave3 "dave3 relays on its verdict while the responder is down"
+tk_live_close dave3
 tk_done
