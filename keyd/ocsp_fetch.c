@@ -4,9 +4,12 @@
  * ocsp-max-ttl), and asks again about entries that live sessions rely on
  * when they expire, so that a status can turn to revoked while a session
  * lives (reeval.c then ends it).  OCSP_FETCH_THREADS threads share the
- * queue, so that one silent responder does not hold up every other
- * question.  Only these threads insert or evict, and an entry being
- * refreshed keeps its request and certificates (e->src), which the
+ * queue, and at most OCSP_PER_ORIGIN of them ask one responder at a time,
+ * so that a silent responder (or a peer that names one in many
+ * certificates) does not hold up every other question; a question asked
+ * again while it is queued or being asked joins it (followers) rather than
+ * taking another thread.  Only these threads insert or evict, and an entry
+ * being refreshed keeps its request and certificates (e->src), which the
  * refreshing thread reads without the lock. */
 #include "config.h"
 
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <time.h>
 
@@ -37,8 +41,19 @@ struct entry {
 	struct ocsp_job *src;      /* url, request, certificates (thread only) */
 };
 
+struct ocsp_fetcher;
+
+/* A fetch thread and what it asks now (NULL: nothing), a job of the
+ * queue or an entry's src being refreshed (then refresh is set). */
+struct fetch_slot {
+	struct ocsp_fetcher *f;
+	struct ocsp_job *busy;
+	int refresh;
+};
+
 struct ocsp_fetcher {
 	pthread_t thread[OCSP_FETCH_THREADS];
+	struct fetch_slot slot[OCSP_FETCH_THREADS];
 	unsigned n_started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -56,6 +71,13 @@ void ocsp_job_free(struct ocsp_job *j)
 {
 	if (!j)
 		return;
+	while (j->followers) {
+		struct ocsp_job *x = j->followers;
+
+		j->followers = x->next;
+		x->next = NULL;
+		ocsp_job_free(x);
+	}
 	gnutls_free(j->req.data);
 	if (j->leaf)
 		gnutls_x509_crt_deinit(j->leaf);
@@ -86,6 +108,33 @@ static struct entry *find(struct ocsp_fetcher *f, const uint8_t key[32])
 		if (f->cache[i].used && !memcmp(f->cache[i].key, key, 32))
 			return &f->cache[i];
 	return NULL;
+}
+
+/* The length of url's scheme://host[:port] (job_make checked http://). */
+static size_t origin_len(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = p ? p + 3 : url;
+	return (size_t)(p - url) + strcspn(p, "/?#");
+}
+
+static int same_origin(const char *a, const char *b)
+{
+	size_t n = origin_len(a);
+
+	return n == origin_len(b) && !strncasecmp(a, b, n);
+}
+
+/* How many threads ask url's responder now (lock held). */
+static unsigned origin_busy(const struct ocsp_fetcher *f, const char *url)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < f->n_started; i++)
+		if (f->slot[i].busy && same_origin(f->slot[i].busy->url, url))
+			n++;
+	return n;
 }
 
 /* A slot for a new entry: a free one, else the least recently used one
@@ -130,6 +179,7 @@ static void cache_put(struct ocsp_fetcher *f, struct ocsp_job *j, time_t next)
 		return;
 	*src = *j;
 	src->next = NULL;
+	src->followers = NULL; /* they stay j's */
 	src->w = NULL;
 	j->req = (gnutls_datum_t){ NULL, 0 };
 	j->leaf = j->issuer = NULL;
@@ -154,8 +204,23 @@ static void cache_put(struct ocsp_fetcher *f, struct ocsp_job *j, time_t next)
 	e->last_ms = tk_now_ms();
 }
 
-static void answer(struct ocsp_fetcher *f, struct ocsp_job *j)
+/* j goes back to the worker it names. */
+static void deliver(struct ocsp_job *j)
 {
+	/* The worker outlives this thread (ocsp_fetcher_stop comes first). */
+	pthread_mutex_lock(&j->w->lock);
+	j->next = j->w->ocsp_done;
+	j->w->ocsp_done = j;
+	pthread_mutex_unlock(&j->w->lock);
+	(void)eventfd_write(j->w->wakefd, 1);
+}
+
+/* Ask j's question (s->busy is j; lock not held), then hand the answer to
+ * j's worker and to those of its followers. */
+static void answer(struct fetch_slot *s, struct ocsp_job *j)
+{
+	struct ocsp_fetcher *f = s->f;
+	struct ocsp_job *fl;
 	time_t next = 0;
 
 	if (tk_now_ms() >= j->deadline_ms) {
@@ -170,19 +235,28 @@ static void answer(struct ocsp_fetcher *f, struct ocsp_job *j)
 	pthread_mutex_lock(&f->lock);
 	if (j->verdict != OCSP_V_FAILED) /* failures are not cached */
 		cache_put(f, j, next);
+	fl = j->followers;
+	j->followers = NULL;
+	s->busy = NULL;
+	pthread_cond_broadcast(&f->cond); /* a place at this responder is free */
 	pthread_mutex_unlock(&f->lock);
-	/* The worker outlives this thread (ocsp_fetcher_stop comes first). */
-	pthread_mutex_lock(&j->w->lock);
-	j->next = j->w->ocsp_done;
-	j->w->ocsp_done = j;
-	pthread_mutex_unlock(&j->w->lock);
-	(void)eventfd_write(j->w->wakefd, 1);
+	while (fl) {
+		struct ocsp_job *x = fl;
+
+		fl = x->next;
+		x->verdict = j->verdict;
+		memcpy(x->why, j->why, sizeof(x->why));
+		deliver(x);
+	}
+	deliver(j);
 }
 
-/* Ask again about one expired entry a live session holds (lock held on
- * entry and exit, dropped while asking).  1 if one was refreshed. */
-static int refresh_one(struct ocsp_fetcher *f)
+/* Ask again about one expired entry a live session holds, whose
+ * responder has a place free (lock held on entry and exit, dropped while
+ * asking).  1 if one was refreshed. */
+static int refresh_one(struct fetch_slot *s)
 {
+	struct ocsp_fetcher *f = s->f;
 	time_t now = time(NULL), next = 0;
 	struct entry *e = NULL;
 	struct ocsp_job *src;
@@ -191,15 +265,21 @@ static int refresh_one(struct ocsp_fetcher *f)
 
 	for (unsigned i = 0; !e && i < f->n_cache; i++)
 		if (f->cache[i].used && f->cache[i].live && !f->cache[i].refreshing &&
-		    f->cache[i].retry_at <= now)
+		    f->cache[i].retry_at <= now &&
+		    origin_busy(f, f->cache[i].src->url) < OCSP_PER_ORIGIN)
 			e = &f->cache[i];
 	if (!e)
 		return 0;
 	e->refreshing = 1;
 	src = e->src; /* neither replaced nor evicted while refreshing */
+	s->busy = src;
+	s->refresh = 1;
 	pthread_mutex_unlock(&f->lock);
 	v = ask(src, tk_now_ms() + src->timeout_ms, &next, why, sizeof(why));
 	pthread_mutex_lock(&f->lock);
+	s->busy = NULL;
+	s->refresh = 0;
+	pthread_cond_broadcast(&f->cond);
 	e->refreshing = 0;
 	now = time(NULL);
 	if (v == OCSP_V_FAILED) {
@@ -219,35 +299,83 @@ static int refresh_one(struct ocsp_fetcher *f)
 	return 1;
 }
 
+/* The first queued job whose responder has a place free, or whose time
+ * is up (answered at once), taken off the queue (lock held); else NULL
+ * and *wake: the earliest deadline among those left (0: none). */
+static struct ocsp_job *take(struct ocsp_fetcher *f, unsigned long long *wake)
+{
+	unsigned long long now = tk_now_ms();
+	struct ocsp_job **pp, *j, *prev = NULL;
+
+	*wake = 0;
+	for (pp = &f->queue; (j = *pp); prev = j, pp = &j->next) {
+		if (j->deadline_ms <= now || origin_busy(f, j->url) < OCSP_PER_ORIGIN) {
+			*pp = j->next;
+			if (f->tail == j)
+				f->tail = prev;
+			f->queued--;
+			j->next = NULL;
+			return j;
+		}
+		if (!*wake || j->deadline_ms < *wake)
+			*wake = j->deadline_ms;
+	}
+	return NULL;
+}
+
+/* The queued or running question with key, to join (lock held). */
+static struct ocsp_job *leader(struct ocsp_fetcher *f, const uint8_t key[32])
+{
+	for (struct ocsp_job *j = f->queue; j; j = j->next)
+		if (!memcmp(j->key, key, 32))
+			return j;
+	for (unsigned i = 0; i < f->n_started; i++)
+		if (f->slot[i].busy && !f->slot[i].refresh && !memcmp(f->slot[i].busy->key, key, 32))
+			return f->slot[i].busy;
+	return NULL;
+}
+
 static void *fetch_main(void *arg)
 {
-	struct ocsp_fetcher *f = arg;
+	struct fetch_slot *s = arg;
+	struct ocsp_fetcher *f = s->f;
 
 	pthread_mutex_lock(&f->lock);
 	while (!f->stop) {
-		struct ocsp_job *j = f->queue;
+		unsigned long long wake, now;
+		struct ocsp_job *j;
 		struct timespec ts;
 
+		/* Expiries matter only while sessions hold entries. */
+		if (f->holds && refresh_one(s))
+			continue;
+		j = take(f, &wake);
 		if (j) {
-			f->queue = j->next;
-			if (!f->queue)
-				f->tail = NULL;
-			f->queued--;
+			s->busy = j;
+			s->refresh = 0;
 			pthread_mutex_unlock(&f->lock);
-			answer(f, j);
+			answer(s, j);
 			pthread_mutex_lock(&f->lock);
 			continue;
 		}
-		if (refresh_one(f))
-			continue;
-		/* Expiries matter only while sessions hold entries: then they
-		 * are looked for once a second, otherwise the threads sleep. */
-		if (!f->holds) {
+		if (!f->holds && !wake) {
 			(void)pthread_cond_wait(&f->cond, &f->lock);
 			continue;
 		}
+		/* Held entries are looked at once a second; a queued job
+		 * waiting for its responder is answered when its time is up. */
+		now = tk_now_ms();
+		if (wake && (!f->holds || wake < now + 1000))
+			wake = wake > now ? wake - now : 1;
+		else
+			wake = 1000;
 		(void)clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
+		ts.tv_sec += (time_t)(wake / 1000);
+		ts.tv_nsec += (long)(wake % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
 		(void)pthread_cond_timedwait(&f->cond, &f->lock, &ts);
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -272,7 +400,8 @@ int ocsp_fetcher_new(unsigned cache_size, int notify_fd, struct ocsp_fetcher **r
 		return -ENOMEM;
 	}
 	for (; f->n_started < OCSP_FETCH_THREADS; f->n_started++) {
-		r = pthread_create(&f->thread[f->n_started], NULL, fetch_main, f);
+		f->slot[f->n_started].f = f;
+		r = pthread_create(&f->thread[f->n_started], NULL, fetch_main, &f->slot[f->n_started]);
 		if (r) {
 			ocsp_fetcher_free(f);
 			return -r;
@@ -318,13 +447,22 @@ void ocsp_fetcher_free(struct ocsp_fetcher *f)
 
 int ocsp_submit(struct ocsp_fetcher *f, struct ocsp_job *j)
 {
+	struct ocsp_job *lead;
 	int r = 0;
 
 	pthread_mutex_lock(&f->lock);
-	if (f->stop)
+	if (f->stop) {
 		r = -ESHUTDOWN;
-	else if (f->queued >= OCSP_QUEUE_MAX)
+	} else if ((lead = leader(f, j->key))) {
+		/* Bounded by the conns that wait: one job each. */
+		j->followers = NULL;
+		j->next = lead->followers;
+		lead->followers = j;
+		pthread_mutex_unlock(&f->lock);
+		return 0;
+	} else if (f->queued >= OCSP_QUEUE_MAX) {
 		r = -EAGAIN;
+	}
 	if (r == 0) {
 		j->next = NULL;
 		if (f->tail)

@@ -16,6 +16,7 @@ struct ocsp_fetcher;
 
 #define OCSP_QUEUE_MAX 256          /* fetches queued */
 #define OCSP_FETCH_THREADS 4        /* questions asked at the same time */
+#define OCSP_PER_ORIGIN 2           /* of them to one responder (scheme://host:port) */
 #define OCSP_CACHE_DEFAULT 1024     /* ocsp-cache-size */
 #define OCSP_MAX_TTL_DEFAULT 3600   /* ocsp-max-ttl, seconds */
 #define OCSP_ONLINE_TIMEOUT_MS 3000 /* ocsp-timeout */
@@ -27,6 +28,7 @@ enum ocsp_verdict { OCSP_V_FAILED = 0, OCSP_V_GOOD, OCSP_V_REVOKED };
  * then by the worker it names (ocsp_job_free). */
 struct ocsp_job {
 	struct ocsp_job *next;
+	struct ocsp_job *followers;     /* the same question, asked meanwhile: they share the answer */
 	struct worker *w;
 	unsigned long long serial;      /* the conn waiting (conn.h ocsp_serial) */
 	unsigned long long deadline_ms; /* given up (OCSP_V_FAILED) at this time */
@@ -53,8 +55,10 @@ void ocsp_fetcher_stop(struct ocsp_fetcher *f);
 /* Stop (if not yet) and free everything; after the workers. NULL ok. */
 void ocsp_fetcher_free(struct ocsp_fetcher *f);
 
-/* Queue j (the caller filled all but verdict and why).  Takes j on
- * success; returns 0, -EAGAIN (OCSP_QUEUE_MAX reached) or -ESHUTDOWN. */
+/* Queue j (the caller filled all but verdict and why), or, when the
+ * same question (key) is queued or being asked, attach j to it: j gets
+ * that question's answer.  Takes j on success; returns 0, -EAGAIN
+ * (OCSP_QUEUE_MAX reached) or -ESHUTDOWN. */
 int ocsp_submit(struct ocsp_fetcher *f, struct ocsp_job *j);
 
 /* Free a job and what it holds; NULL ok. */

@@ -24,6 +24,7 @@ SOFTHSM_TESTS = test/softhsm/fixture-check.sh test/softhsm/server-gnutls.sh \
 	test/softhsm/ocsp-online.sh \
 	test/softhsm/ocsp-dns.sh \
 	test/softhsm/ocsp-issuer.sh \
+	test/softhsm/ocsp-busy.sh \
 	test/softhsm/relay-syscalls.sh \
 	test/softhsm/crl.sh \
 	test/softhsm/trust-identity.sh \
