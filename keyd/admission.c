@@ -153,7 +153,7 @@ void admission_readable(struct admission *l, struct client *c)
 		if (c->watched)
 			(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, ctlfd, NULL);
 		c->watched = 0;
-		c->fd = passclose_linger(c->fd, PASSCLOSE_AS_IS); /* timed: it may be the last */
+		c->fd = passclose_here(c->fd, PASSCLOSE_AS_IS); /* timed: it may be the last */
 	}
 	if (r != 0) {
 		client_drop(l, c);
@@ -334,7 +334,7 @@ static void take_call(struct admission *l, struct handoff *h)
 			/* No shutdown, no drain: the handler answers on its
 			 * copy.  Timed all the same: if the handler was done
 			 * first, this close is the last one. */
-			(void)passclose_linger(h->ctlfd, PASSCLOSE_AS_IS);
+			(void)passclose_here(h->ctlfd, PASSCLOSE_AS_IS);
 		else
 			(void)passclose_ctl(h->ctlfd);
 	}

@@ -71,8 +71,8 @@ static void ev_close(struct worker *w, struct ev *ev, int reset)
 	 * SO_LINGER is ours again just before it (passclose.h): a reset
 	 * where the session wants one, else an orderly end in the
 	 * background. */
-	if (ev->kind == EV_NET)
-		ev->fd = passclose_linger(ev->fd, reset ? PASSCLOSE_RESET : PASSCLOSE_ORDERLY);
+	if (ev->kind == EV_NET) /* checked TCP or UDP at admission */
+		ev->fd = passclose_here(ev->fd, reset ? PASSCLOSE_RESET : PASSCLOSE_ORDERLY);
 	else if (ev->kind == EV_CTL || ev->kind == EV_IDLE)
 		ev->fd = passclose_ctl(ev->fd); /* what the caller queued in it goes too */
 	else

@@ -451,6 +451,15 @@ static void early_init(struct keyd *k, struct loop *l, sigset_t *mask, char **ar
 	process_harden();
 	/* Descriptors a malformed message carried are the sender's. */
 	tk_msg_set_closer(passclose);
+	/* What callers pass is closed on closer threads from now on. */
+	{
+		int r = passclose_start();
+
+		if (r < 0)
+			keyd_log(LOG_WARNING, "cannot start a closer thread (%s): descriptors callers pass "
+				 "are closed on the thread that is done with them (a FUSE file could hold it)",
+				 strerror(-r));
+	}
 }
 
 int main(int argc, char **argv)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,8 +10,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "keyd/log.h"
 #include "keyd/passclose.h"
+
+/* The closer threads (passclose_start): a queue of descriptors to close,
+ * and threads that close them, more of them while those there are held. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int on;
+	int q[PASSCLOSE_QUEUE_MAX];
+	unsigned head, n;
+	unsigned threads, idle;
+	unsigned long long full_logged_ms;
+} closer = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
 static int handler_ok;
@@ -62,24 +76,137 @@ static int thread_timer_ready(void)
 	return 1;
 }
 
-int passclose_linger(int fd, enum passclose_linger linger)
+/* close(fd) under this thread's timer. */
+static void close_timed(int fd)
 {
 	const struct itimerspec arm = { .it_value = { 0, PASSCLOSE_MAX_MS * 1000000L } };
 	const struct itimerspec disarm = { .it_value = { 0, 0 } };
-	int timed;
+	int timed = thread_timer_ready() && timer_settime(thread_timer, 0, &arm, NULL) == 0;
 
-	if (fd < 0)
-		return -1;
+	/* Linux releases the descriptor even when close() is interrupted. */
+	(void)close(fd);
+	if (timed)
+		(void)timer_settime(thread_timer, 0, &disarm, NULL);
+}
+
+static void *closer_main(void *arg)
+{
+	(void)arg;
+	sigset_t only;
+
+	/* Only the timer's signal reaches this thread. */
+	sigfillset(&only);
+	sigdelset(&only, passclose_signal());
+	(void)pthread_sigmask(SIG_SETMASK, &only, NULL);
+	pthread_mutex_lock(&closer.lock);
+	for (;;) {
+		int fd;
+
+		while (!closer.n)
+			(void)pthread_cond_wait(&closer.cond, &closer.lock);
+		fd = closer.q[closer.head];
+		closer.head = (closer.head + 1) % PASSCLOSE_QUEUE_MAX;
+		closer.n--;
+		closer.idle--;
+		pthread_mutex_unlock(&closer.lock);
+		close_timed(fd);
+		pthread_mutex_lock(&closer.lock);
+		closer.idle++;
+	}
+	return NULL;
+}
+
+/* One more closer thread (lock held).  0 or a positive error. */
+static int closer_spawn(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	int r;
+
+	if (pthread_attr_init(&a))
+		return ENOMEM;
+	(void)pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &a, closer_main, NULL);
+	(void)pthread_attr_destroy(&a);
+	if (r == 0) {
+		closer.threads++;
+		closer.idle++;
+	}
+	return r;
+}
+
+/* Hand fd to the closer threads: 1, or 0 when they are off or their queue
+ * is full (then the caller closes it, under its own timer). */
+static int closer_take(int fd)
+{
+	unsigned long long now;
+
+	pthread_mutex_lock(&closer.lock);
+	if (!closer.on || closer.n == PASSCLOSE_QUEUE_MAX) {
+		now = closer.on ? tk_now_ms() : 0;
+		if (now && now - closer.full_logged_ms >= 10000) {
+			closer.full_logged_ms = now;
+			keyd_log(LOG_WARNING, "%u descriptors wait to be closed, %u closer threads are held: "
+				 "closing on the caller's thread", closer.n, closer.threads);
+		}
+		pthread_mutex_unlock(&closer.lock);
+		return 0;
+	}
+	closer.q[(closer.head + closer.n) % PASSCLOSE_QUEUE_MAX] = fd;
+	closer.n++;
+	/* More to close than threads waiting: those busy may be held (a
+	 * FUSE file whose server does not answer its flush waits
+	 * uninterruptibly), so one more, up to the most. */
+	if (closer.idle < closer.n && closer.threads < PASSCLOSE_THREADS_MAX)
+		(void)closer_spawn();
+	pthread_cond_signal(&closer.cond);
+	pthread_mutex_unlock(&closer.lock);
+	return 1;
+}
+
+int passclose_start(void)
+{
+	int r;
+
+	pthread_mutex_lock(&closer.lock);
+	r = closer.threads ? 0 : closer_spawn();
+	closer.on = r == 0;
+	pthread_mutex_unlock(&closer.lock);
+	return -r;
+}
+
+void passclose_stop(void)
+{
+	pthread_mutex_lock(&closer.lock);
+	closer.on = 0;
+	pthread_mutex_unlock(&closer.lock);
+}
+
+static void set_linger(int fd, enum passclose_linger linger)
+{
 	if (linger != PASSCLOSE_AS_IS) {
 		struct linger lg = { .l_onoff = linger == PASSCLOSE_RESET, .l_linger = 0 };
 
 		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
-	timed = thread_timer_ready() && timer_settime(thread_timer, 0, &arm, NULL) == 0;
-	/* Linux releases the descriptor even when close() is interrupted. */
-	(void)close(fd);
-	if (timed)
-		(void)timer_settime(thread_timer, 0, &disarm, NULL);
+}
+
+int passclose_linger(int fd, enum passclose_linger linger)
+{
+	if (fd < 0)
+		return -1;
+	set_linger(fd, linger);
+	if (!closer_take(fd))
+		close_timed(fd);
+	return -1;
+}
+
+int passclose_here(int fd, enum passclose_linger linger)
+{
+	if (fd < 0)
+		return -1;
+	set_linger(fd, linger);
+	close_timed(fd);
 	return -1;
 }
 
@@ -129,8 +256,11 @@ int passclose_ctl(int fd)
 		return -1;
 	(void)shutdown(fd, SHUT_RDWR);
 	passclose_drain(fd, PASSCLOSE_DRAIN_MAX);
-	/* Under the timer: whatever the drain left is released here. */
-	return passclose_linger(fd, PASSCLOSE_AS_IS);
+	/* Under the timer: whatever the drain left is released here (queued
+	 * files are released without the flush a close of a descriptor
+	 * sends, and once the timer fires every lingering socket among them
+	 * sees the signal pending). */
+	return passclose_here(fd, PASSCLOSE_AS_IS);
 }
 
 void passclose_thread_done(void)

@@ -8,8 +8,16 @@
  * so the close itself is bounded: a thread-directed timer signal (with a
  * handler that does nothing, installed without SA_RESTART) interrupts a
  * close that waits, and the kernel releases the descriptor either way.
- * The same covers any other close that can block on something a caller
- * chose (a file on a FUSE mount passed as "the socket").
+ * That bounds a socket's close, not every close: closing a file on a FUSE
+ * mount waits, uninterruptibly, for its server to answer the flush, and a
+ * caller may run that server and never answer.  So once the daemon calls
+ * passclose_start(), the accept thread and the workers do not close what
+ * a caller passed at all: they hand it to closer threads, which close it
+ * under the timer.  A closer held in such a close holds only itself; when
+ * more descriptors wait than closers do, another starts (at most
+ * PASSCLOSE_THREADS_MAX),
+ * and past that the descriptors wait in a queue (PASSCLOSE_QUEUE_MAX;
+ * beyond it the caller's thread closes, under its timer, as before).
  *
  * SO_LINGER is set here, just before the close, and not at admission:
  * whatever the caller set in between is overridden by the last setting,
@@ -20,6 +28,19 @@
 /* How long one close may wait before it is interrupted. */
 #define PASSCLOSE_MAX_MS 100
 
+/* Closer threads at most (another starts when more descriptors wait than
+ * closers do); descriptors queued for them at most. */
+#define PASSCLOSE_THREADS_MAX 16
+#define PASSCLOSE_QUEUE_MAX 4096
+
+/* Start the first closer thread: from now on passclose_linger() and what
+ * calls it hand descriptors to the closers and return at once.  0 or a
+ * negative errno (then every close stays on the caller's thread). */
+int passclose_start(void);
+
+/* Closes stay on the caller's thread again (tests); the closers stay. */
+void passclose_stop(void);
+
 /* What passclose_linger() sets SO_LINGER to before it closes. */
 enum passclose_linger {
 	PASSCLOSE_AS_IS = -1,	/* leave it as the caller set it (tests) */
@@ -28,13 +49,23 @@ enum passclose_linger {
 };
 
 /* Set SO_LINGER as `linger` says (errors ignored: fd need not be a socket),
- * then close fd (any descriptor; < 0 is ignored) within about
- * PASSCLOSE_MAX_MS.  Safe on any thread; the first call on a thread
- * creates that thread's timer.  Returns -1, for `fd = passclose(fd)`. */
+ * then close fd (any descriptor; < 0 is ignored): on a closer thread once
+ * passclose_start() ran (fd is then open a moment longer: it must be out
+ * of every epoll set already), else here within about PASSCLOSE_MAX_MS.
+ * Safe on any thread; the first close on a thread creates that thread's
+ * timer.  Returns -1, for `fd = passclose(fd)`. */
 int passclose_linger(int fd, enum passclose_linger linger);
 
 /* passclose_linger(fd, PASSCLOSE_ORDERLY). */
 int passclose(int fd);
+
+/* The same, but on this thread, under its timer, whatever
+ * passclose_start() said: only for a socket of the daemon's own (a
+ * control connection it accepted) or one checked to be TCP or UDP (a
+ * session's network socket), whose close the timer does bound: neither
+ * carries descriptors nor lives on a FUSE mount.  The hot path's closes,
+ * which then cost no hand-off to a closer.  Returns -1. */
+int passclose_here(int fd, enum passclose_linger linger);
 
 /* Most descriptors one SCM_RIGHTS message can carry (the kernel's
  * SCM_MAX_FD): a receive buffer this size is never cut (MSG_CTRUNC), and

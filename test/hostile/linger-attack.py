@@ -25,6 +25,16 @@ the daemon hold the last reference, then keeps the peers alive.
         backlog     CHECK with one attached, on a connection the daemon
                     has not accepted (it is stopped): the listener's close
                     releases it
+        nested      CHECK with 100 UNIX sockets attached, each holding a
+                    lingering socket in its receive queue: each close of
+                    one by the daemon drops the last reference to its
+                    lingering socket (100 closes of 100 ms each, before
+                    the closer threads, on the receiving thread); send it
+                    while the daemon is stopped, so that its closes are
+                    the last ones
+        fuse        START with role 3 (refused before the ACL) with a
+                    descriptor of the file $STALL_FILE attached (a FUSE
+                    file whose server never answers the daemon's flush)
     linger-attack.py probe TIMEOUT_S
         one CHECK; prints "PROBE ms=M errno=E" or "PROBE none" and exits 1
 
@@ -132,6 +142,42 @@ def lingering():
     return s, peer, ls
 
 
+def lingering_quick(ls):
+    """A lingering socket whose peer ls accepts, filled without waiting:
+    (socket, its peer)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    s.connect(ls.getsockname())
+    peer, _ = ls.accept()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 3600))
+    s.setblocking(False)
+    try:
+        while True:
+            s.send(b"x" * 65536)
+    except BlockingIOError:
+        pass
+    return s, peer
+
+
+def nested(keep, n):
+    """n UNIX sockets, each with a lingering socket queued in it."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(n)
+    keep.append(ls)
+    out = []
+    for _ in range(n):
+        s, peer = lingering_quick(ls)
+        keep.append(peer)
+        a, b = socket.socketpair()
+        send(a, b"x", [s.fileno()])
+        s.close()  # the reference in b's queue stays
+        a.close()
+        out.append(b)
+    return out
+
+
 def silent_server():
     """A connected TCP socket to a server that accepts and never answers."""
     ls = socket.socket()
@@ -155,6 +201,11 @@ def arm(mode, keep):
 
 
 def arm_once(mode, keep):
+    if mode in ("nested", "fuse"):  # they make their own descriptors
+        c = daemon()
+        keep.append(c)
+        send_attack(mode, keep, c, None)
+        return
     s, peer, ls = lingering()
     keep += [peer, ls]
     c = daemon()
@@ -190,6 +241,20 @@ def send_attack(mode, keep, c, s):
         send(c, check_msg(), dummies + [s.fileno()])
         for d in dummies:
             os.close(d)
+    elif mode == "nested":
+        holders = nested(keep, 100)
+        send(c, check_msg(), [b.fileno() for b in holders])
+        # Whoever closes a holder last waits (its lingering socket goes
+        # with it): run this while the daemon is stopped (SIGSTOP), so
+        # that ours go first.
+        for b in holders:
+            b.close()
+    elif mode == "fuse":
+        f = os.open(os.environ["STALL_FILE"], os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            send(c, start_msg("alice@example.test", role=3), [f])
+        finally:
+            os.close(f)
     elif mode == "pipeline":
         t, k = silent_server()
         keep += k

@@ -9,7 +9,7 @@ HOSTILE_TESTS = test/hostile/acl-case.sh test/hostile/anon-peers.sh test/hostile
 	test/hostile/pin-fifo.sh test/hostile/second-daemon.sh test/hostile/port-file.sh \
 	test/hostile/linger-close.sh test/hostile/forged-record.sh test/hostile/shutdown-cut.sh \
 	test/hostile/ku-after-eof.sh test/hostile/kept-fork.sh test/hostile/exit-backlog.sh \
-	test/hostile/impostor.sh
+	test/hostile/impostor.sh test/hostile/fuse-close.sh
 
 # fork() while other threads start sessions: no child inherits the pool's
 # lock held (test/hostile/fork-pool.c; a test program of its own).
@@ -17,6 +17,10 @@ check_PROGRAMS += test/hostile/fork-pool
 test_hostile_fork_pool_SOURCES = test/hostile/fork-pool.c
 test_hostile_fork_pool_LDADD = libtlskey.la -lpthread
 TESTS += test/hostile/fork-pool
+
+# A FUSE server that never answers the daemon's flushes (fuse-close.sh).
+check_PROGRAMS += test/hostile/stallfs
+test_hostile_stallfs_SOURCES = test/hostile/stallfs.c
 
 # A launcher that hides SO_PEERPIDFD and pidfd_send_signal (no-pidfd.sh).
 check_PROGRAMS += test/hostile/no-pidfd

@@ -149,10 +149,60 @@ START_TEST(ordinary_close)
 }
 END_TEST
 
+/* With the closer threads on, passclose() returns before a lingering
+ * close is done, passclose_here() still closes on the spot, and each
+ * descriptor is closed within a bounded time all the same.  (Tests run
+ * each in a process of their own: the closers do not outlive this one.) */
+START_TEST(closer_threads)
+{
+	int receivers[4], fds[4];
+	long long t0, spent;
+
+	ck_assert_int_eq(passclose_start(), 0);
+	for (int i = 0; i < 4; i++)
+		fds[i] = lingering_socket(&receivers[i]);
+	t0 = now_ms();
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(passclose_linger(fds[i], PASSCLOSE_AS_IS), -1);
+	spent = now_ms() - t0;
+	/* 4 closes of 100 ms each, handed off: far less than one of them. */
+	ck_assert_msg(spent < PASSCLOSE_MAX_MS / 2, "4 handed-off closes took %lld ms", spent);
+	for (int i = 0; i < 4; i++) {
+		int gone = 0;
+
+		for (int k = 0; k < 500 && !gone; k++) {
+			gone = fcntl(fds[i], F_GETFD) == -1 && errno == EBADF;
+			if (!gone)
+				(void)poll(NULL, 0, 10);
+		}
+		ck_assert_msg(gone, "descriptor %d still open after 5 s", i);
+		ck_assert_int_eq(close(receivers[i]), 0);
+	}
+	{
+		int p[2];
+
+		ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+		ck_assert_int_eq(passclose_here(p[0], PASSCLOSE_AS_IS), -1);
+		ck_assert_int_eq(fcntl(p[0], F_GETFD), -1);
+		ck_assert_int_eq(close(p[1]), 0);
+	}
+	passclose_stop();
+	{
+		int p[2];
+
+		ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+		ck_assert_int_eq(passclose(p[0]), -1);
+		ck_assert_int_eq(fcntl(p[0], F_GETFD), -1); /* stopped: on the spot again */
+		ck_assert_int_eq(close(p[1]), 0);
+	}
+	passclose_thread_done();
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *tests[] = { linger_close_bounded, orderly_overrides_reset, reset_overrides_linger,
-				ordinary_close, NULL };
+				ordinary_close, closer_threads, NULL };
 
 	return tkt_run("passclose", "/keyd/passclose", NULL, NULL, 20, tests);
 }
