@@ -33,11 +33,12 @@ struct http_url {
 /* http://HOST[:PORT][/PATH]; anything else (https, user info) is refused. */
 static int url_parse(const char *url, struct http_url *u)
 {
-	const char *h = url + 7, *end, *colon, *slash;
+	const char *h, *end, *colon, *slash;
 	size_t hl;
 
 	if (strncasecmp(url, "http://", 7))
 		return -EPROTONOSUPPORT;
+	h = url + 7;
 	slash = strchr(h, '/');
 	end = slash ? slash : h + strlen(h);
 	if (memchr(h, '@', (size_t)(end - h)) || h[0] == '[')
@@ -142,7 +143,34 @@ static int send_all(int fd, const void *buf, size_t len, unsigned long long dead
 	return 0;
 }
 
-/* Read the whole answer (the server closes: HTTP/1.0) into buf. */
+/* 1 if buf holds a whole answer by its Content-Length (a server that
+ * keeps the connection open after it need not be waited for); 0 if not,
+ * or if it gives none (then the answer ends where the server closes). */
+static int answer_complete(const char *buf, size_t got)
+{
+	const char *end = memmem(buf, got, "\r\n\r\n", 4), *line;
+
+	if (!end)
+		return 0;
+	for (line = memmem(buf, (size_t)(end - buf), "\r\n", 2); line && line < end;
+	     line = memmem(line + 2, (size_t)(end - line - 2), "\r\n", 2)) {
+		const char *v = line + 2;
+		unsigned long long cl = 0;
+		int digits = 0;
+
+		if ((size_t)(end - v) < 15 || strncasecmp(v, "content-length:", 15))
+			continue;
+		for (v += 15; v < end && (*v == ' ' || *v == '\t'); v++)
+			;
+		for (; v < end && *v >= '0' && *v <= '9' && digits < 12; v++, digits++)
+			cl = cl * 10 + (unsigned long long)(*v - '0');
+		return digits > 0 && (size_t)(buf + got - (end + 4)) >= cl;
+	}
+	return 0;
+}
+
+/* Read the whole answer (the server closes: HTTP/1.0, or its
+ * Content-Length is in) into buf. */
 static int recv_all(int fd, char *buf, size_t max, size_t *ret_len, unsigned long long deadline)
 {
 	size_t got = 0;
@@ -158,6 +186,8 @@ static int recv_all(int fd, char *buf, size_t max, size_t *ret_len, unsigned lon
 			break;
 		if (n > 0) {
 			got += (size_t)n;
+			if (answer_complete(buf, got))
+				break;
 			continue;
 		}
 		if (errno != EAGAIN && errno != EINTR)
@@ -211,7 +241,8 @@ int ocsp_http_post(const char *url, const gnutls_datum_t *req, unsigned long lon
 	buf[got] = '\0';
 	body = memmem(buf, got, "\r\n\r\n", 4);
 	r = -EPROTO;
-	if (!body || (strncmp(buf, "HTTP/1.0 200", 12) && strncmp(buf, "HTTP/1.1 200", 12))) {
+	if (!body || (strncmp(buf, "HTTP/1.0 200", 12) && strncmp(buf, "HTTP/1.1 200", 12)) ||
+	    (buf[12] != ' ' && buf[12] != '\r')) {
 		/* Only the status line, cut short and printable: the answer
 		 * is the peer's and goes to a terminal or the journal. */
 		size_t line = strcspn(buf, "\r\n");
@@ -225,6 +256,11 @@ int ocsp_http_post(const char *url, const gnutls_datum_t *req, unsigned long lon
 		goto out;
 	}
 	body += 4;
+	if (got - (size_t)(body - buf) > OCSP_MAX_RESPONSE) {
+		tk_errf(err, len, "responder %s: answer too large", url);
+		r = -EFBIG;
+		goto out;
+	}
 	ret->size = (unsigned)(got - (size_t)(body - buf));
 	ret->data = gnutls_malloc(ret->size ? ret->size : 1);
 	if (!ret->data) {
@@ -240,13 +276,15 @@ out:
 
 int ocsp_aia_url(gnutls_x509_crt_t crt, char *url, size_t len)
 {
+	int found = 0;
+
 	for (unsigned seq = 0; seq < 16; seq++) {
 		gnutls_datum_t d = { NULL, 0 };
 		int ok, r = gnutls_x509_crt_get_authority_info_access(crt, seq, GNUTLS_IA_OCSP_URI, &d,
 									NULL);
 
 		if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-			return -ENOENT;
+			break;
 		if (r < 0)
 			continue;
 		/* The URL goes into logs and audit records: printable ASCII
@@ -254,13 +292,16 @@ int ocsp_aia_url(gnutls_x509_crt_t crt, char *url, size_t len)
 		ok = d.size > 0 && d.size < len;
 		for (unsigned i = 0; ok && i < d.size; i++)
 			ok = isgraph(d.data[i]) != 0;
-		if (ok) {
+		/* The first http:// one; else the first one, which the caller
+		 * then refuses by its scheme. */
+		if (ok && (!found || (d.size >= 7 && !strncasecmp((const char *)d.data, "http://", 7)))) {
 			memcpy(url, d.data, d.size);
 			url[d.size] = '\0';
+			found = 1;
 		}
 		gnutls_free(d.data);
-		if (ok)
+		if (found && !strncasecmp(url, "http://", 7))
 			return 0;
 	}
-	return -ENOENT;
+	return found ? 0 : -ENOENT;
 }

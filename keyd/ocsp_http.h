@@ -19,7 +19,8 @@
 int ocsp_http_post(const char *url, const gnutls_datum_t *req, unsigned long long deadline,
 		   gnutls_datum_t *ret, char *err, size_t len);
 
-/* The first usable OCSP URI of crt's Authority Information Access into
+/* The first http:// OCSP URI of crt's Authority Information Access (else
+ * the first usable one, of another scheme, for the caller to refuse) into
  * url: printable ASCII without spaces, shorter than len.  Returns 0 or
  * -ENOENT. */
 int ocsp_aia_url(gnutls_x509_crt_t crt, char *url, size_t len);

@@ -11,6 +11,8 @@
 # responder is bounded by ocsp-timeout while another connection on the
 # only worker is served meanwhile; the cache answers a second connection
 # (the responder stopped, hard mode still connects; one request logged); a
+# certificate listing an https:// responder before its http:// one is
+# checked with the http:// one; a
 # valid staple means nobody is asked; a caller that goes away while its
 # question waits is noticed (ECONNABORTED) and the late answer is dropped.
 # Server role, item 6: two live sessions with client certificates; one is
@@ -47,6 +49,13 @@ peer revoked "$url"
 peer other "$url"
 peer silent "http://127.0.0.1:$silent_port/"
 peer noaia
+# An https:// responder listed first: the http:// one after it is asked.
+tk_check_cert "$O/twourl.pem" "$O/peer-server.pub" 30 "cn = peer.example.test
+dns_name = peer.example.test
+signing_key
+tls_www_server
+ocsp_uri = https://127.0.0.1:$silent_port/
+ocsp_uri = $url"
 # Client certificates for the server role (item 6).
 for u in bob dave; do
 	certtool --generate-privkey --key-type=ecdsa --no-text --outfile "$O/$u.key" 2>/dev/null ||
@@ -64,7 +73,7 @@ done
 index() {
 	local c s
 	: >"$O/index.new"
-	for c in good other silent bob dave revoked; do
+	for c in good other silent bob dave revoked twourl; do
 		s=$(tk_ocsp_serial "$O/$c.pem")
 		case " $* " in
 		*" $c "*) printf 'R\t301231235959Z\t261201000000Z\t%s\tunknown\t/CN=%s\n' "$s" "$c" ;;
@@ -199,6 +208,10 @@ tk_wait_log "event=handshake-failed .*ECONNABORTED" 3 || tk_fail "gone: no audit
 # The late answer finds nobody and is dropped; the daemon goes on.
 tk_wait_log "OCSP: asked http://127.0.0.1:$silent_port/: failed" 5 || tk_fail "gone: the question did not end"
 client after-gone slow ok good
+tk_log "an https:// responder listed before the http:// one: the http:// one is asked"
+tk_mark
+client twourl slow ok twourl
+tk_wait_log "OCSP: asked $url: good" || tk_fail "twourl: the http:// responder was not asked"
 kill "$SILENT_SRV" "$SINK_PID" 2>/dev/null || true
 tk_wait_pid "$SILENT_SRV" 5 || true
 tk_wait_pid "$SINK_PID" 5 || true
