@@ -61,8 +61,9 @@ void control_refuse(int ctlfd, const struct ucred *cred, const char *unit, int e
  * a QUERY_RESULT, also when refused (r < 0: why the descriptor is no
  * session of ours).  Closes x->fd and says so (-1): the descriptor number
  * may belong to another thread's new descriptor right after the close,
- * so nobody may close it again. */
-static int query_reply(struct control_call *x, int r)
+ * so nobody may close it again.  why: the refusal's reason, or NULL for
+ * the registry's. */
+static int query_reply(struct control_call *x, int r, const char *why)
 {
 	struct tk_msg *m = calloc(1, sizeof(*m));
 	int fd = x->fd;
@@ -78,7 +79,9 @@ static int query_reply(struct control_call *x, int r)
 		r = registry_query(fd, m);
 	if (r < 0) {
 		m->err = (uint32_t)-r;
-		if (r != -ENOBUFS) /* registry_query() said how large */
+		if (why && why[0])
+			(void)tk_msg_set_str(m, TK_TAG_MESSAGE, why);
+		else if (r != -ENOBUFS) /* registry_query() said how large */
 			(void)tk_msg_set_str(m, TK_TAG_MESSAGE,
 					     r == -ENOENT ? "no tlskeyd session behind this descriptor"
 							  : "not a tlskeyd protected descriptor");
@@ -91,13 +94,12 @@ static int query_reply(struct control_call *x, int r)
 
 static int handle_query(struct control_call *x)
 {
-	return query_reply(x, 0);
+	return query_reply(x, 0, NULL);
 }
 
 static int refuse_query(struct control_call *x, int err, const char *why)
 {
-	(void)why;
-	return query_reply(x, -err);
+	return query_reply(x, -err, why);
 }
 
 /* tlskeyctl reload: everything (reload.c). */

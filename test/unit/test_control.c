@@ -325,6 +325,7 @@ START_TEST(dispatch_descriptor_rule)
 	ck_assert_int_eq(admit(&m, -1, &res, &req, &netfd), 1);
 	ck_assert_uint_eq(res.type, TK_MSG_QUERY_RESULT);
 	ck_assert_uint_eq(res.err, EBADF);
+	ck_assert_str_eq(res.message, "no file descriptor attached");
 	/* A QUERY with a descriptor that is no session: ENOENT, closed. */
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), 0);
 	before = unit_open_fds();
