@@ -204,6 +204,31 @@ static void cache_put(struct ocsp_fetcher *f, struct ocsp_job *j, time_t next)
 	e->last_ms = tk_now_ms();
 }
 
+/* Queue j again, or join it to the queued question with its key (lock
+ * held; no bound: j was counted in before). */
+static void requeue(struct ocsp_fetcher *f, struct ocsp_job *j)
+{
+	struct ocsp_job *lead = NULL;
+
+	for (struct ocsp_job *q = f->queue; q && !lead; q = q->next)
+		if (!memcmp(q->key, j->key, 32))
+			lead = q;
+	if (lead) {
+		if (lead->deadline_ms < j->deadline_ms)
+			lead->deadline_ms = j->deadline_ms;
+		j->next = lead->followers;
+		lead->followers = j;
+		return;
+	}
+	j->next = NULL;
+	if (f->tail)
+		f->tail->next = j;
+	else
+		f->queue = j;
+	f->tail = j;
+	f->queued++;
+}
+
 /* j goes back to the worker it names. */
 static void deliver(struct ocsp_job *j)
 {
@@ -221,6 +246,7 @@ static void answer(struct fetch_slot *s, struct ocsp_job *j)
 {
 	struct ocsp_fetcher *f = s->f;
 	struct ocsp_job *fl;
+	unsigned long long now;
 	time_t next = 0;
 
 	if (tk_now_ms() >= j->deadline_ms) {
@@ -238,6 +264,21 @@ static void answer(struct fetch_slot *s, struct ocsp_job *j)
 	fl = j->followers;
 	j->followers = NULL;
 	s->busy = NULL;
+	/* j's own time ran out: a follower with time left asks again (a
+	 * caller's short handshake timer must not fail another's question). */
+	now = tk_now_ms();
+	if (j->verdict == OCSP_V_FAILED && now >= j->deadline_ms) {
+		struct ocsp_job **pp = &fl, *x;
+
+		while ((x = *pp)) {
+			if (x->deadline_ms > now + OCSP_RETRY_MIN_MS && !f->stop) {
+				*pp = x->next;
+				requeue(f, x);
+			} else {
+				pp = &x->next;
+			}
+		}
+	}
 	pthread_cond_broadcast(&f->cond); /* a place at this responder is free */
 	pthread_mutex_unlock(&f->lock);
 	while (fl) {
@@ -323,14 +364,19 @@ static struct ocsp_job *take(struct ocsp_fetcher *f, unsigned long long *wake)
 	return NULL;
 }
 
-/* The queued or running question with key, to join (lock held). */
-static struct ocsp_job *leader(struct ocsp_fetcher *f, const uint8_t key[32])
+/* The queued or running question with j's key, to join (lock held); a
+ * queued one takes j's deadline if it is later.  (A running one whose time
+ * runs out first sends j back to the queue: answer().) */
+static struct ocsp_job *leader(struct ocsp_fetcher *f, const struct ocsp_job *j)
 {
-	for (struct ocsp_job *j = f->queue; j; j = j->next)
-		if (!memcmp(j->key, key, 32))
-			return j;
+	for (struct ocsp_job *q = f->queue; q; q = q->next)
+		if (!memcmp(q->key, j->key, 32)) {
+			if (q->deadline_ms < j->deadline_ms)
+				q->deadline_ms = j->deadline_ms;
+			return q;
+		}
 	for (unsigned i = 0; i < f->n_started; i++)
-		if (f->slot[i].busy && !f->slot[i].refresh && !memcmp(f->slot[i].busy->key, key, 32))
+		if (f->slot[i].busy && !f->slot[i].refresh && !memcmp(f->slot[i].busy->key, j->key, 32))
 			return f->slot[i].busy;
 	return NULL;
 }
@@ -453,7 +499,7 @@ int ocsp_submit(struct ocsp_fetcher *f, struct ocsp_job *j)
 	pthread_mutex_lock(&f->lock);
 	if (f->stop) {
 		r = -ESHUTDOWN;
-	} else if ((lead = leader(f, j->key))) {
+	} else if ((lead = leader(f, j))) {
 		/* Bounded by the conns that wait: one job each. */
 		j->followers = NULL;
 		j->next = lead->followers;

@@ -21,6 +21,7 @@ struct ocsp_fetcher;
 #define OCSP_MAX_TTL_DEFAULT 3600   /* ocsp-max-ttl, seconds */
 #define OCSP_ONLINE_TIMEOUT_MS 3000 /* ocsp-timeout */
 #define OCSP_RETRY_S 60             /* a failed refresh is tried again after this */
+#define OCSP_RETRY_MIN_MS 100       /* a follower with less time left shares a timeout */
 
 enum ocsp_verdict { OCSP_V_FAILED = 0, OCSP_V_GOOD, OCSP_V_REVOKED };
 

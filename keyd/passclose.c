@@ -1,8 +1,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,10 +22,10 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int on;
-	int q[PASSCLOSE_QUEUE_MAX];
-	unsigned head, n;
+	int *q; /* a ring of cap, grown as needed: each entry is an open descriptor */
+	size_t cap, head, n;
 	unsigned threads, idle;
-	unsigned long long full_logged_ms;
+	unsigned long long logged_ms;
 } closer = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
@@ -105,7 +107,7 @@ static void *closer_main(void *arg)
 		while (!closer.n)
 			(void)pthread_cond_wait(&closer.cond, &closer.lock);
 		fd = closer.q[closer.head];
-		closer.head = (closer.head + 1) % PASSCLOSE_QUEUE_MAX;
+		closer.head = (closer.head + 1) % closer.cap;
 		closer.n--;
 		closer.idle--;
 		pthread_mutex_unlock(&closer.lock);
@@ -135,33 +137,86 @@ static int closer_spawn(void)
 	return r;
 }
 
-/* Hand fd to the closer threads: 1, or 0 when they are off or their queue
- * is full (then the caller closes it, under its own timer). */
+/* Room for one more in the ring (lock held): 0 or -ENOMEM. */
+static int closer_room(void)
+{
+	size_t cap = closer.cap ? closer.cap * 2 : 256;
+	int *q;
+
+	if (closer.n < closer.cap)
+		return 0;
+	q = malloc(cap * sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	for (size_t i = 0; i < closer.n; i++)
+		q[i] = closer.q[(closer.head + i) % closer.cap];
+	free(closer.q);
+	closer.q = q;
+	closer.cap = cap;
+	closer.head = 0;
+	return 0;
+}
+
+/* Hand fd to the closer threads: 1, or 0 when they are off (or out of
+ * memory: then the caller closes it, under its own timer). */
 static int closer_take(int fd)
 {
 	unsigned long long now;
+	int r;
 
 	pthread_mutex_lock(&closer.lock);
-	if (!closer.on || closer.n == PASSCLOSE_QUEUE_MAX) {
-		now = closer.on ? tk_now_ms() : 0;
-		if (now && now - closer.full_logged_ms >= 10000) {
-			closer.full_logged_ms = now;
-			keyd_log(LOG_WARNING, "%u descriptors wait to be closed, %u closer threads are held: "
-				 "closing on the caller's thread", closer.n, closer.threads);
-		}
+	if (!closer.on || (r = closer_room()) < 0) {
 		pthread_mutex_unlock(&closer.lock);
 		return 0;
 	}
-	closer.q[(closer.head + closer.n) % PASSCLOSE_QUEUE_MAX] = fd;
+	closer.q[(closer.head + closer.n) % closer.cap] = fd;
 	closer.n++;
 	/* More to close than threads waiting: those busy may be held (a
 	 * FUSE file whose server does not answer its flush waits
-	 * uninterruptibly), so one more, up to the most. */
+	 * uninterruptibly), so one more, up to the most.  Past that the
+	 * queue grows: each entry is a descriptor still open, which the
+	 * open file limit bounds, and admission counts. */
 	if (closer.idle < closer.n && closer.threads < PASSCLOSE_THREADS_MAX)
 		(void)closer_spawn();
+	now = tk_now_ms();
+	if (closer.idle == 0 && closer.threads == PASSCLOSE_THREADS_MAX &&
+	    now - closer.logged_ms >= 10000) {
+		closer.logged_ms = now;
+		keyd_log(LOG_WARNING, "%zu descriptors callers passed wait to be closed: all %u closer "
+			 "threads are held (a FUSE server that does not answer?)", closer.n, closer.threads);
+	}
 	pthread_cond_signal(&closer.cond);
 	pthread_mutex_unlock(&closer.lock);
 	return 1;
+}
+
+/* An AF_INET or AF_INET6 socket: it carries no descriptors and lives on
+ * no file system, so the timer bounds its close.  getsockopt() touches
+ * no file system either (ENOTSOCK for anything but a socket). */
+static int inet_socket(int fd)
+{
+	int domain = 0;
+	socklen_t len = sizeof(domain);
+
+	return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+	       (domain == AF_INET || domain == AF_INET6);
+}
+
+int passclose_fork_begin(void)
+{
+	pthread_mutex_lock(&closer.lock);
+	if (closer.n) {
+		size_t n = closer.n;
+
+		pthread_mutex_unlock(&closer.lock);
+		return (int)(n > INT_MAX ? INT_MAX : n);
+	}
+	return 0;
+}
+
+void passclose_fork_end(void)
+{
+	pthread_mutex_unlock(&closer.lock);
 }
 
 int passclose_start(void)
@@ -196,7 +251,7 @@ int passclose_linger(int fd, enum passclose_linger linger)
 	if (fd < 0)
 		return -1;
 	set_linger(fd, linger);
-	if (!closer_take(fd))
+	if (inet_socket(fd) || !closer_take(fd))
 		close_timed(fd);
 	return -1;
 }

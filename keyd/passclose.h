@@ -15,9 +15,11 @@
  * a caller passed at all: they hand it to closer threads, which close it
  * under the timer.  A closer held in such a close holds only itself; when
  * more descriptors wait than closers do, another starts (at most
- * PASSCLOSE_THREADS_MAX),
- * and past that the descriptors wait in a queue (PASSCLOSE_QUEUE_MAX;
- * beyond it the caller's thread closes, under its timer, as before).
+ * PASSCLOSE_THREADS_MAX), and past that the descriptors wait in a queue
+ * that grows as needed (each entry is a descriptor still open, which the
+ * open file limit bounds).  AF_INET and AF_INET6 sockets are closed on the
+ * spot, under the timer: they carry no descriptors and live on no file
+ * system.
  *
  * SO_LINGER is set here, just before the close, and not at admission:
  * whatever the caller set in between is overridden by the last setting,
@@ -29,9 +31,8 @@
 #define PASSCLOSE_MAX_MS 100
 
 /* Closer threads at most (another starts when more descriptors wait than
- * closers do); descriptors queued for them at most. */
+ * closers do). */
 #define PASSCLOSE_THREADS_MAX 16
-#define PASSCLOSE_QUEUE_MAX 4096
 
 /* Start the first closer thread: from now on passclose_linger() and what
  * calls it hand descriptors to the closers and return at once.  0 or a
@@ -40,6 +41,14 @@ int passclose_start(void);
 
 /* Closes stay on the caller's thread again (tests); the closers stay. */
 void passclose_stop(void);
+
+/* Around a fork() whose child would close what is queued (an upgrade's:
+ * its _exit() flushes a FUSE file as any close does, and holds the
+ * parent's waitpid()): 0 with the queue locked, so that nothing joins it
+ * until passclose_fork_end(); or the number of descriptors waiting, the
+ * queue not locked (do not fork now). */
+int passclose_fork_begin(void);
+void passclose_fork_end(void);
 
 /* What passclose_linger() sets SO_LINGER to before it closes. */
 enum passclose_linger {
@@ -50,8 +59,9 @@ enum passclose_linger {
 
 /* Set SO_LINGER as `linger` says (errors ignored: fd need not be a socket),
  * then close fd (any descriptor; < 0 is ignored): on a closer thread once
- * passclose_start() ran (fd is then open a moment longer: it must be out
- * of every epoll set already), else here within about PASSCLOSE_MAX_MS.
+ * passclose_start() ran, unless it is an AF_INET/AF_INET6 socket (fd is
+ * then open a moment longer: it must be out of every epoll set already),
+ * else here within about PASSCLOSE_MAX_MS.
  * Safe on any thread; the first close on a thread creates that thread's
  * timer.  Returns -1, for `fd = passclose(fd)`. */
 int passclose_linger(int fd, enum passclose_linger linger);

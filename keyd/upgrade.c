@@ -169,13 +169,27 @@ int upgrade_begin(struct upgrade *u, int replyfd, const struct ucred *who)
 		r = -errno;
 		goto fail;
 	}
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		goto fail;
+	/* The first child's _exit() closes its copy of every descriptor
+	 * still queued for the closer threads, and a FUSE file among them
+	 * would hold it there, and us in waitpid(). */
+	r = passclose_fork_begin();
+	if (r > 0) {
+		free(env);
+		(void)tk_close(lfd);
+		(void)tk_close(pfd);
+		(void)tk_close(sv[0]);
+		(void)tk_close(sv[1]);
+		reply(u, EBUSY, "%d descriptors callers passed are still waiting to be closed (a FUSE "
+		      "server that does not answer its flushes?): try again later", r);
+		return -EBUSY;
 	}
+	pid = fork();
 	if (pid == 0)
 		child_exec(u, lfd, pfd, env);
+	r = pid < 0 ? -errno : 0;
+	passclose_fork_end();
+	if (pid < 0)
+		goto fail;
 	/* The first child only forks: reap it now. */
 	while (waitpid(pid, &r, 0) < 0 && errno == EINTR)
 		;

@@ -12,7 +12,13 @@
 #   4 STARTs (role 3) with the file attached: the server holds 4 flushes of
 #   the daemon (at least 1 closer thread held), while a CHECK from another
 #   client is answered within 2 s, tlskeyctl status answers and a
-#   handshake works; the server stopped, the daemon stops on SIGTERM
+#   handshake works; 13 more: 16 closers held (the most), the 17th
+#   descriptor queued and reported; an upgrade is then refused (exit 1,
+#   "still waiting to be closed": its child's exit would close the queued
+#   FUSE file and hold the accept thread in waitpid; stallfs stalls only
+#   the daemon's own flushes, so without the check the upgrade went
+#   through here: what this checks is the refusal), a CHECK and a
+#   handshake still work; the server stopped, the daemon stops on SIGTERM
 #   within 10 s.
 . "${top_srcdir:-.}/test/lib/tk.sh"
 tk_need python3
@@ -59,6 +65,23 @@ timeout 10 "$TLSKEYCTL" -s "$TLSKEYD_SOCKET" status >/dev/null 2>&1 ||
 	tk_fail "tlskeyctl status did not answer within 10 s"
 TLSKEYD_TIMEOUT=10000 tk_legit_check held
 tk_log "served $(($(tk_ms) - t0)) ms after the flushes were held"
+
+tk_log "13 more: all 16 closers held, one descriptor queued; an upgrade is refused, not stuck"
+for i in $(seq 5 17); do
+	STALL_FILE=$MNT/f timeout 20 python3 "$ATTACK" fuse 1 0 >"$TK_TMP/fuse$i.out" 2>&1 ||
+		{ cat "$TK_TMP/fuse$i.out" >&2; tk_fail "fuse$i: the attack did not run"; }
+done
+tk_wait_until 10 "$FS_PID" stalls 16 ||
+	tk_fail "$(grep -c '^STALL' "$TK_TMP/stallfs.out") flushes held, not 16"
+tk_wait_line "$TK_TMP/tlskeyd.log" "descriptors callers passed wait to be closed: all 16 closer threads are held" 10 "$TK_DAEMON_PID" ||
+	tk_fail "the queued descriptor was not reported"
+rc=0
+timeout 10 "$TLSKEYCTL" -s "$TLSKEYD_SOCKET" upgrade >"$TK_TMP/upgrade.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || { cat "$TK_TMP/upgrade.out" >&2; tk_fail "upgrade: exit $rc, not 1 (refused)"; }
+tk_expect_grep "$TK_TMP/upgrade.out" "still waiting to be closed"
+out=$(timeout 10 python3 "$ATTACK" probe 2 2>&1) ||
+	tk_fail "a CHECK was not answered within 2 s after the refused upgrade ($out)"
+TLSKEYD_TIMEOUT=10000 tk_legit_check after-upgrade
 
 tk_log "the server goes: the daemon stops on SIGTERM"
 unmount

@@ -149,18 +149,63 @@ START_TEST(ordinary_close)
 }
 END_TEST
 
+/* A UNIX socket holding a lingering socket in its receive queue, the
+ * only reference to it: closing the holder waits as the lingering close
+ * would. */
+static int lingering_holder(int *ret_receiver)
+{
+	int cs = lingering_socket(ret_receiver), sv[2];
+	char x = 'x';
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov = { .iov_base = &x, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			     .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &cs, sizeof(int));
+	ck_assert_int_eq(sendmsg(sv[0], &mh, 0), 1);
+	ck_assert_int_eq(close(cs), 0); /* the queued reference stays */
+	ck_assert_int_eq(close(sv[0]), 0);
+	return sv[1];
+}
+
 /* With the closer threads on, passclose() returns before a lingering
- * close is done, passclose_here() still closes on the spot, and each
- * descriptor is closed within a bounded time all the same.  (Tests run
- * each in a process of their own: the closers do not outlive this one.) */
+ * close is done (a UNIX socket holding a lingering one), an AF_INET socket
+ * is still closed on the spot, as passclose_here() closes anything, and
+ * each descriptor is closed within a bounded time all the same.  (Tests
+ * run each in a process of their own: the closers do not outlive it.) */
 START_TEST(closer_threads)
 {
 	int receivers[4], fds[4];
 	long long t0, spent;
 
 	ck_assert_int_eq(passclose_start(), 0);
+	{
+		int receiver, fd = tcp_pair(&receiver);
+
+		ck_assert_int_eq(passclose(fd), -1);
+		ck_assert_int_eq(fcntl(fd, F_GETFD), -1); /* AF_INET: on the spot */
+		ck_assert_int_eq(close(receiver), 0);
+	}
+	{
+		/* The holder's close does wait (on the spot: until the timer). */
+		int receiver, fd = lingering_holder(&receiver);
+
+		t0 = now_ms();
+		ck_assert_int_eq(passclose_here(fd, PASSCLOSE_AS_IS), -1);
+		spent = now_ms() - t0;
+		ck_assert_msg(spent >= PASSCLOSE_MAX_MS / 2, "a holder's close took only %lld ms", spent);
+		ck_assert_int_eq(close(receiver), 0);
+	}
 	for (int i = 0; i < 4; i++)
-		fds[i] = lingering_socket(&receivers[i]);
+		fds[i] = lingering_holder(&receivers[i]);
 	t0 = now_ms();
 	for (int i = 0; i < 4; i++)
 		ck_assert_int_eq(passclose_linger(fds[i], PASSCLOSE_AS_IS), -1);
