@@ -207,10 +207,12 @@ tk_check_refused() {
 # tk_check_cert PEM PUBKEY DAYS|past BODY: issue PEM from the fixture CA
 # for the public key file PUBKEY, valid for DAYS days from now, or expired
 # in 2020 ("past"); BODY is the rest of the certtool template.
+# (30 random bits of serial: an openssl ocsp index with two entries of one
+# serial is refused, and the responder stops.)
 tk_check_cert() {
 	local pem=$1 pub=$2 days=$3 body=$4 tmpl=$1.tmpl
 	{
-		printf 'serial = %d\n%s\n' "$((RANDOM + 1000))" "$body"
+		printf 'serial = %d\n%s\n' "$(((RANDOM << 15 | RANDOM) + 1000))" "$body"
 		if [ "$days" = past ]; then
 			printf '%s\n' 'activation_date = "2020-01-01 00:00:00 UTC"' \
 				'expiration_date = "2020-12-31 23:59:59 UTC"'

@@ -34,6 +34,7 @@ mkdir "$O"
 # --- PKI --------------------------------------------------------------------
 ocsp_port=$(tk_free_port) || tk_fail "no free port"
 silent_port=$(tk_free_port) || tk_fail "no free port"
+[ "$silent_port" != "$ocsp_port" ] || silent_port=$((ocsp_port + 1))
 url=http://127.0.0.1:$ocsp_port/
 tk_ocsp_pki "$O"
 # peer NAME [AIA-URL]: a server certificate for peer.example.test.
