@@ -46,7 +46,9 @@ unmount() {
 	tk_wait_pid "$FS_PID" 5 || true
 	umount -l "$MNT" 2>/dev/null || true
 }
-trap 'rc=$?; unmount; (exit "$rc"); tk_cleanup' EXIT
+# set +e first: under set -e the (exit) would end the trap before tk_cleanup,
+# leaving the daemon running after a failure.
+trap 'rc=$?; set +e; unmount; (exit "$rc"); tk_cleanup' EXIT
 tk_legit_check warm
 
 tk_log "4 STARTs with the FUSE file attached"
