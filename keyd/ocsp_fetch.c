@@ -204,22 +204,29 @@ static void cache_put(struct ocsp_fetcher *f, struct ocsp_job *j, time_t next)
 	e->last_ms = tk_now_ms();
 }
 
-/* Queue j again, or join it to the queued question with its key (lock
- * held; no bound: j was counted in before). */
-static void requeue(struct ocsp_fetcher *f, struct ocsp_job *j)
+/* The queued question with j's key, which then takes j's deadline if it
+ * is later; NULL if none (lock held). */
+static struct ocsp_job *queued_leader(struct ocsp_fetcher *f, const struct ocsp_job *j)
 {
-	struct ocsp_job *lead = NULL;
+	for (struct ocsp_job *q = f->queue; q; q = q->next)
+		if (!memcmp(q->key, j->key, 32)) {
+			if (q->deadline_ms < j->deadline_ms)
+				q->deadline_ms = j->deadline_ms;
+			return q;
+		}
+	return NULL;
+}
 
-	for (struct ocsp_job *q = f->queue; q && !lead; q = q->next)
-		if (!memcmp(q->key, j->key, 32))
-			lead = q;
-	if (lead) {
-		if (lead->deadline_ms < j->deadline_ms)
-			lead->deadline_ms = j->deadline_ms;
-		j->next = lead->followers;
-		lead->followers = j;
-		return;
-	}
+/* j follows lead: it gets lead's answer (lock held). */
+static void join(struct ocsp_job *lead, struct ocsp_job *j)
+{
+	j->next = lead->followers;
+	lead->followers = j;
+}
+
+/* j at the queue's end (lock held; the caller checked the bound). */
+static void enqueue(struct ocsp_fetcher *f, struct ocsp_job *j)
+{
 	j->next = NULL;
 	if (f->tail)
 		f->tail->next = j;
@@ -227,6 +234,18 @@ static void requeue(struct ocsp_fetcher *f, struct ocsp_job *j)
 		f->queue = j;
 	f->tail = j;
 	f->queued++;
+}
+
+/* Queue j again, or join it to the queued question with its key (lock
+ * held; no bound: j was counted in before). */
+static void requeue(struct ocsp_fetcher *f, struct ocsp_job *j)
+{
+	struct ocsp_job *lead = queued_leader(f, j);
+
+	if (lead)
+		join(lead, j);
+	else
+		enqueue(f, j);
 }
 
 /* j goes back to the worker it names. */
@@ -369,12 +388,10 @@ static struct ocsp_job *take(struct ocsp_fetcher *f, unsigned long long *wake)
  * runs out first sends j back to the queue: answer().) */
 static struct ocsp_job *leader(struct ocsp_fetcher *f, const struct ocsp_job *j)
 {
-	for (struct ocsp_job *q = f->queue; q; q = q->next)
-		if (!memcmp(q->key, j->key, 32)) {
-			if (q->deadline_ms < j->deadline_ms)
-				q->deadline_ms = j->deadline_ms;
-			return q;
-		}
+	struct ocsp_job *q = queued_leader(f, j);
+
+	if (q)
+		return q;
 	for (unsigned i = 0; i < f->n_started; i++)
 		if (f->slot[i].busy && !f->slot[i].refresh && !memcmp(f->slot[i].busy->key, j->key, 32))
 			return f->slot[i].busy;
@@ -502,21 +519,14 @@ int ocsp_submit(struct ocsp_fetcher *f, struct ocsp_job *j)
 	} else if ((lead = leader(f, j))) {
 		/* Bounded by the conns that wait: one job each. */
 		j->followers = NULL;
-		j->next = lead->followers;
-		lead->followers = j;
+		join(lead, j);
 		pthread_mutex_unlock(&f->lock);
 		return 0;
 	} else if (f->queued >= OCSP_QUEUE_MAX) {
 		r = -EAGAIN;
 	}
 	if (r == 0) {
-		j->next = NULL;
-		if (f->tail)
-			f->tail->next = j;
-		else
-			f->queue = j;
-		f->tail = j;
-		f->queued++;
+		enqueue(f, j);
 		pthread_cond_signal(&f->cond);
 	}
 	pthread_mutex_unlock(&f->lock);
