@@ -501,6 +501,10 @@ enum conn_status relay_event(struct conn *c, struct ev *ev, uint32_t events)
 	if (ev->kind == EV_APP && (events & EPOLLOUT) && c->to_app) {
 		if (relay_end_flush_app(c) == CONN_CLOSED)
 			return CONN_CLOSED;
+		/* We read the peer again from now on: its close timer
+		 * starts now, not when the app stopped taking. */
+		if (!c->to_app && c->timed)
+			c->deadline_ms = tk_now_ms() + c->req.gen->conf->close_timeout_ms;
 		if (!c->to_app && c->net_eof)
 			relay_end_app_eof(c);
 	}

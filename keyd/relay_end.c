@@ -130,10 +130,17 @@ enum conn_status relay_drain_step(struct conn *c)
 	return CONN_LIVE;
 }
 
+/* The close timer ran out.  It measures the peer, so time in which the
+ * app held us back (decrypted bytes parked for it: we do not read the
+ * peer meanwhile) does not count: the timer starts over instead. */
 enum conn_status relay_close_expired(struct conn *c)
 {
 	char why[160];
 
+	if (c->to_app) {
+		c->deadline_ms = tk_now_ms() + c->req.gen->conf->close_timeout_ms;
+		return CONN_LIVE;
+	}
 	(void)snprintf(why, sizeof(why), "the application closed; the peer made no progress for "
 		       "close-timeout (%u ms)%s", c->req.gen->conf->close_timeout_ms,
 		       c->bye_done ? " after our close_notify" : ", close_notify not sent");

@@ -9,7 +9,7 @@ HOSTILE_TESTS = test/hostile/acl-case.sh test/hostile/anon-peers.sh test/hostile
 	test/hostile/pin-fifo.sh test/hostile/second-daemon.sh test/hostile/port-file.sh \
 	test/hostile/linger-close.sh test/hostile/forged-record.sh test/hostile/shutdown-cut.sh \
 	test/hostile/ku-after-eof.sh test/hostile/kept-fork.sh test/hostile/exit-backlog.sh \
-	test/hostile/impostor.sh test/hostile/fuse-close.sh
+	test/hostile/impostor.sh test/hostile/fuse-close.sh test/hostile/close-slow-reader.sh
 
 # fork() while other threads start sessions: no child inherits the pool's
 # lock held (test/hostile/fork-pool.c; a test program of its own).

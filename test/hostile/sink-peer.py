@@ -3,6 +3,7 @@
 
     sink-peer.py PORT --ca CA --cert CERT --key KEY [--first BYTES]
                  [--signal-file F [--pause]] [--send-after BYTES --hold SECS]
+                 [--bye]
 
 Reads --first bytes (or to the end), then writes F (the test's cue: our
 PID), then reads on to the end and prints one line: "END clean BYTES" for a
@@ -10,7 +11,8 @@ close_notify, "END truncated BYTES" for a TCP end without one, "END reset
 BYTES" for ECONNRESET, "END error BYTES ..." otherwise.  With
 --send-after, after a clean end it sends BYTES of its own (our side is
 still open), prints "SENT BYTES", and holds the connection --hold
-seconds.  With --pause, it stops reading at the cue until it gets SIGUSR1
+seconds; with --bye it then sends its own close_notify ("BYE") and
+closes.  With --pause, it stops reading at the cue until it gets SIGUSR1
 (at most 20 s), so the sender cannot finish the stream meanwhile: the
 socket buffers fill and it waits.  Loopback only; every read is bounded
 by a 20 s timeout."""
@@ -32,6 +34,7 @@ ap.add_argument("--signal-file")
 ap.add_argument("--pause", action="store_true")
 ap.add_argument("--send-after", type=int, default=0)
 ap.add_argument("--hold", type=float, default=0)
+ap.add_argument("--bye", action="store_true")
 a = ap.parse_args()
 
 if a.pause:
@@ -62,6 +65,9 @@ try:
                 s.sendall(b"x" * a.send_after)
                 print("SENT", a.send_after, flush=True)
                 time.sleep(a.hold)
+                if a.bye:
+                    s.unwrap()
+                    print("BYE", flush=True)
             break
         got += len(d)
 except ssl.SSLEOFError:
