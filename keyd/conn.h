@@ -144,8 +144,10 @@ struct conn {
 	unsigned established : 1;  /* delivered: conn_close() writes the session-end record */
 	unsigned ku_pending : 1;   /* a KeyUpdate is due or half sent (keyupdate.c) */
 	unsigned stop_asked : 1;   /* tlskey_control(CLOSE_NOTIFY): end at the app's EAGAIN */
+	unsigned ku_asked : 1;     /* tlskey_control(KEY_UPDATE) waiting for KU_MIN_GAP_MS */
 	unsigned long long ku_bytes;   /* plaintext moved since the last KeyUpdate */
 	unsigned long long ku_last_ms; /* when the last KeyUpdate went out (or the relay began) */
+	unsigned long long ku_sent_ms; /* when the last KeyUpdate went out, 0 none yet */
 	int end;                   /* enum stats_end + 1 of how it ends, 0 not known yet */
 	unsigned long long t_estab_ms;
 	unsigned long long bytes_in, bytes_out; /* plaintext from / to the peer */

@@ -87,12 +87,52 @@ tk_conf auto "key-update-bytes=1048576"
 tk_daemon_start "$TK_TMP/auto.conf" || tk_fail "daemon with key-update-bytes did not start"
 tk_start_gnutls_serv ku-auto-srv -d 4 --x509certfile "$TK_FX/peer-server.pem" \
 	--x509keyfile "$TK_FX/peer-server.key"
-cp "$TK_TMP/lines.in" "$TK_TMP/ku-auto.in"
-tk_ok ku-auto client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test --sni peer.example.test
+# In two halves, the second sent once the first is back and more than
+# 500 ms have passed (the least gap between two of our KeyUpdates): at
+# least one KeyUpdate in each.
+HALF=$(((SIZE / 2 + 75) / 77 * 77))
+head -c "$HALF" "$TK_TMP/lines.in" >"$TK_TMP/ku-auto.1"
+tail -c +"$((HALF + 1))" "$TK_TMP/lines.in" >"$TK_TMP/ku-auto.2"
+mkfifo "$TK_TMP/auto.fifo"
+exec 4<>"$TK_TMP/auto.fifo"
+tk_bg timeout 30 "$TK_APP" client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
+	--sni peer.example.test <"$TK_TMP/auto.fifo" >"$TK_TMP/ku-auto.out" 2>"$TK_TMP/ku-auto.err" 4>&-
+app=$TK_BG_PID
+cat "$TK_TMP/ku-auto.1" >&4
+t0=$(date +%s%N)
+half_back() { [ "$(stat -c %s "$TK_TMP/ku-auto.out")" -ge "$HALF" ]; }
+tk_wait_until 20 "$app" half_back || tk_fail "ku-auto: the first half did not come back"
+later() { [ $((($(date +%s%N) - t0) / 1000000)) -ge 700 ]; }
+tk_wait_until 5 "$app" later || tk_fail "ku-auto: the app died"
+cat "$TK_TMP/ku-auto.2" >&4
+exec 4>&-
+tk_wait_ok "$app" 20 "ku-auto: tk-app" "$TK_TMP/ku-auto.err"
 tk_same "$TK_TMP/lines.in" "$TK_TMP/ku-auto.out"
 n=$(cat "$TK_TMP/ku-auto-srv.err" "$TK_TMP/ku-auto-srv.out" | grep -c 'received TLS 1.3 key update' || true)
 tk_log "ku-auto: gnutls-serv logged $n received KeyUpdates for $((2 * SIZE)) bytes"
 [ "$n" -ge 2 ] || { grep -iE 'key.?update' "$TK_TMP/ku-auto-srv.err" | head >&2; tk_fail "ku-auto: $n KeyUpdates, wanted >= 2"; }
+kill "$TK_PEER_PID" 2>/dev/null || true
+tk_wait_pid "$TK_PEER_PID" 5 || true
+
+# key-update-bytes at its minimum: a KeyUpdate would be due every 16 KiB,
+# but GnuTLS ends a session that receives more than 8 in a second (before:
+# gnutls-serv broke off with "too many handshake packets" and the echo was
+# cut).  Ours are at least 500 ms apart: every byte comes back, and the
+# peer saw at most one per 500 ms of the transfer (plus the first).
+tk_log "case ku-min: key-update-bytes = 16384, gnutls-serv --echo"
+tk_conf kumin "key-update-bytes=16384"
+tk_daemon_start "$TK_TMP/kumin.conf" || tk_fail "daemon with key-update-bytes = 16384 did not start"
+tk_start_gnutls_serv ku-min-srv -d 4 --x509certfile "$TK_FX/peer-server.pem" \
+	--x509keyfile "$TK_FX/peer-server.key"
+cp "$TK_TMP/lines.in" "$TK_TMP/ku-min.in"
+t0=$(tk_ms)
+tk_ok ku-min client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test --sni peer.example.test
+t1=$(tk_ms)
+tk_same "$TK_TMP/lines.in" "$TK_TMP/ku-min.out"
+n=$(cat "$TK_TMP/ku-min-srv.err" "$TK_TMP/ku-min-srv.out" | grep -c 'received TLS 1.3 key update' || true)
+tk_log "ku-min: gnutls-serv logged $n received KeyUpdates in $((t1 - t0)) ms for $((2 * SIZE)) bytes"
+[ "$n" -ge 1 ] || tk_fail "ku-min: no KeyUpdate"
+[ "$n" -le $(((t1 - t0) / 500 + 1)) ] || tk_fail "ku-min: $n KeyUpdates in $((t1 - t0)) ms: closer than 500 ms apart"
 kill "$TK_PEER_PID" 2>/dev/null || true
 tk_wait_pid "$TK_PEER_PID" 5 || true
 
