@@ -432,7 +432,7 @@ static void *fetch_main(void *arg)
 			wake = wake > now ? wake - now : 1;
 		else
 			wake = 1000;
-		(void)clock_gettime(CLOCK_REALTIME, &ts);
+		(void)clock_gettime(CLOCK_MONOTONIC, &ts); /* the cond's clock */
 		ts.tv_sec += (time_t)(wake / 1000);
 		ts.tv_nsec += (long)(wake % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
@@ -457,7 +457,16 @@ int ocsp_fetcher_new(unsigned cache_size, int notify_fd, struct ocsp_fetcher **r
 	f->notify_fd = notify_fd;
 	atomic_init(&f->revoked, 0);
 	pthread_mutex_init(&f->lock, NULL);
-	pthread_cond_init(&f->cond, NULL);
+	{
+		/* Timed waits on the monotonic clock: a step of the wall clock
+		 * must not stretch a queued question's wait. */
+		pthread_condattr_t ca;
+
+		(void)pthread_condattr_init(&ca);
+		(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&f->cond, &ca);
+		(void)pthread_condattr_destroy(&ca);
+	}
 	if (!f->cache) {
 		ocsp_fetcher_free(f);
 		return -ENOMEM;
