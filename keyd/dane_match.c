@@ -112,61 +112,72 @@ int dane_decide(enum keyd_dane mode, const struct dane_answer *a, const char **r
 	return 0;
 }
 
-/* The bytes a record's selector names: the whole certificate or its
- * SubjectPublicKeyInfo, both DER.  The caller frees *out with gnutls_free
- * when *alloc. */
-static int selected(const gnutls_datum_t *cert, uint8_t selector, gnutls_datum_t *out, int *alloc)
+/* How deep in the peer's chain records are looked for: ta_validates()
+ * builds paths of at most this many certificates (GnuTLS's own verify
+ * depth), so the rest of a longer chain cannot match usefully.  A hostile
+ * server can send some 250 certificates in one message; searching them
+ * all for 32 records cost 230 ms of a worker per handshake. */
+#define DANE_DEPTH 16
+
+/* The SubjectPublicKeyInfo (DER) of the chain's first DANE_DEPTH
+ * certificates, each extracted once for all records. */
+struct spki_cache {
+	gnutls_datum_t spki[DANE_DEPTH];
+	signed char state[DANE_DEPTH]; /* 0 not yet, 1 extracted, -1 failed */
+};
+
+static int spki_of(struct spki_cache *sc, const gnutls_datum_t *certs, unsigned j,
+		   const gnutls_datum_t **ret)
 {
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_pubkey_t pub = NULL;
-	int r = -1;
 
-	*alloc = 0;
-	if (selector == 0) {
-		*out = *cert;
-		return 0;
+	if (!sc->state[j]) {
+		sc->state[j] = -1;
+		if (gnutls_x509_crt_init(&crt) == 0 && gnutls_pubkey_init(&pub) == 0 &&
+		    gnutls_x509_crt_import(crt, &certs[j], GNUTLS_X509_FMT_DER) == 0 &&
+		    gnutls_pubkey_import_x509(pub, crt, 0) == 0 &&
+		    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &sc->spki[j]) == 0)
+			sc->state[j] = 1;
+		gnutls_pubkey_deinit(pub);
+		gnutls_x509_crt_deinit(crt);
 	}
-	if (gnutls_x509_crt_init(&crt) < 0 || gnutls_pubkey_init(&pub) < 0)
-		goto out;
-	if (gnutls_x509_crt_import(crt, cert, GNUTLS_X509_FMT_DER) < 0 ||
-	    gnutls_pubkey_import_x509(pub, crt, 0) < 0 ||
-	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, out) < 0)
-		goto out;
-	*alloc = 1;
-	r = 0;
-out:
-	gnutls_pubkey_deinit(pub);
-	gnutls_x509_crt_deinit(crt);
-	return r;
+	*ret = &sc->spki[j];
+	return sc->state[j] > 0 ? 0 : -1;
 }
 
-static int record_matches(const struct dane_tlsa *t, const gnutls_datum_t *cert)
+static void spki_cache_free(struct spki_cache *sc)
 {
-	gnutls_datum_t sel;
-	uint8_t md[64];
-	int alloc, ok = 0;
+	for (unsigned j = 0; j < DANE_DEPTH; j++)
+		if (sc->state[j] > 0)
+			gnutls_free(sc->spki[j].data);
+}
 
-	if (selected(cert, t->selector, &sel, &alloc) < 0)
+/* Does t match certs[j] (j < DANE_DEPTH)?  Its selector names the whole
+ * certificate or its SubjectPublicKeyInfo. */
+static int record_matches(const struct dane_tlsa *t, const gnutls_datum_t *certs, unsigned j,
+			  struct spki_cache *sc)
+{
+	const gnutls_datum_t *sel = &certs[j];
+	uint8_t md[64];
+
+	if (t->selector != 0 && spki_of(sc, certs, j, &sel) < 0)
 		return 0;
 	if (t->mtype == 0)
-		ok = sel.size == t->len && !memcmp(sel.data, t->data, t->len);
-	else if (gnutls_hash_fast(t->mtype == 1 ? GNUTLS_DIG_SHA256 : GNUTLS_DIG_SHA512, sel.data,
-				  sel.size, md) == 0)
-		ok = !memcmp(md, t->data, t->len);
-	if (alloc)
-		gnutls_free(sel.data);
-	return ok;
+		return sel->size == t->len && !memcmp(sel->data, t->data, t->len);
+	return gnutls_hash_fast(t->mtype == 1 ? GNUTLS_DIG_SHA256 : GNUTLS_DIG_SHA512, sel->data,
+				sel->size, md) == 0 && !memcmp(md, t->data, t->len);
 }
 
 /* certs[0..ta-1] up to certs[ta] as the only trust anchor. */
 static int ta_validates(const gnutls_datum_t *certs, unsigned ta, const char *hostname)
 {
 	gnutls_x509_trust_list_t tl = NULL;
-	gnutls_x509_crt_t path[16], anchor = NULL;
+	gnutls_x509_crt_t path[DANE_DEPTH], anchor = NULL;
 	gnutls_typed_vdata_st vd[2];
 	unsigned n = 0, nvd = 0, status = 1;
 
-	if (ta >= 16 || gnutls_x509_trust_list_init(&tl, 0) < 0)
+	if (ta >= DANE_DEPTH || gnutls_x509_trust_list_init(&tl, 0) < 0)
 		return 0;
 	if (gnutls_x509_crt_init(&anchor) < 0 ||
 	    gnutls_x509_crt_import(anchor, &certs[ta], GNUTLS_X509_FMT_DER) < 0)
@@ -207,7 +218,11 @@ out:
 static int best_match(const struct dane_answer *a, const gnutls_datum_t *certs, unsigned n,
 		      const char *hostname, int *ta_seen)
 {
+	struct spki_cache sc = { .state = { 0 } };
 	int best = -1;
+
+	if (n > DANE_DEPTH)
+		n = DANE_DEPTH;
 
 	for (size_t i = 0; i < a->n && best < DANE_USAGE_EE; i++) {
 		const struct dane_tlsa *t = &a->rec[i];
@@ -216,12 +231,12 @@ static int best_match(const struct dane_answer *a, const gnutls_datum_t *certs, 
 		if (t->usage <= best)
 			continue;
 		if (ee) {
-			if (n > 0 && record_matches(t, &certs[0]))
+			if (n > 0 && record_matches(t, certs, 0, &sc))
 				best = t->usage;
 			continue;
 		}
 		for (unsigned j = 1; j < n && best < (int)t->usage; j++) {
-			if (!record_matches(t, &certs[j]))
+			if (!record_matches(t, certs, j, &sc))
 				continue;
 			/* PKIX-TA too: the certificate must be on a path of the
 			 * leaf (RFC 6698 2.1.1), not merely sent beside a chain to
@@ -235,6 +250,7 @@ static int best_match(const struct dane_answer *a, const gnutls_datum_t *certs, 
 			best = t->usage == DANE_USAGE_PKIX_TA ? DANE_USAGE_PKIX_TA : DANE_USAGE_TA;
 		}
 	}
+	spki_cache_free(&sc);
 	return best;
 }
 

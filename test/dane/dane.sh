@@ -31,6 +31,11 @@
 #             the leaf's path: refused; pkix-self: 1 1 1 matching a
 #             self-signed server: refused, PKIX validation is still required
 #   ttl       a TLSA record with TTL 2: asked again once it expired
+#   long      a server sending 250 certificates after its leaf, 32 DANE-TA
+#             records matching none: refused, five handshakes cost the
+#             daemon under 50 ticks of CPU (before the search stopped at the
+#             16 certificates a path can use: 24 ticks each); long-ee: the
+#             same server under a DANE-EE record of its leaf: passes
 #   ocsp-*    peer-ocsp-online = hard: a DANE-EE peer (twice: the second
 #             from the validation cache) and a DANE-TA one connect with
 #             nobody asked (no CA vouched for their AIA or issuer, RFC 7671
@@ -109,6 +114,11 @@ P_PX=$TK_PORT
 cat "$TK_FX/ca.pem" "$D/ca.pem" >"$D/pkix-extra.pem"
 srv s-pkixx -cert "$D/pkix.pem" -key "$D/pkix.key" -cert_chain "$D/pkix-extra.pem"
 P_PXX=$TK_PORT
+# 250 copies of an unrelated certificate after the leaf (about 110 KB, under
+# GnuTLS's 128 KiB limit for one handshake message).
+for i in $(seq 250); do cat "$D/other.pem"; done >"$D/long.pem"
+srv s-long -cert "$D/ee.pem" -key "$D/ee.key" -cert_chain "$D/long.pem"
+P_LONG=$TK_PORT
 
 EE=$(tk_dns_tlsa_spki "$D/ee.pem")
 OTHER=$(tk_dns_tlsa_spki "$D/other.pem")
@@ -127,7 +137,11 @@ tk_dns_rr "_$P_EE._tcp.ee IN TLSA 3 1 1 $EE" \
 	"_$P_PX._tcp.pkixta IN TLSA 0 0 1 $(tk_dns_tlsa_cert "$TK_FX/ca.pem")" \
 	"_$P_PX._tcp.pkixbad IN TLSA 1 1 1 $OTHER" \
 	"_$P_PXX._tcp.pkixoff IN TLSA 0 0 1 $CA" \
-	"_$P_EE._tcp.pkixself IN TLSA 1 1 1 $EE"
+	"_$P_EE._tcp.pkixself IN TLSA 1 1 1 $EE" \
+	"_$P_LONG._tcp.long-ee IN TLSA 3 1 1 $EE"
+for i in $(seq 32); do
+	tk_dns_rr "_$P_LONG._tcp.long IN TLSA 2 1 1 $(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+done
 tk_dns_plain_rr "_$P_PLAIN._tcp.www IN TLSA 3 1 1 $OTHER" \
 	"_$P_PLAIN._tcp.www2 IN TLSA 3 1 1 $OTHER"
 tk_dns_sign
@@ -196,6 +210,16 @@ bad pkix-bad "$P_PX" pkixbad.example.test "DANE: no TLSA record matches"
 # path (the leaf is the fixture CA's; the configured CA accepts it).
 bad pkix-off-path "$P_PXX" pkixoff.example.test "DANE: the certificate the PKIX-TA record names is not on the chain's path"
 bad pkix-self "$P_EE" pkixself.example.test "peer certificate rejected: The certificate is NOT trusted"
+
+cpu() { awk '{ print $14 + $15 }' "/proc/$TK_DAEMON_PID/stat"; }
+c0=$(cpu)
+for i in 1 2 3 4 5; do
+	bad "long$i" "$P_LONG" long.example.test "DANE: no TLSA record matches"
+done
+c1=$(cpu)
+tk_log "long: five refused handshakes with 251 certificates cost $((c1 - c0)) ticks"
+[ $((c1 - c0)) -lt 50 ] || tk_fail "long: $((c1 - c0)) ticks of CPU for five handshakes (a hostile chain is searched too far)"
+ok_as long-ee "$P_LONG" long-ee.example.test DANE-EE
 
 ok ttl "$P_EE" short.example.test
 sleep 3 # the record's TTL (2 s) must pass: time itself is what is tested
