@@ -71,6 +71,12 @@ void keyupdate_account(struct conn *c, size_t n)
 		c->ku_pending = 1;
 }
 
+void keyupdate_poll(struct conn *c)
+{
+	if (c->ku_asked && !c->ku_pending && gap_passed(c, tk_now_ms()))
+		c->ku_pending = 1;
+}
+
 int keyupdate_flush(struct conn *c)
 {
 	int r;

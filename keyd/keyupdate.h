@@ -19,6 +19,11 @@ int keyupdate_request(struct conn *c);
  * generation's key-update-bytes or key-update-seconds say so. */
 void keyupdate_account(struct conn *c, size_t n);
 
+/* A KeyUpdate asked for within the gap becomes due once the gap has
+ * passed: called before each read from the app, so that what it reads
+ * goes out under the new keys. */
+void keyupdate_poll(struct conn *c);
+
 /* Send the due KeyUpdate (c->ku_pending), asking the peer to update its
  * keys too.  Call only with no record half sent.  0 when sent (or none
  * due), -EAGAIN when the socket is full (still pending: wait for

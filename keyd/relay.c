@@ -10,7 +10,8 @@
  * it -- for close-timeout, the session ends with a reset.  Without it a
  * peer that never answers our close_notify nor reads would keep the
  * session and its two descriptors forever (the app's end is not watched
- * while a send waits). */
+ * while a send waits).  Time in which decrypted bytes wait for the app
+ * does not count: we do not read the peer meanwhile (relay_end.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -402,9 +403,12 @@ static enum conn_status pump_app_chunks(struct conn *c)
 	if (c->bye_pending)
 		return send_bye(c);
 	for (int i = 0; i < RELAY_APP_CHUNKS && !c->app_eof && !c->to_net && !c->send_pending; i++) {
-		int ku = c->ku_pending ? key_update_step(c) : 0;
 		enum conn_status st;
 		ssize_t n;
+		int ku;
+
+		keyupdate_poll(c);
+		ku = c->ku_pending ? key_update_step(c) : 0;
 
 		if (ku)
 			return ku < 0 ? CONN_CLOSED : CONN_LIVE;
@@ -498,7 +502,10 @@ enum conn_status relay_event(struct conn *c, struct ev *ev, uint32_t events)
 	 * takes what we owe it.  The close timer starts over. */
 	if (ev->kind == EV_NET && c->timed)
 		c->deadline_ms = tk_now_ms() + c->req.gen->conf->close_timeout_ms;
-	if (ev->kind == EV_APP && (events & EPOLLOUT) && c->to_app) {
+	/* A hang-up too: a UNIX or SEQPACKET end the app shut both ways never
+	 * turns writable, and the failing send ends the session (else the
+	 * hang-up would be reported at every wait while the bytes wait). */
+	if (ev->kind == EV_APP && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && c->to_app) {
 		if (relay_end_flush_app(c) == CONN_CLOSED)
 			return CONN_CLOSED;
 		/* We read the peer again from now on: its close timer

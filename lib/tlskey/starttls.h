@@ -389,7 +389,8 @@ TLSKEY_EXPORT int tlskey_export_keying_material(int fd, const char *label,
 /* Send a TLS 1.3 KeyUpdate now, asking the peer to update its keys too
  * (update_requested): both directions get new traffic keys.  Data in
  * flight is unaffected.  Within 500 ms of the previous one it goes out
- * with the first data moved after those 500 ms. */
+ * when data next moves after those 500 ms, ahead of the next data the
+ * application sends. */
 #define TLSKEY_CTL_KEY_UPDATE 1
 /* End TLS: the daemon sends what it has already read from fd, then
  * close_notify and a TCP FIN, and reads no more from fd (data written

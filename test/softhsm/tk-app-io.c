@@ -72,6 +72,18 @@ static int pump(int src, int sink, struct pipebuf *b, short src_rev, short sink_
 	return 0;
 }
 
+static volatile sig_atomic_t shut_rd_fd = -1;
+
+static void on_usr2(int sig)
+{
+	int e = errno;
+
+	(void)sig;
+	if (shut_rd_fd >= 0)
+		(void)shutdown(shut_rd_fd, SHUT_RD);
+	errno = e;
+}
+
 /* Relay stdin -> pfd and pfd -> stdout (or pfd -> pfd with echo) until
  * both directions saw EOF.  Takes ownership of pfd. */
 int relay(int pfd, int echo, int use_stdin)
@@ -85,6 +97,14 @@ int relay(int pfd, int echo, int use_stdin)
 	memset(&down, 0, sizeof(down));
 	if (tkt_nonblock_set(pfd) < 0)
 		fail("fcntl");
+	if (tkapp_shut_rd_usr2) {
+		struct sigaction sa = { .sa_handler = on_usr2, .sa_flags = SA_RESTART };
+
+		shut_rd_fd = pfd;
+		if (sigaction(SIGUSR2, &sa, NULL) < 0)
+			fail("sigaction");
+		(void)fprintf(stderr, "SHUT-RD-READY\n");
+	}
 	if (!echo && !use_stdin && shutdown(pfd, SHUT_WR) < 0)
 		fail("shutdown");
 	while (!up_done || !down_done) {

@@ -45,6 +45,9 @@
  *                       and "QUERYFLAGS resumed=yes|no flags=0x.."
  *   --cert-out FILE     with --query: write the peer certificate (DER) to FILE
  *   --query-at-end      after the relay ended, print "ENDSTATE=secure|failed|gone"
+ *   --shut-rd-on-usr2   SIGUSR2 during the relay: shutdown(fd, SHUT_RD) on
+ *                       the protected descriptor (the app reads no more,
+ *                       keeps it open)
  *   --udp               DTLS: a UDP socket (client: connect(); server: bind,
  *                       learn the peer with recvfrom(MSG_PEEK), connect());
  *                       stdin lines go out as one datagram each (newline
@@ -112,6 +115,7 @@
 
 /* --query-at-end: print ENDSTATE= after the relay ended. */
 int tkapp_query_at_end;
+int tkapp_shut_rd_usr2;
 
 void usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void usage(const char *fmt, ...)
@@ -204,6 +208,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->query = 1;
 		else if (strcmp(a, "--query-at-end") == 0)
 			tkapp_query_at_end = 1;
+		else if (strcmp(a, "--shut-rd-on-usr2") == 0)
+			tkapp_shut_rd_usr2 = 1;
 		else if (ARG("--cert-out"))
 			o->cert_out = v;
 		else if (strcmp(a, "--query-full") == 0)

@@ -58,6 +58,8 @@ struct opts {
 
 /* --query-at-end (tk-app.c): print ENDSTATE= after the relay ended. */
 extern int tkapp_query_at_end;
+/* --shut-rd-on-usr2 (tk-app.c): SIGUSR2 shuts the relay's read side. */
+extern int tkapp_shut_rd_usr2;
 
 /* tk-app-sess.c: the options about an established session. */
 struct tkapp_sess {
