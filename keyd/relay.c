@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +339,16 @@ static enum conn_status chunk_to_net(struct conn *c, const uint8_t *buf, size_t 
 	return CONN_LIVE;
 }
 
+/* On the app's SOCK_SEQPACKET end a read of 0 is its shutdown or an empty
+ * datagram; only the shutdown sets RDHUP. */
+static int app_shut_down(const struct conn *c)
+{
+	struct pollfd p = { .fd = c->app.fd, .events = POLLRDHUP };
+	int r = poll(&p, 1, 0);
+
+	return r < 0 || (r == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)));
+}
+
 /* One datagram (DTLS) or chunk (TLS, cleartext) read from the app. */
 static enum conn_status data_to_net(struct conn *c, const uint8_t *buf, size_t len)
 {
@@ -422,6 +433,12 @@ static enum conn_status pump_app_chunks(struct conn *c)
 			break;
 		if (n < 0) {
 			return relay_end_app_gone(c, "application descriptor error");
+		}
+		if (n == 0 && c->dtls && !c->stop_asked && !app_shut_down(c)) {
+			/* An empty datagram, not the app's end: nothing to send. */
+			keyd_log(LOG_DEBUG, "uid=%u myname=%s: DTLS: the application sent an empty "
+				 "datagram; dropped", (unsigned)c->req.cred.uid, c->req.msg.myname);
+			continue;
 		}
 		if (n == 0) {
 			c->app_eof = 1;

@@ -3,13 +3,41 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <gnutls/gnutls.h>
 
 #include "keyd/conn.h"
+#include "keyd/log.h"
 #include "keyd/relay_io.h"
 #include "keyd/transport.h"
+
+/* A DTLS record has a 13-byte header: a shorter datagram cannot be one,
+ * and is dropped like any invalid record (RFC 6347 4.1.2.7).  A forged
+ * empty one read as the peer's end and closed the session. */
+#define DTLS_HEADER 13
+/* Datagrams dropped in one pull before it says "nothing yet" (the socket
+ * stays readable: the worker comes back). */
+#define DTLS_DROPS_MAX 16
+
+/* The errors an ICMP message sets on a connected UDP socket.  Anyone who
+ * knows the addresses can forge one, so an established DTLS session
+ * ignores them (its datagram is lost, as UDP may lose it); a handshake
+ * still fails at once, so that nothing listening is a quick error. */
+static int icmp_error(int e)
+{
+	return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN;
+}
+
+static int dtls_ignores(const struct conn *c, ssize_t n, int e)
+{
+	if (!c->dtls)
+		return 0;
+	if (n >= 0)
+		return n < DTLS_HEADER;
+	return icmp_error(e) && c->state != CONN_HANDSHAKE;
+}
 
 /* GnuTLS transport on the caller's socket.  The caller still shares the
  * file description and could clear O_NONBLOCK on its own duplicate at any
@@ -20,9 +48,22 @@ static ssize_t net_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 	struct conn *c = p;
 	ssize_t n;
 
-	do
+	for (int drops = 0;;) {
 		n = recv(c->net.fd, buf, len, MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (!dtls_ignores(c, n, errno))
+			break;
+		keyd_log(LOG_DEBUG, "uid=%u myname=%s: DTLS: ignored %s%s",
+			 (unsigned)c->req.cred.uid, c->req.msg.myname,
+			 n >= 0 ? "a datagram too short for a record" : "an ICMP error: ",
+			 n >= 0 ? "" : strerror(errno));
+		if (++drops == DTLS_DROPS_MAX) {
+			n = -1;
+			errno = EAGAIN;
+			break;
+		}
+	}
 	if (n < 0)
 		gnutls_transport_set_errno(c->tls, errno == EWOULDBLOCK ? EAGAIN : errno);
 	else
@@ -36,9 +77,21 @@ static ssize_t net_vec_push(gnutls_transport_ptr_t p, const giovec_t *iov, int i
 	struct msghdr mh = { .msg_iov = (struct iovec *)(void *)iov, .msg_iovlen = (size_t)iovcnt };
 	ssize_t n;
 
-	do
+	for (int tries = 0;;) {
 		n = sendmsg(c->net.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* An earlier ICMP error reported on this send, which did not go
+		 * out: the error is consumed, so once more; then it is lost. */
+		if (n >= 0 || !dtls_ignores(c, n, errno) || ++tries == 2)
+			break;
+	}
+	if (n < 0 && dtls_ignores(c, n, errno)) {
+		n = 0;
+		for (int i = 0; i < iovcnt; i++)
+			n += (ssize_t)iov[i].iov_len;
+		return n;
+	}
 	if (n < 0)
 		gnutls_transport_set_errno(c->tls, errno == EWOULDBLOCK ? EAGAIN : errno);
 	return n;

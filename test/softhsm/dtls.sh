@@ -147,6 +147,71 @@ tk_same "$TK_TMP/dgrams" "$TK_TMP/s1-cli.out"
 udp_client s-rogue EKEYREJECTED rogue-user
 tk_expect_grep "$TK_TMP/s-rogue.err" 'issuer is unknown'
 
+# ---- forged datagrams (an off-path attacker who knows the addresses) ------
+# An empty UDP datagram from the server's address and port, one of one
+# byte, and ICMP port unreachables (udp-forge.py, raw sockets: root only)
+# reach the app's socket between its datagrams; the app also sends an empty
+# datagram of its own.  Each used to end the session (an empty datagram
+# read as the peer's end: the app got DGRAM-EOF; an ICMP error failed the
+# next receive; the app's empty datagram read as its shutdown, so the
+# daemon sent close_notify); a 1-byte one spoiled the datagram after it.
+# Now all four come back and the session ends with the app.  Then the
+# largest datagram the daemon's MTU (1280) leaves room for: 1243 bytes come
+# out as one record, 1244 are dropped (as documented in doc/api.md), and
+# the session goes on (gnutls-serv's log says what arrived).
+if [ "$(id -u)" = 0 ] && command -v python3 >/dev/null; then
+	tk_log "case forged: datagrams and ICMP errors forged to the app's DTLS socket"
+	udp_serv srv-forge peer-server
+	mkfifo "$TK_TMP/forge.fifo"
+	exec 7<>"$TK_TMP/forge.fifo"
+	tk_bg timeout 30 "$TK_APP" client --udp --connect "127.0.0.1:$UDP_PORT" --myname alice@example.test \
+		--sni peer.example.test --empty-dgrams <"$TK_TMP/forge.fifo" \
+		>"$TK_TMP/forge.out" 2>"$TK_TMP/forge.err" 7>&-
+	app=$TK_BG_PID
+	# send LINE: one datagram out, wait (bounded) for its echo.
+	send() {
+		local want
+		want=$(($(grep -c '^DGRAM len=' "$TK_TMP/forge.err" 2>/dev/null || true) + 1))
+		printf '%s\n' "$1" >&7
+		echoed() { [ "$(grep -c '^DGRAM len=' "$TK_TMP/forge.err")" -ge "$want" ]; }
+		tk_wait_until 10 "$app" echoed || { cat "$TK_TMP/forge.err" >&2; tk_fail "forged: no echo of '$1'"; }
+	}
+	forge() { python3 "$top_srcdir/test/hostile/udp-forge.py" "$1" "$2" "$3" >/dev/null; }
+	send one
+	# The app's local address: the one of the flow that is not the server's.
+	lp=$(ss -Hun "dport = :$UDP_PORT" | tr ' ' '\n' | sed -n 's/^127\.0\.0\.1://p' | grep -vx "$UDP_PORT" | head -1)
+	[ -n "$lp" ] || tk_fail "forged: the app's UDP port not found"
+	forge empty "$UDP_PORT" "$lp"
+	forge icmp "$UDP_PORT" "$lp"
+	send "two two"
+	forge short "$UDP_PORT" "$lp"
+	send "three three three"
+	forge icmp "$UDP_PORT" "$lp"
+	printf '\n' >&7 # the app's own empty datagram
+	send four
+	printf '%s\n' "$(head -c 1242 /dev/zero | tr '\0' a)" "$(head -c 1243 /dev/zero | tr '\0' b)" five >&7
+	five() { grep -q ']: five$' "$TK_TMP/srv-forge.out"; }
+	tk_wait_until 10 "$app" five || tk_fail "forged: the datagram after the large ones did not arrive"
+	exec 7>&-
+	tk_wait_ok "$app" 15 "forged: tk-app" "$TK_TMP/forge.err"
+	[ "$(dgram_lens "$TK_TMP/forge.err" | cut -d' ' -f1-4)" = "4 8 18 5" ] ||
+		tk_fail "forged: datagrams received: $(dgram_lens "$TK_TMP/forge.err"), wanted 4 8 18 5 first"
+	# gnutls-serv prints a record in pieces of its buffer, each with the
+	# record's sequence number.
+	[ "$(grep 'aaaa' "$TK_TMP/srv-forge.out" | sed 's/\].*//' | sort -u | wc -l)" = 1 ] &&
+		[ "$(grep 'aaaa' "$TK_TMP/srv-forge.out" | tr -cd a | wc -c)" = 1242 ] ||
+		tk_fail "forged: the 1243-byte datagram did not arrive as one record"
+	! grep -q 'bbbb' "$TK_TMP/srv-forge.out" || tk_fail "forged: a 1244-byte datagram went out"
+	grep -q 'DTLS: ignored a datagram too short' "$TK_TMP/tlskeyd.log" || tk_fail "forged: no short datagram seen"
+	grep -q 'DTLS: ignored an ICMP error: Connection refused' "$TK_TMP/tlskeyd.log" ||
+		tk_fail "forged: no ICMP error seen (the test did not reach the daemon's socket)"
+	grep -q 'DTLS: the application sent an empty datagram' "$TK_TMP/tlskeyd.log" ||
+		tk_fail "forged: the app's empty datagram not seen"
+	kill "$UDP_PID" 2>/dev/null || true
+else
+	tk_log "case forged: skipped (raw sockets need root)"
+fi
+
 # ---- wrong socket kinds -----------------------------------------------------
 tk_start_gnutls_serv srv-tcp --x509certfile "$TK_FX/peer-server.pem" --x509keyfile "$TK_FX/peer-server.key"
 tk_err dtls-on-tcp EPROTOTYPE client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \

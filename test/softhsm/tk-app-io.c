@@ -208,14 +208,18 @@ int relay_dgram(int pfd, int echo, int use_stdin, unsigned want)
 				inlen += (size_t)n;
 			while ((nl = memchr(in, '\n', inlen)) || (in_eof && inlen) || inlen == sizeof(in)) {
 				size_t len = nl ? (size_t)(nl - in) + 1 : inlen;
+				/* --empty-dgrams: a blank line is a datagram of 0 bytes,
+				 * which no answer follows. */
+				int empty = tkapp_empty_dgrams && len == 1 && in[0] == '\n';
 
-				if (send(pfd, in, len, MSG_NOSIGNAL) < 0) {
+				if (send(pfd, in, empty ? 0 : len, MSG_NOSIGNAL) < 0) {
 					(void)fprintf(stderr, "RELAY-ERROR send: %s (%s)\n", strerror(errno),
 						      tkt_errno_name(errno));
 					rc = EXIT_RELAY;
 					goto out;
 				}
-				sent++;
+				if (!empty)
+					sent++;
 				memmove(in, in + len, inlen - len);
 				inlen -= len;
 			}

@@ -45,6 +45,8 @@
  *                       and "QUERYFLAGS resumed=yes|no flags=0x.."
  *   --cert-out FILE     with --query: write the peer certificate (DER) to FILE
  *   --query-at-end      after the relay ended, print "ENDSTATE=secure|failed|gone"
+ *   --empty-dgrams      with --udp: a blank stdin line goes out as a datagram
+ *                       of 0 bytes (and is not counted as sent)
  *   --shut-rd-on-usr2   SIGUSR2 during the relay: shutdown(fd, SHUT_RD) on
  *                       the protected descriptor (the app reads no more,
  *                       keeps it open)
@@ -116,6 +118,7 @@
 /* --query-at-end: print ENDSTATE= after the relay ended. */
 int tkapp_query_at_end;
 int tkapp_shut_rd_usr2;
+int tkapp_empty_dgrams;
 
 void usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void usage(const char *fmt, ...)
@@ -210,6 +213,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			tkapp_query_at_end = 1;
 		else if (strcmp(a, "--shut-rd-on-usr2") == 0)
 			tkapp_shut_rd_usr2 = 1;
+		else if (strcmp(a, "--empty-dgrams") == 0)
+			tkapp_empty_dgrams = 1;
 		else if (ARG("--cert-out"))
 			o->cert_out = v;
 		else if (strcmp(a, "--query-full") == 0)

@@ -60,6 +60,8 @@ struct opts {
 extern int tkapp_query_at_end;
 /* --shut-rd-on-usr2 (tk-app.c): SIGUSR2 shuts the relay's read side. */
 extern int tkapp_shut_rd_usr2;
+/* --empty-dgrams (tk-app.c): a blank line is an empty datagram. */
+extern int tkapp_empty_dgrams;
 
 /* tk-app-sess.c: the options about an established session. */
 struct tkapp_sess {
