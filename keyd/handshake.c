@@ -31,6 +31,7 @@
 #include "keyd/gen.h"
 #include "keyd/conn.h"
 #include "keyd/handshake.h"
+#include "keyd/dtls_cookie.h"
 #include "keyd/relay.h"
 #include "keyd/appsock.h"
 #include "keyd/ctlconn.h"
@@ -283,6 +284,7 @@ enum conn_status handshake_begin(struct conn *c)
 		/* Our own timer ends the handshake; GnuTLS only paces resends. */
 		gnutls_dtls_set_timeouts(c->tls, 1000, timeout + 1000);
 		gnutls_dtls_set_mtu(c->tls, KEYD_DTLS_MTU);
+		c->cookie_wait = q->msg.role == TK_ROLE_SERVER;
 	}
 	/* Watch the caller: if it goes away, the handshake is pointless. */
 	r = conn_ev_update(c, &c->ctl, EPOLLIN | EPOLLRDHUP);
@@ -481,6 +483,18 @@ enum conn_status handshake_step(struct conn *c)
 	int r, err;
 
 	c->waiting_hello = 0; /* the peer spoke: TLS it is */
+	if (c->cookie_wait) {
+		r = dtls_cookie_step(c);
+		if (r < 0)
+			return handshake_fail(c, -r, "DTLS cookie exchange: %s", strerror(-r));
+		if (r == 0) {
+			r = conn_ev_update(c, &c->net, EPOLLIN);
+			if (r < 0)
+				return handshake_fail(c, -r, "epoll: %s", strerror(-r));
+			return CONN_LIVE;
+		}
+		c->cookie_wait = 0;
+	}
 	for (int i = 0, hold = 0; i < 16; i++) {
 		size_t idx = c->req.id_index, before, after;
 		unsigned long long signs = c->ks->keys[idx].signs;
@@ -610,6 +624,14 @@ enum conn_status handshake_timeout(struct conn *c)
 
 	/* Reset rather than close politely: the peer missed its chance. */
 	c->net_reset = 1;
+	if (c->cookie_wait) {
+		/* Nothing was signed: a forged address never answers. */
+		const char *why = "handshake timer expired: no ClientHello returned our DTLS cookie";
+
+		outcome_audit(c, "handshake-failed", ETIMEDOUT, why);
+		outcome_send_result(c, ETIMEDOUT, why, -1);
+		return conn_close(c, ETIMEDOUT, why);
+	}
 	if (c->tls)
 		keyd_log(LOG_DEBUG, "uid=%u pid=%d myname=%s: handshake timer expired: last message sent %s, "
 			 "last received %s%s", (unsigned)c->req.cred.uid, (int)c->req.cred.pid,

@@ -12,6 +12,7 @@ libtlskey_keyd_la_SOURCES = \
 	keyd/dane.c keyd/dane.h \
 	keyd/dane_conn.c keyd/dane_conn.h \
 	keyd/dane_match.c keyd/dane_match.h \
+	keyd/dtls_cookie.c keyd/dtls_cookie.h \
 	keyd/fdcount.c keyd/fdcount.h \
 	keyd/aclstore.c keyd/aclstore.h \
 	keyd/admission.c keyd/admission.h \

@@ -39,4 +39,4 @@ test_hostile_attack_LDADD = test/lib/libtkt.la libtlskey-common.la
 
 TESTS += $(HOSTILE_TESTS)
 EXTRA_DIST += $(HOSTILE_TESTS) test/hostile/linger-attack.py test/hostile/forge-peer.py \
-	test/hostile/sink-peer.py test/hostile/udp-forge.py test/hostile/kept-fork.py test/hostile/impostor.py
+	test/hostile/sink-peer.py test/hostile/udp-forge.py test/hostile/dtls-hello.py test/hostile/kept-fork.py test/hostile/impostor.py

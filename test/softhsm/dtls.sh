@@ -8,7 +8,7 @@
 # (EPROTOTYPE), an unconnected UDP socket (ENOTCONN).  tlskey_control()
 # KeyUpdate on DTLS: EOPNOTSUPP; the exporter works.
 . "${top_srcdir:-.}/test/lib/tk.sh"
-tk_need gnutls-cli gnutls-serv ss
+tk_need gnutls-cli gnutls-serv ss openssl
 tk_setup
 # On a failure, the UDP peers' side too.
 TK_DUMP_EXTRA='srv-*.err srv-*.out'
@@ -146,6 +146,49 @@ tk_expect_grep "$TK_TMP/s1.err" '^QUERY state=secure version=DTLS1.2 .* peer=bob
 tk_same "$TK_TMP/dgrams" "$TK_TMP/s1-cli.out"
 udp_client s-rogue EKEYREJECTED rogue-user
 tk_expect_grep "$TK_TMP/s-rogue.err" 'issuer is unknown'
+
+# OpenSSL as the DTLS client: it answers our HelloVerifyRequest too.
+tk_log "case s-ossl: DTLS server, openssl s_client -dtls1_2"
+tk_app_server s-ossl --udp --myname server.example.test --echo --dgrams 1
+mkfifo "$TK_TMP/s-ossl.fifo"
+exec 6<>"$TK_TMP/s-ossl.fifo"
+tk_bg timeout 20 openssl s_client -dtls1_2 -connect "127.0.0.1:$TK_PORT" -CAfile "$TK_FX/ca.pem" \
+	-cert "$TK_FX/peer-user.pem" -key "$TK_FX/peer-user.key" -servername server.example.test -quiet \
+	<"$TK_TMP/s-ossl.fifo" >"$TK_TMP/s-ossl-cli.out" 2>"$TK_TMP/s-ossl-cli.err" 6>&-
+printf 'hello dtls\n' >&6
+tk_wait_line "$TK_TMP/s-ossl-cli.out" '^hello dtls$' 15 "$TK_BG_PID" ||
+	{ cat "$TK_TMP/s-ossl-cli.err" >&2; tk_fail "s-ossl: no echo"; }
+exec 6>&-
+tk_wait_ok "$TK_SERVER_PID" 10 "s-ossl: tk-app" "$TK_TMP/s-ossl.err"
+tk_expect_line "$TK_TMP/s-ossl.err" "PEER=bob@example.test"
+
+# A ClientHello from an address that never answers (a forged one): gnutls-cli's
+# first datagram, captured, then sent to the app from a socket that only
+# counts what comes back (test/hostile/dtls-hello.py).  The daemon answers
+# with a HelloVerifyRequest alone and signs nothing; the handshake ends by
+# its timer.  Before the cookie exchange: ServerHello, Certificate and the
+# rest, some 3.5 KB resent every second, and a token signature.
+tk_log "case cookie: a ClientHello whose sender never answers"
+tk_bg timeout 20 python3 "$top_srcdir/test/hostile/dtls-hello.py" capture "$TK_TMP/cap.port" \
+	"$TK_TMP/hello.bin" >"$TK_TMP/cap.out" 2>&1
+cap=$TK_BG_PID
+tk_wait_file "$TK_TMP/cap.port" "$cap" 10 || tk_fail "cookie: the capture did not start"
+tk_bg timeout 20 gnutls-cli --udp --port "$(cat "$TK_TMP/cap.port")" --x509cafile "$TK_FX/ca.pem" \
+	--sni-hostname server.example.test 127.0.0.1 </dev/null >"$TK_TMP/cap-cli.out" 2>&1
+cli=$TK_BG_PID
+tk_wait_pid "$cap" 15 || tk_fail "cookie: no ClientHello captured"
+kill "$cli" 2>/dev/null || true
+tk_expect_grep "$TK_TMP/cap.out" '^CAPTURED [0-9]+$'
+tk_app_server cookie --udp --myname server.example.test --echo --hs-timeout 2000 --expect-errno ETIMEDOUT
+tk_mark
+python3 "$top_srcdir/test/hostile/dtls-hello.py" replay "$TK_TMP/hello.bin" "$TK_PORT" 3 >"$TK_TMP/replies"
+tk_log "cookie: $(cat "$TK_TMP/replies")"
+tk_expect_grep "$TK_TMP/replies" '^REPLIES count=[1-9][0-9]* bytes=[0-9]+ types=22/3(,22/3)*$'
+b=$(sed -n 's/.* bytes=\([0-9]*\) .*/\1/p' "$TK_TMP/replies")
+[ "$b" -le 200 ] || tk_fail "cookie: $b bytes sent to an address that never answered"
+tk_wait_pid "$TK_SERVER_PID" 10 || tk_fail "cookie: the app did not end"
+tk_wait_log 'handshake-failed .*sign_ms=- .*no ClientHello returned our DTLS cookie' ||
+	tk_fail "cookie: no handshake-failed record without a signature"
 
 # ---- forged datagrams (an off-path attacker who knows the addresses) ------
 # An empty UDP datagram from the server's address and port, one of one
