@@ -104,6 +104,7 @@ struct conn {
 	long long sign_us; /* token time spent on this handshake, -1 none */
 	int waiting_hello;  /* allow-handshake-timeout: no byte from the peer yet */
 	int cookie_wait;    /* DTLS server: no ClientHello with our cookie yet */
+	unsigned cookies_sent; /* HelloVerifyRequests sent meanwhile */
 	int failed;         /* ended by a TLS or network error */
 	int hs_slot;        /* holds a handshake slot: see conn_handshake_done() */
 	char mapped_user[TK_SHORT_MAX + 1];

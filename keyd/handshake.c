@@ -482,9 +482,13 @@ enum conn_status handshake_step(struct conn *c)
 	struct worker_key *wk;
 	int r, err;
 
-	c->waiting_hello = 0; /* the peer spoke: TLS it is */
 	if (c->cookie_wait) {
-		r = dtls_cookie_step(c);
+		int hello;
+
+		r = dtls_cookie_step(c, &hello);
+		/* Only a ClientHello commits to DTLS (allow-handshake-timeout). */
+		if (hello)
+			c->waiting_hello = 0;
 		if (r < 0)
 			return handshake_fail(c, -r, "DTLS cookie exchange: %s", strerror(-r));
 		if (r == 0) {
@@ -495,6 +499,7 @@ enum conn_status handshake_step(struct conn *c)
 		}
 		c->cookie_wait = 0;
 	}
+	c->waiting_hello = 0; /* the peer spoke: TLS it is */
 	for (int i = 0, hold = 0; i < 16; i++) {
 		size_t idx = c->req.id_index, before, after;
 		unsigned long long signs = c->ks->keys[idx].signs;
@@ -626,8 +631,11 @@ enum conn_status handshake_timeout(struct conn *c)
 	c->net_reset = 1;
 	if (c->cookie_wait) {
 		/* Nothing was signed: a forged address never answers. */
-		const char *why = "handshake timer expired: no ClientHello returned our DTLS cookie";
+		char why[128];
 
+		(void)snprintf(why, sizeof(why), "handshake timer expired: %s",
+			       c->cookies_sent ? "no ClientHello returned our DTLS cookie"
+					       : "no DTLS ClientHello arrived");
 		outcome_audit(c, "handshake-failed", ETIMEDOUT, why);
 		outcome_send_result(c, ETIMEDOUT, why, -1);
 		return conn_close(c, ETIMEDOUT, why);

@@ -16,6 +16,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,13 +341,20 @@ static enum conn_status chunk_to_net(struct conn *c, const uint8_t *buf, size_t 
 	return CONN_LIVE;
 }
 
-/* On the app's SOCK_SEQPACKET end a read of 0 is its shutdown or an empty
- * datagram; only the shutdown sets RDHUP. */
-static int app_shut_down(const struct conn *c)
+/* On the app's SOCK_SEQPACKET end a read of 0 is an empty datagram or its
+ * end: the end when nothing more waits (SIOCINQ counts every datagram
+ * queued) and the app shut down (RDHUP), or tlskey_control(CLOSE_NOTIFY)
+ * asked for it. */
+static int app_dgram_end(const struct conn *c)
 {
 	struct pollfd p = { .fd = c->app.fd, .events = POLLRDHUP };
-	int r = poll(&p, 1, 0);
+	int queued = 0, r;
 
+	if (ioctl(c->app.fd, SIOCINQ, &queued) == 0 && queued > 0)
+		return 0;
+	if (c->stop_asked)
+		return 1;
+	r = poll(&p, 1, 0);
 	return r < 0 || (r == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)));
 }
 
@@ -434,7 +443,7 @@ static enum conn_status pump_app_chunks(struct conn *c)
 		if (n < 0) {
 			return relay_end_app_gone(c, "application descriptor error");
 		}
-		if (n == 0 && c->dtls && !c->stop_asked && !app_shut_down(c)) {
+		if (n == 0 && c->dtls && !app_dgram_end(c)) {
 			/* An empty datagram, not the app's end: nothing to send. */
 			keyd_log(LOG_DEBUG, "uid=%u myname=%s: DTLS: the application sent an empty "
 				 "datagram; dropped", (unsigned)c->req.cred.uid, c->req.msg.myname);

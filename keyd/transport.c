@@ -21,22 +21,54 @@
  * stays readable: the worker comes back). */
 #define DTLS_DROPS_MAX 16
 
-/* The errors an ICMP message sets on a connected UDP socket.  Anyone who
- * knows the addresses can forge one, so an established DTLS session
- * ignores them (its datagram is lost, as UDP may lose it); a handshake
- * still fails at once, so that nothing listening is a quick error. */
-static int icmp_error(int e)
+int transport_net_error(int e)
 {
-	return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN;
+	switch (e) {
+	case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+	case EWOULDBLOCK:
+#endif
+	case EINTR:
+	case EBADF:
+	case ENOTSOCK:
+	case EFAULT:
+	case EINVAL:
+	case ENOTCONN:
+	case EDESTADDRREQ:
+		return 0;
+	default:
+		return 1;
+	}
 }
 
+void transport_drain_errqueue(int fd)
+{
+	char buf[512];
+
+	for (int i = 0; i < 16; i++) {
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		char cbuf[512];
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+
+		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0 && errno != EINTR)
+			return;
+	}
+}
+
+/* Once the peer has proven its address (our cookie came back, or we are
+ * the client and the handshake is done), a network error is ignored:
+ * anyone who knows the addresses can forge the ICMP message behind it.
+ * Before that it fails the handshake at once, so that nothing listening is
+ * a quick error in the client role. */
 static int dtls_ignores(const struct conn *c, ssize_t n, int e)
 {
 	if (!c->dtls)
 		return 0;
 	if (n >= 0)
 		return n < DTLS_HEADER;
-	return icmp_error(e) && c->state != CONN_HANDSHAKE;
+	return transport_net_error(e) &&
+	       (c->state != CONN_HANDSHAKE || (c->req.msg.role == TK_ROLE_SERVER && !c->cookie_wait));
 }
 
 /* GnuTLS transport on the caller's socket.  The caller still shares the
@@ -56,8 +88,10 @@ static ssize_t net_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 			break;
 		keyd_log(LOG_DEBUG, "uid=%u myname=%s: DTLS: ignored %s%s",
 			 (unsigned)c->req.cred.uid, c->req.msg.myname,
-			 n >= 0 ? "a datagram too short for a record" : "an ICMP error: ",
+			 n >= 0 ? "a datagram too short for a record" : "a network error: ",
 			 n >= 0 ? "" : strerror(errno));
+		if (n < 0)
+			transport_drain_errqueue(c->net.fd); /* the app may have set IP_RECVERR */
 		if (++drops == DTLS_DROPS_MAX) {
 			n = -1;
 			errno = EAGAIN;
@@ -87,6 +121,7 @@ static ssize_t net_vec_push(gnutls_transport_ptr_t p, const giovec_t *iov, int i
 			break;
 	}
 	if (n < 0 && dtls_ignores(c, n, errno)) {
+		transport_drain_errqueue(c->net.fd);
 		n = 0;
 		for (int i = 0; i < iovcnt; i++)
 			n += (ssize_t)iov[i].iov_len;

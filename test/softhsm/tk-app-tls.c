@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -406,6 +407,12 @@ int run_client(const struct opts *o)
 		fail("socket");
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
 		fail("connect");
+	if (tkapp_recverr) {
+		int one = 1;
+
+		if (setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) < 0)
+			fail("IP_RECVERR");
+	}
 	freeaddrinfo(ai);
 	pfd = start_tls(o, fd, role, sni_callback(o), peer, o->peername_len, &e);
 	rc = serve(o, pfd, e, peer, 1);

@@ -62,6 +62,8 @@ extern int tkapp_query_at_end;
 extern int tkapp_shut_rd_usr2;
 /* --empty-dgrams (tk-app.c): a blank line is an empty datagram. */
 extern int tkapp_empty_dgrams;
+/* --recverr (tk-app.c): IP_RECVERR on the client's socket. */
+extern int tkapp_recverr;
 
 /* tk-app-sess.c: the options about an established session. */
 struct tkapp_sess {
