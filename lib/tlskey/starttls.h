@@ -371,13 +371,16 @@ TLSKEY_EXPORT int tlskey_query_session(int fd, struct tlskey_session_info *info)
 /* Keying material exporter (RFC 5705; RFC 8446 section 7.5) of the TLS
  * session behind protected descriptor fd, e.g. for tls-exporter channel
  * binding (RFC 9266: label "EXPORTER-Channel-Binding", no context, 32
- * bytes).  label: NUL-terminated, 1..TLSKEY_EXPORT_LABEL_MAX bytes.
+ * bytes).  label: NUL-terminated, 1..TLSKEY_EXPORT_LABEL_MAX bytes (in
+ * TLS 1.3 GnuTLS 3.7 takes at most 63), not one TLS uses itself ("key
+ * expansion", "master secret", ...).
  * context: NULL for no context, else context_len bytes (0 allowed, at most
  * TLSKEY_EXPORT_CONTEXT_MAX); in TLS 1.2 "no context" and an empty one
  * give different bytes, in TLS 1.3 the same.  Writes out_len bytes
  * (1..TLSKEY_EXPORT_OUT_MAX) to out; wipe them when done.  Only a
  * process holding fd can ask.  Returns 0, or -1 with errno: EINVAL (bad
- * arguments), EOPNOTSUPP (a cleartext session, or DTLS), ENOTCONN (the
+ * arguments), EOPNOTSUPP (a cleartext session, or TLS 1.2 or DTLS 1.2
+ * without Extended Master Secret, RFC 7627), ENOTCONN (the
  * session failed), ENOENT (it ended), EBADF/ENOTSOCK, EAGAIN (the
  * daemon's queue for the session is full), ETIMEDOUT. */
 TLSKEY_EXPORT int tlskey_export_keying_material(int fd, const char *label,

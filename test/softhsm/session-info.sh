@@ -19,7 +19,7 @@
 #     from none; a context changes the bytes; bad label and length: EINVAL.
 # The test runs in its own network namespace: nothing binds outside it.
 . "${top_srcdir:-.}/test/lib/tk.sh"
-tk_need openssl certtool unshare ip
+tk_need openssl certtool unshare ip gnutls-serv
 tk_netns_enter "$@"
 tk_setup --no-daemon
 
@@ -204,6 +204,35 @@ cli_case cli-label "$TK_FX/peer-server.pem" "$TK_FX/peer-server.key" --export ""
 tk_expect_grep "$TK_TMP/cli-label.err" '^EXPORT-ERROR errno=EINVAL '
 cli_case cli-len "$TK_FX/peer-server.pem" "$TK_FX/peer-server.key" --export "$LABEL" --export-len 1025
 tk_expect_grep "$TK_TMP/cli-len.err" '^EXPORT-ERROR errno=EINVAL '
+# A label the TLS 1.2 PRF uses itself (with a server echoing the client's
+# random, "key expansion" would give the session's own traffic keys).
+cli_case cli-reserved "$TK_FX/peer-server.pem" "$TK_FX/peer-server.key" --export "key expansion"
+tk_expect_grep "$TK_TMP/cli-reserved.err" '^EXPORT-ERROR errno=EINVAL .*one TLS itself uses'
+# TLS 1.3: GnuTLS 3.7 takes labels of at most 63 bytes there: 63 works, 64
+# is EINVAL saying so (it was EIO).  (TLS 1.2 takes 255: cli-ems below.)
+L63=$(head -c 63 /dev/zero | tr '\0' L)
+cli_case cli-63 "$TK_FX/peer-server.pem" "$TK_FX/peer-server.key" --export "$L63"
+tk_expect_grep "$TK_TMP/cli-63.err" '^EXPORT=[0-9A-F]{64}$'
+cli_case cli-64 "$TK_FX/peer-server.pem" "$TK_FX/peer-server.key" --export "${L63}L"
+tk_expect_grep "$TK_TMP/cli-64.err" '^EXPORT-ERROR errno=EINVAL .*at most 63 bytes in TLS 1.3'
+# TLS 1.2 without Extended Master Secret (gnutls-serv %NO_SESSION_HASH):
+# a man in the middle could give two connections the same keying material
+# (the triple handshake), so no exporter: EOPNOTSUPP.  The same server
+# with EMS: the exporter works.
+for ems in noems ems; do
+	prio=NORMAL:-VERS-ALL:+VERS-TLS1.2
+	[ "$ems" = ems ] || prio=$prio:%NO_SESSION_HASH
+	tk_log "case cli-$ems: client role, TLS 1.2, gnutls-serv --priority $prio"
+	tk_start_gnutls_serv "cli-$ems-srv" --priority "$prio" --x509certfile "$TK_FX/peer-server.pem" \
+		--x509keyfile "$TK_FX/peer-server.key"
+	printf 'abc\n' >"$TK_TMP/cli-$ems.in"
+	tk_app "cli-$ems" client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
+		--sni peer.example.test --export "$(head -c 255 /dev/zero | tr '\0' L)" || true
+	kill "$TK_PEER_PID" 2>/dev/null || true
+	tk_wait_pid "$TK_PEER_PID" 5 || true
+done
+tk_expect_grep "$TK_TMP/cli-noems.err" '^EXPORT-ERROR errno=EOPNOTSUPP .*Extended Master Secret'
+tk_expect_grep "$TK_TMP/cli-ems.err" '^EXPORT=[0-9A-F]{64}$'
 for k in plain:ENOENT pipe:ENOTSOCK closed:EBADF; do
 	for what in "--query-full" "--export $LABEL" "--ctl key-update" "--ctl close-notify"; do
 		# shellcheck disable=SC2086
