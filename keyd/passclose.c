@@ -270,7 +270,7 @@ int passclose(int fd)
 	return passclose_linger(fd, PASSCLOSE_ORDERLY);
 }
 
-void passclose_drain(int sock, unsigned max)
+int passclose_drain(int sock, unsigned max)
 {
 	unsigned fds = 0;
 
@@ -287,10 +287,11 @@ void passclose_drain(int sock, unsigned max)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		/* The end (or an empty message, which reads the same: what
-		 * may follow it is left to the timed close). */
+		/* The end.  (A message carries credentials: SO_PASSCRED is set
+		 * on the listener and its connections inherit it, so even an
+		 * empty one does not read as nothing.) */
 		if (n < 0 || (n == 0 && mh.msg_controllen == 0))
-			return;
+			return 1;
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 				continue;
@@ -303,6 +304,7 @@ void passclose_drain(int sock, unsigned max)
 			}
 		}
 	}
+	return 0;
 }
 
 int passclose_ctl(int fd)
@@ -310,12 +312,14 @@ int passclose_ctl(int fd)
 	if (fd < 0)
 		return -1;
 	(void)shutdown(fd, SHUT_RDWR);
-	passclose_drain(fd, PASSCLOSE_DRAIN_MAX);
-	/* Under the timer: whatever the drain left is released here (queued
-	 * files are released without the flush a close of a descriptor
-	 * sends, and once the timer fires every lingering socket among them
-	 * sees the signal pending). */
-	return passclose_here(fd, PASSCLOSE_AS_IS);
+	/* Emptied: the close releases nothing, here and now. */
+	if (passclose_drain(fd, PASSCLOSE_DRAIN_MAX))
+		return passclose_here(fd, PASSCLOSE_AS_IS);
+	/* The client queued more than a drain takes: its close releases the
+	 * rest, and one of them may linger (100 ms each under the timer, and
+	 * a client can make as many connections as it likes); so the closer
+	 * threads do it, not the thread that answered. */
+	return passclose_linger(fd, PASSCLOSE_AS_IS);
 }
 
 void passclose_thread_done(void)

@@ -89,16 +89,18 @@ int passclose_here(int fd, enum passclose_linger linger);
 
 /* Take messages waiting in sock (a UNIX socket of ours), without waiting,
  * and close every descriptor that came with them through passclose(); up
- * to max messages, stopping once max descriptors are closed. */
-void passclose_drain(int sock, unsigned max);
+ * to max messages, stopping once max descriptors are closed.  1 when it
+ * reached the end of what was queued, 0 when it stopped at a bound. */
+int passclose_drain(int sock, unsigned max);
 
 /* Close a control socket of ours (the daemon's end of a client's
  * connection).  A close() releases the descriptors still queued in it on
  * the closing thread, and one of them may be a socket that lingers; so:
  * shut it (nothing new can arrive), take what is queued through
- * passclose_drain(), then close it under the timer (a drain stops at an
- * empty message or after PASSCLOSE_DRAIN_MAX; whatever it left is released
- * by that close, which the timer bounds).  fd < 0 is ignored; returns -1. */
+ * passclose_drain(), then close it under the timer when the drain emptied
+ * it, or hand it to the closer threads when the client queued more than
+ * PASSCLOSE_DRAIN_MAX messages or descriptors.  fd < 0 is ignored;
+ * returns -1. */
 int passclose_ctl(int fd);
 
 /* Release the calling thread's timer (at thread exit; idempotent). */

@@ -16,6 +16,13 @@ the daemon hold the last reference, then keeps the peers alive.
                     connection)
         queued-start  START refused by the ACL, then a queued message
                     carrying one
+        deep        CHECK, then 260 small messages, then one carrying a
+                    lingering socket: more than the daemon drains from a
+                    connection it closes (256), so the close itself
+                    releases it (100 ms each under the timer, on the
+                    thread that answered, before the closer threads took
+                    such closes); send it while the daemon is stopped,
+                    so that every message is queued before it reads one
         manyfds     CHECK with 252 descriptors of /dev/null and one
                     lingering socket (more than a small receive buffer
                     takes: a cut message has the kernel close the rest)
@@ -235,6 +242,11 @@ def send_attack(mode, keep, c, s):
         keep += k
         send(c, start_msg("alice@example.test"), [t.fileno()])
         t.close()
+        send(c, check_msg(), [s.fileno()])
+    elif mode == "deep":
+        send(c, check_msg())
+        for _ in range(260):
+            send(c, b"x" * 20)
         send(c, check_msg(), [s.fileno()])
     elif mode == "manyfds":
         dummies = [os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC) for _ in range(252)]

@@ -12,6 +12,11 @@
 #    during an admitted handshake);
 #  - one of 253 descriptors on one message: a small receive buffer let the
 #    kernel close the rest on the receiving thread;
+#  - deep: behind a CHECK, more messages than the daemon drains from a
+#    connection it closes (256), the last carrying one: the close of the
+#    connection released it, 100 ms each on the thread that answered (40
+#    connections: the CHECK probe waited over 2 s); now such a close goes
+#    to the closer threads (review of 2026-12-07);
 #  - 100 UNIX sockets on one CHECK, each holding a lingering socket in its
 #    receive queue (nested): each close under the timer still took 100 ms,
 #    10 s for the message on the receiving thread (review of 2026-12-06);
@@ -81,5 +86,17 @@ kill -CONT "$TK_DAEMON_PID"
 probe nested
 kill "$npid" 2>/dev/null || true
 tk_wait_pid "$npid" 10 || true
+# deep: sent while the daemon is stopped too, so that all of each
+# connection's messages are queued before it reads the first.
+kill -STOP "$TK_DAEMON_PID"
+tk_bg "${AS[@]}" "$ATTACK" deep 40 60 >"$TK_TMP/deep.out" 2>&1
+dpid=$TK_BG_PID
+rc=0
+tk_wait_line "$TK_TMP/deep.out" "^ARMED n=40" 30 "$dpid" || rc=$?
+kill -CONT "$TK_DAEMON_PID"
+[ "$rc" = 0 ] || { cat "$TK_TMP/deep.out" >&2; tk_fail "deep: the attack did not arm"; }
+probe deep
+kill "$dpid" 2>/dev/null || true
+tk_wait_pid "$dpid" 10 || true
 tk_expect_grep "$TK_TMP/tlskeyd.log" "caller went away or misbehaved during handshake"
 tk_pass
