@@ -121,12 +121,12 @@ static int http_connect(const struct http_url *u, unsigned long long deadline, i
 	return 0;
 }
 
-static int send_all(int fd, const void *buf, size_t len, unsigned long long deadline)
+static int send_all(int fd, const void *buf, size_t len, int more, unsigned long long deadline)
 {
 	const char *p = buf;
 
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0));
 		int r;
 
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
@@ -221,10 +221,12 @@ int ocsp_http_post(const char *url, const gnutls_datum_t *req, unsigned long lon
 	if (!buf)
 		return -ENOMEM;
 	r = http_connect(&u, deadline, &fd, rwhy, sizeof(rwhy));
+	/* Head and body in one segment (MSG_MORE): sent apart, Nagle held
+	 * the body until the responder acknowledged the head. */
 	if (r == 0)
-		r = send_all(fd, head, (size_t)n, deadline);
+		r = send_all(fd, head, (size_t)n, 1, deadline);
 	if (r == 0)
-		r = send_all(fd, req->data, req->size, deadline);
+		r = send_all(fd, req->data, req->size, 0, deadline);
 	if (r == 0)
 		r = recv_all(fd, buf, max - 1, &got, deadline);
 	if (fd >= 0)
