@@ -278,6 +278,7 @@ struct session_info *outcome_describe(struct conn *c)
 	i->hs_ms = (uint32_t)(tk_now_ms() - c->req.t_start_ms);
 	i->role = c->req.msg.role;
 	i->owner = c->w;
+	i->uid = c->req.cred.uid;
 	if (c->req.msg.role == TK_ROLE_SERVER)
 		i->client_auth = server_auth_mode(c->req.msg.flags);
 	if (c->tls)

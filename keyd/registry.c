@@ -11,9 +11,6 @@
 
 #include "keyd/registry.h"
 
-/* Failed sessions stay queryable until this many newer ones failed. */
-#define FAILED_KEEP 256
-
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct session_info *live;
 static struct session_info *failed_head, *failed_tail;
@@ -115,31 +112,53 @@ void registry_remove(struct session_info *info)
 	free(info);
 }
 
+/* Under lock: unlink i from the failed list. */
+static void failed_unlink(struct session_info *i)
+{
+	if (i->prev)
+		i->prev->next = i->next;
+	else
+		failed_head = i->next;
+	if (i->next)
+		i->next->prev = i->prev;
+	else
+		failed_tail = i->prev;
+	n_failed--;
+}
+
 void registry_fail(struct session_info *info)
 {
-	struct session_info *old = NULL;
+	struct session_info *old = NULL, *own = NULL;
+	size_t n_own = 0;
 
 	if (!info)
 		return;
 	pthread_mutex_lock(&lock);
 	unlink_from(&live, info);
 	info->state = TK_STATE_FAILED;
-	/* Append to the failed FIFO; evict the oldest beyond the bound. */
+	/* The oldest of this uid's, and how many it has (the list is short). */
+	for (struct session_info *i = failed_head; i; i = i->next)
+		if (i->uid == info->uid && n_own++ == 0)
+			own = i;
+	/* Append to the failed FIFO, then evict: the uid's own oldest when it
+	 * is at its share, else the oldest of all beyond the bound.  So the
+	 * bound is reached only when several uids fail, and a uid's entries
+	 * go only for a newer failure of its own or when others hold more
+	 * than REGISTRY_FAILED_KEEP - REGISTRY_FAILED_PER_UID. */
+	info->next = NULL;
 	info->prev = failed_tail;
 	if (failed_tail)
 		failed_tail->next = info;
 	else
 		failed_head = info;
 	failed_tail = info;
-	if (++n_failed > FAILED_KEEP) {
+	n_failed++;
+	if (n_own >= REGISTRY_FAILED_PER_UID)
+		old = own;
+	else if (n_failed > REGISTRY_FAILED_KEEP)
 		old = failed_head;
-		failed_head = old->next;
-		if (failed_head)
-			failed_head->prev = NULL;
-		else
-			failed_tail = NULL;
-		n_failed--;
-	}
+	if (old)
+		failed_unlink(old);
 	pthread_mutex_unlock(&lock);
 	free(old);
 }

@@ -17,6 +17,10 @@
 #include "common/sessdoc.h"
 #include "common/wire.h"
 
+/* Failed sessions kept, in all and per uid. */
+#define REGISTRY_FAILED_KEEP 256
+#define REGISTRY_FAILED_PER_UID 64
+
 struct session_info {
 	struct session_info *prev, *next;
 	dev_t dev; /* (dev, ino) only when cookie is 0 */
@@ -34,6 +38,7 @@ struct session_info {
 	uint64_t serial; /* set by registry_add(): names the session for SESSION_CTL */
 	void *owner;     /* the struct worker relaying it (never dereferenced here) */
 	uint8_t role, client_auth, resumed;
+	uid_t uid; /* the caller's: bounds its share of the failed list */
 	char sni[TK_NAME_MAX + 1];
 	char alpn[TK_NAME_MAX + 1];
 	char group[TK_SHORT_MAX + 1];
@@ -69,7 +74,9 @@ int registry_add(struct session_info *info, int fd);
 void registry_remove(struct session_info *info);
 
 /* The session failed: keep answering queries with state FAILED for a while
- * (the oldest failed entries are dropped beyond a fixed number). */
+ * (the oldest failed entries are dropped beyond a fixed number; a uid
+ * that holds REGISTRY_FAILED_PER_UID of them drops its own oldest, so
+ * that one caller's failures cannot push out everyone else's). */
 void registry_fail(struct session_info *info);
 
 /* Fill a QUERY_RESULT for the session behind fd.  -ENOENT if unknown,

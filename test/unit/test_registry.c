@@ -155,9 +155,78 @@ START_TEST(identity_list)
 }
 END_TEST
 
+/* fail_as(UID, KEEP): a failed session of UID; its socket stays open (for
+ * a query) if KEEP, and is returned, else -1. */
+static int fail_as(uid_t uid, int keep)
+{
+	int sv[2];
+	struct session_info *i;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	i = add(sv[1], "peer.example.test");
+	i->uid = uid;
+	registry_fail(i);
+	(void)close(sv[0]);
+	if (keep)
+		return sv[1];
+	(void)close(sv[1]); /* the entry keeps its cookie, never reused */
+	return -1;
+}
+
+static int failed_state(int fd)
+{
+	int r;
+	struct tk_msg *m = query(fd, &r);
+	int state = r == 0 ? m->state : -1;
+
+	free(m);
+	return state;
+}
+
+/* One uid's failures push out only its own older entries: another
+ * caller's failed session stays queryable however often it fails (before,
+ * 256 failures of anyone's pushed out everyone's).  The bound of all is
+ * still kept, once several uids hold the rest. */
+START_TEST(failed_share)
+{
+	const unsigned n = 5 * REGISTRY_FAILED_PER_UID;
+	int victim = fail_as(1000, 1), first = -1, last_kept = -1, last = -1;
+
+	ck_assert_int_eq(failed_state(victim), TK_STATE_FAILED);
+	for (unsigned k = 0; k < n; k++) {
+		int keep = k == 0 || k == n - REGISTRY_FAILED_PER_UID || k == n - 1;
+		int fd = fail_as(2000, keep);
+
+		if (k == 0)
+			first = fd;
+		else if (k == n - REGISTRY_FAILED_PER_UID)
+			last_kept = fd;
+		else if (k == n - 1)
+			last = fd;
+	}
+	ck_assert_msg(failed_state(victim) == TK_STATE_FAILED,
+		      "%u failures of another uid pushed out the victim's failed session", n);
+	ck_assert_int_eq(failed_state(first), -1);
+	ck_assert_int_eq(failed_state(last_kept), TK_STATE_FAILED);
+	ck_assert_int_eq(failed_state(last), TK_STATE_FAILED);
+	/* Others holding more than the rest of the bound: the oldest of all
+	 * goes, the victim's included. */
+	for (uid_t u = 3000; u < 3000 + REGISTRY_FAILED_KEEP / REGISTRY_FAILED_PER_UID; u++)
+		for (unsigned k = 0; k < REGISTRY_FAILED_PER_UID; k++)
+			(void)fail_as(u, 0);
+	ck_assert_int_eq(failed_state(victim), -1);
+	ck_assert_int_eq(failed_state(last), -1);
+	(void)close(victim);
+	(void)close(first);
+	(void)close(last_kept);
+	(void)close(last);
+}
+END_TEST
+
 int main(void)
 {
-	const TTest *tests[] = { found_by_own_socket, inode_wrap, not_a_socket, identity_list, NULL };
+	const TTest *tests[] = { found_by_own_socket, inode_wrap, not_a_socket, identity_list, failed_share,
+				 NULL };
 
 	return tkt_run("registry", "/keyd/registry", NULL, NULL, 0, tests);
 }
