@@ -405,6 +405,10 @@ static enum conn_status finish(struct conn *c)
 		if (r == 0 && q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
 			/* The hostname was verified against this name. */
 			(void)snprintf(c->peer, sizeof(c->peer), "%s", q->msg.sniname);
+		} else if (r == 0 && c->pinned) {
+			/* A pin vouches for its name alone: the other names of a
+			 * certificate its key's holder made are nobody's word. */
+			r = trust_pin_name(q, crt, c->peer, sizeof(c->peer));
 		} else if (r == 0) {
 			r = keyd_identity_list(crt, keyd_conf_peer_cn(q->gen->conf, q->id), &ids);
 		}

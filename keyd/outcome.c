@@ -264,7 +264,8 @@ struct session_info *outcome_describe(struct conn *c)
 		n = TK_DOC_CERTS_MAX;
 	for (unsigned k = 0; k < n; k++)
 		chain[k] = (struct registry_piece){ certs[k].data, certs[k].size };
-	if (n && describe_ids(c, &certs[0], &ids) == 0) {
+	/* A pinned peer has its pinned name alone (trust_pin_name()). */
+	if (n && !c->pinned && describe_ids(c, &certs[0], &ids) == 0) {
 		for (size_t k = 0; k < ids.n && k < TK_DOC_IDS_MAX; k++)
 			idv[n_ids++] = (struct registry_piece){ ids.id[k], strlen(ids.id[k]) };
 	} else if (id.len) {

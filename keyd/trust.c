@@ -64,6 +64,15 @@ static void cache_key(struct conn *c, const gnutls_datum_t *certs, unsigned n, u
 	gnutls_hash_deinit(h, out);
 }
 
+int trust_pin_name(const struct keyd_request *q, gnutls_x509_crt_t crt, char *ret, size_t len)
+{
+	if (q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME)) {
+		(void)snprintf(ret, len, "%s", q->msg.sniname);
+		return 0;
+	}
+	return keyd_identity_from_cert(crt, ret, len);
+}
+
 /* A configured pin of conf may stand in for the CA, never for the
  * validity dates: at the handshake (the connection's configuration) and
  * when a reload re-evaluates the session (the new one). */
@@ -87,10 +96,9 @@ static int pin_accepts(const struct keyd_conf *conf, const struct keyd_request *
 	    gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, spki, &len) < 0 || len != 32 ||
 	    gnutls_hash_fast(GNUTLS_DIG_SHA256, leaf->data, leaf->size, whole) < 0)
 		goto out;
-	/* The pinned name must be the one the connection is about. */
-	if (q->msg.role == TK_ROLE_CLIENT && TK_HAS(&q->msg, TK_TAG_SNINAME))
-		(void)snprintf(id, sizeof(id), "%s", q->msg.sniname);
-	else if (keyd_identity_from_cert(crt, id, sizeof(id)) < 0)
+	/* The pinned name must be the one the connection is about; it is
+	 * also the only name the peer gets (finish() in handshake.c). */
+	if (trust_pin_name(q, crt, id, sizeof(id)) < 0)
 		goto out;
 	pe = keyd_conf_peer(conf, id);
 	for (size_t i = 0; pe && i < pe->n_pins && !ok; i++)

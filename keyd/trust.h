@@ -56,6 +56,14 @@ int trust_anchors_load(const struct keyd_trustconf *conf, gnutls_certificate_cre
 int trust_peer_recheck(const struct keyd_gen *g, size_t id_index, const struct conn *c,
 		       const char **ret_reason);
 
+/* The name under which a pin is looked up for the peer certificate crt
+ * of request q: the request's sniname in the client role, else
+ * keyd_identity_from_cert().  A peer admitted by a pin has that name and
+ * no other: the pin vouches for its key under that name, and nothing
+ * else the certificate says was vouched for by anyone.  Returns 0 or a
+ * negative errno (no name); *ret written on 0. */
+int trust_pin_name(const struct keyd_request *q, gnutls_x509_crt_t crt, char *ret, size_t len);
+
 /* Validate the peer certificate chain of c's TLS session (the credentials'
  * verify callback, and again for a resumed session, which GnuTLS does not
  * validate): the validation cache of c's generation, the trust anchors,

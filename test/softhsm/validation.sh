@@ -28,6 +28,30 @@ email = sam@example.test
 signing_key
 tls_www_client"
 
+# keycert NAME KEY TEMPLATE-BODY: a self-signed certificate for an existing
+# key (the pinned one): what its holder can make of it.
+keycert() {
+	printf 'serial = 8\nexpiration_days = 30\n%s\n' "$3" >"$TK_TMP/$1.tmpl"
+	certtool --generate-self-signed --load-privkey "$2" --template "$TK_TMP/$1.tmpl" \
+		--no-text --outfile "$TK_TMP/$1.pem" </dev/null >/dev/null 2>&1 ||
+		tk_fail "certtool could not make $1"
+	cp "$2" "$TK_TMP/$1.key"
+}
+# Its subject names the pinned peer (dc= components, then uid=); its
+# SAN another identity, which nobody vouched for.
+keycert pin-names-server "$TK_FX/rogue-server.key" "dc = test
+dc = example
+dc = peer
+uri = spiffe://td.test/bank
+signing_key
+tls_www_server"
+keycert pin-names-user "$TK_FX/rogue-user.key" "dc = test
+dc = example
+uid = mallory
+uri = spiffe://td.test/admin
+signing_key
+tls_www_client"
+
 # serve NAME CERT KEY: a gnutls-serv with that certificate; sets TK_PORT.
 serve() {
 	[ -z "${SERVE_PID:-}" ] || { kill "$SERVE_PID" 2>/dev/null || true; tk_wait_pid "$SERVE_PID" 5 || true; }
@@ -139,10 +163,23 @@ reason pin-expired 'expired'
 serve self-pinned $(tmp self-server)
 app_client pin-cert --sni peer.example.test
 tk_expect_line "$TK_TMP/pin-cert.err" "PEER=peer.example.test"
+# A pinned peer has the pinned name and no other: its certificate's other
+# names are its holder's word (before, the app got the SAN's
+# spiffe://td.test/bank and tlskey_query_session() listed it).
+serve pin-names $(tmp pin-names-server)
+app_client pin-names --query-full
+tk_expect_line "$TK_TMP/pin-names.err" "PEER=peer.example.test"
+tk_expect_line "$TK_TMP/pin-names.err" "QID peer.example.test"
+! grep -F td.test "$TK_TMP/pin-names.err" >&2 || tk_fail "pin-names: a name nobody vouched for"
 kill "$SERVE_PID" 2>/dev/null || true
 SERVE_PID=
 tk_srv_cli s-pin -- $(cert_args $(fx rogue-user))
 tk_expect_line "$TK_TMP/s-pin.err" "PEER=mallory@example.test"
+tk_mark
+tk_srv_cli s-pin-names -- $(cert_args $(tmp pin-names-user))
+tk_expect_line "$TK_TMP/s-pin-names.err" "PEER=mallory@example.test"
+tk_log_expect 'event=established .* peer=mallory@example.test .*\(pinned\)'
+! tk_log_since | grep -F td.test/admin >&2 || tk_fail "s-pin-names: the audit names td.test/admin"
 # A pin for one peer does not admit another one of the same rogue CA.
 tk_srv_cli s-pin-self --expect-errno EKEYREJECTED -- $(cert_args $(tmp self-user))
 
