@@ -155,7 +155,11 @@ static int ids_add(struct keyd_peer_ids *ids, const char *s)
 	return 1;
 }
 
-/* Every SAN of type want, as identity text, in certificate order. */
+/* Every SAN of type want, as identity text, in certificate order.
+ * Returns SAN_ADDED if one was added, | SAN_PRESENT if the certificate
+ * has one of that kind at all (valid or not), or a negative errno. */
+#define SAN_ADDED 1
+#define SAN_PRESENT 2
 static int all_san(gnutls_x509_crt_t crt, unsigned want, struct keyd_peer_ids *ids)
 {
 	char buf[512], text[INET6_ADDRSTRLEN];
@@ -164,6 +168,7 @@ static int all_san(gnutls_x509_crt_t crt, unsigned want, struct keyd_peer_ids *i
 	int found = 0, r;
 
 	while ((r = san_next(crt, want, &idx, buf, sizeof(buf), &n)) == 1) {
+		found |= SAN_PRESENT;
 		if (want == GNUTLS_SAN_IPADDRESS) {
 			if ((n != 4 && n != 16) || !inet_ntop(n == 4 ? AF_INET : AF_INET6, buf, text, sizeof(text)))
 				continue;
@@ -234,7 +239,11 @@ int keyd_identity_list(gnutls_x509_crt_t crt, unsigned cn_mode, struct keyd_peer
 			(void)ids_add(&ids, dn);
 	}
 	if (cn_mode) {
-		r = from_cn(crt, cn_mode, found[1], found[0], &ids);
+		/* Any dNSName (rfc822Name) rules out the CN of its kind, also
+		 * one that is no identity here (a wildcard, say): the CA put
+		 * the names in the SAN, and the CN is not one of them (RFC
+		 * 6125 6.4.4). */
+		r = from_cn(crt, cn_mode, found[1] & SAN_PRESENT, found[0] & SAN_PRESENT, &ids);
 		if (r < 0)
 			return r;
 	}

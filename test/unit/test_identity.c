@@ -218,6 +218,7 @@ START_TEST(identity_forms)
 	const struct san none[] = { { 0 } };
 	const struct san dns_ip[] = { { GNUTLS_SAN_DNSNAME, "10.0.0.1", 0 }, { 0 } };
 	const struct san mail[] = { { GNUTLS_SAN_RFC822NAME, "bob@example.test", 0 }, { 0 } };
+	const struct san wild[] = { { GNUTLS_SAN_DNSNAME, "*.example.test", 0 }, { 0 } };
 	/* The kind is the SAN's: a dNSName spelt user@domain, an rfc822Name
 	 * without a local part, are no identity of either kind. */
 	const struct san dns_user[] = { { GNUTLS_SAN_DNSNAME, "root@example.test", 0 }, { 0 } };
@@ -255,6 +256,13 @@ START_TEST(identity_forms)
 	expect_list("CN=x", mail_host, 0, -ENOENT, NULL);
 	expect_list("CN=x", crossed, 0, 0, (const char *[]){ "bob@example.test", "www.example.test", NULL });
 	expect_list("DC=1,DC=2,DC=0,DC=192", none, 0, -ENOENT, NULL);
+	/* A SAN of the CN's kind that is no identity here still rules the CN
+	 * out (RFC 6125 6.4.4): before, a wildcard or invalid dNSName let
+	 * CN=admin... through. */
+	expect_list("CN=admin.example.test", wild, 3, -ENOENT, NULL);
+	expect_list("CN=admin.example.test", dns_ip, 3, -ENOENT, NULL);
+	expect_list("CN=root@example.test", mail_host, 3, -ENOENT, NULL);
+	expect_list("CN=root@example.test", wild, 3, 0, (const char *[]){ "root@example.test", NULL });
 }
 END_TEST
 
