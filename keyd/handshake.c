@@ -101,10 +101,17 @@ static int explain(struct conn *c, int r, char *buf, size_t len)
 	case GNUTLS_E_CERTIFICATE_REQUIRED:
 		(void)snprintf(buf, len, "peer sent no certificate");
 		return EKEYREJECTED;
-	case GNUTLS_E_FATAL_ALERT_RECEIVED:
-		(void)snprintf(buf, len, "peer sent fatal alert: %s",
-			       gnutls_alert_get_name(gnutls_alert_get(c->tls)));
+	case GNUTLS_E_FATAL_ALERT_RECEIVED: {
+		/* The peer picks the code: GnuTLS names only those it knows. */
+		gnutls_alert_description_t a = gnutls_alert_get(c->tls);
+		const char *name = gnutls_alert_get_name(a);
+
+		if (name)
+			(void)snprintf(buf, len, "peer sent fatal alert: %s", name);
+		else
+			(void)snprintf(buf, len, "peer sent fatal alert: unknown (%u)", (unsigned)a);
 		return ECONNABORTED;
+	}
 	case GNUTLS_E_PREMATURE_TERMINATION:
 	case GNUTLS_E_PULL_ERROR:
 	case GNUTLS_E_PUSH_ERROR:

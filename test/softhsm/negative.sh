@@ -6,6 +6,7 @@
 #   - wrong PIN (refused at startup with CKR_PIN_INCORRECT, or failing handshakes)
 #   - untrusted, expired and misnamed peers, in both roles; identity-type flags
 #   - a checksni callback refusing the name (unrecognized_name alert)
+#   - a remote server's fatal alert of an unknown code (named by its number)
 #   - descriptors that are not connected TCP sockets
 #   - peer name buffer too small (ERANGE)
 #   - bad proto / flags (EPROTONOSUPPORT, EPROTOTYPE, EINVAL)
@@ -111,6 +112,28 @@ tk_expect_grep "$TK_TMP/neg-sni-deny.cli" '[Uu]nrecognized.?name|UNRECOGNIZED_NA
 tk_expect_line "$TK_TMP/neg-sni-deny.err" "SNI=server.example.test"
 server_case sni-other EHOSTUNREACH --sni-allow other.example.test -- \
 	--x509certfile "$TK_FX/peer-user.pem" --x509keyfile "$TK_FX/peer-user.key"
+# A server that answers the ClientHello with a fatal alert of a code
+# GnuTLS has no name for (255): the error names the code (it was
+# "(null)", a NULL string handed to printf).
+python3 - "$TK_TMP/alert.port" <<'PY' >"$TK_TMP/alert-srv.err" 2>&1 &
+import socket, sys
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(1)
+l.settimeout(20)
+open(sys.argv[1] + ".tmp", "w").write(str(l.getsockname()[1]))
+__import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+c, _ = l.accept()
+c.settimeout(20)
+c.recv(4096)
+c.sendall(bytes([0x15, 3, 3, 0, 2, 2, 255]))  # alert: fatal, code 255
+c.recv(4096)
+PY
+TK_PIDS+=("$!")
+tk_wait_file "$TK_TMP/alert.port" "$!" 10 || tk_fail "alert server did not start"
+tk_neg alert-unknown ECONNABORTED client --connect "127.0.0.1:$(cat "$TK_TMP/alert.port")" \
+	--myname alice@example.test --sni peer.example.test
+tk_expect_grep "$TK_TMP/neg-alert-unknown.err" 'peer sent fatal alert: unknown \(255\)'
 tk_legit_check peers
 
 # ---- hostile clients on the daemon socket ---------------------------------
