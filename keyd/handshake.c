@@ -155,15 +155,23 @@ static int post_client_hello(gnutls_session_t s)
 	struct conn *c = gnutls_session_get_ptr(s);
 	struct tk_msg q = { .type = TK_MSG_SNI_QUERY };
 	char name[TK_NAME_MAX + 1] = "";
-	size_t len = sizeof(name) - 1;
+	size_t len = sizeof(name); /* GnuTLS wants room for the NUL it writes */
 	unsigned type;
 	int r;
 
-	if (gnutls_server_name_get(s, name, &len, &type, 0) < 0 || type != GNUTLS_NAME_DNS ||
-	    memchr(name, '\0', len))
+	r = gnutls_server_name_get(s, name, &len, &type, 0);
+	if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+		name[0] = '\0'; /* no server name */
+	} else if (r < 0 || type != GNUTLS_NAME_DNS || len >= sizeof(name) || memchr(name, '\0', len)) {
+		/* A name we cannot hold is not "no name": where the name
+		 * matters (an identity list or pattern, checksni) that
+		 * would pick the default or ask the app about "". */
+		if (c->req.vhost || c->req.msg.checksni)
+			return GNUTLS_E_UNRECOGNIZED_NAME;
 		name[0] = '\0';
-	else
+	} else {
 		name[len] = '\0';
+	}
 	/* The identity first: the application is asked about a name only
 	 * once it is known to be ours and the caller's to use. */
 	if (c->req.vhost) {

@@ -72,6 +72,20 @@ tk_mark
 refused l-other "$list" other.example.test EHOSTUNREACH 'unrecognized name'
 tk_log_expect 'no identity of server.example.test,rsa.example.test for server name other.example.test'
 refused p-none '*.example.test' "" EHOSTUNREACH 'unrecognized name'
+# A name of 255 bytes (the most DNS allows) is that name, not "no name":
+# before, it did not fit the buffer, the list picked its default and the
+# app's checksni callback was asked about "".
+l63=$(printf 'a%.0s' $(seq 63))
+L255=$l63.$l63.$l63.${l63//a/b}
+[ ${#L255} = 255 ] || tk_fail "L255 is ${#L255} bytes"
+tk_mark
+refused l-255 "$list" "$L255" EHOSTUNREACH 'unrecognized name'
+tk_log_expect "no identity of server.example.test,rsa.example.test for server name $l63"
+tk_app_server c-255 --myname server.example.test --sni-allow server.example.test --expect-errno EHOSTUNREACH
+timeout 20 openssl s_client -connect "127.0.0.1:$TK_PORT" -servername "$L255" -CAfile "$TK_FX/ca.pem" \
+	</dev/null >"$TK_TMP/c-255-c.out" 2>&1 || true
+tk_wait_ok "$TK_SERVER_PID" 20 "c-255: tk-app server" "$TK_TMP/c-255.err"
+tk_expect_line "$TK_TMP/c-255.err" "SNI=$L255"
 tk_app_server_bare p-below --myname '*.server.example.test' --expect-errno ENOKEY
 # "*.example.test" must not cover a name that only ends in the same text.
 tk_app_server_bare p-evil --myname '*.ample.test' --expect-errno ENOKEY
