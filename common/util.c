@@ -97,6 +97,13 @@ void tk_identity_canonical(char *name)
 		*c = (char)ascii_lower((unsigned char)*c);
 }
 
+void tk_printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
 int tk_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *ret)
 {
 	char *end;

@@ -64,6 +64,11 @@ int tk_identity_equal(const char *a, size_t alen, const char *b, size_t blen);
  * calls equal have the same canonical form. */
 void tk_identity_canonical(char *name);
 
+/* Replace in place every byte of s outside printable ASCII (0x20..0x7e)
+ * with '?': for text a remote party wrote (a resolver's or a responder's
+ * words) on its way to a log line or an error message. */
+void tk_printable(char *s);
+
 /* Write a printf-style message into err (errlen bytes, NUL-terminated);
  * nothing if err is NULL or errlen is 0.  The error-buffer convention of
  * the pkcs11/, policy/ and keyd/ parsers. */

@@ -143,6 +143,9 @@ static struct dane_answer *answer_of(int err, struct ub_result *res)
 		st = DANE_FAILED;
 	} else if (res->bogus) {
 		(void)snprintf(why, sizeof(why), "%s", res->why_bogus ? res->why_bogus : "bogus");
+		/* libunbound's words, with names and text from the DNS in
+		 * them: they go to the app, the log and the audit record. */
+		tk_printable(why);
 		st = DANE_BOGUS;
 	} else if (res->rcode != 0 && res->rcode != 3) {
 		/* A validating upstream answers SERVFAIL for bogus data. */

@@ -221,6 +221,18 @@ START_TEST(file_read_bounded)
 }
 END_TEST
 
+START_TEST(printable)
+{
+	char s[] = "ok \n\r\x1b[31m\x7f\xc3\xa9 end";
+
+	tk_printable(s);
+	ck_assert_str_eq(s, "ok ???[31m??? end");
+	s[0] = '\0';
+	tk_printable(s);
+	ck_assert_str_eq(s, "");
+}
+END_TEST
+
 START_TEST(parse_ulong)
 {
 	unsigned long v = 7;
@@ -311,7 +323,7 @@ END_TEST
 
 int main(void)
 {
-	const TTest *tests[] = { flags_round_trip, flags_negative, file_read_bounded, file_read_judged_first, file_trusted_same_file, parse_ulong,
+	const TTest *tests[] = { flags_round_trip, flags_negative, file_read_bounded, file_read_judged_first, file_trusted_same_file, printable, parse_ulong,
 				 namelist_validate, namelist_entries, namelist_match, NULL };
 
 	return tkt_run("common", "/common", NULL, NULL, 0, tests);
