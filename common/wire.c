@@ -274,10 +274,15 @@ static int decode(const uint8_t *buf, size_t len, struct tk_msg *ret)
 
 int tk_msg_send(int sock, const struct tk_msg *m, int passfd)
 {
+	return tk_msg_send_cred(sock, m, passfd, NULL);
+}
+
+int tk_msg_send_cred(int sock, const struct tk_msg *m, int passfd, const struct ucred *cred)
+{
 	uint8_t buf[TK_WIRE_MAX_MSG];
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
 	} control;
 	struct iovec iov;
 	struct msghdr mh;
@@ -295,17 +300,27 @@ int tk_msg_send(int sock, const struct tk_msg *m, int passfd)
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	if (passfd >= 0) {
+	if (passfd >= 0 || cred) {
 		struct cmsghdr *c;
 
 		memset(&control, 0, sizeof(control));
 		mh.msg_control = control.buf;
-		mh.msg_controllen = sizeof(control.buf);
+		mh.msg_controllen = (passfd >= 0 ? CMSG_SPACE(sizeof(int)) : 0) +
+				    (cred ? CMSG_SPACE(sizeof(*cred)) : 0);
 		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+		if (passfd >= 0) {
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+			c = CMSG_NXTHDR(&mh, c);
+		}
+		if (cred) {
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_CREDENTIALS;
+			c->cmsg_len = CMSG_LEN(sizeof(*cred));
+			memcpy(CMSG_DATA(c), cred, sizeof(*cred));
+		}
 	}
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);

@@ -155,6 +155,14 @@ int tk_msg_set_alpn(struct tk_msg *m, const uint8_t *list, size_t len);
  * Returns 0 or a negative errno. */
 int tk_msg_send(int sock, const struct tk_msg *m, int passfd);
 
+/* tk_msg_send(), with the credentials the message speaks for attached
+ * (SCM_CREDENTIALS; NULL: none, then the kernel records the sender's
+ * real uid and gid where the receiver asks).  The kernel accepts only the
+ * sender's own pid and one of its real, effective or saved ids: -EPERM
+ * otherwise. */
+struct ucred;
+int tk_msg_send_cred(int sock, const struct tk_msg *m, int passfd, const struct ucred *cred);
+
 /* Send a RESULT with err (a positive errno, 0 for success) and message
  * (may be NULL), no descriptor; best effort (the peer may be gone). */
 void tk_msg_send_result(int sock, int err, const char *message);

@@ -268,9 +268,29 @@ int control_dispatch(struct control_call *x)
 	return e->handle(x);
 }
 
+/* A message its connection does not speak for: refused (EPERM, audited),
+ * its descriptor closed; the caller drops the connection. */
+static int refuse_sender(int ctlfd, const struct caller *who, int *ret_fd, const char *why,
+			 const struct ucred *sent)
+{
+	struct keyd_audit a = { .event = "refused", .cred = &who->cred,
+				.unit = who->unit[0] ? who->unit : NULL, .err = EPERM,
+				.sign_us = -1, .handshake_ms = -1, .detail = why };
+
+	if (ret_fd && *ret_fd >= 0)
+		*ret_fd = passclose(*ret_fd);
+	keyd_log(LOG_WARNING, "uid=%u pid=%d: a request sent by pid %d as uid %u gid %u on its "
+		 "connection: refused", (unsigned)who->cred.uid, (int)who->cred.pid, (int)sent->pid,
+		 (unsigned)sent->uid, (unsigned)sent->gid);
+	keyd_audit(&a);
+	tk_msg_send_result(ctlfd, EPERM, why);
+	return -EPERM;
+}
+
 int control_recv(int ctlfd, const struct caller *who, struct tk_msg *m, int *ret_fd)
 {
 	struct ucred sent;
+	char why[TK_MESSAGE_MAX];
 	int r = tk_msg_recv_cred(ctlfd, m, ret_fd, &sent);
 
 	if (r == -EAGAIN)
@@ -281,24 +301,24 @@ int control_recv(int ctlfd, const struct caller *who, struct tk_msg *m, int *ret
 	 * listener has SO_PASSCRED); pid 0 means it could not (a sender in a
 	 * PID namespace we cannot see, whose connect-time pid is 0 too). */
 	if (r == 0 && sent.pid != 0 && sent.pid != who->cred.pid) {
-		char why[TK_MESSAGE_MAX];
-
-		if (ret_fd && *ret_fd >= 0)
-			*ret_fd = passclose(*ret_fd);
 		(void)snprintf(why, sizeof(why), "this connection to tlskeyd was opened by pid %d; a request "
 			       "from pid %d on it is not taken: connect again", (int)who->cred.pid,
 			       (int)sent.pid);
-		keyd_log(LOG_WARNING, "uid=%u pid=%d: a request sent by pid %d (uid %u) on its "
-			 "connection: refused", (unsigned)who->cred.uid, (int)who->cred.pid, (int)sent.pid,
-			 (unsigned)sent.uid);
-		{
-			struct keyd_audit a = { .event = "refused", .cred = &who->cred,
-						.unit = who->unit[0] ? who->unit : NULL, .err = EPERM,
-						.sign_us = -1, .handshake_ms = -1, .detail = why };
-			keyd_audit(&a);
-		}
-		tk_msg_send_result(ctlfd, EPERM, why);
-		return -EPERM;
+		return refuse_sender(ctlfd, who, ret_fd, why, &sent);
+	}
+	/* Nor the same process after it changed who it is: its euid and
+	 * egid as it connected (SO_PEERCRED) must be what the message speaks
+	 * for (the library attaches them; without, the kernel records the
+	 * real ones).  A process that dropped privileges cannot go on using
+	 * a connection it made before, one the library kept without its
+	 * knowing, say.  (One that can take its old ids back, a saved uid,
+	 * may claim them: it could become them anyway.) */
+	if (r == 0 && sent.pid != 0 && (sent.uid != who->cred.uid || sent.gid != who->cred.gid)) {
+		(void)snprintf(why, sizeof(why), "this connection to tlskeyd was opened as uid %u gid %u; "
+			       "a request for uid %u gid %u on it is not taken: connect again",
+			       (unsigned)who->cred.uid, (unsigned)who->cred.gid, (unsigned)sent.uid,
+			       (unsigned)sent.gid);
+		return refuse_sender(ctlfd, who, ret_fd, why, &sent);
 	}
 	if (r == -EMFILE) {
 		struct keyd_audit a = { .event = "refused", .cred = &who->cred,

@@ -52,6 +52,15 @@ int lib_ctlpool_take(const char *path, struct lib_self *self);
 void lib_ctlpool_recheck(struct lib_self *self);
 void lib_ctlpool_give(int fd, const struct lib_self *self);
 
+/* Send m (with fd, or -1) on sock, speaking for self's pid, effective
+ * uid and gid (SCM_CREDENTIALS; self NULL: the process's now).  The
+ * daemon takes a request only with the uid and gid its connection was
+ * made with: a process that dropped privileges cannot go on using a
+ * connection it made before (one it did not know was kept, say).
+ * Returns tk_msg_send_cred()'s result. */
+struct tk_msg;
+int lib_send(int sock, const struct tk_msg *m, int fd, const struct lib_self *self);
+
 /* Connect to the daemon's socket (TLSKEYD_SOCKET), with sends bounded by
  * budget ms.  0 and the socket in *ret_sock, or a negative errno. */
 int lib_daemon_connect(int *ret_sock, unsigned budget);

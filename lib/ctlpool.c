@@ -20,10 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "common/util.h"
+#include "common/wire.h"
 #include "lib/client.h"
 
 #define LIB_POOL_MAX 16
@@ -37,6 +39,10 @@ static unsigned long long pool_at[LIB_POOL_MAX];
 static int pool_n;
 /* Bumped in a child of fork(): what the pool holds is the parent's. */
 static unsigned forks;
+/* getpid(), kept: a system call less per request.  Set again in a child
+ * of fork(); a process made otherwise (clone()) finds out when the
+ * kernel refuses the old pid (lib_send()). */
+static _Atomic pid_t self_pid;
 
 /* fork() holds the pool's lock, so that no other thread is half way
  * through the pool in the child, whose only thread would then wait for
@@ -60,12 +66,32 @@ static void after_fork_child(void)
 	while (pool_n > 0)
 		(void)close(pool_fd[--pool_n]);
 	forks++;
+	self_pid = getpid();
 	pthread_mutex_unlock(&pool_lock);
 }
 
 static void pool_init(void)
 {
+	self_pid = getpid();
 	(void)pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+int lib_send(int sock, const struct tk_msg *m, int fd, const struct lib_self *self)
+{
+	struct ucred cred;
+	int r;
+
+	(void)pthread_once(&pool_once, pool_init);
+	cred.pid = self_pid;
+	cred.uid = self ? self->euid : geteuid();
+	cred.gid = self ? self->egid : getegid();
+	r = tk_msg_send_cred(sock, m, fd, &cred);
+	if (r == -EPERM && cred.pid != getpid()) {
+		/* Not the pid we knew: a process fork() did not make. */
+		self_pid = cred.pid = getpid();
+		r = tk_msg_send_cred(sock, m, fd, &cred);
+	}
+	return r;
 }
 
 static void self_now(struct lib_self *s, const char *path)
@@ -125,8 +151,12 @@ void lib_ctlpool_recheck(struct lib_self *self)
 	struct lib_self now;
 
 	self_now(&now, self->path);
-	if (!self_same(self, &now))
+	if (!self_same(self, &now)) {
+		/* The connection speaks for the new ones (lib_send()). */
+		self->euid = now.euid;
+		self->egid = now.egid;
 		self->n_groups = -1;
+	}
 }
 
 void lib_ctlpool_give(int fd, const struct lib_self *self)

@@ -37,7 +37,7 @@ static int ask(const struct tk_msg *q, int fd, unsigned want, struct tk_msg **re
 	r = lib_daemon_connect(&sock, budget);
 	if (r < 0)
 		goto out;
-	r = tk_msg_send(sock, q, fd);
+	r = lib_send(sock, q, fd, NULL);
 	if (r < 0) {
 		lib_set_error("sending the request to tlskeyd: %s", strerror(-r));
 		goto out;

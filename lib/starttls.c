@@ -177,7 +177,7 @@ static int await_result(int sock, const struct sni_cb *cb, int one_step, unsigne
 			m->type = TK_MSG_SNI_ANSWER;
 			m->accept = accept;
 			m->present = 1u << TK_TAG_ACCEPT;
-			r = tk_msg_send(sock, m, -1);
+			r = lib_send(sock, m, -1, NULL);
 			if (r < 0) {
 				lib_set_error("answering SNI query: %s", strerror(-r));
 				goto out;
@@ -269,7 +269,7 @@ static int start_send(const struct tk_msg *start, const struct tlskey_options *o
 			if (!o->nonblocking)
 				lib_ctlpool_recheck(&self);
 		}
-		r = tk_msg_send(sock, start, *fd);
+		r = lib_send(sock, start, *fd, o->nonblocking ? NULL : &self);
 		if ((r == -EPIPE || r == -ECONNRESET) && reused) {
 			(void)tk_close(sock); /* closed by the daemon meanwhile */
 			continue;

@@ -7,6 +7,8 @@
 #     sees the child (its pid in the audit record);
 #  3. a process that drops to another uid does not either: the daemon
 #     judges the new uid (nobody: denied), not the one that connected;
+#     Nor may it use the connection the library kept from before the
+#     drop, found among its descriptors: EPERM, and closed;
 #  4. the daemon restarts between two starts: the kept connection is gone,
 #     the second start goes on a new one and succeeds;
 #  5. a kept connection passed to another process once the one that
@@ -71,6 +73,20 @@ keep drop start drop:65534:65534 start
 tk_expect_grep "$TK_TMP/drop.out" '^START ok '
 tk_expect_grep "$TK_TMP/drop.out" '^START errno=EACCES '
 tk_log_expect "audit: event=acl-denied uid=65534 "
+# 3b. ... nor through the connection the library kept from before the
+# drop, which the process did not know of and could not close: code
+# running after the drop finds it and sends a request itself.  Refused
+# (EPERM) and closed; before, it was judged as root (CHECK: errno 0).
+tk_mark
+keep stray start drop:65534:65534 stray
+tk_expect_line "$TK_TMP/stray.out" "STRAY"
+tk_expect_line "$TK_TMP/stray.out" "ANSWER errno=EPERM type=4"
+tk_expect_line "$TK_TMP/stray.out" "END eof"
+tk_log_expect "audit: event=refused uid=0 .* detail=\"this connection to tlskeyd was opened as uid 0 gid 0; a request for uid 65534 gid 65534 on it is not taken"
+# Without the drop the same request on it is answered (case 7 below):
+# the refusal is the drop's.
+keep stray-root start stray
+tk_expect_line "$TK_TMP/stray-root.out" "ANSWER errno=0 type=4"
 
 # 4. The daemon restarts between two starts.
 rm -f "$TK_TMP/restarted"

@@ -28,6 +28,10 @@
  *   other       a start answered with KEEP, then a CHECK request on that
  *               connection: "OTHER keep=K", "ANSWER errno=NAME type=T"
  *               for what comes back, then "END eof" or "END open"
+ *   stray       find the control connection the library kept (a UNIX
+ *               socket of ours connected to TLSKEYD_SOCKET), send a CHECK
+ *               for MYNAME on it ourselves, and print "STRAY" then the
+ *               answers as "other" does ("STRAY none": there is none)
  *   hangup      a start answered with KEEP, then a START on that
  *               connection for a peer that never answers (our own
  *               listener), and the control socket closed once the
@@ -48,6 +52,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -291,6 +296,43 @@ static void do_other(unsigned port, const char *myname, const char *sni)
 	answers(ctl, 0);
 }
 
+/* The library's kept connection, found among our descriptors: what code
+ * running after a privilege drop could find too.  -1 if none. */
+static int kept_fd(void)
+{
+	const char *path = getenv("TLSKEYD_SOCKET");
+
+	for (int fd = 3; fd < 1024 && path; fd++) {
+		struct sockaddr_un a;
+		socklen_t al = sizeof(a);
+		int dom = 0;
+		socklen_t dl = sizeof(dom);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl) == 0 && dom == AF_UNIX &&
+		    getpeername(fd, (struct sockaddr *)&a, &al) == 0 && al > sizeof(sa_family_t) &&
+		    !strncmp(a.sun_path, path, sizeof(a.sun_path)))
+			return fd;
+	}
+	return -1;
+}
+
+static void do_stray(const char *myname)
+{
+	struct tk_msg q = { .type = TK_MSG_CHECK, .role = TK_ROLE_CLIENT };
+	int ctl = kept_fd();
+
+	if (ctl < 0) {
+		(void)printf("STRAY none\n");
+		(void)fflush(stdout);
+		return;
+	}
+	(void)printf("STRAY\n");
+	q.present = 1u << TK_TAG_ROLE;
+	if (tk_msg_set_str(&q, TK_TAG_MYNAME, myname) < 0 || tk_msg_send(ctl, &q, -1) < 0)
+		tkt_die("send CHECK");
+	answers(ctl, 0);
+}
+
 static void do_hangup(unsigned port, const char *myname, const char *sni)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -360,6 +402,8 @@ int main(int argc, char **argv)
 			do_pipeline((unsigned)port, argv[2], argv[3]);
 		} else if (!strcmp(s, "other")) {
 			do_other((unsigned)port, argv[2], argv[3]);
+		} else if (!strcmp(s, "stray")) {
+			do_stray(argv[2]);
 		} else if (!strcmp(s, "hangup")) {
 			do_hangup((unsigned)port, argv[2], argv[3]);
 		} else if (!strcmp(s, "fork")) {
