@@ -90,10 +90,12 @@ int control_dispatch(struct control_call *x);
  * the identity lookup and ACL decision of START for the caller itself,
  * nothing touched or audited; KEYS: one KEY_INFO per identity in force,
  * then a RESULT; UPGRADE: upgrade.c answers once the new process took
- * over or failed.  control_refuse_plain answers a refusal with just the
- * RESULT (no audit: nothing was asked of a key).  All return 1. */
+ * over or failed.  control_refuse_audited answers a refusal of STATUS,
+ * KEYS or UPGRADE, audited (event refused) and counted;
+ * control_refuse_plain, of CHECK, with just the RESULT (no audit: nothing
+ * was asked of a key).  All return 1. */
 int control_handle_status(struct control_call *x);
-int control_refuse_status(struct control_call *x, int err, const char *why);
+int control_refuse_audited(struct control_call *x, int err, const char *why);
 int control_handle_check(struct control_call *x);
 int control_handle_keys(struct control_call *x);
 int control_handle_upgrade(struct control_call *x);

@@ -40,7 +40,7 @@ int control_handle_status(struct control_call *x)
 	return 1;
 }
 
-int control_refuse_status(struct control_call *x, int err, const char *why)
+int control_refuse_audited(struct control_call *x, int err, const char *why)
 {
 	struct keyd_audit a = { .event = "refused", .cred = &x->who->cred, .unit = x->who->unit,
 				.err = err, .sign_us = -1, .handshake_ms = -1, .detail = why };

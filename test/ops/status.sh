@@ -116,6 +116,14 @@ as_user "$TLSKEYCTL" -s "$TLSKEYD_SOCKET" status >"$TK_TMP/u1.out" 2>"$TK_TMP/u1
 [ "$rc" = 1 ] || tk_fail "another uid: tlskeyctl status exit $rc, wanted 1"
 tk_expect_grep "$TK_TMP/u1.err" "status refused: permission denied: only root and the daemon's user \(uid $(id -u)\) may ask for tlskeyd's status \(no admin-group is configured\)"
 tk_log_expect "audit: event=refused uid=$TK_TEST_UID .*result=EPERM .*detail=\"permission denied"
+# An admin request is refused on the record too (KEYS and UPGRADE were
+# answered without an audit record).
+tk_mark
+rc=0
+as_user "$TLSKEYCTL" -s "$TLSKEYD_SOCKET" upgrade >"$TK_TMP/u1u.out" 2>"$TK_TMP/u1u.err" || rc=$?
+[ "$rc" = 1 ] || tk_fail "another uid: tlskeyctl upgrade exit $rc, wanted 1"
+tk_expect_grep "$TK_TMP/u1u.err" "only root and the daemon's user \(uid $(id -u)\) may upgrade tlskeyd"
+tk_log_expect "audit: event=refused uid=$TK_TEST_UID .*result=EPERM .*detail=\"only root and the daemon's user"
 tk_legit_check after-refusal
 
 tk_conf admin "admin-group=$TK_TEST_GROUP"
