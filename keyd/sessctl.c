@@ -87,13 +87,13 @@ int sessctl_check(struct control_call *x, char *why, size_t len)
 	return 0;
 }
 
-static struct wcmd *wcmd_from(const struct tk_msg *m, unsigned uid, int ctlfd)
+static struct wcmd *wcmd_from(const struct tk_msg *m, const struct ucred *cred, int ctlfd)
 {
 	struct wcmd *cmd = calloc(1, sizeof(*cmd));
 
 	if (!cmd)
 		return NULL;
-	cmd->uid = uid;
+	cmd->cred = *cred;
 	cmd->op = m->ctl_op;
 	cmd->ctlfd = ctlfd;
 	cmd->out_len = m->export_len;
@@ -121,7 +121,7 @@ int sessctl_handle_ctl(struct control_call *x)
 	/* The worker answers on its own copy: the accept loop closes ours. */
 	dup = fcntl(x->ctlfd, F_DUPFD_CLOEXEC, 3);
 	if (dup >= 0)
-		cmd = wcmd_from(x->m, (unsigned)x->who->cred.uid, dup);
+		cmd = wcmd_from(x->m, &x->who->cred, dup);
 	if (!cmd) {
 		(void)tk_close(dup);
 		tk_msg_send_result(x->ctlfd, ENOMEM, "out of memory");

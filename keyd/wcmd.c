@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -158,6 +159,7 @@ static void run_close_notify(struct conn *c, struct wcmd *cmd)
 static void run_one(struct worker *w, struct wcmd *cmd)
 {
 	struct conn *c = find_conn(w, cmd->serial);
+	const char *op;
 
 	if (!c) {
 		answer(cmd, ENOENT, "no tlskeyd session behind this descriptor", NULL, 0);
@@ -167,10 +169,26 @@ static void run_one(struct worker *w, struct wcmd *cmd)
 		answer(cmd, ENOTCONN, "the session has failed", NULL, 0);
 		return;
 	}
-	keyd_log(LOG_DEBUG, "uid=%u myname=%s peer=%s: session control %s", cmd->uid, c->req.msg.myname,
-		 c->peer[0] ? c->peer : "(none)",
-		 cmd->op == TK_CTL_EXPORT ? "export" : cmd->op == TK_CTL_KEY_UPDATE ? "key-update"
-										  : "close-notify");
+	op = cmd->op == TK_CTL_EXPORT ? "export" : cmd->op == TK_CTL_KEY_UPDATE ? "key-update"
+										 : "close-notify";
+	keyd_log(LOG_DEBUG, "uid=%u myname=%s peer=%s: session control %s", (unsigned)cmd->cred.uid,
+		 c->req.msg.myname, c->peer[0] ? c->peer : "(none)", op);
+	/* Holding the protected descriptor is the credential (registry.h);
+	 * one passed to another uid is on the record when it is used. */
+	if (cmd->cred.uid != c->req.cred.uid) {
+		char detail[160];
+		struct keyd_audit a = { .event = "session-control", .cred = &cmd->cred,
+					.myname = c->req.msg.myname,
+					.role = c->req.msg.role == TK_ROLE_SERVER ? "server" : "client",
+					.peer = c->peer[0] ? c->peer : NULL, .sign_us = -1,
+					.handshake_ms = -1, .remote = c->req.remote[0] ? c->req.remote : NULL,
+					.detail = detail, .prio = LOG_NOTICE };
+
+		(void)snprintf(detail, sizeof(detail), "%s on a session uid %u started (pid %d): its "
+			       "protected descriptor was passed on", op, (unsigned)c->req.cred.uid,
+			       (int)c->req.cred.pid);
+		keyd_audit(&a);
+	}
 	switch (cmd->op) {
 	case TK_CTL_EXPORT:
 		run_export(c, cmd);

@@ -8,6 +8,7 @@
 #define TLSKEY_KEYD_WCMD_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "common/wire.h"
 
@@ -20,7 +21,8 @@ struct worker;
 struct wcmd {
 	struct wcmd *next;
 	uint64_t serial;
-	unsigned uid;   /* the caller, for the log */
+	struct ucred cred; /* the caller: the log, and an audit record when it is
+			    * not the session's own uid */
 	uint8_t op;     /* TK_CTL_* */
 	int ctlfd;      /* where the answer goes; owned by the wcmd */
 	int has_context;

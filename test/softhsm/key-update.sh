@@ -6,6 +6,8 @@
 #     shows our KeyUpdate and its answer (and none without the call);
 #   - the same against gnutls-cli (its debug log shows the KeyUpdate), and
 #     in the client role against gnutls-serv --echo;
+#   - the call made by a child of another uid with the inherited descriptor:
+#     it works (holding the descriptor is the credential) and is audited;
 #   - key-update-bytes = 1048576: KeyUpdates without any call, against
 #     gnutls-serv --echo, 3 MiB through, hashes match; key-update-seconds
 #     = 1: none before the period, one with the first data after it;
@@ -78,6 +80,23 @@ tk_expect_line "$TK_TMP/ku-gserv.err" "CTL key-update ok"
 tk_same "$TK_TMP/lines.in" "$TK_TMP/ku-gserv.out"
 n=$(cat "$TK_TMP/ku-gserv-srv.err" "$TK_TMP/ku-gserv-srv.out" | grep -c 'received TLS 1.3 key update (1)' || true)
 [ "$n" = 1 ] || tk_fail "ku-gserv: gnutls-serv saw $n KeyUpdates with update_requested, wanted 1"
+# The session's own uid: no record of a passed-on descriptor.
+! grep -E 'event=session-control' "$TK_TMP/tlskeyd.log" >&2 || tk_fail "ku-gserv: a session-control record"
+
+# ---- the descriptor passed on to another uid ---------------------------------
+# Holding the protected descriptor is the credential: a child that drops to
+# nobody may make the call, and the daemon puts it on the record.
+if [ "$(id -u)" = 0 ]; then
+	tk_log "case ku-foreign: the KeyUpdate asked by a child of another uid"
+	chmod 755 "$TK_TMP" "$TK_FX" # nobody may reach the socket
+	cp "$TK_TMP/lines.in" "$TK_TMP/ku-foreign.in"
+	tk_mark
+	tk_ok ku-foreign client --connect "127.0.0.1:$TK_PORT" --myname alice@example.test \
+		--sni peer.example.test --ctl key-update --ctl-after 1048576 --ctl-as 65534:65534
+	tk_expect_line "$TK_TMP/ku-foreign.err" "CTL key-update ok"
+	tk_same "$TK_TMP/lines.in" "$TK_TMP/ku-foreign.out"
+	tk_log_expect 'audit: event=session-control uid=65534 gid=65534 .* myname=alice@example.test .*detail="key-update on a session uid 0 started \(pid [0-9]+\): its protected descriptor was passed on"'
+fi
 kill "$TK_PEER_PID" 2>/dev/null || true
 tk_wait_pid "$TK_PEER_PID" 5 || true
 

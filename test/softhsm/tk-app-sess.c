@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <tlskey/starttls.h>
@@ -16,7 +18,8 @@
 #include "test/lib/tkt.h"
 #include "test/softhsm/tk-app.h"
 
-struct tkapp_sess tkapp_sess = { .chain_cap = 256 * 1024, .ids_cap = 4096, .export_len = 32 };
+struct tkapp_sess tkapp_sess = { .chain_cap = 256 * 1024, .ids_cap = 4096, .export_len = 32,
+				 .ctl_as_uid = -1, .ctl_as_gid = -1 };
 
 static void print_error(const char *what, int e)
 {
@@ -104,11 +107,35 @@ static int export_km(int pfd)
 	return 0;
 }
 
-/* --ctl OP[,OP...]: one call each, in order; -1 if any failed. */
+/* --ctl OP[,OP...]: one call each, in order; -1 if any failed.  With
+ * --ctl-as, a child that dropped to that uid and gid makes them with the
+ * descriptor it inherited (one passed on to another user). */
 static int control(int pfd)
 {
 	char ops[256], *save = NULL;
 	int rc = 0;
+
+	if (tkapp_sess.ctl_as_uid >= 0) {
+		int st = 0;
+		pid_t p;
+
+		(void)fflush(stderr);
+		p = fork();
+		if (p < 0)
+			fail("fork");
+		if (p == 0) {
+			gid_t g = (gid_t)tkapp_sess.ctl_as_gid;
+			uid_t u = (uid_t)tkapp_sess.ctl_as_uid;
+
+			if (setgroups(0, NULL) < 0 || setresgid(g, g, g) < 0 || setresuid(u, u, u) < 0)
+				fail("--ctl-as: dropping privileges");
+			tkapp_sess.ctl_as_uid = -1;
+			_exit(control(pfd) < 0 ? 1 : 0);
+		}
+		if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st))
+			fail("--ctl-as: the child");
+		return WEXITSTATUS(st) ? -1 : 0;
+	}
 
 	(void)snprintf(ops, sizeof(ops), "%s", tkapp_sess.ctl);
 	for (char *op = strtok_r(ops, ",", &save); op; op = strtok_r(NULL, ",", &save)) {

@@ -84,7 +84,8 @@
  * --export LABEL [--export-len N] [--export-context STR |
  * --export-empty-context] prints EXPORT=hex;
  * --ctl OP[,OP...] (key-update, close-notify, bad) [--ctl-after BYTES |
- * --ctl-after-down BYTES] calls tlskey_control() (at start, or once BYTES
+ * --ctl-after-down BYTES] [--ctl-as UID:GID: from a child of that uid]
+ * calls tlskey_control() (at start, or once BYTES
  * went up / came down) and prints "CTL op
  * ok" or CTL-ERROR; --bytes-after N prints "QBYTES in= out=" once N bytes
  * came down.  tk-app sessctl --kind plain|pipe|closed aims them at a
@@ -242,7 +243,20 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			tkapp_sess.export_len = parse_num(v, 10, 1u << 20, "--export-len");
 		else if (ARG("--ctl"))
 			tkapp_sess.ctl = v;
-		else if (ARG("--ctl-after"))
+		else if (ARG("--ctl-as")) {
+			unsigned long u, g;
+			char ids[64], *colon;
+
+			(void)snprintf(ids, sizeof(ids), "%s", v);
+			colon = strchr(ids, ':');
+			if (!colon)
+				usage("--ctl-as UID:GID");
+			*colon = '\0';
+			u = parse_num(ids, 10, 1ul << 31, "--ctl-as");
+			g = parse_num(colon + 1, 10, 1ul << 31, "--ctl-as");
+			tkapp_sess.ctl_as_uid = (long)u;
+			tkapp_sess.ctl_as_gid = (long)g;
+		} else if (ARG("--ctl-after"))
 			tkapp_sess.ctl_after = parse_num(v, 10, ULONG_MAX, "--ctl-after");
 		else if (ARG("--ctl-after-down"))
 			tkapp_sess.ctl_down = parse_num(v, 10, ULONG_MAX, "--ctl-after-down");

@@ -79,6 +79,8 @@ struct tkapp_sess {
 	unsigned long long ctl_down;  /* --ctl-after-down N: once N bytes came down */
 	unsigned long long bytes_after; /* --bytes-after N: print QBYTES once N bytes came down (before passing them on) */
 	int keep_going;              /* a failed call is reported, not fatal */
+	long ctl_as_uid, ctl_as_gid; /* --ctl-as UID:GID: the calls from a child of that
+				      * uid and gid (-1: ourselves) */
 };
 extern struct tkapp_sess tkapp_sess;
 /* After a successful start: the calls asked for.  0 or an exit status. */
