@@ -180,8 +180,15 @@ static enum conn_status batch_from_net(struct conn *c, uint8_t *buf, size_t *ret
 		    n == GNUTLS_E_REAUTH_REQUEST || (n < 0 && !gnutls_error_is_fatal((int)n))) {
 			/* Renegotiation is refused simply by not answering it:
 			 * a warning alert is all a peer gets. */
-			if (n == GNUTLS_E_REHANDSHAKE)
-				(void)gnutls_alert_send(c->tls, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+			if (n == GNUTLS_E_REHANDSHAKE &&
+			    gnutls_alert_send(c->tls, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION) < 0) {
+				/* Only when the stash is full (relay_io.c): a peer
+				 * that asks and asks and does not read. */
+				conn_set_end(c, STATS_END_RESET);
+				if (off && batch_to_app(c, buf, off) == CONN_CLOSED)
+					return CONN_CLOSED;
+				return relay_end_abort(c, "TLS send: peer does not read");
+			}
 			continue;
 		}
 		if (n < 0) {

@@ -103,10 +103,14 @@ static ssize_t rio_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 	return n;
 }
 
-static int stash_iov(struct conn *c, const giovec_t *iov, int iovcnt)
+/* Stash what is left of iov past its first sent bytes. */
+static int stash_tail(struct conn *c, const giovec_t *iov, int iovcnt, size_t sent)
 {
 	for (int i = 0; i < iovcnt; i++) {
-		int r = relay_io_stash(c, iov[i].iov_base, iov[i].iov_len);
+		size_t skip = sent < iov[i].iov_len ? sent : iov[i].iov_len;
+		int r = relay_io_stash(c, (const uint8_t *)iov[i].iov_base + skip, iov[i].iov_len - skip);
+
+		sent -= skip;
 		if (r < 0)
 			return r;
 	}
@@ -136,7 +140,7 @@ static ssize_t rio_vec_push(gnutls_transport_ptr_t p, const giovec_t *iov, int i
 	if (e == 0 && c->to_net)
 		e = relay_io_net_flush(c);
 	if (e == 0 && c->to_net)
-		e = stash_iov(c, iov, iovcnt);
+		e = stash_tail(c, iov, iovcnt, 0);
 	if (e < 0) {
 		gnutls_transport_set_errno(c->tls, -e);
 		return -1;
@@ -146,9 +150,30 @@ static ssize_t rio_vec_push(gnutls_transport_ptr_t p, const giovec_t *iov, int i
 	do
 		n = sendmsg(c->net.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		gnutls_transport_set_errno(c->tls, errno);
+		return -1;
+	}
+	if (c->state == CONN_HANDSHAKE) {
+		/* The handshake waits for the socket (GnuTLS keeps the rest). */
+		if (n < 0)
+			gnutls_transport_set_errno(c->tls, EAGAIN);
+		return n;
+	}
+	/* Once relaying, GnuTLS never keeps a record of its own: what the
+	 * socket did not take is stashed (bounded), in order, and GnuTLS is
+	 * told it all went.  A record it kept after EAGAIN (an alert, a
+	 * KeyUpdate, sent outside chunk_to_net()) would go out with the next
+	 * gnutls_record_send(), which then returns that record's length, not
+	 * the data's: the relay would count the data as sent, and lose it. */
 	if (n < 0)
-		gnutls_transport_set_errno(c->tls, errno == EWOULDBLOCK ? EAGAIN : errno);
-	return n;
+		n = 0;
+	e = stash_tail(c, iov, iovcnt, (size_t)n);
+	if (e < 0) {
+		gnutls_transport_set_errno(c->tls, -e);
+		return -1;
+	}
+	return (ssize_t)total;
 }
 
 static ssize_t rio_push(gnutls_transport_ptr_t p, const void *buf, size_t len)

@@ -407,6 +407,8 @@ int run_client(const struct opts *o)
 		fail("socket");
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
 		fail("connect");
+	if (tkapp_sndbuf && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &tkapp_sndbuf, sizeof(tkapp_sndbuf)) < 0)
+		fail("SO_SNDBUF");
 	if (tkapp_recverr) {
 		int one = 1;
 

@@ -45,6 +45,8 @@
  *                       and "QUERYFLAGS resumed=yes|no flags=0x.."
  *   --cert-out FILE     with --query: write the peer certificate (DER) to FILE
  *   --query-at-end      after the relay ended, print "ENDSTATE=secure|failed|gone"
+ *   --sndbuf N          client: SO_SNDBUF N on the socket before it is passed
+ *                       (the daemon's sends to the peer then fill it soon)
  *   --recverr           client: IP_RECVERR on the socket before it is passed
  *                       (ICMP errors also wait on its error queue)
  *   --empty-dgrams      with --udp: a blank stdin line goes out as a datagram
@@ -123,6 +125,7 @@ int tkapp_query_at_end;
 int tkapp_shut_rd_usr2;
 int tkapp_empty_dgrams;
 int tkapp_recverr;
+int tkapp_sndbuf;
 
 void usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void usage(const char *fmt, ...)
@@ -221,6 +224,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			tkapp_empty_dgrams = 1;
 		else if (strcmp(a, "--recverr") == 0)
 			tkapp_recverr = 1;
+		else if (ARG("--sndbuf"))
+			tkapp_sndbuf = (int)parse_num(v, 10, 1u << 24, "--sndbuf");
 		else if (ARG("--cert-out"))
 			o->cert_out = v;
 		else if (strcmp(a, "--query-full") == 0)

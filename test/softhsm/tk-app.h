@@ -64,6 +64,8 @@ extern int tkapp_shut_rd_usr2;
 extern int tkapp_empty_dgrams;
 /* --recverr (tk-app.c): IP_RECVERR on the client's socket. */
 extern int tkapp_recverr;
+/* --sndbuf N (tk-app.c): SO_SNDBUF on the client's socket (0: none). */
+extern int tkapp_sndbuf;
 
 /* tk-app-sess.c: the options about an established session. */
 struct tkapp_sess {
