@@ -154,6 +154,8 @@ struct conn {
 	unsigned long long t_estab_ms;
 	unsigned long long bytes_in, bytes_out; /* plaintext from / to the peer */
 	unsigned long long hs_bytes_in;         /* bytes received from the peer (TLS records) */
+	unsigned long long data_mark;           /* hs_bytes_in when the peer's records last
+						 * carried data (or the relay began) */
 	int app_out;               /* the caller's end of it until delivery, or -1 */
 	struct ctlconn *cc;        /* who is on ctl, kept for its next request (ctlconn.h), or NULL */
 	int keep_ctl;              /* the RESULT said ctl stays open: parked after delivery */

@@ -43,6 +43,12 @@
 #define RELAY_NET_BATCHES 4
 #define RELAY_BATCH_RECORDS 64
 #define RELAY_APP_CHUNKS 4
+/* The most a TLS peer may send while none of its records carries data:
+ * KeyUpdates, tickets, warnings and empty or padding-only records take
+ * far less.  GnuTLS gathers a post-handshake message whole, whatever
+ * length it declares (16 MiB), and held it for as long as the peer
+ * stalled; padding-only records cost decryption and deliver nothing. */
+#define RELAY_NODATA_MAX (1024u * 1024u)
 #define RECORD_MAX (16 * 1024)
 
 /* The byte counts tlskey_query_session() reads from the accept thread;
@@ -166,6 +172,15 @@ static enum conn_status batch_from_net(struct conn *c, uint8_t *buf, size_t *ret
 	*ret_again = 0;
 	for (int k = 0; k < RELAY_BATCH_RECORDS && RELAY_IO_PLAIN_CAP - off >= RECORD_MAX; k++) {
 		ssize_t n = net_recv(c, buf + off, RELAY_IO_PLAIN_CAP - off);
+
+		if (n > 0)
+			c->data_mark = c->hs_bytes_in;
+		else if (!c->dtls && c->tls && c->hs_bytes_in - c->data_mark > RELAY_NODATA_MAX) {
+			conn_set_end(c, STATS_END_ERROR);
+			if (off && batch_to_app(c, buf, off) == CONN_CLOSED)
+				return CONN_CLOSED;
+			return relay_end_abort(c, "TLS receive: more than 1 MiB of records without data");
+		}
 
 		/* GnuTLS also says AGAIN after a record that carried no data (a
 		 * KeyUpdate, an empty record): if what follows is already in the
@@ -571,6 +586,7 @@ enum conn_status relay_event(struct conn *c, struct ev *ev, uint32_t events)
 enum conn_status relay_begin(struct conn *c)
 {
 	relay_io_attach(c);
+	c->data_mark = c->hs_bytes_in;
 	/* Data may have arrived with the last handshake flight: decrypted
 	 * in GnuTLS, or read ahead by the handshake (c->from_net). */
 	if (c->tls && (c->from_net || gnutls_record_check_pending(c->tls) > 0) &&

@@ -10,7 +10,7 @@ HOSTILE_TESTS = test/hostile/acl-case.sh test/hostile/anon-peers.sh test/hostile
 	test/hostile/linger-close.sh test/hostile/forged-record.sh test/hostile/shutdown-cut.sh \
 	test/hostile/ku-after-eof.sh test/hostile/kept-fork.sh test/hostile/exit-backlog.sh \
 	test/hostile/impostor.sh test/hostile/fuse-close.sh test/hostile/close-slow-reader.sh \
-	test/hostile/reneg-flood.sh
+	test/hostile/reneg-flood.sh test/hostile/nodata-flood.sh
 
 # fork() while other threads start sessions: no child inherits the pool's
 # lock held (test/hostile/fork-pool.c; a test program of its own).
@@ -41,4 +41,4 @@ test_hostile_attack_LDADD = test/lib/libtkt.la libtlskey-common.la
 TESTS += $(HOSTILE_TESTS)
 EXTRA_DIST += $(HOSTILE_TESTS) test/hostile/linger-attack.py test/hostile/forge-peer.py \
 	test/hostile/sink-peer.py test/hostile/udp-forge.py test/hostile/dtls-hello.py test/hostile/kept-fork.py test/hostile/impostor.py \
-	test/hostile/hello-flood.py
+	test/hostile/hello-flood.py test/hostile/nodata-flood.py
