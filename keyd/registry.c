@@ -115,14 +115,9 @@ void registry_remove(struct session_info *info)
 /* Under lock: unlink i from the failed list. */
 static void failed_unlink(struct session_info *i)
 {
-	if (i->prev)
-		i->prev->next = i->next;
-	else
-		failed_head = i->next;
-	if (i->next)
-		i->next->prev = i->prev;
-	else
+	if (i == failed_tail)
 		failed_tail = i->prev;
+	unlink_from(&failed_head, i);
 	n_failed--;
 }
 

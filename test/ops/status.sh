@@ -110,20 +110,22 @@ timeout 20 "$TLSKEYCTL" -s "$TLSKEYD_SOCKET" metrics --http < <(sleep 8) >"$TK_T
 
 # --- who may ask ---------------------------------------------------------------
 as_user() { setpriv --reuid "$TK_TEST_UID" --regid "$TK_TEST_GID" --init-groups "$@"; }
-tk_mark
-rc=0
-as_user "$TLSKEYCTL" -s "$TLSKEYD_SOCKET" status >"$TK_TMP/u1.out" 2>"$TK_TMP/u1.err" || rc=$?
-[ "$rc" = 1 ] || tk_fail "another uid: tlskeyctl status exit $rc, wanted 1"
-tk_expect_grep "$TK_TMP/u1.err" "status refused: permission denied: only root and the daemon's user \(uid $(id -u)\) may ask for tlskeyd's status \(no admin-group is configured\)"
-tk_log_expect "audit: event=refused uid=$TK_TEST_UID .*result=EPERM .*detail=\"permission denied"
+# refused NAME SUBCOMMAND ERR-ERE DETAIL-ERE: another uid's tlskeyctl
+# SUBCOMMAND exits 1 saying ERR-ERE, and the refusal is audited.
+refused() {
+	local rc=0
+	tk_mark
+	as_user "$TLSKEYCTL" -s "$TLSKEYD_SOCKET" "$2" >"$TK_TMP/$1.out" 2>"$TK_TMP/$1.err" || rc=$?
+	[ "$rc" = 1 ] || tk_fail "another uid: tlskeyctl $2 exit $rc, wanted 1"
+	tk_expect_grep "$TK_TMP/$1.err" "$3"
+	tk_log_expect "audit: event=refused uid=$TK_TEST_UID .*result=EPERM .*detail=\"$4"
+}
+refused u1 status "status refused: permission denied: only root and the daemon's user \(uid $(id -u)\) may ask for tlskeyd's status \(no admin-group is configured\)" \
+	"permission denied"
 # An admin request is refused on the record too (KEYS and UPGRADE were
 # answered without an audit record).
-tk_mark
-rc=0
-as_user "$TLSKEYCTL" -s "$TLSKEYD_SOCKET" upgrade >"$TK_TMP/u1u.out" 2>"$TK_TMP/u1u.err" || rc=$?
-[ "$rc" = 1 ] || tk_fail "another uid: tlskeyctl upgrade exit $rc, wanted 1"
-tk_expect_grep "$TK_TMP/u1u.err" "only root and the daemon's user \(uid $(id -u)\) may upgrade tlskeyd"
-tk_log_expect "audit: event=refused uid=$TK_TEST_UID .*result=EPERM .*detail=\"only root and the daemon's user"
+refused u1u upgrade "only root and the daemon's user \(uid $(id -u)\) may upgrade tlskeyd" \
+	"only root and the daemon's user"
 tk_legit_check after-refusal
 
 tk_conf admin "admin-group=$TK_TEST_GROUP"
